@@ -1,0 +1,34 @@
+"""API authentication: the browser's session, or a per-organization bearer token."""
+
+from django.utils import timezone
+from ninja.security import HttpBearer, SessionAuth
+
+from conversa.accounts.models import ApiToken
+
+
+class MemberSession(SessionAuth):
+    """Session auth (with Django's CSRF check on unsafe methods) for a member of an org."""
+
+    def authenticate(self, request, key):
+        user = super().authenticate(request, key)
+        return user if user and getattr(request, "org", None) else None
+
+
+class OrgToken(HttpBearer):
+    def authenticate(self, request, token: str):
+        if not token.startswith(ApiToken.PREFIX):
+            return None
+        found = (
+            ApiToken.objects.select_related("member__user", "organization")
+            .filter(token_hash=ApiToken.hash(token))
+            .first()
+        )
+        if found is None:
+            return None
+        ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+        request.org = found.organization
+        request.member = found.member
+        return found
+
+
+api_auth = [OrgToken(), MemberSession()]

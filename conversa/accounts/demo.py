@@ -1,0 +1,127 @@
+"""The demo organization: people, a connected sandbox number, customers with open chats, a
+pipeline. Loaded by `conversa demo` (and `make run`); loading it again changes nothing."""
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from conversa.accounts.models import Member, Organization
+from conversa.crm.models import Pipeline, Stage
+from conversa.inbox import services as inbox
+from conversa.instances.models import Instance
+from conversa.providers import sandbox
+from conversa.providers.base import InboundMessage
+from conversa.providers.evolution import SECRET_HEADER
+from conversa.providers.models import SandboxInstance, SandboxMessage
+
+DEMO_SLUG = "demo"
+OWNER_EMAIL = "admin@demo.local"
+PEOPLE = [
+    (OWNER_EMAIL, "Admin Demo", Member.Role.OWNER),
+    ("ana@demo.local", "Ana Souza", Member.Role.AGENT),
+    ("bruno@demo.local", "Bruno Lima", Member.Role.AGENT),
+]
+CUSTOMERS = [
+    ("5511987650001", "Mariana Costa", ["Oi! Vocês entregam em Campinas?", "É para amanhã"]),
+    ("5521998760002", "João Pereira", ["Bom dia, queria saber o preço do plano anual."]),
+    ("5531976540003", "Carla Mendes", ["Meu pedido #4821 ainda não chegou 😕"]),
+]
+STAGES = [
+    ("Novo", "#64748b"),
+    ("Qualificado", "#0ea5e9"),
+    ("Proposta", "#8b5cf6"),
+    ("Ganho", "#16a34a"),
+    ("Perdido", "#dc2626"),
+]
+
+
+@dataclass
+class DemoResult:
+    created: bool
+    organization: Organization
+    passwords: dict[str, str] = field(default_factory=dict)
+
+
+def create_member(org: Organization, email: str, name: str, role: str, password: str) -> Member:
+    user = get_user_model().objects.create_user(username=email, email=email, password=password)
+    user.first_name = name
+    user.save(update_fields=["first_name"])
+    return Member.objects.create(organization=org, user=user, role=role, display_name=name)
+
+
+def connect_sandbox_number(org: Organization, name: str, phone: str) -> Instance:
+    """A Conversa instance and its twin in the simulator, already paired."""
+    instance = Instance.objects.create(
+        organization=org,
+        name="Vendas",
+        provider=Instance.Provider.SANDBOX,
+        provider_name=name,
+        phone_number=phone,
+        status=Instance.Status.CONNECTED,
+    )
+    webhook_url = f"{settings.PUBLIC_URL}/webhooks/sandbox/{instance.webhook_key}"
+    twin = sandbox.create_instance(
+        name, {"url": webhook_url, "headers": {SECRET_HEADER: instance.webhook_secret}}
+    )
+    SandboxInstance.objects.filter(pk=twin.pk).update(state="open", owner_phone=phone)
+    instance.provider_token = twin.token
+    instance.save(update_fields=["provider_token"])
+    return instance
+
+
+@transaction.atomic
+def load_demo() -> DemoResult:
+    existing = Organization.objects.filter(slug=DEMO_SLUG).first()
+    if existing:
+        return DemoResult(created=False, organization=existing)
+    org = Organization.objects.create(name="Demo Comércio", slug=DEMO_SLUG)
+    result = DemoResult(created=True, organization=org)
+    for email, name, role in PEOPLE:
+        password = secrets.token_urlsafe(12)
+        create_member(org, email, name, role, password)
+        result.passwords[email] = password
+
+    instance = connect_sandbox_number(org, f"demo-{secrets.token_hex(3)}", "5511940000000")
+    twin = SandboxInstance.objects.get(name=instance.provider_name)
+    start = timezone.now() - timedelta(minutes=40)
+    for index, (phone, name, lines) in enumerate(CUSTOMERS):
+        for line_no, text in enumerate(lines):
+            # The same message in the simulator's ledger and in the inbox, as if delivered.
+            record = SandboxMessage.objects.create(
+                instance=twin,
+                chat_phone=phone,
+                customer_name=name,
+                from_me=False,
+                message_id=sandbox.new_message_id(),
+                text=text,
+                status="DELIVERY_ACK",
+            )
+            inbox.receive_message(
+                instance,
+                InboundMessage(
+                    provider_message_id=record.message_id,
+                    phone=phone,
+                    name=name,
+                    kind="text",
+                    body=text,
+                    timestamp=start + timedelta(minutes=10 * index + line_no),
+                ),
+            )
+
+    pipeline = Pipeline.objects.create(organization=org, name="Vendas")
+    for position, (name, color) in enumerate(STAGES):
+        Stage.objects.create(
+            organization=org,
+            pipeline=pipeline,
+            name=name,
+            position=position,
+            color=color,
+            is_won=name == "Ganho",
+            is_lost=name == "Perdido",
+        )
+    return result

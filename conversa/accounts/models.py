@@ -1,0 +1,97 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Organization(models.Model):
+    """A tenant. Every row that is not global belongs to one."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    time_zone = models.CharField(max_length=64, default="America/Sao_Paulo")
+    # The kill switch: while set, the Gate lets nothing leave for this organization.
+    sending_paused = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrgQuerySet(models.QuerySet):
+    def for_org(self, org: Organization) -> "OrgQuerySet":
+        return self.filter(organization=org)
+
+
+class OrgOwned(models.Model):
+    """Base of every domain row: it carries its organization, and `for_org` is the one filter."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+
+    objects = OrgQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+
+class Member(OrgOwned):
+    class Role(models.TextChoices):
+        OWNER = "owner", _("Owner")
+        ADMIN = "admin", _("Admin")
+        SUPERVISOR = "supervisor", _("Supervisor")
+        AGENT = "agent", _("Agent")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
+    display_name = models.CharField(max_length=120)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="member_unique_per_org")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class ApiToken(OrgOwned):
+    """A per-organization API token. Only a SHA-256 of the secret is stored."""
+
+    PREFIX = "cv_"
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=120)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def new_secret(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class OperationalEvent(OrgOwned):
+    """The audit timeline: who or what did what, when, to which object."""
+
+    actor = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    # "system", "worker", "gate", "provider" when no person acted.
+    actor_label = models.CharField(max_length=64, default="system")
+    verb = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_id = models.BigIntegerField()
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "object_type", "object_id"])]
+        ordering = ["created_at", "id"]

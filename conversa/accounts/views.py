@@ -1,0 +1,30 @@
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+
+from conversa.accounts.forms import EmailLoginForm
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = EmailLoginForm
+    redirect_authenticated_user = True
+
+
+# The sections later issues build; until then each says so plainly.
+UPCOMING = {
+    "pipeline": (_("Pipeline"), _("Leads, stages and follow-up automations arrive here soon.")),
+    "campaigns": (
+        _("Campaigns"),
+        _("Consented outreach with quotas and quiet hours arrives here soon."),
+    ),
+    "insights": (_("Insights"), _("Response times, delivery rates and exports arrive here soon.")),
+    "settings": (_("Settings"), _("Members, roles, API tokens and MFA arrive here soon.")),
+}
+
+
+@login_required
+def upcoming(request, section: str):
+    title, text = UPCOMING[section]
+    return render(request, "upcoming.html", {"title": title, "text": text, "section": section})

@@ -1,0 +1,33 @@
+from django.http import Http404
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from conversa.accounts.api_auth import api_auth
+from conversa.engine.api import router as engine_router
+from conversa.inbox.api import router as inbox_router
+
+api = NinjaAPI(title="Conversa API", version="1", auth=api_auth, urls_namespace="api")
+api.add_router("/", inbox_router)
+api.add_router("/", engine_router)
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc):
+    return api.create_response(
+        request, {"error": "not_found", "detail": str(exc) or "Not found"}, status=404
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def unauthorized(request, exc):
+    detail = "Sign in, or send 'Authorization: Bearer <API token>'"
+    return api.create_response(request, {"error": "unauthorized", "detail": detail}, status=401)
+
+
+@api.exception_handler(ValidationError)
+def invalid(request, exc):
+    return api.create_response(
+        request,
+        {"error": "invalid", "detail": "The request is not valid", "errors": exc.errors},
+        status=422,
+    )

@@ -1,0 +1,72 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels, and a lifespan that
+runs the in-process worker beside the web app when `conversa serve` asks for it."""
+
+import asyncio
+import logging
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conversa.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi = get_asgi_application()
+
+from asgiref.sync import sync_to_async  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from conversa.engine import wakeup  # noqa: E402
+from conversa.engine.worker import Worker  # noqa: E402
+from conversa.realtime.routing import websocket_urlpatterns  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+router = ProtocolTypeRouter(
+    {
+        "http": django_asgi,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+        ),
+    }
+)
+
+
+async def run_worker(worker: Worker) -> None:
+    # Each pass runs in a worker thread spawned from this loop, so the realtime publisher's
+    # async_to_sync lands back on this loop, where the in-memory channel layer lives.
+    run_once = sync_to_async(worker.run_once, thread_sensitive=False)
+    wait = sync_to_async(wakeup.wait, thread_sensitive=False)
+    while not worker.stopping.is_set():
+        try:
+            if await run_once() == 0:
+                await wait(settings.WORKER_POLL_SECONDS)
+        except Exception:
+            log.exception("in-process worker pass failed")
+            await asyncio.sleep(settings.WORKER_POLL_SECONDS)
+
+
+async def lifespan(receive, send) -> None:
+    worker = Worker() if settings.INPROCESS_WORKER else None
+    task = None
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            if worker:
+                task = asyncio.create_task(run_worker(worker))
+                log.info("in-process worker %s started", worker.worker_id)
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            if worker and task:
+                worker.stop()
+                await task
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await lifespan(receive, send)
+    else:
+        await router(scope, receive, send)

@@ -1,0 +1,101 @@
+"""Every ExecutionJob transition, and the only code that changes a job's status.
+
+Each transition is a conditional UPDATE on the expected current status, so two processes
+racing on one job cannot both win: the loser sees 0 rows and gets InvalidTransition.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from conversa.engine.models import ExecutionJob
+
+S = ExecutionJob.Status
+
+ALLOWED: dict[str, set[str]] = {
+    S.PENDING: {S.CLAIMED},
+    S.CLAIMED: {S.SENDING, S.PENDING, S.FAILED},
+    S.SENDING: {S.SENT, S.RETRY_WAIT, S.FAILED, S.DEAD, S.UNCERTAIN},
+    S.RETRY_WAIT: {S.CLAIMED},
+    S.UNCERTAIN: {S.SENT, S.PENDING, S.FAILED},
+    S.SENT: set(),
+    S.FAILED: set(),
+    S.DEAD: set(),
+}
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+def transition(job: ExecutionJob, to: str, **fields) -> ExecutionJob:
+    """Move `job` from its current status to `to`, or raise InvalidTransition."""
+    current = job.status
+    if to not in ALLOWED[current]:
+        raise InvalidTransition(f"job {job.pk}: {current} → {to} is not a valid transition")
+    fields["updated_at"] = timezone.now()
+    rows = ExecutionJob.objects.filter(pk=job.pk, status=current).update(status=to, **fields)
+    if rows != 1:
+        raise InvalidTransition(f"job {job.pk} is no longer {current}")
+    job.status = to
+    for name, value in fields.items():
+        setattr(job, name, value)
+    return job
+
+
+def claimable(now: datetime):
+    return ExecutionJob.objects.filter(status__in=[S.PENDING, S.RETRY_WAIT], run_after__lte=now)
+
+
+def claim_batch(worker_id: str, limit: int) -> list[int]:
+    """Claim up to `limit` runnable jobs for this worker and return their ids.
+
+    PostgreSQL: `FOR UPDATE SKIP LOCKED` lets many workers take disjoint batches without
+    waiting on each other. SQLite (one writer at a time): a conditional UPDATE per job, and a
+    row count of 0 means another worker got there first.
+    """
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.WORKER_LEASE_SECONDS)
+    claim = {"status": S.CLAIMED, "worker_id": worker_id, "lease_until": lease, "updated_at": now}
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            ids = list(
+                claimable(now)
+                .select_for_update(skip_locked=True)
+                .order_by("run_after", "id")
+                .values_list("id", flat=True)[:limit]
+            )
+            ExecutionJob.objects.filter(id__in=ids).update(**claim)
+        return ids
+    candidates = claimable(now).order_by("run_after", "id").values_list("id", "status")[:limit]
+    return [
+        job_id
+        for job_id, status in list(candidates)
+        if ExecutionJob.objects.filter(id=job_id, status=status).update(**claim) == 1
+    ]
+
+
+def reap(now=None) -> dict[str, int]:
+    """Recover claims whose lease expired (invariant 2).
+
+    CLAIMED past its lease: the worker died before SENDING, nothing left → back to PENDING.
+    SENDING past its lease: the send may have happened → UNCERTAIN, never resent on its own.
+    """
+    now = now or timezone.now()
+    expired = ExecutionJob.objects.filter(lease_until__lt=now)
+    released = expired.filter(status=S.CLAIMED).update(
+        status=S.PENDING, worker_id="", lease_until=None, updated_at=now
+    )
+    uncertain = expired.filter(status=S.SENDING).update(
+        status=S.UNCERTAIN, lease_until=None, updated_at=now
+    )
+    return {"released": released, "uncertain": uncertain}
+
+
+def release(job_ids: list[int], worker_id: str) -> int:
+    """Give back claims this worker has not started on (a clean stop)."""
+    return ExecutionJob.objects.filter(
+        id__in=job_ids, status=S.CLAIMED, worker_id=worker_id
+    ).update(status=S.PENDING, worker_id="", lease_until=None, updated_at=timezone.now())

@@ -1,0 +1,101 @@
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from conversa.accounts.models import Member, OrgOwned
+from conversa.inbox.models import Contact, Conversation, Message
+from conversa.instances.models import Instance
+
+
+class MessageIntent(OrgOwned):
+    """A request to send, from any origin. Idempotent on (organization, idempotency_key)."""
+
+    class Origin(models.TextChoices):
+        CHAT_MANUAL = "chat_manual", _("Chat (manual)")
+        AUTOMATION = "automation", _("Automation")
+        CAMPAIGN = "campaign", _("Campaign")
+        ASSISTANT = "assistant", _("Assistant")
+        API = "api", _("API")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        DEFERRED = "deferred", _("Deferred")
+        BLOCKED = "blocked", _("Blocked")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    # Null means "any connected instance of the organization", resolved by the Gate.
+    instance = models.ForeignKey(Instance, null=True, blank=True, on_delete=models.PROTECT)
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="intents")
+    conversation = models.ForeignKey(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="intents"
+    )
+    origin = models.CharField(max_length=16, choices=Origin.choices)
+    body = models.TextField()
+    idempotency_key = models.CharField(max_length=255)
+    not_before = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Invariant 1: the database, not Python, refuses a second intent with the same key.
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"], name="intent_unique_idempotency_key"
+            )
+        ]
+
+
+class GateDecision(OrgOwned):
+    """One recorded verdict of the Gate on an intent, with its reason in plain words."""
+
+    class Verdict(models.TextChoices):
+        ALLOW = "allow", _("Allow")
+        DEFER = "defer", _("Defer")
+        BLOCK = "block", _("Block")
+
+    intent = models.ForeignKey(MessageIntent, on_delete=models.CASCADE, related_name="decisions")
+    verdict = models.CharField(max_length=8, choices=Verdict.choices)
+    reason_code = models.CharField(max_length=48, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    defer_until = models.DateTimeField(null=True, blank=True)
+    facts = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class ExecutionJob(OrgOwned):
+    """The unit the workers run. Its transitions live in `conversa.engine.jobs` only."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        CLAIMED = "claimed", _("Claimed")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        RETRY_WAIT = "retry_wait", _("Waiting to retry")
+        FAILED = "failed", _("Failed")
+        DEAD = "dead", _("Dead")
+        UNCERTAIN = "uncertain", _("Uncertain")
+
+    intent = models.OneToOneField(MessageIntent, on_delete=models.CASCADE, related_name="job")
+    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="jobs")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
+    message = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="job"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    run_after = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    worker_id = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=128, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "run_after"])]

@@ -1,0 +1,218 @@
+"""The outbound flow: intent → Gate → job, and the one send path."""
+
+import logging
+import random
+import uuid
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from conversa.accounts.models import Member, OperationalEvent, Organization
+from conversa.engine import gate, jobs, wakeup
+from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
+from conversa.inbox import services as inbox
+from conversa.inbox.models import Contact, Conversation, Message
+from conversa.providers.base import ProviderError
+from conversa.providers.registry import get_provider
+from conversa.providers.services import apply_early_statuses
+from conversa.realtime import publisher
+
+log = logging.getLogger(__name__)
+
+S = ExecutionJob.Status
+MAX_ATTEMPTS = 5
+BACKOFF_CAP = timedelta(minutes=15)
+
+
+def record(org_id: int, verb: str, obj, *, actor: Member | None = None, label="system", **data):
+    OperationalEvent.objects.create(
+        organization_id=org_id,
+        actor=actor,
+        actor_label=actor.display_name if actor else label,
+        verb=verb,
+        object_type=obj._meta.model_name,
+        object_id=obj.pk,
+        data=data,
+    )
+
+
+def create_intent(
+    org: Organization,
+    *,
+    contact: Contact,
+    body: str,
+    origin: str,
+    idempotency_key: str,
+    conversation: Conversation | None = None,
+    created_by: Member | None = None,
+) -> tuple[MessageIntent, bool]:
+    """Record a request to send and let the Gate decide on it. Idempotent on the key.
+
+    1. Insert the intent; the database's unique (organization, key) refuses a repeat, which
+       returns the existing intent and `created=False` (invariant 1).
+    2. Ask the Gate and store its decision (invariant 6).
+    3. ALLOW or DEFER: an outbound message and a PENDING job, in the same transaction.
+       BLOCK: the message is shown as failed with the Gate's reason; no job exists.
+    """
+    instance = conversation.instance if conversation else None
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                intent = MessageIntent.objects.create(
+                    organization=org,
+                    instance=instance,
+                    contact=contact,
+                    conversation=conversation,
+                    origin=origin,
+                    body=body,
+                    idempotency_key=idempotency_key,
+                    created_by=created_by,
+                )
+        except IntegrityError:
+            existing = MessageIntent.objects.for_org(org).get(idempotency_key=idempotency_key)
+            return existing, False
+        record(org.id, "intent.created", intent, actor=created_by, origin=origin)
+        now = timezone.now()
+        decision = gate.evaluate(intent, now)
+        message = (
+            inbox.new_outbound_message(conversation, body, created_by) if conversation else None
+        )
+        if decision.verdict == GateDecision.Verdict.BLOCK:
+            intent.status = MessageIntent.Status.BLOCKED
+            intent.save(update_fields=["status"])
+            if message:
+                inbox.advance_status(message, Message.Status.FAILED, error=decision.reason)
+        else:
+            deferred = decision.verdict == GateDecision.Verdict.DEFER
+            ExecutionJob.objects.create(
+                organization=org,
+                intent=intent,
+                instance=instance,
+                contact=contact,
+                message=message,
+                run_after=decision.defer_until if deferred else now,
+            )
+            if deferred:
+                intent.status = MessageIntent.Status.DEFERRED
+                intent.save(update_fields=["status"])
+            transaction.on_commit(wakeup.notify)
+        record(org.id, f"gate.{decision.verdict}", intent, label="gate", reason=decision.reason)
+        publisher.publish(org.id, publisher.INTENT_UPDATED, intent_id=intent.id)
+    return intent, True
+
+
+def reply(
+    conversation: Conversation, body: str, member: Member, idempotency_key: str | None = None
+) -> tuple[MessageIntent, bool]:
+    """An operator's answer in a conversation (origin CHAT_MANUAL)."""
+    return create_intent(
+        conversation.organization,
+        contact=conversation.contact,
+        body=body,
+        origin=MessageIntent.Origin.CHAT_MANUAL,
+        idempotency_key=idempotency_key or f"chat:{uuid.uuid4()}",
+        conversation=conversation,
+        created_by=member,
+    )
+
+
+def execute_job(job_id: int, worker_id: str) -> str:
+    """Run one claimed job through the Gate and the provider. Returns the job's new status.
+
+    1. The Gate decides again with fresh facts: a contact may have opted out or the number
+       dropped since the intent was made. DEFER releases the claim until later; BLOCK fails it.
+    2. SENDING is committed before the provider is called, so a crash during the call leaves
+       a trace the reaper turns into UNCERTAIN instead of a silent resend.
+    3. The provider's answer: SENT with its message id, or RETRY_WAIT / DEAD / FAILED by the
+       error class the adapter gave.
+    """
+    job = ExecutionJob.objects.select_related(
+        "intent__organization", "intent__contact", "intent__instance", "instance", "contact"
+    ).get(pk=job_id)
+    if job.status != S.CLAIMED or job.worker_id != worker_id:
+        return job.status
+    intent = job.intent
+    now = timezone.now()
+    with transaction.atomic():
+        decision = gate.evaluate(intent, now)
+        record(
+            intent.organization_id,
+            f"gate.{decision.verdict}",
+            intent,
+            label="gate",
+            reason=decision.reason,
+        )
+        if decision.verdict == GateDecision.Verdict.DEFER:
+            jobs.transition(
+                job, S.PENDING, run_after=decision.defer_until, worker_id="", lease_until=None
+            )
+            set_intent_status(intent, MessageIntent.Status.DEFERRED)
+            return job.status
+        if decision.verdict == GateDecision.Verdict.BLOCK:
+            fail(job, decision.reason, S.FAILED)
+            return job.status
+        jobs.transition(job, S.SENDING, attempts=job.attempts + 1)
+    try:
+        result = get_provider(job.instance).send_text(
+            job.instance, job.contact.phone, intent.body, reference=f"job:{job.pk}"
+        )
+    except ProviderError as exc:
+        with transaction.atomic():
+            handle_send_error(job, exc)
+        return job.status
+    with transaction.atomic():
+        mark_sent(job, result.provider_message_id)
+    return job.status
+
+
+def mark_sent(job: ExecutionJob, provider_message_id: str) -> None:
+    jobs.transition(job, S.SENT, provider_message_id=provider_message_id, lease_until=None)
+    set_intent_status(job.intent, MessageIntent.Status.SENT)
+    record(
+        job.organization_id,
+        "job.sent",
+        job.intent,
+        label="worker",
+        provider_message_id=provider_message_id,
+    )
+    if job.message_id:
+        Message.objects.filter(pk=job.message_id).update(provider_message_id=provider_message_id)
+        inbox.advance_status(job.message, Message.Status.SENT)
+        apply_early_statuses(job.instance, provider_message_id)
+
+
+def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:
+    if not exc.transient:
+        fail(job, str(exc), S.FAILED)
+        return
+    if job.attempts >= MAX_ATTEMPTS:
+        fail(job, f"retries spent: {exc}", S.DEAD)
+        return
+    backoff = min(timedelta(seconds=2**job.attempts), BACKOFF_CAP)
+    delay = max(backoff * random.uniform(0.8, 1.2), timedelta(seconds=exc.retry_after or 0))
+    jobs.transition(
+        job, S.RETRY_WAIT, run_after=timezone.now() + delay, last_error=str(exc), lease_until=None
+    )
+    record(
+        job.organization_id,
+        "job.retry_wait",
+        job.intent,
+        label="worker",
+        error=str(exc),
+        attempt=job.attempts,
+    )
+
+
+def fail(job: ExecutionJob, reason: str, status: str) -> None:
+    jobs.transition(job, status, last_error=reason, lease_until=None)
+    set_intent_status(job.intent, MessageIntent.Status.FAILED)
+    record(job.organization_id, f"job.{status}", job.intent, label="worker", error=reason)
+    if job.message_id:
+        inbox.advance_status(job.message, Message.Status.FAILED, error=reason)
+
+
+def set_intent_status(intent: MessageIntent, status: str) -> None:
+    MessageIntent.objects.filter(pk=intent.pk).update(status=status)
+    intent.status = status
+    publisher.publish(intent.organization_id, publisher.INTENT_UPDATED, intent_id=intent.id)

@@ -1,0 +1,104 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from conversa.accounts.models import Member, OrgOwned
+from conversa.instances.models import Instance
+
+
+class Contact(OrgOwned):
+    """A person on WhatsApp, identified by the digits of their E.164 number."""
+
+    phone = models.CharField(max_length=20)
+    name = models.CharField(max_length=200, blank=True)
+    blocked = models.BooleanField(default=False)
+    opted_out = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "phone"], name="contact_unique_phone")
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"+{self.phone}"
+
+    @property
+    def display_phone(self) -> str:
+        return f"+{self.phone}"
+
+
+class Conversation(OrgOwned):
+    """A thread with one contact on one instance."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        PENDING = "pending", _("Pending")
+        RESOLVED = "resolved", _("Resolved")
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    unread_count = models.PositiveIntegerField(default=0)
+    last_message_at = models.DateTimeField(default=timezone.now, db_index=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.contact} on {self.instance}"
+
+
+class Message(OrgOwned):
+    """An inbound or outbound message. Outbound status only moves forward."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", _("Inbound")
+        OUTBOUND = "out", _("Outbound")
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
+        FAILED = "failed", _("Failed")
+
+    # Forward order of outbound statuses; FAILED is terminal and set only by the engine.
+    STATUS_RANK = {Status.PENDING: 0, Status.SENT: 1, Status.DELIVERED: 2, Status.READ: 3}
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="+")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    kind = models.CharField(max_length=24, default="text")
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    # The WhatsApp message id (Evolution key.id, Cloud API wamid); empty until sent.
+    provider_message_id = models.CharField(max_length=128, blank=True)
+    sender = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # Invariant 3: a provider message is stored once per instance, whatever the retries.
+            models.UniqueConstraint(
+                fields=["instance", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="message_unique_provider_id",
+            )
+        ]
+
+    @property
+    def is_outbound(self) -> bool:
+        return self.direction == self.Direction.OUTBOUND

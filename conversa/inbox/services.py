@@ -1,0 +1,157 @@
+"""State changes of the inbox: contacts, conversations and messages."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from conversa.accounts.models import Member, Organization
+from conversa.inbox.models import Contact, Conversation, Message
+from conversa.instances.models import Instance
+from conversa.providers.base import InboundMessage, StatusUpdate
+from conversa.realtime import publisher
+
+
+def upsert_contact(org: Organization, phone: str, name: str = "") -> Contact:
+    """The contact with this number, created on first sight; a pushed name fills an empty one."""
+    contact, created = Contact.objects.get_or_create(
+        organization=org, phone=phone, defaults={"name": name}
+    )
+    if not created and name and not contact.name:
+        contact.name = name
+        contact.save(update_fields=["name"])
+    return contact
+
+
+def current_conversation(instance: Instance, contact: Contact) -> Conversation:
+    """The contact's latest conversation on this instance, or a new open one."""
+    conversation = (
+        Conversation.objects.for_org(instance.organization)
+        .filter(instance=instance, contact=contact)
+        .order_by("-id")
+        .first()
+    )
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            organization=instance.organization, instance=instance, contact=contact
+        )
+    return conversation
+
+
+@transaction.atomic
+def receive_message(instance: Instance, event: InboundMessage) -> Message | None:
+    """Store an inbound message once; a repeat of the same provider id returns None.
+
+    1. Upsert the contact and its conversation.
+    2. Insert the message; the unique (instance, provider_message_id) refuses a second copy, so
+       two deliveries of one webhook racing each other still store one row.
+    3. After commit, tell the organization's sockets.
+    """
+    org = instance.organization
+    contact = upsert_contact(org, event.phone, event.name)
+    conversation = current_conversation(instance, contact)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                organization=org,
+                conversation=conversation,
+                instance=instance,
+                direction=Message.Direction.INBOUND,
+                kind=event.kind,
+                body=event.body,
+                status=Message.Status.RECEIVED,
+                provider_message_id=event.provider_message_id,
+                created_at=event.timestamp or now,
+            )
+    except IntegrityError:
+        return None
+    reopen = conversation.status == Conversation.Status.RESOLVED
+    Conversation.objects.filter(pk=conversation.pk).update(
+        unread_count=F("unread_count") + 1,
+        last_message_at=now,
+        last_inbound_at=now,
+        status=Conversation.Status.OPEN if reopen else conversation.status,
+    )
+    Instance.objects.filter(pk=instance.pk).update(last_activity_at=now)
+    publisher.publish(
+        org.id, publisher.MESSAGE_RECEIVED, conversation_id=conversation.id, message_id=message.id
+    )
+    return message
+
+
+def apply_status(instance: Instance, event: StatusUpdate) -> Message | None:
+    """Move an outbound message's status forward; never backwards (invariant 4).
+
+    Returns the message, or None when no outbound message has that provider id yet.
+    """
+    message = (
+        Message.objects.for_org(instance.organization)
+        .filter(
+            instance=instance,
+            direction=Message.Direction.OUTBOUND,
+            provider_message_id=event.provider_message_id,
+        )
+        .first()
+    )
+    if message is None:
+        return None
+    advance_status(message, event.status, error=event.error)
+    return message
+
+
+def advance_status(message: Message, status: str, *, error: str = "") -> bool:
+    """Set `status` if it is ahead of the current one, with a conditional update so two
+    concurrent updates cannot move it back. Returns whether anything changed."""
+    now = timezone.now()
+    fields: dict = {"status": status}
+    if status == Message.Status.FAILED:
+        allowed_from = [Message.Status.PENDING, Message.Status.SENT]
+        fields["error"] = error
+    else:
+        rank = Message.STATUS_RANK[status]
+        allowed_from = [s for s, r in Message.STATUS_RANK.items() if r < rank]
+        stamp = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}[status]
+        fields[stamp] = now
+    changed = Message.objects.filter(pk=message.pk, status__in=allowed_from).update(**fields) == 1
+    if changed:
+        message.refresh_from_db()
+        publisher.publish(
+            message.organization_id,
+            publisher.MESSAGE_STATUS_UPDATED,
+            conversation_id=message.conversation_id,
+            message_id=message.id,
+        )
+    return changed
+
+
+def new_outbound_message(conversation: Conversation, body: str, sender: Member | None) -> Message:
+    """An outbound message waiting for the engine (status PENDING, the clock icon)."""
+    message = Message.objects.create(
+        organization=conversation.organization,
+        conversation=conversation,
+        instance=conversation.instance,
+        direction=Message.Direction.OUTBOUND,
+        body=body,
+        status=Message.Status.PENDING,
+        sender=sender,
+    )
+    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
+    publisher.publish(
+        conversation.organization_id,
+        publisher.MESSAGE_SENT,
+        conversation_id=conversation.id,
+        message_id=message.id,
+    )
+    return message
+
+
+def mark_read(conversation: Conversation) -> None:
+    """The team has seen the conversation: clear its unread count."""
+    if conversation.unread_count:
+        Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)
+        conversation.unread_count = 0
+        publisher.publish(
+            conversation.organization_id,
+            publisher.CONVERSATION_UPDATED,
+            conversation_id=conversation.id,
+        )

@@ -1,0 +1,62 @@
+import secrets
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from conversa.accounts.models import OrgOwned
+
+
+def new_webhook_key() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Instance(OrgOwned):
+    """One WhatsApp number connected through a provider."""
+
+    class Provider(models.TextChoices):
+        SANDBOX = "sandbox", _("Sandbox")
+        EVOLUTION = "evolution", _("Evolution API")
+        CLOUD = "cloud", _("WhatsApp Cloud API")
+
+    class Status(models.TextChoices):
+        CREATED = "created", _("Created")
+        CONNECTING = "connecting", _("Connecting")
+        CONNECTED = "connected", _("Connected")
+        DISCONNECTED = "disconnected", _("Disconnected")
+
+    name = models.CharField(max_length=120)
+    provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.SANDBOX)
+    # The instance's name on the provider's side (Evolution's instanceName).
+    provider_name = models.CharField(max_length=120)
+    # The provider's per-instance token (Evolution's `hash`); empty means the global key is used.
+    provider_token = models.CharField(max_length=200, blank=True)
+    phone_number = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+    paused = models.BooleanField(default=False)
+    health_score = models.PositiveSmallIntegerField(default=100)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+    # Public part of the webhook URL (/webhooks/<provider>/<webhook_key>).
+    webhook_key = models.CharField(max_length=32, unique=True, default=new_webhook_key)
+    # Sent back by the provider in a header and compared in constant time.
+    webhook_secret = models.CharField(max_length=64, default=new_webhook_secret)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_name"], name="instance_unique_provider_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_connected(self) -> bool:
+        return self.status == self.Status.CONNECTED

@@ -1,0 +1,79 @@
+"""The one provider interface and the provider-neutral events the rest of Conversa knows."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    provider_message_id: str
+    phone: str
+    name: str
+    kind: str
+    body: str
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    provider_message_id: str
+    # One of Message.Status values: sent, delivered, read, failed.
+    status: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ConnectionUpdate:
+    # One of Instance.Status values.
+    status: str
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class QrUpdate:
+    code: str
+
+
+ProviderEvent = InboundMessage | StatusUpdate | ConnectionUpdate | QrUpdate
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """A neutral event, the key that makes it unique for its instance, and its raw source."""
+
+    event: ProviderEvent
+    dedupe_key: str
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str
+
+
+class ProviderError(Exception):
+    """A failed call to a provider, classified so the engine knows whether to retry."""
+
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+class WebhookRejected(Exception):
+    """The webhook did not prove it came from the provider (401, nothing stored)."""
+
+
+class WebhookMalformed(Exception):
+    """The webhook body could not be read (400, nothing stored)."""
+
+
+class Provider(Protocol):
+    """What every transport implements. Only the engine calls `send_text`."""
+
+    def send_text(self, instance, phone: str, body: str, reference: str) -> SendResult: ...
+
+    def verify_webhook(self, instance, headers, raw_body: bytes) -> None: ...
+
+    def parse_webhook(self, instance, raw_body: bytes) -> list[ParsedEvent]: ...

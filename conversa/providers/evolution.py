@@ -1,0 +1,225 @@
+"""Evolution API v2 adapter (PROVIDERS.md §B). The sandbox speaks the same protocol."""
+
+import hmac
+import json
+from datetime import UTC, datetime
+
+import httpx
+from django.conf import settings
+
+from conversa.providers.base import (
+    ConnectionUpdate,
+    InboundMessage,
+    ParsedEvent,
+    ProviderError,
+    QrUpdate,
+    SendResult,
+    StatusUpdate,
+    WebhookMalformed,
+    WebhookRejected,
+)
+
+# Evolution does not sign webhooks; each instance is configured to send its own secret here.
+SECRET_HEADER = "X-Conversa-Secret"  # noqa: S105 (a header name)
+
+# messages.update `status`, by name or by Baileys' number (PROVIDERS.md §B2).
+STATUS_MAP = {
+    "ERROR": "failed",
+    "SERVER_ACK": "sent",
+    "DELIVERY_ACK": "delivered",
+    "READ": "read",
+    "PLAYED": "read",
+    0: "failed",
+    2: "sent",
+    3: "delivered",
+    4: "read",
+    5: "read",
+}
+
+CONNECTION_MAP = {
+    "open": "connected",
+    "connecting": "connecting",
+    "close": "disconnected",
+    "refused": "disconnected",
+}
+
+MEDIA_KINDS = {
+    "imageMessage": "image",
+    "videoMessage": "video",
+    "audioMessage": "audio",
+    "documentMessage": "document",
+    "stickerMessage": "sticker",
+    "locationMessage": "location",
+    "contactMessage": "contact",
+}
+
+PERMANENT_STATUSES = {400, 401, 403, 404, 422}
+
+
+def phone_from_jid(*jids: str | None) -> str:
+    """The digits of the first phone-number JID (`<digits>@s.whatsapp.net`) among `jids`."""
+    for jid in jids:
+        if jid and jid.endswith("@s.whatsapp.net"):
+            return jid.split("@", 1)[0].split(":", 1)[0]
+    return ""
+
+
+class EvolutionProvider:
+    def __init__(self, base_url: str, api_key: str, *, send_reference: bool = False):
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.send_reference = send_reference
+
+    def _request(self, method: str, path: str, instance=None, **kwargs) -> dict:
+        key = (instance.provider_token if instance else "") or self.api_key
+        try:
+            response = httpx.request(
+                method,
+                f"{self.base_url}{path}",
+                headers={"apikey": key},
+                timeout=settings.PROVIDER_TIMEOUT_SECONDS,
+                **kwargs,
+            )
+        except httpx.TimeoutException as exc:
+            raise ProviderError(f"timeout: {exc}", transient=True) from exc
+        except httpx.TransportError as exc:
+            raise ProviderError(f"connection error: {exc}", transient=True) from exc
+        if response.status_code >= 400:
+            retry_after = response.headers.get("Retry-After")
+            raise ProviderError(
+                f"HTTP {response.status_code}: {response.text[:300]}",
+                transient=response.status_code not in PERMANENT_STATUSES,
+                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderError("provider answered with non-JSON", transient=True) from exc
+
+    # Lifecycle (§B1)
+    def create_instance(self, instance, webhook_url: str) -> dict:
+        return self._request(
+            "POST",
+            "/instance/create",
+            json={
+                "instanceName": instance.provider_name,
+                "integration": "WHATSAPP-BAILEYS",
+                "qrcode": True,
+                "webhook": {
+                    "url": webhook_url,
+                    "byEvents": False,
+                    "base64": False,
+                    "headers": {SECRET_HEADER: instance.webhook_secret},
+                    "events": ["MESSAGES_UPSERT", "MESSAGES_UPDATE", "CONNECTION_UPDATE"],
+                },
+            },
+        )
+
+    def connect(self, instance) -> dict:
+        return self._request("GET", f"/instance/connect/{instance.provider_name}", instance)
+
+    def connection_state(self, instance) -> str:
+        data = self._request("GET", f"/instance/connectionState/{instance.provider_name}", instance)
+        return CONNECTION_MAP.get(data.get("instance", {}).get("state", ""), "disconnected")
+
+    # Sending (§B1)
+    def send_text(self, instance, phone: str, body: str, reference: str) -> SendResult:
+        payload = {"number": phone, "text": body}
+        if self.send_reference:
+            # Only the sandbox takes our reference (and echoes it, so an uncertain send can be
+            # reconciled); Evolution's request schema has no such field.
+            payload["reference"] = reference
+        data = self._request(
+            "POST", f"/message/sendText/{instance.provider_name}", instance, json=payload
+        )
+        message_id = (data.get("key") or {}).get("id")
+        if not message_id:
+            raise ProviderError("send answered without key.id", transient=False)
+        return SendResult(provider_message_id=message_id)
+
+    # Webhooks (§B2)
+    def verify_webhook(self, instance, headers, raw_body: bytes) -> None:
+        given = headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), instance.webhook_secret.encode()):
+            raise WebhookRejected("missing or wrong webhook secret")
+
+    def parse_webhook(self, instance, raw_body: bytes) -> list[ParsedEvent]:
+        try:
+            envelope = json.loads(raw_body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WebhookMalformed(f"body is not JSON: {exc}") from exc
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("data"), dict):
+            raise WebhookMalformed("expected an object with 'event' and an object 'data'")
+        event = str(envelope.get("event", "")).lower().replace("_", ".")
+        data = envelope["data"]
+        parser = {
+            "messages.upsert": parse_upsert,
+            "messages.update": parse_update,
+            "connection.update": parse_connection,
+            "qrcode.updated": parse_qrcode,
+        }.get(event)
+        if parser is None:
+            return []
+        try:
+            parsed = parser(data, envelope)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise WebhookMalformed(f"{event}: missing or wrong field {exc}") from exc
+        return [ParsedEvent(event=e, dedupe_key=k, raw=envelope) for e, k in parsed]
+
+
+def message_text(message: dict) -> tuple[str, str]:
+    """(kind, text) of an Evolution `message` object."""
+    if "conversation" in message:
+        return "text", message["conversation"] or ""
+    if "extendedTextMessage" in message:
+        return "text", message["extendedTextMessage"].get("text", "")
+    for key, kind in MEDIA_KINDS.items():
+        if key in message:
+            return kind, message[key].get("caption", "") or ""
+    return "unsupported", ""
+
+
+def parse_upsert(data: dict, envelope: dict) -> list:
+    key = data["key"]
+    phone = phone_from_jid(key.get("remoteJid"), key.get("remoteJidAlt"))
+    # Our own sends come back as fromMe; groups and broadcasts are not conversations here.
+    if key.get("fromMe") or not phone:
+        return []
+    kind, body = message_text(data.get("message") or {})
+    timestamp = data.get("messageTimestamp")
+    when = datetime.fromtimestamp(int(timestamp), tz=UTC) if timestamp else None
+    event = InboundMessage(
+        provider_message_id=key["id"],
+        phone=phone,
+        name=data.get("pushName") or "",
+        kind=kind,
+        body=body,
+        timestamp=when,
+    )
+    return [(event, f"message:{key['id']}")]
+
+
+def parse_update(data: dict, envelope: dict) -> list:
+    status = STATUS_MAP.get(data["status"])
+    # Only our outbound messages have a status to follow; PENDING says nothing new.
+    if not data.get("fromMe") or status is None:
+        return []
+    message_id = data["keyId"]
+    return [
+        (
+            StatusUpdate(provider_message_id=message_id, status=status),
+            f"status:{message_id}:{status}",
+        )
+    ]
+
+
+def parse_connection(data: dict, envelope: dict) -> list:
+    status = CONNECTION_MAP.get(data["state"], "disconnected")
+    phone = phone_from_jid(data.get("wuid"))
+    stamp = envelope.get("date_time", "")
+    return [(ConnectionUpdate(status=status, phone=phone), f"connection:{data['state']}:{stamp}")]
+
+
+def parse_qrcode(data: dict, envelope: dict) -> list:
+    code = data["qrcode"].get("code", "")
+    return [(QrUpdate(code=code), f"qr:{code[:64]}")]

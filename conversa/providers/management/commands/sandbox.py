@@ -1,0 +1,25 @@
+import os
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the WhatsApp simulator alone (Evolution API v2 protocol and the customer page)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8081)
+
+    def handle(self, *args, host, port, **options):
+        settings.ROOT_URLCONF = "conversa.providers.sandbox_standalone_urls"
+        settings.INPROCESS_WORKER = False
+        if "SANDBOX_URL" not in os.environ:
+            settings.SANDBOX_URL = f"http://{host}:{port}/sandbox/evolution"
+        self.stdout.write(
+            f"Sandbox on http://{host}:{port}/sandbox/ (Evolution API at {settings.SANDBOX_URL})"
+        )
+        uvicorn.run(
+            "conversa.asgi:application", host=host, port=port, lifespan="on", log_level="warning"
+        )

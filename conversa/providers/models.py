@@ -1,0 +1,66 @@
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+
+from conversa.accounts.models import OrgOwned
+from conversa.instances.models import Instance
+
+
+class ProviderEvent(OrgOwned):
+    """A webhook event as the provider sent it, stored once per (instance, dedupe key).
+
+    The unique constraint is what makes a retried, duplicated or reordered webhook change
+    nothing the second time. A status update that arrives before the message it is about is
+    kept unprocessed and applied when the send is recorded.
+    """
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24)
+    dedupe_key = models.CharField(max_length=200)
+    provider_message_id = models.CharField(max_length=128, blank=True)
+    # The provider-neutral event (base.py) and the raw payload it came from.
+    event = models.JSONField(encoder=DjangoJSONEncoder)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "dedupe_key"], name="provider_event_unique_key"
+            )
+        ]
+        indexes = [models.Index(fields=["instance", "provider_message_id"])]
+
+
+class SandboxInstance(models.Model):
+    """The simulator's own record of a number (what an Evolution server keeps). Global."""
+
+    name = models.CharField(max_length=120, unique=True)
+    token = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, default="close")
+    owner_phone = models.CharField(max_length=20, blank=True)
+    webhook_url = models.CharField(max_length=500, blank=True)
+    webhook_headers = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SandboxMessage(models.Model):
+    """A message in the simulator's ledger: every send it accepted, every customer message."""
+
+    instance = models.ForeignKey(SandboxInstance, on_delete=models.CASCADE, related_name="messages")
+    chat_phone = models.CharField(max_length=20)
+    customer_name = models.CharField(max_length=120, blank=True)
+    # True when the business sent it (Evolution's fromMe).
+    from_me = models.BooleanField()
+    message_id = models.CharField(max_length=64, unique=True)
+    text = models.TextField()
+    status = models.CharField(max_length=16, default="PENDING")
+    reference = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -1,0 +1,169 @@
+"""HTTP face of the sandbox: Evolution API v2 routes, and the page where a person plays the
+customer. None of it touches Conversa's own tables: it is the far side of the wire."""
+
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from conversa.providers import sandbox
+from conversa.providers.models import SandboxInstance, SandboxMessage
+from conversa.providers.views import json_body
+
+
+def evolution_route(view):
+    """Evolution's guard and its error shape: {status, error, response: {message: [...]}}."""
+
+    @csrf_exempt
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except sandbox.SandboxError as exc:
+            reason = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}.get(
+                exc.status, "Bad Request"
+            )
+            return JsonResponse(
+                {"status": exc.status, "error": reason, "response": {"message": [str(exc)]}},
+                status=exc.status,
+            )
+
+    return wrapper
+
+
+@evolution_route
+@require_POST
+def instance_create(request):
+    sandbox.authorize(request.headers.get("apikey", ""))
+    body = json_body(request)
+    name = body.get("instanceName")
+    if not name or not isinstance(name, str):
+        raise sandbox.SandboxError(400, "instanceName is required")
+    instance = sandbox.create_instance(name, body.get("webhook"))
+    answer = {
+        "instance": {
+            "instanceName": instance.name,
+            "instanceId": str(instance.pk),
+            "integration": body.get("integration", "WHATSAPP-BAILEYS"),
+            "status": "created",
+        },
+        "hash": instance.token,
+        "webhook": {"webhookUrl": instance.webhook_url},
+        "settings": {},
+    }
+    if body.get("qrcode"):
+        answer["qrcode"] = sandbox.qr_code(instance)
+    return JsonResponse(answer, status=201)
+
+
+def guarded_instance(request, name: str) -> SandboxInstance:
+    instance = sandbox.SandboxInstance.objects.filter(name=name).first()
+    sandbox.authorize(request.headers.get("apikey", ""), instance)
+    return instance or sandbox.get_instance(name)
+
+
+@evolution_route
+@require_GET
+def instance_connect(request, name: str):
+    instance = guarded_instance(request, name)
+    if instance.state == "open":
+        return JsonResponse({"instance": {"instanceName": name, "state": "open"}})
+    return JsonResponse(sandbox.qr_code(instance))
+
+
+@evolution_route
+@require_GET
+def connection_state(request, name: str):
+    instance = guarded_instance(request, name)
+    return JsonResponse({"instance": {"instanceName": name, "state": instance.state}})
+
+
+@evolution_route
+@require_POST
+def send_text(request, name: str):
+    instance = guarded_instance(request, name)
+    body = json_body(request)
+    number, text = body.get("number"), body.get("text")
+    if not isinstance(number, str) or not isinstance(text, str) or not text:
+        raise sandbox.SandboxError(400, "number and text are required")
+    return JsonResponse(
+        sandbox.accept_send(instance, number, text, str(body.get("reference", ""))), status=201
+    )
+
+
+# The customer's side, for a person (no login: it stands for the outside world).
+
+
+def customer_page(request):
+    instances = list(SandboxInstance.objects.order_by("name"))
+    current = next((i for i in instances if i.name == request.GET.get("instance")), None)
+    current = current or (instances[0] if instances else None)
+    phone = "".join(ch for ch in request.GET.get("phone", "") if ch.isdigit())
+    chats = []
+    if current:
+        chats = (
+            SandboxMessage.objects.filter(instance=current)
+            .values_list("chat_phone", flat=True)
+            .distinct()
+            .order_by("chat_phone")
+        )
+    return render(
+        request,
+        "sandbox/customer.html",
+        {
+            "instances": instances,
+            "current": current,
+            "phone": phone or "5511988887777",
+            "name": request.GET.get("name", ""),
+            "chats": chats,
+        },
+    )
+
+
+@require_GET
+def customer_chat(request):
+    """The chat as the customer sees it; seeing it marks the business's messages READ."""
+    instance = SandboxInstance.objects.filter(name=request.GET.get("instance", "")).first()
+    phone = "".join(ch for ch in request.GET.get("phone", "") if ch.isdigit())
+    if instance and phone:
+        sandbox.customer_reads(instance, phone)
+    return customer_chat_for(request, instance, phone)
+
+
+@require_POST
+def customer_send(request):
+    instance = SandboxInstance.objects.filter(name=request.POST.get("instance", "")).first()
+    phone = "".join(ch for ch in request.POST.get("phone", "") if ch.isdigit())
+    text = request.POST.get("text", "").strip()
+    name = request.POST.get("name", "").strip()[:120]
+    error = ""
+    if instance is None:
+        error = _("Choose a number to write to.")
+    elif not 8 <= len(phone) <= 15:
+        error = _("Enter the customer's number with country code, 8 to 15 digits.")
+    elif not text:
+        error = _("Type a message.")
+    elif instance.state != "open":
+        error = _("This number is not connected.")
+    if error:
+        return render(request, "sandbox/send_error.html", {"error": error}, status=422)
+    sandbox.customer_says(instance, phone, text, name)
+    if request.htmx:
+        return customer_chat_for(request, instance, phone)
+    return redirect(f"/sandbox/?instance={instance.name}&phone={phone}&name={name}")
+
+
+def customer_chat_for(request, instance, phone):
+    messages = []
+    if instance and phone:
+        messages = SandboxMessage.objects.filter(instance=instance, chat_phone=phone)
+    return render(request, "sandbox/chat.html", {"messages": messages, "instance": instance})
+
+
+@require_POST
+def scan_qr(request):
+    """The person "scans" the QR: the number connects."""
+    instance = SandboxInstance.objects.filter(name=request.POST.get("instance", "")).first()
+    if instance and instance.state != "open":
+        sandbox.set_state(instance, "open", owner_phone=instance.owner_phone or "5511900000000")
+    return redirect(f"/sandbox/?instance={instance.name if instance else ''}")

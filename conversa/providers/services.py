@@ -1,0 +1,77 @@
+"""Inbound flow: verify → store the raw event once → normalize → apply in one transaction."""
+
+from dataclasses import asdict
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from conversa.inbox import services as inbox
+from conversa.instances import services as instances
+from conversa.instances.models import Instance
+from conversa.providers.base import (
+    ConnectionUpdate,
+    InboundMessage,
+    ParsedEvent,
+    QrUpdate,
+    StatusUpdate,
+)
+from conversa.providers.models import ProviderEvent
+from conversa.providers.registry import get_provider
+
+
+def receive_webhook(instance: Instance, headers, raw_body: bytes) -> dict:
+    """Verify, parse and apply one webhook POST. Returns counts of stored and repeated events.
+
+    Raises WebhookRejected (nothing stored) or WebhookMalformed (nothing stored).
+    """
+    provider = get_provider(instance)
+    provider.verify_webhook(instance, headers, raw_body)
+    parsed = provider.parse_webhook(instance, raw_body)
+    counts = {"stored": 0, "duplicates": 0}
+    for item in parsed:
+        counts["stored" if apply_event(instance, item) else "duplicates"] += 1
+    return counts
+
+
+@transaction.atomic
+def apply_event(instance: Instance, item: ParsedEvent) -> bool:
+    """Store the event under its dedupe key and apply it; False if it was seen before."""
+    event = item.event
+    try:
+        with transaction.atomic():
+            record = ProviderEvent.objects.create(
+                organization_id=instance.organization_id,
+                instance=instance,
+                kind=type(event).__name__,
+                dedupe_key=item.dedupe_key,
+                provider_message_id=getattr(event, "provider_message_id", ""),
+                event=asdict(event),
+                payload=item.raw,
+            )
+    except IntegrityError:
+        return False
+    applied = True
+    if isinstance(event, InboundMessage):
+        inbox.receive_message(instance, event)
+    elif isinstance(event, StatusUpdate):
+        applied = inbox.apply_status(instance, event) is not None
+    elif isinstance(event, ConnectionUpdate):
+        instances.apply_connection(instance, event.status, phone=event.phone)
+    elif isinstance(event, QrUpdate):
+        instances.record_activity(instance)
+    if applied:
+        ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())
+    return True
+
+
+def apply_early_statuses(instance: Instance, provider_message_id: str) -> None:
+    """Apply status updates that arrived before the send that they are about was recorded."""
+    early = ProviderEvent.objects.filter(
+        instance=instance,
+        kind=StatusUpdate.__name__,
+        provider_message_id=provider_message_id,
+        processed_at__isnull=True,
+    ).order_by("id")
+    for record in early:
+        if inbox.apply_status(instance, StatusUpdate(**record.event)) is not None:
+            ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())

@@ -1,0 +1,41 @@
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from conversa.accounts.models import Member
+from conversa.realtime.publisher import org_group
+
+
+@database_sync_to_async
+def organization_id_of(user) -> int | None:
+    if not user or not user.is_authenticated:
+        return None
+    return (
+        Member.objects.filter(user=user)
+        .order_by("id")
+        .values_list("organization_id", flat=True)
+        .first()
+    )
+
+
+class EventsConsumer(AsyncJsonWebsocketConsumer):
+    """A signed-in browser's socket: joins its own organization's group and nothing else."""
+
+    async def connect(self):
+        org_id = await organization_id_of(self.scope.get("user"))
+        if org_id is None:
+            await self.close(code=4401)
+            return
+        self.group = org_group(org_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        # The socket is one-way: clients act through HTTP, where CSRF and permissions apply.
+        return
+
+    async def conversa_event(self, message):
+        await self.send_json(message["event"])

@@ -1,0 +1,44 @@
+"""The one realtime publisher.
+
+Events are small dictionaries with a type and ids only (no message text, no phone numbers):
+pages re-fetch what changed. They are sent after the surrounding transaction commits, so a
+socket never hears of a row it cannot read yet, nor of one that was rolled back.
+"""
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+MESSAGE_RECEIVED = "MESSAGE_RECEIVED"
+MESSAGE_SENT = "MESSAGE_SENT"
+MESSAGE_STATUS_UPDATED = "MESSAGE_STATUS_UPDATED"
+CONVERSATION_UPDATED = "CONVERSATION_UPDATED"
+INSTANCE_UPDATED = "INSTANCE_UPDATED"
+INTENT_UPDATED = "INTENT_UPDATED"
+
+
+def org_group(org_id: int) -> str:
+    return f"org.{org_id}"
+
+
+def publish(org_id: int, event_type: str, **ids: int | str) -> None:
+    """Send `{type, **ids}` to every socket of the organization once the transaction commits."""
+    payload = {"type": event_type, **ids}
+    transaction.on_commit(lambda: _send(org_id, payload))
+
+
+def _send(org_id: int, payload: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            org_group(org_id), {"type": "conversa.event", "event": payload}
+        )
+    except Exception:
+        # A realtime hiccup must never undo or fail the committed change: pages also re-fetch.
+        log.exception("realtime publish failed for %s", payload["type"])

@@ -1,0 +1,63 @@
+// Conversa's small amount of our own JS: realtime events → htmx refreshes, socket status.
+(function () {
+  "use strict";
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "422", swap: true },
+    { code: "[45]..", swap: false, error: true },
+  ];
+  // A refresh per element at most every 150 ms, however many events arrive together.
+  var pending = {};
+  function refresh(id) {
+    if (pending[id]) return;
+    pending[id] = setTimeout(function () {
+      delete pending[id];
+      var el = document.getElementById(id);
+      if (el) htmx.trigger(el, "refresh");
+    }, 150);
+  }
+  function currentConversation() {
+    var inbox = document.querySelector(".inbox");
+    return inbox ? inbox.getAttribute("data-conversation") : "";
+  }
+  function handle(event) {
+    if (event.conversation_id !== undefined) {
+      refresh("conversation-list");
+      if (String(event.conversation_id) === currentConversation()) refresh("messages-wrap");
+    }
+    if (event.intent_id !== undefined) refresh("intents");
+  }
+  document.addEventListener("htmx:wsBeforeMessage", function (e) {
+    e.preventDefault(); // our events are JSON, not HTML to swap
+    try { handle(JSON.parse(e.detail.message)); } catch (err) { console.error(err); }
+  });
+  function socketStatus(connected) {
+    var el = document.getElementById("socket-status");
+    if (el) el.hidden = connected;
+    document.body.setAttribute("data-socket", connected ? "open" : "closed");
+  }
+  document.addEventListener("htmx:wsOpen", function () {
+    socketStatus(true);
+    // Anything that changed while we were away: fetch it now.
+    refresh("conversation-list");
+    if (currentConversation()) refresh("messages-wrap");
+    refresh("intents");
+  });
+  document.addEventListener("htmx:wsClose", function () { socketStatus(false); });
+  // Keep the newest message in view after the thread is (re)drawn.
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll(".messages-wrap, #chat").forEach(function (el) { el.scrollTop = el.scrollHeight; });
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".messages-wrap, #chat").forEach(function (el) { el.scrollTop = el.scrollHeight; });
+  });
+  // Enter sends, Shift+Enter breaks the line (the composer is redrawn after each reply).
+  document.addEventListener("keydown", function (e) {
+    var box = e.target;
+    if (box.id === "reply-body" && e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      box.form.requestSubmit();
+    }
+  });
+})();

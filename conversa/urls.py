@@ -1,0 +1,36 @@
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.http import JsonResponse
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from conversa.accounts import views as accounts
+from conversa.api import api
+from conversa.engine import views as engine
+from conversa.instances import views as instances
+from conversa.providers import views as providers
+
+
+def health(request):
+    return JsonResponse({"ok": True})
+
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="inbox", permanent=False)),
+    path("health", health),
+    path("login/", accounts.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("inbox/", include("conversa.inbox.urls")),
+    path("instances/", instances.instances, name="instances"),
+    path("intents/", engine.intents, name="intents"),
+    path("pipeline/", accounts.upcoming, {"section": "pipeline"}, name="pipeline"),
+    path("campaigns/", accounts.upcoming, {"section": "campaigns"}, name="campaigns"),
+    path("insights/", accounts.upcoming, {"section": "insights"}, name="insights"),
+    path("settings/", accounts.upcoming, {"section": "settings"}, name="settings"),
+    path("api/", api.urls),
+    path("webhooks/<str:provider>/<str:key>", providers.webhook, name="webhook"),
+]
+
+if settings.SANDBOX_ENABLED:
+    urlpatterns.append(path("sandbox/", include("conversa.providers.sandbox_urls")))
