@@ -2,6 +2,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Field, Header, Router, Schema
+from ninja.responses import Status
 
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services as engine
@@ -67,4 +68,4 @@ def send_reply(
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
     key = f"api:{idempotency_key}" if idempotency_key else None
     intent, created = engine.reply(conversation, payload.body.strip(), request.member, key)
-    return (201 if created else 200), intent_out(intent)
+    return Status(201 if created else 200, intent_out(intent))

@@ -1,0 +1,119 @@
+"""Helpers that make a realistic organization in one line (Zulip's habit)."""
+
+import itertools
+import json
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from conversa.accounts.models import ApiToken, Member, Organization
+from conversa.inbox import services as inbox
+from conversa.inbox.models import Contact, Conversation
+from conversa.instances.models import Instance
+from conversa.providers import sandbox
+from conversa.providers.base import InboundMessage
+from conversa.providers.evolution import SECRET_HEADER
+from conversa.providers.models import SandboxInstance
+
+counter = itertools.count(1)
+
+
+@dataclass
+class Org:
+    org: Organization
+    owner: Member
+    instance: Instance
+    twin: SandboxInstance
+
+    def client(self, member: Member | None = None) -> Client:
+        client = Client()
+        client.force_login((member or self.owner).user)
+        return client
+
+    def api_token(self, member: Member | None = None) -> str:
+        raw = ApiToken.new_secret()
+        member = member or self.owner
+        ApiToken.objects.create(
+            organization=self.org, member=member, name="test", token_hash=ApiToken.hash(raw)
+        )
+        return raw
+
+    def member(self, role: str = Member.Role.AGENT) -> Member:
+        n = next(counter)
+        user = get_user_model().objects.create_user(
+            username=f"agent{n}@{self.org.slug}.test", password="x" * 12
+        )
+        return Member.objects.create(
+            organization=self.org, user=user, role=role, display_name=f"Agent {n}"
+        )
+
+    def customer_writes(self, phone: str = "5511999990001", text: str = "Oi", name: str = "Cliente"):
+        """A stored inbound message as if the webhook had arrived."""
+        return inbox.receive_message(
+            self.instance,
+            InboundMessage(
+                provider_message_id=sandbox.new_message_id(),
+                phone=phone,
+                name=name,
+                kind="text",
+                body=text,
+            ),
+        )
+
+    def conversation(self, phone: str = "5511999990001") -> Conversation:
+        message = self.customer_writes(phone)
+        return message.conversation
+
+    def contact(self, phone: str) -> Contact:
+        return Contact.objects.get(organization=self.org, phone=phone)
+
+
+def make_org(webhook_base: str = "http://testserver") -> Org:
+    n = next(counter)
+    org = Organization.objects.create(name=f"Org {n}", slug=f"org-{n}")
+    user = get_user_model().objects.create_user(username=f"owner{n}@test.local", password="x" * 12)
+    owner = Member.objects.create(
+        organization=org, user=user, role=Member.Role.OWNER, display_name=f"Owner {n}"
+    )
+    instance = Instance.objects.create(
+        organization=org,
+        name=f"Number {n}",
+        provider=Instance.Provider.SANDBOX,
+        provider_name=f"test-{n}",
+        phone_number=f"55119000000{n:02d}",
+        status=Instance.Status.CONNECTED,
+    )
+    twin = sandbox.create_instance(
+        instance.provider_name,
+        {
+            "url": f"{webhook_base}/webhooks/sandbox/{instance.webhook_key}",
+            "headers": {SECRET_HEADER: instance.webhook_secret},
+        },
+    )
+    SandboxInstance.objects.filter(pk=twin.pk).update(state="open", owner_phone=instance.phone_number)
+    twin.refresh_from_db()
+    instance.provider_token = twin.token
+    instance.save(update_fields=["provider_token"])
+    return Org(org=org, owner=owner, instance=instance, twin=twin)
+
+
+@pytest.fixture
+def org(db) -> Org:
+    return make_org()
+
+
+@pytest.fixture
+def other_org(db) -> Org:
+    return make_org()
+
+
+def post_webhook(client: Client, instance: Instance, payload, secret: str | None = None):
+    body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+    return client.post(
+        f"/webhooks/{instance.provider}/{instance.webhook_key}",
+        data=body,
+        content_type="application/json",
+        headers={SECRET_HEADER: instance.webhook_secret if secret is None else secret},
+    )

@@ -1,0 +1,115 @@
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError
+from django.utils import timezone
+
+from conversa.accounts.models import OperationalEvent
+from conversa.engine import jobs, services
+from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
+from conversa.inbox.models import Message
+
+S = ExecutionJob.Status
+
+
+def test_reply_creates_intent_decision_job_and_pending_message(org):
+    conversation = org.conversation()
+    intent, created = services.reply(conversation, "Olá!", org.owner)
+    assert created
+    assert intent.origin == MessageIntent.Origin.CHAT_MANUAL
+    decision = GateDecision.objects.get(intent=intent)
+    assert decision.verdict == GateDecision.Verdict.ALLOW
+    job = intent.job
+    assert job.status == S.PENDING
+    assert job.message.status == Message.Status.PENDING
+    assert job.message.body == "Olá!"
+    verbs = list(OperationalEvent.objects.filter(object_id=intent.id).values_list("verb", flat=True))
+    assert verbs == ["intent.created", "gate.allow"]
+
+
+def test_same_idempotency_key_returns_the_first_intent(org):
+    conversation = org.conversation()
+    first, created = services.reply(conversation, "Olá!", org.owner, "key-1")
+    again, created_again = services.reply(conversation, "Olá!", org.owner, "key-1")
+    assert (created, created_again) == (True, False)
+    assert again.pk == first.pk
+    assert MessageIntent.objects.count() == 1
+    assert ExecutionJob.objects.count() == 1
+    assert Message.objects.filter(direction="out").count() == 1
+
+
+def test_idempotency_key_is_a_database_constraint(org):
+    """Invariant 1 holds even for code that bypasses the service."""
+    contact = org.conversation().contact
+    fields = dict(organization=org.org, contact=contact, origin="api", body="x", idempotency_key="k")
+    MessageIntent.objects.create(**fields)
+    with pytest.raises(IntegrityError):
+        MessageIntent.objects.create(**fields)
+
+
+def test_same_key_in_two_organizations_is_two_intents(org, other_org):
+    services.reply(org.conversation(), "a", org.owner, "shared")
+    _, created = services.reply(other_org.conversation(), "b", other_org.owner, "shared")
+    assert created
+
+
+def test_blocked_contact_gets_no_job_and_the_message_shows_why(org):
+    conversation = org.conversation()
+    conversation.contact.blocked = True
+    conversation.contact.save()
+    intent, _ = services.reply(conversation, "Olá!", org.owner)
+    assert intent.status == MessageIntent.Status.BLOCKED
+    assert not ExecutionJob.objects.exists()
+    message = Message.objects.get(direction="out")
+    assert message.status == Message.Status.FAILED
+    assert message.error == "The contact is blocked"
+
+
+def test_disconnected_number_defers_the_job(org):
+    org.instance.status = "disconnected"
+    org.instance.save()
+    intent, _ = services.reply(org.conversation(), "Olá!", org.owner)
+    assert intent.status == MessageIntent.Status.DEFERRED
+    assert intent.job.run_after > timezone.now()
+    assert jobs.claim_batch("w1", 10) == []
+
+
+def test_invalid_transition_is_refused(org):
+    intent, _ = services.reply(org.conversation(), "Olá!", org.owner)
+    with pytest.raises(jobs.InvalidTransition):
+        jobs.transition(intent.job, S.SENT)
+    intent.job.refresh_from_db()
+    assert intent.job.status == S.PENDING
+
+
+def test_a_job_is_claimed_once(org):
+    intent, _ = services.reply(org.conversation(), "Olá!", org.owner)
+    assert jobs.claim_batch("w1", 10) == [intent.job.id]
+    assert jobs.claim_batch("w2", 10) == []
+    intent.job.refresh_from_db()
+    assert (intent.job.status, intent.job.worker_id) == (S.CLAIMED, "w1")
+
+
+def test_only_the_claimer_executes(org):
+    intent, _ = services.reply(org.conversation(), "Olá!", org.owner)
+    jobs.claim_batch("w1", 10)
+    assert services.execute_job(intent.job.id, "w2") == S.CLAIMED
+
+
+def test_reaper_releases_expired_claims_and_marks_expired_sends_uncertain(org):
+    first, _ = services.reply(org.conversation("5511900000001"), "a", org.owner)
+    second, _ = services.reply(org.conversation("5511900000002"), "b", org.owner)
+    jobs.claim_batch("w1", 10)
+    jobs.transition(ExecutionJob.objects.get(intent=second), S.SENDING)
+    later = timezone.now() + timedelta(hours=1)
+    assert jobs.reap(later) == {"released": 1, "uncertain": 1}
+    assert ExecutionJob.objects.get(intent=first).status == S.PENDING
+    assert ExecutionJob.objects.get(intent=second).status == S.UNCERTAIN
+
+
+def test_clean_stop_releases_unstarted_claims(org):
+    intent, _ = services.reply(org.conversation(), "Olá!", org.owner)
+    claimed = jobs.claim_batch("w1", 10)
+    assert jobs.release(claimed, "w1") == 1
+    intent.job.refresh_from_db()
+    assert intent.job.status == S.PENDING
