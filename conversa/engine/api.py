@@ -39,10 +39,9 @@ class IntentOut(Schema):
 
 
 def intent_out(intent: MessageIntent) -> dict:
-    decisions = list(intent.decisions.all())
     return {
         **{f: getattr(intent, f) for f in IntentOut.model_fields if f not in {"decision", "job"}},
-        "decision": decisions[-1] if decisions else None,
+        "decision": intent.latest_decision,
         "job": getattr(intent, "job", None),
     }
 

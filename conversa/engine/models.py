@@ -47,6 +47,12 @@ class MessageIntent(OrgOwned):
             )
         ]
 
+    @property
+    def latest_decision(self) -> "GateDecision | None":
+        # Reads the prefetched list when there is one: no query per row on list pages.
+        decisions = list(self.decisions.all())
+        return decisions[-1] if decisions else None
+
 
 class GateDecision(OrgOwned):
     """One recorded verdict of the Gate on an intent, with its reason in plain words."""

@@ -37,7 +37,8 @@ def inbox(request):
 def conversation_page(request, conversation_id: int):
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
     services.mark_read(conversation)
-    return render(request, "inbox/inbox.html", page_context(request, conversation))
+    context = {**page_context(request, conversation), **thread_context(conversation)}
+    return render(request, "inbox/inbox.html", context)
 
 
 @login_required
@@ -52,7 +53,7 @@ def conversation_list_fragment(request):
 def thread_context(conversation, **extra):
     messages = conversation.messages.select_related("sender").order_by("created_at", "id")
     # A fresh key per rendered composer: a double click or a resubmitted form sends once.
-    return {"current": conversation, "messages": messages, "reply_key": uuid.uuid4(), **extra}
+    return {"current": conversation, "thread_messages": messages, "reply_key": uuid.uuid4(), **extra}
 
 
 @login_required

@@ -46,7 +46,9 @@ def jid(phone: str) -> str:
 def authorize(api_key: str, instance: SandboxInstance | None = None) -> None:
     """Evolution's guard: the global key everywhere, an instance's token on its own routes."""
     valid = [settings.SANDBOX_API_KEY] + ([instance.token] if instance else [])
-    if not any(api_key and secrets.compare_digest(api_key, key) for key in valid):
+    # Compare bytes: compare_digest refuses non-ASCII str, and a stranger's header may be that.
+    given = api_key.encode()
+    if not any(api_key and secrets.compare_digest(given, key.encode()) for key in valid):
         raise SandboxError(401, "Unauthorized")
 
 

@@ -113,3 +113,13 @@ def test_clean_stop_releases_unstarted_claims(org):
     assert jobs.release(claimed, "w1") == 1
     intent.job.refresh_from_db()
     assert intent.job.status == S.PENDING
+
+
+def test_intents_page_shows_the_gate_decision_and_job(org, other_org):
+    services.reply(org.conversation(), "Olá, mundo", org.owner)
+    services.reply(other_org.conversation(), "alheio", other_org.owner)
+    page = org.client().get("/intents/")
+    assert page.status_code == 200
+    assert "Olá, mundo" in page.content.decode()
+    assert b"verdict-allow" in page.content
+    assert b"alheio" not in page.content

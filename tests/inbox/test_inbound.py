@@ -170,3 +170,16 @@ def test_connection_update_changes_the_instance(client, org):
     post_webhook(client, org.instance, payload)
     org.instance.refresh_from_db()
     assert org.instance.status == "disconnected"
+
+
+def test_conversation_page_shows_its_messages_without_waiting_for_a_refresh(org):
+    message = org.customer_writes(text="Chegou meu pedido?")
+    page = org.client().get(f"/inbox/c/{message.conversation_id}/")
+    assert "Chegou meu pedido?" in page.content.decode()
+
+
+def test_message_bodies_are_escaped(org):
+    message = org.customer_writes(text='<script>alert("x")</script>')
+    page = org.client().get(f"/inbox/c/{message.conversation_id}/").content.decode()
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert" in page

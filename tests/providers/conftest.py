@@ -1,0 +1,30 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from conversa.providers import sandbox
+
+# /work/main/tests/providers/conftest.py -> /work/shared/payloads/evolution
+PAYLOADS = Path(__file__).parents[2].parent / "shared" / "payloads" / "evolution"
+
+
+def payload_files() -> list[Path]:
+    return sorted(PAYLOADS.glob("*.json"))
+
+
+def load(name: str) -> dict:
+    return json.loads((PAYLOADS / name).read_bytes())
+
+
+@pytest.fixture(autouse=True)
+def webhooks_sent(monkeypatch) -> list[dict]:
+    """The webhooks the sandbox would deliver, kept here instead of sent from a background
+    thread to a host that does not exist in tests."""
+    sent: list[dict] = []
+
+    def record(url, headers, body, delay=0.0):
+        sent.append({"url": url, "headers": headers, "body": body, "delay": delay})
+
+    monkeypatch.setattr(sandbox.courier, "post", record)
+    return sent

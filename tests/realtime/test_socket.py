@@ -1,0 +1,80 @@
+import json
+
+from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.testing import ApplicationCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from conversa.realtime import publisher
+from conversa.realtime.consumers import EventsConsumer
+
+
+class Socket(ApplicationCommunicator):
+    """A WebSocket client at the ASGI level (channels.testing needs daphne, which we don't ship)."""
+
+    def __init__(self, user):
+        scope = {"type": "websocket", "path": "/ws/events/", "headers": [], "subprotocols": []}
+        super().__init__(EventsConsumer.as_asgi(), {**scope, "user": user})
+
+    async def connect(self):
+        await self.send_input({"type": "websocket.connect"})
+        answer = await self.receive_output(3)
+        return answer["type"] == "websocket.accept", answer.get("code")
+
+    async def receive_json_from(self, timeout):
+        return json.loads((await self.receive_output(timeout))["text"])
+
+    async def disconnect(self):
+        await self.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.wait(1)
+
+
+def socket_for(user) -> Socket:
+    return Socket(user)
+
+
+def test_anonymous_socket_is_refused(transactional_db):
+    async def scenario():
+        connected, code = await socket_for(AnonymousUser()).connect()
+        return connected, code
+
+    connected, code = async_to_sync(scenario)()
+    assert not connected
+    assert code == 4401
+
+
+def test_socket_hears_its_organization_and_never_another(transactional_db, org, other_org):
+    event = {"type": publisher.MESSAGE_RECEIVED, "conversation_id": 1, "message_id": 2}
+
+    async def scenario():
+        socket = socket_for(org.owner.user)
+        connected, _ = await socket.connect()
+        assert connected
+        await sync_to_async(publisher._send)(other_org.org.id, event)
+        heard_nothing = await socket.receive_nothing(timeout=0.3)
+        await sync_to_async(publisher._send)(org.org.id, event)
+        heard = await socket.receive_json_from(timeout=3)
+        await socket.disconnect()
+        return heard_nothing, heard
+
+    heard_nothing, heard = async_to_sync(scenario)()
+    assert heard_nothing
+    assert heard == event
+
+
+def test_events_carry_ids_only_and_leave_after_commit(org, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        org.customer_writes("5511955554444", "segredo do cliente", name="Fulano")
+    assert callbacks, "nothing was published"
+    sent = []
+    original = publisher._send
+    publisher._send = lambda org_id, payload: sent.append(payload)
+    try:
+        for callback in callbacks:
+            callback()
+    finally:
+        publisher._send = original
+    received = [p for p in sent if p["type"] == publisher.MESSAGE_RECEIVED]
+    assert received
+    for payload in sent:
+        assert set(payload) <= {"type", "conversation_id", "message_id", "intent_id", "instance_id"}
+        assert all(isinstance(v, int) for k, v in payload.items() if k != "type")
