@@ -1,6 +1,6 @@
 from django.http import Http404
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from conversa.accounts.api_auth import api_auth
 from conversa.engine.api import router as engine_router
@@ -30,4 +30,14 @@ def invalid(request, exc):
         request,
         {"error": "invalid", "detail": "The request is not valid", "errors": exc.errors},
         status=422,
+    )
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc):
+    codes = {403: "forbidden", 405: "method_not_allowed", 429: "rate_limited"}
+    return api.create_response(
+        request,
+        {"error": codes.get(exc.status_code, "error"), "detail": str(exc)},
+        status=exc.status_code,
     )

@@ -49,7 +49,9 @@ class Org:
             organization=self.org, user=user, role=role, display_name=f"Agent {n}"
         )
 
-    def customer_writes(self, phone: str = "5511999990001", text: str = "Oi", name: str = "Cliente"):
+    def customer_writes(
+        self, phone: str = "5511999990001", text: str = "Oi", name: str = "Cliente"
+    ):
         """A stored inbound message as if the webhook had arrived."""
         return inbox.receive_message(
             self.instance,
@@ -92,7 +94,9 @@ def make_org(webhook_base: str = "http://testserver") -> Org:
             "headers": {SECRET_HEADER: instance.webhook_secret},
         },
     )
-    SandboxInstance.objects.filter(pk=twin.pk).update(state="open", owner_phone=instance.phone_number)
+    SandboxInstance.objects.filter(pk=twin.pk).update(
+        state="open", owner_phone=instance.phone_number
+    )
     twin.refresh_from_db()
     instance.provider_token = twin.token
     instance.save(update_fields=["provider_token"])

@@ -9,6 +9,12 @@ from conversa.accounts.models import ApiToken
 class MemberSession(SessionAuth):
     """Session auth (with Django's CSRF check on unsafe methods) for a member of an org."""
 
+    def _get_key(self, request):
+        # No session cookie: nothing to protect from CSRF, and the answer is a plain 401.
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
     def authenticate(self, request, key):
         user = super().authenticate(request, key)
         return user if user and getattr(request, "org", None) else None

@@ -53,7 +53,12 @@ def conversation_list_fragment(request):
 def thread_context(conversation, **extra):
     messages = conversation.messages.select_related("sender").order_by("created_at", "id")
     # A fresh key per rendered composer: a double click or a resubmitted form sends once.
-    return {"current": conversation, "thread_messages": messages, "reply_key": uuid.uuid4(), **extra}
+    return {
+        "current": conversation,
+        "thread_messages": messages,
+        "reply_key": uuid.uuid4(),
+        **extra,
+    }
 
 
 @login_required

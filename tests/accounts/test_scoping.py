@@ -65,7 +65,9 @@ def test_pages_need_sign_in(client, db):
 
 
 def test_sign_in_with_email_and_password(client, org):
-    response = client.post("/login/", {"username": org.owner.user.username.upper(), "password": "x" * 12})
+    response = client.post(
+        "/login/", {"username": org.owner.user.username.upper(), "password": "x" * 12}
+    )
     assert response.status_code == 302
     assert client.get("/inbox/").status_code == 200
 
@@ -78,3 +80,36 @@ def test_wrong_password_shows_a_form_error(client, org):
 
 def test_passwords_are_hashed_with_argon2(org):
     assert org.owner.user.password.startswith("argon2")
+
+
+def test_api_post_without_credentials_is_401_not_a_csrf_error(client, db):
+    response = client.post(
+        "/api/conversations/1/reply", {"body": "x"}, content_type="application/json"
+    )
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+
+
+def test_api_post_with_a_session_needs_the_csrf_token(org):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(org.owner.user)
+    conversation = org.conversation()
+    response = client.post(
+        f"/api/conversations/{conversation.id}/reply",
+        {"body": "x"},
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    assert response.json() == {"error": "forbidden", "detail": "CSRF check Failed"}
+
+
+def test_api_reply_validation_error_is_422_json(org):
+    conversation = org.conversation()
+    response = org.client().post(
+        f"/api/conversations/{conversation.id}/reply", {"body": ""}, content_type="application/json"
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid"
+    assert response.json()["errors"]

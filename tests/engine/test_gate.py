@@ -65,5 +65,7 @@ def test_kill_switch_defers_everything():
 
 
 def test_block_wins_over_defer():
-    verdict = gate.decide(Origin.CAMPAIGN, facts(contact_opted_out=True, instance_status="connecting"))
+    verdict = gate.decide(
+        Origin.CAMPAIGN, facts(contact_opted_out=True, instance_status="connecting")
+    )
     assert verdict.verdict == gate.BLOCK

@@ -23,7 +23,9 @@ def test_reply_creates_intent_decision_job_and_pending_message(org):
     assert job.status == S.PENDING
     assert job.message.status == Message.Status.PENDING
     assert job.message.body == "Olá!"
-    verbs = list(OperationalEvent.objects.filter(object_id=intent.id).values_list("verb", flat=True))
+    verbs = list(
+        OperationalEvent.objects.filter(object_id=intent.id).values_list("verb", flat=True)
+    )
     assert verbs == ["intent.created", "gate.allow"]
 
 
@@ -41,7 +43,9 @@ def test_same_idempotency_key_returns_the_first_intent(org):
 def test_idempotency_key_is_a_database_constraint(org):
     """Invariant 1 holds even for code that bypasses the service."""
     contact = org.conversation().contact
-    fields = dict(organization=org.org, contact=contact, origin="api", body="x", idempotency_key="k")
+    fields = dict(
+        organization=org.org, contact=contact, origin="api", body="x", idempotency_key="k"
+    )
     MessageIntent.objects.create(**fields)
     with pytest.raises(IntegrityError):
         MessageIntent.objects.create(**fields)

@@ -24,8 +24,12 @@ def status_update(message_id, status):
     return {
         "event": "messages.update",
         "instance": "x",
-        "data": {"keyId": message_id, "remoteJid": "5511988887777@s.whatsapp.net",
-                 "fromMe": True, "status": status},
+        "data": {
+            "keyId": message_id,
+            "remoteJid": "5511988887777@s.whatsapp.net",
+            "fromMe": True,
+            "status": status,
+        },
     }
 
 
@@ -95,7 +99,9 @@ def test_upsert_without_key_is_400(client, org):
 
 
 def test_another_organizations_secret_does_not_open_this_instance(client, org, other_org):
-    response = post_webhook(client, org.instance, upsert(), secret=other_org.instance.webhook_secret)
+    response = post_webhook(
+        client, org.instance, upsert(), secret=other_org.instance.webhook_secret
+    )
     assert response.status_code == 401
 
 
@@ -110,8 +116,12 @@ def test_resolved_conversation_reopens_on_a_new_customer_message(client, org):
 def outbound(org, provider_message_id="3EB0OUT"):
     conversation = org.conversation()
     return Message.objects.create(
-        organization=org.org, conversation=conversation, instance=org.instance,
-        direction=Message.Direction.OUTBOUND, body="Olá", status=Message.Status.SENT,
+        organization=org.org,
+        conversation=conversation,
+        instance=org.instance,
+        direction=Message.Direction.OUTBOUND,
+        body="Olá",
+        status=Message.Status.SENT,
         provider_message_id=provider_message_id,
     )
 

@@ -221,9 +221,7 @@ def test_image_without_caption_is_stored_as_image_with_empty_body(client, org):
 
 
 def test_connection_open_marks_the_number_connected_with_its_phone(client, evolution_instance):
-    post_webhook(
-        client, evolution_instance, capture("connection_update_open_v2_msgorch.json")
-    )
+    post_webhook(client, evolution_instance, capture("connection_update_open_v2_msgorch.json"))
 
     evolution_instance.refresh_from_db()
     assert evolution_instance.status == Instance.Status.CONNECTED
@@ -239,7 +237,10 @@ def test_connection_close_marks_the_number_disconnected(client, org):
 
 
 def test_connecting_then_open_follow_each_other(client, evolution_instance):
-    for name in ["connection_update_connecting_v2_msgorch.json", "connection_update_open_v2_msgorch.json"]:
+    for name in [
+        "connection_update_connecting_v2_msgorch.json",
+        "connection_update_open_v2_msgorch.json",
+    ]:
         post_webhook(client, evolution_instance, capture(name))
 
     evolution_instance.refresh_from_db()
@@ -267,15 +268,11 @@ def test_captured_updates_advance_our_outbound_message(client, org):
     )
 
     post_webhook(client, org.instance, capture("send_message_v2_msgorch.json"))
-    post_webhook(
-        client, org.instance, capture("messages_update_delivery_ack_v2_msgorch.json")
-    )
+    post_webhook(client, org.instance, capture("messages_update_delivery_ack_v2_msgorch.json"))
     message.refresh_from_db()
     assert message.status == Message.Status.DELIVERED
 
-    post_webhook(
-        client, org.instance, capture("messages_update_read_lid_v2_msgorch.json")
-    )
+    post_webhook(client, org.instance, capture("messages_update_read_lid_v2_msgorch.json"))
     message.refresh_from_db()
     assert message.status == Message.Status.READ
     assert message.read_at is not None
@@ -290,21 +287,15 @@ def test_delivery_after_read_does_not_move_the_status_back(client, org):
         provider_message_id=OUR_SEND_ID, status=Message.Status.SENT
     )
 
-    post_webhook(
-        client, org.instance, capture("messages_update_read_lid_v2_msgorch.json")
-    )
-    post_webhook(
-        client, org.instance, capture("messages_update_delivery_ack_v2_msgorch.json")
-    )
+    post_webhook(client, org.instance, capture("messages_update_read_lid_v2_msgorch.json"))
+    post_webhook(client, org.instance, capture("messages_update_delivery_ack_v2_msgorch.json"))
 
     message.refresh_from_db()
     assert message.status == Message.Status.READ
 
 
 def test_status_for_a_send_not_recorded_yet_is_kept_unprocessed(client, org):
-    post_webhook(
-        client, org.instance, capture("messages_update_delivery_ack_v2_msgorch.json")
-    )
+    post_webhook(client, org.instance, capture("messages_update_delivery_ack_v2_msgorch.json"))
 
     event = ProviderEvent.objects.get()
     assert event.provider_message_id == OUR_SEND_ID
@@ -313,9 +304,7 @@ def test_status_for_a_send_not_recorded_yet_is_kept_unprocessed(client, org):
 
 def test_read_of_an_incoming_message_changes_nothing(client, org):
     post_webhook(client, org.instance, capture(TEXT_CAPTURE))
-    post_webhook(
-        client, org.instance, capture("messages_update_read_incoming_v2_msgorch.json")
-    )
+    post_webhook(client, org.instance, capture("messages_update_read_incoming_v2_msgorch.json"))
 
     message = Message.objects.get()
     assert message.status == Message.Status.RECEIVED
@@ -475,8 +464,15 @@ def test_events_we_do_not_follow_are_ignored(event):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"{not json", b"\xff\xfe", b"[]", b'"text"', b'{"event": "messages.upsert"}',
-     b'{"event": "messages.upsert", "data": []}'],
+    [
+        b"",
+        b"{not json",
+        b"\xff\xfe",
+        b"[]",
+        b'"text"',
+        b'{"event": "messages.upsert"}',
+        b'{"event": "messages.upsert", "data": []}',
+    ],
     ids=["empty", "broken", "not-utf8", "list", "string", "no-data", "data-not-object"],
 )
 def test_unreadable_body_is_malformed(raw):
