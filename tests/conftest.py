@@ -8,7 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from conversa.accounts.models import ApiToken, Member, Organization
+from conversa.accounts.models import Member, Organization
+from conversa.accounts.services import create_api_token
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Conversation
 from conversa.instances.models import Instance
@@ -33,12 +34,7 @@ class Org:
         return client
 
     def api_token(self, member: Member | None = None) -> str:
-        raw = ApiToken.new_secret()
-        member = member or self.owner
-        ApiToken.objects.create(
-            organization=self.org, member=member, name="test", token_hash=ApiToken.hash(raw)
-        )
-        return raw
+        return create_api_token(member or self.owner, "test")
 
     def member(self, role: str = Member.Role.AGENT) -> Member:
         n = next(counter)

@@ -113,3 +113,15 @@ def test_api_reply_validation_error_is_422_json(org):
     assert response.status_code == 422
     assert response.json()["error"] == "invalid"
     assert response.json()["errors"]
+
+
+def test_apitoken_command_prints_a_working_token(client, org):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("apitoken", org.owner.user.username, stdout=out)
+    token = out.getvalue().strip()
+    response = client.get("/api/intents", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
