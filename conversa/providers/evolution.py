@@ -162,7 +162,7 @@ class EvolutionProvider:
             return []
         try:
             parsed = parser(data, envelope)
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise WebhookMalformed(f"{event}: missing or wrong field {exc}") from exc
         return [ParsedEvent(event=e, dedupe_key=k, raw=envelope) for e, k in parsed]
 
@@ -215,7 +215,8 @@ def parse_update(data: dict, envelope: dict) -> list:
 
 def parse_connection(data: dict, envelope: dict) -> list:
     status = CONNECTION_MAP.get(data["state"], "disconnected")
-    phone = phone_from_jid(data.get("wuid"))
+    # v1-style "open" events carry no wuid; the envelope's sender is the same number.
+    phone = phone_from_jid(data.get("wuid"), envelope.get("sender"))
     stamp = envelope.get("date_time", "")
     return [(ConnectionUpdate(status=status, phone=phone), f"connection:{data['state']}:{stamp}")]
 

@@ -193,3 +193,11 @@ def test_message_bodies_are_escaped(org):
     page = org.client().get(f"/inbox/c/{message.conversation_id}/").content.decode()
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert" in page
+
+
+def test_non_numeric_timestamp_is_400_not_a_crash(client, org):
+    payload = upsert()
+    payload["data"]["messageTimestamp"] = "yesterday"
+    response = post_webhook(client, org.instance, payload)
+    assert response.status_code == 400
+    assert not Message.objects.exists()

@@ -35,13 +35,17 @@ QR_CODE = (
 )
 
 EXPECTED = {
-    "connection_update_close_woofed.json": [ConnectionUpdate(status="disconnected")],
+    "connection_update_close_woofed.json": [
+        ConnectionUpdate(status="disconnected", phone="5522999999999")
+    ],
     "connection_update_connecting_v2_msgorch.json": [ConnectionUpdate(status="connecting")],
     "connection_update_open_v2_msgorch.json": [
         ConnectionUpdate(status="connected", phone="5216321123877")
     ],
-    # v1.x "open" carries no wuid: connected, number unknown.
-    "connection_update_open_woofed.json": [ConnectionUpdate(status="connected")],
+    # v1.x "open" carries no wuid: the number comes from the envelope's sender.
+    "connection_update_open_woofed.json": [
+        ConnectionUpdate(status="connected", phone="5522999999999")
+    ],
     "messages_update_delivery_ack_v2_msgorch.json": [
         StatusUpdate(provider_message_id=OUR_SEND_ID, status="delivered")
     ],
