@@ -44,7 +44,7 @@ def create_intent(
     body: str,
     origin: str,
     idempotency_key: str,
-    conversation: Conversation | None = None,
+    conversation: Conversation,
     created_by: Member | None = None,
 ) -> tuple[MessageIntent, bool]:
     """Record a request to send and let the Gate decide on it. Idempotent on the key.
@@ -55,7 +55,9 @@ def create_intent(
     3. ALLOW or DEFER: an outbound message and a PENDING job, in the same transaction.
        BLOCK: the message is shown as failed with the Gate's reason; no job exists.
     """
-    instance = conversation.instance if conversation else None
+    # Sending to a contact without a conversation ("any connected instance") comes with the
+    # engine's own issue; until then every intent answers in a conversation.
+    instance = conversation.instance
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -75,14 +77,11 @@ def create_intent(
         record(org.id, "intent.created", intent, actor=created_by, origin=origin)
         now = timezone.now()
         decision = gate.evaluate(intent, now)
-        message = (
-            inbox.new_outbound_message(conversation, body, created_by) if conversation else None
-        )
+        message = inbox.new_outbound_message(conversation, body, created_by)
         if decision.verdict == GateDecision.Verdict.BLOCK:
             intent.status = MessageIntent.Status.BLOCKED
             intent.save(update_fields=["status"])
-            if message:
-                inbox.advance_status(message, Message.Status.FAILED, error=decision.reason)
+            inbox.advance_status(message, Message.Status.FAILED, error=decision.reason)
         else:
             deferred = decision.verdict == GateDecision.Verdict.DEFER
             ExecutionJob.objects.create(
