@@ -181,3 +181,5 @@ EVOLUTION_URL = os.environ.get("EVOLUTION_URL", "http://127.0.0.1:8080")
 EVOLUTION_API_KEY = os.environ.get("EVOLUTION_API_KEY", "")
 # Serve the simulator under /sandbox/ in this process (the embedded default).
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", True)
+# How long an injected "timeout" or "accept then hang" holds the sandbox's answer.
+SANDBOX_HANG_SECONDS = float(os.environ.get("SANDBOX_HANG_SECONDS", "30"))

@@ -1,8 +1,10 @@
+import prometheus_client
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from conversa.accounts import views as accounts
 from conversa.api import api
@@ -15,9 +17,15 @@ def health(request):
     return JsonResponse({"ok": True})
 
 
+def metrics(request):
+    """Prometheus metrics of this process (each web or worker process exposes its own)."""
+    return HttpResponse(prometheus_client.generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="inbox", permanent=False)),
     path("health", health),
+    path("metrics", metrics),
     path("login/", accounts.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

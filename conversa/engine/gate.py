@@ -1,16 +1,21 @@
 """The Gate: the one place that decides whether an intent may leave now.
 
 `decide` is a pure function of the intent's origin and a snapshot of facts, so every rule is
-testable without a database. `gather_facts` takes the snapshot; `record` stores the verdict.
-Later checks (quotas, quiet hours, the 24-hour window) are new functions in `CHECKS`.
+testable without a database. `gather_facts` takes the snapshot; `evaluate` stores the verdict.
+Later checks (the 24-hour window) are new functions in `CHECKS`.
+
+Clock hours, days and quiet hours are the organization's, in its time zone; every
+`defer_until` is an aware datetime in UTC.
 """
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from django.db.models import Count, Q
 from django.utils.translation import gettext_noop
 
-from conversa.engine.models import GateDecision, MessageIntent
+from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 
 ALLOW = GateDecision.Verdict.ALLOW
 DEFER = GateDecision.Verdict.DEFER
@@ -20,6 +25,13 @@ BLOCK = GateDecision.Verdict.BLOCK
 RECHECK = timedelta(seconds=30)
 
 UNSOLICITED_ORIGINS = {MessageIntent.Origin.AUTOMATION, MessageIntent.Origin.CAMPAIGN}
+# Quiet hours hold back everything a person did not just type.
+QUIET_EXEMPT_ORIGINS = {MessageIntent.Origin.CHAT_MANUAL}
+
+MINUTE = timedelta(minutes=1)
+
+# [start, end) in UTC.
+Window = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,16 @@ class Facts:
     instance_cooldown_until: datetime | None
     contact_blocked: bool
     contact_opted_out: bool
+    # The organization's clock: an IANA name, and its quiet window in local wall time.
+    time_zone: str
+    quiet_hours_start: time | None
+    quiet_hours_end: time | None
+    # Sends of the instance in the current local clock hour and day (SENT, plus SENDING in
+    # flight), and its quotas; a quota of 0 means unlimited.
+    sent_this_hour: int
+    sent_today: int
+    hourly_quota: int
+    daily_quota: int
 
 
 @dataclass(frozen=True)
@@ -86,8 +108,43 @@ def check_instance(origin: str, facts: Facts) -> Verdict | None:
     return None
 
 
+def check_quotas(origin: str, facts: Facts) -> Verdict | None:
+    # Daily first: when both are spent, waiting for the next hour would only defer again.
+    hour, day = clock_windows(facts.now, ZoneInfo(facts.time_zone))
+    if facts.daily_quota and facts.sent_today >= facts.daily_quota:
+        return Verdict(
+            DEFER,
+            "daily_quota",
+            gettext_noop("The number reached its daily sending quota"),
+            day[1],
+        )
+    if facts.hourly_quota and facts.sent_this_hour >= facts.hourly_quota:
+        return Verdict(
+            DEFER,
+            "hourly_quota",
+            gettext_noop("The number reached its hourly sending quota"),
+            hour[1],
+        )
+    return None
+
+
+def check_quiet_hours(origin: str, facts: Facts) -> Verdict | None:
+    if origin in QUIET_EXEMPT_ORIGINS:
+        return None
+    start, end = facts.quiet_hours_start, facts.quiet_hours_end
+    tz = ZoneInfo(facts.time_zone)
+    if not in_quiet_hours(facts.now.astimezone(tz).time(), start, end):
+        return None
+    return Verdict(
+        DEFER,
+        "quiet_hours",
+        gettext_noop("Quiet hours: automated messages wait until they end"),
+        quiet_hours_end_after(facts.now, tz, start, end),
+    )
+
+
 # Blocking facts first: a blocked contact must be refused, not deferred while a number is down.
-CHECKS = [check_contact, check_kill_switch, check_instance]
+CHECKS = [check_contact, check_kill_switch, check_instance, check_quotas, check_quiet_hours]
 
 
 def decide(origin: str, facts: Facts) -> Verdict:
@@ -98,9 +155,83 @@ def decide(origin: str, facts: Facts) -> Verdict:
     return Verdict(ALLOW, "ok", gettext_noop("All checks passed"))
 
 
+def in_quiet_hours(local: time, start: time | None, end: time | None) -> bool:
+    """Whether the local wall time `local` is inside the window [start, end)."""
+    if start is None or end is None or start == end:
+        return False
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end  # the window crosses midnight
+
+
+def quiet_hours_end_after(now: datetime, tz: ZoneInfo, start: time, end: time) -> datetime:
+    """The first instant after `now` (inside the window) at which quiet hours are over.
+
+    1. Candidates: the wall time `end` on the local dates around `now`, with both folds, in
+       UTC. On a day that repeats an hour (DST ends) `end` may happen twice; keep the first
+       one after `now` whose local time is outside the window.
+    2. When `end` falls in a skipped hour (DST starts), its candidate lands past the jump:
+       step back minute by minute to the jump itself, the first minute the clock reads
+       later than `end`.
+
+    A jump back that carries the clock out of the window before it reads `end` does not end
+    the window early: the night stays quiet until the clock reads `end`.
+    """
+    today = now.astimezone(tz).date()
+    candidates = []
+    for days in (-1, 0, 1, 2):
+        for fold in (0, 1):
+            local = datetime.combine(today + timedelta(days=days), end, tzinfo=tz)
+            candidate = local.replace(fold=fold).astimezone(UTC)
+            outside = not in_quiet_hours(candidate.astimezone(tz).time(), start, end)
+            if candidate > now and outside:
+                candidates.append(candidate)
+    until = min(candidates)
+    while (before := until - MINUTE) > now and not in_quiet_hours(
+        before.astimezone(tz).time(), start, end
+    ):
+        until = before
+    return until
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    # A midnight skipped by DST maps, with fold=0, to the moment of the jump: the day's start.
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def clock_windows(now: datetime, tz: ZoneInfo) -> tuple[Window, Window]:
+    """The current local clock hour and local day around `now`, as [start, end) in UTC."""
+    local = now.astimezone(tz)
+    hour_start = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    day_end = local_midnight(local.date() + timedelta(days=1), tz)
+    return (
+        (hour_start, hour_start + timedelta(hours=1)),
+        (local_midnight(local.date(), tz), day_end),
+    )
+
+
+def sends_in_windows(instance_id: int, hour: Window, day: Window) -> tuple[int, int]:
+    """Sends of an instance in the hour and the day: SENT in the window, plus every SENDING.
+
+    A job in flight counts already: its message may have left, and it will be SENT soon.
+    """
+    S = ExecutionJob.Status
+    in_day = Q(status=S.SENT, updated_at__gte=day[0], updated_at__lt=day[1])
+    in_hour = Q(status=S.SENT, updated_at__gte=hour[0], updated_at__lt=hour[1])
+    counts = ExecutionJob.objects.filter(
+        Q(status=S.SENDING) | in_day | in_hour, instance_id=instance_id
+    ).aggregate(
+        hour=Count("id", filter=Q(status=S.SENDING) | in_hour),
+        day=Count("id", filter=Q(status=S.SENDING) | in_day),
+    )
+    return counts["hour"], counts["day"]
+
+
 def gather_facts(intent: MessageIntent, now: datetime) -> Facts:
     instance = intent.instance
     org = intent.organization
+    hour, day = clock_windows(now, ZoneInfo(org.time_zone))
+    sent_this_hour, sent_today = sends_in_windows(instance.pk, hour, day)
     return Facts(
         now=now,
         sending_paused=org.sending_paused,
@@ -109,6 +240,13 @@ def gather_facts(intent: MessageIntent, now: datetime) -> Facts:
         instance_cooldown_until=instance.cooldown_until,
         contact_blocked=intent.contact.blocked,
         contact_opted_out=intent.contact.opted_out,
+        time_zone=org.time_zone,
+        quiet_hours_start=org.quiet_hours_start,
+        quiet_hours_end=org.quiet_hours_end,
+        sent_this_hour=sent_this_hour,
+        sent_today=sent_today,
+        hourly_quota=instance.hourly_quota,
+        daily_quota=instance.daily_quota,
     )
 
 
@@ -124,6 +262,7 @@ def evaluate(intent: MessageIntent, now: datetime) -> GateDecision:
         reason=verdict.reason,
         defer_until=verdict.defer_until,
         facts={
-            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(facts).items()
+            k: (v.isoformat() if isinstance(v, datetime | time) else v)
+            for k, v in asdict(facts).items()
         },
     )

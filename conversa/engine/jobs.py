@@ -8,17 +8,19 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from conversa.engine import metrics
 from conversa.engine.models import ExecutionJob
 
 S = ExecutionJob.Status
 
 ALLOWED: dict[str, set[str]] = {
-    S.PENDING: {S.CLAIMED},
+    S.PENDING: {S.CLAIMED, S.FAILED},
     S.CLAIMED: {S.SENDING, S.PENDING, S.FAILED},
     S.SENDING: {S.SENT, S.RETRY_WAIT, S.FAILED, S.DEAD, S.UNCERTAIN},
-    S.RETRY_WAIT: {S.CLAIMED},
+    S.RETRY_WAIT: {S.CLAIMED, S.FAILED},
     S.UNCERTAIN: {S.SENT, S.PENDING, S.FAILED},
     S.SENT: set(),
     S.FAILED: set(),
@@ -45,8 +47,22 @@ def transition(job: ExecutionJob, to: str, **fields) -> ExecutionJob:
     return job
 
 
+IN_FLIGHT = [S.CLAIMED, S.SENDING, S.RETRY_WAIT]
+
+
 def claimable(now: datetime):
-    return ExecutionJob.objects.filter(status__in=[S.PENDING, S.RETRY_WAIT], run_after__lte=now)
+    """Runnable jobs that are first in line for their contact on their instance.
+
+    A job waits while an earlier job of the same (instance, contact) is in flight, waiting to
+    retry, or itself runnable, so parallel workers and retries never reorder a conversation.
+    An earlier job deferred to later (quiet hours, say) does not hold the conversation up.
+    """
+    earlier = ExecutionJob.objects.filter(
+        instance=OuterRef("instance"), contact=OuterRef("contact"), id__lt=OuterRef("id")
+    ).filter(Q(status__in=IN_FLIGHT) | Q(status=S.PENDING, run_after__lte=now))
+    return ExecutionJob.objects.filter(
+        status__in=[S.PENDING, S.RETRY_WAIT], run_after__lte=now
+    ).filter(~Exists(earlier))
 
 
 def claim_batch(worker_id: str, limit: int) -> list[int]:
@@ -68,13 +84,17 @@ def claim_batch(worker_id: str, limit: int) -> list[int]:
                 .values_list("id", flat=True)[:limit]
             )
             ExecutionJob.objects.filter(id__in=ids).update(**claim)
+        metrics.jobs_claimed.inc(len(ids))
         return ids
     candidates = claimable(now).order_by("run_after", "id").values_list("id", "status")[:limit]
-    return [
-        job_id
-        for job_id, status in list(candidates)
-        if ExecutionJob.objects.filter(id=job_id, status=status).update(**claim) == 1
-    ]
+    claimed = []
+    for job_id, status in list(candidates):
+        if ExecutionJob.objects.filter(id=job_id, status=status).update(**claim) == 1:
+            claimed.append(job_id)
+        else:
+            metrics.jobs_skipped_already_claimed.inc()
+    metrics.jobs_claimed.inc(len(claimed))
+    return claimed
 
 
 def reap(now=None) -> dict[str, int]:
@@ -91,6 +111,7 @@ def reap(now=None) -> dict[str, int]:
     uncertain = expired.filter(status=S.SENDING).update(
         status=S.UNCERTAIN, lease_until=None, updated_at=now
     )
+    metrics.jobs_uncertain.inc(uncertain)
     return {"released": released, "uncertain": uncertain}
 
 

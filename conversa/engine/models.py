@@ -104,4 +104,13 @@ class ExecutionJob(OrgOwned):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "run_after"])]
+        indexes = [
+            models.Index(fields=["status", "run_after"]),
+            models.Index(fields=["instance", "contact", "id"]),
+        ]
+
+    @property
+    def reference(self) -> str:
+        """What the provider echoes back for this job (sandbox reference, Cloud API
+        biz_opaque_callback_data)."""
+        return f"job:{self.pk}"

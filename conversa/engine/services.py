@@ -2,6 +2,7 @@
 
 import logging
 import random
+import time
 import uuid
 from datetime import timedelta
 
@@ -9,11 +10,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
-from conversa.engine import gate, jobs, wakeup
+from conversa.engine import gate, jobs, metrics, wakeup
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Conversation, Message
 from conversa.providers.base import ProviderError
+from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
 from conversa.providers.services import apply_early_statuses
 from conversa.realtime import publisher
@@ -72,11 +74,12 @@ def create_intent(
                     created_by=created_by,
                 )
         except IntegrityError:
+            metrics.jobs_duplicate_blocked.inc()
             existing = MessageIntent.objects.for_org(org).get(idempotency_key=idempotency_key)
             return existing, False
         record(org.id, "intent.created", intent, actor=created_by, origin=origin)
         now = timezone.now()
-        decision = gate.evaluate(intent, now)
+        decision = ask_gate(intent, now)
         message = inbox.new_outbound_message(conversation, body, created_by)
         if decision.verdict == GateDecision.Verdict.BLOCK:
             intent.status = MessageIntent.Status.BLOCKED
@@ -96,9 +99,22 @@ def create_intent(
                 intent.status = MessageIntent.Status.DEFERRED
                 intent.save(update_fields=["status"])
             transaction.on_commit(wakeup.notify)
-        record(org.id, f"gate.{decision.verdict}", intent, label="gate", reason=decision.reason)
         publisher.publish(org.id, publisher.INTENT_UPDATED, intent_id=intent.id)
     return intent, True
+
+
+def ask_gate(intent: MessageIntent, now) -> GateDecision:
+    """The Gate's decision on `intent` now, stored, counted and put on its timeline."""
+    decision = gate.evaluate(intent, now)
+    metrics.gate_decisions.labels(decision.verdict, decision.reason_code).inc()
+    record(
+        intent.organization_id,
+        f"gate.{decision.verdict}",
+        intent,
+        label="gate",
+        reason=decision.reason,
+    )
+    return decision
 
 
 def reply(
@@ -134,14 +150,7 @@ def execute_job(job_id: int, worker_id: str) -> str:
     intent = job.intent
     now = timezone.now()
     with transaction.atomic():
-        decision = gate.evaluate(intent, now)
-        record(
-            intent.organization_id,
-            f"gate.{decision.verdict}",
-            intent,
-            label="gate",
-            reason=decision.reason,
-        )
+        decision = ask_gate(intent, now)
         if decision.verdict == GateDecision.Verdict.DEFER:
             jobs.transition(
                 job, S.PENDING, run_after=decision.defer_until, worker_id="", lease_until=None
@@ -152,21 +161,28 @@ def execute_job(job_id: int, worker_id: str) -> str:
             fail(job, decision.reason, S.FAILED)
             return job.status
         jobs.transition(job, S.SENDING, attempts=job.attempts + 1)
+    started = time.monotonic()
     try:
         result = get_provider(job.instance).send_text(
-            job.instance, job.contact.phone, intent.body, reference=f"job:{job.pk}"
+            job.instance, job.contact.phone, intent.body, reference=job.reference
         )
     except ProviderError as exc:
+        metrics.provider_send_seconds.observe(time.monotonic() - started)
         with transaction.atomic():
             handle_send_error(job, exc)
         return job.status
+    metrics.provider_send_seconds.observe(time.monotonic() - started)
     with transaction.atomic():
+        # The reaper may have judged this send UNCERTAIN while it was slow: the answer that
+        # finally came settles it either way.
+        job.refresh_from_db(fields=["status"])
         mark_sent(job, result.provider_message_id)
     return job.status
 
 
-def mark_sent(job: ExecutionJob, provider_message_id: str) -> None:
+def mark_sent(job: ExecutionJob, provider_message_id: str, how: str = "provider answer") -> None:
     jobs.transition(job, S.SENT, provider_message_id=provider_message_id, lease_until=None)
+    metrics.jobs_sent.inc()
     set_intent_status(job.intent, MessageIntent.Status.SENT)
     record(
         job.organization_id,
@@ -174,6 +190,7 @@ def mark_sent(job: ExecutionJob, provider_message_id: str) -> None:
         job.intent,
         label="worker",
         provider_message_id=provider_message_id,
+        how=how,
     )
     if job.message_id:
         Message.objects.filter(pk=job.message_id).update(provider_message_id=provider_message_id)
@@ -182,6 +199,12 @@ def mark_sent(job: ExecutionJob, provider_message_id: str) -> None:
 
 
 def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:
+    """Classify a failed send: UNCERTAIN when it may have happened, else retry or fail."""
+    if exc.ambiguous:
+        jobs.transition(job, S.UNCERTAIN, last_error=str(exc), lease_until=None)
+        metrics.jobs_uncertain.inc()
+        record(job.organization_id, "job.uncertain", job.intent, label="worker", error=str(exc))
+        return
     if not exc.transient:
         fail(job, str(exc), S.FAILED)
         return
@@ -193,6 +216,7 @@ def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:
     jobs.transition(
         job, S.RETRY_WAIT, run_after=timezone.now() + delay, last_error=str(exc), lease_until=None
     )
+    metrics.jobs_retried.inc()
     record(
         job.organization_id,
         "job.retry_wait",
@@ -203,10 +227,14 @@ def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:
     )
 
 
-def fail(job: ExecutionJob, reason: str, status: str) -> None:
+def fail(job: ExecutionJob, reason: str, status: str, actor: Member | None = None) -> None:
     jobs.transition(job, status, last_error=reason, lease_until=None)
+    if status == S.DEAD:
+        metrics.jobs_dead.inc()
     set_intent_status(job.intent, MessageIntent.Status.FAILED)
-    record(job.organization_id, f"job.{status}", job.intent, label="worker", error=reason)
+    record(
+        job.organization_id, f"job.{status}", job.intent, actor=actor, label="worker", error=reason
+    )
     if job.message_id:
         inbox.advance_status(job.message, Message.Status.FAILED, error=reason)
 
@@ -215,3 +243,80 @@ def set_intent_status(intent: MessageIntent, status: str) -> None:
     MessageIntent.objects.filter(pk=intent.pk).update(status=status)
     intent.status = status
     publisher.publish(intent.organization_id, publisher.INTENT_UPDATED, intent_id=intent.id)
+
+
+# How long an UNCERTAIN send waits for the provider's echo before the provider is asked.
+ECHO_GRACE = timedelta(seconds=5)
+
+
+def reconcile_uncertain(now=None, limit: int = 50) -> dict[str, int]:
+    """Settle UNCERTAIN jobs from what the provider says (invariant 2).
+
+    1. The provider echoed our reference in a status webhook: the send happened → SENT.
+    2. After ECHO_GRACE, a provider that can be asked (the sandbox) is asked by reference:
+       found → SENT; it confirms it never accepted the send → PENDING, to be sent once.
+    3. Otherwise the job stays UNCERTAIN for a person to resend or mark failed.
+    """
+    now = now or timezone.now()
+    counts = {"echo": 0, "lookup": 0, "requeued": 0}
+    uncertain = ExecutionJob.objects.filter(status=S.UNCERTAIN).select_related(
+        "instance", "intent", "message"
+    )
+    for job in uncertain.order_by("id")[:limit]:
+        echo = (
+            ProviderEvent.objects.filter(instance_id=job.instance_id, reference=job.reference)
+            .exclude(provider_message_id="")
+            .values_list("provider_message_id", flat=True)
+            .first()
+        )
+        if echo:
+            with transaction.atomic():
+                mark_sent(job, echo, how="provider echo")
+            counts["echo"] += 1
+            continue
+        provider = get_provider(job.instance)
+        if job.updated_at > now - ECHO_GRACE or not getattr(provider, "supports_lookup", False):
+            continue
+        try:
+            found = provider.lookup_reference(job.instance, job.reference)
+        except ProviderError:
+            continue
+        with transaction.atomic():
+            if found:
+                mark_sent(job, found, how="provider lookup")
+                counts["lookup"] += 1
+            else:
+                jobs.transition(job, S.PENDING, worker_id="", run_after=timezone.now())
+                record(
+                    job.organization_id,
+                    "job.requeued",
+                    job.intent,
+                    label="worker",
+                    reason="the provider confirms it never received the message",
+                )
+                counts["requeued"] += 1
+    return counts
+
+
+def resolve_uncertain(job: ExecutionJob, action: str, member: Member) -> ExecutionJob:
+    """A person settles an UNCERTAIN job: "resend" (send it again) or "mark_failed"."""
+    with transaction.atomic():
+        if action == "resend":
+            jobs.transition(job, S.PENDING, worker_id="", run_after=timezone.now())
+            record(job.organization_id, "job.resend", job.intent, actor=member)
+            transaction.on_commit(wakeup.notify)
+        elif action == "mark_failed":
+            fail(job, "marked failed by a person", S.FAILED, actor=member)
+        else:
+            raise ValueError(f"unknown action {action!r}")
+    return job
+
+
+def cancel(intent: MessageIntent, member: Member) -> MessageIntent:
+    """Cancel an intent whose job has not started sending. Raises InvalidTransition after."""
+    with transaction.atomic():
+        job = ExecutionJob.objects.select_for_update().filter(intent=intent).first()
+        if job is None or job.status not in (S.PENDING, S.RETRY_WAIT):
+            raise jobs.InvalidTransition("only a job that has not started sending can be cancelled")
+        fail(job, "cancelled", S.FAILED, actor=member)
+    return intent

@@ -33,6 +33,7 @@ class Worker:
         """One pass: reap expired leases, claim, execute. Returns how many jobs it ran."""
         close_old_connections()
         jobs.reap()
+        services.reconcile_uncertain()
         claimed = jobs.claim_batch(self.worker_id, self.batch_size)
         for index, job_id in enumerate(claimed):
             if self.stopping.is_set():

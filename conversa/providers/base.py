@@ -21,6 +21,8 @@ class StatusUpdate:
     # One of Message.Status values: sent, delivered, read, failed.
     status: str
     error: str = ""
+    # Our job reference when the provider echoes it (sandbox; Cloud API biz_opaque_callback_data).
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,21 @@ class SendResult:
 class ProviderError(Exception):
     """A failed call to a provider, classified so the engine knows whether to retry."""
 
-    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        ambiguous: bool = False,
+        status: int | None = None,
+    ):
         super().__init__(message)
+        self.status = status
         self.transient = transient
         self.retry_after = retry_after
+        # The request may have reached the provider (no answer came back): it may have been sent.
+        self.ambiguous = ambiguous
 
 
 class WebhookRejected(Exception):

@@ -80,8 +80,11 @@ class EvolutionProvider:
                 timeout=settings.PROVIDER_TIMEOUT_SECONDS,
                 **kwargs,
             )
-        except httpx.TimeoutException as exc:
-            raise ProviderError(f"timeout: {exc}", transient=True) from exc
+        except (httpx.ConnectTimeout, httpx.ConnectError) as exc:
+            raise ProviderError(f"could not connect: {exc}", transient=True) from exc
+        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            # The request went out and no answer came back: it may have been accepted.
+            raise ProviderError(f"no answer: {exc!r}", transient=True, ambiguous=True) from exc
         except httpx.TransportError as exc:
             raise ProviderError(f"connection error: {exc}", transient=True) from exc
         if response.status_code >= 400:
@@ -89,6 +92,7 @@ class EvolutionProvider:
             raise ProviderError(
                 f"HTTP {response.status_code}: {response.text[:300]}",
                 transient=response.status_code not in PERMANENT_STATUSES,
+                status=response.status_code,
                 retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
             )
         try:
@@ -136,6 +140,26 @@ class EvolutionProvider:
         if not message_id:
             raise ProviderError("send answered without key.id", transient=False)
         return SendResult(provider_message_id=message_id)
+
+    @property
+    def supports_lookup(self) -> bool:
+        return self.send_reference
+
+    def lookup_reference(self, instance, reference: str) -> str | None:
+        """The provider's message id for a send with our reference, or None if it never
+        accepted one (sandbox only: Evolution has no way to ask)."""
+        try:
+            data = self._request(
+                "GET",
+                f"/message/byReference/{instance.provider_name}",
+                instance,
+                params={"reference": reference},
+            )
+        except ProviderError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return (data.get("key") or {}).get("id")
 
     # Webhooks (§B2)
     def verify_webhook(self, instance, headers, raw_body: bytes) -> None:
@@ -205,9 +229,11 @@ def parse_update(data: dict, envelope: dict) -> list:
     if not data.get("fromMe") or status is None:
         return []
     message_id = data["keyId"]
+    # Only the sandbox adds our reference; Evolution itself has no such field.
+    reference = str(data.get("reference") or "")
     return [
         (
-            StatusUpdate(provider_message_id=message_id, status=status),
+            StatusUpdate(provider_message_id=message_id, status=status, reference=reference),
             f"status:{message_id}:{status}",
         )
     ]

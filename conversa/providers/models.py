@@ -18,6 +18,8 @@ class ProviderEvent(OrgOwned):
     kind = models.CharField(max_length=24)
     dedupe_key = models.CharField(max_length=200)
     provider_message_id = models.CharField(max_length=128, blank=True)
+    # Our job reference, when the provider echoes it: how an uncertain send is reconciled.
+    reference = models.CharField(max_length=64, blank=True, db_index=True)
     # The provider-neutral event (base.py) and the raw payload it came from.
     event = models.JSONField(encoder=DjangoJSONEncoder)
     payload = models.JSONField()
@@ -42,6 +44,11 @@ class SandboxInstance(models.Model):
     owner_phone = models.CharField(max_length=20, blank=True)
     webhook_url = models.CharField(max_length=500, blank=True)
     webhook_headers = models.JSONField(default=dict, blank=True)
+    # The fault injector: what goes wrong with this number's sends, on purpose.
+    latency_ms = models.PositiveIntegerField(default=0)
+    failure_rate = models.FloatField(default=0.0)  # answers 503, nothing accepted
+    timeout_rate = models.FloatField(default=0.0)  # never answers, nothing accepted
+    hang_rate = models.FloatField(default=0.0)  # accepts, then never answers (the ambiguous case)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -59,7 +66,7 @@ class SandboxMessage(models.Model):
     message_id = models.CharField(max_length=64, unique=True)
     text = models.TextField()
     status = models.CharField(max_length=16, default="PENDING")
-    reference = models.CharField(max_length=128, blank=True)
+    reference = models.CharField(max_length=128, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -8,6 +8,7 @@ retries like Evolution's. A person plays the customer on its page.
 import heapq
 import itertools
 import logging
+import random
 import secrets
 import threading
 import time
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # Evolution does not retry these (PROVIDERS.md §B2).
 NOT_RETRIED = {400, 401, 403, 404, 422}
 MAX_DELIVERY_ATTEMPTS = 10
+FAULTS = ("latency_ms", "failure_rate", "timeout_rate", "hang_rate")
 
 
 class SandboxError(Exception):
@@ -142,6 +144,38 @@ def accept_send(instance: SandboxInstance, number: str, text: str, reference: st
     }
 
 
+def find_by_reference(instance: SandboxInstance, reference: str) -> str | None:
+    """The message id the sandbox gave to a send with this reference, if it accepted one."""
+    return (
+        SandboxMessage.objects.filter(instance=instance, from_me=True, reference=reference)
+        .values_list("message_id", flat=True)
+        .first()
+    )
+
+
+def draw_fault(instance: SandboxInstance) -> str:
+    """Which injected fault, if any, this send suffers: failure, timeout, hang or ""."""
+    roll = random.random()
+    for name, rate in (
+        ("failure", instance.failure_rate),
+        ("timeout", instance.timeout_rate),
+        ("hang", instance.hang_rate),
+    ):
+        if roll < rate:
+            return name
+        roll -= rate
+    return ""
+
+
+def set_faults(instance: SandboxInstance, **faults) -> SandboxInstance:
+    """Configure the fault injector (latency_ms, failure_rate, timeout_rate, hang_rate)."""
+    for name in FAULTS:
+        if name in faults:
+            setattr(instance, name, faults[name])
+    instance.save(update_fields=list(FAULTS))
+    return instance
+
+
 def report_status(message: SandboxMessage, status: str, delay: float = 0.0) -> None:
     SandboxMessage.objects.filter(pk=message.pk).exclude(status="READ").update(status=status)
     data = {
@@ -153,6 +187,10 @@ def report_status(message: SandboxMessage, status: str, delay: float = 0.0) -> N
         "instanceId": str(message.instance_id),
         "messageId": uuid.uuid4().hex[:25],
     }
+    if message.reference:
+        # The sandbox's extension: echo the sender's reference, as Cloud API does with
+        # biz_opaque_callback_data, so an uncertain send can be reconciled.
+        data["reference"] = message.reference
     emit(message.instance, "messages.update", data, delay=delay)
 
 

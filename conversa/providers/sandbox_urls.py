@@ -11,4 +11,6 @@ urlpatterns = [
     path("evolution/instance/connect/<str:name>", views.instance_connect),
     path("evolution/instance/connectionState/<str:name>", views.connection_state),
     path("evolution/message/sendText/<str:name>", views.send_text),
+    path("evolution/message/byReference/<str:name>", views.find_by_reference),
+    path("evolution/faults/<str:name>", views.set_faults),
 ]

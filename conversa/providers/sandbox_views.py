@@ -1,6 +1,10 @@
 """HTTP face of the sandbox: Evolution API v2 routes, and the page where a person plays the
 customer. None of it touches Conversa's own tables: it is the far side of the wire."""
 
+import asyncio
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -12,21 +16,29 @@ from conversa.providers.models import SandboxInstance, SandboxMessage
 from conversa.providers.views import json_body
 
 
-def evolution_route(view):
-    """Evolution's guard and its error shape: {status, error, response: {message: [...]}}."""
+def evolution_error(exc: sandbox.SandboxError) -> JsonResponse:
+    """Evolution's error shape: {status, error, response: {message: [...]}}."""
+    reason = {
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        503: "Service Unavailable",
+        504: "Gateway Timeout",
+    }.get(exc.status, "Error")
+    return JsonResponse(
+        {"status": exc.status, "error": reason, "response": {"message": [str(exc)]}},
+        status=exc.status,
+    )
 
+
+def evolution_route(view):
     @csrf_exempt
     def wrapper(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
         except sandbox.SandboxError as exc:
-            reason = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}.get(
-                exc.status, "Bad Request"
-            )
-            return JsonResponse(
-                {"status": exc.status, "error": reason, "response": {"message": [str(exc)]}},
-                status=exc.status,
-            )
+            return evolution_error(exc)
 
     return wrapper
 
@@ -78,17 +90,61 @@ def connection_state(request, name: str):
     return JsonResponse({"instance": {"instanceName": name, "state": instance.state}})
 
 
+async def send_text(request, name: str):
+    """POST /message/sendText: async, so an injected hang holds this request and no other."""
+    try:
+        instance = await sync_to_async(guarded_instance)(request, name)
+        body = json_body(request)
+        number, text = body.get("number"), body.get("text")
+        if not isinstance(number, str) or not isinstance(text, str) or not text:
+            raise sandbox.SandboxError(400, "number and text are required")
+        if instance.latency_ms:
+            await asyncio.sleep(instance.latency_ms / 1000)
+        fault = sandbox.draw_fault(instance)
+        if fault == "failure":
+            raise sandbox.SandboxError(503, "Service Unavailable (injected)")
+        if fault == "timeout":
+            await asyncio.sleep(settings.SANDBOX_HANG_SECONDS)
+            raise sandbox.SandboxError(504, "Gateway Timeout (injected)")
+        reference = str(body.get("reference", ""))
+        answer = await sync_to_async(sandbox.accept_send)(instance, number, text, reference)
+        if fault == "hang":
+            await asyncio.sleep(settings.SANDBOX_HANG_SECONDS)
+        return JsonResponse(answer, status=201)
+    except sandbox.SandboxError as exc:
+        return evolution_error(exc)
+
+
+send_text = csrf_exempt(require_POST(send_text))
+
+
+@evolution_route
+@require_GET
+def find_by_reference(request, name: str):
+    """The sandbox's own extension: did it accept a send with this reference?"""
+    instance = guarded_instance(request, name)
+    message_id = sandbox.find_by_reference(instance, request.GET.get("reference", ""))
+    if message_id is None:
+        raise sandbox.SandboxError(404, "No message with that reference")
+    return JsonResponse({"key": {"id": message_id}})
+
+
 @evolution_route
 @require_POST
-def send_text(request, name: str):
+def set_faults(request, name: str):
+    """Configure this number's fault injector: {latency_ms, failure_rate, timeout_rate, hang_rate}."""
     instance = guarded_instance(request, name)
     body = json_body(request)
-    number, text = body.get("number"), body.get("text")
-    if not isinstance(number, str) or not isinstance(text, str) or not text:
-        raise sandbox.SandboxError(400, "number and text are required")
-    return JsonResponse(
-        sandbox.accept_send(instance, number, text, str(body.get("reference", ""))), status=201
-    )
+    faults = {}
+    for field in sandbox.FAULTS:
+        if field in body:
+            value = body[field]
+            valid = isinstance(value, int | float) and value >= 0
+            if not valid or (field != "latency_ms" and value > 1):
+                raise sandbox.SandboxError(400, f"{field} must be a number ≥ 0 (a rate ≤ 1)")
+            faults[field] = int(value) if field == "latency_ms" else float(value)
+    instance = sandbox.set_faults(instance, **faults)
+    return JsonResponse({field: getattr(instance, field) for field in sandbox.FAULTS})
 
 
 # The customer's side, for a person (no login: it stands for the outside world).

@@ -45,6 +45,7 @@ def apply_event(instance: Instance, item: ParsedEvent) -> bool:
                 kind=type(event).__name__,
                 dedupe_key=item.dedupe_key,
                 provider_message_id=getattr(event, "provider_message_id", ""),
+                reference=getattr(event, "reference", ""),
                 event=asdict(event),
                 payload=item.raw,
             )
