@@ -183,3 +183,7 @@ EVOLUTION_API_KEY = os.environ.get("EVOLUTION_API_KEY", "")
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", True)
 # How long an injected "timeout" or "accept then hang" holds the sandbox's answer.
 SANDBOX_HANG_SECONDS = float(os.environ.get("SANDBOX_HANG_SECONDS", "30"))
+# Retry backoff: RETRY_BASE_SECONDS × 2^attempt with ±20% jitter, capped at 15 minutes.
+RETRY_BASE_SECONDS = float(os.environ.get("RETRY_BASE_SECONDS", "1"))
+# How long an UNCERTAIN send waits for the provider's echo before the provider is asked.
+ECHO_GRACE_SECONDS = float(os.environ.get("ECHO_GRACE_SECONDS", "5"))

@@ -15,7 +15,20 @@ class Organization(models.Model):
     time_zone = models.CharField(max_length=64, default="America/Sao_Paulo")
     # The kill switch: while set, the Gate lets nothing leave for this organization.
     sending_paused = models.BooleanField(default=False)
+    # Local times (in `time_zone`) when only an operator's own replies leave. The window may
+    # cross midnight (21:00 → 08:00); both empty, or start equal to end, means none.
+    quiet_hours_start = models.TimeField(null=True, blank=True)
+    quiet_hours_end = models.TimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(quiet_hours_start__isnull=True, quiet_hours_end__isnull=True)
+                | models.Q(quiet_hours_start__isnull=False, quiet_hours_end__isnull=False),
+                name="organization_quiet_hours_both_or_neither",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

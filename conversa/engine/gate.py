@@ -8,6 +8,7 @@ Clock hours, days and quiet hours are the organization's, in its time zone; ever
 `defer_until` is an aware datetime in UTC.
 """
 
+import math
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -27,8 +28,6 @@ RECHECK = timedelta(seconds=30)
 UNSOLICITED_ORIGINS = {MessageIntent.Origin.AUTOMATION, MessageIntent.Origin.CAMPAIGN}
 # Quiet hours hold back everything a person did not just type.
 QUIET_EXEMPT_ORIGINS = {MessageIntent.Origin.CHAT_MANUAL}
-
-MINUTE = timedelta(minutes=1)
 
 # [start, end) in UTC.
 Window = tuple[datetime, datetime]
@@ -138,7 +137,7 @@ def check_quiet_hours(origin: str, facts: Facts) -> Verdict | None:
     return Verdict(
         DEFER,
         "quiet_hours",
-        gettext_noop("Quiet hours: automated messages wait until they end"),
+        gettext_noop("Quiet hours: only operators' replies are sent until they end"),
         quiet_hours_end_after(facts.now, tz, start, end),
     )
 
@@ -165,33 +164,47 @@ def in_quiet_hours(local: time, start: time | None, end: time | None) -> bool:
 
 
 def quiet_hours_end_after(now: datetime, tz: ZoneInfo, start: time, end: time) -> datetime:
-    """The first instant after `now` (inside the window) at which quiet hours are over.
+    """The first instant after `now` (inside the window) at which the local clock is outside it.
 
-    1. Candidates: the wall time `end` on the local dates around `now`, with both folds, in
-       UTC. On a day that repeats an hour (DST ends) `end` may happen twice; keep the first
-       one after `now` whose local time is outside the window.
-    2. When `end` falls in a skipped hour (DST starts), its candidate lands past the jump:
-       step back minute by minute to the jump itself, the first minute the clock reads
-       later than `end`.
-
-    A jump back that carries the clock out of the window before it reads `end` does not end
-    the window early: the night stays quiet until the clock reads `end`.
+    1. The clock reads `end`: the first reading of that wall time after `now`. A day on which
+       DST ends may read it twice; a day on which DST starts may skip it.
+    2. Unless a DST change before then moves the clock out of the window (over a skipped
+       `end`, or back before `start`): then the moment of the change.
     """
     today = now.astimezone(tz).date()
-    candidates = []
+    readings = []
     for days in (-1, 0, 1, 2):
+        wall = datetime.combine(today + timedelta(days=days), end)
         for fold in (0, 1):
-            local = datetime.combine(today + timedelta(days=days), end, tzinfo=tz)
-            candidate = local.replace(fold=fold).astimezone(UTC)
-            outside = not in_quiet_hours(candidate.astimezone(tz).time(), start, end)
-            if candidate > now and outside:
-                candidates.append(candidate)
-    until = min(candidates)
-    while (before := until - MINUTE) > now and not in_quiet_hours(
-        before.astimezone(tz).time(), start, end
-    ):
-        until = before
+            moment = wall.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+            # A skipped wall time comes back from UTC as another one: not a reading.
+            if moment > now and moment.astimezone(tz).replace(tzinfo=None) == wall:
+                readings.append(moment)
+    until = min(readings)
+    change = offset_change(now, until, tz)
+    if change and not in_quiet_hours(change.astimezone(tz).time(), start, end):
+        return change
     return until
+
+
+def offset_change(after: datetime, until: datetime, tz: ZoneInfo) -> datetime | None:
+    """The instant in (after, until] at which `tz` changes its UTC offset, if it does.
+
+    Offsets change at whole seconds and at most once in the day or two this is asked about,
+    so a bisection on seconds finds the change exactly.
+    """
+    offset = after.astimezone(tz).utcoffset()
+    if until.astimezone(tz).utcoffset() == offset:
+        return None
+    base = after.replace(microsecond=0)
+    before, changed = 0, math.ceil((until - base).total_seconds())
+    while changed - before > 1:
+        middle = (before + changed) // 2
+        if (base + timedelta(seconds=middle)).astimezone(tz).utcoffset() == offset:
+            before = middle
+        else:
+            changed = middle
+    return base + timedelta(seconds=changed)
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -107,6 +107,8 @@ class ExecutionJob(OrgOwned):
         indexes = [
             models.Index(fields=["status", "run_after"]),
             models.Index(fields=["instance", "contact", "id"]),
+            # The Gate's quota count: this instance's sends in the current hour and day.
+            models.Index(fields=["instance", "status", "updated_at"]),
         ]
 
     @property

@@ -6,6 +6,7 @@ import time
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -211,7 +212,7 @@ def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:
     if job.attempts >= MAX_ATTEMPTS:
         fail(job, f"retries spent: {exc}", S.DEAD)
         return
-    backoff = min(timedelta(seconds=2**job.attempts), BACKOFF_CAP)
+    backoff = min(timedelta(seconds=settings.RETRY_BASE_SECONDS * 2**job.attempts), BACKOFF_CAP)
     delay = max(backoff * random.uniform(0.8, 1.2), timedelta(seconds=exc.retry_after or 0))
     jobs.transition(
         job, S.RETRY_WAIT, run_after=timezone.now() + delay, last_error=str(exc), lease_until=None
@@ -245,19 +246,16 @@ def set_intent_status(intent: MessageIntent, status: str) -> None:
     publisher.publish(intent.organization_id, publisher.INTENT_UPDATED, intent_id=intent.id)
 
 
-# How long an UNCERTAIN send waits for the provider's echo before the provider is asked.
-ECHO_GRACE = timedelta(seconds=5)
-
-
 def reconcile_uncertain(now=None, limit: int = 50) -> dict[str, int]:
     """Settle UNCERTAIN jobs from what the provider says (invariant 2).
 
     1. The provider echoed our reference in a status webhook: the send happened → SENT.
-    2. After ECHO_GRACE, a provider that can be asked (the sandbox) is asked by reference:
+    2. After ECHO_GRACE_SECONDS, a provider that can be asked (the sandbox) is asked by reference:
        found → SENT; it confirms it never accepted the send → PENDING, to be sent once.
     3. Otherwise the job stays UNCERTAIN for a person to resend or mark failed.
     """
     now = now or timezone.now()
+    grace = timedelta(seconds=settings.ECHO_GRACE_SECONDS)
     counts = {"echo": 0, "lookup": 0, "requeued": 0}
     uncertain = ExecutionJob.objects.filter(status=S.UNCERTAIN).select_related(
         "instance", "intent", "message"
@@ -275,7 +273,7 @@ def reconcile_uncertain(now=None, limit: int = 50) -> dict[str, int]:
             counts["echo"] += 1
             continue
         provider = get_provider(job.instance)
-        if job.updated_at > now - ECHO_GRACE or not getattr(provider, "supports_lookup", False):
+        if job.updated_at > now - grace or not getattr(provider, "supports_lookup", False):
             continue
         try:
             found = provider.lookup_reference(job.instance, job.reference)

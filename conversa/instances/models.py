@@ -40,6 +40,9 @@ class Instance(OrgOwned):
     paused = models.BooleanField(default=False)
     health_score = models.PositiveSmallIntegerField(default=100)
     cooldown_until = models.DateTimeField(null=True, blank=True)
+    # Sends per clock hour and per day in the organization's time zone; 0 means unlimited.
+    hourly_quota = models.PositiveIntegerField(default=200)
+    daily_quota = models.PositiveIntegerField(default=1000)
     # Public part of the webhook URL (/webhooks/<provider>/<webhook_key>).
     webhook_key = models.CharField(max_length=32, unique=True, default=new_webhook_key)
     # Sent back by the provider in a header and compared in constant time.

@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from conversa.engine import jobs, services
@@ -30,7 +31,7 @@ def wired(live_server, settings, transactional_db):
 
 
 def later():
-    return timezone.now() + services.ECHO_GRACE + timedelta(seconds=1)
+    return timezone.now() + timedelta(seconds=settings.ECHO_GRACE_SECONDS + 1)
 
 
 def test_accepted_then_hung_send_is_uncertain_then_reconciled_once(wired):

@@ -1,0 +1,131 @@
+"""The engine's invariants under several real processes on PostgreSQL (DESIGN.md 1 and 2)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from conversa.engine.models import ExecutionJob, MessageIntent
+from conversa.instances.models import Instance
+from conversa.providers import sandbox
+from conversa.providers.models import SandboxInstance, SandboxMessage
+from tests.conftest import make_org
+from tests.integration.cluster import (
+    Cluster,
+    database_url,
+    ledger_duplicates,
+    pending_jobs,
+    wait_until,
+)
+
+S = ExecutionJob.Status
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="several writing processes: PostgreSQL only"
+)
+
+
+@pytest.fixture
+def org(transactional_db):
+    org = make_org()
+    # No webhooks in these tests: the ledger and lookups by reference are the provider's word.
+    SandboxInstance.objects.filter(pk=org.twin.pk).update(webhook_url="")
+    # Thousands of sends in a minute: these tests are about the engine, not the quota.
+    Instance.objects.filter(pk=org.instance.pk).update(hourly_quota=0, daily_quota=0)
+    return org
+
+
+@pytest.fixture
+def cluster(org):
+    running = Cluster()
+    yield running
+    running.stop()
+
+
+def test_twenty_processes_creating_one_key_make_one_intent(org):
+    conversation = org.conversation()
+    start_at = time.time() + 4
+    script = Path(__file__).with_name("create_intent_at.py")
+    env = {"DATABASE_URL": database_url(), "REDIS_URL": ""}
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(script),
+                str(conversation.pk),
+                str(org.owner.pk),
+                "same-key",
+                str(start_at),
+            ],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(20)
+    ]
+    results = [p.communicate(timeout=60)[0].split() for p in processes]
+    assert all(p.returncode == 0 for p in processes)
+    ids = {intent_id for intent_id, _ in results}
+    assert len(ids) == 1
+    assert sorted(created for _, created in results) == ["0"] * 19 + ["1"]
+    assert MessageIntent.objects.filter(idempotency_key="same-key").count() == 1
+    assert ExecutionJob.objects.count() == 1
+
+
+def test_four_workers_send_two_thousand_jobs_exactly_once(org, cluster):
+    jobs = pending_jobs(org.instance, 2000)
+    for _ in range(4):
+        cluster.worker(batch_size=20)
+    wait_until(
+        lambda: ExecutionJob.objects.filter(status=S.SENT).count() == len(jobs), 180, "all SENT"
+    )
+    assert SandboxMessage.objects.filter(from_me=True).count() == 2000
+    assert ledger_duplicates() == 0
+    workers = set(ExecutionJob.objects.values_list("worker_id", flat=True))
+    assert len(workers) == 4, "every worker took part"
+
+
+def test_a_killed_worker_loses_nothing_and_duplicates_nothing(org, cluster):
+    sandbox.set_faults(SandboxInstance.objects.get(pk=org.twin.pk), latency_ms=300)
+    jobs = pending_jobs(org.instance, 60)
+    victim = cluster.worker(batch_size=10)
+    wait_until(
+        lambda: ExecutionJob.objects.filter(status=S.SENDING).exists(), 30, "a send in flight"
+    )
+    held = ExecutionJob.objects.filter(status__in=[S.CLAIMED, S.SENDING]).count()
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert held > 1, "the victim held claims when it died"
+    cluster.worker(batch_size=10)
+    wait_until(
+        lambda: ExecutionJob.objects.filter(status=S.SENT).count() == len(jobs), 90, "all SENT"
+    )
+    assert ledger_duplicates() == 0
+    assert SandboxMessage.objects.filter(from_me=True).count() == len(jobs)
+
+
+def test_one_contacts_messages_arrive_in_order_despite_failures_and_three_workers(org, cluster):
+    sandbox.set_faults(SandboxInstance.objects.get(pk=org.twin.pk), failure_rate=0.2)
+    jobs = pending_jobs(org.instance, 50, contacts=1)
+    for _ in range(3):
+        cluster.worker(batch_size=5)
+    wait_until(
+        lambda: not ExecutionJob.objects.exclude(status__in=[S.SENT, S.DEAD]).exists(),
+        120,
+        "every job settled",
+    )
+    received = list(
+        SandboxMessage.objects.filter(from_me=True).order_by("id").values_list("text", flat=True)
+    )
+    sent_in_order = [
+        j.intent.body
+        for j in sorted(jobs, key=lambda j: j.id)
+        if ExecutionJob.objects.get(pk=j.pk).status == S.SENT
+    ]
+    assert received == sent_in_order
+    assert ledger_duplicates() == 0
