@@ -32,6 +32,12 @@ urlpatterns = [
     path("inbox/", include("conversa.inbox.urls")),
     path("instances/", instances.instances, name="instances"),
     path("intents/", engine.intents, name="intents"),
+    path("intents/<int:intent_id>/", engine.intent_page, name="intent"),
+    path(
+        "intents/<int:intent_id>/<str:action>",
+        engine.intent_action,
+        name="intent-action",
+    ),
     path("pipeline/", accounts.upcoming, {"section": "pipeline"}, name="pipeline"),
     path("campaigns/", accounts.upcoming, {"section": "campaigns"}, name="campaigns"),
     path("insights/", accounts.upcoming, {"section": "insights"}, name="insights"),

@@ -1,10 +1,18 @@
+import uuid
 from datetime import datetime
+from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Header, Router, Schema
+from ninja.responses import Status
 
-from conversa.accounts.scoping import scoped
-from conversa.engine.models import MessageIntent
+from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.engine import services
+from conversa.engine.jobs import InvalidTransition
+from conversa.engine.models import ExecutionJob, MessageIntent
+from conversa.engine.views import filter_intents, timeline
+from conversa.inbox import services as inbox
+from conversa.instances.models import Instance
 
 router = Router(tags=["engine"])
 
@@ -46,10 +54,122 @@ def intent_out(intent: MessageIntent) -> dict:
     }
 
 
+class TimelineEntry(Schema):
+    at: datetime
+    verb: str
+    actor: str
+    data: dict
+
+
+class IntentDetail(IntentOut):
+    decisions: list[GateDecisionOut]
+    timeline: list[TimelineEntry]
+    message_status: str | None
+
+
+class IntentIn(Schema):
+    phone: str = Field(pattern=r"^\+?[0-9]{8,15}$", description="E.164, digits")
+    body: str = Field(min_length=1, max_length=4096)
+    instance_id: int | None = Field(None, description="default: a connected number")
+
+
+class ResolveIn(Schema):
+    action: Literal["resend", "mark_failed"]
+
+
+def intent_detail(intent: MessageIntent) -> dict:
+    job = getattr(intent, "job", None)
+    message = job.message if job else None
+    return {
+        **intent_out(intent),
+        "decisions": list(intent.decisions.all()),
+        "timeline": timeline(intent),
+        "message_status": message.status if message else None,
+    }
+
+
+def conflict(message: str) -> Status:
+    return Status(409, {"error": "conflict", "detail": message})
+
+
 @router.get("/intents", response=list[IntentOut])
-def list_intents(request: HttpRequest, status: str | None = None):
-    """Recent intents with the Gate's latest decision and the job's status."""
-    intents = scoped(request.org, MessageIntent).select_related("job").prefetch_related("decisions")
-    if status:
-        intents = intents.filter(status=status)
+def list_intents(
+    request: HttpRequest,
+    status: str | None = None,
+    origin: str | None = None,
+    job_status: str | None = None,
+    instance_id: int | None = None,
+    contact_id: int | None = None,
+    since: datetime | None = None,
+):
+    """Recent intents with the Gate's latest decision and the job's status, filtered."""
+    intents = filter_intents(
+        scoped(request.org, MessageIntent),
+        status=status,
+        origin=origin,
+        job_status=job_status,
+        instance_id=instance_id,
+        contact_id=contact_id,
+        since=since,
+    )
+    intents = intents.select_related("job").prefetch_related("decisions")
     return [intent_out(intent) for intent in intents[:200]]
+
+
+@router.post("/intents", response={200: IntentDetail, 201: IntentDetail, 422: dict})
+def create_intent(
+    request: HttpRequest,
+    payload: IntentIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+):
+    """Send a text to a number (origin API). A repeated Idempotency-Key returns the first
+    intent with 200 instead of creating another."""
+    phone = payload.phone.lstrip("+")
+    numbers = scoped(request.org, Instance)
+    if payload.instance_id is not None:
+        instance = get_for_org_or_404(request.org, Instance, pk=payload.instance_id)
+    else:
+        instance = numbers.filter(status=Instance.Status.CONNECTED).order_by("id").first()
+        instance = instance or numbers.order_by("id").first()
+    if instance is None:
+        return Status(422, {"error": "invalid", "detail": "The organization has no number yet"})
+    contact = inbox.upsert_contact(request.org, phone)
+    conversation = inbox.current_conversation(instance, contact)
+    intent, created = services.create_intent(
+        request.org,
+        contact=contact,
+        body=payload.body,
+        origin=MessageIntent.Origin.API,
+        idempotency_key=f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}",
+        conversation=conversation,
+        created_by=request.member,
+    )
+    return Status(201 if created else 200, intent_detail(intent))
+
+
+@router.get("/intents/{intent_id}", response=IntentDetail)
+def get_intent(request: HttpRequest, intent_id: int):
+    """One intent with every Gate decision and its timeline."""
+    return intent_detail(get_for_org_or_404(request.org, MessageIntent, pk=intent_id))
+
+
+@router.post("/intents/{intent_id}/cancel", response={200: IntentDetail, 409: dict})
+def cancel_intent(request: HttpRequest, intent_id: int):
+    """Cancel an intent that has not started sending."""
+    intent = get_for_org_or_404(request.org, MessageIntent, pk=intent_id)
+    try:
+        services.cancel(intent, request.member)
+    except InvalidTransition as exc:
+        return conflict(str(exc))
+    return intent_detail(intent)
+
+
+@router.post("/intents/{intent_id}/resolve", response={200: IntentDetail, 409: dict})
+def resolve_intent(request: HttpRequest, intent_id: int, payload: ResolveIn):
+    """Settle an UNCERTAIN send: resend it, or mark it failed."""
+    intent = get_for_org_or_404(request.org, MessageIntent, pk=intent_id)
+    job = getattr(intent, "job", None)
+    if job is None or job.status != ExecutionJob.Status.UNCERTAIN:
+        return conflict("only an UNCERTAIN send can be resolved")
+    services.resolve_uncertain(job, payload.action, request.member)
+    return intent_detail(intent)

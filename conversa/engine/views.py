@@ -1,20 +1,98 @@
+from datetime import datetime
+
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_date
+from django.views.decorators.http import require_POST
 
-from conversa.accounts.scoping import scoped
-from conversa.engine.models import MessageIntent
+from conversa.accounts.models import OperationalEvent
+from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.engine import services
+from conversa.engine.jobs import InvalidTransition
+from conversa.engine.models import ExecutionJob, MessageIntent
 
 
-def intents_context(org):
-    intents = (
-        scoped(org, MessageIntent)
-        .select_related("contact", "job", "instance")
-        .prefetch_related("decisions")[:200]
+def filter_intents(
+    intents,
+    *,
+    status=None,
+    origin=None,
+    job_status=None,
+    instance_id=None,
+    contact_id=None,
+    since: datetime | None = None,
+):
+    """The Intents page's and the API's filters, in one place."""
+    if status:
+        intents = intents.filter(status=status)
+    if origin:
+        intents = intents.filter(origin=origin)
+    if job_status:
+        intents = intents.filter(job__status=job_status)
+    if instance_id:
+        intents = intents.filter(instance_id=instance_id)
+    if contact_id:
+        intents = intents.filter(contact_id=contact_id)
+    if since:
+        intents = intents.filter(created_at__gte=since)
+    return intents
+
+
+def timeline(intent: MessageIntent) -> list[dict]:
+    events = scoped(intent.organization, OperationalEvent).filter(
+        object_type="messageintent", object_id=intent.pk
     )
-    return {"intents": intents}
+    return [
+        {"at": e.created_at, "verb": e.verb, "actor": e.actor_label, "data": e.data}
+        for e in events.order_by("created_at", "id")
+    ]
+
+
+def choice(value: str, choices) -> str | None:
+    return value if value in dict(choices) else None
 
 
 @login_required
 def intents(request):
+    query = request.GET
+    since = parse_date(query.get("since", "") or "") if query.get("since") else None
+    filters = {
+        "status": choice(query.get("status", ""), MessageIntent.Status.choices),
+        "origin": choice(query.get("origin", ""), MessageIntent.Origin.choices),
+        "job_status": choice(query.get("job_status", ""), ExecutionJob.Status.choices),
+        "since": since,
+    }
+    rows = filter_intents(scoped(request.org, MessageIntent), **filters)
+    rows = rows.select_related("contact", "job", "instance").prefetch_related("decisions")[:200]
+    context = {
+        "intents": rows,
+        "filters": filters,
+        "statuses": MessageIntent.Status.choices,
+        "origins": MessageIntent.Origin.choices,
+        "job_statuses": ExecutionJob.Status.choices,
+    }
     template = "engine/_intent_rows.html" if request.htmx else "engine/intents.html"
-    return render(request, template, intents_context(request.org))
+    return render(request, template, context)
+
+
+@login_required
+def intent_page(request, intent_id: int):
+    intent = get_for_org_or_404(request.org, MessageIntent, pk=intent_id)
+    context = {"intent": intent, "job": getattr(intent, "job", None), "timeline": timeline(intent)}
+    return render(request, "engine/intent.html", context)
+
+
+@login_required
+@require_POST
+def intent_action(request, intent_id: int, action: str):
+    """Cancel a not-yet-sent intent, or resend / mark failed an UNCERTAIN one."""
+    intent = get_for_org_or_404(request.org, MessageIntent, pk=intent_id)
+    job = getattr(intent, "job", None)
+    try:
+        if action == "cancel":
+            services.cancel(intent, request.member)
+        elif job is not None and job.status == ExecutionJob.Status.UNCERTAIN:
+            services.resolve_uncertain(job, action, request.member)
+    except (InvalidTransition, ValueError):
+        pass  # the page shows the job's current state, which says why nothing happened
+    return redirect("intent", intent_id=intent.pk)

@@ -470,7 +470,7 @@ def wire(monkeypatch, db):
             headers={"Content-Type": response.get("Content-Type", "")},
         )
 
-    monkeypatch.setattr(evolution.httpx, "request", request)
+    monkeypatch.setattr(evolution.http, "request", request)
     return calls
 
 
