@@ -129,3 +129,47 @@ def test_one_contacts_messages_arrive_in_order_despite_failures_and_three_worker
     ]
     assert received == sent_in_order
     assert ledger_duplicates() == 0
+
+
+def test_chaos_loses_nothing_and_sends_nothing_twice(org, cluster):
+    """1,000 intents, 3 workers with one killed every second, a provider that fails 10%,
+    times out 5% (nothing accepted) and hangs 1% after accepting."""
+    twin = SandboxInstance.objects.get(pk=org.twin.pk)
+    sandbox.set_faults(twin, failure_rate=0.10, timeout_rate=0.05, hang_rate=0.01)
+    jobs = pending_jobs(org.instance, 1000, contacts=200)
+    workers = [cluster.worker(batch_size=10) for _ in range(3)]
+    terminal = [S.SENT, S.FAILED, S.DEAD]
+    deadline = time.monotonic() + 240
+    kills = 0
+    while ExecutionJob.objects.exclude(status__in=terminal).exists():
+        assert time.monotonic() < deadline, "chaos did not settle in time"
+        time.sleep(1)
+        if kills < 20:
+            victim = workers.pop(0)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            kills += 1
+            workers.append(cluster.worker(batch_size=10))
+    sent = dict(ExecutionJob.objects.filter(status=S.SENT).values_list("id", "provider_message_id"))
+    receipts = list(
+        SandboxMessage.objects.filter(from_me=True).values_list("reference", "message_id")
+    )
+    assert ledger_duplicates() == 0
+    # Every SENT has exactly one receipt, and every receipt is one SENT job.
+    assert sorted(receipts) == sorted((f"job:{job_id}", mid) for job_id, mid in sent.items())
+    assert len(sent) + ExecutionJob.objects.filter(status__in=[S.FAILED, S.DEAD]).count() == len(
+        jobs
+    )
+
+
+def test_sigterm_finishes_the_send_in_hand_and_releases_the_rest(org, cluster):
+    sandbox.set_faults(SandboxInstance.objects.get(pk=org.twin.pk), latency_ms=300)
+    pending_jobs(org.instance, 30)
+    worker = cluster.worker(batch_size=10)
+    wait_until(lambda: ExecutionJob.objects.filter(status=S.SENDING).exists(), 30, "a send")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=20) == 0
+    assert not ExecutionJob.objects.filter(status__in=[S.CLAIMED, S.SENDING]).exists()
+    sent = ExecutionJob.objects.filter(status=S.SENT).count()
+    assert sent >= 1
+    assert SandboxMessage.objects.filter(from_me=True).count() == sent
