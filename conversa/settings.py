@@ -187,3 +187,5 @@ SANDBOX_HANG_SECONDS = float(os.environ.get("SANDBOX_HANG_SECONDS", "30"))
 RETRY_BASE_SECONDS = float(os.environ.get("RETRY_BASE_SECONDS", "1"))
 # How long an UNCERTAIN send waits for the provider's echo before the provider is asked.
 ECHO_GRACE_SECONDS = float(os.environ.get("ECHO_GRACE_SECONDS", "5"))
+# The per-instance circuit breaker holds sends off this long after repeated failures.
+BREAKER_HOLD_SECONDS = float(os.environ.get("BREAKER_HOLD_SECONDS", "30"))

@@ -52,6 +52,8 @@ class Facts:
     sent_today: int
     hourly_quota: int
     daily_quota: int
+    # Until when the instance's circuit breaker holds sends off, if it is open.
+    breaker_open_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,13 @@ def check_instance(origin: str, facts: Facts) -> Verdict | None:
             "instance_cooldown",
             gettext_noop("The number is cooling down"),
             facts.instance_cooldown_until,
+        )
+    if facts.breaker_open_until and facts.breaker_open_until > facts.now:
+        return Verdict(
+            DEFER,
+            "circuit_open",
+            gettext_noop("Sends keep failing on this number: holding off until it recovers"),
+            facts.breaker_open_until,
         )
     return None
 
@@ -241,8 +250,12 @@ def sends_in_windows(instance_id: int, hour: Window, day: Window) -> tuple[int, 
 
 
 def gather_facts(intent: MessageIntent, now: datetime) -> Facts:
-    instance = intent.instance
-    org = intent.organization
+    # Read afresh: the caller's objects may be older than the facts (a breaker that just
+    # opened, a contact who just opted out).
+    fresh = MessageIntent.objects.select_related("organization", "contact", "instance").get(
+        pk=intent.pk
+    )
+    instance, org, contact = fresh.instance, fresh.organization, fresh.contact
     hour, day = clock_windows(now, ZoneInfo(org.time_zone))
     sent_this_hour, sent_today = sends_in_windows(instance.pk, hour, day)
     return Facts(
@@ -251,8 +264,8 @@ def gather_facts(intent: MessageIntent, now: datetime) -> Facts:
         instance_status=instance.status,
         instance_paused=instance.paused,
         instance_cooldown_until=instance.cooldown_until,
-        contact_blocked=intent.contact.blocked,
-        contact_opted_out=intent.contact.opted_out,
+        contact_blocked=contact.blocked,
+        contact_opted_out=contact.opted_out,
         time_zone=org.time_zone,
         quiet_hours_start=org.quiet_hours_start,
         quiet_hours_end=org.quiet_hours_end,
@@ -260,6 +273,7 @@ def gather_facts(intent: MessageIntent, now: datetime) -> Facts:
         sent_today=sent_today,
         hourly_quota=instance.hourly_quota,
         daily_quota=instance.daily_quota,
+        breaker_open_until=instance.breaker_open_until,
     )
 
 

@@ -15,6 +15,7 @@ from conversa.engine import gate, jobs, metrics, wakeup
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Conversation, Message
+from conversa.instances import services as instances
 from conversa.providers.base import ProviderError
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
@@ -178,6 +179,7 @@ def execute_job(job_id: int, worker_id: str) -> str:
         # finally came settles it either way.
         job.refresh_from_db(fields=["status"])
         mark_sent(job, result.provider_message_id)
+        instances.record_send_outcome(job.instance, ok=True)
     return job.status
 
 
@@ -201,6 +203,8 @@ def mark_sent(job: ExecutionJob, provider_message_id: str, how: str = "provider 
 
 def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:
     """Classify a failed send: UNCERTAIN when it may have happened, else retry or fail."""
+    if exc.transient:
+        instances.record_send_outcome(job.instance, ok=False)
     if exc.ambiguous:
         jobs.transition(job, S.UNCERTAIN, last_error=str(exc), lease_until=None)
         metrics.jobs_uncertain.inc()

@@ -47,6 +47,9 @@ class Instance(OrgOwned):
     webhook_key = models.CharField(max_length=32, unique=True, default=new_webhook_key)
     # Sent back by the provider in a header and compared in constant time.
     webhook_secret = models.CharField(max_length=64, default=new_webhook_secret)
+    # The circuit breaker: consecutive failed sends, and until when sending is held off.
+    breaker_failures = models.PositiveIntegerField(default=0)
+    breaker_open_until = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -63,3 +66,11 @@ class Instance(OrgOwned):
     @property
     def is_connected(self) -> bool:
         return self.status == self.Status.CONNECTED
+
+    @property
+    def breaker_state(self) -> str:
+        """closed (sending), open (held off after repeated failures), or half_open (the hold
+        has ended: the next send decides whether it closes or opens again)."""
+        if self.breaker_open_until is None:
+            return "closed"
+        return "open" if self.breaker_open_until > timezone.now() else "half_open"

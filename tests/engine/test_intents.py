@@ -127,3 +127,22 @@ def test_intents_page_shows_the_gate_decision_and_job(org, other_org):
     assert "Olá, mundo" in page.content.decode()
     assert b"verdict-allow" in page.content
     assert b"alheio" not in page.content
+
+
+def test_contact_who_opts_out_after_the_intent_gets_no_automation(org):
+    """Invariant 7 holds at send time too: the Gate decides again with fresh facts."""
+    conversation = org.conversation()
+    intent, _ = services.create_intent(
+        org.org,
+        contact=conversation.contact,
+        body="Follow-up",
+        origin=MessageIntent.Origin.AUTOMATION,
+        idempotency_key="org:lead:stage:automation:1",
+        conversation=conversation,
+    )
+    assert intent.job.status == S.PENDING
+    type(conversation.contact).objects.filter(pk=conversation.contact.pk).update(opted_out=True)
+    (job_id,) = jobs.claim_batch("w1", 10)
+    assert services.execute_job(job_id, "w1") == S.FAILED
+    assert intent.decisions.last().reason_code == "contact_opted_out"
+    assert Message.objects.get(direction="out").status == Message.Status.FAILED

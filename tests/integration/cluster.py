@@ -53,6 +53,7 @@ class Cluster:
             "SANDBOX_HANG_SECONDS": "2",
             "RETRY_BASE_SECONDS": "0.1",
             "ECHO_GRACE_SECONDS": "1",
+            "BREAKER_HOLD_SECONDS": "1",
             "REDIS_URL": "",
             **env,
         }
