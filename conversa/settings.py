@@ -189,3 +189,5 @@ RETRY_BASE_SECONDS = float(os.environ.get("RETRY_BASE_SECONDS", "1"))
 ECHO_GRACE_SECONDS = float(os.environ.get("ECHO_GRACE_SECONDS", "5"))
 # The per-instance circuit breaker holds sends off this long after repeated failures.
 BREAKER_HOLD_SECONDS = float(os.environ.get("BREAKER_HOLD_SECONDS", "30"))
+# Benchmarks: call the sandbox in-process instead of over HTTP (it accepts instantly).
+SANDBOX_IN_PROCESS = env_bool("SANDBOX_IN_PROCESS")

@@ -13,10 +13,7 @@ import httpx
 from django.db import connection
 from django.db.models import Count
 
-from conversa.accounts.models import Organization
-from conversa.engine.models import ExecutionJob, MessageIntent
-from conversa.inbox.models import Contact, Conversation, Message
-from conversa.instances.models import Instance
+from bench.jobs import pending_jobs  # noqa: F401 (the tests import it from here)
 from conversa.providers.models import SandboxMessage
 
 CONVERSA = [sys.executable, "-m", "conversa.cli"]
@@ -90,52 +87,6 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def pending_jobs(instance: Instance, count: int, contacts: int | None = None) -> list[ExecutionJob]:
-    """`count` PENDING jobs (with intents and messages) spread over `contacts` contacts,
-    inserted in bulk: the setup of a race, not the path under test."""
-    org: Organization = instance.organization
-    contacts = contacts or count
-    people = Contact.objects.bulk_create(
-        Contact(organization=org, phone=f"55119{n:08d}") for n in range(contacts)
-    )
-    threads = Conversation.objects.bulk_create(
-        Conversation(organization=org, instance=instance, contact=c) for c in people
-    )
-    intents = MessageIntent.objects.bulk_create(
-        MessageIntent(
-            organization=org,
-            instance=instance,
-            contact=people[n % contacts],
-            conversation=threads[n % contacts],
-            origin=MessageIntent.Origin.API,
-            body=f"message {n}",
-            idempotency_key=f"race:{n}",
-        )
-        for n in range(count)
-    )
-    messages = Message.objects.bulk_create(
-        Message(
-            organization=org,
-            conversation=threads[n % contacts],
-            instance=instance,
-            direction=Message.Direction.OUTBOUND,
-            body=f"message {n}",
-            status=Message.Status.PENDING,
-        )
-        for n in range(count)
-    )
-    return ExecutionJob.objects.bulk_create(
-        ExecutionJob(
-            organization=org,
-            intent=intent,
-            instance=instance,
-            contact=intent.contact,
-            message=message,
-        )
-        for intent, message in zip(intents, messages, strict=True)
-    )
 
 
 def wait_until(condition, timeout: float, what: str):
