@@ -257,7 +257,11 @@ def gather_facts(intent: MessageIntent, now: datetime) -> Facts:
     )
     instance, org, contact = fresh.instance, fresh.organization, fresh.contact
     hour, day = clock_windows(now, ZoneInfo(org.time_zone))
-    sent_this_hour, sent_today = sends_in_windows(instance.pk, hour, day)
+    sent_this_hour, sent_today = (
+        sends_in_windows(instance.pk, hour, day)
+        if instance.hourly_quota or instance.daily_quota
+        else (0, 0)  # an unlimited number needs no count
+    )
     return Facts(
         now=now,
         sending_paused=org.sending_paused,
