@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
 
 
 class InvalidTransition(Exception):
-    pass
+    """A job asked to move where its state machine does not go, or moved by someone else."""
 
 
 def transition(job: ExecutionJob, to: str, **fields) -> ExecutionJob:
