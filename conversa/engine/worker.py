@@ -47,12 +47,14 @@ class Worker:
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)
+        listener = wakeup.Listener()
         while not self.stopping.is_set():
             if self.run_once() == 0:
-                wakeup.wait(settings.WORKER_POLL_SECONDS)
+                listener.wait(settings.WORKER_POLL_SECONDS)
+        listener.close()
         close_old_connections()
         log.info("worker %s stopped", self.worker_id)
 
     def stop(self) -> None:
         self.stopping.set()
-        wakeup.notify()
+        wakeup.new_work.set()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from conversa.engine import services
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.instances.models import Instance
 from conversa.providers import sandbox
@@ -173,3 +174,23 @@ def test_sigterm_finishes_the_send_in_hand_and_releases_the_rest(org, cluster):
     sent = ExecutionJob.objects.filter(status=S.SENT).count()
     assert sent >= 1
     assert SandboxMessage.objects.filter(from_me=True).count() == sent
+
+
+def test_new_work_wakes_an_idle_worker_without_waiting_for_its_poll(org):
+    cluster = Cluster(WORKER_POLL_SECONDS="120")
+    try:
+        cluster.worker()
+
+        def listening():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN conversa_jobs'"
+                )
+                return cursor.fetchone()[0] == 1
+
+        wait_until(listening, 30, "the worker to LISTEN")
+        intent, _ = services.reply(org.conversation(), "Olá", org.owner)
+        # Well under the two-minute poll: only the NOTIFY can have woken it.
+        wait_until(lambda: ExecutionJob.objects.get(intent=intent).status == S.SENT, 30, "the send")
+    finally:
+        cluster.stop()
