@@ -144,9 +144,10 @@ def execute_job(job_id: int, worker_id: str) -> str:
     3. The provider's answer: SENT with its message id, or RETRY_WAIT / DEAD / FAILED by the
        error class the adapter gave.
     """
-    job = ExecutionJob.objects.select_related(
-        "intent__organization", "intent__contact", "intent__instance", "instance", "contact"
-    ).get(pk=job_id)
+    # The Gate reads its own fresh facts; the job needs only what the send uses.
+    job = ExecutionJob.objects.select_related("intent", "instance", "contact", "message").get(
+        pk=job_id
+    )
     if job.status != S.CLAIMED or job.worker_id != worker_id:
         return job.status
     intent = job.intent

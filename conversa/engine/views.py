@@ -55,7 +55,10 @@ def choice(value: str, choices) -> str | None:
 @login_required
 def intents(request):
     query = request.GET
-    since = parse_date(query.get("since", "") or "") if query.get("since") else None
+    try:
+        since = parse_date(query.get("since") or "")
+    except ValueError:  # a well-formed but impossible date: no filter rather than a 500
+        since = None
     filters = {
         "status": choice(query.get("status", ""), MessageIntent.Status.choices),
         "origin": choice(query.get("origin", ""), MessageIntent.Origin.choices),

@@ -114,7 +114,8 @@ def advance_status(message: Message, status: str, *, error: str = "") -> bool:
         fields[stamp] = now
     changed = Message.objects.filter(pk=message.pk, status__in=allowed_from).update(**fields) == 1
     if changed:
-        message.refresh_from_db()
+        for name, value in fields.items():
+            setattr(message, name, value)
         publisher.publish(
             message.organization_id,
             publisher.MESSAGE_STATUS_UPDATED,

@@ -64,10 +64,6 @@ class Instance(OrgOwned):
         return self.name
 
     @property
-    def is_connected(self) -> bool:
-        return self.status == self.Status.CONNECTED
-
-    @property
     def breaker_state(self) -> str:
         """closed (sending), open (held off after repeated failures), or half_open (the hold
         has ended: the next send decides whether it closes or opens again)."""

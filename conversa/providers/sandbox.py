@@ -261,7 +261,6 @@ class Courier:
         self.counter = itertools.count()
         self.condition = threading.Condition()
         self.thread: threading.Thread | None = None
-        self.in_flight = 0
 
     def post(self, url: str, headers: dict, body: dict, delay: float = 0.0) -> None:
         with self.condition:
@@ -273,10 +272,6 @@ class Courier:
                 self.thread.start()
             self.condition.notify()
 
-    def idle(self) -> bool:
-        with self.condition:
-            return not self.queue and not self.in_flight
-
     def run(self) -> None:
         with httpx.Client(timeout=30) as client:
             while True:
@@ -285,12 +280,7 @@ class Courier:
                         wait = self.queue[0][0] - time.monotonic() if self.queue else None
                         self.condition.wait(wait)
                     due, seq, url, headers, body, attempt = heapq.heappop(self.queue)
-                    self.in_flight += 1
-                try:
-                    self.deliver(client, url, headers, body, attempt)
-                finally:
-                    with self.condition:
-                        self.in_flight -= 1
+                self.deliver(client, url, headers, body, attempt)
 
     def deliver(
         self, client: httpx.Client, url: str, headers: dict, body: dict, attempt: int
