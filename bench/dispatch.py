@@ -13,12 +13,13 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count
 
+from bench.cluster import ledger_duplicates
 from bench.jobs import pending_jobs
 from conversa.accounts.models import Organization
 from conversa.engine.models import ExecutionJob, MessageIntent
@@ -91,7 +92,10 @@ def database_floor(rows: int, connections: int) -> float:
     return elapsed
 
 
-def run(jobs: int, workers: int, batch_size: int = 50) -> dict:
+@contextmanager
+def scratch_number():
+    """A throwaway organization with one connected, unlimited sandbox number and its twin on the
+    sandbox's side; everything it sent is deleted afterwards."""
     suffix = secrets.token_hex(3)
     org = Organization.objects.create(name=f"bench {suffix}", slug=f"bench-{suffix}")
     instance = Instance.objects.create(
@@ -105,14 +109,28 @@ def run(jobs: int, workers: int, batch_size: int = 50) -> dict:
     )
     twin = sandbox.create_instance(instance.provider_name)
     SandboxInstance.objects.filter(pk=twin.pk).update(state="open")
+    twin.refresh_from_db()
     try:
+        yield instance, twin
+    finally:
+        SandboxMessage.objects.filter(instance=twin).delete()
+        twin.delete()
+        MessageIntent.objects.filter(organization=org).delete()
+        org.delete()
+
+
+def run(jobs: int, workers: int, batch_size: int = 200) -> dict:
+    with scratch_number() as (instance, twin):
         created = pending_jobs(instance, jobs, contacts=jobs)
         env = {**os.environ, "SANDBOX_IN_PROCESS": "1", "WORKER_POLL_SECONDS": "0.05"}
         env["DATABASE_URL"] = os.environ.get("DATABASE_URL", "")
         started = time.perf_counter()
         processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "conversa.cli", "worker", "--batch-size", str(batch_size)],
+                [
+                    *(sys.executable, "-m", "conversa.cli", "worker"),
+                    *("--batch-size", str(batch_size), "--concurrency", str(batch_size)),
+                ],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -137,13 +155,6 @@ def run(jobs: int, workers: int, batch_size: int = 50) -> dict:
             .select_related("intent")
             .only("updated_at", "intent__created_at")
         )
-        duplicates = (
-            SandboxMessage.objects.filter(instance=twin)
-            .values("reference")
-            .annotate(n=Count("id"))
-            .filter(n__gt=1)
-            .count()
-        )
         sent = len(latencies)
         floor = database_floor(jobs, workers)
         return {
@@ -159,15 +170,10 @@ def run(jobs: int, workers: int, batch_size: int = 50) -> dict:
             "latency_p99_s": round(latencies[int(len(latencies) * 0.99) - 1], 3)
             if latencies
             else None,
-            "duplicates": duplicates,
+            "duplicates": ledger_duplicates(twin),
             "receipts": SandboxMessage.objects.filter(instance=twin).count(),
             "database_floor_seconds": round(floor, 3),
             "ratio_to_floor": round(elapsed / floor, 1),
             "worker_peak_rss_mb": round(peak, 1),
             "note": "latency counts from the intent's creation, so it includes the queue",
         }
-    finally:
-        SandboxMessage.objects.filter(instance=twin).delete()
-        twin.delete()
-        MessageIntent.objects.filter(organization=org).delete()
-        org.delete()

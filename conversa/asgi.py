@@ -45,10 +45,11 @@ async def run_worker(worker: Worker) -> None:
         except Exception:
             log.exception("in-process worker pass failed")
             await asyncio.sleep(settings.WORKER_POLL_SECONDS)
+    await sync_to_async(worker.close, thread_sensitive=False)()
 
 
 async def lifespan(receive, send) -> None:
-    worker = Worker() if settings.INPROCESS_WORKER else None
+    worker = Worker(batch_size=16, concurrency=4) if settings.INPROCESS_WORKER else None
     task = None
     while True:
         message = await receive()

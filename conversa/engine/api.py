@@ -18,6 +18,7 @@ router = Router(tags=["engine"])
 
 
 class GateDecisionOut(Schema):
+    instance_id: int | None
     verdict: str
     reason_code: str
     reason: str
@@ -27,6 +28,7 @@ class GateDecisionOut(Schema):
 
 class JobOut(Schema):
     id: int
+    instance_id: int
     status: str
     attempts: int
     provider_message_id: str
@@ -70,7 +72,9 @@ class IntentDetail(IntentOut):
 class IntentIn(Schema):
     phone: str = Field(pattern=r"^\+?[0-9]{8,15}$", description="E.164, digits")
     body: str = Field(min_length=1, max_length=4096)
-    instance_id: int | None = Field(None, description="default: a connected number")
+    instance_id: int | None = Field(
+        None, description="the number to send from; none: the Gate picks one that may send now"
+    )
 
 
 class ResolveIn(Schema):
@@ -116,7 +120,7 @@ def list_intents(
     return [intent_out(intent) for intent in intents[:200]]
 
 
-@router.post("/intents", response={200: IntentDetail, 201: IntentDetail, 422: dict})
+@router.post("/intents", response={200: IntentDetail, 201: IntentDetail})
 def create_intent(
     request: HttpRequest,
     payload: IntentIn,
@@ -124,24 +128,16 @@ def create_intent(
 ):
     """Send a text to a number (origin API). A repeated Idempotency-Key returns the first
     intent with 200 instead of creating another."""
-    phone = payload.phone.lstrip("+")
-    numbers = scoped(request.org, Instance)
+    instance = None
     if payload.instance_id is not None:
         instance = get_for_org_or_404(request.org, Instance, pk=payload.instance_id)
-    else:
-        instance = numbers.filter(status=Instance.Status.CONNECTED).order_by("id").first()
-        instance = instance or numbers.order_by("id").first()
-    if instance is None:
-        return Status(422, {"error": "invalid", "detail": "The organization has no number yet"})
-    contact = inbox.upsert_contact(request.org, phone)
-    conversation = inbox.current_conversation(instance, contact)
     intent, created = services.create_intent(
         request.org,
-        contact=contact,
+        contact=inbox.upsert_contact(request.org, payload.phone.lstrip("+")),
         body=payload.body,
         origin=MessageIntent.Origin.API,
         idempotency_key=f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}",
-        conversation=conversation,
+        instance=instance,
         created_by=request.member,
     )
     return Status(201 if created else 200, intent_detail(intent))

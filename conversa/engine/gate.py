@@ -1,7 +1,7 @@
 """The Gate: the one place that decides whether an intent may leave now.
 
 `decide` is a pure function of the intent's origin and a snapshot of facts, so every rule is
-testable without a database. `gather_facts` takes the snapshot; `evaluate` stores the verdict.
+testable without a database. `evaluate_many` takes the snapshots and stores the verdicts.
 Later checks (the 24-hour window) are new functions in `CHECKS`.
 
 Clock hours, days and quiet hours are the organization's, in its time zone; every
@@ -9,7 +9,7 @@ Clock hours, days and quiet hours are the organization's, in its time zone; ever
 """
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext_noop
 
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
+from conversa.instances.models import Instance
 
 ALLOW = GateDecision.Verdict.ALLOW
 DEFER = GateDecision.Verdict.DEFER
@@ -249,21 +250,33 @@ def sends_in_windows(instance_id: int, hour: Window, day: Window) -> tuple[int, 
     return counts["hour"], counts["day"]
 
 
-def gather_facts(intent: MessageIntent, now: datetime) -> Facts:
-    # Read afresh: the caller's objects may be older than the facts (a breaker that just
-    # opened, a contact who just opted out).
-    fresh = MessageIntent.objects.select_related("organization", "contact", "instance").get(
-        pk=intent.pk
-    )
-    instance, org, contact = fresh.instance, fresh.organization, fresh.contact
-    hour, day = clock_windows(now, ZoneInfo(org.time_zone))
-    sent_this_hour, sent_today = (
-        sends_in_windows(instance.pk, hour, day)
-        if instance.hourly_quota or instance.daily_quota
-        else (0, 0)  # an unlimited number needs no count
-    )
+class SendCounter:
+    """Sends per number in its current clock hour and day, counted once per batch of decisions
+    and kept up to date as the batch allows more, so one batch cannot overshoot a quota."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.counts: dict[int, tuple[int, int]] = {}
+
+    def get(self, instance: Instance, time_zone: str) -> tuple[int, int]:
+        if not (instance.hourly_quota or instance.daily_quota):
+            return 0, 0  # an unlimited number needs no count
+        if instance.pk not in self.counts:
+            hour, day = clock_windows(self.now, ZoneInfo(time_zone))
+            self.counts[instance.pk] = sends_in_windows(instance.pk, hour, day)
+        return self.counts[instance.pk]
+
+    def add(self, instance: Instance) -> None:
+        if instance.pk in self.counts:
+            hour, day = self.counts[instance.pk]
+            self.counts[instance.pk] = (hour + 1, day + 1)
+
+
+def facts_for(intent: MessageIntent, instance: Instance, sends: SendCounter) -> Facts:
+    org, contact = intent.organization, intent.contact
+    sent_this_hour, sent_today = sends.get(instance, org.time_zone)
     return Facts(
-        now=now,
+        now=sends.now,
         sending_paused=org.sending_paused,
         instance_status=instance.status,
         instance_paused=instance.paused,
@@ -281,19 +294,90 @@ def gather_facts(intent: MessageIntent, now: datetime) -> Facts:
     )
 
 
-def evaluate(intent: MessageIntent, now: datetime) -> GateDecision:
-    """Decide on `intent` with fresh facts and store the decision (invariant 6)."""
-    facts = gather_facts(intent, now)
-    verdict = decide(intent.origin, facts)
-    return GateDecision.objects.create(
-        organization_id=intent.organization_id,
-        intent=intent,
-        verdict=verdict.verdict,
-        reason_code=verdict.reason_code,
-        reason=verdict.reason,
-        defer_until=verdict.defer_until,
-        facts={
-            k: (v.isoformat() if isinstance(v, datetime | time) else v)
-            for k, v in asdict(facts).items()
-        },
+NO_NUMBER = Verdict(
+    BLOCK, "no_number", gettext_noop("The organization has no WhatsApp number to send from")
+)
+
+
+def choose_number(
+    intent: MessageIntent, candidates: list[Instance], sends: SendCounter
+) -> tuple[Verdict, Instance | None, Facts | None]:
+    """The verdict for the first number that may send now; when none may, the soonest DEFER
+    (or the first BLOCK), so the intent waits on the number that frees up first."""
+    if not candidates:
+        return NO_NUMBER, None, None
+    judged = []
+    for instance in candidates:
+        facts = facts_for(intent, instance, sends)
+        verdict = decide(intent.origin, facts)
+        if verdict.verdict == ALLOW:
+            return verdict, instance, facts
+        judged.append((verdict, instance, facts))
+    deferred = [entry for entry in judged if entry[0].verdict == DEFER]
+    if deferred:
+        return min(deferred, key=lambda entry: entry[0].defer_until)
+    return judged[0]
+
+
+def evaluate_many(
+    pairs: list[tuple[MessageIntent, int | None]], now: datetime
+) -> list[GateDecision]:
+    """Decide on each (intent, number id) with fresh facts and store the decisions (invariant 6).
+
+    A number id of None means "any number of the organization": the Gate picks the first that
+    may send now, connected ones first, and its decision names the number it picked.
+    Facts are read afresh in a few queries for the whole batch: the caller's objects may be
+    older than the facts (a breaker that just opened, a contact who just opted out).
+    """
+    fresh = MessageIntent.objects.select_related("organization", "contact").in_bulk(
+        [intent.pk for intent, _ in pairs]
     )
+    wanted = {instance_id for _, instance_id in pairs if instance_id}
+    orgs_choosing = {intent.organization_id for intent, instance_id in pairs if not instance_id}
+    numbers = Instance.objects.filter(
+        Q(pk__in=wanted) | Q(organization_id__in=orgs_choosing)
+    ).in_bulk()
+    sends = SendCounter(now)
+    decisions = []
+    for intent, instance_id in pairs:
+        current = fresh[intent.pk]
+        if instance_id:
+            candidates = [numbers[instance_id]]
+        else:
+            candidates = sorted(
+                (n for n in numbers.values() if n.organization_id == intent.organization_id),
+                key=lambda n: (n.status != Instance.Status.CONNECTED, n.pk),
+            )
+        verdict, instance, facts = choose_number(current, candidates, sends)
+        if verdict.verdict == ALLOW:
+            sends.add(instance)
+        decisions.append(
+            GateDecision(
+                organization_id=intent.organization_id,
+                intent=intent,
+                instance=instance,
+                verdict=verdict.verdict,
+                reason_code=verdict.reason_code,
+                reason=verdict.reason,
+                defer_until=verdict.defer_until,
+                facts=snapshot(facts),
+                created_at=now,
+            )
+        )
+    return GateDecision.objects.bulk_create(decisions)
+
+
+def evaluate(intent: MessageIntent, now: datetime) -> GateDecision:
+    """`evaluate_many` for one intent, on its own number (or any, when it has none)."""
+    return evaluate_many([(intent, intent.instance_id)], now)[0]
+
+
+def snapshot(facts: Facts | None) -> dict:
+    if facts is None:
+        return {}
+    # Facts is flat: its fields, not asdict's deep copy.
+    return {
+        f.name: (v.isoformat() if isinstance(v, datetime | time) else v)
+        for f in fields(facts)
+        for v in [getattr(facts, f.name)]
+    }

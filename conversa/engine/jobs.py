@@ -34,17 +34,43 @@ class InvalidTransition(Exception):
 
 def transition(job: ExecutionJob, to: str, **fields) -> ExecutionJob:
     """Move `job` from its current status to `to`, or raise InvalidTransition."""
-    current = job.status
-    if to not in ALLOWED[current]:
-        raise InvalidTransition(f"job {job.pk}: {current} → {to} is not a valid transition")
-    fields["updated_at"] = timezone.now()
-    rows = ExecutionJob.objects.filter(pk=job.pk, status=current).update(status=to, **fields)
-    if rows != 1:
-        raise InvalidTransition(f"job {job.pk} is no longer {current}")
-    job.status = to
-    for name, value in fields.items():
-        setattr(job, name, value)
+    if not transition_many([job], to, **fields):
+        raise InvalidTransition(f"job {job.pk} is no longer {job.status}")
     return job
+
+
+def transition_many(batch: list[ExecutionJob], to: str, **fields) -> list[ExecutionJob]:
+    """Move each job of `batch` from its current status to `to`: one UPDATE per current status.
+
+    Returns the jobs that moved; a job someone else moved first (the reaper, a person) is
+    left out, unchanged. A transition the state machine does not allow raises
+    InvalidTransition before anything is written. Field values may be expressions (F, Case):
+    those are written but not copied onto the objects.
+    """
+    for job in batch:
+        if to not in ALLOWED[job.status]:
+            raise InvalidTransition(f"job {job.pk}: {job.status} → {to} is not a valid transition")
+    fields["updated_at"] = timezone.now()
+    moved = []
+    for current in {job.status for job in batch}:
+        group = [job for job in batch if job.status == current]
+        ids = [job.pk for job in group]
+        rows = ExecutionJob.objects.filter(pk__in=ids, status=current).update(status=to, **fields)
+        if rows != len(group):
+            # Rare: some rows moved under us. Only those now stamped by this very update are ours.
+            ours = set(
+                ExecutionJob.objects.filter(
+                    pk__in=ids, status=to, updated_at=fields["updated_at"]
+                ).values_list("pk", flat=True)
+            )
+            group = [job for job in group if job.pk in ours]
+        moved.extend(group)
+    for job in moved:
+        job.status = to
+        for name, value in fields.items():
+            if not hasattr(value, "resolve_expression"):
+                setattr(job, name, value)
+    return moved
 
 
 IN_FLIGHT = [S.CLAIMED, S.SENDING, S.RETRY_WAIT]

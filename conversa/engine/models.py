@@ -63,6 +63,10 @@ class GateDecision(OrgOwned):
         BLOCK = "block", _("Block")
 
     intent = models.ForeignKey(MessageIntent, on_delete=models.CASCADE, related_name="decisions")
+    # The number the decision is about: the intent's own, or the one the Gate picked for it.
+    instance = models.ForeignKey(
+        Instance, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     verdict = models.CharField(max_length=8, choices=Verdict.choices)
     reason_code = models.CharField(max_length=48, blank=True)
     reason = models.CharField(max_length=255, blank=True)
@@ -109,6 +113,8 @@ class ExecutionJob(OrgOwned):
             models.Index(fields=["instance", "contact", "id"]),
             # The Gate's quota count: this instance's sends in the current hour and day.
             models.Index(fields=["instance", "status", "updated_at"]),
+            # The reaper's expired leases.
+            models.Index(fields=["status", "lease_until"]),
         ]
 
     @property

@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -24,10 +25,19 @@ def new_worker_id() -> str:
 
 
 class Worker:
-    def __init__(self, batch_size: int = 10, worker_id: str | None = None):
-        self.batch_size = batch_size
+    """Claims up to `batch_size` jobs a pass and sends up to `concurrency` of them at once.
+
+    Each group of `concurrency` jobs is gated and marked SENDING just before its sends, so the
+    SENDING lease only has to cover one provider call, and a stop between groups releases the
+    claims not started.
+    """
+
+    def __init__(self, batch_size: int = 10, concurrency: int = 1, worker_id: str | None = None):
+        self.batch_size = max(batch_size, concurrency)
+        self.concurrency = max(1, concurrency)
         self.worker_id = worker_id or new_worker_id()
         self.stopping = threading.Event()
+        self.pool = ThreadPoolExecutor(self.concurrency) if self.concurrency > 1 else None
 
     def run_once(self) -> int:
         """One pass: reap expired leases, claim, execute. Returns how many jobs it ran."""
@@ -35,14 +45,15 @@ class Worker:
         jobs.reap()
         services.reconcile_uncertain()
         claimed = jobs.claim_batch(self.worker_id, self.batch_size)
-        for index, job_id in enumerate(claimed):
+        for start in range(0, len(claimed), self.concurrency):
             if self.stopping.is_set():
-                jobs.release(claimed[index:], self.worker_id)
-                return index
+                jobs.release(claimed[start:], self.worker_id)
+                return start
+            group = claimed[start : start + self.concurrency]
             try:
-                services.execute_job(job_id, self.worker_id)
+                services.execute_jobs(group, self.worker_id, self.pool)
             except Exception:
-                log.exception("job %s crashed the worker pass; its lease will expire", job_id)
+                log.exception("jobs %s crashed the worker pass; their leases will expire", group)
         return len(claimed)
 
     def run_forever(self) -> None:
@@ -52,9 +63,14 @@ class Worker:
             if self.run_once() == 0:
                 listener.wait(settings.WORKER_POLL_SECONDS)
         listener.close()
-        close_old_connections()
+        self.close()
         log.info("worker %s stopped", self.worker_id)
 
     def stop(self) -> None:
         self.stopping.set()
         wakeup.new_work.set()
+
+    def close(self) -> None:
+        if self.pool:
+            self.pool.shutdown()
+        close_old_connections()

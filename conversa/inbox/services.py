@@ -5,6 +5,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversa.accounts.models import Member, Organization
+from conversa.bulk import set_column
 from conversa.inbox.models import Contact, Conversation, Message
 from conversa.instances.models import Instance
 from conversa.providers.base import InboundMessage, StatusUpdate
@@ -100,8 +101,16 @@ def apply_status(instance: Instance, event: StatusUpdate) -> Message | None:
 
 
 def advance_status(message: Message, status: str, *, error: str = "") -> bool:
-    """Set `status` if it is ahead of the current one, with a conditional update so two
-    concurrent updates cannot move it back. Returns whether anything changed."""
+    """Set `status` if it is ahead of the current one. Returns whether anything changed."""
+    return advance_statuses([message], status, error=error) == 1
+
+
+def advance_statuses(messages: list[Message], status: str, *, error: str = "") -> int:
+    """Move each message to `status` where that is ahead of its current one (invariant 4), in
+    one conditional UPDATE, so a concurrent update cannot move one back. Returns how many moved.
+    """
+    if not messages:
+        return 0
     now = timezone.now()
     fields: dict = {"status": status}
     if status == Message.Status.FAILED:
@@ -112,17 +121,54 @@ def advance_status(message: Message, status: str, *, error: str = "") -> bool:
         allowed_from = [s for s, r in Message.STATUS_RANK.items() if r < rank]
         stamp = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}[status]
         fields[stamp] = now
-    changed = Message.objects.filter(pk=message.pk, status__in=allowed_from).update(**fields) == 1
-    if changed:
+    ids = [message.pk for message in messages]
+    changed = Message.objects.filter(pk__in=ids, status__in=allowed_from).update(**fields)
+    if not changed:
+        return 0
+    moved = messages
+    if changed != len(messages):
+        now_at = set(Message.objects.filter(pk__in=ids, status=status).values_list("pk", flat=True))
+        moved = [message for message in messages if message.pk in now_at]
+    for message in moved:
         for name, value in fields.items():
             setattr(message, name, value)
+    publish_messages(moved, publisher.MESSAGE_STATUS_UPDATED)
+    return changed
+
+
+def record_sends(sent: list[tuple[Message, str]]) -> None:
+    """Outbound messages the provider accepted: their provider ids, then SENT."""
+    if not sent:
+        return
+    set_column(
+        Message, "provider_message_id", {message.pk: provider_id for message, provider_id in sent}
+    )
+    for message, provider_id in sent:
+        message.provider_message_id = provider_id
+    advance_statuses([message for message, _ in sent], Message.Status.SENT)
+
+
+def publish_messages(messages: list[Message], event_type: str) -> None:
+    """One event per organization for many messages; a single message keeps the singular keys."""
+    if len(messages) == 1:
+        message = messages[0]
         publisher.publish(
             message.organization_id,
-            publisher.MESSAGE_STATUS_UPDATED,
+            event_type,
             conversation_id=message.conversation_id,
             message_id=message.id,
         )
-    return changed
+        return
+    by_org: dict[int, list[Message]] = {}
+    for message in messages:
+        by_org.setdefault(message.organization_id, []).append(message)
+    for org_id, group in by_org.items():
+        publisher.publish(
+            org_id,
+            event_type,
+            conversation_ids=sorted({m.conversation_id for m in group}),
+            message_ids=[m.id for m in group],
+        )
 
 
 def new_outbound_message(conversation: Conversation, body: str, sender: Member | None) -> Message:

@@ -114,26 +114,13 @@ def set_state(instance: SandboxInstance, state: str, owner_phone: str = "") -> N
 def accept_send(instance: SandboxInstance, number: str, text: str, reference: str = "") -> dict:
     """The business sends a text (POST /message/sendText): record it, answer like Evolution,
     then report it sent at once and delivered after SANDBOX_DELIVERY_DELAY."""
-    if instance.state != "open":
-        raise SandboxError(400, "Connection Closed")
-    phone = "".join(ch for ch in number if ch.isdigit())
-    if not 8 <= len(phone) <= 15:
-        raise SandboxError(400, f"{number} is not a valid WhatsApp number")
-    message = SandboxMessage.objects.create(
-        instance=instance,
-        chat_phone=phone,
-        from_me=True,
-        message_id=new_message_id(),
-        text=text,
-        status="SERVER_ACK",
-        reference=reference,
-    )
+    message = record_send(instance, number, text, reference)
     transaction.on_commit(lambda: report_status(message, "SERVER_ACK"))
     transaction.on_commit(
         lambda: report_status(message, "DELIVERY_ACK", delay=settings.SANDBOX_DELIVERY_DELAY)
     )
     return {
-        "key": {"remoteJid": jid(phone), "fromMe": True, "id": message.message_id},
+        "key": {"remoteJid": jid(message.chat_phone), "fromMe": True, "id": message.message_id},
         "pushName": "",
         "status": "PENDING",
         "message": {"conversation": text},
@@ -142,6 +129,26 @@ def accept_send(instance: SandboxInstance, number: str, text: str, reference: st
         "instanceId": str(instance.pk),
         "source": "unknown",
     }
+
+
+def record_send(
+    instance: SandboxInstance, number: str, text: str, reference: str
+) -> SandboxMessage:
+    """Check a send like WhatsApp would and write it to the ledger."""
+    if instance.state != "open":
+        raise SandboxError(400, "Connection Closed")
+    phone = "".join(ch for ch in number if ch.isdigit())
+    if not 8 <= len(phone) <= 15:
+        raise SandboxError(400, f"{number} is not a valid WhatsApp number")
+    return SandboxMessage.objects.create(
+        instance=instance,
+        chat_phone=phone,
+        from_me=True,
+        message_id=new_message_id(),
+        text=text,
+        status="SERVER_ACK",
+        reference=reference,
+    )
 
 
 def find_by_reference(instance: SandboxInstance, reference: str) -> str | None:

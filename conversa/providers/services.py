@@ -65,14 +65,21 @@ def apply_event(instance: Instance, item: ParsedEvent) -> bool:
     return True
 
 
-def apply_early_statuses(instance: Instance, provider_message_id: str) -> None:
-    """Apply status updates that arrived before the send that they are about was recorded."""
+def apply_early_statuses(sent: list[tuple[Instance, str]]) -> None:
+    """Apply status updates that arrived before the sends they are about were recorded."""
+    if not sent:
+        return
+    numbers = {instance.pk: instance for instance, _ in sent}
+    wanted = {(instance.pk, provider_id) for instance, provider_id in sent}
     early = ProviderEvent.objects.filter(
-        instance=instance,
+        instance_id__in=numbers,
         kind=StatusUpdate.__name__,
-        provider_message_id=provider_message_id,
+        provider_message_id__in=[provider_id for _, provider_id in sent],
         processed_at__isnull=True,
     ).order_by("id")
     for record in early:
+        if (record.instance_id, record.provider_message_id) not in wanted:
+            continue
+        instance = numbers[record.instance_id]
         if inbox.apply_status(instance, StatusUpdate(**record.event)) is not None:
             ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())

@@ -25,8 +25,12 @@ def org_group(org_id: int) -> str:
     return f"org.{org_id}"
 
 
-def publish(org_id: int, event_type: str, **ids: int | str) -> None:
-    """Send `{type, **ids}` to every socket of the organization once the transaction commits."""
+def publish(org_id: int, event_type: str, **ids: int | list[int]) -> None:
+    """Send `{type, **ids}` to every socket of the organization once the transaction commits.
+
+    A batch names its objects in plural keys (`message_ids`, `conversation_ids`, `intent_ids`):
+    one event for the batch instead of one per row.
+    """
     payload = {"type": event_type, **ids}
     transaction.on_commit(lambda: _send(org_id, payload))
 

@@ -107,9 +107,8 @@ def test_sends_of_an_earlier_hour_count_only_for_the_day(org):
         body="x",
         idempotency_key="today",
     )
-    facts = gate.gather_facts(intent, NOW)
-    assert (facts.sent_this_hour, facts.sent_today) == (0, 2)
     decision = gate.evaluate(intent, NOW)
+    assert (decision.facts["sent_this_hour"], decision.facts["sent_today"]) == (0, 2)
     assert decision.reason_code == "daily_quota"
     assert decision.defer_until == datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # local midnight
 
@@ -127,11 +126,11 @@ def test_the_day_is_the_organizations(org):
         body="x",
         idempotency_key="today",
     )
-    assert gate.gather_facts(intent, NOW).sent_today == 2
+    assert gate.evaluate(intent, NOW).facts["sent_today"] == 2
     org.org.time_zone = "America/New_York"
     org.org.save(update_fields=["time_zone"])
     intent.refresh_from_db()
-    assert gate.gather_facts(intent, NOW).sent_today == 1
+    assert gate.evaluate(intent, NOW).facts["sent_today"] == 1
 
 
 def test_unsent_jobs_and_other_numbers_do_not_count(org, other_org):
@@ -147,8 +146,8 @@ def test_unsent_jobs_and_other_numbers_do_not_count(org, other_org):
         body="x",
         idempotency_key="today",
     )
-    facts = gate.gather_facts(intent, NOW)
-    assert (facts.sent_this_hour, facts.sent_today) == (0, 0)
+    facts = gate.evaluate(intent, NOW).facts
+    assert (facts["sent_this_hour"], facts["sent_today"]) == (0, 0)
 
 
 def test_quiet_hours_defer_an_automation_and_the_facts_are_stored(org, monkeypatch):

@@ -163,7 +163,7 @@ def test_status_before_its_message_is_applied_when_the_send_is_recorded(client, 
     assert event.processed_at is None
     message = outbound(org, provider_message_id="3EB0LATE")
     Message.objects.filter(pk=message.pk).update(status=Message.Status.SENT)
-    apply_early_statuses(org.instance, "3EB0LATE")
+    apply_early_statuses([(org.instance, "3EB0LATE")])
     message.refresh_from_db()
     assert message.status == Message.Status.DELIVERED
     event.refresh_from_db()

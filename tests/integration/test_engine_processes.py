@@ -10,19 +10,19 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from bench.cluster import (
+    Cluster,
+    database_url,
+    ledger_duplicates,
+    wait_until,
+)
+from bench.jobs import pending_jobs
 from conversa.engine import services
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.instances.models import Instance
 from conversa.providers import sandbox
 from conversa.providers.models import SandboxInstance, SandboxMessage
 from tests.conftest import make_org
-from tests.integration.cluster import (
-    Cluster,
-    database_url,
-    ledger_duplicates,
-    pending_jobs,
-    wait_until,
-)
 
 S = ExecutionJob.Status
 

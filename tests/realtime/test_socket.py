@@ -78,3 +78,42 @@ def test_events_carry_ids_only_and_leave_after_commit(org, django_capture_on_com
     for payload in sent:
         assert set(payload) <= {"type", "conversation_id", "message_id", "intent_id", "instance_id"}
         assert all(isinstance(v, int) for k, v in payload.items() if k != "type")
+
+
+def test_a_batch_of_sends_is_one_event_per_kind_with_ids_only(
+    org, django_capture_on_commit_callbacks
+):
+    from conversa.engine import services
+    from conversa.engine.models import ExecutionJob
+
+    intents = [
+        services.reply(org.conversation(f"551190000030{n}"), "segredo", org.owner)[0]
+        for n in range(3)
+    ]
+    batch = list(
+        ExecutionJob.objects.filter(intent__in=intents).select_related(
+            "intent", "message", "instance"
+        )
+    )
+    for job in batch:
+        job.status = ExecutionJob.Status.UNCERTAIN  # settled by an echo, no provider needed
+        ExecutionJob.objects.filter(pk=job.pk).update(status=job.status)
+    sent = []
+    original = publisher._send
+    publisher._send = lambda org_id, payload: sent.append(payload)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.mark_sent([(job, f"3EB0{job.pk}") for job in batch], how="provider echo")
+    finally:
+        publisher._send = original
+    kinds = [payload["type"] for payload in sent]
+    assert sorted(kinds) == [publisher.INTENT_UPDATED, publisher.MESSAGE_STATUS_UPDATED]
+    for payload in sent:
+        assert set(payload) <= {"type", "conversation_ids", "message_ids", "intent_ids"}
+        assert all(
+            isinstance(v, list) and all(isinstance(i, int) for i in v)
+            for k, v in payload.items()
+            if k != "type"
+        )
+    intents_event = sent[kinds.index(publisher.INTENT_UPDATED)]
+    assert sorted(intents_event["intent_ids"]) == sorted(i.pk for i in intents)

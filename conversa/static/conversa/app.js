@@ -21,12 +21,18 @@
     var inbox = document.querySelector(".inbox");
     return inbox ? inbox.getAttribute("data-conversation") : "";
   }
+  // An event names one object (conversation_id) or a batch of them (conversation_ids).
+  function ids(event, name) {
+    var many = event[name + "s"] || [];
+    return event[name] !== undefined ? many.concat([event[name]]) : many;
+  }
   function handle(event) {
-    if (event.conversation_id !== undefined) {
+    var conversations = ids(event, "conversation_id").map(String);
+    if (conversations.length) {
       refresh("conversation-list");
-      if (String(event.conversation_id) === currentConversation()) refresh("messages-wrap");
+      if (conversations.indexOf(currentConversation()) !== -1) refresh("messages-wrap");
     }
-    if (event.intent_id !== undefined) refresh("intents");
+    if (ids(event, "intent_id").length) refresh("intents");
   }
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
     e.preventDefault(); // our events are JSON, not HTML to swap

@@ -10,22 +10,22 @@ class Command(BaseCommand):
     help = "Run the execution engine's worker: claim jobs, send them, reap expired leases."
 
     def add_arguments(self, parser):
-        parser.add_argument("--concurrency", type=int, default=1, help="parallel worker loops")
-        parser.add_argument("--batch-size", type=int, default=10)
+        parser.add_argument(
+            "--concurrency", type=int, default=4, help="provider calls in flight at once"
+        )
+        parser.add_argument("--batch-size", type=int, default=16, help="jobs claimed per pass")
 
     def handle(self, *args, concurrency, batch_size, **options):
-        workers = [Worker(batch_size=batch_size) for _ in range(max(1, concurrency))]
+        worker = Worker(batch_size=batch_size, concurrency=concurrency)
 
         def stop(signum, frame):
-            for worker in workers:
-                worker.stop()
+            worker.stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        threads = [threading.Thread(target=w.run_forever, name=w.worker_id) for w in workers]
-        for thread in threads:
-            thread.start()
-        self.stdout.write(f"worker running with concurrency {len(workers)}")
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(timeout=0.5)
+        thread = threading.Thread(target=worker.run_forever, name=worker.worker_id)
+        thread.start()
+        self.stdout.write(f"worker {worker.worker_id} running, concurrency {worker.concurrency}")
+        # Join in short steps so the main thread stays free to take the signals.
+        while thread.is_alive():
+            thread.join(timeout=0.5)

@@ -1,6 +1,5 @@
-"""Real processes for the engine's concurrency tests: a sandbox server and workers, all on the
-test database, driven from the test. PostgreSQL only: that is where several processes write at
-once in production."""
+"""Real processes for the engine's concurrency tests and the chaos benchmark: a sandbox server
+and workers over the current database, driven from the caller."""
 
 import os
 import signal
@@ -13,15 +12,17 @@ import httpx
 from django.db import connection
 from django.db.models import Count
 
-from bench.jobs import pending_jobs  # noqa: F401 (the tests import it from here)
-from conversa.providers.models import SandboxMessage
+from conversa.providers.models import SandboxInstance, SandboxMessage
 
 CONVERSA = [sys.executable, "-m", "conversa.cli"]
-LOGS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
+LOGS = Path(os.environ.get("CONVERSA_LOGS", "var/test-artifacts"))
 
 
 def database_url() -> str:
+    """The URL of the database this process uses (the test database, in tests)."""
     s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
     user = s.get("USER") or ""
     auth = f"{user}@" if user else ""
     return f"postgres://{auth}{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
@@ -74,8 +75,10 @@ class Cluster:
         self.processes.append(process)
         return process
 
-    def worker(self, batch_size: int = 10) -> subprocess.Popen:
-        return self.spawn("worker", "--batch-size", str(batch_size))
+    def worker(self, batch_size: int = 10, concurrency: int = 4) -> subprocess.Popen:
+        return self.spawn(
+            "worker", "--batch-size", str(batch_size), "--concurrency", str(concurrency)
+        )
 
     def stop(self) -> None:
         for process in self.processes:
@@ -98,10 +101,11 @@ def wait_until(condition, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def ledger_duplicates() -> int:
-    """Sends the sandbox accepted more than once for one job reference."""
+def ledger_duplicates(twin: SandboxInstance | None = None) -> int:
+    """Sends the sandbox accepted more than once for one job reference (on `twin`, or any)."""
+    ledger = SandboxMessage.objects.filter(from_me=True)
     return (
-        SandboxMessage.objects.filter(from_me=True)
+        (ledger.filter(instance=twin) if twin else ledger)
         .values("reference")
         .annotate(n=Count("id"))
         .filter(n__gt=1)
