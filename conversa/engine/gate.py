@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils.translation import gettext_noop
 
@@ -337,6 +338,9 @@ def evaluate_many(
     numbers = Instance.objects.filter(
         Q(pk__in=wanted) | Q(organization_id__in=orgs_choosing)
     ).in_bulk()
+    lock_quota_counts(
+        [pk for pk, number in numbers.items() if number.hourly_quota or number.daily_quota]
+    )
     sends = SendCounter(now)
     decisions = []
     for intent, instance_id in pairs:
@@ -365,6 +369,21 @@ def evaluate_many(
             )
         )
     return GateDecision.objects.bulk_create(decisions)
+
+
+def lock_quota_counts(instance_ids: list[int]) -> None:
+    """Hold these numbers' rows until the caller's transaction ends, so two workers cannot both
+    count the same free quota: the second counts after the first's sends are SENDING.
+
+    PostgreSQL only (SQLite's IMMEDIATE transactions already take turns). Rows are locked in id
+    order, the order every transaction that touches several numbers keeps, so none deadlock.
+    """
+    if not instance_ids or not connection.features.has_select_for_update:
+        return
+    if not connection.in_atomic_block:
+        return  # outside a transaction a lock would end at once: nothing to hold it for
+    locked = Instance.objects.select_for_update().filter(pk__in=instance_ids).order_by("pk")
+    list(locked.values_list("pk", flat=True))
 
 
 def evaluate(intent: MessageIntent, now: datetime) -> GateDecision:

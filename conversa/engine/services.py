@@ -231,16 +231,23 @@ def send(job: ExecutionJob) -> SendResult | ProviderError:
 
 
 def settle(sending: list[ExecutionJob], outcomes: list[SendResult | ProviderError]) -> None:
-    """Record what the provider answered for each send."""
+    """Record what the provider answered for each send.
+
+    Numbers' rows are touched (the circuit breaker) in id order, the order the Gate locks them
+    in, so two workers settling and deciding at once cannot deadlock.
+    """
+    answered = sorted(zip(sending, outcomes, strict=True), key=lambda pair: pair[0].instance_id)
     sent = []
-    for job, outcome in zip(sending, outcomes, strict=True):
-        if isinstance(outcome, ProviderError):
-            handle_send_error(job, outcome)
-        else:
-            sent.append((job, outcome.provider_message_id))
-    mark_sent(sent)
-    for instance in {job.instance_id: job.instance for job, _ in sent}.values():
-        instances.record_send_outcome(instance, ok=True)
+    for instance_id in dict.fromkeys(job.instance_id for job, _ in answered):
+        mine = [(job, outcome) for job, outcome in answered if job.instance_id == instance_id]
+        for job, outcome in mine:
+            if isinstance(outcome, ProviderError):
+                handle_send_error(job, outcome)
+        succeeded = [(job, o.provider_message_id) for job, o in mine if isinstance(o, SendResult)]
+        if succeeded:
+            instances.record_send_outcome(succeeded[0][0].instance, ok=True)
+        sent += succeeded
+    mark_sent(sorted(sent, key=lambda pair: pair[0].pk))
 
 
 def mark_sent(sent: list[tuple[ExecutionJob, str]], how: str = "provider answer") -> None:

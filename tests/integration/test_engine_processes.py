@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from bench.cluster import (
     Cluster,
@@ -89,6 +90,29 @@ def test_four_workers_send_two_thousand_jobs_exactly_once(org, cluster):
     assert ledger_duplicates() == 0
     workers = set(ExecutionJob.objects.values_list("worker_id", flat=True))
     assert len(workers) == 4, "every worker took part"
+
+
+def test_four_workers_never_send_past_the_hourly_quota(org, cluster):
+    """Each worker counts the quota inside its own transaction; the number's row lock makes them
+    take turns, so together they stop exactly at the quota."""
+    Instance.objects.filter(pk=org.instance.pk).update(hourly_quota=50, daily_quota=0)
+    pending_jobs(org.instance, 300)
+    for _ in range(4):
+        cluster.worker(batch_size=20, concurrency=10)
+    wait_until(
+        lambda: (
+            not ExecutionJob.objects.filter(
+                status__in=[S.PENDING, S.CLAIMED, S.SENDING], run_after__lte=timezone.now()
+            ).exists()
+        ),
+        90,
+        "every job sent or deferred to the next hour",
+    )
+    assert ExecutionJob.objects.filter(status=S.SENT).count() == 50
+    assert SandboxMessage.objects.filter(from_me=True).count() == 50
+    assert (
+        ExecutionJob.objects.filter(status=S.PENDING, run_after__gt=timezone.now()).count() == 250
+    )
 
 
 def test_a_killed_worker_loses_nothing_and_duplicates_nothing(org, cluster):

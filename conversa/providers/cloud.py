@@ -1,0 +1,230 @@
+"""WhatsApp Cloud API adapter (PROVIDERS.md §A). The sandbox plays the Graph API too.
+
+An instance on this provider keeps its phone number id in `provider_name`, its access token in
+`provider_token`, and the app secret and verify token of its webhook subscription.
+"""
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+
+import httpx
+from django.conf import settings
+
+from conversa.providers.base import (
+    InboundMessage,
+    ParsedEvent,
+    ProviderError,
+    SendResult,
+    StatusUpdate,
+    WebhookMalformed,
+    WebhookRejected,
+)
+from conversa.providers.evolution import http
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+# §A4; `played` is a voice message listened to: as far as we follow it, read.
+STATUS_MAP = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "played": "read",
+    "failed": "failed",
+}
+
+# Graph error codes worth retrying (§A5): throughput (130429), pair rate (131056), a number
+# being upgraded (131057), and Meta's own temporary failures.
+TRANSIENT_CODES = {1, 2, 4, 17, 341, 80007, 130429, 131000, 131016, 131056, 131057, 133004}
+
+# Inbound kinds whose text lives somewhere other than `text.body`.
+CAPTIONED = {"image", "video", "document", "sticker", "audio"}
+
+
+class CloudProvider:
+    supports_lookup = False
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url.rstrip("/")
+
+    def _post(self, instance, path: str, payload: dict) -> dict:
+        try:
+            response = http.post(
+                f"{self.base_url}/{instance.provider_name}{path}",
+                headers={"Authorization": f"Bearer {instance.provider_token}"},
+                json=payload,
+                timeout=settings.PROVIDER_TIMEOUT_SECONDS,
+            )
+        except (httpx.ConnectTimeout, httpx.ConnectError) as exc:
+            raise ProviderError(f"could not connect: {exc}", transient=True) from exc
+        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise ProviderError(f"no answer: {exc!r}", transient=True, ambiguous=True) from exc
+        except httpx.TransportError as exc:
+            raise ProviderError(f"connection error: {exc}", transient=True) from exc
+        if response.status_code >= 400:
+            raise graph_error(response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ProviderError("Graph API answered with non-JSON", transient=True) from exc
+
+    def send_text(self, instance, phone: str, body: str, reference: str) -> SendResult:
+        return self._send(
+            instance,
+            phone,
+            {"type": "text", "text": {"body": body, "preview_url": False}},
+            reference,
+        )
+
+    def send_template(
+        self, instance, phone: str, name: str, language: str, variables: list[str], reference: str
+    ) -> SendResult:
+        """A pre-approved template: the only message allowed outside the 24-hour window."""
+        template: dict = {"name": name, "language": {"code": language}}
+        if variables:
+            parameters = [{"type": "text", "text": value} for value in variables]
+            template["components"] = [{"type": "body", "parameters": parameters}]
+        return self._send(instance, phone, {"type": "template", "template": template}, reference)
+
+    def _send(self, instance, phone: str, content: dict, reference: str) -> SendResult:
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": f"+{phone.lstrip('+')}",
+            **content,
+            # Meta echoes this in every status webhook of the message: how an UNCERTAIN send
+            # is reconciled.
+            "biz_opaque_callback_data": reference,
+        }
+        data = self._post(instance, "/messages", payload)
+        messages = data.get("messages") or []
+        if not messages or not messages[0].get("id"):
+            raise ProviderError("send answered without messages[0].id", transient=False)
+        return SendResult(provider_message_id=messages[0]["id"])
+
+    # Webhooks (§A3)
+    def verify_subscription(self, instance, params) -> str:
+        """The GET handshake: the challenge to echo when the verify token matches."""
+        given = params.get("hub.verify_token", "")
+        if params.get("hub.mode") != "subscribe" or not hmac.compare_digest(
+            given.encode(), instance.verify_token.encode()
+        ):
+            raise WebhookRejected("wrong hub.verify_token or hub.mode")
+        return params.get("hub.challenge", "")
+
+    def verify_webhook(self, instance, headers, raw_body: bytes) -> None:
+        given = headers.get(SIGNATURE_HEADER, "")
+        expected = "sha256=" + signature(instance.app_secret, raw_body)
+        if not instance.app_secret or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise WebhookRejected(f"missing or wrong {SIGNATURE_HEADER}")
+
+    def parse_webhook(self, instance, raw_body: bytes) -> list[ParsedEvent]:
+        try:
+            envelope = json.loads(raw_body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WebhookMalformed(f"body is not JSON: {exc}") from exc
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("entry"), list):
+            raise WebhookMalformed("expected an object with a list 'entry'")
+        parsed = []
+        try:
+            for entry in envelope["entry"]:
+                for change in entry["changes"]:
+                    if change.get("field") != "messages":
+                        continue
+                    value = change["value"]
+                    parsed += parse_messages(value) + parse_statuses(value)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise WebhookMalformed(f"missing or wrong field {exc}") from exc
+        return [ParsedEvent(event=e, dedupe_key=k, raw=envelope) for e, k in parsed]
+
+
+def signature(app_secret: str, raw_body: bytes) -> str:
+    return hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+
+
+def graph_error(response: httpx.Response) -> ProviderError:
+    """Classify a Graph API error answer (§A5): rate limits and Meta's hiccups are transient,
+    a policy or a bad request is permanent."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    code = error.get("code")
+    transient = code in TRANSIENT_CODES or response.status_code >= 500
+    transient = transient or response.status_code == 429
+    retry_after = response.headers.get("Retry-After")
+    return ProviderError(
+        f"Graph {response.status_code} ({code}): {error.get('message') or response.text[:300]}",
+        transient=transient,
+        status=response.status_code,
+        retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+    )
+
+
+def timestamp(value) -> datetime | None:
+    # Meta sends unix seconds as a string; a placeholder or garbage means "unknown", not a 400.
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def message_text(message: dict) -> tuple[str, str]:
+    """(kind, text) of an inbound Cloud API message."""
+    kind = message["type"]
+    if kind == "text":
+        return "text", message["text"]["body"]
+    if kind in CAPTIONED:
+        return kind, (message.get(kind) or {}).get("caption", "") or ""
+    if kind == "button":
+        return "text", message["button"].get("text", "")
+    if kind == "interactive":
+        reply = message["interactive"]
+        chosen = reply.get(reply.get("type", "")) or {}
+        return "text", chosen.get("title", "")
+    if kind in {"location", "contacts", "reaction"}:
+        return {"contacts": "contact"}.get(kind, kind), ""
+    return "unsupported", ""
+
+
+def parse_messages(value: dict) -> list:
+    names = {
+        contact.get("wa_id"): (contact.get("profile") or {}).get("name", "")
+        for contact in value.get("contacts") or []
+    }
+    events = []
+    for message in value.get("messages") or []:
+        kind, body = message_text(message)
+        phone = "".join(ch for ch in str(message["from"]) if ch.isdigit())
+        event = InboundMessage(
+            provider_message_id=message["id"],
+            phone=phone,
+            name=names.get(message["from"], "") or "",
+            kind=kind,
+            body=body,
+            timestamp=timestamp(message.get("timestamp")),
+        )
+        events.append((event, f"message:{message['id']}"))
+    return events
+
+
+def parse_statuses(value: dict) -> list:
+    events = []
+    for status in value.get("statuses") or []:
+        ours = STATUS_MAP.get(status["status"])
+        if ours is None:
+            continue
+        errors = status.get("errors") or []
+        error = ""
+        if errors:
+            first = errors[0]
+            error = f"{first.get('code', '')} {first.get('title') or first.get('message', '')}"
+        event = StatusUpdate(
+            provider_message_id=status["id"],
+            status=ours,
+            error=error.strip(),
+            reference=str(status.get("biz_opaque_callback_data") or ""),
+        )
+        events.append((event, f"status:{status['id']}:{status['status']}"))
+    return events
