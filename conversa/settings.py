@@ -178,6 +178,8 @@ LOGGING = {
 
 # An Evolution API v2 server this Conversa talks to (issue: providers and instances).
 EVOLUTION_URL = os.environ.get("EVOLUTION_URL", "http://127.0.0.1:8080")
+# The Graph API, version included; the sandbox plays it at <SANDBOX_BASE>/sandbox/graph/v21.0.
+CLOUD_API_URL = os.environ.get("CLOUD_API_URL", "https://graph.facebook.com/v21.0").rstrip("/")
 EVOLUTION_API_KEY = os.environ.get("EVOLUTION_API_KEY", "")
 # Serve the simulator under /sandbox/ in this process (the embedded default).
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", True)

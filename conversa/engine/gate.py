@@ -14,10 +14,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils.translation import gettext_noop
 
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
+from conversa.inbox.models import Conversation
 from conversa.instances.models import Instance
 
 ALLOW = GateDecision.Verdict.ALLOW
@@ -56,6 +57,10 @@ class Facts:
     daily_quota: int
     # Until when the instance's circuit breaker holds sends off, if it is open.
     breaker_open_until: datetime | None = None
+    # Cloud API numbers may send free-form text only within 24 hours of the contact's last
+    # message to that number (PROVIDERS.md §A2).
+    window_required: bool = False
+    last_inbound_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,19 @@ class Verdict:
     reason_code: str = ""
     reason: str = ""
     defer_until: datetime | None = None
+
+
+SERVICE_WINDOW = timedelta(hours=24)
+
+
+def check_service_window(origin: str, facts: Facts) -> Verdict | None:
+    if not facts.window_required:
+        return None
+    if facts.last_inbound_at and facts.now - facts.last_inbound_at < SERVICE_WINDOW:
+        return None
+    return Verdict(
+        BLOCK, "outside_window", gettext_noop("Outside the 24-hour window: use a template")
+    )
 
 
 def check_kill_switch(origin: str, facts: Facts) -> Verdict | None:
@@ -154,7 +172,14 @@ def check_quiet_hours(origin: str, facts: Facts) -> Verdict | None:
 
 
 # Blocking facts first: a blocked contact must be refused, not deferred while a number is down.
-CHECKS = [check_contact, check_kill_switch, check_instance, check_quotas, check_quiet_hours]
+CHECKS = [
+    check_contact,
+    check_service_window,
+    check_kill_switch,
+    check_instance,
+    check_quotas,
+    check_quiet_hours,
+]
 
 
 def decide(origin: str, facts: Facts) -> Verdict:
@@ -252,12 +277,14 @@ def sends_in_windows(instance_id: int, hour: Window, day: Window) -> tuple[int, 
 
 
 class SendCounter:
-    """Sends per number in its current clock hour and day, counted once per batch of decisions
-    and kept up to date as the batch allows more, so one batch cannot overshoot a quota."""
+    """Facts about numbers read once per batch of decisions: sends per number in its current
+    clock hour and day, kept up to date as the batch allows more so one batch cannot overshoot
+    a quota, and when each contact last wrote to a Cloud API number."""
 
     def __init__(self, now: datetime):
         self.now = now
         self.counts: dict[int, tuple[int, int]] = {}
+        self.inbound: dict[tuple[int, int], datetime | None] = {}
 
     def get(self, instance: Instance, time_zone: str) -> tuple[int, int]:
         if not (instance.hourly_quota or instance.daily_quota):
@@ -266,6 +293,15 @@ class SendCounter:
             hour, day = clock_windows(self.now, ZoneInfo(time_zone))
             self.counts[instance.pk] = sends_in_windows(instance.pk, hour, day)
         return self.counts[instance.pk]
+
+    def last_inbound(self, contact_id: int, instance: Instance) -> datetime | None:
+        """When the contact last wrote to this number (for the 24-hour window)."""
+        key = (contact_id, instance.pk)
+        if key not in self.inbound:
+            self.inbound[key] = Conversation.objects.filter(
+                contact_id=contact_id, instance_id=instance.pk
+            ).aggregate(last=Max("last_inbound_at"))["last"]
+        return self.inbound[key]
 
     def add(self, instance: Instance) -> None:
         if instance.pk in self.counts:
@@ -276,6 +312,7 @@ class SendCounter:
 def facts_for(intent: MessageIntent, instance: Instance, sends: SendCounter) -> Facts:
     org, contact = intent.organization, intent.contact
     sent_this_hour, sent_today = sends.get(instance, org.time_zone)
+    window_required = instance.provider == Instance.Provider.CLOUD
     return Facts(
         now=sends.now,
         sending_paused=org.sending_paused,
@@ -292,6 +329,8 @@ def facts_for(intent: MessageIntent, instance: Instance, sends: SendCounter) -> 
         hourly_quota=instance.hourly_quota,
         daily_quota=instance.daily_quota,
         breaker_open_until=instance.breaker_open_until,
+        window_required=window_required,
+        last_inbound_at=sends.last_inbound(contact.pk, instance) if window_required else None,
     )
 
 

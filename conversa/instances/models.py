@@ -47,6 +47,11 @@ class Instance(OrgOwned):
     webhook_key = models.CharField(max_length=32, unique=True, default=new_webhook_key)
     # Sent back by the provider in a header and compared in constant time.
     webhook_secret = models.CharField(max_length=64, default=new_webhook_secret)
+    # Cloud API: the Meta app's secret that signs webhooks (X-Hub-Signature-256), and the token
+    # Meta's subscription handshake must present. For Cloud numbers `provider_name` is the phone
+    # number id and `provider_token` the access token.
+    app_secret = models.CharField(max_length=200, blank=True)
+    verify_token = models.CharField(max_length=200, blank=True, default=new_webhook_secret)
     # The circuit breaker: consecutive failed sends, and until when sending is held off.
     breaker_failures = models.PositiveIntegerField(default=0)
     breaker_open_until = models.DateTimeField(null=True, blank=True)

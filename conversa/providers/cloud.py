@@ -197,6 +197,8 @@ def parse_messages(value: dict) -> list:
     for message in value.get("messages") or []:
         kind, body = message_text(message)
         phone = "".join(ch for ch in str(message["from"]) if ch.isdigit())
+        if not phone:
+            continue  # no number to answer (a documentation placeholder): not a conversation
         event = InboundMessage(
             provider_message_id=message["id"],
             phone=phone,

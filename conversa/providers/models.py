@@ -38,8 +38,13 @@ class ProviderEvent(OrgOwned):
 class SandboxInstance(models.Model):
     """The simulator's own record of a number (what an Evolution server keeps). Global."""
 
+    # The protocol this twin speaks: an Evolution API instance, or a Cloud API phone number
+    # (then `name` is its phone number id and `token` its access token).
+    protocol = models.CharField(max_length=16, default="evolution")
     name = models.CharField(max_length=120, unique=True)
     token = models.CharField(max_length=64)
+    # Cloud API: signs webhooks with X-Hub-Signature-256.
+    app_secret = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=16, default="close")
     owner_phone = models.CharField(max_length=20, blank=True)
     webhook_url = models.CharField(max_length=500, blank=True)

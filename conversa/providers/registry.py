@@ -2,6 +2,7 @@ from django.conf import settings
 
 from conversa.providers import sandbox
 from conversa.providers.base import Provider, ProviderError, SendResult
+from conversa.providers.cloud import CloudProvider
 from conversa.providers.evolution import EvolutionProvider
 
 
@@ -42,4 +43,6 @@ def get_provider(instance) -> Provider:
         )
     if instance.provider == "evolution":
         return EvolutionProvider(settings.EVOLUTION_URL, settings.EVOLUTION_API_KEY)
+    if instance.provider == "cloud":
+        return CloudProvider(settings.CLOUD_API_URL)
     raise LookupError(f"provider {instance.provider!r} is not available yet")

@@ -5,8 +5,11 @@ an Evolution server answers, and delivers webhooks with Evolution's shapes over 
 retries like Evolution's. A person plays the customer on its page.
 """
 
+import hashlib
 import heapq
+import hmac
 import itertools
+import json
 import logging
 import random
 import secrets
@@ -23,6 +26,14 @@ from django.db import transaction
 from conversa.providers.models import SandboxInstance, SandboxMessage
 
 log = logging.getLogger(__name__)
+
+# Evolution's messages.update statuses as the Graph API names them (§A4).
+GRAPH_STATUS = {
+    "SERVER_ACK": "sent",
+    "DELIVERY_ACK": "delivered",
+    "READ": "read",
+    "ERROR": "failed",
+}
 
 # Evolution does not retry these (PROVIDERS.md §B2).
 NOT_RETRIED = {400, 401, 403, 404, 422}
@@ -198,6 +209,17 @@ def report_status(message: SandboxMessage, status: str, delay: float = 0.0) -> N
         # The sandbox's extension: echo the sender's reference, as Cloud API does with
         # biz_opaque_callback_data, so an uncertain send can be reconciled.
         data["reference"] = message.reference
+    if message.instance.protocol == "cloud":
+        status_value = {
+            "id": message.message_id,
+            "status": GRAPH_STATUS[status],
+            "timestamp": str(int(time.time())),
+            "recipient_id": message.chat_phone,
+        }
+        if message.reference:
+            status_value["biz_opaque_callback_data"] = message.reference
+        emit_graph(message.instance, {"statuses": [status_value]}, delay=delay)
+        return
     emit(message.instance, "messages.update", data, delay=delay)
 
 
@@ -225,6 +247,21 @@ def customer_says(
         "instanceId": str(instance.pk),
         "source": "android",
     }
+    if instance.protocol == "cloud":
+        value = {
+            "contacts": [{"profile": {"name": name}, "wa_id": phone}],
+            "messages": [
+                {
+                    "from": phone,
+                    "id": message.message_id,
+                    "timestamp": str(int(message.created_at.timestamp())),
+                    "type": "text",
+                    "text": {"body": text},
+                }
+            ],
+        }
+        transaction.on_commit(lambda: emit_graph(instance, value))
+        return message
     transaction.on_commit(lambda: emit(instance, "messages.upsert", data))
     return message
 
@@ -259,6 +296,34 @@ def emit(instance: SandboxInstance, event: str, data: dict, delay: float = 0.0) 
     courier.post(instance.webhook_url, instance.webhook_headers, envelope, delay)
 
 
+def emit_graph(instance: SandboxInstance, value: dict, delay: float = 0.0) -> None:
+    """Queue a webhook in the Graph API's envelope, signed with the app secret (§A3–A4)."""
+    if not instance.webhook_url:
+        return
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": f"WABA{instance.pk}",
+                "changes": [
+                    {
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": instance.owner_phone,
+                                "phone_number_id": instance.name,
+                            },
+                            **value,
+                        },
+                        "field": "messages",
+                    }
+                ],
+            }
+        ],
+    }
+    courier.post(instance.webhook_url, {}, body, delay, secret=instance.app_secret)
+
+
 class Courier:
     """Delivers queued webhooks in order from one background thread, with Evolution's retry
     rules: up to 10 attempts, exponential backoff with jitter, no retry on 400/401/403/404/422."""
@@ -269,10 +334,19 @@ class Courier:
         self.condition = threading.Condition()
         self.thread: threading.Thread | None = None
 
-    def post(self, url: str, headers: dict, body: dict, delay: float = 0.0) -> None:
+    def post(
+        self, url: str, headers: dict, body: dict, delay: float = 0.0, secret: str = ""
+    ) -> None:
+        """Queue `body` for `url`. With `secret`, it goes out as Meta sends: signed with
+        X-Hub-Signature-256, and retried whatever the refusal."""
+        raw = json.dumps(body).encode()
+        headers = {**headers, "Content-Type": "application/json"}
+        if secret:
+            digest = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+            headers["X-Hub-Signature-256"] = f"sha256={digest}"
         with self.condition:
             heapq.heappush(
-                self.queue, (time.monotonic() + delay, next(self.counter), url, headers, body, 1)
+                self.queue, (time.monotonic() + delay, next(self.counter), url, headers, raw, 1)
             )
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self.run, name="sandbox-courier", daemon=True)
@@ -290,22 +364,22 @@ class Courier:
                 self.deliver(client, url, headers, body, attempt)
 
     def deliver(
-        self, client: httpx.Client, url: str, headers: dict, body: dict, attempt: int
+        self, client: httpx.Client, url: str, headers: dict, body: bytes, attempt: int
     ) -> None:
         try:
-            status = client.post(url, json=body, headers=headers).status_code
+            status = client.post(url, content=body, headers=headers).status_code
         except httpx.HTTPError as exc:
             status, error = 0, str(exc)
         else:
             error = f"HTTP {status}"
-        if 200 <= status < 300 or status in NOT_RETRIED:
-            if status in NOT_RETRIED:
-                log.warning("sandbox webhook %s refused with %s", body["event"], status)
+        # Evolution gives up on some refusals; Meta retries anything but a 200.
+        given_up = status in NOT_RETRIED and "X-Hub-Signature-256" not in headers
+        if 200 <= status < 300 or given_up:
+            if given_up:
+                log.warning("sandbox webhook to %s refused with %s", url, status)
             return
         if attempt >= MAX_DELIVERY_ATTEMPTS:
-            log.error(
-                "sandbox webhook %s dropped after %s attempts: %s", body["event"], attempt, error
-            )
+            log.error("sandbox webhook to %s dropped after %s attempts: %s", url, attempt, error)
             return
         backoff = min(0.5 * 2 ** (attempt - 1), 30) * (0.8 + 0.4 * secrets.randbelow(100) / 100)
         with self.condition:
@@ -316,3 +390,20 @@ class Courier:
 
 
 courier = Courier()
+
+
+def create_cloud_number(
+    phone_number_id: str, owner_phone: str, webhook_url: str, app_secret: str
+) -> SandboxInstance:
+    """A Cloud API phone number on the Graph side, registered and ready to send."""
+    if SandboxInstance.objects.filter(name=phone_number_id).exists():
+        raise SandboxError(400, f"phone number id {phone_number_id} is already registered")
+    return SandboxInstance.objects.create(
+        protocol="cloud",
+        name=phone_number_id,
+        token=secrets.token_hex(24),
+        state="open",
+        owner_phone=owner_phone,
+        webhook_url=webhook_url,
+        app_secret=app_secret,
+    )

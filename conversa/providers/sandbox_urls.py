@@ -13,4 +13,5 @@ urlpatterns = [
     path("evolution/message/sendText/<str:name>", views.send_text),
     path("evolution/message/byReference/<str:name>", views.find_by_reference),
     path("evolution/faults/<str:name>", views.set_faults),
+    path("graph/<str:version>/<str:phone_number_id>/messages", views.graph_send),
 ]

@@ -2,6 +2,7 @@
 customer. None of it touches Conversa's own tables: it is the far side of the wire."""
 
 import asyncio
+import secrets
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -90,6 +91,23 @@ def connection_state(request, name: str):
     return JsonResponse({"instance": {"instanceName": name, "state": instance.state}})
 
 
+async def with_faults(instance: SandboxInstance, accept):
+    """Run `accept` (the send) under the number's injected latency and faults: a failure or
+    a timeout accepts nothing; a hang accepts, then never answers in time."""
+    if instance.latency_ms:
+        await asyncio.sleep(instance.latency_ms / 1000)
+    fault = sandbox.draw_fault(instance)
+    if fault == "failure":
+        raise sandbox.SandboxError(503, "Service Unavailable (injected)")
+    if fault == "timeout":
+        await asyncio.sleep(settings.SANDBOX_HANG_SECONDS)
+        raise sandbox.SandboxError(504, "Gateway Timeout (injected)")
+    answer = await sync_to_async(accept)()
+    if fault == "hang":
+        await asyncio.sleep(settings.SANDBOX_HANG_SECONDS)
+    return answer
+
+
 async def send_text(request, name: str):
     """POST /message/sendText: async, so an injected hang holds this request and no other."""
     try:
@@ -98,23 +116,60 @@ async def send_text(request, name: str):
         number, text = body.get("number"), body.get("text")
         if not isinstance(number, str) or not isinstance(text, str) or not text:
             raise sandbox.SandboxError(400, "number and text are required")
-        if instance.latency_ms:
-            await asyncio.sleep(instance.latency_ms / 1000)
-        fault = sandbox.draw_fault(instance)
-        if fault == "failure":
-            raise sandbox.SandboxError(503, "Service Unavailable (injected)")
-        if fault == "timeout":
-            await asyncio.sleep(settings.SANDBOX_HANG_SECONDS)
-            raise sandbox.SandboxError(504, "Gateway Timeout (injected)")
         reference = str(body.get("reference", ""))
-        answer = await sync_to_async(sandbox.accept_send)(instance, number, text, reference)
-        if fault == "hang":
-            await asyncio.sleep(settings.SANDBOX_HANG_SECONDS)
+        answer = await with_faults(
+            instance, lambda: sandbox.accept_send(instance, number, text, reference)
+        )
         return JsonResponse(answer, status=201)
     except sandbox.SandboxError as exc:
         return evolution_error(exc)
 
 
+def graph_error(status: int, code: int, message: str) -> JsonResponse:
+    """The Graph API's error shape."""
+    kind = "OAuthException" if status in (400, 401, 403) else "GraphMethodException"
+    error = {"message": message, "type": kind, "code": code, "fbtrace_id": "sandbox"}
+    return JsonResponse({"error": error}, status=status)
+
+
+async def graph_send(request, version: str, phone_number_id: str):
+    """POST /graph/<version>/<phone number id>/messages: the Cloud API's send (§A1–A2)."""
+    instance = await sync_to_async(
+        SandboxInstance.objects.filter(name=phone_number_id, protocol="cloud").first
+    )()
+    bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+    if instance is None or not secrets.compare_digest(bearer, instance.token.encode()):
+        return graph_error(401, 190, "Invalid OAuth access token")
+    body = json_body(request)
+    kind = body.get("type", "text")
+    if kind == "text":
+        text = (body.get("text") or {}).get("body")
+    elif kind == "template":
+        text = f"[template] {(body.get('template') or {}).get('name', '')}"
+    else:
+        text = None
+    to = body.get("to")
+    if body.get("messaging_product") != "whatsapp" or not isinstance(to, str) or not text:
+        return graph_error(400, 100, "Invalid parameter: messaging_product, to and a body")
+    reference = str(body.get("biz_opaque_callback_data", ""))
+    try:
+        answer = await with_faults(
+            instance, lambda: sandbox.accept_send(instance, to, text, reference)
+        )
+    except sandbox.SandboxError as exc:
+        code = {503: 131000, 504: 131000}.get(exc.status, 100)
+        return graph_error(exc.status if exc.status != 504 else 503, code, str(exc))
+    wa_id = answer["key"]["remoteJid"].split("@")[0]
+    return JsonResponse(
+        {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": to, "wa_id": wa_id}],
+            "messages": [{"id": answer["key"]["id"]}],
+        }
+    )
+
+
+graph_send = csrf_exempt(require_POST(graph_send))
 send_text = csrf_exempt(require_POST(send_text))
 
 

@@ -23,8 +23,10 @@ def webhooks_sent(monkeypatch) -> list[dict]:
     thread to a host that does not exist in tests."""
     sent: list[dict] = []
 
-    def record(url, headers, body, delay=0.0):
-        sent.append({"url": url, "headers": headers, "body": body, "delay": delay})
+    def record(url, headers, body, delay=0.0, secret=""):
+        sent.append(
+            {"url": url, "headers": headers, "body": body, "delay": delay, "secret": secret}
+        )
 
     monkeypatch.setattr(sandbox.courier, "post", record)
     return sent
