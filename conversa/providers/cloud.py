@@ -10,8 +10,8 @@ import json
 from datetime import UTC, datetime
 
 import httpx
-from django.conf import settings
 
+from conversa.providers import http
 from conversa.providers.base import (
     InboundMessage,
     ParsedEvent,
@@ -21,7 +21,6 @@ from conversa.providers.base import (
     WebhookMalformed,
     WebhookRejected,
 )
-from conversa.providers.evolution import http
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 
@@ -49,19 +48,12 @@ class CloudProvider:
         self.base_url = base_url.rstrip("/")
 
     def _post(self, instance, path: str, payload: dict) -> dict:
-        try:
-            response = http.post(
-                f"{self.base_url}/{instance.provider_name}{path}",
-                headers={"Authorization": f"Bearer {instance.provider_token}"},
-                json=payload,
-                timeout=settings.PROVIDER_TIMEOUT_SECONDS,
-            )
-        except (httpx.ConnectTimeout, httpx.ConnectError) as exc:
-            raise ProviderError(f"could not connect: {exc}", transient=True) from exc
-        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise ProviderError(f"no answer: {exc!r}", transient=True, ambiguous=True) from exc
-        except httpx.TransportError as exc:
-            raise ProviderError(f"connection error: {exc}", transient=True) from exc
+        response = http.request(
+            "POST",
+            f"{self.base_url}/{instance.provider_name}{path}",
+            headers={"Authorization": f"Bearer {instance.provider_token}"},
+            json=payload,
+        )
         if response.status_code >= 400:
             raise graph_error(response)
         try:
@@ -153,12 +145,11 @@ def graph_error(response: httpx.Response) -> ProviderError:
     code = error.get("code")
     transient = code in TRANSIENT_CODES or response.status_code >= 500
     transient = transient or response.status_code == 429
-    retry_after = response.headers.get("Retry-After")
     return ProviderError(
         f"Graph {response.status_code} ({code}): {error.get('message') or response.text[:300]}",
         transient=transient,
         status=response.status_code,
-        retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+        retry_after=http.retry_after(response),
     )
 
 

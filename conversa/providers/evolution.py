@@ -4,9 +4,7 @@ import hmac
 import json
 from datetime import UTC, datetime
 
-import httpx
-from django.conf import settings
-
+from conversa.providers import http
 from conversa.providers.base import (
     ConnectionUpdate,
     InboundMessage,
@@ -55,10 +53,6 @@ MEDIA_KINDS = {
 
 PERMANENT_STATUSES = {400, 401, 403, 404, 422}
 
-# One pooled client per process: keep-alive connections, and the TLS context built once
-# (building it per request cost ~45 ms a send).
-http = httpx.Client(limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
-
 
 def phone_from_jid(*jids: str | None) -> str:
     """The digits of the first phone-number JID (`<digits>@s.whatsapp.net`) among `jids`."""
@@ -76,28 +70,13 @@ class EvolutionProvider:
 
     def _request(self, method: str, path: str, instance=None, **kwargs) -> dict:
         key = (instance.provider_token if instance else "") or self.api_key
-        try:
-            response = http.request(
-                method,
-                f"{self.base_url}{path}",
-                headers={"apikey": key},
-                timeout=settings.PROVIDER_TIMEOUT_SECONDS,
-                **kwargs,
-            )
-        except (httpx.ConnectTimeout, httpx.ConnectError) as exc:
-            raise ProviderError(f"could not connect: {exc}", transient=True) from exc
-        except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            # The request went out and no answer came back: it may have been accepted.
-            raise ProviderError(f"no answer: {exc!r}", transient=True, ambiguous=True) from exc
-        except httpx.TransportError as exc:
-            raise ProviderError(f"connection error: {exc}", transient=True) from exc
+        response = http.request(method, f"{self.base_url}{path}", headers={"apikey": key}, **kwargs)
         if response.status_code >= 400:
-            retry_after = response.headers.get("Retry-After")
             raise ProviderError(
                 f"HTTP {response.status_code}: {response.text[:300]}",
                 transient=response.status_code not in PERMANENT_STATUSES,
                 status=response.status_code,
-                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                retry_after=http.retry_after(response),
             )
         try:
             return response.json()
