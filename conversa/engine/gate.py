@@ -276,7 +276,7 @@ def sends_in_windows(instance_id: int, hour: Window, day: Window) -> tuple[int, 
     return counts["hour"], counts["day"]
 
 
-class SendCounter:
+class NumberFacts:
     """Facts about numbers read once per batch of decisions: sends per number in its current
     clock hour and day, kept up to date as the batch allows more so one batch cannot overshoot
     a quota, and when each contact last wrote to a Cloud API number."""
@@ -294,14 +294,22 @@ class SendCounter:
             self.counts[instance.pk] = sends_in_windows(instance.pk, hour, day)
         return self.counts[instance.pk]
 
+    def read_inbound(self, contact_ids: set[int], instances: list[Instance]) -> None:
+        """When each of these contacts last wrote to each Cloud API number among `instances`,
+        in one query for the batch."""
+        windowed = [n.pk for n in instances if n.provider == Instance.Provider.CLOUD]
+        if not windowed or not contact_ids:
+            return
+        latest = (
+            Conversation.objects.filter(contact_id__in=contact_ids, instance_id__in=windowed)
+            .values_list("contact_id", "instance_id")
+            .annotate(last=Max("last_inbound_at"))
+        )
+        self.inbound.update({(contact, number): last for contact, number, last in latest})
+
     def last_inbound(self, contact_id: int, instance: Instance) -> datetime | None:
         """When the contact last wrote to this number (for the 24-hour window)."""
-        key = (contact_id, instance.pk)
-        if key not in self.inbound:
-            self.inbound[key] = Conversation.objects.filter(
-                contact_id=contact_id, instance_id=instance.pk
-            ).aggregate(last=Max("last_inbound_at"))["last"]
-        return self.inbound[key]
+        return self.inbound.get((contact_id, instance.pk))
 
     def add(self, instance: Instance) -> None:
         if instance.pk in self.counts:
@@ -309,7 +317,7 @@ class SendCounter:
             self.counts[instance.pk] = (hour + 1, day + 1)
 
 
-def facts_for(intent: MessageIntent, instance: Instance, sends: SendCounter) -> Facts:
+def facts_for(intent: MessageIntent, instance: Instance, sends: NumberFacts) -> Facts:
     org, contact = intent.organization, intent.contact
     sent_this_hour, sent_today = sends.get(instance, org.time_zone)
     window_required = instance.provider == Instance.Provider.CLOUD
@@ -340,7 +348,7 @@ NO_NUMBER = Verdict(
 
 
 def choose_number(
-    intent: MessageIntent, candidates: list[Instance], sends: SendCounter
+    intent: MessageIntent, candidates: list[Instance], sends: NumberFacts
 ) -> tuple[Verdict, Instance | None, Facts | None]:
     """The verdict for the first number that may send now; when none may, the soonest DEFER
     (or the first BLOCK), so the intent waits on the number that frees up first."""
@@ -380,7 +388,8 @@ def evaluate_many(
     lock_quota_counts(
         [pk for pk, number in numbers.items() if number.hourly_quota or number.daily_quota]
     )
-    sends = SendCounter(now)
+    sends = NumberFacts(now)
+    sends.read_inbound({i.contact_id for i in fresh.values()}, list(numbers.values()))
     decisions = []
     for intent, instance_id in pairs:
         current = fresh[intent.pk]

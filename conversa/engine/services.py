@@ -341,10 +341,7 @@ def set_intents_status(intents: list[MessageIntent], status: str) -> None:
         intent.status = status
         by_org.setdefault(intent.organization_id, []).append(intent.pk)
     for org_id, ids in by_org.items():
-        if len(ids) == 1:
-            publisher.publish(org_id, publisher.INTENT_UPDATED, intent_id=ids[0])
-        else:
-            publisher.publish(org_id, publisher.INTENT_UPDATED, intent_ids=ids)
+        publisher.publish_batch(org_id, publisher.INTENT_UPDATED, intent_ids=ids)
 
 
 def reconcile_uncertain(now=None, limit: int = 50) -> dict[str, int]:

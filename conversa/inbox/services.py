@@ -149,21 +149,12 @@ def record_sends(sent: list[tuple[Message, str]]) -> None:
 
 
 def publish_messages(messages: list[Message], event_type: str) -> None:
-    """One event per organization for many messages; a single message keeps the singular keys."""
-    if len(messages) == 1:
-        message = messages[0]
-        publisher.publish(
-            message.organization_id,
-            event_type,
-            conversation_id=message.conversation_id,
-            message_id=message.id,
-        )
-        return
+    """One event per organization for many messages."""
     by_org: dict[int, list[Message]] = {}
     for message in messages:
         by_org.setdefault(message.organization_id, []).append(message)
     for org_id, group in by_org.items():
-        publisher.publish(
+        publisher.publish_batch(
             org_id,
             event_type,
             conversation_ids=sorted({m.conversation_id for m in group}),

@@ -46,3 +46,14 @@ def _send(org_id: int, payload: dict) -> None:
     except Exception:
         # A realtime hiccup must never undo or fail the committed change: pages also re-fetch.
         log.exception("realtime publish failed for %s", payload["type"])
+
+
+def publish_batch(org_id: int, event_type: str, **id_lists: list[int]) -> None:
+    """One event for a batch (`message_ids=[…]`); a batch of one keeps the singular keys
+    (`message_id=…`), as if it had been published on its own."""
+    if all(len(ids) == 1 for ids in id_lists.values()):
+        publish(
+            org_id, event_type, **{name.removesuffix("s"): ids[0] for name, ids in id_lists.items()}
+        )
+    else:
+        publish(org_id, event_type, **id_lists)

@@ -51,6 +51,18 @@ def set_quotas(org, hourly: int, daily: int = 1000) -> None:
     org.instance.save(update_fields=["hourly_quota", "daily_quota"])
 
 
+def bare_intent(org) -> MessageIntent:
+    """An intent written straight to the table: no decision yet, for the Gate to judge."""
+    return MessageIntent.objects.create(
+        organization=org.org,
+        instance=org.instance,
+        contact=org.conversation().contact,
+        origin=Origin.API,
+        body="x",
+        idempotency_key="today",
+    )
+
+
 def new_intent(org, origin: str = Origin.API) -> MessageIntent:
     conversation = org.conversation()
     intent, _ = services.create_intent(
@@ -99,14 +111,7 @@ def test_sends_of_an_earlier_hour_count_only_for_the_day(org):
     set_quotas(org, hourly=2, daily=2)
     job(org, S.SENT, NOW - timedelta(hours=1))
     job(org, S.SENT, NOW - timedelta(hours=2))
-    intent = MessageIntent.objects.create(
-        organization=org.org,
-        instance=org.instance,
-        contact=org.conversation().contact,
-        origin=Origin.API,
-        body="x",
-        idempotency_key="today",
-    )
+    intent = bare_intent(org)
     decision = gate.evaluate(intent, NOW)
     assert (decision.facts["sent_this_hour"], decision.facts["sent_today"]) == (0, 2)
     assert decision.reason_code == "daily_quota"
@@ -118,14 +123,7 @@ def test_the_day_is_the_organizations(org):
     job(org, S.SENT, datetime(2026, 11, 24, 2, 59, tzinfo=UTC))
     job(org, S.SENT, datetime(2026, 11, 24, 3, 0, tzinfo=UTC))
     job(org, S.SENT, datetime(2026, 11, 24, 5, 0, tzinfo=UTC))
-    intent = MessageIntent.objects.create(
-        organization=org.org,
-        instance=org.instance,
-        contact=org.conversation().contact,
-        origin=Origin.API,
-        body="x",
-        idempotency_key="today",
-    )
+    intent = bare_intent(org)
     assert gate.evaluate(intent, NOW).facts["sent_today"] == 2
     org.org.time_zone = "America/New_York"
     org.org.save(update_fields=["time_zone"])
@@ -138,14 +136,7 @@ def test_unsent_jobs_and_other_numbers_do_not_count(org, other_org):
         job(org, status, NOW - timedelta(minutes=1))
     job(other_org, S.SENT, NOW - timedelta(minutes=1))
     job(other_org, S.SENDING, NOW - timedelta(minutes=1))
-    intent = MessageIntent.objects.create(
-        organization=org.org,
-        instance=org.instance,
-        contact=org.conversation().contact,
-        origin=Origin.API,
-        body="x",
-        idempotency_key="today",
-    )
+    intent = bare_intent(org)
     facts = gate.evaluate(intent, NOW).facts
     assert (facts["sent_this_hour"], facts["sent_today"]) == (0, 0)
 
