@@ -30,6 +30,9 @@ class ConnectionUpdate:
     # One of Instance.Status values.
     status: str
     phone: str = ""
+    # Why a connection ended when the provider says: "refused" (Evolution's QR limit, or
+    # WhatsApp refusing the number), "logged_out" (the session was removed on the phone).
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,15 @@ class ParsedEvent:
     event: ProviderEvent
     dedupe_key: str
     raw: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """What a person scans to link a number: the QR's text and a data-URL image of it."""
+
+    code: str
+    image: str
+    pairing_code: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,9 +95,35 @@ class WebhookMalformed(Exception):
 
 
 class Provider(Protocol):
-    """What every transport implements. Only the engine calls `send_text`."""
+    """What every transport implements. Only the engine calls `send_text`; the number's
+    lifecycle calls come from `instances.services`.
+
+    Every call raises ProviderError, classified transient or permanent.
+    """
+
+    # Lifecycle. `create_instance` registers the number with the provider (Evolution: creates
+    # the instance with its webhook; Cloud: checks the phone number id and token) and returns
+    # the provider's per-instance token when it issues one.
+    def create_instance(self, instance, webhook_url: str) -> str: ...
+
+    # A QR to scan, or None when the number needs none (already open; Cloud API numbers).
+    def connect(self, instance) -> Pairing | None: ...
+
+    def connection_state(self, instance) -> str: ...
+
+    def logout(self, instance) -> None: ...
+
+    def restart(self, instance) -> None: ...
+
+    def delete_instance(self, instance) -> None: ...
+
+    def set_webhook(self, instance, webhook_url: str) -> None: ...
 
     def send_text(self, instance, phone: str, body: str, reference: str) -> SendResult: ...
+
+    def send_template(
+        self, instance, phone: str, name: str, language: str, variables: list[str], reference: str
+    ) -> SendResult: ...
 
     def verify_webhook(self, instance, headers, raw_body: bytes) -> None: ...
 
