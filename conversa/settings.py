@@ -25,6 +25,9 @@ def env_list(name: str, default: str) -> list[str]:
 DEBUG = env_bool("DEBUG")
 # Development default only: any real deployment sets SECRET_KEY in its environment.
 SECRET_KEY = os.environ.get("SECRET_KEY", "conversa-insecure-development-key-set-SECRET_KEY")
+# Keys that encrypt provider secrets at rest (conversa/crypto.py): the first encrypts, all
+# decrypt. Without them a key is derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "") or [SECRET_KEY]
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list(
     "CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000"
@@ -191,5 +194,7 @@ RETRY_BASE_SECONDS = float(os.environ.get("RETRY_BASE_SECONDS", "1"))
 ECHO_GRACE_SECONDS = float(os.environ.get("ECHO_GRACE_SECONDS", "5"))
 # The per-instance circuit breaker holds sends off this long after repeated failures.
 BREAKER_HOLD_SECONDS = float(os.environ.get("BREAKER_HOLD_SECONDS", "30"))
+# After WhatsApp refuses a number (Evolution's `refused`), the Gate holds its sends this long.
+REFUSED_COOLDOWN_SECONDS = float(os.environ.get("REFUSED_COOLDOWN_SECONDS", "1800"))
 # Benchmarks: call the sandbox in-process instead of over HTTP (it accepts instantly).
 SANDBOX_IN_PROCESS = env_bool("SANDBOX_IN_PROCESS")

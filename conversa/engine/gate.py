@@ -108,6 +108,8 @@ def check_contact(origin: str, facts: Facts) -> Verdict | None:
 
 
 def check_instance(origin: str, facts: Facts) -> Verdict | None:
+    if facts.instance_status == "removed":
+        return Verdict(BLOCK, "instance_removed", gettext_noop("The number was removed"))
     if facts.instance_paused:
         return Verdict(
             DEFER, "instance_paused", gettext_noop("The number is paused"), facts.now + RECHECK
@@ -397,7 +399,12 @@ def evaluate_many(
             candidates = [numbers[instance_id]]
         else:
             candidates = sorted(
-                (n for n in numbers.values() if n.organization_id == intent.organization_id),
+                (
+                    n
+                    for n in numbers.values()
+                    if n.organization_id == intent.organization_id
+                    and n.status != Instance.Status.REMOVED
+                ),
                 key=lambda n: (n.status != Instance.Status.CONNECTED, n.pk),
             )
         verdict, instance, facts = choose_number(current, candidates, sends)

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from conversa.accounts.models import OrgOwned
+from conversa.crypto import EncryptedField
 
 
 def new_webhook_key() -> str:
@@ -28,13 +29,19 @@ class Instance(OrgOwned):
         CONNECTING = "connecting", _("Connecting")
         CONNECTED = "connected", _("Connected")
         DISCONNECTED = "disconnected", _("Disconnected")
+        # Deleted by a person: gone from the provider, kept here for its conversations' history.
+        REMOVED = "removed", _("Removed")
 
     name = models.CharField(max_length=120)
     provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.SANDBOX)
     # The instance's name on the provider's side (Evolution's instanceName).
     provider_name = models.CharField(max_length=120)
     # The provider's per-instance token (Evolution's `hash`); empty means the global key is used.
-    provider_token = models.CharField(max_length=200, blank=True)
+    provider_token = EncryptedField(blank=True)
+    # Evolution: the server this number lives on and its global API key; empty means the
+    # server configured in the environment (EVOLUTION_URL, EVOLUTION_API_KEY).
+    base_url = models.URLField(blank=True)
+    api_key = EncryptedField(blank=True)
     phone_number = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
     paused = models.BooleanField(default=False)
@@ -46,12 +53,15 @@ class Instance(OrgOwned):
     # Public part of the webhook URL (/webhooks/<provider>/<webhook_key>).
     webhook_key = models.CharField(max_length=32, unique=True, default=new_webhook_key)
     # Sent back by the provider in a header and compared in constant time.
-    webhook_secret = models.CharField(max_length=64, default=new_webhook_secret)
+    webhook_secret = EncryptedField(default=new_webhook_secret)
     # Cloud API: the Meta app's secret that signs webhooks (X-Hub-Signature-256), and the token
     # Meta's subscription handshake must present. For Cloud numbers `provider_name` is the phone
     # number id and `provider_token` the access token.
-    app_secret = models.CharField(max_length=200, blank=True)
-    verify_token = models.CharField(max_length=200, blank=True, default=new_webhook_secret)
+    app_secret = EncryptedField(blank=True)
+    verify_token = EncryptedField(blank=True, default=new_webhook_secret)
+    # The latest QR the provider offered for pairing (its text; the page draws it).
+    qr_code = models.TextField(blank=True)
+    qr_updated_at = models.DateTimeField(null=True, blank=True)
     # The circuit breaker: consecutive failed sends, and until when sending is held off.
     breaker_failures = models.PositiveIntegerField(default=0)
     breaker_open_until = models.DateTimeField(null=True, blank=True)

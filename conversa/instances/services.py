@@ -1,28 +1,180 @@
-"""State changes of WhatsApp numbers."""
+"""State changes of WhatsApp numbers: adding one, pairing it, its connection, its health."""
 
-from datetime import timedelta
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db import IntegrityError
+from django.db.models import Count, F, Q
 from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
+from conversa.accounts.models import Organization
+from conversa.engine.models import ExecutionJob, GateDecision
 from conversa.instances.models import Instance
+from conversa.providers.base import Pairing, ProviderError
+from conversa.providers.models import ProviderEvent
+from conversa.providers.registry import get_provider
 from conversa.realtime import publisher
 
 
-def apply_connection(instance: Instance, status: str, *, phone: str = "") -> None:
-    """Record the provider's view of the connection (CONNECTION_UPDATE)."""
-    fields = {"status": status, "last_activity_at": timezone.now()}
+class NumberRefused(Exception):
+    """The provider refused to register or act on the number; the message says why."""
+
+
+@dataclass(frozen=True)
+class NumberSettings:
+    """What a person types in step 1 of "Add number" (only the provider's own fields count)."""
+
+    name: str
+    provider: str
+    base_url: str = ""
+    api_key: str = ""
+    phone_number_id: str = ""
+    access_token: str = ""
+    app_secret: str = ""
+    verify_token: str = ""
+
+
+def webhook_url(instance: Instance) -> str:
+    """Where the provider posts this number's webhooks (what Meta's dashboard asks for)."""
+    return f"{settings.PUBLIC_URL}/webhooks/{instance.provider}/{instance.webhook_key}"
+
+
+def add_number(org: Organization, wanted: NumberSettings) -> Instance:
+    """Register a number with its provider, then store it; nothing is stored if the provider
+    refuses (wrong URL, key or token), and the reason is raised as NumberRefused.
+
+    The provider is called before the row exists, outside any transaction: on the embedded
+    default the sandbox answering that call writes to the same SQLite database.
+    """
+    instance = Instance(organization=org, name=wanted.name, provider=wanted.provider)
+    if wanted.provider == Instance.Provider.CLOUD:
+        instance.provider_name = wanted.phone_number_id
+        instance.provider_token = wanted.access_token
+        instance.app_secret = wanted.app_secret
+        instance.verify_token = wanted.verify_token or instance.verify_token
+        taken = Instance.objects.filter(
+            provider=wanted.provider, provider_name=wanted.phone_number_id
+        )
+        if taken.exclude(status=Instance.Status.REMOVED).exists():
+            raise NumberRefused(_("This phone number id is already connected."))
+    else:
+        instance.provider_name = f"{slugify(wanted.name)[:40] or 'number'}-{secrets.token_hex(4)}"
+        instance.base_url = wanted.base_url
+        instance.api_key = wanted.api_key
+    provider = get_provider(instance)
+    try:
+        token = provider.create_instance(instance, webhook_url(instance))
+    except ProviderError as exc:
+        raise NumberRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
+    if token:
+        instance.provider_token = token
+    if wanted.provider == Instance.Provider.CLOUD:
+        # Credentials checked: a Cloud API number has no pairing, it can send now.
+        instance.status = Instance.Status.CONNECTED
+    try:
+        instance.save()
+    except IntegrityError as exc:
+        raise NumberRefused(_("This phone number id is already connected.")) from exc
+    announce(instance)
+    return instance
+
+
+def connect_number(instance: Instance) -> Pairing | None:
+    """Ask the provider for a QR to scan (None when the number is already connected)."""
+    try:
+        pairing = get_provider(instance).connect(instance)
+    except ProviderError as exc:
+        raise NumberRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
+    if pairing is None:
+        apply_connection(instance, Instance.Status.CONNECTED)
+    else:
+        apply_qr(instance, pairing.code)
+    return pairing
+
+
+def apply_qr(instance: Instance, code: str) -> None:
+    """A new QR to scan (qrcode.updated, or the answer to connect): pages redraw it."""
+    now = timezone.now()
+    changes = {
+        "qr_code": code,
+        "qr_updated_at": now,
+        "status": Instance.Status.CONNECTING,
+        "last_activity_at": now,
+    }
+    Instance.objects.filter(pk=instance.pk).exclude(status=Instance.Status.REMOVED).update(
+        **changes
+    )
+    update_local(instance, changes)
+    announce(instance)
+
+
+def apply_connection(instance: Instance, status: str, *, phone: str = "", reason: str = "") -> None:
+    """Record the provider's view of the connection (connection.update, a logout).
+
+    A `refused` number (WhatsApp turned it away, or the QR limit was reached) also gets a
+    cooldown the Gate respects, so the engine does not keep hammering it.
+    """
+    now = timezone.now()
+    changes: dict = {"status": status, "last_activity_at": now}
     if phone:
-        fields["phone_number"] = phone
-    Instance.objects.filter(pk=instance.pk).update(**fields)
-    for name, value in fields.items():
+        changes["phone_number"] = phone
+    if status == Instance.Status.CONNECTED:
+        changes["qr_code"] = ""
+    if reason == "refused":
+        changes["cooldown_until"] = now + timedelta(seconds=settings.REFUSED_COOLDOWN_SECONDS)
+    Instance.objects.filter(pk=instance.pk).exclude(status=Instance.Status.REMOVED).update(
+        **changes
+    )
+    update_local(instance, changes)
+    announce(instance)
+
+
+def logout_number(instance: Instance) -> None:
+    """Unlink the WhatsApp session; the number can be paired again with a new QR."""
+    call(instance, "logout")
+    apply_connection(instance, Instance.Status.DISCONNECTED)
+
+
+def restart_number(instance: Instance) -> None:
+    call(instance, "restart")
+    announce(instance)
+
+
+def remove_number(instance: Instance) -> None:
+    """Delete the number at its provider. The row stays, REMOVED, so its conversations and
+    the proof of every message it sent are kept; the Gate never sends through it again."""
+    call(instance, "delete_instance")
+    changes = {"status": Instance.Status.REMOVED, "qr_code": "", "paused": True}
+    Instance.objects.filter(pk=instance.pk).update(**changes)
+    update_local(instance, changes)
+    announce(instance)
+
+
+def set_paused(instance: Instance, paused: bool) -> None:
+    """Pause (the Gate defers every send through it) or resume a number."""
+    Instance.objects.filter(pk=instance.pk).update(paused=paused)
+    instance.paused = paused
+    announce(instance)
+
+
+def call(instance: Instance, action: str) -> None:
+    try:
+        getattr(get_provider(instance), action)(instance)
+    except ProviderError as exc:
+        raise NumberRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
+
+
+def update_local(instance: Instance, changes: dict) -> None:
+    for name, value in changes.items():
         setattr(instance, name, value)
+
+
+def announce(instance: Instance) -> None:
     publisher.publish(instance.organization_id, publisher.INSTANCE_UPDATED, instance_id=instance.id)
-
-
-def record_activity(instance: Instance) -> None:
-    Instance.objects.filter(pk=instance.pk).update(last_activity_at=timezone.now())
 
 
 BREAKER_THRESHOLD = 5
@@ -44,6 +196,61 @@ def record_send_outcome(instance: Instance, *, ok: bool) -> None:
         breaker_open_until=timezone.now() + timedelta(seconds=settings.BREAKER_HOLD_SECONDS)
     )
     if opened:
-        publisher.publish(
-            instance.organization_id, publisher.INSTANCE_UPDATED, instance_id=instance.id
+        announce(instance)
+
+
+HEALTH_WINDOW = timedelta(hours=24)
+
+
+def health_scores(numbers: list[Instance], now: datetime) -> dict[int, int]:
+    """A 0–100 score per number from the last 24 hours, in three queries for all of them:
+    up to 50 points lost to the share of sends that failed, 10 per disconnect (at most 30),
+    and up to 20 to the share of the Gate's decisions that were blocks. Stored on the number.
+    """
+    ids = [n.pk for n in numbers]
+    since = now - HEALTH_WINDOW
+    failed_statuses = [ExecutionJob.Status.FAILED, ExecutionJob.Status.DEAD]
+    jobs = {
+        row["instance_id"]: row
+        for row in ExecutionJob.objects.filter(instance_id__in=ids, updated_at__gte=since)
+        .values("instance_id")
+        .annotate(
+            sent=Count("id", filter=Q(status=ExecutionJob.Status.SENT)),
+            failed=Count("id", filter=Q(status__in=failed_statuses)),
         )
+    }
+    drops = dict(
+        ProviderEvent.objects.filter(
+            instance_id__in=ids,
+            kind="ConnectionUpdate",
+            received_at__gte=since,
+            event__status=Instance.Status.DISCONNECTED,
+        )
+        .values("instance_id")
+        .annotate(n=Count("id"))
+        .values_list("instance_id", "n")
+    )
+    decisions = {
+        row["instance_id"]: row
+        for row in GateDecision.objects.filter(instance_id__in=ids, created_at__gte=since)
+        .values("instance_id")
+        .annotate(
+            total=Count("id"), blocked=Count("id", filter=Q(verdict=GateDecision.Verdict.BLOCK))
+        )
+    }
+    scores = {}
+    for number in numbers:
+        job = jobs.get(number.pk, {"sent": 0, "failed": 0})
+        decided = decisions.get(number.pk, {"total": 0, "blocked": 0})
+        lost = 0.0
+        if job["sent"] + job["failed"]:
+            lost += 50 * job["failed"] / (job["sent"] + job["failed"])
+        lost += min(10 * drops.get(number.pk, 0), 30)
+        if decided["total"]:
+            lost += 20 * decided["blocked"] / decided["total"]
+        scores[number.pk] = max(0, round(100 - lost))
+    changed = [n for n in numbers if n.health_score != scores[n.pk]]
+    for number in changed:
+        number.health_score = scores[number.pk]
+    Instance.objects.bulk_update(changed, ["health_score"])
+    return scores

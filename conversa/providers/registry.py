@@ -42,7 +42,10 @@ def get_provider(instance) -> Provider:
             settings.SANDBOX_URL, settings.SANDBOX_API_KEY, send_reference=True
         )
     if instance.provider == "evolution":
-        return EvolutionProvider(settings.EVOLUTION_URL, settings.EVOLUTION_API_KEY)
+        return EvolutionProvider(
+            instance.base_url or settings.EVOLUTION_URL,
+            instance.api_key or settings.EVOLUTION_API_KEY,
+        )
     if instance.provider == "cloud":
         return CloudProvider(settings.CLOUD_API_URL)
     raise LookupError(f"provider {instance.provider!r} is not available yet")

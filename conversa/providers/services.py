@@ -57,9 +57,9 @@ def apply_event(instance: Instance, item: ParsedEvent) -> bool:
     elif isinstance(event, StatusUpdate):
         applied = inbox.apply_status(instance, event) is not None
     elif isinstance(event, ConnectionUpdate):
-        instances.apply_connection(instance, event.status, phone=event.phone)
+        instances.apply_connection(instance, event.status, phone=event.phone, reason=event.reason)
     elif isinstance(event, QrUpdate):
-        instances.record_activity(instance)
+        instances.apply_qr(instance, event.code)
     if applied:
         ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())
     return True
