@@ -48,6 +48,16 @@ class Conversation(OrgOwned):
 
     class Meta:
         ordering = ["-last_message_at", "-id"]
+        constraints = [
+            # One live thread per contact and number: two first messages of a new contact
+            # arriving at once in two processes must land in one conversation. Phrased as "not
+            # resolved" so a state added later is live too.
+            models.UniqueConstraint(
+                fields=["instance", "contact"],
+                condition=~Q(status="resolved"),
+                name="conversation_one_unresolved_per_contact",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact} on {self.instance}"

@@ -1,7 +1,9 @@
 """State changes of the inbox: contacts, conversations and messages."""
 
+from datetime import timedelta
+
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from conversa.accounts.models import Member, Organization
@@ -24,28 +26,45 @@ def upsert_contact(org: Organization, phone: str, name: str = "") -> Contact:
 
 
 def current_conversation(instance: Instance, contact: Contact) -> Conversation:
-    """The contact's latest conversation on this instance, or a new open one."""
-    conversation = (
-        Conversation.objects.for_org(instance.organization)
-        .filter(instance=instance, contact=contact)
-        .order_by("-id")
-        .first()
+    """The contact's unresolved conversation on this instance, else its latest resolved one (a
+    new message reopens it), else a new open one.
+
+    Two processes can both find nothing for a new contact and both insert: the unique constraint
+    on unresolved conversations refuses the second insert (it waits for the first transaction
+    and fails once that commits), and the loser reads the winner's row instead.
+    """
+    threads = Conversation.objects.filter(
+        organization_id=instance.organization_id, instance=instance, contact=contact
     )
-    if conversation is None:
-        conversation = Conversation.objects.create(
-            organization=instance.organization, instance=instance, contact=contact
-        )
-    return conversation
+    resolved_last = Case(When(status=Conversation.Status.RESOLVED, then=1), default=0)
+    conversation = threads.order_by(resolved_last, "-id").first()
+    if conversation is not None:
+        return conversation
+    try:
+        with transaction.atomic():
+            return Conversation.objects.create(
+                organization_id=instance.organization_id, instance=instance, contact=contact
+            )
+    except IntegrityError:
+        return threads.exclude(status=Conversation.Status.RESOLVED).get()
 
 
-@transaction.atomic
+# How stale an instance's last activity may get before an inbound message writes it again: the
+# page shows it in minutes, and writing the one instance row for every message would make all
+# concurrent inbound transactions queue on its lock.
+ACTIVITY_RESOLUTION = timedelta(seconds=5)
+
+
+@transaction.atomic(savepoint=False)
 def receive_message(instance: Instance, event: InboundMessage) -> Message | None:
     """Store an inbound message once; a repeat of the same provider id returns None.
 
-    1. Upsert the contact and its conversation.
+    1. Upsert the contact and its conversation (both held unique by the database, so two
+       processes receiving a new contact's first messages at once make one of each).
     2. Insert the message; the unique (instance, provider_message_id) refuses a second copy, so
        two deliveries of one webhook racing each other still store one row.
-    3. After commit, tell the organization's sockets.
+    3. Count it unread and reopen a resolved conversation, in one conditional UPDATE.
+    4. After commit, tell the organization's sockets.
     """
     org = instance.organization
     contact = upsert_contact(org, event.phone, event.name)
@@ -66,14 +85,19 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
             )
     except IntegrityError:
         return None
-    reopen = conversation.status == Conversation.Status.RESOLVED
+    # Decided by the row as it is now, not as read above: an agent may have just resolved it.
     Conversation.objects.filter(pk=conversation.pk).update(
         unread_count=F("unread_count") + 1,
         last_message_at=now,
         last_inbound_at=now,
-        status=Conversation.Status.OPEN if reopen else conversation.status,
+        status=Case(
+            When(status=Conversation.Status.RESOLVED, then=Value(Conversation.Status.OPEN)),
+            default=F("status"),
+        ),
     )
-    Instance.objects.filter(pk=instance.pk).update(last_activity_at=now)
+    if instance.last_activity_at is None or now - instance.last_activity_at > ACTIVITY_RESOLUTION:
+        Instance.objects.filter(pk=instance.pk).update(last_activity_at=now)
+        instance.last_activity_at = now
     publisher.publish(
         org.id, publisher.MESSAGE_RECEIVED, conversation_id=conversation.id, message_id=message.id
     )
