@@ -31,6 +31,14 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("inbox/", include("conversa.inbox.urls")),
     path("instances/", instances.instances, name="instances"),
+    path("instances/add", instances.add_number, name="instance-add"),
+    path("instances/<int:instance_id>/pairing", instances.connect_page, name="instance-connect"),
+    path("instances/<int:instance_id>/ready", instances.done_page, name="instance-done"),
+    path(
+        "instances/<int:instance_id>/actions/<str:action>",
+        instances.number_action,
+        name="instance-action",
+    ),
     path("intents/", engine.intents, name="intents"),
     path("intents/<int:intent_id>/", engine.intent_page, name="intent"),
     path(

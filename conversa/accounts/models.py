@@ -72,6 +72,11 @@ class Member(OrgOwned):
     def __str__(self) -> str:
         return self.display_name
 
+    @property
+    def manages_numbers(self) -> bool:
+        """Owners and admins add, pair, pause and remove the organization's numbers."""
+        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
 
 class ApiToken(OrgOwned):
     """A per-organization API token. Only a SHA-256 of the secret is stored."""

@@ -1,23 +1,147 @@
-from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
-from django.shortcuts import render
-from django.utils import timezone
+import uuid
 
-from conversa.accounts.scoping import scoped
+import segno
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.crypto import masked
+from conversa.engine import services as engine
+from conversa.engine.models import MessageIntent
+from conversa.inbox import services as inbox
+from conversa.instances import services
+from conversa.instances.forms import NumberForm, TestMessageForm
 from conversa.instances.models import Instance
 
+QUEUED = ["pending", "claimed", "retry_wait"]
 
-@login_required
-def instances(request):
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    cards = (
+
+def cards(request):
+    """Every number of the organization but removed ones, with today's figures and health."""
+    now = timezone.now()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    numbers = list(
         scoped(request.org, Instance)
+        .exclude(status=Instance.Status.REMOVED)
         .annotate(
-            queue_depth=Count(
-                "jobs", filter=Q(jobs__status__in=["pending", "claimed", "retry_wait"])
-            ),
+            queue_depth=Count("jobs", filter=Q(jobs__status__in=QUEUED)),
             sent_today=Count("jobs", filter=Q(jobs__status="sent", jobs__updated_at__gte=today)),
         )
         .order_by("name")
     )
-    return render(request, "instances/instances.html", {"instances": cards})
+    services.health_scores(numbers, now)
+    for number in numbers:
+        number.cooling_down = bool(number.cooldown_until and number.cooldown_until > now)
+    return numbers
+
+
+@login_required
+def instances(request):
+    context = {"instances": cards(request)}
+    if request.htmx:
+        return render(request, "instances/_cards.html", context)
+    return render(request, "instances/instances.html", context)
+
+
+def managed(request, instance_id: int) -> Instance:
+    """The organization's number, for someone allowed to change it."""
+    if not request.member.manages_numbers:
+        raise PermissionDenied
+    return get_for_org_or_404(request.org, Instance, pk=instance_id)
+
+
+ACTIONS = {
+    "connect": services.connect_number,
+    "logout": services.logout_number,
+    "restart": services.restart_number,
+    "pause": lambda number: services.set_paused(number, True),
+    "resume": lambda number: services.set_paused(number, False),
+    "remove": services.remove_number,
+}
+
+
+@login_required
+@require_POST
+def number_action(request, instance_id: int, action: str):
+    """A quick action on a number's card or on the pairing page."""
+    number = managed(request, instance_id)
+    if action not in ACTIONS or number.status == Instance.Status.REMOVED:
+        return render(request, "instances/_error.html", {"error": "unknown action"}, status=404)
+    error = ""
+    try:
+        ACTIONS[action](number)
+    except services.NumberRefused as exc:
+        error = str(exc)
+    if request.POST.get("from") == "pairing":
+        return render(request, "instances/_pairing.html", pairing_context(number, error))
+    context = {"instances": cards(request), "error": error, "error_for": number.pk}
+    return render(request, "instances/_cards.html", context, status=422 if error else 200)
+
+
+@login_required
+def add_number(request):
+    """Step 1 of "Add number": name and provider, checked with the provider before saving."""
+    if not request.member.manages_numbers:
+        raise PermissionDenied
+    form = NumberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            number = services.add_number(request.org, form.settings())
+        except services.NumberRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect("instance-connect", instance_id=number.pk)
+    status = 422 if form.errors else 200
+    return render(request, "instances/add.html", {"form": form, "step": 1}, status=status)
+
+
+def pairing_context(number: Instance, error: str = "") -> dict:
+    qr = ""
+    if number.qr_code and number.status != Instance.Status.CONNECTED:
+        qr = segno.make(number.qr_code, error="m").svg_data_uri(scale=5, border=2)
+    return {
+        "number": number,
+        "qr": qr,
+        "error": error,
+        "webhook_url": services.webhook_url(number),
+        "app_secret": masked(number.app_secret),
+        "access_token": masked(number.provider_token),
+    }
+
+
+@login_required
+def connect_page(request, instance_id: int):
+    """Step 2: pair the number (its QR, redrawn as the provider sends new ones), or for a
+    Cloud API number the webhook URL and verify token to paste into Meta."""
+    number = managed(request, instance_id)
+    context = {**pairing_context(number), "step": 2}
+    if request.htmx:
+        return render(request, "instances/_pairing.html", context)
+    return render(request, "instances/connect.html", context)
+
+
+@login_required
+def done_page(request, instance_id: int):
+    """Step 3: the number's status and a box to send it a test message (through the engine)."""
+    number = managed(request, instance_id)
+    intent = None
+    form = TestMessageForm(request.POST or None, initial={"key": uuid.uuid4()})
+    if request.method == "POST" and form.is_valid():
+        phone = form.cleaned_data["phone"]
+        intent, _ = engine.create_intent(
+            request.org,
+            contact=inbox.upsert_contact(request.org, phone),
+            body=form.cleaned_data["body"],
+            origin=MessageIntent.Origin.CHAT_MANUAL,
+            idempotency_key=f"test-message:{form.cleaned_data['key']}",
+            instance=number,
+            created_by=request.member,
+        )
+        form = TestMessageForm(initial={"key": uuid.uuid4(), "phone": phone})
+    status = 422 if form.errors else 200
+    context = {"number": number, "form": form, "intent": intent, "step": 3}
+    return render(request, "instances/done.html", context, status=status)

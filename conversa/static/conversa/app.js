@@ -33,6 +33,7 @@
       if (conversations.indexOf(currentConversation()) !== -1) refresh("messages-wrap");
     }
     if (ids(event, "intent_id").length) refresh("intents");
+    if (ids(event, "instance_id").length) { refresh("instances"); refresh("pairing"); }
   }
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
     e.preventDefault(); // our events are JSON, not HTML to swap
@@ -49,6 +50,8 @@
     refresh("conversation-list");
     if (currentConversation()) refresh("messages-wrap");
     refresh("intents");
+    refresh("instances");
+    refresh("pairing");
   });
   document.addEventListener("htmx:wsClose", function () { socketStatus(false); });
   // Keep the newest message in view after the thread is (re)drawn.

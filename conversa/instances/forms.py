@@ -1,0 +1,77 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from conversa.instances.models import Instance
+from conversa.instances.services import NumberSettings
+
+# Which fields each provider needs in step 1 of "Add number".
+REQUIRED = {
+    Instance.Provider.SANDBOX: [],
+    Instance.Provider.EVOLUTION: ["base_url", "api_key"],
+    Instance.Provider.CLOUD: ["phone_number_id", "access_token", "app_secret"],
+}
+
+
+class NumberForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    provider = forms.ChoiceField(
+        label=_("Provider"),
+        choices=[(p.value, p.label) for p in REQUIRED],
+        widget=forms.RadioSelect,
+        initial=Instance.Provider.SANDBOX,
+    )
+    base_url = forms.URLField(
+        label=_("Evolution server URL"), required=False, assume_scheme="https"
+    )
+    api_key = forms.CharField(label=_("Evolution API key"), required=False, max_length=200)
+    phone_number_id = forms.RegexField(
+        label=_("Phone number ID"),
+        regex=r"^\d{5,32}$",
+        required=False,
+        error_messages={"invalid": _("The phone number ID is the digits Meta shows for it.")},
+    )
+    access_token = forms.CharField(label=_("Access token"), required=False, max_length=600)
+    app_secret = forms.CharField(label=_("App secret"), required=False, max_length=200)
+    verify_token = forms.CharField(
+        label=_("Verify token"),
+        required=False,
+        max_length=200,
+        help_text=_(
+            "Any phrase; Meta presents it when it checks the webhook. Left empty, one is made."
+        ),
+    )
+
+    def clean_name(self):
+        return self.cleaned_data["name"].strip()
+
+    def clean(self):
+        data = super().clean()
+        for name in REQUIRED.get(data.get("provider"), []):
+            if not (data.get(name) or "").strip():
+                self.add_error(name, _("Required for this provider."))
+        return data
+
+    def settings(self) -> NumberSettings:
+        data = self.cleaned_data
+        wanted = {name: (data.get(name) or "").strip() for name in REQUIRED[data["provider"]]}
+        if data["provider"] == Instance.Provider.CLOUD:
+            wanted["verify_token"] = (data.get("verify_token") or "").strip()
+        return NumberSettings(name=data["name"], provider=data["provider"], **wanted)
+
+
+class TestMessageForm(forms.Form):
+    phone = forms.CharField(label=_("To (number with country code)"), max_length=32)
+    body = forms.CharField(
+        label=_("Message"), max_length=4096, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    # Made when the form is drawn: submitting the same form twice sends once.
+    key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def clean_phone(self):
+        # People paste numbers as they write them: +55 (11) 98888-7777.
+        digits = "".join(ch for ch in self.cleaned_data["phone"] if ch.isdigit())
+        if not 8 <= len(digits) <= 15:
+            raise forms.ValidationError(
+                _("8 to 15 digits, country code first, like 5511988887777.")
+            )
+        return digits

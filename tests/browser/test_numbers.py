@@ -1,0 +1,76 @@
+"""A person adds a number with the wizard, scans its QR on the simulator, sees it connect live
+and sends a test message: in a real Chromium against `conversa serve`."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_skeleton import sign_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_add_scan_connect_live_and_send_a_test_message(conversa_server, browser):
+    server = conversa_server
+    page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+    sign_in(page, server)
+    page.goto(f"{server['url']}/instances/")
+    page.get_by_role("link", name="Add number").first.click()
+
+    # Step 1: an Evolution number without its server is a form error, nothing is saved.
+    page.get_by_label("Name").fill("Loja Centro")
+    page.get_by_role("radio", name=re.compile("^Evolution API")).check()
+    page.get_by_role("button", name="Check and continue").click()
+    expect(page.locator(".field-error").first).to_contain_text("Required for this provider.")
+    page.get_by_role("radio", name=re.compile("^Sandbox")).check()
+    expect(page.get_by_label("Evolution server URL")).to_be_hidden()
+    page.get_by_role("button", name="Check and continue").click()
+
+    # Step 2: a real QR, then the scan on the simulator connects the number, live.
+    expect(page).to_have_url(re.compile(r"/instances/\d+/pairing$"))
+    expect(page.locator("img.qr")).to_be_visible(timeout=10_000)
+    expect(page.locator("body")).to_have_attribute("data-socket", "open", timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "number-qr.png"))
+    simulator_url = page.get_by_role("link", name="Open the simulator to scan it").get_attribute(
+        "href"
+    )
+    simulator = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
+    simulator.goto(f"{server['url']}{simulator_url}")
+    simulator.get_by_role("button", name="Scan the QR code").click()
+    expect(page.locator("#pairing")).to_have_attribute("data-status", "connected", timeout=10_000)
+    expect(page.locator("img.qr")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "number-connected.png"))
+
+    # Step 3: a test message, through the engine, reaches the simulator.
+    page.get_by_role("link", name="Continue").click()
+    page.get_by_label("To (number with country code)").fill("11 9888")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".field-error").first).to_contain_text("8 to 15 digits")
+    page.get_by_label("To (number with country code)").fill("+55 (11) 98888-7777")
+    page.get_by_label("Message").fill("Olá! Teste do número novo.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status")).to_contain_text("Queued through the engine.")
+    name = simulator_url.split("instance=")[1]
+    simulator.goto(f"{server['url']}/sandbox/?instance={name}&phone=5511988887777")
+    expect(simulator.locator("#chat")).to_contain_text("Olá! Teste do número novo.", timeout=15_000)
+
+    page.goto(f"{server['url']}/instances/")
+    card = page.locator(".instance-card", has_text="Loja Centro")
+    expect(card.locator("[data-status]")).to_have_attribute("data-status", "connected")
+    page.screenshot(path=str(ARTIFACTS / "numbers.png"), full_page=True)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_numbers_grid_fits_a_small_phone(conversa_server, browser, scheme):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, color_scheme=scheme)
+    page = context.new_page()
+    sign_in(page, conversa_server)
+    page.goto(f"{conversa_server['url']}/instances/")
+    expect(page.locator(".instance-card").first).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    page.screenshot(path=str(ARTIFACTS / f"numbers-375-{scheme}.png"), full_page=True)
+    page.goto(f"{conversa_server['url']}/instances/add")
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    page.screenshot(path=str(ARTIFACTS / f"number-add-375-{scheme}.png"), full_page=True)

@@ -1,0 +1,298 @@
+"""A number's life in the product: added through the wizard, paired by QR over real HTTP with
+the sandbox, a test message through the engine, dropped, refused, logged out, removed."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.utils import timezone
+
+from conversa import crypto
+from conversa.crypto import decrypt
+from conversa.engine import gate
+from conversa.engine import services as engine
+from conversa.engine.models import ExecutionJob, MessageIntent
+from conversa.engine.worker import Worker
+from conversa.instances import services
+from conversa.instances.models import Instance
+from conversa.instances.services import NumberSettings
+from conversa.providers import sandbox
+from conversa.providers.base import ConnectionUpdate, ParsedEvent
+from conversa.providers.models import SandboxInstance, SandboxMessage
+from conversa.providers.services import apply_event
+from tests.conftest import make_org
+
+
+def wait_for(condition, what: str, timeout: float = 10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def live(live_server, settings, transactional_db, monkeypatch):
+    """The sandbox answering over real HTTP on the live server, and its webhooks delivered."""
+    monkeypatch.setattr(sandbox.courier, "post", sandbox.Courier.post.__get__(sandbox.courier))
+    settings.PUBLIC_URL = live_server.url
+    settings.SANDBOX_URL = f"{live_server.url}/sandbox/evolution"
+    settings.CLOUD_API_URL = f"{live_server.url}/sandbox/graph/v21.0"
+    settings.SANDBOX_DELIVERY_DELAY = 0.05
+    return make_org(webhook_base=live_server.url)
+
+
+def status_of(number: Instance) -> str:
+    number.refresh_from_db()
+    return number.status
+
+
+def test_the_wizard_adds_pairs_and_tests_a_sandbox_number(live):
+    client = live.client()
+    answer = client.post("/instances/add", {"name": "Loja Centro", "provider": "sandbox"})
+    assert answer.status_code == 302
+    number = Instance.objects.get(organization=live.org, name="Loja Centro")
+    assert answer.url == f"/instances/{number.pk}/pairing"
+    twin = SandboxInstance.objects.get(name=number.provider_name)
+    assert number.provider_token == twin.token
+    assert twin.webhook_url.endswith(f"/webhooks/sandbox/{number.webhook_key}")
+
+    # Step 2: the page asks for a QR; the sandbox's qrcode.updated also arrives by webhook.
+    pairing = client.post(f"/instances/{number.pk}/actions/connect", {"from": "pairing"})
+    assert pairing.status_code == 200
+    assert b'class="qr"' in pairing.content and b"data:image/svg+xml" in pairing.content
+    assert status_of(number) == Instance.Status.CONNECTING
+    first_code = number.qr_code
+    assert first_code.startswith(f"sandbox:{number.provider_name}:")
+    client.post(f"/instances/{number.pk}/actions/connect", {"from": "pairing"})
+    number.refresh_from_db()
+    assert number.qr_code != first_code, "asking again gives a fresh QR"
+
+    # The person scans it on the simulator's page: connection.update comes back over HTTP.
+    client.post("/sandbox/scan", {"instance": number.provider_name})
+    wait_for(lambda: status_of(number) == Instance.Status.CONNECTED, "CONNECTED")
+    assert number.phone_number and number.qr_code == ""
+    assert b"Continue" in client.get(f"/instances/{number.pk}/pairing").content
+
+    # Step 3: a test message goes through the engine, once however often the form is posted.
+    form = {
+        "phone": "+5511988887777",
+        "body": "Teste da Conversa",
+        "key": "0b7c4c8e-1d5f-4f7a-9f00-6f3b2a1c9d10",
+    }
+    assert client.post(f"/instances/{number.pk}/ready", form).status_code == 200
+    assert client.post(f"/instances/{number.pk}/ready", form).status_code == 200
+    intent = MessageIntent.objects.get(organization=live.org)
+    assert intent.status == MessageIntent.Status.QUEUED
+    assert Worker().run_once() == 1
+    assert ExecutionJob.objects.get(intent=intent).status == ExecutionJob.Status.SENT
+    sent = SandboxMessage.objects.get(instance=twin, from_me=True)
+    assert (sent.chat_phone, sent.text) == ("5511988887777", "Teste da Conversa")
+
+
+def paired(org) -> tuple[Instance, SandboxInstance]:
+    number = services.add_number(org.org, NumberSettings(name="Vendas 2", provider="sandbox"))
+    services.connect_number(number)
+    twin = SandboxInstance.objects.get(name=number.provider_name)
+    sandbox.set_state(twin, "open", owner_phone="5511977776666")
+    wait_for(lambda: status_of(number) == Instance.Status.CONNECTED, "CONNECTED")
+    return number, twin
+
+
+def test_a_dropped_connection_is_seen_and_a_new_qr_reconnects(live):
+    number, twin = paired(live)
+    sandbox.set_state(twin, "close")
+    wait_for(lambda: status_of(number) == Instance.Status.DISCONNECTED, "DISCONNECTED")
+    assert services.connect_number(number) is not None
+    assert status_of(number) == Instance.Status.CONNECTING and number.qr_code
+    sandbox.set_state(twin, "open")
+    wait_for(lambda: status_of(number) == Instance.Status.CONNECTED, "CONNECTED again")
+
+
+def test_logout_then_remove_keeps_history_and_blocks_sends(live):
+    number, twin = paired(live)
+    client = live.client()
+    client.post(f"/instances/{number.pk}/actions/logout")
+    assert status_of(number) == Instance.Status.DISCONNECTED
+    assert SandboxInstance.objects.get(pk=twin.pk).state == "close"
+    answer = client.post(f"/instances/{number.pk}/actions/remove")
+    assert answer.status_code == 200
+    assert status_of(number) == Instance.Status.REMOVED
+    assert not SandboxInstance.objects.filter(pk=twin.pk).exists()
+    assert b"Vendas 2" not in client.get("/instances/").content
+
+    contact = live.customer_writes("5511955554444").conversation.contact
+    intent, _ = engine.create_intent(
+        live.org, contact=contact, body="Oi", origin="api", idempotency_key="k", instance=number
+    )
+    assert intent.status == MessageIntent.Status.BLOCKED
+    assert intent.decisions.get().reason_code == "instance_removed"
+
+
+def test_wrong_evolution_credentials_store_nothing(live, settings):
+    answer = live.client().post(
+        "/instances/add",
+        {
+            "name": "Evolution",
+            "provider": "evolution",
+            "base_url": settings.SANDBOX_URL,
+            "api_key": "wrong",
+        },
+    )
+    assert answer.status_code == 422
+    assert b"The provider refused" in answer.content
+    assert not Instance.objects.filter(name="Evolution").exists()
+    assert not SandboxInstance.objects.filter(name__startswith="evolution-").exists()
+
+
+def test_an_evolution_number_uses_its_own_server_and_key(live, settings):
+    answer = live.client().post(
+        "/instances/add",
+        {
+            "name": "Evolution",
+            "provider": "evolution",
+            "base_url": settings.SANDBOX_URL,
+            "api_key": settings.SANDBOX_API_KEY,
+        },
+    )
+    assert answer.status_code == 302
+    number = Instance.objects.get(name="Evolution")
+    assert (number.base_url, number.api_key) == (settings.SANDBOX_URL, settings.SANDBOX_API_KEY)
+    assert services.connect_number(number).code.startswith("sandbox:")
+
+
+def test_missing_provider_fields_are_form_errors(live):
+    answer = live.client().post("/instances/add", {"name": "Meta", "provider": "cloud"})
+    assert answer.status_code == 422
+    assert answer.content.count(b"Required for this provider.") == 3
+    assert not Instance.objects.exists() or not Instance.objects.filter(name="Meta").exists()
+
+
+CLOUD_FORM = {
+    "name": "Meta oficial",
+    "provider": "cloud",
+    "phone_number_id": "106540352242922",
+    "app_secret": "app-secret-of-the-meta-app",
+    "verify_token": "minha frase secreta",
+}
+
+
+def test_a_cloud_number_is_checked_against_the_graph_api(live):
+    twin = sandbox.create_cloud_number("106540352242922", "5511933334444", "", "x")
+    client = live.client()
+    refused = client.post("/instances/add", {**CLOUD_FORM, "access_token": "not-the-token"})
+    assert refused.status_code == 422
+    assert not Instance.objects.filter(provider="cloud").exists()
+
+    answer = client.post("/instances/add", {**CLOUD_FORM, "access_token": twin.token})
+    assert answer.status_code == 302
+    number = Instance.objects.get(provider="cloud")
+    assert number.status == Instance.Status.CONNECTED
+    page = client.get(answer.url).content.decode()
+    assert f"/webhooks/cloud/{number.webhook_key}" in page
+    assert "minha frase secreta" in page
+    # Secrets are never shown again in full.
+    assert twin.token not in page and CLOUD_FORM["app_secret"] not in page
+    assert "••••" + twin.token[-4:] in page
+
+    again = client.post("/instances/add", {**CLOUD_FORM, "access_token": twin.token})
+    assert again.status_code == 422
+    assert b"already connected" in again.content
+
+
+def test_secrets_are_encrypted_at_rest(live, settings):
+    number, _ = paired(live)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT provider_token, webhook_secret FROM instances_instance WHERE id = %s",
+            [number.pk],
+        )
+        stored_token, stored_secret = cursor.fetchone()
+    assert number.provider_token and stored_token != number.provider_token
+    assert number.provider_token not in stored_token
+    assert decrypt(stored_token) == number.provider_token
+    assert decrypt(stored_secret) == number.webhook_secret
+
+    # Rotation: a new key first, the old one after it, and old rows still read.
+    settings.FIELD_ENCRYPTION_KEYS = ["a brand new key", *settings.FIELD_ENCRYPTION_KEYS]
+    crypto.keyring.cache_clear()
+    try:
+        assert Instance.objects.get(pk=number.pk).provider_token == number.provider_token
+        settings.FIELD_ENCRYPTION_KEYS = ["a brand new key"]
+        crypto.keyring.cache_clear()
+        with pytest.raises(ImproperlyConfigured, match="cannot be decrypted"):
+            Instance.objects.get(pk=number.pk)
+    finally:
+        crypto.keyring.cache_clear()
+
+
+def test_a_refused_number_cools_down_and_the_gate_waits(org):
+    number = org.instance
+    event = ConnectionUpdate(status="disconnected", reason="refused")
+    apply_event(number, ParsedEvent(event=event, dedupe_key="connection:refused:1"))
+    number.refresh_from_db()
+    assert number.status == Instance.Status.DISCONNECTED
+    assert number.cooldown_until > timezone.now() + timedelta(minutes=25)
+    # Even once it is connected again, the cooldown holds its sends.
+    services.apply_connection(number, Instance.Status.CONNECTED)
+    contact = org.customer_writes("5511955554444").conversation.contact
+    intent, _ = engine.create_intent(
+        org.org, contact=contact, body="Oi", origin="api", idempotency_key="k", instance=number
+    )
+    decision = intent.decisions.get()
+    assert (decision.verdict, decision.reason_code) == (gate.DEFER, "instance_cooldown")
+    assert decision.defer_until == number.cooldown_until
+
+
+def test_health_falls_with_failures_disconnects_and_blocks(org):
+    number = org.instance
+    now = timezone.now()
+    assert services.health_scores([number], now) == {number.pk: 100}
+    contact = org.customer_writes("5511955554444").conversation.contact
+    for n in range(4):
+        intent, _ = engine.create_intent(
+            org.org,
+            contact=contact,
+            body="Oi",
+            origin="api",
+            idempotency_key=f"k{n}",
+            instance=number,
+        )
+    jobs = list(ExecutionJob.objects.filter(instance=number))
+    ExecutionJob.objects.filter(pk__in=[j.pk for j in jobs[:2]]).update(status="failed")
+    ExecutionJob.objects.filter(pk__in=[j.pk for j in jobs[2:]]).update(status="sent")
+    apply_event(number, ParsedEvent(event=ConnectionUpdate("disconnected"), dedupe_key="c:1"))
+    # 2 of 4 sends failed (−25), one disconnect (−10), no blocks.
+    assert services.health_scores([number], now) == {number.pk: 65}
+    number.refresh_from_db()
+    assert number.health_score == 65
+
+
+def test_only_owners_and_admins_manage_numbers(org, other_org):
+    agent = org.member()
+    client = org.client(agent)
+    assert client.get("/instances/add").status_code == 403
+    assert client.post(f"/instances/{org.instance.pk}/actions/pause").status_code == 403
+    page = client.get("/instances/")
+    assert page.status_code == 200 and b"Add number" not in page.content
+    # Another organization's number does not exist for us.
+    assert org.client().post(f"/instances/{other_org.instance.pk}/actions/pause").status_code == 404
+    other_org.instance.refresh_from_db()
+    assert other_org.instance.paused is False
+
+
+def test_pause_and_resume_from_the_card(org):
+    client = org.client()
+    answer = client.post(
+        f"/instances/{org.instance.pk}/actions/pause", headers={"HX-Request": "true"}
+    )
+    assert answer.status_code == 200 and b"Resume" in answer.content
+    org.instance.refresh_from_db()
+    assert org.instance.paused
+    client.post(f"/instances/{org.instance.pk}/actions/resume")
+    org.instance.refresh_from_db()
+    assert not org.instance.paused
+    assert client.post(f"/instances/{org.instance.pk}/actions/explode").status_code == 404
