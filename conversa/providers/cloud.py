@@ -6,7 +6,6 @@ An instance on this provider keeps its phone number id in `provider_name`, its a
 
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime
 
 import httpx
@@ -21,6 +20,7 @@ from conversa.providers.base import (
     WebhookMalformed,
     WebhookRejected,
 )
+from conversa.providers.evolution import load_json, storable
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 
@@ -112,10 +112,7 @@ class CloudProvider:
             raise WebhookRejected(f"missing or wrong {SIGNATURE_HEADER}")
 
     def parse_webhook(self, instance, raw_body: bytes) -> list[ParsedEvent]:
-        try:
-            envelope = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise WebhookMalformed(f"body is not JSON: {exc}") from exc
+        envelope = load_json(raw_body)
         if not isinstance(envelope, dict) or not isinstance(envelope.get("entry"), list):
             raise WebhookMalformed("expected an object with a list 'entry'")
         parsed = []
@@ -128,7 +125,9 @@ class CloudProvider:
                     parsed += parse_messages(value) + parse_statuses(value)
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise WebhookMalformed(f"missing or wrong field {exc}") from exc
-        return [ParsedEvent(event=e, dedupe_key=k, raw=envelope) for e, k in parsed]
+        # Every entry and change parsed and checked before any is stored: a batch is taken whole
+        # or refused whole.
+        return storable(parsed, envelope)
 
 
 def signature(app_secret: str, raw_body: bytes) -> str:
@@ -187,7 +186,9 @@ def parse_messages(value: dict) -> list:
     events = []
     for message in value.get("messages") or []:
         kind, body = message_text(message)
-        phone = "".join(ch for ch in str(message["from"]) if ch.isdigit())
+        if not isinstance(message["from"], str):
+            raise ValueError("'from' is not a string")
+        phone = "".join(ch for ch in message["from"] if ch.isdigit())
         if not phone:
             continue  # no number to answer (a documentation placeholder): not a conversation
         event = InboundMessage(

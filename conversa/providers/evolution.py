@@ -2,6 +2,9 @@
 
 import hmac
 import json
+import math
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from conversa.providers import http
@@ -60,6 +63,84 @@ def phone_from_jid(*jids: str | None) -> str:
         if jid and jid.endswith("@s.whatsapp.net"):
             return jid.split("@", 1)[0].split(":", 1)[0]
     return ""
+
+
+# What the tables take (ProviderEvent, Message, Contact): checked while parsing, because a value
+# the database refuses would fail the POST after its earlier events were stored.
+MAX_MESSAGE_ID = 128
+MAX_DEDUPE_KEY = 200
+MAX_REFERENCE = 64
+MAX_DEPTH = 32
+PHONE_DIGITS = re.compile(r"[0-9]{1,20}")
+TEXT_FIELDS = ("provider_message_id", "phone", "name", "kind", "body", "status", "error")
+TEXT_FIELDS += ("reference", "reason", "code")
+
+
+def load_json(raw_body: bytes):
+    """The body as JSON that can be stored as it is, or WebhookMalformed.
+
+    Beyond valid JSON it refuses what would fail later, at insert time: NaN and infinities
+    (written back as tokens that neither PostgreSQL nor SQLite's JSON accepts), NUL characters
+    and unpaired surrogates in strings (PostgreSQL refuses both), and nesting deeper than any
+    real payload (the encoder would hit the recursion limit while storing it).
+    """
+    try:
+        body = json.loads(raw_body, parse_constant=not_finite, parse_float=finite_float)
+    except (ValueError, RecursionError) as exc:
+        raise WebhookMalformed(f"body is not JSON: {exc}") from exc
+    pending = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise WebhookMalformed(f"JSON nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            pending += [(key, depth) for key in value]
+            pending += [(item, depth + 1) for item in value.values()]
+        elif isinstance(value, list):
+            pending += [(item, depth + 1) for item in value]
+        elif isinstance(value, str) and not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError as exc:
+                raise WebhookMalformed("a string holds an unpaired surrogate") from exc
+        if isinstance(value, str) and "\x00" in value:
+            raise WebhookMalformed("a string holds a NUL character")
+    return body
+
+
+def not_finite(token: str):
+    raise ValueError(f"{token} is not a JSON number")
+
+
+def finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+def storable(parsed: list, envelope: dict, what: str = "") -> list[ParsedEvent]:
+    """(event, dedupe key) pairs as ParsedEvents, once every one of them fits the tables;
+    else WebhookMalformed, before any of them is stored."""
+    prefix = f"{what}: " if what else ""
+    events = []
+    for event, key in parsed:
+        for name in TEXT_FIELDS:
+            if not isinstance(getattr(event, name, ""), str):
+                raise WebhookMalformed(f"{prefix}{name} is not a string")
+        message_id = getattr(event, "provider_message_id", None)
+        if message_id is not None and not 0 < len(message_id) <= MAX_MESSAGE_ID:
+            raise WebhookMalformed(f"{prefix}message id is empty or over {MAX_MESSAGE_ID} chars")
+        phone = getattr(event, "phone", "")
+        if (phone or isinstance(event, InboundMessage)) and not PHONE_DIGITS.fullmatch(phone):
+            raise WebhookMalformed(f"{prefix}phone {phone[:40]!r} is not 1 to 20 digits")
+        if not isinstance(key, str) or len(key) > MAX_DEDUPE_KEY:
+            raise WebhookMalformed(f"{prefix}event id is over {MAX_DEDUPE_KEY} chars")
+        if len(getattr(event, "reference", "")) > MAX_REFERENCE:
+            # Longer than any reference of ours: another app's callback data, not a 400.
+            event = replace(event, reference="")
+        events.append(ParsedEvent(event=event, dedupe_key=key, raw=envelope))
+    return events
 
 
 class EvolutionProvider:
@@ -151,10 +232,7 @@ class EvolutionProvider:
             raise WebhookRejected("missing or wrong webhook secret")
 
     def parse_webhook(self, instance, raw_body: bytes) -> list[ParsedEvent]:
-        try:
-            envelope = json.loads(raw_body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise WebhookMalformed(f"body is not JSON: {exc}") from exc
+        envelope = load_json(raw_body)
         if not isinstance(envelope, dict) or not isinstance(envelope.get("data"), dict):
             raise WebhookMalformed("expected an object with 'event' and an object 'data'")
         event = str(envelope.get("event", "")).lower().replace("_", ".")
@@ -169,9 +247,9 @@ class EvolutionProvider:
             return []
         try:
             parsed = parser(data, envelope)
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError, OverflowError, OSError) as exc:
             raise WebhookMalformed(f"{event}: missing or wrong field {exc}") from exc
-        return [ParsedEvent(event=e, dedupe_key=k, raw=envelope) for e, k in parsed]
+        return storable(parsed, envelope, event)
 
 
 def message_text(message: dict) -> tuple[str, str]:
@@ -192,7 +270,10 @@ def parse_upsert(data: dict, envelope: dict) -> list:
     # Our own sends come back as fromMe; groups and broadcasts are not conversations here.
     if key.get("fromMe") or not phone:
         return []
-    kind, body = message_text(data.get("message") or {})
+    message = data.get("message") or {}
+    if not isinstance(message, dict):
+        raise ValueError("'message' is not an object")
+    kind, body = message_text(message)
     timestamp = data.get("messageTimestamp")
     when = datetime.fromtimestamp(int(timestamp), tz=UTC) if timestamp else None
     event = InboundMessage(

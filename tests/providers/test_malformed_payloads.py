@@ -1,0 +1,271 @@
+"""Malformed webhook bodies, generated: a 400 that says why, or a 200 when there is nothing to
+apply, never a 500; and a 400 stores nothing, not even the events of the same POST that came
+before the bad one.
+
+Each POST carries the right secret or signature, so the body really is parsed. The database
+rolls back once per test, not per example, so every example compares row counts around itself.
+"""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conversa.inbox.models import Contact, Conversation, Message
+from conversa.instances.models import Instance
+from conversa.providers.cloud import signature
+from conversa.providers.evolution import SECRET_HEADER
+from conversa.providers.models import ProviderEvent
+
+PAYLOADS = Path(__file__).parents[2].parent / "shared" / "payloads"
+EVOLUTION = {p.name: json.loads(p.read_bytes()) for p in sorted(PAYLOADS.glob("evolution/*.json"))}
+CLOUD = {p.name: json.loads(p.read_bytes()) for p in sorted(PAYLOADS.glob("cloud/*.json"))}
+APP_SECRET = "app-secret-for-tests"
+
+EXAMPLES = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def cloud_batch() -> dict:
+    """Two messages from two real numbers in one POST: breaking the second must not store the
+    first."""
+    batch = copy.deepcopy(CLOUD["batch_two_changes_one_entry_netflie.json"])
+    for n, change in enumerate(batch["entry"][0]["changes"]):
+        change["value"]["contacts"][0]["wa_id"] = f"551199990000{n}"
+        change["value"]["messages"][0]["from"] = f"551199990000{n}"
+        change["value"]["messages"][0]["id"] = f"wamid.batch{n}"
+    return batch
+
+
+CLOUD["batch_with_numbers"] = cloud_batch()
+
+# Values a field might hold instead of the right one: every JSON type, nested a little, and the
+# strings that pass JSON but not the database (NUL, a lone surrogate) or a column's width.
+SPECIAL = st.sampled_from(
+    [
+        "",
+        "\x00",
+        "a\x00b",
+        "\ud800",
+        "9" * 30,
+        "x" * 300,
+        "١٢٣٤٥",
+        "abc@s.whatsapp.net",
+        "5511999990009@s.whatsapp.net",
+        "5511999990009",
+        "1e400",
+        "messages.upsert",
+    ]
+)
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12) | SPECIAL
+GARBAGE = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def paths(value, prefix=()):
+    """Every place inside a JSON value, as a tuple of keys and indexes."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from paths(item, (*prefix, index))
+
+
+@st.composite
+def mutated(draw, payloads: dict) -> bytes:
+    """A real payload with one to three fields deleted or replaced by a wrong-typed value."""
+    payload = copy.deepcopy(payloads[draw(st.sampled_from(sorted(payloads)))])
+    for _ in range(draw(st.integers(1, 3))):
+        inside = list(paths(payload))[1:]
+        if not inside:
+            break
+        where = draw(st.sampled_from(inside))
+        parent = payload
+        for step in where[:-1]:
+            parent = parent[step]
+        if draw(st.booleans()):
+            del parent[where[-1]]
+        else:
+            parent[where[-1]] = draw(GARBAGE)
+    return json.dumps(payload).encode()
+
+
+# Bodies that are not JSON, or JSON of the wrong shape altogether.
+NOT_A_PAYLOAD = (
+    st.binary(max_size=64)
+    | st.text(max_size=64).map(str.encode)
+    | GARBAGE.map(lambda value: json.dumps(value).encode())
+    | st.sampled_from(
+        [
+            b"NaN",
+            b'{"event": "messages.upsert", "data": {"key": NaN}}',
+            b'{"entry": [1e999]}',
+            b"[" * 5000 + b"]" * 5000,
+            b'{"a":' * 100 + b"1" + b"}" * 100,
+            b'{"event": "messages.upsert", "data": "\\u0000"}',
+        ]
+    )
+)
+
+
+@pytest.fixture
+def evolution(org) -> Instance:
+    return Instance.objects.create(
+        organization=org.org,
+        name="Evolution number",
+        provider=Instance.Provider.EVOLUTION,
+        provider_name="servicewa",
+        status=Instance.Status.CONNECTED,
+    )
+
+
+@pytest.fixture
+def cloud(org) -> Instance:
+    return Instance.objects.create(
+        organization=org.org,
+        name="Cloud number",
+        provider=Instance.Provider.CLOUD,
+        provider_name="106540352242922",
+        provider_token="token",
+        app_secret=APP_SECRET,
+        status=Instance.Status.CONNECTED,
+    )
+
+
+def counts() -> tuple[int, ...]:
+    return tuple(model.objects.count() for model in (ProviderEvent, Message, Contact, Conversation))
+
+
+def post(client, instance: Instance, raw: bytes):
+    if instance.provider == Instance.Provider.CLOUD:
+        headers = {"X-Hub-Signature-256": "sha256=" + signature(APP_SECRET, raw)}
+    else:
+        headers = {SECRET_HEADER: instance.webhook_secret}
+    return client.post(
+        f"/webhooks/{instance.provider}/{instance.webhook_key}",
+        data=raw,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def assert_400_stores_nothing_or_200(client, instance: Instance, raw: bytes) -> None:
+    before = counts()
+    response = post(client, instance, raw)
+    assert response.status_code in (200, 400), (response.status_code, raw[:300])
+    body = response.json()
+    if response.status_code == 400:
+        assert body["error"] == "malformed"
+        assert isinstance(body["detail"], str) and body["detail"]
+        assert counts() == before, raw[:300]
+    else:
+        stored = counts()[0] - before[0]
+        assert stored == body["stored"]
+
+
+@EXAMPLES
+@given(raw=NOT_A_PAYLOAD)
+def test_evolution_body_that_is_not_a_payload_is_400_or_nothing(client, evolution, raw):
+    assert_400_stores_nothing_or_200(client, evolution, raw)
+
+
+@EXAMPLES
+@given(raw=NOT_A_PAYLOAD)
+def test_cloud_body_that_is_not_a_payload_is_400_or_nothing(client, cloud, raw):
+    assert_400_stores_nothing_or_200(client, cloud, raw)
+
+
+@EXAMPLES
+@given(raw=mutated(EVOLUTION))
+def test_evolution_real_payload_with_broken_fields_is_400_or_stored_whole(client, evolution, raw):
+    assert_400_stores_nothing_or_200(client, evolution, raw)
+
+
+@EXAMPLES
+@given(raw=mutated(CLOUD))
+def test_cloud_real_payload_with_broken_fields_is_400_or_stored_whole(client, cloud, raw):
+    assert_400_stores_nothing_or_200(client, cloud, raw)
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    [["wamid.list"], {"id": 1}, 42, "", "w" * 129],
+    ids=["list", "object", "number", "empty", "too-long"],
+)
+def test_a_batch_whose_second_message_is_bad_stores_neither(client, cloud, bad_id):
+    """All or nothing: the first message is fine, but it is not stored either."""
+    batch = cloud_batch()
+    batch["entry"][0]["changes"][1]["value"]["messages"][0]["id"] = bad_id
+
+    response = post(client, cloud, json.dumps(batch).encode())
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed"
+    assert counts() == (0, 0, 0, 0)
+
+
+def test_the_same_batch_unbroken_stores_both(client, cloud):
+    response = post(client, cloud, json.dumps(cloud_batch()).encode())
+
+    assert response.json() == {"ok": True, "stored": 2, "duplicates": 0}
+    assert counts() == (2, 2, 2, 2)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("remoteJid", "123456789012345678901234@s.whatsapp.net"),
+        ("remoteJid", "abc@s.whatsapp.net"),
+        ("id", "3EB0" * 40),
+        ("id", {"nested": "id"}),
+    ],
+    ids=["phone-too-long", "phone-not-digits", "id-too-long", "id-object"],
+)
+def test_evolution_fields_the_tables_cannot_hold_are_400(client, evolution, field, value):
+    payload = copy.deepcopy(EVOLUTION["messages_upsert_conversation_v2_msgorch.json"])
+    payload["data"]["key"][field] = value
+
+    response = post(client, evolution, json.dumps(payload).encode())
+
+    assert response.status_code == 400
+    assert counts() == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a\x00b", "\ud83d"],
+    ids=["nul", "lone-surrogate"],
+)
+def test_text_postgresql_cannot_store_is_400(client, evolution, text):
+    payload = copy.deepcopy(EVOLUTION["messages_upsert_conversation_v2_msgorch.json"])
+    payload["data"]["message"] = {"conversation": text}
+
+    response = post(client, evolution, json.dumps(payload).encode())
+
+    assert response.status_code == 400
+    assert counts() == (0, 0, 0, 0)
+
+
+def test_someone_elses_long_callback_data_is_not_a_400(client, cloud):
+    """Meta sends every subscribed app the statuses of every app's sends: a callback longer than
+    our references can be is another app's, ignored rather than refused (and retried for days)."""
+    status = copy.deepcopy(CLOUD["status_delivered_meta_docs.json"])
+    status["entry"][0]["changes"][0]["value"]["statuses"][0]["biz_opaque_callback_data"] = "z" * 500
+
+    response = post(client, cloud, json.dumps(status).encode())
+
+    assert response.status_code == 200
+    assert ProviderEvent.objects.get().reference == ""
