@@ -13,6 +13,7 @@ import httpx
 from conversa.providers import http
 from conversa.providers.base import (
     InboundMessage,
+    Pairing,
     ParsedEvent,
     ProviderError,
     SendResult,
@@ -47,12 +48,12 @@ class CloudProvider:
     def __init__(self, base_url: str):
         self.base_url = base_url.rstrip("/")
 
-    def _post(self, instance, path: str, payload: dict) -> dict:
+    def _call(self, method: str, instance, path: str, **kwargs) -> dict:
         response = http.request(
-            "POST",
+            method,
             f"{self.base_url}/{instance.provider_name}{path}",
             headers={"Authorization": f"Bearer {instance.provider_token}"},
-            json=payload,
+            **kwargs,
         )
         if response.status_code >= 400:
             raise graph_error(response)
@@ -60,6 +61,60 @@ class CloudProvider:
             return response.json()
         except ValueError as exc:
             raise ProviderError("Graph API answered with non-JSON", transient=True) from exc
+
+    # Lifecycle. A Cloud API number lives in Meta's Business Manager, not here: there is no
+    # instance to create, no QR, no session to log out or restart, and the webhook is the Meta
+    # app's (its callback URL and verify token are set in the app dashboard, once per app, and
+    # Meta proves it with the verify handshake). What we can do is check the number and token.
+    def create_instance(self, instance, webhook_url: str) -> str:
+        """Check that the access token can see the phone number id; issues no token of its own.
+        A wrong token or id is a permanent error that says which."""
+        self.phone_number(instance)
+        return ""
+
+    def connect(self, instance) -> Pairing | None:
+        """Cloud API numbers are registered in Meta's dashboard: nothing to scan."""
+        return None
+
+    def connection_state(self, instance) -> str:
+        """Connected while the token can read the number; otherwise the Graph error is raised."""
+        self.phone_number(instance)
+        return "connected"
+
+    def logout(self, instance) -> None:
+        """No session to end: a Cloud number stops when it is removed in Meta's dashboard."""
+
+    def restart(self, instance) -> None:
+        """No socket to reopen: the Graph API is stateless HTTP."""
+
+    def delete_instance(self, instance) -> None:
+        """The number stays registered with Meta; forgetting it is Conversa's side only."""
+
+    def set_webhook(self, instance, webhook_url: str) -> None:
+        """Meta's webhook belongs to the app and is set in its dashboard, not per number."""
+
+    def phone_number(self, instance) -> dict:
+        """The number as Meta describes it: {display_phone_number, verified_name, id}."""
+        response = http.request(
+            "GET",
+            f"{self.base_url}/{instance.provider_name}",
+            headers={"Authorization": f"Bearer {instance.provider_token}"},
+            params={"fields": "display_phone_number,verified_name"},
+        )
+        if response.status_code < 400:
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise ProviderError("Graph API answered with non-JSON", transient=True) from exc
+        error = graph_error(response)
+        if error.transient:
+            raise error
+        # 190 is Meta's code for a bad, expired or revoked token, whatever the HTTP status.
+        if response.status_code == 401 or graph_code(response) == 190:
+            problem = "the access token is invalid or expired"
+        else:
+            problem = f"phone number id {instance.provider_name} is not reachable with this token"
+        raise ProviderError(f"{problem} — {error}", transient=False, status=response.status_code)
 
     def send_text(self, instance, phone: str, body: str, reference: str) -> SendResult:
         return self._send(
@@ -89,7 +144,7 @@ class CloudProvider:
             # is reconciled.
             "biz_opaque_callback_data": reference,
         }
-        data = self._post(instance, "/messages", payload)
+        data = self._call("POST", instance, "/messages", json=payload)
         messages = data.get("messages") or []
         if not messages or not messages[0].get("id"):
             raise ProviderError("send answered without messages[0].id", transient=False)
@@ -132,6 +187,14 @@ class CloudProvider:
 
 def signature(app_secret: str, raw_body: bytes) -> str:
     return hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+
+
+def graph_code(response: httpx.Response) -> int | None:
+    """The Graph error code of a refusal, if it has one."""
+    try:
+        return response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def graph_error(response: httpx.Response) -> ProviderError:

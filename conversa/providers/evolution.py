@@ -11,6 +11,7 @@ from conversa.providers import http
 from conversa.providers.base import (
     ConnectionUpdate,
     InboundMessage,
+    Pairing,
     ParsedEvent,
     ProviderError,
     QrUpdate,
@@ -44,17 +45,44 @@ CONNECTION_MAP = {
     "refused": "disconnected",
 }
 
+# What we subscribe to: messages and their statuses, the QR and the connection, and the two
+# events that say the session was logged out for good (§B2, §B3).
+WEBHOOK_EVENTS = [
+    "QRCODE_UPDATED",
+    "CONNECTION_UPDATE",
+    "MESSAGES_UPSERT",
+    "MESSAGES_UPDATE",
+    "LOGOUT_INSTANCE",
+    "STATUS_INSTANCE",
+]
+
+# Baileys' DisconnectReason.loggedOut: a close with it will not reconnect.
+LOGGED_OUT = 401
+
 MEDIA_KINDS = {
     "imageMessage": "image",
     "videoMessage": "video",
     "audioMessage": "audio",
     "documentMessage": "document",
+    # WhatsApp wraps a document sent with a caption.
+    "documentWithCaptionMessage": "document",
     "stickerMessage": "sticker",
     "locationMessage": "location",
     "contactMessage": "contact",
 }
 
 PERMANENT_STATUSES = {400, 401, 403, 404, 422}
+
+
+def webhook_config(instance, webhook_url: str) -> dict:
+    """The instance's webhook as Evolution takes it: one URL, our secret in a header."""
+    return {
+        "url": webhook_url,
+        "byEvents": False,
+        "base64": False,
+        "headers": {SECRET_HEADER: instance.webhook_secret},
+        "events": WEBHOOK_EVENTS,
+    }
 
 
 def phone_from_jid(*jids: str | None) -> str:
@@ -160,35 +188,80 @@ class EvolutionProvider:
                 retry_after=http.retry_after(response),
             )
         try:
-            return response.json()
+            data = response.json()
         except ValueError as exc:
             raise ProviderError("provider answered with non-JSON", transient=True) from exc
+        # connect and restart catch their own failures and answer 200 {error: true, message}.
+        if isinstance(data, dict) and data.get("error") is True:
+            raise ProviderError(f"Evolution: {data.get('message', '')}"[:300], transient=False)
+        return data
 
     # Lifecycle (§B1)
-    def create_instance(self, instance, webhook_url: str) -> dict:
-        return self._request(
+    def create_instance(self, instance, webhook_url: str) -> str:
+        """Create the instance with its webhook (secret header included) and return its own
+        token (`hash`), which every later call for this number uses instead of the global key.
+        No QR yet: `connect` starts the pairing."""
+        data = self._request(
             "POST",
             "/instance/create",
             json={
                 "instanceName": instance.provider_name,
                 "integration": "WHATSAPP-BAILEYS",
-                "qrcode": True,
-                "webhook": {
-                    "url": webhook_url,
-                    "byEvents": False,
-                    "base64": False,
-                    "headers": {SECRET_HEADER: instance.webhook_secret},
-                    "events": ["MESSAGES_UPSERT", "MESSAGES_UPDATE", "CONNECTION_UPDATE"],
-                },
+                "qrcode": False,
+                "webhook": webhook_config(instance, webhook_url),
             },
         )
+        return str(data.get("hash") or "")
 
-    def connect(self, instance) -> dict:
-        return self._request("GET", f"/instance/connect/{instance.provider_name}", instance)
+    def connect(self, instance) -> Pairing | None:
+        """A fresh QR to scan, or None when the number is already open."""
+        data = self._request("GET", f"/instance/connect/{instance.provider_name}", instance)
+        if (data.get("instance") or {}).get("state") == "open":
+            return None
+        if not data.get("code"):
+            # Issue #2385: Evolution sometimes answers only {count: 0} while Baileys is still
+            # starting; asking again shortly after gets the QR.
+            raise ProviderError("Evolution answered without a QR code yet", transient=True)
+        return Pairing(
+            code=data["code"],
+            image=data.get("base64") or "",
+            pairing_code=data.get("pairingCode") or "",
+        )
 
     def connection_state(self, instance) -> str:
         data = self._request("GET", f"/instance/connectionState/{instance.provider_name}", instance)
         return CONNECTION_MAP.get(data.get("instance", {}).get("state", ""), "disconnected")
+
+    def logout(self, instance) -> None:
+        """End the WhatsApp session; the number needs a new QR afterwards. Evolution refuses
+        (400) a number that is already closed, which is what we wanted anyway."""
+        try:
+            self._request("DELETE", f"/instance/logout/{instance.provider_name}", instance)
+        except ProviderError as exc:
+            if exc.status != 400:
+                raise
+
+    def restart(self, instance) -> None:
+        """Reopen the socket with the stored session (no new QR). A closed number cannot be
+        restarted: that is a permanent error, and `connect` is the way back."""
+        self._request("POST", f"/instance/restart/{instance.provider_name}", instance)
+
+    def delete_instance(self, instance) -> None:
+        """Remove the instance (Evolution logs it out first). Already gone counts as done."""
+        try:
+            self._request("DELETE", f"/instance/delete/{instance.provider_name}", instance)
+        except ProviderError as exc:
+            if exc.status != 404:
+                raise
+
+    def set_webhook(self, instance, webhook_url: str) -> None:
+        """Point the instance's webhook at `webhook_url`, with the events we follow."""
+        self._request(
+            "POST",
+            f"/webhook/set/{instance.provider_name}",
+            instance,
+            json={"webhook": {"enabled": True, **webhook_config(instance, webhook_url)}},
+        )
 
     # Sending (§B1)
     def send_text(self, instance, phone: str, body: str, reference: str) -> SendResult:
@@ -204,6 +277,12 @@ class EvolutionProvider:
         if not message_id:
             raise ProviderError("send answered without key.id", transient=False)
         return SendResult(provider_message_id=message_id)
+
+    def send_template(
+        self, instance, phone: str, name: str, language: str, variables: list[str], reference: str
+    ) -> SendResult:
+        """Baileys speaks WhatsApp Web, which has no approved templates."""
+        raise ProviderError("templates need the WhatsApp Cloud API", transient=False)
 
     @property
     def supports_lookup(self) -> bool:
@@ -233,18 +312,23 @@ class EvolutionProvider:
 
     def parse_webhook(self, instance, raw_body: bytes) -> list[ParsedEvent]:
         envelope = load_json(raw_body)
-        if not isinstance(envelope, dict) or not isinstance(envelope.get("data"), dict):
-            raise WebhookMalformed("expected an object with 'event' and an object 'data'")
+        if not isinstance(envelope, dict):
+            raise WebhookMalformed("expected an object with 'event' and 'data'")
         event = str(envelope.get("event", "")).lower().replace("_", ".")
-        data = envelope["data"]
+        data = envelope.get("data")
         parser = {
             "messages.upsert": parse_upsert,
             "messages.update": parse_update,
             "connection.update": parse_connection,
             "qrcode.updated": parse_qrcode,
+            "status.instance": parse_instance_status,
+            "logout.instance": parse_logout,
         }.get(event)
         if parser is None:
             return []
+        # logout.instance is the one event whose news is the event itself: its data is null.
+        if not isinstance(data, dict) and parser is not parse_logout:
+            raise WebhookMalformed(f"{event}: expected an object 'data'")
         try:
             parsed = parser(data, envelope)
         except (KeyError, TypeError, AttributeError, ValueError, OverflowError, OSError) as exc:
@@ -260,13 +344,18 @@ def message_text(message: dict) -> tuple[str, str]:
         return "text", message["extendedTextMessage"].get("text", "")
     for key, kind in MEDIA_KINDS.items():
         if key in message:
-            return kind, message[key].get("caption", "") or ""
+            media = message[key]
+            if key == "documentWithCaptionMessage":
+                media = media["message"]["documentMessage"]
+            return kind, media.get("caption", "") or ""
     return "unsupported", ""
 
 
 def parse_upsert(data: dict, envelope: dict) -> list:
     key = data["key"]
-    phone = phone_from_jid(key.get("remoteJid"), key.get("remoteJidAlt"))
+    # A contact addressed by its @lid id carries its phone JID beside it: remoteJidAlt, or
+    # senderPn in Baileys 6.7-era payloads. Either way the contact is its phone number.
+    phone = phone_from_jid(key.get("remoteJid"), key.get("remoteJidAlt"), key.get("senderPn"))
     # Our own sends come back as fromMe; groups and broadcasts are not conversations here.
     if key.get("fromMe") or not phone:
         return []
@@ -304,13 +393,40 @@ def parse_update(data: dict, envelope: dict) -> list:
 
 
 def parse_connection(data: dict, envelope: dict) -> list:
-    status = CONNECTION_MAP.get(data["state"], "disconnected")
+    state = data["state"]
+    status = CONNECTION_MAP.get(state, "disconnected")
+    reason = ""
+    if state == "refused":
+        reason = "refused"
+    elif state == "close" and data.get("statusReason") == LOGGED_OUT:
+        reason = "logged_out"
     # v1-style "open" events carry no wuid; the envelope's sender is the same number.
     phone = phone_from_jid(data.get("wuid"), envelope.get("sender"))
     stamp = envelope.get("date_time", "")
-    return [(ConnectionUpdate(status=status, phone=phone), f"connection:{data['state']}:{stamp}")]
+    event = ConnectionUpdate(status=status, phone=phone, reason=reason)
+    return [(event, f"connection:{state}:{stamp}")]
+
+
+def parse_instance_status(data: dict, envelope: dict) -> list:
+    # "closed" is sent only when Evolution will not reconnect: the session was logged out.
+    # "created" says nothing the create call did not.
+    if data["status"] != "closed":
+        return []
+    stamp = envelope.get("date_time", "")
+    event = ConnectionUpdate(status="disconnected", reason="logged_out")
+    return [(event, f"instance:closed:{stamp}")]
+
+
+def parse_logout(data, envelope: dict) -> list:
+    stamp = envelope.get("date_time", "")
+    event = ConnectionUpdate(status="disconnected", reason="logged_out")
+    return [(event, f"logout:{stamp}")]
 
 
 def parse_qrcode(data: dict, envelope: dict) -> list:
+    # At the QR limit Evolution sends {message, statusCode} here instead of a QR, then
+    # connection.update "refused", which is the event that says what happened.
+    if "qrcode" not in data:
+        return []
     code = data["qrcode"].get("code", "")
     return [(QrUpdate(code=code), f"qr:{code[:64]}")]

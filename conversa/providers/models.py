@@ -47,13 +47,25 @@ class SandboxInstance(models.Model):
     app_secret = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=16, default="close")
     owner_phone = models.CharField(max_length=20, blank=True)
+    # The QR on show while `connecting`, and how many were shown since the last scan.
+    qr_code = models.CharField(max_length=200, blank=True)
+    qr_count = models.PositiveIntegerField(default=0)
+    # The webhook as Evolution keeps it (/webhook/set): empty `events` means every event.
+    webhook_enabled = models.BooleanField(default=True)
     webhook_url = models.CharField(max_length=500, blank=True)
     webhook_headers = models.JSONField(default=dict, blank=True)
+    webhook_events = models.JSONField(default=list, blank=True)
+    webhook_by_events = models.BooleanField(default=False)
+    webhook_base64 = models.BooleanField(default=False)
     # The fault injector: what goes wrong with this number's sends, on purpose.
     latency_ms = models.PositiveIntegerField(default=0)
     failure_rate = models.FloatField(default=0.0)  # answers 503, nothing accepted
     timeout_rate = models.FloatField(default=0.0)  # never answers, nothing accepted
     hang_rate = models.FloatField(default=0.0)  # accepts, then never answers (the ambiguous case)
+    # Webhook disorder, on purpose: the share of webhooks sent twice, and the most extra
+    # random delay a webhook gets (so later events can overtake earlier ones).
+    duplicate_rate = models.FloatField(default=0.0)
+    reorder_ms = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -68,6 +80,8 @@ class SandboxMessage(models.Model):
     customer_name = models.CharField(max_length=120, blank=True)
     # True when the business sent it (Evolution's fromMe).
     from_me = models.BooleanField()
+    # text, or the media a customer sent (image, document, audio); `text` is then its caption.
+    kind = models.CharField(max_length=16, default="text")
     message_id = models.CharField(max_length=64, unique=True)
     text = models.TextField()
     status = models.CharField(max_length=16, default="PENDING")

@@ -5,6 +5,7 @@ an Evolution server answers, and delivers webhooks with Evolution's shapes over 
 retries like Evolution's. A person plays the customer on its page.
 """
 
+import base64
 import hashlib
 import heapq
 import hmac
@@ -39,6 +40,50 @@ GRAPH_STATUS = {
 NOT_RETRIED = {400, 401, 403, 404, 422}
 MAX_DELIVERY_ATTEMPTS = 10
 FAULTS = ("latency_ms", "failure_rate", "timeout_rate", "hang_rate")
+# Settings of the deliberate webhook disorder, changed through the same faults route.
+DISORDER = ("duplicate_rate", "reorder_ms")
+
+# Event names a webhook can subscribe to (PROVIDERS.md §B2); an empty list means all.
+EVENTS = (
+    "APPLICATION_STARTUP",
+    "QRCODE_UPDATED",
+    "CONNECTION_UPDATE",
+    "MESSAGES_SET",
+    "MESSAGES_UPSERT",
+    "MESSAGES_UPDATE",
+    "MESSAGES_DELETE",
+    "MESSAGES_EDITED",
+    "SEND_MESSAGE",
+    "SEND_MESSAGE_UPDATE",
+    "CONTACTS_SET",
+    "CONTACTS_UPSERT",
+    "CONTACTS_UPDATE",
+    "CHATS_SET",
+    "CHATS_UPSERT",
+    "CHATS_UPDATE",
+    "CHATS_DELETE",
+    "GROUPS_UPSERT",
+    "GROUP_UPDATE",
+    "GROUP_PARTICIPANTS_UPDATE",
+    "PRESENCE_UPDATE",
+    "CALL",
+    "LOGOUT_INSTANCE",
+    "REMOVE_INSTANCE",
+    "STATUS_INSTANCE",
+    "INSTANCE_CREATE",
+    "INSTANCE_DELETE",
+)
+
+# Baileys' DisconnectReason: the session was logged out (no reconnect), and a plain close.
+LOGGED_OUT = 401
+CONNECTION_CLOSED = 428
+
+# What a customer's media looks like on the wire, per kind: mimetype and a file name.
+MEDIA = {
+    "image": ("image/jpeg", "photo.jpg"),
+    "document": ("application/pdf", "document.pdf"),
+    "audio": ("audio/ogg; codecs=opus", "voice.ogg"),
+}
 
 
 class SandboxError(Exception):
@@ -73,23 +118,76 @@ def get_instance(name: str) -> SandboxInstance:
 
 
 def create_instance(name: str, webhook: dict | None = None) -> SandboxInstance:
+    """A new Evolution instance, closed, with the webhook given at creation if any."""
     webhook = webhook or {}
     if SandboxInstance.objects.filter(name=name).exists():
         raise SandboxError(403, f'This name "{name}" is already in use.')
     return SandboxInstance.objects.create(
         name=name,
         token=secrets.token_hex(16).upper(),
+        webhook_enabled=bool(webhook.get("url")),
         webhook_url=webhook.get("url", ""),
         webhook_headers=webhook.get("headers") or {},
+        webhook_events=[str(e).upper() for e in webhook.get("events") or []],
+        webhook_by_events=bool(webhook.get("byEvents")),
+        webhook_base64=bool(webhook.get("base64")),
     )
 
 
+def set_webhook(instance: SandboxInstance, webhook: dict) -> SandboxInstance:
+    """POST /webhook/set: replace the instance's webhook. A disabled webhook keeps no events."""
+    instance.webhook_enabled = bool(webhook.get("enabled"))
+    instance.webhook_url = webhook.get("url") or ""
+    instance.webhook_headers = webhook.get("headers") or {}
+    events = [str(e).upper() for e in webhook.get("events") or []]
+    instance.webhook_events = events if instance.webhook_enabled else []
+    instance.webhook_by_events = bool(webhook.get("byEvents"))
+    instance.webhook_base64 = bool(webhook.get("base64"))
+    instance.save()
+    return instance
+
+
+def webhook_record(instance: SandboxInstance) -> dict:
+    """The webhook as /webhook/set and /webhook/find answer it."""
+    return {
+        "id": f"webhook-{instance.pk}",
+        "url": instance.webhook_url,
+        "headers": instance.webhook_headers,
+        "enabled": instance.webhook_enabled,
+        "events": instance.webhook_events,
+        "webhookByEvents": instance.webhook_by_events,
+        "webhookBase64": instance.webhook_base64,
+        "instanceId": str(instance.pk),
+    }
+
+
+def instance_record(instance: SandboxInstance) -> dict:
+    """One instance as /instance/fetchInstances lists it."""
+    return {
+        "id": str(instance.pk),
+        "name": instance.name,
+        "connectionStatus": instance.state,
+        "ownerJid": jid(instance.owner_phone) if instance.owner_phone else None,
+        "profileName": None,
+        "integration": "WHATSAPP-BAILEYS",
+        "number": None,
+        "token": instance.token,
+        "clientName": "conversa_sandbox",
+        "createdAt": instance.created_at.isoformat(),
+        "_count": {"Message": instance.messages.count()},
+    }
+
+
 def qr_code(instance: SandboxInstance) -> dict:
-    """Start pairing: the instance is `connecting` and shows a real QR until it is scanned."""
+    """Start pairing: the instance is `connecting` and shows a real QR until it is scanned.
+    Each call shows a fresh code and announces it with `qrcode.updated`."""
     code = f"sandbox:{instance.name}:{secrets.token_urlsafe(16)}"
     if instance.state != "connecting":
         set_state(instance, "connecting")
-    base64 = segno.make(code, error="m").png_data_uri(scale=6)
+    instance.qr_code = code
+    instance.qr_count += 1
+    instance.save(update_fields=["qr_code", "qr_count"])
+    image = qr_image(code)
     emit(
         instance,
         "qrcode.updated",
@@ -98,27 +196,110 @@ def qr_code(instance: SandboxInstance) -> dict:
                 "instance": instance.name,
                 "code": code,
                 "pairingCode": None,
-                "base64": base64,
+                "base64": image,
             }
         },
     )
-    return {"pairingCode": None, "code": code, "base64": base64, "count": 1}
+    return {"pairingCode": None, "code": code, "base64": image, "count": instance.qr_count}
 
 
-def set_state(instance: SandboxInstance, state: str, owner_phone: str = "") -> None:
+def qr_image(code: str) -> str:
+    """A scannable PNG of `code`, as a data URL."""
+    return segno.make(code, error="m").png_data_uri(scale=6)
+
+
+def set_state(
+    instance: SandboxInstance, state: str, owner_phone: str = "", status_reason: int = 0
+) -> None:
     """Change the connection (a scan, a drop) and tell Conversa with `connection.update`."""
     instance.state = state
     if owner_phone:
         instance.owner_phone = owner_phone
-    instance.save(update_fields=["state", "owner_phone"])
-    data = {
-        "instance": instance.name,
-        "state": state,
-        "statusReason": 200 if state == "open" else 428,
-    }
+    if state != "connecting":
+        # The QR on show is spent once the number opens or closes.
+        instance.qr_code, instance.qr_count = "", 0
+    instance.save(update_fields=["state", "owner_phone", "qr_code", "qr_count"])
+    emit_connection(instance, state, status_reason or (200 if state == "open" else 428))
+
+
+def emit_connection(instance: SandboxInstance, state: str, status_reason: int) -> None:
+    data = {"instance": instance.name, "state": state, "statusReason": status_reason}
     if instance.owner_phone:
         data["wuid"] = jid(instance.owner_phone)
     emit(instance, "connection.update", data)
+
+
+def scan(instance: SandboxInstance, owner_phone: str = "") -> None:
+    """The person scans the QR on show with the phone `owner_phone`: the number opens."""
+    if instance.protocol != "evolution" or instance.state != "connecting":
+        raise SandboxError(400, f'The "{instance.name}" instance shows no QR code to scan')
+    set_state(instance, "open", owner_phone=owner_phone or instance.owner_phone or "5511900000000")
+
+
+def drop_connection(instance: SandboxInstance) -> None:
+    """The connection drops and does not come back by itself (the phone lost the session):
+    `connection.update` close; a new connect and scan bring it back."""
+    if instance.state != "open":
+        raise SandboxError(400, f'The "{instance.name}" instance is not connected')
+    set_state(instance, "close", status_reason=CONNECTION_CLOSED)
+
+
+def refuse(instance: SandboxInstance) -> None:
+    """Nobody scanned in time: the QR limit is reached, Evolution says `refused` and closes."""
+    if instance.state != "connecting":
+        raise SandboxError(400, f'The "{instance.name}" instance shows no QR code')
+    message = {"message": "QR code limit reached, please login again", "statusCode": 500}
+    emit(instance, "qrcode.updated", message)
+    emit_connection(instance, "refused", CONNECTION_CLOSED)
+    instance.state, instance.qr_code, instance.qr_count = "close", "", 0
+    instance.save(update_fields=["state", "qr_code", "qr_count"])
+
+
+def logout(instance: SandboxInstance) -> None:
+    """DELETE /instance/logout: end the session as Evolution reports it, a close that will
+    not reconnect, `status.instance` closed, then `logout.instance`."""
+    if instance.state == "close":
+        raise SandboxError(400, f'The "{instance.name}" instance is not connected')
+    set_state(instance, "close", status_reason=LOGGED_OUT)
+    now = datetime.now(UTC).isoformat()
+    emit(
+        instance,
+        "status.instance",
+        {
+            "instance": instance.name,
+            "status": "closed",
+            "disconnectionAt": now,
+            "disconnectionReasonCode": LOGGED_OUT,
+            "disconnectionObject": json.dumps({"error": "Intentional Logout"}),
+        },
+    )
+    emit(instance, "logout.instance", None)
+
+
+def restart(instance: SandboxInstance) -> dict:
+    """POST /instance/restart: reopen the socket. An open number comes back with its stored
+    session (close, connecting, open); a connecting one shows a fresh QR. Evolution catches
+    its own refusal of a closed number and answers it as 200 {error: true}."""
+    if instance.state == "close":
+        message = f'BadRequestException: The "{instance.name}" instance is not connected'
+        return {"error": True, "message": message}
+    if instance.state == "connecting":
+        return qr_code(instance)
+    emit_connection(instance, "close", CONNECTION_CLOSED)
+    emit_connection(instance, "connecting", 200)
+    emit_connection(instance, "open", 200)
+    return {"instance": {"instanceName": instance.name, "state": instance.state}}
+
+
+def delete_instance(instance: SandboxInstance) -> None:
+    """DELETE /instance/delete: log out first if the number is in use, then forget it."""
+    if instance.state != "close":
+        logout(instance)
+    emit(
+        instance, "instance.delete", {"instanceName": instance.name, "instanceId": str(instance.pk)}
+    )
+    emit(instance, "remove.instance", None)
+    instance.delete()
 
 
 @transaction.atomic
@@ -186,11 +367,12 @@ def draw_fault(instance: SandboxInstance) -> str:
 
 
 def set_faults(instance: SandboxInstance, **faults) -> SandboxInstance:
-    """Configure the fault injector (latency_ms, failure_rate, timeout_rate, hang_rate)."""
-    for name in FAULTS:
-        if name in faults:
-            setattr(instance, name, faults[name])
-    instance.save(update_fields=list(FAULTS))
+    """Configure the fault injector (latency_ms, failure_rate, timeout_rate, hang_rate) and
+    the webhook disorder (duplicate_rate, reorder_ms)."""
+    names = [name for name in FAULTS + DISORDER if name in faults]
+    for name in names:
+        setattr(instance, name, faults[name])
+    instance.save(update_fields=names)
     return instance
 
 
@@ -227,43 +409,114 @@ def report_status(message: SandboxMessage, status: str, delay: float = 0.0) -> N
 def customer_says(
     instance: SandboxInstance, phone: str, text: str, name: str = ""
 ) -> SandboxMessage:
-    """A customer writes to the business: Conversa receives `messages.upsert`."""
-    message = SandboxMessage.objects.create(
+    """A customer writes to the business: Conversa receives `messages.upsert` (Evolution) or
+    a `messages` change (Cloud API)."""
+    message = record_inbound(instance, phone, name, "text", text)
+    deliver_inbound(
+        instance,
+        message,
+        {"conversation": text},
+        "conversation",
+        {"type": "text", "text": {"body": text}},
+    )
+    return message
+
+
+@transaction.atomic
+def customer_sends_media(
+    instance: SandboxInstance, phone: str, kind: str, caption: str = "", name: str = ""
+) -> SandboxMessage:
+    """A customer sends an image, a document or a voice note (which has no caption), in each
+    protocol's own shape: Evolution's `imageMessage`…, the Graph API's `type: image`…"""
+    if kind not in MEDIA:
+        raise SandboxError(400, f"kind must be one of {', '.join(MEDIA)}")
+    if kind == "audio":
+        caption = ""
+    message = record_inbound(instance, phone, name, kind, caption)
+    mimetype, filename = MEDIA[kind]
+    media = {
+        "url": f"https://mmg.whatsapp.net/v/t62.7118-24/{secrets.token_hex(16)}.enc?mms3=true",
+        "mimetype": mimetype,
+        "fileSha256": random_base64(),
+        "fileLength": str(random.randint(2_000, 900_000)),
+        "mediaKey": random_base64(),
+        "fileEncSha256": random_base64(),
+        "mediaKeyTimestamp": str(int(time.time())),
+    }
+    graph = {"id": str(random.randint(10**15, 10**16 - 1)), "mime_type": mimetype}
+    graph["sha256"] = media["fileSha256"]
+    if kind == "image":
+        media.update(height=1280, width=960)
+    elif kind == "document":
+        media.update(fileName=filename, title=filename, pageCount=1)
+        graph["filename"] = filename
+    else:
+        media.update(seconds=7, ptt=True)
+        graph["voice"] = True
+    if caption:
+        media["caption"] = graph["caption"] = caption
+    message_type = f"{kind}Message"
+    content = {message_type: media}
+    if kind == "document" and caption:
+        # WhatsApp wraps a document that has a caption.
+        message_type = "documentWithCaptionMessage"
+        content = {message_type: {"message": {"documentMessage": media}}}
+    if instance.webhook_base64:
+        content["base64"] = base64.b64encode(secrets.token_bytes(48)).decode()
+    deliver_inbound(instance, message, content, message_type, {"type": kind, kind: graph})
+    return message
+
+
+def random_base64() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def record_inbound(
+    instance: SandboxInstance, phone: str, name: str, kind: str, text: str
+) -> SandboxMessage:
+    if instance.state != "open":
+        raise SandboxError(400, f'The "{instance.name}" instance is not connected')
+    return SandboxMessage.objects.create(
         instance=instance,
         chat_phone=phone,
         customer_name=name,
         from_me=False,
+        kind=kind,
         message_id=new_message_id(),
         text=text,
         status="DELIVERY_ACK",
     )
-    data = {
-        "key": {"remoteJid": jid(phone), "fromMe": False, "id": message.message_id},
-        "pushName": name,
-        "status": "DELIVERY_ACK",
-        "message": {"conversation": text},
-        "messageType": "conversation",
-        "messageTimestamp": int(message.created_at.timestamp()),
-        "instanceId": str(instance.pk),
-        "source": "android",
-    }
+
+
+def deliver_inbound(
+    instance: SandboxInstance,
+    message: SandboxMessage,
+    content: dict,
+    message_type: str,
+    graph_message: dict,
+) -> None:
+    """Once the ledger row is committed, tell Conversa in the number's protocol."""
+    phone, sent_at = message.chat_phone, int(message.created_at.timestamp())
     if instance.protocol == "cloud":
         value = {
-            "contacts": [{"profile": {"name": name}, "wa_id": phone}],
+            "contacts": [{"profile": {"name": message.customer_name}, "wa_id": phone}],
             "messages": [
-                {
-                    "from": phone,
-                    "id": message.message_id,
-                    "timestamp": str(int(message.created_at.timestamp())),
-                    "type": "text",
-                    "text": {"body": text},
-                }
+                {"from": phone, "id": message.message_id, "timestamp": str(sent_at)} | graph_message
             ],
         }
         transaction.on_commit(lambda: emit_graph(instance, value))
-        return message
+        return
+    data = {
+        "key": {"remoteJid": jid(phone), "fromMe": False, "id": message.message_id},
+        "pushName": message.customer_name,
+        "status": "DELIVERY_ACK",
+        "message": content,
+        "messageType": message_type,
+        "messageTimestamp": sent_at,
+        "instanceId": str(instance.pk),
+        "source": "android",
+    }
     transaction.on_commit(lambda: emit(instance, "messages.upsert", data))
-    return message
 
 
 def customer_reads(instance: SandboxInstance, phone: str) -> int:
@@ -279,26 +532,33 @@ def customer_reads(instance: SandboxInstance, phone: str) -> int:
     return len(unread)
 
 
-def emit(instance: SandboxInstance, event: str, data: dict, delay: float = 0.0) -> None:
-    """Queue a webhook in Evolution's envelope to the instance's configured URL."""
-    if not instance.webhook_url:
+def emit(instance: SandboxInstance, event: str, data: dict | None, delay: float = 0.0) -> None:
+    """Queue a webhook in Evolution's envelope, if the instance's webhook is on and follows
+    `event` (an empty event list follows all)."""
+    if not instance.webhook_enabled or not instance.webhook_url:
         return
+    if instance.webhook_events and event.upper().replace(".", "_") not in instance.webhook_events:
+        return
+    url = instance.webhook_url
+    if instance.webhook_by_events:
+        # byEvents: one URL per event, the event's name appended (…/messages-upsert).
+        url = f"{url.rstrip('/')}/{event.replace('.', '-')}"
     envelope = {
         "event": event,
         "instance": instance.name,
         "data": data,
-        "destination": instance.webhook_url,
+        "destination": url,
         "date_time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "sender": jid(instance.owner_phone) if instance.owner_phone else None,
         "server_url": settings.SANDBOX_URL,
         "apikey": None,
     }
-    courier.post(instance.webhook_url, instance.webhook_headers, envelope, delay)
+    post_webhook(instance, url, instance.webhook_headers, envelope, delay)
 
 
 def emit_graph(instance: SandboxInstance, value: dict, delay: float = 0.0) -> None:
     """Queue a webhook in the Graph API's envelope, signed with the app secret (§A3–A4)."""
-    if not instance.webhook_url:
+    if not instance.webhook_enabled or not instance.webhook_url:
         return
     body = {
         "object": "whatsapp_business_account",
@@ -321,7 +581,19 @@ def emit_graph(instance: SandboxInstance, value: dict, delay: float = 0.0) -> No
             }
         ],
     }
-    courier.post(instance.webhook_url, {}, body, delay, secret=instance.app_secret)
+    post_webhook(instance, instance.webhook_url, {}, body, delay, secret=instance.app_secret)
+
+
+def post_webhook(
+    instance: SandboxInstance, url: str, headers: dict, body: dict, delay: float, secret: str = ""
+) -> None:
+    """Hand a webhook to the courier with the number's deliberate disorder, as both providers
+    can behave (§A6, §B2): a second copy at `duplicate_rate`, and up to `reorder_ms` of extra
+    random delay per copy, so a later event can arrive first."""
+    copies = 2 if random.random() < instance.duplicate_rate else 1
+    for _ in range(copies):
+        extra = random.uniform(0, instance.reorder_ms / 1000)
+        courier.post(url, headers, body, delay + extra, secret=secret)
 
 
 class Courier:

@@ -2,7 +2,9 @@
 customer. None of it touches Conversa's own tables: it is the far side of the wire."""
 
 import asyncio
+import contextlib
 import secrets
+from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -10,7 +12,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from conversa.providers import sandbox
 from conversa.providers.models import SandboxInstance, SandboxMessage
@@ -88,6 +90,104 @@ def instance_connect(request, name: str):
 @require_GET
 def connection_state(request, name: str):
     instance = guarded_instance(request, name)
+    return JsonResponse({"instance": {"instanceName": name, "state": instance.state}})
+
+
+@evolution_route
+@require_http_methods(["DELETE"])
+def instance_logout(request, name: str):
+    sandbox.logout(guarded_instance(request, name))
+    return JsonResponse(
+        {"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}}
+    )
+
+
+@evolution_route
+@require_http_methods(["DELETE"])
+def instance_delete(request, name: str):
+    sandbox.delete_instance(guarded_instance(request, name))
+    return JsonResponse(
+        {"status": "SUCCESS", "error": False, "response": {"message": "Instance deleted"}}
+    )
+
+
+@evolution_route
+@require_POST
+def instance_restart(request, name: str):
+    return JsonResponse(sandbox.restart(guarded_instance(request, name)))
+
+
+@evolution_route
+@require_GET
+def fetch_instances(request):
+    """Every instance for the global key; an instance's own token sees only that instance."""
+    key = request.headers.get("apikey", "")
+    instances = SandboxInstance.objects.filter(protocol="evolution").order_by("name")
+    if secrets.compare_digest(key.encode(), settings.SANDBOX_API_KEY.encode()):
+        if request.GET.get("instanceName"):
+            instances = instances.filter(name=request.GET["instanceName"])
+    else:
+        # As Evolution's guard lets it: an instance's token finds its own instance.
+        instances = instances.filter(token=key) if key else instances.none()
+        if not instances:
+            raise sandbox.SandboxError(401, "Unauthorized")
+    return JsonResponse([sandbox.instance_record(i) for i in instances], safe=False)
+
+
+@evolution_route
+@require_POST
+def webhook_set(request, name: str):
+    """POST /webhook/set: {webhook: {enabled, url, headers?, byEvents?, base64?, events?}}."""
+    instance = guarded_instance(request, name)
+    webhook = json_body(request).get("webhook")
+    if not isinstance(webhook, dict) or not isinstance(webhook.get("enabled"), bool):
+        raise sandbox.SandboxError(400, "webhook.enabled is required")
+    url, events = webhook.get("url"), webhook.get("events") or []
+    if webhook["enabled"] and (not isinstance(url, str) or not url.startswith("http")):
+        raise sandbox.SandboxError(400, "webhook.url must be an http(s) URL")
+    if not isinstance(webhook.get("headers") or {}, dict):
+        raise sandbox.SandboxError(400, "webhook.headers must be an object")
+    if not isinstance(events, list) or not {str(e).upper() for e in events} <= set(sandbox.EVENTS):
+        raise sandbox.SandboxError(400, f"webhook.events must be among {', '.join(sandbox.EVENTS)}")
+    instance = sandbox.set_webhook(instance, webhook)
+    return JsonResponse(sandbox.webhook_record(instance), status=201)
+
+
+@evolution_route
+@require_GET
+def webhook_find(request, name: str):
+    return JsonResponse(sandbox.webhook_record(guarded_instance(request, name)))
+
+
+# The sandbox's own routes: what the person on the customer page does, for tests and scripts.
+
+
+@evolution_route
+@require_POST
+def scan_route(request, name: str):
+    """The QR on show is scanned, by the phone `{"number": …}` if given."""
+    instance = guarded_instance(request, name)
+    number = json_body(request).get("number")
+    phone = "".join(ch for ch in number if ch.isdigit()) if isinstance(number, str) else ""
+    sandbox.scan(instance, phone)
+    return JsonResponse({"instance": {"instanceName": name, "state": instance.state}})
+
+
+@evolution_route
+@require_POST
+def drop_route(request, name: str):
+    """The connection drops (connection.update close)."""
+    instance = guarded_instance(request, name)
+    sandbox.drop_connection(instance)
+    return JsonResponse({"instance": {"instanceName": name, "state": instance.state}})
+
+
+@evolution_route
+@require_POST
+def refuse_route(request, name: str):
+    """Nobody scanned in time: the QR limit (connection.update refused)."""
+    instance = guarded_instance(request, name)
+    sandbox.refuse(instance)
     return JsonResponse({"instance": {"instanceName": name, "state": instance.state}})
 
 
@@ -169,6 +269,29 @@ async def graph_send(request, version: str, phone_number_id: str):
     )
 
 
+@require_GET
+def graph_number(request, version: str, phone_number_id: str):
+    """GET /graph/<version>/<phone number id>: the number, for a token that can see it."""
+    instance = SandboxInstance.objects.filter(name=phone_number_id, protocol="cloud").first()
+    if instance is None:
+        return graph_error(
+            400,
+            100,
+            f"Unsupported get request. Object with ID '{phone_number_id}' does not exist, "
+            "cannot be loaded due to missing permissions, or does not support this operation.",
+        )
+    bearer = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+    if not secrets.compare_digest(bearer, instance.token.encode()):
+        return graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
+    return JsonResponse(
+        {
+            "display_phone_number": f"+{instance.owner_phone}",
+            "verified_name": "Conversa Sandbox",
+            "id": instance.name,
+        }
+    )
+
+
 graph_send = csrf_exempt(require_POST(graph_send))
 send_text = csrf_exempt(require_POST(send_text))
 
@@ -187,19 +310,23 @@ def find_by_reference(request, name: str):
 @evolution_route
 @require_POST
 def set_faults(request, name: str):
-    """Configure this number's fault injector: {latency_ms, failure_rate, timeout_rate, hang_rate}."""
+    """Configure this number's fault injector {latency_ms, failure_rate, timeout_rate,
+    hang_rate} and webhook disorder {duplicate_rate, reorder_ms}."""
     instance = guarded_instance(request, name)
     body = json_body(request)
     faults = {}
-    for field in sandbox.FAULTS:
+    for field in sandbox.FAULTS + sandbox.DISORDER:
         if field in body:
             value = body[field]
             valid = isinstance(value, int | float) and value >= 0
-            if not valid or (field != "latency_ms" and value > 1):
+            is_rate = field.endswith("_rate")
+            if not valid or (is_rate and value > 1):
                 raise sandbox.SandboxError(400, f"{field} must be a number ≥ 0 (a rate ≤ 1)")
-            faults[field] = int(value) if field == "latency_ms" else float(value)
+            faults[field] = float(value) if is_rate else int(value)
     instance = sandbox.set_faults(instance, **faults)
-    return JsonResponse({field: getattr(instance, field) for field in sandbox.FAULTS})
+    return JsonResponse(
+        {field: getattr(instance, field) for field in sandbox.FAULTS + sandbox.DISORDER}
+    )
 
 
 # The customer's side, for a person (no login: it stands for the outside world).
@@ -224,6 +351,7 @@ def customer_page(request):
         {
             "instances": instances,
             "current": current,
+            "qr_image": sandbox.qr_image(current.qr_code) if current and current.qr_code else "",
             "phone": phone or "5511988887777",
             "name": request.GET.get("name", ""),
             "chats": chats,
@@ -243,25 +371,35 @@ def customer_chat(request):
 
 @require_POST
 def customer_send(request):
+    """The customer writes a text, or sends media (an image, a document, a voice note) with
+    an optional caption when the form names a `kind`."""
     instance = SandboxInstance.objects.filter(name=request.POST.get("instance", "")).first()
     phone = "".join(ch for ch in request.POST.get("phone", "") if ch.isdigit())
     text = request.POST.get("text", "").strip()
     name = request.POST.get("name", "").strip()[:120]
+    kind = request.POST.get("kind", "text")
     error = ""
     if instance is None:
         error = _("Choose a number to write to.")
     elif not 8 <= len(phone) <= 15:
         error = _("Enter the customer's number with country code, 8 to 15 digits.")
-    elif not text:
+    elif kind != "text" and kind not in sandbox.MEDIA:
+        error = _("Choose an image, a document or a voice note.")
+    elif kind == "text" and not text:
         error = _("Type a message.")
     elif instance.state != "open":
         error = _("This number is not connected.")
     if error:
         return render(request, "sandbox/send_error.html", {"error": error}, status=422)
-    sandbox.customer_says(instance, phone, text, name)
+    if kind == "text":
+        sandbox.customer_says(instance, phone, text, name)
+    else:
+        sandbox.customer_sends_media(instance, phone, kind, text, name)
     if request.htmx:
         return customer_chat_for(request, instance, phone)
-    return redirect(f"/sandbox/?instance={instance.name}&phone={phone}&name={name}")
+    return redirect(
+        f"/sandbox/?{urlencode({'instance': instance.name, 'phone': phone, 'name': name})}"
+    )
 
 
 def customer_chat_for(request, instance, phone):
@@ -271,10 +409,22 @@ def customer_chat_for(request, instance, phone):
     return render(request, "sandbox/chat.html", {"messages": messages, "instance": instance})
 
 
-@require_POST
-def scan_qr(request):
-    """The person "scans" the QR: the number connects."""
-    instance = SandboxInstance.objects.filter(name=request.POST.get("instance", "")).first()
-    if instance and instance.state != "open":
-        sandbox.set_state(instance, "open", owner_phone=instance.owner_phone or "5511900000000")
-    return redirect(f"/sandbox/?instance={instance.name if instance else ''}")
+def connection_action(action):
+    """A button on the customer page that changes an Evolution number's connection."""
+
+    @require_POST
+    def view(request):
+        instance = SandboxInstance.objects.filter(name=request.POST.get("instance", "")).first()
+        # A stale page (the number changed meanwhile) just shows the number's real state again.
+        with contextlib.suppress(sandbox.SandboxError):
+            if instance:
+                action(instance)
+        return redirect(f"/sandbox/?{urlencode({'instance': instance.name if instance else ''})}")
+
+    return view
+
+
+# The person "scans" the QR on show, lets it expire, or loses the connection.
+scan_qr = connection_action(sandbox.scan)
+refuse_qr = connection_action(sandbox.refuse)
+drop_connection = connection_action(sandbox.drop_connection)

@@ -9,9 +9,7 @@ from django.test import Client
 
 from conversa.instances.models import Instance
 from conversa.providers import evolution, sandbox
-from conversa.providers.base import (
-    ProviderError,
-)
+from conversa.providers.base import ProviderError
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.providers.models import SandboxInstance, SandboxMessage
 from conversa.providers.registry import get_provider
@@ -58,18 +56,21 @@ def number(db, org) -> Instance:
 def test_adapter_creates_connects_and_sends_through_the_sandbox(wire, number):
     provider = get_provider(number)
 
-    created = provider.create_instance(number, "http://testserver/webhooks/sandbox/k")
-    number.provider_token = created["hash"]
+    number.provider_token = provider.create_instance(number, "http://testserver/webhooks/sandbox/k")
 
     twin = SandboxInstance.objects.get(name="loja-nova")
-    assert twin.token == created["hash"]
+    assert twin.token == number.provider_token
     assert twin.webhook_headers == {SECRET_HEADER: number.webhook_secret}
-    assert created["qrcode"]["base64"].startswith("data:image/png;base64,")
+    assert twin.webhook_events == evolution.WEBHOOK_EVENTS
+    assert provider.connection_state(number) == "disconnected"
+    pairing = provider.connect(number)
+    assert pairing.code == SandboxInstance.objects.get(pk=twin.pk).qr_code
+    assert pairing.image.startswith("data:image/png;base64,")
     assert provider.connection_state(number) == "connecting"
-    assert provider.connect(number)["code"]
 
-    sandbox.set_state(twin, "open", owner_phone="5511900000000")
+    sandbox.scan(SandboxInstance.objects.get(pk=twin.pk), "5511900000000")
     assert provider.connection_state(number) == "connected"
+    assert provider.connect(number) is None
 
     result = provider.send_text(number, "5511988887777", "Olá", reference="intent-42")
 
@@ -77,12 +78,13 @@ def test_adapter_creates_connects_and_sends_through_the_sandbox(wire, number):
     assert result.provider_message_id == message.message_id
     assert (message.from_me, message.text, message.reference) == (True, "Olá", "intent-42")
     # The global key created the instance; its own token did everything after.
-    assert [headers["apikey"] for _, _, headers in wire] == [GLOBAL_KEY] + [created["hash"]] * 4
+    tokens = [headers["apikey"] for _, _, headers in wire]
+    assert tokens == [GLOBAL_KEY] + [number.provider_token] * 6
 
 
 def test_adapter_send_on_a_closed_number_is_a_permanent_error(wire, number):
     provider = get_provider(number)
-    number.provider_token = provider.create_instance(number, "http://testserver/h")["hash"]
+    number.provider_token = provider.create_instance(number, "http://testserver/h")
 
     with pytest.raises(ProviderError) as error:
         provider.send_text(number, "5511988887777", "Olá", reference="r")

@@ -35,8 +35,9 @@ QR_CODE = (
 )
 
 EXPECTED = {
+    # statusReason 401 is Baileys' loggedOut: this close will not reconnect.
     "connection_update_close_woofed.json": [
-        ConnectionUpdate(status="disconnected", phone="5522999999999")
+        ConnectionUpdate(status="disconnected", phone="5522999999999", reason="logged_out")
     ],
     "connection_update_connecting_v2_msgorch.json": [ConnectionUpdate(status="connecting")],
     "connection_update_open_v2_msgorch.json": [
@@ -252,11 +253,12 @@ def test_connecting_then_open_follow_each_other(client, evolution_instance):
     assert ProviderEvent.objects.filter(instance=evolution_instance).count() == 2
 
 
-def test_qr_update_records_activity_only(client, evolution_instance):
+def test_qr_update_keeps_the_code_to_scan(client, evolution_instance):
     post_webhook(client, evolution_instance, capture("qrcode_updated_woofed.json"))
 
     evolution_instance.refresh_from_db()
-    assert evolution_instance.status == Instance.Status.CREATED
+    assert evolution_instance.status == Instance.Status.CONNECTING
+    assert evolution_instance.qr_code == QR_CODE
     assert evolution_instance.last_activity_at is not None
     event = ProviderEvent.objects.get()
     assert event.kind == "QrUpdate"
@@ -444,11 +446,88 @@ def test_connection_events_at_different_times_are_distinct():
     assert parse(first)[0].dedupe_key != parse(later)[0].dedupe_key
 
 
-def test_refused_connection_is_disconnected():
+def test_refused_connection_is_disconnected_with_its_reason():
     payload = load("connection_update_connecting_v2_msgorch.json")
     payload["data"]["state"] = "refused"
 
-    assert [i.event for i in parse(payload)] == [ConnectionUpdate(status="disconnected")]
+    assert [i.event for i in parse(payload)] == [
+        ConnectionUpdate(status="disconnected", reason="refused")
+    ]
+
+
+def test_close_that_is_not_a_logout_has_no_reason():
+    payload = load("connection_update_close_woofed.json")
+    payload["data"]["statusReason"] = 428
+
+    assert [i.event for i in parse(payload)] == [
+        ConnectionUpdate(status="disconnected", phone="5522999999999")
+    ]
+
+
+def test_instance_status_closed_is_a_logout():
+    payload = load("connection_update_close_woofed.json")
+    payload.update(event="status.instance", data={"instance": "woofedinstance", "status": "closed"})
+
+    assert [i.event for i in parse(payload)] == [
+        ConnectionUpdate(status="disconnected", reason="logged_out")
+    ]
+
+
+def test_instance_status_created_says_nothing_new():
+    payload = load("connection_update_close_woofed.json")
+    payload.update(
+        event="STATUS_INSTANCE", data={"instance": "woofedinstance", "status": "created"}
+    )
+
+    assert parse(payload) == []
+
+
+def test_logout_event_with_null_data_is_a_logout():
+    payload = load("connection_update_close_woofed.json")
+    payload.update(event="logout.instance", data=None)
+
+    [item] = parse(payload)
+
+    assert item.event == ConnectionUpdate(status="disconnected", reason="logged_out")
+    assert item.dedupe_key == f"logout:{payload['date_time']}"
+
+
+def test_removed_instance_with_null_data_is_ignored_not_malformed():
+    payload = load("connection_update_close_woofed.json")
+    payload.update(event="remove.instance", data=None)
+
+    assert parse(payload) == []
+
+
+def test_qr_limit_message_is_not_a_qr():
+    payload = load("qrcode_updated_woofed.json")
+    payload["data"] = {"message": "QR code limit reached, please login again", "statusCode": 500}
+
+    assert parse(payload) == []
+
+
+def test_document_with_a_caption_is_a_document():
+    payload = upsert_capture()
+    document = {"fileName": "menu.pdf", "mimetype": "application/pdf", "caption": "Menu"}
+    payload["data"]["message"] = {
+        "documentWithCaptionMessage": {"message": {"documentMessage": document}}
+    }
+
+    [item] = parse(payload)
+
+    assert (item.event.kind, item.event.body) == ("document", "Menu")
+
+
+def test_baileys_sender_pn_gives_the_phone_of_a_lid_contact():
+    payload = upsert_capture()
+    del payload["data"]["key"]["remoteJidAlt"]
+    payload["data"]["key"].update(
+        remoteJid="176158201110710@lid", senderPn="5216622001169@s.whatsapp.net"
+    )
+
+    [item] = parse(payload)
+
+    assert item.event.phone == "5216622001169"
 
 
 def test_upper_case_event_names_are_understood():
