@@ -5,6 +5,7 @@ from typing import Literal
 from django.http import HttpRequest
 from ninja import Field, Header, Router, Schema
 from ninja.responses import Status
+from pydantic import model_validator
 
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services
@@ -43,6 +44,7 @@ class IntentOut(Schema):
     contact_id: int
     conversation_id: int | None
     body: str
+    template: dict | None
     created_at: datetime
     decision: GateDecisionOut | None
     job: JobOut | None
@@ -69,16 +71,37 @@ class IntentDetail(IntentOut):
     message_status: str | None
 
 
+class TemplateIn(Schema):
+    name: str = Field(pattern=r"^[a-z0-9_]{1,512}$", description="the approved template's name")
+    language: str = Field("pt_BR", pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")
+    variables: list[str] = Field([], max_length=20, description="the body's {{1}}, {{2}}…")
+
+
 class IntentIn(Schema):
     phone: str = Field(pattern=r"^\+?[0-9]{8,15}$", description="E.164, digits")
-    body: str = Field(min_length=1, max_length=4096)
+    body: str = Field("", max_length=4096, description="the text; empty when `template` is given")
+    template: TemplateIn | None = Field(
+        None, description="a pre-approved Cloud API template instead of free text"
+    )
     instance_id: int | None = Field(
         None, description="the number to send from; none: the Gate picks one that may send now"
     )
 
+    @model_validator(mode="after")
+    def text_or_template(self):
+        if bool(self.body.strip()) == bool(self.template):
+            raise ValueError("give either a non-empty body or a template")
+        return self
+
 
 class ResolveIn(Schema):
     action: Literal["resend", "mark_failed"]
+
+
+def template_preview(template: dict) -> str:
+    """How a template reads in the inbox and the timeline: its name and its values."""
+    values = " · ".join(template["variables"])
+    return f"[{template['name']}] {values}".strip()
 
 
 def intent_detail(intent: MessageIntent) -> dict:
@@ -131,10 +154,12 @@ def create_intent(
     instance = None
     if payload.instance_id is not None:
         instance = get_for_org_or_404(request.org, Instance, pk=payload.instance_id)
+    template = payload.template.dict() if payload.template else None
     intent, created = services.create_intent(
         request.org,
         contact=inbox.upsert_contact(request.org, payload.phone.lstrip("+")),
-        body=payload.body,
+        body=payload.body or template_preview(template),
+        template=template,
         origin=MessageIntent.Origin.API,
         idempotency_key=f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}",
         instance=instance,

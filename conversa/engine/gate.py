@@ -61,6 +61,9 @@ class Facts:
     # message to that number (PROVIDERS.md §A2).
     window_required: bool = False
     last_inbound_at: datetime | None = None
+    # A pre-approved template rather than free text: only Cloud API numbers can send one.
+    is_template: bool = False
+    templates_supported: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,16 @@ def check_service_window(origin: str, facts: Facts) -> Verdict | None:
     return Verdict(
         BLOCK, "outside_window", gettext_noop("Outside the 24-hour window: use a template")
     )
+
+
+def check_template(origin: str, facts: Facts) -> Verdict | None:
+    if facts.is_template and not facts.templates_supported:
+        return Verdict(
+            BLOCK,
+            "template_unsupported",
+            gettext_noop("Templates are sent only from WhatsApp Cloud API numbers"),
+        )
+    return None
 
 
 def check_kill_switch(origin: str, facts: Facts) -> Verdict | None:
@@ -177,6 +190,7 @@ def check_quiet_hours(origin: str, facts: Facts) -> Verdict | None:
 CHECKS = [
     check_contact,
     check_service_window,
+    check_template,
     check_kill_switch,
     check_instance,
     check_quotas,
@@ -322,7 +336,9 @@ class NumberFacts:
 def facts_for(intent: MessageIntent, instance: Instance, sends: NumberFacts) -> Facts:
     org, contact = intent.organization, intent.contact
     sent_this_hour, sent_today = sends.get(instance, org.time_zone)
-    window_required = instance.provider == Instance.Provider.CLOUD
+    is_cloud = instance.provider == Instance.Provider.CLOUD
+    # A template is what may open a conversation outside the window (PROVIDERS.md §A2).
+    window_required = is_cloud and not intent.template
     return Facts(
         now=sends.now,
         sending_paused=org.sending_paused,
@@ -341,6 +357,8 @@ def facts_for(intent: MessageIntent, instance: Instance, sends: NumberFacts) -> 
         breaker_open_until=instance.breaker_open_until,
         window_required=window_required,
         last_inbound_at=sends.last_inbound(contact.pk, instance) if window_required else None,
+        is_template=bool(intent.template),
+        templates_supported=is_cloud,
     )
 
 

@@ -32,6 +32,9 @@ class MessageIntent(OrgOwned):
     )
     origin = models.CharField(max_length=16, choices=Origin.choices)
     body = models.TextField()
+    # A pre-approved Cloud API template instead of free text: {name, language, variables}.
+    # `body` then holds a readable preview of it for the inbox and the timeline.
+    template = models.JSONField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255)
     not_before = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)

@@ -60,8 +60,12 @@ def create_intent(
     conversation: Conversation | None = None,
     instance: Instance | None = None,
     created_by: Member | None = None,
+    template: dict | None = None,
 ) -> tuple[MessageIntent, bool]:
     """Record a request to send and let the Gate decide on it. Idempotent on the key.
+
+    With `template` ({name, language, variables}) the message is that pre-approved Cloud API
+    template, and `body` its readable preview.
 
     The number is the conversation's, else `instance`, else none: "any number of the
     organization", which the Gate picks (and the conversation with the contact on it).
@@ -83,6 +87,7 @@ def create_intent(
                     conversation=conversation,
                     origin=origin,
                     body=body,
+                    template=template,
                     idempotency_key=idempotency_key,
                     created_by=created_by,
                 )
@@ -221,7 +226,17 @@ def send(job: ExecutionJob) -> SendResult | ProviderError:
     so a batch's sends all come back to be settled."""
     started = time.monotonic()
     try:
-        return get_provider(job.instance).send_text(
+        provider, template = get_provider(job.instance), job.intent.template
+        if template:
+            return provider.send_template(
+                job.instance,
+                job.contact.phone,
+                template["name"],
+                template["language"],
+                template.get("variables") or [],
+                reference=job.reference,
+            )
+        return provider.send_text(
             job.instance, job.contact.phone, job.intent.body, reference=job.reference
         )
     except ProviderError as exc:

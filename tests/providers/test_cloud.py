@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from conversa.engine import services
@@ -328,3 +329,60 @@ def test_outside_the_24_hour_window_free_text_is_blocked(graph):
     assert decision.reason_code == "outside_window"
     assert decision.reason == "Outside the 24-hour window: use a template"
     assert not SandboxMessage.objects.filter(from_me=True).exists()
+
+
+def test_a_template_opens_a_conversation_outside_the_window(graph):
+    """Free text is blocked outside the 24-hour window; the approved template is sent, as a
+    template, through the Graph API."""
+    org, instance, twin = graph
+    client = Client()
+    headers = {"Authorization": f"Bearer {org.api_token()}"}
+    template = {"name": "pedido_enviado", "language": "pt_BR", "variables": ["Ana", "#4821"]}
+    answer = client.post(
+        "/api/intents",
+        {"phone": "5511988887777", "template": template, "instance_id": instance.pk},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert answer.status_code == 201, answer.content
+    intent = MessageIntent.objects.get(pk=answer.json()["id"])
+    assert intent.status == MessageIntent.Status.QUEUED
+    assert intent.body == "[pedido_enviado] Ana · #4821"
+    assert answer.json()["template"] == template
+    assert Worker().run_once() == 1
+    receipt = SandboxMessage.objects.get(instance=twin, from_me=True)
+    assert receipt.text == "[template] pedido_enviado"
+    assert ExecutionJob.objects.get(intent=intent).status == ExecutionJob.Status.SENT
+
+    free_text = client.post(
+        "/api/intents",
+        {"phone": "5511988887777", "body": "Oi de novo", "instance_id": instance.pk},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert free_text.json()["decision"]["reason_code"] == "outside_window"
+
+
+def test_a_template_needs_a_cloud_number_and_an_intent_needs_text_or_template(org):
+    client = Client()
+    headers = {"Authorization": f"Bearer {org.api_token()}"}
+    template = {"name": "boas_vindas", "language": "pt_BR", "variables": []}
+    answer = client.post(
+        "/api/intents",
+        {"phone": "5511988887777", "template": template, "instance_id": org.instance.pk},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert answer.status_code == 201
+    assert answer.json()["status"] == "blocked"
+    assert answer.json()["decision"]["reason_code"] == "template_unsupported"
+    for wrong in ({"body": ""}, {"body": "Oi", "template": template}, {"template": {"name": "X!"}}):
+        refused = client.post(
+            "/api/intents",
+            {"phone": "5511988887777", **wrong},
+            content_type="application/json",
+            headers=headers,
+        )
+        assert refused.status_code == 422, wrong
+        assert refused.json()["error"] == "invalid"
+    assert not MessageIntent.objects.filter(body="Oi").exists()
