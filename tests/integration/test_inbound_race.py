@@ -1,0 +1,204 @@
+"""A contact's first messages reaching two web processes at the same instant (PostgreSQL): one
+contact, one conversation, and each message once, held by the database's unique constraints.
+
+Two real `conversa serve` processes over the test database; each round POSTs at once (threads
+released by a barrier) either the same webhook to both, as a provider retry or a duplicate
+subscription would, or two different first messages of one contact, one to each.
+"""
+
+import json
+import os
+import subprocess
+import threading
+import time
+
+import httpx
+import pytest
+from django.db import connection
+
+from bench.cluster import CONVERSA, LOGS, database_url, free_port
+from conversa.inbox.models import Contact, Conversation, Message
+from conversa.instances.models import Instance
+from conversa.providers.cloud import signature
+from conversa.providers.evolution import SECRET_HEADER
+from tests.conftest import make_org
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="several writing processes: PostgreSQL only"
+)
+
+ROUNDS = 8
+APP_SECRET = "app-secret-for-race"
+
+
+@pytest.fixture(scope="module")
+def servers(django_db_setup):
+    """Two web processes over the test database on free ports, each with its own keep-alive
+    client; started once for the module."""
+    env = {"DATABASE_URL": database_url(), "REDIS_URL": "", "CONVERSA_PUBLIC_URL": "http://x"}
+    LOGS.mkdir(parents=True, exist_ok=True)
+    running = []
+    for n in range(2):
+        port = free_port()
+        log = open(LOGS / f"inbound-race-serve-{n}.log", "w")  # noqa: SIM115
+        process = subprocess.Popen(
+            [*CONVERSA, "serve", "--no-worker", "--port", str(port)],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        running.append((process, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)))
+    try:
+        for process, client in running:
+            wait_for_health(process, client)
+        yield [client for _, client in running]
+    finally:
+        for process, client in running:
+            client.close()
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def wait_for_health(process: subprocess.Popen, client: httpx.Client) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "conversa serve exited; see var/test-artifacts"
+        try:
+            if client.get("/health").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("conversa serve did not answer /health in time")
+
+
+@pytest.fixture
+def numbers(transactional_db):
+    org = make_org()
+    evolution = Instance.objects.create(
+        organization=org.org,
+        name="Evolution number",
+        provider=Instance.Provider.EVOLUTION,
+        provider_name="race",
+        status=Instance.Status.CONNECTED,
+    )
+    cloud = Instance.objects.create(
+        organization=org.org,
+        name="Cloud number",
+        provider=Instance.Provider.CLOUD,
+        provider_name="106540352242922",
+        provider_token="token",
+        app_secret=APP_SECRET,
+        status=Instance.Status.CONNECTED,
+    )
+    return org, evolution, cloud
+
+
+def evolution_upsert(phone: str, message_id: str, text: str) -> dict:
+    return {
+        "event": "messages.upsert",
+        "instance": "race",
+        "data": {
+            "key": {"remoteJid": f"{phone}@s.whatsapp.net", "fromMe": False, "id": message_id},
+            "pushName": "Cliente",
+            "message": {"conversation": text},
+            "messageType": "conversation",
+            "messageTimestamp": int(time.time()),
+        },
+    }
+
+
+def cloud_message(phone: str, message_id: str, text: str) -> dict:
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": "106540352242922"},
+        "contacts": [{"profile": {"name": "Cliente"}, "wa_id": phone}],
+        "messages": [
+            {
+                "from": phone,
+                "id": message_id,
+                "timestamp": str(int(time.time())),
+                "type": "text",
+                "text": {"body": text},
+            }
+        ],
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
+def request(instance: Instance, payload: dict) -> tuple[str, bytes, dict]:
+    raw = json.dumps(payload).encode()
+    if instance.provider == Instance.Provider.CLOUD:
+        headers = {"X-Hub-Signature-256": "sha256=" + signature(APP_SECRET, raw)}
+    else:
+        headers = {SECRET_HEADER: instance.webhook_secret}
+    headers["Content-Type"] = "application/json"
+    return f"/webhooks/{instance.provider}/{instance.webhook_key}", raw, headers
+
+
+def at_once(servers: list[httpx.Client], requests: list[tuple[str, bytes, dict]]) -> list[int]:
+    """POST requests[i] to servers[i], all released by one barrier; their status codes."""
+    barrier = threading.Barrier(len(requests))
+    codes = [0] * len(requests)
+
+    def send(n: int) -> None:
+        url, raw, headers = requests[n]
+        barrier.wait()
+        codes[n] = servers[n].post(url, content=raw, headers=headers).status_code
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return codes
+
+
+def shape(instance: Instance):
+    return cloud_message if instance.provider == Instance.Provider.CLOUD else evolution_upsert
+
+
+def one_contact_one_conversation(org, instance: Instance, phone: str) -> Contact:
+    contact = Contact.objects.get(organization=org.org, phone=phone)
+    assert Conversation.objects.filter(instance=instance, contact=contact).count() == 1
+    return contact
+
+
+@pytest.mark.parametrize("provider", ["evolution", "cloud"])
+def test_the_same_first_message_to_two_processes_is_stored_once(servers, numbers, provider):
+    org, evolution, cloud = numbers
+    instance = cloud if provider == "cloud" else evolution
+    for n in range(ROUNDS):
+        phone = f"55119{provider == 'cloud':d}7{n:06d}"
+        payload = shape(instance)(phone, f"RACE-SAME-{provider}-{n}", "Oi")
+
+        codes = at_once(servers, [request(instance, payload)] * 2)
+
+        assert codes == [200, 200]
+        contact = one_contact_one_conversation(org, instance, phone)
+        assert Message.objects.filter(conversation__contact=contact).count() == 1
+
+
+@pytest.mark.parametrize("provider", ["evolution", "cloud"])
+@pytest.mark.parametrize("known", [False, True], ids=["new-contact", "known-contact"])
+def test_two_first_messages_of_one_contact_make_one_conversation(servers, numbers, provider, known):
+    """A known contact (imported, or met on another number) has no conversation here yet: then
+    only the conversation's own constraint keeps the two processes from opening one each."""
+    org, evolution, cloud = numbers
+    instance = cloud if provider == "cloud" else evolution
+    for n in range(ROUNDS):
+        phone = f"55119{provider == 'cloud':d}{known:d}{n:06d}"
+        if known:
+            Contact.objects.create(organization=org.org, phone=phone, name="Imported")
+        first = shape(instance)(phone, f"RACE-A-{provider}-{known}-{n}", "Oi")
+        second = shape(instance)(phone, f"RACE-B-{provider}-{known}-{n}", "Tudo bem?")
+
+        codes = at_once(servers, [request(instance, first), request(instance, second)])
+
+        assert codes == [200, 200]
+        contact = one_contact_one_conversation(org, instance, phone)
+        bodies = Message.objects.filter(conversation__contact=contact).values_list("body")
+        assert sorted(body for (body,) in bodies) == ["Oi", "Tudo bem?"]
