@@ -5,10 +5,12 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from conversa.accounts.api_auth import api_auth
 from conversa.engine.api import router as engine_router
 from conversa.inbox.api import router as inbox_router
+from conversa.instances.api import router as instances_router
 
 api = NinjaAPI(title="Conversa API", version="1", auth=api_auth, urls_namespace="api")
 api.add_router("/", inbox_router)
 api.add_router("/", engine_router)
+api.add_router("/", instances_router)
 
 
 @api.exception_handler(Http404)
@@ -35,7 +37,13 @@ def invalid(request, exc):
 
 @api.exception_handler(HttpError)
 def http_error(request, exc):
-    codes = {403: "forbidden", 405: "method_not_allowed", 429: "rate_limited"}
+    codes = {
+        403: "forbidden",
+        405: "method_not_allowed",
+        409: "conflict",
+        429: "rate_limited",
+        502: "provider_refused",
+    }
     return api.create_response(
         request,
         {"error": codes.get(exc.status_code, "error"), "detail": str(exc)},

@@ -161,6 +161,17 @@ def set_paused(instance: Instance, paused: bool) -> None:
     announce(instance)
 
 
+# What a person can do to a number from its card, its pairing page or the API.
+ACTIONS = {
+    "connect": connect_number,
+    "logout": logout_number,
+    "restart": restart_number,
+    "pause": lambda number: set_paused(number, True),
+    "resume": lambda number: set_paused(number, False),
+    "remove": remove_number,
+}
+
+
 def call(instance: Instance, action: str) -> None:
     try:
         getattr(get_provider(instance), action)(instance)

@@ -54,26 +54,16 @@ def managed(request, instance_id: int) -> Instance:
     return get_for_org_or_404(request.org, Instance, pk=instance_id)
 
 
-ACTIONS = {
-    "connect": services.connect_number,
-    "logout": services.logout_number,
-    "restart": services.restart_number,
-    "pause": lambda number: services.set_paused(number, True),
-    "resume": lambda number: services.set_paused(number, False),
-    "remove": services.remove_number,
-}
-
-
 @login_required
 @require_POST
 def number_action(request, instance_id: int, action: str):
     """A quick action on a number's card or on the pairing page."""
     number = managed(request, instance_id)
-    if action not in ACTIONS or number.status == Instance.Status.REMOVED:
+    if action not in services.ACTIONS or number.status == Instance.Status.REMOVED:
         return render(request, "instances/_error.html", {"error": "unknown action"}, status=404)
     error = ""
     try:
-        ACTIONS[action](number)
+        services.ACTIONS[action](number)
     except services.NumberRefused as exc:
         error = str(exc)
     if request.POST.get("from") == "pairing":

@@ -296,3 +296,29 @@ def test_pause_and_resume_from_the_card(org):
     org.instance.refresh_from_db()
     assert not org.instance.paused
     assert client.post(f"/instances/{org.instance.pk}/actions/explode").status_code == 404
+
+
+def test_the_api_lists_and_acts_on_numbers_without_secrets(live):
+    number, twin = paired(live)
+    headers = {"Authorization": f"Bearer {live.api_token()}"}
+    client = live.client()
+    listed = client.get("/api/instances", headers=headers)
+    assert listed.status_code == 200
+    body = listed.content.decode()
+    assert number.provider_token not in body and number.webhook_secret not in body
+    assert {n["id"] for n in listed.json()} == {live.instance.pk, number.pk}
+
+    paused = client.post(f"/api/instances/{number.pk}/pause", headers=headers)
+    assert paused.status_code == 200 and paused.json()["paused"] is True
+    logged_out = client.post(f"/api/instances/{number.pk}/logout", headers=headers)
+    assert logged_out.json()["status"] == "disconnected"
+    connect = client.post(f"/api/instances/{number.pk}/connect", headers=headers)
+    assert connect.json()["status"] == "connecting"
+    assert connect.json()["qr_code"].startswith("sandbox:")
+
+    assert client.post(f"/api/instances/{number.pk}/explode", headers=headers).status_code == 422
+    agent = {"Authorization": f"Bearer {live.api_token(live.member())}"}
+    refused = client.post(f"/api/instances/{number.pk}/remove", headers=agent)
+    assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+    other = make_org()
+    assert client.get(f"/api/instances/{other.instance.pk}", headers=headers).status_code == 404

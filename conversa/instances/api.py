@@ -1,0 +1,66 @@
+from datetime import datetime
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.errors import HttpError
+
+from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.instances import services
+from conversa.instances.models import Instance
+
+router = Router(tags=["instances"])
+
+
+class InstanceOut(Schema):
+    id: int
+    name: str
+    provider: str
+    status: str
+    phone_number: str
+    paused: bool
+    health_score: int
+    breaker_state: str
+    cooldown_until: datetime | None
+    hourly_quota: int
+    daily_quota: int
+    qr_code: str
+    last_activity_at: datetime | None
+    webhook_url: str
+
+
+def instance_out(number: Instance) -> dict:
+    fields = [f for f in InstanceOut.model_fields if f != "webhook_url"]
+    return {**{f: getattr(number, f) for f in fields}, "webhook_url": services.webhook_url(number)}
+
+
+@router.get("/instances", response=list[InstanceOut])
+def list_instances(request: HttpRequest):
+    """The organization's numbers (removed ones left out). Secrets are never returned."""
+    numbers = scoped(request.org, Instance).exclude(status=Instance.Status.REMOVED).order_by("name")
+    return [instance_out(number) for number in numbers]
+
+
+@router.get("/instances/{instance_id}", response=InstanceOut)
+def get_instance(request: HttpRequest, instance_id: int):
+    return instance_out(get_for_org_or_404(request.org, Instance, pk=instance_id))
+
+
+@router.post("/instances/{instance_id}/{action}", response=InstanceOut)
+def act_on_instance(
+    request: HttpRequest,
+    instance_id: int,
+    action: Literal["connect", "logout", "restart", "pause", "resume", "remove"],
+):
+    """Pair (the answer carries the QR's text in `qr_code`), log out, restart, pause, resume
+    or remove a number. Owners and admins only; a provider's refusal is a 502 saying why."""
+    if not request.member.manages_numbers:
+        raise HttpError(403, "Only owners and admins manage numbers")
+    number = get_for_org_or_404(request.org, Instance, pk=instance_id)
+    if number.status == Instance.Status.REMOVED:
+        raise HttpError(409, "This number was removed")
+    try:
+        services.ACTIONS[action](number)
+    except services.NumberRefused as exc:
+        raise HttpError(502, str(exc)) from exc
+    return instance_out(number)
