@@ -72,9 +72,11 @@ def instance_create(request):
 
 
 def guarded_instance(request, name: str) -> SandboxInstance:
-    instance = sandbox.SandboxInstance.objects.filter(name=name).first()
+    """The named instance, for its own token or the global key. Evolution's guards check the
+    instance exists before the key: an unknown name is 404 whatever the key."""
+    instance = sandbox.get_instance(name)
     sandbox.authorize(request.headers.get("apikey", ""), instance)
-    return instance or sandbox.get_instance(name)
+    return instance
 
 
 @evolution_route

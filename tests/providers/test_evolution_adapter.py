@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from conversa.inbox import services as inbox
-from conversa.inbox.models import Contact, Message
+from conversa.inbox.models import Contact, Conversation, Message
 from conversa.instances.models import Instance
 from conversa.providers.base import (
     ConnectionUpdate,
@@ -355,6 +355,37 @@ def test_lid_addressed_message_takes_the_phone_from_remote_jid_alt():
 
     assert item.event.phone == "5216622001169"
     assert item.event.body == "Florecilla dormida"
+
+
+def test_one_person_under_a_lid_and_a_phone_jid_is_one_contact_and_one_conversation(client, org):
+    """WhatsApp addresses some contacts by a @lid id, with their phone JID beside it; the same
+    person's next message can come under the plain phone JID."""
+    by_lid = upsert_capture()
+    by_lid["data"]["key"].update(
+        remoteJid="176158201110710@lid",
+        remoteJidAlt="5216622001169@s.whatsapp.net",
+        addressingMode="lid",
+        id="3EB0LID000000000000001",
+    )
+    by_phone = upsert_capture()
+    by_phone["data"]["key"] = {
+        "remoteJid": "5216622001169@s.whatsapp.net",
+        "fromMe": False,
+        "id": "3EB0PN0000000000000002",
+    }
+    by_phone["data"]["message"] = {"conversation": "Sou eu de novo"}
+
+    for payload in (by_lid, by_phone):
+        assert post_webhook(client, org.instance, payload).status_code == 200
+
+    contact = Contact.objects.get(organization=org.org)
+    assert contact.phone == "5216622001169"
+    conversation = Conversation.objects.get(organization=org.org)
+    assert conversation.contact == contact
+    assert list(conversation.messages.order_by("id").values_list("body", flat=True)) == [
+        "Florecilla dormida",
+        "Sou eu de novo",
+    ]
 
 
 def test_lid_addressed_message_without_a_phone_jid_is_not_a_conversation():

@@ -1,0 +1,190 @@
+"""A number's whole life through the Evolution adapter, against the sandbox over real HTTP,
+with the sandbox's webhooks coming back to Conversa's own endpoint (PROVIDERS.md §B1–B3)."""
+
+import time
+
+import httpx
+import pytest
+
+from conversa.instances.models import Instance
+from conversa.providers import sandbox
+from conversa.providers.base import Pairing, ProviderError
+from conversa.providers.models import ProviderEvent, SandboxInstance
+from conversa.providers.registry import get_provider
+from tests.conftest import make_org
+
+
+def wait_for(condition, what: str, timeout: float = 10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def live(live_server, settings, transactional_db, monkeypatch):
+    """The adapter speaks to the sandbox on the live server, and the sandbox's webhooks are
+    delivered for real, over HTTP, to that same server's webhook endpoint."""
+    monkeypatch.setattr(sandbox.courier, "post", sandbox.Courier.post.__get__(sandbox.courier))
+    settings.SANDBOX_URL = f"{live_server.url}/sandbox/evolution"
+    return live_server.url
+
+
+@pytest.fixture
+def number(live) -> Instance:
+    """A sandbox number of a fresh organization, not yet created on the sandbox."""
+    org = make_org(webhook_base=live)
+    return Instance.objects.create(
+        organization=org.org,
+        name="Loja do centro",
+        provider=Instance.Provider.SANDBOX,
+        provider_name="loja-centro",
+        status=Instance.Status.CREATED,
+    )
+
+
+def webhook_url(live: str, number: Instance) -> str:
+    return f"{live}/webhooks/sandbox/{number.webhook_key}"
+
+
+def created(live: str, number: Instance):
+    provider = get_provider(number)
+    number.provider_token = provider.create_instance(number, webhook_url(live, number))
+    number.save(update_fields=["provider_token"])
+    return provider
+
+
+def act(live: str, instance: Instance, action: str, **body) -> httpx.Response:
+    """What the person does on the sandbox page: scan, drop, let the QR expire."""
+    return httpx.post(
+        f"{live}/sandbox/evolution/{action}/{instance.provider_name}",
+        headers={"apikey": instance.provider_token},
+        json=body,
+    )
+
+
+def status_of(number: Instance) -> str:
+    return Instance.objects.values_list("status", flat=True).get(pk=number.pk)
+
+
+def connection_events(number: Instance, **event) -> list[dict]:
+    records = ProviderEvent.objects.filter(instance=number, kind="ConnectionUpdate")
+    return [
+        r.event for r in records.order_by("id") if all(r.event[k] == v for k, v in event.items())
+    ]
+
+
+def test_a_number_is_created_paired_dropped_paired_again_logged_out_and_deleted(live, number):
+    provider = created(live, number)
+    assert provider.connection_state(number) == "disconnected"
+
+    first = provider.connect(number)
+    assert isinstance(first, Pairing)
+    assert first.image.startswith("data:image/png;base64,")
+    wait_for(lambda: Instance.objects.get(pk=number.pk).qr_code == first.code, "the QR by webhook")
+    assert status_of(number) == Instance.Status.CONNECTING
+
+    assert act(live, number, "scan", number="5511955554444").status_code == 200
+    assert provider.connection_state(number) == "connected"
+    wait_for(lambda: status_of(number) == Instance.Status.CONNECTED, "connection.update open")
+    assert Instance.objects.get(pk=number.pk).phone_number == "5511955554444"
+    assert provider.connect(number) is None
+
+    assert act(live, number, "drop").status_code == 200
+    assert provider.connection_state(number) == "disconnected"
+    wait_for(lambda: status_of(number) == Instance.Status.DISCONNECTED, "connection.update close")
+    assert connection_events(number, status="disconnected") == [
+        {"status": "disconnected", "phone": "5511955554444", "reason": ""}
+    ]
+
+    again = provider.connect(number)
+    assert again.code != first.code
+    act(live, number, "scan")
+    wait_for(lambda: status_of(number) == Instance.Status.CONNECTED, "connected again")
+
+    provider.logout(number)
+    assert provider.connection_state(number) == "disconnected"
+    # A close that will not reconnect, status.instance "closed", then logout.instance.
+    wait_for(lambda: len(connection_events(number, reason="logged_out")) == 3, "the logout")
+    assert status_of(number) == Instance.Status.DISCONNECTED
+    provider.logout(number)  # already closed: Evolution's 400 counts as done
+
+    provider.delete_instance(number)
+    assert not SandboxInstance.objects.filter(name=number.provider_name).exists()
+    provider.delete_instance(number)  # already gone: the 404 counts as done
+
+
+def test_each_connect_shows_a_fresh_qr_and_announces_it(live, number):
+    provider = created(live, number)
+
+    codes = [provider.connect(number).code, provider.connect(number).code]
+
+    assert codes[0] != codes[1]
+    wait_for(lambda: ProviderEvent.objects.filter(kind="QrUpdate").count() == 2, "two QRs")
+    stored = ProviderEvent.objects.filter(instance=number, kind="QrUpdate").order_by("id")
+    assert [record.event["code"] for record in stored] == codes
+    wait_for(lambda: Instance.objects.get(pk=number.pk).qr_code == codes[1], "the newest QR")
+
+
+def test_a_qr_nobody_scans_ends_refused(live, number):
+    provider = created(live, number)
+    provider.connect(number)
+
+    assert act(live, number, "refuse").status_code == 200
+
+    wait_for(lambda: connection_events(number, reason="refused"), "connection.update refused")
+    assert connection_events(number, reason="refused") == [
+        {"status": "disconnected", "phone": "", "reason": "refused"}
+    ]
+    assert status_of(number) == Instance.Status.DISCONNECTED
+    assert provider.connection_state(number) == "disconnected"
+
+
+def test_restart_keeps_an_open_number_open_and_refuses_a_closed_one(live, number):
+    provider = created(live, number)
+
+    with pytest.raises(ProviderError) as refused:
+        provider.restart(number)
+    assert refused.value.transient is False
+    assert "not connected" in str(refused.value)
+
+    provider.connect(number)
+    act(live, number, "scan")
+    provider.restart(number)
+
+    assert provider.connection_state(number) == "connected"
+    wait_for(lambda: status_of(number) == Instance.Status.CONNECTED, "reconnected after restart")
+
+
+def test_templates_are_a_permanent_error_on_evolution(live, number):
+    provider = created(live, number)
+
+    with pytest.raises(ProviderError) as error:
+        provider.send_template(number, "5511988887777", "welcome", "pt_BR", [], reference="r")
+
+    assert error.value.transient is False
+    assert "Cloud API" in str(error.value)
+
+
+def test_create_sends_the_webhook_with_its_secret_and_the_events_we_follow(live, number):
+    created(live, number)
+
+    found = httpx.get(
+        f"{live}/sandbox/evolution/webhook/find/{number.provider_name}",
+        headers={"apikey": number.provider_token},
+    ).json()
+
+    assert found["url"] == webhook_url(live, number)
+    assert found["enabled"] is True
+    assert found["headers"] == {"X-Conversa-Secret": number.webhook_secret}
+    assert set(found["events"]) >= {
+        "QRCODE_UPDATED",
+        "CONNECTION_UPDATE",
+        "MESSAGES_UPSERT",
+        "MESSAGES_UPDATE",
+        "LOGOUT_INSTANCE",
+        "STATUS_INSTANCE",
+    }
+    assert (found["webhookByEvents"], found["webhookBase64"]) == (False, False)

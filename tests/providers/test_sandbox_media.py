@@ -1,0 +1,157 @@
+"""A customer sends media from the sandbox: each protocol's own shape, read by its adapter."""
+
+import json
+
+import pytest
+
+from conversa.inbox.models import Message
+from conversa.instances.models import Instance
+from conversa.providers import sandbox
+from conversa.providers.base import InboundMessage
+from conversa.providers.cloud import CloudProvider
+from conversa.providers.evolution import EvolutionProvider
+from conversa.providers.models import SandboxMessage
+from tests.conftest import post_webhook
+
+CUSTOMER = "5511977776666"
+
+
+def sent(webhooks_sent: list[dict]) -> bytes:
+    [webhook] = webhooks_sent
+    return json.dumps(webhook["body"]).encode()
+
+
+@pytest.fixture
+def cloud_twin(db):
+    return sandbox.create_cloud_number("106540352242922", "5511933334444", "http://c.test/h", "s")
+
+
+@pytest.mark.parametrize(
+    ("kind", "caption", "wire_type"),
+    [
+        ("image", "Olha o defeito", "imageMessage"),
+        ("image", "", "imageMessage"),
+        ("document", "Segue o contrato", "documentWithCaptionMessage"),
+        ("document", "", "documentMessage"),
+        ("audio", "", "audioMessage"),
+    ],
+)
+def test_evolution_media_is_read_with_its_kind_and_caption(
+    db, org, webhooks_sent, django_capture_on_commit_callbacks, kind, caption, wire_type
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = sandbox.customer_sends_media(org.twin, CUSTOMER, kind, caption, "Ana")
+
+    upsert = webhooks_sent[0]["body"]["data"]
+    assert upsert["messageType"] == wire_type
+    [item] = EvolutionProvider("http://sandbox", "k").parse_webhook(
+        Instance(provider="sandbox"), sent(webhooks_sent)
+    )
+    assert item.event == InboundMessage(
+        provider_message_id=message.message_id,
+        phone=CUSTOMER,
+        name="Ana",
+        kind=kind,
+        body=caption,
+        timestamp=item.event.timestamp,
+    )
+
+
+def test_evolution_image_has_whatsapps_media_fields(
+    db, org, webhooks_sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox.customer_sends_media(org.twin, CUSTOMER, "image", "Foto")
+
+    image = webhooks_sent[0]["body"]["data"]["message"]["imageMessage"]
+    assert image["caption"] == "Foto"
+    assert image["mimetype"] == "image/jpeg"
+    assert image["url"].startswith("https://mmg.whatsapp.net/")
+    assert {"fileSha256", "fileLength", "mediaKey", "height", "width"} <= set(image)
+
+
+@pytest.mark.parametrize(
+    ("kind", "caption"),
+    [("image", "Olha o defeito"), ("document", "Segue o contrato"), ("audio", "")],
+)
+def test_cloud_media_is_read_with_its_kind_and_caption(
+    cloud_twin, webhooks_sent, django_capture_on_commit_callbacks, kind, caption
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = sandbox.customer_sends_media(cloud_twin, CUSTOMER, kind, caption, "Ana")
+
+    [wire] = webhooks_sent[0]["body"]["entry"][0]["changes"][0]["value"]["messages"]
+    assert wire["type"] == kind
+    assert set(wire[kind]) >= {"id", "mime_type", "sha256"}
+    assert wire[kind].get("caption", "") == caption
+    [item] = CloudProvider("http://graph").parse_webhook(
+        Instance(provider="cloud"), sent(webhooks_sent)
+    )
+    assert (item.event.provider_message_id, item.event.phone, item.event.name) == (
+        message.message_id,
+        CUSTOMER,
+        "Ana",
+    )
+    assert (item.event.kind, item.event.body) == (kind, caption)
+
+
+def test_a_voice_note_has_no_caption(db, org, webhooks_sent, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = sandbox.customer_sends_media(org.twin, CUSTOMER, "audio", "ignored")
+
+    assert (message.kind, message.text) == ("audio", "")
+    audio = webhooks_sent[0]["body"]["data"]["message"]["audioMessage"]
+    assert "caption" not in audio
+    assert audio["ptt"] is True
+
+
+def test_unknown_media_kind_is_refused(db, org):
+    with pytest.raises(sandbox.SandboxError) as error:
+        sandbox.customer_sends_media(org.twin, CUSTOMER, "sticker")
+
+    assert error.value.status == 400
+    assert not SandboxMessage.objects.exists()
+
+
+def test_media_from_the_sandbox_is_stored_by_conversa(
+    client, org, webhooks_sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        sandbox.customer_sends_media(org.twin, CUSTOMER, "image", "Olha <b>isto</b>")
+
+    response = post_webhook(client, org.instance, webhooks_sent[0]["body"])
+
+    assert response.status_code == 200
+    message = Message.objects.get(organization=org.org)
+    assert (message.kind, message.body) == ("image", "Olha <b>isto</b>")
+
+
+def test_customer_page_sends_a_file_with_a_caption(
+    client, org, webhooks_sent, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/sandbox/send",
+            {
+                "instance": org.twin.name,
+                "phone": CUSTOMER,
+                "kind": "document",
+                "text": "Orçamento",
+            },
+        )
+
+    assert response.status_code == 302
+    message = SandboxMessage.objects.get()
+    assert (message.kind, message.text, message.from_me) == ("document", "Orçamento", False)
+    assert webhooks_sent[0]["body"]["data"]["messageType"] == "documentWithCaptionMessage"
+    chat = client.get(f"/sandbox/chat?instance={org.twin.name}&phone={CUSTOMER}")
+    assert "[document]" in chat.content.decode()
+
+
+def test_customer_page_refuses_an_unknown_file_kind(client, org):
+    response = client.post(
+        "/sandbox/send", {"instance": org.twin.name, "phone": CUSTOMER, "kind": "sticker"}
+    )
+
+    assert response.status_code == 422
+    assert not SandboxMessage.objects.exists()
