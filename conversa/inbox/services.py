@@ -16,13 +16,20 @@ from conversa.realtime import publisher
 
 def upsert_contact(org: Organization, phone: str, name: str = "") -> Contact:
     """The contact with this number, created on first sight; a pushed name fills an empty one."""
+    return find_or_create_contact(org, phone, name)[0]
+
+
+def find_or_create_contact(org: Organization, phone: str, name: str = "") -> tuple[Contact, bool]:
+    """The contact with this number and whether this call created it (as `upsert_contact`)."""
+    # A pushed name longer than the column is not worth refusing a customer's message over.
+    name = name[: Contact._meta.get_field("name").max_length]
     contact, created = Contact.objects.get_or_create(
         organization=org, phone=phone, defaults={"name": name}
     )
     if not created and name and not contact.name:
         contact.name = name
         contact.save(update_fields=["name"])
-    return contact
+    return contact, created
 
 
 def current_conversation(instance: Instance, contact: Contact) -> Conversation:
@@ -67,8 +74,15 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
     4. After commit, tell the organization's sockets.
     """
     org = instance.organization
-    contact = upsert_contact(org, event.phone, event.name)
-    conversation = current_conversation(instance, contact)
+    contact, new_contact = find_or_create_contact(org, event.phone, event.name)
+    if new_contact:
+        # No other transaction can see this contact before ours commits, so none can have opened
+        # a conversation with it: no lookup, no savepoint (the inbound path's hot case).
+        conversation = Conversation.objects.create(
+            organization=org, instance=instance, contact=contact
+        )
+    else:
+        conversation = current_conversation(instance, contact)
     now = timezone.now()
     try:
         with transaction.atomic():

@@ -4,19 +4,32 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run a benchmark and print its figures as JSON (dispatch, chaos)."
+    help = "Run a benchmark and print its figures as JSON (dispatch, chaos, ingest)."
 
     def add_arguments(self, parser):
-        parser.add_argument("name", choices=["dispatch", "chaos"])
+        parser.add_argument("name", choices=["dispatch", "chaos", "ingest"])
         parser.add_argument("--jobs", type=int, default=20000)
         parser.add_argument("--workers", type=int, help="worker processes (dispatch 4, chaos 3)")
         parser.add_argument("--batch-size", type=int, default=200)
         parser.add_argument("--intents", type=int, default=10000, help="chaos: intents to send")
+        parser.add_argument(
+            "--messages", type=int, default=20000, help="ingest: inbound webhooks to post"
+        )
+        parser.add_argument("--senders", type=int, default=8, help="ingest: concurrent senders")
+        parser.add_argument(
+            "--provider", choices=["evolution", "cloud"], default="evolution", help="ingest: shape"
+        )
 
     def handle(self, *args, name, jobs, workers, batch_size, intents, **options):
-        from bench import chaos, dispatch
+        from bench import chaos, dispatch, ingest
 
-        if name == "chaos":
+        if name == "ingest":
+            figures = ingest.run(
+                messages=options["messages"],
+                senders=options["senders"],
+                provider=options["provider"],
+            )
+        elif name == "chaos":
             figures = chaos.run(intents=intents, workers=workers or 3)
         else:
             figures = dispatch.run(jobs=jobs, workers=workers or 4, batch_size=batch_size)

@@ -1,0 +1,247 @@
+"""`conversa bench ingest`: how fast inbound webhooks are stored, over real HTTP.
+
+A `conversa serve --no-worker` process on the configured database receives N signed webhooks,
+one message per POST (Evolution's `messages.upsert`, or a Cloud API envelope signed with the app
+secret), from S concurrent senders on keep-alive connections; every message comes from its own
+customer with its own id, so each one creates a contact, a conversation and a message. The
+bodies are built and signed before the clock starts, so the senders only send.
+
+Figures: messages stored per second (Message rows counted at the end, held against the number
+sent), request latency p50/p99, failed requests, duplicates, and the server's peak memory.
+"""
+
+import http.client
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+
+from django.db import connection
+from django.db.models import Count
+
+from bench.cluster import CONVERSA, LOGS, free_port
+from bench.dispatch import peak_rss_mb
+from conversa.accounts.models import Organization
+from conversa.inbox.models import Contact, Conversation, Message
+from conversa.instances.models import Instance
+from conversa.providers.cloud import signature
+from conversa.providers.evolution import SECRET_HEADER
+from conversa.providers.models import ProviderEvent
+
+APP_SECRET = "bench-app-secret"  # noqa: S105 (a throwaway number's)
+
+
+@contextmanager
+def scratch_number(provider: str):
+    """A throwaway organization with one connected number on `provider`; everything it received
+    is deleted afterwards."""
+    suffix = secrets.token_hex(3)
+    org = Organization.objects.create(name=f"bench {suffix}", slug=f"bench-{suffix}")
+    instance = Instance.objects.create(
+        organization=org,
+        name="bench inbound",
+        provider=provider,
+        provider_name=f"bench-{suffix}",
+        provider_token="bench",  # noqa: S106
+        app_secret=APP_SECRET if provider == Instance.Provider.CLOUD else "",
+        status=Instance.Status.CONNECTED,
+    )
+    try:
+        yield instance
+    finally:
+        # Children first, each in one DELETE, rather than one cascade over 80,000 rows.
+        for model in (ProviderEvent, Message, Conversation):
+            model.objects.filter(instance=instance).delete()
+        Contact.objects.filter(organization=org).delete()
+        org.delete()
+
+
+def evolution_body(n: int, now: int) -> dict:
+    return {
+        "event": "messages.upsert",
+        "instance": "bench",
+        "data": {
+            "key": {
+                "remoteJid": f"5511{n:09d}@s.whatsapp.net",
+                "fromMe": False,
+                "id": f"BENCH{n:012d}",
+            },
+            "pushName": f"Customer {n}",
+            "message": {"conversation": f"Hello, this is message {n}"},
+            "messageType": "conversation",
+            "messageTimestamp": now,
+        },
+    }
+
+
+def cloud_body(n: int, now: int) -> dict:
+    phone = f"5511{n:09d}"
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": "bench"},
+        "contacts": [{"profile": {"name": f"Customer {n}"}, "wa_id": phone}],
+        "messages": [
+            {
+                "from": phone,
+                "id": f"wamid.BENCH{n:012d}",
+                "timestamp": str(now),
+                "type": "text",
+                "text": {"body": f"Hello, this is message {n}"},
+            }
+        ],
+    }
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
+def signed_requests(instance: Instance, messages: int) -> list[tuple[bytes, dict]]:
+    """Every POST's body and headers, built up front."""
+    now = int(time.time())
+    requests = []
+    for n in range(messages):
+        headers = {"Content-Type": "application/json"}
+        if instance.provider == Instance.Provider.CLOUD:
+            raw = json.dumps(cloud_body(n, now)).encode()
+            headers["X-Hub-Signature-256"] = "sha256=" + signature(APP_SECRET, raw)
+        else:
+            raw = json.dumps(evolution_body(n, now)).encode()
+            headers[SECRET_HEADER] = instance.webhook_secret
+        requests.append((raw, headers))
+    return requests
+
+
+@contextmanager
+def server():
+    """A `conversa serve --no-worker` on a free port over this process's database."""
+    port = free_port()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = open(LOGS / "bench-ingest-serve.log", "w")  # noqa: SIM115
+    env = {**os.environ, "REDIS_URL": os.environ.get("REDIS_URL", "")}
+    process = subprocess.Popen(
+        [*CONVERSA, "serve", "--no-worker", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"conversa serve did not start; see {log.name}")
+            try:
+                if request_once(port, "GET", "/health", b"", {}) == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        yield process, port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def request_once(port: int, method: str, path: str, body: bytes, headers: dict) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def send_all(port: int, path: str, requests: list, senders: int) -> tuple[list[float], int]:
+    """POST every request from `senders` threads, each on its own keep-alive connection (the
+    stdlib client: the lightest, so the machine's cores go to the server). Returns each
+    request's latency in seconds and how many did not answer 200."""
+    latencies: list[float] = []
+    failed = 0
+    lock = threading.Lock()
+    next_index = iter(range(len(requests)))
+
+    def sender() -> None:
+        nonlocal failed
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine, bad = [], 0
+        while True:
+            with lock:
+                n = next(next_index, None)
+            if n is None:
+                break
+            raw, headers = requests[n]
+            started = time.perf_counter()
+            conn.request("POST", path, body=raw, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - started)
+            bad += response.status != 200
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+            failed += bad
+
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, failed
+
+
+def run(messages: int, senders: int, provider: str) -> dict:
+    with scratch_number(provider) as instance, server() as (process, port):
+        requests = signed_requests(instance, messages)
+        path = f"/webhooks/{provider}/{instance.webhook_key}"
+        peak = 0.0
+        sending = threading.Event()
+        sending.set()
+
+        def watch_memory() -> None:
+            nonlocal peak
+            while sending.is_set():
+                peak = max(peak, peak_rss_mb(process.pid))
+                time.sleep(0.2)
+
+        watcher = threading.Thread(target=watch_memory)
+        watcher.start()
+        started = time.perf_counter()
+        latencies, failed = send_all(port, path, requests, senders)
+        elapsed = time.perf_counter() - started
+        sending.clear()
+        watcher.join()
+        peak = max(peak, peak_rss_mb(process.pid))
+        mine = Message.objects.filter(instance=instance)
+        stored = mine.count()
+        duplicates = sum(
+            n - 1
+            for n in mine.values("provider_message_id")
+            .annotate(n=Count("id"))
+            .filter(n__gt=1)
+            .values_list("n", flat=True)
+        )
+        latencies.sort()
+        return {
+            "benchmark": "ingest",
+            "database": connection.vendor,
+            "provider": provider,
+            "messages": messages,
+            "senders": senders,
+            "stored": stored,
+            "all_stored": stored == messages,
+            "failed_requests": failed,
+            "duplicates": duplicates,
+            "contacts": Contact.objects.filter(organization=instance.organization).count(),
+            "conversations": Conversation.objects.filter(instance=instance).count(),
+            "seconds": round(elapsed, 3),
+            "messages_per_second": round(stored / elapsed, 1),
+            "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
+            "latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
+            "server_peak_rss_mb": round(peak, 1),
+            "note": "one message per POST, each from a new customer; one server process",
+        }
