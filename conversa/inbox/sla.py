@@ -1,0 +1,90 @@
+"""The SLA clock: time counted only within an organization's business hours.
+
+A week schedule (local opening intervals per weekday) and holidays (whole local days off), in
+the organization's time zone. Pure functions of their arguments: the conversation's SLA fields
+are computed from them, and the table-driven tests exercise them across weekends and holidays.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# Mon–Fri 09:00–18:00: what a new organization starts with.
+DEFAULT_HOURS = {day: [["09:00", "18:00"]] for day in WEEKDAYS[:5]}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    time_zone: str
+    # weekday (0 = Monday) → opening intervals as local (start, end) times, start < end.
+    hours: dict[int, list[tuple[time, time]]]
+    holidays: frozenset[date] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_settings(cls, time_zone: str, hours: dict, holidays=()) -> "Schedule":
+        """From the stored form: {"mon": [["09:00", "18:00"]], …}; an empty dict means
+        always open (the clock never pauses)."""
+        parsed = {
+            WEEKDAYS.index(day): sorted(
+                (time.fromisoformat(start), time.fromisoformat(end)) for start, end in spans
+            )
+            for day, spans in hours.items()
+        }
+        return cls(time_zone, parsed, frozenset(holidays))
+
+    @property
+    def always_open(self) -> bool:
+        return not self.hours and not self.holidays
+
+    def open_spans(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The day's opening intervals as aware datetimes (none on a holiday)."""
+        if day in self.holidays:
+            return []
+        tz = ZoneInfo(self.time_zone)
+        return [
+            (datetime.combine(day, start, tz), datetime.combine(day, end, tz))
+            for start, end in self.hours.get(day.weekday(), [])
+        ]
+
+
+# Far enough to cross any run of holidays; a schedule with no opening at all never ends.
+HORIZON_DAYS = 366
+
+
+def business_seconds(start: datetime, end: datetime, schedule: Schedule) -> float:
+    """Seconds of business time between two instants (0 when end ≤ start)."""
+    if end <= start:
+        return 0.0
+    if schedule.always_open:
+        return (end - start).total_seconds()
+    tz = ZoneInfo(schedule.time_zone)
+    day, last = start.astimezone(tz).date(), end.astimezone(tz).date()
+    total = 0.0
+    while day <= last:
+        for opens, closes in schedule.open_spans(day):
+            overlap = min(closes, end) - max(opens, start)
+            total += max(overlap.total_seconds(), 0.0)
+        day += timedelta(days=1)
+    return total
+
+
+def add_business_time(start: datetime, seconds: float, schedule: Schedule) -> datetime | None:
+    """The instant `seconds` of business time after `start` (a deadline), or None when the
+    schedule has no opening within a year."""
+    if schedule.always_open:
+        return start + timedelta(seconds=seconds)
+    tz = ZoneInfo(schedule.time_zone)
+    day = start.astimezone(tz).date()
+    left = seconds
+    for _ in range(HORIZON_DAYS):
+        for opens, closes in schedule.open_spans(day):
+            begin = max(opens, start)
+            if begin >= closes:
+                continue
+            available = (closes - begin).total_seconds()
+            if left <= available:
+                return begin + timedelta(seconds=left)
+            left -= available
+        day += timedelta(days=1)
+    return None
