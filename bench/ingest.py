@@ -19,6 +19,7 @@ import subprocess
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from django.db import connection
 from django.db.models import Count
@@ -117,14 +118,14 @@ def signed_requests(instance: Instance, messages: int) -> list[tuple[bytes, dict
 
 
 @contextmanager
-def server():
+def server(processes: int = 1):
     """A `conversa serve --no-worker` on a free port over this process's database."""
     port = free_port()
     LOGS.mkdir(parents=True, exist_ok=True)
     log = open(LOGS / "bench-ingest-serve.log", "w")  # noqa: SIM115
     env = {**os.environ, "REDIS_URL": os.environ.get("REDIS_URL", "")}
     process = subprocess.Popen(
-        [*CONVERSA, "serve", "--no-worker", "--port", str(port)],
+        [*CONVERSA, "serve", "--no-worker", "--port", str(port), "--processes", str(processes)],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -194,8 +195,22 @@ def send_all(port: int, path: str, requests: list, senders: int) -> tuple[list[f
     return latencies, failed
 
 
-def run(messages: int, senders: int, provider: str) -> dict:
-    with scratch_number(provider) as instance, server() as (process, port):
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (uvicorn's web processes under its supervisor)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid] + [p for child in children for p in process_tree(int(child))]
+
+
+def server_peak_mb(pid: int) -> float:
+    """The largest peak resident memory among the server's processes."""
+    return max(peak_rss_mb(p) for p in process_tree(pid))
+
+
+def run(messages: int, senders: int, provider: str, processes: int = 1) -> dict:
+    with scratch_number(provider) as instance, server(processes) as (process, port):
         requests = signed_requests(instance, messages)
         path = f"/webhooks/{provider}/{instance.webhook_key}"
         peak = 0.0
@@ -205,7 +220,7 @@ def run(messages: int, senders: int, provider: str) -> dict:
         def watch_memory() -> None:
             nonlocal peak
             while sending.is_set():
-                peak = max(peak, peak_rss_mb(process.pid))
+                peak = max(peak, server_peak_mb(process.pid))
                 time.sleep(0.2)
 
         watcher = threading.Thread(target=watch_memory)
@@ -215,7 +230,7 @@ def run(messages: int, senders: int, provider: str) -> dict:
         elapsed = time.perf_counter() - started
         sending.clear()
         watcher.join()
-        peak = max(peak, peak_rss_mb(process.pid))
+        peak = max(peak, server_peak_mb(process.pid))
         mine = Message.objects.filter(instance=instance)
         stored = mine.count()
         duplicates = sum(
@@ -243,5 +258,5 @@ def run(messages: int, senders: int, provider: str) -> dict:
             "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
             "latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
             "server_peak_rss_mb": round(peak, 1),
-            "note": "one message per POST, each from a new customer; one server process",
+            "note": f"one message per POST, each from a new customer; {processes} web process(es)",
         }

@@ -9,7 +9,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name", choices=["dispatch", "chaos", "ingest"])
         parser.add_argument("--jobs", type=int, default=20000)
-        parser.add_argument("--workers", type=int, help="worker processes (dispatch 4, chaos 3)")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            help="worker processes (dispatch 4, chaos 3); ingest: web processes (1)",
+        )
         parser.add_argument("--batch-size", type=int, default=200)
         parser.add_argument("--intents", type=int, default=10000, help="chaos: intents to send")
         parser.add_argument(
@@ -28,6 +32,7 @@ class Command(BaseCommand):
                 messages=options["messages"],
                 senders=options["senders"],
                 provider=options["provider"],
+                processes=workers or 1,
             )
         elif name == "chaos":
             figures = chaos.run(intents=intents, workers=workers or 3)

@@ -14,8 +14,11 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true", help="run no in-process worker")
+        parser.add_argument(
+            "--processes", type=int, default=1, help="web processes sharing the port (PostgreSQL)"
+        )
 
-    def handle(self, *args, host, port, no_worker, **options):
+    def handle(self, *args, host, port, no_worker, processes, **options):
         settings.INPROCESS_WORKER = not no_worker
         if "CONVERSA_PUBLIC_URL" not in os.environ:
             # Webhooks from the in-process sandbox come back to this very server.
@@ -32,4 +35,5 @@ class Command(BaseCommand):
             lifespan="on",
             log_level=os.environ.get("UVICORN_LOG_LEVEL", "warning"),
             proxy_headers=True,
+            workers=processes,
         )
