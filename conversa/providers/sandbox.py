@@ -219,7 +219,9 @@ def set_state(
         # The QR on show is spent once the number opens or closes.
         instance.qr_code, instance.qr_count = "", 0
     instance.save(update_fields=["state", "owner_phone", "qr_code", "qr_count"])
-    emit_connection(instance, state, status_reason or (200 if state == "open" else 428))
+    emit_connection(
+        instance, state, status_reason or (200 if state == "open" else CONNECTION_CLOSED)
+    )
 
 
 def emit_connection(instance: SandboxInstance, state: str, status_reason: int) -> None:
@@ -239,7 +241,7 @@ def scan(instance: SandboxInstance, owner_phone: str = "") -> None:
 def drop_connection(instance: SandboxInstance) -> None:
     """The connection drops and does not come back by itself (the phone lost the session):
     `connection.update` close; a new connect and scan bring it back."""
-    if instance.state != "open":
+    if instance.protocol != "evolution" or instance.state != "open":
         raise SandboxError(400, f'The "{instance.name}" instance is not connected')
     set_state(instance, "close", status_reason=CONNECTION_CLOSED)
 
@@ -605,6 +607,8 @@ class Courier:
         self.counter = itertools.count()
         self.condition = threading.Condition()
         self.thread: threading.Thread | None = None
+        # A webhook taken off the queue and not yet answered.
+        self.delivering = False
 
     def post(
         self, url: str, headers: dict, body: dict, delay: float = 0.0, secret: str = ""
@@ -623,7 +627,8 @@ class Courier:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self.run, name="sandbox-courier", daemon=True)
                 self.thread.start()
-            self.condition.notify()
+            # All: a test may be waiting in drain() beside the courier thread.
+            self.condition.notify_all()
 
     def run(self) -> None:
         with httpx.Client(timeout=30) as client:
@@ -633,7 +638,32 @@ class Courier:
                         wait = self.queue[0][0] - time.monotonic() if self.queue else None
                         self.condition.wait(wait)
                     due, seq, url, headers, body, attempt = heapq.heappop(self.queue)
-                self.deliver(client, url, headers, body, attempt)
+                    self.delivering = True
+                try:
+                    self.deliver(client, url, headers, body, attempt)
+                finally:
+                    with self.condition:
+                        self.delivering = False
+                        self.condition.notify_all()
+
+    def clear(self) -> None:
+        """Forget every queued webhook (not one in flight): a test starts without the
+        retries still owed to the URLs of tests that ended."""
+        with self.condition:
+            self.queue.clear()
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until nothing is queued or in flight; False if `timeout` seconds pass first.
+        What ends a test that delivers for real: no late webhook reaches a database being
+        emptied for the next test."""
+        deadline = time.monotonic() + timeout
+        with self.condition:
+            while self.queue or self.delivering:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.condition.wait(left)
+        return True
 
     def deliver(
         self, client: httpx.Client, url: str, headers: dict, body: bytes, attempt: int

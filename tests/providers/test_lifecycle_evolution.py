@@ -29,7 +29,9 @@ def live(live_server, settings, transactional_db, monkeypatch):
     delivered for real, over HTTP, to that same server's webhook endpoint."""
     monkeypatch.setattr(sandbox.courier, "post", sandbox.Courier.post.__get__(sandbox.courier))
     settings.SANDBOX_URL = f"{live_server.url}/sandbox/evolution"
-    return live_server.url
+    sandbox.courier.clear()
+    yield live_server.url
+    assert sandbox.courier.drain(timeout=10), "webhooks still in flight after the test"
 
 
 @pytest.fixture

@@ -53,8 +53,10 @@ class Receiver:
 def receiver(monkeypatch):
     """Webhooks really delivered by the courier, to a receiver of our own."""
     monkeypatch.setattr(sandbox.courier, "post", sandbox.Courier.post.__get__(sandbox.courier))
+    sandbox.courier.clear()
     receiver = Receiver()
     yield receiver
+    assert sandbox.courier.drain(timeout=10), "webhooks still in flight after the test"
     receiver.server.shutdown()
     receiver.server.server_close()
 
