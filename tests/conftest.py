@@ -117,3 +117,18 @@ def post_webhook(client: Client, instance: Instance, payload, secret: str | None
         content_type="application/json",
         headers={SECRET_HEADER: instance.webhook_secret if secret is None else secret},
     )
+
+
+@pytest.fixture
+def delivered_webhooks(live_server, settings, transactional_db, monkeypatch):
+    """The sandbox on the live server, answering over real HTTP and delivering its webhooks
+    for real to that server. Nothing left queued from an earlier test, and nothing still in
+    flight when the test ends (a late webhook would reach a database being emptied)."""
+    monkeypatch.setattr(sandbox.courier, "post", sandbox.Courier.post.__get__(sandbox.courier))
+    settings.PUBLIC_URL = live_server.url
+    settings.SANDBOX_URL = f"{live_server.url}/sandbox/evolution"
+    settings.CLOUD_API_URL = f"{live_server.url}/sandbox/graph/v21.0"
+    settings.SANDBOX_DELIVERY_DELAY = 0.05
+    sandbox.courier.clear()
+    yield live_server.url
+    assert sandbox.courier.drain(timeout=10), "webhooks still in flight after the test"

@@ -237,6 +237,8 @@ def health_scores(numbers: list[Instance], now: datetime) -> dict[int, int]:
             received_at__gte=since,
             event__status=Instance.Status.DISCONNECTED,
         )
+        # A logout is a person's decision (and Evolution reports it three ways), not a drop.
+        .exclude(event__reason="logged_out")
         .values("instance_id")
         .annotate(n=Count("id"))
         .values_list("instance_id", "n")

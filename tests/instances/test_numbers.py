@@ -35,14 +35,8 @@ def wait_for(condition, what: str, timeout: float = 10):
 
 
 @pytest.fixture
-def live(live_server, settings, transactional_db, monkeypatch):
-    """The sandbox answering over real HTTP on the live server, and its webhooks delivered."""
-    monkeypatch.setattr(sandbox.courier, "post", sandbox.Courier.post.__get__(sandbox.courier))
-    settings.PUBLIC_URL = live_server.url
-    settings.SANDBOX_URL = f"{live_server.url}/sandbox/evolution"
-    settings.CLOUD_API_URL = f"{live_server.url}/sandbox/graph/v21.0"
-    settings.SANDBOX_DELIVERY_DELAY = 0.05
-    return make_org(webhook_base=live_server.url)
+def live(delivered_webhooks):
+    return make_org(webhook_base=delivered_webhooks)
 
 
 def status_of(number: Instance) -> str:
@@ -269,6 +263,10 @@ def test_health_falls_with_failures_disconnects_and_blocks(org):
     assert services.health_scores([number], now) == {number.pk: 65}
     number.refresh_from_db()
     assert number.health_score == 65
+    # A logout is a person's decision, not instability.
+    logout = ConnectionUpdate("disconnected", reason="logged_out")
+    apply_event(number, ParsedEvent(event=logout, dedupe_key="c:2"))
+    assert services.health_scores([number], now) == {number.pk: 65}
 
 
 def test_only_owners_and_admins_manage_numbers(org, other_org):

@@ -253,14 +253,10 @@ def test_graph_errors_are_classified(status, code, transient):
 
 
 @pytest.fixture
-def graph(live_server, settings, transactional_db, monkeypatch):
+def graph(delivered_webhooks):
     """A Cloud number of a fresh organization, with its twin on the sandbox's Graph API, and
     the sandbox's signed webhooks coming back to the live server."""
-    # These tests want the webhooks delivered for real, over HTTP.
-    monkeypatch.setattr(sandbox.courier, "post", sandbox.Courier.post.__get__(sandbox.courier))
-    settings.CLOUD_API_URL = f"{live_server.url}/sandbox/graph/v21.0"
-    settings.SANDBOX_DELIVERY_DELAY = 0.05
-    org = make_org(webhook_base=live_server.url)
+    org = make_org(webhook_base=delivered_webhooks)
     instance = Instance.objects.create(
         organization=org.org,
         name="Cloud number",
@@ -273,7 +269,7 @@ def graph(live_server, settings, transactional_db, monkeypatch):
     twin = sandbox.create_cloud_number(
         instance.provider_name,
         instance.phone_number,
-        f"{live_server.url}/webhooks/cloud/{instance.webhook_key}",
+        f"{delivered_webhooks}/webhooks/cloud/{instance.webhook_key}",
         SECRET,
     )
     instance.provider_token = twin.token

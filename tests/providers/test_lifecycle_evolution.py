@@ -7,7 +7,6 @@ import httpx
 import pytest
 
 from conversa.instances.models import Instance
-from conversa.providers import sandbox
 from conversa.providers.base import Pairing, ProviderError
 from conversa.providers.models import ProviderEvent, SandboxInstance
 from conversa.providers.registry import get_provider
@@ -24,14 +23,8 @@ def wait_for(condition, what: str, timeout: float = 10):
 
 
 @pytest.fixture
-def live(live_server, settings, transactional_db, monkeypatch):
-    """The adapter speaks to the sandbox on the live server, and the sandbox's webhooks are
-    delivered for real, over HTTP, to that same server's webhook endpoint."""
-    monkeypatch.setattr(sandbox.courier, "post", sandbox.Courier.post.__get__(sandbox.courier))
-    settings.SANDBOX_URL = f"{live_server.url}/sandbox/evolution"
-    sandbox.courier.clear()
-    yield live_server.url
-    assert sandbox.courier.drain(timeout=10), "webhooks still in flight after the test"
+def live(delivered_webhooks):
+    return delivered_webhooks
 
 
 @pytest.fixture
