@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -132,3 +133,14 @@ def delivered_webhooks(live_server, settings, transactional_db, monkeypatch):
     sandbox.courier.clear()
     yield live_server.url
     assert sandbox.courier.drain(timeout=10), "webhooks still in flight after the test"
+
+
+def wait_for(condition, what: str = "", timeout: float = 10):
+    """Poll `condition` until it returns something true, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what or condition.__doc__ or condition}")

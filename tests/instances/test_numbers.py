@@ -1,7 +1,6 @@
 """A number's life in the product: added through the wizard, paired by QR over real HTTP with
 the sandbox, a test message through the engine, dropped, refused, logged out, removed."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -22,16 +21,7 @@ from conversa.providers import sandbox
 from conversa.providers.base import ConnectionUpdate, ParsedEvent
 from conversa.providers.models import SandboxInstance, SandboxMessage
 from conversa.providers.services import apply_event
-from tests.conftest import make_org
-
-
-def wait_for(condition, what: str, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.conftest import make_org, wait_for
 
 
 @pytest.fixture

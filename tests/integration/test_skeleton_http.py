@@ -1,24 +1,12 @@
 """The walking skeleton over real HTTP: sandbox → webhook → inbox → engine → sandbox → status."""
 
-import time
-
 import httpx
 import pytest
 
 from conversa.engine.worker import Worker
 from conversa.inbox.models import Message
 from conversa.providers.models import SandboxMessage
-from tests.conftest import make_org
-
-
-def wait_for(condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {condition.__doc__ or condition}")
+from tests.conftest import make_org, wait_for
 
 
 @pytest.fixture
@@ -48,7 +36,7 @@ def test_customer_message_reply_and_statuses_round_trip(wired):
         """the customer's message in the inbox"""
         return Message.objects.filter(direction="in", body="Quero um orçamento").first()
 
-    message = wait_for(inbound)
+    message = wait_for(inbound, timeout=15)
     conversation = message.conversation
     assert conversation.contact.name == "Paula"
 
@@ -72,7 +60,7 @@ def test_customer_message_reply_and_statuses_round_trip(wired):
         outbound.refresh_from_db()
         return outbound.status == Message.Status.DELIVERED
 
-    wait_for(delivered)
+    wait_for(delivered, timeout=15)
     assert outbound.provider_message_id == sent.message_id
 
     customer.get(f"/sandbox/chat?instance={org.twin.name}&phone=5511977776666")
@@ -82,7 +70,7 @@ def test_customer_message_reply_and_statuses_round_trip(wired):
         outbound.refresh_from_db()
         return outbound.status == Message.Status.READ
 
-    wait_for(read)
+    wait_for(read, timeout=15)
 
     again = agent.post(
         f"/api/conversations/{conversation.id}/reply",

@@ -5,7 +5,6 @@ trip through the sandbox's Graph API over HTTP."""
 import hashlib
 import hmac
 import json
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from conversa.providers import sandbox
 from conversa.providers.base import InboundMessage, StatusUpdate
 from conversa.providers.cloud import CloudProvider, graph_error
 from conversa.providers.models import ProviderEvent, SandboxMessage
-from tests.conftest import make_org
+from tests.conftest import make_org, wait_for
 
 PAYLOADS = Path(__file__).parents[2].parent / "shared" / "payloads" / "cloud"
 FILES = sorted(PAYLOADS.glob("*.json"))
@@ -275,15 +274,6 @@ def graph(delivered_webhooks):
     instance.provider_token = twin.token
     instance.save(update_fields=["provider_token"])
     return org, instance, twin
-
-
-def wait_for(condition, what: str, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_round_trip_through_the_graph_api(graph):

@@ -1,8 +1,6 @@
 """A number's whole life through the Evolution adapter, against the sandbox over real HTTP,
 with the sandbox's webhooks coming back to Conversa's own endpoint (PROVIDERS.md §B1–B3)."""
 
-import time
-
 import httpx
 import pytest
 
@@ -10,16 +8,7 @@ from conversa.instances.models import Instance
 from conversa.providers.base import Pairing, ProviderError
 from conversa.providers.models import ProviderEvent, SandboxInstance
 from conversa.providers.registry import get_provider
-from tests.conftest import make_org
-
-
-def wait_for(condition, what: str, timeout: float = 10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.conftest import make_org, wait_for
 
 
 @pytest.fixture
