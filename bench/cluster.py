@@ -1,11 +1,13 @@
 """Real processes for the engine's concurrency tests and the chaos benchmark: a sandbox server
 and workers over the current database, driven from the caller."""
 
+import http.client
 import os
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -111,3 +113,38 @@ def ledger_duplicates(twin: SandboxInstance | None = None) -> int:
         .filter(n__gt=1)
         .count()
     )
+
+
+@contextmanager
+def web_server(name: str, processes: int = 1, **env: str):
+    """A `conversa serve --no-worker` on a free port over this process's database, answering
+    /health; yields (process, port). Its output goes to LOGS/<name>.log."""
+    port = free_port()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = open(LOGS / f"{name}.log", "w")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [*CONVERSA, "serve", "--no-worker", "--port", str(port), "--processes", str(processes)],
+        env={**os.environ, "DATABASE_URL": database_url(), **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until(lambda: answers_health(process, port), 60, "conversa serve to answer")
+        yield process, port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def answers_health(process: subprocess.Popen, port: int) -> bool:
+    if process.poll() is not None:
+        raise RuntimeError(f"conversa serve exited with {process.returncode}; see {LOGS}")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/health")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()

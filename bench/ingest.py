@@ -12,10 +12,8 @@ sent), request latency p50/p99, failed requests, duplicates, and the server's pe
 
 import http.client
 import json
-import os
 import secrets
 import statistics
-import subprocess
 import threading
 import time
 from contextlib import contextmanager
@@ -24,7 +22,7 @@ from pathlib import Path
 from django.db import connection
 from django.db.models import Count
 
-from bench.cluster import CONVERSA, LOGS, free_port
+from bench.cluster import web_server
 from bench.dispatch import peak_rss_mb
 from conversa.accounts.models import Organization
 from conversa.inbox.models import Contact, Conversation, Message
@@ -117,46 +115,6 @@ def signed_requests(instance: Instance, messages: int) -> list[tuple[bytes, dict
     return requests
 
 
-@contextmanager
-def server(processes: int = 1):
-    """A `conversa serve --no-worker` on a free port over this process's database."""
-    port = free_port()
-    LOGS.mkdir(parents=True, exist_ok=True)
-    log = open(LOGS / "bench-ingest-serve.log", "w")  # noqa: SIM115
-    env = {**os.environ, "REDIS_URL": os.environ.get("REDIS_URL", "")}
-    process = subprocess.Popen(
-        [*CONVERSA, "serve", "--no-worker", "--port", str(port), "--processes", str(processes)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"conversa serve did not start; see {log.name}")
-            try:
-                if request_once(port, "GET", "/health", b"", {}) == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
-        yield process, port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-
-
-def request_once(port: int, method: str, path: str, body: bytes, headers: dict) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        return conn.getresponse().status
-    finally:
-        conn.close()
-
-
 def send_all(port: int, path: str, requests: list, senders: int) -> tuple[list[float], int]:
     """POST every request from `senders` threads, each on its own keep-alive connection (the
     stdlib client: the lightest, so the machine's cores go to the server). Returns each
@@ -210,7 +168,10 @@ def server_peak_mb(pid: int) -> float:
 
 
 def run(messages: int, senders: int, provider: str, processes: int = 1) -> dict:
-    with scratch_number(provider) as instance, server(processes) as (process, port):
+    with (
+        scratch_number(provider) as instance,
+        web_server("bench-ingest-serve", processes) as (process, port),
+    ):
         requests = signed_requests(instance, messages)
         path = f"/webhooks/{provider}/{instance.webhook_key}"
         peak = 0.0

@@ -1,5 +1,6 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels, and a lifespan that
-runs the in-process worker beside the web app when `conversa serve` asks for it."""
+"""ASGI entry point: webhook POSTs through their own front door (`providers.ingress`), the rest
+of HTTP through Django, WebSockets through Channels, and a lifespan that runs the in-process
+worker beside the web app when `conversa serve` asks for it."""
 
 import asyncio
 import logging
@@ -19,6 +20,7 @@ from django.conf import settings  # noqa: E402
 
 from conversa.engine import wakeup  # noqa: E402
 from conversa.engine.worker import Worker  # noqa: E402
+from conversa.providers import ingress  # noqa: E402
 from conversa.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -69,5 +71,7 @@ async def lifespan(receive, send) -> None:
 async def application(scope, receive, send):
     if scope["type"] == "lifespan":
         await lifespan(receive, send)
+    elif ingress.handles(scope):
+        await ingress.webhook_app(scope, receive, send)
     else:
         await router(scope, receive, send)

@@ -14,20 +14,33 @@ from conversa.providers.registry import get_provider
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def webhook(request, provider: str, key: str):
-    """POST /webhooks/<provider>/<instance key>: the inbound flow's front door.
-    GET: the Cloud API's subscription handshake."""
-    instance = get_object_or_404(
-        Instance.objects.select_related("organization"), provider=provider, webhook_key=key
+    """GET /webhooks/<provider>/<instance key>: the Cloud API's subscription handshake.
+    POST: the inbound flow's front door (served by `ingress` ahead of Django in production;
+    here for WSGI and the test client)."""
+    if request.method == "POST":
+        status, answer = answer_webhook(provider, key, request.headers, request.body)
+        return JsonResponse(answer, status=status)
+    instance = get_object_or_404(Instance, provider=provider, webhook_key=key)
+    return subscription_handshake(request, instance)
+
+
+def answer_webhook(provider: str, key: str, headers, raw_body: bytes) -> tuple[int, dict]:
+    """What a webhook POST gets: 200 with counts of stored and repeated events; 401 (it did
+    not prove where it came from) or 400 (unreadable), nothing stored; 404, no such webhook."""
+    instance = (
+        Instance.objects.select_related("organization")
+        .filter(provider=provider, webhook_key=key)
+        .first()
     )
-    if request.method == "GET":
-        return subscription_handshake(request, instance)
+    if instance is None:
+        return 404, {"error": "not_found", "detail": "No webhook at this address"}
     try:
-        counts = services.receive_webhook(instance, request.headers, request.body)
+        counts = services.receive_webhook(instance, headers, raw_body)
     except WebhookRejected as exc:
-        return JsonResponse({"error": "unauthorized", "detail": str(exc)}, status=401)
+        return 401, {"error": "unauthorized", "detail": str(exc)}
     except WebhookMalformed as exc:
-        return JsonResponse({"error": "malformed", "detail": str(exc)}, status=400)
-    return JsonResponse({"ok": True, **counts})
+        return 400, {"error": "malformed", "detail": str(exc)}
+    return 200, {"ok": True, **counts}
 
 
 def subscription_handshake(request, instance: Instance) -> HttpResponse:

@@ -7,16 +7,15 @@ subscription would, or two different first messages of one contact, one to each.
 """
 
 import json
-import os
-import subprocess
 import threading
 import time
+from contextlib import ExitStack
 
 import httpx
 import pytest
 from django.db import connection
 
-from bench.cluster import CONVERSA, LOGS, database_url, free_port
+from bench.cluster import web_server
 from conversa.inbox.models import Contact, Conversation, Message
 from conversa.instances.models import Instance
 from conversa.providers.cloud import signature
@@ -33,43 +32,18 @@ APP_SECRET = "app-secret-for-race"
 
 @pytest.fixture(scope="module")
 def servers(django_db_setup):
-    """Two web processes over the test database on free ports, each with its own keep-alive
-    client; started once for the module."""
-    env = {"DATABASE_URL": database_url(), "REDIS_URL": "", "CONVERSA_PUBLIC_URL": "http://x"}
-    LOGS.mkdir(parents=True, exist_ok=True)
-    running = []
-    for n in range(2):
-        port = free_port()
-        log = open(LOGS / f"inbound-race-serve-{n}.log", "w")  # noqa: SIM115
-        process = subprocess.Popen(
-            [*CONVERSA, "serve", "--no-worker", "--port", str(port)],
-            env={**os.environ, **env},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        running.append((process, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)))
-    try:
-        for process, client in running:
-            wait_for_health(process, client)
-        yield [client for _, client in running]
-    finally:
-        for process, client in running:
-            client.close()
-            process.terminate()
-            process.wait(timeout=15)
-
-
-def wait_for_health(process: subprocess.Popen, client: httpx.Client) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "conversa serve exited; see var/test-artifacts"
-        try:
-            if client.get("/health").status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("conversa serve did not answer /health in time")
+    """Two web processes over the test database, each with its own keep-alive client; started
+    once for the module."""
+    with ExitStack() as stack:
+        clients = []
+        for n in range(2):
+            _, port = stack.enter_context(
+                web_server(f"inbound-race-serve-{n}", REDIS_URL="", CONVERSA_PUBLIC_URL="http://x")
+            )
+            client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+            stack.callback(client.close)
+            clients.append(client)
+        yield clients
 
 
 @pytest.fixture
