@@ -44,8 +44,7 @@ def http_error(request, exc):
         429: "rate_limited",
         502: "provider_refused",
     }
-    return api.create_response(
-        request,
-        {"error": codes.get(exc.status_code, "error"), "detail": str(exc)},
-        status=exc.status_code,
-    )
+    body = {"error": codes.get(exc.status_code, "error"), "detail": str(exc)}
+    if getattr(exc, "holder", None):
+        body["assignee"] = exc.holder
+    return api.create_response(request, body, status=exc.status_code)

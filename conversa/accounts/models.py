@@ -60,8 +60,22 @@ class Member(OrgOwned):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
+
+    class Availability(models.TextChoices):
+        ONLINE = "online", _("Online")
+        AWAY = "away", _("Away")
+        OFFLINE = "offline", _("Offline")
+
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.AGENT)
     display_name = models.CharField(max_length=120)
+    # As an operator of the shared inbox: only online operators under capacity get new work.
+    availability = models.CharField(
+        max_length=8, choices=Availability.choices, default=Availability.OFFLINE
+    )
+    capacity = models.PositiveSmallIntegerField(default=10)
+    # Conversations assigned and not resolved: a cache, recounted from the data at every
+    # assignment change so it cannot drift.
+    open_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,6 +1,6 @@
 """State changes of organizations and their members."""
 
-from conversa.accounts.models import ApiToken, Member
+from conversa.accounts.models import ApiToken, Member, OperationalEvent
 
 
 def create_api_token(member: Member, name: str) -> str:
@@ -13,3 +13,20 @@ def create_api_token(member: Member, name: str) -> str:
         token_hash=ApiToken.hash(raw),
     )
     return raw
+
+
+def event(org_id: int, verb: str, obj, *, actor: Member | None = None, label="system", **data):
+    """An unsaved timeline entry, for `record` or a batch's bulk insert."""
+    return OperationalEvent(
+        organization_id=org_id,
+        actor=actor,
+        actor_label=actor.display_name if actor else label,
+        verb=verb,
+        object_type=obj._meta.model_name,
+        object_id=obj.pk,
+        data=data,
+    )
+
+
+def record(org_id: int, verb: str, obj, *, actor: Member | None = None, label="system", **data):
+    event(org_id, verb, obj, actor=actor, label=label, **data).save()

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
+from conversa.accounts.services import event, record
 from conversa.bulk import set_column
 from conversa.engine import gate, jobs, metrics, wakeup
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
@@ -31,23 +32,6 @@ log = logging.getLogger(__name__)
 S = ExecutionJob.Status
 MAX_ATTEMPTS = 5
 BACKOFF_CAP = timedelta(minutes=15)
-
-
-def event(org_id: int, verb: str, obj, *, actor: Member | None = None, label="system", **data):
-    """An unsaved timeline entry, for `record` or a batch's bulk insert."""
-    return OperationalEvent(
-        organization_id=org_id,
-        actor=actor,
-        actor_label=actor.display_name if actor else label,
-        verb=verb,
-        object_type=obj._meta.model_name,
-        object_id=obj.pk,
-        data=data,
-    )
-
-
-def record(org_id: int, verb: str, obj, *, actor: Member | None = None, label="system", **data):
-    event(org_id, verb, obj, actor=actor, label=label, **data).save()
 
 
 def create_intent(

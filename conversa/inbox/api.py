@@ -2,12 +2,15 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import Field, Header, Router, Schema
+from ninja.errors import HttpError
 from ninja.responses import Status
 
+from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services as engine
 from conversa.engine.api import IntentOut, intent_out
-from conversa.inbox.models import Conversation
+from conversa.inbox import services
+from conversa.inbox.models import Conversation, Queue
 from conversa.inbox.views import MAX_REPLY_LENGTH
 
 router = Router(tags=["inbox"])
@@ -22,7 +25,10 @@ class ContactOut(Schema):
 class ConversationOut(Schema):
     id: int
     status: str
+    priority: int
     instance_id: int
+    queue_id: int | None
+    assignee_id: int | None
     contact: ContactOut
     unread_count: int
     last_message_at: datetime
@@ -69,3 +75,89 @@ def send_reply(
     key = f"api:{idempotency_key}" if idempotency_key else None
     intent, created = engine.reply(conversation, payload.body.strip(), request.member, key)
     return Status(201 if created else 200, intent_out(intent))
+
+
+class AssignIn(Schema):
+    member_id: int
+
+
+class TransferIn(Schema):
+    member_id: int | None = None
+    queue_id: int | None = None
+    note: str = Field("", max_length=1000)
+
+
+class ReasonIn(Schema):
+    reason: str = Field("", max_length=500)
+
+
+def changed(request: HttpRequest, conversation_id: int, change) -> Conversation:
+    """Apply an ownership change; a refusal is a 409 saying why (and who has it)."""
+    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    try:
+        change(conversation)
+    except services.OwnershipRefused as exc:
+        holder = {"id": exc.holder.pk, "name": exc.holder.display_name} if exc.holder else None
+        raise Conflict(str(exc), holder) from exc
+    return scoped(request.org, Conversation).select_related("contact").get(pk=conversation.pk)
+
+
+class Conflict(HttpError):
+    def __init__(self, detail: str, holder: dict | None):
+        super().__init__(409, detail)
+        self.holder = holder
+
+
+@router.post("/conversations/{conversation_id}/claim", response=ConversationOut)
+def claim(request: HttpRequest, conversation_id: int):
+    """Take an unassigned conversation; 409 with `assignee` when someone has it already."""
+    return changed(request, conversation_id, lambda c: services.claim(c, request.member))
+
+
+@router.post("/conversations/{conversation_id}/release", response=ConversationOut)
+def release(request: HttpRequest, conversation_id: int):
+    return changed(request, conversation_id, lambda c: services.release(c, by=request.member))
+
+
+@router.post("/conversations/{conversation_id}/assign", response=ConversationOut)
+def assign(request: HttpRequest, conversation_id: int, payload: AssignIn):
+    """A supervisor gives the conversation to an operator of the organization."""
+    member = get_for_org_or_404(request.org, Member, pk=payload.member_id)
+    return changed(
+        request, conversation_id, lambda c: services.assign(c, member, by=request.member)
+    )
+
+
+@router.post("/conversations/{conversation_id}/transfer", response=ConversationOut)
+def transfer(request: HttpRequest, conversation_id: int, payload: TransferIn):
+    """To one operator (`member_id`) or one queue (`queue_id`), with a note."""
+    member = queue = None
+    if payload.member_id is not None:
+        member = get_for_org_or_404(request.org, Member, pk=payload.member_id)
+    if payload.queue_id is not None:
+        queue = get_for_org_or_404(request.org, Queue, pk=payload.queue_id)
+    return changed(
+        request,
+        conversation_id,
+        lambda c: services.transfer(
+            c, by=request.member, to_member=member, to_queue=queue, note=payload.note
+        ),
+    )
+
+
+@router.post("/conversations/{conversation_id}/resolve", response=ConversationOut)
+def resolve(request: HttpRequest, conversation_id: int, payload: ReasonIn):
+    return changed(
+        request,
+        conversation_id,
+        lambda c: services.resolve(c, by=request.member, reason=payload.reason),
+    )
+
+
+@router.post("/conversations/{conversation_id}/reopen", response=ConversationOut)
+def reopen(request: HttpRequest, conversation_id: int, payload: ReasonIn):
+    return changed(
+        request,
+        conversation_id,
+        lambda c: services.reopen(c, by=request.member, reason=payload.reason),
+    )

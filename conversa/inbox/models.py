@@ -29,18 +29,63 @@ class Contact(OrgOwned):
         return f"+{self.phone}"
 
 
+class Queue(OrgOwned):
+    """A team: the operators who answer a kind of conversation, and how work reaches them."""
+
+    class Distribution(models.TextChoices):
+        OFF = "off", _("Off (operators claim)")
+        ROUND_ROBIN = "round_robin", _("Round robin")
+        LEAST_LOAD = "least_load", _("Least load")
+
+    name = models.CharField(max_length=120)
+    members = models.ManyToManyField(Member, related_name="queues", blank=True)
+    distribution = models.CharField(
+        max_length=16, choices=Distribution.choices, default=Distribution.OFF
+    )
+    # SLA targets in business minutes; empty means none.
+    first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # Round robin's cursor: the member who got the last conversation.
+    last_assignee = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="queue_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Conversation(OrgOwned):
     """A thread with one contact on one instance."""
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
         PENDING = "pending", _("Pending")
+        SNOOZED = "snoozed", _("Snoozed")
         RESOLVED = "resolved", _("Resolved")
+
+    class Priority(models.IntegerChoices):
+        LOW = 0, _("Low")
+        NORMAL = 1, _("Normal")
+        HIGH = 2, _("High")
+        URGENT = 3, _("Urgent")
 
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="conversations")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    queue = models.ForeignKey(
+        Queue, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
     assignee = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    # SNOOZED until this time, or (empty) until the customer's next message.
+    snoozed_until = models.DateTimeField(null=True, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
     last_message_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)

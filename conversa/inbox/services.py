@@ -3,12 +3,14 @@
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, Count, F, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from conversa.accounts.models import Member, Organization
+from conversa.accounts.services import record
 from conversa.bulk import set_column
-from conversa.inbox.models import Contact, Conversation, Message
+from conversa.inbox.models import Contact, Conversation, Message, Queue
 from conversa.instances.models import Instance
 from conversa.providers.base import InboundMessage, StatusUpdate
 from conversa.realtime import publisher
@@ -231,3 +233,189 @@ def mark_read(conversation: Conversation) -> None:
             publisher.CONVERSATION_UPDATED,
             conversation_id=conversation.id,
         )
+
+
+# Ownership: claim, assign, release, transfer; resolve and reopen. Every change is an
+# OperationalEvent in the conversation's history and a realtime event after commit.
+
+SUPERVISING = (Member.Role.OWNER, Member.Role.ADMIN, Member.Role.SUPERVISOR)
+
+
+class OwnershipRefused(Exception):
+    """The change cannot be made; the message says why (and `holder` who has it, if anyone)."""
+
+    def __init__(self, message: str, holder: Member | None = None):
+        super().__init__(message)
+        self.holder = holder
+
+
+def may_work_on(member: Member, conversation: Conversation) -> bool:
+    """Operators work in their queues; supervisors everywhere."""
+    if member.role in SUPERVISING or conversation.queue_id is None:
+        return True
+    return member.queues.filter(pk=conversation.queue_id).exists()
+
+
+@transaction.atomic
+def claim(conversation: Conversation, member: Member) -> None:
+    """Take an unassigned conversation. A compare-and-set on the row (assigned only where it is
+    still unassigned), so of operators claiming at the same moment exactly one wins and the
+    others are told who has it."""
+    if not may_work_on(member, conversation):
+        raise OwnershipRefused(gettext("This conversation is in a queue you are not in."))
+    won = Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True).update(
+        assignee=member, assigned_at=timezone.now()
+    )
+    if not won:
+        holder = Conversation.objects.select_related("assignee").get(pk=conversation.pk).assignee
+        name = holder.display_name if holder else "?"
+        raise OwnershipRefused(
+            gettext("%(name)s has this conversation.") % {"name": name}, holder=holder
+        )
+    assigned(conversation, member, by=member, how="claim")
+
+
+@transaction.atomic
+def assign(conversation: Conversation, member: Member, *, by: Member) -> None:
+    """A supervisor gives the conversation to `member`, whoever had it."""
+    if by.role not in SUPERVISING:
+        raise OwnershipRefused(gettext("Only supervisors assign conversations."))
+    if member.organization_id != conversation.organization_id:
+        raise OwnershipRefused(gettext("No such operator."))
+    previous = lock(conversation).assignee_id
+    Conversation.objects.filter(pk=conversation.pk).update(
+        assignee=member, assigned_at=timezone.now()
+    )
+    assigned(conversation, member, by=by, how="assign", previous=previous)
+
+
+@transaction.atomic
+def release(conversation: Conversation, *, by: Member) -> None:
+    """Back to the queue, unassigned. The assignee or a supervisor may release it."""
+    current = lock(conversation)
+    if current.assignee_id is None:
+        return
+    if current.assignee_id != by.pk and by.role not in SUPERVISING:
+        raise OwnershipRefused(gettext("Only its operator or a supervisor can release it."))
+    Conversation.objects.filter(pk=conversation.pk).update(assignee=None, assigned_at=None)
+    conversation.assignee_id = None
+    record_change(conversation, "conversation.released", by, previous=current.assignee_id)
+    recount_open([current.assignee_id])
+    publisher.publish(
+        conversation.organization_id,
+        publisher.CONVERSATION_ASSIGNED,
+        conversation_id=conversation.pk,
+    )
+
+
+@transaction.atomic
+def transfer(
+    conversation: Conversation,
+    *,
+    by: Member,
+    to_member: Member | None = None,
+    to_queue: Queue | None = None,
+    note: str = "",
+) -> None:
+    """Hand the conversation to another operator, or to another queue (unassigned there),
+    with a note for whoever picks it up."""
+    current = lock(conversation)
+    if current.assignee_id != by.pk and by.role not in SUPERVISING:
+        raise OwnershipRefused(gettext("Only its operator or a supervisor can transfer it."))
+    if (to_member is None) == (to_queue is None):
+        raise OwnershipRefused(gettext("Transfer to one operator or one queue."))
+    org_id = conversation.organization_id
+    if (to_member or to_queue).organization_id != org_id:
+        raise OwnershipRefused(gettext("No such operator or queue."))
+    now = timezone.now()
+    if to_queue is not None:
+        changes = {"queue": to_queue, "assignee": None, "assigned_at": None}
+    else:
+        changes = {"assignee": to_member, "assigned_at": now}
+    Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    record_change(
+        conversation,
+        "conversation.transferred",
+        by,
+        previous=current.assignee_id,
+        to_member=to_member.pk if to_member else None,
+        to_queue=to_queue.pk if to_queue else None,
+        note=note[:1000],
+    )
+    recount_open([current.assignee_id, to_member.pk if to_member else None])
+    publisher.publish(org_id, publisher.CONVERSATION_ASSIGNED, conversation_id=conversation.pk)
+
+
+@transaction.atomic
+def resolve(conversation: Conversation, *, by: Member, reason: str = "") -> None:
+    set_status(conversation, Conversation.Status.RESOLVED, by, reason)
+
+
+@transaction.atomic
+def reopen(conversation: Conversation, *, by: Member, reason: str = "") -> None:
+    set_status(conversation, Conversation.Status.OPEN, by, reason)
+
+
+def set_status(conversation: Conversation, status: str, by: Member, reason: str) -> None:
+    current = lock(conversation)
+    if current.status == status:
+        return
+    if status != Conversation.Status.RESOLVED:
+        # Reopening may meet the contact's newer unresolved thread on this number.
+        live = Conversation.objects.filter(
+            instance_id=current.instance_id, contact_id=current.contact_id
+        ).exclude(pk=current.pk)
+        if live.exclude(status=Conversation.Status.RESOLVED).exists():
+            raise OwnershipRefused(gettext("The contact has a newer open conversation."))
+    Conversation.objects.filter(pk=conversation.pk).update(status=status, snoozed_until=None)
+    conversation.status = status
+    verb = (
+        "conversation.resolved"
+        if status == Conversation.Status.RESOLVED
+        else "conversation.reopened"
+    )
+    record_change(conversation, verb, by, reason=reason[:500])
+    if current.assignee_id:
+        recount_open([current.assignee_id])
+    publisher.publish(
+        conversation.organization_id,
+        publisher.CONVERSATION_UPDATED,
+        conversation_id=conversation.pk,
+    )
+
+
+def lock(conversation: Conversation) -> Conversation:
+    """The conversation's row as it is now, locked until the transaction ends."""
+    return Conversation.objects.select_for_update().get(pk=conversation.pk)
+
+
+def assigned(conversation: Conversation, member: Member, *, by: Member, how: str, previous=None):
+    conversation.assignee_id = member.pk
+    record_change(
+        conversation, "conversation.assigned", by, assignee=member.pk, how=how, previous=previous
+    )
+    recount_open([member.pk, previous])
+    publisher.publish(
+        conversation.organization_id,
+        publisher.CONVERSATION_ASSIGNED,
+        conversation_id=conversation.pk,
+    )
+
+
+def record_change(conversation: Conversation, verb: str, by: Member, **data) -> None:
+    record(conversation.organization_id, verb, conversation, actor=by, **data)
+
+
+def recount_open(member_ids: list) -> None:
+    """Recount operators' open conversations from the data (the cache never drifts)."""
+    ids = [pk for pk in dict.fromkeys(member_ids) if pk]
+    if not ids:
+        return
+    counts = dict(
+        Conversation.objects.filter(assignee_id__in=ids)
+        .exclude(status=Conversation.Status.RESOLVED)
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .values_list("assignee_id", "n")
+    )
+    set_column(Member, "open_count", {pk: counts.get(pk, 0) for pk in ids})
