@@ -24,13 +24,77 @@ def receive_webhook(instance: Instance, headers, raw_body: bytes) -> dict:
 
     Raises WebhookRejected (nothing stored) or WebhookMalformed (nothing stored).
     """
+    parsed = read_webhook(instance, headers, raw_body)
+    return counted(apply_events([(instance, item) for item in parsed]))
+
+
+def read_webhook(instance: Instance, headers, raw_body: bytes) -> list[ParsedEvent]:
+    """Verify a webhook POST and parse it into events, storing nothing."""
     provider = get_provider(instance)
     provider.verify_webhook(instance, headers, raw_body)
-    parsed = provider.parse_webhook(instance, raw_body)
-    counts = {"stored": 0, "duplicates": 0}
-    for item in parsed:
-        counts["stored" if apply_event(instance, item) else "duplicates"] += 1
-    return counts
+    return provider.parse_webhook(instance, raw_body)
+
+
+def counted(stored: list[bool]) -> dict:
+    return {"stored": sum(stored), "duplicates": len(stored) - sum(stored)}
+
+
+def apply_events(batch: list[tuple[Instance, ParsedEvent]]) -> list[bool]:
+    """Store and apply many events (of one webhook, or of many received at once) in one
+    transaction; for each, False if it was seen before.
+
+    New inbound messages go in bulk: a few statements for the batch. Everything else, and the
+    whole batch when another process races it (a unique constraint refuses a bulk insert), goes
+    one event at a time through `apply_event`.
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                return apply_in_bulk(batch)
+        except IntegrityError:
+            return [apply_event(instance, item) for instance, item in batch]
+
+
+def apply_in_bulk(batch: list[tuple[Instance, ParsedEvent]]) -> list[bool]:
+    keys = {(instance.pk, item.dedupe_key) for instance, item in batch}
+    seen = set(
+        ProviderEvent.objects.filter(
+            instance_id__in={instance_id for instance_id, _ in keys},
+            dedupe_key__in={key for _, key in keys},
+        ).values_list("instance_id", "dedupe_key")
+    )
+    fresh, results, arrivals = [], [], []
+    for instance, item in batch:
+        key = (instance.pk, item.dedupe_key)
+        if key in seen:
+            results.append(False)
+            continue
+        seen.add(key)
+        results.append(True)
+        if isinstance(item.event, InboundMessage):
+            fresh.append(record_of(instance, item, processed=True))
+            arrivals.append((instance, item.event))
+        else:
+            # Rare kinds (statuses, connection, QR) keep their one-at-a-time path.
+            results[-1] = apply_event(instance, item)
+    ProviderEvent.objects.bulk_create(fresh)
+    inbox.receive_messages(arrivals)
+    return results
+
+
+def record_of(instance: Instance, item: ParsedEvent, *, processed: bool = False) -> ProviderEvent:
+    event = item.event
+    return ProviderEvent(
+        organization_id=instance.organization_id,
+        instance=instance,
+        kind=type(event).__name__,
+        dedupe_key=item.dedupe_key,
+        provider_message_id=getattr(event, "provider_message_id", ""),
+        reference=getattr(event, "reference", ""),
+        event=asdict(event),
+        payload=item.raw,
+        processed_at=timezone.now() if processed else None,
+    )
 
 
 @transaction.atomic
@@ -39,16 +103,8 @@ def apply_event(instance: Instance, item: ParsedEvent) -> bool:
     event = item.event
     try:
         with transaction.atomic():
-            record = ProviderEvent.objects.create(
-                organization_id=instance.organization_id,
-                instance=instance,
-                kind=type(event).__name__,
-                dedupe_key=item.dedupe_key,
-                provider_message_id=getattr(event, "provider_message_id", ""),
-                reference=getattr(event, "reference", ""),
-                event=asdict(event),
-                payload=item.raw,
-            )
+            record = record_of(instance, item)
+            record.save()
     except IntegrityError:
         return False
     applied = True
