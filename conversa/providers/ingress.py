@@ -13,12 +13,14 @@ cookie-bearing browsers, and a webhook proves itself with its signature or secre
 import json
 import logging
 import re
+import threading
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.utils.datastructures import CaseInsensitiveMapping
 
+from conversa.providers import services
 from conversa.providers.views import answer_webhook
 
 log = logging.getLogger(__name__)
@@ -74,9 +76,81 @@ async def read_body(receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
+class Turn:
+    def __init__(self, items: list):
+        self.items = items
+        self.ready = threading.Event()
+        self.promoted = False
+        self.stored: list[bool] = []
+        self.error: Exception | None = None
+
+
+class GroupCommit:
+    """Webhooks that arrive together are stored together: one transaction (and one batch of
+    statements) for all of them instead of one each.
+
+    The first caller leads: it applies everything waiting, hands each caller its own result,
+    then passes the lead to the next caller waiting, if any. A lone webhook is applied at once
+    by its own thread, so nothing waits for company. Every caller returns only after its
+    events are committed, as if it had applied them alone.
+    """
+
+    MAX_TURNS = 64
+
+    def __init__(self, apply):
+        self.apply = apply
+        self.lock = threading.Lock()
+        self.waiting: list[Turn] = []
+        self.leading = False
+
+    def __call__(self, items: list) -> list[bool]:
+        turn = Turn(items)
+        with self.lock:
+            self.waiting.append(turn)
+            lead = not self.leading
+            self.leading = True
+        if not lead:
+            turn.ready.wait()
+        if lead or turn.promoted:
+            self.lead()
+        if turn.error is not None:
+            raise turn.error
+        return turn.stored
+
+    def lead(self) -> None:
+        with self.lock:
+            batch = self.waiting[: self.MAX_TURNS]
+            del self.waiting[: self.MAX_TURNS]
+        try:
+            stored = self.apply([item for turn in batch for item in turn.items])
+        except Exception:
+            # Shared, one webhook's failure would be everyone's: apply each alone instead.
+            for turn in batch:
+                try:
+                    turn.stored = self.apply(turn.items)
+                except Exception as exc:
+                    turn.error = exc
+        else:
+            for turn in batch:
+                turn.stored, stored = stored[: len(turn.items)], stored[len(turn.items) :]
+        with self.lock:
+            following = self.waiting[0] if self.waiting else None
+            if following:
+                following.promoted = True
+            else:
+                self.leading = False
+        for turn in batch:
+            turn.ready.set()
+        if following:
+            following.ready.set()
+
+
+shared_commit = GroupCommit(services.apply_events)
+
+
 def answer(provider: str, key: str, headers, body: bytes) -> tuple[int, dict]:
     try:
-        return answer_webhook(provider, key, headers, body)
+        return answer_webhook(provider, key, headers, body, apply=shared_commit)
     except Exception:
         log.exception("webhook to %s failed", provider)
         return 500, {"error": "server_error", "detail": "The webhook could not be stored"}

@@ -24,9 +24,12 @@ def webhook(request, provider: str, key: str):
     return subscription_handshake(request, instance)
 
 
-def answer_webhook(provider: str, key: str, headers, raw_body: bytes) -> tuple[int, dict]:
+def answer_webhook(
+    provider: str, key: str, headers, raw_body: bytes, apply=services.apply_events
+) -> tuple[int, dict]:
     """What a webhook POST gets: 200 with counts of stored and repeated events; 401 (it did
-    not prove where it came from) or 400 (unreadable), nothing stored; 404, no such webhook."""
+    not prove where it came from) or 400 (unreadable), nothing stored; 404, no such webhook.
+    `apply` stores the events (the front door passes one that shares transactions)."""
     instance = (
         Instance.objects.select_related("organization")
         .filter(provider=provider, webhook_key=key)
@@ -35,12 +38,13 @@ def answer_webhook(provider: str, key: str, headers, raw_body: bytes) -> tuple[i
     if instance is None:
         return 404, {"error": "not_found", "detail": "No webhook at this address"}
     try:
-        counts = services.receive_webhook(instance, headers, raw_body)
+        parsed = services.read_webhook(instance, headers, raw_body)
     except WebhookRejected as exc:
         return 401, {"error": "unauthorized", "detail": str(exc)}
     except WebhookMalformed as exc:
         return 400, {"error": "malformed", "detail": str(exc)}
-    return 200, {"ok": True, **counts}
+    stored = apply([(instance, item) for item in parsed]) if parsed else []
+    return 200, {"ok": True, **services.counted(stored)}
 
 
 def subscription_handshake(request, instance: Instance) -> HttpResponse:
