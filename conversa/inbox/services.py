@@ -88,17 +88,8 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
     now = timezone.now()
     try:
         with transaction.atomic():
-            message = Message.objects.create(
-                organization=org,
-                conversation=conversation,
-                instance=instance,
-                direction=Message.Direction.INBOUND,
-                kind=event.kind,
-                body=event.body,
-                status=Message.Status.RECEIVED,
-                provider_message_id=event.provider_message_id,
-                created_at=event.timestamp or now,
-            )
+            message = inbound_message(instance, conversation, event, now)
+            message.save()
     except IntegrityError:
         return None
     # Decided by the row as it is now, not as read above: an agent may have just resolved it.
@@ -111,13 +102,34 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
             default=F("status"),
         ),
     )
-    if instance.last_activity_at is None or now - instance.last_activity_at > ACTIVITY_RESOLUTION:
-        Instance.objects.filter(pk=instance.pk).update(last_activity_at=now)
-        instance.last_activity_at = now
+    touch_activity(instance, now)
     publisher.publish(
         org.id, publisher.MESSAGE_RECEIVED, conversation_id=conversation.id, message_id=message.id
     )
     return message
+
+
+def inbound_message(
+    instance: Instance, conversation: Conversation, event: InboundMessage, now
+) -> Message:
+    """The unsaved row of a customer's message."""
+    return Message(
+        organization_id=instance.organization_id,
+        conversation=conversation,
+        instance=instance,
+        direction=Message.Direction.INBOUND,
+        kind=event.kind,
+        body=event.body,
+        status=Message.Status.RECEIVED,
+        provider_message_id=event.provider_message_id,
+        created_at=event.timestamp or now,
+    )
+
+
+def touch_activity(instance: Instance, now) -> None:
+    if instance.last_activity_at is None or now - instance.last_activity_at > ACTIVITY_RESOLUTION:
+        Instance.objects.filter(pk=instance.pk).update(last_activity_at=now)
+        instance.last_activity_at = now
 
 
 def apply_status(instance: Instance, event: StatusUpdate) -> Message | None:
@@ -436,27 +448,12 @@ def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Me
     contacts = contacts_for(arrivals)
     threads = threads_for(arrivals, contacts)
     messages = Message.objects.bulk_create(
-        Message(
-            organization_id=instance.organization_id,
-            conversation=threads[(instance.pk, event.phone)],
-            instance=instance,
-            direction=Message.Direction.INBOUND,
-            kind=event.kind,
-            body=event.body,
-            status=Message.Status.RECEIVED,
-            provider_message_id=event.provider_message_id,
-            created_at=event.timestamp or now,
-        )
+        inbound_message(instance, threads[(instance.pk, event.phone)], event, now)
         for instance, event in arrivals
     )
     count_unread(messages, now)
     for instance in {instance.pk: instance for instance, _ in arrivals}.values():
-        if (
-            instance.last_activity_at is None
-            or now - instance.last_activity_at > ACTIVITY_RESOLUTION
-        ):
-            Instance.objects.filter(pk=instance.pk).update(last_activity_at=now)
-            instance.last_activity_at = now
+        touch_activity(instance, now)
     publish_messages(messages, publisher.MESSAGE_RECEIVED)
     return messages
 
