@@ -401,7 +401,9 @@ def lock(conversation: Conversation) -> Conversation:
     return Conversation.objects.select_for_update().get(pk=conversation.pk)
 
 
-def assigned(conversation: Conversation, member: Member, *, by: Member, how: str, previous=None):
+def assigned(
+    conversation: Conversation, member: Member, *, by: Member | None, how: str, previous=None
+):
     conversation.assignee_id = member.pk
     record_change(
         conversation, "conversation.assigned", by, assignee=member.pk, how=how, previous=previous
@@ -414,8 +416,9 @@ def assigned(conversation: Conversation, member: Member, *, by: Member, how: str
     )
 
 
-def record_change(conversation: Conversation, verb: str, by: Member, **data) -> None:
-    record(conversation.organization_id, verb, conversation, actor=by, **data)
+def record_change(conversation: Conversation, verb: str, by: Member | None, **data) -> None:
+    # No person acted: the queue's distribution did.
+    record(conversation.organization_id, verb, conversation, actor=by, label="distribution", **data)
 
 
 def recount_open(member_ids: list) -> None:
@@ -537,3 +540,51 @@ def count_unread(messages: list[Message], now) -> None:
     params += [item for pair in added.items() for item in pair]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def set_availability(member: Member, availability: str) -> None:
+    """An operator goes online, away or offline; only online operators receive new work."""
+    Member.objects.filter(pk=member.pk).update(availability=availability)
+    member.availability = availability
+    publisher.publish(member.organization_id, publisher.OPERATOR_STATUS, member_id=member.pk)
+
+
+@transaction.atomic
+def distribute(conversation: Conversation) -> Member | None:
+    """Give an unassigned conversation of an auto-distributing queue to an operator: online,
+    under capacity, chosen by the queue's rule (round robin: the next after the last one given
+    work; least load: the fewest open conversations, then the lowest id). None when nobody can
+    take it, and it waits in the queue.
+
+    The queue's row is locked for the decision, so two distributions in one queue cannot both
+    give the last free slot of an operator; loads are counted from the data, not the cache.
+    """
+    if conversation.queue_id is None:
+        return None
+    queue = Queue.objects.select_for_update().get(pk=conversation.queue_id)
+    if queue.distribution == Queue.Distribution.OFF:
+        return None
+    members = list(queue.members.filter(availability=Member.Availability.ONLINE).order_by("id"))
+    loads = dict(
+        Conversation.objects.filter(assignee__in=members)
+        .exclude(status=Conversation.Status.RESOLVED)
+        .values("assignee_id")
+        .annotate(n=Count("id"))
+        .values_list("assignee_id", "n")
+    )
+    free = [m for m in members if loads.get(m.pk, 0) < m.capacity]
+    if not free:
+        return None
+    if queue.distribution == Queue.Distribution.LEAST_LOAD:
+        chosen = min(free, key=lambda m: (loads.get(m.pk, 0), m.pk))
+    else:
+        after = [m for m in free if queue.last_assignee_id and m.pk > queue.last_assignee_id]
+        chosen = (after or free)[0]
+    won = Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True).update(
+        assignee=chosen, assigned_at=timezone.now()
+    )
+    if not won:
+        return None
+    Queue.objects.filter(pk=queue.pk).update(last_assignee=chosen)
+    assigned(conversation, chosen, by=None, how=queue.distribution)
+    return chosen

@@ -1,0 +1,86 @@
+"""Auto-distribution over a generated day of arrivals: only online operators under capacity
+receive work, round robin takes turns, least load evens out, and the cached open counts never
+drift from the data."""
+
+import itertools
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conversa.accounts.models import Member
+from conversa.inbox import services
+from conversa.inbox.models import Contact, Conversation, Queue
+from tests.conftest import make_org
+
+phones = itertools.count(5511900000000)
+
+step = st.one_of(
+    st.tuples(st.just("arrive")),
+    st.tuples(st.just("resolve"), st.integers(0, 50)),
+    st.tuples(st.just("availability"), st.integers(0, 4), st.sampled_from(["online", "away"])),
+)
+
+
+def live_load(member: Member) -> int:
+    return Conversation.objects.filter(assignee=member).exclude(status="resolved").count()
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rule=st.sampled_from([Queue.Distribution.ROUND_ROBIN, Queue.Distribution.LEAST_LOAD]),
+    capacities=st.lists(st.integers(1, 4), min_size=2, max_size=5),
+    day=st.lists(step, min_size=5, max_size=40),
+)
+def test_a_day_of_arrivals(db, rule, capacities, day):
+    org = make_org()
+    queue = Queue.objects.create(organization=org.org, name="Suporte", distribution=rule)
+    operators = []
+    for capacity in capacities:
+        member = org.member()
+        Member.objects.filter(pk=member.pk).update(capacity=capacity, availability="online")
+        queue.members.add(member)
+        operators.append(Member.objects.get(pk=member.pk))
+    previous = None
+    for action, *args in day:
+        if action == "arrive":
+            contact = Contact.objects.create(organization=org.org, phone=str(next(phones)))
+            conversation = Conversation.objects.create(
+                organization=org.org, instance=org.instance, contact=contact, queue=queue
+            )
+            online = [
+                m
+                for m in Member.objects.filter(pk__in=[o.pk for o in operators]).order_by("id")
+                if m.availability == "online"
+            ]
+            free = [m for m in online if live_load(m) < m.capacity]
+            loads = {m.pk: live_load(m) for m in free}
+            chosen = services.distribute(conversation)
+            if not free:
+                assert chosen is None, "nobody online with room: it waits in the queue"
+                continue
+            assert chosen.pk in loads, "only online operators under capacity get work"
+            if rule == Queue.Distribution.LEAST_LOAD:
+                assert loads[chosen.pk] == min(loads.values())
+            elif previous is not None:
+                after = [m.pk for m in free if m.pk > previous]
+                assert chosen.pk == (after or [m.pk for m in free])[0], "round robin's turn"
+            previous = chosen.pk
+        elif action == "resolve":
+            assigned = list(
+                Conversation.objects.filter(queue=queue, assignee__isnull=False)
+                .exclude(status="resolved")
+                .order_by("id")
+            )
+            if assigned:
+                conversation = assigned[args[0] % len(assigned)]
+                services.resolve(conversation, by=conversation.assignee, reason="feito")
+        else:
+            member = operators[args[0] % len(operators)]
+            services.set_availability(member, args[1])
+        for member in Member.objects.filter(pk__in=[o.pk for o in operators]):
+            assert member.open_count == live_load(member), "the cached count equals the data"
+            assert live_load(member) <= member.capacity
