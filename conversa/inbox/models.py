@@ -39,6 +39,8 @@ class Queue(OrgOwned):
 
     name = models.CharField(max_length=120)
     members = models.ManyToManyField(Member, related_name="queues", blank=True)
+    # New conversations on these numbers land in this queue (a number's first queue by id).
+    numbers = models.ManyToManyField(Instance, related_name="queues", blank=True)
     distribution = models.CharField(
         max_length=16, choices=Distribution.choices, default=Distribution.OFF
     )

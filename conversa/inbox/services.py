@@ -51,9 +51,9 @@ def current_conversation(instance: Instance, contact: Contact) -> Conversation:
         return conversation
     try:
         with transaction.atomic():
-            return Conversation.objects.create(
-                organization_id=instance.organization_id, instance=instance, contact=contact
-            )
+            conversation = new_conversation(instance, contact, queue_ids([instance]))
+            conversation.save()
+            return conversation
     except IntegrityError:
         return threads.exclude(status=Conversation.Status.RESOLVED).get()
 
@@ -80,9 +80,8 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
     if new_contact:
         # No other transaction can see this contact before ours commits, so none can have opened
         # a conversation with it: no lookup, no savepoint (the inbound path's hot case).
-        conversation = Conversation.objects.create(
-            organization=org, instance=instance, contact=contact
-        )
+        conversation = new_conversation(instance, contact, queue_ids([instance]))
+        conversation.save()
     else:
         conversation = current_conversation(instance, contact)
     now = timezone.now()
@@ -106,6 +105,8 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
     publisher.publish(
         org.id, publisher.MESSAGE_RECEIVED, conversation_id=conversation.id, message_id=message.id
     )
+    if conversation.assignee_id is None:
+        distribute(conversation)
     return message
 
 
@@ -123,6 +124,28 @@ def inbound_message(
         status=Message.Status.RECEIVED,
         provider_message_id=event.provider_message_id,
         created_at=event.timestamp or now,
+    )
+
+
+def queue_ids(instances: list[Instance]) -> dict[int, int]:
+    """Number id → the queue its new conversations land in (its first queue by id)."""
+    routes: dict[int, int] = {}
+    for number_id, queue_id in (
+        Queue.numbers.through.objects.filter(instance_id__in={i.pk for i in instances})
+        .order_by("queue_id")
+        .values_list("instance_id", "queue_id")
+    ):
+        routes.setdefault(number_id, queue_id)
+    return routes
+
+
+def new_conversation(instance: Instance, contact: Contact, queues: dict[int, int]) -> Conversation:
+    """The unsaved first conversation of a contact on a number, in the number's queue."""
+    return Conversation(
+        organization_id=instance.organization_id,
+        instance=instance,
+        contact=contact,
+        queue_id=queues.get(instance.pk),
     )
 
 
@@ -457,6 +480,8 @@ def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Me
     count_unread(messages, now)
     for instance in {instance.pk: instance for instance, _ in arrivals}.values():
         touch_activity(instance, now)
+    for conversation in {t.pk: t for t in threads.values() if t.assignee_id is None}.values():
+        distribute(conversation)
     publish_messages(messages, publisher.MESSAGE_RECEIVED)
     return messages
 
@@ -509,10 +534,9 @@ def threads_for(
         resolved = conversation.status == Conversation.Status.RESOLVED
         if best is None or not resolved or best.status == Conversation.Status.RESOLVED:
             chosen[key] = conversation
+    queues = queue_ids(list(wanted.values()))
     created = Conversation.objects.bulk_create(
-        Conversation(
-            organization_id=wanted[key].organization_id, instance=wanted[key], contact=contact
-        )
+        new_conversation(wanted[key], contact, queues)
         for key, contact in contact_of.items()
         if key not in chosen
     )
@@ -561,8 +585,13 @@ def distribute(conversation: Conversation) -> Member | None:
     """
     if conversation.queue_id is None:
         return None
-    queue = Queue.objects.select_for_update().get(pk=conversation.queue_id)
-    if queue.distribution == Queue.Distribution.OFF:
+    queue = (
+        Queue.objects.select_for_update()
+        .filter(pk=conversation.queue_id)
+        .exclude(distribution=Queue.Distribution.OFF)
+        .first()
+    )
+    if queue is None:
         return None
     members = list(queue.members.filter(availability=Member.Availability.ONLINE).order_by("id"))
     loads = dict(

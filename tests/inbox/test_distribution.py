@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from conversa.accounts.models import Member
 from conversa.inbox import services
 from conversa.inbox.models import Contact, Conversation, Queue
-from tests.conftest import make_org
+from tests.conftest import make_org, post_webhook
+from tests.inbox.test_inbound import upsert
 
 phones = itertools.count(5511900000000)
 
@@ -84,3 +85,37 @@ def test_a_day_of_arrivals(db, rule, capacities, day):
         for member in Member.objects.filter(pk__in=[o.pk for o in operators]):
             assert member.open_count == live_load(member), "the cached count equals the data"
             assert live_load(member) <= member.capacity
+
+
+def test_new_conversations_on_a_routed_number_are_distributed_as_they_arrive(client, org):
+    queue = Queue.objects.create(
+        organization=org.org, name="Vendas", distribution=Queue.Distribution.ROUND_ROBIN
+    )
+    queue.numbers.add(org.instance)
+    ana, bruno, away = org.member(), org.member(), org.member()
+    queue.members.add(ana, bruno, away)
+    for member in (ana, bruno):
+        services.set_availability(member, Member.Availability.ONLINE)
+    for n in range(4):
+        post_webhook(client, org.instance, upsert(f"3EB0R{n}", phone=f"551197777000{n}"))
+    routed = Conversation.objects.filter(queue=queue).order_by("id")
+    assert [c.assignee_id for c in routed] == [ana.pk, bruno.pk, ana.pk, bruno.pk]
+    for member in (ana, bruno, away):
+        member.refresh_from_db()
+    assert (ana.open_count, bruno.open_count, away.open_count) == (2, 2, 0)
+
+
+def test_a_conversation_waiting_in_the_queue_is_given_out_on_its_next_message(client, org):
+    queue = Queue.objects.create(
+        organization=org.org, name="Vendas", distribution=Queue.Distribution.LEAST_LOAD
+    )
+    queue.numbers.add(org.instance)
+    ana = org.member()
+    queue.members.add(ana)
+    post_webhook(client, org.instance, upsert("3EB0W1", phone="5511966660001"))
+    waiting = Conversation.objects.get(queue=queue)
+    assert waiting.assignee is None, "nobody online: it waits"
+    services.set_availability(ana, Member.Availability.ONLINE)
+    post_webhook(client, org.instance, upsert("3EB0W2", phone="5511966660001"))
+    waiting.refresh_from_db()
+    assert waiting.assignee == ana
