@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Literal
 
 from django.http import HttpRequest
 from ninja import Field, Header, Router, Schema
@@ -161,3 +162,67 @@ def reopen(request: HttpRequest, conversation_id: int, payload: ReasonIn):
         conversation_id,
         lambda c: services.reopen(c, by=request.member, reason=payload.reason),
     )
+
+
+class OperatorOut(Schema):
+    id: int
+    display_name: str
+    role: str
+    availability: str
+    capacity: int
+    open_count: int
+    queue_ids: list[int]
+
+
+class AvailabilityIn(Schema):
+    availability: Literal["online", "away", "offline"]
+
+
+class QueueOut(Schema):
+    id: int
+    name: str
+    distribution: str
+    first_response_minutes: int | None
+    resolution_minutes: int | None
+    member_ids: list[int]
+    number_ids: list[int]
+
+
+def operator_out(member: Member) -> dict:
+    fields = [f for f in OperatorOut.model_fields if f != "queue_ids"]
+    return {
+        **{f: getattr(member, f) for f in fields},
+        "queue_ids": sorted(q.pk for q in member.queues.all()),
+    }
+
+
+@router.get("/operators", response=list[OperatorOut], tags=["operators"])
+def list_operators(request: HttpRequest):
+    members = scoped(request.org, Member).prefetch_related("queues").order_by("display_name")
+    return [operator_out(member) for member in members]
+
+
+@router.get("/operators/me", response=OperatorOut, tags=["operators"])
+def me(request: HttpRequest):
+    """The operator profile of whoever is calling (the session's member or the token's)."""
+    return operator_out(request.member)
+
+
+@router.post("/operators/me/availability", response=OperatorOut, tags=["operators"])
+def set_my_availability(request: HttpRequest, payload: AvailabilityIn):
+    """Online operators under capacity receive new conversations; away and offline do not."""
+    services.set_availability(request.member, payload.availability)
+    return operator_out(request.member)
+
+
+@router.get("/queues", response=list[QueueOut], tags=["operators"])
+def list_queues(request: HttpRequest):
+    queues = scoped(request.org, Queue).prefetch_related("members", "numbers").order_by("name")
+    return [
+        {
+            **{f: getattr(q, f) for f in QueueOut.model_fields if not f.endswith("_ids")},
+            "member_ids": sorted(m.pk for m in q.members.all()),
+            "number_ids": sorted(n.pk for n in q.numbers.all()),
+        }
+        for q in queues
+    ]

@@ -122,3 +122,38 @@ def test_the_api_claims_and_refuses_with_the_holder(org, other_org):
         f"/api/conversations/{conversation.pk}/transfer", {}, content_type="application/json"
     )
     assert missing.status_code == 409
+
+
+def test_operators_and_queues_through_the_api(org, other_org):
+    ana = org.member()
+    queue = Queue.objects.create(organization=org.org, name="Suporte")
+    queue.members.add(ana)
+    queue.numbers.add(org.instance)
+    client = org.client(ana)
+    me = client.get("/api/operators/me").json()
+    assert (me["id"], me["availability"], me["queue_ids"]) == (ana.pk, "offline", [queue.pk])
+    online = client.post(
+        "/api/operators/me/availability",
+        {"availability": "online"},
+        content_type="application/json",
+    )
+    assert online.json()["availability"] == "online"
+    wrong = client.post(
+        "/api/operators/me/availability", {"availability": "busy"}, content_type="application/json"
+    )
+    assert wrong.status_code == 422
+    listed = client.get("/api/operators").json()
+    assert {o["id"] for o in listed} == {org.owner.pk, ana.pk}, "only this organization's"
+    queues = client.get("/api/queues").json()
+    assert queues == [
+        {
+            "id": queue.pk,
+            "name": "Suporte",
+            "distribution": "off",
+            "first_response_minutes": None,
+            "resolution_minutes": None,
+            "member_ids": [ana.pk],
+            "number_ids": [org.instance.pk],
+        }
+    ]
+    assert other_org.client().get("/api/queues").json() == []
