@@ -449,14 +449,19 @@ def recount_open(member_ids: list) -> None:
     ids = [pk for pk in dict.fromkeys(member_ids) if pk]
     if not ids:
         return
-    counts = dict(
-        Conversation.objects.filter(assignee_id__in=ids)
+    counts = open_loads(ids)
+    set_column(Member, "open_count", {pk: counts.get(pk, 0) for pk in ids})
+
+
+def open_loads(member_ids: list[int]) -> dict[int, int]:
+    """Member id → conversations assigned to them and not resolved, counted from the data."""
+    return dict(
+        Conversation.objects.filter(assignee_id__in=member_ids)
         .exclude(status=Conversation.Status.RESOLVED)
         .values("assignee_id")
         .annotate(n=Count("id"))
         .values_list("assignee_id", "n")
     )
-    set_column(Member, "open_count", {pk: counts.get(pk, 0) for pk in ids})
 
 
 def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Message]:
@@ -594,13 +599,7 @@ def distribute(conversation: Conversation) -> Member | None:
     if queue is None:
         return None
     members = list(queue.members.filter(availability=Member.Availability.ONLINE).order_by("id"))
-    loads = dict(
-        Conversation.objects.filter(assignee__in=members)
-        .exclude(status=Conversation.Status.RESOLVED)
-        .values("assignee_id")
-        .annotate(n=Count("id"))
-        .values_list("assignee_id", "n")
-    )
+    loads = open_loads([m.pk for m in members])
     free = [m for m in members if loads.get(m.pk, 0) < m.capacity]
     if not free:
         return None
