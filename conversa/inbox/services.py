@@ -578,7 +578,6 @@ def set_availability(member: Member, availability: str) -> None:
     publisher.publish(member.organization_id, publisher.OPERATOR_STATUS, member_id=member.pk)
 
 
-@transaction.atomic
 def distribute(conversation: Conversation) -> Member | None:
     """Give an unassigned conversation of an auto-distributing queue to an operator: online,
     under capacity, chosen by the queue's rule (round robin: the next after the last one given
@@ -589,7 +588,12 @@ def distribute(conversation: Conversation) -> Member | None:
     give the last free slot of an operator; loads are counted from the data, not the cache.
     """
     if conversation.queue_id is None:
-        return None
+        return None  # the inbound hot path: no savepoint, no query
+    with transaction.atomic():
+        return give_out(conversation)
+
+
+def give_out(conversation: Conversation) -> Member | None:
     queue = (
         Queue.objects.select_for_update()
         .filter(pk=conversation.queue_id)
