@@ -16,6 +16,7 @@ from conversa.inbox.models import Contact, Conversation
 from conversa.instances.models import Instance
 from conversa.providers import sandbox
 from conversa.providers.base import InboundMessage
+from conversa.providers.courier import Courier
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.providers.models import SandboxInstance
 
@@ -125,7 +126,7 @@ def delivered_webhooks(live_server, settings, transactional_db, monkeypatch):
     """The sandbox on the live server, answering over real HTTP and delivering its webhooks
     for real to that server. Nothing left queued from an earlier test, and nothing still in
     flight when the test ends (a late webhook would reach a database being emptied)."""
-    monkeypatch.setattr(sandbox.courier, "post", sandbox.Courier.post.__get__(sandbox.courier))
+    monkeypatch.setattr(sandbox.courier, "post", Courier.post.__get__(sandbox.courier))
     settings.PUBLIC_URL = live_server.url
     settings.SANDBOX_URL = f"{live_server.url}/sandbox/evolution"
     settings.CLOUD_API_URL = f"{live_server.url}/sandbox/graph/v21.0"

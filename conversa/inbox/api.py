@@ -10,7 +10,7 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services as engine
 from conversa.engine.api import IntentOut, intent_out
-from conversa.inbox import services
+from conversa.inbox import assignment
 from conversa.inbox.models import Conversation, Queue
 from conversa.inbox.views import MAX_REPLY_LENGTH
 
@@ -97,7 +97,7 @@ def changed(request: HttpRequest, conversation_id: int, change) -> Conversation:
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
     try:
         change(conversation)
-    except services.OwnershipRefused as exc:
+    except assignment.OwnershipRefused as exc:
         holder = {"id": exc.holder.pk, "name": exc.holder.display_name} if exc.holder else None
         raise Conflict(str(exc), holder) from exc
     return scoped(request.org, Conversation).select_related("contact").get(pk=conversation.pk)
@@ -112,12 +112,12 @@ class Conflict(HttpError):
 @router.post("/conversations/{conversation_id}/claim", response=ConversationOut)
 def claim(request: HttpRequest, conversation_id: int):
     """Take an unassigned conversation; 409 with `assignee` when someone has it already."""
-    return changed(request, conversation_id, lambda c: services.claim(c, request.member))
+    return changed(request, conversation_id, lambda c: assignment.claim(c, request.member))
 
 
 @router.post("/conversations/{conversation_id}/release", response=ConversationOut)
 def release(request: HttpRequest, conversation_id: int):
-    return changed(request, conversation_id, lambda c: services.release(c, by=request.member))
+    return changed(request, conversation_id, lambda c: assignment.release(c, by=request.member))
 
 
 @router.post("/conversations/{conversation_id}/assign", response=ConversationOut)
@@ -125,7 +125,7 @@ def assign(request: HttpRequest, conversation_id: int, payload: AssignIn):
     """A supervisor gives the conversation to an operator of the organization."""
     member = get_for_org_or_404(request.org, Member, pk=payload.member_id)
     return changed(
-        request, conversation_id, lambda c: services.assign(c, member, by=request.member)
+        request, conversation_id, lambda c: assignment.assign(c, member, by=request.member)
     )
 
 
@@ -140,7 +140,7 @@ def transfer(request: HttpRequest, conversation_id: int, payload: TransferIn):
     return changed(
         request,
         conversation_id,
-        lambda c: services.transfer(
+        lambda c: assignment.transfer(
             c, by=request.member, to_member=member, to_queue=queue, note=payload.note
         ),
     )
@@ -151,7 +151,7 @@ def resolve(request: HttpRequest, conversation_id: int, payload: ReasonIn):
     return changed(
         request,
         conversation_id,
-        lambda c: services.resolve(c, by=request.member, reason=payload.reason),
+        lambda c: assignment.resolve(c, by=request.member, reason=payload.reason),
     )
 
 
@@ -160,7 +160,7 @@ def reopen(request: HttpRequest, conversation_id: int, payload: ReasonIn):
     return changed(
         request,
         conversation_id,
-        lambda c: services.reopen(c, by=request.member, reason=payload.reason),
+        lambda c: assignment.reopen(c, by=request.member, reason=payload.reason),
     )
 
 
@@ -211,7 +211,7 @@ def me(request: HttpRequest):
 @router.post("/operators/me/availability", response=OperatorOut, tags=["operators"])
 def set_my_availability(request: HttpRequest, payload: AvailabilityIn):
     """Online operators under capacity receive new conversations; away and offline do not."""
-    services.set_availability(request.member, payload.availability)
+    assignment.set_availability(request.member, payload.availability)
     return operator_out(request.member)
 
 

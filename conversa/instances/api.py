@@ -2,6 +2,7 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
@@ -37,13 +38,18 @@ def instance_out(number: Instance) -> dict:
 @router.get("/instances", response=list[InstanceOut])
 def list_instances(request: HttpRequest):
     """The organization's numbers (removed ones left out). Secrets are never returned."""
-    numbers = scoped(request.org, Instance).exclude(status=Instance.Status.REMOVED).order_by("name")
+    numbers = list(
+        scoped(request.org, Instance).exclude(status=Instance.Status.REMOVED).order_by("name")
+    )
+    services.health_scores(numbers, timezone.now())
     return [instance_out(number) for number in numbers]
 
 
 @router.get("/instances/{instance_id}", response=InstanceOut)
 def get_instance(request: HttpRequest, instance_id: int):
-    return instance_out(get_for_org_or_404(request.org, Instance, pk=instance_id))
+    number = get_for_org_or_404(request.org, Instance, pk=instance_id)
+    services.health_scores([number], timezone.now())
+    return instance_out(number)
 
 
 @router.post("/instances/{instance_id}/{action}", response=InstanceOut)

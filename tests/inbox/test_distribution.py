@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conversa.accounts.models import Member
-from conversa.inbox import services
+from conversa.inbox import assignment
 from conversa.inbox.models import Contact, Conversation, Queue
 from tests.conftest import make_org, post_webhook
 from tests.inbox.test_inbound import upsert
@@ -59,7 +59,7 @@ def test_a_day_of_arrivals(db, rule, capacities, day):
             ]
             free = [m for m in online if live_load(m) < m.capacity]
             loads = {m.pk: live_load(m) for m in free}
-            chosen = services.distribute(conversation)
+            chosen = assignment.distribute(conversation)
             if not free:
                 assert chosen is None, "nobody online with room: it waits in the queue"
                 continue
@@ -78,10 +78,10 @@ def test_a_day_of_arrivals(db, rule, capacities, day):
             )
             if assigned:
                 conversation = assigned[args[0] % len(assigned)]
-                services.resolve(conversation, by=conversation.assignee, reason="feito")
+                assignment.resolve(conversation, by=conversation.assignee, reason="feito")
         else:
             member = operators[args[0] % len(operators)]
-            services.set_availability(member, args[1])
+            assignment.set_availability(member, args[1])
         for member in Member.objects.filter(pk__in=[o.pk for o in operators]):
             assert member.open_count == live_load(member), "the cached count equals the data"
             assert live_load(member) <= member.capacity
@@ -95,7 +95,7 @@ def test_new_conversations_on_a_routed_number_are_distributed_as_they_arrive(cli
     ana, bruno, away = org.member(), org.member(), org.member()
     queue.members.add(ana, bruno, away)
     for member in (ana, bruno):
-        services.set_availability(member, Member.Availability.ONLINE)
+        assignment.set_availability(member, Member.Availability.ONLINE)
     for n in range(4):
         post_webhook(client, org.instance, upsert(f"3EB0R{n}", phone=f"551197777000{n}"))
     routed = Conversation.objects.filter(queue=queue).order_by("id")
@@ -115,7 +115,7 @@ def test_a_conversation_waiting_in_the_queue_is_given_out_on_its_next_message(cl
     post_webhook(client, org.instance, upsert("3EB0W1", phone="5511966660001"))
     waiting = Conversation.objects.get(queue=queue)
     assert waiting.assignee is None, "nobody online: it waits"
-    services.set_availability(ana, Member.Availability.ONLINE)
+    assignment.set_availability(ana, Member.Availability.ONLINE)
     post_webhook(client, org.instance, upsert("3EB0W2", phone="5511966660001"))
     waiting.refresh_from_db()
     assert waiting.assignee == ana

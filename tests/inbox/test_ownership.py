@@ -4,7 +4,7 @@ conversation's history, and operators' open counts always equal to the data."""
 import pytest
 
 from conversa.accounts.models import Member, OperationalEvent
-from conversa.inbox import services
+from conversa.inbox import assignment
 from conversa.inbox.models import Conversation, Queue
 
 
@@ -25,9 +25,11 @@ def open_counts_match_the_data(org) -> None:
 def test_the_first_claim_wins_and_the_second_is_told_who_has_it(org):
     conversation = org.conversation()
     ana, bruno = org.member(), org.member()
-    services.claim(conversation, ana)
-    with pytest.raises(services.OwnershipRefused, match=f"{ana.display_name} has this") as refused:
-        services.claim(conversation, bruno)
+    assignment.claim(conversation, ana)
+    with pytest.raises(
+        assignment.OwnershipRefused, match=f"{ana.display_name} has this"
+    ) as refused:
+        assignment.claim(conversation, bruno)
     assert refused.value.holder == ana
     conversation.refresh_from_db()
     assert conversation.assignee == ana and conversation.assigned_at
@@ -42,11 +44,11 @@ def test_operators_claim_only_in_their_queues_supervisors_anywhere(org):
     conversation.refresh_from_db()
     outsider, member = org.member(), org.member()
     queue.members.add(member)
-    with pytest.raises(services.OwnershipRefused, match="not in"):
-        services.claim(conversation, outsider)
-    services.claim(conversation, member)
+    with pytest.raises(assignment.OwnershipRefused, match="not in"):
+        assignment.claim(conversation, outsider)
+    assignment.claim(conversation, member)
     supervisor = org.member(Member.Role.SUPERVISOR)
-    services.assign(conversation, supervisor, by=supervisor)
+    assignment.assign(conversation, supervisor, by=supervisor)
     conversation.refresh_from_db()
     assert conversation.assignee == supervisor
 
@@ -55,23 +57,23 @@ def test_assign_release_transfer_resolve_reopen_keep_history_and_counts(org):
     conversation = org.conversation()
     supervisor = org.member(Member.Role.SUPERVISOR)
     ana, bruno = org.member(), org.member()
-    with pytest.raises(services.OwnershipRefused, match="Only supervisors"):
-        services.assign(conversation, bruno, by=ana)
-    services.assign(conversation, ana, by=supervisor)
-    with pytest.raises(services.OwnershipRefused, match="Only its operator"):
-        services.release(conversation, by=bruno)
-    services.transfer(conversation, by=ana, to_member=bruno, note="Cliente VIP")
+    with pytest.raises(assignment.OwnershipRefused, match="Only supervisors"):
+        assignment.assign(conversation, bruno, by=ana)
+    assignment.assign(conversation, ana, by=supervisor)
+    with pytest.raises(assignment.OwnershipRefused, match="Only its operator"):
+        assignment.release(conversation, by=bruno)
+    assignment.transfer(conversation, by=ana, to_member=bruno, note="Cliente VIP")
     conversation.refresh_from_db()
     assert conversation.assignee == bruno
     queue = Queue.objects.create(organization=org.org, name="Financeiro")
-    services.transfer(conversation, by=bruno, to_queue=queue)
+    assignment.transfer(conversation, by=bruno, to_queue=queue)
     conversation.refresh_from_db()
     assert (conversation.queue, conversation.assignee) == (queue, None)
-    services.claim(conversation, supervisor)
-    services.resolve(conversation, by=supervisor, reason="Respondido")
+    assignment.claim(conversation, supervisor)
+    assignment.resolve(conversation, by=supervisor, reason="Respondido")
     open_counts_match_the_data(org)
-    services.reopen(conversation, by=supervisor, reason="Cliente voltou")
-    services.release(conversation, by=supervisor)
+    assignment.reopen(conversation, by=supervisor, reason="Cliente voltou")
+    assignment.release(conversation, by=supervisor)
     assert history(conversation) == [
         "conversation.assigned",
         "conversation.transferred",
@@ -92,11 +94,11 @@ def test_another_organizations_operator_or_queue_is_refused(org, other_org):
     conversation = org.conversation()
     supervisor = org.member(Member.Role.SUPERVISOR)
     stranger = other_org.member()
-    with pytest.raises(services.OwnershipRefused):
-        services.assign(conversation, stranger, by=supervisor)
+    with pytest.raises(assignment.OwnershipRefused):
+        assignment.assign(conversation, stranger, by=supervisor)
     queue = Queue.objects.create(organization=other_org.org, name="Deles")
-    with pytest.raises(services.OwnershipRefused):
-        services.transfer(conversation, by=supervisor, to_queue=queue)
+    with pytest.raises(assignment.OwnershipRefused):
+        assignment.transfer(conversation, by=supervisor, to_queue=queue)
 
 
 def test_the_api_claims_and_refuses_with_the_holder(org, other_org):

@@ -12,6 +12,7 @@ from django.test import Client
 
 from conversa.inbox.models import Message
 from conversa.providers import sandbox
+from conversa.providers.courier import Courier
 from conversa.providers.models import ProviderEvent, SandboxInstance
 from conversa.providers.registry import get_provider
 from tests.conftest import make_org
@@ -52,7 +53,7 @@ class Receiver:
 @pytest.fixture
 def receiver(monkeypatch):
     """Webhooks really delivered by the courier, to a receiver of our own."""
-    monkeypatch.setattr(sandbox.courier, "post", sandbox.Courier.post.__get__(sandbox.courier))
+    monkeypatch.setattr(sandbox.courier, "post", Courier.post.__get__(sandbox.courier))
     sandbox.courier.clear()
     receiver = Receiver()
     yield receiver
