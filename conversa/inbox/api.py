@@ -1,8 +1,8 @@
 from datetime import datetime
 from typing import Literal
 
-from django.http import HttpRequest
-from ninja import Field, Header, Router, Schema
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Header, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status
 
@@ -10,7 +10,7 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services as engine
 from conversa.engine.api import IntentOut, intent_out
-from conversa.inbox import assignment
+from conversa.inbox import assignment, listing
 from conversa.inbox.models import Conversation, Queue
 from conversa.inbox.views import MAX_REPLY_LENGTH
 
@@ -51,11 +51,38 @@ class ReplyIn(Schema):
 
 
 @router.get("/conversations", response=list[ConversationOut])
-def list_conversations(request: HttpRequest, status: str | None = None):
-    conversations = scoped(request.org, Conversation).select_related("contact")
-    if status:
-        conversations = conversations.filter(status=status)
-    return conversations.order_by("-last_message_at", "-id")[:200]
+def list_conversations(
+    request: HttpRequest,
+    response: HttpResponse,
+    tab: Literal["mine", "queue", "all"] | None = None,
+    status: str | None = None,
+    operator: int | None = None,
+    instance: int | None = None,
+    tag: int | None = None,
+    q: str = Query("", max_length=200),
+    cursor: str | None = None,
+    limit: int = Query(listing.PAGE_SIZE, ge=1, le=listing.MAX_PAGE_SIZE),
+):
+    """The operator view's list: `tab` mine / queue / all (all: supervisors; the default for
+    them, mine for others), filters, search over name, number and message text; newest
+    activity first. The next page's cursor is in the `X-Next-Cursor` header (absent on the
+    last page), each tab's count in `X-Tab-Counts` (`mine=3,queue=5,all=9`)."""
+    member = request.member
+    default = listing.ALL if listing.ALL in listing.tabs_for(member) else listing.MINE
+    page = listing.list_conversations(
+        request.org,
+        member,
+        tab=tab or default,
+        filters=listing.Filters(
+            status=status or "", operator=operator, instance=instance, tag=tag, q=q
+        ),
+        cursor=cursor,
+        limit=limit,
+    )
+    if page.next_cursor:
+        response["X-Next-Cursor"] = page.next_cursor
+    response["X-Tab-Counts"] = ",".join(f"{t}={n}" for t, n in page.counts.items())
+    return page.conversations
 
 
 @router.get("/conversations/{conversation_id}/messages", response=list[MessageOut])
