@@ -3,15 +3,15 @@ from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Query, Router, Schema
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 from ninja.responses import Status
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services as engine
 from conversa.engine.api import IntentOut, intent_out
-from conversa.inbox import assignment, listing
-from conversa.inbox.models import Conversation, Queue
+from conversa.inbox import assignment, listing, teamwork
+from conversa.inbox.models import CannedReply, Contact, Conversation, Note, Queue, Tag
 from conversa.inbox.views import MAX_REPLY_LENGTH
 
 router = Router(tags=["inbox"])
@@ -253,3 +253,218 @@ def list_queues(request: HttpRequest):
         }
         for q in queues
     ]
+
+
+# Tags, canned replies and notes (conversa/inbox/teamwork.py)
+
+
+class TagOut(Schema):
+    id: int
+    name: str
+    colour: str
+
+
+class TagIn(Schema):
+    name: str = Field(min_length=1, max_length=50)
+    colour: str = Field(
+        Tag.Colour.GREY, description="One of the palette's: " + ", ".join(Tag.Colour.values)
+    )
+
+
+class TagRef(Schema):
+    tag_id: int
+
+
+class CannedReplyOut(Schema):
+    id: int
+    shortcode: str
+    body: str
+    updated_at: datetime
+
+
+class CannedReplyIn(Schema):
+    shortcode: str = Field(min_length=1, max_length=33)
+    body: str = Field(min_length=1, max_length=CannedReply.MAX_LENGTH)
+
+
+class RenderedOut(Schema):
+    text: str
+
+
+class NoteOut(Schema):
+    id: int
+    conversation_id: int
+    author_id: int | None
+    author_name: str
+    body: str
+    created_at: datetime
+
+
+class NoteIn(Schema):
+    body: str = Field(min_length=1, max_length=Note.MAX_LENGTH)
+
+
+def refused_as_http(exc: teamwork.Refused) -> Exception:
+    """A service's refusal as the API's answer: 422 like any invalid input (the reason in
+    `errors`), else its own status with the reason as `detail`."""
+    if exc.status == 422:
+        return ValidationError([{"type": "value_error", "loc": ["body"], "msg": str(exc)}])
+    return HttpError(exc.status, str(exc))
+
+
+def attempt(change):
+    try:
+        return change()
+    except teamwork.Refused as exc:
+        raise refused_as_http(exc) from exc
+
+
+@router.get("/tags", response=list[TagOut], tags=["tags"])
+def list_tags(request: HttpRequest):
+    return scoped(request.org, Tag).order_by("name", "id")
+
+
+@router.post("/tags", response={201: TagOut}, tags=["tags"])
+def create_tag(request: HttpRequest, payload: TagIn):
+    """A new tag; 409 when the name exists in any case."""
+    tag = attempt(
+        lambda: teamwork.create_tag(request.org, payload.name, payload.colour, by=request.member)
+    )
+    return Status(201, tag)
+
+
+@router.delete("/tags/{tag_id}", response={204: None}, tags=["tags"])
+def delete_tag(request: HttpRequest, tag_id: int):
+    """Delete a tag: it leaves every conversation and contact."""
+    tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
+    attempt(lambda: teamwork.delete_tag(tag, by=request.member))
+    return Status(204, None)
+
+
+@router.post("/conversations/{conversation_id}/tags", response=list[TagOut], tags=["tags"])
+def tag_conversation(request: HttpRequest, conversation_id: int, payload: TagRef):
+    """Put a tag on a conversation (again is fine); its tags afterwards."""
+    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    tag = get_for_org_or_404(request.org, Tag, pk=payload.tag_id)
+    attempt(lambda: teamwork.tag_conversation(conversation, tag, by=request.member))
+    return conversation.tags.order_by("name", "id")
+
+
+@router.delete(
+    "/conversations/{conversation_id}/tags/{tag_id}", response=list[TagOut], tags=["tags"]
+)
+def untag_conversation(request: HttpRequest, conversation_id: int, tag_id: int):
+    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
+    attempt(lambda: teamwork.untag_conversation(conversation, tag, by=request.member))
+    return conversation.tags.order_by("name", "id")
+
+
+@router.get("/conversations/{conversation_id}/tags", response=list[TagOut], tags=["tags"])
+def conversation_tags(request: HttpRequest, conversation_id: int):
+    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    return conversation.tags.order_by("name", "id")
+
+
+@router.get("/contacts/{contact_id}/tags", response=list[TagOut], tags=["tags"])
+def contact_tags(request: HttpRequest, contact_id: int):
+    contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
+    return contact.tags.order_by("name", "id")
+
+
+@router.post("/contacts/{contact_id}/tags", response=list[TagOut], tags=["tags"])
+def tag_contact(request: HttpRequest, contact_id: int, payload: TagRef):
+    contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
+    tag = get_for_org_or_404(request.org, Tag, pk=payload.tag_id)
+    attempt(lambda: teamwork.tag_contact(contact, tag, by=request.member))
+    return contact.tags.order_by("name", "id")
+
+
+@router.delete("/contacts/{contact_id}/tags/{tag_id}", response=list[TagOut], tags=["tags"])
+def untag_contact(request: HttpRequest, contact_id: int, tag_id: int):
+    contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
+    tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
+    attempt(lambda: teamwork.untag_contact(contact, tag, by=request.member))
+    return contact.tags.order_by("name", "id")
+
+
+@router.get("/canned-replies", response=list[CannedReplyOut], tags=["canned replies"])
+def list_canned_replies(request: HttpRequest, q: str = ""):
+    """The organization's canned replies; with `q`, those whose shortcode starts with it (what
+    follows the `/` typed in the composer), at most 20."""
+    limit = 20 if q else 500
+    return teamwork.search_canned_replies(request.org, q, limit=limit)
+
+
+@router.post("/canned-replies", response={201: CannedReplyOut}, tags=["canned replies"])
+def create_canned_reply(request: HttpRequest, payload: CannedReplyIn):
+    """422 naming every problem (shortcode's form, unknown `{{variables}}`); 409 when the
+    shortcode is taken."""
+    reply = attempt(
+        lambda: teamwork.save_canned_reply(
+            request.org, payload.shortcode, payload.body, by=request.member
+        )
+    )
+    return Status(201, reply)
+
+
+@router.get("/canned-replies/{reply_id}", response=CannedReplyOut, tags=["canned replies"])
+def get_canned_reply(request: HttpRequest, reply_id: int):
+    return get_for_org_or_404(request.org, CannedReply, pk=reply_id)
+
+
+@router.put("/canned-replies/{reply_id}", response=CannedReplyOut, tags=["canned replies"])
+def update_canned_reply(request: HttpRequest, reply_id: int, payload: CannedReplyIn):
+    reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
+    return attempt(
+        lambda: teamwork.save_canned_reply(
+            request.org, payload.shortcode, payload.body, by=request.member, reply=reply
+        )
+    )
+
+
+@router.delete("/canned-replies/{reply_id}", response={204: None}, tags=["canned replies"])
+def delete_canned_reply(request: HttpRequest, reply_id: int):
+    reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
+    attempt(lambda: teamwork.delete_canned_reply(reply, by=request.member))
+    return Status(204, None)
+
+
+@router.get(
+    "/conversations/{conversation_id}/canned-replies/{reply_id}",
+    response=RenderedOut,
+    tags=["canned replies"],
+)
+def render_canned_reply(request: HttpRequest, conversation_id: int, reply_id: int):
+    """The reply filled in for this conversation and the calling operator, as plain text for
+    the composer (the operator still sends it)."""
+    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
+    return {"text": teamwork.render_canned(reply, conversation, request.member)}
+
+
+def note_out(note: Note) -> dict:
+    return {
+        "id": note.pk,
+        "conversation_id": note.conversation_id,
+        "author_id": note.author_id,
+        "author_name": note.author.display_name if note.author else "",
+        "body": note.body,
+        "created_at": note.created_at,
+    }
+
+
+@router.get("/conversations/{conversation_id}/notes", response=list[NoteOut], tags=["notes"])
+def list_notes(request: HttpRequest, conversation_id: int):
+    """The conversation's private notes, oldest first."""
+    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    notes = conversation.notes.select_related("author").order_by("created_at", "id")
+    return [note_out(note) for note in notes]
+
+
+@router.post("/conversations/{conversation_id}/notes", response={201: NoteOut}, tags=["notes"])
+def add_note(request: HttpRequest, conversation_id: int, payload: NoteIn):
+    """A private note for the team; never sent to the customer."""
+    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    note = attempt(lambda: teamwork.add_note(conversation, payload.body, author=request.member))
+    return Status(201, note_out(note))

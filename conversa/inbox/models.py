@@ -1,10 +1,43 @@
+import re
+
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from conversa.accounts.models import Member, OrgOwned
 from conversa.instances.models import Instance
+
+
+class Tag(OrgOwned):
+    """A label with a colour, put on conversations and contacts. Its name is unique in the
+    organization whatever its case ("VIP" and "vip" are one tag)."""
+
+    class Colour(models.TextChoices):
+        # A fixed palette: the page has a light and a dark shade of each.
+        GREY = "grey", _("Grey")
+        RED = "red", _("Red")
+        ORANGE = "orange", _("Orange")
+        YELLOW = "yellow", _("Yellow")
+        GREEN = "green", _("Green")
+        TEAL = "teal", _("Teal")
+        BLUE = "blue", _("Blue")
+        PURPLE = "purple", _("Purple")
+        PINK = "pink", _("Pink")
+
+    name = models.CharField(max_length=50)
+    colour = models.CharField(max_length=8, choices=Colour.choices, default=Colour.GREY)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "organization", name="tag_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Contact(OrgOwned):
@@ -14,6 +47,7 @@ class Contact(OrgOwned):
     name = models.CharField(max_length=200, blank=True)
     blocked = models.BooleanField(default=False)
     opted_out = models.BooleanField(default=False)
+    tags = models.ManyToManyField(Tag, related_name="contacts", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -91,6 +125,7 @@ class Conversation(OrgOwned):
     unread_count = models.PositiveIntegerField(default=0)
     last_message_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField(Tag, related_name="conversations", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -159,3 +194,76 @@ class Message(OrgOwned):
     @property
     def is_outbound(self) -> bool:
         return self.direction == self.Direction.OUTBOUND
+
+
+class Note(OrgOwned):
+    """A private note in a conversation: seen by the team only, never sent to WhatsApp (it is
+    not a Message and never meets the engine)."""
+
+    MAX_LENGTH = 5000
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class CannedReply(OrgOwned):
+    """A saved answer an operator inserts with `/shortcode`. Its body may name variables
+    (`{{contact.name}}`); a body naming an unknown one is refused when saved, so a typo is
+    found by whoever writes the reply, not by the customer who would receive it."""
+
+    # Variable → what it reads from (contact, operator, organization). Rendered as plain text.
+    VARIABLES = {
+        "contact.name": lambda contact, member, org: contact.name,
+        "contact.first_name": lambda contact, member, org: contact.name.split(" ")[0],
+        "contact.phone": lambda contact, member, org: contact.display_phone,
+        "operator.name": lambda contact, member, org: member.display_name if member else "",
+        "organization.name": lambda contact, member, org: org.name,
+    }
+    PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+    SHORTCODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    MAX_LENGTH = 4096  # WhatsApp's limit for a text message
+
+    shortcode = models.CharField(max_length=32)
+    body = models.TextField()
+    created_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["shortcode"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "shortcode"], name="canned_reply_unique_shortcode"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcode}"
+
+    @classmethod
+    def problems(cls, shortcode: str, body: str) -> list[str]:
+        """What is wrong with this shortcode and body, in words for whoever wrote them."""
+        found = []
+        if not cls.SHORTCODE.match(shortcode):
+            found.append(
+                _("A shortcode is 1 to 32 lowercase letters, digits, '-' or '_' (no spaces).")
+            )
+        if not body.strip():
+            found.append(_("The reply is empty."))
+        elif len(body) > cls.MAX_LENGTH:
+            found.append(_("The reply is longer than %(n)s characters.") % {"n": cls.MAX_LENGTH})
+        unknown = sorted({name for name in cls.PLACEHOLDER.findall(body)} - set(cls.VARIABLES))
+        if unknown:
+            found.append(
+                _("Unknown variable(s): %(unknown)s. Known: %(known)s.")
+                % {
+                    "unknown": ", ".join(f"{{{{{name}}}}}" for name in unknown),
+                    "known": ", ".join(f"{{{{{name}}}}}" for name in cls.VARIABLES),
+                }
+            )
+        return found
