@@ -1,88 +1,386 @@
+"""The operator view: the conversation list, the thread and the contact panel, each also a
+fragment that htmx re-fetches when a realtime event names it."""
+
 import uuid
+from contextlib import suppress
+from datetime import timedelta
+from functools import wraps
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import OuterRef, Subquery
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from django_htmx.http import trigger_client_event
 
+from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.crm.models import Lead
 from conversa.engine import services as engine
-from conversa.inbox import services
-from conversa.inbox.models import Conversation, Message
+from conversa.inbox import assignment, listing, resend, services, thread
+from conversa.inbox.listing import Filters
+from conversa.inbox.models import Conversation, Message, Queue
+from conversa.instances.models import Instance
 
 MAX_REPLY_LENGTH = 4096
+TABS = {
+    listing.MINE: gettext_lazy("Mine"),
+    listing.QUEUE: gettext_lazy("Queue"),
+    listing.ALL: gettext_lazy("All"),
+}
+STATUSES = [
+    (listing.ACTIVE, gettext_lazy("Active")),
+    *Conversation.Status.choices,
+    ("any", gettext_lazy("Any status")),
+]
+LIST_PARAMS = ("tab", "status", "operator", "instance", "tag", "q")
+TEMPLATE_LANGUAGES = ["pt_BR", "en_US", "es"]
 
 
-def page_context(request, conversation=None, **extra):
-    last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id")
-    conversations = (
-        scoped(request.org, Conversation)
-        .select_related("contact", "instance")
-        .annotate(
-            last_body=Subquery(last.values("body")[:1]),
-            last_direction=Subquery(last.values("direction")[:1]),
-        )
-        .order_by("-last_message_at", "-id")[:100]
+def operator_view(view):
+    """Signed in, times in the organization's time zone."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.org is None:
+            raise Http404("No organization")
+        with timezone.override(ZoneInfo(request.org.time_zone)):
+            return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def number(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+def list_state(request) -> tuple[str | None, Filters, str]:
+    """The list's tab, filters and their query string, from the request's parameters."""
+    params = request.GET
+    status = params.get("status", listing.ACTIVE)
+    filters = Filters(
+        status="" if status == "any" else status,
+        operator=number(params.get("operator")),
+        instance=number(params.get("instance")),
+        tag=number(params.get("tag")),
+        q=params.get("q", "").strip()[:200],
     )
-    return {"conversations": conversations, "current": conversation, **extra}
+    kept = {k: params[k] for k in LIST_PARAMS if params.get(k)}
+    return params.get("tab") or None, filters, urlencode(kept)
 
 
-@login_required
-def inbox(request):
-    return render(request, "inbox/inbox.html", page_context(request))
+def list_context(request, current: Conversation | None = None) -> dict:
+    member = request.member
+    tab, filters, query = list_state(request)
+    counts = listing.count_tabs(request.org, member, filters)
+    if tab not in counts:
+        # First visit: my own work when I have some, else what waits for someone.
+        tab = listing.MINE if counts.get(listing.MINE) else listing.QUEUE
+    page = listing.list_conversations(
+        request.org,
+        member,
+        tab=tab,
+        filters=filters,
+        cursor=request.GET.get("cursor"),
+        limit=number(request.GET.get("limit")) or listing.PAGE_SIZE,
+        counts=False,
+    )
+    more = None
+    if page.next_cursor:
+        params = {**request.GET.dict(), "tab": tab, "cursor": page.next_cursor, "more": "1"}
+        params.pop("limit", None)
+        params.pop("push", None)
+        if current:
+            params["current"] = current.pk
+        more = f"{reverse('conversation-list')}?{urlencode(params)}"
+    for c in page.conversations:
+        c.last_media = thread.media(c.last_kind or "text")
+    supervising = member.role in listing.SUPERVISING
+    return {
+        "today": timezone.localdate(),
+        "page": page,
+        "conversations": page.conversations,
+        "tab": tab,
+        "tabs": [(key, TABS[key], counts[key]) for key in listing.tabs_for(member)],
+        "filters": filters,
+        "status_param": request.GET.get("status", listing.ACTIVE),
+        "statuses": STATUSES,
+        "list_query": query,
+        "more_url": more,
+        "current": current,
+        "operators": scoped(request.org, Member).order_by("display_name") if supervising else [],
+        "numbers": scoped(request.org, Instance).order_by("name"),
+        "filtering": bool(
+            filters.q
+            or filters.operator
+            or filters.instance
+            or filters.tag
+            or filters.status != listing.ACTIVE
+        ),
+    }
 
 
-@login_required
-def conversation_page(request, conversation_id: int):
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
-    services.mark_read(conversation)
-    context = {**page_context(request, conversation), **thread_context(conversation)}
-    return render(request, "inbox/inbox.html", context)
-
-
-@login_required
-def conversation_list_fragment(request):
-    current_id = request.GET.get("current")
-    current = None
-    if current_id and current_id.isdigit():
-        current = scoped(request.org, Conversation).filter(pk=current_id).first()
-    return render(request, "inbox/_conversation_list.html", page_context(request, current))
-
-
-def thread_context(conversation, **extra):
-    messages = conversation.messages.select_related("sender").order_by("created_at", "id")
-    # A fresh key per rendered composer: a double click or a resubmitted form sends once.
+def head_context(request, conversation: Conversation, **extra) -> dict:
+    member = request.member
+    supervising = member.role in listing.SUPERVISING
+    mine = conversation.assignee_id == member.pk
     return {
         "current": conversation,
-        "thread_messages": messages,
-        "reply_key": uuid.uuid4(),
+        "mine": mine,
+        "supervising": supervising,
+        "can_claim": conversation.assignee_id is None,
+        "can_release": conversation.assignee_id is not None and (mine or supervising),
+        "can_transfer": mine or supervising,
+        "team": scoped(request.org, Member).order_by("display_name"),
+        "queues": scoped(request.org, Queue).order_by("name"),
         **extra,
     }
 
 
-@login_required
-def thread_fragment(request, conversation_id: int):
+def composer_context(conversation: Conversation, **extra) -> dict:
+    # A fresh key per rendered composer: a double click or a resubmitted form sends once.
+    return {
+        "current": conversation,
+        "window": thread.service_window(conversation),
+        "reply_key": uuid.uuid4(),
+        "template_languages": TEMPLATE_LANGUAGES,
+        **extra,
+    }
+
+
+def messages_context(conversation: Conversation, **extra) -> dict:
+    items, truncated = thread.timeline(conversation)
+    today = timezone.localdate()
+    return {
+        "current": conversation,
+        "items": items,
+        "truncated": truncated,
+        "today": today,
+        "yesterday": today - timedelta(days=1),
+        **extra,
+    }
+
+
+def contact_context(request, conversation: Conversation) -> dict:
+    leads = (
+        scoped(request.org, Lead)
+        .filter(contact_id=conversation.contact_id)
+        .select_related("stage", "pipeline")
+    )
+    return {
+        "current": conversation,
+        "contact": conversation.contact,
+        "past": thread.past_conversations(conversation),
+        "leads": list(leads[:5]),
+    }
+
+
+def load(request, conversation_id: int) -> Conversation:
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    # The related rows the header, composer and panel read, fetched once.
+    return (
+        scoped(request.org, Conversation)
+        .select_related("contact", "instance", "assignee", "queue")
+        .get(pk=conversation.pk)
+    )
+
+
+@operator_view
+def inbox(request):
+    return render(request, "inbox/inbox.html", list_context(request))
+
+
+@operator_view
+def conversation_page(request, conversation_id: int):
+    conversation = load(request, conversation_id)
     services.mark_read(conversation)
-    return render(request, "inbox/_messages.html", thread_context(conversation))
+    # Picked in the list: only the thread and the panel are redrawn, the list stays.
+    picked = request.htmx and request.htmx.target == "workspace"
+    context = {
+        **(
+            {"list_query": list_state(request)[2]}
+            if picked
+            else list_context(request, conversation)
+        ),
+        **head_context(request, conversation),
+        **messages_context(conversation),
+        **composer_context(conversation),
+        **contact_context(request, conversation),
+    }
+    template = "inbox/_workspace.html" if picked else "inbox/inbox.html"
+    return render(request, template, context)
 
 
-@login_required
+@operator_view
+def conversation_list_fragment(request):
+    current = None
+    current_id = number(request.GET.get("current"))
+    if current_id:
+        current = scoped(request.org, Conversation).filter(pk=current_id).first()
+    context = list_context(request, current)
+    if request.GET.get("more"):
+        return render(request, "inbox/_conversation_items.html", context)
+    response = render(request, "inbox/_conversation_list.html", context)
+    if request.htmx and request.GET.get("push"):
+        # The filters are in the address, so a reload or a shared link shows the same list.
+        path = reverse("conversation", args=[current.pk]) if current else reverse("inbox")
+        response["HX-Push-Url"] = (
+            f"{path}?{context['list_query']}" if context["list_query"] else path
+        )
+    return response
+
+
+@operator_view
+def thread_fragment(request, conversation_id: int):
+    conversation = load(request, conversation_id)
+    services.mark_read(conversation)
+    return render(request, "inbox/_messages.html", messages_context(conversation))
+
+
+@operator_view
+def head_fragment(request, conversation_id: int):
+    conversation = load(request, conversation_id)
+    return render(request, "inbox/_thread_head.html", head_context(request, conversation))
+
+
+@operator_view
+def composer_fragment(request, conversation_id: int):
+    conversation = load(request, conversation_id)
+    return render(request, "inbox/_composer.html", composer_context(conversation))
+
+
+@operator_view
+def contact_fragment(request, conversation_id: int):
+    conversation = load(request, conversation_id)
+    return render(request, "inbox/_contact.html", contact_context(request, conversation))
+
+
+def after_send(request, conversation: Conversation, error: str = "", **extra):
+    """The composer again (fresh, or with the error and the draft) and the thread beside it."""
+    if not request.htmx:
+        return redirect("conversation", conversation_id=conversation.id)
+    context = {
+        **composer_context(conversation, reply_error=error, **extra),
+        **messages_context(conversation),
+        "oob": True,
+    }
+    return render(request, "inbox/_composer.html", context, status=422 if error else 200)
+
+
+@operator_view
 @require_POST
 def reply(request, conversation_id: int):
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    conversation = load(request, conversation_id)
     body = request.POST.get("body", "").strip()
     error = ""
     if not body:
         error = _("Type a reply before sending.")
     elif len(body) > MAX_REPLY_LENGTH:
         error = _("A WhatsApp message holds at most %(n)s characters.") % {"n": MAX_REPLY_LENGTH}
+    elif thread.service_window(conversation).templates_only:
+        error = _("The 24-hour window is closed: only an approved template can be sent.")
     if not error:
         engine.reply(
             conversation, body, request.member, request.POST.get("idempotency_key") or None
         )
+    return after_send(request, conversation, error, draft=body if error else "")
+
+
+@operator_view
+@require_POST
+def send_template(request, conversation_id: int):
+    conversation = load(request, conversation_id)
+    name = request.POST.get("template_name", "").strip()
+    language = request.POST.get("template_language", "").strip()
+    variables = [v.strip() for v in request.POST.get("template_variables", "").splitlines()]
+    variables = [v for v in variables if v]
+    error = ""
+    if not resend.TEMPLATE_NAME.match(name):
+        error = _("A template name has lowercase letters, digits and underscores only.")
+    elif not resend.TEMPLATE_LANGUAGE.match(language):
+        error = _("Choose the template's language.")
+    elif len(variables) > 20 or any(len(v) > 1024 for v in variables):
+        error = _("At most 20 values, each up to 1024 characters.")
+    if not error:
+        key = request.POST.get("idempotency_key") or str(uuid.uuid4())
+        template = {"name": name, "language": language, "variables": variables}
+        resend.send_template(conversation, request.member, template, f"chat:{key}")
+    draft = {"name": name, "language": language, "variables": "\n".join(variables)}
+    return after_send(request, conversation, error, template_draft=draft if error else None)
+
+
+@operator_view
+@require_POST
+def retry(request, conversation_id: int, message_id: int):
+    conversation = load(request, conversation_id)
+    message = get_for_org_or_404(request.org, Message, pk=message_id, conversation=conversation)
+    # Already retried or no longer failed: the thread shows how it stands.
+    with suppress(resend.CannotRetry):
+        resend.retry(message, request.member)
     if not request.htmx:
         return redirect("conversation", conversation_id=conversation.id)
-    context = thread_context(conversation, reply_error=error, draft=body if error else "")
-    return render(request, "inbox/_thread.html", context, status=422 if error else 200)
+    return render(request, "inbox/_messages.html", messages_context(conversation))
+
+
+def change(request, conversation: Conversation, action: str) -> None:
+    """Apply one ownership or status change through the assignment services."""
+    member, post = request.member, request.POST
+    reason = post.get("reason", "").strip()[:500]
+    if action == "claim":
+        assignment.claim(conversation, member)
+    elif action == "release":
+        assignment.release(conversation, by=member)
+    elif action == "assign":
+        to = get_for_org_or_404(request.org, Member, pk=number(post.get("member")) or 0)
+        assignment.assign(conversation, to, by=member)
+    elif action == "transfer":
+        target = post.get("target", "")
+        kind, _sep, pk = target.partition(":")
+        to_member = to_queue = None
+        if kind == "m":
+            to_member = get_for_org_or_404(request.org, Member, pk=number(pk) or 0)
+        elif kind == "q":
+            to_queue = get_for_org_or_404(request.org, Queue, pk=number(pk) or 0)
+        assignment.transfer(
+            conversation,
+            by=member,
+            to_member=to_member,
+            to_queue=to_queue,
+            note=post.get("note", "").strip()[:1000],
+        )
+    elif action == "resolve":
+        assignment.resolve(conversation, by=member, reason=reason)
+    elif action == "reopen":
+        assignment.reopen(conversation, by=member, reason=reason)
+    else:
+        raise Http404("No such action")
+
+
+@operator_view
+@require_POST
+def act(request, conversation_id: int, action: str):
+    """Claim, release, assign, transfer, resolve or reopen. A refusal (someone claimed it
+    first) is shown in the header, saying who has it."""
+    conversation = load(request, conversation_id)
+    error = ""
+    try:
+        change(request, conversation, action)
+    except assignment.OwnershipRefused as exc:
+        error = str(exc)
+    if not request.htmx:
+        return redirect("conversation", conversation_id=conversation.id)
+    conversation = load(request, conversation_id)
+    context = {
+        **head_context(request, conversation, action_error=error),
+        **messages_context(conversation),
+        "oob": True,
+    }
+    response = render(request, "inbox/_thread_head.html", context, status=409 if error else 200)
+    # The list's tabs and counts change with ownership: the page refreshes it at once.
+    return trigger_client_event(response, "conversa:changed", {"conversation_id": conversation.pk})

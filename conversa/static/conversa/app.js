@@ -1,12 +1,20 @@
-// Conversa's small amount of our own JS: realtime events → htmx refreshes, socket status.
+// Conversa's small amount of our own JS: realtime events → htmx refreshes, socket status,
+// the operator view's keyboard and composer helpers.
 (function () {
   "use strict";
   htmx.config.responseHandling = [
     { code: "204", swap: false },
     { code: "[23]..", swap: true },
+    { code: "409", swap: true },
     { code: "422", swap: true },
     { code: "[45]..", swap: false, error: true },
   ];
+  // Reconnect with exponential backoff and jitter: 0.5 s, 1 s, 2 s … at most 30 s.
+  htmx.config.wsReconnectDelay = function (retries) {
+    var base = Math.min(30000, 500 * Math.pow(2, retries));
+    return base / 2 + Math.random() * base / 2;
+  };
+
   // A refresh per element at most every 150 ms, however many events arrive together.
   var pending = {};
   function refresh(id) {
@@ -18,6 +26,8 @@
     }, 150);
   }
   function currentConversation() {
+    var workspace = document.getElementById("workspace");
+    if (workspace) return workspace.getAttribute("data-conversation") || "";
     var inbox = document.querySelector(".inbox");
     return inbox ? inbox.getAttribute("data-conversation") : "";
   }
@@ -30,43 +40,288 @@
     var conversations = ids(event, "conversation_id").map(String);
     if (conversations.length) {
       refresh("conversation-list");
-      if (conversations.indexOf(currentConversation()) !== -1) refresh("messages-wrap");
+      if (conversations.indexOf(currentConversation()) !== -1) refreshCurrent(event.type);
     }
     if (ids(event, "intent_id").length) refresh("intents");
     if (ids(event, "instance_id").length) { refresh("instances"); refresh("pairing"); }
+  }
+  function refreshCurrent(type) {
+    if (type === "CONVERSATION_ASSIGNED" || type === "CONVERSATION_UPDATED") {
+      refresh("thread-head");
+      refresh("messages-wrap"); // the history's "assigned to X", "resolved by Y"
+      if (type === "CONVERSATION_UPDATED") refresh("contact-panel");
+      return;
+    }
+    refresh("messages-wrap");
+    if (type === "MESSAGE_RECEIVED") customerWrote();
+  }
+  // The customer wrote: the 24-hour window starts again. A composer in template mode (or
+  // showing a closed window) is redrawn unless something is typed in it.
+  function customerWrote() {
+    var composer = document.getElementById("composer");
+    if (!composer) return;
+    var box = document.getElementById("reply-body");
+    var closed = composer.querySelector(".window-closed");
+    if (composer.getAttribute("data-mode") === "template" || closed) {
+      if (!box || !box.value) refresh("composer-holder");
+      return;
+    }
+    var left = composer.querySelector("[data-ends-at]");
+    if (left) {
+      left.setAttribute("data-ends-at", new Date(Date.now() + 864e5).toISOString());
+      tickWindow();
+    }
   }
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
     e.preventDefault(); // our events are JSON, not HTML to swap
     try { handle(JSON.parse(e.detail.message)); } catch (err) { console.error(err); }
   });
+  // An action answered by this page (claim, resolve…): its list changes now, socket or not.
+  document.addEventListener("conversa:changed", function () { refresh("conversation-list"); });
+
+  // The socket: a banner and the "Live" dot while it is down; it comes back on its own.
+  var retries = 0;
   function socketStatus(connected) {
     var el = document.getElementById("socket-status");
     if (el) el.hidden = connected;
     document.body.setAttribute("data-socket", connected ? "open" : "closed");
+    var live = document.querySelector(".live-label");
+    if (live) live.textContent = live.getAttribute(connected ? "data-open" : "data-closed");
   }
   document.addEventListener("htmx:wsOpen", function () {
+    retries = 0;
     socketStatus(true);
     // Anything that changed while we were away: fetch it now.
     refresh("conversation-list");
-    if (currentConversation()) refresh("messages-wrap");
+    if (currentConversation()) { refresh("messages-wrap"); refresh("thread-head"); }
     refresh("intents");
     refresh("instances");
     refresh("pairing");
   });
-  document.addEventListener("htmx:wsClose", function () { socketStatus(false); });
-  // Keep the newest message in view after the thread is (re)drawn.
-  document.addEventListener("htmx:afterSettle", function () {
-    document.querySelectorAll(".messages-wrap, #chat").forEach(function (el) { el.scrollTop = el.scrollHeight; });
-  });
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll(".messages-wrap, #chat").forEach(function (el) { el.scrollTop = el.scrollHeight; });
-  });
-  // Enter sends, Shift+Enter breaks the line (the composer is redrawn after each reply).
-  document.addEventListener("keydown", function (e) {
-    var box = e.target;
-    if (box.id === "reply-body" && e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-      e.preventDefault();
-      box.form.requestSubmit();
+  document.addEventListener("htmx:wsClose", function (e) {
+    socketStatus(false);
+    // htmx's extension retries abnormal closes itself; a clean close (a server restarting
+    // with 1001, say) we retry here, with the same backoff.
+    var code = e.detail.event && e.detail.event.code;
+    var wrapper = e.detail.socketWrapper;
+    if ([1006, 1011, 1012, 1013].indexOf(code) === -1 && wrapper && wrapper.reconnect) {
+      setTimeout(function () { wrapper.reconnect(); }, htmx.config.wsReconnectDelay(retries++));
     }
   });
+
+  // The list keeps as many rows as it shows when an event refreshes it.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.elt.id === "conversation-list") {
+      var loaded = document.querySelectorAll("#conversation-items .conversation").length;
+      if (loaded > 50) e.detail.parameters.limit = Math.min(loaded, 200);
+    }
+  });
+
+  // Keep the newest message in view after the thread is (re)drawn, unless the reader has
+  // scrolled up to read older ones.
+  var stickToBottom = true;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var wrap = document.getElementById("messages-wrap");
+    if (wrap) stickToBottom = wrap.scrollHeight - wrap.scrollTop - wrap.clientHeight < 80;
+    if (e.detail.target && e.detail.target.id === "workspace") stickToBottom = true;
+  });
+  function toBottom(force) {
+    document.querySelectorAll(".messages-wrap, #chat").forEach(function (el) {
+      if (force || stickToBottom) el.scrollTop = el.scrollHeight;
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function (e) {
+    toBottom(false);
+    if (e.detail.target && e.detail.target.id === "workspace") picked();
+    tickWindow();
+  });
+
+  // A conversation picked in the list: mark it, and tell the page which one is open.
+  function picked() {
+    var id = currentConversation();
+    var inbox = document.getElementById("inbox");
+    if (inbox) {
+      inbox.setAttribute("data-conversation", id);
+      inbox.classList.toggle("has-current", !!id);
+      inbox.classList.remove("show-contact");
+    }
+    var hidden = document.querySelector("#list-filters input[name=current]");
+    if (hidden) hidden.value = id;
+    document.querySelectorAll(".conversation").forEach(function (link) {
+      var active = link.getAttribute("data-conversation-id") === id;
+      link.classList.toggle("active", active);
+      if (active) { link.setAttribute("aria-current", "true"); link.classList.remove("unread"); }
+      else link.removeAttribute("aria-current");
+    });
+  }
+
+  // The 24-hour window's time left, kept current between redraws.
+  function tickWindow() {
+    document.querySelectorAll("#composer-window[data-ends-at] .window-left").forEach(function (el) {
+      var ends = Date.parse(el.parentNode.getAttribute("data-ends-at"));
+      var minutes = Math.max(0, Math.floor((ends - Date.now()) / 60000));
+      if (minutes <= 0) { el.textContent = el.getAttribute("data-closed"); return; }
+      var hours = Math.floor(minutes / 60);
+      var fmt = hours ? el.getAttribute("data-fmt-hours") : el.getAttribute("data-fmt-minutes");
+      el.textContent = fmt.replace("%(hours)s", hours).replace("%(minutes)s", minutes % 60);
+    });
+  }
+  setInterval(tickWindow, 30000);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    toBottom(true);
+    tickWindow();
+  });
+
+  function typing(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+  function move(step) {
+    var links = Array.prototype.slice.call(document.querySelectorAll("#conversation-items .conversation"));
+    if (!links.length) return;
+    var at = links.findIndex(function (l) { return l.classList.contains("active"); });
+    var next = links[at === -1 ? 0 : Math.min(links.length - 1, Math.max(0, at + step))];
+    if (next && (at === -1 || next !== links[at])) {
+      next.click();
+      next.scrollIntoView({ block: "nearest" });
+    }
+  }
+  function openShortcuts() {
+    var dialog = document.getElementById("shortcuts");
+    if (dialog && !dialog.open) dialog.showModal();
+  }
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("[data-shortcuts]")) openShortcuts();
+    if (e.target.closest(".contact-toggle")) {
+      var inbox = document.getElementById("inbox");
+      var shown = inbox.classList.toggle("show-contact");
+      e.target.closest(".contact-toggle").setAttribute("aria-expanded", shown ? "true" : "false");
+    }
+    if (e.target.closest(".contact-close")) document.getElementById("inbox").classList.remove("show-contact");
+    // A choice in the "Hand over" menu closes it.
+    if (!e.target.closest("details.menu")) {
+      document.querySelectorAll("details.menu[open]").forEach(function (d) { d.open = false; });
+    }
+  });
+
+  // Keyboard: j/k move, r replies, e resolves, / canned replies, ? the list of shortcuts.
+  document.addEventListener("keydown", function (e) {
+    var box = e.target;
+    if (box.id === "reply-body") {
+      if (canned.keydown(e)) return;
+      // Enter sends, Shift+Enter breaks the line (the composer is redrawn after each reply).
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        box.form.requestSubmit();
+      } else if (e.key === "Escape") {
+        box.blur();
+      }
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey || typing(box) || document.querySelector("dialog[open]")) return;
+    var reply = document.getElementById("reply-body");
+    if (e.key === "j") move(1);
+    else if (e.key === "k") move(-1);
+    else if (e.key === "r") {
+      var field = reply || document.querySelector(".template-composer input");
+      if (field) { e.preventDefault(); field.focus(); }
+    } else if (e.key === "e") {
+      var resolve = document.querySelector('[data-action="resolve"]');
+      if (resolve) { e.preventDefault(); resolve.click(); }
+    } else if (e.key === "?") {
+      e.preventDefault();
+      openShortcuts();
+    } else if (e.key === "/" && reply && reply.getAttribute("data-canned-url")) {
+      e.preventDefault();
+      reply.focus();
+      if (!reply.value) reply.value = "/";
+      canned.update(reply);
+    }
+  });
+
+  // The composer's Reply / Note switch.
+  document.addEventListener("change", function (e) {
+    if (e.target.name === "mode" && e.target.closest(".composer")) {
+      var form = e.target.closest(".composer");
+      var note = e.target.value === "note";
+      form.classList.toggle("note-mode", note);
+      var body = form.querySelector("#reply-body");
+      body.placeholder = body.getAttribute(note ? "data-note-placeholder" : "data-reply-placeholder");
+      body.focus();
+    }
+  });
+
+  // Canned replies: "/" at the start of the reply box (or of a word) opens the picker; the
+  // server renders each with the contact's variables filled in.
+  var canned = (function () {
+    var timer = null;
+    var state = { open: false, index: 0, start: -1 };
+    function panel() { return document.getElementById("canned"); }
+    function options() { var p = panel(); return p ? Array.prototype.slice.call(p.querySelectorAll("[role=option]")) : []; }
+    function close() {
+      var p = panel();
+      if (p) { p.hidden = true; p.innerHTML = ""; }
+      state.open = false;
+    }
+    function query(box) {
+      var upto = box.value.slice(0, box.selectionStart);
+      var m = /(^|\s)\/([\w-]*)$/.exec(upto);
+      if (!m) return null;
+      state.start = upto.length - m[2].length - 1;
+      return m[2];
+    }
+    function update(box) {
+      var url = box.getAttribute("data-canned-url");
+      var q = url ? query(box) : null;
+      if (q === null) { close(); return; }
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        htmx.ajax("GET", url + "?q=" + encodeURIComponent(q), { target: "#canned", swap: "innerHTML" }).then(function () {
+          var p = panel();
+          state.index = 0;
+          state.open = options().length > 0 || !!p.querySelector(".canned-empty");
+          p.hidden = !state.open;
+          highlight();
+        });
+      }, 80);
+    }
+    function highlight() {
+      options().forEach(function (o, i) { o.setAttribute("aria-selected", i === state.index ? "true" : "false"); });
+    }
+    function choose(option) {
+      var box = document.getElementById("reply-body");
+      var text = option.getAttribute("data-body");
+      var before = box.value.slice(0, state.start);
+      var after = box.value.slice(box.selectionStart);
+      box.value = before + text + after;
+      var at = (before + text).length;
+      box.setSelectionRange(at, at);
+      box.focus();
+      close();
+    }
+    function keydown(e) {
+      if (!state.open) return false;
+      var list = options();
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        if (!list.length) return false;
+        e.preventDefault();
+        state.index = (state.index + (e.key === "ArrowDown" ? 1 : list.length - 1)) % list.length;
+        highlight();
+        return true;
+      }
+      if ((e.key === "Enter" || e.key === "Tab") && list.length) {
+        e.preventDefault();
+        choose(list[state.index]);
+        return true;
+      }
+      if (e.key === "Escape") { e.preventDefault(); close(); return true; }
+      return false;
+    }
+    document.addEventListener("input", function (e) { if (e.target.id === "reply-body") update(e.target); });
+    document.addEventListener("mousedown", function (e) {
+      var option = e.target.closest("#canned [role=option]");
+      if (option) { e.preventDefault(); choose(option); }
+    });
+    return { update: update, keydown: keydown, close: close };
+  })();
 })();

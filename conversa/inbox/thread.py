@@ -1,0 +1,177 @@
+"""What the operator view shows of one conversation: its messages and the changes in its
+history (assigned to X, resolved by Y) as one timeline, the customer-service window, and the
+contact's other conversations. Reads only; the state changes live in services/assignment."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from conversa.accounts.models import Member, OperationalEvent
+from conversa.accounts.scoping import scoped
+from conversa.inbox.models import Conversation, Message, Queue
+from conversa.instances.models import Instance
+
+# WhatsApp's customer-service window: free text only within 24 hours of the customer's last
+# message (enforced by the Cloud API; other providers deliver anyway).
+WINDOW = timedelta(hours=24)
+MAX_MESSAGES = 300
+
+MEDIA_LABELS = {
+    "image": ("🖼", gettext_lazy("Photo")),
+    "video": ("🎬", gettext_lazy("Video")),
+    "audio": ("🎤", gettext_lazy("Audio")),
+    "document": ("📄", gettext_lazy("Document")),
+    "sticker": ("🙂", gettext_lazy("Sticker")),
+    "location": ("📍", gettext_lazy("Location")),
+    "contact": ("👤", gettext_lazy("Contact card")),
+}
+
+
+@dataclass
+class Item:
+    """One line of the thread: a message, a note, or a change in the conversation."""
+
+    kind: str  # "message", "note" or "event"
+    at: datetime
+    obj: object = None
+    text: str = ""
+    detail: str = ""
+
+    @property
+    def day(self):
+        return timezone.localtime(self.at).date()
+
+
+def media(kind: str) -> tuple[str, str] | None:
+    """(icon, label) of a message that is not plain text; the label is translated."""
+    if kind == "text":
+        return None
+    icon, label = MEDIA_LABELS.get(kind, ("📎", gettext_lazy("Attachment")))
+    return icon, str(label)
+
+
+def event_text(event: OperationalEvent, members: dict, queues: dict) -> tuple[str, str]:
+    """A history entry as a sentence, and its note or reason."""
+    data, actor = event.data or {}, event.actor_label
+    name = members.get(data.get("assignee") or data.get("to_member"), "?")
+    verb = event.verb.removeprefix("conversation.")
+    if verb == "assigned":
+        if data.get("how") == "claim":
+            return _("%(actor)s claimed the conversation") % {"actor": actor}, ""
+        if data.get("how") == "assign":
+            return _("%(actor)s assigned it to %(name)s") % {"actor": actor, "name": name}, ""
+        return _("Assigned to %(name)s by the queue") % {"name": name}, ""
+    if verb == "released":
+        return _("%(actor)s released it to the queue") % {"actor": actor}, ""
+    if verb == "transferred":
+        note = data.get("note", "")
+        if data.get("to_queue"):
+            queue = queues.get(data["to_queue"], "?")
+            text = _("%(actor)s moved it to the %(queue)s queue") % {"actor": actor, "queue": queue}
+            return text, note
+        return _("%(actor)s transferred it to %(name)s") % {"actor": actor, "name": name}, note
+    if verb == "resolved":
+        return _("Resolved by %(actor)s") % {"actor": actor}, data.get("reason", "")
+    if verb == "reopened":
+        return _("Reopened by %(actor)s") % {"actor": actor}, data.get("reason", "")
+    if verb == "snoozed":
+        return _("Snoozed by %(actor)s") % {"actor": actor}, ""
+    return "", ""
+
+
+def history(conversation: Conversation) -> list[Item]:
+    events = list(
+        OperationalEvent.objects.filter(
+            organization_id=conversation.organization_id,
+            object_type="conversation",
+            object_id=conversation.pk,
+        ).order_by("created_at", "id")
+    )
+    member_ids = {e.data.get(k) for e in events for k in ("assignee", "to_member")} - {None}
+    queue_ids = {e.data.get("to_queue") for e in events} - {None}
+    org = conversation.organization
+    members = dict(scoped(org, Member).filter(pk__in=member_ids).values_list("pk", "display_name"))
+    queues = dict(scoped(org, Queue).filter(pk__in=queue_ids).values_list("pk", "name"))
+    items = []
+    for e in events:
+        text, detail = event_text(e, members, queues)
+        if text:
+            items.append(Item("event", e.created_at, e, text, detail))
+    return items
+
+
+def timeline(conversation: Conversation, notes=()) -> tuple[list[Item], bool]:
+    """The newest messages (and the history and notes since the oldest shown) in time order,
+    and whether older messages were left out."""
+    newest = list(
+        conversation.messages.select_related("sender").order_by("-created_at", "-id")[
+            : MAX_MESSAGES + 1
+        ]
+    )
+    truncated = len(newest) > MAX_MESSAGES
+    messages = newest[:MAX_MESSAGES][::-1]
+    for m in messages:
+        m.media = media(m.kind)
+    items = [Item("message", m.created_at, m) for m in messages]
+    items += [Item("note", n.created_at, n) for n in notes]
+    items += history(conversation)
+    if truncated:
+        oldest = messages[0].created_at
+        items = [i for i in items if i.at >= oldest]
+    items.sort(key=lambda i: (i.at, {"message": 0, "note": 1, "event": 2}[i.kind]))
+    return items, truncated
+
+
+@dataclass
+class Window:
+    """The customer-service window as the composer shows it."""
+
+    open: bool
+    ends_at: datetime | None
+    enforced: bool  # Cloud API: outside the window only templates go
+
+    @property
+    def templates_only(self) -> bool:
+        return self.enforced and not self.open
+
+    def left(self, now: datetime | None = None) -> timedelta:
+        if not self.ends_at:
+            return timedelta(0)
+        return max(self.ends_at - (now or timezone.now()), timedelta(0))
+
+    def left_text(self, now: datetime | None = None) -> str:
+        """ "5 h 12 min left" (the page's script keeps it current with the same phrases)."""
+        minutes = int(self.left(now).total_seconds() // 60)
+        hours, minutes = divmod(minutes, 60)
+        if hours:
+            return _("%(hours)s h %(minutes)s min left") % {"hours": hours, "minutes": minutes}
+        return _("%(minutes)s min left") % {"minutes": minutes}
+
+
+def service_window(conversation: Conversation, now: datetime | None = None) -> Window:
+    now = now or timezone.now()
+    last = conversation.last_inbound_at
+    ends_at = last + WINDOW if last else None
+    return Window(
+        open=bool(ends_at and ends_at > now),
+        ends_at=ends_at,
+        enforced=conversation.instance.provider == Instance.Provider.CLOUD,
+    )
+
+
+def failed_retryable(message: Message) -> bool:
+    return message.is_outbound and message.status == Message.Status.FAILED
+
+
+def past_conversations(conversation: Conversation, limit: int = 10) -> list[Conversation]:
+    """The contact's other conversations in this organization, newest first."""
+    return list(
+        scoped(conversation.organization, Conversation)
+        .filter(contact_id=conversation.contact_id)
+        .exclude(pk=conversation.pk)
+        .select_related("instance")
+        .order_by("-last_message_at", "-id")[:limit]
+    )

@@ -1,0 +1,235 @@
+"""The operator view over HTTP: the list and its tabs, the thread with its history and
+statuses, the header's actions, the composer's window and templates, retries, escaping."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from conversa.engine.models import MessageIntent
+from conversa.inbox import assignment
+from conversa.inbox.models import Contact, Conversation, Message
+from conversa.instances.models import Instance
+
+HX = {"HX-Request": "true"}
+
+
+def test_the_page_lists_the_queue_and_opens_a_conversation(org):
+    conversation = org.customer_writes(text="Oi, tudo bem?", name="Mariana").conversation
+    client = org.client()
+    page = client.get("/inbox/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Mariana" in html and 'id="count-queue"' in html
+    # Nothing is mine yet: the Queue tab is the one shown.
+    assert 'value="queue" checked' in html
+    page = client.get(f"/inbox/c/{conversation.pk}/").content.decode()
+    assert "Oi, tudo bem?" in page and 'data-action="claim"' in page
+    assert "24-hour window" in page
+
+
+def test_picking_a_conversation_in_the_list_redraws_only_the_workspace(org):
+    conversation = org.conversation()
+    html = (
+        org.client()
+        .get(f"/inbox/c/{conversation.pk}/", headers={**HX, "HX-Target": "workspace"})
+        .content.decode()
+    )
+    assert 'id="workspace"' in html and 'id="list-filters"' not in html
+
+
+def test_message_text_is_escaped_everywhere(org):
+    evil = '<script>window.pwned=1</script><img src=x onerror="window.pwned=1"> <a href="javascript:alert(1)">x</a>'
+    conversation = org.customer_writes(text=evil, name="<b>Eve</b>").conversation
+    client = org.client()
+    for url in ["/inbox/", f"/inbox/c/{conversation.pk}/", f"/inbox/c/{conversation.pk}/thread"]:
+        html = client.get(url).content.decode()
+        assert "<script>window.pwned" not in html
+        assert "<img src=x" not in html and '<a href="javascript' not in html
+        assert "<b>Eve</b>" not in html
+
+
+def test_claim_then_a_second_claim_is_told_who_has_it(org):
+    conversation = org.conversation()
+    ana, bruno = org.member(), org.member()
+    assert (
+        org.client(ana).post(f"/inbox/c/{conversation.pk}/do/claim", headers=HX).status_code == 200
+    )
+    refused = org.client(bruno).post(f"/inbox/c/{conversation.pk}/do/claim", headers=HX)
+    assert refused.status_code == 409
+    assert f"{ana.display_name} has this conversation." in refused.content.decode()
+    conversation.refresh_from_db()
+    assert conversation.assignee == ana
+
+
+def test_actions_show_in_the_thread_as_history(org):
+    conversation = org.conversation()
+    ana = org.member()
+    client = org.client()
+    client.post(f"/inbox/c/{conversation.pk}/do/assign", {"member": ana.pk}, headers=HX)
+    response = client.post(f"/inbox/c/{conversation.pk}/do/resolve", {"reason": "done"}, headers=HX)
+    html = response.content.decode()
+    assert f"assigned it to {ana.display_name}" in html
+    assert f"Resolved by {org.owner.display_name}" in html and 'data-action="reopen"' in html
+    assert response["HX-Trigger"]
+
+
+def test_an_agent_cannot_assign_and_actions_stay_in_the_organization(org, other_org):
+    conversation = org.conversation()
+    agent = org.member()
+    refused = org.client(agent).post(
+        f"/inbox/c/{conversation.pk}/do/assign", {"member": agent.pk}, headers=HX
+    )
+    assert refused.status_code == 409 and "Only supervisors" in refused.content.decode()
+    theirs = other_org.conversation()
+    assert org.client().post(f"/inbox/c/{theirs.pk}/do/claim").status_code == 404
+    stranger = other_org.member()
+    response = org.client().post(
+        f"/inbox/c/{conversation.pk}/do/assign", {"member": stranger.pk}, headers=HX
+    )
+    assert response.status_code == 404
+
+
+def test_a_failed_message_is_retried_once_as_a_new_intent(org):
+    conversation = org.conversation()
+    failed = Message.objects.create(
+        organization=org.org,
+        conversation=conversation,
+        instance=org.instance,
+        direction="out",
+        body="Seu pedido saiu",
+        status=Message.Status.FAILED,
+        error="Number disconnected",
+    )
+    client = org.client()
+    html = client.get(f"/inbox/c/{conversation.pk}/thread").content.decode()
+    assert "Number disconnected" in html and f"/m/{failed.pk}/retry" in html
+    for _ in range(2):  # a double click
+        response = client.post(f"/inbox/c/{conversation.pk}/m/{failed.pk}/retry", headers=HX)
+        assert response.status_code == 200
+    intents = MessageIntent.objects.filter(idempotency_key=f"chat:retry:{failed.pk}")
+    assert intents.count() == 1 and intents.get().body == "Seu pedido saiu"
+    assert conversation.messages.filter(direction="out").count() == 2
+
+
+def test_statuses_show_as_clock_ticks_and_blue_ticks(org):
+    conversation = org.conversation()
+    for status in ["pending", "sent", "delivered", "read"]:
+        Message.objects.create(
+            organization=org.org,
+            conversation=conversation,
+            instance=org.instance,
+            direction="out",
+            body=status,
+            status=status,
+        )
+    html = org.client().get(f"/inbox/c/{conversation.pk}/thread").content.decode()
+    for status, icon in [
+        ("pending", "icon-clock"),
+        ("sent", "icon-check"),
+        ("delivered", "icon-checks"),
+        ("read", "icon-checks"),
+    ]:
+        assert f'tick-{status}" title=' in html
+        assert icon in html
+
+
+def test_media_shows_a_placeholder(org):
+    conversation = org.conversation()
+    Message.objects.create(
+        organization=org.org,
+        conversation=conversation,
+        instance=org.instance,
+        direction="in",
+        kind="audio",
+        body="",
+        status="received",
+    )
+    html = org.client().get(f"/inbox/c/{conversation.pk}/thread").content.decode()
+    assert "icon-audio" in html and "Audio" in html
+
+
+@pytest.fixture
+def cloud(org):
+    Instance.objects.filter(pk=org.instance.pk).update(provider=Instance.Provider.CLOUD)
+    org.instance.refresh_from_db()
+    return org
+
+
+def test_outside_the_window_a_cloud_number_takes_a_template_not_text(cloud):
+    conversation = cloud.conversation()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_inbound_at=timezone.now() - timedelta(hours=25)
+    )
+    client = cloud.client()
+    html = client.get(f"/inbox/c/{conversation.pk}/").content.decode()
+    assert 'name="template_name"' in html and 'id="reply-body"' not in html
+    refused = client.post(f"/inbox/c/{conversation.pk}/reply", {"body": "oi"}, headers=HX)
+    assert refused.status_code == 422
+    response = client.post(
+        f"/inbox/c/{conversation.pk}/template",
+        {
+            "template_name": "pedido_enviado",
+            "template_language": "pt_BR",
+            "template_variables": "Ana\n4821",
+            "idempotency_key": "k1",
+        },
+        headers=HX,
+    )
+    assert response.status_code == 200
+    intent = MessageIntent.objects.get(idempotency_key="chat:k1")
+    assert intent.template == {
+        "name": "pedido_enviado",
+        "language": "pt_BR",
+        "variables": ["Ana", "4821"],
+    }
+    bad = client.post(
+        f"/inbox/c/{conversation.pk}/template",
+        {"template_name": "Not Valid", "template_language": "pt_BR"},
+        headers=HX,
+    )
+    assert bad.status_code == 422
+
+
+def test_inside_the_window_the_composer_shows_time_left(cloud):
+    conversation = cloud.conversation()
+    html = cloud.client().get(f"/inbox/c/{conversation.pk}/").content.decode()
+    assert 'id="reply-body"' in html and "min left" in html
+
+
+def test_tabs_count_and_filter_in_the_list_fragment(org):
+    first = org.conversation("5511900000001")
+    org.conversation("5511900000002")
+    assignment.claim(first, org.owner)
+    client = org.client()
+    html = client.get("/inbox/list", {"tab": "mine"}, headers=HX).content.decode()
+    assert 'id="count-mine" hx-swap-oob="true">1<' in html
+    assert 'id="count-queue" hx-swap-oob="true">1<' in html
+    assert 'id="count-all" hx-swap-oob="true">2<' in html
+    html = client.get("/inbox/list", {"tab": "all", "q": "nothing like it"}, headers=HX)
+    assert "Nothing matches" in html.content.decode()
+
+
+def test_load_more_follows_the_cursor(org):
+    for n in range(55):
+        org.conversation(f"55119000{n:05d}")
+    client = org.client()
+    html = client.get("/inbox/", {"tab": "all"}).content.decode()
+    assert html.count('class="conversation ') == 50 and "Load more" in html
+    more = html.split('hx-get="/inbox/list?')[1].split('"')[0].replace("&amp;", "&")
+    rest = client.get(f"/inbox/list?{more}", headers=HX).content.decode()
+    assert rest.count('class="conversation ') == 5 and "Load more" not in rest
+
+
+def test_contact_panel_shows_consent_and_past_conversations(org):
+    newer = org.conversation()
+    conversation = Conversation.objects.create(
+        organization=org.org,
+        instance=org.instance,
+        contact=newer.contact,
+        status=Conversation.Status.RESOLVED,
+        last_message_at=timezone.now() - timedelta(days=3),
+    )
+    Contact.objects.filter(pk=newer.contact_id).update(opted_out=True)
+    html = org.client().get(f"/inbox/c/{newer.pk}/contact").content.decode()
+    assert "Opted out" in html and f"/inbox/c/{conversation.pk}/" in html
