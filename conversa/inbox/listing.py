@@ -18,7 +18,7 @@ from django.utils.dateparse import parse_datetime
 
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.scoping import scoped
-from conversa.inbox.models import Contact, Conversation, Message
+from conversa.inbox.models import Conversation, Message
 
 MINE, QUEUE, ALL = "mine", "queue", "all"
 SUPERVISING = (Member.Role.OWNER, Member.Role.ADMIN, Member.Role.SUPERVISOR)
@@ -84,16 +84,9 @@ def filtered(org: Organization, filters: Filters) -> QuerySet:
 
 
 def by_tag(conversations: QuerySet, tag_id: int) -> QuerySet:
-    """Conversations carrying the tag, or whose contact does (once tags exist)."""
-    tagged = Q()
-    fields = {f.name for f in Conversation._meta.get_fields()}
-    if "tags" in fields:
-        tagged |= Q(tags__id=tag_id)
-    if "tags" in {f.name for f in Contact._meta.get_fields()}:
-        tagged |= Q(contact__tags__id=tag_id)
-    if not tagged:
-        return conversations.none()
-    return conversations.filter(pk__in=conversations.filter(tagged).values("pk"))
+    """Conversations carrying the tag, or whose contact does."""
+    tagged = Conversation.objects.filter(Q(tags__id=tag_id) | Q(contact__tags__id=tag_id))
+    return conversations.filter(pk__in=tagged.values("pk"))
 
 
 def matches(org: Organization, q: str) -> Q:
@@ -133,7 +126,8 @@ def after(conversations: QuerySet, cursor: str | None) -> QuerySet:
 def with_preview(conversations: QuerySet) -> QuerySet:
     """The newest message's text, direction and kind for the list's second line."""
     last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id")
-    return conversations.select_related("contact", "instance", "assignee", "queue").annotate(
+    related = conversations.select_related("contact", "instance", "assignee", "queue")
+    return related.prefetch_related("tags").annotate(
         last_body=Subquery(last.values("body")[:1]),
         last_direction=Subquery(last.values("direction")[:1]),
         last_kind=Subquery(last.values("kind")[:1]),

@@ -79,6 +79,11 @@ def event_text(event: OperationalEvent, members: dict, queues: dict) -> tuple[st
         return _("Reopened by %(actor)s") % {"actor": actor}, data.get("reason", "")
     if verb == "snoozed":
         return _("Snoozed by %(actor)s") % {"actor": actor}, ""
+    if verb == "tagged":
+        return _("%(actor)s tagged it “%(tag)s”") % {"actor": actor, "tag": data.get("name")}, ""
+    if verb == "untagged":
+        text = _("%(actor)s removed the tag “%(tag)s”")
+        return text % {"actor": actor, "tag": data.get("name")}, ""
     return "", ""
 
 

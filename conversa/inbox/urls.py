@@ -12,6 +12,8 @@ urlpatterns = [
     path("c/<int:conversation_id>/contact", views.contact_fragment, name="contact-panel"),
     path("c/<int:conversation_id>/reply", views.reply, name="reply"),
     path("c/<int:conversation_id>/template", views.send_template, name="send-template"),
+    path("c/<int:conversation_id>/canned", views.canned_replies, name="canned-replies"),
+    path("c/<int:conversation_id>/tags", views.tags, name="conversation-tags"),
     path("c/<int:conversation_id>/m/<int:message_id>/retry", views.retry, name="retry"),
     path(
         "c/<int:conversation_id>/do/<str:action>",

@@ -22,9 +22,9 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crm.models import Lead
 from conversa.engine import services as engine
-from conversa.inbox import assignment, listing, resend, services, thread
+from conversa.inbox import assignment, listing, resend, services, teamwork, thread
 from conversa.inbox.listing import Filters
-from conversa.inbox.models import Conversation, Message, Queue
+from conversa.inbox.models import Conversation, Message, Queue, Tag
 from conversa.instances.models import Instance
 
 MAX_REPLY_LENGTH = 4096
@@ -116,6 +116,7 @@ def list_context(request, current: Conversation | None = None) -> dict:
         "current": current,
         "operators": scoped(request.org, Member).order_by("display_name") if supervising else [],
         "numbers": scoped(request.org, Instance).order_by("name"),
+        "tags": scoped(request.org, Tag).order_by("name"),
         "filtering": bool(
             filters.q
             or filters.operator
@@ -150,12 +151,15 @@ def composer_context(conversation: Conversation, **extra) -> dict:
         "window": thread.service_window(conversation),
         "reply_key": uuid.uuid4(),
         "template_languages": TEMPLATE_LANGUAGES,
+        "notes_enabled": True,
+        "canned_enabled": True,
         **extra,
     }
 
 
 def messages_context(conversation: Conversation, **extra) -> dict:
-    items, truncated = thread.timeline(conversation)
+    notes = conversation.notes.select_related("author")
+    items, truncated = thread.timeline(conversation, notes)
     today = timezone.localdate()
     return {
         "current": conversation,
@@ -167,17 +171,24 @@ def messages_context(conversation: Conversation, **extra) -> dict:
     }
 
 
-def contact_context(request, conversation: Conversation) -> dict:
+def contact_context(request, conversation: Conversation, **extra) -> dict:
     leads = (
         scoped(request.org, Lead)
         .filter(contact_id=conversation.contact_id)
         .select_related("stage", "pipeline")
     )
+    conversation_tags = list(conversation.tags.all())
+    contact_tags = list(conversation.contact.tags.all())
     return {
         "current": conversation,
         "contact": conversation.contact,
         "past": thread.past_conversations(conversation),
         "leads": list(leads[:5]),
+        "tags_enabled": True,
+        "conversation_tags": conversation_tags,
+        "contact_tags": contact_tags,
+        "all_tags": list(scoped(request.org, Tag).order_by("name")),
+        **extra,
     }
 
 
@@ -278,6 +289,8 @@ def after_send(request, conversation: Conversation, error: str = "", **extra):
 def reply(request, conversation_id: int):
     conversation = load(request, conversation_id)
     body = request.POST.get("body", "").strip()
+    if request.POST.get("mode") == "note":
+        return note(request, conversation, body)
     error = ""
     if not body:
         error = _("Type a reply before sending.")
@@ -290,6 +303,58 @@ def reply(request, conversation_id: int):
             conversation, body, request.member, request.POST.get("idempotency_key") or None
         )
     return after_send(request, conversation, error, draft=body if error else "")
+
+
+def note(request, conversation: Conversation, body: str):
+    """A private note for the team, written in the composer's Note mode."""
+    error = ""
+    if not body:
+        error = _("Write the note before saving it.")
+    else:
+        try:
+            teamwork.add_note(conversation, body, author=request.member)
+        except teamwork.Refused as exc:
+            error = str(exc)
+    return after_send(request, conversation, error, draft=body if error else "", note_mode=True)
+
+
+@operator_view
+def canned_replies(request, conversation_id: int):
+    """The composer's `/` picker: canned replies whose shortcode starts with what follows the
+    slash, each rendered for this conversation (plain text, escaped by the template)."""
+    conversation = load(request, conversation_id)
+    q = request.GET.get("q", "")[:32]
+    replies = [
+        (reply, teamwork.render_canned(reply, conversation, request.member))
+        for reply in teamwork.search_canned_replies(request.org, q, limit=10)
+    ]
+    return render(request, "inbox/_canned.html", {"replies": replies, "q": q})
+
+
+@operator_view
+@require_POST
+def tags(request, conversation_id: int):
+    """Put a tag on, or take it off, the conversation or its contact."""
+    conversation = load(request, conversation_id)
+    post = request.POST
+    tag = get_for_org_or_404(request.org, Tag, pk=number(post.get("tag")) or 0)
+    on_contact = post.get("on") == "contact"
+    adding = post.get("do") != "remove"
+    error = ""
+    try:
+        if on_contact:
+            change_tag = teamwork.tag_contact if adding else teamwork.untag_contact
+            change_tag(conversation.contact, tag, by=request.member)
+        else:
+            change_tag = teamwork.tag_conversation if adding else teamwork.untag_conversation
+            change_tag(conversation, tag, by=request.member)
+    except teamwork.Refused as exc:
+        error = str(exc)
+    if not request.htmx:
+        return redirect("conversation", conversation_id=conversation.id)
+    context = contact_context(request, conversation, tag_error=error)
+    response = render(request, "inbox/_contact.html", context, status=409 if error else 200)
+    return trigger_client_event(response, "conversa:changed", {"conversation_id": conversation.pk})
 
 
 @operator_view

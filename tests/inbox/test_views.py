@@ -233,3 +233,46 @@ def test_contact_panel_shows_consent_and_past_conversations(org):
     Contact.objects.filter(pk=newer.contact_id).update(opted_out=True)
     html = org.client().get(f"/inbox/c/{newer.pk}/contact").content.decode()
     assert "Opted out" in html and f"/inbox/c/{conversation.pk}/" in html
+
+
+def test_a_note_is_kept_for_the_team_and_shown_apart(org):
+    conversation = org.conversation()
+    response = org.client().post(
+        f"/inbox/c/{conversation.pk}/reply",
+        {"body": "VIP <b>client</b>", "mode": "note"},
+        headers=HX,
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="note"' in html and "VIP &lt;b&gt;client&lt;/b&gt;" in html
+    assert not conversation.messages.filter(direction="out").exists()
+    assert not MessageIntent.objects.exists()
+
+
+def test_canned_replies_are_found_by_shortcode_and_rendered_for_the_contact(org):
+    from conversa.inbox import teamwork
+
+    conversation = org.customer_writes(name="Mariana Costa").conversation
+    teamwork.save_canned_reply(org.org, "ola", "Oi {{contact.first_name}}! <3", by=org.owner)
+    teamwork.save_canned_reply(org.org, "preco", "Nossos planos…", by=org.owner)
+    html = org.client().get(f"/inbox/c/{conversation.pk}/canned", {"q": "ol"}).content.decode()
+    assert "/ola" in html and "/preco" not in html
+    assert 'data-body="Oi Mariana! &lt;3"' in html
+
+
+def test_tags_go_on_the_conversation_and_the_contact_and_filter_the_list(org):
+    from conversa.inbox import teamwork
+
+    conversation = org.conversation("5511900000001")
+    org.conversation("5511900000002")
+    vip = teamwork.create_tag(org.org, "VIP", "red", by=org.owner)
+    client = org.client()
+    url = f"/inbox/c/{conversation.pk}/tags"
+    html = client.post(url, {"tag": vip.pk}, headers=HX).content.decode()
+    assert "tag-red" in html and "VIP" in html
+    client.post(url, {"tag": vip.pk, "on": "contact"}, headers=HX)
+    assert list(conversation.tags.all()) == [vip] and list(conversation.contact.tags.all()) == [vip]
+    listed = client.get("/inbox/list", {"tab": "all", "tag": vip.pk}, headers=HX).content.decode()
+    assert listed.count('class="conversation ') == 1
+    client.post(url, {"tag": vip.pk, "do": "remove"}, headers=HX)
+    assert not conversation.tags.exists()

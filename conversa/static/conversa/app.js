@@ -42,6 +42,7 @@
       refresh("conversation-list");
       if (conversations.indexOf(currentConversation()) !== -1) refreshCurrent(event.type);
     }
+    if (event.type === "CONTACT_UPDATED") { refresh("contact-panel"); refresh("conversation-list"); }
     if (ids(event, "intent_id").length) refresh("intents");
     if (ids(event, "instance_id").length) { refresh("instances"); refresh("pairing"); }
   }
