@@ -19,6 +19,9 @@ class Organization(models.Model):
     # cross midnight (21:00 → 08:00); both empty, or start equal to end, means none.
     quiet_hours_start = models.TimeField(null=True, blank=True)
     quiet_hours_end = models.TimeField(null=True, blank=True)
+    # A customer's message within this many hours of a conversation's resolution reopens it;
+    # a later one starts a new conversation. 0: every resolved conversation stays closed.
+    reopen_window_hours = models.PositiveIntegerField(default=7 * 24)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

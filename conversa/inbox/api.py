@@ -2,9 +2,11 @@ from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.responses import Status
+from pydantic import AwareDatetime
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
@@ -33,6 +35,8 @@ class ConversationOut(Schema):
     contact: ContactOut
     unread_count: int
     last_message_at: datetime
+    snoozed_until: datetime | None = None
+    resolved_at: datetime | None = None
 
 
 class MessageOut(Schema):
@@ -188,6 +192,52 @@ def reopen(request: HttpRequest, conversation_id: int, payload: ReasonIn):
         request,
         conversation_id,
         lambda c: assignment.reopen(c, by=request.member, reason=payload.reason),
+    )
+
+
+class SnoozeIn(Schema):
+    # Empty: until the customer writes. Either way their next message wakes it.
+    until: AwareDatetime | None = None
+    reason: str = Field("", max_length=500)
+
+
+class PriorityIn(Schema):
+    priority: int = Field(ge=0, le=3, description="0 low, 1 normal, 2 high, 3 urgent")
+
+
+@router.post("/conversations/{conversation_id}/pending", response=ConversationOut)
+def mark_pending(request: HttpRequest, conversation_id: int, payload: ReasonIn):
+    """Waiting on the customer; their next message makes it open again."""
+    return changed(
+        request,
+        conversation_id,
+        lambda c: assignment.mark_pending(c, by=request.member, reason=payload.reason),
+    )
+
+
+@router.post("/conversations/{conversation_id}/snooze", response=ConversationOut)
+def snooze(request: HttpRequest, conversation_id: int, payload: SnoozeIn):
+    """Snoozed until `until` (an ISO time with its offset, in the future) or, without it,
+    until the customer writes."""
+    if payload.until is not None and payload.until <= timezone.now():
+        raise ValidationError(
+            [{"type": "value_error", "loc": ["body", "until"], "msg": "Not in the future."}]
+        )
+    return changed(
+        request,
+        conversation_id,
+        lambda c: assignment.snooze(
+            c, by=request.member, until=payload.until, reason=payload.reason
+        ),
+    )
+
+
+@router.post("/conversations/{conversation_id}/priority", response=ConversationOut)
+def set_priority(request: HttpRequest, conversation_id: int, payload: PriorityIn):
+    return changed(
+        request,
+        conversation_id,
+        lambda c: assignment.set_priority(c, payload.priority, by=request.member),
     )
 
 

@@ -1,13 +1,16 @@
-"""Who works on a conversation: claim, assign, release, transfer; resolve and reopen; the
-queues' auto-distribution and operators' availability. Every change is an OperationalEvent in
-the conversation's history and a realtime event after commit."""
+"""Who works on a conversation and in what state: claim, assign, release, transfer; resolve,
+reopen, pending, snooze and priority; the queues' auto-distribution and operators'
+availability. Every change is an OperationalEvent in the conversation's history and a realtime
+event after commit."""
+
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from conversa.accounts.models import Member
+from conversa.accounts.models import Member, OperationalEvent
 from conversa.accounts.services import record
 from conversa.bulk import set_column
 from conversa.inbox.models import Conversation, Queue
@@ -123,33 +126,76 @@ def transfer(
 
 @transaction.atomic
 def resolve(conversation: Conversation, *, by: Member, reason: str = "") -> None:
+    """Close the conversation. A customer's message within the organization's reopen window
+    reopens it; a later one starts a new conversation."""
     set_status(conversation, Conversation.Status.RESOLVED, by, reason)
 
 
 @transaction.atomic
 def reopen(conversation: Conversation, *, by: Member, reason: str = "") -> None:
+    """Back to OPEN from any state (resolved, pending, snoozed)."""
     set_status(conversation, Conversation.Status.OPEN, by, reason)
 
 
-def set_status(conversation: Conversation, status: str, by: Member, reason: str) -> None:
+@transaction.atomic
+def mark_pending(conversation: Conversation, *, by: Member, reason: str = "") -> None:
+    """Waiting on the customer: their next message makes it OPEN again."""
+    set_status(conversation, Conversation.Status.PENDING, by, reason)
+
+
+@transaction.atomic
+def snooze(
+    conversation: Conversation, *, by: Member, until: datetime | None = None, reason: str = ""
+) -> None:
+    """Out of the way until `until`, or (None) until the customer writes. The customer's next
+    message wakes it in either case; `wake_snoozed` wakes those whose time has come."""
+    if until is not None and until <= timezone.now():
+        raise OwnershipRefused(gettext("Snooze until a time in the future."))
+    set_status(conversation, Conversation.Status.SNOOZED, by, reason, snoozed_until=until)
+
+
+VERBS = {
+    Conversation.Status.OPEN: "conversation.reopened",
+    Conversation.Status.PENDING: "conversation.pending",
+    Conversation.Status.SNOOZED: "conversation.snoozed",
+    Conversation.Status.RESOLVED: "conversation.resolved",
+}
+
+
+def set_status(
+    conversation: Conversation,
+    status: str,
+    by: Member | None,
+    reason: str,
+    *,
+    snoozed_until: datetime | None = None,
+) -> None:
+    """The one way a person changes a conversation's state: under the row's lock, in its
+    history with the reason, its assignee's open count recounted, announced after commit."""
     current = lock(conversation)
-    if current.status == status:
+    if current.status == status and current.snoozed_until == snoozed_until:
         return
-    if status != Conversation.Status.RESOLVED:
-        # Reopening may meet the contact's newer unresolved thread on this number.
+    if current.status == Conversation.Status.RESOLVED:
+        # Bringing it back to life may meet the contact's newer unresolved thread on this
+        # number (the database allows one).
         live = Conversation.objects.filter(
             instance_id=current.instance_id, contact_id=current.contact_id
         ).exclude(pk=current.pk)
         if live.exclude(status=Conversation.Status.RESOLVED).exists():
             raise OwnershipRefused(gettext("The contact has a newer open conversation."))
-    Conversation.objects.filter(pk=conversation.pk).update(status=status, snoozed_until=None)
-    conversation.status = status
-    verb = (
-        "conversation.resolved"
-        if status == Conversation.Status.RESOLVED
-        else "conversation.reopened"
-    )
-    record_change(conversation, verb, by, reason=reason[:500])
+    resolved = status == Conversation.Status.RESOLVED
+    changes = {
+        "status": status,
+        "snoozed_until": snoozed_until,
+        "resolved_at": timezone.now() if resolved else None,
+    }
+    Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(conversation, name, value)
+    data = {"reason": reason[:500], "previous": current.status}
+    if snoozed_until is not None:
+        data["until"] = snoozed_until.isoformat()
+    record_change(conversation, VERBS[status], by, **data)
     if current.assignee_id:
         recount_open([current.assignee_id])
     publisher.publish(
@@ -157,6 +203,69 @@ def set_status(conversation: Conversation, status: str, by: Member, reason: str)
         publisher.CONVERSATION_UPDATED,
         conversation_id=conversation.pk,
     )
+
+
+@transaction.atomic
+def set_priority(conversation: Conversation, priority: int, *, by: Member) -> None:
+    """Low, normal, high or urgent (`Conversation.Priority`)."""
+    if priority not in Conversation.Priority.values:
+        raise OwnershipRefused(gettext("Unknown priority."))
+    current = lock(conversation)
+    if current.priority == priority:
+        return
+    Conversation.objects.filter(pk=conversation.pk).update(priority=priority)
+    conversation.priority = priority
+    record_change(
+        conversation,
+        "conversation.priority_changed",
+        by,
+        priority=priority,
+        previous=current.priority,
+    )
+    publisher.publish(
+        conversation.organization_id,
+        publisher.CONVERSATION_UPDATED,
+        conversation_id=conversation.pk,
+    )
+
+
+def wake_snoozed(now: datetime | None = None, limit: int = 1000) -> int:
+    """OPEN again every snoozed conversation whose time has come; returns how many. Meant to
+    run every few seconds (the worker's pass): a conditional UPDATE per row, so a customer's
+    message or a person waking it at the same moment is not undone."""
+    now = now or timezone.now()
+    due = list(
+        Conversation.objects.filter(
+            status=Conversation.Status.SNOOZED, snoozed_until__lte=now
+        ).values_list("pk", "organization_id")[:limit]
+    )
+    if not due:
+        return 0
+    with transaction.atomic():
+        woken = [
+            (pk, org_id)
+            for pk, org_id in due
+            if Conversation.objects.filter(
+                pk=pk, status=Conversation.Status.SNOOZED, snoozed_until__lte=now
+            ).update(status=Conversation.Status.OPEN, snoozed_until=None)
+        ]
+        OperationalEvent.objects.bulk_create(
+            OperationalEvent(
+                organization_id=org_id,
+                actor_label="snooze",
+                verb="conversation.woken",
+                object_type="conversation",
+                object_id=pk,
+                data={"previous": Conversation.Status.SNOOZED},
+            )
+            for pk, org_id in woken
+        )
+        by_org: dict[int, list[int]] = {}
+        for pk, org_id in woken:
+            by_org.setdefault(org_id, []).append(pk)
+        for org_id, ids in by_org.items():
+            publisher.publish_batch(org_id, publisher.CONVERSATION_UPDATED, conversation_ids=ids)
+    return len(woken)
 
 
 def lock(conversation: Conversation) -> Conversation:

@@ -1,4 +1,5 @@
 import re
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
@@ -120,8 +121,12 @@ class Conversation(OrgOwned):
     assignee = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
     assigned_at = models.DateTimeField(null=True, blank=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
-    # SNOOZED until this time, or (empty) until the customer's next message.
+    # SNOOZED until this time, or (empty) until the customer's next message (which wakes it
+    # in any case).
     snoozed_until = models.DateTimeField(null=True, blank=True)
+    # When it was last resolved (empty while it is not): a customer's message within the
+    # organization's reopen window reopens it, a later one starts a new conversation.
+    resolved_at = models.DateTimeField(null=True, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
     last_message_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
@@ -143,6 +148,28 @@ class Conversation(OrgOwned):
 
     def __str__(self) -> str:
         return f"{self.contact} on {self.instance}"
+
+    @staticmethod
+    def reopen_cutoff(reopen_window_hours: int, now: datetime) -> datetime:
+        """Conversations resolved before this instant stay closed when the customer writes."""
+        return now - timedelta(hours=reopen_window_hours)
+
+    @classmethod
+    def continued_by_customer(cls, cutoff: datetime) -> Q:
+        """The threads a new customer message may land in: unresolved, or resolved since
+        `cutoff`. A row resolved without a time (before the column existed, or by a bulk
+        update) counts as resolved at its last message."""
+        return (
+            ~Q(status=cls.Status.RESOLVED)
+            | Q(resolved_at__gte=cutoff)
+            | Q(resolved_at__isnull=True, last_message_at__gte=cutoff)
+        )
+
+    def is_continued_by_customer(self, cutoff: datetime) -> bool:
+        """`continued_by_customer` for this row as loaded."""
+        if self.status != self.Status.RESOLVED:
+            return True
+        return (self.resolved_at or self.last_message_at) >= cutoff
 
 
 class Message(OrgOwned):

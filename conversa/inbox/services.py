@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, When
 from django.utils import timezone
 
-from conversa.accounts.models import Member, Organization
+from conversa.accounts.models import Member, OperationalEvent, Organization
+from conversa.accounts.services import event as timeline_entry
 from conversa.bulk import set_column
 from conversa.inbox import assignment
 from conversa.inbox.models import Contact, Conversation, Message, Queue
@@ -34,8 +35,8 @@ def find_or_create_contact(org: Organization, phone: str, name: str = "") -> tup
 
 
 def current_conversation(instance: Instance, contact: Contact) -> Conversation:
-    """The contact's unresolved conversation on this instance, else its latest resolved one (a
-    new message reopens it), else a new open one.
+    """The contact's unresolved conversation on this instance, else its latest one resolved
+    within the organization's reopen window (a new message reopens it), else a new open one.
 
     Two processes can both find nothing for a new contact and both insert: the unique constraint
     on unresolved conversations refuses the second insert (it waits for the first transaction
@@ -44,8 +45,13 @@ def current_conversation(instance: Instance, contact: Contact) -> Conversation:
     threads = Conversation.objects.filter(
         organization_id=instance.organization_id, instance=instance, contact=contact
     )
+    cutoff = Conversation.reopen_cutoff(instance.organization.reopen_window_hours, timezone.now())
     resolved_last = Case(When(status=Conversation.Status.RESOLVED, then=1), default=0)
-    conversation = threads.order_by(resolved_last, "-id").first()
+    conversation = (
+        threads.filter(Conversation.continued_by_customer(cutoff))
+        .order_by(resolved_last, "-id")
+        .first()
+    )
     if conversation is not None:
         return conversation
     try:
@@ -71,7 +77,8 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
        processes receiving a new contact's first messages at once make one of each).
     2. Insert the message; the unique (instance, provider_message_id) refuses a second copy, so
        two deliveries of one webhook racing each other still store one row.
-    3. Count it unread and reopen a resolved conversation, in one conditional UPDATE.
+    3. Count it unread and make the conversation OPEN (a resolved one reopens, a snoozed or
+       pending one wakes), in one UPDATE.
     4. After commit, tell the organization's sockets.
     """
     org = instance.organization
@@ -90,16 +97,15 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
             message.save()
     except IntegrityError:
         return None
-    # Decided by the row as it is now, not as read above: an agent may have just resolved it.
+    # Whatever its state now (an agent may have just resolved it), a customer's message makes
+    # it OPEN: the same statement as the bulk path's `count_unread`.
     Conversation.objects.filter(pk=conversation.pk).update(
         unread_count=F("unread_count") + 1,
         last_message_at=now,
         last_inbound_at=now,
-        status=Case(
-            When(status=Conversation.Status.RESOLVED, then=Value(Conversation.Status.OPEN)),
-            default=F("status"),
-        ),
+        **CUSTOMER_OPENS,
     )
+    customer_opened([conversation])
     touch_activity(instance, now)
     publisher.publish(
         org.id, publisher.MESSAGE_RECEIVED, conversation_id=conversation.id, message_id=message.id
@@ -107,6 +113,37 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
     if conversation.assignee_id is None:
         assignment.distribute(conversation)
     return message
+
+
+# What a customer's message does to its conversation's state, whatever it was.
+CUSTOMER_OPENS = {"status": Conversation.Status.OPEN, "snoozed_until": None, "resolved_at": None}
+
+
+def customer_opened(conversations: list[Conversation]) -> None:
+    """History for the conversations a customer's message brought back to OPEN (by their state
+    as read before the update): reopened from resolved, woken from snoozed or pending; and the
+    assignees of reopened ones recounted. Nothing to do, and no query, in the usual case."""
+    changed = [c for c in conversations if c.status != Conversation.Status.OPEN]
+    if not changed:
+        return
+    OperationalEvent.objects.bulk_create(
+        timeline_entry(
+            c.organization_id,
+            "conversation.reopened"
+            if c.status == Conversation.Status.RESOLVED
+            else "conversation.woken",
+            c,
+            label="customer",
+            previous=c.status,
+        )
+        for c in changed
+    )
+    assignment.recount_open(
+        [c.assignee_id for c in changed if c.status == Conversation.Status.RESOLVED]
+    )
+    for c in changed:
+        for name, value in CUSTOMER_OPENS.items():
+            setattr(c, name, value)
 
 
 def inbound_message(
@@ -288,6 +325,7 @@ def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Me
         for instance, event in arrivals
     )
     count_unread(messages, now)
+    customer_opened(list({t.pk: t for t in threads.values()}.values()))
     for instance in {instance.pk: instance for instance, _ in arrivals}.values():
         touch_activity(instance, now)
     for conversation in {t.pk: t for t in threads.values() if t.assignee_id is None}.values():
@@ -325,13 +363,23 @@ def threads_for(
     arrivals: list[tuple[Instance, InboundMessage]], contacts: dict
 ) -> dict[tuple[int, str], Conversation]:
     """(instance, phone) → the conversation each message goes to, as `current_conversation`
-    chooses: the unresolved one, else the latest resolved (reopened below), else a new one."""
+    chooses: the unresolved one, else the latest resolved within the organization's reopen
+    window (reopened by `count_unread`), else a new one."""
     wanted = {(instance.pk, event.phone): instance for instance, event in arrivals}
+    now = timezone.now()
+    # The numbers come with their organization (the webhook front door reads them together).
+    cutoffs = {
+        instance.organization_id: Conversation.reopen_cutoff(
+            instance.organization.reopen_window_hours, now
+        )
+        for instance in wanted.values()
+    }
     contact_of = {
         key: contacts[(instance.organization_id, key[1])] for key, instance in wanted.items()
     }
     key_of_pair = {(key[0], contact.pk): key for key, contact in contact_of.items()}
     existing = Conversation.objects.filter(
+        Conversation.continued_by_customer(min(cutoffs.values())),
         instance_id__in={instance_id for instance_id, _ in wanted},
         contact_id__in={c.pk for c in contact_of.values()},
     ).order_by("id")
@@ -339,6 +387,8 @@ def threads_for(
     for conversation in existing:
         key = key_of_pair.get((conversation.instance_id, conversation.contact_id))
         if key is None:
+            continue
+        if not conversation.is_continued_by_customer(cutoffs[conversation.organization_id]):
             continue
         best = chosen.get(key)
         resolved = conversation.status == Conversation.Status.RESOLVED
@@ -356,8 +406,8 @@ def threads_for(
 
 
 def count_unread(messages: list[Message], now) -> None:
-    """Each conversation: unread plus its new messages, its last activity now, and reopened if
-    resolved (decided by the row as it is, not as read before), in one statement."""
+    """Each conversation: unread plus its new messages, its last activity now, and OPEN
+    whatever its state (`CUSTOMER_OPENS`, as `receive_message`), in one statement."""
     added: dict[int, int] = {}
     for message in messages:
         added[message.conversation_id] = added.get(message.conversation_id, 0) + 1
@@ -367,10 +417,10 @@ def count_unread(messages: list[Message], now) -> None:
     sql = (
         f"UPDATE {table} SET unread_count = unread_count + v.column2, "  # noqa: S608
         "last_message_at = %s, last_inbound_at = %s, "
-        "status = CASE WHEN status = %s THEN %s ELSE status END "
+        "status = %s, snoozed_until = NULL, resolved_at = NULL "
         f"FROM (VALUES {rows}) AS v WHERE {table}.id = v.column1"
     )
-    params = [now, now, Conversation.Status.RESOLVED, Conversation.Status.OPEN]
+    params = [now, now, CUSTOMER_OPENS["status"]]
     params += [item for pair in added.items() for item in pair]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
