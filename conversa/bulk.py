@@ -27,3 +27,48 @@ def set_column(model: type[models.Model], field: str, values: dict[int, str]) ->
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def insert_new(objs: list[models.Model], unique: list[str]) -> list[models.Model]:
+    """Insert, in one statement, each row no row with the same `unique` fields holds yet;
+    return the rows inserted, their primary keys set. The caller passes no two rows with the
+    same `unique` values.
+
+    INSERT … ON CONFLICT DO NOTHING RETURNING (PostgreSQL, and SQLite since 3.35): unlike
+    `bulk_create(ignore_conflicts=True)` it tells which rows went in, and unlike a SELECT
+    before the insert it holds when another transaction inserts the same key at the same
+    moment (the insert waits for that transaction and then skips the row).
+    """
+    if not objs:
+        return []
+    model = type(objs[0])
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    keys = [meta.get_field(name) for name in unique]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = [
+        field.get_db_prep_save(field.pre_save(obj, True), connection)
+        for obj in objs
+        for field in fields
+    ]
+    key_columns = ", ".join(quote(field.column) for field in keys)
+    # Only quoted names from the model's meta are formatted in; every value is a parameter.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES {', '.join([row] * len(objs))} "
+        f"ON CONFLICT ({key_columns}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}, {key_columns}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = {tuple(found[1:]): found[0] for found in cursor.fetchall()}
+    new = []
+    for obj in objs:
+        pk = inserted.get(tuple(getattr(obj, field.attname) for field in keys))
+        if pk is not None:
+            obj.pk = pk
+            obj._state.adding = False
+            new.append(obj)
+    return new

@@ -4,24 +4,30 @@ Django's request cycle.
 Webhooks are the hottest path (strangers' servers post at whatever rate their customers
 write) and need nothing of the middleware stack: no session, cookie, CSRF token, locale or
 template. Measured on `conversa bench ingest`, Django's handler and the sync/async hops of its
-middleware took more of the process than storing the message. Here the body is read on the
-event loop and handed to one worker thread, which runs the same `answer_webhook` as the Django
-view (what the test client and WSGI reach). Host validation is skipped on purpose: it guards
-cookie-bearing browsers, and a webhook proves itself with its signature or secret.
+middleware took more of the process than storing the message, and so did a thread hop per
+request. Here a webhook is read, verified and parsed on the event loop (its number comes from a
+short-lived cache), and only storing leaves the loop: one writer thread per process applies
+everything that has arrived in one transaction (`GroupCommit`). The answers are the Django
+view's (`answer_webhook`, what the test client and WSGI reach). Host validation is skipped on
+purpose: it guards cookie-bearing browsers, and a webhook proves itself with its signature or
+secret.
 """
 
+import asyncio
 import json
 import logging
 import re
-import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.utils.datastructures import CaseInsensitiveMapping
 
+from conversa.instances.models import Instance
 from conversa.providers import services
-from conversa.providers.views import answer_webhook
+from conversa.providers.views import find_number, stored_answer, verified
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +46,13 @@ async def webhook_app(scope: dict, receive, send) -> None:
     match = WEBHOOK.fullmatch(scope["path"])
     body = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if body is None:
-        status, answer = 413, {"error": "too_large", "detail": "The body is too large"}
+        status, reply = 413, {"error": "too_large", "detail": "The body is too large"}
     else:
         headers = CaseInsensitiveMapping(
             {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
         )
-        status, answer = await answer_in_thread(match["provider"], match["key"], headers, body)
-    payload = json.dumps(answer).encode()
+        status, reply = await answer(match["provider"], match["key"], headers, body)
+    payload = json.dumps(reply).encode()
     await send(
         {
             "type": "http.response.start",
@@ -76,87 +82,129 @@ async def read_body(receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-class Turn:
-    def __init__(self, items: list):
-        self.items = items
-        self.ready = threading.Event()
-        self.promoted = False
-        self.stored: list[bool] = []
-        self.error: Exception | None = None
+class NumberCache:
+    """Webhook address → its number, each read from the database at most every few seconds.
+
+    Every webhook needs its number before anything else (its secret, its organization), and
+    reading it was a query per POST. A number's secret or removal therefore reaches the front
+    door up to `SECONDS` late; both providers retry what is refused meanwhile. Unknown
+    addresses are not remembered, so a number added a moment ago is found at once.
+    """
+
+    SECONDS = 5.0
+
+    def __init__(self):
+        self.numbers: dict[tuple[str, str], tuple[float, Instance]] = {}
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-numbers")
+        self.read = sync_to_async(read_number, thread_sensitive=False, executor=reader)
+
+    async def get(self, provider: str, key: str) -> Instance | None:
+        now = time.monotonic()
+        cached = self.numbers.get((provider, key))
+        if cached and cached[0] > now:
+            return cached[1]
+        instance = await self.read(provider, key)
+        if instance is not None:
+            if len(self.numbers) > 10_000:
+                self.numbers.clear()
+            self.numbers[(provider, key)] = (now + self.SECONDS, instance)
+        return instance
+
+
+def read_number(provider: str, key: str) -> Instance | None:
+    try:
+        return find_number(provider, key)
+    finally:
+        connection.close()
 
 
 class GroupCommit:
     """Webhooks that arrive together are stored together: one transaction (and one batch of
     statements) for all of them instead of one each.
 
-    The first caller leads: it applies everything waiting, hands each caller its own result,
-    then passes the lead to the next caller waiting, if any. A lone webhook is applied at once
-    by its own thread, so nothing waits for company. Every caller returns only after its
-    events are committed, as if it had applied them alone.
+    One writer thread per process applies what is waiting; whatever arrives meanwhile waits for
+    the next turn, so a lone webhook is applied at once and a burst is applied in a few large
+    batches. Every caller returns only after its own events are committed, as if it had
+    applied them alone; if a shared batch fails, each webhook of it is applied alone, so one
+    bad webhook fails no other.
     """
 
-    MAX_TURNS = 64
+    MAX_EVENTS = 256
 
     def __init__(self, apply):
         self.apply = apply
-        self.lock = threading.Lock()
-        self.waiting: list[Turn] = []
-        self.leading = False
+        self.waiting: list[tuple[list, asyncio.Future]] = []
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-writer")
+        self.draining: asyncio.Task | None = None
+        # Through asgiref, so the realtime publisher's async_to_sync in the writer lands back on
+        # this loop, where the in-memory channel layer of the embedded topology lives.
+        self.write = sync_to_async(self.apply_turns, thread_sensitive=False, executor=self.writer)
 
-    def __call__(self, items: list) -> list[bool]:
-        turn = Turn(items)
-        with self.lock:
-            self.waiting.append(turn)
-            lead = not self.leading
-            self.leading = True
-        if not lead:
-            turn.ready.wait()
-        if lead or turn.promoted:
-            self.lead()
-        if turn.error is not None:
-            raise turn.error
-        return turn.stored
+    async def __call__(self, items: list) -> list:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((items, future))
+        if self.draining is None:
+            self.draining = asyncio.create_task(self.drain())
+        return await future
 
-    def lead(self) -> None:
-        with self.lock:
-            batch = self.waiting[: self.MAX_TURNS]
-            del self.waiting[: self.MAX_TURNS]
+    async def drain(self) -> None:
         try:
-            stored = self.apply([item for turn in batch for item in turn.items])
+            while self.waiting:
+                turns, size = [], 0
+                while self.waiting and (
+                    not turns or size + len(self.waiting[0][0]) <= self.MAX_EVENTS
+                ):
+                    turns.append(self.waiting.pop(0))
+                    size += len(turns[-1][0])
+                outcomes = await self.write([items for items, _ in turns])
+                for (_, future), outcome in zip(turns, outcomes, strict=True):
+                    if isinstance(outcome, Exception):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            self.draining = None
+
+    def apply_turns(self, turns: list[list]) -> list:
+        """Each turn's results (or the exception that failed it), applied together if they can."""
+        try:
+            stored = self.apply([item for items in turns for item in items])
         except Exception:
-            # Shared, one webhook's failure would be everyone's: apply each alone instead.
-            for turn in batch:
+            outcomes = []
+            for items in turns:
                 try:
-                    turn.stored = self.apply(turn.items)
+                    outcomes.append(self.apply(items))
                 except Exception as exc:
-                    turn.error = exc
-        else:
-            for turn in batch:
-                turn.stored, stored = stored[: len(turn.items)], stored[len(turn.items) :]
-        with self.lock:
-            following = self.waiting[0] if self.waiting else None
-            if following:
-                following.promoted = True
-            else:
-                self.leading = False
-        for turn in batch:
-            turn.ready.set()
-        if following:
-            following.ready.set()
+                    outcomes.append(exc)
+            return outcomes
+        outcomes = []
+        for items in turns:
+            outcomes.append(stored[: len(items)])
+            stored = stored[len(items) :]
+        return outcomes
 
 
-shared_commit = GroupCommit(services.apply_events)
-
-
-def answer(provider: str, key: str, headers, body: bytes) -> tuple[int, dict]:
+def apply_and_release(batch: list) -> list[bool]:
     try:
-        return answer_webhook(provider, key, headers, body, apply=shared_commit)
-    except Exception:
-        log.exception("webhook to %s failed", provider)
-        return 500, {"error": "server_error", "detail": "The webhook could not be stored"}
+        return services.apply_events(batch)
     finally:
         # Outside Django's request cycle nothing else hands the connection back to the pool.
         connection.close()
 
 
-answer_in_thread = sync_to_async(answer, thread_sensitive=False)
+numbers = NumberCache()
+shared_commit = GroupCommit(apply_and_release)
+
+
+async def answer(provider: str, key: str, headers, body: bytes) -> tuple[int, dict]:
+    """What a webhook POST gets, as `views.answer_webhook` answers it."""
+    try:
+        instance = await numbers.get(provider, key)
+        refusal, parsed = verified(instance, headers, body)
+        if refusal:
+            return refusal
+        batch = [(instance, item) for item in parsed]
+        return stored_answer(await shared_commit(batch) if batch else [])
+    except Exception:
+        log.exception("webhook to %s failed", provider)
+        return 500, {"error": "server_error", "detail": "The webhook could not be stored"}

@@ -5,6 +5,7 @@ from dataclasses import asdict
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from conversa.bulk import insert_new
 from conversa.inbox import services as inbox
 from conversa.instances import services as instances
 from conversa.instances.models import Instance
@@ -47,37 +48,44 @@ def apply_events(batch: list[tuple[Instance, ParsedEvent]]) -> list[bool]:
     whole batch when another process races it (a unique constraint refuses a bulk insert), goes
     one event at a time through `apply_event`.
     """
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                return apply_in_bulk(batch)
-        except IntegrityError:
+    if not batch:
+        return []
+    try:
+        with transaction.atomic():
+            return apply_in_bulk(batch)
+    except IntegrityError:
+        with transaction.atomic():
             return [apply_event(instance, item) for instance, item in batch]
 
 
 def apply_in_bulk(batch: list[tuple[Instance, ParsedEvent]]) -> list[bool]:
-    keys = {(instance.pk, item.dedupe_key) for instance, item in batch}
-    seen = set(
-        ProviderEvent.objects.filter(
-            instance_id__in={instance_id for instance_id, _ in keys},
-            dedupe_key__in={key for _, key in keys},
-        ).values_list("instance_id", "dedupe_key")
-    )
-    fresh, results, arrivals = [], [], []
+    seen: set[tuple[int, str]] = set()
+    results: list[bool] = []
+    fresh: list[tuple[int, ProviderEvent, Instance, InboundMessage]] = []
     for instance, item in batch:
         key = (instance.pk, item.dedupe_key)
         if key in seen:
             results.append(False)
             continue
         seen.add(key)
-        results.append(True)
         if isinstance(item.event, InboundMessage):
-            fresh.append(record_of(instance, item, processed=True))
-            arrivals.append((instance, item.event))
+            fresh.append(
+                (len(results), record_of(instance, item, processed=True), instance, item.event)
+            )
+            results.append(False)
         else:
             # Rare kinds (statuses, connection, QR) keep their one-at-a-time path.
-            results[-1] = apply_event(instance, item)
-    ProviderEvent.objects.bulk_create(fresh)
+            results.append(apply_event(instance, item))
+    # One statement both stores the new events and tells which were seen before.
+    stored = {
+        id(record)
+        for record in insert_new([record for _, record, _, _ in fresh], ["instance", "dedupe_key"])
+    }
+    arrivals = []
+    for position, record, instance, event in fresh:
+        if id(record) in stored:
+            results[position] = True
+            arrivals.append((instance, event))
     inbox.receive_messages(arrivals)
     return results
 

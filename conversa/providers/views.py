@@ -24,26 +24,38 @@ def webhook(request, provider: str, key: str):
     return subscription_handshake(request, instance)
 
 
-def answer_webhook(
-    provider: str, key: str, headers, raw_body: bytes, apply=services.apply_events
-) -> tuple[int, dict]:
+def answer_webhook(provider: str, key: str, headers, raw_body: bytes) -> tuple[int, dict]:
     """What a webhook POST gets: 200 with counts of stored and repeated events; 401 (it did
-    not prove where it came from) or 400 (unreadable), nothing stored; 404, no such webhook.
-    `apply` stores the events (the front door passes one that shares transactions)."""
-    instance = (
+    not prove where it came from) or 400 (unreadable), nothing stored; 404, no such webhook."""
+    instance = find_number(provider, key)
+    refusal, parsed = verified(instance, headers, raw_body)
+    if refusal:
+        return refusal
+    return stored_answer(services.apply_events([(instance, item) for item in parsed]))
+
+
+def find_number(provider: str, key: str) -> Instance | None:
+    """The number a webhook address belongs to."""
+    return (
         Instance.objects.select_related("organization")
         .filter(provider=provider, webhook_key=key)
         .first()
     )
+
+
+def verified(instance: Instance | None, headers, raw_body: bytes):
+    """(refusal, no events) when the webhook is refused, else (None, its parsed events)."""
     if instance is None:
-        return 404, {"error": "not_found", "detail": "No webhook at this address"}
+        return (404, {"error": "not_found", "detail": "No webhook at this address"}), []
     try:
-        parsed = services.read_webhook(instance, headers, raw_body)
+        return None, services.read_webhook(instance, headers, raw_body)
     except WebhookRejected as exc:
-        return 401, {"error": "unauthorized", "detail": str(exc)}
+        return (401, {"error": "unauthorized", "detail": str(exc)}), []
     except WebhookMalformed as exc:
-        return 400, {"error": "malformed", "detail": str(exc)}
-    stored = apply([(instance, item) for item in parsed]) if parsed else []
+        return (400, {"error": "malformed", "detail": str(exc)}), []
+
+
+def stored_answer(stored: list[bool]) -> tuple[int, dict]:
     return 200, {"ok": True, **services.counted(stored)}
 
 

@@ -1,6 +1,7 @@
 """Webhooks arriving together share one transaction: each caller gets its own results, a lone
 caller is not kept waiting, and one webhook that fails does not fail the others."""
 
+import asyncio
 import threading
 import time
 
@@ -12,10 +13,12 @@ from conversa.providers.ingress import GroupCommit
 class Recorder:
     def __init__(self, delay: float = 0.02, poison=None):
         self.batches: list[list] = []
+        self.threads: set[str] = set()
         self.delay = delay
         self.poison = poison
 
     def __call__(self, items: list) -> list:
+        self.threads.add(threading.current_thread().name)
         if self.poison in items:
             raise ValueError("poisoned")
         time.sleep(self.delay)
@@ -24,22 +27,10 @@ class Recorder:
 
 
 def run_together(commit: GroupCommit, calls: list[list]) -> list:
-    outcomes: list = [None] * len(calls)
-    start = threading.Barrier(len(calls))
+    async def main():
+        return await asyncio.gather(*(commit(items) for items in calls), return_exceptions=True)
 
-    def call(n: int):
-        start.wait()
-        try:
-            outcomes[n] = commit(calls[n])
-        except Exception as exc:
-            outcomes[n] = exc
-
-    threads = [threading.Thread(target=call, args=(n,)) for n in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    return outcomes
+    return asyncio.run(asyncio.wait_for(main(), timeout=10))
 
 
 def test_concurrent_callers_share_batches_and_get_their_own_results():
@@ -51,14 +42,27 @@ def test_concurrent_callers_share_batches_and_get_their_own_results():
     assert sorted(item for batch in apply.batches for item in batch) == sorted(
         item for call in calls for item in call
     )
+    assert len(apply.threads) == 1, "one writer thread applies every batch"
 
 
 def test_a_lone_caller_is_applied_at_once():
     apply = Recorder(delay=0)
     commit = GroupCommit(apply)
-    assert commit(["x"]) == ["stored x"]
-    assert commit(["y"]) == ["stored y"]
+
+    async def one_then_another():
+        return [await commit(["x"]), await commit(["y"])]
+
+    assert asyncio.run(one_then_another()) == [["stored x"], ["stored y"]]
     assert apply.batches == [["x"], ["y"]]
+
+
+def test_a_batch_never_grows_past_its_limit():
+    apply = Recorder(delay=0.01)
+    commit = GroupCommit(apply)
+    commit.MAX_EVENTS = 5
+    outcomes = run_together(commit, [[n, n] for n in range(20)])
+    assert outcomes == [[f"stored {n}", f"stored {n}"] for n in range(20)]
+    assert max(len(batch) for batch in apply.batches) <= 5
 
 
 def test_one_failing_webhook_fails_alone():
