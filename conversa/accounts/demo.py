@@ -12,7 +12,9 @@ from django.utils import timezone
 
 from conversa.accounts.models import Member, Organization
 from conversa.crm.models import Pipeline, Stage
+from conversa.inbox import assignment, teamwork
 from conversa.inbox import services as inbox
+from conversa.inbox.models import Message, Queue
 from conversa.instances.models import Instance
 from conversa.providers import sandbox
 from conversa.providers.base import InboundMessage
@@ -31,6 +33,18 @@ CUSTOMERS = [
     ("5521998760002", "João Pereira", ["Bom dia, queria saber o preço do plano anual."]),
     ("5531976540003", "Carla Mendes", ["Meu pedido #4821 ainda não chegou 😕"]),
 ]
+CANNED = [
+    (
+        "ola",
+        "Olá {{contact.first_name}}! Aqui é {{operator.name}}, da {{organization.name}}. Como posso ajudar?",
+    ),
+    ("horario", "Atendemos de segunda a sexta, das 9h às 18h, e aos sábados das 9h às 13h."),
+    (
+        "prazo",
+        "{{contact.first_name}}, o prazo de entrega para a sua região é de 2 a 4 dias úteis.",
+    ),
+]
+TAGS = [("VIP", "purple"), ("Entrega", "blue"), ("Orçamento", "green")]
 STAGES = [
     ("Novo", "#64748b"),
     ("Qualificado", "#0ea5e9"),
@@ -87,6 +101,13 @@ def load_demo() -> DemoResult:
         result.passwords[email] = password
 
     instance = connect_sandbox_number(org, f"demo-{secrets.token_hex(3)}", "5511940000000")
+    # One team answering the number: its new conversations wait in the queue for a claim.
+    members = {
+        m.user.email: m for m in Member.objects.filter(organization=org).select_related("user")
+    }
+    queue = Queue.objects.create(organization=org, name="Atendimento")
+    queue.members.add(*members.values())
+    queue.numbers.add(instance)
     twin = SandboxInstance.objects.get(name=instance.provider_name)
     start = timezone.now() - timedelta(minutes=40)
     for index, (phone, name, lines) in enumerate(CUSTOMERS):
@@ -113,6 +134,8 @@ def load_demo() -> DemoResult:
                 ),
             )
 
+    show_the_inbox(org, instance, members)
+
     pipeline = Pipeline.objects.create(organization=org, name="Vendas")
     for position, (name, color) in enumerate(STAGES):
         Stage.objects.create(
@@ -125,3 +148,25 @@ def load_demo() -> DemoResult:
             is_lost=name == "Perdido",
         )
     return result
+
+
+def show_the_inbox(org: Organization, instance: Instance, members: dict[str, Member]) -> None:
+    """Enough around the demo's conversations for the operator view to show what it does:
+    tags, canned replies, one conversation being worked on by Ana with a note, one reply the
+    Gate refused (and its retry button)."""
+    owner, ana = members[OWNER_EMAIL], members["ana@demo.local"]
+    for shortcode, body in CANNED:
+        teamwork.save_canned_reply(org, shortcode, body, by=owner)
+    tags = {name: teamwork.create_tag(org, name, colour, by=owner) for name, colour in TAGS}
+    conversations = {c.contact.phone: c for c in instance.conversations.select_related("contact")}
+    carla = conversations[CUSTOMERS[2][0]]
+    assignment.claim(carla, ana)
+    teamwork.tag_conversation(carla, tags["Entrega"], by=ana)
+    teamwork.tag_contact(carla.contact, tags["VIP"], by=ana)
+    teamwork.add_note(
+        carla, "Cliente recorrente: conferir o rastreio com a transportadora.", author=ana
+    )
+    failed = inbox.new_outbound_message(carla, "Oi Carla! Vou verificar o seu pedido agora.", ana)
+    inbox.advance_status(failed, Message.Status.FAILED, error="The number was disconnected.")
+    joao = conversations[CUSTOMERS[1][0]]
+    teamwork.tag_conversation(joao, tags["Orçamento"], by=owner)

@@ -174,8 +174,11 @@
     tickWindow();
   });
 
+  // Keys typed into a text field are text, not shortcuts (a focused tab or button is fine).
   function typing(el) {
-    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+    if (!el) return false;
+    if (el.isContentEditable || el.tagName === "TEXTAREA" || el.tagName === "SELECT") return true;
+    return el.tagName === "INPUT" && !/^(radio|checkbox|button|submit|reset)$/.test(el.type);
   }
   function move(step) {
     var links = Array.prototype.slice.call(document.querySelectorAll("#conversation-items .conversation"));

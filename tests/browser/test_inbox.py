@@ -1,0 +1,247 @@
+"""The operator view in a real Chromium: two operators on two pages, live; canned replies,
+keyboard, escaping of strangers' messages; the layout on a phone and a wide screen, light and
+dark (screenshots in var/test-artifacts)."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, free_port, fresh_database
+
+pytestmark = pytest.mark.browser
+
+LIVE = 15_000
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A `conversa serve` on a fresh database with the demo loaded, and every demo person's
+    password (the operators Ana and Bruno as well as the owner)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    tmp_path = tmp_path_factory.mktemp("inbox")
+    database_url, drop = fresh_database(tmp_path)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CONVERSA_DATA_DIR": str(tmp_path),
+        "CONVERSA_PUBLIC_URL": base,
+        "CSRF_TRUSTED_ORIGINS": base,
+        "SANDBOX_DELIVERY_DELAY": "0.3",
+        "CHANNELS_PREFIX": f"inbox{port}",
+    }
+    conversa = [sys.executable, "-m", "conversa.cli"]
+    subprocess.run([*conversa, "migrate", "--noinput", "-v", "0"], env=env, check=True)
+    demo = subprocess.run([*conversa, "demo"], env=env, check=True, capture_output=True, text=True)
+    passwords = dict(re.findall(r"(\S+@demo\.local)\s+(\S+)", demo.stdout))
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 (closed at teardown)
+    process = subprocess.Popen(
+        [*conversa, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail("conversa serve did not start: " + (tmp_path / "serve.log").read_text())
+    yield {"url": base, "passwords": passwords}
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+    drop()
+
+
+def operator(browser, server, email, *, width=1440, height=900, scheme="light", path=""):
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, color_scheme=scheme, locale="en-US"
+    )
+    page = context.new_page()
+    page.goto(f"{server['url']}/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(server["passwords"][email])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/inbox/"))
+    if path:
+        page.goto(f"{server['url']}{path}")
+    expect(page.locator("body")).to_have_attribute("data-socket", "open", timeout=LIVE)
+    return page
+
+
+def open_conversation(page, name, tab="All"):
+    page.locator("#list-filters .tab", has_text=tab).click()
+    page.locator(".conversation", has_text=name).click()
+    expect(page.locator(".thread-title h2")).to_have_text(name)
+    expect(page.locator("body")).to_have_attribute("data-socket", "open", timeout=LIVE)
+
+
+def customer_writes(browser, server, phone, name, text):
+    customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
+    customer.goto(f"{server['url']}/sandbox/?phone={phone}&name={name}")
+    customer.get_by_placeholder("Write as the customer…").fill(text)
+    customer.get_by_role("button", name="Send").click()
+    return customer
+
+
+def no_horizontal_overflow(page):
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+
+
+def test_a_claim_shows_live_on_the_other_operators_page_and_replies_cross_over(server, browser):
+    admin = operator(browser, server, "admin@demo.local")
+    ana = operator(browser, server, "ana@demo.local")
+    for page, tab in ((admin, "All"), (ana, "Queue")):
+        open_conversation(page, "João Pereira", tab)
+        expect(page.locator("#conversation-owner")).to_have_text("Unassigned")
+
+    admin.get_by_role("button", name="Claim").click()
+    expect(admin.locator("#conversation-owner")).to_have_text("You")
+    # Ana's page was not reloaded: the header tells her who has it, the Claim button is gone.
+    expect(ana.locator("#conversation-owner")).to_have_text("Admin Demo", timeout=LIVE)
+    expect(ana.get_by_role("button", name="Claim")).to_have_count(0)
+    expect(ana.locator(".system", has_text="Admin Demo claimed the conversation")).to_be_visible()
+    expect(admin.locator("#count-mine")).to_have_text("1", timeout=LIVE)
+
+    ana.get_by_placeholder("Type a reply…").fill("Oi João, o plano anual custa R$ 990.")
+    ana.keyboard.press("Enter")
+    expect(ana.get_by_placeholder("Type a reply…")).to_have_value("")
+    sent = admin.locator(".message.out", has_text="o plano anual custa")
+    expect(sent).to_be_visible(timeout=LIVE)
+    expect(sent).to_contain_text("Ana Souza")
+    expect(sent).to_have_attribute("data-status", re.compile("sent|delivered|read"), timeout=LIVE)
+    admin.screenshot(path=str(ARTIFACTS / "inbox-claim-admin.png"))
+    ana.screenshot(path=str(ARTIFACTS / "inbox-claim-ana.png"))
+
+
+def test_a_refused_claim_says_who_has_it(server, browser):
+    admin = operator(browser, server, "admin@demo.local")
+    bruno = operator(browser, server, "bruno@demo.local")
+    open_conversation(admin, "Mariana Costa")
+    open_conversation(bruno, "Mariana Costa", "Queue")
+    # Bruno's page misses the news (as if its socket were down a moment) while the admin claims.
+    bruno.evaluate(
+        """document.addEventListener("htmx:wsBeforeMessage", (e) => {
+             e.preventDefault(); e.stopImmediatePropagation(); }, true)"""
+    )
+    admin.get_by_role("button", name="Claim").click()
+    expect(admin.locator("#conversation-owner")).to_have_text("You")
+    expect(bruno.locator("#conversation-owner")).to_have_text("Unassigned")
+    bruno.get_by_role("button", name="Claim").click()
+    expect(bruno.locator("#action-error")).to_have_text("Admin Demo has this conversation.")
+    expect(bruno.locator("#conversation-owner")).to_have_text("Admin Demo")
+
+
+def test_canned_reply_with_slash_then_resolve_with_e(server, browser):
+    page = operator(browser, server, "admin@demo.local")
+    open_conversation(page, "Mariana Costa", "Mine")
+    page.keyboard.press("r")
+    box = page.locator("#reply-body")
+    expect(box).to_be_focused()
+    box.press_sequentially("/pra")
+    option = page.locator("#canned [role=option]").first
+    expect(option).to_contain_text("/prazo")
+    expect(option).to_contain_text("Mariana, o prazo de entrega")
+    box.press("Enter")  # picks the reply; a second Enter sends it
+    expect(box).to_have_value(re.compile(r"^Mariana, o prazo de entrega"))
+    expect(page.locator("#canned")).to_be_hidden()
+    box.press("Enter")
+    expect(page.locator(".message.out", has_text="Mariana, o prazo de entrega")).to_be_visible()
+
+    # A private note: on the thread for the team, never sent.
+    page.locator(".mode-note").click()
+    box.fill("Ligar amanhã se não chegar.")
+    box.press("Enter")
+    expect(page.locator(".note", has_text="Ligar amanhã")).to_be_visible()
+    expect(page.locator(".message.out", has_text="Ligar amanhã")).to_have_count(0)
+
+    box.press("Escape")
+    page.keyboard.press("e")
+    expect(page.locator("#conversation-status")).to_have_text("Resolved")
+    expect(page.locator(".system", has_text="Resolved by Admin Demo")).to_be_visible()
+    expect(page.get_by_role("button", name="Reopen")).to_be_visible()
+
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#shortcuts")).to_be_hidden()
+
+
+def test_j_and_k_move_between_conversations(server, browser):
+    page = operator(browser, server, "admin@demo.local")
+    page.locator("#list-filters .tab", has_text="All").click()
+    expect(page.locator("#count-all")).not_to_have_text("0")
+    links = page.locator("#conversation-items .conversation")
+    first = links.nth(0).get_attribute("data-conversation-id")
+    second = links.nth(1).get_attribute("data-conversation-id")
+    page.locator("body").press("j")
+    expect(page.locator("#workspace")).to_have_attribute("data-conversation", first)
+    page.locator("body").press("j")
+    expect(page.locator("#workspace")).to_have_attribute("data-conversation", second)
+    expect(page).to_have_url(re.compile(rf"/inbox/c/{second}/"))
+    page.locator("body").press("k")
+    expect(page.locator("#workspace")).to_have_attribute("data-conversation", first)
+
+
+def test_a_strangers_markup_is_shown_as_text_and_never_runs(server, browser):
+    evil = (
+        "<script>window.__pwned = 1</script>"
+        '<img src=x onerror="window.__pwned = 2">'
+        '<a href="javascript:window.__pwned = 3">clique</a>'
+    )
+    customer_writes(browser, server, "5511955554444", "<b>Eve</b>", evil)
+    page = operator(browser, server, "admin@demo.local")
+    page.locator("#list-filters .tab", has_text="All").click()
+    entry = page.locator(".conversation", has_text="<b>Eve</b>")
+    expect(entry).to_be_visible(timeout=LIVE)
+    entry.click()
+    bubble = page.locator(".message.in .bubble").last
+    expect(bubble).to_contain_text("<script>window.__pwned = 1</script>")
+    expect(bubble).to_contain_text('<img src=x onerror="window.__pwned = 2">')
+    bubble.get_by_text("clique").click()
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator(".bubble img, .bubble script, .bubble a, .preview img").count() == 0
+    page.reload()
+    assert page.evaluate("window.__pwned") is None
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_layout_on_a_phone_and_a_wide_screen(server, browser, scheme):
+    wide = operator(browser, server, "ana@demo.local", width=1440, height=900, scheme=scheme)
+    open_conversation(wide, "Carla Mendes", "Mine")
+    expect(wide.locator("#contact-panel")).to_be_visible()
+    expect(wide.locator(".message-error").first).to_contain_text("Not sent")
+    no_horizontal_overflow(wide)
+    wide.screenshot(path=str(ARTIFACTS / f"inbox-1440-{scheme}.png"))
+    wide.locator(".more-filters summary").click()
+    wide.screenshot(path=str(ARTIFACTS / f"inbox-1440-{scheme}-filters.png"))
+
+    phone = operator(browser, server, "ana@demo.local", width=375, height=740, scheme=scheme)
+    expect(phone.locator(".conversations")).to_be_visible()
+    no_horizontal_overflow(phone)
+    phone.screenshot(path=str(ARTIFACTS / f"inbox-375-{scheme}-list.png"))
+    phone.locator("#list-filters .tab", has_text="Mine").click()
+    phone.locator(".conversation", has_text="Carla Mendes").click()
+    expect(phone.locator(".composer")).to_be_visible()
+    expect(phone.locator(".list-pane")).to_be_hidden()
+    no_horizontal_overflow(phone)
+    phone.screenshot(path=str(ARTIFACTS / f"inbox-375-{scheme}-thread.png"))
+    phone.get_by_role("button", name="Contact details").click()
+    expect(phone.locator("#contact-panel")).to_be_visible()
+    phone.screenshot(path=str(ARTIFACTS / f"inbox-375-{scheme}-contact.png"))
+    phone.locator(".contact-close").click()
+    phone.get_by_role("link", name="Back to conversations").click()
+    expect(phone.locator(".conversations")).to_be_visible()
