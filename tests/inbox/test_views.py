@@ -276,3 +276,12 @@ def test_tags_go_on_the_conversation_and_the_contact_and_filter_the_list(org):
     assert listed.count('class="conversation ') == 1
     client.post(url, {"tag": vip.pk, "do": "remove"}, headers=HX)
     assert not conversation.tags.exists()
+
+
+def test_the_operator_view_speaks_portuguese(org):
+    conversation = org.conversation()
+    client = org.client()
+    client.cookies["django_language"] = "pt-br"
+    html = client.get(f"/inbox/c/{conversation.pk}/").content.decode()
+    for phrase in ["Minhas", "Fila", "Assumir", "Resolver", "Janela de 24 horas", "restam"]:
+        assert phrase in html, phrase
