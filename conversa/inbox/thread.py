@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -76,9 +78,34 @@ def event_text(event: OperationalEvent, members: dict, queues: dict) -> tuple[st
     if verb == "resolved":
         return _("Resolved by %(actor)s") % {"actor": actor}, data.get("reason", "")
     if verb == "reopened":
-        return _("Reopened by %(actor)s") % {"actor": actor}, data.get("reason", "")
+        reason = data.get("reason", "")
+        if event.actor_id is None and actor == "customer":
+            return _("The customer wrote again: reopened"), ""
+        if data.get("previous") in (Conversation.Status.PENDING, Conversation.Status.SNOOZED):
+            return _("%(actor)s opened it again") % {"actor": actor}, reason
+        return _("Reopened by %(actor)s") % {"actor": actor}, reason
+    if verb == "pending":
+        text = _("%(actor)s marked it pending, waiting on the customer")
+        return text % {"actor": actor}, data.get("reason", "")
     if verb == "snoozed":
-        return _("Snoozed by %(actor)s") % {"actor": actor}, ""
+        until = parse_datetime(data.get("until") or "")
+        if until is None:
+            text = _("%(actor)s snoozed it until the customer replies") % {"actor": actor}
+        else:
+            when = date_format(timezone.localtime(until), "D j M, H:i")
+            text = _("%(actor)s snoozed it until %(when)s") % {"actor": actor, "when": when}
+        return text, data.get("reason", "")
+    if verb == "woken":
+        if event.actor_id is None and actor == "customer":
+            return _("The customer wrote: open again"), ""
+        return _("The snooze ended: open again"), ""
+    if verb == "priority_changed":
+        try:
+            priority = Conversation.Priority(data.get("priority")).label
+        except ValueError:
+            priority = "?"
+        text = _("%(actor)s set the priority to %(priority)s")
+        return text % {"actor": actor, "priority": str(priority).lower()}, ""
     if verb == "tagged":
         return _("%(actor)s tagged it “%(tag)s”") % {"actor": actor, "tag": data.get("name")}, ""
     if verb == "untagged":

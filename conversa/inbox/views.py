@@ -3,7 +3,7 @@ fragment that htmx re-fetches when a realtime event names it."""
 
 import uuid
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from functools import wraps
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -140,6 +141,9 @@ def head_context(request, conversation: Conversation, **extra) -> dict:
         "can_transfer": mine or supervising,
         "team": scoped(request.org, Member).order_by("display_name"),
         "queues": scoped(request.org, Queue).order_by("name"),
+        "snooze_presets": snooze_presets(),
+        "snooze_min": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "priorities": Conversation.Priority.choices,
         **extra,
     }
 
@@ -393,6 +397,40 @@ def retry(request, conversation_id: int, message_id: int):
     return render(request, "inbox/_messages.html", messages_context(conversation))
 
 
+def snooze_presets(now: datetime | None = None) -> dict[str, datetime]:
+    """The header's snooze choices as instants, in the organization's time zone (the view's
+    current one): in an hour, tomorrow at 9:00, next Monday at 9:00."""
+    now = timezone.localtime(now)
+    nine = time(9, 0)
+    tomorrow = now.date() + timedelta(days=1)
+    monday = now.date() + timedelta(days=7 - now.weekday())
+    tz = timezone.get_current_timezone()
+    return {
+        "hour": now + timedelta(hours=1),
+        "tomorrow": datetime.combine(tomorrow, nine, tz),
+        "next_week": datetime.combine(monday, nine, tz),
+    }
+
+
+def snooze_until(choice: str, at: str) -> datetime | None:
+    """When a snooze ends: a preset, a local date and time typed in the form ("at"), or None
+    for the customer's next message."""
+    if choice == "reply":
+        return None
+    presets = snooze_presets()
+    if choice in presets:
+        return presets[choice]
+    try:
+        moment = parse_datetime(at.strip()) if at else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise assignment.OwnershipRefused(_("Choose when the snooze ends."))
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
 def change(request, conversation: Conversation, action: str) -> None:
     """Apply one ownership or status change through the assignment services."""
     member, post = request.member, request.POST
@@ -423,6 +461,14 @@ def change(request, conversation: Conversation, action: str) -> None:
         assignment.resolve(conversation, by=member, reason=reason)
     elif action == "reopen":
         assignment.reopen(conversation, by=member, reason=reason)
+    elif action == "pending":
+        assignment.mark_pending(conversation, by=member, reason=reason)
+    elif action == "snooze":
+        until = snooze_until(post.get("until", ""), post.get("at", ""))
+        assignment.snooze(conversation, by=member, until=until, reason=reason)
+    elif action == "priority":
+        priority = number(post.get("priority"))
+        assignment.set_priority(conversation, -1 if priority is None else priority, by=member)
     else:
         raise Http404("No such action")
 

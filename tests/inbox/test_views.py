@@ -285,3 +285,82 @@ def test_the_operator_view_speaks_portuguese(org):
     html = client.get(f"/inbox/c/{conversation.pk}/").content.decode()
     for phrase in ["Minhas", "Fila", "Assumir", "Resolver", "Janela de 24 horas", "restam"]:
         assert phrase in html, phrase
+
+
+def test_snooze_presets_fall_in_the_organizations_time_zone(org):
+    from zoneinfo import ZoneInfo
+
+    from conversa.inbox.views import snooze_presets
+
+    tz = ZoneInfo("America/Sao_Paulo")
+    now = timezone.make_aware(timezone.datetime(2026, 3, 4, 22, 30), tz)  # a Wednesday
+    with timezone.override(tz):
+        presets = snooze_presets(now)
+    assert presets["hour"] == now + timedelta(hours=1)
+    assert presets["tomorrow"] == timezone.make_aware(timezone.datetime(2026, 3, 5, 9), tz)
+    assert presets["next_week"] == timezone.make_aware(timezone.datetime(2026, 3, 9, 9), tz)
+
+
+def test_snooze_from_the_header_until_tomorrow_or_the_customers_reply(org):
+    conversation = org.conversation()
+    client = org.client()
+    url = f"/inbox/c/{conversation.pk}/do/snooze"
+    response = client.post(url, {"until": "tomorrow"}, headers=HX)
+    assert response.status_code == 200
+    conversation.refresh_from_db()
+    assert conversation.status == "snoozed" and conversation.snoozed_until > timezone.now()
+    html = response.content.decode()
+    assert 'id="snoozed-until"' in html and "snoozed it until" in html
+    client.post(url, {"until": "reply"}, headers=HX)
+    conversation.refresh_from_db()
+    assert conversation.status == "snoozed" and conversation.snoozed_until is None
+    listed = client.get("/inbox/list", {"tab": "all"}, headers=HX).content.decode()
+    assert "Snoozed until a reply" in listed
+
+
+def test_a_custom_snooze_is_read_in_the_organizations_time_zone_and_must_be_ahead(org):
+    from zoneinfo import ZoneInfo
+
+    conversation = org.conversation()
+    client = org.client()
+    url = f"/inbox/c/{conversation.pk}/do/snooze"
+    later = timezone.localtime(timezone.now() + timedelta(days=2), ZoneInfo(org.org.time_zone))
+    local = later.strftime("%Y-%m-%dT%H:%M")
+    assert client.post(url, {"until": "at", "at": local}, headers=HX).status_code == 200
+    conversation.refresh_from_db()
+    assert conversation.snoozed_until == later.replace(second=0, microsecond=0)
+    for bad in ["2020-01-01T10:00", "not a date", ""]:
+        refused = client.post(url, {"until": "at", "at": bad}, headers=HX)
+        assert refused.status_code == 409, bad
+        assert 'id="action-error"' in refused.content.decode()
+
+
+def test_pending_and_priority_from_the_header_show_in_the_history_and_the_list(org):
+    conversation = org.conversation()
+    client = org.client()
+    html = client.post(f"/inbox/c/{conversation.pk}/do/pending", headers=HX).content.decode()
+    assert "marked it pending" in html and 'data-action="open"' in html
+    html = client.post(
+        f"/inbox/c/{conversation.pk}/do/priority", {"priority": "3"}, headers=HX
+    ).content.decode()
+    assert "set the priority to urgent" in html
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.priority) == ("pending", 3)
+    listed = client.get("/inbox/list", {"tab": "all"}, headers=HX).content.decode()
+    assert "priority-3" in listed and "Urgent" in listed
+    refused = client.post(f"/inbox/c/{conversation.pk}/do/priority", {"priority": "9"}, headers=HX)
+    assert refused.status_code == 409
+    html = client.post(f"/inbox/c/{conversation.pk}/do/reopen", headers=HX).content.decode()
+    assert "opened it again" in html
+
+
+def test_a_woken_conversation_says_why_in_its_history(org):
+    conversation = org.conversation()
+    assignment.snooze(conversation, by=org.owner, until=timezone.now() + timedelta(minutes=1))
+    assignment.wake_snoozed(now=timezone.now() + timedelta(minutes=2))
+    html = org.client().get(f"/inbox/c/{conversation.pk}/thread").content.decode()
+    assert "The snooze ended: open again" in html
+    assignment.mark_pending(conversation, by=org.owner)
+    org.customer_writes(text="Voltei")
+    html = org.client().get(f"/inbox/c/{conversation.pk}/thread").content.decode()
+    assert "The customer wrote: open again" in html
