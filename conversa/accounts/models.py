@@ -1,10 +1,18 @@
 import hashlib
 import secrets
+from datetime import date
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from conversa.inbox import sla
+
+
+def default_business_hours() -> dict:
+    return {day: [list(span) for span in spans] for day, spans in sla.DEFAULT_HOURS.items()}
 
 
 class Organization(models.Model):
@@ -22,6 +30,11 @@ class Organization(models.Model):
     # A customer's message within this many hours of a conversation's resolution reopens it;
     # a later one starts a new conversation. 0: every resolved conversation stays closed.
     reopen_window_hours = models.PositiveIntegerField(default=7 * 24)
+    # The SLA clock runs only within these (local, in `time_zone`): {"mon": [["09:00",
+    # "18:00"]], …}; {} means always open. Holidays are whole local days off, ISO dates.
+    # Checked by `clean`; conversations' due times are computed from them (inbox/deadlines.py).
+    business_hours = models.JSONField(default=default_business_hours, blank=True)
+    holidays = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -35,6 +48,17 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        problems = sla.schedule_problems(self.time_zone, self.business_hours, self.holidays)
+        if problems:
+            raise ValidationError(problems)
+
+    def sla_schedule(self) -> sla.Schedule:
+        """The business hours the SLA clock runs in."""
+        return sla.Schedule.from_settings(
+            self.time_zone, self.business_hours, [date.fromisoformat(d) for d in self.holidays]
+        )
 
 
 class OrgQuerySet(models.QuerySet):

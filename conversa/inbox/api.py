@@ -12,7 +12,7 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services as engine
 from conversa.engine.api import IntentOut, intent_out
-from conversa.inbox import assignment, listing, teamwork
+from conversa.inbox import assignment, deadlines, listing, teamwork
 from conversa.inbox.models import CannedReply, Contact, Conversation, Note, Queue, Tag
 from conversa.inbox.views import MAX_REPLY_LENGTH
 
@@ -37,6 +37,10 @@ class ConversationOut(Schema):
     last_message_at: datetime
     snoozed_until: datetime | None = None
     resolved_at: datetime | None = None
+    opened_at: datetime | None = None
+    first_response_at: datetime | None = None
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
 
 
 class MessageOut(Schema):
@@ -518,3 +522,86 @@ def add_note(request: HttpRequest, conversation_id: int, payload: NoteIn):
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
     note = attempt(lambda: teamwork.add_note(conversation, payload.body, author=request.member))
     return Status(201, note_out(note))
+
+
+# SLA (conversa/inbox/deadlines.py)
+
+
+class ClockOut(Schema):
+    name: Literal["first_response", "resolution"]
+    state: Literal["ok", "at_risk", "breached"]
+    due_at: datetime
+    seconds_left: int = Field(description="Business seconds; negative: past due by that many")
+
+
+class BreachedOut(Schema):
+    queue_id: int | None
+    breached: int
+
+
+class BusinessHoursIO(Schema):
+    time_zone: str
+    hours: dict[str, list[list[str]]] = Field(
+        description='{"mon": [["09:00", "18:00"]], …}; {} means always open'
+    )
+    holidays: list[str] = Field(description="ISO dates, whole local days off")
+
+
+class QueueTargetsIn(Schema):
+    first_response_minutes: int | None = Field(None, ge=1)
+    resolution_minutes: int | None = Field(None, ge=1)
+
+
+@router.get("/conversations/{conversation_id}/sla", response=ClockOut | None, tags=["sla"])
+def conversation_sla(request: HttpRequest, conversation_id: int):
+    """The conversation's most urgent running SLA clock; null when none runs."""
+    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    return deadlines.sla_states([conversation])[conversation.pk]
+
+
+@router.get("/sla/breached", response=list[BreachedOut], tags=["sla"])
+def breached(request: HttpRequest):
+    """Per queue (null: outside any), its unresolved conversations past a due time."""
+    counts = deadlines.breached_counts(request.org)
+    return [{"queue_id": queue_id, "breached": n} for queue_id, n in counts.items()]
+
+
+@router.get("/business-hours", response=BusinessHoursIO, tags=["sla"])
+def business_hours(request: HttpRequest):
+    org = request.org
+    return {"time_zone": org.time_zone, "hours": org.business_hours, "holidays": org.holidays}
+
+
+@router.put("/business-hours", response=BusinessHoursIO, tags=["sla"])
+def set_business_hours(request: HttpRequest, payload: BusinessHoursIO):
+    """Change the schedule the SLA clock runs in (422 naming every problem); due times of
+    unresolved conversations are recomputed."""
+    attempt(
+        lambda: deadlines.set_business_hours(
+            request.org,
+            by=request.member,
+            hours=payload.hours,
+            holidays=payload.holidays,
+            time_zone=payload.time_zone,
+        )
+    )
+    return business_hours(request)
+
+
+@router.put("/queues/{queue_id}/sla", response=QueueOut, tags=["sla"])
+def set_queue_targets(request: HttpRequest, queue_id: int, payload: QueueTargetsIn):
+    """A queue's first-response and resolution targets in business minutes (null: none)."""
+    queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
+    attempt(
+        lambda: deadlines.set_queue_targets(
+            queue,
+            by=request.member,
+            first_response_minutes=payload.first_response_minutes,
+            resolution_minutes=payload.resolution_minutes,
+        )
+    )
+    return {
+        **{f: getattr(queue, f) for f in QueueOut.model_fields if not f.endswith("_ids")},
+        "member_ids": sorted(m.pk for m in queue.members.all()),
+        "number_ids": sorted(n.pk for n in queue.numbers.all()),
+    }

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from conversa.accounts.models import Member, OperationalEvent
 from conversa.accounts.services import record
 from conversa.bulk import set_column
+from conversa.inbox import deadlines
 from conversa.inbox.models import Conversation, Queue
 from conversa.realtime import publisher
 
@@ -111,6 +112,9 @@ def transfer(
     else:
         changes = {"assignee": to_member, "assigned_at": now}
     Conversation.objects.filter(pk=conversation.pk).update(**changes)
+    if to_queue is not None:
+        # The new queue's SLA targets, counted from the start of this cycle.
+        deadlines.recompute(Conversation.objects.filter(pk=conversation.pk))
     record_change(
         conversation,
         "conversation.transferred",
@@ -196,6 +200,8 @@ def set_status(
     if snoozed_until is not None:
         data["until"] = snoozed_until.isoformat()
     record_change(conversation, VERBS[status], by, **data)
+    if current.status == Conversation.Status.RESOLVED:
+        deadlines.restart_clocks([current], changes["resolved_at"] or timezone.now())
     if current.assignee_id:
         recount_open([current.assignee_id])
     publisher.publish(

@@ -127,6 +127,14 @@ class Conversation(OrgOwned):
     # When it was last resolved (empty while it is not): a customer's message within the
     # organization's reopen window reopens it, a later one starts a new conversation.
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The SLA clocks (inbox/deadlines.py). A cycle starts when the conversation opens or is
+    # reopened from resolved; its due times are the queue's targets counted in the
+    # organization's business hours from then, stored so a list can filter and count breaches
+    # in SQL. Empty due: no target. The first response is an operator's first reply.
+    opened_at = models.DateTimeField(default=timezone.now)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
     last_message_at = models.DateTimeField(default=timezone.now, db_index=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
@@ -163,6 +171,15 @@ class Conversation(OrgOwned):
             ~Q(status=cls.Status.RESOLVED)
             | Q(resolved_at__gte=cutoff)
             | Q(resolved_at__isnull=True, last_message_at__gte=cutoff)
+        )
+
+    @classmethod
+    def breached(cls, now: datetime) -> Q:
+        """Unresolved conversations past a due time: no first response yet and past its due,
+        or past the resolution's due."""
+        return ~Q(status=cls.Status.RESOLVED) & (
+            Q(first_response_at__isnull=True, first_response_due_at__lt=now)
+            | Q(resolution_due_at__lt=now)
         )
 
     def is_continued_by_customer(self, cutoff: datetime) -> bool:

@@ -1,15 +1,17 @@
 """State changes of the inbox: contacts, conversations and messages."""
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, F, When
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
 from conversa.bulk import set_column
-from conversa.inbox import assignment
+from conversa.inbox import assignment, deadlines
 from conversa.inbox.models import Contact, Conversation, Message, Queue
 from conversa.instances.models import Instance
 from conversa.providers.base import InboundMessage, StatusUpdate
@@ -56,7 +58,8 @@ def current_conversation(instance: Instance, contact: Contact) -> Conversation:
         return conversation
     try:
         with transaction.atomic():
-            conversation = new_conversation(instance, contact, queue_ids([instance]))
+            now = timezone.now()
+            conversation = new_conversation(instance, contact, routes_for([instance], now), now)
             conversation.save()
             return conversation
     except IntegrityError:
@@ -82,15 +85,15 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
     4. After commit, tell the organization's sockets.
     """
     org = instance.organization
+    now = timezone.now()
     contact, new_contact = find_or_create_contact(org, event.phone, event.name)
     if new_contact:
         # No other transaction can see this contact before ours commits, so none can have opened
         # a conversation with it: no lookup, no savepoint (the inbound path's hot case).
-        conversation = new_conversation(instance, contact, queue_ids([instance]))
+        conversation = new_conversation(instance, contact, routes_for([instance], now), now)
         conversation.save()
     else:
         conversation = current_conversation(instance, contact)
-    now = timezone.now()
     try:
         with transaction.atomic():
             message = inbound_message(instance, conversation, event, now)
@@ -105,7 +108,7 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
         last_inbound_at=now,
         **CUSTOMER_OPENS,
     )
-    customer_opened([conversation])
+    customer_opened([conversation], now)
     touch_activity(instance, now)
     publisher.publish(
         org.id, publisher.MESSAGE_RECEIVED, conversation_id=conversation.id, message_id=message.id
@@ -119,10 +122,11 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
 CUSTOMER_OPENS = {"status": Conversation.Status.OPEN, "snoozed_until": None, "resolved_at": None}
 
 
-def customer_opened(conversations: list[Conversation]) -> None:
+def customer_opened(conversations: list[Conversation], now: datetime) -> None:
     """History for the conversations a customer's message brought back to OPEN (by their state
-    as read before the update): reopened from resolved, woken from snoozed or pending; and the
-    assignees of reopened ones recounted. Nothing to do, and no query, in the usual case."""
+    as read before the update): reopened from resolved, woken from snoozed or pending; for
+    reopened ones, their assignees recounted and a new SLA cycle. Nothing to do, and no query,
+    in the usual case."""
     changed = [c for c in conversations if c.status != Conversation.Status.OPEN]
     if not changed:
         return
@@ -138,9 +142,9 @@ def customer_opened(conversations: list[Conversation]) -> None:
         )
         for c in changed
     )
-    assignment.recount_open(
-        [c.assignee_id for c in changed if c.status == Conversation.Status.RESOLVED]
-    )
+    reopened = [c for c in changed if c.status == Conversation.Status.RESOLVED]
+    assignment.recount_open([c.assignee_id for c in reopened])
+    deadlines.restart_clocks(reopened, now)
     for c in changed:
         for name, value in CUSTOMER_OPENS.items():
             setattr(c, name, value)
@@ -163,25 +167,58 @@ def inbound_message(
     )
 
 
-def queue_ids(instances: list[Instance]) -> dict[int, int]:
-    """Number id → the queue its new conversations land in (its first queue by id)."""
-    routes: dict[int, int] = {}
-    for number_id, queue_id in (
-        Queue.numbers.through.objects.filter(instance_id__in={i.pk for i in instances})
+@dataclass(frozen=True)
+class Route:
+    """Where a number's new conversations land: its queue (its first by id) and, from the
+    queue's SLA targets and the organization's business hours, their due times if they open
+    now."""
+
+    queue_id: int | None = None
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+
+
+def routes_for(instances: list[Instance], now: datetime) -> dict[int, Route]:
+    """Number id → its `Route` (numbers outside any queue are absent), in one query. The
+    numbers come with their organization (the webhook front door reads them together)."""
+    by_id = {i.pk: i for i in instances}
+    routes: dict[int, Route] = {}
+    for number_id, queue_id, first, resolution in (
+        Queue.numbers.through.objects.filter(instance_id__in=set(by_id))
         .order_by("queue_id")
-        .values_list("instance_id", "queue_id")
+        .values_list(
+            "instance_id",
+            "queue_id",
+            "queue__first_response_minutes",
+            "queue__resolution_minutes",
+        )
     ):
-        routes.setdefault(number_id, queue_id)
+        if number_id in routes:
+            continue
+        due = (None, None)
+        if first is not None or resolution is not None:
+            schedule = by_id[number_id].organization.sla_schedule()
+            due = deadlines.due_times(now, first, resolution, schedule)
+        routes[number_id] = Route(queue_id, *due)
     return routes
 
 
-def new_conversation(instance: Instance, contact: Contact, queues: dict[int, int]) -> Conversation:
-    """The unsaved first conversation of a contact on a number, in the number's queue."""
+def new_conversation(
+    instance: Instance, contact: Contact, routes: dict[int, Route], now: datetime
+) -> Conversation:
+    """The unsaved first conversation of a contact on a number, in the number's queue, its
+    SLA clocks started `now`."""
+    route = routes.get(instance.pk) or Route()
     return Conversation(
         organization_id=instance.organization_id,
         instance=instance,
         contact=contact,
-        queue_id=queues.get(instance.pk),
+        queue_id=route.queue_id,
+        created_at=now,
+        opened_at=now,
+        last_message_at=now,
+        first_response_due_at=route.first_response_due_at,
+        resolution_due_at=route.resolution_due_at,
     )
 
 
@@ -284,7 +321,11 @@ def new_outbound_message(conversation: Conversation, body: str, sender: Member |
         status=Message.Status.PENDING,
         sender=sender,
     )
-    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=message.created_at)
+    changes = {"last_message_at": message.created_at}
+    if sender is not None:
+        # An operator's first reply stops the first-response clock (automations' do not).
+        changes["first_response_at"] = Coalesce("first_response_at", Value(message.created_at))
+    Conversation.objects.filter(pk=conversation.pk).update(**changes)
     publisher.publish(
         conversation.organization_id,
         publisher.MESSAGE_SENT,
@@ -319,13 +360,13 @@ def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Me
         return []
     now = timezone.now()
     contacts = contacts_for(arrivals)
-    threads = threads_for(arrivals, contacts)
+    threads = threads_for(arrivals, contacts, now)
     messages = Message.objects.bulk_create(
         inbound_message(instance, threads[(instance.pk, event.phone)], event, now)
         for instance, event in arrivals
     )
     count_unread(messages, now)
-    customer_opened(list({t.pk: t for t in threads.values()}.values()))
+    customer_opened(list({t.pk: t for t in threads.values()}.values()), now)
     for instance in {instance.pk: instance for instance, _ in arrivals}.values():
         touch_activity(instance, now)
     for conversation in {t.pk: t for t in threads.values() if t.assignee_id is None}.values():
@@ -360,13 +401,12 @@ def contacts_for(arrivals: list[tuple[Instance, InboundMessage]]) -> dict[tuple[
 
 
 def threads_for(
-    arrivals: list[tuple[Instance, InboundMessage]], contacts: dict
+    arrivals: list[tuple[Instance, InboundMessage]], contacts: dict, now: datetime
 ) -> dict[tuple[int, str], Conversation]:
     """(instance, phone) → the conversation each message goes to, as `current_conversation`
     chooses: the unresolved one, else the latest resolved within the organization's reopen
     window (reopened by `count_unread`), else a new one."""
     wanted = {(instance.pk, event.phone): instance for instance, event in arrivals}
-    now = timezone.now()
     # The numbers come with their organization (the webhook front door reads them together).
     cutoffs = {
         instance.organization_id: Conversation.reopen_cutoff(
@@ -394,9 +434,9 @@ def threads_for(
         resolved = conversation.status == Conversation.Status.RESOLVED
         if best is None or not resolved or best.status == Conversation.Status.RESOLVED:
             chosen[key] = conversation
-    queues = queue_ids(list(wanted.values()))
+    routes = routes_for(list(wanted.values()), now)
     created = Conversation.objects.bulk_create(
-        new_conversation(wanted[key], contact, queues)
+        new_conversation(wanted[key], contact, routes, now)
         for key, contact in contact_of.items()
         if key not in chosen
     )

@@ -88,3 +88,39 @@ def add_business_time(start: datetime, seconds: float, schedule: Schedule) -> da
             left -= available
         day += timedelta(days=1)
     return None
+
+
+def schedule_problems(time_zone: str, hours, holidays) -> list[str]:
+    """What is wrong with a stored schedule, in words for whoever entered it; empty when it
+    is valid. `hours`: {"mon": [["09:00", "18:00"], …], …} with known weekdays and, per day,
+    spans "HH:MM" with start < end that do not overlap; `holidays`: ISO dates."""
+    found = []
+    try:
+        ZoneInfo(time_zone)
+    except (ValueError, KeyError):
+        found.append(f"Unknown time zone: {time_zone!r}.")
+    if not isinstance(hours, dict):
+        return [*found, 'Business hours are {"mon": [["09:00", "18:00"]], …}.']
+    for day, spans in hours.items():
+        if day not in WEEKDAYS:
+            found.append(f"Unknown weekday {day!r}: use {', '.join(WEEKDAYS)}.")
+            continue
+        try:
+            parsed = sorted(
+                (time.fromisoformat(start), time.fromisoformat(end)) for start, end in spans
+            )
+        except (TypeError, ValueError):
+            found.append(f'{day}: each span is ["HH:MM", "HH:MM"].')
+            continue
+        if any(start >= end for start, end in parsed):
+            found.append(f"{day}: a span must end after it starts (same day).")
+        if any(prev[1] > nxt[0] for prev, nxt in zip(parsed, parsed[1:], strict=False)):
+            found.append(f"{day}: spans overlap.")
+    if not isinstance(holidays, list):
+        return [*found, 'Holidays are a list of dates: ["2026-12-25", …].']
+    for holiday in holidays:
+        try:
+            date.fromisoformat(holiday)
+        except (TypeError, ValueError):
+            found.append(f"Not a date (YYYY-MM-DD): {holiday!r}.")
+    return found
