@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversa.inbox import views
+from conversa.inbox import manage, views
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
@@ -19,5 +19,16 @@ urlpatterns = [
         "c/<int:conversation_id>/do/<str:action>",
         views.act,
         name="conversation-action",
+    ),
+    path("settings/tags", manage.tags, name="manage-tags"),
+    path("settings/tags/<int:tag_id>/delete", manage.delete_tag, name="manage-tag-delete"),
+    path("settings/canned", manage.canned_replies, name="manage-canned"),
+    path("settings/canned/new", manage.canned_reply, name="manage-canned-new"),
+    path("settings/canned/check", manage.check_canned_reply, name="manage-canned-check"),
+    path("settings/canned/<int:reply_id>", manage.canned_reply, name="manage-canned-edit"),
+    path(
+        "settings/canned/<int:reply_id>/delete",
+        manage.delete_canned_reply,
+        name="manage-canned-delete",
     ),
 ]

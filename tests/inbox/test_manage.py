@@ -1,0 +1,149 @@
+"""The inbox's settings pages: tags and canned replies for owners, admins and supervisors,
+each refusal shown on its form, every row within the organization."""
+
+import pytest
+
+from conversa.accounts.models import Member
+from conversa.inbox import teamwork
+from conversa.inbox.models import CannedReply, Tag
+
+HX = {"HX-Request": "true"}
+PAGES = ["/inbox/settings/tags", "/inbox/settings/canned", "/inbox/settings/canned/new"]
+
+
+def test_an_agent_gets_no_link_and_a_403(org):
+    agent = org.client(org.member())
+    inbox = agent.get("/inbox/").content.decode()
+    assert "/inbox/settings/tags" not in inbox
+    for url in PAGES:
+        assert agent.get(url).status_code == 403, url
+    assert agent.post("/inbox/settings/tags", {"name": "X", "colour": "red"}).status_code == 403
+    assert not Tag.objects.exists()
+
+
+@pytest.mark.parametrize("role", [Member.Role.OWNER, Member.Role.ADMIN, Member.Role.SUPERVISOR])
+def test_owners_admins_and_supervisors_see_the_pages_from_the_navigation(org, role):
+    client = org.client(org.member(role))
+    assert "/inbox/settings/tags" in client.get("/inbox/").content.decode()
+    for url in PAGES:
+        assert client.get(url).status_code == 200, url
+
+
+def test_empty_pages_say_what_goes_there(org):
+    client = org.client()
+    assert "No tags yet" in client.get("/inbox/settings/tags").content.decode()
+    assert "No canned replies yet" in client.get("/inbox/settings/canned").content.decode()
+
+
+def test_a_tag_is_created_with_a_colour_and_listed_escaped(org):
+    client = org.client()
+    response = client.post("/inbox/settings/tags", {"name": "<b>VIP</b>", "colour": "red"})
+    assert response.status_code == 302
+    tag = Tag.objects.get(organization=org.org)
+    assert (tag.name, tag.colour) == ("<b>VIP</b>", "red")
+    html = client.get("/inbox/settings/tags").content.decode()
+    assert "&lt;b&gt;VIP&lt;/b&gt;" in html and "<b>VIP</b>" not in html
+    assert 'class="tag-chip tag-red"' in html
+
+
+def test_a_taken_name_or_an_unknown_colour_is_shown_on_the_form(org):
+    client = org.client()
+    teamwork.create_tag(org.org, "VIP", "red", by=org.owner)
+    taken = client.post("/inbox/settings/tags", {"name": "vip", "colour": "blue"})
+    assert taken.status_code == 409
+    html = taken.content.decode()
+    assert "exists" in html and 'role="alert"' in html and 'value="vip"' in html
+    bad = client.post("/inbox/settings/tags", {"name": "Nova", "colour": "chartreuse"})
+    assert bad.status_code == 422 and "Unknown colour" in bad.content.decode()
+    empty = client.post("/inbox/settings/tags", {"name": "   ", "colour": "red"})
+    assert empty.status_code == 422
+    assert Tag.objects.filter(organization=org.org).count() == 1
+
+
+def test_a_tag_is_deleted_and_leaves_its_conversations(org):
+    conversation = org.conversation()
+    tag = teamwork.create_tag(org.org, "VIP", "red", by=org.owner)
+    teamwork.tag_conversation(conversation, tag, by=org.owner)
+    client = org.client()
+    html = client.get("/inbox/settings/tags").content.decode()
+    assert "1 conversation" in html and f"/inbox/settings/tags/{tag.pk}/delete" in html
+    assert client.get(f"/inbox/settings/tags/{tag.pk}/delete").status_code == 405
+    assert client.post(f"/inbox/settings/tags/{tag.pk}/delete").status_code == 302
+    assert not Tag.objects.exists() and not conversation.tags.exists()
+
+
+def test_another_organizations_tags_and_replies_are_out_of_sight_and_reach(org, other_org):
+    theirs = teamwork.create_tag(other_org.org, "Segredo", "red", by=other_org.owner)
+    their_reply = teamwork.save_canned_reply(
+        other_org.org, "segredo", "Só nosso", by=other_org.owner
+    )
+    client = org.client()
+    assert "Segredo" not in client.get("/inbox/settings/tags").content.decode()
+    assert "/segredo" not in client.get("/inbox/settings/canned").content.decode()
+    assert client.post(f"/inbox/settings/tags/{theirs.pk}/delete").status_code == 404
+    assert client.get(f"/inbox/settings/canned/{their_reply.pk}").status_code == 404
+    changed = client.post(
+        f"/inbox/settings/canned/{their_reply.pk}", {"shortcode": "x", "body": "y"}
+    )
+    assert changed.status_code == 404
+    assert client.post(f"/inbox/settings/canned/{their_reply.pk}/delete").status_code == 404
+    assert Tag.objects.filter(pk=theirs.pk).exists()
+    their_reply.refresh_from_db()
+    assert (their_reply.shortcode, their_reply.body) == ("segredo", "Só nosso")
+    # The same name is free in each organization.
+    assert (
+        client.post("/inbox/settings/tags", {"name": "Segredo", "colour": "red"}).status_code == 302
+    )
+
+
+def test_a_canned_reply_is_created_changed_and_deleted(org):
+    client = org.client()
+    response = client.post(
+        "/inbox/settings/canned/new",
+        {"shortcode": "/Ola", "body": "Oi {{contact.first_name}}! <3"},
+    )
+    assert response.status_code == 302
+    reply = CannedReply.objects.get(organization=org.org)
+    assert reply.shortcode == "ola"
+    html = client.get("/inbox/settings/canned").content.decode()
+    assert "/ola" in html and "Oi {{contact.first_name}}! &lt;3" in html
+    form = client.get(f"/inbox/settings/canned/{reply.pk}").content.decode()
+    assert 'value="ola"' in form and "{{contact.name}}" in form
+    client.post(f"/inbox/settings/canned/{reply.pk}", {"shortcode": "oi", "body": "Olá!"})
+    reply.refresh_from_db()
+    assert (reply.shortcode, reply.body) == ("oi", "Olá!")
+    assert client.post(f"/inbox/settings/canned/{reply.pk}/delete").status_code == 302
+    assert not CannedReply.objects.exists()
+
+
+def test_an_unknown_variable_or_a_taken_shortcode_is_shown_on_the_form(org):
+    client = org.client()
+    teamwork.save_canned_reply(org.org, "ola", "Oi", by=org.owner)
+    typo = client.post(
+        "/inbox/settings/canned/new", {"shortcode": "prazo", "body": "Oi {{contact.nme}}"}
+    )
+    assert typo.status_code == 422
+    html = typo.content.decode()
+    assert "Unknown variable(s): {{contact.nme}}" in html and 'role="alert"' in html
+    assert "Oi {{contact.nme}}</textarea>" in html  # the draft is kept
+    taken = client.post("/inbox/settings/canned/new", {"shortcode": "ola", "body": "Outro"})
+    assert taken.status_code == 409 and "/ola is taken" in taken.content.decode()
+    bad = client.post("/inbox/settings/canned/new", {"shortcode": "com espaço", "body": ""})
+    assert bad.status_code == 422 and "The reply is empty" in bad.content.decode()
+    assert CannedReply.objects.count() == 1
+
+
+def test_the_body_is_checked_as_it_is_typed(org):
+    client = org.client()
+    url = "/inbox/settings/canned/check"
+    html = client.post(url, {"body": "Oi {{contact.nme}}"}, headers=HX).content.decode()
+    assert "Unknown variable(s): {{contact.nme}}" in html
+    assert client.post(url, {"body": "Oi {{contact.name}}"}, headers=HX).content.strip() == b""
+    assert org.client(org.member()).post(url, {"body": "x"}).status_code == 403
+
+
+def test_the_pages_speak_portuguese(org):
+    client = org.client()
+    client.cookies["django_language"] = "pt-br"
+    html = client.get("/inbox/settings/tags").content.decode()
+    assert "Etiquetas" in html and "Respostas prontas" in html
