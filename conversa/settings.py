@@ -116,7 +116,10 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # The consumer's read blocks in Redis for up to 5 s (channels_redis'
+                # brpop_timeout); redis-py 8 times socket reads out at 5 s by default, which
+                # killed every socket after a quiet spell. Reads may wait longer than that.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "prefix": os.environ.get("CHANNELS_PREFIX", "conversa"),
             },
         }
@@ -170,6 +173,7 @@ SANDBOX_DELIVERY_DELAY = float(os.environ.get("SANDBOX_DELIVERY_DELAY", "0.5"))
 # Worker timing (seconds): how long a claim is leased, and the fallback poll when no wake-up comes.
 WORKER_LEASE_SECONDS = int(os.environ.get("WORKER_LEASE_SECONDS", "60"))
 WORKER_POLL_SECONDS = float(os.environ.get("WORKER_POLL_SECONDS", "1.0"))
+WAKE_SNOOZED_SECONDS = float(os.environ.get("WAKE_SNOOZED_SECONDS", "5"))
 PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"))
 # Set by `conversa serve` (without --no-worker) so the ASGI lifespan starts the in-process worker.
 INPROCESS_WORKER = env_bool("CONVERSA_INPROCESS_WORKER")

@@ -1,4 +1,5 @@
 """The worker loop: reap, claim a batch, run each claimed job; the same code in every process.
+Every few seconds a pass also wakes the snoozed conversations whose time has come.
 
 `conversa worker` runs it in the foreground; `conversa serve` runs it beside the web app (see
 conversa.asgi). A stop request finishes the jobs in hand and releases claims not yet started,
@@ -9,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,6 +18,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from conversa.engine import jobs, services, wakeup
+from conversa.inbox import assignment
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +41,14 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.stopping = threading.Event()
         self.pool = ThreadPoolExecutor(self.concurrency) if self.concurrency > 1 else None
+        self.next_wake = 0.0
 
     def run_once(self) -> int:
         """One pass: reap expired leases, claim, execute. Returns how many jobs it ran."""
         close_old_connections()
         jobs.reap()
         services.reconcile_uncertain()
+        self.wake_snoozed()
         claimed = jobs.claim_batch(self.worker_id, self.batch_size)
         for start in range(0, len(claimed), self.concurrency):
             if self.stopping.is_set():
@@ -55,6 +60,13 @@ class Worker:
             except Exception:
                 log.exception("jobs %s crashed the worker pass; their leases will expire", group)
         return len(claimed)
+
+    def wake_snoozed(self) -> None:
+        # A snooze is set in minutes: a look every few seconds is on time, and spares the
+        # database a query on every pass of every worker.
+        if time.monotonic() >= self.next_wake:
+            self.next_wake = time.monotonic() + settings.WAKE_SNOOZED_SECONDS
+            assignment.wake_snoozed()
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)

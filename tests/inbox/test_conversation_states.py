@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent
+from conversa.engine.worker import Worker
 from conversa.inbox import assignment
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Conversation
@@ -202,3 +203,14 @@ def test_states_and_priority_through_the_api(org, other_org):
         assert post(theirs, f"{url}/{action}", body).status_code == 404
     conversation.refresh_from_db()
     assert (conversation.status, conversation.priority) == ("resolved", 2)
+
+
+def test_the_workers_pass_wakes_what_is_due(transactional_db, org):
+    conversation = org.conversation("5511999990077")
+    assignment.snooze(conversation, by=org.owner, until=timezone.now() + timedelta(minutes=5))
+    Conversation.objects.filter(pk=conversation.pk).update(
+        snoozed_until=timezone.now() - timedelta(seconds=1)
+    )
+    Worker().run_once()
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.snoozed_until) == ("open", None)
