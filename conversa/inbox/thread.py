@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from conversa.accounts.models import Member, OperationalEvent
 from conversa.accounts.scoping import scoped
+from conversa.inbox import deadlines
 from conversa.inbox.models import Conversation, Message, Queue
 from conversa.instances.models import Instance
 
@@ -207,3 +208,60 @@ def past_conversations(conversation: Conversation, limit: int = 10) -> list[Conv
         .select_related("instance")
         .order_by("-last_message_at", "-id")[:limit]
     )
+
+
+CLOCK_NAMES = {
+    "first_response": gettext_lazy("First response"),
+    "resolution": gettext_lazy("Resolution"),
+}
+
+
+@dataclass
+class SlaClock:
+    """One running SLA clock as the conversation's header shows it."""
+
+    name: str
+    state: str  # deadlines.OK, AT_RISK or BREACHED
+    due_at: datetime
+    text: str
+
+    @property
+    def label(self) -> str:
+        return str(CLOCK_NAMES[self.name])
+
+
+def duration_text(seconds: int) -> str:
+    """Business time as "2 h 5 min" or "40 min"."""
+    minutes = max(int(seconds), 0) // 60
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    return _("%(minutes)s min") % {"minutes": minutes}
+
+
+def sla_clocks(conversation: Conversation, now: datetime | None = None) -> list[SlaClock]:
+    """The conversation's running SLA clocks (first response until an operator replies,
+    resolution until it is resolved): business time left, or how long past due."""
+    if conversation.status == Conversation.Status.RESOLVED:
+        return []
+    now = now or timezone.now()
+    queue = conversation.queue
+    running = []
+    if conversation.first_response_due_at and conversation.first_response_at is None:
+        target = queue.first_response_minutes if queue else None
+        running.append(("first_response", conversation.first_response_due_at, target))
+    if conversation.resolution_due_at:
+        target = queue.resolution_minutes if queue else None
+        running.append(("resolution", conversation.resolution_due_at, target))
+    if not running:
+        return []
+    schedule = conversation.organization.sla_schedule()
+    clocks = []
+    for name, due_at, target in running:
+        clock = deadlines.clock_state(name, due_at, target, schedule, now)
+        if clock.state == deadlines.BREACHED:
+            text = _("breached %(time)s ago") % {"time": duration_text(-clock.seconds_left)}
+        else:
+            text = _("%(time)s left") % {"time": duration_text(clock.seconds_left)}
+        clocks.append(SlaClock(name, clock.state, due_at, text))
+    return clocks

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,7 +24,7 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crm.models import Lead
 from conversa.engine import services as engine
-from conversa.inbox import assignment, listing, resend, services, teamwork, thread
+from conversa.inbox import assignment, deadlines, listing, resend, services, teamwork, thread
 from conversa.inbox.listing import Filters
 from conversa.inbox.models import Conversation, Message, Queue, Tag
 from conversa.instances.models import Instance
@@ -100,15 +101,19 @@ def list_context(request, current: Conversation | None = None) -> dict:
         if current:
             params["current"] = current.pk
         more = f"{reverse('conversation-list')}?{urlencode(params)}"
+    clocks = deadlines.sla_states(page.conversations) if page.conversations else {}
     for c in page.conversations:
         c.last_media = thread.media(c.last_kind or "text")
+        c.sla_clock = clocks.get(c.pk)
+        c.breached = bool(c.sla_clock and c.sla_clock.state == deadlines.BREACHED)
+    breached = breached_by_tab(request.org, member, filters)
     supervising = member.role in listing.SUPERVISING
     return {
         "today": timezone.localdate(),
         "page": page,
         "conversations": page.conversations,
         "tab": tab,
-        "tabs": [(key, TABS[key], counts[key]) for key in listing.tabs_for(member)],
+        "tabs": [(key, TABS[key], counts[key], breached[key]) for key in listing.tabs_for(member)],
         "filters": filters,
         "status_param": request.GET.get("status", listing.ACTIVE),
         "statuses": STATUSES,
@@ -128,6 +133,16 @@ def list_context(request, current: Conversation | None = None) -> dict:
     }
 
 
+def breached_by_tab(org, member: Member, filters: Filters) -> dict[str, int]:
+    """How many conversations in each tab (under the same filters) are past an SLA due time,
+    in one query."""
+    past_due = Conversation.breached(timezone.now())
+    conditions = {tab: listing.tab_condition(member, tab) for tab in listing.tabs_for(member)}
+    return listing.filtered(org, filters).aggregate(
+        **{tab: Count("pk", filter=past_due & c) for tab, c in conditions.items()}
+    )
+
+
 def head_context(request, conversation: Conversation, **extra) -> dict:
     member = request.member
     supervising = member.role in listing.SUPERVISING
@@ -144,6 +159,7 @@ def head_context(request, conversation: Conversation, **extra) -> dict:
         "snooze_presets": snooze_presets(),
         "snooze_min": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
         "priorities": Conversation.Priority.choices,
+        "sla_clocks": thread.sla_clocks(conversation),
         **extra,
     }
 

@@ -1,6 +1,7 @@
 """The operator view over HTTP: the list and its tabs, the thread with its history and
 statuses, the header's actions, the composer's window and templates, retries, escaping."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -364,3 +365,53 @@ def test_a_woken_conversation_says_why_in_its_history(org):
     org.customer_writes(text="Voltei")
     html = org.client().get(f"/inbox/c/{conversation.pk}/thread").content.decode()
     assert "The customer wrote: open again" in html
+
+
+@pytest.fixture
+def sla_queue(org):
+    """The org's conversations in a queue with SLA targets, counted around the clock."""
+    from conversa.inbox.models import Queue
+
+    org.org.business_hours, org.org.holidays = {}, []
+    org.org.save(update_fields=["business_hours", "holidays"])
+    return Queue.objects.create(
+        organization=org.org, name="Suporte", first_response_minutes=30, resolution_minutes=240
+    )
+
+
+def test_the_header_shows_each_sla_clocks_time_left_or_breach(org, sla_queue):
+    now = timezone.now()
+    conversation = org.conversation()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        queue=sla_queue,
+        first_response_due_at=now - timedelta(minutes=5, seconds=30),
+        resolution_due_at=now + timedelta(hours=2, minutes=10, seconds=30),
+    )
+    html = org.client().get(f"/inbox/c/{conversation.pk}/head").content.decode()
+    assert 'id="sla-first_response"' in html and "First response: breached 5 min ago" in html
+    assert "sla-breached" in html
+    assert "Resolution: 2 h 10 min left" in html and "sla-ok" in html
+    Conversation.objects.filter(pk=conversation.pk).update(status="resolved")
+    html = org.client().get(f"/inbox/c/{conversation.pk}/head").content.decode()
+    assert 'id="sla-' not in html
+
+
+def test_breached_conversations_are_marked_in_the_list_and_counted_per_tab(org, sla_queue):
+    now = timezone.now()
+    late = org.conversation("5511900000001")
+    on_time = org.conversation("5511900000002")
+    Conversation.objects.filter(pk=late.pk).update(
+        queue=sla_queue, first_response_due_at=now - timedelta(minutes=1)
+    )
+    Conversation.objects.filter(pk=on_time.pk).update(
+        queue=sla_queue, first_response_due_at=now + timedelta(hours=1)
+    )
+    client = org.client()
+    html = client.get("/inbox/", {"tab": "all"}).content.decode()
+    assert html.count("SLA breached") == 1 and "conversation  breached" not in html
+    row = html.split(f'data-conversation-id="{late.pk}"')[0].rsplit("<a ", 1)[1]
+    assert "breached" in row
+    assert re.search(r'id="breached-all"(?![^>]*hidden)[^>]*title="1 past its SLA"', html)
+    assert re.search(r'id="breached-mine"[^>]*hidden', html)
+    fragment = client.get("/inbox/list", {"tab": "all"}, headers=HX).content.decode()
+    assert 'id="breached-queue" hx-swap-oob="true"' in fragment
