@@ -3,14 +3,18 @@ for the SLA clock). Owners, admins and supervisors only, as the services they ca
 everyone else gets a 403 and no link. Each page shows the service's refusal on the form."""
 
 from functools import wraps
+from zoneinfo import available_timezones
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.inbox import teamwork
+from conversa.inbox import deadlines, sla, teamwork
 from conversa.inbox.models import CannedReply, Tag
 from conversa.inbox.views import operator_view
 
@@ -119,3 +123,93 @@ def delete_canned_reply(request, reply_id: int):
     reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
     teamwork.delete_canned_reply(reply, by=request.member)
     return redirect("manage-canned")
+
+
+DAY_NAMES = {
+    "mon": gettext_lazy("Monday"),
+    "tue": gettext_lazy("Tuesday"),
+    "wed": gettext_lazy("Wednesday"),
+    "thu": gettext_lazy("Thursday"),
+    "fri": gettext_lazy("Friday"),
+    "sat": gettext_lazy("Saturday"),
+    "sun": gettext_lazy("Sunday"),
+}
+SPANS_PER_DAY = 2  # a morning and an afternoon, say
+
+
+def schedule_rows(hours: dict) -> list[dict]:
+    """One row per weekday for the form: open or not, and its spans padded to two."""
+    rows = []
+    for day in sla.WEEKDAYS:
+        spans = [list(span) for span in hours.get(day, [])][:SPANS_PER_DAY]
+        padded = spans + [["", ""]] * (SPANS_PER_DAY - len(spans))
+        rows.append({"day": day, "name": DAY_NAMES[day], "open": bool(spans), "spans": padded})
+    return rows
+
+
+def posted_schedule(post) -> tuple[dict, list[str], list[str]]:
+    """The week, holidays and problems the form's fields hold (the service checks the rest)."""
+    problems, hours = [], {}
+    for day in sla.WEEKDAYS:
+        if not post.get(f"{day}_open"):
+            continue
+        spans = []
+        for n in range(SPANS_PER_DAY):
+            start, end = post.get(f"{day}_start_{n}", ""), post.get(f"{day}_end_{n}", "")
+            if start and end:
+                spans.append([start[:5], end[:5]])
+            elif start or end or n == 0:
+                problems.append(
+                    _("%(day)s: give both the opening and the closing time.")
+                    % {"day": DAY_NAMES[day]}
+                )
+        hours[day] = spans
+    holidays = [h.strip() for h in post.get("holidays", "").replace(",", "\n").splitlines()]
+    return hours, [h for h in holidays if h], problems
+
+
+def hours_context(request, **extra) -> dict:
+    org = request.org
+    return {
+        "section": "hours",
+        "always": not org.business_hours,
+        "rows": schedule_rows(org.business_hours or sla.DEFAULT_HOURS),
+        "holidays": "\n".join(org.holidays),
+        "time_zone": org.time_zone,
+        "time_zones": sorted(available_timezones()),
+        **extra,
+    }
+
+
+@manager_view
+def business_hours(request):
+    """The organization's week schedule, holidays and time zone: the SLA clocks run only
+    within them. Saved through `deadlines.set_business_hours`, which recomputes the due times
+    of the open conversations."""
+    if request.method != "POST":
+        return render(request, "inbox/manage_hours.html", hours_context(request))
+    post = request.POST
+    always = post.get("mode") == "always"
+    hours, holidays, problems = posted_schedule(post)
+    if always:
+        # Around the clock has no days off: the stored form cannot say "always, but holidays".
+        hours, holidays, problems = {}, [], []
+    time_zone = post.get("time_zone", "")
+    if not problems:
+        try:
+            deadlines.set_business_hours(
+                request.org, by=request.member, hours=hours, holidays=holidays, time_zone=time_zone
+            )
+        except teamwork.Refused as exc:
+            problems = [str(exc)]
+        else:
+            return redirect(f"{reverse('manage-hours')}?saved=1")
+    context = hours_context(
+        request,
+        error=" ".join(problems),
+        always=always,
+        rows=schedule_rows(hours) if hours or not always else hours_context(request)["rows"],
+        holidays="\n".join(holidays),
+        time_zone=time_zone,
+    )
+    return render(request, "inbox/manage_hours.html", context, status=422)

@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("settings/tags", manage.tags, name="manage-tags"),
     path("settings/tags/<int:tag_id>/delete", manage.delete_tag, name="manage-tag-delete"),
+    path("settings/hours", manage.business_hours, name="manage-hours"),
     path("settings/canned", manage.canned_replies, name="manage-canned"),
     path("settings/canned/new", manage.canned_reply, name="manage-canned-new"),
     path("settings/canned/check", manage.check_canned_reply, name="manage-canned-check"),

@@ -147,3 +147,63 @@ def test_the_pages_speak_portuguese(org):
     client.cookies["django_language"] = "pt-br"
     html = client.get("/inbox/settings/tags").content.decode()
     assert "Etiquetas" in html and "Respostas prontas" in html
+
+
+def week(**days) -> dict:
+    """The business hours form's fields: each named day open with its spans."""
+    data = {"mode": "week", "time_zone": "America/Sao_Paulo", "holidays": ""}
+    for day, spans in days.items():
+        data[f"{day}_open"] = "1"
+        for n, (start, end) in enumerate(spans):
+            data[f"{day}_start_{n}"], data[f"{day}_end_{n}"] = start, end
+    return data
+
+
+def test_business_hours_are_saved_with_holidays_and_time_zone(org):
+    client = org.client()
+    html = client.get("/inbox/settings/hours").content.decode()
+    assert 'name="mon_open" value="1" checked' in html and 'value="09:00"' in html
+    data = week(mon=[("08:00", "12:00"), ("13:00", "18:00")], sat=[("09:00", "13:00")])
+    data["holidays"] = "2026-12-25\n2027-01-01"
+    data["time_zone"] = "America/Manaus"
+    response = client.post("/inbox/settings/hours", data)
+    assert response.status_code == 302
+    org.org.refresh_from_db()
+    assert org.org.business_hours == {
+        "mon": [["08:00", "12:00"], ["13:00", "18:00"]],
+        "sat": [["09:00", "13:00"]],
+    }
+    assert org.org.holidays == ["2026-12-25", "2027-01-01"]
+    assert org.org.time_zone == "America/Manaus"
+    assert "Business hours saved" in client.get(response["Location"]).content.decode()
+
+
+def test_around_the_clock_stores_no_hours(org):
+    response = org.client().post(
+        "/inbox/settings/hours", {"mode": "always", "time_zone": "America/Sao_Paulo"}
+    )
+    assert response.status_code == 302
+    org.org.refresh_from_db()
+    assert (org.org.business_hours, org.org.holidays) == ({}, [])
+
+
+def test_bad_business_hours_are_shown_on_the_form_and_nothing_changes(org):
+    client = org.client()
+    before = org.org.business_hours
+    for data in [
+        week(mon=[("18:00", "09:00")]),
+        week(mon=[("09:00", "")]),
+        {**week(mon=[("09:00", "18:00")]), "holidays": "25/12/2026"},
+        {**week(mon=[("09:00", "18:00")]), "time_zone": "Mars/Olympus"},
+    ]:
+        response = client.post("/inbox/settings/hours", data)
+        assert response.status_code == 422, data
+        assert 'id="hours-error"' in response.content.decode()
+    org.org.refresh_from_db()
+    assert org.org.business_hours == before
+
+
+def test_business_hours_are_for_managers_only(org):
+    agent = org.client(org.member())
+    assert agent.get("/inbox/settings/hours").status_code == 403
+    assert agent.post("/inbox/settings/hours", {"mode": "always"}).status_code == 403
