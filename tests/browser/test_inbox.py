@@ -244,3 +244,112 @@ def test_layout_on_a_phone_and_a_wide_screen(server, browser, scheme):
     phone.locator(".contact-close").click()
     phone.get_by_role("link", name="Back to conversations").click()
     expect(phone.locator(".conversations")).to_be_visible()
+
+
+def test_snooze_mark_pending_and_priority_from_the_header(server, browser):
+    customer_writes(browser, server, "5511955550101", "Paulo Lima", "Preciso de ajuda urgente")
+    page = operator(browser, server, "admin@demo.local")
+    page.locator("#list-filters .tab", has_text="All").click()
+    expect(page.locator(".conversation", has_text="Paulo Lima")).to_be_visible(timeout=LIVE)
+    open_conversation(page, "Paulo Lima")
+
+    page.get_by_label("Priority").select_option(label="Urgent priority")
+    expect(
+        page.locator(".system", has_text="Admin Demo set the priority to urgent")
+    ).to_be_visible()
+    row = page.locator(".conversation", has_text="Paulo Lima")
+    expect(row.locator(".priority-3")).to_have_text("Urgent", timeout=LIVE)
+
+    page.get_by_role("button", name="Mark pending").click()
+    expect(page.locator("#conversation-status")).to_have_text("Pending")
+    expect(page.locator(".system", has_text="marked it pending")).to_be_visible()
+
+    page.locator('[data-action="snooze"]').click()
+    page.screenshot(path=str(ARTIFACTS / "inbox-1440-light-snooze-menu.png"))
+    page.get_by_role("button", name="Tomorrow").click()
+    expect(page.locator("#conversation-status")).to_have_text("Snoozed")
+    expect(page.locator("#snoozed-until")).to_contain_text("until")
+    expect(page.locator(".system", has_text="Admin Demo snoozed it until")).to_be_visible()
+    expect(row.locator(".status-snoozed")).to_contain_text("Snoozed until", timeout=LIVE)
+
+    page.locator('[data-action="snooze"]').click()
+    page.get_by_role("button", name="Until the customer replies").click()
+    expect(page.locator("#snoozed-until")).to_have_text("until the customer replies")
+    expect(row.locator(".status-snoozed")).to_have_text("Snoozed until a reply", timeout=LIVE)
+    page.screenshot(path=str(ARTIFACTS / "inbox-1440-light-snoozed.png"))
+
+    # The customer's next message wakes it, live.
+    customer_writes(browser, server, "5511955550101", "Paulo Lima", "Voltei!")
+    expect(page.locator("#conversation-status")).to_have_text("Open", timeout=LIVE)
+    expect(page.locator(".system", has_text="The customer wrote: open again")).to_be_visible()
+
+
+def test_a_tag_and_a_canned_reply_made_on_their_pages_are_used_in_a_conversation(server, browser):
+    customer_writes(browser, server, "5511955550202", "Rita Alves", "Quando vocês retornam?")
+    page = operator(browser, server, "admin@demo.local")
+    page.get_by_role("link", name="Inbox settings").click()
+    expect(page.get_by_role("heading", name="Tags")).to_be_visible()
+
+    page.get_by_label("Name").fill("Retorno")
+    page.locator(".swatch.tag-teal").click()
+    page.get_by_role("button", name="Create tag").click()
+    expect(page.locator("#tag-rows .tag-chip.tag-teal", has_text="Retorno")).to_be_visible()
+    page.get_by_label("Name").fill("retorno")
+    page.get_by_role("button", name="Create tag").click()
+    expect(page.locator("#tag-error")).to_contain_text("exists")
+
+    page.locator(".subnav").get_by_role("link", name="Canned replies").click()
+    page.get_by_role("link", name="New canned reply").click()
+    page.get_by_label("Shortcode").fill("retorno")
+    body = page.get_by_label("Reply")
+    body.fill("Oi {{contact.nome}}, retornamos em até 2 horas.")
+    expect(page.locator("#canned-problems")).to_contain_text(
+        "Unknown variable(s): {{contact.nome}}"
+    )
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#canned-error")).to_contain_text("{{contact.nome}}")
+    page.get_by_label("Reply").fill("Oi {{contact.first_name}}, retornamos em até 2 horas.")
+    expect(page.locator("#canned-problems")).to_be_empty()
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#canned-rows")).to_contain_text("/retorno")
+
+    page.get_by_role("link", name="Inbox", exact=True).click()
+    open_conversation(page, "Rita Alves")
+    page.locator("#add-tag-conversation").select_option(label="Retorno")
+    expect(page.locator(".thread-state .tag-chip", has_text="Retorno")).to_be_visible(timeout=LIVE)
+    page.keyboard.press("r")
+    box = page.locator("#reply-body")
+    box.press_sequentially("/reto")
+    option = page.locator("#canned [role=option]").first
+    expect(option).to_contain_text("Oi Rita, retornamos em até 2 horas.")
+    box.press("Enter")
+    expect(box).to_have_value("Oi Rita, retornamos em até 2 horas.")
+
+
+SETTINGS_PAGES = {
+    "tags": "/inbox/settings/tags",
+    "canned": "/inbox/settings/canned",
+    "canned-form": "/inbox/settings/canned/new",
+    "hours": "/inbox/settings/hours",
+}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_settings_pages_on_a_phone_and_a_wide_screen(server, browser, scheme):
+    for width, height in ((1440, 900), (375, 740)):
+        page = operator(
+            browser, server, "admin@demo.local", width=width, height=height, scheme=scheme
+        )
+        for name, path in SETTINGS_PAGES.items():
+            page.goto(f"{server['url']}{path}")
+            expect(page.locator(".subnav [aria-current=page]")).to_be_visible()
+            if name == "tags":
+                page.locator("#tag-rows details.confirm summary").first.click()
+            if name == "canned-form":
+                page.get_by_label("Reply").fill("Oi {{contact.nme}}")
+                expect(page.locator("#canned-problems .field-error")).to_be_visible()
+            no_horizontal_overflow(page)
+            page.screenshot(
+                path=str(ARTIFACTS / f"settings-{name}-{width}-{scheme}.png"), full_page=True
+            )
+        page.context.close()

@@ -110,6 +110,26 @@
     }
   });
 
+  // A live refresh of the header keeps a menu the operator has open (Snooze, Hand over) open;
+  // an action taken in the menu (a POST) redraws the header with it closed.
+  var openMenus = [];
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var target = e.detail.target;
+    openMenus = [];
+    if (!target || target.id !== "thread-head" || e.detail.requestConfig.verb !== "get") return;
+    target.querySelectorAll("details.menu[open] > summary[data-action]").forEach(function (s) {
+      openMenus.push(s.getAttribute("data-action"));
+    });
+  });
+  document.addEventListener("htmx:afterSwap", function (e) {
+    if (!openMenus.length || !e.detail.target || e.detail.target.id !== "thread-head") return;
+    openMenus.forEach(function (action) {
+      var summary = e.detail.target.querySelector('details.menu > summary[data-action="' + action + '"]');
+      if (summary) summary.parentNode.open = true;
+    });
+    openMenus = [];
+  });
+
   // The list keeps as many rows as it shows when an event refreshes it.
   document.addEventListener("htmx:configRequest", function (e) {
     if (e.detail.elt.id === "conversation-list") {
