@@ -415,3 +415,21 @@ def test_breached_conversations_are_marked_in_the_list_and_counted_per_tab(org, 
     assert re.search(r'id="breached-mine"[^>]*hidden', html)
     fragment = client.get("/inbox/list", {"tab": "all"}, headers=HX).content.decode()
     assert 'id="breached-queue" hx-swap-oob="true"' in fragment
+
+
+def test_the_new_header_controls_and_history_speak_portuguese(org):
+    conversation = org.conversation()
+    client = org.client()
+    client.cookies["django_language"] = "pt-br"
+    client.post(f"/inbox/c/{conversation.pk}/do/priority", {"priority": "2"}, headers=HX)
+    html = client.post(f"/inbox/c/{conversation.pk}/do/snooze", {"until": "reply"}, headers=HX)
+    html = html.content.decode()
+    for phrase in [
+        "Adiar",
+        "Prioridade",
+        "até o cliente responder",
+        "mudou a prioridade para alta",
+    ]:
+        assert phrase in html, phrase
+    html = client.get("/inbox/settings/hours").content.decode()
+    assert "Horário comercial" in html and "Segunda-feira" in html
