@@ -19,6 +19,8 @@ class MessageIntent(OrgOwned):
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
+        # Not to be sent before `not_before` (a follow-up's due time): its job waits until then.
+        SCHEDULED = "scheduled", _("Scheduled")
         DEFERRED = "deferred", _("Deferred")
         BLOCKED = "blocked", _("Blocked")
         SENT = "sent", _("Sent")
@@ -36,6 +38,7 @@ class MessageIntent(OrgOwned):
     # `body` then holds a readable preview of it for the inbox and the timeline.
     template = models.JSONField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=255)
+    # The earliest the engine may send it (its job's first `run_after`); none: at once.
     not_before = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     created_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)

@@ -1,5 +1,6 @@
 """The outbound flow: intent → Gate → job, and the one send path."""
 
+import contextlib
 import logging
 import random
 import time
@@ -45,6 +46,7 @@ def create_intent(
     instance: Instance | None = None,
     created_by: Member | None = None,
     template: dict | None = None,
+    not_before=None,
 ) -> tuple[MessageIntent, bool]:
     """Record a request to send and let the Gate decide on it. Idempotent on the key.
 
@@ -58,6 +60,11 @@ def create_intent(
     2. Ask the Gate and store its decision (invariant 6).
     3. ALLOW or DEFER: an outbound message and a PENDING job, in the same transaction.
        BLOCK: the message is shown as failed with the Gate's reason; no job exists.
+
+    With `not_before` in the future the intent is SCHEDULED: its job's `run_after` is that
+    time (or the Gate's later DEFER), and the Gate decides again when the job runs, as for any
+    job. The outbound message (and, without one, the conversation) is made only when the job
+    starts sending, so the thread and the inbox show nothing before it is due.
     """
     if conversation is not None:
         instance = conversation.instance
@@ -74,6 +81,7 @@ def create_intent(
                     template=template,
                     idempotency_key=idempotency_key,
                     created_by=created_by,
+                    not_before=not_before,
                 )
         except IntegrityError:
             metrics.jobs_duplicate_blocked.inc()
@@ -82,11 +90,14 @@ def create_intent(
         record(org.id, "intent.created", intent, actor=created_by, origin=origin)
         now = timezone.now()
         [decision] = ask_gate([(intent, instance.pk if instance else None)], now)
-        if conversation is None and decision.instance is not None:
+        scheduled = not_before is not None and not_before > now
+        if conversation is None and decision.instance is not None and not scheduled:
             conversation = inbox.current_conversation(decision.instance, contact)
             intent.conversation = conversation
             intent.save(update_fields=["conversation"])
-        message = conversation and inbox.new_outbound_message(conversation, body, created_by)
+        message = None
+        if conversation and not scheduled:
+            message = inbox.new_outbound_message(conversation, body, created_by)
         if decision.verdict == GateDecision.Verdict.BLOCK:
             intent.status = MessageIntent.Status.BLOCKED
             intent.save(update_fields=["status"])
@@ -94,16 +105,21 @@ def create_intent(
                 inbox.advance_status(message, Message.Status.FAILED, error=decision.reason)
         else:
             deferred = decision.verdict == GateDecision.Verdict.DEFER
+            run_after = decision.defer_until if deferred else now
+            if scheduled:
+                run_after = max(run_after, not_before)
             ExecutionJob.objects.create(
                 organization=org,
                 intent=intent,
                 instance=decision.instance,
                 contact=contact,
                 message=message,
-                run_after=decision.defer_until if deferred else now,
+                run_after=run_after,
             )
-            if deferred:
-                intent.status = MessageIntent.Status.DEFERRED
+            if scheduled or deferred:
+                intent.status = (
+                    MessageIntent.Status.SCHEDULED if scheduled else MessageIntent.Status.DEFERRED
+                )
                 intent.save(update_fields=["status"])
             transaction.on_commit(wakeup.notify)
         publisher.publish(org.id, publisher.INTENT_UPDATED, intent_id=intent.id)
@@ -172,6 +188,11 @@ def execute_jobs(job_ids: list[int], worker_id: str, pool: Executor | None = Non
     if mine:
         with transaction.atomic():
             sending = decide_before_send(mine, timezone.now())
+        if any(job.message_id is None for job in sending):
+            # Apart from the Gate's transaction, which holds numbers' rows: a conversation's
+            # row is never locked after a number's there.
+            with transaction.atomic():
+                add_messages(sending)
         # A provider answered in-process (the benchmark's sandbox) blocks on nothing: no thread.
         threaded = pool and not all(
             getattr(get_provider(j.instance), "inline", False) for j in sending
@@ -187,13 +208,17 @@ def decide_before_send(claimed: list[ExecutionJob], now) -> list[ExecutionJob]:
     decisions = ask_gate([(job.intent, job.instance_id) for job in claimed], now)
     allowed = []
     for job, decision in zip(claimed, decisions, strict=True):
+        # Each move is conditional on the job still being CLAIMED: one cancelled meanwhile
+        # (`cancel_intents`) is left as it is, and never reaches SENDING.
         if decision.verdict == GateDecision.Verdict.DEFER:
-            jobs.transition(
-                job, S.PENDING, run_after=decision.defer_until, worker_id="", lease_until=None
+            released = jobs.transition_many(
+                [job], S.PENDING, run_after=decision.defer_until, worker_id="", lease_until=None
             )
-            set_intents_status([job.intent], MessageIntent.Status.DEFERRED)
+            if released:
+                set_intents_status([job.intent], MessageIntent.Status.DEFERRED)
         elif decision.verdict == GateDecision.Verdict.BLOCK:
-            fail(job, decision.reason, S.FAILED)
+            with contextlib.suppress(jobs.InvalidTransition):
+                fail(job, decision.reason, S.FAILED)
         else:
             allowed.append(job)
     lease = now + timedelta(seconds=settings.WORKER_LEASE_SECONDS)
@@ -203,6 +228,22 @@ def decide_before_send(claimed: list[ExecutionJob], now) -> list[ExecutionJob]:
     for job in sending:
         job.attempts += 1
     return sending
+
+
+def add_messages(sending: list[ExecutionJob]) -> None:
+    """The outbound messages of scheduled intents, made as their jobs start sending (and the
+    conversation, for an intent made without one): until now there was nothing to show."""
+    for job in sending:
+        if job.message_id is not None:
+            continue
+        intent = job.intent
+        if intent.conversation_id is None:
+            intent.conversation = inbox.current_conversation(job.instance, job.contact)
+            intent.save(update_fields=["conversation"])
+        job.message = inbox.new_outbound_message(
+            intent.conversation, intent.body, intent.created_by
+        )
+        ExecutionJob.objects.filter(pk=job.pk).update(message=job.message)
 
 
 def send(job: ExecutionJob) -> SendResult | ProviderError:
@@ -405,6 +446,43 @@ def resolve_uncertain(job: ExecutionJob, action: str, member: Member) -> Executi
         else:
             raise ValueError(f"unknown action {action!r}")
     return job
+
+
+def cancel_intents(
+    intents: list[MessageIntent], reason: str, actor: Member | None = None
+) -> list[MessageIntent]:
+    """Cancel the jobs of these intents that have not started sending; the intents cancelled.
+
+    A job PENDING, waiting to retry or CLAIMED (a worker took it but has not asked the Gate
+    yet) becomes FAILED with `reason`, by a conditional UPDATE on its status: if a worker moves
+    it to SENDING first, the cancel finds it gone and leaves it (a send under way is not
+    undone); if the cancel is first, the worker's own conditional move to SENDING finds it gone
+    and never sends. An intent without a job (BLOCKED) or already settled is left out.
+    """
+    if not intents:
+        return []
+    with transaction.atomic():
+        open_jobs = list(
+            ExecutionJob.objects.select_related("intent", "message")
+            .filter(
+                intent__in=[intent.pk for intent in intents],
+                status__in=[S.PENDING, S.RETRY_WAIT, S.CLAIMED],
+            )
+            .order_by("id")
+        )
+        cancelled = jobs.transition_many(
+            open_jobs, S.FAILED, last_error=reason, lease_until=None, worker_id=""
+        )
+        if not cancelled:
+            return []
+        set_intents_status([job.intent for job in cancelled], MessageIntent.Status.FAILED)
+        OperationalEvent.objects.bulk_create(
+            event(job.organization_id, "job.cancelled", job.intent, actor=actor, reason=reason)
+            for job in cancelled
+        )
+        messages = [job.message for job in cancelled if job.message_id]
+        inbox.advance_statuses(messages, Message.Status.FAILED, error=reason)
+    return [job.intent for job in cancelled]
 
 
 def cancel(intent: MessageIntent, member: Member) -> MessageIntent:

@@ -1,0 +1,450 @@
+"""State changes of the CRM: pipelines and stages, leads and their moves, automations.
+
+Every change is checked here (the API and the pages call these and show the refusal), recorded
+on the object's timeline (OperationalEvent), and scoped: a row of another organization is
+refused as not found. Refusals are `teamwork.Refused` (status 422 / 403 / 404 / 409), the
+inbox's, so the API answers them the same way.
+
+Who may do what: any member creates, edits and moves leads; owners, admins and supervisors
+create pipelines, stages and automations, pause, resume and delete automations, and dispatch
+follow-ups now.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from conversa.accounts.models import Member, Organization
+from conversa.accounts.services import record
+from conversa.crm import followups
+from conversa.crm.models import (
+    FIELD_KEY,
+    MAX_CUSTOM_FIELDS,
+    MAX_FIELD_VALUE,
+    Automation,
+    AutomationStep,
+    FollowUp,
+    Lead,
+    Pipeline,
+    Stage,
+    StageChange,
+)
+from conversa.inbox.models import Contact, Tag
+from conversa.inbox.teamwork import Refused, must_supervise, same_org
+from conversa.instances.models import Instance
+
+# Pipelines and stages
+
+
+def create_pipeline(
+    org: Organization,
+    name: str,
+    *,
+    by: Member,
+    stages: list[dict] | None = None,
+    custom_fields: list[str] | None = None,
+) -> Pipeline:
+    """A new pipeline with its stages in order (each {name, color?, is_won?, is_lost?}) and
+    the keys of its leads' custom fields."""
+    must_supervise(by)
+    name = " ".join(name.split())
+    if not name or len(name) > 120:
+        raise Refused(gettext("A pipeline's name is 1 to 120 characters."))
+    fields = check_field_keys(custom_fields or [])
+    with transaction.atomic():
+        pipeline = Pipeline.objects.create(organization=org, name=name, custom_fields=fields)
+        for spec in stages or []:
+            add_stage(pipeline, by=by, **spec)
+        record(org.id, "pipeline.created", pipeline, actor=by, name=name)
+    return pipeline
+
+
+def check_field_keys(keys: list[str]) -> list[str]:
+    bad = [key for key in keys if not isinstance(key, str) or not FIELD_KEY.match(key)]
+    if bad:
+        raise Refused(
+            gettext(
+                "A custom field's key is a lowercase letter then up to 39 lowercase letters, "
+                "digits or '_': %(bad)s."
+            )
+            % {"bad": ", ".join(map(str, bad))}
+        )
+    if len(set(keys)) != len(keys) or len(keys) > MAX_CUSTOM_FIELDS:
+        raise Refused(gettext("Up to %(n)s custom fields, each once.") % {"n": MAX_CUSTOM_FIELDS})
+    return list(keys)
+
+
+def set_custom_fields(pipeline: Pipeline, keys: list[str], *, by: Member) -> Pipeline:
+    """Declare the keys of the pipeline's custom fields (what {{lead.<key>}} may name)."""
+    must_supervise(by)
+    same_org(by, pipeline.organization_id)
+    pipeline.custom_fields = check_field_keys(keys)
+    pipeline.save(update_fields=["custom_fields"])
+    record(pipeline.organization_id, "pipeline.fields_changed", pipeline, actor=by, keys=keys)
+    return pipeline
+
+
+def add_stage(
+    pipeline: Pipeline,
+    name: str,
+    *,
+    by: Member,
+    color: str = "#64748b",
+    is_won: bool = False,
+    is_lost: bool = False,
+    position: int | None = None,
+) -> Stage:
+    """A stage of the pipeline, last unless `position` is given (the others make room)."""
+    must_supervise(by)
+    same_org(by, pipeline.organization_id)
+    name = " ".join(name.split())
+    if not name or len(name) > 120:
+        raise Refused(gettext("A stage's name is 1 to 120 characters."))
+    if is_won and is_lost:
+        raise Refused(gettext("A stage is won or lost, not both."))
+    if not isinstance(color, str) or len(color) > 16:
+        raise Refused(gettext("Unknown colour: %(colour)s.") % {"colour": color})
+    with transaction.atomic():
+        stages = list(pipeline.stages.order_by("position", "id"))
+        if position is None or position >= len(stages):
+            position = len(stages)
+        for index, stage in enumerate(stages):
+            wanted = index if index < position else index + 1
+            if stage.position != wanted:
+                Stage.objects.filter(pk=stage.pk).update(position=wanted)
+        stage = Stage.objects.create(
+            organization_id=pipeline.organization_id,
+            pipeline=pipeline,
+            name=name,
+            color=color,
+            is_won=is_won,
+            is_lost=is_lost,
+            position=position,
+        )
+    return stage
+
+
+# Leads
+
+
+def clean_custom_fields(pipeline: Pipeline, values) -> dict[str, str]:
+    """Custom field values as {key: text}, keys among the pipeline's; refused otherwise."""
+    if values is None:
+        return {}
+    if not isinstance(values, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in values.items()
+    ):
+        raise Refused(gettext("Custom fields are {key: text}."))
+    unknown = sorted(set(values) - set(pipeline.custom_fields or []))
+    if unknown:
+        raise Refused(
+            gettext("Unknown custom field(s): %(unknown)s. Known: %(known)s.")
+            % {
+                "unknown": ", ".join(unknown),
+                "known": ", ".join(pipeline.custom_fields or []) or "—",
+            }
+        )
+    if any(len(v) > MAX_FIELD_VALUE for v in values.values()):
+        raise Refused(gettext("A custom field is up to %(n)s characters.") % {"n": MAX_FIELD_VALUE})
+    return dict(values)
+
+
+def clean_value(value) -> Decimal:
+    try:
+        value = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise Refused(gettext("The value is a number.")) from exc
+    if not value.is_finite() or value < 0 or value >= Decimal("1e10"):
+        raise Refused(gettext("The value is a number from 0 to 9,999,999,999.99."))
+    return value.quantize(Decimal("0.01"))
+
+
+def clean_title(title: str) -> str:
+    title = " ".join((title or "").split())
+    if not title or len(title) > 200:
+        raise Refused(gettext("A lead's title is 1 to 200 characters."))
+    return title
+
+
+def create_lead(
+    contact: Contact,
+    stage: Stage,
+    title: str,
+    *,
+    by: Member | None,
+    value=0,
+    owner: Member | None = None,
+    notes: str = "",
+    custom_fields: dict | None = None,
+) -> Lead:
+    """A new lead of `contact` in `stage`. Its arrival there is a stage entry like any move:
+    recorded as a StageChange (from no stage) and firing the stage's automations, in the same
+    transaction."""
+    org_id = contact.organization_id
+    same_org(stage, org_id)
+    if owner is not None:
+        same_org(owner, org_id)
+    pipeline = stage.pipeline
+    with transaction.atomic():
+        now = timezone.now()
+        lead = Lead.objects.create(
+            organization_id=org_id,
+            pipeline=pipeline,
+            stage=stage,
+            contact=contact,
+            title=clean_title(title),
+            value=clean_value(value),
+            owner=owner,
+            notes=notes or "",
+            custom_fields=clean_custom_fields(pipeline, custom_fields),
+            created_at=now,
+            updated_at=now,
+            stage_entered_at=now,
+        )
+        record(org_id, "lead.created", lead, actor=by, stage=stage.pk, title=lead.title)
+        change = StageChange.objects.create(
+            organization_id=org_id, lead=lead, to_stage=stage, moved_by=by, created_at=now
+        )
+        followups.schedule(change)
+    return lead
+
+
+def update_lead(lead: Lead, *, by: Member | None, **changes) -> Lead:
+    """Change a lead's title, value, owner, notes or custom fields (only those given). Its
+    stage changes through `move_lead` only."""
+    same_org(lead.pipeline, lead.organization_id)
+    allowed = {"title", "value", "owner", "notes", "custom_fields"}
+    if set(changes) - allowed:
+        raise ValueError(f"not a lead field: {sorted(set(changes) - allowed)}")
+    if "title" in changes:
+        changes["title"] = clean_title(changes["title"])
+    if "value" in changes:
+        changes["value"] = clean_value(changes["value"])
+    if changes.get("owner") is not None:
+        same_org(changes["owner"], lead.organization_id)
+    if "custom_fields" in changes:
+        changes["custom_fields"] = clean_custom_fields(lead.pipeline, changes["custom_fields"])
+    if "notes" in changes:
+        changes["notes"] = changes["notes"] or ""
+    changed = {k: v for k, v in changes.items() if getattr(lead, k) != v}
+    if not changed:
+        return lead
+    for name, value in changed.items():
+        setattr(lead, name, value)
+    lead.updated_at = timezone.now()
+    lead.save(update_fields=[*changed, "updated_at"])
+    record(
+        lead.organization_id,
+        "lead.updated",
+        lead,
+        actor=by,
+        fields=sorted(changed),
+    )
+    return lead
+
+
+def move_lead(lead: Lead, stage: Stage, by: Member | None) -> StageChange | None:
+    """Move a lead into `stage` of its pipeline; the StageChange recorded, or None when the
+    lead was in that stage already (a no-op: nothing recorded, nothing scheduled — invariant 8).
+
+    One transaction:
+    1. Lock the lead's row and read its stage afresh: of ten moves racing into one stage, the
+       first moves it and the nine others, waiting on the lock, find it there and do nothing.
+    2. Record the StageChange (its id is the stage-entry epoch) and set the lead's stage.
+    3. Schedule the new stage's matching automations (`followups.schedule`), then cancel the
+       follow-ups still pending from the stage it left ("left stage"). In that order: the Gate
+       locks numbers' rows before a cancellation locks jobs' rows, the order a worker takes.
+    `lead` is refreshed with the stage it ends in.
+    """
+    same_org(stage, lead.organization_id)
+    if stage.pipeline_id != lead.pipeline_id:
+        raise Refused(gettext("That stage is in another pipeline."))
+    with transaction.atomic():
+        locked = (
+            Lead.objects.select_for_update()
+            .select_related("organization", "contact", "pipeline", "owner")
+            .get(pk=lead.pk)
+        )
+        if locked.stage_id == stage.pk:
+            lead.stage, lead.stage_entered_at = stage, locked.stage_entered_at
+            return None
+        now = timezone.now()
+        previous = locked.stage_id
+        change = StageChange.objects.create(
+            organization_id=locked.organization_id,
+            lead=locked,
+            from_stage_id=previous,
+            to_stage=stage,
+            moved_by=by,
+            created_at=now,
+        )
+        Lead.objects.filter(pk=locked.pk).update(stage=stage, stage_entered_at=now, updated_at=now)
+        locked.stage, locked.stage_entered_at, locked.updated_at = stage, now, now
+        change.lead = locked
+        record(
+            locked.organization_id,
+            "lead.moved",
+            locked,
+            actor=by,
+            from_stage=previous,
+            to_stage=stage.pk,
+            stage_change=change.pk,
+        )
+        followups.schedule(change)
+        followups.cancel(
+            list(
+                followups.pending()
+                .filter(lead=locked)
+                .exclude(stage_change=change)
+                .select_related("intent", "lead")
+            ),
+            FollowUp.CancelReason.LEFT_STAGE,
+            by,
+        )
+    lead.stage, lead.stage_entered_at, lead.updated_at = stage, now, now
+    return change
+
+
+# Automations
+
+
+def save_automation(
+    org: Organization,
+    *,
+    by: Member,
+    name: str,
+    stage: Stage,
+    steps: list[dict],
+    tag: Tag | None = None,
+    owner: Member | None = None,
+    instance: Instance | None = None,
+    active: bool = True,
+    automation: Automation | None = None,
+) -> Automation:
+    """Create an automation, or change `automation`, with its steps in order (each {delay,
+    delay_unit, business_hours, template}; positions are 1, 2, 3…). Refused with every problem
+    at once: no step, a delay out of range, an empty or too long message, a variable that is
+    neither built in nor one of the pipeline's custom fields.
+
+    A change applies to stage entries from now on: steps already scheduled keep the message
+    and time they were given."""
+    must_supervise(by)
+    for obj in (stage, tag, owner, instance, automation):
+        if obj is not None:
+            same_org(obj, org.id)
+    name = " ".join((name or "").split())
+    problems = []
+    if not name or len(name) > 120:
+        problems.append(gettext("An automation's name is 1 to 120 characters."))
+    problems += steps_problems(steps, stage.pipeline.custom_fields or [])
+    if problems:
+        raise Refused(" ".join(problems))
+    now = timezone.now()
+    with transaction.atomic():
+        created = automation is None
+        if created:
+            automation = Automation(organization=org, created_by=by, created_at=now)
+        automation.name, automation.stage, automation.tag = name, stage, tag
+        automation.owner, automation.instance, automation.active = owner, instance, active
+        automation.updated_at = now
+        automation.save()
+        existing = {step.position: step for step in automation.steps.all()} if not created else {}
+        for position, spec in enumerate(steps, start=1):
+            step = existing.pop(position, None) or AutomationStep(
+                organization=org, automation=automation, position=position
+            )
+            step.delay = int(spec.get("delay", 0))
+            step.delay_unit = spec.get("delay_unit", AutomationStep.Unit.MINUTES)
+            step.business_hours = bool(spec.get("business_hours", False))
+            step.template = spec["template"]
+            step.save()
+        AutomationStep.objects.filter(pk__in=[step.pk for step in existing.values()]).delete()
+        record(
+            org.id,
+            "automation.created" if created else "automation.changed",
+            automation,
+            actor=by,
+            name=name,
+            stage=stage.pk,
+            steps=len(steps),
+        )
+    return automation
+
+
+def steps_problems(steps: list[dict], custom_fields: list[str]) -> list[str]:
+    """What is wrong with an automation's steps, each problem naming its step."""
+    if not steps:
+        return [gettext("An automation has at least one step.")]
+    if len(steps) > 20:
+        return [gettext("An automation has at most 20 steps.")]
+    found = []
+    for position, spec in enumerate(steps, start=1):
+        unit = spec.get("delay_unit", AutomationStep.Unit.MINUTES)
+        delay = spec.get("delay", 0)
+        prefix = gettext("Step %(n)s:") % {"n": position}
+        if unit not in AutomationStep.Unit.values:
+            found.append(f"{prefix} " + gettext("the delay is in minutes, hours or days."))
+        elif not isinstance(delay, int) or not 0 <= delay <= AutomationStep.MAX_DELAY[unit]:
+            found.append(f"{prefix} " + gettext("the delay is at most a year."))
+        for problem in AutomationStep.template_problems(spec.get("template") or "", custom_fields):
+            found.append(f"{prefix} {problem}")
+    return found
+
+
+def set_automation_active(automation: Automation, active: bool, *, by: Member) -> int:
+    """Pause or resume an automation. Pausing cancels its pending steps ("automation paused"):
+    a paused automation sends nothing; resuming fires on stage entries from then on. Returns
+    how many steps were cancelled."""
+    must_supervise(by)
+    same_org(by, automation.organization_id)
+    with transaction.atomic():
+        Automation.objects.filter(pk=automation.pk).update(active=active, updated_at=timezone.now())
+        automation.active = active
+        record(
+            automation.organization_id,
+            "automation.resumed" if active else "automation.paused",
+            automation,
+            actor=by,
+        )
+        if active:
+            return 0
+        return followups.automation_stopped(automation, FollowUp.CancelReason.AUTOMATION_PAUSED, by)
+
+
+def delete_automation(automation: Automation, *, by: Member) -> int:
+    """Delete an automation; its pending steps are cancelled ("automation deleted") and its
+    follow-ups' history stays on the leads. Returns how many steps were cancelled."""
+    must_supervise(by)
+    same_org(by, automation.organization_id)
+    with transaction.atomic():
+        cancelled = followups.automation_stopped(
+            automation, FollowUp.CancelReason.AUTOMATION_DELETED, by
+        )
+        record(
+            automation.organization_id,
+            "automation.deleted",
+            automation,
+            actor=by,
+            name=automation.name,
+        )
+        automation.delete()
+    return cancelled
+
+
+def preview_step(template: str, lead: Lead) -> str:
+    """A step's message as `lead` would receive it (the form's preview); refused with the
+    template's problems."""
+    problems = AutomationStep.template_problems(template, lead.pipeline.custom_fields or [])
+    if problems:
+        raise Refused(" ".join(problems))
+    return AutomationStep.render(template, lead)
+
+
+def dispatch_now(org: Organization, *, by: Member) -> dict:
+    """The "Dispatch now" button: `followups.dispatch_due` for the organization."""
+    must_supervise(by)
+    result = followups.dispatch_due(org)
+    record(org.id, "followups.dispatched", org, actor=by, made_runnable=result["made_runnable"])
+    return result

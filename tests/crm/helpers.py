@@ -1,0 +1,55 @@
+"""A pipeline, a lead and an automation in one line each."""
+
+from conversa.crm import services
+from conversa.crm.models import Automation, Lead, Pipeline, Stage
+from conversa.engine import services as engine
+from conversa.engine.models import ExecutionJob
+from conversa.engine.worker import Worker
+from conversa.inbox import services as inbox
+from tests.conftest import Org
+
+STEPS = [
+    {"delay": 0, "template": "Olá {{contact.first_name}}, sobre {{lead.title}}"},
+    {"delay": 2, "delay_unit": "days", "template": "Ainda interessado em {{lead.title}}?"},
+    {"delay": 3, "delay_unit": "days", "template": "Última chance: R$ {{lead.value}}"},
+]
+
+
+def pipeline(org: Org, custom_fields=()) -> Pipeline:
+    return services.create_pipeline(
+        org.org,
+        "Vendas",
+        by=org.owner,
+        stages=[{"name": n} for n in ("Novo", "Proposta", "Negociação", "Ganho")],
+        custom_fields=list(custom_fields),
+    )
+
+
+def stage(p: Pipeline, name: str) -> Stage:
+    return p.stages.get(name=name)
+
+
+def lead(org: Org, p: Pipeline, phone: str = "5511988880001", title: str = "Plano anual") -> Lead:
+    contact = inbox.upsert_contact(org.org, phone, "Maria Souza")
+    return services.create_lead(contact, stage(p, "Novo"), title, by=org.owner, value="1500")
+
+
+def automation(org: Org, at: Stage, steps=None, **extra) -> Automation:
+    return services.save_automation(
+        org.org, by=org.owner, name="Proposta follow-up", stage=at, steps=steps or STEPS, **extra
+    )
+
+
+def run_worker() -> int:
+    """Run the in-process engine until it has nothing runnable left; the jobs it ran."""
+    worker, total = Worker(batch_size=50), 0
+    while ran := worker.run_once():
+        total += ran
+    return total
+
+
+def job_of(follow_up) -> ExecutionJob:
+    return ExecutionJob.objects.get(intent_id=follow_up.intent_id)
+
+
+__all__ = ["engine"]
