@@ -46,7 +46,7 @@ urlpatterns = [
         engine.intent_action,
         name="intent-action",
     ),
-    path("pipeline/", accounts.upcoming, {"section": "pipeline"}, name="pipeline"),
+    path("", include("conversa.crm.urls")),
     path("campaigns/", accounts.upcoming, {"section": "campaigns"}, name="campaigns"),
     path("insights/", accounts.upcoming, {"section": "insights"}, name="insights"),
     path("settings/", accounts.upcoming, {"section": "settings"}, name="settings"),

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversa.accounts.models import Member, Organization
+from conversa.crm import services as crm
 from conversa.crm.models import Pipeline, Stage
 from conversa.inbox import assignment, teamwork
 from conversa.inbox import services as inbox
@@ -49,7 +50,7 @@ STAGES = [
     ("Novo", "#64748b"),
     ("Qualificado", "#0ea5e9"),
     ("Proposta", "#8b5cf6"),
-    ("Ganho", "#16a34a"),
+    ("Fechado", "#16a34a"),
     ("Perdido", "#dc2626"),
 ]
 
@@ -144,10 +145,64 @@ def load_demo() -> DemoResult:
             name=name,
             position=position,
             color=color,
-            is_won=name == "Ganho",
+            is_won=name == "Fechado",
             is_lost=name == "Perdido",
         )
+    show_the_pipeline(org, pipeline, members)
     return result
+
+
+# The demo's leads: (phone, name, title, value, stage, owner: an email's name or None).
+LEADS = [
+    ("5511987650001", "Mariana Costa", "Entrega semanal em Campinas", "1800", "Novo", None),
+    ("5521998760002", "João Pereira", "Plano anual", "990", "Qualificado", "admin"),
+    ("5531976540003", "Carla Mendes", "Reposição de estoque", "4250.50", "Proposta", "ana"),
+    (
+        "5511955550101",
+        "Padaria Pão Quente",
+        "Cestas de café da manhã",
+        "12000",
+        "Proposta",
+        "bruno",
+    ),
+    ("5511955550102", "Studio Yoga Leve", "Kit boas-vindas para alunos", "2300", "Novo", "ana"),
+    ("5511955550103", "Rafael Nunes", "Presentes corporativos", "7800", "Fechado", "admin"),
+    ("5511955550104", "Oficina do Zé", "Uniformes", "1500", "Perdido", "bruno"),
+]
+PROPOSAL_STEPS = [
+    (
+        0,
+        "minutes",
+        "Oi {{contact.first_name}}! Enviei a proposta de {{lead.title}}. Qualquer dúvida, é só responder aqui.",
+    ),
+    (2, "days", "{{contact.first_name}}, conseguiu ver a proposta? Posso ajustar algo para você?"),
+    (
+        5,
+        "days",
+        "Oi {{contact.first_name}}, a proposta de {{lead.title}} segue válida esta semana. Vamos fechar?",
+    ),
+]
+
+
+def show_the_pipeline(org: Organization, pipeline: Pipeline, members: dict[str, Member]) -> None:
+    """Leads in every stage of the sales pipeline and a follow-up automation on Proposta
+    (made after the leads, so loading the demo schedules nothing)."""
+    owner = members[OWNER_EMAIL]
+    stages = {stage.name: stage for stage in pipeline.stages.all()}
+    people = {email.split("@")[0]: member for email, member in members.items()}
+    for phone, name, title, value, stage, who in LEADS:
+        contact = inbox.upsert_contact(org, phone, name)
+        crm.create_lead(contact, stages[stage], title, by=owner, value=value, owner=people.get(who))
+    crm.save_automation(
+        org,
+        by=owner,
+        name="Acompanhar proposta",
+        stage=stages["Proposta"],
+        steps=[
+            {"delay": delay, "delay_unit": unit, "template": text}
+            for delay, unit, text in PROPOSAL_STEPS
+        ],
+    )
 
 
 def show_the_inbox(org: Organization, instance: Instance, members: dict[str, Member]) -> None:
