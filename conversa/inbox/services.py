@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
+from conversa.accounts.services import record
 from conversa.bulk import set_column
 from conversa.inbox import assignment, deadlines
 from conversa.inbox.models import Contact, Conversation, Message, Queue
@@ -110,12 +111,49 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
     )
     customer_opened([conversation], now)
     touch_activity(instance, now)
+    if not new_contact:
+        stop_follow_ups([contact.pk])
     publisher.publish(
         org.id, publisher.MESSAGE_RECEIVED, conversation_id=conversation.id, message_id=message.id
     )
     if conversation.assignee_id is None:
         assignment.distribute(conversation)
     return message
+
+
+def stop_follow_ups(contact_ids) -> None:
+    """A customer's message stops the CRM follow-ups still pending for them ("contact
+    replied"): one query for the whole batch when there are none. After the conversation's and
+    the number's rows, the order in which a worker locks numbers, then jobs."""
+    from conversa.crm import followups  # the CRM builds on the inbox, not the other way
+
+    followups.contact_replied(contact_ids)
+
+
+@transaction.atomic
+def set_opted_out(contact: Contact, opted_out: bool = True, *, by: Member | None = None) -> bool:
+    """Record that the contact opted out of automated and campaign messages (or back in).
+    Returns False when nothing changed. Opting out cancels their pending follow-ups ("opted
+    out"); from then on the Gate blocks every AUTOMATION and CAMPAIGN send to them."""
+    from conversa.crm import followups
+
+    if (
+        not Contact.objects.filter(pk=contact.pk)
+        .exclude(opted_out=opted_out)
+        .update(opted_out=opted_out)
+    ):
+        return False
+    contact.opted_out = opted_out
+    record(
+        contact.organization_id,
+        "contact.opted_out" if opted_out else "contact.opted_in",
+        contact,
+        actor=by,
+    )
+    if opted_out:
+        followups.contact_opted_out([contact.pk])
+    publisher.publish(contact.organization_id, publisher.CONTACT_UPDATED, contact_id=contact.pk)
+    return True
 
 
 # What a customer's message does to its conversation's state, whatever it was.
@@ -369,6 +407,7 @@ def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Me
     customer_opened(list({t.pk: t for t in threads.values()}.values()), now)
     for instance in {instance.pk: instance for instance, _ in arrivals}.values():
         touch_activity(instance, now)
+    stop_follow_ups({contact.pk for contact in contacts.values()})
     for conversation in {t.pk: t for t in threads.values() if t.assignee_id is None}.values():
         assignment.distribute(conversation)
     publish_messages(messages, publisher.MESSAGE_RECEIVED)

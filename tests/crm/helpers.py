@@ -2,9 +2,9 @@
 
 from conversa.crm import services
 from conversa.crm.models import Automation, Lead, Pipeline, Stage
+from conversa.engine import jobs
 from conversa.engine import services as engine
 from conversa.engine.models import ExecutionJob
-from conversa.engine.worker import Worker
 from conversa.inbox import services as inbox
 from tests.conftest import Org
 
@@ -41,15 +41,14 @@ def automation(org: Org, at: Stage, steps=None, **extra) -> Automation:
 
 
 def run_worker() -> int:
-    """Run the in-process engine until it has nothing runnable left; the jobs it ran."""
-    worker, total = Worker(batch_size=50), 0
-    while ran := worker.run_once():
-        total += ran
+    """Claim and run what is runnable until nothing is left, as a worker's passes would (the
+    sandbox answering in-process: tests/crm/conftest.py); the jobs it ran."""
+    total = 0
+    while claimed := jobs.claim_batch("test-worker", 50):
+        engine.execute_jobs(claimed, "test-worker")
+        total += len(claimed)
     return total
 
 
 def job_of(follow_up) -> ExecutionJob:
     return ExecutionJob.objects.get(intent_id=follow_up.intent_id)
-
-
-__all__ = ["engine"]
