@@ -31,7 +31,7 @@ from conversa.crm.models import (
     Stage,
     StageChange,
 )
-from conversa.inbox.models import Contact, Tag
+from conversa.inbox.models import Contact, Message, Tag
 from conversa.inbox.teamwork import Refused, must_supervise, same_org
 from conversa.instances.models import Instance
 
@@ -448,3 +448,90 @@ def dispatch_now(org: Organization, *, by: Member) -> dict:
     result = followups.dispatch_due(org)
     record(org.id, "followups.dispatched", org, actor=by, made_runnable=result["made_runnable"])
     return result
+
+
+# Reading
+
+
+def lead_timeline(lead: Lead, limit: int = 200) -> list[dict]:
+    """The lead's story, newest first: its stage moves, each follow-up scheduled and what
+    became of it (sent, cancelled with its reason, blocked or failed with the Gate's or the
+    engine's reason), and the messages exchanged with its contact since it was created. Each
+    entry is {at, kind: "stage" | "follow_up" | "message", verb, data}. A few queries whatever
+    the length."""
+    entries = []
+    changes = StageChange.objects.filter(lead=lead).select_related("to_stage", "from_stage")
+    for change in changes.select_related("moved_by"):
+        entries.append(
+            {
+                "at": change.created_at,
+                "kind": "stage",
+                "verb": "created" if change.from_stage_id is None else "moved",
+                "data": {
+                    "stage_change_id": change.pk,
+                    "from_stage": change.from_stage.name if change.from_stage else None,
+                    "to_stage": change.to_stage.name,
+                    "by": change.moved_by.display_name if change.moved_by else None,
+                },
+            }
+        )
+    steps = (
+        FollowUp.objects.filter(lead=lead)
+        .select_related("intent__job", "automation")
+        .prefetch_related("intent__decisions")
+    )
+    for f in steps:
+        base = {
+            "follow_up_id": f.pk,
+            "intent_id": f.intent_id,
+            "automation": f.automation.name if f.automation else None,
+            "position": f.position,
+            "body": f.intent.body,
+        }
+        entries.append(
+            {
+                "at": f.created_at,
+                "kind": "follow_up",
+                "verb": "scheduled",
+                "data": {**base, "due_at": f.due_at.isoformat()},
+            }
+        )
+        state, job = f.state, getattr(f.intent, "job", None)
+        decision = f.intent.latest_decision
+        if state == FollowUp.State.CANCELLED:
+            at = f.cancelled_at
+            data = {"reason": f.cancel_reason, "reason_label": f.get_cancel_reason_display()}
+        elif state == FollowUp.State.SENT:
+            at, data = job.updated_at, {}
+        elif state == FollowUp.State.BLOCKED:
+            at = decision.created_at
+            data = {"reason": decision.reason_code, "reason_label": decision.reason}
+        elif state == FollowUp.State.FAILED:
+            at, data = job.updated_at, {"reason_label": job.last_error}
+        else:
+            continue
+        entries.append(
+            {"at": at, "kind": "follow_up", "verb": str(state), "data": {**base, **data}}
+        )
+    messages = Message.objects.filter(
+        organization_id=lead.organization_id,
+        conversation__contact_id=lead.contact_id,
+        created_at__gte=lead.created_at,
+    ).order_by("-created_at", "-id")[:limit]
+    for message in messages:
+        entries.append(
+            {
+                "at": message.created_at,
+                "kind": "message",
+                "verb": "received" if message.direction == Message.Direction.INBOUND else "sent",
+                "data": {
+                    "message_id": message.pk,
+                    "conversation_id": message.conversation_id,
+                    "body": message.body,
+                    "status": message.status,
+                    "error": message.error,
+                },
+            }
+        )
+    entries.sort(key=lambda entry: entry["at"], reverse=True)
+    return entries[:limit]

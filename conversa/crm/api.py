@@ -1,0 +1,506 @@
+"""The CRM's API: pipelines and stages, leads (a PATCH with `stage_id` moves one), lead
+timelines, automations with their steps, follow-up counters and dispatch.
+
+Every lookup is scoped to the caller's organization (another's lead is a 404). Handlers stay
+thin: the services check and record. `POST /api/internal/follow-ups/dispatch` is for a
+scheduler outside the app: it takes the internal token (CONVERSA_INTERNAL_TOKEN) instead of
+a member's session or API token.
+"""
+
+import hmac
+import os
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from django.db.models import Count, Min, Q
+from django.http import Http404, HttpRequest
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
+from ninja.responses import Status
+from ninja.security import HttpBearer
+
+from conversa.accounts.models import Member, Organization
+from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.crm import followups, services
+from conversa.crm.models import Automation, AutomationStep, FollowUp, Lead, Pipeline, Stage
+from conversa.inbox import services as inbox
+from conversa.inbox.api import attempt, refused_as_http
+from conversa.inbox.models import Contact, Tag
+from conversa.inbox.teamwork import Refused
+from conversa.instances.models import Instance
+
+router = Router(tags=["crm"])
+
+# Schemas
+
+
+class StageOut(Schema):
+    id: int
+    name: str
+    position: int
+    color: str
+    is_won: bool
+    is_lost: bool
+
+
+class PipelineOut(Schema):
+    id: int
+    name: str
+    custom_fields: list[str]
+    stages: list[StageOut]
+
+
+class StageIn(Schema):
+    name: str = Field(min_length=1, max_length=120)
+    color: str = Field("#64748b", max_length=16)
+    is_won: bool = False
+    is_lost: bool = False
+    position: int | None = Field(None, ge=0, description="none: last")
+
+
+class PipelineIn(Schema):
+    name: str = Field(min_length=1, max_length=120)
+    stages: list[StageIn] = Field([], max_length=50)
+    custom_fields: list[str] = Field([], description="keys of the leads' custom fields")
+
+
+class ContactRef(Schema):
+    id: int
+    name: str
+    phone: str
+
+
+class LeadOut(Schema):
+    id: int
+    pipeline_id: int
+    stage_id: int
+    contact: ContactRef
+    title: str
+    value: Decimal
+    owner_id: int | None
+    notes: str
+    custom_fields: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+    stage_entered_at: datetime
+
+
+class LeadIn(Schema):
+    contact_id: int | None = Field(None, description="an existing contact, or give `phone`")
+    phone: str | None = Field(None, pattern=r"^\+?[0-9]{8,15}$")
+    name: str = Field("", max_length=200, description="the new contact's name, with `phone`")
+    pipeline_id: int
+    stage_id: int | None = Field(None, description="none: the pipeline's first stage")
+    title: str = Field(min_length=1, max_length=200)
+    value: Decimal = Field(Decimal("0"), ge=0)
+    owner_id: int | None = None
+    notes: str = Field("", max_length=10000)
+    custom_fields: dict[str, str] = {}
+
+
+class LeadPatch(Schema):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    value: Decimal | None = Field(None, ge=0)
+    owner_id: int | None = None
+    notes: str | None = Field(None, max_length=10000)
+    custom_fields: dict[str, str] | None = None
+    stage_id: int | None = Field(None, description="move the lead (the same stage: nothing)")
+
+
+class TimelineEntryOut(Schema):
+    at: datetime
+    kind: str
+    verb: str
+    data: dict
+
+
+class StepIO(Schema):
+    position: int | None = Field(None, description="answered; in a request, the list's order")
+    delay: int = Field(0, ge=0)
+    delay_unit: Literal["minutes", "hours", "days"] = "minutes"
+    business_hours: bool = Field(False, description="then at the next business-hours slot")
+    template: str = Field(max_length=AutomationStep.MAX_LENGTH)
+
+
+class AutomationOut(Schema):
+    id: int
+    name: str
+    pipeline_id: int
+    stage_id: int
+    tag_id: int | None
+    owner_id: int | None
+    instance_id: int | None
+    active: bool
+    steps: list[StepIO]
+    pending: int
+    next_due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class AutomationIn(Schema):
+    name: str = Field(min_length=1, max_length=120)
+    stage_id: int
+    tag_id: int | None = None
+    owner_id: int | None = None
+    instance_id: int | None = None
+    active: bool = True
+    steps: list[StepIO] = Field(min_length=1, max_length=20)
+
+
+class PreviewIn(Schema):
+    template: str = Field(max_length=AutomationStep.MAX_LENGTH)
+    lead_id: int
+
+
+class FollowUpOut(Schema):
+    id: int
+    lead_id: int
+    automation_id: int | None
+    position: int
+    intent_id: int
+    due_at: datetime
+    state: str
+    cancel_reason: str
+    cancelled_at: datetime | None
+    body: str
+
+
+class DispatchOut(Schema):
+    at: datetime
+    made_runnable: int
+    queued: int
+    progress: dict | None
+
+
+class InternalDispatchIn(Schema):
+    organization: str | None = Field(None, description="an organization's slug; none: all")
+
+
+# Helpers
+
+
+def lead_qs(request):
+    return scoped(request.org, Lead).select_related("contact")
+
+
+def member_or_404(request, member_id: int | None) -> Member | None:
+    return None if member_id is None else get_for_org_or_404(request.org, Member, pk=member_id)
+
+
+def automation_out(automation: Automation, pending: dict) -> dict:
+    count, next_due = pending.get(automation.pk, (0, None))
+    return {
+        **{f: getattr(automation, f) for f in AutomationOut.model_fields if hasattr(automation, f)},
+        "pipeline_id": automation.stage.pipeline_id,
+        "steps": list(automation.steps.all()),
+        "pending": count,
+        "next_due_at": next_due,
+    }
+
+
+def pending_by_automation(ids: list[int]) -> dict[int, tuple[int, datetime | None]]:
+    """Automation id → (its steps still to go, the next one's due time), in one query."""
+    rows = (
+        followups.pending()
+        .filter(automation_id__in=ids)
+        .values("automation_id")
+        .annotate(n=Count("id"), next=Min("due_at"))
+    )
+    return {row["automation_id"]: (row["n"], row["next"]) for row in rows}
+
+
+def follow_up_out(f: FollowUp) -> dict:
+    return {
+        **{f_: getattr(f, f_) for f_ in FollowUpOut.model_fields if f_ not in {"body", "state"}},
+        "state": str(f.state),
+        "body": f.intent.body,
+    }
+
+
+# Pipelines and stages
+
+
+@router.get("/crm/pipelines", response=list[PipelineOut])
+def list_pipelines(request: HttpRequest):
+    """The organization's pipelines with their stages in order."""
+    return scoped(request.org, Pipeline).prefetch_related("stages")
+
+
+@router.post("/crm/pipelines", response={201: PipelineOut})
+def create_pipeline(request: HttpRequest, payload: PipelineIn):
+    """A new pipeline with its stages (owners, admins, supervisors)."""
+    pipeline = attempt(
+        lambda: services.create_pipeline(
+            request.org,
+            payload.name,
+            by=request.member,
+            stages=[stage.dict() for stage in payload.stages],
+            custom_fields=payload.custom_fields,
+        )
+    )
+    return Status(201, pipeline)
+
+
+@router.post("/crm/pipelines/{pipeline_id}/stages", response={201: StageOut})
+def add_stage(request: HttpRequest, pipeline_id: int, payload: StageIn):
+    """A new stage in the pipeline, last unless `position` says where."""
+    pipeline = get_for_org_or_404(request.org, Pipeline, pk=pipeline_id)
+    stage = attempt(lambda: services.add_stage(pipeline, by=request.member, **payload.dict()))
+    return Status(201, stage)
+
+
+# Leads
+
+
+@router.get("/crm/leads", response=list[LeadOut])
+def list_leads(
+    request: HttpRequest,
+    pipeline_id: int | None = None,
+    stage_id: int | None = None,
+    owner_id: int | None = Query(None, description="0: leads with no owner"),
+    q: str = Query("", max_length=200, description="title, contact name or number"),
+    limit: int = Query(100, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+):
+    """Leads, most recently changed first, filtered."""
+    leads = lead_qs(request)
+    if pipeline_id is not None:
+        leads = leads.filter(pipeline_id=pipeline_id)
+    if stage_id is not None:
+        leads = leads.filter(stage_id=stage_id)
+    if owner_id == 0:
+        leads = leads.filter(owner__isnull=True)
+    elif owner_id is not None:
+        leads = leads.filter(owner_id=owner_id)
+    if q.strip():
+        term = q.strip()
+        leads = leads.filter(
+            Q(title__icontains=term)
+            | Q(contact__name__icontains=term)
+            | Q(contact__phone__contains=term.lstrip("+"))
+        )
+    return leads[offset : offset + limit]
+
+
+@router.post("/crm/leads", response={201: LeadOut})
+def create_lead(request: HttpRequest, payload: LeadIn):
+    """A new lead in a stage (its pipeline's first by default): a stage entry, so the
+    stage's automations fire."""
+    pipeline = get_for_org_or_404(request.org, Pipeline, pk=payload.pipeline_id)
+    if payload.stage_id is not None:
+        stage = get_for_org_or_404(request.org, Stage, pk=payload.stage_id, pipeline=pipeline)
+    else:
+        stage = pipeline.stages.order_by("position", "id").first()
+        if stage is None:
+            raise HttpError(409, "The pipeline has no stage")
+    if payload.contact_id is not None:
+        contact = get_for_org_or_404(request.org, Contact, pk=payload.contact_id)
+    elif payload.phone:
+        contact = inbox.upsert_contact(request.org, payload.phone.lstrip("+"), payload.name)
+    else:
+        raise refused_as_http(Refused("Give contact_id or phone"))
+    owner = member_or_404(request, payload.owner_id)
+    lead = attempt(
+        lambda: services.create_lead(
+            contact,
+            stage,
+            payload.title,
+            by=request.member,
+            value=payload.value,
+            owner=owner,
+            notes=payload.notes,
+            custom_fields=payload.custom_fields,
+        )
+    )
+    return Status(201, lead_qs(request).get(pk=lead.pk))
+
+
+@router.get("/crm/leads/{lead_id}", response=LeadOut)
+def get_lead(request: HttpRequest, lead_id: int):
+    return get_for_org_or_404(request.org, Lead, pk=lead_id)
+
+
+@router.patch("/crm/leads/{lead_id}", response=LeadOut)
+def update_lead(request: HttpRequest, lead_id: int, payload: LeadPatch):
+    """Change a lead's fields; `stage_id` moves it (`move_lead`): into the stage it is in
+    already, nothing happens and the answer is still 200."""
+    lead = get_for_org_or_404(request.org, Lead, pk=lead_id)
+    given = payload.dict(exclude_unset=True)
+    stage_id = given.pop("stage_id", None)
+    if "owner_id" in given:
+        given["owner"] = member_or_404(request, given.pop("owner_id"))
+    if given:
+        attempt(lambda: services.update_lead(lead, by=request.member, **given))
+    if stage_id is not None:
+        stage = get_for_org_or_404(request.org, Stage, pk=stage_id)
+        attempt(lambda: services.move_lead(lead, stage, request.member))
+    return lead_qs(request).get(pk=lead.pk)
+
+
+@router.get("/crm/leads/{lead_id}/timeline", response=list[TimelineEntryOut])
+def lead_timeline(request: HttpRequest, lead_id: int):
+    """Stage moves, follow-ups (scheduled, sent, cancelled with reasons) and messages, newest
+    first."""
+    return services.lead_timeline(get_for_org_or_404(request.org, Lead, pk=lead_id))
+
+
+@router.get("/crm/leads/{lead_id}/follow-ups", response=list[FollowUpOut])
+def lead_follow_ups(request: HttpRequest, lead_id: int):
+    lead = get_for_org_or_404(request.org, Lead, pk=lead_id)
+    rows = FollowUp.objects.filter(lead=lead).select_related("intent__job")
+    return [follow_up_out(f) for f in rows]
+
+
+# Automations
+
+
+def automation_args(request, payload: AutomationIn) -> dict:
+    get = get_for_org_or_404
+    return {
+        "name": payload.name,
+        "stage": get(request.org, Stage, pk=payload.stage_id),
+        "tag": payload.tag_id and get(request.org, Tag, pk=payload.tag_id),
+        "owner": member_or_404(request, payload.owner_id),
+        "instance": payload.instance_id and get(request.org, Instance, pk=payload.instance_id),
+        "active": payload.active,
+        "steps": [step.dict(exclude={"position"}) for step in payload.steps],
+    }
+
+
+def automations_qs(request):
+    return scoped(request.org, Automation).select_related("stage").prefetch_related("steps")
+
+
+@router.get("/crm/automations", response=list[AutomationOut])
+def list_automations(
+    request: HttpRequest,
+    pipeline_id: int | None = None,
+    stage_id: int | None = None,
+    active: bool | None = None,
+    instance_id: int | None = None,
+    sort: Literal["name", "-updated_at", "next_due_at"] = "name",
+):
+    """Automations with their steps, pending steps and next due time, filtered and sorted."""
+    rows = automations_qs(request)
+    if pipeline_id is not None:
+        rows = rows.filter(stage__pipeline_id=pipeline_id)
+    if stage_id is not None:
+        rows = rows.filter(stage_id=stage_id)
+    if active is not None:
+        rows = rows.filter(active=active)
+    if instance_id is not None:
+        rows = rows.filter(instance_id=instance_id)
+    rows = list(rows.order_by("-updated_at", "-id") if sort == "-updated_at" else rows)
+    pending = pending_by_automation([a.pk for a in rows])
+    out = [automation_out(a, pending) for a in rows]
+    if sort == "next_due_at":
+        out.sort(key=lambda a: (a["next_due_at"] is None, a["next_due_at"] or 0))
+    return out
+
+
+@router.post("/crm/automations", response={201: AutomationOut})
+def create_automation(request: HttpRequest, payload: AutomationIn):
+    """A new automation; refused (422) with every problem at once, unknown variables named."""
+    args = automation_args(request, payload)
+    automation = attempt(lambda: services.save_automation(request.org, by=request.member, **args))
+    return Status(201, automation_out(automations_qs(request).get(pk=automation.pk), {}))
+
+
+@router.post("/crm/automations/preview", response=dict)
+def preview_step(request: HttpRequest, payload: PreviewIn):
+    """A step's message rendered for a lead; 422 naming unknown variables."""
+    lead = get_for_org_or_404(request.org, Lead, pk=payload.lead_id)
+    return {"text": attempt(lambda: services.preview_step(payload.template, lead))}
+
+
+@router.get("/crm/automations/{automation_id}", response=AutomationOut)
+def get_automation(request: HttpRequest, automation_id: int):
+    automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
+    return automation_out(automation, pending_by_automation([automation.pk]))
+
+
+@router.put("/crm/automations/{automation_id}", response=AutomationOut)
+def update_automation(request: HttpRequest, automation_id: int, payload: AutomationIn):
+    """Replace an automation's trigger, filters and steps (for stage entries from now on)."""
+    automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
+    args = automation_args(request, payload)
+    attempt(
+        lambda: services.save_automation(
+            request.org, by=request.member, automation=automation, **args
+        )
+    )
+    return get_automation(request, automation_id)
+
+
+@router.post("/crm/automations/{automation_id}/pause", response=AutomationOut)
+def pause_automation(request: HttpRequest, automation_id: int):
+    """Pause: fires nothing more, and its pending steps are cancelled."""
+    automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
+    attempt(lambda: services.set_automation_active(automation, False, by=request.member))
+    return get_automation(request, automation_id)
+
+
+@router.post("/crm/automations/{automation_id}/resume", response=AutomationOut)
+def resume_automation(request: HttpRequest, automation_id: int):
+    automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
+    attempt(lambda: services.set_automation_active(automation, True, by=request.member))
+    return get_automation(request, automation_id)
+
+
+@router.delete("/crm/automations/{automation_id}", response={204: None})
+def delete_automation(request: HttpRequest, automation_id: int):
+    """Delete; its pending steps are cancelled, the leads keep their history."""
+    automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
+    attempt(lambda: services.delete_automation(automation, by=request.member))
+    return Status(204, None)
+
+
+# Follow-ups: counters and dispatch
+
+
+@router.get("/crm/follow-ups/counters", response=dict)
+def follow_up_counters(request: HttpRequest, automation_id: int | None = None):
+    """Scheduled (still to go), sent, blocked, failed, cancelled by reason, duplicate-blocked."""
+    automation = None
+    if automation_id is not None:
+        automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
+    return followups.counters(request.org, automation)
+
+
+@router.post("/crm/follow-ups/dispatch", response=DispatchOut)
+def dispatch(request: HttpRequest):
+    """The "Dispatch now" button: make every due step runnable at once; the workers send."""
+    return attempt(lambda: services.dispatch_now(request.org, by=request.member))
+
+
+@router.get("/crm/follow-ups/dispatch/progress", response=dict)
+def dispatch_progress(request: HttpRequest, since: datetime):
+    """What became of the steps a dispatch (its `at`) made runnable: sent, deferred by the
+    Gate's reason, failed by reason, in progress; `done` when none is left in progress."""
+    return followups.dispatch_progress(request.org, since)
+
+
+class InternalToken(HttpBearer):
+    """CONVERSA_INTERNAL_TOKEN, compared in constant time: a missing header is a 401, a wrong
+    token (or none configured) a 403."""
+
+    def authenticate(self, request, token: str):
+        expected = os.environ.get("CONVERSA_INTERNAL_TOKEN", "")
+        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+            raise HttpError(403, "Not a valid internal token")
+        return "internal"
+
+
+@router.post("/internal/follow-ups/dispatch", response=dict, auth=InternalToken())
+def internal_dispatch(request: HttpRequest, payload: InternalDispatchIn | None = None):
+    """For a scheduler outside the app: the same dispatch as the button, for one organization
+    (its slug) or all."""
+    org = None
+    if payload is not None and payload.organization:
+        org = Organization.objects.filter(slug=payload.organization).first()
+        if org is None:
+            raise Http404("No such organization")
+    result = followups.dispatch_due(org)
+    return {**result, "at": result["at"].isoformat()}
