@@ -263,7 +263,7 @@ def move_lead(lead: Lead, stage: Stage, by: Member | None) -> StageChange | None
         raise Refused(gettext("That stage is in another pipeline."))
     with transaction.atomic():
         locked = (
-            Lead.objects.select_for_update()
+            Lead.objects.select_for_update(of=("self",))
             .select_related("organization", "contact", "pipeline", "owner")
             .get(pk=lead.pk)
         )
