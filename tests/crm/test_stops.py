@@ -145,3 +145,42 @@ def test_a_job_already_sending_is_not_undone(org):
     assert followups.contact_replied([the_lead.contact.pk]) == 0
     assert follow_ups(the_lead)[0].cancelled_at is None
     assert MessageIntent.objects.get(follow_up__lead=the_lead).status != "failed"
+
+
+def test_dispatch_makes_due_deferred_steps_runnable_and_reports_progress(org):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    p = pipeline(org)
+    automation(org, stage(p, "Proposta"))
+    the_lead = lead(org, p)
+    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    first = follow_ups(the_lead)[0]
+    # Held back as a Gate DEFER holds a job: due, not runnable.
+    ExecutionJob.objects.filter(pk=first.intent.job.pk).update(
+        run_after=timezone.now() + timedelta(hours=1)
+    )
+    assert run_worker() == 0
+    result = followups.dispatch_due(org.org)
+    assert (result["made_runnable"], result["queued"]) == (1, 1)
+    assert result["progress"]["in_progress"] == 1 and not result["progress"]["done"]
+    # Steps 2 and 3 are not due: a dispatch leaves them alone.
+    assert followups.dispatch_due(org.org)["made_runnable"] == 0
+    run_worker()
+    progress = followups.dispatch_progress(org.org, result["at"])
+    assert progress["sent"] == 1 and progress["done"]
+    assert sent_texts(org) == ["Olá Maria, sobre Plano anual"]
+
+
+def test_dispatch_progress_names_the_gates_deferral(org):
+    p = pipeline(org)
+    automation(org, stage(p, "Proposta"), steps=[{"template": "Oi"}])
+    the_lead = lead(org, p)
+    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    org.instance.paused = True
+    org.instance.save()
+    result = followups.dispatch_due(org.org)
+    run_worker()
+    progress = followups.dispatch_progress(org.org, result["at"])
+    assert progress["deferred"] == {"instance_paused": 1} and progress["done"]
