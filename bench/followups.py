@@ -140,4 +140,3 @@ def run(leads: int = 10000, workers: int = 2, batch_size: int = 100) -> dict:
         # The scratch organization's rows go with it; its leads first (stages are protected).
         Lead.objects.filter(organization=org).delete()
         return figures
-
