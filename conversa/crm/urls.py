@@ -11,4 +11,19 @@ urlpatterns = [
     path("pipeline/leads/<int:lead_id>/move", views.move, name="lead-move"),
     path("pipeline/leads/<int:lead_id>/edit", views.edit_lead, name="lead-edit"),
     path("automations/", views.automations, name="automations"),
+    path("automations/new", views.automation_editor, name="automation-new"),
+    path("automations/check", views.automation_check, name="automation-check"),
+    path("automations/dispatch", views.dispatch, name="automations-dispatch"),
+    path("automations/dispatch/progress", views.dispatch_progress, name="dispatch-progress"),
+    path("automations/<int:automation_id>", views.automation_editor, name="automation-edit"),
+    path(
+        "automations/<int:automation_id>/active",
+        views.automation_active,
+        name="automation-active",
+    ),
+    path(
+        "automations/<int:automation_id>/delete",
+        views.automation_delete,
+        name="automation-delete",
+    ),
 ]

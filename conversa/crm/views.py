@@ -6,27 +6,34 @@ these views read, scope to the organization and render.
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode, urlsplit
 
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum, Window
 from django.db.models.functions import RowNumber
-from django.http import HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.crm import services
-from conversa.crm.models import Lead, Pipeline, Stage
+from conversa.crm import followups, queries, services
+from conversa.crm.models import Automation, AutomationStep, Lead, Pipeline, Stage
 from conversa.inbox import services as inbox
+from conversa.inbox.listing import SUPERVISING
+from conversa.inbox.models import Conversation, Tag
 from conversa.inbox.teamwork import Refused
 from conversa.inbox.views import number, operator_view
+from conversa.instances.models import Instance
 
 CARDS_PER_COLUMN = 50
 LIST_PAGE_SIZE = 50
@@ -124,7 +131,7 @@ def columns_for(request, pipeline: Pipeline, filters: LeadFilters) -> list[Stage
     for stage in stages:
         row = totals.get(stage.pk, {})
         stage.lead_count = row.get("n", 0)
-        stage.total_value = row.get("total") or Decimal(0)
+        stage.total_value = Decimal(row.get("total") or 0).quantize(Decimal("0.01"))
         stage.cards = by_stage.get(stage.pk, [])
         stage.hidden_count = stage.lead_count - len(stage.cards)
     return stages
@@ -282,10 +289,12 @@ def new_lead(request):
 
 
 def parse_value(raw: str) -> Decimal | None:
-    """A value as typed: "1.500,50", "1,500.50", "1500" or "" (0); None when it is not one."""
-    text = re.sub(r"[^\d,.\-]", "", raw or "")
+    """A value as typed: "1.500,50", "1,500.50", "R$ 1500" or "" (0); None when it is not one."""
+    text = re.sub(r"^\s*(R\$|US\$|\$|€)?\s*", "", raw or "").replace(" ", "")
     if not text:
         return Decimal(0)
+    if not re.fullmatch(r"[\d.,]+", text):
+        return None
     if "," in text and "." in text:
         # The last separator is the decimal one.
         if text.rfind(",") > text.rfind("."):
@@ -294,22 +303,112 @@ def parse_value(raw: str) -> Decimal | None:
             text = text.replace(",", "")
     elif "," in text:
         decimals = len(text.rsplit(",", 1)[1])
-        text = text.replace(",", ".") if decimals <= 2 else text.replace(",", "")
+        text = (
+            text.replace(",", ".")
+            if decimals <= 2 and text.count(",") == 1
+            else text.replace(",", "")
+        )
     elif text.count(".") > 1 or (text.count(".") == 1 and len(text.rsplit(".", 1)[1]) == 3):
         text = text.replace(".", "")  # 1.500 is fifteen hundred, as typed in Brazil
     try:
         value = Decimal(text)
     except InvalidOperation:
         return None
-    if not value.is_finite() or value < 0 or value >= Decimal("1e10"):
+    if not value.is_finite() or value >= Decimal("1e10"):
         return None
     return value.quantize(Decimal("0.01"))
+
+
+def lead_context(request, lead: Lead, **extra) -> dict:
+    lead = (
+        scoped(request.org, Lead)
+        .select_related("contact", "stage", "pipeline", "owner")
+        .get(pk=lead.pk)
+    )
+    stages = stages_of(lead.pipeline)
+    lead.stage.safe_color = safe_colour(lead.stage.color)
+    keys = lead.pipeline.custom_fields or []
+    values = extra.pop("field_values", None) or lead.custom_fields or {}
+    conversation = (
+        scoped(request.org, Conversation)
+        .filter(contact_id=lead.contact_id)
+        .order_by("-last_message_at", "-id")
+        .first()
+    )
+    return {
+        "lead": lead,
+        "stages": stages,
+        "columns": stages,
+        "owners": scoped(request.org, Member).order_by("display_name"),
+        "fields": [(key, values.get(key, "")) for key in keys],
+        "conversation": conversation,
+        "timeline": timeline_of(lead),
+        **extra,
+    }
+
+
+def timeline_of(lead: Lead) -> list[dict]:
+    """The backend's timeline of the lead, with its times as datetimes for the template."""
+    entries = services.lead_timeline(lead, limit=100)
+    for entry in entries:
+        due = entry["data"].get("due_at")
+        if isinstance(due, str):
+            entry["data"]["due_at"] = datetime.fromisoformat(due)
+    return entries
 
 
 @operator_view
 def lead_page(request, lead_id: int):
     lead = get_for_org_or_404(request.org, Lead, pk=lead_id)
-    return render(request, "crm/lead.html", {"lead": lead})
+    context = lead_context(request, lead)
+    if request.htmx and request.htmx.target == "lead-timeline":
+        return render(request, "crm/_timeline.html", context)
+    return render(request, "crm/lead.html", context)
+
+
+@operator_view
+@require_POST
+def edit_lead(request, lead_id: int):
+    """Title, value, owner, notes and custom fields through `services.update_lead` (its stage
+    moves through `move`); a refusal is shown on the form with what was typed."""
+    lead = get_for_org_or_404(request.org, Lead, pk=lead_id)
+    post = request.POST
+    keys = lead.pipeline.custom_fields or []
+    fields = {key: post.get(f"field-{key}", "").strip() for key in keys}
+    draft = {
+        "title": post.get("title", "").strip()[:300],
+        "value": post.get("value", "").strip()[:32],
+        "owner": number(post.get("owner")),
+        "notes": post.get("notes", "")[:5000],
+    }
+    errors = {}
+    value = parse_value(draft["value"])
+    if value is None:
+        errors["value"] = _("The value is a number from 0 to 9,999,999,999.99.")
+    if not draft["title"]:
+        errors["title"] = _("Say what the lead is about.")
+    owner = (
+        scoped(request.org, Member).filter(pk=draft["owner"]).first() if draft["owner"] else None
+    )
+    if draft["owner"] and owner is None:
+        errors["owner"] = _("Choose someone of your team.")
+    if not errors:
+        try:
+            services.update_lead(
+                lead,
+                by=request.member,
+                title=draft["title"],
+                value=value,
+                owner=owner,
+                notes=draft["notes"],
+                custom_fields={k: v for k, v in fields.items() if v},
+            )
+        except Refused as exc:
+            errors["form"] = str(exc)
+        else:
+            return redirect("lead", lead_id=lead.pk)
+    context = lead_context(request, lead, errors=errors, draft=draft, field_values=fields)
+    return render(request, "crm/lead.html", context, status=422)
 
 
 def board_response(request, lead: Lead, *, status: int = 200) -> HttpResponse:
@@ -334,13 +433,7 @@ def move(request, lead_id: int):
             raise Refused(_("That stage no longer exists."), 404)
         services.move_lead(lead, stage, by=request.member)
     except Refused as exc:
-        if request.htmx:
-            return HttpResponse(
-                str(exc),
-                status=400 if exc.status == 422 else exc.status,
-                content_type="text/plain; charset=utf-8",
-            )
-        raise
+        return refused(request, exc)
     if not request.htmx:
         back = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
@@ -349,12 +442,435 @@ def move(request, lead_id: int):
     return board_response(request, lead)
 
 
-@operator_view
-@require_POST
-def edit_lead(request, lead_id: int):
-    return HttpResponse(status=204)
+# Automations
+
+SORTS = {
+    "name": gettext_lazy("Name"),
+    "next": gettext_lazy("Next run"),
+    "pending": gettext_lazy("Pending steps"),
+    "updated": gettext_lazy("Recently changed"),
+}
+STATUSES = {"active": gettext_lazy("Active"), "paused": gettext_lazy("Paused")}
+TIMING_EXACT, TIMING_BUSINESS = "exact", "business"
+
+
+@dataclass
+class AutomationFilters:
+    stage: int | None = None
+    status: str = ""
+    instance: str = ""  # an instance's id, "any" (no number chosen) or "" (all)
+    sort: str = "name"
+
+    @classmethod
+    def from_params(cls, params) -> "AutomationFilters":
+        instance = params.get("instance", "")
+        return cls(
+            stage=number(params.get("event")),
+            status=params.get("status", "") if params.get("status") in STATUSES else "",
+            instance=instance if instance == "any" or instance.isdigit() else "",
+            sort=params.get("sort") if params.get("sort") in SORTS else "name",
+        )
+
+    def query(self) -> str:
+        params = {
+            "event": self.stage or "",
+            "status": self.status,
+            "instance": self.instance,
+            "sort": "" if self.sort == "name" else self.sort,
+        }
+        return urlencode({k: v for k, v in params.items() if v})
+
+    @property
+    def active(self) -> bool:
+        return bool(self.stage or self.status or self.instance)
+
+
+def automation_rows(request, filters: AutomationFilters) -> list:
+    rows = queries.automations_of(request.org)
+    if filters.stage:
+        rows = rows.filter(stage_id=filters.stage)
+    if filters.status:
+        rows = rows.filter(active=filters.status == "active")
+    if filters.instance == "any":
+        rows = rows.filter(instance__isnull=True)
+    elif filters.instance:
+        rows = rows.filter(instance_id=int(filters.instance))
+    rows = list(rows)
+    schedule = queries.schedules(request.org)
+    for automation in rows:
+        decorate(automation, schedule.get(automation.pk))
+    if filters.sort == "next":
+        far = timezone.now() + timedelta(days=36500)
+        rows.sort(key=lambda a: (a.next_run or far, a.name.lower()))
+    elif filters.sort == "pending":
+        rows.sort(key=lambda a: (-a.pending, a.name.lower()))
+    elif filters.sort == "updated":
+        rows.sort(key=lambda a: a.updated_at, reverse=True)
+    return rows
+
+
+def decorate(automation: Automation, schedule: dict | None) -> Automation:
+    automation.stage.safe_color = safe_colour(automation.stage.color)
+    automation.pending = schedule["pending"] if schedule else 0
+    automation.next_run = schedule["next_run"] if schedule else None
+    automation.step_list = sorted(automation.steps.all(), key=lambda step: step.position)
+    for step in automation.step_list:
+        step.delay_text = delay_text(step.delay, step.delay_unit, step.business_hours)
+        step.parts = template_parts(step.template[:240])
+        step.cut = len(step.template) > 240
+    return automation
+
+
+def delay_text(delay: int, unit: str, business_hours: bool = False) -> str:
+    """ "At once", "after 2 days", "after 3 hours, in business hours"."""
+    if delay == 0:
+        text = _("at once")
+    elif unit == "days":
+        text = ngettext("after %(n)s day", "after %(n)s days", delay) % {"n": delay}
+    elif unit == "hours":
+        text = ngettext("after %(n)s hour", "after %(n)s hours", delay) % {"n": delay}
+    else:
+        text = ngettext("after %(n)s minute", "after %(n)s minutes", delay) % {"n": delay}
+    if business_hours:
+        text = _("%(when)s, in business hours") % {"when": text}
+    return text
+
+
+def template_parts(template: str) -> list[tuple[str, bool]]:
+    """A message split into text and {{variables}}, for the row to mark the variables (each
+    part escaped by the template)."""
+    parts, at = [], 0
+    for match in AutomationStep.PLACEHOLDER.finditer(template):
+        if match.start() > at:
+            parts.append((template[at : match.start()], False))
+        parts.append((match.group(0), True))
+        at = match.end()
+    if at < len(template):
+        parts.append((template[at:], False))
+    return parts
+
+
+def automations_context(request, **extra) -> dict:
+    filters = AutomationFilters.from_params(request.GET)
+    stages = (
+        scoped(request.org, Stage)
+        .filter(automations__isnull=False)
+        .select_related("pipeline")
+        .distinct()
+        .order_by("pipeline__name", "position")
+    )
+    return {
+        "filters": filters,
+        "rows": automation_rows(request, filters),
+        "event_stages": list(stages),
+        "statuses": STATUSES,
+        "sorts": SORTS,
+        "numbers": scoped(request.org, Instance).order_by("name"),
+        "can_manage": request.member.role in SUPERVISING,
+        "any_automation": scoped(request.org, Automation).exists(),
+        "pipelines_many": scoped(request.org, Pipeline).count() > 1,
+        **extra,
+    }
 
 
 @operator_view
 def automations(request):
-    return render(request, "crm/automations.html", {})
+    """The automations as a flow-style list (trigger → steps), with filter chips and sorting;
+    the list alone when its filters change."""
+    context = automations_context(request)
+    if request.htmx and request.htmx.target == "automation-list":
+        response = render(request, "crm/_automation_list.html", context)
+        if request.htmx.trigger == "automation-filters":
+            query = context["filters"].query()
+            response["HX-Push-Url"] = (
+                f"{reverse('automations')}?{query}" if query else reverse("automations")
+            )
+        return response
+    return render(request, "crm/automations.html", context)
+
+
+def editor_context(request, automation: Automation | None, draft: dict | None = None, **extra):
+    """The slide-over's form: what is saved (or the draft sent back with its problems), the
+    choices, and each step's preview for a sample lead."""
+    if draft is None:
+        draft = draft_of(automation)
+    stage = (
+        scoped(request.org, Stage).filter(pk=draft["stage"] or 0).select_related("pipeline").first()
+    )
+    pipelines = list(
+        scoped(request.org, Pipeline).prefetch_related("stages").order_by("created_at", "id")
+    )
+    if stage is None and pipelines:
+        first = pipelines[0].stages.all()
+        stage = first[0] if first else None
+    lead, real = queries.sample_lead(request.org, stage, request.member)
+    fields = (stage.pipeline.custom_fields if stage else []) or []
+    for step in draft["steps"]:
+        # An empty message is a problem on save, not while the form is still being filled.
+        typed = step["template"].strip() or extra.get("error")
+        step["problems"] = step_problems(step, fields) if typed else []
+        step["preview"] = (
+            AutomationStep.render(step["template"], lead)
+            if step["template"].strip() and not step["problems"]
+            else ""
+        )
+    return {
+        "automation": automation,
+        "draft": draft,
+        "pipelines": pipelines,
+        "tags": scoped(request.org, Tag).order_by("name"),
+        "owners": scoped(request.org, Member).order_by("display_name"),
+        "numbers": scoped(request.org, Instance).order_by("name"),
+        "units": AutomationStep.Unit.choices,
+        "sample": lead,
+        "sample_is_real": real,
+        "variables": AutomationStep.known_variables(fields),
+        "blank": {**blank_step(), "problems": [], "preview": ""},
+        **extra,
+    }
+
+
+def draft_of(automation: Automation | None) -> dict:
+    if automation is None:
+        return {
+            "name": "",
+            "stage": None,
+            "tag": None,
+            "owner": None,
+            "instance": None,
+            "active": True,
+            "steps": [blank_step()],
+        }
+    return {
+        "name": automation.name,
+        "stage": automation.stage_id,
+        "tag": automation.tag_id,
+        "owner": automation.owner_id,
+        "instance": automation.instance_id,
+        "active": automation.active,
+        "steps": [
+            {
+                "delay": str(step.delay),
+                "delay_unit": step.delay_unit,
+                "timing": TIMING_BUSINESS if step.business_hours else TIMING_EXACT,
+                "template": step.template,
+            }
+            for step in automation.steps.order_by("position")
+        ],
+    }
+
+
+def blank_step() -> dict:
+    return {"delay": "0", "delay_unit": "minutes", "timing": TIMING_EXACT, "template": ""}
+
+
+def draft_from(post) -> dict:
+    """The form as sent: steps are parallel lists, in the order shown."""
+    delays = post.getlist("step-delay")
+    units = post.getlist("step-unit")
+    timings = post.getlist("step-timing")
+    templates = post.getlist("step-template")
+    steps = [
+        {
+            "delay": (delays[i] if i < len(delays) else "0").strip()[:12],
+            "delay_unit": units[i] if i < len(units) else "minutes",
+            "timing": timings[i] if i < len(timings) else TIMING_EXACT,
+            "template": templates[i][: AutomationStep.MAX_LENGTH + 100],
+        }
+        for i in range(min(len(templates), 25))
+    ]
+    return {
+        "name": post.get("name", "").strip()[:200],
+        "stage": number(post.get("stage")),
+        "tag": number(post.get("tag")),
+        "owner": number(post.get("owner")),
+        "instance": number(post.get("instance")),
+        "active": post.get("active") == "on",
+        "steps": steps,
+    }
+
+
+def step_problems(step: dict, custom_fields: list[str]) -> list[str]:
+    """One step's problems, for the line under it as it is typed (the service checks them all
+    again on save)."""
+    found = []
+    if not step["delay"].isdigit():
+        found.append(_("The delay is a whole number (0 for at once)."))
+    found += AutomationStep.template_problems(step["template"], custom_fields)
+    return found
+
+
+def spec_of(step: dict) -> dict:
+    return {
+        "delay": int(step["delay"]) if step["delay"].isdigit() else -1,
+        "delay_unit": step["delay_unit"],
+        "business_hours": step["timing"] == TIMING_BUSINESS,
+        "template": step["template"],
+    }
+
+
+def editor_response(request, automation, draft=None, *, status=200, **extra):
+    context = editor_context(request, automation, draft, **extra)
+    if request.htmx:
+        return render(request, "crm/_automation_form.html", context, status=status)
+    context.update(automations_context(request), editor=True)
+    return render(request, "crm/automations.html", context, status=status)
+
+
+@operator_view
+def automation_editor(request, automation_id: int | None = None):
+    """The slide-over: GET shows the form, POST saves through `services.save_automation`. From
+    the page (htmx) a saved automation answers its row; a refusal answers the form again
+    (422) with the service's words and each step's problems."""
+    automation = (
+        get_for_org_or_404(request.org, Automation, pk=automation_id) if automation_id else None
+    )
+    if request.method != "POST":
+        return editor_response(request, automation)
+    draft = draft_from(request.POST)
+    lookups = {
+        "stage": (Stage, draft["stage"]),
+        "tag": (Tag, draft["tag"]),
+        "owner": (Member, draft["owner"]),
+        "instance": (Instance, draft["instance"]),
+    }
+    found = {
+        name: scoped(request.org, model).filter(pk=pk).first() if pk else None
+        for name, (model, pk) in lookups.items()
+    }
+    try:
+        if found["stage"] is None:
+            raise Refused(_("Choose the stage that starts the automation."))
+        if any(not step["delay"].isdigit() for step in draft["steps"]):
+            raise Refused(_("Each step's delay is a whole number (0 for at once)."))
+        saved = services.save_automation(
+            request.org,
+            by=request.member,
+            name=draft["name"],
+            stage=found["stage"],
+            steps=[spec_of(step) for step in draft["steps"]],
+            tag=found["tag"],
+            owner=found["owner"],
+            instance=found["instance"],
+            active=draft["active"],
+            automation=automation,
+        )
+    except Refused as exc:
+        return editor_response(request, automation, draft, status=exc.status, error=str(exc))
+    if not request.htmx:
+        return redirect("automations")
+    return automation_row_response(request, saved)
+
+
+def automation_row_response(request, automation: Automation, status: int = 200):
+    automation = queries.automations_of(request.org).get(pk=automation.pk)
+    decorate(automation, queries.schedules(request.org).get(automation.pk))
+    context = {"a": automation, "can_manage": request.member.role in SUPERVISING}
+    return render(request, "crm/_automation_row.html", context, status=status)
+
+
+@operator_view
+@require_POST
+def automation_check(request):
+    """As the form is typed: each step's preview for the sample lead and its problems (out of
+    band, by step), checked by the model's own rules."""
+    draft = draft_from(request.POST)
+    context = editor_context(request, None, draft)
+    return render(request, "crm/_automation_check.html", context)
+
+
+@operator_view
+@require_POST
+def automation_active(request, automation_id: int):
+    """Pause (its pending steps are cancelled) or resume."""
+    automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
+    try:
+        services.set_automation_active(
+            automation, request.POST.get("active") == "1", by=request.member
+        )
+    except Refused as exc:
+        return refused(request, exc)
+    if not request.htmx:
+        return redirect("automations")
+    return automation_row_response(request, automation)
+
+
+@operator_view
+@require_POST
+def automation_delete(request, automation_id: int):
+    automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
+    try:
+        services.delete_automation(automation, by=request.member)
+    except Refused as exc:
+        return refused(request, exc)
+    if not request.htmx:
+        return redirect("automations")
+    return HttpResponse("")
+
+
+def refused(request, exc: Refused) -> HttpResponse:
+    """A refusal: its words as plain text for the page's toast (htmx; 400 for invalid input or a clash,
+    else its own status), or the usual error page."""
+    status = 400 if exc.status in (409, 422) else exc.status
+    if request.htmx or status not in (403, 404):
+        return HttpResponse(str(exc), status=status, content_type="text/plain; charset=utf-8")
+    if status == 403:
+        raise PermissionDenied(str(exc))
+    raise Http404(str(exc))
+
+
+# Dispatch now
+
+
+def parse_at(value: str):
+    try:
+        at = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return at if timezone.is_aware(at) else None
+
+
+def progress_context(request, at, queued: int | None = None) -> dict:
+    progress = followups.dispatch_progress(request.org, at)
+    reasons = queries.gate_reasons(request.org, progress["deferred"])
+    progress["deferred_list"] = [
+        (reasons.get(code) or code.replace("_", " "), n)
+        for code, n in sorted(progress["deferred"].items(), key=lambda item: -item[1])
+    ]
+    progress["failed_list"] = sorted(progress["failed"].items(), key=lambda item: -item[1])
+    total = progress["sent"] + progress["deferred_total"] + progress["failed_total"]
+    phase = "done" if progress["done"] else ("processing" if total else "queued")
+    return {
+        "at": at.isoformat(),
+        "p": progress,
+        "phase": phase,
+        "queued": queued,
+        "total": total + progress["in_progress"] + progress["uncertain"],
+    }
+
+
+@operator_view
+@require_POST
+def dispatch(request):
+    """The "Dispatch now" button: `services.dispatch_now` makes every due step runnable now;
+    the overlay then follows that dispatch's progress."""
+    try:
+        result = services.dispatch_now(request.org, by=request.member)
+    except Refused as exc:
+        return refused(request, exc)
+    context = progress_context(request, result["at"], queued=result["queued"])
+    if not request.htmx:
+        return redirect("automations")
+    return render(request, "crm/_dispatch.html", context)
+
+
+@operator_view
+def dispatch_progress(request):
+    """The overlay's poll: what became of the steps due when the dispatch was asked."""
+    if request.member.role not in SUPERVISING:
+        raise PermissionDenied
+    at = parse_at(request.GET.get("at", ""))
+    if at is None:
+        raise Http404("No dispatch")
+    queued = number(request.GET.get("queued"))
+    return render(request, "crm/_dispatch.html", progress_context(request, at, queued))

@@ -169,6 +169,219 @@
     if (title) title.focus();
   });
 
+  // ---------------------------------------------------------------- automations
+  // The slide-over: the editor opens beside the list (which stays visible behind it).
+  var opener = null;
+  function slideOver() { return document.getElementById("slide-over"); }
+  function openSlideOver() {
+    var panel = slideOver();
+    if (!panel) return;
+    panel.hidden = false;
+    var first = panel.querySelector("#automation-error, input[name=name]");
+    if (first) first.focus();
+  }
+  function closeSlideOver(clear) {
+    var panel = slideOver();
+    if (!panel || panel.hidden) return;
+    panel.hidden = true;
+    if (clear) document.getElementById("slide-over-body").innerHTML = "";
+    if (opener && opener.isConnected) opener.focus();
+  }
+  document.addEventListener("click", function (e) {
+    var open = e.target.closest("[data-opens-slide-over]");
+    if (open) opener = open;
+    if (e.target.closest("[data-close-slide-over]")) {
+      e.preventDefault();
+      closeSlideOver(true);
+    }
+    if (e.target.closest("[data-close-dispatch]")) closeDispatch();
+    var form = e.target.closest("#automation-form");
+    if (!form) return;
+    var step = e.target.closest(".step-editor");
+    if (e.target.closest("[data-step-add]")) {
+      var blank = form.querySelector("#step-blank");
+      var list = form.querySelector("#step-list");
+      list.appendChild(blank.content.firstElementChild.cloneNode(true));
+      stepsChanged(form);
+      list.lastElementChild.querySelector("textarea").focus();
+    } else if (step && e.target.closest("[data-step-remove]")) {
+      var next = step.nextElementSibling || step.previousElementSibling;
+      step.remove();
+      stepsChanged(form);
+      if (next) next.querySelector("textarea").focus();
+    } else if (step && e.target.closest("[data-step-up]") && step.previousElementSibling) {
+      step.parentNode.insertBefore(step, step.previousElementSibling);
+      stepsChanged(form);
+      e.target.closest("button").focus();
+    } else if (step && e.target.closest("[data-step-down]") && step.nextElementSibling) {
+      step.parentNode.insertBefore(step.nextElementSibling, step);
+      stepsChanged(form);
+      e.target.closest("button").focus();
+    } else if (e.target.closest("[data-variable]")) {
+      insertVariable(form, e.target.closest("[data-variable]").getAttribute("data-variable"));
+    }
+  });
+  // Steps are numbered as shown; each preview keeps the id the server's check answers for.
+  function stepsChanged(form) {
+    form.querySelectorAll("#step-list > .step-editor").forEach(function (step, i) {
+      step.querySelector(".step-n").textContent = i + 1;
+      step.querySelector("[data-step-preview]").id = "step-preview-" + i;
+    });
+    htmx.trigger(form, "conversa:steps-changed");
+  }
+  var lastMessage = null;
+  document.addEventListener("focusin", function (e) {
+    if (e.target.name === "step-template") lastMessage = e.target;
+  });
+  function insertVariable(form, name) {
+    var box = lastMessage && form.contains(lastMessage) ? lastMessage : form.querySelector("textarea[name=step-template]");
+    if (!box) return;
+    var text = "{{" + name + "}}";
+    var at = box.selectionStart || box.value.length;
+    box.value = box.value.slice(0, at) + text + box.value.slice(box.selectionEnd || at);
+    box.focus();
+    box.setSelectionRange(at + text.length, at + text.length);
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var panel = slideOver();
+    if (panel && !panel.hidden) { e.preventDefault(); closeSlideOver(true); }
+  });
+  document.addEventListener("htmx:afterSwap", function (e) {
+    var id = e.detail.target && e.detail.target.id;
+    if (id === "slide-over-body") openSlideOver();
+    if (id === "dispatch-body" || (e.detail.elt && e.detail.elt.closest && e.detail.elt.closest("#dispatch-body"))) dispatchShown();
+  });
+
+  // Optimistic save: the row changes at once and the panel closes; a refusal puts the row
+  // back and opens the panel again with the service's words.
+  function text(tag, cls, value) {
+    var el = document.createElement(tag);
+    if (cls) el.className = cls;
+    if (value !== undefined) el.textContent = value;
+    return el;
+  }
+  function optimisticRow(form) {
+    var row = text("article", "flow-row card saving");
+    var holder = document.getElementById("toasts");
+    var head = text("header", "flow-head");
+    var name = text("div", "flow-name");
+    var h2 = text("h2", "", form.querySelector("[name=name]").value);
+    h2.setAttribute("data-saving", (holder && holder.getAttribute("data-saving")) || "…");
+    name.appendChild(h2);
+    head.appendChild(name);
+    row.appendChild(head);
+    var flow = text("ol", "flow");
+    var stage = form.querySelector("[name=stage]");
+    var trigger = text("li", "flow-block flow-trigger");
+    trigger.appendChild(text("span", "flow-kind", "▶"));
+    trigger.appendChild(text("p", "flow-what", stage.selectedOptions.length ? stage.selectedOptions[0].textContent : ""));
+    flow.appendChild(trigger);
+    form.querySelectorAll("#step-list > .step-editor").forEach(function (step, i) {
+      var arrow = text("li", "flow-arrow");
+      arrow.appendChild(text("span"));
+      flow.appendChild(arrow);
+      var block = text("li", "flow-block flow-action");
+      block.appendChild(text("span", "flow-kind", "#" + (i + 1)));
+      block.appendChild(text("p", "flow-preview", step.querySelector("textarea").value.slice(0, 240)));
+      flow.appendChild(block);
+    });
+    row.appendChild(flow);
+    return row;
+  }
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.id !== "automation-form" || !window.fetch) return;
+    e.preventDefault();
+    var list = document.getElementById("automation-list");
+    var id = form.getAttribute("data-automation-id");
+    var old = id ? document.getElementById("automation-" + id) : null;
+    var row = optimisticRow(form);
+    var empty = document.getElementById("automations-empty");
+    if (old) old.replaceWith(row);
+    else if (list) list.insertBefore(row, list.firstChild);
+    if (empty) empty.hidden = true;
+    var body = new FormData(form);
+    slideOver().hidden = true;
+    function rollback() {
+      if (old) row.replaceWith(old); else row.remove();
+      if (empty) empty.hidden = false;
+    }
+    fetch(form.action, { method: "POST", body: body, headers: { "HX-Request": "true" }, credentials: "same-origin" })
+      .then(function (response) {
+        return response.text().then(function (html) { return { response: response, html: html }; });
+      })
+      .then(function (r) {
+        var type = r.response.headers.get("Content-Type") || "";
+        if (r.response.ok) {
+          var tpl = document.createElement("template");
+          tpl.innerHTML = r.html.trim();
+          var saved = tpl.content.firstElementChild;
+          row.replaceWith(saved);
+          htmx.process(saved);
+          document.getElementById("slide-over-body").innerHTML = "";
+          toast(document.getElementById("toasts").getAttribute("data-saved"), "");
+          return;
+        }
+        rollback();
+        if (type.indexOf("text/html") === 0 && r.html.indexOf("automation-form") !== -1) {
+          var holder = document.getElementById("slide-over-body");
+          holder.innerHTML = r.html;
+          htmx.process(holder);
+          openSlideOver();
+          toast(document.getElementById("toasts").getAttribute("data-not-saved"), "error");
+        } else {
+          slideOver().hidden = false;
+          toast(type.indexOf("text/plain") === 0 ? r.html : document.getElementById("toasts").getAttribute("data-not-saved"), "error");
+        }
+      })
+      .catch(function () {
+        rollback();
+        slideOver().hidden = false;
+        toast(document.getElementById("toasts").getAttribute("data-offline"), "error");
+      });
+  });
+
+  // "Dispatch now": the panel shows the work queued → processing → done; closing it stops
+  // only the polling, never the dispatch.
+  function dispatchShown() {
+    var overlay = document.getElementById("dispatch-overlay");
+    if (!overlay) return;
+    overlay.hidden = false;
+    var run = overlay.querySelector(".dispatch");
+    if (run && run.getAttribute("data-phase") === "done" && !run.hasAttribute("data-counted")) {
+      run.setAttribute("data-counted", "");
+      var rows = document.getElementById("automation-list");
+      if (rows && !rows.querySelector(".saving")) htmx.trigger(rows, "refresh");
+    }
+  }
+  function closeDispatch() {
+    var overlay = document.getElementById("dispatch-overlay");
+    if (!overlay) return;
+    overlay.hidden = true;
+    document.getElementById("dispatch-body").innerHTML = "";
+    var button = document.getElementById("dispatch-now");
+    if (button) button.focus();
+  }
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (e.detail.elt.id === "dispatch-form") {
+      var overlay = document.getElementById("dispatch-overlay");
+      var body = document.getElementById("dispatch-body");
+      if (!body.querySelector(".dispatch")) body.innerHTML = '<p class="muted small">' + body.getAttribute("data-starting") + "</p>";
+      overlay.hidden = false;
+    }
+  });
+  // A refused pause, resume, delete or dispatch: the server's words in a toast.
+  document.addEventListener("htmx:responseError", function (e) {
+    if (!e.detail.elt.closest("#automation-list, .command-bar, #dispatch-overlay")) return;
+    toast(refusal(e.detail.xhr, "data-not-saved"), "error");
+  });
+  document.addEventListener("htmx:sendError", function (e) {
+    if (!e.detail.elt.closest("#automation-list, .command-bar, #dispatch-overlay, #crm-filters")) return;
+    toast(refusal(null, "data-offline"), "error");
+  });
+
   // ---------------------------------------------------------------- realtime
   // A lead changed elsewhere (another person, an automation): redraw the board or the list,
   // but never under a drag, an open menu or a move still being saved.
@@ -185,6 +398,8 @@
         var el = document.getElementById(id);
         if (el) htmx.trigger(el, "refresh");
       });
+      var rows = document.getElementById("automation-list");
+      if (rows && !rows.querySelector(".saving, details[open]")) htmx.trigger(rows, "refresh");
     }, 400);
   }
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
