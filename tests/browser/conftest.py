@@ -70,7 +70,8 @@ def conversa_server(tmp_path_factory):
     conversa = [sys.executable, "-m", "conversa.cli"]
     subprocess.run([*conversa, "migrate", "--noinput", "-v", "0"], env=env, check=True)
     demo = subprocess.run([*conversa, "demo"], env=env, check=True, capture_output=True, text=True)
-    password = re.search(r"admin@demo\.local\s+(\S+)", demo.stdout).group(1)
+    # Every demo person's password: the owner's, and the operators Ana's and Bruno's.
+    passwords = dict(re.findall(r"(\S+@demo\.local)\s+(\S+)", demo.stdout))
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 (closed at teardown)
     server = subprocess.Popen(
         [*conversa, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
@@ -85,7 +86,8 @@ def conversa_server(tmp_path_factory):
     else:
         server.kill()
         pytest.fail("conversa serve did not start: " + (tmp_path / "serve.log").read_text())
-    yield {"url": base, "email": "admin@demo.local", "password": password}
+    email = "admin@demo.local"
+    yield {"url": base, "email": email, "password": passwords[email], "passwords": passwords}
     server.terminate()
     try:
         server.wait(timeout=15)

@@ -25,7 +25,7 @@ def test_customer_message_arrives_live_and_the_reply_is_delivered(conversa_serve
     expect(agent.locator("body")).to_have_attribute("data-socket", "open", timeout=10_000)
 
     customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
-    customer.goto(f"{server['url']}/sandbox/?phone=5511955550000&name=Lucia")
+    customer.goto(f"{server['url']}/sandbox/?phone=5511955557700&name=Lucia")
     customer.get_by_placeholder("Write as the customer…").fill("Vocês abrem sábado? <b>urgente</b>")
     customer.get_by_role("button", name="Send").click()
 
