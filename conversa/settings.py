@@ -116,10 +116,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # The consumer's read blocks in Redis for up to 5 s (channels_redis'
-                # brpop_timeout); redis-py 8 times socket reads out at 5 s by default, which
-                # killed every socket after a quiet spell. Reads may wait longer than that.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                # A consumer's read blocks in Redis for up to 5 s (channels_redis' brpop_timeout);
+                # redis-py 8 times socket reads out at 5 s by default, which killed every socket
+                # after a quiet spell. 10 s: longer than that read, and still a bound on how long
+                # a cancelled read may hold a process open at shutdown.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 10}],
                 "prefix": os.environ.get("CHANNELS_PREFIX", "conversa"),
             },
         }

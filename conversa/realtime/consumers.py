@@ -17,11 +17,31 @@ def organization_id_of(user) -> int | None:
     )
 
 
+def members_only(consumer):
+    """Refuse a socket without a member's session before any consumer exists.
+
+    A consumer listens on the channel layer from the moment it starts; one refused during its
+    handshake is never told its socket is gone (the server answers 403), and with Redis its
+    pending read held `conversa serve` open at shutdown. Here the refusal needs no layer."""
+
+    async def app(scope, receive, send):
+        org_id = await organization_id_of(scope.get("user"))
+        if org_id is None:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 4401})
+            return
+        await consumer({**scope, "organization_id": org_id}, receive, send)
+
+    return app
+
+
 class EventsConsumer(AsyncJsonWebsocketConsumer):
-    """A signed-in browser's socket: joins its own organization's group and nothing else."""
+    """A signed-in member's socket: joins its own organization's group and nothing else."""
 
     async def connect(self):
-        org_id = await organization_id_of(self.scope.get("user"))
+        org_id = self.scope.get("organization_id")
+        if org_id is None:
+            org_id = await organization_id_of(self.scope.get("user"))
         if org_id is None:
             await self.close(code=4401)
             return

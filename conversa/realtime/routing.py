@@ -1,5 +1,5 @@
 from django.urls import path
 
-from conversa.realtime.consumers import EventsConsumer
+from conversa.realtime.consumers import EventsConsumer, members_only
 
-websocket_urlpatterns = [path("ws/events/", EventsConsumer.as_asgi())]
+websocket_urlpatterns = [path("ws/events/", members_only(EventsConsumer.as_asgi()))]
