@@ -153,6 +153,22 @@ class Conversation(OrgOwned):
                 name="conversation_one_unresolved_per_contact",
             )
         ]
+        # The list's tabs, newest activity first, each read in index order (bench inbox). The
+        # trigram indexes for search are PostgreSQL's, in migration 0008.
+        indexes = [
+            models.Index(
+                fields=["organization", "-last_message_at", "-id"], name="conversation_org_recent"
+            ),
+            models.Index(
+                fields=["organization", "assignee", "-last_message_at", "-id"],
+                name="conversation_mine_recent",
+            ),
+            models.Index(
+                fields=["organization", "-last_message_at", "-id"],
+                condition=Q(assignee__isnull=True),
+                name="conversation_queue_recent",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact} on {self.instance}"

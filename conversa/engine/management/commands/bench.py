@@ -4,10 +4,10 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run a benchmark and print its figures as JSON (dispatch, chaos, ingest)."
+    help = "Run a benchmark and print its figures as JSON (dispatch, chaos, ingest, inbox)."
 
     def add_arguments(self, parser):
-        parser.add_argument("name", choices=["dispatch", "chaos", "ingest"])
+        parser.add_argument("name", choices=["dispatch", "chaos", "ingest", "inbox"])
         parser.add_argument("--jobs", type=int, default=20000)
         parser.add_argument(
             "--workers",
@@ -23,11 +23,34 @@ class Command(BaseCommand):
         parser.add_argument(
             "--provider", choices=["evolution", "cloud"], default="evolution", help="ingest: shape"
         )
+        parser.add_argument(
+            "--conversations", type=int, default=100_000, help="inbox: conversations to seed"
+        )
+        parser.add_argument(
+            "--inbox-messages", type=int, help="inbox: messages to seed (10 per conversation)"
+        )
+        parser.add_argument("--clients", type=int, default=32, help="inbox: concurrent clients")
+        parser.add_argument("--processes", type=int, default=2, help="inbox: web processes")
+        parser.add_argument(
+            "--requests", type=int, default=1000, help="inbox: requests per list (about)"
+        )
+        parser.add_argument(
+            "--keep", action="store_true", help="inbox: keep the seeded organization for next time"
+        )
 
     def handle(self, *args, name, jobs, workers, batch_size, intents, **options):
-        from bench import chaos, dispatch, ingest
+        from bench import chaos, dispatch, inbox, ingest
 
-        if name == "ingest":
+        if name == "inbox":
+            figures = inbox.run(
+                conversations=options["conversations"],
+                messages=options["inbox_messages"],
+                clients=options["clients"],
+                processes=options["processes"],
+                requests=options["requests"],
+                keep=options["keep"],
+            )
+        elif name == "ingest":
             figures = ingest.run(
                 messages=options["messages"],
                 senders=options["senders"],
