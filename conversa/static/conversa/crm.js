@@ -154,6 +154,36 @@
     moveLead(card, col.getAttribute("data-stage-id"));
   });
 
+  // A card's menu is placed over the page, not inside its column (whose scrolling would clip
+  // it); on a phone it is a sheet at the bottom (crm.css).
+  document.addEventListener("toggle", function (e) {
+    var menu = e.target;
+    if (!menu.classList || !menu.classList.contains("move-menu") || !menu.open) return;
+    var body = menu.querySelector(".menu-body");
+    if (window.matchMedia("(max-width: 760px)").matches) return;
+    var at = menu.querySelector("summary").getBoundingClientRect();
+    var width = body.offsetWidth || 220;
+    var height = body.offsetHeight || 240;
+    var below = at.bottom + 4 + height <= window.innerHeight;
+    body.style.position = "fixed";
+    body.style.left = Math.max(8, Math.min(at.right - width, window.innerWidth - width - 8)) + "px";
+    body.style.top = (below ? at.bottom + 4 : Math.max(8, at.top - height - 4)) + "px";
+    body.style.right = "auto";
+  }, true);
+  function closeMenus() {
+    document.querySelectorAll("#board details.move-menu[open]").forEach(function (d) { d.open = false; });
+  }
+  document.addEventListener("scroll", function (e) {
+    if (e.target.closest && e.target.closest(".move-menu")) return;
+    closeMenus();
+  }, true);
+  window.addEventListener("resize", closeMenus);
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    var open = document.querySelector("#board details.move-menu[open]");
+    if (open) { open.open = false; open.querySelector("summary").focus(); }
+  });
+
   // The keyboard and touch way: each card's "Move to…" menu.
   document.addEventListener("submit", function (e) {
     var form = e.target.closest(".move-form");
@@ -407,5 +437,10 @@
     try { event = JSON.parse(e.detail.message); } catch (err) { return; }
     if (event.lead_id !== undefined || event.lead_ids || /^LEAD|^FOLLOW/.test(event.type || "")) redraw();
   });
-  document.addEventListener("htmx:wsOpen", function () { if (document.getElementById("board")) redraw(); });
+  // Back after a disconnection: what changed meanwhile (the first connection has nothing new).
+  var opened = false;
+  document.addEventListener("htmx:wsOpen", function () {
+    if (opened) redraw();
+    opened = true;
+  });
 })();

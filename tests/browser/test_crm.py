@@ -1,0 +1,219 @@
+"""The CRM in a real Chromium against `conversa serve`: an automation built in the slide-over,
+a lead dragged into its stage, step 1 deferred while the number is paused and sent by
+"Dispatch now" (the overlay counts it, the simulator shows it); a same-stage drop sends
+nothing; the pages at 375 and 1440 px, light and dark (screenshots in var/test-artifacts)."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+LIVE = 20_000
+YOGA_PHONE = "5511955550102"  # the demo's "Studio Yoga Leve", whose lead is in Novo
+
+
+def signed_in(browser, server, *, width=1440, height=900, scheme="light"):
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, color_scheme=scheme, locale="en-US"
+    )
+    page = context.new_page()
+    page.goto(f"{server['url']}/login/")
+    page.get_by_label("Email").fill(server["email"])
+    page.get_by_label("Password").fill(server["password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/inbox/"))
+    return page
+
+
+def no_horizontal_overflow(page):
+    assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+
+
+def column(page, stage):
+    return page.get_by_role("region", name=stage)
+
+
+def number_action(page, server, action):
+    page.goto(f"{server['url']}/instances/")
+    card = page.locator(".instance-card", has_text="Vendas")
+    card.get_by_role("button", name=action).click()
+    expect(card.locator("[data-status]")).to_have_text(
+        "Paused" if action == "Pause" else "Connected"
+    )
+
+
+def test_build_an_automation_move_a_lead_and_dispatch_its_first_step(conversa_server, browser):
+    server = conversa_server
+    page = signed_in(browser, server)
+
+    # The slide-over: the list stays behind it; a typo'd variable is caught as it is typed.
+    page.goto(f"{server['url']}/automations/")
+    expect(page.locator(".flow-row", has_text="Acompanhar proposta")).to_be_visible()
+    page.get_by_role("link", name="New automation").first.click()
+    panel = page.get_by_role("dialog", name="When a lead enters a stage…")
+    expect(panel).to_be_visible()
+    panel.get_by_label("Name").fill("Boas-vindas <Qualificado>")
+    panel.get_by_label("When a lead enters").select_option(label="Qualificado")
+    first = panel.locator(".step-editor").nth(0)
+    first.get_by_label("Message").fill("Oi {{contact.first_name}}! {{lead.desconto}}")
+    expect(page.locator("#step-preview-0")).to_contain_text(
+        "Unknown variable(s): {{lead.desconto}}"
+    )
+    first.get_by_label("Message").fill(
+        "Oi {{contact.first_name}}! Sobre {{lead.title}}: <b>bem-vindo</b>"
+    )
+    # Rendered for a lead of the stage (João's "Plano anual"), as text.
+    expect(page.locator("#step-preview-0")).to_contain_text(
+        "Oi João! Sobre Plano anual: <b>bem-vindo</b>"
+    )
+    page.screenshot(path=str(ARTIFACTS / "crm-automation-editor.png"))
+
+    # A second step, reordered above the first and back.
+    panel.get_by_role("button", name="Add step").click()
+    second = panel.locator(".step-editor").nth(1)
+    second.get_by_label("Wait").fill("2")
+    second.get_by_label("Unit").select_option("days")
+    second.get_by_label("Message").fill("{{contact.first_name}}, ainda com interesse?")
+    second.get_by_role("button", name="Move this step up").click()
+    expect(panel.locator(".step-editor").nth(0).get_by_label("Message")).to_have_value(
+        "{{contact.first_name}}, ainda com interesse?"
+    )
+    panel.locator(".step-editor").nth(0).get_by_role("button", name="Move this step down").click()
+    expect(panel.locator(".step-editor").nth(0).get_by_label("Message")).to_have_value(
+        re.compile("^Oi ")
+    )
+    expect(panel.locator(".step-n")).to_have_text(["1", "2"])
+    panel.get_by_role("button", name="Save automation").click()
+
+    row = page.locator(".flow-row", has_text="Boas-vindas <Qualificado>")
+    expect(row).to_be_visible()
+    expect(panel).to_be_hidden()
+    expect(row.locator(".flow-kind")).to_have_text(
+        ["Trigger", "Step 1 · at once", "Step 2 · after 2 days"], timeout=LIVE
+    )
+    expect(row.locator(".status-chip")).to_have_text("Active")
+    page.screenshot(path=str(ARTIFACTS / "crm-automations.png"), full_page=True)
+
+    # The number is paused: the step will wait, deferred by the Gate.
+    number_action(page, server, "Pause")
+
+    # The board: drag Studio Yoga's lead from Novo into Qualificado.
+    page.goto(f"{server['url']}/pipeline/")
+    expect(page.locator("body")).to_have_attribute("data-socket", "open", timeout=LIVE)
+    card = page.locator(".lead-card", has_text="Kit boas-vindas para alunos")
+    expect(column(page, "Novo").locator(".column-count")).to_have_text("2")
+    moves = []
+    page.on("request", lambda r: moves.append(r.url) if r.method == "POST" else None)
+    card.drag_to(column(page, "Qualificado").locator(".lead-cards"))
+    expect(
+        column(page, "Qualificado").locator(".lead-card", has_text="Kit boas-vindas")
+    ).to_be_visible()
+    expect(column(page, "Qualificado").locator(".column-count")).to_have_text("2")
+    expect(column(page, "Novo").locator(".column-count")).to_have_text("1")
+    expect(card).not_to_have_class(re.compile("saving"), timeout=LIVE)
+    assert len([url for url in moves if url.endswith("/move")]) == 1
+
+    # Dropped on its own stage: nothing is sent, nothing changes.
+    card.drag_to(column(page, "Qualificado").locator(".lead-cards"))
+    page.wait_for_timeout(500)
+    assert len([url for url in moves if url.endswith("/move")]) == 1
+    expect(column(page, "Qualificado").locator(".column-count")).to_have_text("2")
+    page.screenshot(path=str(ARTIFACTS / "crm-board.png"), full_page=True)
+
+    # Dispatch now while the number is paused: step 1 is deferred, with the Gate's reason.
+    page.goto(f"{server['url']}/automations/")
+    expect(page.locator(".flow-row", has_text="Boas-vindas").locator(".flow-pending")).to_have_text(
+        "2"
+    )
+    page.get_by_role("button", name="Dispatch now").click()
+    overlay = page.get_by_role("dialog", name="Dispatch now")
+    expect(overlay).to_be_visible()
+    expect(overlay.locator("#dispatch-deferred")).to_have_text("1", timeout=LIVE)
+    expect(overlay).to_contain_text("The number is paused")
+    expect(overlay.locator(".dispatch")).to_have_attribute("data-phase", "done", timeout=LIVE)
+    page.screenshot(path=str(ARTIFACTS / "crm-dispatch-deferred.png"))
+    # Closing the panel stops nothing; the page stays usable.
+    overlay.get_by_role("button", name="Close (the dispatch goes on)").click()
+    expect(overlay).to_be_hidden()
+
+    # The number is back: Dispatch now sends step 1, the overlay counts it.
+    other = page.context.new_page()
+    number_action(other, server, "Resume")
+    page.get_by_role("button", name="Dispatch now").click()
+    expect(overlay.locator("#dispatch-sent")).to_have_text("1", timeout=LIVE)
+    expect(overlay.locator(".dispatch")).to_have_attribute("data-phase", "done", timeout=LIVE)
+    page.screenshot(path=str(ARTIFACTS / "crm-dispatch-sent.png"))
+    # The automations list stayed usable behind the overlay.
+    page.get_by_role("radio", name="Paused").check(force=True)
+    expect(page.locator(".flow-row", has_text="Boas-vindas")).to_have_count(0)
+    page.get_by_role("radio", name="Any status").check(force=True)
+    expect(page.locator(".flow-row", has_text="Boas-vindas").locator(".flow-pending")).to_have_text(
+        "1"
+    )
+
+    # The customer's phone: step 1 arrived, rendered for Studio Yoga, as text.
+    customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
+    customer.goto(f"{server['url']}/sandbox/?phone={YOGA_PHONE}")
+    expect(customer.locator("#chat")).to_contain_text(
+        "Oi Studio! Sobre Kit boas-vindas para alunos: <b>bem-vindo</b>", timeout=LIVE
+    )
+
+
+def test_a_refused_move_puts_the_card_back_with_a_toast(conversa_server, browser):
+    page = signed_in(browser, conversa_server)
+    page.goto(f"{conversa_server['url']}/pipeline/")
+    card = page.locator(".lead-card", has_text="Uniformes")
+    # The server refuses (here: the stage vanished); the card goes back where it was.
+    page.route(
+        "**/move",
+        lambda route: route.fulfill(
+            status=404, content_type="text/plain", body="That stage no longer exists."
+        ),
+    )
+    card.locator("summary").click()
+    card.get_by_role("button", name="Novo").click()
+    expect(page.get_by_role("alert")).to_contain_text("That stage no longer exists.")
+    expect(column(page, "Perdido").locator(".lead-card", has_text="Uniformes")).to_be_visible()
+    expect(column(page, "Perdido").locator(".column-count")).to_have_text("1")
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [375, 1440])
+def test_the_crm_pages_fit_phones_and_wide_screens(conversa_server, browser, width, scheme):
+    server = conversa_server
+    page = signed_in(browser, server, width=width, height=860, scheme=scheme)
+    name = f"{width}-{scheme}"
+    page.goto(f"{server['url']}/pipeline/")
+    expect(page.locator(".lead-card").first).to_be_visible()
+    no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / f"crm-board-{name}.png"))
+    if width == 375:
+        # On a phone the "Move to…" menu is the way to move a lead.
+        card = page.locator(".lead-card", has_text="Entrega semanal")
+        card.locator("summary").click()
+        expect(card.get_by_role("button", name="Qualificado")).to_be_visible()
+        no_horizontal_overflow(page)
+        page.screenshot(path=str(ARTIFACTS / f"crm-move-menu-{name}.png"))
+        page.keyboard.press("Escape")
+    page.goto(f"{server['url']}/pipeline/list")
+    expect(page.locator(".lead-table")).to_be_visible()
+    no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / f"crm-list-{name}.png"), full_page=True)
+    page.locator(".lead-title", has_text="Cestas de café").click()
+    expect(page.locator("h1")).to_have_text("Cestas de café da manhã")
+    no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / f"crm-lead-{name}.png"), full_page=True)
+    page.goto(f"{server['url']}/automations/")
+    expect(page.locator(".flow-row").first).to_be_visible()
+    no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / f"crm-automations-{name}.png"), full_page=True)
+    page.locator(".flow-row", has_text="Acompanhar proposta").get_by_role(
+        "link", name="Edit"
+    ).click()
+    expect(page.get_by_role("dialog", name="Acompanhar proposta")).to_be_visible()
+    no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / f"crm-automation-edit-{name}.png"))
