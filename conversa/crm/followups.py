@@ -3,7 +3,7 @@ contact replies, the lead leaves the stage or the contact opts out, and made run
 by a dispatch.
 
 Nothing here sends. Each step is one MessageIntent (origin AUTOMATION) made through
-`engine.create_intent` with `not_before` = its due time: the engine's workers claim its job
+`engine.create_intents` with `not_before` = its due time: the engine's workers claim its job
 when it is due, the Gate decides again then (consent, opt-out, window, quotas), and the one
 send path sends it. A cancellation goes through `engine.cancel_intents`.
 """
@@ -15,7 +15,7 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
-from conversa.accounts.services import event, record
+from conversa.accounts.services import event
 from conversa.crm import metrics
 from conversa.crm.models import Automation, AutomationStep, FollowUp, Lead, StageChange
 from conversa.engine import services as engine
@@ -78,33 +78,40 @@ def schedule(change: StageChange) -> list[FollowUp]:
     """Schedule every matching automation's steps for this stage entry; the follow-ups made.
 
     Call inside the transaction that recorded `change` (`services.move_lead` does). Each step
-    is one intent through `engine.create_intent`, keyed by `followup_key`: run twice for the
-    same change, the second run makes nothing (each refusal is counted as duplicate-blocked).
-    Messages are rendered now, with the lead as it is at the entry. An opted-out contact's
-    steps are BLOCKED by the Gate at once, with its reason: nothing will be sent.
+    is one intent keyed by `followup_key`, all of the entry's made together through
+    `engine.create_intents` (one insert, one Gate call), and their follow-ups in one insert:
+    run twice for the same change, the second run makes nothing (each refusal is counted as
+    duplicate-blocked and recorded on the lead's timeline). Messages are rendered now, with
+    the lead as it is at the entry. An opted-out contact's steps are BLOCKED by the Gate at
+    once, with its reason: nothing will be sent.
     """
     lead = change.lead
     automations = matching_automations(lead, change.to_stage_id)
     if not automations:
         return []
     org = lead.organization
-    made = []
+    planned, specs = [], []
     for automation in automations:
         steps = sorted(automation.steps.all(), key=lambda step: step.position)
         sla = org.sla_schedule() if any(step.business_hours for step in steps) else None
         for step, due in zip(steps, due_times(change.created_at, steps, sla), strict=True):
-            intent, created = engine.create_intent(
-                org,
-                contact=lead.contact,
-                body=AutomationStep.render(step.template, lead),
-                origin=MessageIntent.Origin.AUTOMATION,
-                idempotency_key=followup_key(change, automation, step),
-                instance=automation.instance,
-                not_before=due,
+            planned.append((automation, step, due))
+            specs.append(
+                engine.IntentSpec(
+                    contact=lead.contact,
+                    body=AutomationStep.render(step.template, lead),
+                    origin=MessageIntent.Origin.AUTOMATION,
+                    idempotency_key=followup_key(change, automation, step),
+                    instance=automation.instance,
+                    not_before=due,
+                )
             )
-            if not created:
-                metrics.followups_duplicate_blocked.inc()
-                record(
+    made, refused = [], []
+    results = engine.create_intents(org, specs)
+    for (automation, step, due), (intent, created) in zip(planned, results, strict=True):
+        if not created:
+            refused.append(
+                event(
                     org.id,
                     "followup.duplicate_blocked",
                     lead,
@@ -112,20 +119,25 @@ def schedule(change: StageChange) -> list[FollowUp]:
                     intent=intent.pk,
                     key=intent.idempotency_key,
                 )
-                continue
-            made.append(
-                FollowUp.objects.create(
-                    organization=org,
-                    lead=lead,
-                    contact=lead.contact,
-                    stage_change=change,
-                    automation=automation,
-                    step=step,
-                    position=step.position,
-                    intent=intent,
-                    due_at=due,
-                )
             )
+            continue
+        made.append(
+            FollowUp(
+                organization=org,
+                lead=lead,
+                contact=lead.contact,
+                stage_change=change,
+                automation=automation,
+                step=step,
+                position=step.position,
+                intent=intent,
+                due_at=due,
+            )
+        )
+    if refused:
+        OperationalEvent.objects.bulk_create(refused)
+        metrics.followups_duplicate_blocked.inc(len(refused))
+    FollowUp.objects.bulk_create(made)
     metrics.followups_scheduled.inc(len(made))
     return made
 

@@ -388,7 +388,7 @@ def choose_number(
 
 
 def evaluate_many(
-    pairs: list[tuple[MessageIntent, int | None]], now: datetime
+    pairs: list[tuple[MessageIntent, int | None]], now: datetime, *, reserve: bool = True
 ) -> list[GateDecision]:
     """Decide on each (intent, number id) with fresh facts and store the decisions (invariant 6).
 
@@ -396,6 +396,9 @@ def evaluate_many(
     may send now, connected ones first, and its decision names the number it picked.
     Facts are read afresh in a few queries for the whole batch: the caller's objects may be
     older than the facts (a breaker that just opened, a contact who just opted out).
+    With `reserve` (a batch about to send) each ALLOW takes from its number's quota for the
+    rest of the batch. Without it (intents being created, whose jobs the Gate sees again when
+    they run) each is decided as if alone, as one call per intent would.
     """
     fresh = MessageIntent.objects.select_related("organization", "contact").in_bulk(
         [intent.pk for intent, _ in pairs]
@@ -426,7 +429,7 @@ def evaluate_many(
                 key=lambda n: (n.status != Instance.Status.CONNECTED, n.pk),
             )
         verdict, instance, facts = choose_number(current, candidates, sends)
-        if verdict.verdict == ALLOW:
+        if verdict.verdict == ALLOW and reserve:
             sends.add(instance)
         decisions.append(
             GateDecision(

@@ -6,16 +6,17 @@ import random
 import time
 import uuid
 from concurrent.futures import Executor
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event, record
-from conversa.bulk import set_column
+from conversa.bulk import insert_new, set_column
 from conversa.engine import gate, jobs, metrics, wakeup
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.inbox import services as inbox
@@ -35,6 +36,21 @@ MAX_ATTEMPTS = 5
 BACKOFF_CAP = timedelta(minutes=15)
 
 
+@dataclass(frozen=True)
+class IntentSpec:
+    """One request to send, as `create_intents` takes it (the arguments of `create_intent`)."""
+
+    contact: Contact
+    body: str
+    origin: str
+    idempotency_key: str
+    conversation: Conversation | None = None
+    instance: Instance | None = None
+    created_by: Member | None = None
+    template: dict | None = None
+    not_before: datetime | None = None
+
+
 def create_intent(
     org: Organization,
     *,
@@ -46,90 +62,165 @@ def create_intent(
     instance: Instance | None = None,
     created_by: Member | None = None,
     template: dict | None = None,
-    not_before=None,
+    not_before: datetime | None = None,
 ) -> tuple[MessageIntent, bool]:
-    """Record a request to send and let the Gate decide on it. Idempotent on the key.
+    """`create_intents` for one request: the intent, and whether it was created."""
+    spec = IntentSpec(
+        contact=contact,
+        body=body,
+        origin=origin,
+        idempotency_key=idempotency_key,
+        conversation=conversation,
+        instance=instance,
+        created_by=created_by,
+        template=template,
+        not_before=not_before,
+    )
+    [result] = create_intents(org, [spec])
+    return result
 
-    With `template` ({name, language, variables}) the message is that pre-approved Cloud API
+
+def create_intents(org: Organization, specs: list[IntentSpec]) -> list[tuple[MessageIntent, bool]]:
+    """Record requests to send and let the Gate decide on them, in one transaction and a few
+    statements whatever their number; (intent, created) for each spec, in order. Idempotent on
+    the key.
+
+    With a `template` ({name, language, variables}) the message is that pre-approved Cloud API
     template, and `body` its readable preview.
 
     The number is the conversation's, else `instance`, else none: "any number of the
     organization", which the Gate picks (and the conversation with the contact on it).
-    1. Insert the intent; the database's unique (organization, key) refuses a repeat, which
-       returns the existing intent and `created=False` (invariant 1).
-    2. Ask the Gate and store its decision (invariant 6).
+    1. Insert the intents in one INSERT … ON CONFLICT DO NOTHING: the database's unique
+       (organization, key) skips a repeat, even one another transaction inserts at the same
+       moment, and that spec gets the existing intent and `created=False` (invariant 1). A key
+       repeated within `specs` is created once, for its first spec.
+    2. Ask the Gate once for the new intents and store its decisions (invariant 6). Each is
+       decided as if alone: an ALLOW here takes nothing from a quota, as the Gate counts sends,
+       not jobs waiting.
     3. ALLOW or DEFER: an outbound message and a PENDING job, in the same transaction.
        BLOCK: the message is shown as failed with the Gate's reason; no job exists.
+    4. The jobs, and the intents' timeline entries, are inserted in bulk; the workers are woken
+       once, after commit.
 
     With `not_before` in the future the intent is SCHEDULED: its job's `run_after` is that
     time (or the Gate's later DEFER), and the Gate decides again when the job runs, as for any
     job. The outbound message (and, without one, the conversation) is made only when the job
     starts sending, so the thread and the inbox show nothing before it is due.
     """
-    if conversation is not None:
-        instance = conversation.instance
+    first: dict[str, MessageIntent] = {}
+    for spec in specs:
+        if spec.idempotency_key not in first:
+            first[spec.idempotency_key] = MessageIntent(
+                organization=org,
+                instance=spec.conversation.instance if spec.conversation else spec.instance,
+                contact=spec.contact,
+                conversation=spec.conversation,
+                origin=spec.origin,
+                body=spec.body,
+                template=spec.template,
+                idempotency_key=spec.idempotency_key,
+                created_by=spec.created_by,
+                not_before=spec.not_before,
+            )
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                intent = MessageIntent.objects.create(
-                    organization=org,
-                    instance=instance,
-                    contact=contact,
-                    conversation=conversation,
-                    origin=origin,
-                    body=body,
-                    template=template,
-                    idempotency_key=idempotency_key,
-                    created_by=created_by,
-                    not_before=not_before,
-                )
-        except IntegrityError:
-            metrics.jobs_duplicate_blocked.inc()
-            existing = MessageIntent.objects.for_org(org).get(idempotency_key=idempotency_key)
-            return existing, False
-        record(org.id, "intent.created", intent, actor=created_by, origin=origin)
-        now = timezone.now()
-        [decision] = ask_gate([(intent, instance.pk if instance else None)], now)
-        scheduled = not_before is not None and not_before > now
-        if conversation is None and decision.instance is not None and not scheduled:
-            conversation = inbox.current_conversation(decision.instance, contact)
-            intent.conversation = conversation
-            intent.save(update_fields=["conversation"])
-        message = None
-        if conversation and not scheduled:
-            message = inbox.new_outbound_message(conversation, body, created_by)
-        if decision.verdict == GateDecision.Verdict.BLOCK:
-            intent.status = MessageIntent.Status.BLOCKED
-            intent.save(update_fields=["status"])
-            if message:
-                inbox.advance_status(message, Message.Status.FAILED, error=decision.reason)
+        new = insert_new(list(first.values()), ["organization", "idempotency_key"])
+        created = {intent.idempotency_key: intent for intent in new}
+        refused = [key for key in first if key not in created]
+        # A new statement: on PostgreSQL it sees the row of a transaction the insert waited for.
+        existing = {
+            intent.idempotency_key: intent
+            for intent in MessageIntent.objects.for_org(org).filter(idempotency_key__in=refused)
+        }
+        if new:
+            decide_new_intents(org, new)
+    results, reported = [], set()
+    for spec in specs:
+        key = spec.idempotency_key
+        if key in created and key not in reported:
+            reported.add(key)
+            results.append((created[key], True))
         else:
-            deferred = decision.verdict == GateDecision.Verdict.DEFER
-            run_after = decision.defer_until if deferred else now
-            if scheduled:
-                run_after = max(run_after, not_before)
-            ExecutionJob.objects.create(
+            metrics.jobs_duplicate_blocked.inc()
+            results.append((created.get(key) or existing[key], False))
+    return results
+
+
+def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
+    """Steps 2–4 of `create_intents` for the intents it just inserted."""
+    OperationalEvent.objects.bulk_create(
+        event(org.id, "intent.created", intent, actor=intent.created_by, origin=intent.origin)
+        for intent in intents
+    )
+    now = timezone.now()
+    decisions = ask_gate([(intent, intent.instance_id) for intent in intents], now, reserve=False)
+    new_jobs, blocked, statuses = [], {}, {}
+    moved_conversation = []
+    for intent, decision in zip(intents, decisions, strict=True):
+        scheduled = intent.not_before is not None and intent.not_before > now
+        if intent.conversation is None and decision.instance is not None and not scheduled:
+            intent.conversation = inbox.current_conversation(
+                with_org(decision.instance, org), intent.contact
+            )
+            moved_conversation.append(intent)
+        message = None
+        if intent.conversation and not scheduled:
+            with_org(intent.conversation, org)
+            message = inbox.new_outbound_message(
+                intent.conversation, intent.body, intent.created_by
+            )
+        if decision.verdict == GateDecision.Verdict.BLOCK:
+            statuses.setdefault(MessageIntent.Status.BLOCKED, []).append(intent)
+            if message:
+                blocked.setdefault(decision.reason, []).append(message)
+            continue
+        deferred = decision.verdict == GateDecision.Verdict.DEFER
+        run_after = decision.defer_until if deferred else now
+        if scheduled:
+            run_after = max(run_after, intent.not_before)
+        new_jobs.append(
+            ExecutionJob(
                 organization=org,
                 intent=intent,
                 instance=decision.instance,
-                contact=contact,
+                contact=intent.contact,
                 message=message,
                 run_after=run_after,
             )
-            if scheduled or deferred:
-                intent.status = (
-                    MessageIntent.Status.SCHEDULED if scheduled else MessageIntent.Status.DEFERRED
-                )
-                intent.save(update_fields=["status"])
-            transaction.on_commit(wakeup.notify)
-        publisher.publish(org.id, publisher.INTENT_UPDATED, intent_id=intent.id)
-    return intent, True
+        )
+        if scheduled or deferred:
+            status = MessageIntent.Status.SCHEDULED if scheduled else MessageIntent.Status.DEFERRED
+            statuses.setdefault(status, []).append(intent)
+    if moved_conversation:
+        MessageIntent.objects.bulk_update(moved_conversation, ["conversation"])
+    for status, changed in statuses.items():
+        MessageIntent.objects.filter(pk__in=[intent.pk for intent in changed]).update(status=status)
+        for intent in changed:
+            intent.status = status
+    for reason, messages in blocked.items():
+        inbox.advance_statuses(messages, Message.Status.FAILED, error=reason)
+    if new_jobs:
+        ExecutionJob.objects.bulk_create(new_jobs)
+        transaction.on_commit(wakeup.notify)
+    publisher.publish_batch(
+        org.id, publisher.INTENT_UPDATED, intent_ids=[intent.pk for intent in intents]
+    )
 
 
-def ask_gate(pairs: list[tuple[MessageIntent, int | None]], now) -> list[GateDecision]:
+def with_org(obj: Instance | Conversation, org: Organization) -> Instance | Conversation:
+    """`obj` with its organization `org` set, when it is `org`'s: the Gate loads numbers (and
+    `current_conversation` makes conversations) without it, and the inbox code reads it, one
+    query per intent otherwise."""
+    if obj.organization_id == org.pk:
+        obj.organization = org
+    return obj
+
+
+def ask_gate(
+    pairs: list[tuple[MessageIntent, int | None]], now, *, reserve: bool = True
+) -> list[GateDecision]:
     """The Gate's decisions on (intent, number id) pairs now, stored, counted and put on the
-    intents' timelines."""
-    decisions = gate.evaluate_many(pairs, now)
+    intents' timelines (`reserve`: see `gate.evaluate_many`)."""
+    decisions = gate.evaluate_many(pairs, now, reserve=reserve)
     for decision in decisions:
         metrics.gate_decisions.labels(decision.verdict, decision.reason_code).inc()
     OperationalEvent.objects.bulk_create(
