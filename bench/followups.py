@@ -39,7 +39,7 @@ STEPS = [
 ]
 
 
-def setup(org, leads: int) -> tuple[list[Lead], Stage]:
+def setup(org, leads: int) -> tuple[list[Lead], Stage, Member]:
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.create_user(username=f"bench-{org.slug}@bench.local")

@@ -4,15 +4,17 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run a benchmark and print its figures as JSON (dispatch, chaos, ingest, inbox)."
+    help = (
+        "Run a benchmark and print its figures as JSON (dispatch, chaos, ingest, inbox, followups)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("name", choices=["dispatch", "chaos", "ingest", "inbox"])
+        parser.add_argument("name", choices=["dispatch", "chaos", "ingest", "inbox", "followups"])
         parser.add_argument("--jobs", type=int, default=20000)
         parser.add_argument(
             "--workers",
             type=int,
-            help="worker processes (dispatch 4, chaos 3); ingest: web processes (1)",
+            help="worker processes (dispatch 4, chaos 3, followups 2); ingest: web processes (1)",
         )
         parser.add_argument("--batch-size", type=int, default=200)
         parser.add_argument("--intents", type=int, default=10000, help="chaos: intents to send")
@@ -37,9 +39,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep", action="store_true", help="inbox: keep the seeded organization for next time"
         )
+        parser.add_argument(
+            "--leads", type=int, default=10000, help="followups: leads moved into the stage"
+        )
 
     def handle(self, *args, name, jobs, workers, batch_size, intents, **options):
-        from bench import chaos, dispatch, inbox, ingest
+        from bench import chaos, dispatch, followups, inbox, ingest
 
         if name == "inbox":
             figures = inbox.run(
@@ -57,6 +62,8 @@ class Command(BaseCommand):
                 provider=options["provider"],
                 processes=workers or 1,
             )
+        elif name == "followups":
+            figures = followups.run(leads=options["leads"], workers=workers or 2)
         elif name == "chaos":
             figures = chaos.run(intents=intents, workers=workers or 3)
         else:
