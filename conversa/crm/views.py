@@ -450,7 +450,7 @@ SORTS = {
     "pending": gettext_lazy("Pending steps"),
     "updated": gettext_lazy("Recently changed"),
 }
-STATUSES = {"active": gettext_lazy("Active"), "paused": gettext_lazy("Paused")}
+STATUSES = ("active", "paused")
 TIMING_EXACT, TIMING_BUSINESS = "exact", "business"
 
 
@@ -563,7 +563,9 @@ def automations_context(request, **extra) -> dict:
         "filters": filters,
         "rows": automation_rows(request, filters),
         "event_stages": list(stages),
-        "statuses": STATUSES,
+        "status_counts": scoped(request.org, Automation).aggregate(
+            running=Count("id", filter=Q(active=True)), stopped=Count("id", filter=Q(active=False))
+        ),
         "sorts": SORTS,
         "numbers": scoped(request.org, Instance).order_by("name"),
         "can_manage": request.member.role in SUPERVISING,

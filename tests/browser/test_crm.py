@@ -95,7 +95,7 @@ def test_build_an_automation_move_a_lead_and_dispatch_its_first_step(conversa_se
     expect(row.locator(".flow-kind")).to_have_text(
         ["Trigger", "Step 1 · at once", "Step 2 · after 2 days"], timeout=LIVE
     )
-    expect(row.locator(".status-chip")).to_have_text("Active")
+    expect(row.locator(".status-chip")).to_have_text("Running")
     page.screenshot(path=str(ARTIFACTS / "crm-automations.png"), full_page=True)
 
     # The number is paused: the step will wait, deferred by the Gate.
@@ -148,7 +148,7 @@ def test_build_an_automation_move_a_lead_and_dispatch_its_first_step(conversa_se
     expect(overlay.locator(".dispatch")).to_have_attribute("data-phase", "done", timeout=LIVE)
     page.screenshot(path=str(ARTIFACTS / "crm-dispatch-sent.png"))
     # The automations list stayed usable behind the overlay.
-    page.get_by_role("radio", name="Paused").check(force=True)
+    page.get_by_role("radio", name="0 paused").check(force=True)
     expect(page.locator(".flow-row", has_text="Boas-vindas")).to_have_count(0)
     page.get_by_role("radio", name="Any status").check(force=True)
     expect(page.locator(".flow-row", has_text="Boas-vindas").locator(".flow-pending")).to_have_text(
