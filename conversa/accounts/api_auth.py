@@ -1,9 +1,13 @@
 """API authentication: the browser's session, or a per-organization bearer token."""
 
+from datetime import timedelta
+
 from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
 from conversa.accounts.models import ApiToken
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class MemberSession(SessionAuth):
@@ -31,7 +35,11 @@ class OrgToken(HttpBearer):
         )
         if found is None:
             return None
-        ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        # "Last used" is shown to the minute: writing the token's row on every request would
+        # make each read a write, and a busy client's requests queue on that row's lock.
+        if found.last_used_at is None or now - found.last_used_at > LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
         request.org = found.organization
         request.member = found.member
         return found

@@ -74,7 +74,8 @@ def list_conversations(
     """The operator view's list: `tab` mine / queue / all (all: supervisors; the default for
     them, mine for others), filters, search over name, number and message text; newest
     activity first. The next page's cursor is in the `X-Next-Cursor` header (absent on the
-    last page), each tab's count in `X-Tab-Counts` (`mine=3,queue=5,all=9`)."""
+    last page), each tab's count in `X-Tab-Counts` (`mine=3,queue=5,all=1000+`: counted up to
+    1000)."""
     member = request.member
     default = listing.ALL if listing.ALL in listing.tabs_for(member) else listing.MINE
     page = listing.list_conversations(
@@ -89,7 +90,9 @@ def list_conversations(
     )
     if page.next_cursor:
         response["X-Next-Cursor"] = page.next_cursor
-    response["X-Tab-Counts"] = ",".join(f"{t}={n}" for t, n in page.counts.items())
+    response["X-Tab-Counts"] = ",".join(
+        f"{t}={listing.count_label(n)}" for t, n in page.counts.items()
+    )
     return page.conversations
 
 

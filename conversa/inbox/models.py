@@ -168,6 +168,17 @@ class Conversation(OrgOwned):
                 condition=Q(assignee__isnull=True),
                 name="conversation_queue_recent",
             ),
+            # The overdue ones (`breached`), counted on every list refresh, found by due time.
+            models.Index(
+                fields=["organization", "resolution_due_at"],
+                condition=~Q(status="resolved"),
+                name="conversation_resolution_due",
+            ),
+            models.Index(
+                fields=["organization", "first_response_due_at"],
+                condition=Q(first_response_at__isnull=True) & ~Q(status="resolved"),
+                name="conversation_first_due",
+            ),
         ]
 
     def __str__(self) -> str:
