@@ -14,14 +14,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            help="worker processes (dispatch 4, chaos 3, followups 2); ingest: web processes (1)",
+            help="worker processes (dispatch 4, chaos 3, followups 2)",
         )
         parser.add_argument("--batch-size", type=int, default=200)
         parser.add_argument("--intents", type=int, default=10000, help="chaos: intents to send")
         parser.add_argument(
             "--messages", type=int, default=20000, help="ingest: inbound webhooks to post"
         )
-        parser.add_argument("--senders", type=int, default=8, help="ingest: concurrent senders")
+        parser.add_argument(
+            "--senders",
+            type=int,
+            default=32,
+            help="ingest: concurrent senders (at 1,000 messages/s and ~30 ms each, ~30 in flight)",
+        )
         parser.add_argument(
             "--provider", choices=["evolution", "cloud"], default="evolution", help="ingest: shape"
         )
@@ -32,7 +37,7 @@ class Command(BaseCommand):
             "--inbox-messages", type=int, help="inbox: messages to seed (10 per conversation)"
         )
         parser.add_argument("--clients", type=int, default=32, help="inbox: concurrent clients")
-        parser.add_argument("--processes", type=int, default=2, help="inbox: web processes")
+        parser.add_argument("--processes", type=int, default=2, help="inbox, ingest: web processes")
         parser.add_argument(
             "--requests", type=int, default=1000, help="inbox: requests per list (about)"
         )
@@ -60,7 +65,7 @@ class Command(BaseCommand):
                 messages=options["messages"],
                 senders=options["senders"],
                 provider=options["provider"],
-                processes=workers or 1,
+                processes=options["processes"],
             )
         elif name == "followups":
             figures = followups.run(leads=options["leads"], workers=workers or 2)
