@@ -22,6 +22,7 @@ from conversa.engine import services as engine
 from conversa.engine import wakeup
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.inbox.sla import add_business_time
+from conversa.realtime import publisher
 
 J = ExecutionJob.Status
 I = MessageIntent.Status  # noqa: E741
@@ -139,7 +140,17 @@ def schedule(change: StageChange) -> list[FollowUp]:
         metrics.followups_duplicate_blocked.inc(len(refused))
     FollowUp.objects.bulk_create(made)
     metrics.followups_scheduled.inc(len(made))
+    announce(made)
     return made
+
+
+def announce(follow_ups: list[FollowUp]) -> None:
+    """Tell each organization's pages whose leads' follow-ups changed (ids only)."""
+    leads: dict[int, set[int]] = {}
+    for f in follow_ups:
+        leads.setdefault(f.organization_id, set()).add(f.lead_id)
+    for org_id, lead_ids in leads.items():
+        publisher.publish_batch(org_id, publisher.FOLLOWUPS_UPDATED, lead_ids=sorted(lead_ids))
 
 
 def pending():
@@ -180,6 +191,7 @@ def cancel(follow_ups: list[FollowUp], reason: str, actor: Member | None = None)
             )
             for f in mine
         )
+        announce(mine)
     metrics.followups_cancelled.labels(reason).inc(len(mine))
     return len(mine)
 

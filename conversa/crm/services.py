@@ -34,6 +34,7 @@ from conversa.crm.models import (
 from conversa.inbox.models import Contact, Message, Tag
 from conversa.inbox.teamwork import Refused, must_supervise, same_org
 from conversa.instances.models import Instance
+from conversa.realtime import publisher
 
 # Pipelines and stages
 
@@ -208,6 +209,7 @@ def create_lead(
             organization_id=org_id, lead=lead, to_stage=stage, moved_by=by, created_at=now
         )
         followups.schedule(change)
+        publisher.publish(org_id, publisher.LEAD_UPDATED, lead_id=lead.pk)
     return lead
 
 
@@ -242,6 +244,7 @@ def update_lead(lead: Lead, *, by: Member | None, **changes) -> Lead:
         actor=by,
         fields=sorted(changed),
     )
+    publisher.publish(lead.organization_id, publisher.LEAD_UPDATED, lead_id=lead.pk)
     return lead
 
 
@@ -303,6 +306,7 @@ def move_lead(lead: Lead, stage: Stage, by: Member | None) -> StageChange | None
             FollowUp.CancelReason.LEFT_STAGE,
             by,
         )
+        publisher.publish(locked.organization_id, publisher.LEAD_UPDATED, lead_id=locked.pk)
     lead.stage, lead.stage_entered_at, lead.updated_at = stage, now, now
     return change
 

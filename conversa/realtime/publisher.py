@@ -23,6 +23,9 @@ OPERATOR_STATUS = "OPERATOR_STATUS"
 CONTACT_UPDATED = "CONTACT_UPDATED"
 INSTANCE_UPDATED = "INSTANCE_UPDATED"
 INTENT_UPDATED = "INTENT_UPDATED"
+# A lead was created, changed or moved; its follow-ups were scheduled or cancelled.
+LEAD_UPDATED = "LEAD_UPDATED"
+FOLLOWUPS_UPDATED = "FOLLOWUPS_UPDATED"
 
 
 def org_group(org_id: int) -> str:
