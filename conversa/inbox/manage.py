@@ -1,22 +1,25 @@
-"""The inbox's settings pages: tags and canned replies (and the organization's business hours
-for the SLA clock). Owners, admins and supervisors only, as the services they call decide;
+"""The inbox's settings pages: queues, tags and canned replies (and the organization's
+business hours for the SLA clock). Owners, admins and supervisors only, as the services they call decide;
 everyone else gets a 403 and no link. Each page shows the service's refusal on the form."""
 
 from functools import wraps
 from zoneinfo import available_timezones
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db import transaction
+from django.db.models import Count, Prefetch, Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.inbox import deadlines, sla, teamwork
-from conversa.inbox.models import CannedReply, Tag
+from conversa.inbox import deadlines, queues, sla, teamwork
+from conversa.inbox.models import CannedReply, Conversation, Queue, Tag
 from conversa.inbox.views import operator_view
+from conversa.instances.models import Instance
 
 
 def manager_view(view):
@@ -213,3 +216,219 @@ def business_hours(request):
         time_zone=time_zone,
     )
     return render(request, "inbox/manage_hours.html", context, status=422)
+
+
+def duration(minutes: int | None) -> str:
+    """A target in business minutes as people say it: 45 min, 2 h, 1 h 30 min."""
+    if minutes is None:
+        return ""
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return _("%(minutes)s min") % {"minutes": rest}
+    if not rest:
+        return _("%(hours)s h") % {"hours": hours}
+    return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": rest}
+
+
+def first_queues(org) -> dict[int, Queue]:
+    """Number id → the queue its new conversations land in: its first by id."""
+    first: dict[int, Queue] = {}
+    links = (
+        Queue.numbers.through.objects.filter(queue__organization=org)
+        .select_related("queue")
+        .order_by("queue_id")
+    )
+    for link in links:
+        first.setdefault(link.instance_id, link.queue)
+    return first
+
+
+@manager_view
+def queue_list(request):
+    """The organization's queues: members with their availability and load, numbers (and
+    where each one's new conversations land), distribution, SLA targets and breaches."""
+    org = request.org
+    members = Member.objects.order_by("display_name", "pk")
+    rows = (
+        scoped(org, Queue)
+        .prefetch_related(Prefetch("members", queryset=members), "numbers")
+        .annotate(
+            n_open=Count(
+                "conversations",
+                filter=~Q(conversations__status=Conversation.Status.RESOLVED),
+            )
+        )
+        .order_by("name")
+    )
+    breached = deadlines.breached_counts(org)
+    routes = first_queues(org)
+    for queue in rows:
+        queue.breached = breached.get(queue.pk, 0)
+        queue.first_label = duration(queue.first_response_minutes)
+        queue.resolution_label = duration(queue.resolution_minutes)
+        queue.routes = [(number, routes[number.pk]) for number in queue.numbers.all()]
+    return render(request, "inbox/manage_queues.html", {"section": "queues", "queues": rows})
+
+
+def posted_minutes(value: str, errors: dict, field: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        errors[field] = _("An SLA target is a whole number of minutes.")
+        return None
+    return int(value)
+
+
+def posted_ids(values: list[str]) -> list[int]:
+    # Anything that is not an id becomes 0, which no row has: the service refuses it.
+    return [int(v) if v.isdigit() else 0 for v in values]
+
+
+def queue_form_context(request, queue: Queue | None, draft: dict, errors: dict) -> dict:
+    org = request.org
+    routes = first_queues(org)
+    numbers = []
+    for number in scoped(org, Instance).order_by("name", "pk"):
+        lands_in = routes.get(number.pk)
+        # Where its new conversations would go if this queue took it: an older queue keeps
+        # them (the first by id); a new queue comes last.
+        elsewhere = lands_in if lands_in and (queue is None or lands_in.pk < queue.pk) else None
+        numbers.append({"number": number, "elsewhere": elsewhere})
+    return {
+        "section": "queues",
+        "queue": queue,
+        "draft": draft,
+        "errors": errors,
+        "error": " ".join(str(e) for e in errors.values()),
+        "members": [
+            {
+                "member": m,
+                "checked": m.pk in draft["member_ids"],
+                "capacity": draft["capacities"].get(m.pk, m.capacity),
+                "error": errors.get(f"capacity_{m.pk}"),
+            }
+            for m in scoped(org, Member).order_by("display_name", "pk")
+        ],
+        "numbers": numbers,
+        "distributions": [
+            (Queue.Distribution.OFF, Queue.Distribution.OFF.label, DISTRIBUTION_HELP["off"]),
+            (
+                Queue.Distribution.ROUND_ROBIN,
+                Queue.Distribution.ROUND_ROBIN.label,
+                DISTRIBUTION_HELP["round_robin"],
+            ),
+            (
+                Queue.Distribution.LEAST_LOAD,
+                Queue.Distribution.LEAST_LOAD.label,
+                DISTRIBUTION_HELP["least_load"],
+            ),
+        ],
+        "max_capacity": queues.MAX_CAPACITY,
+    }
+
+
+DISTRIBUTION_HELP = {
+    "off": gettext_lazy("New conversations wait in the queue until an operator claims one."),
+    "round_robin": gettext_lazy(
+        "Each new conversation goes to the next online operator under capacity, in turn."
+    ),
+    "least_load": gettext_lazy(
+        "Each new conversation goes to the online operator with the fewest open ones."
+    ),
+}
+
+
+@manager_view
+def queue_form(request, queue_id: int | None = None):
+    """A new queue, or one to change: name, members (and each one's capacity), numbers,
+    distribution and SLA targets, saved together through `queues.create_queue` or
+    `queues.update_queue` and `queues.set_capacity`. A refusal is shown on its field and
+    nothing is saved."""
+    org = request.org
+    queue = get_for_org_or_404(org, Queue, pk=queue_id) if queue_id else None
+    members = list(scoped(org, Member).order_by("display_name", "pk"))
+    if queue is not None:
+        draft = {
+            "name": queue.name,
+            "member_ids": set(queue.members.values_list("pk", flat=True)),
+            "number_ids": set(queue.numbers.values_list("pk", flat=True)),
+            "distribution": queue.distribution,
+            "first_response_minutes": queue.first_response_minutes or "",
+            "resolution_minutes": queue.resolution_minutes or "",
+        }
+    else:
+        draft = {
+            "name": "",
+            "member_ids": set(),
+            "number_ids": set(),
+            "distribution": Queue.Distribution.OFF,
+            "first_response_minutes": "",
+            "resolution_minutes": "",
+        }
+    draft["capacities"] = {m.pk: m.capacity for m in members}
+    errors: dict = {}
+    status = 200
+    if request.method == "POST":
+        post = request.POST
+        draft = {
+            "name": post.get("name", ""),
+            "member_ids": set(posted_ids(post.getlist("members"))),
+            "number_ids": set(posted_ids(post.getlist("numbers"))),
+            "distribution": post.get("distribution", ""),
+            "first_response_minutes": post.get("first_response_minutes", "").strip(),
+            "resolution_minutes": post.get("resolution_minutes", "").strip(),
+            # Only this organization's members: another's id in a field name is ignored.
+            "capacities": {
+                m.pk: post.get(f"capacity_{m.pk}", str(m.capacity)).strip() for m in members
+            },
+        }
+        fields = {
+            "name": draft["name"],
+            "member_ids": draft["member_ids"],
+            "number_ids": draft["number_ids"],
+            "distribution": draft["distribution"],
+            "first_response_minutes": posted_minutes(
+                draft["first_response_minutes"], errors, "first_response_minutes"
+            ),
+            "resolution_minutes": posted_minutes(
+                draft["resolution_minutes"], errors, "resolution_minutes"
+            ),
+        }
+        capacities = {}
+        for member in members:
+            value = draft["capacities"][member.pk]
+            if not value.isdigit() or int(value) > queues.MAX_CAPACITY:
+                errors[f"capacity_{member.pk}"] = _(
+                    "%(name)s: a capacity is a whole number from 0 to %(max)s."
+                ) % {"name": member.display_name, "max": queues.MAX_CAPACITY}
+            elif int(value) != member.capacity:
+                capacities[member] = int(value)
+        if not errors:
+            try:
+                with transaction.atomic():
+                    if queue is None:
+                        queues.create_queue(org, by=request.member, **fields)
+                    else:
+                        queues.update_queue(queue, by=request.member, **fields)
+                    for member, capacity in capacities.items():
+                        queues.set_capacity(member, capacity, by=request.member)
+            except queues.FieldRefused as exc:
+                errors[exc.field], status = str(exc), exc.status
+            except teamwork.Refused as exc:
+                errors["form"], status = str(exc), exc.status
+            else:
+                return redirect("manage-queues")
+        status = status if status != 200 else 422
+        if queue is not None:
+            queue.refresh_from_db()  # a refused save may have changed it in memory
+    context = queue_form_context(request, queue, draft, errors)
+    return render(request, "inbox/manage_queue_form.html", context, status=status)
+
+
+@manager_view
+@require_POST
+def delete_queue(request, queue_id: int):
+    queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
+    queues.delete_queue(queue, by=request.member)
+    return redirect("manage-queues")

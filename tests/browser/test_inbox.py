@@ -313,3 +313,75 @@ def test_settings_pages_on_a_phone_and_a_wide_screen(server, browser, scheme):
                 path=str(ARTIFACTS / f"settings-{name}-{width}-{scheme}.png"), full_page=True
             )
         page.context.close()
+
+
+def test_a_queue_made_on_its_page_routes_its_number_with_sla_targets(server, browser):
+    page = operator(browser, server, "admin@demo.local")
+    page.get_by_role("link", name="Inbox settings").click()
+    page.locator(".subnav").get_by_role("link", name="Queues").click()
+    demo_queue = page.locator(".queue-row").filter(
+        has=page.get_by_role("link", name="Atendimento", exact=True)
+    )
+    expect(demo_queue).to_contain_text("No targets")
+
+    page.get_by_role("link", name="New queue").click()
+    page.get_by_label("Name").fill("Comercial")
+    ana = page.locator(".member-pick", has_text="Ana Souza")
+    ana.locator('input[name="members"]').check()
+    ana.get_by_label("Capacity of Ana Souza").fill("4")
+    page.locator('input[name="numbers"]').first.check()
+    expect(page.locator(".queue-form")).to_contain_text("new conversations go to “Atendimento”")
+    page.get_by_label("Least load").check()
+    page.get_by_label("First response").fill("30")
+    page.get_by_label("Resolution").fill("240")
+    page.get_by_role("button", name="Create queue").click()
+    row = page.locator(".queue-row", has_text="Comercial")
+    expect(row).to_contain_text("First response 30 min")
+    expect(row).to_contain_text("Resolution 4 h")
+    expect(row).to_contain_text("Least load")
+    expect(row.locator(".queue-member", has_text="Ana Souza")).to_contain_text("/4")
+    expect(row).to_contain_text("new ones go to Atendimento")
+    page.screenshot(path=str(ARTIFACTS / "settings-queues-1440-light-two.png"), full_page=True)
+
+    # The name is the organization's: another spelling of it is refused on the form.
+    page.get_by_role("link", name="New queue").click()
+    page.get_by_label("Name").fill("comercial")
+    page.get_by_role("button", name="Create queue").click()
+    expect(page.locator("#name-error")).to_have_text("A queue named “comercial” exists.")
+    expect(page.get_by_label("Name")).to_have_value("comercial")
+    page.get_by_role("link", name="Cancel").click()
+
+    # Deleting the older queue hands the number's new conversations to Comercial.
+    demo_queue.locator("summary", has_text="Delete").click()
+    expect(demo_queue.locator(".confirm-body")).to_contain_text("in no queue")
+    demo_queue.get_by_role("button", name="Delete queue").click()
+    expect(demo_queue).to_have_count(0)
+    expect(row).not_to_contain_text("new ones go to")
+
+    customer_writes(browser, server, "5511955557703", "Rafael Nunes", "Vocês têm plano anual?")
+    page.get_by_role("link", name="Inbox", exact=True).click()
+    page.locator("#list-filters .tab", has_text="All").click()
+    expect(page.locator(".conversation", has_text="Rafael Nunes")).to_be_visible(timeout=LIVE)
+    open_conversation(page, "Rafael Nunes")
+    expect(page.locator(".thread-title")).to_contain_text("Comercial")
+    expect(page.locator("#sla-first_response")).to_contain_text("First response")
+
+    for scheme in ("light", "dark"):
+        for width, height in ((1440, 900), (375, 740)):
+            shot = operator(
+                browser, server, "admin@demo.local", width=width, height=height, scheme=scheme
+            )
+            shot.goto(f"{server['url']}/inbox/settings/queues")
+            listed = shot.locator(".queue-row", has_text="Comercial")
+            expect(listed).to_be_visible()
+            no_horizontal_overflow(shot)
+            shot.screenshot(
+                path=str(ARTIFACTS / f"settings-queues-{width}-{scheme}.png"), full_page=True
+            )
+            listed.get_by_role("link", name="Edit").click()
+            expect(shot.get_by_label("Name")).to_have_value("Comercial")
+            no_horizontal_overflow(shot)
+            shot.screenshot(
+                path=str(ARTIFACTS / f"settings-queue-form-{width}-{scheme}.png"), full_page=True
+            )
+            shot.context.close()
