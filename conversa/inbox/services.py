@@ -397,7 +397,7 @@ def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Me
     if not arrivals:
         return []
     now = timezone.now()
-    contacts = contacts_for(arrivals)
+    contacts, new_contacts = contacts_for(arrivals)
     threads = threads_for(arrivals, contacts, now)
     messages = Message.objects.bulk_create(
         inbound_message(instance, threads[(instance.pk, event.phone)], event, now)
@@ -407,15 +407,19 @@ def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Me
     customer_opened(list({t.pk: t for t in threads.values()}.values()), now)
     for instance in {instance.pk: instance for instance, _ in arrivals}.values():
         touch_activity(instance, now)
-    stop_follow_ups({contact.pk for contact in contacts.values()})
+    # A contact first seen in this batch has no follow-ups: no query for them.
+    stop_follow_ups({contact.pk for contact in contacts.values()} - new_contacts)
     for conversation in {t.pk: t for t in threads.values() if t.assignee_id is None}.values():
         assignment.distribute(conversation)
     publish_messages(messages, publisher.MESSAGE_RECEIVED)
     return messages
 
 
-def contacts_for(arrivals: list[tuple[Instance, InboundMessage]]) -> dict[tuple[int, str], Contact]:
-    """(organization, phone) → contact for every sender, created for those seen the first time."""
+def contacts_for(
+    arrivals: list[tuple[Instance, InboundMessage]],
+) -> tuple[dict[tuple[int, str], Contact], set[int]]:
+    """(organization, phone) → contact for every sender, created for those seen the first time;
+    and the ids of those created."""
     names: dict[tuple[int, str], str] = {}
     for instance, event in arrivals:
         key = (instance.organization_id, event.phone)
@@ -430,13 +434,14 @@ def contacts_for(arrivals: list[tuple[Instance, InboundMessage]]) -> dict[tuple[
         for org_id, phone in names
         if (org_id, phone) not in found
     ]
-    for contact in Contact.objects.bulk_create(missing):
+    created = Contact.objects.bulk_create(missing)
+    for contact in created:
         found[(contact.organization_id, contact.phone)] = contact
     for key, contact in found.items():
         if names[key] and not contact.name:
             contact.name = names[key]
             contact.save(update_fields=["name"])
-    return found
+    return found, {contact.pk for contact in created}
 
 
 def threads_for(
