@@ -87,6 +87,7 @@ def list_conversations(
         ),
         cursor=cursor,
         limit=limit,
+        preview=False,
     )
     if page.next_cursor:
         response["X-Next-Cursor"] = page.next_cursor

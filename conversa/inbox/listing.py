@@ -173,17 +173,20 @@ def list_conversations(
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
     counts: bool = True,
+    preview: bool = True,
 ) -> Page:
     """One page of the member's conversations in `tab` (a tab the member may not see is
-    Mine), the cursor of the next page (None on the last), and every tab's count."""
+    Mine), the cursor of the next page (None on the last), and every tab's count. With
+    `preview`, each row also has its newest message, number, assignee, queue and tags (the
+    page's list shows them; the API's rows do not)."""
     filters = filters or Filters()
     if tab not in tabs_for(member):
         tab = MINE
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     conversations = filtered(org, filters).filter(tab_condition(member, tab))
-    rows = list(
-        with_preview(after(conversations, cursor)).order_by("-last_message_at", "-id")[: limit + 1]
-    )
+    page = after(conversations, cursor)
+    page = with_preview(page) if preview else page.select_related("contact")
+    rows = list(page.order_by("-last_message_at", "-id")[: limit + 1])
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return Page(
         tab=tab,
