@@ -119,36 +119,44 @@ def scratch_number():
         org.delete()
 
 
+def send_with_workers(jobs, expected: int, workers: int, batch_size: int) -> tuple[float, float]:
+    """Run `workers` worker processes (the sandbox in-process, in null mode) until `expected`
+    of `jobs` are SENT, or an hour has passed. Returns the seconds it took and the workers'
+    peak resident memory in MB."""
+    env = {**os.environ, "SANDBOX_IN_PROCESS": "1", "WORKER_POLL_SECONDS": "0.05"}
+    env["DATABASE_URL"] = os.environ.get("DATABASE_URL", "")
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen(
+            [
+                *(sys.executable, "-m", "conversa.cli", "worker"),
+                *("--batch-size", str(batch_size), "--concurrency", str(batch_size)),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
+    peak = 0.0
+    while jobs.filter(status=S.SENT).count() < expected:
+        peak = max(peak, *(peak_rss_mb(p.pid) for p in processes))
+        if time.perf_counter() - started > 3600:
+            break
+        time.sleep(0.2)
+    elapsed = time.perf_counter() - started
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=30)
+    return elapsed, peak
+
+
 def run(jobs: int, workers: int, batch_size: int = 200) -> dict:
     with scratch_number() as (instance, twin):
         created = pending_jobs(instance, jobs, contacts=jobs)
-        env = {**os.environ, "SANDBOX_IN_PROCESS": "1", "WORKER_POLL_SECONDS": "0.05"}
-        env["DATABASE_URL"] = os.environ.get("DATABASE_URL", "")
-        started = time.perf_counter()
-        processes = [
-            subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "conversa.cli", "worker"),
-                    *("--batch-size", str(batch_size), "--concurrency", str(batch_size)),
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(workers)
-        ]
         mine = ExecutionJob.objects.filter(instance=instance)
-        peak = 0.0
-        while mine.filter(status=S.SENT).count() < len(created):
-            peak = max(peak, *(peak_rss_mb(p.pid) for p in processes))
-            if time.perf_counter() - started > 3600:
-                break
-            time.sleep(0.2)
-        elapsed = time.perf_counter() - started
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+        elapsed, peak = send_with_workers(mine, len(created), workers, batch_size)
         latencies = sorted(
             (job.updated_at - job.intent.created_at).total_seconds()
             for job in mine.filter(status=S.SENT)

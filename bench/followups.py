@@ -12,10 +12,7 @@ engine sending every step, on the configured database.
 Figures: steps scheduled/s, sent/s, duplicates (keys and ledger; both must be 0), peak memory.
 """
 
-import os
 import resource
-import subprocess
-import sys
 import time
 
 from django.db import connection
@@ -23,7 +20,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from bench.cluster import ledger_duplicates
-from bench.dispatch import peak_rss_mb, scratch_number
+from bench.dispatch import scratch_number, send_with_workers
 from conversa.accounts.models import Member
 from conversa.crm import followups, services
 from conversa.crm.models import FollowUp, Lead, Pipeline, Stage, StageChange
@@ -82,31 +79,7 @@ def run(leads: int = 10000, workers: int = 2, batch_size: int = 100) -> dict:
         mine.filter(status=S.PENDING).update(run_after=timezone.now())
         followups.dispatch_due(org)
 
-        env = {**os.environ, "SANDBOX_IN_PROCESS": "1", "WORKER_POLL_SECONDS": "0.05"}
-        started = time.perf_counter()
-        processes = [
-            subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "conversa.cli", "worker"),
-                    *("--batch-size", str(batch_size), "--concurrency", str(batch_size)),
-                ],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for _ in range(workers)
-        ]
-        peak = 0.0
-        while mine.filter(status=S.SENT).count() < scheduled:
-            peak = max(peak, *(peak_rss_mb(p.pid) for p in processes))
-            if time.perf_counter() - started > 3600:
-                break
-            time.sleep(0.2)
-        sending = time.perf_counter() - started
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=30)
+        sending, peak = send_with_workers(mine, scheduled, workers, batch_size)
         sent = mine.filter(status=S.SENT).count()
         repeated_keys = (
             MessageIntent.objects.filter(organization=org)
