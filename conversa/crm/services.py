@@ -10,9 +10,11 @@ create pipelines, stages and automations, pause, resume and delete automations, 
 follow-ups now.
 """
 
+import re
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -125,6 +127,90 @@ def add_stage(
             position=position,
         )
     return stage
+
+
+# A stage's colour: a hex colour ("#16a34a" or "#0a0"), as pages put it in a style attribute.
+STAGE_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+
+
+def change_stage(
+    stage: Stage, *, by: Member, name: str, color: str, is_won: bool = False, is_lost: bool = False
+) -> Stage:
+    """Rename, recolour or re-flag (won / lost) a stage. Its leads, automations and history
+    stay where they are."""
+    must_supervise(by)
+    same_org(by, stage.organization_id)
+    name = " ".join((name or "").split())
+    if not name or len(name) > 120:
+        raise Refused(gettext("A stage's name is 1 to 120 characters."))
+    if is_won and is_lost:
+        raise Refused(gettext("A stage is won or lost, not both."))
+    if not isinstance(color, str) or not STAGE_COLOUR.match(color):
+        raise Refused(gettext("Unknown colour: %(colour)s.") % {"colour": color})
+    wanted = {"name": name, "color": color, "is_won": bool(is_won), "is_lost": bool(is_lost)}
+    changed = {k: v for k, v in wanted.items() if getattr(stage, k) != v}
+    if not changed:
+        return stage
+    for field, value in changed.items():
+        setattr(stage, field, value)
+    stage.save(update_fields=list(changed))
+    record(stage.organization_id, "stage.changed", stage, actor=by, **changed)
+    return stage
+
+
+def move_stage(stage: Stage, offset: int, *, by: Member) -> Stage:
+    """Move a stage `offset` places in its pipeline (-1: one earlier, +1: one later); the
+    stages are renumbered 0, 1, 2… At either end it stays where it is, and nothing is recorded.
+
+    The pipeline's stages are locked while they are renumbered: two reorders at once each see
+    the other's result, and never leave two stages at one position."""
+    must_supervise(by)
+    same_org(by, stage.organization_id)
+    with transaction.atomic():
+        stages = list(
+            Stage.objects.select_for_update()
+            .filter(pipeline_id=stage.pipeline_id)
+            .order_by("position", "id")
+        )
+        index = [s.pk for s in stages].index(stage.pk)
+        target = max(0, min(len(stages) - 1, index + offset))
+        if target == index:
+            return stage
+        stages.insert(target, stages.pop(index))
+        for position, other in enumerate(stages):
+            if other.position != position:
+                Stage.objects.filter(pk=other.pk).update(position=position)
+        stage.position = target
+        record(stage.organization_id, "stage.moved", stage, actor=by, position=target)
+    return stage
+
+
+def delete_stage(stage: Stage, *, by: Member) -> None:
+    """Delete a stage nothing depends on. Refused (409) while leads are in it, automations
+    start there, or leads have been through it: their stage changes and follow-ups are the
+    leads' history, which deleting the stage would take with it. A pipeline keeps one stage."""
+    must_supervise(by)
+    same_org(by, stage.organization_id)
+    in_use = gettext("“%(name)s” cannot be deleted: ") % {"name": stage.name}
+    try:
+        with transaction.atomic():
+            stage = Stage.objects.select_for_update().get(pk=stage.pk)
+            if Lead.objects.filter(stage=stage).exists():
+                raise Refused(in_use + gettext("move its leads to another stage first."), 409)
+            if Automation.objects.filter(stage=stage).exists():
+                raise Refused(in_use + gettext("delete the automations it starts first."), 409)
+            if StageChange.objects.filter(to_stage=stage).exists():
+                raise Refused(
+                    in_use + gettext("leads have been through it, and their history names it."),
+                    409,
+                )
+            if Stage.objects.filter(pipeline_id=stage.pipeline_id).count() == 1:
+                raise Refused(gettext("A pipeline keeps at least one stage."), 409)
+            record(stage.organization_id, "stage.deleted", stage, actor=by, name=stage.name)
+            stage.delete()
+    except (IntegrityError, ProtectedError) as exc:
+        # A lead created into the stage while it was being deleted: the database refuses.
+        raise Refused(in_use + gettext("move its leads to another stage first."), 409) from exc
 
 
 # Leads

@@ -217,3 +217,22 @@ def test_the_crm_pages_fit_phones_and_wide_screens(conversa_server, browser, wid
     expect(page.get_by_role("dialog", name="Acompanhar proposta")).to_be_visible()
     no_horizontal_overflow(page)
     page.screenshot(path=str(ARTIFACTS / f"crm-automation-edit-{name}.png"))
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [375, 1440])
+def test_the_pipelines_page_fits_phones_and_wide_screens(conversa_server, browser, width, scheme):
+    server = conversa_server
+    page = signed_in(browser, server, width=width, height=860, scheme=scheme)
+    name = f"{width}-{scheme}"
+    page.goto(f"{server['url']}/pipeline/")
+    page.get_by_role("link", name="Manage pipelines").click()
+    expect(page.get_by_role("heading", name="Stages of Vendas")).to_be_visible()
+    expect(page.locator(".stage-row")).to_have_count(5)
+    no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / f"crm-pipelines-{name}.png"), full_page=True)
+    row = page.locator(".stage-row", has_text="Qualificado")
+    row.locator("summary", has_text="Edit").click()
+    expect(row.get_by_label("Name")).to_have_value("Qualificado")
+    no_horizontal_overflow(page)
+    page.screenshot(path=str(ARTIFACTS / f"crm-pipelines-edit-{name}.png"))
