@@ -45,7 +45,7 @@ def open_conversation(page, name, tab="All"):
 
 def customer_writes(browser, server, phone, name, text):
     """A customer writes from the simulator. Phones 55119555577xx are not in the demo (whose
-    contacts keep their own names)."""
+    contacts keep their own names), and each test writes from its own."""
     customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
     customer.goto(f"{server['url']}/sandbox/?phone={phone}&name={name}")
     customer.get_by_placeholder("Write as the customer…").fill(text)
@@ -358,11 +358,11 @@ def test_a_queue_made_on_its_page_routes_its_number_with_sla_targets(server, bro
     expect(demo_queue).to_have_count(0)
     expect(row).not_to_contain_text("new ones go to")
 
-    customer_writes(browser, server, "5511955557703", "Rafael Nunes", "Vocês têm plano anual?")
+    customer_writes(browser, server, "5511955557704", "Renata Dias", "Vocês têm plano anual?")
     page.get_by_role("link", name="Inbox", exact=True).click()
     page.locator("#list-filters .tab", has_text="All").click()
-    expect(page.locator(".conversation", has_text="Rafael Nunes")).to_be_visible(timeout=LIVE)
-    open_conversation(page, "Rafael Nunes")
+    expect(page.locator(".conversation", has_text="Renata Dias")).to_be_visible(timeout=LIVE)
+    open_conversation(page, "Renata Dias")
     expect(page.locator(".thread-title")).to_contain_text("Comercial")
     expect(page.locator("#sla-first_response")).to_contain_text("First response")
 
