@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from django.db.models import Count, Min, Q
+from django.db.models import Q
 from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
@@ -200,17 +200,6 @@ def automation_out(automation: Automation, pending: dict) -> dict:
     }
 
 
-def pending_by_automation(ids: list[int]) -> dict[int, tuple[int, datetime | None]]:
-    """Automation id → (its steps still to go, the next one's due time), in one query."""
-    rows = (
-        followups.pending()
-        .filter(automation_id__in=ids)
-        .values("automation_id")
-        .annotate(n=Count("id"), next=Min("due_at"))
-    )
-    return {row["automation_id"]: (row["n"], row["next"]) for row in rows}
-
-
 def follow_up_out(f: FollowUp) -> dict:
     return {
         **{f_: getattr(f, f_) for f_ in FollowUpOut.model_fields if f_ not in {"body", "state"}},
@@ -393,7 +382,7 @@ def list_automations(
     if instance_id is not None:
         rows = rows.filter(instance_id=instance_id)
     rows = list(rows.order_by("-updated_at", "-id") if sort == "-updated_at" else rows)
-    pending = pending_by_automation([a.pk for a in rows])
+    pending = followups.schedules([a.pk for a in rows])
     out = [automation_out(a, pending) for a in rows]
     if sort == "next_due_at":
         out.sort(key=lambda a: (a["next_due_at"] is None, a["next_due_at"] or 0))
@@ -418,7 +407,7 @@ def preview_step(request: HttpRequest, payload: PreviewIn):
 @router.get("/crm/automations/{automation_id}", response=AutomationOut)
 def get_automation(request: HttpRequest, automation_id: int):
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
-    return automation_out(automation, pending_by_automation([automation.pk]))
+    return automation_out(automation, followups.schedules([automation.pk]))
 
 
 @router.put("/crm/automations/{automation_id}", response=AutomationOut)

@@ -11,7 +11,7 @@ send path sends it. A cancellation goes through `engine.cancel_intents`.
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
@@ -156,6 +156,18 @@ def announce(follow_ups: list[FollowUp]) -> None:
 def pending():
     """Follow-ups that may still be sent: not cancelled, their intent not settled."""
     return FollowUp.objects.filter(cancelled_at__isnull=True, intent__status__in=OPEN_INTENT)
+
+
+def schedules(automation_ids: list[int]) -> dict[int, tuple[int, datetime | None]]:
+    """Automation id → (its steps still to go, the next one's due time), in one query."""
+    rows = (
+        pending()
+        .filter(automation_id__in=automation_ids)
+        .values("automation_id")
+        .annotate(n=Count("id"), next=Min("due_at"))
+        .order_by()  # grouped by automation only, not by the model's ordering too
+    )
+    return {row["automation_id"]: (row["n"], row["next"]) for row in rows}
 
 
 def cancel(follow_ups: list[FollowUp], reason: str, actor: Member | None = None) -> int:

@@ -1,27 +1,12 @@
-"""Read-only questions the CRM pages ask: each automation's schedule, a sample lead for a
+"""Read-only questions the CRM pages ask: a sample lead for a
 template's preview, the Gate's reasons in words. Nothing here writes."""
 
-from django.db.models import Count, Min
 from django.utils.translation import gettext
 
 from conversa.accounts.models import Member, Organization
-from conversa.crm import followups
 from conversa.crm.models import Automation, Lead, Pipeline, Stage
 from conversa.engine.models import GateDecision
 from conversa.inbox.models import Contact
-
-
-def schedules(org: Organization) -> dict[int, dict]:
-    """Per automation: its pending steps (still to go) and when the next one is due, in one
-    query."""
-    rows = (
-        followups.pending()
-        .filter(organization=org, automation__isnull=False)
-        .values("automation_id")
-        .annotate(pending=Count("id"), next_run=Min("due_at"))
-        .order_by()
-    )
-    return {row["automation_id"]: row for row in rows}
 
 
 def sample_lead(org: Organization, stage: Stage | None, member: Member) -> tuple[Lead, bool]:

@@ -497,7 +497,7 @@ def automation_rows(request, filters: AutomationFilters) -> list:
     elif filters.instance:
         rows = rows.filter(instance_id=int(filters.instance))
     rows = list(rows)
-    schedule = queries.schedules(request.org)
+    schedule = followups.schedules([automation.pk for automation in rows])
     for automation in rows:
         decorate(automation, schedule.get(automation.pk))
     if filters.sort == "next":
@@ -510,10 +510,9 @@ def automation_rows(request, filters: AutomationFilters) -> list:
     return rows
 
 
-def decorate(automation: Automation, schedule: dict | None) -> Automation:
+def decorate(automation: Automation, schedule: tuple | None) -> Automation:
     automation.stage.safe_color = safe_colour(automation.stage.color)
-    automation.pending = schedule["pending"] if schedule else 0
-    automation.next_run = schedule["next_run"] if schedule else None
+    automation.pending, automation.next_run = schedule or (0, None)
     automation.step_list = sorted(automation.steps.all(), key=lambda step: step.position)
     for step in automation.step_list:
         step.delay_text = delay_text(step.delay, step.delay_unit, step.business_hours)
@@ -767,7 +766,7 @@ def automation_editor(request, automation_id: int | None = None):
 
 def automation_row_response(request, automation: Automation, status: int = 200):
     automation = queries.automations_of(request.org).get(pk=automation.pk)
-    decorate(automation, queries.schedules(request.org).get(automation.pk))
+    decorate(automation, followups.schedules([automation.pk]).get(automation.pk))
     context = {"a": automation, "can_manage": request.member.role in SUPERVISING}
     return render(request, "crm/_automation_row.html", context, status=status)
 

@@ -194,3 +194,15 @@ def test_internal_dispatch_needs_the_internal_token(org, client, monkeypatch):
         headers={"Authorization": "Bearer s3cret-token"},
     )
     assert ok.status_code == 200 and ok.json()["made_runnable"] == 0
+
+
+def test_an_automations_pending_steps_are_counted_together(org):
+    p = pipeline(org)
+    made = automation(org, stage(p, "Proposta"))
+    the_lead = lead(org, p)
+    client = org.client()
+    call(client, "patch", f"/crm/leads/{the_lead.pk}", {"stage_id": stage(p, "Proposta").pk})
+    response = client.get(f"/api/crm/automations/{made.pk}")
+    assert response.json()["pending"] == 3
+    [listed] = client.get("/api/crm/automations").json()
+    assert (listed["pending"], listed["next_due_at"]) == (3, response.json()["next_due_at"])
