@@ -14,7 +14,7 @@ TEMPLATE_LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
 
 
 class CannotRetry(Exception):
-    pass
+    """The message is not a failed outbound one: there is nothing to send again."""
 
 
 def retry(message: Message, member: Member) -> tuple[MessageIntent, bool]:
