@@ -9,15 +9,25 @@
 3. C concurrent clients (threads on keep-alive connections, each an operator with its own API
    token) call `GET /api/conversations` as the operator view does: the Mine tab, the Queue tab,
    and a search (a supervisor's All tab with `q`: a common word, a rarer one, an order number, a
-   surname, digits of a number). Warm-up requests first, not counted.
+   surname, digits of a number). Warm-up requests first, not counted. Two rounds:
+   - operators: each client pauses between requests, a random time averaging `pause` seconds
+     (an operator reads, types, and the page asks again when something changes). A request's
+     time counts from when it was due, not from when it was sent, so a slow answer that holds
+     up the next request shows in the next one's figure too.
+   - saturation: no pauses, each client asks again the moment it has its answer: the most
+     requests per second the server answers. With C clients always waiting, each request
+     waits for the C - 1 ahead of it, so its latency there is C / throughput, not the cost of
+     one request.
 
-Figures: p50/p95/p99 per list, requests per second, failures, the largest web process's peak
-memory, and the seed's size and time. The seeded organization is deleted at the end unless
-`keep` (then the next run with the same size reuses it: seeding 1M messages takes minutes).
+Figures per round: p50/p95/p99 per list, requests per second, failures; the largest web
+process's peak memory, and the seed's size and time. The seeded organization is deleted at the
+end unless `keep` (then the next run with the same size reuses it: seeding 1M messages takes
+minutes).
 """
 
 import http.client
 import itertools
+import random
 import secrets
 import statistics
 import threading
@@ -368,6 +378,8 @@ LAST_NAMES = [
     "Bezerra",
 ]
 SLUG = "bench-inbox-{conversations}-{messages}"
+# This run's tokens (another run on the same kept organization has its own).
+TOKEN_NAME = f"bench inbox {secrets.token_hex(3)}"
 
 
 @dataclass
@@ -599,9 +611,11 @@ def seed(conversations: int, messages: int, agents: int = 32, queues: int = 4) -
             f" FROM generate_series(1, %(extra)s) AS j) AS s JOIN {numbered} ON v.r = s.r",
             params,
         )
+    # What autovacuum would have done to tables this size by the time anyone searched them:
+    # statistics for the planner, and the visibility map that lets counts read indexes alone.
     with connection.cursor() as cursor:
         for model in (Contact, Conversation, Message):
-            cursor.execute(f"ANALYZE {model._meta.db_table}")
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
     return Seeded(org, team, bosses, time.perf_counter() - started, reused=False)
 
 
@@ -643,8 +657,8 @@ def requests_for(seeded: Seeded, clients: int, per_list: int) -> list[list[tuple
     for n in range(clients):
         agent = seeded.agents[n % len(seeded.agents)]
         boss = seeded.supervisors[n % len(seeded.supervisors)]
-        as_agent = create_api_token(agent, "bench inbox")
-        as_boss = create_api_token(boss, "bench inbox")
+        as_agent = create_api_token(agent, TOKEN_NAME)
+        as_boss = create_api_token(boss, TOKEN_NAME)
         lists = [
             ("mine", "/api/conversations?tab=mine", as_agent),
             ("queue", "/api/conversations?tab=queue", as_agent),
@@ -658,25 +672,36 @@ def requests_for(seeded: Seeded, clients: int, per_list: int) -> list[list[tuple
     return plans
 
 
-def drive(port: int, plans: list[list[tuple[str, str, str]]], warmup: int = 3):
-    """Every client runs its plan on its own keep-alive connection. Returns each list's
-    latencies (seconds) and the number of answers that were not 200."""
+def drive(port: int, plans: list[list[tuple[str, str, str]]], pause: float, warmup: int = 3):
+    """Each plan on its own thread and keep-alive connection, all starting together; each
+    request due `pause` seconds (on average, at random) after the previous one was due, or at
+    once when `pause` is 0. Returns the latencies (seconds, from when each was due) by list
+    name and the number of answers that were not 200."""
     latencies: dict[str, list[float]] = {}
     failed = 0
     lock = threading.Lock()
     start = threading.Barrier(len(plans))
 
-    def client(plan) -> None:
+    def client(n: int, plan) -> None:
         nonlocal failed
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        gaps = random.Random(n)
         mine: dict[str, list[float]] = {}
         bad = 0
+        due = 0.0
         try:
-            for n, (name, path, token) in enumerate(itertools.chain(plan[:warmup], plan)):
-                if n == warmup:
+            for k, (name, path, token) in enumerate(itertools.chain(plan[:warmup], plan)):
+                if k == warmup:
                     start.wait()
+                    # Operators do not all click at the same instant: each starts at random.
+                    due = time.perf_counter() + gaps.uniform(0, pause)
+                if k > warmup:
+                    due += gaps.expovariate(1 / pause) if pause else 0.0
+                if k >= warmup and pause:
+                    time.sleep(max(0.0, due - time.perf_counter()))
+                else:
+                    due = time.perf_counter()
                 headers = {"Authorization": f"Bearer {token}"}
-                started = time.perf_counter()
                 try:
                     conn.request("GET", path, headers=headers)
                     response = conn.getresponse()
@@ -685,12 +710,11 @@ def drive(port: int, plans: list[list[tuple[str, str, str]]], warmup: int = 3):
                     # (a slow warm-up elsewhere): open another, as a browser would.
                     conn.close()
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                    started = time.perf_counter()
                     conn.request("GET", path, headers=headers)
                     response = conn.getresponse()
                 response.read()
-                if n >= warmup:
-                    mine.setdefault(name, []).append(time.perf_counter() - started)
+                if k >= warmup:
+                    mine.setdefault(name, []).append(time.perf_counter() - due)
                     bad += response.status != 200
         except Exception:
             start.abort()  # the others stop waiting for this one
@@ -702,7 +726,7 @@ def drive(port: int, plans: list[list[tuple[str, str, str]]], warmup: int = 3):
                     latencies.setdefault(name, []).extend(values)
                 failed += bad
 
-    threads = [threading.Thread(target=client, args=(plan,)) for plan in plans]
+    threads = [threading.Thread(target=client, args=(n, plan)) for n, plan in enumerate(plans)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -725,12 +749,31 @@ def summary(values: list[float]) -> dict:
     }
 
 
+def round_figures(latencies: dict[str, list[float]], failed: int, elapsed: float) -> dict:
+    total = sum(len(v) for v in latencies.values())
+    figures = {
+        "requests": total,
+        "failed_requests": failed,
+        "requests_per_second": round(total / elapsed, 1),
+    }
+    searches = {k.removeprefix("search "): v for k, v in latencies.items() if " " in k}
+    for name in ("mine", "queue"):
+        figures[name] = summary(latencies.get(name, []))
+    figures["search"] = summary([t for values in searches.values() for t in values])
+    figures["search_by_term"] = {
+        term: {"p50_ms": percentile(v, 0.5), "p95_ms": percentile(v, 0.95)}
+        for term, v in searches.items()
+    }
+    return figures
+
+
 def run(
     conversations: int = 100_000,
     messages: int | None = None,
     clients: int = 32,
     processes: int = 2,
     requests: int = 1000,
+    pause: float = 1.0,
     keep: bool = False,
 ) -> dict:
     if connection.vendor != "postgresql":
@@ -739,6 +782,7 @@ def run(
     seeded = seed(conversations, messages)
     try:
         plans = requests_for(seeded, clients, requests)
+        rounds = {}
         with web_server("bench-inbox-serve", processes) as (process, port):
             peak = 0.0
             running = threading.Event()
@@ -752,14 +796,17 @@ def run(
 
             watcher = threading.Thread(target=watch_memory)
             watcher.start()
-            started = time.perf_counter()
-            latencies, failed = drive(port, plans)
-            elapsed = time.perf_counter() - started
+            for name, gap in (("operators", pause), ("saturation", 0.0)):
+                started = time.perf_counter()
+                latencies, failed = drive(port, plans, gap)
+                rounds[name] = {
+                    "pause_seconds": gap,
+                    **round_figures(latencies, failed, time.perf_counter() - started),
+                }
             running.clear()
             watcher.join()
             peak = max(peak, server_peak_mb(process.pid))
-        total = sum(len(v) for v in latencies.values())
-        figures = {
+        return {
             "benchmark": "inbox",
             "database": connection.vendor,
             "conversations": Conversation.objects.filter(organization=seeded.org).count(),
@@ -768,21 +815,10 @@ def run(
             "seed_reused": seeded.reused,
             "clients": clients,
             "web_processes": processes,
-            "requests": total,
-            "failed_requests": failed,
-            "requests_per_second": round(total / elapsed, 1),
             "server_peak_rss_mb": round(peak, 1),
+            **rounds,
         }
-        searches = {k.removeprefix("search "): v for k, v in latencies.items() if " " in k}
-        for name in ("mine", "queue"):
-            figures[name] = summary(latencies.get(name, []))
-        figures["search"] = summary([t for values in searches.values() for t in values])
-        figures["search_by_term"] = {
-            term: {"p50_ms": percentile(v, 0.5), "p95_ms": percentile(v, 0.95)}
-            for term, v in searches.items()
-        }
-        return figures
     finally:
-        ApiToken.objects.filter(organization=seeded.org, name="bench inbox").delete()
+        ApiToken.objects.filter(organization=seeded.org, name=TOKEN_NAME).delete()
         if not keep:
             drop(seeded.org)

@@ -104,8 +104,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # A pool of connections per process: opening a PostgreSQL connection costs more than
     # the queries of a whole webhook (Django's psycopg pool; it needs CONN_MAX_AGE 0).
+    # Our queries are short and many run at once: a parallel plan's workers take longer to
+    # start than the query takes, and take the cores the other requests need; a JIT-compiled
+    # plan spends tens of milliseconds compiling for a query that runs in a few.
     DATABASES["default"]["OPTIONS"] = {
-        "pool": {"min_size": 1, "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "16"))}
+        "pool": {"min_size": 1, "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "16"))},
+        "options": "-c max_parallel_workers_per_gather=0 -c jit=off",
     }
 if os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ["TEST_DATABASE_NAME"]

@@ -6,7 +6,7 @@ from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.responses import Status
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
@@ -19,13 +19,20 @@ from conversa.inbox.views import MAX_REPLY_LENGTH
 router = Router(tags=["inbox"])
 
 
-class ContactOut(Schema):
+# The list's rows are plain pydantic models read from the ORM's attributes by pydantic's own
+# (compiled) code: ninja's Schema wraps every row in a Python getter that costs ~30 µs a row,
+# a tenth of a whole list request's time.
+class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     name: str
     phone: str
 
 
-class ConversationOut(Schema):
+class ConversationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     status: str
     priority: int
@@ -75,24 +82,26 @@ def list_conversations(
     them, mine for others), filters, search over name, number and message text; newest
     activity first. The next page's cursor is in the `X-Next-Cursor` header (absent on the
     last page), each tab's count in `X-Tab-Counts` (`mine=3,queue=5,all=1000+`: counted up to
-    1000)."""
+    1000, or 100 under a search)."""
     member = request.member
     default = listing.ALL if listing.ALL in listing.tabs_for(member) else listing.MINE
+    filters = listing.Filters(
+        status=status or "", operator=operator, instance=instance, tag=tag, q=q
+    )
     page = listing.list_conversations(
         request.org,
         member,
         tab=tab or default,
-        filters=listing.Filters(
-            status=status or "", operator=operator, instance=instance, tag=tag, q=q
-        ),
+        filters=filters,
         cursor=cursor,
         limit=limit,
         preview=False,
     )
     if page.next_cursor:
         response["X-Next-Cursor"] = page.next_cursor
+    cap = listing.count_cap(filters)
     response["X-Tab-Counts"] = ",".join(
-        f"{t}={listing.count_label(n)}" for t, n in page.counts.items()
+        f"{t}={listing.count_label(n, cap)}" for t, n in page.counts.items()
     )
     return page.conversations
 

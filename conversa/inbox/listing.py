@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils.dateparse import parse_datetime
 
 from conversa.accounts.models import Member, Organization
@@ -26,8 +27,10 @@ SUPERVISING = (Member.Role.OWNER, Member.Role.ADMIN, Member.Role.SUPERVISOR)
 ACTIVE = "active"
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-# Tabs count this many conversations at most; past it they say "1000+".
+# Tabs count this many conversations at most; past it they say "1000+". Under a search, each
+# match costs a test, so they stop at a page.
 COUNT_CAP = 1000
+SEARCH_COUNT_CAP = PAGE_SIZE
 
 
 @dataclass
@@ -67,9 +70,20 @@ def tab_condition(member: Member, tab: str) -> Q:
     return Q()
 
 
-def filtered(org: Organization, filters: Filters) -> QuerySet:
-    """The organization's conversations narrowed by the filters (not by tab, not paged)."""
+def filtered(
+    org: Organization,
+    filters: Filters,
+    within: Q | None = None,
+    *,
+    cursor: str | None = None,
+    want: int = COUNT_CAP + 1,
+) -> QuerySet:
+    """The organization's conversations in `within` (a tab's condition, say), narrowed by the
+    filters and started after `cursor`. Under a search, only the first `want` matches (newest
+    first) are in it."""
     conversations = scoped(org, Conversation)
+    if within is not None:
+        conversations = conversations.filter(within)
     if filters.status == ACTIVE:
         conversations = conversations.exclude(status=Conversation.Status.RESOLVED)
     elif filters.status in Conversation.Status.values:
@@ -80,8 +94,9 @@ def filtered(org: Organization, filters: Filters) -> QuerySet:
         conversations = conversations.filter(instance_id=filters.instance)
     if filters.tag:
         conversations = by_tag(conversations, filters.tag)
+    conversations = after(conversations, cursor)
     if filters.q.strip():
-        conversations = conversations.filter(matches(org, filters.q.strip()))
+        conversations = searched(org, conversations, filters.q.strip(), want)
     return conversations
 
 
@@ -91,20 +106,43 @@ def by_tag(conversations: QuerySet, tag_id: int) -> QuerySet:
     return conversations.filter(pk__in=tagged.values("pk"))
 
 
-def matches(org: Organization, q: str) -> Q:
-    """Contact name, number (its digits anywhere), or the text of any message.
+def searched(org: Organization, conversations: QuerySet, q: str, want: int) -> QuerySet:
+    """The first `want` conversations (newest first) whose contact's name or number, or the
+    text of any of their messages, holds `q`.
 
-    Phrased as "the contact is one of these" or "the conversation is one of these", not as a
-    condition on each row, so PostgreSQL finds the matching contacts and messages through
-    their trigram indexes once instead of testing every conversation for a match.
+    Found by two queries, merged: the conversations with a matching message, and those of a
+    matching contact. Each alone is a plain semi-join whose plan PostgreSQL picks from its
+    estimates: for a common word, walk the conversations newest first and test each one's
+    messages until `want` have matched; for a rare one, find the few matching messages
+    through the trigram index. Asked as one query (an OR of the two), neither plan is
+    possible and it reads every match of a common word, or tests every conversation.
     """
+    newest = ("-last_message_at", "-id")
+    said = Message.objects.filter(organization=org, body__icontains=q)
+    by_message = conversations.filter(Exists(said.filter(conversation=OuterRef("pk"))))
+    by_contact = conversations.filter(contact__in=matching_contacts(org, q))
+    found = sorted(
+        {
+            *by_message.order_by(*newest).values_list("last_message_at", "pk")[:want],
+            *by_contact.order_by(*newest).values_list("last_message_at", "pk")[:want],
+        },
+        reverse=True,
+    )
+    return conversations.filter(pk__in=[pk for _, pk in found[:want]])
+
+
+# A query made only of these is a phone number (or part of one): "+55 (11) 9 8765-4321".
+PHONE = re.compile(r"[\d\s()+.-]+")
+
+
+def matching_contacts(org: Organization, q: str) -> QuerySet:
+    """The contacts whose name holds `q`, or whose number holds its digits when `q` is a
+    number ("pedido 4213" is not looking for numbers with 4213 in them)."""
     who = Q(name__icontains=q)
     digits = re.sub(r"\D", "", q)
-    if len(digits) >= 3:
+    if len(digits) >= 3 and PHONE.fullmatch(q):
         who |= Q(phone__contains=digits)
-    contacts = Contact.objects.filter(who, organization=org).values("pk")
-    said = Message.objects.filter(organization=org, body__icontains=q).values("conversation_id")
-    return Q(contact__in=contacts) | Q(pk__in=said)
+    return Contact.objects.filter(who, organization=org).values("pk")
 
 
 def encode_cursor(conversation: Conversation) -> str:
@@ -142,26 +180,53 @@ def with_preview(conversations: QuerySet) -> QuerySet:
     )
 
 
-def count_tabs(org: Organization, member: Member, filters: Filters) -> dict[str, int]:
-    """Each tab's size under the same filters, counted up to `COUNT_CAP` + 1 (shown as
+def count_tabs(
+    org: Organization, member: Member, filters: Filters, found: list[int] | None = None
+) -> dict[str, int]:
+    """Each tab's size under the same filters, counted up to `count_cap` + 1 (shown as
     "1000+"): one short read of each tab's index instead of a count of every conversation the
-    organization ever had on every refresh. A search is run once and its matches counted by
-    tab in one pass (a count per tab would search three times)."""
-    conversations = filtered(org, filters).order_by()
+    organization ever had on every refresh.
+
+    A search is run once, over all the member's tabs, and its matches counted by tab in one
+    pass (a count per tab would search three times); `found` are its first matches when the
+    caller has them already (the All tab's first page)."""
     conditions = {tab: tab_condition(member, tab) for tab in tabs_for(member)}
+    cap = count_cap(filters)
     if filters.q.strip():
-        found = list(conversations.values_list("pk", flat=True)[: COUNT_CAP + 1])
-        return Conversation.objects.filter(pk__in=found).aggregate(
+        if found is None:
+            widest = Q() if ALL in conditions else conditions[MINE] | conditions[QUEUE]
+            matches = filtered(org, filters, widest, want=cap + 1)
+        else:
+            matches = scoped(org, Conversation).filter(pk__in=found[: cap + 1])
+        return matches.aggregate(
             **{tab: Count("pk", filter=c) if c else Count("pk") for tab, c in conditions.items()}
         )
-    return {
-        tab: conversations.filter(condition)[: COUNT_CAP + 1].count()
-        for tab, condition in conditions.items()
-    }
+    conversations = filtered(org, filters).order_by()
+    return capped_counts(
+        {tab: conversations.filter(condition) for tab, condition in conditions.items()}, cap
+    )
 
 
-def count_label(count: int) -> str:
-    return f"{COUNT_CAP}+" if count > COUNT_CAP else str(count)
+def capped_counts(querysets: dict[str, QuerySet], cap: int) -> dict[str, int]:
+    """Each query's row count, up to `cap` + 1, in one statement: one round trip to the
+    database instead of one per tab."""
+    columns, params = [], []
+    for queryset in querysets.values():
+        sql, more = queryset.values("pk")[: cap + 1].query.sql_with_params()
+        # The ORM's own SQL, every value in it a parameter.
+        columns.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped)")  # noqa: S608
+        params.extend(more)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)}", params)
+        return dict(zip(querysets, cursor.fetchone(), strict=True))
+
+
+def count_cap(filters: Filters) -> int:
+    return SEARCH_COUNT_CAP if filters.q.strip() else COUNT_CAP
+
+
+def count_label(count: int, cap: int = COUNT_CAP) -> str:
+    return f"{cap}+" if count > cap else str(count)
 
 
 def list_conversations(
@@ -183,14 +248,17 @@ def list_conversations(
     if tab not in tabs_for(member):
         tab = MINE
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    conversations = filtered(org, filters).filter(tab_condition(member, tab))
-    page = after(conversations, cursor)
+    page = filtered(org, filters, tab_condition(member, tab), cursor=cursor, want=limit + 1)
     page = with_preview(page) if preview else page.select_related("contact")
     rows = list(page.order_by("-last_message_at", "-id")[: limit + 1])
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    found = None
+    every_match_needed = len(rows) > count_cap(filters) or not next_cursor
+    if filters.q.strip() and tab == ALL and cursor is None and every_match_needed:
+        found = [c.pk for c in rows]  # the counts' matches, in hand already
     return Page(
         tab=tab,
         conversations=rows[:limit],
         next_cursor=next_cursor,
-        counts=count_tabs(org, member, filters) if counts else {},
+        counts=count_tabs(org, member, filters, found) if counts else {},
     )

@@ -163,9 +163,12 @@ class Conversation(OrgOwned):
                 fields=["organization", "assignee", "-last_message_at", "-id"],
                 name="conversation_mine_recent",
             ),
+            # The queue is carried (PostgreSQL) so the Queue tab's count of "in one of my
+            # queues" reads the index alone.
             models.Index(
                 fields=["organization", "-last_message_at", "-id"],
                 condition=Q(assignee__isnull=True),
+                include=["queue"],
                 name="conversation_queue_recent",
             ),
             # The overdue ones (`breached`), counted on every list refresh, found by due time.

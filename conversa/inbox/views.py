@@ -107,6 +107,7 @@ def list_context(request, current: Conversation | None = None) -> dict:
         c.sla_clock = clocks.get(c.pk)
         c.breached = bool(c.sla_clock and c.sla_clock.state == deadlines.BREACHED)
     breached = breached_by_tab(request.org, member, filters)
+    cap = listing.count_cap(filters)
     supervising = member.role in listing.SUPERVISING
     return {
         "today": timezone.localdate(),
@@ -114,7 +115,7 @@ def list_context(request, current: Conversation | None = None) -> dict:
         "conversations": page.conversations,
         "tab": tab,
         "tabs": [
-            (key, TABS[key], listing.count_label(counts[key]), breached[key])
+            (key, TABS[key], listing.count_label(counts[key], cap), breached[key])
             for key in listing.tabs_for(member)
         ],
         "filters": filters,
@@ -139,7 +140,7 @@ def list_context(request, current: Conversation | None = None) -> dict:
 def breached_by_tab(org, member: Member, filters: Filters) -> dict[str, int]:
     """How many conversations in each tab (under the same filters) are past an SLA due time,
     in one query over the overdue ones only (found through their due times' indexes)."""
-    overdue = listing.filtered(org, filters).filter(Conversation.breached(timezone.now()))
+    overdue = listing.filtered(org, filters, Conversation.breached(timezone.now()))
     conditions = {tab: listing.tab_condition(member, tab) for tab in listing.tabs_for(member)}
     return overdue.aggregate(
         **{tab: Count("pk", filter=c) if c else Count("pk") for tab, c in conditions.items()}

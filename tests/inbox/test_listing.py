@@ -113,6 +113,55 @@ def test_search_finds_name_number_and_message_text(org):
     assert search("nada disso") == set()
 
 
+def test_a_search_pages_through_name_and_text_matches_newest_first(org):
+    """Matches by contact and by message are found by two queries and merged: the pages
+    still come newest first, every match once, and the counts add both up."""
+    by_name = [
+        org.customer_writes(f"551191111000{n}", "bom dia", f"Rosa {n}").conversation
+        for n in range(3)
+    ]
+    by_text = [
+        org.customer_writes(f"551192222000{n}", "quero a rosa vermelha", "Cliente").conversation
+        for n in range(3)
+    ]
+    org.customer_writes("5511933330001", "nada a ver", "Outro")
+    newest_first = [by_text[0], by_name[0], by_text[1], by_name[1], by_text[2], by_name[2]]
+    spread(newest_first)
+    seen, cursor = [], None
+    while True:
+        page = listing.list_conversations(
+            org.org, org.owner, tab="all", filters=Filters(q="rosa"), cursor=cursor, limit=4
+        )
+        assert page.counts["all"] == 6
+        seen += ids(page)
+        if not (cursor := page.next_cursor):
+            break
+    assert seen == [c.pk for c in newest_first]
+
+
+def test_a_number_is_searched_in_numbers_only_when_the_query_is_one(org):
+    numbered = org.customer_writes("5511987654213", "oi", "Cliente").conversation
+    ordered = org.customer_writes("5511911110000", "o pedido 4213 chegou", "Outra").conversation
+
+    def search(q):
+        return set(
+            ids(listing.list_conversations(org.org, org.owner, tab="all", filters=Filters(q=q)))
+        )
+
+    assert search("4213") == {numbered.pk, ordered.pk}
+    assert search("(11) 98765-4213") == {numbered.pk}
+    assert search("pedido 4213") == {ordered.pk}, "not every number with 4213 in it"
+
+
+def test_search_counts_stop_sooner(org):
+    for n in range(listing.SEARCH_COUNT_CAP + 2):
+        org.customer_writes(f"55119444{n:05d}", "quero trocar", "Cliente")
+    page = listing.list_conversations(org.org, org.owner, tab="all", filters=Filters(q="trocar"))
+    assert page.counts["all"] == listing.SEARCH_COUNT_CAP + 1
+    cap = listing.count_cap(Filters(q="trocar"))
+    assert listing.count_label(page.counts["all"], cap) == f"{listing.SEARCH_COUNT_CAP}+"
+
+
 def test_pages_follow_the_cursor_newest_first_without_gaps_or_repeats(org):
     conversations = [org.conversation(f"55119111100{n:02d}") for n in range(7)]
     # Two share one instant: the id breaks the tie.

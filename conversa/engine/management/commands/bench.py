@@ -42,6 +42,12 @@ class Command(BaseCommand):
             "--requests", type=int, default=1000, help="inbox: requests per list (about)"
         )
         parser.add_argument(
+            "--pause",
+            type=float,
+            default=1.0,
+            help="inbox: each client's mean pause between requests, seconds (then none)",
+        )
+        parser.add_argument(
             "--keep", action="store_true", help="inbox: keep the seeded organization for next time"
         )
         parser.add_argument(
@@ -58,6 +64,7 @@ class Command(BaseCommand):
                 clients=options["clients"],
                 processes=options["processes"],
                 requests=options["requests"],
+                pause=options["pause"],
                 keep=options["keep"],
             )
         elif name == "ingest":
