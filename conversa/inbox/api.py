@@ -12,7 +12,7 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services as engine
 from conversa.engine.api import IntentOut, intent_out
-from conversa.inbox import assignment, deadlines, listing, teamwork
+from conversa.inbox import assignment, deadlines, listing, queues, teamwork
 from conversa.inbox.models import CannedReply, Contact, Conversation, Note, Queue, Tag
 from conversa.inbox.views import MAX_REPLY_LENGTH
 
@@ -309,17 +309,68 @@ def set_my_availability(request: HttpRequest, payload: AvailabilityIn):
     return operator_out(request.member)
 
 
+class QueueIn(Schema):
+    name: str = Field(max_length=200)
+    member_ids: list[int] = []
+    number_ids: list[int] = []
+    distribution: Literal["off", "round_robin", "least_load"] = "off"
+    first_response_minutes: int | None = None
+    resolution_minutes: int | None = None
+
+
+class CapacityIn(Schema):
+    capacity: int
+
+
+def queue_out(queue: Queue) -> dict:
+    return {
+        **{f: getattr(queue, f) for f in QueueOut.model_fields if not f.endswith("_ids")},
+        "member_ids": sorted(m.pk for m in queue.members.all()),
+        "number_ids": sorted(n.pk for n in queue.numbers.all()),
+    }
+
+
 @router.get("/queues", response=list[QueueOut], tags=["operators"])
 def list_queues(request: HttpRequest):
-    queues = scoped(request.org, Queue).prefetch_related("members", "numbers").order_by("name")
-    return [
-        {
-            **{f: getattr(q, f) for f in QueueOut.model_fields if not f.endswith("_ids")},
-            "member_ids": sorted(m.pk for m in q.members.all()),
-            "number_ids": sorted(n.pk for n in q.numbers.all()),
-        }
-        for q in queues
-    ]
+    rows = scoped(request.org, Queue).prefetch_related("members", "numbers").order_by("name")
+    return [queue_out(q) for q in rows]
+
+
+@router.post("/queues", response={201: QueueOut}, tags=["operators"])
+def create_queue(request: HttpRequest, payload: QueueIn):
+    """A new queue (supervisors): members, numbers (a number's new conversations land in its
+    oldest queue), distribution rule, SLA targets in business minutes. 409 when the name is
+    taken in any case; 422 for an unknown member or number, or a target that is not positive."""
+    queue = attempt(lambda: queues.create_queue(request.org, by=request.member, **payload.dict()))
+    return Status(201, queue_out(queue))
+
+
+@router.put("/queues/{queue_id}", response=QueueOut, tags=["operators"])
+def update_queue(request: HttpRequest, queue_id: int, payload: QueueIn):
+    """Everything about a queue at once, as its settings form does; refused as creating is.
+    Members taken out keep what they hold; members added take what waits, when it
+    distributes."""
+    queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
+    attempt(lambda: queues.update_queue(queue, by=request.member, **payload.dict()))
+    return queue_out(queue)
+
+
+@router.delete("/queues/{queue_id}", response={204: None}, tags=["operators"])
+def delete_queue(request: HttpRequest, queue_id: int):
+    """Delete a queue: its conversations stay, in no queue, without SLA due times."""
+    queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
+    attempt(lambda: queues.delete_queue(queue, by=request.member))
+    return Status(204, None)
+
+
+@router.put("/operators/{member_id}/capacity", response=OperatorOut, tags=["operators"])
+def set_capacity(request: HttpRequest, member_id: int, payload: CapacityIn):
+    """How many open conversations an operator may hold before distribution passes them over
+    (supervisors; 0 to 500). More room, while they are online, takes what waits at once."""
+    member = get_for_org_or_404(request.org, Member, pk=member_id)
+    attempt(lambda: queues.set_capacity(member, payload.capacity, by=request.member))
+    member.refresh_from_db()  # its open count, if it took work
+    return operator_out(member)
 
 
 # Tags, canned replies and notes (conversa/inbox/teamwork.py)
@@ -375,7 +426,8 @@ def refused_as_http(exc: teamwork.Refused) -> Exception:
     """A service's refusal as the API's answer: 422 like any invalid input (the reason in
     `errors`), else its own status with the reason as `detail`."""
     if exc.status == 422:
-        return ValidationError([{"type": "value_error", "loc": ["body"], "msg": str(exc)}])
+        where = ["body", exc.field] if isinstance(exc, queues.FieldRefused) else ["body"]
+        return ValidationError([{"type": "value_error", "loc": where, "msg": str(exc)}])
     return HttpError(exc.status, str(exc))
 
 
@@ -613,8 +665,4 @@ def set_queue_targets(request: HttpRequest, queue_id: int, payload: QueueTargets
             resolution_minutes=payload.resolution_minutes,
         )
     )
-    return {
-        **{f: getattr(queue, f) for f in QueueOut.model_fields if not f.endswith("_ids")},
-        "member_ids": sorted(m.pk for m in queue.members.all()),
-        "number_ids": sorted(n.pk for n in queue.numbers.all()),
-    }
+    return queue_out(queue)

@@ -3,6 +3,7 @@ reopen, pending, snooze and priority; the queues' auto-distribution and operator
 availability. Every change is an OperationalEvent in the conversation's history and a realtime
 event after commit."""
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
@@ -126,6 +127,8 @@ def transfer(
     )
     recount_open([current.assignee_id, to_member.pk if to_member else None])
     publisher.publish(org_id, publisher.CONVERSATION_ASSIGNED, conversation_id=conversation.pk)
+    if to_queue is not None:
+        hand_out_waiting([to_queue.pk])
 
 
 @transaction.atomic
@@ -209,6 +212,9 @@ def set_status(
         publisher.CONVERSATION_UPDATED,
         conversation_id=conversation.pk,
     )
+    if resolved and current.assignee_id:
+        queues = Queue.objects.filter(members=current.assignee_id)
+        hand_out_waiting(queues.values_list("pk", flat=True))
 
 
 @transaction.atomic
@@ -319,11 +325,40 @@ def open_loads(member_ids: list[int]) -> dict[int, int]:
     )
 
 
+@transaction.atomic
 def set_availability(member: Member, availability: str) -> None:
-    """An operator goes online, away or offline; only online operators receive new work."""
+    """An operator goes online, away or offline; only online operators receive new work, and
+    one coming online is offered what waits in their queues."""
     Member.objects.filter(pk=member.pk).update(availability=availability)
     member.availability = availability
     publisher.publish(member.organization_id, publisher.OPERATOR_STATUS, member_id=member.pk)
+    if availability == Member.Availability.ONLINE:
+        hand_out_waiting(member.queues.values_list("pk", flat=True))
+
+
+# One hand-out gives at most this many waiting conversations of a queue: a slot that frees up
+# takes one; an operator coming online takes up to their capacity.
+HANDED_OUT = 100
+
+
+def hand_out_waiting(queue_ids: Iterable[int]) -> int:
+    """Give the waiting conversations (open, unassigned) of those queues that distribute,
+    oldest first, by each queue's rule, until nobody can take another. For when someone can
+    take work who could not: an operator comes online or gets more room, a slot frees up, a
+    conversation moves into the queue. Returns how many were given."""
+    given = 0
+    queues = Queue.objects.filter(pk__in=queue_ids).exclude(
+        distribution=Queue.Distribution.OFF
+    )
+    for queue_id in queues.order_by("id").values_list("pk", flat=True):
+        waiting = Conversation.objects.filter(
+            queue_id=queue_id, assignee__isnull=True, status=Conversation.Status.OPEN
+        ).order_by("opened_at", "id")
+        for conversation in waiting[:HANDED_OUT]:
+            if distribute(conversation) is None:
+                break
+            given += 1
+    return given
 
 
 def distribute(conversation: Conversation) -> Member | None:

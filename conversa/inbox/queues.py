@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.services import record
-from conversa.inbox import deadlines
+from conversa.inbox import assignment, deadlines
 from conversa.inbox.models import Conversation, Queue
 from conversa.inbox.teamwork import Refused, must_supervise, same_org
 from conversa.instances.models import Instance
@@ -150,6 +150,8 @@ def update_queue(
         changes["targets"] = list(targets)
     if {"name", "members_added", "members_removed", "targets"} & changes.keys():
         announce(queue)
+    if {"members_added", "distribution"} & changes.keys():
+        assignment.hand_out_waiting([queue.pk])
     return changes
 
 
@@ -176,10 +178,12 @@ def delete_queue(queue: Queue, *, by: Member) -> int:
     return held
 
 
+@transaction.atomic
 def set_capacity(member: Member, capacity: int, *, by: Member) -> bool:
     """How many open conversations `member` may hold before distribution passes them over
-    (0: none are given to them; they can still claim). Counts in every queue they are in.
-    Returns False when it was that already (nothing recorded)."""
+    (0: none are given to them; they can still claim). Counts in every queue they are in; more
+    room, when they are online, takes what waits in their queues at once. Returns False when
+    it was that already (nothing recorded)."""
     must_supervise(by)
     same_org(member, by.organization_id)
     if not isinstance(capacity, int) or not 0 <= capacity <= MAX_CAPACITY:
@@ -201,6 +205,8 @@ def set_capacity(member: Member, capacity: int, *, by: Member) -> bool:
         previous=previous,
     )
     publisher.publish(member.organization_id, publisher.OPERATOR_STATUS, member_id=member.pk)
+    if capacity > previous and member.availability == Member.Availability.ONLINE:
+        assignment.hand_out_waiting(member.queues.values_list("pk", flat=True))
     return True
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext
+
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 # Mon–Fri 09:00–18:00: what a new organization starts with.
 DEFAULT_HOURS = {day: [["09:00", "18:00"]] for day in WEEKDAYS[:5]}
@@ -98,29 +100,34 @@ def schedule_problems(time_zone: str, hours, holidays) -> list[str]:
     try:
         ZoneInfo(time_zone)
     except (ValueError, KeyError):
-        found.append(f"Unknown time zone: {time_zone!r}.")
+        found.append(gettext("Unknown time zone: %(zone)r.") % {"zone": time_zone})
     if not isinstance(hours, dict):
-        return [*found, 'Business hours are {"mon": [["09:00", "18:00"]], …}.']
+        return [*found, gettext('Business hours are {"mon": [["09:00", "18:00"]], …}.')]
     for day, spans in hours.items():
         if day not in WEEKDAYS:
-            found.append(f"Unknown weekday {day!r}: use {', '.join(WEEKDAYS)}.")
+            found.append(
+                gettext("Unknown weekday %(day)r: use %(days)s.")
+                % {"day": day, "days": ", ".join(WEEKDAYS)}
+            )
             continue
         try:
             parsed = sorted(
                 (time.fromisoformat(start), time.fromisoformat(end)) for start, end in spans
             )
         except (TypeError, ValueError):
-            found.append(f'{day}: each span is ["HH:MM", "HH:MM"].')
+            found.append(gettext('%(day)s: each span is ["HH:MM", "HH:MM"].') % {"day": day})
             continue
         if any(start >= end for start, end in parsed):
-            found.append(f"{day}: a span must end after it starts (same day).")
+            found.append(
+                gettext("%(day)s: a span must end after it starts (same day).") % {"day": day}
+            )
         if any(prev[1] > nxt[0] for prev, nxt in zip(parsed, parsed[1:], strict=False)):
-            found.append(f"{day}: spans overlap.")
+            found.append(gettext("%(day)s: spans overlap.") % {"day": day})
     if not isinstance(holidays, list):
-        return [*found, 'Holidays are a list of dates: ["2026-12-25", …].']
+        return [*found, gettext('Holidays are a list of dates: ["2026-12-25", …].')]
     for holiday in holidays:
         try:
             date.fromisoformat(holiday)
         except (TypeError, ValueError):
-            found.append(f"Not a date (YYYY-MM-DD): {holiday!r}.")
+            found.append(gettext("Not a date (YYYY-MM-DD): %(value)r.") % {"value": holiday})
     return found

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from conversa.inbox import assignment, deadlines, teamwork
 from conversa.inbox import services as inbox
@@ -239,6 +239,15 @@ def test_new_targets_and_new_business_hours_recompute_the_due_times(org, routed)
     deadlines.set_business_hours(org.org, by=org.owner, hours={}, holidays=[])
     conversation.refresh_from_db()
     assert conversation.first_response_due_at == conversation.opened_at + timedelta(minutes=10)
+
+
+def test_a_bad_schedule_is_explained_in_the_callers_language(org):
+    with translation.override("pt-br"), pytest.raises(teamwork.Refused) as refused:
+        deadlines.set_business_hours(
+            org.org, by=org.owner, hours={"mon": [["18:00", "09:00"]]}, holidays=["amanhã"]
+        )
+    assert "precisa terminar depois de começar" in str(refused.value)
+    assert "Não é uma data" in str(refused.value)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conversa.accounts.models import Member
-from conversa.inbox import assignment
+from conversa.inbox import assignment, queues
 from conversa.inbox.models import Contact, Conversation, Queue
 from tests.conftest import make_org, post_webhook
 from tests.inbox.test_inbound import upsert
@@ -82,9 +82,12 @@ def test_a_day_of_arrivals(db, rule, capacities, day):
         else:
             member = operators[args[0] % len(operators)]
             assignment.set_availability(member, args[1])
+        waiting = Conversation.objects.filter(queue=queue, assignee__isnull=True, status="open")
         for member in Member.objects.filter(pk__in=[o.pk for o in operators]):
             assert member.open_count == live_load(member), "the cached count equals the data"
             assert live_load(member) <= member.capacity
+            if member.availability == "online" and waiting.exists():
+                assert live_load(member) == member.capacity, "no free slot while work waits"
 
 
 def test_new_conversations_on_a_routed_number_are_distributed_as_they_arrive(client, org):
@@ -105,17 +108,70 @@ def test_new_conversations_on_a_routed_number_are_distributed_as_they_arrive(cli
     assert (ana.open_count, bruno.open_count, away.open_count) == (2, 2, 0)
 
 
-def test_a_conversation_waiting_in_the_queue_is_given_out_on_its_next_message(client, org):
+def test_what_waits_is_given_out_when_an_operator_comes_online(client, org):
     queue = Queue.objects.create(
         organization=org.org, name="Vendas", distribution=Queue.Distribution.LEAST_LOAD
     )
     queue.numbers.add(org.instance)
     ana = org.member()
     queue.members.add(ana)
-    post_webhook(client, org.instance, upsert("3EB0W1", phone="5511966660001"))
-    waiting = Conversation.objects.get(queue=queue)
-    assert waiting.assignee is None, "nobody online: it waits"
+    Member.objects.filter(pk=ana.pk).update(capacity=2)
+    ana.refresh_from_db()
+    for n in range(3):
+        post_webhook(client, org.instance, upsert(f"3EB0W{n}", phone=f"551196666000{n}"))
+    waiting = list(Conversation.objects.filter(queue=queue).order_by("opened_at", "id"))
+    assert all(c.assignee_id is None for c in waiting), "nobody online: they wait"
     assignment.set_availability(ana, Member.Availability.ONLINE)
-    post_webhook(client, org.instance, upsert("3EB0W2", phone="5511966660001"))
-    waiting.refresh_from_db()
-    assert waiting.assignee == ana
+    assigned = [c.assignee_id for c in Conversation.objects.filter(queue=queue).order_by("id")]
+    assert assigned == [ana.pk, ana.pk, None], "the oldest first, up to her capacity"
+
+
+def test_a_freed_slot_or_more_room_takes_the_next_waiting_conversation(org):
+    queue = Queue.objects.create(
+        organization=org.org, name="Suporte", distribution=Queue.Distribution.ROUND_ROBIN
+    )
+    ana = org.member()
+    queue.members.add(ana)
+    Member.objects.filter(pk=ana.pk).update(capacity=1, availability="online")
+    ana.refresh_from_db()
+    first, second, third = (
+        Conversation.objects.create(
+            organization=org.org,
+            instance=org.instance,
+            contact=Contact.objects.create(organization=org.org, phone=str(next(phones))),
+            queue=queue,
+        )
+        for _ in range(3)
+    )
+    assert assignment.distribute(first) == ana
+    assert assignment.distribute(second) is None, "at capacity"
+    assignment.resolve(first, by=ana)
+    assert Conversation.objects.get(pk=second.pk).assignee == ana, "her freed slot takes it"
+    queues.set_capacity(ana, 2, by=org.owner)
+    assert Conversation.objects.get(pk=third.pk).assignee == ana, "more room takes the next"
+    ana.refresh_from_db()
+    assert ana.open_count == 2
+
+
+def test_a_conversation_moved_into_a_distributing_queue_is_given_out(org):
+    sales = Queue.objects.create(organization=org.org, name="Vendas")
+    support = Queue.objects.create(
+        organization=org.org, name="Suporte", distribution=Queue.Distribution.LEAST_LOAD
+    )
+    bruno = org.member()
+    support.members.add(bruno)
+    assignment.set_availability(bruno, Member.Availability.ONLINE)
+    conversation = org.conversation()
+    Conversation.objects.filter(pk=conversation.pk).update(queue=sales)
+    assignment.transfer(conversation, by=org.owner, to_queue=support, note="é suporte")
+    assert Conversation.objects.get(pk=conversation.pk).assignee == bruno
+
+
+def test_a_queue_that_does_not_distribute_hands_out_nothing(org):
+    queue = Queue.objects.create(organization=org.org, name="Manual")
+    ana = org.member()
+    queue.members.add(ana)
+    conversation = org.conversation()
+    Conversation.objects.filter(pk=conversation.pk).update(queue=queue)
+    assignment.set_availability(ana, Member.Availability.ONLINE)
+    assert Conversation.objects.get(pk=conversation.pk).assignee is None
