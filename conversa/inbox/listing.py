@@ -110,7 +110,7 @@ def searched(org: Organization, conversations: QuerySet, q: str, want: int) -> Q
     """The first `want` conversations (newest first) whose contact's name or number, or the
     text of any of their messages, holds `q`.
 
-    Found by two queries, merged: the conversations with a matching message, and those of a
+    Found as two queries, merged: the conversations with a matching message, and those of a
     matching contact. Each alone is a plain semi-join whose plan PostgreSQL picks from its
     estimates: for a common word, walk the conversations newest first and test each one's
     messages until `want` have matched; for a rare one, find the few matching messages
@@ -121,13 +121,16 @@ def searched(org: Organization, conversations: QuerySet, q: str, want: int) -> Q
     said = Message.objects.filter(organization=org, body__icontains=q)
     by_message = conversations.filter(Exists(said.filter(conversation=OuterRef("pk"))))
     by_contact = conversations.filter(contact__in=matching_contacts(org, q))
-    found = sorted(
-        {
-            *by_message.order_by(*newest).values_list("last_message_at", "pk")[:want],
-            *by_contact.order_by(*newest).values_list("last_message_at", "pk")[:want],
-        },
-        reverse=True,
-    )
+    first = [
+        matches.order_by(*newest).values_list("last_message_at", "pk")[:want]
+        for matches in (by_message, by_contact)
+    ]
+    if connection.features.supports_slicing_ordering_in_compound:
+        # One round trip; each half keeps its own plan (a UNION ALL of two limited queries).
+        rows = first[0].union(first[1], all=True)
+    else:
+        rows = [*first[0], *first[1]]  # SQLite: no LIMIT inside a UNION
+    found = sorted(set(rows), reverse=True)
     return conversations.filter(pk__in=[pk for _, pk in found[:want]])
 
 
