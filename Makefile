@@ -30,19 +30,20 @@ run: install
 	$(BIN)/conversa demo
 	$(BIN)/conversa serve
 
-## test: lint, then the whole suite on SQLite and again on PostgreSQL + Redis
+## test: lint, then the whole suite on SQLite and on PostgreSQL + Redis, both at once (each
+## spends much of its time waiting on browsers, servers and sockets; each one's output is
+## printed whole when it ends)
 test: install-test services chromium lint
 	@mkdir -p var
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite:
 	@echo "== tests on SQLite (in-memory channel layer)"
-	DATABASE_URL=$(SQLITE_TEST_URL) REDIS_URL= $(BIN)/pytest
+	DATABASE_URL=$(SQLITE_TEST_URL) REDIS_URL= CONVERSA_LOGS=var/test-artifacts/sqlite $(BIN)/pytest
 
 test-postgres:
 	@echo "== tests on PostgreSQL + Redis"
-	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) $(BIN)/pytest
+	DATABASE_URL=$(PG_TEST_URL) REDIS_URL=$(REDIS_TEST_URL) CONVERSA_LOGS=var/test-artifacts/postgres $(BIN)/pytest
 
 lint: install-test
 	$(BIN)/ruff check .

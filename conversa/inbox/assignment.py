@@ -347,9 +347,7 @@ def hand_out_waiting(queue_ids: Iterable[int]) -> int:
     take work who could not: an operator comes online or gets more room, a slot frees up, a
     conversation moves into the queue. Returns how many were given."""
     given = 0
-    queues = Queue.objects.filter(pk__in=queue_ids).exclude(
-        distribution=Queue.Distribution.OFF
-    )
+    queues = Queue.objects.filter(pk__in=queue_ids).exclude(distribution=Queue.Distribution.OFF)
     for queue_id in queues.order_by("id").values_list("pk", flat=True):
         waiting = Conversation.objects.filter(
             queue_id=queue_id, assignee__isnull=True, status=Conversation.Status.OPEN
