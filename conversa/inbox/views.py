@@ -80,9 +80,10 @@ def list_state(request) -> tuple[str | None, Filters, str]:
 def list_context(request, current: Conversation | None = None) -> dict:
     member = request.member
     tab, filters, query = list_state(request)
-    counts = listing.count_tabs(request.org, member, filters)
-    if tab not in counts:
+    counts = None
+    if tab not in listing.tabs_for(member):
         # First visit: my own work when I have some, else what waits for someone.
+        counts = listing.count_tabs(request.org, member, filters)
         tab = listing.MINE if counts.get(listing.MINE) else listing.QUEUE
     page = listing.list_conversations(
         request.org,
@@ -91,8 +92,9 @@ def list_context(request, current: Conversation | None = None) -> dict:
         filters=filters,
         cursor=request.GET.get("cursor"),
         limit=number(request.GET.get("limit")) or listing.PAGE_SIZE,
-        counts=False,
+        counts=counts is None,
     )
+    counts = counts or page.counts
     more = None
     if page.next_cursor:
         params = {**request.GET.dict(), "tab": tab, "cursor": page.next_cursor, "more": "1"}
