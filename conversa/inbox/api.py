@@ -82,7 +82,7 @@ def list_conversations(
     them, mine for others), filters, search over name, number and message text; newest
     activity first. The next page's cursor is in the `X-Next-Cursor` header (absent on the
     last page), each tab's count in `X-Tab-Counts` (`mine=3,queue=5,all=1000+`: counted up to
-    1000, or 100 under a search)."""
+    1000, or 50 under a search)."""
     member = request.member
     default = listing.ALL if listing.ALL in listing.tabs_for(member) else listing.MINE
     filters = listing.Filters(
@@ -306,6 +306,7 @@ def me(request: HttpRequest):
 def set_my_availability(request: HttpRequest, payload: AvailabilityIn):
     """Online operators under capacity receive new conversations; away and offline do not."""
     assignment.set_availability(request.member, payload.availability)
+    request.member.refresh_from_db()  # its open count, if it took work
     return operator_out(request.member)
 
 

@@ -128,7 +128,7 @@ def transfer(
     recount_open([current.assignee_id, to_member.pk if to_member else None])
     publisher.publish(org_id, publisher.CONVERSATION_ASSIGNED, conversation_id=conversation.pk)
     if to_queue is not None:
-        hand_out_waiting([to_queue.pk])
+        hand_out_after_commit([to_queue.pk])
 
 
 @transaction.atomic
@@ -214,7 +214,7 @@ def set_status(
     )
     if resolved and current.assignee_id:
         queues = Queue.objects.filter(members=current.assignee_id)
-        hand_out_waiting(queues.values_list("pk", flat=True))
+        hand_out_after_commit(queues.values_list("pk", flat=True))
 
 
 @transaction.atomic
@@ -333,7 +333,7 @@ def set_availability(member: Member, availability: str) -> None:
     member.availability = availability
     publisher.publish(member.organization_id, publisher.OPERATOR_STATUS, member_id=member.pk)
     if availability == Member.Availability.ONLINE:
-        hand_out_waiting(member.queues.values_list("pk", flat=True))
+        hand_out_after_commit(member.queues.values_list("pk", flat=True))
 
 
 # One hand-out gives at most this many waiting conversations of a queue: a slot that frees up
@@ -341,21 +341,38 @@ def set_availability(member: Member, availability: str) -> None:
 HANDED_OUT = 100
 
 
+def hand_out_after_commit(queue_ids: Iterable[int]) -> None:
+    """`hand_out_waiting` once the caller's transaction has committed, in transactions of its
+    own: the caller may hold a conversation's or an operator's row, and a hand-out locks
+    queues and then operators, as an arriving message's distribution does; taken in the
+    caller's transaction, the two orders could deadlock."""
+    ids = list(queue_ids)
+    transaction.on_commit(lambda: hand_out_waiting(ids))
+
+
 def hand_out_waiting(queue_ids: Iterable[int]) -> int:
     """Give the waiting conversations (open, unassigned) of those queues that distribute,
     oldest first, by each queue's rule, until nobody can take another. For when someone can
     take work who could not: an operator comes online or gets more room, a slot frees up, a
-    conversation moves into the queue. Returns how many were given."""
+    conversation moves into the queue. Returns how many were given.
+
+    Each conversation is locked before its queue, as on the inbound path, and one that is
+    locked already (its customer is writing: that message distributes it) is skipped; once
+    locked it cannot move or close meanwhile."""
     given = 0
     queues = Queue.objects.filter(pk__in=queue_ids).exclude(distribution=Queue.Distribution.OFF)
     for queue_id in queues.order_by("id").values_list("pk", flat=True):
         waiting = Conversation.objects.filter(
             queue_id=queue_id, assignee__isnull=True, status=Conversation.Status.OPEN
-        ).order_by("opened_at", "id")
-        for conversation in waiting[:HANDED_OUT]:
-            if distribute(conversation) is None:
-                break
-            given += 1
+        )
+        for pk in waiting.order_by("opened_at", "id").values_list("pk", flat=True)[:HANDED_OUT]:
+            with transaction.atomic():
+                conversation = waiting.select_for_update(skip_locked=True).filter(pk=pk).first()
+                if conversation is None:
+                    continue
+                if give_out(conversation) is None:
+                    break  # nobody in the queue has room
+                given += 1
     return given
 
 

@@ -151,7 +151,7 @@ def update_queue(
     if {"name", "members_added", "members_removed", "targets"} & changes.keys():
         announce(queue)
     if {"members_added", "distribution"} & changes.keys():
-        assignment.hand_out_waiting([queue.pk])
+        assignment.hand_out_after_commit([queue.pk])
     return changes
 
 
@@ -206,7 +206,7 @@ def set_capacity(member: Member, capacity: int, *, by: Member) -> bool:
     )
     publisher.publish(member.organization_id, publisher.OPERATOR_STATUS, member_id=member.pk)
     if capacity > previous and member.availability == Member.Availability.ONLINE:
-        assignment.hand_out_waiting(member.queues.values_list("pk", flat=True))
+        assignment.hand_out_after_commit(member.queues.values_list("pk", flat=True))
     return True
 
 

@@ -3,12 +3,16 @@ receive work, round robin takes turns, least load evens out, and the cached open
 drift from the data."""
 
 import itertools
+import threading
+import time
 
+import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conversa.accounts.models import Member
-from conversa.inbox import assignment, queues
+from conversa.inbox import assignment, queues, services
 from conversa.inbox.models import Contact, Conversation, Queue
 from tests.conftest import make_org, post_webhook
 from tests.inbox.test_inbound import upsert
@@ -36,7 +40,7 @@ def live_load(member: Member) -> int:
     capacities=st.lists(st.integers(1, 4), min_size=2, max_size=5),
     day=st.lists(step, min_size=5, max_size=40),
 )
-def test_a_day_of_arrivals(db, rule, capacities, day):
+def test_a_day_of_arrivals(db, django_capture_on_commit_callbacks, rule, capacities, day):
     org = make_org()
     queue = Queue.objects.create(organization=org.org, name="Suporte", distribution=rule)
     operators = []
@@ -78,10 +82,12 @@ def test_a_day_of_arrivals(db, rule, capacities, day):
             )
             if assigned:
                 conversation = assigned[args[0] % len(assigned)]
-                assignment.resolve(conversation, by=conversation.assignee, reason="feito")
+                with django_capture_on_commit_callbacks(execute=True):
+                    assignment.resolve(conversation, by=conversation.assignee, reason="feito")
         else:
             member = operators[args[0] % len(operators)]
-            assignment.set_availability(member, args[1])
+            with django_capture_on_commit_callbacks(execute=True):
+                assignment.set_availability(member, args[1])
         waiting = Conversation.objects.filter(queue=queue, assignee__isnull=True, status="open")
         for member in Member.objects.filter(pk__in=[o.pk for o in operators]):
             assert member.open_count == live_load(member), "the cached count equals the data"
@@ -108,7 +114,13 @@ def test_new_conversations_on_a_routed_number_are_distributed_as_they_arrive(cli
     assert (ana.open_count, bruno.open_count, away.open_count) == (2, 2, 0)
 
 
-def test_what_waits_is_given_out_when_an_operator_comes_online(client, org):
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Within it, what waits for the commit (the hand-out) runs at its end."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def test_what_waits_is_given_out_when_an_operator_comes_online(client, org, committed):
     queue = Queue.objects.create(
         organization=org.org, name="Vendas", distribution=Queue.Distribution.LEAST_LOAD
     )
@@ -121,12 +133,13 @@ def test_what_waits_is_given_out_when_an_operator_comes_online(client, org):
         post_webhook(client, org.instance, upsert(f"3EB0W{n}", phone=f"551196666000{n}"))
     waiting = list(Conversation.objects.filter(queue=queue).order_by("opened_at", "id"))
     assert all(c.assignee_id is None for c in waiting), "nobody online: they wait"
-    assignment.set_availability(ana, Member.Availability.ONLINE)
+    with committed():
+        assignment.set_availability(ana, Member.Availability.ONLINE)
     assigned = [c.assignee_id for c in Conversation.objects.filter(queue=queue).order_by("id")]
     assert assigned == [ana.pk, ana.pk, None], "the oldest first, up to her capacity"
 
 
-def test_a_freed_slot_or_more_room_takes_the_next_waiting_conversation(org):
+def test_a_freed_slot_or_more_room_takes_the_next_waiting_conversation(org, committed):
     queue = Queue.objects.create(
         organization=org.org, name="Suporte", distribution=Queue.Distribution.ROUND_ROBIN
     )
@@ -145,15 +158,17 @@ def test_a_freed_slot_or_more_room_takes_the_next_waiting_conversation(org):
     )
     assert assignment.distribute(first) == ana
     assert assignment.distribute(second) is None, "at capacity"
-    assignment.resolve(first, by=ana)
+    with committed():
+        assignment.resolve(first, by=ana)
     assert Conversation.objects.get(pk=second.pk).assignee == ana, "her freed slot takes it"
-    queues.set_capacity(ana, 2, by=org.owner)
+    with committed():
+        queues.set_capacity(ana, 2, by=org.owner)
     assert Conversation.objects.get(pk=third.pk).assignee == ana, "more room takes the next"
     ana.refresh_from_db()
     assert ana.open_count == 2
 
 
-def test_a_conversation_moved_into_a_distributing_queue_is_given_out(org):
+def test_a_conversation_moved_into_a_distributing_queue_is_given_out(org, committed):
     sales = Queue.objects.create(organization=org.org, name="Vendas")
     support = Queue.objects.create(
         organization=org.org, name="Suporte", distribution=Queue.Distribution.LEAST_LOAD
@@ -163,15 +178,74 @@ def test_a_conversation_moved_into_a_distributing_queue_is_given_out(org):
     assignment.set_availability(bruno, Member.Availability.ONLINE)
     conversation = org.conversation()
     Conversation.objects.filter(pk=conversation.pk).update(queue=sales)
-    assignment.transfer(conversation, by=org.owner, to_queue=support, note="é suporte")
+    with committed():
+        assignment.transfer(conversation, by=org.owner, to_queue=support, note="é suporte")
     assert Conversation.objects.get(pk=conversation.pk).assignee == bruno
 
 
-def test_a_queue_that_does_not_distribute_hands_out_nothing(org):
+def test_a_queue_that_does_not_distribute_hands_out_nothing(org, committed):
     queue = Queue.objects.create(organization=org.org, name="Manual")
     ana = org.member()
     queue.members.add(ana)
     conversation = org.conversation()
     Conversation.objects.filter(pk=conversation.pk).update(queue=queue)
-    assignment.set_availability(ana, Member.Availability.ONLINE)
+    with committed():
+        assignment.set_availability(ana, Member.Availability.ONLINE)
     assert Conversation.objects.get(pk=conversation.pk).assignee is None
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks between sessions: PostgreSQL"
+)
+def test_a_hand_out_and_a_customer_writing_on_a_waiting_conversation_do_not_deadlock(
+    transactional_db, monkeypatch
+):
+    """Ana resolves her one conversation (which frees her slot and hands out what waits)
+    while the customer of the conversation waiting in her queue writes again (which locks
+    that conversation, then the queue, to distribute it). A hand-out that locked the queue
+    before the conversation deadlocked with it."""
+    org = make_org()
+    queue = Queue.objects.create(
+        organization=org.org, name="Q", distribution=Queue.Distribution.ROUND_ROBIN
+    )
+    queue.numbers.add(org.instance)
+    ana = org.member()
+    queue.members.add(ana)
+    Member.objects.filter(pk=ana.pk).update(capacity=1, availability="online")
+    held = org.conversation("5511900000001")
+    waiting = org.conversation("5511900000003")
+    assert Conversation.objects.get(pk=waiting.pk).assignee_id is None
+    writing = threading.Event()
+    errors = []
+    touch = services.touch_activity
+
+    def slow_touch(instance, now):
+        touch(instance, now)  # the waiting conversation's row is locked by now
+        if threading.current_thread().name == "customer":
+            writing.set()
+            time.sleep(1.0)
+
+    monkeypatch.setattr(services, "touch_activity", slow_touch)
+
+    def run(name, action):
+        def body():
+            try:
+                action()
+            except Exception as exc:  # reported below, with the side that failed
+                errors.append((name, repr(exc)))
+            finally:
+                connection.close()
+
+        return threading.Thread(target=body, name=name)
+
+    customer = run("customer", lambda: org.customer_writes("5511900000003", "alguém?"))
+    operator = run(
+        "operator",
+        lambda: writing.wait() and assignment.resolve(Conversation.objects.get(pk=held.pk), by=ana),
+    )
+    customer.start()
+    operator.start()
+    customer.join()
+    operator.join()
+    assert errors == []
+    assert Conversation.objects.get(pk=waiting.pk).assignee_id == ana.pk
