@@ -10,7 +10,7 @@ arriving meanwhile do not shift the next page.
 import base64
 import binascii
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from django.db import connection
@@ -117,21 +117,32 @@ def searched(org: Organization, conversations: QuerySet, q: str, want: int) -> Q
     through the trigram index. Asked as one query (an OR of the two), neither plan is
     possible and it reads every match of a common word, or tests every conversation.
     """
-    newest = ("-last_message_at", "-id")
+    first, second = halves(org, conversations, q, want, "last_message_at", "pk")
+    if connection.features.supports_slicing_ordering_in_compound:
+        # One round trip; each half keeps its own plan (a UNION ALL of two limited queries).
+        rows = first.union(second, all=True)
+    else:
+        rows = [*first, *second]  # SQLite: no LIMIT inside a UNION
+    newest: dict[int, datetime] = {}
+    for at, pk in rows:  # on SQLite a conversation may have moved between the two queries
+        newest[pk] = max(at, newest.get(pk, at))
+    found = sorted(((at, pk) for pk, at in newest.items()), reverse=True)
+    return conversations.filter(pk__in=[pk for _, pk in found[:want]])
+
+
+def halves(
+    org: Organization, conversations: QuerySet, q: str, want: int, *fields: str
+) -> tuple[QuerySet, QuerySet]:
+    """The two halves of a search, each its first `want` rows newest first: conversations
+    with a message holding `q`, and conversations of a contact matching it."""
     said = Message.objects.filter(organization=org, body__icontains=q)
     by_message = conversations.filter(Exists(said.filter(conversation=OuterRef("pk"))))
     by_contact = conversations.filter(contact__in=matching_contacts(org, q))
-    first = [
-        matches.order_by(*newest).values_list("last_message_at", "pk")[:want]
+    first, second = (
+        matches.order_by("-last_message_at", "-id").values_list(*fields)[:want]
         for matches in (by_message, by_contact)
-    ]
-    if connection.features.supports_slicing_ordering_in_compound:
-        # One round trip; each half keeps its own plan (a UNION ALL of two limited queries).
-        rows = first[0].union(first[1], all=True)
-    else:
-        rows = [*first[0], *first[1]]  # SQLite: no LIMIT inside a UNION
-    found = sorted(set(rows), reverse=True)
-    return conversations.filter(pk__in=[pk for _, pk in found[:want]])
+    )
+    return first, second
 
 
 # A query made only of these is a phone number (or part of one): "+55 (11) 9 8765-4321".
@@ -188,34 +199,57 @@ def count_tabs(
 ) -> dict[str, int]:
     """Each tab's size under the same filters, counted up to `count_cap` + 1 (shown as
     "1000+"): one short read of each tab's index instead of a count of every conversation the
-    organization ever had on every refresh.
+    organization ever had on every refresh, all tabs in one statement.
 
-    A search is run once, over all the member's tabs, and its matches counted by tab in one
-    pass (a count per tab would search three times); `found` are its first matches when the
-    caller has them already (the All tab's first page)."""
+    A search is run over all the member's tabs at once (`found`: its first matches, when the
+    caller has them already). When they fit under the cap they are every match, counted by
+    tab in one pass; past it, the widest tab says "50+" and each narrower one counts its own
+    matches (a tab's matches may all be older than the widest tab's first 50)."""
     conditions = {tab: tab_condition(member, tab) for tab in tabs_for(member)}
     cap = count_cap(filters)
-    if filters.q.strip():
-        if found is None:
-            widest = Q() if ALL in conditions else conditions[MINE] | conditions[QUEUE]
-            matches = filtered(org, filters, widest, want=cap + 1)
-        else:
-            matches = scoped(org, Conversation).filter(pk__in=found[: cap + 1])
-        return matches.aggregate(
-            **{tab: Count("pk", filter=c) if c else Count("pk") for tab, c in conditions.items()}
+    q = filters.q.strip()
+    conversations = filtered(org, replace(filters, q="")).order_by()
+    if not q:
+        return capped_counts(
+            {tab: conversations.filter(condition) for tab, condition in conditions.items()}, cap
         )
-    conversations = filtered(org, filters).order_by()
-    return capped_counts(
-        {tab: conversations.filter(condition) for tab, condition in conditions.items()}, cap
-    )
+    if found is None:
+        widest = Q() if ALL in conditions else conditions[MINE] | conditions[QUEUE]
+        matches = filtered(org, filters, widest, want=cap + 1)
+        found = list(matches.values_list("pk", flat=True))
+    if len(found) <= cap:
+        return (
+            scoped(org, Conversation)
+            .filter(pk__in=found)
+            .aggregate(
+                **{
+                    tab: Count("pk", filter=c) if c else Count("pk")
+                    for tab, c in conditions.items()
+                }
+            )
+        )
+    narrower = {
+        tab: halves(org, conversations.filter(condition), q, cap + 1, "pk")
+        for tab, condition in conditions.items()
+        if tab != ALL
+    }
+    if connection.features.supports_slicing_ordering_in_compound:
+        counts = capped_counts({tab: a.union(b) for tab, (a, b) in narrower.items()}, cap)
+    else:
+        counts = {tab: len({*a, *b}) for tab, (a, b) in narrower.items()}
+    if ALL in conditions:
+        counts[ALL] = cap + 1
+    return {tab: min(counts[tab], cap + 1) for tab in conditions}
 
 
 def capped_counts(querysets: dict[str, QuerySet], cap: int) -> dict[str, int]:
-    """Each query's row count, up to `cap` + 1, in one statement: one round trip to the
-    database instead of one per tab."""
+    """Each query's row count, up to `cap` + 1 (a UNION: as limited as its parts), in one
+    statement: one round trip to the database instead of one per tab."""
     columns, params = [], []
     for queryset in querysets.values():
-        sql, more = queryset.values("pk")[: cap + 1].query.sql_with_params()
+        if not queryset.query.combinator:
+            queryset = queryset.values("pk")[: cap + 1]
+        sql, more = queryset.query.sql_with_params()
         # The ORM's own SQL, every value in it a parameter.
         columns.append(f"(SELECT COUNT(*) FROM ({sql}) AS capped)")  # noqa: S608
         params.extend(more)

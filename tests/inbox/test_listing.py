@@ -153,13 +153,27 @@ def test_a_number_is_searched_in_numbers_only_when_the_query_is_one(org):
     assert search("pedido 4213") == {ordered.pk}, "not every number with 4213 in it"
 
 
-def test_search_counts_stop_sooner(org):
-    for n in range(listing.SEARCH_COUNT_CAP + 2):
-        org.customer_writes(f"55119444{n:05d}", "quero trocar", "Cliente")
-    page = listing.list_conversations(org.org, org.owner, tab="all", filters=Filters(q="trocar"))
-    assert page.counts["all"] == listing.SEARCH_COUNT_CAP + 1
-    cap = listing.count_cap(Filters(q="trocar"))
+def test_search_counts_stop_sooner_but_each_tab_counts_its_own(org):
+    """Past the cap the widest tab says "50+"; a narrower tab whose matches are all older
+    than the widest tab's first 50 still counts them."""
+    conversations = [
+        org.customer_writes(f"55119444{n:05d}", "quero trocar", "Cliente").conversation
+        for n in range(listing.SEARCH_COUNT_CAP + 10)
+    ]
+    spread(conversations)
+    for conversation in conversations[-5:]:  # the owner holds the five oldest
+        assignment.claim(conversation, org.owner)
+    filters = Filters(q="trocar")
+    page = listing.list_conversations(org.org, org.owner, tab="all", filters=filters)
+    assert page.counts == {
+        "mine": 5,
+        "queue": listing.SEARCH_COUNT_CAP + 1,
+        "all": listing.SEARCH_COUNT_CAP + 1,
+    }
+    cap = listing.count_cap(filters)
     assert listing.count_label(page.counts["all"], cap) == f"{listing.SEARCH_COUNT_CAP}+"
+    mine = listing.list_conversations(org.org, org.owner, tab="mine", filters=filters)
+    assert len(mine.conversations) == mine.counts["mine"] == 5
 
 
 def test_pages_follow_the_cursor_newest_first_without_gaps_or_repeats(org):
