@@ -30,12 +30,11 @@ run: install
 	$(BIN)/conversa demo
 	$(BIN)/conversa serve
 
-## test: lint, then the whole suite on SQLite and on PostgreSQL + Redis, both at once (each
-## spends much of its time waiting on browsers, servers and sockets; each one's output is
-## printed whole when it ends)
+## test: lint, then the whole suite on SQLite and again on PostgreSQL + Redis
 test: install-test services chromium lint
 	@mkdir -p var
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
 
 test-sqlite:
 	@echo "== tests on SQLite (in-memory channel layer)"

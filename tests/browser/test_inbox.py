@@ -143,6 +143,9 @@ def test_j_and_k_move_between_conversations(server, browser):
     page.locator("body").press("j")
     expect(workspace).to_have_attribute("data-conversation", re.compile(r"\d+"))
     first = workspace.get_attribute("data-conversation")
+    # The first move has finished (its thread loaded) before the next key is pressed.
+    expect(page).to_have_url(re.compile(rf"/inbox/c/{first}/"))
+    expect(page.locator("#conversation-status")).to_be_visible()
     # Read the order now, not at load: earlier tests' deliveries may have refreshed the list.
     order = page.eval_on_selector_all(
         "#conversation-items .conversation", "rows => rows.map(r => r.dataset.conversationId)"
