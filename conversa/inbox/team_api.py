@@ -1,0 +1,153 @@
+"""The team's side of the API: operators (who they are, their availability and capacity) and
+queues (created, changed, deleted, their SLA targets). Supervisors change them; refusals come
+from the services (`inbox/queues.py`, `inbox/deadlines.py`) as the rest of the inbox API's do."""
+
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema
+from ninja.responses import Status
+
+from conversa.accounts.models import Member
+from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.inbox import assignment, deadlines, queues
+from conversa.inbox.api import attempt
+from conversa.inbox.models import Queue
+
+router = Router(tags=["operators"])
+
+
+class OperatorOut(Schema):
+    id: int
+    display_name: str
+    role: str
+    availability: str
+    capacity: int
+    open_count: int
+    queue_ids: list[int]
+
+
+class AvailabilityIn(Schema):
+    availability: Literal["online", "away", "offline"]
+
+
+class QueueOut(Schema):
+    id: int
+    name: str
+    distribution: str
+    first_response_minutes: int | None
+    resolution_minutes: int | None
+    member_ids: list[int]
+    number_ids: list[int]
+
+
+def operator_out(member: Member) -> dict:
+    fields = [f for f in OperatorOut.model_fields if f != "queue_ids"]
+    return {
+        **{f: getattr(member, f) for f in fields},
+        "queue_ids": sorted(q.pk for q in member.queues.all()),
+    }
+
+
+@router.get("/operators", response=list[OperatorOut])
+def list_operators(request: HttpRequest):
+    members = scoped(request.org, Member).prefetch_related("queues").order_by("display_name")
+    return [operator_out(member) for member in members]
+
+
+@router.get("/operators/me", response=OperatorOut)
+def me(request: HttpRequest):
+    """The operator profile of whoever is calling (the session's member or the token's)."""
+    return operator_out(request.member)
+
+
+@router.post("/operators/me/availability", response=OperatorOut)
+def set_my_availability(request: HttpRequest, payload: AvailabilityIn):
+    """Online operators under capacity receive new conversations; away and offline do not."""
+    assignment.set_availability(request.member, payload.availability)
+    request.member.refresh_from_db()  # its open count, if it took work
+    return operator_out(request.member)
+
+
+class QueueIn(Schema):
+    name: str = Field(max_length=200)
+    member_ids: list[int] = []
+    number_ids: list[int] = []
+    distribution: Literal["off", "round_robin", "least_load"] = "off"
+    first_response_minutes: int | None = None
+    resolution_minutes: int | None = None
+
+
+class CapacityIn(Schema):
+    capacity: int
+
+
+def queue_out(queue: Queue) -> dict:
+    return {
+        **{f: getattr(queue, f) for f in QueueOut.model_fields if not f.endswith("_ids")},
+        "member_ids": sorted(m.pk for m in queue.members.all()),
+        "number_ids": sorted(n.pk for n in queue.numbers.all()),
+    }
+
+
+@router.get("/queues", response=list[QueueOut])
+def list_queues(request: HttpRequest):
+    rows = scoped(request.org, Queue).prefetch_related("members", "numbers").order_by("name")
+    return [queue_out(q) for q in rows]
+
+
+@router.post("/queues", response={201: QueueOut})
+def create_queue(request: HttpRequest, payload: QueueIn):
+    """A new queue (supervisors): members, numbers (a number's new conversations land in its
+    oldest queue), distribution rule, SLA targets in business minutes. 409 when the name is
+    taken in any case; 422 for an unknown member or number, or a target that is not positive."""
+    queue = attempt(lambda: queues.create_queue(request.org, by=request.member, **payload.dict()))
+    return Status(201, queue_out(queue))
+
+
+@router.put("/queues/{queue_id}", response=QueueOut)
+def update_queue(request: HttpRequest, queue_id: int, payload: QueueIn):
+    """Everything about a queue at once, as its settings form does; refused as creating is.
+    Members taken out keep what they hold; members added take what waits, when it
+    distributes."""
+    queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
+    attempt(lambda: queues.update_queue(queue, by=request.member, **payload.dict()))
+    return queue_out(queue)
+
+
+@router.delete("/queues/{queue_id}", response={204: None})
+def delete_queue(request: HttpRequest, queue_id: int):
+    """Delete a queue: its conversations stay, in no queue, without SLA due times."""
+    queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
+    attempt(lambda: queues.delete_queue(queue, by=request.member))
+    return Status(204, None)
+
+
+@router.put("/operators/{member_id}/capacity", response=OperatorOut)
+def set_capacity(request: HttpRequest, member_id: int, payload: CapacityIn):
+    """How many open conversations an operator may hold before distribution passes them over
+    (supervisors; 0 to 500). More room, while they are online, takes what waits at once."""
+    member = get_for_org_or_404(request.org, Member, pk=member_id)
+    attempt(lambda: queues.set_capacity(member, payload.capacity, by=request.member))
+    member.refresh_from_db()  # its open count, if it took work
+    return operator_out(member)
+
+
+class QueueTargetsIn(Schema):
+    first_response_minutes: int | None = Field(None, ge=1)
+    resolution_minutes: int | None = Field(None, ge=1)
+
+
+@router.put("/queues/{queue_id}/sla", response=QueueOut, tags=["sla"])
+def set_queue_targets(request: HttpRequest, queue_id: int, payload: QueueTargetsIn):
+    """A queue's first-response and resolution targets in business minutes (null: none)."""
+    queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
+    attempt(
+        lambda: deadlines.set_queue_targets(
+            queue,
+            by=request.member,
+            first_response_minutes=payload.first_response_minutes,
+            resolution_minutes=payload.resolution_minutes,
+        )
+    )
+    return queue_out(queue)
