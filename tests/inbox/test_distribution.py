@@ -114,12 +114,6 @@ def test_new_conversations_on_a_routed_number_are_distributed_as_they_arrive(cli
     assert (ana.open_count, bruno.open_count, away.open_count) == (2, 2, 0)
 
 
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Within it, what waits for the commit (the hand-out) runs at its end."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
 def test_what_waits_is_given_out_when_an_operator_comes_online(client, org, committed):
     queue = Queue.objects.create(
         organization=org.org, name="Vendas", distribution=Queue.Distribution.LEAST_LOAD
