@@ -51,6 +51,11 @@ def test_a_day_of_arrivals(db, django_capture_on_commit_callbacks, rule, capacit
         operators.append(Member.objects.get(pk=member.pk))
     previous = None
     for action, *args in day:
+        waiting_before = list(
+            Conversation.objects.filter(queue=queue, assignee__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
         if action == "arrive":
             contact = Contact.objects.create(organization=org.org, phone=str(next(phones)))
             conversation = Conversation.objects.create(
@@ -66,28 +71,35 @@ def test_a_day_of_arrivals(db, django_capture_on_commit_callbacks, rule, capacit
             chosen = assignment.distribute(conversation)
             if not free:
                 assert chosen is None, "nobody online with room: it waits in the queue"
-                continue
-            assert chosen.pk in loads, "only online operators under capacity get work"
-            if rule == Queue.Distribution.LEAST_LOAD:
-                assert loads[chosen.pk] == min(loads.values())
-            elif previous is not None:
-                after = [m.pk for m in free if m.pk > previous]
-                assert chosen.pk == (after or [m.pk for m in free])[0], "round robin's turn"
-            previous = chosen.pk
-        elif action == "resolve":
-            assigned = list(
-                Conversation.objects.filter(queue=queue, assignee__isnull=False)
-                .exclude(status="resolved")
-                .order_by("id")
-            )
-            if assigned:
-                conversation = assigned[args[0] % len(assigned)]
-                with django_capture_on_commit_callbacks(execute=True):
-                    assignment.resolve(conversation, by=conversation.assignee, reason="feito")
+            else:
+                assert chosen.pk in loads, "only online operators under capacity get work"
+                if rule == Queue.Distribution.LEAST_LOAD:
+                    assert loads[chosen.pk] == min(loads.values())
+                elif previous is not None:
+                    after = [m.pk for m in free if m.pk > previous]
+                    assert chosen.pk == (after or [m.pk for m in free])[0], "round robin's turn"
+                previous = chosen.pk
         else:
-            member = operators[args[0] % len(operators)]
-            with django_capture_on_commit_callbacks(execute=True):
-                assignment.set_availability(member, args[1])
+            if action == "resolve":
+                assigned = list(
+                    Conversation.objects.filter(queue=queue, assignee__isnull=False)
+                    .exclude(status="resolved")
+                    .order_by("id")
+                )
+                if assigned:
+                    conversation = assigned[args[0] % len(assigned)]
+                    with django_capture_on_commit_callbacks(execute=True):
+                        assignment.resolve(conversation, by=conversation.assignee, reason="feito")
+            else:
+                member = operators[args[0] % len(operators)]
+                with django_capture_on_commit_callbacks(execute=True):
+                    assignment.set_availability(member, args[1])
+            # A freed slot or an operator back online hands waiting work out, and round
+            # robin's turn moves with it: the next arrival's turn follows the last one given.
+            handed = Conversation.objects.filter(pk__in=waiting_before, assignee__isnull=False)
+            last = handed.order_by("opened_at", "id").last()
+            if last is not None:
+                previous = last.assignee_id
         waiting = Conversation.objects.filter(queue=queue, assignee__isnull=True, status="open")
         for member in Member.objects.filter(pk__in=[o.pk for o in operators]):
             assert member.open_count == live_load(member), "the cached count equals the data"
