@@ -28,12 +28,10 @@ class OrgToken(HttpBearer):
     def authenticate(self, request, token: str):
         if not token.startswith(ApiToken.PREFIX):
             return None
-        found = (
-            ApiToken.objects.select_related("member__user", "organization")
-            .filter(token_hash=ApiToken.hash(token))
-            .first()
-        )
-        if found is None:
+        tokens = ApiToken.objects.select_related("member", "organization")
+        try:
+            found = tokens.get(token_hash=ApiToken.hash(token))
+        except ApiToken.DoesNotExist:
             return None
         now = timezone.now()
         # "Last used" is shown to the minute: writing the token's row on every request would

@@ -281,18 +281,19 @@ def list_conversations(
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
     counts: bool = True,
-    preview: bool = True,
+    columns: list[str] | None = None,
 ) -> Page:
     """One page of the member's conversations in `tab` (a tab the member may not see is
-    Mine), the cursor of the next page (None on the last), and every tab's count. With
-    `preview`, each row also has its newest message, number, assignee, queue and tags (the
-    page's list shows them; the API's rows do not)."""
+    Mine), the cursor of the next page (None on the last), and every tab's count. Each row
+    has its newest message, number, assignee, queue and tags, as the page's list shows them;
+    or, given `columns`, only those of the conversation and its contact (`contact__name`),
+    as the API's rows do."""
     filters = filters or Filters()
     if tab not in tabs_for(member):
         tab = MINE
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     page = filtered(org, filters, tab_condition(member, tab), cursor=cursor, want=limit + 1)
-    page = with_preview(page) if preview else page.select_related("contact")
+    page = with_preview(page) if columns is None else page.select_related("contact").only(*columns)
     rows = list(page.order_by("-last_message_at", "-id")[: limit + 1])
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     found = None

@@ -4,6 +4,8 @@ caller's organization; the same query behind the page and `GET /api/conversation
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversa.accounts.models import Member
@@ -241,3 +243,20 @@ def test_api_lists_with_the_same_filters_and_a_next_cursor(org, team):
     queue = as_ana.get("/api/conversations", {"tab": "queue", "q": "sales"}).json()
     assert [r["id"] for r in queue] == [c["sales"].pk]
     assert client.get("/api/conversations", {"tab": "nope"}).status_code == 422
+
+
+def test_an_api_page_reads_its_rows_in_one_query_however_many(org, team):
+    ana, bruno, c = team
+    client = org.client()
+
+    def page(limit):
+        with CaptureQueriesContext(connection) as queries:
+            rows = client.get("/api/conversations", {"limit": limit}).json()
+        return rows, len(queries)
+
+    (one, few), (five, more) = page(1), page(5)
+    assert len(one) == 1 and len(five) == 5
+    assert few == more, "no column of a row is loaded row by row"
+    anas = next(row for row in five if row["id"] == c["anas"].pk)
+    assert anas["assignee_id"] == ana.pk and anas["contact"]["name"] == "anas"
+    assert anas["contact"]["phone"] and anas["opened_at"] and anas["last_message_at"]
