@@ -27,12 +27,14 @@ minutes).
 
 import http.client
 import itertools
+import os
 import random
 import secrets
 import statistics
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote_plus
 
 from django.contrib.auth import get_user_model
@@ -40,7 +42,7 @@ from django.db import connection, models, transaction
 
 from bench.cluster import web_server
 from bench.inbox_words import FIRST_NAMES, LAST_NAMES, SYLLABLES, VOCABULARY
-from bench.ingest import server_peak_mb
+from bench.ingest import process_tree, server_peak_mb
 from conversa.accounts.models import ApiToken, Member, Organization
 from conversa.accounts.services import create_api_token
 from conversa.inbox.models import Contact, Conversation, Message, Queue
@@ -295,7 +297,11 @@ def requests_for(seeded: Seeded, clients: int, per_list: int) -> list[list[tuple
     return plans
 
 
-def drive(port: int, plans: list[list[tuple[str, str, str]]], pause: float, warmup: int = 3):
+# Requests each client sends before the clock starts (connections opened, caches warm).
+WARMUP = 3
+
+
+def drive(port: int, plans: list[list[tuple[str, str, str]]], pause: float, warmup: int = WARMUP):
     """Each plan on its own thread and keep-alive connection, all starting together; each
     request due `pause` seconds (on average, at random) after the previous one was due, or at
     once when `pause` is 0. Returns the latencies (seconds, from when each was due) by list
@@ -390,6 +396,42 @@ def round_figures(latencies: dict[str, list[float]], failed: int, elapsed: float
     return figures
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """Each live process's CPU time so far (user and system), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def database_pids() -> list[int]:
+    """The PostgreSQL backends serving this database, but for this process's own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def machine_probe_ms() -> float:
+    """How long this machine takes for a fixed piece of pure Python work, now (the best of
+    five): the same code's latencies move with it from run to run on a shared machine."""
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for n in range(300_000):
+            total += n % 7
+        timings.append(time.perf_counter() - started)
+    return round(min(timings) * 1000, 1)
+
+
 def run(
     conversations: int = 100_000,
     messages: int | None = None,
@@ -420,11 +462,23 @@ def run(
             watcher = threading.Thread(target=watch_memory)
             watcher.start()
             for name, gap in (("operators", pause), ("saturation", 0.0)):
+                probe = machine_probe_ms()
+                web, database = process_tree(process.pid), database_pids()
+                web_before, database_before = cpu_seconds(web), cpu_seconds(database)
                 started = time.perf_counter()
                 latencies, failed = drive(port, plans, gap)
+                figures = round_figures(latencies, failed, time.perf_counter() - started)
+                served = figures["requests"] + WARMUP * len(plans)
+                # Backends the pool opened meanwhile count from zero.
+                database = [*database, *(p for p in database_pids() if p not in database)]
+                web_cpu = sum(cpu_seconds(web).values()) - sum(web_before.values())
+                database_cpu = sum(cpu_seconds(database).values()) - sum(database_before.values())
                 rounds[name] = {
                     "pause_seconds": gap,
-                    **round_figures(latencies, failed, time.perf_counter() - started),
+                    "machine_probe_ms": probe,
+                    **figures,
+                    "web_cpu_ms_per_request": round(web_cpu * 1000 / served, 2),
+                    "database_cpu_ms_per_request": round(database_cpu * 1000 / served, 2),
                 }
             running.clear()
             watcher.join()
