@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: the only middleware without an async side. Anywhere higher, Django's ASGI handler
+    # ran it in a thread and the ones below it back on the event loop, a hop per hook.
     "conversa.accounts.middleware.OrganizationMiddleware",
 ]
 
