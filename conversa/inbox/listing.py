@@ -207,10 +207,11 @@ def count_tabs(
     "1000+"): one short read of each tab's index instead of a count of every conversation the
     organization ever had on every refresh, all tabs in one statement.
 
-    A search is run over all the member's tabs at once (`found`: its first matches, when the
-    caller has them already). When they fit under the cap they are every match, counted by
-    tab in one pass; past it, the widest tab says "50+" and each narrower one counts its own
-    matches (a tab's matches may all be older than the widest tab's first 50)."""
+    A search is run over all the member's tabs at once, in any order (a count needs no
+    order), unless the caller has its matches already (`found`). When they fit under the cap
+    they are every match, counted by tab in one pass; past it, the widest tab says "50+" and
+    each narrower one counts its own matches (a tab's matches may all be older than the
+    widest tab's first 50)."""
     conditions = {tab: tab_condition(member, tab) for tab in tabs_for(member)}
     cap = count_cap(filters)
     q = filters.q.strip()
@@ -219,10 +220,13 @@ def count_tabs(
         return capped_counts(
             {tab: conversations.filter(condition) for tab, condition in conditions.items()}, cap
         )
+    compound = connection.features.supports_slicing_ordering_in_compound
     if found is None:
         widest = Q() if ALL in conditions else conditions[MINE] | conditions[QUEUE]
-        matches = filtered(org, filters, widest, want=cap + 1)
-        found = list(matches.values_list("pk", flat=True))
+        first, second = halves(
+            org, conversations.filter(widest), q, cap + 1, "pk", newest_first=False
+        )
+        found = list({pk for (pk,) in (first.union(second) if compound else [*first, *second])})
     if len(found) <= cap:
         return (
             scoped(org, Conversation)
@@ -239,7 +243,7 @@ def count_tabs(
         for tab, condition in conditions.items()
         if tab != ALL
     }
-    if connection.features.supports_slicing_ordering_in_compound:
+    if compound:
         counts = capped_counts({tab: a.union(b) for tab, (a, b) in narrower.items()}, cap)
     else:
         counts = {tab: len({*a, *b}) for tab, (a, b) in narrower.items()}

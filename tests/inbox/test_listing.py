@@ -176,6 +176,23 @@ def test_search_counts_stop_sooner_but_each_tab_counts_its_own(org):
     assert listing.count_label(page.counts["all"], cap) == f"{listing.SEARCH_COUNT_CAP}+"
     mine = listing.list_conversations(org.org, org.owner, tab="mine", filters=filters)
     assert len(mine.conversations) == mine.counts["mine"] == 5
+    assert mine.counts == page.counts, "counted the same from any tab"
+
+
+def test_an_agents_search_counts_every_match_of_each_tab_under_the_cap(org, team):
+    ana, bruno, c = team
+    # Sales' customer, named "sales", now also says it: matched twice, counted once.
+    org.customer_writes("5511900001000", "hi sales", "sales")
+    filters = Filters(q="sales")
+    for tab in ("mine", "queue"):
+        page = listing.list_conversations(org.org, ana, tab=tab, filters=filters)
+        assert page.counts == {"mine": 0, "queue": 1}
+    filters = Filters(
+        q="hi"
+    )  # every conversation says hi: Ana sees hers and Sales' and the loose one
+    page = listing.list_conversations(org.org, ana, tab="mine", filters=filters)
+    assert ids(page) == [c["anas"].pk]
+    assert page.counts == {"mine": 1, "queue": 2}
 
 
 def test_pages_follow_the_cursor_newest_first_without_gaps_or_repeats(org):
