@@ -155,6 +155,9 @@ def test_j_and_k_move_between_conversations(server, browser):
     # The first move has finished (its thread loaded) before the next key is pressed.
     expect(page).to_have_url(re.compile(rf"/inbox/c/{first}/"))
     expect(page.locator("#conversation-status")).to_be_visible()
+    expect(page.locator(f'.conversation[data-conversation-id="{first}"]')).to_have_class(
+        re.compile(r"\bactive\b")
+    )
     # Read the order now, not at load: earlier tests' deliveries may have refreshed the list.
     order = page.eval_on_selector_all(
         "#conversation-items .conversation", "rows => rows.map(r => r.dataset.conversationId)"
@@ -163,6 +166,9 @@ def test_j_and_k_move_between_conversations(server, browser):
     page.locator("body").press("j")
     expect(workspace).to_have_attribute("data-conversation", second)
     expect(page).to_have_url(re.compile(rf"/inbox/c/{second}/"))
+    # k moves from the highlighted row, and the highlight follows once the thread has settled.
+    row = page.locator(f'.conversation[data-conversation-id="{second}"]')
+    expect(row).to_have_class(re.compile(r"\bactive\b"))
     page.locator("body").press("k")
     expect(workspace).to_have_attribute("data-conversation", first)
 
