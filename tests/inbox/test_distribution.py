@@ -15,6 +15,7 @@ from conversa.accounts.models import Member
 from conversa.inbox import assignment, queues, services
 from conversa.inbox.models import Contact, Conversation, Queue
 from tests.conftest import make_org, post_webhook
+from tests.inbox.conftest import queue_with_operator
 from tests.inbox.test_inbound import upsert
 
 phones = itertools.count(5511900000000)
@@ -146,13 +147,7 @@ def test_what_waits_is_given_out_when_an_operator_comes_online(client, org, comm
 
 
 def test_a_freed_slot_or_more_room_takes_the_next_waiting_conversation(org, committed):
-    queue = Queue.objects.create(
-        organization=org.org, name="Suporte", distribution=Queue.Distribution.ROUND_ROBIN
-    )
-    ana = org.member()
-    queue.members.add(ana)
-    Member.objects.filter(pk=ana.pk).update(capacity=1, availability="online")
-    ana.refresh_from_db()
+    queue, ana = queue_with_operator(org, capacity=1)
     first, second, third = (
         Conversation.objects.create(
             organization=org.org,
@@ -211,13 +206,8 @@ def test_a_hand_out_and_a_customer_writing_on_a_waiting_conversation_do_not_dead
     that conversation, then the queue, to distribute it). A hand-out that locked the queue
     before the conversation deadlocked with it."""
     org = make_org()
-    queue = Queue.objects.create(
-        organization=org.org, name="Q", distribution=Queue.Distribution.ROUND_ROBIN
-    )
+    queue, ana = queue_with_operator(org, capacity=1, name="Q")
     queue.numbers.add(org.instance)
-    ana = org.member()
-    queue.members.add(ana)
-    Member.objects.filter(pk=ana.pk).update(capacity=1, availability="online")
     held = org.conversation("5511900000001")
     waiting = org.conversation("5511900000003")
     assert Conversation.objects.get(pk=waiting.pk).assignee_id is None

@@ -3,6 +3,7 @@ within the organization, a refusal naming its field."""
 
 from conversa.accounts.models import Member
 from conversa.inbox.models import Conversation, Queue
+from tests.inbox.conftest import queue_with_operator
 
 
 def send(client, method: str, url: str, data=None):
@@ -59,12 +60,7 @@ def test_agents_and_other_organizations_cannot_manage_queues_through_the_api(org
 
 
 def test_more_capacity_through_the_api_takes_what_waits(org, committed):
-    queue = Queue.objects.create(
-        organization=org.org, name="Suporte", distribution=Queue.Distribution.ROUND_ROBIN
-    )
-    ana = org.member()
-    queue.members.add(ana)
-    Member.objects.filter(pk=ana.pk).update(capacity=0, availability="online")
+    queue, ana = queue_with_operator(org, capacity=0)
     conversation = org.conversation()
     Conversation.objects.filter(pk=conversation.pk).update(queue=queue)
     with committed():
