@@ -1,5 +1,5 @@
 """Real processes for the engine's concurrency tests and the chaos benchmark: a sandbox server
-and workers over the current database, driven from the caller."""
+and workers over the current database, driven and measured from the caller."""
 
 import http.client
 import os
@@ -148,3 +148,39 @@ def answers_health(process: subprocess.Popen, port: int) -> bool:
         return False
     finally:
         conn.close()
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """Each live process's CPU time so far (user and system), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def database_pids() -> list[int]:
+    """The PostgreSQL backends serving this database, but for this process's own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def machine_probe_ms() -> float:
+    """How long this machine takes for a fixed piece of pure Python work, now (the best of
+    five): the same code's latencies move with it from run to run on a shared machine."""
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for n in range(300_000):
+            total += n % 7
+        timings.append(time.perf_counter() - started)
+    return round(min(timings) * 1000, 1)

@@ -27,20 +27,18 @@ minutes).
 
 import http.client
 import itertools
-import os
 import random
 import secrets
 import statistics
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote_plus
 
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 
-from bench.cluster import web_server
+from bench.cluster import cpu_seconds, database_pids, machine_probe_ms, web_server
 from bench.inbox_words import FIRST_NAMES, LAST_NAMES, SYLLABLES, VOCABULARY
 from bench.ingest import process_tree, server_peak_mb
 from conversa.accounts.models import ApiToken, Member, Organization
@@ -394,42 +392,6 @@ def round_figures(latencies: dict[str, list[float]], failed: int, elapsed: float
         for term, v in searches.items()
     }
     return figures
-
-
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
-    """Each live process's CPU time so far (user and system), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    used = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        used[pid] = (int(fields[11]) + int(fields[12])) / tick
-    return used
-
-
-def database_pids() -> list[int]:
-    """The PostgreSQL backends serving this database, but for this process's own."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return [pid for (pid,) in cursor.fetchall()]
-
-
-def machine_probe_ms() -> float:
-    """How long this machine takes for a fixed piece of pure Python work, now (the best of
-    five): the same code's latencies move with it from run to run on a shared machine."""
-    timings = []
-    for _ in range(5):
-        started = time.perf_counter()
-        total = 0
-        for n in range(300_000):
-            total += n % 7
-        timings.append(time.perf_counter() - started)
-    return round(min(timings) * 1000, 1)
 
 
 def run(
