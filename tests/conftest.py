@@ -2,8 +2,13 @@
 
 import itertools
 import json
+import os
+import sys
+import sysconfig
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -21,6 +26,42 @@ from conversa.providers.evolution import SECRET_HEADER
 from conversa.providers.models import SandboxInstance
 
 counter = itertools.count(1)
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+# What the suite may open beside the repository's own folder: the interpreter and its packages,
+# temporary files, and the system's own folders.
+ALLOWED_OUTSIDE = tuple(
+    str(Path(p).resolve())
+    for p in {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        *sysconfig.get_paths().values(),
+        tempfile.gettempdir(),
+    }
+)
+
+
+def opened_outside(path) -> bool:
+    """Whether `path` lies beside the repository (in the folder that holds it, not within it):
+    where a fresh clone has nothing, such as a developer's shared folder."""
+    if isinstance(path, int) or REPOSITORY.parent == Path("/"):
+        return False
+    name = os.path.abspath(os.fsdecode(path))
+    if name.startswith(ALLOWED_OUTSIDE):
+        return False
+    return name.startswith(str(REPOSITORY.parent) + os.sep) and not name.startswith(
+        str(REPOSITORY) + os.sep
+    )
+
+
+def refuse_files_outside(event: str, args: tuple) -> None:
+    if event == "open" and args and opened_outside(args[0]):
+        raise PermissionError(f"the suite opened {args[0]}, outside the repository")
+
+
+# An audit hook cannot be removed: it guards every test of the session, and the modules they load.
+sys.addaudithook(refuse_files_outside)
 
 
 @dataclass

@@ -58,7 +58,7 @@ class Facts:
     # Until when the instance's circuit breaker holds sends off, if it is open.
     breaker_open_until: datetime | None = None
     # Cloud API numbers may send free-form text only within 24 hours of the contact's last
-    # message to that number (PROVIDERS.md §A2).
+    # message to that number (docs/providers.md §A2).
     window_required: bool = False
     last_inbound_at: datetime | None = None
     # A pre-approved template rather than free text: only Cloud API numbers can send one.
@@ -337,7 +337,7 @@ def facts_for(intent: MessageIntent, instance: Instance, sends: NumberFacts) -> 
     org, contact = intent.organization, intent.contact
     sent_this_hour, sent_today = sends.get(instance, org.time_zone)
     is_cloud = instance.provider == Instance.Provider.CLOUD
-    # A template is what may open a conversation outside the window (PROVIDERS.md §A2).
+    # A template is what may open a conversation outside the window (docs/providers.md §A2).
     window_required = is_cloud and not intent.template
     return Facts(
         now=sends.now,

@@ -1,4 +1,4 @@
-"""WhatsApp Cloud API adapter (PROVIDERS.md §A). The sandbox plays the Graph API too.
+"""WhatsApp Cloud API adapter (docs/providers.md §A). The sandbox plays the Graph API too.
 
 An instance on this provider keeps its phone number id in `provider_name`, its access token in
 `provider_token`, and the app secret and verify token of its webhook subscription.

@@ -15,7 +15,7 @@ import httpx
 
 log = logging.getLogger(__name__)
 
-# Evolution does not retry these (PROVIDERS.md §B2).
+# Evolution does not retry these (docs/providers.md §B2).
 NOT_RETRIED = {400, 401, 403, 404, 422}
 MAX_DELIVERY_ATTEMPTS = 10
 

@@ -1,4 +1,4 @@
-"""Evolution API v2 adapter (PROVIDERS.md §B). The sandbox speaks the same protocol."""
+"""Evolution API v2 adapter (docs/providers.md §B). The sandbox speaks the same protocol."""
 
 import hmac
 import json
@@ -24,7 +24,7 @@ from conversa.providers.base import (
 # Evolution does not sign webhooks; each instance is configured to send its own secret here.
 SECRET_HEADER = "X-Conversa-Secret"  # noqa: S105 (a header name)
 
-# messages.update `status`, by name or by Baileys' number (PROVIDERS.md §B2).
+# messages.update `status`, by name or by Baileys' number (docs/providers.md §B2).
 STATUS_MAP = {
     "ERROR": "failed",
     "SERVER_ACK": "sent",

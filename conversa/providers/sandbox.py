@@ -35,7 +35,7 @@ FAULTS = ("latency_ms", "failure_rate", "timeout_rate", "hang_rate")
 # Settings of the deliberate webhook disorder, changed through the same faults route.
 DISORDER = ("duplicate_rate", "reorder_ms")
 
-# Event names a webhook can subscribe to (PROVIDERS.md §B2); an empty list means all.
+# Event names a webhook can subscribe to (docs/providers.md §B2); an empty list means all.
 EVENTS = (
     "APPLICATION_STARTUP",
     "QRCODE_UPDATED",

@@ -1,4 +1,4 @@
-"""The engine's invariants under several real processes on PostgreSQL (DESIGN.md 1 and 2)."""
+"""The engine's invariants under several real processes on PostgreSQL (docs/design.md, invariants 1 and 2)."""
 
 import os
 import signal

@@ -5,8 +5,8 @@ import pytest
 
 from conversa.providers import sandbox
 
-# /work/main/tests/providers/conftest.py -> /work/shared/payloads/evolution
-PAYLOADS = Path(__file__).parents[2].parent / "shared" / "payloads" / "evolution"
+# Real Evolution API payloads, copied into the repository with their sources (SOURCES.md there).
+PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads" / "evolution"
 
 
 def payload_files() -> list[Path]:

@@ -1,5 +1,5 @@
-"""The WhatsApp Cloud API adapter (PROVIDERS.md §A): every payload of
-/work/shared/payloads/cloud, the signature and the handshake, error classes, and a real round
+"""The WhatsApp Cloud API adapter (docs/providers.md §A): every payload of
+tests/fixtures/payloads/cloud, the signature and the handshake, error classes, and a real round
 trip through the sandbox's Graph API over HTTP."""
 
 import hashlib
@@ -24,7 +24,7 @@ from conversa.providers.cloud import CloudProvider, graph_error
 from conversa.providers.models import ProviderEvent, SandboxMessage
 from tests.conftest import make_org, wait_for
 
-PAYLOADS = Path(__file__).parents[2].parent / "shared" / "payloads" / "cloud"
+PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads" / "cloud"
 FILES = sorted(PAYLOADS.glob("*.json"))
 SECRET = "app-secret-for-tests"  # noqa: S105
 

@@ -1,6 +1,6 @@
-"""The Evolution API v2 adapter against real webhook payloads (PROVIDERS.md §B2, SOURCES.md).
+"""The Evolution API v2 adapter against real webhook payloads (docs/providers.md §B2, SOURCES.md).
 
-Every file in /work/shared/payloads/evolution has an explicit expectation below; a file without
+Every file in tests/fixtures/payloads/evolution has an explicit expectation below; a file without
 one fails instead of being skipped.
 """
 

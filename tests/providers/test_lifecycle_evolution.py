@@ -1,5 +1,5 @@
 """A number's whole life through the Evolution adapter, against the sandbox over real HTTP,
-with the sandbox's webhooks coming back to Conversa's own endpoint (PROVIDERS.md §B1–B3)."""
+with the sandbox's webhooks coming back to Conversa's own endpoint (docs/providers.md §B1–B3)."""
 
 import httpx
 import pytest

@@ -20,7 +20,7 @@ from conversa.providers.cloud import signature
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.providers.models import ProviderEvent
 
-PAYLOADS = Path(__file__).parents[2].parent / "shared" / "payloads"
+PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads"
 EVOLUTION = {p.name: json.loads(p.read_bytes()) for p in sorted(PAYLOADS.glob("evolution/*.json"))}
 CLOUD = {p.name: json.loads(p.read_bytes()) for p in sorted(PAYLOADS.glob("cloud/*.json"))}
 APP_SECRET = "app-secret-for-tests"

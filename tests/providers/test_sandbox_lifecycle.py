@@ -1,4 +1,4 @@
-"""The sandbox's lifecycle routes answer as Evolution API v2 does (PROVIDERS.md §B1, §B3), and
+"""The sandbox's lifecycle routes answer as Evolution API v2 does (docs/providers.md §B1, §B3), and
 its customer page drives them for a person."""
 
 import json

@@ -1,4 +1,4 @@
-"""The sandbox speaks Evolution API v2 (PROVIDERS.md §B1-B3) under /sandbox/evolution/."""
+"""The sandbox speaks Evolution API v2 (docs/providers.md §B1-B3) under /sandbox/evolution/."""
 
 import json
 
