@@ -5,6 +5,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from conversa.accounts.api_auth import api_auth
 from conversa.crm.api import router as crm_router
 from conversa.engine.api import router as engine_router
+from conversa.errors import Refused
 from conversa.inbox.api import router as inbox_router
 from conversa.inbox.team_api import router as team_router
 from conversa.instances.api import router as instances_router
@@ -15,6 +16,20 @@ api.add_router("/", team_router)
 api.add_router("/", engine_router)
 api.add_router("/", instances_router)
 api.add_router("/", crm_router)
+
+
+@api.exception_handler(Refused)
+def refused(request, exc: Refused):
+    """Every service's refusal, answered here once: invalid input like any other (422, the
+    reason in `errors`, under the field it concerns), else its own status and code."""
+    if exc.status == 422:
+        where = ["body", exc.field] if exc.field else ["body"]
+        errors = [{"type": "value_error", "loc": where, "msg": str(exc)}]
+        return invalid(request, ValidationError(errors))
+    body = {"error": exc.code, "detail": str(exc)}
+    if exc.holder is not None:
+        body["assignee"] = {"id": exc.holder.pk, "name": exc.holder.display_name}
+    return api.create_response(request, body, status=exc.status)
 
 
 @api.exception_handler(Http404)

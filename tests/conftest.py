@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import translation
 
+from conversa import inbound
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.services import create_api_token
-from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Conversation
 from conversa.instances.models import Instance
 from conversa.providers import sandbox
@@ -24,6 +26,7 @@ from conversa.providers.base import InboundMessage
 from conversa.providers.courier import Courier
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.providers.models import SandboxInstance
+from conversa.realtime import publisher
 
 counter = itertools.count(1)
 
@@ -92,7 +95,7 @@ class Org:
         self, phone: str = "5511999990001", text: str = "Oi", name: str = "Cliente"
     ):
         """A stored inbound message as if the webhook had arrived."""
-        return inbox.receive_message(
+        return inbound.receive_message(
             self.instance,
             InboundMessage(
                 provider_message_id=sandbox.new_message_id(),
@@ -142,6 +145,14 @@ def make_org(webhook_base: str = "http://testserver") -> Org:
     return Org(org=org, owner=owner, instance=instance, twin=twin)
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a request in pt-BR (its cookie) leaves its
+    language active in the thread, which changed the words later tests read."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def org(db) -> Org:
     return make_org()
@@ -177,8 +188,9 @@ def delivered_webhooks(live_server, settings, transactional_db, monkeypatch):
     assert sandbox.courier.drain(timeout=10), "webhooks still in flight after the test"
 
 
-def wait_for(condition, what: str = "", timeout: float = 10):
-    """Poll `condition` until it returns something true, and return that."""
+def wait_for(condition, what: str = "", timeout: float = 30):
+    """Poll `condition` until it returns something true, and return that. The timeout is a
+    loaded two-core machine's, not a quiet one's: it costs time only when the test fails."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()
@@ -186,3 +198,13 @@ def wait_for(condition, what: str = "", timeout: float = 10):
             return result
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what or condition.__doc__ or condition}")
+
+
+@pytest.fixture
+def published_events(monkeypatch) -> list[tuple[int, dict]]:
+    """The realtime events the sockets would receive, as (organization id, payload), in order.
+    Only what leaves after commit: run the test's commit callbacks to see them
+    (`django_capture_on_commit_callbacks(execute=True)`, or a real commit)."""
+    sent: list[tuple[int, dict]] = []
+    monkeypatch.setattr(publisher, "_send", lambda org_id, payload: sent.append((org_id, payload)))
+    return sent

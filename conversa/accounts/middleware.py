@@ -1,8 +1,13 @@
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+
 from conversa.accounts.models import Member
 
 
 class OrganizationMiddleware:
-    """Attaches `request.member` and `request.org` for a signed-in user."""
+    """Attaches `request.member` and `request.org` for a signed-in user, and shows every page
+    in the organization's time zone (the deployment's TIME_ZONE without one)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -20,4 +25,8 @@ class OrganizationMiddleware:
             if member:
                 request.member = member
                 request.org = member.organization
-        return self.get_response(request)
+        # Here, once, rather than per view: a page that forgot it showed UTC beside ones that
+        # did not. Aware datetimes keep their offset, so the API's ISO output is unchanged.
+        zone = ZoneInfo(request.org.time_zone) if request.org else None
+        with timezone.override(zone):
+            return self.get_response(request)

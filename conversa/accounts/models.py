@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from conversa.inbox import sla
+from conversa import business_hours as sla
 
 
 def default_business_hours() -> dict:
@@ -112,6 +112,12 @@ class Member(OrgOwned):
 
     def __str__(self) -> str:
         return self.display_name
+
+    @property
+    def supervises(self) -> bool:
+        """Owners, admins and supervisors see every conversation, manage the team's queues, tags,
+        canned replies, pipelines and automations, and act on others' conversations."""
+        return self.role in (self.Role.OWNER, self.Role.ADMIN, self.Role.SUPERVISOR)
 
     @property
     def manages_numbers(self) -> bool:

@@ -1,6 +1,23 @@
 """State changes of organizations and their members."""
 
+from django.utils.translation import gettext
+
 from conversa.accounts.models import ApiToken, Member, OperationalEvent
+from conversa.errors import Forbidden, NotFound
+
+
+def must_supervise(member: Member) -> None:
+    """Refuse (403) unless `member` is an owner, admin or supervisor."""
+    if not member.supervises:
+        raise Forbidden(gettext("Only owners, admins and supervisors manage this."))
+
+
+def same_org(obj, org_id: int) -> None:
+    """Refuse (404) a row of another organization."""
+    # The API looks everything up within the caller's organization already; this keeps the
+    # services from linking two organizations' rows when called from anywhere else.
+    if obj.organization_id != org_id:
+        raise NotFound(gettext("Not found."))
 
 
 def create_api_token(member: Member, name: str) -> str:

@@ -16,7 +16,6 @@ from typing import Literal
 from django.db.models import Q
 from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
-from ninja.errors import HttpError
 from ninja.responses import Status
 from ninja.security import HttpBearer
 
@@ -24,22 +23,23 @@ from conversa.accounts.models import Member, Organization
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crm import followups, services
 from conversa.crm.models import Automation, AutomationStep, FollowUp, Lead, Pipeline, Stage
+from conversa.errors import Conflict, Forbidden, Refused
 from conversa.inbox import services as inbox
-from conversa.inbox.api import attempt, refused_as_http
 from conversa.inbox.models import Contact, Tag
-from conversa.inbox.teamwork import Refused
 from conversa.instances.models import Instance
 
 router = Router(tags=["crm"])
 
 # Schemas
 
+StageColour = Stage.VALID_COLOUR.schema_type()
+
 
 class StageOut(Schema):
     id: int
     name: str
     position: int
-    color: str
+    colour: str
     is_won: bool
     is_lost: bool
 
@@ -53,7 +53,7 @@ class PipelineOut(Schema):
 
 class StageIn(Schema):
     name: str = Field(min_length=1, max_length=120)
-    color: str = Field("#64748b", max_length=16)
+    colour: StageColour = Field(Stage.DEFAULT_COLOUR, description='A hex colour: "#16a34a", "#0a0"')
     is_won: bool = False
     is_lost: bool = False
     position: int | None = Field(None, ge=0, description="none: last")
@@ -220,14 +220,12 @@ def list_pipelines(request: HttpRequest):
 @router.post("/crm/pipelines", response={201: PipelineOut})
 def create_pipeline(request: HttpRequest, payload: PipelineIn):
     """A new pipeline with its stages (owners, admins, supervisors)."""
-    pipeline = attempt(
-        lambda: services.create_pipeline(
-            request.org,
-            payload.name,
-            by=request.member,
-            stages=[stage.dict() for stage in payload.stages],
-            custom_fields=payload.custom_fields,
-        )
+    pipeline = services.create_pipeline(
+        request.org,
+        payload.name,
+        by=request.member,
+        stages=[stage.dict() for stage in payload.stages],
+        custom_fields=payload.custom_fields,
     )
     return Status(201, pipeline)
 
@@ -236,7 +234,7 @@ def create_pipeline(request: HttpRequest, payload: PipelineIn):
 def add_stage(request: HttpRequest, pipeline_id: int, payload: StageIn):
     """A new stage in the pipeline, last unless `position` says where."""
     pipeline = get_for_org_or_404(request.org, Pipeline, pk=pipeline_id)
-    stage = attempt(lambda: services.add_stage(pipeline, by=request.member, **payload.dict()))
+    stage = services.add_stage(pipeline, by=request.member, **payload.dict())
     return Status(201, stage)
 
 
@@ -283,25 +281,23 @@ def create_lead(request: HttpRequest, payload: LeadIn):
     else:
         stage = pipeline.stages.order_by("position", "id").first()
         if stage is None:
-            raise HttpError(409, "The pipeline has no stage")
+            raise Conflict("The pipeline has no stage")
     if payload.contact_id is not None:
         contact = get_for_org_or_404(request.org, Contact, pk=payload.contact_id)
     elif payload.phone:
         contact = inbox.upsert_contact(request.org, payload.phone.lstrip("+"), payload.name)
     else:
-        raise refused_as_http(Refused("Give contact_id or phone"))
+        raise Refused("Give contact_id or phone")
     owner = member_or_404(request, payload.owner_id)
-    lead = attempt(
-        lambda: services.create_lead(
-            contact,
-            stage,
-            payload.title,
-            by=request.member,
-            value=payload.value,
-            owner=owner,
-            notes=payload.notes,
-            custom_fields=payload.custom_fields,
-        )
+    lead = services.create_lead(
+        contact,
+        stage,
+        payload.title,
+        by=request.member,
+        value=payload.value,
+        owner=owner,
+        notes=payload.notes,
+        custom_fields=payload.custom_fields,
     )
     return Status(201, lead_qs(request).get(pk=lead.pk))
 
@@ -321,10 +317,10 @@ def update_lead(request: HttpRequest, lead_id: int, payload: LeadPatch):
     if "owner_id" in given:
         given["owner"] = member_or_404(request, given.pop("owner_id"))
     if given:
-        attempt(lambda: services.update_lead(lead, by=request.member, **given))
+        services.update_lead(lead, by=request.member, **given)
     if stage_id is not None:
         stage = get_for_org_or_404(request.org, Stage, pk=stage_id)
-        attempt(lambda: services.move_lead(lead, stage, request.member))
+        services.move_lead(lead, stage, request.member)
     return lead_qs(request).get(pk=lead.pk)
 
 
@@ -393,7 +389,7 @@ def list_automations(
 def create_automation(request: HttpRequest, payload: AutomationIn):
     """A new automation; refused (422) with every problem at once, unknown variables named."""
     args = automation_args(request, payload)
-    automation = attempt(lambda: services.save_automation(request.org, by=request.member, **args))
+    automation = services.save_automation(request.org, by=request.member, **args)
     return Status(201, automation_out(automations_qs(request).get(pk=automation.pk), {}))
 
 
@@ -401,7 +397,7 @@ def create_automation(request: HttpRequest, payload: AutomationIn):
 def preview_step(request: HttpRequest, payload: PreviewIn):
     """A step's message rendered for a lead; 422 naming unknown variables."""
     lead = get_for_org_or_404(request.org, Lead, pk=payload.lead_id)
-    return {"text": attempt(lambda: services.preview_step(payload.template, lead))}
+    return {"text": services.preview_step(payload.template, lead)}
 
 
 @router.get("/crm/automations/{automation_id}", response=AutomationOut)
@@ -415,11 +411,7 @@ def update_automation(request: HttpRequest, automation_id: int, payload: Automat
     """Replace an automation's trigger, filters and steps (for stage entries from now on)."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     args = automation_args(request, payload)
-    attempt(
-        lambda: services.save_automation(
-            request.org, by=request.member, automation=automation, **args
-        )
-    )
+    services.save_automation(request.org, by=request.member, automation=automation, **args)
     return get_automation(request, automation_id)
 
 
@@ -427,14 +419,14 @@ def update_automation(request: HttpRequest, automation_id: int, payload: Automat
 def pause_automation(request: HttpRequest, automation_id: int):
     """Pause: fires nothing more, and its pending steps are cancelled."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
-    attempt(lambda: services.set_automation_active(automation, False, by=request.member))
+    services.set_automation_active(automation, False, by=request.member)
     return get_automation(request, automation_id)
 
 
 @router.post("/crm/automations/{automation_id}/resume", response=AutomationOut)
 def resume_automation(request: HttpRequest, automation_id: int):
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
-    attempt(lambda: services.set_automation_active(automation, True, by=request.member))
+    services.set_automation_active(automation, True, by=request.member)
     return get_automation(request, automation_id)
 
 
@@ -442,7 +434,7 @@ def resume_automation(request: HttpRequest, automation_id: int):
 def delete_automation(request: HttpRequest, automation_id: int):
     """Delete; its pending steps are cancelled, the leads keep their history."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
-    attempt(lambda: services.delete_automation(automation, by=request.member))
+    services.delete_automation(automation, by=request.member)
     return Status(204, None)
 
 
@@ -461,7 +453,7 @@ def follow_up_counters(request: HttpRequest, automation_id: int | None = None):
 @router.post("/crm/follow-ups/dispatch", response=DispatchOut)
 def dispatch(request: HttpRequest):
     """The "Dispatch now" button: make every due step runnable at once; the workers send."""
-    return attempt(lambda: services.dispatch_now(request.org, by=request.member))
+    return services.dispatch_now(request.org, by=request.member)
 
 
 @router.get("/crm/follow-ups/dispatch/progress", response=dict)
@@ -478,7 +470,7 @@ class InternalToken(HttpBearer):
     def authenticate(self, request, token: str):
         expected = os.environ.get("CONVERSA_INTERNAL_TOKEN", "")
         if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
-            raise HttpError(403, "Not a valid internal token")
+            raise Forbidden("Not a valid internal token")
         return "internal"
 
 

@@ -19,12 +19,10 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crm import followups, queries, services
 from conversa.crm.models import Automation, AutomationStep, Pipeline, Stage
-from conversa.crm.views import refused, safe_colour
-from conversa.inbox.listing import SUPERVISING
+from conversa.errors import Refused
 from conversa.inbox.models import Tag
-from conversa.inbox.teamwork import Refused
-from conversa.inbox.views import number, operator_view
 from conversa.instances.models import Instance
+from conversa.web import number, operator_view, refused
 
 # Automations
 
@@ -94,7 +92,6 @@ def automation_rows(request, filters: AutomationFilters) -> list:
 
 
 def decorate(automation: Automation, schedule: tuple | None) -> Automation:
-    automation.stage.safe_color = safe_colour(automation.stage.color)
     automation.pending, automation.next_run = schedule or (0, None)
     automation.step_list = sorted(automation.steps.all(), key=lambda step: step.position)
     for step in automation.step_list:
@@ -151,7 +148,7 @@ def automations_context(request, **extra) -> dict:
         ),
         "sorts": SORTS,
         "numbers": scoped(request.org, Instance).order_by("name"),
-        "can_manage": request.member.role in SUPERVISING,
+        "can_manage": request.member.supervises,
         "any_automation": scoped(request.org, Automation).exists(),
         "pipelines_many": scoped(request.org, Pipeline).count() > 1,
         **extra,
@@ -350,7 +347,7 @@ def automation_editor(request, automation_id: int | None = None):
 def automation_row_response(request, automation: Automation, status: int = 200):
     automation = queries.automations_of(request.org).get(pk=automation.pk)
     decorate(automation, followups.schedules([automation.pk]).get(automation.pk))
-    context = {"a": automation, "can_manage": request.member.role in SUPERVISING}
+    context = {"a": automation, "can_manage": request.member.supervises}
     return render(request, "crm/_automation_row.html", context, status=status)
 
 
@@ -441,7 +438,7 @@ def dispatch(request):
 @operator_view
 def dispatch_progress(request):
     """The overlay's poll: what became of the steps due when the dispatch was asked."""
-    if request.member.role not in SUPERVISING:
+    if not request.member.supervises:
         raise PermissionDenied
     at = parse_at(request.GET.get("at", ""))
     if at is None:

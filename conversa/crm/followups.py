@@ -15,14 +15,15 @@ from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
-from conversa.accounts.services import event
+from conversa.accounts.services import event, record
+from conversa.business_hours import add_business_time
 from conversa.crm import metrics
 from conversa.crm.models import Automation, AutomationStep, FollowUp, Lead, StageChange
 from conversa.engine import services as engine
 from conversa.engine import wakeup
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
-from conversa.inbox.sla import add_business_time
-from conversa.realtime import publisher
+from conversa.inbox.models import Contact
+from conversa.realtime import events, publisher
 
 J = ExecutionJob.Status
 I = MessageIntent.Status  # noqa: E741
@@ -150,7 +151,7 @@ def announce(follow_ups: list[FollowUp]) -> None:
     for f in follow_ups:
         leads.setdefault(f.organization_id, set()).add(f.lead_id)
     for org_id, lead_ids in leads.items():
-        publisher.publish_batch(org_id, publisher.FOLLOWUPS_UPDATED, lead_ids=sorted(lead_ids))
+        publisher.publish(org_id, events.FollowupsUpdated(lead_ids=sorted(lead_ids)))
 
 
 def pending():
@@ -229,10 +230,28 @@ def contact_opted_out(contact_ids) -> int:
     return stop_for_contacts(contact_ids, Reason.OPTED_OUT)
 
 
-def lead_left_stage(lead: Lead, actor: Member | None = None) -> int:
-    """Stop condition: the lead left the stage its pending follow-ups were scheduled for."""
-    found = list(pending().filter(lead=lead).select_related("intent", "lead"))
-    return cancel(found, Reason.LEFT_STAGE, actor)
+@transaction.atomic
+def set_opted_out(contact: Contact, opted_out: bool = True, *, by: Member | None = None) -> bool:
+    """Record that the contact opted out of automated and campaign messages (or back in).
+    Returns False when nothing changed. Opting out cancels their pending follow-ups ("opted
+    out"); from then on the Gate blocks every AUTOMATION and CAMPAIGN send to them."""
+    if (
+        not Contact.objects.filter(pk=contact.pk)
+        .exclude(opted_out=opted_out)
+        .update(opted_out=opted_out)
+    ):
+        return False
+    contact.opted_out = opted_out
+    record(
+        contact.organization_id,
+        "contact.opted_out" if opted_out else "contact.opted_in",
+        contact,
+        actor=by,
+    )
+    if opted_out:
+        contact_opted_out([contact.pk])
+    publisher.publish(contact.organization_id, events.ContactUpdated(contact_ids=[contact.pk]))
+    return True
 
 
 def automation_stopped(automation: Automation, reason: str, actor: Member | None = None) -> int:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from conversa.accounts.models import Member, OrgOwned
+from conversa.colours import ColourValidator
 from conversa.inbox.models import Contact, Tag
 from conversa.instances.models import Instance
 
@@ -38,10 +39,13 @@ class Pipeline(OrgOwned):
 
 
 class Stage(OrgOwned):
+    DEFAULT_COLOUR = "#64748b"
+    VALID_COLOUR = ColourValidator()
+
     pipeline = models.ForeignKey(Pipeline, on_delete=models.CASCADE, related_name="stages")
     name = models.CharField(max_length=120)
     position = models.PositiveIntegerField(default=0)
-    color = models.CharField(max_length=16, default="#64748b")
+    colour = models.CharField(max_length=16, default=DEFAULT_COLOUR, validators=[VALID_COLOUR])
     is_won = models.BooleanField(default=False)
     is_lost = models.BooleanField(default=False)
 
@@ -50,6 +54,12 @@ class Stage(OrgOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def safe_colour(self) -> str:
+        """The colour pages print (in a style attribute): the default for a row saved before
+        colours were checked."""
+        return self.VALID_COLOUR.safe(self.colour, self.DEFAULT_COLOUR)
 
 
 class Lead(OrgOwned):

@@ -14,11 +14,10 @@ from django.views.decorators.http import require_POST
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crm import services
 from conversa.crm.models import Automation, Lead, Pipeline, Stage
-from conversa.crm.views import DEFAULT_COLOUR, stages_of
-from conversa.inbox.listing import SUPERVISING
+from conversa.crm.views import stages_of
+from conversa.errors import Refused
 from conversa.inbox.models import Tag
-from conversa.inbox.teamwork import Refused
-from conversa.inbox.views import number, operator_view
+from conversa.web import number, operator_view
 
 # Pipelines: their stages and custom fields
 
@@ -40,7 +39,7 @@ MAX_NEW_STAGES = 20
 
 
 def supervisor_only(request) -> None:
-    if request.member.role not in SUPERVISING:
+    if not request.member.supervises:
         raise PermissionDenied(_("Only owners, admins and supervisors manage this."))
 
 
@@ -72,7 +71,7 @@ def manage_context(request, pipeline: Pipeline | None, **extra) -> dict:
         for stage in stages:
             stage.lead_count = leads.get(stage.pk, 0)
             stage.automation_count = automations.get(stage.pk, 0)
-            stage.in_palette = stage.color in PALETTE_VALUES
+            stage.in_palette = stage.colour in PALETTE_VALUES
     extra.setdefault("errors", {})
     extra.setdefault("draft", {})
     return {
@@ -133,7 +132,7 @@ def pipelines(request):
             draft["name"],
             by=request.member,
             stages=[
-                {"name": name, "color": PALETTE_VALUES[index % len(PALETTE_VALUES)]}
+                {"name": name, "colour": PALETTE_VALUES[index % len(PALETTE_VALUES)]}
                 for index, name in enumerate(names)
             ],
         )
@@ -153,14 +152,14 @@ def pipeline_add_stage(request, pipeline_id: int):
     pipeline = get_for_org_or_404(request.org, Pipeline, pk=pipeline_id)
     draft = stage_draft(request.POST)
     try:
-        colour = palette_colour(draft["color"], DEFAULT_COLOUR)
+        colour = palette_colour(draft["colour"], Stage.DEFAULT_COLOUR)
         if colour is None:
             raise Refused(_("Choose a colour of the palette."))
         services.add_stage(
             pipeline,
             draft["name"],
             by=request.member,
-            color=colour,
+            colour=colour,
             is_won=draft["outcome"] == "won",
             is_lost=draft["outcome"] == "lost",
         )
@@ -175,7 +174,7 @@ def stage_draft(post) -> dict:
     outcome = post.get("outcome", "")
     return {
         "name": post.get("name", "").strip()[:200],
-        "color": post.get("color", ""),
+        "colour": post.get("colour", ""),
         "outcome": outcome if outcome in ("won", "lost") else "",
     }
 
@@ -202,19 +201,20 @@ def pipeline_fields(request, pipeline_id: int):
 @require_POST
 def stage_edit(request, stage_id: int):
     """Rename, recolour or re-flag a stage (`services.change_stage`). No colour chosen keeps
-    its colour (one the API set, outside the palette)."""
+    its colour (one the API set, outside the palette), or gives the default to a row saved
+    with a colour pages may not print."""
     supervisor_only(request)
     stage = get_for_org_or_404(request.org, Stage, pk=stage_id)
     draft = stage_draft(request.POST)
     try:
-        colour = palette_colour(draft["color"], stage.color)
+        colour = palette_colour(draft["colour"], stage.safe_colour)
         if colour is None:
             raise Refused(_("Choose a colour of the palette."))
         services.change_stage(
             stage,
             by=request.member,
             name=draft["name"],
-            color=colour,
+            colour=colour,
             is_won=draft["outcome"] == "won",
             is_lost=draft["outcome"] == "lost",
         )

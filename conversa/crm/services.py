@@ -2,15 +2,14 @@
 
 Every change is checked here (the API and the pages call these and show the refusal), recorded
 on the object's timeline (OperationalEvent), and scoped: a row of another organization is
-refused as not found. Refusals are `teamwork.Refused` (status 422 / 403 / 404 / 409), the
-inbox's, so the API answers them the same way.
+refused as not found. Refusals are `conversa.errors.Refused` and its subclasses, which the API and
+the pages answer the same way everywhere.
 
 Who may do what: any member creates, edits and moves leads; owners, admins and supervisors
 create pipelines, stages and automations, pause, resume and delete automations, and dispatch
 follow-ups now.
 """
 
-import re
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
@@ -19,7 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from conversa.accounts.models import Member, Organization
-from conversa.accounts.services import record
+from conversa.accounts.services import must_supervise, record, same_org
+from conversa.colours import unknown_colour
 from conversa.crm import followups
 from conversa.crm.models import (
     FIELD_KEY,
@@ -33,10 +33,10 @@ from conversa.crm.models import (
     Stage,
     StageChange,
 )
+from conversa.errors import Conflict, Refused
 from conversa.inbox.models import Contact, Message, Tag
-from conversa.inbox.teamwork import Refused, must_supervise, same_org
 from conversa.instances.models import Instance
-from conversa.realtime import publisher
+from conversa.realtime import events, publisher
 
 # Pipelines and stages
 
@@ -49,7 +49,7 @@ def create_pipeline(
     stages: list[dict] | None = None,
     custom_fields: list[str] | None = None,
 ) -> Pipeline:
-    """A new pipeline with its stages in order (each {name, color?, is_won?, is_lost?}) and
+    """A new pipeline with its stages in order (each {name, colour?, is_won?, is_lost?}) and
     the keys of its leads' custom fields."""
     must_supervise(by)
     name = " ".join(name.split())
@@ -94,7 +94,7 @@ def add_stage(
     name: str,
     *,
     by: Member,
-    color: str = "#64748b",
+    colour: str = Stage.DEFAULT_COLOUR,
     is_won: bool = False,
     is_lost: bool = False,
     position: int | None = None,
@@ -107,8 +107,8 @@ def add_stage(
         raise Refused(gettext("A stage's name is 1 to 120 characters."))
     if is_won and is_lost:
         raise Refused(gettext("A stage is won or lost, not both."))
-    if not isinstance(color, str) or len(color) > 16:
-        raise Refused(gettext("Unknown colour: %(colour)s.") % {"colour": color})
+    if not Stage.VALID_COLOUR.allows(colour):
+        raise Refused(unknown_colour(colour))
     with transaction.atomic():
         stages = list(pipeline.stages.order_by("position", "id"))
         if position is None or position >= len(stages):
@@ -121,7 +121,7 @@ def add_stage(
             organization_id=pipeline.organization_id,
             pipeline=pipeline,
             name=name,
-            color=color,
+            colour=colour,
             is_won=is_won,
             is_lost=is_lost,
             position=position,
@@ -129,12 +129,8 @@ def add_stage(
     return stage
 
 
-# A stage's colour: a hex colour ("#16a34a" or "#0a0"), as pages put it in a style attribute.
-STAGE_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
-
-
 def change_stage(
-    stage: Stage, *, by: Member, name: str, color: str, is_won: bool = False, is_lost: bool = False
+    stage: Stage, *, by: Member, name: str, colour: str, is_won: bool = False, is_lost: bool = False
 ) -> Stage:
     """Rename, recolour or re-flag (won / lost) a stage. Its leads, automations and history
     stay where they are."""
@@ -145,9 +141,9 @@ def change_stage(
         raise Refused(gettext("A stage's name is 1 to 120 characters."))
     if is_won and is_lost:
         raise Refused(gettext("A stage is won or lost, not both."))
-    if not isinstance(color, str) or not STAGE_COLOUR.match(color):
-        raise Refused(gettext("Unknown colour: %(colour)s.") % {"colour": color})
-    wanted = {"name": name, "color": color, "is_won": bool(is_won), "is_lost": bool(is_lost)}
+    if not Stage.VALID_COLOUR.allows(colour):
+        raise Refused(unknown_colour(colour))
+    wanted = {"name": name, "colour": colour, "is_won": bool(is_won), "is_lost": bool(is_lost)}
     changed = {k: v for k, v in wanted.items() if getattr(stage, k) != v}
     if not changed:
         return stage
@@ -196,21 +192,20 @@ def delete_stage(stage: Stage, *, by: Member) -> None:
         with transaction.atomic():
             stage = Stage.objects.select_for_update().get(pk=stage.pk)
             if Lead.objects.filter(stage=stage).exists():
-                raise Refused(in_use + gettext("move its leads to another stage first."), 409)
+                raise Conflict(in_use + gettext("move its leads to another stage first."))
             if Automation.objects.filter(stage=stage).exists():
-                raise Refused(in_use + gettext("delete the automations it starts first."), 409)
+                raise Conflict(in_use + gettext("delete the automations it starts first."))
             if StageChange.objects.filter(to_stage=stage).exists():
-                raise Refused(
-                    in_use + gettext("leads have been through it, and their history names it."),
-                    409,
+                raise Conflict(
+                    in_use + gettext("leads have been through it, and their history names it.")
                 )
             if Stage.objects.filter(pipeline_id=stage.pipeline_id).count() == 1:
-                raise Refused(gettext("A pipeline keeps at least one stage."), 409)
+                raise Conflict(gettext("A pipeline keeps at least one stage."))
             record(stage.organization_id, "stage.deleted", stage, actor=by, name=stage.name)
             stage.delete()
     except (IntegrityError, ProtectedError) as exc:
         # A lead created into the stage while it was being deleted: the database refuses.
-        raise Refused(in_use + gettext("move its leads to another stage first."), 409) from exc
+        raise Conflict(in_use + gettext("move its leads to another stage first.")) from exc
 
 
 # Leads
@@ -295,7 +290,7 @@ def create_lead(
             organization_id=org_id, lead=lead, to_stage=stage, moved_by=by, created_at=now
         )
         followups.schedule(change)
-        publisher.publish(org_id, publisher.LEAD_UPDATED, lead_id=lead.pk)
+        publisher.publish(org_id, events.LeadUpdated(lead_ids=[lead.pk]))
     return lead
 
 
@@ -330,7 +325,7 @@ def update_lead(lead: Lead, *, by: Member | None, **changes) -> Lead:
         actor=by,
         fields=sorted(changed),
     )
-    publisher.publish(lead.organization_id, publisher.LEAD_UPDATED, lead_id=lead.pk)
+    publisher.publish(lead.organization_id, events.LeadUpdated(lead_ids=[lead.pk]))
     return lead
 
 
@@ -392,7 +387,7 @@ def move_lead(lead: Lead, stage: Stage, by: Member | None) -> StageChange | None
             FollowUp.CancelReason.LEFT_STAGE,
             by,
         )
-        publisher.publish(locked.organization_id, publisher.LEAD_UPDATED, lead_id=locked.pk)
+        publisher.publish(locked.organization_id, events.LeadUpdated(lead_ids=[locked.pk]))
     lead.stage, lead.stage_entered_at, lead.updated_at = stage, now, now
     return change
 

@@ -11,12 +11,11 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode, urlsplit
 
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum, Window
 from django.db.models.functions import RowNumber
-from django.http import Http404, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,21 +26,13 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crm import services
 from conversa.crm.models import Lead, Pipeline, Stage
+from conversa.errors import NotFound, Refused
 from conversa.inbox import services as inbox
-from conversa.inbox.listing import SUPERVISING
 from conversa.inbox.models import Conversation
-from conversa.inbox.teamwork import Refused
-from conversa.inbox.views import number, operator_view
+from conversa.web import number, operator_view, refused
 
 CARDS_PER_COLUMN = 50
 LIST_PAGE_SIZE = 50
-COLOUR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
-DEFAULT_COLOUR = "#64748b"
-
-
-def safe_colour(value: str) -> str:
-    """A stage's colour goes into a style attribute: only a hex colour gets there."""
-    return value if value and COLOUR.match(value) else DEFAULT_COLOUR
 
 
 @dataclass
@@ -102,10 +93,7 @@ def current_pipeline(request) -> Pipeline | None:
 
 
 def stages_of(pipeline: Pipeline) -> list[Stage]:
-    stages = list(pipeline.stages.order_by("position", "id"))
-    for stage in stages:
-        stage.safe_color = safe_colour(stage.color)
-    return stages
+    return list(pipeline.stages.order_by("position", "id"))
 
 
 def columns_for(request, pipeline: Pipeline, filters: LeadFilters) -> list[Stage]:
@@ -149,7 +137,7 @@ def pipeline_context(request, **extra) -> dict:
         "pipelines": list(scoped(request.org, Pipeline).order_by("created_at", "id")),
         "filters": filters,
         "owners": scoped(request.org, Member).order_by("display_name"),
-        "can_manage": request.member.role in SUPERVISING,
+        "can_manage": request.member.supervises,
         **extra,
     }
 
@@ -188,8 +176,6 @@ def lead_list(request):
             .order_by("-id")
         )
         page = Paginator(leads, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
-        for lead in page:
-            lead.stage.safe_color = safe_colour(lead.stage.color)
         context.update(
             page=page,
             stages=stages_of(pipeline),
@@ -325,7 +311,6 @@ def lead_context(request, lead: Lead, **extra) -> dict:
         .get(pk=lead.pk)
     )
     stages = stages_of(lead.pipeline)
-    lead.stage.safe_color = safe_colour(lead.stage.color)
     keys = lead.pipeline.custom_fields or []
     values = extra.pop("field_values", None) or lead.custom_fields or {}
     conversation = (
@@ -429,7 +414,7 @@ def move(request, lead_id: int):
     stage = scoped(request.org, Stage).filter(pk=number(request.POST.get("stage")) or 0).first()
     try:
         if stage is None:
-            raise Refused(_("That stage no longer exists."), 404)
+            raise NotFound(_("That stage no longer exists."))
         services.move_lead(lead, stage, by=request.member)
     except Refused as exc:
         return refused(request, exc)
@@ -439,14 +424,3 @@ def move(request, lead_id: int):
             back = reverse("lead", args=[lead.pk])
         return redirect(back)
     return board_response(request, lead)
-
-
-def refused(request, exc: Refused) -> HttpResponse:
-    """A refusal: its words as plain text for the page's toast (htmx; 400 for invalid input or a clash,
-    else its own status), or the usual error page."""
-    status = 400 if exc.status in (409, 422) else exc.status
-    if request.htmx or status not in (403, 404):
-        return HttpResponse(str(exc), status=status, content_type="text/plain; charset=utf-8")
-    if status == 403:
-        raise PermissionDenied(str(exc))
-    raise Http404(str(exc))

@@ -9,9 +9,9 @@ from pydantic import model_validator
 
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services
-from conversa.engine.jobs import InvalidTransition
 from conversa.engine.models import ExecutionJob, MessageIntent
-from conversa.engine.views import filter_intents, timeline
+from conversa.engine.queries import filter_intents, timeline
+from conversa.errors import InvalidTransition
 from conversa.inbox import services as inbox
 from conversa.instances.models import Instance
 
@@ -115,10 +115,6 @@ def intent_detail(intent: MessageIntent) -> dict:
     }
 
 
-def conflict(message: str) -> Status:
-    return Status(409, {"error": "conflict", "detail": message})
-
-
 @router.get("/intents", response=list[IntentOut])
 def list_intents(
     request: HttpRequest,
@@ -178,10 +174,7 @@ def get_intent(request: HttpRequest, intent_id: int):
 def cancel_intent(request: HttpRequest, intent_id: int):
     """Cancel an intent that has not started sending."""
     intent = get_for_org_or_404(request.org, MessageIntent, pk=intent_id)
-    try:
-        services.cancel(intent, request.member)
-    except InvalidTransition as exc:
-        return conflict(str(exc))
+    services.cancel(intent, request.member)
     return intent_detail(intent)
 
 
@@ -191,6 +184,6 @@ def resolve_intent(request: HttpRequest, intent_id: int, payload: ResolveIn):
     intent = get_for_org_or_404(request.org, MessageIntent, pk=intent_id)
     job = getattr(intent, "job", None)
     if job is None or job.status != ExecutionJob.Status.UNCERTAIN:
-        return conflict("only an UNCERTAIN send can be resolved")
+        raise InvalidTransition("only an UNCERTAIN send can be resolved")
     services.resolve_uncertain(job, payload.action, request.member)
     return intent_detail(intent)

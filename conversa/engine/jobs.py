@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from conversa.engine import metrics
 from conversa.engine.models import ExecutionJob
+from conversa.errors import InvalidTransition
 
 S = ExecutionJob.Status
 
@@ -26,10 +27,6 @@ ALLOWED: dict[str, set[str]] = {
     S.FAILED: set(),
     S.DEAD: set(),
 }
-
-
-class InvalidTransition(Exception):
-    """A job asked to move where its state machine does not go, or moved by someone else."""
 
 
 def transition(job: ExecutionJob, to: str, **fields) -> ExecutionJob:

@@ -19,6 +19,7 @@ from conversa.accounts.services import event, record
 from conversa.bulk import insert_new, set_column
 from conversa.engine import gate, jobs, metrics, wakeup
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
+from conversa.errors import InvalidTransition
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Conversation, Message
 from conversa.instances import services as instances
@@ -27,7 +28,7 @@ from conversa.providers.base import ProviderError, SendResult
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
 from conversa.providers.services import apply_early_statuses
-from conversa.realtime import publisher
+from conversa.realtime import events, publisher
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +202,7 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
     if new_jobs:
         ExecutionJob.objects.bulk_create(new_jobs)
         transaction.on_commit(wakeup.notify)
-    publisher.publish_batch(
-        org.id, publisher.INTENT_UPDATED, intent_ids=[intent.pk for intent in intents]
-    )
+    publisher.publish(org.id, events.IntentUpdated(intent_ids=[intent.pk for intent in intents]))
 
 
 def with_org(obj: Instance | Conversation, org: Organization) -> Instance | Conversation:
@@ -308,7 +307,7 @@ def decide_before_send(claimed: list[ExecutionJob], now) -> list[ExecutionJob]:
             if released:
                 set_intents_status([job.intent], MessageIntent.Status.DEFERRED)
         elif decision.verdict == GateDecision.Verdict.BLOCK:
-            with contextlib.suppress(jobs.InvalidTransition):
+            with contextlib.suppress(InvalidTransition):
                 fail(job, decision.reason, S.FAILED)
         else:
             allowed.append(job)
@@ -472,7 +471,7 @@ def set_intents_status(intents: list[MessageIntent], status: str) -> None:
         intent.status = status
         by_org.setdefault(intent.organization_id, []).append(intent.pk)
     for org_id, ids in by_org.items():
-        publisher.publish_batch(org_id, publisher.INTENT_UPDATED, intent_ids=ids)
+        publisher.publish(org_id, events.IntentUpdated(intent_ids=ids))
 
 
 def reconcile_uncertain(now=None, limit: int = 50) -> dict[str, int]:
@@ -581,6 +580,6 @@ def cancel(intent: MessageIntent, member: Member) -> MessageIntent:
     with transaction.atomic():
         job = ExecutionJob.objects.select_for_update().filter(intent=intent).first()
         if job is None or job.status not in (S.PENDING, S.RETRY_WAIT):
-            raise jobs.InvalidTransition("only a job that has not started sending can be cancelled")
+            raise InvalidTransition("only a job that has not started sending can be cancelled")
         fail(job, "cancelled", S.FAILED, actor=member)
     return intent

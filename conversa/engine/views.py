@@ -1,58 +1,20 @@
-from datetime import datetime
-
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
-from conversa.accounts.models import OperationalEvent
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services
-from conversa.engine.jobs import InvalidTransition
 from conversa.engine.models import ExecutionJob, MessageIntent
-
-
-def filter_intents(
-    intents,
-    *,
-    status=None,
-    origin=None,
-    job_status=None,
-    instance_id=None,
-    contact_id=None,
-    since: datetime | None = None,
-):
-    """The Intents page's and the API's filters, in one place."""
-    if status:
-        intents = intents.filter(status=status)
-    if origin:
-        intents = intents.filter(origin=origin)
-    if job_status:
-        intents = intents.filter(job__status=job_status)
-    if instance_id:
-        intents = intents.filter(instance_id=instance_id)
-    if contact_id:
-        intents = intents.filter(contact_id=contact_id)
-    if since:
-        intents = intents.filter(created_at__gte=since)
-    return intents
-
-
-def timeline(intent: MessageIntent) -> list[dict]:
-    events = scoped(intent.organization, OperationalEvent).filter(
-        object_type="messageintent", object_id=intent.pk
-    )
-    return [
-        {"at": e.created_at, "verb": e.verb, "actor": e.actor_label, "data": e.data}
-        for e in events.order_by("created_at", "id")
-    ]
+from conversa.engine.queries import filter_intents, timeline
+from conversa.errors import InvalidTransition
+from conversa.web import operator_view
 
 
 def choice(value: str, choices) -> str | None:
     return value if value in dict(choices) else None
 
 
-@login_required
+@operator_view
 def intents(request):
     query = request.GET
     try:
@@ -78,14 +40,14 @@ def intents(request):
     return render(request, template, context)
 
 
-@login_required
+@operator_view
 def intent_page(request, intent_id: int):
     intent = get_for_org_or_404(request.org, MessageIntent, pk=intent_id)
     context = {"intent": intent, "job": getattr(intent, "job", None), "timeline": timeline(intent)}
     return render(request, "engine/intent.html", context)
 
 
-@login_required
+@operator_view
 @require_POST
 def intent_action(request, intent_id: int, action: str):
     """Cancel a not-yet-sent intent, or resend / mark failed an UNCERTAIN one."""

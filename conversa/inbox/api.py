@@ -4,7 +4,7 @@ from typing import Literal
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Header, Query, Router, Schema
-from ninja.errors import HttpError, ValidationError
+from ninja.errors import ValidationError
 from ninja.responses import Status
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -12,7 +12,7 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services as engine
 from conversa.engine.api import IntentOut, intent_out
-from conversa.inbox import assignment, deadlines, listing, queues, teamwork
+from conversa.inbox import assignment, deadlines, listing, teamwork
 from conversa.inbox.models import CannedReply, Contact, Conversation, Note, Queue, Tag
 from conversa.inbox.views import MAX_REPLY_LENGTH
 
@@ -150,18 +150,8 @@ class ReasonIn(Schema):
 def changed(request: HttpRequest, conversation_id: int, change) -> Conversation:
     """Apply an ownership change; a refusal is a 409 saying why (and who has it)."""
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
-    try:
-        change(conversation)
-    except assignment.OwnershipRefused as exc:
-        holder = {"id": exc.holder.pk, "name": exc.holder.display_name} if exc.holder else None
-        raise Conflict(str(exc), holder) from exc
+    change(conversation)
     return scoped(request.org, Conversation).select_related("contact").get(pk=conversation.pk)
-
-
-class Conflict(HttpError):
-    def __init__(self, detail: str, holder: dict | None):
-        super().__init__(409, detail)
-        self.holder = holder
 
 
 @router.post("/conversations/{conversation_id}/claim", response=ConversationOut)
@@ -274,9 +264,12 @@ class TagOut(Schema):
     colour: str
 
 
+TagColour = Tag.VALID_COLOUR.schema_type()
+
+
 class TagIn(Schema):
     name: str = Field(min_length=1, max_length=50)
-    colour: str = Field(
+    colour: TagColour = Field(
         Tag.Colour.GREY, description="One of the palette's: " + ", ".join(Tag.Colour.values)
     )
 
@@ -314,22 +307,6 @@ class NoteIn(Schema):
     body: str = Field(min_length=1, max_length=Note.MAX_LENGTH)
 
 
-def refused_as_http(exc: teamwork.Refused) -> Exception:
-    """A service's refusal as the API's answer: 422 like any invalid input (the reason in
-    `errors`), else its own status with the reason as `detail`."""
-    if exc.status == 422:
-        where = ["body", exc.field] if isinstance(exc, queues.FieldRefused) else ["body"]
-        return ValidationError([{"type": "value_error", "loc": where, "msg": str(exc)}])
-    return HttpError(exc.status, str(exc))
-
-
-def attempt(change):
-    try:
-        return change()
-    except teamwork.Refused as exc:
-        raise refused_as_http(exc) from exc
-
-
 @router.get("/tags", response=list[TagOut], tags=["tags"])
 def list_tags(request: HttpRequest):
     return scoped(request.org, Tag).order_by("name", "id")
@@ -338,9 +315,7 @@ def list_tags(request: HttpRequest):
 @router.post("/tags", response={201: TagOut}, tags=["tags"])
 def create_tag(request: HttpRequest, payload: TagIn):
     """A new tag; 409 when the name exists in any case."""
-    tag = attempt(
-        lambda: teamwork.create_tag(request.org, payload.name, payload.colour, by=request.member)
-    )
+    tag = teamwork.create_tag(request.org, payload.name, payload.colour, by=request.member)
     return Status(201, tag)
 
 
@@ -348,7 +323,7 @@ def create_tag(request: HttpRequest, payload: TagIn):
 def delete_tag(request: HttpRequest, tag_id: int):
     """Delete a tag: it leaves every conversation and contact."""
     tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
-    attempt(lambda: teamwork.delete_tag(tag, by=request.member))
+    teamwork.delete_tag(tag, by=request.member)
     return Status(204, None)
 
 
@@ -357,7 +332,7 @@ def tag_conversation(request: HttpRequest, conversation_id: int, payload: TagRef
     """Put a tag on a conversation (again is fine); its tags afterwards."""
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
     tag = get_for_org_or_404(request.org, Tag, pk=payload.tag_id)
-    attempt(lambda: teamwork.tag_conversation(conversation, tag, by=request.member))
+    teamwork.tag_conversation(conversation, tag, by=request.member)
     return conversation.tags.order_by("name", "id")
 
 
@@ -367,7 +342,7 @@ def tag_conversation(request: HttpRequest, conversation_id: int, payload: TagRef
 def untag_conversation(request: HttpRequest, conversation_id: int, tag_id: int):
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
     tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
-    attempt(lambda: teamwork.untag_conversation(conversation, tag, by=request.member))
+    teamwork.untag_conversation(conversation, tag, by=request.member)
     return conversation.tags.order_by("name", "id")
 
 
@@ -387,7 +362,7 @@ def contact_tags(request: HttpRequest, contact_id: int):
 def tag_contact(request: HttpRequest, contact_id: int, payload: TagRef):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     tag = get_for_org_or_404(request.org, Tag, pk=payload.tag_id)
-    attempt(lambda: teamwork.tag_contact(contact, tag, by=request.member))
+    teamwork.tag_contact(contact, tag, by=request.member)
     return contact.tags.order_by("name", "id")
 
 
@@ -395,7 +370,7 @@ def tag_contact(request: HttpRequest, contact_id: int, payload: TagRef):
 def untag_contact(request: HttpRequest, contact_id: int, tag_id: int):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
-    attempt(lambda: teamwork.untag_contact(contact, tag, by=request.member))
+    teamwork.untag_contact(contact, tag, by=request.member)
     return contact.tags.order_by("name", "id")
 
 
@@ -411,10 +386,8 @@ def list_canned_replies(request: HttpRequest, q: str = ""):
 def create_canned_reply(request: HttpRequest, payload: CannedReplyIn):
     """422 naming every problem (shortcode's form, unknown `{{variables}}`); 409 when the
     shortcode is taken."""
-    reply = attempt(
-        lambda: teamwork.save_canned_reply(
-            request.org, payload.shortcode, payload.body, by=request.member
-        )
+    reply = teamwork.save_canned_reply(
+        request.org, payload.shortcode, payload.body, by=request.member
     )
     return Status(201, reply)
 
@@ -427,17 +400,15 @@ def get_canned_reply(request: HttpRequest, reply_id: int):
 @router.put("/canned-replies/{reply_id}", response=CannedReplyOut, tags=["canned replies"])
 def update_canned_reply(request: HttpRequest, reply_id: int, payload: CannedReplyIn):
     reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
-    return attempt(
-        lambda: teamwork.save_canned_reply(
-            request.org, payload.shortcode, payload.body, by=request.member, reply=reply
-        )
+    return teamwork.save_canned_reply(
+        request.org, payload.shortcode, payload.body, by=request.member, reply=reply
     )
 
 
 @router.delete("/canned-replies/{reply_id}", response={204: None}, tags=["canned replies"])
 def delete_canned_reply(request: HttpRequest, reply_id: int):
     reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
-    attempt(lambda: teamwork.delete_canned_reply(reply, by=request.member))
+    teamwork.delete_canned_reply(reply, by=request.member)
     return Status(204, None)
 
 
@@ -477,7 +448,7 @@ def list_notes(request: HttpRequest, conversation_id: int):
 def add_note(request: HttpRequest, conversation_id: int, payload: NoteIn):
     """A private note for the team; never sent to the customer."""
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
-    note = attempt(lambda: teamwork.add_note(conversation, payload.body, author=request.member))
+    note = teamwork.add_note(conversation, payload.body, author=request.member)
     return Status(201, note_out(note))
 
 
@@ -528,13 +499,11 @@ def business_hours(request: HttpRequest):
 def set_business_hours(request: HttpRequest, payload: BusinessHoursIO):
     """Change the schedule the SLA clock runs in (422 naming every problem); due times of
     unresolved conversations are recomputed."""
-    attempt(
-        lambda: deadlines.set_business_hours(
-            request.org,
-            by=request.member,
-            hours=payload.hours,
-            holidays=payload.holidays,
-            time_zone=payload.time_zone,
-        )
+    deadlines.set_business_hours(
+        request.org,
+        by=request.member,
+        hours=payload.hours,
+        holidays=payload.holidays,
+        time_zone=payload.time_zone,
     )
     return business_hours(request)

@@ -14,24 +14,15 @@ from django.utils.translation import gettext
 from conversa.accounts.models import Member, OperationalEvent
 from conversa.accounts.services import record
 from conversa.bulk import set_column
+from conversa.errors import Conflict
 from conversa.inbox import deadlines
 from conversa.inbox.models import Conversation, Queue
-from conversa.realtime import publisher
-
-SUPERVISING = (Member.Role.OWNER, Member.Role.ADMIN, Member.Role.SUPERVISOR)
-
-
-class OwnershipRefused(Exception):
-    """The change cannot be made; the message says why (and `holder` who has it, if anyone)."""
-
-    def __init__(self, message: str, holder: Member | None = None):
-        super().__init__(message)
-        self.holder = holder
+from conversa.realtime import events, publisher
 
 
 def may_work_on(member: Member, conversation: Conversation) -> bool:
     """Operators work in their queues; supervisors everywhere."""
-    if member.role in SUPERVISING or conversation.queue_id is None:
+    if member.supervises or conversation.queue_id is None:
         return True
     return member.queues.filter(pk=conversation.queue_id).exists()
 
@@ -42,26 +33,24 @@ def claim(conversation: Conversation, member: Member) -> None:
     still unassigned), so of operators claiming at the same moment exactly one wins and the
     others are told who has it."""
     if not may_work_on(member, conversation):
-        raise OwnershipRefused(gettext("This conversation is in a queue you are not in."))
+        raise Conflict(gettext("This conversation is in a queue you are not in."))
     won = Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True).update(
         assignee=member, assigned_at=timezone.now()
     )
     if not won:
         holder = Conversation.objects.select_related("assignee").get(pk=conversation.pk).assignee
         name = holder.display_name if holder else "?"
-        raise OwnershipRefused(
-            gettext("%(name)s has this conversation.") % {"name": name}, holder=holder
-        )
+        raise Conflict(gettext("%(name)s has this conversation.") % {"name": name}, holder=holder)
     assigned(conversation, member, by=member, how="claim")
 
 
 @transaction.atomic
 def assign(conversation: Conversation, member: Member, *, by: Member) -> None:
     """A supervisor gives the conversation to `member`, whoever had it."""
-    if by.role not in SUPERVISING:
-        raise OwnershipRefused(gettext("Only supervisors assign conversations."))
+    if not by.supervises:
+        raise Conflict(gettext("Only supervisors assign conversations."))
     if member.organization_id != conversation.organization_id:
-        raise OwnershipRefused(gettext("No such operator."))
+        raise Conflict(gettext("No such operator."))
     previous = lock(conversation).assignee_id
     Conversation.objects.filter(pk=conversation.pk).update(
         assignee=member, assigned_at=timezone.now()
@@ -75,16 +64,15 @@ def release(conversation: Conversation, *, by: Member) -> None:
     current = lock(conversation)
     if current.assignee_id is None:
         return
-    if current.assignee_id != by.pk and by.role not in SUPERVISING:
-        raise OwnershipRefused(gettext("Only its operator or a supervisor can release it."))
+    if current.assignee_id != by.pk and not by.supervises:
+        raise Conflict(gettext("Only its operator or a supervisor can release it."))
     Conversation.objects.filter(pk=conversation.pk).update(assignee=None, assigned_at=None)
     conversation.assignee_id = None
     record_change(conversation, "conversation.released", by, previous=current.assignee_id)
     recount_open([current.assignee_id])
     publisher.publish(
         conversation.organization_id,
-        publisher.CONVERSATION_ASSIGNED,
-        conversation_id=conversation.pk,
+        events.ConversationAssigned(conversation_ids=[conversation.pk]),
     )
 
 
@@ -100,13 +88,13 @@ def transfer(
     """Hand the conversation to another operator, or to another queue (unassigned there),
     with a note for whoever picks it up."""
     current = lock(conversation)
-    if current.assignee_id != by.pk and by.role not in SUPERVISING:
-        raise OwnershipRefused(gettext("Only its operator or a supervisor can transfer it."))
+    if current.assignee_id != by.pk and not by.supervises:
+        raise Conflict(gettext("Only its operator or a supervisor can transfer it."))
     if (to_member is None) == (to_queue is None):
-        raise OwnershipRefused(gettext("Transfer to one operator or one queue."))
+        raise Conflict(gettext("Transfer to one operator or one queue."))
     org_id = conversation.organization_id
     if (to_member or to_queue).organization_id != org_id:
-        raise OwnershipRefused(gettext("No such operator or queue."))
+        raise Conflict(gettext("No such operator or queue."))
     now = timezone.now()
     if to_queue is not None:
         changes = {"queue": to_queue, "assignee": None, "assigned_at": None}
@@ -126,7 +114,7 @@ def transfer(
         note=note[:1000],
     )
     recount_open([current.assignee_id, to_member.pk if to_member else None])
-    publisher.publish(org_id, publisher.CONVERSATION_ASSIGNED, conversation_id=conversation.pk)
+    publisher.publish(org_id, events.ConversationAssigned(conversation_ids=[conversation.pk]))
     if to_queue is not None:
         hand_out_after_commit([to_queue.pk])
 
@@ -157,7 +145,7 @@ def snooze(
     """Out of the way until `until`, or (None) until the customer writes. The customer's next
     message wakes it in either case; `wake_snoozed` wakes those whose time has come."""
     if until is not None and until <= timezone.now():
-        raise OwnershipRefused(gettext("Snooze until a time in the future."))
+        raise Conflict(gettext("Snooze until a time in the future."))
     set_status(conversation, Conversation.Status.SNOOZED, by, reason, snoozed_until=until)
 
 
@@ -189,7 +177,7 @@ def set_status(
             instance_id=current.instance_id, contact_id=current.contact_id
         ).exclude(pk=current.pk)
         if live.exclude(status=Conversation.Status.RESOLVED).exists():
-            raise OwnershipRefused(gettext("The contact has a newer open conversation."))
+            raise Conflict(gettext("The contact has a newer open conversation."))
     resolved = status == Conversation.Status.RESOLVED
     changes = {
         "status": status,
@@ -208,9 +196,7 @@ def set_status(
     if current.assignee_id:
         recount_open([current.assignee_id])
     publisher.publish(
-        conversation.organization_id,
-        publisher.CONVERSATION_UPDATED,
-        conversation_id=conversation.pk,
+        conversation.organization_id, events.ConversationUpdated(conversation_ids=[conversation.pk])
     )
     if resolved and current.assignee_id:
         queues = Queue.objects.filter(members=current.assignee_id)
@@ -221,7 +207,7 @@ def set_status(
 def set_priority(conversation: Conversation, priority: int, *, by: Member) -> None:
     """Low, normal, high or urgent (`Conversation.Priority`)."""
     if priority not in Conversation.Priority.values:
-        raise OwnershipRefused(gettext("Unknown priority."))
+        raise Conflict(gettext("Unknown priority."))
     current = lock(conversation)
     if current.priority == priority:
         return
@@ -235,9 +221,7 @@ def set_priority(conversation: Conversation, priority: int, *, by: Member) -> No
         previous=current.priority,
     )
     publisher.publish(
-        conversation.organization_id,
-        publisher.CONVERSATION_UPDATED,
-        conversation_id=conversation.pk,
+        conversation.organization_id, events.ConversationUpdated(conversation_ids=[conversation.pk])
     )
 
 
@@ -276,7 +260,7 @@ def wake_snoozed(now: datetime | None = None, limit: int = 1000) -> int:
         for pk, org_id in woken:
             by_org.setdefault(org_id, []).append(pk)
         for org_id, ids in by_org.items():
-            publisher.publish_batch(org_id, publisher.CONVERSATION_UPDATED, conversation_ids=ids)
+            publisher.publish(org_id, events.ConversationUpdated(conversation_ids=ids))
     return len(woken)
 
 
@@ -295,8 +279,7 @@ def assigned(
     recount_open([member.pk, previous])
     publisher.publish(
         conversation.organization_id,
-        publisher.CONVERSATION_ASSIGNED,
-        conversation_id=conversation.pk,
+        events.ConversationAssigned(conversation_ids=[conversation.pk]),
     )
 
 
@@ -331,7 +314,7 @@ def set_availability(member: Member, availability: str) -> None:
     one coming online is offered what waits in their queues."""
     Member.objects.filter(pk=member.pk).update(availability=availability)
     member.availability = availability
-    publisher.publish(member.organization_id, publisher.OPERATOR_STATUS, member_id=member.pk)
+    publisher.publish(member.organization_id, events.OperatorStatus(member_ids=[member.pk]))
     if availability == Member.Availability.ONLINE:
         hand_out_after_commit(member.queues.values_list("pk", flat=True))
 

@@ -20,12 +20,12 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from conversa import business_hours as sla
 from conversa.accounts.models import Member, Organization
-from conversa.accounts.services import record
+from conversa.accounts.services import must_supervise, record
 from conversa.bulk import set_column
-from conversa.inbox import sla
+from conversa.errors import Refused
 from conversa.inbox.models import Conversation, Queue
-from conversa.inbox.teamwork import Refused, must_supervise
 
 # A running clock is "at risk" when less than this share of its target is left.
 AT_RISK_SHARE = 0.25

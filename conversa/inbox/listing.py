@@ -22,7 +22,6 @@ from conversa.accounts.scoping import scoped
 from conversa.inbox.models import Contact, Conversation, Message
 
 MINE, QUEUE, ALL = "mine", "queue", "all"
-SUPERVISING = (Member.Role.OWNER, Member.Role.ADMIN, Member.Role.SUPERVISOR)
 # Status filter values beyond the model's own: "active" is every state but resolved.
 ACTIVE = "active"
 PAGE_SIZE = 50
@@ -55,7 +54,7 @@ class Page:
 
 
 def tabs_for(member: Member) -> list[str]:
-    return [MINE, QUEUE, ALL] if member.role in SUPERVISING else [MINE, QUEUE]
+    return [MINE, QUEUE, ALL] if member.supervises else [MINE, QUEUE]
 
 
 def tab_condition(member: Member, tab: str) -> Q:
@@ -63,7 +62,7 @@ def tab_condition(member: Member, tab: str) -> Q:
     if tab == MINE:
         return Q(assignee=member)
     if tab == QUEUE:
-        if member.role in SUPERVISING:
+        if member.supervises:
             return Q(assignee__isnull=True)  # supervisors work in every queue
         mine = Q(queue__isnull=True) | Q(queue__in=member.queues.values("pk"))
         return Q(assignee__isnull=True) & mine

@@ -14,12 +14,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from conversa import business_hours as sla
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.inbox import deadlines, queues, sla, teamwork
+from conversa.errors import Refused
+from conversa.inbox import deadlines, queues, teamwork
 from conversa.inbox.models import CannedReply, Conversation, Queue, Tag
-from conversa.inbox.views import operator_view
 from conversa.instances.models import Instance
+from conversa.web import operator_view
 
 
 def manager_view(view):
@@ -28,7 +30,7 @@ def manager_view(view):
     @operator_view
     @wraps(view)
     def wrapped(request, *args, **kwargs):
-        if request.member.role not in teamwork.SUPERVISING:
+        if not request.member.supervises:
             raise PermissionDenied
         return view(request, *args, **kwargs)
 
@@ -61,7 +63,7 @@ def tags(request):
     name, colour = request.POST.get("name", ""), request.POST.get("colour", "")
     try:
         teamwork.create_tag(request.org, name, colour, by=request.member)
-    except teamwork.Refused as exc:
+    except Refused as exc:
         context = tags_context(request, error=str(exc), draft={"name": name, "colour": colour})
         return render(request, "inbox/manage_tags.html", context, status=exc.status)
     return redirect("manage-tags")
@@ -97,7 +99,7 @@ def canned_reply(request, reply_id: int | None = None):
             teamwork.save_canned_reply(
                 request.org, draft["shortcode"], draft["body"], by=request.member, reply=reply
             )
-        except teamwork.Refused as exc:
+        except Refused as exc:
             error, status = str(exc), exc.status
         else:
             return redirect("manage-canned")
@@ -203,7 +205,7 @@ def business_hours(request):
             deadlines.set_business_hours(
                 request.org, by=request.member, hours=hours, holidays=holidays, time_zone=time_zone
             )
-        except teamwork.Refused as exc:
+        except Refused as exc:
             problems = [str(exc)]
         else:
             return redirect(f"{reverse('manage-hours')}?saved=1")
@@ -413,10 +415,8 @@ def queue_form(request, queue_id: int | None = None):
                         queues.update_queue(queue, by=request.member, **fields)
                     for member, capacity in capacities.items():
                         queues.set_capacity(member, capacity, by=request.member)
-            except queues.FieldRefused as exc:
-                errors[exc.field], status = str(exc), exc.status
-            except teamwork.Refused as exc:
-                errors["form"], status = str(exc), exc.status
+            except Refused as exc:
+                errors[exc.field or "form"], status = str(exc), exc.status
             else:
                 return redirect("manage-queues")
         status = status if status != 200 else 422

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from conversa.accounts.models import Member, OrgOwned
+from conversa.colours import ColourValidator
 from conversa.instances.models import Instance
 
 
@@ -27,8 +28,12 @@ class Tag(OrgOwned):
         PURPLE = "purple", _("Purple")
         PINK = "pink", _("Pink")
 
+    VALID_COLOUR = ColourValidator(Colour.values)
+
     name = models.CharField(max_length=50)
-    colour = models.CharField(max_length=8, choices=Colour.choices, default=Colour.GREY)
+    colour = models.CharField(
+        max_length=8, choices=Colour.choices, default=Colour.GREY, validators=[VALID_COLOUR]
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -39,6 +44,11 @@ class Tag(OrgOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def safe_colour(self) -> str:
+        """The colour pages print (in a class name): grey for a row saved outside the palette."""
+        return self.VALID_COLOUR.safe(self.colour, self.Colour.GREY)
 
 
 class Contact(OrgOwned):

@@ -16,26 +16,17 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext
 
 from conversa.accounts.models import Member, Organization
-from conversa.accounts.services import record
+from conversa.accounts.services import must_supervise, record, same_org
+from conversa.errors import Conflict, Refused
 from conversa.inbox import assignment, deadlines
 from conversa.inbox.models import Conversation, Queue
-from conversa.inbox.teamwork import Refused, must_supervise, same_org
 from conversa.instances.models import Instance
-from conversa.realtime import publisher
+from conversa.realtime import events, publisher
 
 MAX_CAPACITY = 500
 # One realtime event names at most this many conversations (as deleting a tag does): enough to
 # refresh every open page's list, and the thread of whoever looks at one of them.
 ANNOUNCED = 1000
-
-
-class FieldRefused(Refused):
-    """A refusal about one field of the form (`name`, `members`, `numbers`, `distribution`,
-    `first_response_minutes`, `resolution_minutes`, `capacity`), for the page to show there."""
-
-    def __init__(self, field: str, message: str, status: int = 422):
-        super().__init__(message, status)
-        self.field = field
 
 
 @transaction.atomic
@@ -173,7 +164,7 @@ def delete_queue(queue: Queue, *, by: Member) -> int:
     queue.delete()
     if announced:
         publisher.publish(
-            by.organization_id, publisher.CONVERSATION_UPDATED, conversation_ids=announced
+            by.organization_id, events.ConversationUpdated(conversation_ids=announced)
         )
     return held
 
@@ -187,9 +178,9 @@ def set_capacity(member: Member, capacity: int, *, by: Member) -> bool:
     must_supervise(by)
     same_org(member, by.organization_id)
     if not isinstance(capacity, int) or not 0 <= capacity <= MAX_CAPACITY:
-        raise FieldRefused(
-            "capacity",
+        raise Refused(
             gettext("A capacity is a whole number from 0 to %(max)s.") % {"max": MAX_CAPACITY},
+            field="capacity",
         )
     previous = member.capacity
     if capacity == previous:
@@ -204,7 +195,7 @@ def set_capacity(member: Member, capacity: int, *, by: Member) -> bool:
         capacity=capacity,
         previous=previous,
     )
-    publisher.publish(member.organization_id, publisher.OPERATOR_STATUS, member_id=member.pk)
+    publisher.publish(member.organization_id, events.OperatorStatus(member_ids=[member.pk]))
     if capacity > previous and member.availability == Member.Availability.ONLINE:
         assignment.hand_out_after_commit(member.queues.values_list("pk", flat=True))
     return True
@@ -213,7 +204,7 @@ def set_capacity(member: Member, capacity: int, *, by: Member) -> bool:
 def clean_name(org: Organization, name: str, exclude: Queue | None = None) -> str:
     name = " ".join(name.split())
     if not name or len(name) > Queue._meta.get_field("name").max_length:
-        raise FieldRefused("name", gettext("A queue's name is 1 to 120 characters."))
+        raise Refused(gettext("A queue's name is 1 to 120 characters."), field="name")
     taken = Queue.objects.for_org(org).filter(name__iexact=name)
     if exclude is not None:
         taken = taken.exclude(pk=exclude.pk)
@@ -224,13 +215,13 @@ def clean_name(org: Organization, name: str, exclude: Queue | None = None) -> st
     return name
 
 
-def name_taken(name: str) -> FieldRefused:
-    return FieldRefused("name", gettext("A queue named “%(name)s” exists.") % {"name": name}, 409)
+def name_taken(name: str) -> Conflict:
+    return Conflict(gettext("A queue named “%(name)s” exists.") % {"name": name}, field="name")
 
 
 def check_distribution(distribution: str) -> None:
     if distribution not in Queue.Distribution.values:
-        raise FieldRefused("distribution", gettext("Unknown distribution rule."))
+        raise Refused(gettext("Unknown distribution rule."), field="distribution")
 
 
 def org_rows(org: Organization, model, ids: Iterable[int], field: str) -> list:
@@ -243,7 +234,7 @@ def org_rows(org: Organization, model, ids: Iterable[int], field: str) -> list:
             "members": gettext("Choose operators of this organization."),
             "numbers": gettext("Choose numbers of this organization."),
         }[field]
-        raise FieldRefused(field, message)
+        raise Refused(message, field=field)
     return rows
 
 
@@ -251,7 +242,7 @@ def check_targets(first: int | None, resolution: int | None) -> None:
     # `deadlines.set_queue_targets` refuses the same; checked first to say which field.
     for field, minutes in (("first_response_minutes", first), ("resolution_minutes", resolution)):
         if minutes is not None and minutes <= 0:
-            raise FieldRefused(field, gettext("An SLA target is a positive number of minutes."))
+            raise Refused(gettext("An SLA target is a positive number of minutes."), field=field)
 
 
 def set_targets(queue: Queue, by: Member, first: int | None, resolution: int | None) -> None:
@@ -267,6 +258,4 @@ def announce(queue: Queue) -> None:
         .values_list("pk", flat=True)[:ANNOUNCED]
     )
     if ids:
-        publisher.publish(
-            queue.organization_id, publisher.CONVERSATION_UPDATED, conversation_ids=ids
-        )
+        publisher.publish(queue.organization_id, events.ConversationUpdated(conversation_ids=ids))

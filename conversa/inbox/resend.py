@@ -4,17 +4,16 @@ one send path; nothing here talks to a provider."""
 
 import re
 
+from django.utils.translation import gettext
+
 from conversa.accounts.models import Member
 from conversa.engine import services as engine
 from conversa.engine.models import MessageIntent
+from conversa.errors import Conflict
 from conversa.inbox.models import Conversation, Message
 
 TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 TEMPLATE_LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
-
-
-class CannotRetry(Exception):
-    """The message is not a failed outbound one: there is nothing to send again."""
 
 
 def retry(message: Message, member: Member) -> tuple[MessageIntent, bool]:
@@ -25,7 +24,7 @@ def retry(message: Message, member: Member) -> tuple[MessageIntent, bool]:
     the same template.
     """
     if not (message.is_outbound and message.status == Message.Status.FAILED):
-        raise CannotRetry("only a failed outbound message can be sent again")
+        raise Conflict(gettext("Only a failed message can be sent again."))
     conversation = message.conversation
     original = (
         MessageIntent.objects.for_org(conversation.organization)

@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
-from conversa.accounts.services import record
 from conversa.bulk import set_column
 from conversa.inbox import assignment, deadlines
 from conversa.inbox.models import Contact, Conversation, Message, Queue
@@ -74,8 +73,10 @@ ACTIVITY_RESOLUTION = timedelta(seconds=5)
 
 
 @transaction.atomic(savepoint=False)
-def receive_message(instance: Instance, event: InboundMessage) -> Message | None:
-    """Store an inbound message once; a repeat of the same provider id returns None.
+def store_message(instance: Instance, event: InboundMessage) -> tuple[Message | None, bool]:
+    """Store an inbound message once: (the message, whether its contact is new). A repeat of
+    the same provider id stores nothing: (None, False). What follows a customer's message is
+    `conversa.inbound.customer_wrote`'s, not the inbox's.
 
     1. Upsert the contact and its conversation (both held unique by the database, so two
        processes receiving a new contact's first messages at once make one of each).
@@ -83,7 +84,6 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
        two deliveries of one webhook racing each other still store one row.
     3. Count it unread and make the conversation OPEN (a resolved one reopens, a snoozed or
        pending one wakes), in one UPDATE.
-    4. After commit, tell the organization's sockets.
     """
     org = instance.organization
     now = timezone.now()
@@ -100,7 +100,7 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
             message = inbound_message(instance, conversation, event, now)
             message.save()
     except IntegrityError:
-        return None
+        return None, False
     # Whatever its state now (an agent may have just resolved it), a customer's message makes
     # it OPEN: the same statement as the bulk path's `count_unread`.
     Conversation.objects.filter(pk=conversation.pk).update(
@@ -111,49 +111,7 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
     )
     customer_opened([conversation], now)
     touch_activity(instance, now)
-    if not new_contact:
-        stop_follow_ups([contact.pk])
-    publisher.publish(
-        org.id, publisher.MESSAGE_RECEIVED, conversation_id=conversation.id, message_id=message.id
-    )
-    if conversation.assignee_id is None:
-        assignment.distribute(conversation)
-    return message
-
-
-def stop_follow_ups(contact_ids) -> None:
-    """A customer's message stops the CRM follow-ups still pending for them ("contact
-    replied"): one query for the whole batch when there are none. After the conversation's and
-    the number's rows, the order in which a worker locks numbers, then jobs."""
-    from conversa.crm import followups  # the CRM builds on the inbox, not the other way
-
-    followups.contact_replied(contact_ids)
-
-
-@transaction.atomic
-def set_opted_out(contact: Contact, opted_out: bool = True, *, by: Member | None = None) -> bool:
-    """Record that the contact opted out of automated and campaign messages (or back in).
-    Returns False when nothing changed. Opting out cancels their pending follow-ups ("opted
-    out"); from then on the Gate blocks every AUTOMATION and CAMPAIGN send to them."""
-    from conversa.crm import followups
-
-    if (
-        not Contact.objects.filter(pk=contact.pk)
-        .exclude(opted_out=opted_out)
-        .update(opted_out=opted_out)
-    ):
-        return False
-    contact.opted_out = opted_out
-    record(
-        contact.organization_id,
-        "contact.opted_out" if opted_out else "contact.opted_in",
-        contact,
-        actor=by,
-    )
-    if opted_out:
-        followups.contact_opted_out([contact.pk])
-    publisher.publish(contact.organization_id, publisher.CONTACT_UPDATED, contact_id=contact.pk)
-    return True
+    return message, new_contact
 
 
 # What a customer's message does to its conversation's state, whatever it was.
@@ -385,17 +343,20 @@ def mark_read(conversation: Conversation) -> None:
         )
 
 
-def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Message]:
+def store_messages(
+    arrivals: list[tuple[Instance, InboundMessage]],
+) -> tuple[list[Message], set[int]]:
     """Store many new inbound messages at once (the inbound path under load): a few statements
-    for the whole batch instead of a dozen per message.
+    for the whole batch instead of a dozen per message. Returns the messages and the ids of the
+    contacts first seen in the batch.
 
     The caller has already made sure, under its event records' unique keys, that each message
     is new. Rows are inserted without ignoring conflicts: if another process races this batch
     (the same message, a new contact's first thread), a unique constraint raises IntegrityError
-    and the caller applies the batch one message at a time with `receive_message` instead.
+    and the caller applies the batch one message at a time with `store_message` instead.
     """
     if not arrivals:
-        return []
+        return [], set()
     now = timezone.now()
     contacts, new_contacts = contacts_for(arrivals)
     threads = threads_for(arrivals, contacts, now)
@@ -407,12 +368,7 @@ def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Me
     customer_opened(list({t.pk: t for t in threads.values()}.values()), now)
     for instance in {instance.pk: instance for instance, _ in arrivals}.values():
         touch_activity(instance, now)
-    # A contact first seen in this batch has no follow-ups: no query for them.
-    stop_follow_ups({contact.pk for contact in contacts.values()} - new_contacts)
-    for conversation in {t.pk: t for t in threads.values() if t.assignee_id is None}.values():
-        assignment.distribute(conversation)
-    publish_messages(messages, publisher.MESSAGE_RECEIVED)
-    return messages
+    return messages, new_contacts
 
 
 def contacts_for(
@@ -491,7 +447,7 @@ def threads_for(
 
 def count_unread(messages: list[Message], now) -> None:
     """Each conversation: unread plus its new messages, its last activity now, and OPEN
-    whatever its state (`CUSTOMER_OPENS`, as `receive_message`), in one statement."""
+    whatever its state (`CUSTOMER_OPENS`, as `store_message`), in one statement."""
     added: dict[int, int] = {}
     for message in messages:
         added[message.conversation_id] = added.get(message.conversation_id, 0) + 1

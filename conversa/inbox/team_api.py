@@ -11,7 +11,6 @@ from ninja.responses import Status
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.inbox import assignment, deadlines, queues
-from conversa.inbox.api import attempt
 from conversa.inbox.models import Queue
 
 router = Router(tags=["operators"])
@@ -101,7 +100,7 @@ def create_queue(request: HttpRequest, payload: QueueIn):
     """A new queue (supervisors): members, numbers (a number's new conversations land in its
     oldest queue), distribution rule, SLA targets in business minutes. 409 when the name is
     taken in any case; 422 for an unknown member or number, or a target that is not positive."""
-    queue = attempt(lambda: queues.create_queue(request.org, by=request.member, **payload.dict()))
+    queue = queues.create_queue(request.org, by=request.member, **payload.dict())
     return Status(201, queue_out(queue))
 
 
@@ -111,7 +110,7 @@ def update_queue(request: HttpRequest, queue_id: int, payload: QueueIn):
     Members taken out keep what they hold; members added take what waits, when it
     distributes."""
     queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
-    attempt(lambda: queues.update_queue(queue, by=request.member, **payload.dict()))
+    queues.update_queue(queue, by=request.member, **payload.dict())
     return queue_out(queue)
 
 
@@ -119,7 +118,7 @@ def update_queue(request: HttpRequest, queue_id: int, payload: QueueIn):
 def delete_queue(request: HttpRequest, queue_id: int):
     """Delete a queue: its conversations stay, in no queue, without SLA due times."""
     queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
-    attempt(lambda: queues.delete_queue(queue, by=request.member))
+    queues.delete_queue(queue, by=request.member)
     return Status(204, None)
 
 
@@ -128,7 +127,7 @@ def set_capacity(request: HttpRequest, member_id: int, payload: CapacityIn):
     """How many open conversations an operator may hold before distribution passes them over
     (supervisors; 0 to 500). More room, while they are online, takes what waits at once."""
     member = get_for_org_or_404(request.org, Member, pk=member_id)
-    attempt(lambda: queues.set_capacity(member, payload.capacity, by=request.member))
+    queues.set_capacity(member, payload.capacity, by=request.member)
     member.refresh_from_db()  # its open count, if it took work
     return operator_out(member)
 
@@ -142,12 +141,10 @@ class QueueTargetsIn(Schema):
 def set_queue_targets(request: HttpRequest, queue_id: int, payload: QueueTargetsIn):
     """A queue's first-response and resolution targets in business minutes (null: none)."""
     queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
-    attempt(
-        lambda: deadlines.set_queue_targets(
-            queue,
-            by=request.member,
-            first_response_minutes=payload.first_response_minutes,
-            resolution_minutes=payload.resolution_minutes,
-        )
+    deadlines.set_queue_targets(
+        queue,
+        by=request.member,
+        first_response_minutes=payload.first_response_minutes,
+        resolution_minutes=payload.resolution_minutes,
     )
     return queue_out(queue)

@@ -14,35 +14,11 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from conversa.accounts.models import Member, Organization
-from conversa.accounts.services import record
+from conversa.accounts.services import must_supervise, record, same_org
+from conversa.colours import unknown_colour
+from conversa.errors import Conflict, Refused
 from conversa.inbox.models import CannedReply, Contact, Conversation, Note, Tag
-from conversa.realtime import publisher
-
-SUPERVISING = (Member.Role.OWNER, Member.Role.ADMIN, Member.Role.SUPERVISOR)
-
-
-class Refused(Exception):
-    """The change cannot be made; the message says why, for the person who asked.
-
-    `status` is the HTTP answer it becomes in the API: 409 for a clash with what exists (a
-    taken name), 403 for a role that may not, 422 for input that is not valid."""
-
-    def __init__(self, message: str, status: int = 422):
-        super().__init__(message)
-        self.status = status
-
-
-def must_supervise(member: Member) -> None:
-    if member.role not in SUPERVISING:
-        raise Refused(gettext("Only owners, admins and supervisors manage this."), 403)
-
-
-def same_org(obj, org_id: int) -> None:
-    # The API looks everything up within the caller's organization already; this keeps the
-    # services from linking two organizations' rows when called from anywhere else.
-    if obj.organization_id != org_id:
-        raise Refused(gettext("Not found."), 404)
-
+from conversa.realtime import events, publisher
 
 # Tags
 
@@ -54,15 +30,15 @@ def create_tag(org: Organization, name: str, colour: str, *, by: Member) -> Tag:
     name = " ".join(name.split())
     if not name or len(name) > Tag._meta.get_field("name").max_length:
         raise Refused(gettext("A tag's name is 1 to 50 characters."))
-    if colour not in Tag.Colour.values:
-        raise Refused(gettext("Unknown colour: %(colour)s.") % {"colour": colour})
+    if not Tag.VALID_COLOUR.allows(colour):
+        raise Refused(unknown_colour(colour))
     try:
         # Within its own savepoint: the unique index decides between two people creating the
         # same name at once, and the loser's outer transaction stays usable.
         with transaction.atomic():
             tag = Tag.objects.create(organization=org, name=name, colour=colour)
     except IntegrityError as exc:
-        raise Refused(gettext("A tag named “%(name)s” exists.") % {"name": name}, 409) from exc
+        raise Conflict(gettext("A tag named “%(name)s” exists.") % {"name": name}) from exc
     record(org.id, "tag.created", tag, actor=by, name=name, colour=colour)
     return tag
 
@@ -82,7 +58,7 @@ def delete_tag(tag: Tag, *, by: Member) -> None:
     tag.delete()
     if conversation_ids:
         publisher.publish(
-            by.organization_id, publisher.CONVERSATION_UPDATED, conversation_ids=conversation_ids
+            by.organization_id, events.ConversationUpdated(conversation_ids=conversation_ids)
         )
 
 
@@ -141,15 +117,13 @@ def untag_contact(contact: Contact, tag: Tag, *, by: Member | None) -> bool:
 def conversation_changed(conversation: Conversation, verb: str, by: Member | None, **data):
     record(conversation.organization_id, verb, conversation, actor=by, **data)
     publisher.publish(
-        conversation.organization_id,
-        publisher.CONVERSATION_UPDATED,
-        conversation_id=conversation.pk,
+        conversation.organization_id, events.ConversationUpdated(conversation_ids=[conversation.pk])
     )
 
 
 def contact_changed(contact: Contact, verb: str, by: Member | None, **data):
     record(contact.organization_id, verb, contact, actor=by, **data)
-    publisher.publish(contact.organization_id, publisher.CONTACT_UPDATED, contact_id=contact.pk)
+    publisher.publish(contact.organization_id, events.ContactUpdated(contact_ids=[contact.pk]))
 
 
 # Canned replies
@@ -181,9 +155,7 @@ def save_canned_reply(
         with transaction.atomic():
             reply.save()
     except IntegrityError as exc:
-        raise Refused(
-            gettext("The shortcode /%(code)s is taken.") % {"code": shortcode}, 409
-        ) from exc
+        raise Conflict(gettext("The shortcode /%(code)s is taken.") % {"code": shortcode}) from exc
     return reply
 
 
@@ -224,7 +196,7 @@ def render_canned(reply: CannedReply, conversation: Conversation, member: Member
 @transaction.atomic
 def add_note(conversation: Conversation, body: str, *, author: Member) -> Note:
     """A private note in the conversation, for the team only: stored, put in the history and
-    announced (CONVERSATION_UPDATED with `note_id`); never sent to the customer."""
+    announced (CONVERSATION_UPDATED: its page re-fetches the notes); never sent to the customer."""
     same_org(author, conversation.organization_id)
     body = body.strip()
     if not body or len(body) > Note.MAX_LENGTH:
@@ -244,9 +216,6 @@ def add_note(conversation: Conversation, body: str, *, author: Member) -> Note:
         note=note.pk,
     )
     publisher.publish(
-        conversation.organization_id,
-        publisher.CONVERSATION_UPDATED,
-        conversation_id=conversation.pk,
-        note_id=note.pk,
+        conversation.organization_id, events.ConversationUpdated(conversation_ids=[conversation.pk])
     )
     return note

@@ -93,7 +93,7 @@ def event_text(event: OperationalEvent, members: dict, queues: dict) -> tuple[st
         if until is None:
             text = _("%(actor)s snoozed it until the customer replies") % {"actor": actor}
         else:
-            when = date_format(timezone.localtime(until), "D j M, H:i")
+            when = date_format(timezone.localtime(until), "SHORT_DATETIME_FORMAT")
             text = _("%(actor)s snoozed it until %(when)s") % {"actor": actor, "when": when}
         return text, data.get("reason", "")
     if verb == "woken":
@@ -175,13 +175,21 @@ class Window:
             return timedelta(0)
         return max(self.ends_at - (now or timezone.now()), timedelta(0))
 
+    @property
+    def phrase_hours(self) -> str:
+        return _("%(hours)s h %(minutes)s min left")
+
+    @property
+    def phrase_minutes(self) -> str:
+        return _("%(minutes)s min left")
+
     def left_text(self, now: datetime | None = None) -> str:
         """ "5 h 12 min left" (the page's script keeps it current with the same phrases)."""
         minutes = int(self.left(now).total_seconds() // 60)
         hours, minutes = divmod(minutes, 60)
         if hours:
-            return _("%(hours)s h %(minutes)s min left") % {"hours": hours, "minutes": minutes}
-        return _("%(minutes)s min left") % {"minutes": minutes}
+            return self.phrase_hours % {"hours": hours, "minutes": minutes}
+        return self.phrase_minutes % {"minutes": minutes}
 
 
 def service_window(conversation: Conversation, now: datetime | None = None) -> Window:

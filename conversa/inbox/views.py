@@ -2,13 +2,9 @@
 fragment that htmx re-fetches when a realtime event names it."""
 
 import uuid
-from contextlib import suppress
 from datetime import datetime, time, timedelta
-from functools import wraps
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -24,10 +20,12 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crm.models import Lead
 from conversa.engine import services as engine
+from conversa.errors import Refused
 from conversa.inbox import assignment, deadlines, listing, resend, services, teamwork, thread
 from conversa.inbox.listing import Filters
 from conversa.inbox.models import Conversation, Message, Queue, Tag
 from conversa.instances.models import Instance
+from conversa.web import number, operator_view
 
 MAX_REPLY_LENGTH = 4096
 TABS = {
@@ -42,24 +40,6 @@ STATUSES = [
 ]
 LIST_PARAMS = ("tab", "status", "operator", "instance", "tag", "q")
 TEMPLATE_LANGUAGES = ["pt_BR", "en_US", "es"]
-
-
-def operator_view(view):
-    """Signed in, times in the organization's time zone."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if request.org is None:
-            raise Http404("No organization")
-        with timezone.override(ZoneInfo(request.org.time_zone)):
-            return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def number(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
 
 
 def list_state(request) -> tuple[str | None, Filters, str]:
@@ -110,7 +90,7 @@ def list_context(request, current: Conversation | None = None) -> dict:
         c.breached = bool(c.sla_clock and c.sla_clock.state == deadlines.BREACHED)
     breached = breached_by_tab(request.org, member, filters)
     cap = listing.count_cap(filters)
-    supervising = member.role in listing.SUPERVISING
+    supervising = member.supervises
     return {
         "today": timezone.localdate(),
         "page": page,
@@ -151,7 +131,7 @@ def breached_by_tab(org, member: Member, filters: Filters) -> dict[str, int]:
 
 def head_context(request, conversation: Conversation, **extra) -> dict:
     member = request.member
-    supervising = member.role in listing.SUPERVISING
+    supervising = member.supervises
     mine = conversation.assignee_id == member.pk
     return {
         "current": conversation,
@@ -339,7 +319,7 @@ def note(request, conversation: Conversation, body: str):
     else:
         try:
             teamwork.add_note(conversation, body, author=request.member)
-        except teamwork.Refused as exc:
+        except Refused as exc:
             error = str(exc)
     return after_send(request, conversation, error, draft=body if error else "", note_mode=True)
 
@@ -374,7 +354,7 @@ def tags(request, conversation_id: int):
         else:
             change_tag = teamwork.tag_conversation if adding else teamwork.untag_conversation
             change_tag(conversation, tag, by=request.member)
-    except teamwork.Refused as exc:
+    except Refused as exc:
         error = str(exc)
     if not request.htmx:
         return redirect("conversation", conversation_id=conversation.id)
@@ -411,9 +391,8 @@ def send_template(request, conversation_id: int):
 def retry(request, conversation_id: int, message_id: int):
     conversation = load(request, conversation_id)
     message = get_for_org_or_404(request.org, Message, pk=message_id, conversation=conversation)
-    # Already retried or no longer failed: the thread shows how it stands.
-    with suppress(resend.CannotRetry):
-        resend.retry(message, request.member)
+    # Already retried or no longer failed: a refusal, which the page shows (operator_view).
+    resend.retry(message, request.member)
     if not request.htmx:
         return redirect("conversation", conversation_id=conversation.id)
     return render(request, "inbox/_messages.html", messages_context(conversation))
@@ -447,7 +426,7 @@ def snooze_until(choice: str, at: str) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None:
-        raise assignment.OwnershipRefused(_("Choose when the snooze ends."))
+        raise Refused(_("Choose when the snooze ends."))
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
@@ -504,7 +483,7 @@ def act(request, conversation_id: int, action: str):
     error = ""
     try:
         change(request, conversation, action)
-    except assignment.OwnershipRefused as exc:
+    except Refused as exc:
         error = str(exc)
     if not request.htmx:
         return redirect("conversation", conversation_id=conversation.id)

@@ -4,9 +4,9 @@ from typing import Literal
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Schema
-from ninja.errors import HttpError
 
 from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.errors import Conflict, Forbidden
 from conversa.instances import services
 from conversa.instances.models import Instance
 
@@ -61,12 +61,9 @@ def act_on_instance(
     """Pair (the answer carries the QR's text in `qr_code`), log out, restart, pause, resume
     or remove a number. Owners and admins only; a provider's refusal is a 502 saying why."""
     if not request.member.manages_numbers:
-        raise HttpError(403, "Only owners and admins manage numbers")
+        raise Forbidden("Only owners and admins manage numbers")
     number = get_for_org_or_404(request.org, Instance, pk=instance_id)
     if number.status == Instance.Status.REMOVED:
-        raise HttpError(409, "This number was removed")
-    try:
-        services.ACTIONS[action](number)
-    except services.NumberRefused as exc:
-        raise HttpError(502, str(exc)) from exc
+        raise Conflict("This number was removed")
+    services.ACTIONS[action](number)
     return instance_out(number)

@@ -13,15 +13,12 @@ from django.utils.translation import gettext as _
 
 from conversa.accounts.models import Organization
 from conversa.engine.models import ExecutionJob, GateDecision
+from conversa.errors import Conflict, ProviderRefused
 from conversa.instances.models import Instance
 from conversa.providers.base import Pairing, ProviderError
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
-from conversa.realtime import publisher
-
-
-class NumberRefused(Exception):
-    """The provider refused to register or act on the number; the message says why."""
+from conversa.realtime import events, publisher
 
 
 @dataclass(frozen=True)
@@ -45,7 +42,7 @@ def webhook_url(instance: Instance) -> str:
 
 def add_number(org: Organization, wanted: NumberSettings) -> Instance:
     """Register a number with its provider, then store it; nothing is stored if the provider
-    refuses (wrong URL, key or token), and the reason is raised as NumberRefused.
+    refuses (wrong URL, key or token), and the reason is raised as ProviderRefused.
 
     The provider is called before the row exists, outside any transaction: on the embedded
     default the sandbox answering that call writes to the same SQLite database.
@@ -60,7 +57,7 @@ def add_number(org: Organization, wanted: NumberSettings) -> Instance:
             provider=wanted.provider, provider_name=wanted.phone_number_id
         )
         if taken.exclude(status=Instance.Status.REMOVED).exists():
-            raise NumberRefused(_("This phone number id is already connected."))
+            raise Conflict(_("This phone number id is already connected."))
     else:
         instance.provider_name = f"{slugify(wanted.name)[:40] or 'number'}-{secrets.token_hex(4)}"
         instance.base_url = wanted.base_url
@@ -69,7 +66,7 @@ def add_number(org: Organization, wanted: NumberSettings) -> Instance:
     try:
         token = provider.create_instance(instance, webhook_url(instance))
     except ProviderError as exc:
-        raise NumberRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
+        raise ProviderRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
     if token:
         instance.provider_token = token
     if wanted.provider == Instance.Provider.CLOUD:
@@ -78,7 +75,7 @@ def add_number(org: Organization, wanted: NumberSettings) -> Instance:
     try:
         instance.save()
     except IntegrityError as exc:
-        raise NumberRefused(_("This phone number id is already connected.")) from exc
+        raise Conflict(_("This phone number id is already connected.")) from exc
     announce(instance)
     return instance
 
@@ -88,7 +85,7 @@ def connect_number(instance: Instance) -> Pairing | None:
     try:
         pairing = get_provider(instance).connect(instance)
     except ProviderError as exc:
-        raise NumberRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
+        raise ProviderRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
     if pairing is None:
         apply_connection(instance, Instance.Status.CONNECTED)
     else:
@@ -176,7 +173,7 @@ def call(instance: Instance, action: str) -> None:
     try:
         getattr(get_provider(instance), action)(instance)
     except ProviderError as exc:
-        raise NumberRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
+        raise ProviderRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
 
 
 def update_local(instance: Instance, changes: dict) -> None:
@@ -185,7 +182,7 @@ def update_local(instance: Instance, changes: dict) -> None:
 
 
 def announce(instance: Instance) -> None:
-    publisher.publish(instance.organization_id, publisher.INSTANCE_UPDATED, instance_id=instance.id)
+    publisher.publish(instance.organization_id, events.InstanceUpdated(instance_ids=[instance.id]))
 
 
 BREAKER_THRESHOLD = 5

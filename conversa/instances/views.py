@@ -1,7 +1,6 @@
 import uuid
 
 import segno
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
@@ -12,10 +11,12 @@ from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crypto import masked
 from conversa.engine import services as engine
 from conversa.engine.models import MessageIntent
+from conversa.errors import Refused
 from conversa.inbox import services as inbox
 from conversa.instances import services
 from conversa.instances.forms import NumberForm, TestMessageForm
 from conversa.instances.models import Instance
+from conversa.web import operator_view
 
 QUEUED = ["pending", "claimed", "retry_wait"]
 
@@ -39,7 +40,7 @@ def cards(request):
     return numbers
 
 
-@login_required
+@operator_view
 def instances(request):
     context = {"instances": cards(request)}
     if request.htmx:
@@ -54,7 +55,7 @@ def managed(request, instance_id: int) -> Instance:
     return get_for_org_or_404(request.org, Instance, pk=instance_id)
 
 
-@login_required
+@operator_view
 @require_POST
 def number_action(request, instance_id: int, action: str):
     """A quick action on a number's card or on the pairing page."""
@@ -64,7 +65,7 @@ def number_action(request, instance_id: int, action: str):
     error = ""
     try:
         services.ACTIONS[action](number)
-    except services.NumberRefused as exc:
+    except Refused as exc:
         error = str(exc)
     if request.POST.get("from") == "pairing":
         return render(request, "instances/_pairing.html", pairing_context(number, error))
@@ -72,7 +73,7 @@ def number_action(request, instance_id: int, action: str):
     return render(request, "instances/_cards.html", context, status=422 if error else 200)
 
 
-@login_required
+@operator_view
 def add_number(request):
     """Step 1 of "Add number": name and provider, checked with the provider before saving."""
     if not request.member.manages_numbers:
@@ -81,7 +82,7 @@ def add_number(request):
     if request.method == "POST" and form.is_valid():
         try:
             number = services.add_number(request.org, form.settings())
-        except services.NumberRefused as exc:
+        except Refused as exc:
             form.add_error(None, str(exc))
         else:
             return redirect("instance-connect", instance_id=number.pk)
@@ -103,7 +104,7 @@ def pairing_context(number: Instance, error: str = "") -> dict:
     }
 
 
-@login_required
+@operator_view
 def connect_page(request, instance_id: int):
     """Step 2: pair the number (its QR, redrawn as the provider sends new ones), or for a
     Cloud API number the webhook URL and verify token to paste into Meta."""
@@ -114,7 +115,7 @@ def connect_page(request, instance_id: int):
     return render(request, "instances/connect.html", context)
 
 
-@login_required
+@operator_view
 def done_page(request, instance_id: int):
     """Step 3: the number's status and a box to send it a test message (through the engine)."""
     number = managed(request, instance_id)

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from conversa.providers import sandbox
 from conversa.providers.models import SandboxInstance, SandboxMessage
-from conversa.providers.views import json_body
+from conversa.web import json_body
 
 
 def evolution_error(exc: sandbox.SandboxError) -> JsonResponse:

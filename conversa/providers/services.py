@@ -5,6 +5,7 @@ from dataclasses import asdict
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from conversa import inbound
 from conversa.bulk import insert_new
 from conversa.inbox import services as inbox
 from conversa.instances import services as instances
@@ -18,15 +19,6 @@ from conversa.providers.base import (
 )
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
-
-
-def receive_webhook(instance: Instance, headers, raw_body: bytes) -> dict:
-    """Verify, parse and apply one webhook POST. Returns counts of stored and repeated events.
-
-    Raises WebhookRejected (nothing stored) or WebhookMalformed (nothing stored).
-    """
-    parsed = read_webhook(instance, headers, raw_body)
-    return counted(apply_events([(instance, item) for item in parsed]))
 
 
 def read_webhook(instance: Instance, headers, raw_body: bytes) -> list[ParsedEvent]:
@@ -86,7 +78,7 @@ def apply_in_bulk(batch: list[tuple[Instance, ParsedEvent]]) -> list[bool]:
         if id(record) in stored:
             results[position] = True
             arrivals.append((instance, event))
-    inbox.receive_messages(arrivals)
+    inbound.receive_messages(arrivals)
     return results
 
 
@@ -117,7 +109,7 @@ def apply_event(instance: Instance, item: ParsedEvent) -> bool:
         return False
     applied = True
     if isinstance(event, InboundMessage):
-        inbox.receive_message(instance, event)
+        inbound.receive_message(instance, event)
     elif isinstance(event, StatusUpdate):
         applied = inbox.apply_status(instance, event) is not None
     elif isinstance(event, ConnectionUpdate):

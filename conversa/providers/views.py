@@ -1,5 +1,3 @@
-import json
-
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -73,11 +71,3 @@ def subscription_handshake(request, instance: Instance) -> HttpResponse:
     except WebhookRejected as exc:
         return JsonResponse({"error": "forbidden", "detail": str(exc)}, status=403)
     return HttpResponse(challenge, content_type="text/plain")
-
-
-def json_body(request) -> dict:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

@@ -8,7 +8,7 @@ from django.utils import timezone
 from conversa.crm import followups, services
 from conversa.crm.models import FollowUp, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
-from conversa.inbox.teamwork import Refused
+from conversa.errors import Refused
 from tests.crm.helpers import automation, lead, pipeline, stage
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import pytest
 from conversa.accounts.models import Member
 from conversa.crm import services
 from conversa.crm.models import Pipeline, Stage
-from conversa.inbox.teamwork import Refused
+from conversa.errors import Refused
 from tests.crm.helpers import automation, lead, pipeline, stage
 
 EVIL = "<script>window.pwned=1</script>"
@@ -27,26 +27,26 @@ def positions(p: Pipeline) -> list[int]:
 def test_a_stage_is_renamed_recoloured_and_flagged(org):
     p = pipeline(org)
     won = services.change_stage(
-        stage(p, "Ganho"), by=org.owner, name="  Fechado  ", color="#16a34a", is_won=True
+        stage(p, "Ganho"), by=org.owner, name="  Fechado  ", colour="#16a34a", is_won=True
     )
     won.refresh_from_db()
-    assert (won.name, won.color, won.is_won, won.is_lost) == ("Fechado", "#16a34a", True, False)
+    assert (won.name, won.colour, won.is_won, won.is_lost) == ("Fechado", "#16a34a", True, False)
 
 
 @pytest.mark.parametrize(
     "changes",
     [
-        {"name": "", "color": "#16a34a"},
-        {"name": "x" * 121, "color": "#16a34a"},
-        {"name": "Ok", "color": "red; background: url(x)"},
-        {"name": "Ok", "color": "#16a34a", "is_won": True, "is_lost": True},
+        {"name": "", "colour": "#16a34a"},
+        {"name": "x" * 121, "colour": "#16a34a"},
+        {"name": "Ok", "colour": "red; background: url(x)"},
+        {"name": "Ok", "colour": "#16a34a", "is_won": True, "is_lost": True},
     ],
 )
 def test_a_stage_change_is_refused_with_a_bad_name_colour_or_both_outcomes(org, changes):
     p = pipeline(org)
     with pytest.raises(Refused):
         services.change_stage(stage(p, "Novo"), by=org.owner, **changes)
-    assert stage(p, "Novo").color == "#64748b"
+    assert stage(p, "Novo").colour == "#64748b"
 
 
 def test_stages_move_one_place_and_stay_at_either_end(org):
@@ -93,7 +93,7 @@ def test_agents_manage_no_stage(org):
     p = pipeline(org)
     agent = org.member()
     for call in (
-        lambda: services.change_stage(stage(p, "Novo"), by=agent, name="X", color="#16a34a"),
+        lambda: services.change_stage(stage(p, "Novo"), by=agent, name="X", colour="#16a34a"),
         lambda: services.move_stage(stage(p, "Novo"), 1, by=agent),
         lambda: services.delete_stage(stage(p, "Ganho"), by=agent),
     ):
@@ -106,7 +106,7 @@ def test_another_organization_s_member_changes_no_stage(org, other_org):
     p = pipeline(org)
     for call in (
         lambda: services.change_stage(
-            stage(p, "Novo"), by=other_org.owner, name="X", color="#16a34a"
+            stage(p, "Novo"), by=other_org.owner, name="X", colour="#16a34a"
         ),
         lambda: services.move_stage(stage(p, "Novo"), 1, by=other_org.owner),
         lambda: services.delete_stage(stage(p, "Ganho"), by=other_org.owner),
@@ -153,13 +153,13 @@ def test_a_stage_is_added_from_the_palette(org):
     client = org.client()
     response = client.post(
         f"/pipeline/manage/{p.pk}/stages",
-        {"name": "Perdido", "color": "#dc2626", "outcome": "lost"},
+        {"name": "Perdido", "colour": "#dc2626", "outcome": "lost"},
     )
     assert response.status_code == 302
     added = stage(p, "Perdido")
-    assert (added.color, added.is_lost, added.position) == ("#dc2626", True, 4)
+    assert (added.colour, added.is_lost, added.position) == ("#dc2626", True, 4)
     odd = client.post(
-        f"/pipeline/manage/{p.pk}/stages", {"name": "Estranho", "color": "url(javascript:x)"}
+        f"/pipeline/manage/{p.pk}/stages", {"name": "Estranho", "colour": "url(javascript:x)"}
     )
     assert odd.status_code == 422 and "Choose a colour of the palette" in odd.content.decode()
     assert not p.stages.filter(name="Estranho").exists()
@@ -170,11 +170,11 @@ def test_a_stage_is_renamed_and_recoloured_and_its_name_shown_as_text(org):
     novo = stage(p, "Novo")
     client = org.client()
     response = client.post(
-        f"/pipeline/manage/stages/{novo.pk}", {"name": EVIL, "color": "#0d9488", "outcome": ""}
+        f"/pipeline/manage/stages/{novo.pk}", {"name": EVIL, "colour": "#0d9488", "outcome": ""}
     )
     assert response.status_code == 302
     novo.refresh_from_db()
-    assert (novo.name, novo.color) == (EVIL, "#0d9488")
+    assert (novo.name, novo.colour) == (EVIL, "#0d9488")
     page = client.get(f"/pipeline/manage/?pipeline={p.pk}").content.decode()
     assert EVIL not in page and "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page
     assert "--stage: #0d9488" in page
@@ -184,7 +184,7 @@ def test_a_refused_stage_edit_keeps_what_was_typed_in_its_open_form(org):
     p = pipeline(org)
     novo = stage(p, "Novo")
     response = org.client().post(
-        f"/pipeline/manage/stages/{novo.pk}", {"name": "", "color": "#0d9488"}
+        f"/pipeline/manage/stages/{novo.pk}", {"name": "", "colour": "#0d9488"}
     )
     html = response.content.decode()
     assert response.status_code == 400
@@ -194,10 +194,10 @@ def test_a_refused_stage_edit_keeps_what_was_typed_in_its_open_form(org):
 
 def test_a_stage_set_outside_the_palette_keeps_its_colour_when_renamed(org):
     p = pipeline(org)
-    api_made = services.add_stage(p, "Outro", by=org.owner, color="#123456")
+    api_made = services.add_stage(p, "Outro", by=org.owner, colour="#123456")
     org.client().post(f"/pipeline/manage/stages/{api_made.pk}", {"name": "Outra coisa"})
     api_made.refresh_from_db()
-    assert (api_made.name, api_made.color) == ("Outra coisa", "#123456")
+    assert (api_made.name, api_made.colour) == ("Outra coisa", "#123456")
 
 
 def test_stages_are_reordered_with_up_and_down(org):

@@ -5,10 +5,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from conversa import inbound
 from conversa.crm import followups, services
 from conversa.crm.models import FollowUp
 from conversa.engine.models import ExecutionJob, MessageIntent
-from conversa.inbox import services as inbox
 from conversa.providers import sandbox
 from conversa.providers.base import InboundMessage
 from conversa.providers.models import SandboxMessage
@@ -72,7 +72,7 @@ def test_a_reply_in_a_batch_cancels_too_in_one_query_when_nothing_is_pending(org
             ),
         )
 
-    inbox.receive_messages([arrival(the_lead.contact.phone), arrival("5511977770000")])
+    inbound.receive_messages([arrival(the_lead.contact.phone), arrival("5511977770000")])
     assert {f.cancel_reason for f in follow_ups(the_lead)} == {"contact_replied"}
     with CaptureQueriesContext(connection) as queries:
         followups.contact_replied({the_lead.contact.pk, 123456})
@@ -83,7 +83,7 @@ def test_an_opted_out_contact_is_sent_nothing_and_the_reason_is_recorded(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    inbox.set_opted_out(the_lead.contact, by=org.owner)
+    followups.set_opted_out(the_lead.contact, by=org.owner)
     services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
     run_worker()
     assert sent_texts(org) == []
@@ -99,8 +99,8 @@ def test_opting_out_cancels_pending_steps(org):
     the_lead = lead(org, p)
     services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
     run_worker()
-    assert inbox.set_opted_out(the_lead.contact, by=org.owner)
-    assert not inbox.set_opted_out(the_lead.contact, by=org.owner), "already"
+    assert followups.set_opted_out(the_lead.contact, by=org.owner)
+    assert not followups.set_opted_out(the_lead.contact, by=org.owner), "already"
     assert [f.cancel_reason for f in follow_ups(the_lead)] == ["", "opted_out", "opted_out"]
 
 

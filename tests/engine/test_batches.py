@@ -11,6 +11,7 @@ from conversa.bulk import set_column
 from conversa.engine import gate, jobs, services
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.engine.worker import Worker
+from conversa.errors import InvalidTransition
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Message
 from conversa.instances.models import Instance
@@ -34,7 +35,7 @@ def replies(org, count: int) -> list[MessageIntent]:
 def test_transition_many_refuses_an_illegal_move_before_writing_anything(org):
     batch = [intent.job for intent in replies(org, 2)]
     jobs.transition(batch[1], S.CLAIMED, worker_id="w1")
-    with pytest.raises(jobs.InvalidTransition):
+    with pytest.raises(InvalidTransition):
         jobs.transition_many(batch, S.SENDING)  # the first is still PENDING
     assert sorted(ExecutionJob.objects.values_list("status", flat=True)) == [S.CLAIMED, S.PENDING]
 

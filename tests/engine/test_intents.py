@@ -7,6 +7,7 @@ from django.utils import timezone
 from conversa.accounts.models import OperationalEvent
 from conversa.engine import jobs, services
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
+from conversa.errors import InvalidTransition
 from conversa.inbox.models import Message
 
 S = ExecutionJob.Status
@@ -80,7 +81,7 @@ def test_disconnected_number_defers_the_job(org):
 
 def test_invalid_transition_is_refused(org):
     intent, _ = services.reply(org.conversation(), "Olá!", org.owner)
-    with pytest.raises(jobs.InvalidTransition):
+    with pytest.raises(InvalidTransition):
         jobs.transition(intent.job, S.SENT)
     intent.job.refresh_from_db()
     assert intent.job.status == S.PENDING

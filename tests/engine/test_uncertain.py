@@ -11,6 +11,7 @@ from django.utils import timezone
 from conversa.engine import jobs, services
 from conversa.engine.models import ExecutionJob
 from conversa.engine.worker import Worker
+from conversa.errors import InvalidTransition
 from conversa.inbox.models import Message
 from conversa.providers import sandbox
 from conversa.providers.models import SandboxMessage
@@ -97,7 +98,7 @@ def test_cancel_only_before_sending(org):
     assert ExecutionJob.objects.get(intent=intent).status == S.FAILED
     other, _ = services.reply(org.conversation(), "b", org.owner)
     jobs.claim_batch("w1", 10)
-    with pytest.raises(jobs.InvalidTransition):
+    with pytest.raises(InvalidTransition):
         services.cancel(other, org.owner)
 
 

@@ -6,10 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from conversa import inbound
 from conversa.accounts.models import Member, OperationalEvent
 from conversa.engine.worker import Worker
+from conversa.errors import Conflict
 from conversa.inbox import assignment
-from conversa.inbox import services as inbox
 from conversa.inbox.models import Conversation
 from conversa.providers import sandbox
 from conversa.providers import services as providers
@@ -31,7 +32,7 @@ def one_at_a_time(org, text="Oi"):
 
 
 def in_bulk(org, text="Oi"):
-    """The webhook front door's path: `apply_events` → `receive_messages` (the bulk insert)."""
+    """The webhook front door's path: `apply_events` → `inbound.receive_messages` (the bulk insert)."""
     message_id = sandbox.new_message_id()
     event = InboundMessage(message_id, PHONE, "Cliente", "text", text)
     assert providers.apply_events([(org.instance, ParsedEvent(event, f"msg:{message_id}"))])
@@ -42,12 +43,12 @@ PATHS = pytest.mark.parametrize("customer_writes", [one_at_a_time, in_bulk])
 
 
 def test_the_bulk_path_is_the_one_under_test(org, monkeypatch):
-    """A guard: `in_bulk` must store through `receive_messages`, not fall back to one at a
+    """A guard: `in_bulk` must store through `inbound.receive_messages`, not fall back to one at a
     time."""
     org.conversation(PHONE)
     single = []
-    original = inbox.receive_message
-    monkeypatch.setattr(inbox, "receive_message", lambda *a: single.append(a) or original(*a))
+    original = inbound.receive_message
+    monkeypatch.setattr(inbound, "receive_message", lambda *a: single.append(a) or original(*a))
     in_bulk(org)
     assert not single
 
@@ -146,7 +147,7 @@ def test_snoozed_conversations_wake_when_their_time_comes(org):
 
 def test_snoozing_into_the_past_is_refused(org):
     conversation = org.conversation()
-    with pytest.raises(assignment.OwnershipRefused, match="future"):
+    with pytest.raises(Conflict, match="future"):
         assignment.snooze(conversation, by=org.owner, until=timezone.now() - timedelta(1))
     conversation.refresh_from_db()
     assert conversation.status == "open"
@@ -156,7 +157,7 @@ def test_priority_changes_are_in_the_history(org):
     conversation = org.conversation()
     assignment.set_priority(conversation, Conversation.Priority.URGENT, by=org.owner)
     assignment.set_priority(conversation, Conversation.Priority.URGENT, by=org.owner)
-    with pytest.raises(assignment.OwnershipRefused):
+    with pytest.raises(Conflict):
         assignment.set_priority(conversation, 9, by=org.owner)
     conversation.refresh_from_db()
     assert conversation.priority == Conversation.Priority.URGENT
@@ -172,7 +173,7 @@ def test_a_person_reopening_keeps_the_newer_conversation_rule(org):
     new = one_at_a_time(org)
     assert new.pk != old.pk
     for change in (assignment.reopen, assignment.mark_pending, assignment.snooze):
-        with pytest.raises(assignment.OwnershipRefused, match="newer open"):
+        with pytest.raises(Conflict, match="newer open"):
             change(old, by=org.owner)
 
 

@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone, translation
 
-from conversa.inbox import assignment, deadlines, teamwork
+from conversa.business_hours import DEFAULT_HOURS, Schedule
+from conversa.errors import Refused
+from conversa.inbox import assignment, deadlines
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Conversation, Queue
-from conversa.inbox.sla import DEFAULT_HOURS, Schedule
 from conversa.providers import sandbox
 from conversa.providers import services as providers
 from conversa.providers.base import InboundMessage, ParsedEvent
@@ -242,7 +243,7 @@ def test_new_targets_and_new_business_hours_recompute_the_due_times(org, routed)
 
 
 def test_a_bad_schedule_is_explained_in_the_callers_language(org):
-    with translation.override("pt-br"), pytest.raises(teamwork.Refused) as refused:
+    with translation.override("pt-br"), pytest.raises(Refused) as refused:
         deadlines.set_business_hours(
             org.org, by=org.owner, hours={"mon": [["18:00", "09:00"]]}, holidays=["amanhã"]
         )
@@ -263,7 +264,7 @@ def test_a_bad_schedule_is_explained_in_the_callers_language(org):
     ],
 )
 def test_a_bad_schedule_is_refused_and_nothing_changes(org, time_zone, hours, holidays, reason):
-    with pytest.raises(teamwork.Refused, match=reason):
+    with pytest.raises(Refused, match=reason):
         deadlines.set_business_hours(
             org.org, by=org.owner, hours=hours, holidays=holidays, time_zone=time_zone
         )

@@ -4,6 +4,7 @@ conversation's history, and operators' open counts always equal to the data."""
 import pytest
 
 from conversa.accounts.models import Member, OperationalEvent
+from conversa.errors import Conflict
 from conversa.inbox import assignment
 from conversa.inbox.models import Conversation, Queue
 
@@ -26,9 +27,7 @@ def test_the_first_claim_wins_and_the_second_is_told_who_has_it(org):
     conversation = org.conversation()
     ana, bruno = org.member(), org.member()
     assignment.claim(conversation, ana)
-    with pytest.raises(
-        assignment.OwnershipRefused, match=f"{ana.display_name} has this"
-    ) as refused:
+    with pytest.raises(Conflict, match=f"{ana.display_name} has this") as refused:
         assignment.claim(conversation, bruno)
     assert refused.value.holder == ana
     conversation.refresh_from_db()
@@ -44,7 +43,7 @@ def test_operators_claim_only_in_their_queues_supervisors_anywhere(org):
     conversation.refresh_from_db()
     outsider, member = org.member(), org.member()
     queue.members.add(member)
-    with pytest.raises(assignment.OwnershipRefused, match="not in"):
+    with pytest.raises(Conflict, match="not in"):
         assignment.claim(conversation, outsider)
     assignment.claim(conversation, member)
     supervisor = org.member(Member.Role.SUPERVISOR)
@@ -57,10 +56,10 @@ def test_assign_release_transfer_resolve_reopen_keep_history_and_counts(org):
     conversation = org.conversation()
     supervisor = org.member(Member.Role.SUPERVISOR)
     ana, bruno = org.member(), org.member()
-    with pytest.raises(assignment.OwnershipRefused, match="Only supervisors"):
+    with pytest.raises(Conflict, match="Only supervisors"):
         assignment.assign(conversation, bruno, by=ana)
     assignment.assign(conversation, ana, by=supervisor)
-    with pytest.raises(assignment.OwnershipRefused, match="Only its operator"):
+    with pytest.raises(Conflict, match="Only its operator"):
         assignment.release(conversation, by=bruno)
     assignment.transfer(conversation, by=ana, to_member=bruno, note="Cliente VIP")
     conversation.refresh_from_db()
@@ -94,10 +93,10 @@ def test_another_organizations_operator_or_queue_is_refused(org, other_org):
     conversation = org.conversation()
     supervisor = org.member(Member.Role.SUPERVISOR)
     stranger = other_org.member()
-    with pytest.raises(assignment.OwnershipRefused):
+    with pytest.raises(Conflict):
         assignment.assign(conversation, stranger, by=supervisor)
     queue = Queue.objects.create(organization=other_org.org, name="Deles")
-    with pytest.raises(assignment.OwnershipRefused):
+    with pytest.raises(Conflict):
         assignment.transfer(conversation, by=supervisor, to_queue=queue)
 
 

@@ -5,9 +5,9 @@ import pytest
 from django.test import Client
 
 from conversa.accounts.models import Member, OperationalEvent
+from conversa.errors import Refused
 from conversa.inbox import teamwork
 from conversa.inbox.models import CannedReply, Message, Note, Tag
-from conversa.realtime import publisher
 
 
 def history(obj) -> list[str]:
@@ -16,14 +16,6 @@ def history(obj) -> list[str]:
             object_type=obj._meta.model_name, object_id=obj.pk
         ).values_list("verb", flat=True)
     )
-
-
-@pytest.fixture
-def published(monkeypatch):
-    """Realtime events as they would leave after commit."""
-    sent = []
-    monkeypatch.setattr(publisher, "_send", lambda org_id, payload: sent.append(payload))
-    return sent
 
 
 def post(client: Client, url: str, data=None):
@@ -38,7 +30,7 @@ def put(client: Client, url: str, data):
 
 
 def test_a_tag_on_a_conversation_is_in_its_history_and_announced(
-    org, published, django_capture_on_commit_callbacks
+    org, published_events, django_capture_on_commit_callbacks
 ):
     conversation = org.conversation()
     vip = teamwork.create_tag(org.org, "VIP", "purple", by=org.owner)
@@ -46,7 +38,9 @@ def test_a_tag_on_a_conversation_is_in_its_history_and_announced(
         assert teamwork.tag_conversation(conversation, vip, by=org.owner)
         assert not teamwork.tag_conversation(conversation, vip, by=org.owner), "already has it"
     assert list(conversation.tags.all()) == [vip]
-    assert published == [{"type": "CONVERSATION_UPDATED", "conversation_id": conversation.pk}]
+    assert published_events == [
+        (org.org.pk, {"type": "CONVERSATION_UPDATED", "conversation_ids": [conversation.pk]})
+    ]
     assert teamwork.untag_conversation(conversation, vip, by=org.owner)
     assert not teamwork.untag_conversation(conversation, vip, by=org.owner)
     assert history(conversation) == ["conversation.tagged", "conversation.untagged"]
@@ -54,7 +48,7 @@ def test_a_tag_on_a_conversation_is_in_its_history_and_announced(
 
 def test_tag_names_are_unique_in_an_organization_whatever_their_case(org, other_org):
     teamwork.create_tag(org.org, "VIP", "red", by=org.owner)
-    with pytest.raises(teamwork.Refused, match="exists") as taken:
+    with pytest.raises(Refused, match="exists") as taken:
         teamwork.create_tag(org.org, "  vip ", "blue", by=org.owner)
     assert taken.value.status == 409
     teamwork.create_tag(other_org.org, "VIP", "red", by=other_org.owner)  # theirs is theirs
@@ -71,19 +65,19 @@ def test_tag_names_are_unique_in_an_organization_whatever_their_case(org, other_
     ],
 )
 def test_a_bad_tag_is_refused(org, name, colour, reason):
-    with pytest.raises(teamwork.Refused, match=reason):
+    with pytest.raises(Refused, match=reason):
         teamwork.create_tag(org.org, name, colour, by=org.owner)
 
 
 def test_agents_apply_tags_but_do_not_create_or_delete_them(org):
     agent = org.member()
-    with pytest.raises(teamwork.Refused) as refused:
+    with pytest.raises(Refused) as refused:
         teamwork.create_tag(org.org, "VIP", "red", by=agent)
     assert refused.value.status == 403
     tag = teamwork.create_tag(org.org, "VIP", "red", by=org.owner)
     contact = org.conversation().contact
     assert teamwork.tag_contact(contact, tag, by=agent)
-    with pytest.raises(teamwork.Refused):
+    with pytest.raises(Refused):
         teamwork.delete_tag(tag, by=agent)
 
 
@@ -99,14 +93,14 @@ def test_deleting_a_tag_takes_it_off_conversations_and_contacts(org):
 def test_another_organizations_tag_is_never_linked(org, other_org):
     theirs = teamwork.create_tag(other_org.org, "Deles", "red", by=other_org.owner)
     conversation = org.conversation()
-    with pytest.raises(teamwork.Refused):
+    with pytest.raises(Refused):
         teamwork.tag_conversation(conversation, theirs, by=org.owner)
-    with pytest.raises(teamwork.Refused):
+    with pytest.raises(Refused):
         teamwork.tag_contact(conversation.contact, theirs, by=org.owner)
     assert not conversation.tags.exists()
 
 
-def test_tags_through_the_api(org, published, django_capture_on_commit_callbacks):
+def test_tags_through_the_api(org, published_events, django_capture_on_commit_callbacks):
     client = org.client()
     conversation = org.conversation()
     created = post(client, "/api/tags", {"name": "VIP", "colour": "green"})
@@ -125,13 +119,19 @@ def test_tags_through_the_api(org, published, django_capture_on_commit_callbacks
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, url, {"tag_id": tag["id"]}).json() == [tag]
     assert client.get(url).json() == [tag]
-    assert published[-1] == {"type": "CONVERSATION_UPDATED", "conversation_id": conversation.pk}
+    assert published_events[-1] == (
+        org.org.pk,
+        {"type": "CONVERSATION_UPDATED", "conversation_ids": [conversation.pk]},
+    )
     assert client.delete(f"{url}/{tag['id']}").json() == []
 
     contact_url = f"/api/contacts/{conversation.contact_id}/tags"
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, contact_url, {"tag_id": tag["id"]}).json() == [tag]
-    assert published[-1] == {"type": "CONTACT_UPDATED", "contact_id": conversation.contact_id}
+    assert published_events[-1] == (
+        org.org.pk,
+        {"type": "CONTACT_UPDATED", "contact_ids": [conversation.contact_id]},
+    )
     assert client.get(contact_url).json() == [tag]
     assert client.delete(f"{contact_url}/{tag['id']}").json() == []
 
@@ -200,7 +200,7 @@ def test_a_body_stored_with_a_variable_unknown_today_shows_it_as_typed(org):
     ],
 )
 def test_a_bad_canned_reply_is_refused_and_nothing_is_stored(org, shortcode, body, reason):
-    with pytest.raises(teamwork.Refused, match=reason.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(Refused, match=reason.replace("(", r"\(").replace(")", r"\)")):
         teamwork.save_canned_reply(org.org, shortcode, body, by=org.owner)
     assert not CannedReply.objects.exists()
 
@@ -257,7 +257,7 @@ def test_canned_replies_through_the_api(org, other_org):
 
 
 def test_a_note_is_kept_for_the_team_and_never_becomes_a_message(
-    org, published, django_capture_on_commit_callbacks
+    org, published_events, django_capture_on_commit_callbacks
 ):
     conversation = org.conversation()
     ana = org.member()
@@ -271,10 +271,10 @@ def test_a_note_is_kept_for_the_team_and_never_becomes_a_message(
     assert conversation.messages.count() == 1, "only the customer's message"
     assert not Message.objects.filter(body__contains="desconto").exists()
     assert history(conversation) == ["conversation.note_added"]
-    assert published == [
-        {"type": "CONVERSATION_UPDATED", "conversation_id": conversation.pk, "note_id": note.pk}
+    assert published_events == [
+        (org.org.pk, {"type": "CONVERSATION_UPDATED", "conversation_ids": [conversation.pk]})
     ]
-    with pytest.raises(teamwork.Refused):
+    with pytest.raises(Refused):
         teamwork.add_note(conversation, "   ", author=ana)
 
 

@@ -4,7 +4,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from django.contrib.auth.models import AnonymousUser
 
-from conversa.realtime import publisher
+from conversa.realtime import events, publisher
 from conversa.realtime.consumers import EventsConsumer
 
 
@@ -43,7 +43,7 @@ def test_anonymous_socket_is_refused(transactional_db):
 
 
 def test_socket_hears_its_organization_and_never_another(transactional_db, org, other_org):
-    event = {"type": publisher.MESSAGE_RECEIVED, "conversation_id": 1, "message_id": 2}
+    event = events.MessageReceived(conversation_ids=[1], message_ids=[2]).payload()
 
     async def scenario():
         socket = socket_for(org.owner.user)
@@ -61,27 +61,32 @@ def test_socket_hears_its_organization_and_never_another(transactional_db, org, 
     assert heard == event
 
 
-def test_events_carry_ids_only_and_leave_after_commit(org, django_capture_on_commit_callbacks):
+def test_events_carry_ids_only_and_leave_after_commit(
+    org, published_events, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
-        org.customer_writes("5511955554444", "segredo do cliente", name="Fulano")
-    assert callbacks, "nothing was published"
-    sent = []
-    original = publisher._send
-    publisher._send = lambda org_id, payload: sent.append(payload)
-    try:
-        for callback in callbacks:
-            callback()
-    finally:
-        publisher._send = original
-    received = [p for p in sent if p["type"] == publisher.MESSAGE_RECEIVED]
-    assert received
-    for payload in sent:
-        assert set(payload) <= {"type", "conversation_id", "message_id", "intent_id", "instance_id"}
-        assert all(isinstance(v, int) for k, v in payload.items() if k != "type")
+        message = org.customer_writes("5511955554444", "segredo do cliente", name="Fulano")
+    assert published_events == [], "nothing leaves before the commit"
+    for callback in callbacks:
+        callback()
+    assert (
+        org.org.pk,
+        {
+            "type": "MESSAGE_RECEIVED",
+            "conversation_ids": [message.conversation_id],
+            "message_ids": [message.pk],
+        },
+    ) in published_events
+    for _, payload in published_events:
+        assert all(
+            k.endswith("_ids") and isinstance(v, list) and all(isinstance(i, int) for i in v)
+            for k, v in payload.items()
+            if k != "type"
+        )
 
 
 def test_a_batch_of_sends_is_one_event_per_kind_with_ids_only(
-    org, django_capture_on_commit_callbacks
+    org, published_events, django_capture_on_commit_callbacks
 ):
     from conversa.engine import services
     from conversa.engine.models import ExecutionJob
@@ -98,16 +103,11 @@ def test_a_batch_of_sends_is_one_event_per_kind_with_ids_only(
     for job in batch:
         job.status = ExecutionJob.Status.UNCERTAIN  # settled by an echo, no provider needed
         ExecutionJob.objects.filter(pk=job.pk).update(status=job.status)
-    sent = []
-    original = publisher._send
-    publisher._send = lambda org_id, payload: sent.append(payload)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.mark_sent([(job, f"3EB0{job.pk}") for job in batch], how="provider echo")
-    finally:
-        publisher._send = original
+    with django_capture_on_commit_callbacks(execute=True):
+        services.mark_sent([(job, f"3EB0{job.pk}") for job in batch], how="provider echo")
+    sent = [payload for _, payload in published_events]
     kinds = [payload["type"] for payload in sent]
-    assert sorted(kinds) == [publisher.INTENT_UPDATED, publisher.MESSAGE_STATUS_UPDATED]
+    assert sorted(kinds) == ["INTENT_UPDATED", "MESSAGE_STATUS_UPDATED"]
     for payload in sent:
         assert set(payload) <= {"type", "conversation_ids", "message_ids", "intent_ids"}
         assert all(
@@ -115,5 +115,5 @@ def test_a_batch_of_sends_is_one_event_per_kind_with_ids_only(
             for k, v in payload.items()
             if k != "type"
         )
-    intents_event = sent[kinds.index(publisher.INTENT_UPDATED)]
+    intents_event = sent[kinds.index("INTENT_UPDATED")]
     assert sorted(intents_event["intent_ids"]) == sorted(i.pk for i in intents)

@@ -31,20 +31,17 @@
     var inbox = document.querySelector(".inbox");
     return inbox ? inbox.getAttribute("data-conversation") : "";
   }
-  // An event names one object (conversation_id) or a batch of them (conversation_ids).
-  function ids(event, name) {
-    var many = event[name + "s"] || [];
-    return event[name] !== undefined ? many.concat([event[name]]) : many;
-  }
+  // An event names its objects in plural keys, a list even for one (realtime/events.py).
   function handle(event) {
-    var conversations = ids(event, "conversation_id").map(String);
-    if (conversations.length) {
+    if (event.conversation_ids) {
       refresh("conversation-list");
-      if (conversations.indexOf(currentConversation()) !== -1) refreshCurrent(event.type);
+      if (event.conversation_ids.map(String).indexOf(currentConversation()) !== -1) {
+        refreshCurrent(event.type);
+      }
     }
     if (event.type === "CONTACT_UPDATED") { refresh("contact-panel"); refresh("conversation-list"); }
-    if (ids(event, "intent_id").length) refresh("intents");
-    if (ids(event, "instance_id").length) { refresh("instances"); refresh("pairing"); }
+    if (event.intent_ids) refresh("intents");
+    if (event.instance_ids) { refresh("instances"); refresh("pairing"); }
   }
   function refreshCurrent(type) {
     if (type === "CONVERSATION_ASSIGNED" || type === "CONVERSATION_UPDATED") {
@@ -176,15 +173,18 @@
     });
   }
 
-  // The 24-hour window's time left, kept current between redraws.
+  // The 24-hour window's time left, kept current between redraws in the server's own
+  // translated phrases ("restam %(hours)s h %(minutes)s min"), numbers in the page's language.
   function tickWindow() {
+    var number = new Intl.NumberFormat(document.documentElement.lang || undefined);
     document.querySelectorAll("#composer-window[data-ends-at] .window-left").forEach(function (el) {
       var ends = Date.parse(el.parentNode.getAttribute("data-ends-at"));
       var minutes = Math.max(0, Math.floor((ends - Date.now()) / 60000));
       if (minutes <= 0) { el.textContent = el.getAttribute("data-closed"); return; }
       var hours = Math.floor(minutes / 60);
       var fmt = hours ? el.getAttribute("data-fmt-hours") : el.getAttribute("data-fmt-minutes");
-      el.textContent = fmt.replace("%(hours)s", hours).replace("%(minutes)s", minutes % 60);
+      el.textContent = fmt.replace("%(hours)s", number.format(hours))
+        .replace("%(minutes)s", number.format(minutes % 60));
     });
   }
   setInterval(tickWindow, 30000);

@@ -435,7 +435,7 @@
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
     var event;
     try { event = JSON.parse(e.detail.message); } catch (err) { return; }
-    if (event.lead_id !== undefined || event.lead_ids || /^LEAD|^FOLLOW/.test(event.type || "")) redraw();
+    if (event.lead_ids) redraw(); // LEAD_UPDATED, FOLLOWUPS_UPDATED
   });
   // Back after a disconnection: what changed meanwhile (the first connection has nothing new).
   var opened = false;

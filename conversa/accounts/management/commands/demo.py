@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from conversa.accounts.demo import OWNER_EMAIL, load_demo
+from conversa.demo import OWNER_EMAIL, load_demo
 
 
 class Command(BaseCommand):

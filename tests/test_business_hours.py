@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conversa.inbox.sla import DEFAULT_HOURS, Schedule, add_business_time, business_seconds
+from conversa.business_hours import DEFAULT_HOURS, Schedule, add_business_time, business_seconds
 
 SP = ZoneInfo("America/Sao_Paulo")
 HOLIDAY = date(2026, 11, 20)

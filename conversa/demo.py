@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from conversa import inbound
 from conversa.accounts.models import Member, Organization
 from conversa.crm import services as crm
 from conversa.crm.models import Pipeline, Stage
@@ -123,7 +124,7 @@ def load_demo() -> DemoResult:
                 text=text,
                 status="DELIVERY_ACK",
             )
-            inbox.receive_message(
+            inbound.receive_message(
                 instance,
                 InboundMessage(
                     provider_message_id=record.message_id,
@@ -138,13 +139,13 @@ def load_demo() -> DemoResult:
     show_the_inbox(org, instance, members)
 
     pipeline = Pipeline.objects.create(organization=org, name="Vendas")
-    for position, (name, color) in enumerate(STAGES):
+    for position, (name, colour) in enumerate(STAGES):
         Stage.objects.create(
             organization=org,
             pipeline=pipeline,
             name=name,
             position=position,
-            color=color,
+            colour=colour,
             is_won=name == "Fechado",
             is_lost=name == "Perdido",
         )

@@ -1,0 +1,43 @@
+"""Reading intents for the Intents page and the API alike: their filters and timeline."""
+
+from datetime import datetime
+
+from conversa.accounts.models import OperationalEvent
+from conversa.accounts.scoping import scoped
+from conversa.engine.models import MessageIntent
+
+
+def filter_intents(
+    intents,
+    *,
+    status=None,
+    origin=None,
+    job_status=None,
+    instance_id=None,
+    contact_id=None,
+    since: datetime | None = None,
+):
+    """The Intents page's and the API's filters, in one place."""
+    if status:
+        intents = intents.filter(status=status)
+    if origin:
+        intents = intents.filter(origin=origin)
+    if job_status:
+        intents = intents.filter(job__status=job_status)
+    if instance_id:
+        intents = intents.filter(instance_id=instance_id)
+    if contact_id:
+        intents = intents.filter(contact_id=contact_id)
+    if since:
+        intents = intents.filter(created_at__gte=since)
+    return intents
+
+
+def timeline(intent: MessageIntent) -> list[dict]:
+    events = scoped(intent.organization, OperationalEvent).filter(
+        object_type="messageintent", object_id=intent.pk
+    )
+    return [
+        {"at": e.created_at, "verb": e.verb, "actor": e.actor_label, "data": e.data}
+        for e in events.order_by("created_at", "id")
+    ]

@@ -1,0 +1,56 @@
+"""A customer wrote: the inbox stores what arrived, then everything that follows it, listed once.
+
+Both inbound paths end here: one message at a time (`receive_message`: a webhook applied alone,
+a retried one, the demo) and a batch (`receive_messages`: the webhook front door under load).
+The inbox only stores; the consequences that build on it (the CRM's follow-ups, distribution,
+realtime, and later opt-out keywords, the assistant and outbound webhooks) are one list, in
+`customer_wrote`, so the inbox never imports the modules that react to it.
+"""
+
+from collections.abc import Collection
+
+from conversa.crm import followups
+from conversa.inbox import assignment
+from conversa.inbox import services as inbox
+from conversa.inbox.models import Message
+from conversa.instances.models import Instance
+from conversa.providers.base import InboundMessage
+from conversa.realtime import publisher
+
+
+def receive_message(instance: Instance, event: InboundMessage) -> Message | None:
+    """Store one inbound message once and apply what follows it; a repeat returns None."""
+    message, new_contact = inbox.store_message(instance, event)
+    if message is None:
+        return None
+    new_contacts = {message.conversation.contact_id} if new_contact else set()
+    customer_wrote([message], new_contact_ids=new_contacts)
+    return message
+
+
+def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Message]:
+    """Store a batch of new inbound messages (see `inbox.store_messages`) and apply what
+    follows them, once for the batch."""
+    messages, new_contacts = inbox.store_messages(arrivals)
+    if messages:
+        customer_wrote(messages, new_contact_ids=new_contacts)
+    return messages
+
+
+def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int]) -> None:
+    """What follows customers' messages, stored in the caller's transaction. A new consequence
+    is one line here.
+
+    1. Their contacts' pending CRM follow-ups stop ("contact replied"): one query for the
+       batch, none for contacts first seen in it (they have none). It runs after the
+       conversations' and numbers' rows were written, the order in which a worker locks
+       numbers, then jobs.
+    2. A conversation nobody holds is handed to an operator of its queue, if one can take it.
+    3. The organization's pages hear of the messages, once the transaction commits.
+    """
+    conversations = {m.conversation_id: m.conversation for m in messages}
+    followups.contact_replied({c.contact_id for c in conversations.values()} - set(new_contact_ids))
+    for conversation in conversations.values():
+        if conversation.assignee_id is None:
+            assignment.distribute(conversation)
+    inbox.publish_messages(messages, publisher.MESSAGE_RECEIVED)

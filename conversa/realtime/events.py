@@ -1,0 +1,109 @@
+"""The realtime events: one definition per type, with a fixed shape.
+
+An event carries its type and ids only (no message text, no phone numbers): pages re-fetch what
+changed. Ids are always lists, in plural keys, whether one object changed or a batch of them,
+so a page reads one shape. A definition forbids any other field: a misspelt or singular key
+raises where the event is made, not in a browser that silently ignores it.
+"""
+
+from typing import Annotated, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+# An event about nothing is a mistake at its publish site, not a refresh for every page.
+Ids = Annotated[list[StrictInt], Field(min_length=1)]
+
+
+class Event(BaseModel):
+    """A realtime event; its subclasses are the catalogue (`CATALOGUE`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    type: ClassVar[str]
+
+    def payload(self) -> dict:
+        """What a socket receives: `{"type": …, "<object>_ids": [...], …}`."""
+        return {"type": self.type, **self.model_dump()}
+
+
+class MessageReceived(Event):
+    """Customers' messages were stored."""
+
+    type = "MESSAGE_RECEIVED"
+    conversation_ids: Ids
+    message_ids: Ids
+
+
+class MessageSent(Event):
+    """Outbound messages were queued (the clock icon)."""
+
+    type = "MESSAGE_SENT"
+    conversation_ids: Ids
+    message_ids: Ids
+
+
+class MessageStatusUpdated(Event):
+    """Messages moved to sent, delivered, read or failed."""
+
+    type = "MESSAGE_STATUS_UPDATED"
+    conversation_ids: Ids
+    message_ids: Ids
+
+
+class ConversationUpdated(Event):
+    """Conversations' state, tags, notes, queue or unread count changed."""
+
+    type = "CONVERSATION_UPDATED"
+    conversation_ids: Ids
+
+
+class ConversationAssigned(Event):
+    """Conversations were claimed, assigned, transferred or released."""
+
+    type = "CONVERSATION_ASSIGNED"
+    conversation_ids: Ids
+
+
+class OperatorStatus(Event):
+    """Operators' availability or capacity changed."""
+
+    type = "OPERATOR_STATUS"
+    member_ids: Ids
+
+
+class ContactUpdated(Event):
+    """Contacts' own data changed (their tags, their opt-out): their panels re-fetch."""
+
+    type = "CONTACT_UPDATED"
+    contact_ids: Ids
+
+
+class InstanceUpdated(Event):
+    """Numbers were added, paired, connected, paused or removed, or their health changed."""
+
+    type = "INSTANCE_UPDATED"
+    instance_ids: Ids
+
+
+class IntentUpdated(Event):
+    """Message intents changed status."""
+
+    type = "INTENT_UPDATED"
+    intent_ids: Ids
+
+
+class LeadUpdated(Event):
+    """Leads were created, changed or moved."""
+
+    type = "LEAD_UPDATED"
+    lead_ids: Ids
+
+
+class FollowupsUpdated(Event):
+    """Leads' follow-ups were scheduled or cancelled."""
+
+    type = "FOLLOWUPS_UPDATED"
+    lead_ids: Ids
+
+
+CATALOGUE: dict[str, type[Event]] = {event.type: event for event in Event.__subclasses__()}

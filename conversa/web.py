@@ -1,0 +1,55 @@
+"""Helpers every app's pages share: the signed-in operator's view, a refusal as a page's answer,
+and reading numbers and JSON bodies from a request."""
+
+import json
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+
+from conversa.errors import Refused
+
+
+def operator_view(view):
+    """A page of a signed-in member of an organization (times are in its time zone: the
+    organization middleware activates it). A `Refused` the view does not show beside its own
+    form becomes the page's answer here, the one place pages turn refusals into HTTP."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if request.org is None:
+            raise Http404("No organization")
+        try:
+            return view(request, *args, **kwargs)
+        except Refused as exc:
+            return refused(request, exc)
+
+    return wrapped
+
+
+def refused(request, exc: Refused) -> HttpResponse:
+    """A refusal as a page's answer. To htmx: its words as plain text, which the page shows in a
+    toast (400 for invalid input or a clash, so htmx swaps nothing; else its own status). To a
+    plain request: the usual 403 or 404 page, or the text."""
+    status = 400 if exc.status in (409, 422) else exc.status
+    if request.htmx or status not in (403, 404):
+        return HttpResponse(str(exc), status=status, content_type="text/plain; charset=utf-8")
+    if status == 403:
+        raise PermissionDenied(str(exc))
+    raise Http404(str(exc))
+
+
+def number(value: str | None) -> int | None:
+    """A positive whole number from a form or query parameter; None for anything else."""
+    return int(value) if value and value.isdigit() and len(value) <= 18 else None
+
+
+def json_body(request) -> dict:
+    """The request's JSON object; {} when the body is empty, unreadable or not an object."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
