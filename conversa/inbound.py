@@ -15,7 +15,7 @@ from conversa.inbox import services as inbox
 from conversa.inbox.models import Message
 from conversa.instances.models import Instance
 from conversa.providers.base import InboundMessage
-from conversa.realtime import publisher
+from conversa.realtime import events
 
 
 def receive_message(instance: Instance, event: InboundMessage) -> Message | None:
@@ -53,4 +53,4 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
     for conversation in conversations.values():
         if conversation.assignee_id is None:
             assignment.distribute(conversation)
-    inbox.publish_messages(messages, publisher.MESSAGE_RECEIVED)
+    inbox.publish_messages(messages, events.MessageReceived)

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    # Serves Swagger UI's files for /api/docs from our own static files (no CDN).
+    "ninja",
     "conversa.accounts",
     "conversa.instances",
     "conversa.providers",

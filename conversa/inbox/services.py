@@ -15,7 +15,7 @@ from conversa.inbox import assignment, deadlines
 from conversa.inbox.models import Contact, Conversation, Message, Queue
 from conversa.instances.models import Instance
 from conversa.providers.base import InboundMessage, StatusUpdate
-from conversa.realtime import publisher
+from conversa.realtime import events, publisher
 
 
 def upsert_contact(org: Organization, phone: str, name: str = "") -> Contact:
@@ -276,7 +276,7 @@ def advance_statuses(messages: list[Message], status: str, *, error: str = "") -
     for message in moved:
         for name, value in fields.items():
             setattr(message, name, value)
-    publish_messages(moved, publisher.MESSAGE_STATUS_UPDATED)
+    publish_messages(moved, events.MessageStatusUpdated)
     return changed
 
 
@@ -292,17 +292,20 @@ def record_sends(sent: list[tuple[Message, str]]) -> None:
     advance_statuses([message for message, _ in sent], Message.Status.SENT)
 
 
-def publish_messages(messages: list[Message], event_type: str) -> None:
+def publish_messages(
+    messages: list[Message], event: type[events.MessageReceived | events.MessageStatusUpdated]
+) -> None:
     """One event per organization for many messages."""
     by_org: dict[int, list[Message]] = {}
     for message in messages:
         by_org.setdefault(message.organization_id, []).append(message)
     for org_id, group in by_org.items():
-        publisher.publish_batch(
+        publisher.publish(
             org_id,
-            event_type,
-            conversation_ids=sorted({m.conversation_id for m in group}),
-            message_ids=[m.id for m in group],
+            event(
+                conversation_ids=sorted({m.conversation_id for m in group}),
+                message_ids=[m.id for m in group],
+            ),
         )
 
 
@@ -324,9 +327,7 @@ def new_outbound_message(conversation: Conversation, body: str, sender: Member |
     Conversation.objects.filter(pk=conversation.pk).update(**changes)
     publisher.publish(
         conversation.organization_id,
-        publisher.MESSAGE_SENT,
-        conversation_id=conversation.id,
-        message_id=message.id,
+        events.MessageSent(conversation_ids=[conversation.id], message_ids=[message.id]),
     )
     return message
 
@@ -338,8 +339,7 @@ def mark_read(conversation: Conversation) -> None:
         conversation.unread_count = 0
         publisher.publish(
             conversation.organization_id,
-            publisher.CONVERSATION_UPDATED,
-            conversation_id=conversation.id,
+            events.ConversationUpdated(conversation_ids=[conversation.id]),
         )
 
 

@@ -9,7 +9,6 @@ change and delete canned replies (they speak for the whole team).
 """
 
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -41,11 +40,6 @@ def create_tag(org: Organization, name: str, colour: str, *, by: Member) -> Tag:
         raise Conflict(gettext("A tag named “%(name)s” exists.") % {"name": name}) from exc
     record(org.id, "tag.created", tag, actor=by, name=name, colour=colour)
     return tag
-
-
-def find_tag(org: Organization, name: str) -> Tag | None:
-    """The organization's tag with this name, in any case."""
-    return Tag.objects.for_org(org).annotate(lower=Lower("name")).filter(lower=name.lower()).first()
 
 
 @transaction.atomic

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 from conversa.accounts.models import Member, OperationalEvent
 from conversa.accounts.scoping import scoped
 from conversa.inbox import deadlines
-from conversa.inbox.models import Conversation, Message, Queue
+from conversa.inbox.models import Conversation, Queue
 from conversa.instances.models import Instance
 
 # WhatsApp's customer-service window: free text only within 24 hours of the customer's last
@@ -201,10 +201,6 @@ def service_window(conversation: Conversation, now: datetime | None = None) -> W
         ends_at=ends_at,
         enforced=conversation.instance.provider == Instance.Provider.CLOUD,
     )
-
-
-def failed_retryable(message: Message) -> bool:
-    return message.is_outbound and message.status == Message.Status.FAILED
 
 
 def past_conversations(conversation: Conversation, limit: int = 10) -> list[Conversation]:

@@ -18,10 +18,10 @@ from django_htmx.http import trigger_client_event
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.crm.models import Lead
+from conversa.engine import resend
 from conversa.engine import services as engine
 from conversa.errors import Refused
-from conversa.inbox import assignment, deadlines, listing, resend, services, teamwork, thread
+from conversa.inbox import assignment, deadlines, listing, services, teamwork, thread
 from conversa.inbox.listing import Filters
 from conversa.inbox.models import Conversation, Message, Queue, Tag
 from conversa.instances.models import Instance
@@ -178,18 +178,12 @@ def messages_context(conversation: Conversation, **extra) -> dict:
 
 
 def contact_context(request, conversation: Conversation, **extra) -> dict:
-    leads = (
-        scoped(request.org, Lead)
-        .filter(contact_id=conversation.contact_id)
-        .select_related("stage", "pipeline")
-    )
     conversation_tags = list(conversation.tags.all())
     contact_tags = list(conversation.contact.tags.all())
     return {
         "current": conversation,
         "contact": conversation.contact,
         "past": thread.past_conversations(conversation),
-        "leads": list(leads[:5]),
         "tags_enabled": True,
         "conversation_tags": conversation_tags,
         "contact_tags": contact_tags,

@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from bench.cluster import web_server
 from conversa.inbox.models import Message
 from conversa.providers.evolution import SECRET_HEADER
-from conversa.realtime import publisher
+from conversa.realtime import events
 from tests.conftest import make_org
 from tests.inbox.test_inbound import upsert
 
@@ -102,27 +102,29 @@ def test_an_event_raised_in_one_process_reaches_sockets_of_another(servers, tran
         )
         assert answer.status_code == 200, answer.text
         message = Message.objects.get(provider_message_id="3EB0FANOUT")
-        event, raw = next_event(ours, publisher.MESSAGE_RECEIVED)
-        assert event["conversation_id"] == message.conversation_id
-        assert event["message_id"] == message.pk
-        assert all(isinstance(v, int) for k, v in event.items() if k != "type")
+        event, raw = next_event(ours, events.MessageReceived.type)
+        assert event == {
+            "type": events.MessageReceived.type,
+            "conversation_ids": [message.conversation_id],
+            "message_ids": [message.pk],
+        }
         assert text not in raw and phone not in raw and "Fulana" not in raw
 
         bearer = {"Authorization": f"Bearer {token}"}
         claimed = api.post(f"/api/conversations/{message.conversation_id}/claim", headers=bearer)
         assert claimed.status_code == 200, claimed.text
-        event, _ = next_event(ours, publisher.CONVERSATION_ASSIGNED)
+        event, _ = next_event(ours, events.ConversationAssigned.type)
         assert event == {
-            "type": publisher.CONVERSATION_ASSIGNED,
-            "conversation_id": message.conversation_id,
+            "type": events.ConversationAssigned.type,
+            "conversation_ids": [message.conversation_id],
         }
 
         away = api.post(
             "/api/operators/me/availability", json={"availability": "away"}, headers=bearer
         )
         assert away.status_code == 200, away.text
-        event, _ = next_event(ours, publisher.OPERATOR_STATUS)
-        assert event == {"type": publisher.OPERATOR_STATUS, "member_id": org.owner.pk}
+        event, _ = next_event(ours, events.OperatorStatus.type)
+        assert event == {"type": events.OperatorStatus.type, "member_ids": [org.owner.pk]}
 
         assert hears_nothing(theirs), "another organization's socket heard our events"
 
