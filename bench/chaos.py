@@ -20,8 +20,8 @@ from bench.dispatch import peak_rss_mb, scratch_number
 from bench.jobs import pending_jobs
 from conversa.accounts.models import OperationalEvent
 from conversa.engine.models import ExecutionJob
-from conversa.providers import sandbox
-from conversa.providers.models import SandboxMessage
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxMessage
 
 S = ExecutionJob.Status
 SETTLED = [S.SENT, S.FAILED, S.DEAD]
@@ -30,7 +30,7 @@ FAULTS = {"failure_rate": 0.10, "timeout_rate": 0.05, "hang_rate": 0.01}
 
 def run(intents: int, workers: int, kill_every: float = 1.0, timeout: float = 3600) -> dict:
     with scratch_number() as (instance, twin):
-        sandbox.set_faults(twin, **FAULTS)
+        simulator.set_faults(twin, **FAULTS)
         created = pending_jobs(instance, intents, contacts=max(1, intents // 5))
         cluster = Cluster()
         try:

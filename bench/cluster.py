@@ -14,7 +14,7 @@ import httpx
 from django.db import connection
 from django.db.models import Count
 
-from conversa.providers.models import SandboxInstance, SandboxMessage
+from conversa.sandbox.models import SandboxInstance, SandboxMessage
 
 CONVERSA = [sys.executable, "-m", "conversa.cli"]
 LOGS = Path(os.environ.get("CONVERSA_LOGS", "var/test-artifacts"))

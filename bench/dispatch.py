@@ -24,8 +24,8 @@ from bench.jobs import pending_jobs
 from conversa.accounts.models import Organization
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.instances.models import Instance
-from conversa.providers import sandbox
-from conversa.providers.models import SandboxInstance, SandboxMessage
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxInstance, SandboxMessage
 
 S = ExecutionJob.Status
 
@@ -107,7 +107,7 @@ def scratch_number():
         hourly_quota=0,
         daily_quota=0,
     )
-    twin = sandbox.create_instance(instance.provider_name)
+    twin = simulator.create_instance(instance.provider_name)
     SandboxInstance.objects.filter(pk=twin.pk).update(state="open")
     twin.refresh_from_db()
     try:

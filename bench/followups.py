@@ -26,7 +26,7 @@ from conversa.crm import followups, services
 from conversa.crm.models import FollowUp, Lead, Pipeline, Stage, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.inbox.models import Contact
-from conversa.providers.models import SandboxMessage
+from conversa.sandbox.models import SandboxMessage
 
 S = ExecutionJob.Status
 STEPS = [
@@ -48,7 +48,7 @@ def setup(org, leads: int) -> tuple[list[Lead], Stage, Member]:
         Stage(organization=org, pipeline=pipeline, name=name, position=n)
         for n, name in enumerate(["Novo", "Proposta"])
     )
-    services.save_automation(org, by=owner, name="Bench", stage=proposta, steps=STEPS)
+    services.save_automation(org, acting_member=owner, name="Bench", stage=proposta, steps=STEPS)
     people = Contact.objects.bulk_create(
         Contact(organization=org, phone=f"55118{n:08d}", name=f"Cliente {n}") for n in range(leads)
     )
@@ -72,7 +72,7 @@ def run(leads: int = 10000, workers: int = 2, batch_size: int = 100) -> dict:
         rows, proposta, owner = setup(org, leads)
         started = time.perf_counter()
         for lead in rows:
-            services.move_lead(lead, proposta, owner)
+            services.move_lead(lead, proposta, acting_member=owner)
         scheduling = time.perf_counter() - started
         scheduled = FollowUp.objects.filter(organization=org).count()
         mine = ExecutionJob.objects.filter(organization=org)

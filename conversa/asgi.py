@@ -1,4 +1,4 @@
-"""ASGI entry point: webhook POSTs through their own front door (`providers.ingress`), the rest
+"""ASGI entry point: webhook POSTs through their own front door (`inbound.front_door`), the rest
 of HTTP through Django, WebSockets through Channels, and a lifespan that runs the in-process
 worker beside the web app when `conversa serve` asks for it."""
 
@@ -44,7 +44,7 @@ from django.conf import settings  # noqa: E402
 
 from conversa.engine import wakeup  # noqa: E402
 from conversa.engine.worker import Worker  # noqa: E402
-from conversa.providers import ingress  # noqa: E402
+from conversa.inbound import front_door  # noqa: E402
 from conversa.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -110,8 +110,8 @@ async def lifespan(receive, send) -> None:
 async def application(scope, receive, send):
     if scope["type"] == "lifespan":
         await lifespan(receive, send)
-    elif ingress.handles(scope):
-        await ingress.webhook_app(scope, receive, send)
+    elif front_door.handles(scope):
+        await front_door.webhook_app(scope, receive, send)
     else:
         await router(scope, receive, send)
     if scope["type"] == "http" and next(served) == SETTLED_AFTER:

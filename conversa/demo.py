@@ -10,18 +10,18 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from conversa import inbound
 from conversa.accounts.models import Member, Organization
 from conversa.crm import services as crm
 from conversa.crm.models import Pipeline, Stage
-from conversa.inbox import assignment, teamwork
+from conversa.inbound import consequences as inbound
+from conversa.inbox import canned_replies, notes, ownership, tags
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Message, Queue
 from conversa.instances.models import Instance
-from conversa.providers import sandbox
 from conversa.providers.base import InboundMessage
 from conversa.providers.evolution import SECRET_HEADER
-from conversa.providers.models import SandboxInstance, SandboxMessage
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxInstance, SandboxMessage
 
 DEMO_SLUG = "demo"
 OWNER_EMAIL = "admin@demo.local"
@@ -81,7 +81,7 @@ def connect_sandbox_number(org: Organization, name: str, phone: str) -> Instance
         status=Instance.Status.CONNECTED,
     )
     webhook_url = f"{settings.PUBLIC_URL}/webhooks/sandbox/{instance.webhook_key}"
-    twin = sandbox.create_instance(
+    twin = simulator.create_instance(
         name, {"url": webhook_url, "headers": {SECRET_HEADER: instance.webhook_secret}}
     )
     SandboxInstance.objects.filter(pk=twin.pk).update(state="open", owner_phone=phone)
@@ -120,7 +120,7 @@ def load_demo() -> DemoResult:
                 chat_phone=phone,
                 customer_name=name,
                 from_me=False,
-                message_id=sandbox.new_message_id(),
+                message_id=simulator.new_message_id(),
                 text=text,
                 status="DELIVERY_ACK",
             )
@@ -193,10 +193,12 @@ def show_the_pipeline(org: Organization, pipeline: Pipeline, members: dict[str, 
     people = {email.split("@")[0]: member for email, member in members.items()}
     for phone, name, title, value, stage, who in LEADS:
         contact = inbox.upsert_contact(org, phone, name)
-        crm.create_lead(contact, stages[stage], title, by=owner, value=value, owner=people.get(who))
+        crm.create_lead(
+            contact, stages[stage], title, acting_member=owner, value=value, owner=people.get(who)
+        )
     crm.save_automation(
         org,
-        by=owner,
+        acting_member=owner,
         name="Acompanhar proposta",
         stage=stages["Proposta"],
         steps=[
@@ -212,17 +214,19 @@ def show_the_inbox(org: Organization, instance: Instance, members: dict[str, Mem
     Gate refused (and its retry button)."""
     owner, ana = members[OWNER_EMAIL], members["ana@demo.local"]
     for shortcode, body in CANNED:
-        teamwork.save_canned_reply(org, shortcode, body, by=owner)
-    tags = {name: teamwork.create_tag(org, name, colour, by=owner) for name, colour in TAGS}
+        canned_replies.save_canned_reply(org, shortcode, body, acting_member=owner)
+    made = {name: tags.create_tag(org, name, colour, acting_member=owner) for name, colour in TAGS}
     conversations = {c.contact.phone: c for c in instance.conversations.select_related("contact")}
     carla = conversations[CUSTOMERS[2][0]]
-    assignment.claim(carla, ana)
-    teamwork.tag_conversation(carla, tags["Entrega"], by=ana)
-    teamwork.tag_contact(carla.contact, tags["VIP"], by=ana)
-    teamwork.add_note(
-        carla, "Cliente recorrente: conferir o rastreio com a transportadora.", author=ana
+    ownership.claim(carla, acting_member=ana)
+    tags.tag_conversation(carla, made["Entrega"], acting_member=ana)
+    tags.tag_contact(carla.contact, made["VIP"], acting_member=ana)
+    notes.add_note(
+        carla, "Cliente recorrente: conferir o rastreio com a transportadora.", acting_member=ana
     )
-    failed = inbox.new_outbound_message(carla, "Oi Carla! Vou verificar o seu pedido agora.", ana)
+    failed = inbox.new_outbound_message(
+        carla, "Oi Carla! Vou verificar o seu pedido agora.", acting_member=ana
+    )
     inbox.advance_status(failed, Message.Status.FAILED, error="The number was disconnected.")
     joao = conversations[CUSTOMERS[1][0]]
-    teamwork.tag_conversation(joao, tags["Orçamento"], by=owner)
+    tags.tag_conversation(joao, made["Orçamento"], acting_member=owner)

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "conversa.accounts",
     "conversa.instances",
     "conversa.providers",
+    "conversa.sandbox",
     "conversa.inbox",
     "conversa.engine",
     "conversa.crm",

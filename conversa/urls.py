@@ -9,8 +9,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from conversa.accounts import views as accounts
 from conversa.api import api
 from conversa.engine import views as engine
+from conversa.inbound import webhooks
 from conversa.instances import views as instances
-from conversa.providers import views as providers
 
 
 def health(request):
@@ -51,8 +51,8 @@ urlpatterns = [
     path("insights/", accounts.upcoming, {"section": "insights"}, name="insights"),
     path("settings/", accounts.upcoming, {"section": "settings"}, name="settings"),
     path("api/", api.urls),
-    path("webhooks/<str:provider>/<str:key>", providers.webhook, name="webhook"),
+    path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),
 ]
 
 if settings.SANDBOX_ENABLED:
-    urlpatterns.append(path("sandbox/", include("conversa.providers.sandbox_urls")))
+    urlpatterns.append(path("sandbox/", include("conversa.sandbox.urls")))

@@ -16,17 +16,17 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import translation
 
-from conversa import inbound
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.services import create_api_token
+from conversa.inbound import consequences as inbound
 from conversa.inbox.models import Contact, Conversation
 from conversa.instances.models import Instance
-from conversa.providers import sandbox
 from conversa.providers.base import InboundMessage
-from conversa.providers.courier import Courier
 from conversa.providers.evolution import SECRET_HEADER
-from conversa.providers.models import SandboxInstance
 from conversa.realtime import publisher
+from conversa.sandbox import simulator
+from conversa.sandbox.courier import Courier
+from conversa.sandbox.models import SandboxInstance
 
 counter = itertools.count(1)
 
@@ -98,7 +98,7 @@ class Org:
         return inbound.receive_message(
             self.instance,
             InboundMessage(
-                provider_message_id=sandbox.new_message_id(),
+                provider_message_id=simulator.new_message_id(),
                 phone=phone,
                 name=name,
                 kind="text",
@@ -129,7 +129,7 @@ def make_org(webhook_base: str = "http://testserver") -> Org:
         phone_number=f"55119000000{n:02d}",
         status=Instance.Status.CONNECTED,
     )
-    twin = sandbox.create_instance(
+    twin = simulator.create_instance(
         instance.provider_name,
         {
             "url": f"{webhook_base}/webhooks/sandbox/{instance.webhook_key}",
@@ -178,14 +178,14 @@ def delivered_webhooks(live_server, settings, transactional_db, monkeypatch):
     """The sandbox on the live server, answering over real HTTP and delivering its webhooks
     for real to that server. Nothing left queued from an earlier test, and nothing still in
     flight when the test ends (a late webhook would reach a database being emptied)."""
-    monkeypatch.setattr(sandbox.courier, "post", Courier.post.__get__(sandbox.courier))
+    monkeypatch.setattr(simulator.courier, "post", Courier.post.__get__(simulator.courier))
     settings.PUBLIC_URL = live_server.url
     settings.SANDBOX_URL = f"{live_server.url}/sandbox/evolution"
     settings.CLOUD_API_URL = f"{live_server.url}/sandbox/graph/v21.0"
     settings.SANDBOX_DELIVERY_DELAY = 0.05
-    sandbox.courier.clear()
+    simulator.courier.clear()
     yield live_server.url
-    assert sandbox.courier.drain(timeout=10), "webhooks still in flight after the test"
+    assert simulator.courier.drain(timeout=10), "webhooks still in flight after the test"
 
 
 def wait_for(condition, what: str = "", timeout: float = 30):

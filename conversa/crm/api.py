@@ -223,7 +223,7 @@ def create_pipeline(request: HttpRequest, payload: PipelineIn):
     pipeline = services.create_pipeline(
         request.org,
         payload.name,
-        by=request.member,
+        acting_member=request.member,
         stages=[stage.dict() for stage in payload.stages],
         custom_fields=payload.custom_fields,
     )
@@ -234,7 +234,7 @@ def create_pipeline(request: HttpRequest, payload: PipelineIn):
 def add_stage(request: HttpRequest, pipeline_id: int, payload: StageIn):
     """A new stage in the pipeline, last unless `position` says where."""
     pipeline = get_for_org_or_404(request.org, Pipeline, pk=pipeline_id)
-    stage = services.add_stage(pipeline, by=request.member, **payload.dict())
+    stage = services.add_stage(pipeline, acting_member=request.member, **payload.dict())
     return Status(201, stage)
 
 
@@ -293,7 +293,7 @@ def create_lead(request: HttpRequest, payload: LeadIn):
         contact,
         stage,
         payload.title,
-        by=request.member,
+        acting_member=request.member,
         value=payload.value,
         owner=owner,
         notes=payload.notes,
@@ -317,10 +317,10 @@ def update_lead(request: HttpRequest, lead_id: int, payload: LeadPatch):
     if "owner_id" in given:
         given["owner"] = member_or_404(request, given.pop("owner_id"))
     if given:
-        services.update_lead(lead, by=request.member, **given)
+        services.update_lead(lead, acting_member=request.member, **given)
     if stage_id is not None:
         stage = get_for_org_or_404(request.org, Stage, pk=stage_id)
-        services.move_lead(lead, stage, request.member)
+        services.move_lead(lead, stage, acting_member=request.member)
     return lead_qs(request).get(pk=lead.pk)
 
 
@@ -389,7 +389,7 @@ def list_automations(
 def create_automation(request: HttpRequest, payload: AutomationIn):
     """A new automation; refused (422) with every problem at once, unknown variables named."""
     args = automation_args(request, payload)
-    automation = services.save_automation(request.org, by=request.member, **args)
+    automation = services.save_automation(request.org, acting_member=request.member, **args)
     return Status(201, automation_out(automations_qs(request).get(pk=automation.pk), {}))
 
 
@@ -411,7 +411,9 @@ def update_automation(request: HttpRequest, automation_id: int, payload: Automat
     """Replace an automation's trigger, filters and steps (for stage entries from now on)."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     args = automation_args(request, payload)
-    services.save_automation(request.org, by=request.member, automation=automation, **args)
+    services.save_automation(
+        request.org, acting_member=request.member, automation=automation, **args
+    )
     return get_automation(request, automation_id)
 
 
@@ -419,14 +421,14 @@ def update_automation(request: HttpRequest, automation_id: int, payload: Automat
 def pause_automation(request: HttpRequest, automation_id: int):
     """Pause: fires nothing more, and its pending steps are cancelled."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
-    services.set_automation_active(automation, False, by=request.member)
+    services.set_automation_active(automation, False, acting_member=request.member)
     return get_automation(request, automation_id)
 
 
 @router.post("/crm/automations/{automation_id}/resume", response=AutomationOut)
 def resume_automation(request: HttpRequest, automation_id: int):
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
-    services.set_automation_active(automation, True, by=request.member)
+    services.set_automation_active(automation, True, acting_member=request.member)
     return get_automation(request, automation_id)
 
 
@@ -434,7 +436,7 @@ def resume_automation(request: HttpRequest, automation_id: int):
 def delete_automation(request: HttpRequest, automation_id: int):
     """Delete; its pending steps are cancelled, the leads keep their history."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
-    services.delete_automation(automation, by=request.member)
+    services.delete_automation(automation, acting_member=request.member)
     return Status(204, None)
 
 
@@ -453,7 +455,7 @@ def follow_up_counters(request: HttpRequest, automation_id: int | None = None):
 @router.post("/crm/follow-ups/dispatch", response=DispatchOut)
 def dispatch(request: HttpRequest):
     """The "Dispatch now" button: make every due step runnable at once; the workers send."""
-    return services.dispatch_now(request.org, by=request.member)
+    return services.dispatch_now(request.org, acting_member=request.member)
 
 
 @router.get("/crm/follow-ups/dispatch/progress", response=dict)

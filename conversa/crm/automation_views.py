@@ -327,7 +327,7 @@ def automation_editor(request, automation_id: int | None = None):
             raise Refused(_("Each step's delay is a whole number (0 for at once)."))
         saved = services.save_automation(
             request.org,
-            by=request.member,
+            acting_member=request.member,
             name=draft["name"],
             stage=found["stage"],
             steps=[spec_of(step) for step in draft["steps"]],
@@ -368,7 +368,7 @@ def automation_active(request, automation_id: int):
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     try:
         services.set_automation_active(
-            automation, request.POST.get("active") == "1", by=request.member
+            automation, request.POST.get("active") == "1", acting_member=request.member
         )
     except Refused as exc:
         return refused(request, exc)
@@ -382,7 +382,7 @@ def automation_active(request, automation_id: int):
 def automation_delete(request, automation_id: int):
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     try:
-        services.delete_automation(automation, by=request.member)
+        services.delete_automation(automation, acting_member=request.member)
     except Refused as exc:
         return refused(request, exc)
     if not request.htmx:
@@ -426,7 +426,7 @@ def dispatch(request):
     """The "Dispatch now" button: `services.dispatch_now` makes every due step runnable now;
     the overlay then follows that dispatch's progress."""
     try:
-        result = services.dispatch_now(request.org, by=request.member)
+        result = services.dispatch_now(request.org, acting_member=request.member)
     except Refused as exc:
         return refused(request, exc)
     context = progress_context(request, result["at"], queued=result["queued"])

@@ -171,7 +171,7 @@ def schedules(automation_ids: list[int]) -> dict[int, tuple[int, datetime | None
     return {row["automation_id"]: (row["n"], row["next"]) for row in rows}
 
 
-def cancel(follow_ups: list[FollowUp], reason: str, actor: Member | None = None) -> int:
+def cancel(follow_ups: list[FollowUp], reason: str, *, acting_member: Member | None = None) -> int:
     """Cancel these follow-ups' sends through the engine (`cancel_intents`), with `reason` (a
     `FollowUp.CancelReason`) recorded on each and on its lead's timeline. One whose job has
     started sending is not undone and not marked. Returns how many were cancelled."""
@@ -180,7 +180,7 @@ def cancel(follow_ups: list[FollowUp], reason: str, actor: Member | None = None)
     label = FollowUp.CancelReason(reason).label
     with transaction.atomic():
         intents = engine.cancel_intents(
-            [f.intent for f in follow_ups], f"cancelled: {label}", actor=actor
+            [f.intent for f in follow_ups], f"cancelled: {label}", acting_member=acting_member
         )
         stopped = {intent.pk for intent in intents}
         mine = [f for f in follow_ups if f.intent_id in stopped]
@@ -197,7 +197,7 @@ def cancel(follow_ups: list[FollowUp], reason: str, actor: Member | None = None)
                 f.organization_id,
                 "followup.cancelled",
                 f.lead,
-                actor=actor,
+                actor=acting_member,
                 follow_up=f.pk,
                 position=f.position,
                 reason=reason,
@@ -231,7 +231,9 @@ def contact_opted_out(contact_ids) -> int:
 
 
 @transaction.atomic
-def set_opted_out(contact: Contact, opted_out: bool = True, *, by: Member | None = None) -> bool:
+def set_opted_out(
+    contact: Contact, opted_out: bool = True, *, acting_member: Member | None = None
+) -> bool:
     """Record that the contact opted out of automated and campaign messages (or back in).
     Returns False when nothing changed. Opting out cancels their pending follow-ups ("opted
     out"); from then on the Gate blocks every AUTOMATION and CAMPAIGN send to them."""
@@ -246,7 +248,7 @@ def set_opted_out(contact: Contact, opted_out: bool = True, *, by: Member | None
         contact.organization_id,
         "contact.opted_out" if opted_out else "contact.opted_in",
         contact,
-        actor=by,
+        actor=acting_member,
     )
     if opted_out:
         contact_opted_out([contact.pk])
@@ -254,10 +256,12 @@ def set_opted_out(contact: Contact, opted_out: bool = True, *, by: Member | None
     return True
 
 
-def automation_stopped(automation: Automation, reason: str, actor: Member | None = None) -> int:
+def automation_stopped(
+    automation: Automation, reason: str, *, acting_member: Member | None = None
+) -> int:
     """A paused or deleted automation's pending steps are cancelled: it sends nothing more."""
     found = list(pending().filter(automation=automation).select_related("intent", "lead"))
-    return cancel(found, reason, actor)
+    return cancel(found, reason, acting_member=acting_member)
 
 
 def dispatch_due(org: Organization | None, now: datetime | None = None) -> dict:

@@ -130,7 +130,7 @@ def pipelines(request):
         created = services.create_pipeline(
             request.org,
             draft["name"],
-            by=request.member,
+            acting_member=request.member,
             stages=[
                 {"name": name, "colour": PALETTE_VALUES[index % len(PALETTE_VALUES)]}
                 for index, name in enumerate(names)
@@ -158,7 +158,7 @@ def pipeline_add_stage(request, pipeline_id: int):
         services.add_stage(
             pipeline,
             draft["name"],
-            by=request.member,
+            acting_member=request.member,
             colour=colour,
             is_won=draft["outcome"] == "won",
             is_lost=draft["outcome"] == "lost",
@@ -189,7 +189,7 @@ def pipeline_fields(request, pipeline_id: int):
     text = request.POST.get("fields", "")[:5000]
     keys = [key for key in re.split(r"[\s,;]+", text) if key]
     try:
-        services.set_custom_fields(pipeline, keys, by=request.member)
+        services.set_custom_fields(pipeline, keys, acting_member=request.member)
     except Refused as exc:
         return manage_page(
             request, pipeline, status=422, errors={"fields": str(exc)}, fields_draft=text
@@ -212,7 +212,7 @@ def stage_edit(request, stage_id: int):
             raise Refused(_("Choose a colour of the palette."))
         services.change_stage(
             stage,
-            by=request.member,
+            acting_member=request.member,
             name=draft["name"],
             colour=colour,
             is_won=draft["outcome"] == "won",
@@ -244,7 +244,7 @@ def stage_move(request, stage_id: int):
     offset = {"up": -1, "down": 1}.get(request.POST.get("direction", ""))
     if offset is None:
         return HttpResponse(status=400)
-    services.move_stage(stage, offset, by=request.member)
+    services.move_stage(stage, offset, acting_member=request.member)
     return back_to(stage.pipeline, f"stage-{stage.pk}")
 
 
@@ -257,7 +257,7 @@ def stage_delete(request, stage_id: int):
     stage = get_for_org_or_404(request.org, Stage, pk=stage_id)
     pipeline = stage.pipeline
     try:
-        services.delete_stage(stage, by=request.member)
+        services.delete_stage(stage, acting_member=request.member)
     except Refused as exc:
         return stage_refused(request, stage, exc)
     return back_to(pipeline, "stages")

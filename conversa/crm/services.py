@@ -45,13 +45,13 @@ def create_pipeline(
     org: Organization,
     name: str,
     *,
-    by: Member,
+    acting_member: Member,
     stages: list[dict] | None = None,
     custom_fields: list[str] | None = None,
 ) -> Pipeline:
     """A new pipeline with its stages in order (each {name, colour?, is_won?, is_lost?}) and
     the keys of its leads' custom fields."""
-    must_supervise(by)
+    must_supervise(acting_member)
     name = " ".join(name.split())
     if not name or len(name) > 120:
         raise Refused(gettext("A pipeline's name is 1 to 120 characters."))
@@ -59,8 +59,8 @@ def create_pipeline(
     with transaction.atomic():
         pipeline = Pipeline.objects.create(organization=org, name=name, custom_fields=fields)
         for spec in stages or []:
-            add_stage(pipeline, by=by, **spec)
-        record(org.id, "pipeline.created", pipeline, actor=by, name=name)
+            add_stage(pipeline, acting_member=acting_member, **spec)
+        record(org.id, "pipeline.created", pipeline, actor=acting_member, name=name)
     return pipeline
 
 
@@ -79,13 +79,19 @@ def check_field_keys(keys: list[str]) -> list[str]:
     return list(keys)
 
 
-def set_custom_fields(pipeline: Pipeline, keys: list[str], *, by: Member) -> Pipeline:
+def set_custom_fields(pipeline: Pipeline, keys: list[str], *, acting_member: Member) -> Pipeline:
     """Declare the keys of the pipeline's custom fields (what {{lead.<key>}} may name)."""
-    must_supervise(by)
-    same_org(by, pipeline.organization_id)
+    must_supervise(acting_member)
+    same_org(acting_member, pipeline.organization_id)
     pipeline.custom_fields = check_field_keys(keys)
     pipeline.save(update_fields=["custom_fields"])
-    record(pipeline.organization_id, "pipeline.fields_changed", pipeline, actor=by, keys=keys)
+    record(
+        pipeline.organization_id,
+        "pipeline.fields_changed",
+        pipeline,
+        actor=acting_member,
+        keys=keys,
+    )
     return pipeline
 
 
@@ -93,15 +99,15 @@ def add_stage(
     pipeline: Pipeline,
     name: str,
     *,
-    by: Member,
+    acting_member: Member,
     colour: str = Stage.DEFAULT_COLOUR,
     is_won: bool = False,
     is_lost: bool = False,
     position: int | None = None,
 ) -> Stage:
     """A stage of the pipeline, last unless `position` is given (the others make room)."""
-    must_supervise(by)
-    same_org(by, pipeline.organization_id)
+    must_supervise(acting_member)
+    same_org(acting_member, pipeline.organization_id)
     name = " ".join(name.split())
     if not name or len(name) > 120:
         raise Refused(gettext("A stage's name is 1 to 120 characters."))
@@ -130,12 +136,18 @@ def add_stage(
 
 
 def change_stage(
-    stage: Stage, *, by: Member, name: str, colour: str, is_won: bool = False, is_lost: bool = False
+    stage: Stage,
+    *,
+    acting_member: Member,
+    name: str,
+    colour: str,
+    is_won: bool = False,
+    is_lost: bool = False,
 ) -> Stage:
     """Rename, recolour or re-flag (won / lost) a stage. Its leads, automations and history
     stay where they are."""
-    must_supervise(by)
-    same_org(by, stage.organization_id)
+    must_supervise(acting_member)
+    same_org(acting_member, stage.organization_id)
     name = " ".join((name or "").split())
     if not name or len(name) > 120:
         raise Refused(gettext("A stage's name is 1 to 120 characters."))
@@ -150,18 +162,18 @@ def change_stage(
     for field, value in changed.items():
         setattr(stage, field, value)
     stage.save(update_fields=list(changed))
-    record(stage.organization_id, "stage.changed", stage, actor=by, **changed)
+    record(stage.organization_id, "stage.changed", stage, actor=acting_member, **changed)
     return stage
 
 
-def move_stage(stage: Stage, offset: int, *, by: Member) -> Stage:
+def move_stage(stage: Stage, offset: int, *, acting_member: Member) -> Stage:
     """Move a stage `offset` places in its pipeline (-1: one earlier, +1: one later); the
     stages are renumbered 0, 1, 2… At either end it stays where it is, and nothing is recorded.
 
     The pipeline's stages are locked while they are renumbered: two reorders at once each see
     the other's result, and never leave two stages at one position."""
-    must_supervise(by)
-    same_org(by, stage.organization_id)
+    must_supervise(acting_member)
+    same_org(acting_member, stage.organization_id)
     with transaction.atomic():
         stages = list(
             Stage.objects.select_for_update()
@@ -177,16 +189,16 @@ def move_stage(stage: Stage, offset: int, *, by: Member) -> Stage:
             if other.position != position:
                 Stage.objects.filter(pk=other.pk).update(position=position)
         stage.position = target
-        record(stage.organization_id, "stage.moved", stage, actor=by, position=target)
+        record(stage.organization_id, "stage.moved", stage, actor=acting_member, position=target)
     return stage
 
 
-def delete_stage(stage: Stage, *, by: Member) -> None:
+def delete_stage(stage: Stage, *, acting_member: Member) -> None:
     """Delete a stage nothing depends on. Refused (409) while leads are in it, automations
     start there, or leads have been through it: their stage changes and follow-ups are the
     leads' history, which deleting the stage would take with it. A pipeline keeps one stage."""
-    must_supervise(by)
-    same_org(by, stage.organization_id)
+    must_supervise(acting_member)
+    same_org(acting_member, stage.organization_id)
     in_use = gettext("“%(name)s” cannot be deleted: ") % {"name": stage.name}
     try:
         with transaction.atomic():
@@ -201,7 +213,9 @@ def delete_stage(stage: Stage, *, by: Member) -> None:
                 )
             if Stage.objects.filter(pipeline_id=stage.pipeline_id).count() == 1:
                 raise Conflict(gettext("A pipeline keeps at least one stage."))
-            record(stage.organization_id, "stage.deleted", stage, actor=by, name=stage.name)
+            record(
+                stage.organization_id, "stage.deleted", stage, actor=acting_member, name=stage.name
+            )
             stage.delete()
     except (IntegrityError, ProtectedError) as exc:
         # A lead created into the stage while it was being deleted: the database refuses.
@@ -255,7 +269,7 @@ def create_lead(
     stage: Stage,
     title: str,
     *,
-    by: Member | None,
+    acting_member: Member | None,
     value=0,
     owner: Member | None = None,
     notes: str = "",
@@ -285,16 +299,20 @@ def create_lead(
             updated_at=now,
             stage_entered_at=now,
         )
-        record(org_id, "lead.created", lead, actor=by, stage=stage.pk, title=lead.title)
+        record(org_id, "lead.created", lead, actor=acting_member, stage=stage.pk, title=lead.title)
         change = StageChange.objects.create(
-            organization_id=org_id, lead=lead, to_stage=stage, moved_by=by, created_at=now
+            organization_id=org_id,
+            lead=lead,
+            to_stage=stage,
+            moved_by=acting_member,
+            created_at=now,
         )
         followups.schedule(change)
         publisher.publish(org_id, events.LeadUpdated(lead_ids=[lead.pk]))
     return lead
 
 
-def update_lead(lead: Lead, *, by: Member | None, **changes) -> Lead:
+def update_lead(lead: Lead, *, acting_member: Member | None, **changes) -> Lead:
     """Change a lead's title, value, owner, notes or custom fields (only those given). Its
     stage changes through `move_lead` only."""
     same_org(lead.pipeline, lead.organization_id)
@@ -322,14 +340,14 @@ def update_lead(lead: Lead, *, by: Member | None, **changes) -> Lead:
         lead.organization_id,
         "lead.updated",
         lead,
-        actor=by,
+        actor=acting_member,
         fields=sorted(changed),
     )
     publisher.publish(lead.organization_id, events.LeadUpdated(lead_ids=[lead.pk]))
     return lead
 
 
-def move_lead(lead: Lead, stage: Stage, by: Member | None) -> StageChange | None:
+def move_lead(lead: Lead, stage: Stage, *, acting_member: Member | None) -> StageChange | None:
     """Move a lead into `stage` of its pipeline; the StageChange recorded, or None when the
     lead was in that stage already (a no-op: nothing recorded, nothing scheduled — invariant 8).
 
@@ -361,7 +379,7 @@ def move_lead(lead: Lead, stage: Stage, by: Member | None) -> StageChange | None
             lead=locked,
             from_stage_id=previous,
             to_stage=stage,
-            moved_by=by,
+            moved_by=acting_member,
             created_at=now,
         )
         Lead.objects.filter(pk=locked.pk).update(stage=stage, stage_entered_at=now, updated_at=now)
@@ -371,7 +389,7 @@ def move_lead(lead: Lead, stage: Stage, by: Member | None) -> StageChange | None
             locked.organization_id,
             "lead.moved",
             locked,
-            actor=by,
+            actor=acting_member,
             from_stage=previous,
             to_stage=stage.pk,
             stage_change=change.pk,
@@ -385,7 +403,7 @@ def move_lead(lead: Lead, stage: Stage, by: Member | None) -> StageChange | None
                 .select_related("intent", "lead")
             ),
             FollowUp.CancelReason.LEFT_STAGE,
-            by,
+            acting_member=acting_member,
         )
         publisher.publish(locked.organization_id, events.LeadUpdated(lead_ids=[locked.pk]))
     lead.stage, lead.stage_entered_at, lead.updated_at = stage, now, now
@@ -398,7 +416,7 @@ def move_lead(lead: Lead, stage: Stage, by: Member | None) -> StageChange | None
 def save_automation(
     org: Organization,
     *,
-    by: Member,
+    acting_member: Member,
     name: str,
     stage: Stage,
     steps: list[dict],
@@ -415,7 +433,7 @@ def save_automation(
 
     A change applies to stage entries from now on: steps already scheduled keep the message
     and time they were given."""
-    must_supervise(by)
+    must_supervise(acting_member)
     for obj in (stage, tag, owner, instance, automation):
         if obj is not None:
             same_org(obj, org.id)
@@ -430,7 +448,7 @@ def save_automation(
     with transaction.atomic():
         created = automation is None
         if created:
-            automation = Automation(organization=org, created_by=by, created_at=now)
+            automation = Automation(organization=org, created_by=acting_member, created_at=now)
         automation.name, automation.stage, automation.tag = name, stage, tag
         automation.owner, automation.instance, automation.active = owner, instance, active
         automation.updated_at = now
@@ -450,7 +468,7 @@ def save_automation(
             org.id,
             "automation.created" if created else "automation.changed",
             automation,
-            actor=by,
+            actor=acting_member,
             name=name,
             stage=stage.pk,
             steps=len(steps),
@@ -478,12 +496,12 @@ def steps_problems(steps: list[dict], custom_fields: list[str]) -> list[str]:
     return found
 
 
-def set_automation_active(automation: Automation, active: bool, *, by: Member) -> int:
+def set_automation_active(automation: Automation, active: bool, *, acting_member: Member) -> int:
     """Pause or resume an automation. Pausing cancels its pending steps ("automation paused"):
     a paused automation sends nothing; resuming fires on stage entries from then on. Returns
     how many steps were cancelled."""
-    must_supervise(by)
-    same_org(by, automation.organization_id)
+    must_supervise(acting_member)
+    same_org(acting_member, automation.organization_id)
     with transaction.atomic():
         Automation.objects.filter(pk=automation.pk).update(active=active, updated_at=timezone.now())
         automation.active = active
@@ -491,27 +509,29 @@ def set_automation_active(automation: Automation, active: bool, *, by: Member) -
             automation.organization_id,
             "automation.resumed" if active else "automation.paused",
             automation,
-            actor=by,
+            actor=acting_member,
         )
         if active:
             return 0
-        return followups.automation_stopped(automation, FollowUp.CancelReason.AUTOMATION_PAUSED, by)
+        return followups.automation_stopped(
+            automation, FollowUp.CancelReason.AUTOMATION_PAUSED, acting_member=acting_member
+        )
 
 
-def delete_automation(automation: Automation, *, by: Member) -> int:
+def delete_automation(automation: Automation, *, acting_member: Member) -> int:
     """Delete an automation; its pending steps are cancelled ("automation deleted") and its
     follow-ups' history stays on the leads. Returns how many steps were cancelled."""
-    must_supervise(by)
-    same_org(by, automation.organization_id)
+    must_supervise(acting_member)
+    same_org(acting_member, automation.organization_id)
     with transaction.atomic():
         cancelled = followups.automation_stopped(
-            automation, FollowUp.CancelReason.AUTOMATION_DELETED, by
+            automation, FollowUp.CancelReason.AUTOMATION_DELETED, acting_member=acting_member
         )
         record(
             automation.organization_id,
             "automation.deleted",
             automation,
-            actor=by,
+            actor=acting_member,
             name=automation.name,
         )
         automation.delete()
@@ -527,11 +547,17 @@ def preview_step(template: str, lead: Lead) -> str:
     return AutomationStep.render(template, lead)
 
 
-def dispatch_now(org: Organization, *, by: Member) -> dict:
+def dispatch_now(org: Organization, *, acting_member: Member) -> dict:
     """The "Dispatch now" button: `followups.dispatch_due` for the organization."""
-    must_supervise(by)
+    must_supervise(acting_member)
     result = followups.dispatch_due(org)
-    record(org.id, "followups.dispatched", org, actor=by, made_runnable=result["made_runnable"])
+    record(
+        org.id,
+        "followups.dispatched",
+        org,
+        actor=acting_member,
+        made_runnable=result["made_runnable"],
+    )
     return result
 
 

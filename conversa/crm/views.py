@@ -260,7 +260,7 @@ def new_lead(request):
                     contact,
                     stage,
                     draft["title"],
-                    by=request.member,
+                    acting_member=request.member,
                     value=value,
                     owner=owner,
                     notes=draft["notes"],
@@ -380,7 +380,7 @@ def edit_lead(request, lead_id: int):
         try:
             services.update_lead(
                 lead,
-                by=request.member,
+                acting_member=request.member,
                 title=draft["title"],
                 value=value,
                 owner=owner,
@@ -415,7 +415,7 @@ def move(request, lead_id: int):
     try:
         if stage is None:
             raise NotFound(_("That stage no longer exists."))
-        services.move_lead(lead, stage, by=request.member)
+        services.move_lead(lead, stage, acting_member=request.member)
     except Refused as exc:
         return refused(request, exc)
     if not request.htmx:

@@ -174,7 +174,7 @@ def get_intent(request: HttpRequest, intent_id: int):
 def cancel_intent(request: HttpRequest, intent_id: int):
     """Cancel an intent that has not started sending."""
     intent = get_for_org_or_404(request.org, MessageIntent, pk=intent_id)
-    services.cancel(intent, request.member)
+    services.cancel(intent, acting_member=request.member)
     return intent_detail(intent)
 
 
@@ -185,5 +185,5 @@ def resolve_intent(request: HttpRequest, intent_id: int, payload: ResolveIn):
     job = getattr(intent, "job", None)
     if job is None or job.status != ExecutionJob.Status.UNCERTAIN:
         raise InvalidTransition("only an UNCERTAIN send can be resolved")
-    services.resolve_uncertain(job, payload.action, request.member)
+    services.resolve_uncertain(job, payload.action, acting_member=request.member)
     return intent_detail(intent)

@@ -267,10 +267,21 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
 def clock_windows(now: datetime, tz: ZoneInfo) -> tuple[Window, Window]:
     """The current local clock hour and local day around `now`, as [start, end) in UTC."""
     local = now.astimezone(tz)
-    hour_start = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    on_the_hour = local.replace(minute=0, second=0, microsecond=0)
+    # A local clock hour runs from the last time the clock showed :00 to the next (wall time,
+    # in either pass of a repeated hour), an hour at most; a DST change within it ends it and
+    # starts the next one (half-hour shifts such as Lord Howe's or Chatham's make hours of 30
+    # or 90 minutes otherwise).
+    starts = [on_the_hour.replace(fold=fold).astimezone(UTC) for fold in (0, 1)]
+    hour_start = max(start for start in starts if start <= now)
+    hour_start = offset_change(hour_start, now, tz) or hour_start
+    next_hour = on_the_hour + timedelta(hours=1)
+    ends = [next_hour.replace(fold=fold).astimezone(UTC) for fold in (0, 1)]
+    hour_end = min([end for end in ends if end > now] + [hour_start + timedelta(hours=1)])
+    hour_end = offset_change(now, hour_end, tz) or hour_end
     day_end = local_midnight(local.date() + timedelta(days=1), tz)
     return (
-        (hour_start, hour_start + timedelta(hours=1)),
+        (hour_start, hour_end),
         (local_midnight(local.date(), tz), day_end),
     )
 

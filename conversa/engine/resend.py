@@ -16,7 +16,7 @@ TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 TEMPLATE_LANGUAGE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
 
 
-def retry(message: Message, member: Member) -> tuple[MessageIntent, bool]:
+def retry(message: Message, *, acting_member: Member) -> tuple[MessageIntent, bool]:
     """Send a failed outbound message again as a new intent (the Gate decides afresh).
 
     The key is the failed message's own, so a double click retries it once; if the retry
@@ -38,7 +38,7 @@ def retry(message: Message, member: Member) -> tuple[MessageIntent, bool]:
         origin=MessageIntent.Origin.CHAT_MANUAL,
         idempotency_key=f"chat:retry:{message.pk}",
         conversation=conversation,
-        created_by=member,
+        created_by=acting_member,
         template=original.template if original else None,
     )
 
@@ -50,7 +50,7 @@ def template_preview(template: dict) -> str:
 
 
 def send_template(
-    conversation: Conversation, member: Member, template: dict, idempotency_key: str
+    conversation: Conversation, template: dict, idempotency_key: str, *, acting_member: Member
 ) -> tuple[MessageIntent, bool]:
     """A Cloud API template ({name, language, variables}) in the conversation."""
     return engine.create_intent(
@@ -60,6 +60,6 @@ def send_template(
         origin=MessageIntent.Origin.CHAT_MANUAL,
         idempotency_key=idempotency_key,
         conversation=conversation,
-        created_by=member,
+        created_by=acting_member,
         template=template,
     )

@@ -27,7 +27,6 @@ from conversa.instances.models import Instance
 from conversa.providers.base import ProviderError, SendResult
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
-from conversa.providers.services import apply_early_statuses
 from conversa.realtime import events, publisher
 
 log = logging.getLogger(__name__)
@@ -167,7 +166,7 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
         if intent.conversation and not scheduled:
             with_org(intent.conversation, org)
             message = inbox.new_outbound_message(
-                intent.conversation, intent.body, intent.created_by
+                intent.conversation, intent.body, acting_member=intent.created_by
             )
         if decision.verdict == GateDecision.Verdict.BLOCK:
             statuses.setdefault(MessageIntent.Status.BLOCKED, []).append(intent)
@@ -236,7 +235,11 @@ def ask_gate(
 
 
 def reply(
-    conversation: Conversation, body: str, member: Member, idempotency_key: str | None = None
+    conversation: Conversation,
+    body: str,
+    idempotency_key: str | None = None,
+    *,
+    acting_member: Member,
 ) -> tuple[MessageIntent, bool]:
     """An operator's answer in a conversation (origin CHAT_MANUAL)."""
     return create_intent(
@@ -246,7 +249,7 @@ def reply(
         origin=MessageIntent.Origin.CHAT_MANUAL,
         idempotency_key=idempotency_key or f"chat:{uuid.uuid4()}",
         conversation=conversation,
-        created_by=member,
+        created_by=acting_member,
     )
 
 
@@ -331,7 +334,7 @@ def add_messages(sending: list[ExecutionJob]) -> None:
             intent.conversation = inbox.current_conversation(job.instance, job.contact)
             intent.save(update_fields=["conversation"])
         job.message = inbox.new_outbound_message(
-            intent.conversation, intent.body, intent.created_by
+            intent.conversation, intent.body, acting_member=intent.created_by
         )
         ExecutionJob.objects.filter(pk=job.pk).update(message=job.message)
 
@@ -417,7 +420,7 @@ def mark_sent(sent: list[tuple[ExecutionJob, str]], how: str = "provider answer"
     )
     with_message = [job for job in moved if job.message_id]
     inbox.record_sends([(job.message, job.provider_message_id) for job in with_message])
-    apply_early_statuses([(job.instance, job.provider_message_id) for job in with_message])
+    inbox.apply_early_statuses([(job.instance, job.provider_message_id) for job in with_message])
 
 
 def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:
@@ -451,13 +454,20 @@ def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:
     )
 
 
-def fail(job: ExecutionJob, reason: str, status: str, actor: Member | None = None) -> None:
+def fail(
+    job: ExecutionJob, reason: str, status: str, *, acting_member: Member | None = None
+) -> None:
     jobs.transition(job, status, last_error=reason, lease_until=None)
     if status == S.DEAD:
         metrics.jobs_dead.inc()
     set_intents_status([job.intent], MessageIntent.Status.FAILED)
     record(
-        job.organization_id, f"job.{status}", job.intent, actor=actor, label="worker", error=reason
+        job.organization_id,
+        f"job.{status}",
+        job.intent,
+        actor=acting_member,
+        label="worker",
+        error=reason,
     )
     if job.message_id:
         inbox.advance_status(job.message, Message.Status.FAILED, error=reason)
@@ -524,22 +534,22 @@ def reconcile_uncertain(now=None, limit: int = 50) -> dict[str, int]:
     return counts
 
 
-def resolve_uncertain(job: ExecutionJob, action: str, member: Member) -> ExecutionJob:
+def resolve_uncertain(job: ExecutionJob, action: str, *, acting_member: Member) -> ExecutionJob:
     """A person settles an UNCERTAIN job: "resend" (send it again) or "mark_failed"."""
     with transaction.atomic():
         if action == "resend":
             jobs.transition(job, S.PENDING, worker_id="", run_after=timezone.now())
-            record(job.organization_id, "job.resend", job.intent, actor=member)
+            record(job.organization_id, "job.resend", job.intent, actor=acting_member)
             transaction.on_commit(wakeup.notify)
         elif action == "mark_failed":
-            fail(job, "marked failed by a person", S.FAILED, actor=member)
+            fail(job, "marked failed by a person", S.FAILED, acting_member=acting_member)
         else:
             raise ValueError(f"unknown action {action!r}")
     return job
 
 
 def cancel_intents(
-    intents: list[MessageIntent], reason: str, actor: Member | None = None
+    intents: list[MessageIntent], reason: str, *, acting_member: Member | None = None
 ) -> list[MessageIntent]:
     """Cancel the jobs of these intents that have not started sending; the intents cancelled.
 
@@ -567,7 +577,9 @@ def cancel_intents(
             return []
         set_intents_status([job.intent for job in cancelled], MessageIntent.Status.FAILED)
         OperationalEvent.objects.bulk_create(
-            event(job.organization_id, "job.cancelled", job.intent, actor=actor, reason=reason)
+            event(
+                job.organization_id, "job.cancelled", job.intent, actor=acting_member, reason=reason
+            )
             for job in cancelled
         )
         messages = [job.message for job in cancelled if job.message_id]
@@ -575,11 +587,11 @@ def cancel_intents(
     return [job.intent for job in cancelled]
 
 
-def cancel(intent: MessageIntent, member: Member) -> MessageIntent:
+def cancel(intent: MessageIntent, *, acting_member: Member) -> MessageIntent:
     """Cancel an intent whose job has not started sending. Raises InvalidTransition after."""
     with transaction.atomic():
         job = ExecutionJob.objects.select_for_update().filter(intent=intent).first()
         if job is None or job.status not in (S.PENDING, S.RETRY_WAIT):
             raise InvalidTransition("only a job that has not started sending can be cancelled")
-        fail(job, "cancelled", S.FAILED, actor=member)
+        fail(job, "cancelled", S.FAILED, acting_member=acting_member)
     return intent

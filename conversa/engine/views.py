@@ -55,9 +55,9 @@ def intent_action(request, intent_id: int, action: str):
     job = getattr(intent, "job", None)
     try:
         if action == "cancel":
-            services.cancel(intent, request.member)
+            services.cancel(intent, acting_member=request.member)
         elif job is not None and job.status == ExecutionJob.Status.UNCERTAIN:
-            services.resolve_uncertain(job, action, request.member)
+            services.resolve_uncertain(job, action, acting_member=request.member)
     except (InvalidTransition, ValueError):
         pass  # the page shows the job's current state, which says why nothing happened
     return redirect("intent", intent_id=intent.pk)

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from conversa.engine import jobs, services, wakeup
-from conversa.inbox import assignment
+from conversa.inbox import states
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class Worker:
         # database a query on every pass of every worker.
         if time.monotonic() >= self.next_wake:
             self.next_wake = time.monotonic() + settings.WAKE_SNOOZED_SECONDS
-            assignment.wake_snoozed()
+            states.wake_snoozed()
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)

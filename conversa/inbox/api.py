@@ -12,7 +12,7 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services as engine
 from conversa.engine.api import IntentOut, intent_out
-from conversa.inbox import assignment, deadlines, listing, teamwork
+from conversa.inbox import canned_replies, deadlines, listing, notes, ownership, states, tags
 from conversa.inbox.models import CannedReply, Contact, Conversation, Note, Queue, Tag
 from conversa.inbox.views import MAX_REPLY_LENGTH
 
@@ -129,7 +129,9 @@ def send_reply(
     """Answer in a conversation. A repeated Idempotency-Key returns the first intent with 200."""
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
     key = f"api:{idempotency_key}" if idempotency_key else None
-    intent, created = engine.reply(conversation, payload.body.strip(), request.member, key)
+    intent, created = engine.reply(
+        conversation, payload.body.strip(), key, acting_member=request.member
+    )
     return Status(201 if created else 200, intent_out(intent))
 
 
@@ -157,12 +159,16 @@ def changed(request: HttpRequest, conversation_id: int, change) -> Conversation:
 @router.post("/conversations/{conversation_id}/claim", response=ConversationOut)
 def claim(request: HttpRequest, conversation_id: int):
     """Take an unassigned conversation; 409 with `assignee` when someone has it already."""
-    return changed(request, conversation_id, lambda c: assignment.claim(c, request.member))
+    return changed(
+        request, conversation_id, lambda c: ownership.claim(c, acting_member=request.member)
+    )
 
 
 @router.post("/conversations/{conversation_id}/release", response=ConversationOut)
 def release(request: HttpRequest, conversation_id: int):
-    return changed(request, conversation_id, lambda c: assignment.release(c, by=request.member))
+    return changed(
+        request, conversation_id, lambda c: ownership.release(c, acting_member=request.member)
+    )
 
 
 @router.post("/conversations/{conversation_id}/assign", response=ConversationOut)
@@ -170,7 +176,9 @@ def assign(request: HttpRequest, conversation_id: int, payload: AssignIn):
     """A supervisor gives the conversation to an operator of the organization."""
     member = get_for_org_or_404(request.org, Member, pk=payload.member_id)
     return changed(
-        request, conversation_id, lambda c: assignment.assign(c, member, by=request.member)
+        request,
+        conversation_id,
+        lambda c: ownership.assign(c, member, acting_member=request.member),
     )
 
 
@@ -185,8 +193,8 @@ def transfer(request: HttpRequest, conversation_id: int, payload: TransferIn):
     return changed(
         request,
         conversation_id,
-        lambda c: assignment.transfer(
-            c, by=request.member, to_member=member, to_queue=queue, note=payload.note
+        lambda c: ownership.transfer(
+            c, acting_member=request.member, to_member=member, to_queue=queue, note=payload.note
         ),
     )
 
@@ -196,7 +204,7 @@ def resolve(request: HttpRequest, conversation_id: int, payload: ReasonIn):
     return changed(
         request,
         conversation_id,
-        lambda c: assignment.resolve(c, by=request.member, reason=payload.reason),
+        lambda c: states.resolve(c, acting_member=request.member, reason=payload.reason),
     )
 
 
@@ -205,7 +213,7 @@ def reopen(request: HttpRequest, conversation_id: int, payload: ReasonIn):
     return changed(
         request,
         conversation_id,
-        lambda c: assignment.reopen(c, by=request.member, reason=payload.reason),
+        lambda c: states.reopen(c, acting_member=request.member, reason=payload.reason),
     )
 
 
@@ -225,7 +233,7 @@ def mark_pending(request: HttpRequest, conversation_id: int, payload: ReasonIn):
     return changed(
         request,
         conversation_id,
-        lambda c: assignment.mark_pending(c, by=request.member, reason=payload.reason),
+        lambda c: states.mark_pending(c, acting_member=request.member, reason=payload.reason),
     )
 
 
@@ -240,8 +248,8 @@ def snooze(request: HttpRequest, conversation_id: int, payload: SnoozeIn):
     return changed(
         request,
         conversation_id,
-        lambda c: assignment.snooze(
-            c, by=request.member, until=payload.until, reason=payload.reason
+        lambda c: states.snooze(
+            c, acting_member=request.member, until=payload.until, reason=payload.reason
         ),
     )
 
@@ -251,11 +259,11 @@ def set_priority(request: HttpRequest, conversation_id: int, payload: PriorityIn
     return changed(
         request,
         conversation_id,
-        lambda c: assignment.set_priority(c, payload.priority, by=request.member),
+        lambda c: states.set_priority(c, payload.priority, acting_member=request.member),
     )
 
 
-# Tags, canned replies and notes (conversa/inbox/teamwork.py)
+# Tags, canned replies and notes (conversa/inbox/tags.py, canned_replies.py, notes.py)
 
 
 class TagOut(Schema):
@@ -315,7 +323,7 @@ def list_tags(request: HttpRequest):
 @router.post("/tags", response={201: TagOut}, tags=["tags"])
 def create_tag(request: HttpRequest, payload: TagIn):
     """A new tag; 409 when the name exists in any case."""
-    tag = teamwork.create_tag(request.org, payload.name, payload.colour, by=request.member)
+    tag = tags.create_tag(request.org, payload.name, payload.colour, acting_member=request.member)
     return Status(201, tag)
 
 
@@ -323,7 +331,7 @@ def create_tag(request: HttpRequest, payload: TagIn):
 def delete_tag(request: HttpRequest, tag_id: int):
     """Delete a tag: it leaves every conversation and contact."""
     tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
-    teamwork.delete_tag(tag, by=request.member)
+    tags.delete_tag(tag, acting_member=request.member)
     return Status(204, None)
 
 
@@ -332,7 +340,7 @@ def tag_conversation(request: HttpRequest, conversation_id: int, payload: TagRef
     """Put a tag on a conversation (again is fine); its tags afterwards."""
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
     tag = get_for_org_or_404(request.org, Tag, pk=payload.tag_id)
-    teamwork.tag_conversation(conversation, tag, by=request.member)
+    tags.tag_conversation(conversation, tag, acting_member=request.member)
     return conversation.tags.order_by("name", "id")
 
 
@@ -342,7 +350,7 @@ def tag_conversation(request: HttpRequest, conversation_id: int, payload: TagRef
 def untag_conversation(request: HttpRequest, conversation_id: int, tag_id: int):
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
     tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
-    teamwork.untag_conversation(conversation, tag, by=request.member)
+    tags.untag_conversation(conversation, tag, acting_member=request.member)
     return conversation.tags.order_by("name", "id")
 
 
@@ -362,7 +370,7 @@ def contact_tags(request: HttpRequest, contact_id: int):
 def tag_contact(request: HttpRequest, contact_id: int, payload: TagRef):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     tag = get_for_org_or_404(request.org, Tag, pk=payload.tag_id)
-    teamwork.tag_contact(contact, tag, by=request.member)
+    tags.tag_contact(contact, tag, acting_member=request.member)
     return contact.tags.order_by("name", "id")
 
 
@@ -370,7 +378,7 @@ def tag_contact(request: HttpRequest, contact_id: int, payload: TagRef):
 def untag_contact(request: HttpRequest, contact_id: int, tag_id: int):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
-    teamwork.untag_contact(contact, tag, by=request.member)
+    tags.untag_contact(contact, tag, acting_member=request.member)
     return contact.tags.order_by("name", "id")
 
 
@@ -379,15 +387,15 @@ def list_canned_replies(request: HttpRequest, q: str = ""):
     """The organization's canned replies; with `q`, those whose shortcode starts with it (what
     follows the `/` typed in the composer), at most 20."""
     limit = 20 if q else 500
-    return teamwork.search_canned_replies(request.org, q, limit=limit)
+    return canned_replies.search_canned_replies(request.org, q, limit=limit)
 
 
 @router.post("/canned-replies", response={201: CannedReplyOut}, tags=["canned replies"])
 def create_canned_reply(request: HttpRequest, payload: CannedReplyIn):
     """422 naming every problem (shortcode's form, unknown `{{variables}}`); 409 when the
     shortcode is taken."""
-    reply = teamwork.save_canned_reply(
-        request.org, payload.shortcode, payload.body, by=request.member
+    reply = canned_replies.save_canned_reply(
+        request.org, payload.shortcode, payload.body, acting_member=request.member
     )
     return Status(201, reply)
 
@@ -400,15 +408,15 @@ def get_canned_reply(request: HttpRequest, reply_id: int):
 @router.put("/canned-replies/{reply_id}", response=CannedReplyOut, tags=["canned replies"])
 def update_canned_reply(request: HttpRequest, reply_id: int, payload: CannedReplyIn):
     reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
-    return teamwork.save_canned_reply(
-        request.org, payload.shortcode, payload.body, by=request.member, reply=reply
+    return canned_replies.save_canned_reply(
+        request.org, payload.shortcode, payload.body, acting_member=request.member, reply=reply
     )
 
 
 @router.delete("/canned-replies/{reply_id}", response={204: None}, tags=["canned replies"])
 def delete_canned_reply(request: HttpRequest, reply_id: int):
     reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
-    teamwork.delete_canned_reply(reply, by=request.member)
+    canned_replies.delete_canned_reply(reply, acting_member=request.member)
     return Status(204, None)
 
 
@@ -422,7 +430,7 @@ def render_canned_reply(request: HttpRequest, conversation_id: int, reply_id: in
     the composer (the operator still sends it)."""
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
     reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
-    return {"text": teamwork.render_canned(reply, conversation, request.member)}
+    return {"text": canned_replies.render_canned(reply, conversation, request.member)}
 
 
 def note_out(note: Note) -> dict:
@@ -448,7 +456,7 @@ def list_notes(request: HttpRequest, conversation_id: int):
 def add_note(request: HttpRequest, conversation_id: int, payload: NoteIn):
     """A private note for the team; never sent to the customer."""
     conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
-    note = teamwork.add_note(conversation, payload.body, author=request.member)
+    note = notes.add_note(conversation, payload.body, acting_member=request.member)
     return Status(201, note_out(note))
 
 
@@ -501,7 +509,7 @@ def set_business_hours(request: HttpRequest, payload: BusinessHoursIO):
     unresolved conversations are recomputed."""
     deadlines.set_business_hours(
         request.org,
-        by=request.member,
+        acting_member=request.member,
         hours=payload.hours,
         holidays=payload.holidays,
         time_zone=payload.time_zone,

@@ -113,7 +113,7 @@ def recompute(conversations) -> int:
 def set_business_hours(
     org: Organization,
     *,
-    by: Member,
+    acting_member: Member,
     hours: dict,
     holidays: list[str],
     time_zone: str | None = None,
@@ -121,27 +121,27 @@ def set_business_hours(
     """Change the organization's business hours (and holidays, time zone) after checking them
     (`sla.schedule_problems`, every problem at once), then recompute the due times of its
     unresolved conversations."""
-    must_supervise(by)
+    must_supervise(acting_member)
     time_zone = time_zone or org.time_zone
     problems = sla.schedule_problems(time_zone, hours, holidays)
     if problems:
         raise Refused(" ".join(problems))
     org.business_hours, org.holidays, org.time_zone = hours, sorted(set(holidays)), time_zone
     org.save(update_fields=["business_hours", "holidays", "time_zone"])
-    record(org.id, "organization.business_hours_changed", org, actor=by)
+    record(org.id, "organization.business_hours_changed", org, actor=acting_member)
     recompute(Conversation.objects.for_org(org))
 
 
 def set_queue_targets(
     queue: Queue,
     *,
-    by: Member,
+    acting_member: Member,
     first_response_minutes: int | None,
     resolution_minutes: int | None,
 ) -> None:
     """Change a queue's SLA targets (business minutes; None for none) and recompute the due
     times of its unresolved conversations."""
-    must_supervise(by)
+    must_supervise(acting_member)
     for minutes in (first_response_minutes, resolution_minutes):
         if minutes is not None and minutes <= 0:
             raise Refused(gettext("An SLA target is a positive number of minutes."))
@@ -152,7 +152,7 @@ def set_queue_targets(
         queue.organization_id,
         "queue.sla_changed",
         queue,
-        actor=by,
+        actor=acting_member,
         first_response_minutes=first_response_minutes,
         resolution_minutes=resolution_minutes,
     )

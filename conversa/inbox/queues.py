@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.services import must_supervise, record, same_org
 from conversa.errors import Conflict, Refused
-from conversa.inbox import assignment, deadlines
+from conversa.inbox import deadlines, ownership
 from conversa.inbox.models import Conversation, Queue
 from conversa.instances.models import Instance
 from conversa.realtime import events, publisher
@@ -33,7 +33,7 @@ ANNOUNCED = 1000
 def create_queue(
     org: Organization,
     *,
-    by: Member,
+    acting_member: Member,
     name: str,
     member_ids: Iterable[int] = (),
     number_ids: Iterable[int] = (),
@@ -47,8 +47,8 @@ def create_queue(
     3. a member or number id that is not the organization's;
     4. an SLA target that is not a positive number of minutes (`deadlines.set_queue_targets`).
     """
-    must_supervise(by)
-    same_org(by, org.id)
+    must_supervise(acting_member)
+    same_org(acting_member, org.id)
     name = clean_name(org, name)
     check_distribution(distribution)
     members = org_rows(org, Member, member_ids, "members")
@@ -67,14 +67,14 @@ def create_queue(
         org.id,
         "queue.created",
         queue,
-        actor=by,
+        actor=acting_member,
         name=name,
         distribution=distribution,
         member_ids=sorted(m.pk for m in members),
         number_ids=sorted(n.pk for n in numbers),
     )
     if first_response_minutes is not None or resolution_minutes is not None:
-        set_targets(queue, by, first_response_minutes, resolution_minutes)
+        set_targets(queue, acting_member, first_response_minutes, resolution_minutes)
     return queue
 
 
@@ -82,7 +82,7 @@ def create_queue(
 def update_queue(
     queue: Queue,
     *,
-    by: Member,
+    acting_member: Member,
     name: str,
     member_ids: Iterable[int],
     number_ids: Iterable[int],
@@ -102,8 +102,8 @@ def update_queue(
 
     Members taken out keep the conversations they hold; numbers taken out send their next new
     conversations to their next queue (or none); conversations already in the queue stay."""
-    must_supervise(by)
-    same_org(by, queue.organization_id)
+    must_supervise(acting_member)
+    same_org(acting_member, queue.organization_id)
     org = queue.organization
     name = clean_name(org, name, exclude=queue)
     check_distribution(distribution)
@@ -133,50 +133,57 @@ def update_queue(
         except IntegrityError as exc:
             raise name_taken(name) from exc
     if changes:
-        record(queue.organization_id, "queue.changed", queue, actor=by, **changes)
+        record(queue.organization_id, "queue.changed", queue, actor=acting_member, **changes)
 
     targets = (first_response_minutes, resolution_minutes)
     if targets != (queue.first_response_minutes, queue.resolution_minutes):
-        set_targets(queue, by, *targets)
+        set_targets(queue, acting_member, *targets)
         changes["targets"] = list(targets)
     if {"name", "members_added", "members_removed", "targets"} & changes.keys():
         announce(queue)
     if {"members_added", "distribution"} & changes.keys():
-        assignment.hand_out_after_commit([queue.pk])
+        ownership.hand_out_after_commit([queue.pk])
     return changes
 
 
 @transaction.atomic
-def delete_queue(queue: Queue, *, by: Member) -> int:
+def delete_queue(queue: Queue, *, acting_member: Member) -> int:
     """Delete a queue. Its conversations stay, in no queue (`Conversation.queue` is SET_NULL):
     unassigned ones wait in everyone's Queue tab, assigned ones stay with their operator.
     Without a queue they have no SLA targets, so their unresolved ones lose their due times
     (what `deadlines.recompute` would store, in one UPDATE). Returns how many unresolved
     conversations it held."""
-    must_supervise(by)
-    same_org(by, queue.organization_id)
+    must_supervise(acting_member)
+    same_org(acting_member, queue.organization_id)
     unresolved = Conversation.objects.filter(queue=queue).exclude(
         status=Conversation.Status.RESOLVED
     )
     announced = list(unresolved.values_list("pk", flat=True)[:ANNOUNCED])
     held = unresolved.update(first_response_due_at=None, resolution_due_at=None)
-    record(queue.organization_id, "queue.deleted", queue, actor=by, name=queue.name, held=held)
+    record(
+        queue.organization_id,
+        "queue.deleted",
+        queue,
+        actor=acting_member,
+        name=queue.name,
+        held=held,
+    )
     queue.delete()
     if announced:
         publisher.publish(
-            by.organization_id, events.ConversationUpdated(conversation_ids=announced)
+            acting_member.organization_id, events.ConversationUpdated(conversation_ids=announced)
         )
     return held
 
 
 @transaction.atomic
-def set_capacity(member: Member, capacity: int, *, by: Member) -> bool:
+def set_capacity(member: Member, capacity: int, *, acting_member: Member) -> bool:
     """How many open conversations `member` may hold before distribution passes them over
     (0: none are given to them; they can still claim). Counts in every queue they are in; more
     room, when they are online, takes what waits in their queues at once. Returns False when
     it was that already (nothing recorded)."""
-    must_supervise(by)
-    same_org(member, by.organization_id)
+    must_supervise(acting_member)
+    same_org(member, acting_member.organization_id)
     if not isinstance(capacity, int) or not 0 <= capacity <= MAX_CAPACITY:
         raise Refused(
             gettext("A capacity is a whole number from 0 to %(max)s.") % {"max": MAX_CAPACITY},
@@ -191,13 +198,13 @@ def set_capacity(member: Member, capacity: int, *, by: Member) -> bool:
         member.organization_id,
         "member.capacity_changed",
         member,
-        actor=by,
+        actor=acting_member,
         capacity=capacity,
         previous=previous,
     )
     publisher.publish(member.organization_id, events.OperatorStatus(member_ids=[member.pk]))
     if capacity > previous and member.availability == Member.Availability.ONLINE:
-        assignment.hand_out_after_commit(member.queues.values_list("pk", flat=True))
+        ownership.hand_out_after_commit(member.queues.values_list("pk", flat=True))
     return True
 
 
@@ -245,9 +252,14 @@ def check_targets(first: int | None, resolution: int | None) -> None:
             raise Refused(gettext("An SLA target is a positive number of minutes."), field=field)
 
 
-def set_targets(queue: Queue, by: Member, first: int | None, resolution: int | None) -> None:
+def set_targets(
+    queue: Queue, acting_member: Member, first: int | None, resolution: int | None
+) -> None:
     deadlines.set_queue_targets(
-        queue, by=by, first_response_minutes=first, resolution_minutes=resolution
+        queue,
+        acting_member=acting_member,
+        first_response_minutes=first,
+        resolution_minutes=resolution,
     )
 
 

@@ -11,10 +11,11 @@ from django.utils import timezone
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
 from conversa.bulk import set_column
-from conversa.inbox import assignment, deadlines
+from conversa.inbox import deadlines, ownership
 from conversa.inbox.models import Contact, Conversation, Message, Queue
 from conversa.instances.models import Instance
 from conversa.providers.base import InboundMessage, StatusUpdate
+from conversa.providers.models import ProviderEvent
 from conversa.realtime import events, publisher
 
 
@@ -76,7 +77,7 @@ ACTIVITY_RESOLUTION = timedelta(seconds=5)
 def store_message(instance: Instance, event: InboundMessage) -> tuple[Message | None, bool]:
     """Store an inbound message once: (the message, whether its contact is new). A repeat of
     the same provider id stores nothing: (None, False). What follows a customer's message is
-    `conversa.inbound.customer_wrote`'s, not the inbox's.
+    `conversa.inbound.consequences.customer_wrote`'s, not the inbox's.
 
     1. Upsert the contact and its conversation (both held unique by the database, so two
        processes receiving a new contact's first messages at once make one of each).
@@ -139,7 +140,7 @@ def customer_opened(conversations: list[Conversation], now: datetime) -> None:
         for c in changed
     )
     reopened = [c for c in changed if c.status == Conversation.Status.RESOLVED]
-    assignment.recount_open([c.assignee_id for c in reopened])
+    ownership.recount_open([c.assignee_id for c in reopened])
     deadlines.restart_clocks(reopened, now)
     for c in changed:
         for name, value in CUSTOMER_OPENS.items():
@@ -244,6 +245,26 @@ def apply_status(instance: Instance, event: StatusUpdate) -> Message | None:
     return message
 
 
+def apply_early_statuses(sent: list[tuple[Instance, str]]) -> None:
+    """Apply status updates that arrived before the sends they are about were recorded."""
+    if not sent:
+        return
+    numbers = {instance.pk: instance for instance, _ in sent}
+    wanted = {(instance.pk, provider_id) for instance, provider_id in sent}
+    early = ProviderEvent.objects.filter(
+        instance_id__in=numbers,
+        kind=StatusUpdate.__name__,
+        provider_message_id__in=[provider_id for _, provider_id in sent],
+        processed_at__isnull=True,
+    ).order_by("id")
+    for record in early:
+        if (record.instance_id, record.provider_message_id) not in wanted:
+            continue
+        instance = numbers[record.instance_id]
+        if apply_status(instance, StatusUpdate(**record.event)) is not None:
+            ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())
+
+
 def advance_status(message: Message, status: str, *, error: str = "") -> bool:
     """Set `status` if it is ahead of the current one. Returns whether anything changed."""
     return advance_statuses([message], status, error=error) == 1
@@ -309,7 +330,9 @@ def publish_messages(
         )
 
 
-def new_outbound_message(conversation: Conversation, body: str, sender: Member | None) -> Message:
+def new_outbound_message(
+    conversation: Conversation, body: str, *, acting_member: Member | None
+) -> Message:
     """An outbound message waiting for the engine (status PENDING, the clock icon)."""
     message = Message.objects.create(
         organization=conversation.organization,
@@ -318,10 +341,10 @@ def new_outbound_message(conversation: Conversation, body: str, sender: Member |
         direction=Message.Direction.OUTBOUND,
         body=body,
         status=Message.Status.PENDING,
-        sender=sender,
+        sender=acting_member,
     )
     changes = {"last_message_at": message.created_at}
-    if sender is not None:
+    if acting_member is not None:
         # An operator's first reply stops the first-response clock (automations' do not).
         changes["first_response_at"] = Coalesce("first_response_at", Value(message.created_at))
     Conversation.objects.filter(pk=conversation.pk).update(**changes)

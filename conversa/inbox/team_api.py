@@ -10,7 +10,7 @@ from ninja.responses import Status
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.inbox import assignment, deadlines, queues
+from conversa.inbox import deadlines, ownership, queues
 from conversa.inbox.models import Queue
 
 router = Router(tags=["operators"])
@@ -63,7 +63,7 @@ def me(request: HttpRequest):
 @router.post("/operators/me/availability", response=OperatorOut)
 def set_my_availability(request: HttpRequest, payload: AvailabilityIn):
     """Online operators under capacity receive new conversations; away and offline do not."""
-    assignment.set_availability(request.member, payload.availability)
+    ownership.set_availability(request.member, payload.availability)
     request.member.refresh_from_db()  # its open count, if it took work
     return operator_out(request.member)
 
@@ -100,7 +100,7 @@ def create_queue(request: HttpRequest, payload: QueueIn):
     """A new queue (supervisors): members, numbers (a number's new conversations land in its
     oldest queue), distribution rule, SLA targets in business minutes. 409 when the name is
     taken in any case; 422 for an unknown member or number, or a target that is not positive."""
-    queue = queues.create_queue(request.org, by=request.member, **payload.dict())
+    queue = queues.create_queue(request.org, acting_member=request.member, **payload.dict())
     return Status(201, queue_out(queue))
 
 
@@ -110,7 +110,7 @@ def update_queue(request: HttpRequest, queue_id: int, payload: QueueIn):
     Members taken out keep what they hold; members added take what waits, when it
     distributes."""
     queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
-    queues.update_queue(queue, by=request.member, **payload.dict())
+    queues.update_queue(queue, acting_member=request.member, **payload.dict())
     return queue_out(queue)
 
 
@@ -118,7 +118,7 @@ def update_queue(request: HttpRequest, queue_id: int, payload: QueueIn):
 def delete_queue(request: HttpRequest, queue_id: int):
     """Delete a queue: its conversations stay, in no queue, without SLA due times."""
     queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
-    queues.delete_queue(queue, by=request.member)
+    queues.delete_queue(queue, acting_member=request.member)
     return Status(204, None)
 
 
@@ -127,7 +127,7 @@ def set_capacity(request: HttpRequest, member_id: int, payload: CapacityIn):
     """How many open conversations an operator may hold before distribution passes them over
     (supervisors; 0 to 500). More room, while they are online, takes what waits at once."""
     member = get_for_org_or_404(request.org, Member, pk=member_id)
-    queues.set_capacity(member, payload.capacity, by=request.member)
+    queues.set_capacity(member, payload.capacity, acting_member=request.member)
     member.refresh_from_db()  # its open count, if it took work
     return operator_out(member)
 
@@ -143,7 +143,7 @@ def set_queue_targets(request: HttpRequest, queue_id: int, payload: QueueTargets
     queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
     deadlines.set_queue_targets(
         queue,
-        by=request.member,
+        acting_member=request.member,
         first_response_minutes=payload.first_response_minutes,
         resolution_minutes=payload.resolution_minutes,
     )

@@ -1,6 +1,6 @@
 """What the operator view shows of one conversation: its messages and the changes in its
 history (assigned to X, resolved by Y) as one timeline, the customer-service window, and the
-contact's other conversations. Reads only; the state changes live in services/assignment."""
+contact's other conversations. Reads only; the changes live in ownership, states, tags and notes."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversa.inbox import manage, views
+from conversa.inbox import settings_views, views
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
@@ -12,32 +12,32 @@ urlpatterns = [
     path("c/<int:conversation_id>/contact", views.contact_fragment, name="contact-panel"),
     path("c/<int:conversation_id>/reply", views.reply, name="reply"),
     path("c/<int:conversation_id>/template", views.send_template, name="send-template"),
-    path("c/<int:conversation_id>/canned", views.canned_replies, name="canned-replies"),
-    path("c/<int:conversation_id>/tags", views.tags, name="conversation-tags"),
+    path("c/<int:conversation_id>/canned", views.canned_picker, name="canned-replies"),
+    path("c/<int:conversation_id>/tags", views.toggle_tag, name="conversation-tags"),
     path("c/<int:conversation_id>/m/<int:message_id>/retry", views.retry, name="retry"),
     path(
         "c/<int:conversation_id>/do/<str:action>",
         views.act,
         name="conversation-action",
     ),
-    path("settings/queues", manage.queue_list, name="manage-queues"),
-    path("settings/queues/new", manage.queue_form, name="manage-queue-new"),
-    path("settings/queues/<int:queue_id>", manage.queue_form, name="manage-queue-edit"),
+    path("settings/queues", settings_views.queue_list, name="manage-queues"),
+    path("settings/queues/new", settings_views.queue_form, name="manage-queue-new"),
+    path("settings/queues/<int:queue_id>", settings_views.queue_form, name="manage-queue-edit"),
     path(
         "settings/queues/<int:queue_id>/delete",
-        manage.delete_queue,
+        settings_views.delete_queue,
         name="manage-queue-delete",
     ),
-    path("settings/tags", manage.tags, name="manage-tags"),
-    path("settings/tags/<int:tag_id>/delete", manage.delete_tag, name="manage-tag-delete"),
-    path("settings/hours", manage.business_hours, name="manage-hours"),
-    path("settings/canned", manage.canned_replies, name="manage-canned"),
-    path("settings/canned/new", manage.canned_reply, name="manage-canned-new"),
-    path("settings/canned/check", manage.check_canned_reply, name="manage-canned-check"),
-    path("settings/canned/<int:reply_id>", manage.canned_reply, name="manage-canned-edit"),
+    path("settings/tags", settings_views.tag_list, name="manage-tags"),
+    path("settings/tags/<int:tag_id>/delete", settings_views.delete_tag, name="manage-tag-delete"),
+    path("settings/hours", settings_views.business_hours, name="manage-hours"),
+    path("settings/canned", settings_views.canned_reply_list, name="manage-canned"),
+    path("settings/canned/new", settings_views.canned_reply, name="manage-canned-new"),
+    path("settings/canned/check", settings_views.check_canned_reply, name="manage-canned-check"),
+    path("settings/canned/<int:reply_id>", settings_views.canned_reply, name="manage-canned-edit"),
     path(
         "settings/canned/<int:reply_id>/delete",
-        manage.delete_canned_reply,
+        settings_views.delete_canned_reply,
         name="manage-canned-delete",
     ),
 ]

@@ -21,7 +21,17 @@ from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import resend
 from conversa.engine import services as engine
 from conversa.errors import Refused
-from conversa.inbox import assignment, deadlines, listing, services, teamwork, thread
+from conversa.inbox import (
+    canned_replies,
+    deadlines,
+    listing,
+    notes,
+    ownership,
+    services,
+    states,
+    tags,
+    thread,
+)
 from conversa.inbox.listing import Filters
 from conversa.inbox.models import Conversation, Message, Queue, Tag
 from conversa.instances.models import Instance
@@ -300,7 +310,10 @@ def reply(request, conversation_id: int):
         error = _("The 24-hour window is closed: only an approved template can be sent.")
     if not error:
         engine.reply(
-            conversation, body, request.member, request.POST.get("idempotency_key") or None
+            conversation,
+            body,
+            request.POST.get("idempotency_key") or None,
+            acting_member=request.member,
         )
     return after_send(request, conversation, error, draft=body if error else "")
 
@@ -312,28 +325,28 @@ def note(request, conversation: Conversation, body: str):
         error = _("Write the note before saving it.")
     else:
         try:
-            teamwork.add_note(conversation, body, author=request.member)
+            notes.add_note(conversation, body, acting_member=request.member)
         except Refused as exc:
             error = str(exc)
     return after_send(request, conversation, error, draft=body if error else "", note_mode=True)
 
 
 @operator_view
-def canned_replies(request, conversation_id: int):
+def canned_picker(request, conversation_id: int):
     """The composer's `/` picker: canned replies whose shortcode starts with what follows the
     slash, each rendered for this conversation (plain text, escaped by the template)."""
     conversation = load(request, conversation_id)
     q = request.GET.get("q", "")[:32]
     replies = [
-        (reply, teamwork.render_canned(reply, conversation, request.member))
-        for reply in teamwork.search_canned_replies(request.org, q, limit=10)
+        (reply, canned_replies.render_canned(reply, conversation, request.member))
+        for reply in canned_replies.search_canned_replies(request.org, q, limit=10)
     ]
     return render(request, "inbox/_canned.html", {"replies": replies, "q": q})
 
 
 @operator_view
 @require_POST
-def tags(request, conversation_id: int):
+def toggle_tag(request, conversation_id: int):
     """Put a tag on, or take it off, the conversation or its contact."""
     conversation = load(request, conversation_id)
     post = request.POST
@@ -343,11 +356,11 @@ def tags(request, conversation_id: int):
     error = ""
     try:
         if on_contact:
-            change_tag = teamwork.tag_contact if adding else teamwork.untag_contact
-            change_tag(conversation.contact, tag, by=request.member)
+            change_tag = tags.tag_contact if adding else tags.untag_contact
+            change_tag(conversation.contact, tag, acting_member=request.member)
         else:
-            change_tag = teamwork.tag_conversation if adding else teamwork.untag_conversation
-            change_tag(conversation, tag, by=request.member)
+            change_tag = tags.tag_conversation if adding else tags.untag_conversation
+            change_tag(conversation, tag, acting_member=request.member)
     except Refused as exc:
         error = str(exc)
     if not request.htmx:
@@ -375,7 +388,7 @@ def send_template(request, conversation_id: int):
     if not error:
         key = request.POST.get("idempotency_key") or str(uuid.uuid4())
         template = {"name": name, "language": language, "variables": variables}
-        resend.send_template(conversation, request.member, template, f"chat:{key}")
+        resend.send_template(conversation, template, f"chat:{key}", acting_member=request.member)
     draft = {"name": name, "language": language, "variables": "\n".join(variables)}
     return after_send(request, conversation, error, template_draft=draft if error else None)
 
@@ -386,7 +399,7 @@ def retry(request, conversation_id: int, message_id: int):
     conversation = load(request, conversation_id)
     message = get_for_org_or_404(request.org, Message, pk=message_id, conversation=conversation)
     # Already retried or no longer failed: a refusal, which the page shows (operator_view).
-    resend.retry(message, request.member)
+    resend.retry(message, acting_member=request.member)
     if not request.htmx:
         return redirect("conversation", conversation_id=conversation.id)
     return render(request, "inbox/_messages.html", messages_context(conversation))
@@ -427,16 +440,16 @@ def snooze_until(choice: str, at: str) -> datetime | None:
 
 
 def change(request, conversation: Conversation, action: str) -> None:
-    """Apply one ownership or status change through the assignment services."""
+    """Apply one ownership or state change through the ownership and states services."""
     member, post = request.member, request.POST
     reason = post.get("reason", "").strip()[:500]
     if action == "claim":
-        assignment.claim(conversation, member)
+        ownership.claim(conversation, acting_member=member)
     elif action == "release":
-        assignment.release(conversation, by=member)
+        ownership.release(conversation, acting_member=member)
     elif action == "assign":
         to = get_for_org_or_404(request.org, Member, pk=number(post.get("member")) or 0)
-        assignment.assign(conversation, to, by=member)
+        ownership.assign(conversation, to, acting_member=member)
     elif action == "transfer":
         target = post.get("target", "")
         kind, _sep, pk = target.partition(":")
@@ -445,25 +458,27 @@ def change(request, conversation: Conversation, action: str) -> None:
             to_member = get_for_org_or_404(request.org, Member, pk=number(pk) or 0)
         elif kind == "q":
             to_queue = get_for_org_or_404(request.org, Queue, pk=number(pk) or 0)
-        assignment.transfer(
+        ownership.transfer(
             conversation,
-            by=member,
+            acting_member=member,
             to_member=to_member,
             to_queue=to_queue,
             note=post.get("note", "").strip()[:1000],
         )
     elif action == "resolve":
-        assignment.resolve(conversation, by=member, reason=reason)
+        states.resolve(conversation, acting_member=member, reason=reason)
     elif action == "reopen":
-        assignment.reopen(conversation, by=member, reason=reason)
+        states.reopen(conversation, acting_member=member, reason=reason)
     elif action == "pending":
-        assignment.mark_pending(conversation, by=member, reason=reason)
+        states.mark_pending(conversation, acting_member=member, reason=reason)
     elif action == "snooze":
         until = snooze_until(post.get("until", ""), post.get("at", ""))
-        assignment.snooze(conversation, by=member, until=until, reason=reason)
+        states.snooze(conversation, acting_member=member, until=until, reason=reason)
     elif action == "priority":
         priority = number(post.get("priority"))
-        assignment.set_priority(conversation, -1 if priority is None else priority, by=member)
+        states.set_priority(
+            conversation, -1 if priority is None else priority, acting_member=member
+        )
     else:
         raise Http404("No such action")
 

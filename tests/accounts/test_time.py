@@ -12,7 +12,7 @@ from conversa.engine.models import MessageIntent
 from conversa.inbox.models import Conversation
 from conversa.inbox.thread import Window
 from conversa.instances.models import Instance
-from conversa.providers.models import SandboxMessage
+from conversa.sandbox.models import SandboxMessage
 
 # 14:05 in São Paulo (UTC−3, no summer time since 2019), 02:05 the next day in Tokyo.
 AT = datetime(2026, 3, 5, 17, 5, tzinfo=UTC)
@@ -30,7 +30,7 @@ def page(client: Client, path: str, language: str) -> str:
 
 @pytest.fixture
 def intent(org) -> MessageIntent:
-    intent, _ = engine.reply(org.conversation(), "Olá", org.owner)
+    intent, _ = engine.reply(org.conversation(), "Olá", acting_member=org.owner)
     MessageIntent.objects.filter(pk=intent.pk).update(created_at=AT)
     return intent
 

@@ -19,7 +19,7 @@ def pipeline(org: Org, custom_fields=()) -> Pipeline:
     return services.create_pipeline(
         org.org,
         "Vendas",
-        by=org.owner,
+        acting_member=org.owner,
         stages=[{"name": n} for n in ("Novo", "Proposta", "Negociação", "Ganho")],
         custom_fields=list(custom_fields),
     )
@@ -31,12 +31,19 @@ def stage(p: Pipeline, name: str) -> Stage:
 
 def lead(org: Org, p: Pipeline, phone: str = "5511988880001", title: str = "Plano anual") -> Lead:
     contact = inbox.upsert_contact(org.org, phone, "Maria Souza")
-    return services.create_lead(contact, stage(p, "Novo"), title, by=org.owner, value="1500")
+    return services.create_lead(
+        contact, stage(p, "Novo"), title, acting_member=org.owner, value="1500"
+    )
 
 
 def automation(org: Org, at: Stage, steps=None, **extra) -> Automation:
     return services.save_automation(
-        org.org, by=org.owner, name="Proposta follow-up", stage=at, steps=steps or STEPS, **extra
+        org.org,
+        acting_member=org.owner,
+        name="Proposta follow-up",
+        stage=at,
+        steps=steps or STEPS,
+        **extra,
     )
 
 

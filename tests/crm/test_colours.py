@@ -55,7 +55,7 @@ def test_a_hex_colour_goes_through_the_api_onto_the_board(org, colour):
 def test_the_services_and_the_model_refuse_what_the_api_refuses(org):
     p = pipeline(org)
     with pytest.raises(Refused, match="Unknown colour"):
-        services.add_stage(p, "X", by=org.owner, colour="#fff;}body{xx:yy")
+        services.add_stage(p, "X", acting_member=org.owner, colour="#fff;}body{xx:yy")
     assert not p.stages.filter(name="X").exists()
     with pytest.raises(ValidationError) as refused:
         Stage(pipeline=p, organization=org.org, name="X", colour="url(x)").full_clean()

@@ -9,6 +9,7 @@ from conversa.crm import followups, services
 from conversa.crm.models import FollowUp, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.errors import Refused
+from conversa.inbox import tags
 from tests.crm.helpers import automation, lead, pipeline, stage
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +19,7 @@ def test_moving_into_a_stage_schedules_each_step_once(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    change = services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    change = services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     steps = list(FollowUp.objects.filter(lead=the_lead).select_related("intent__job"))
     assert [f.position for f in steps] == [1, 2, 3]
     intents = [f.intent for f in steps]
@@ -44,8 +45,8 @@ def test_the_same_move_processed_twice_creates_each_step_once(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    change = services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
-    assert services.move_lead(the_lead, stage(p, "Proposta"), org.owner) is None
+    change = services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
+    assert services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner) is None
     # The scheduling itself run again for the same stage entry (a retried task, say): the
     # database refuses every key a second time.
     change = StageChange.objects.select_related("lead__organization", "lead__contact").get(
@@ -62,7 +63,7 @@ def test_same_stage_move_schedules_nothing(org):
     automation(org, stage(p, "Novo"))
     the_lead = lead(org, p)
     before = (StageChange.objects.count(), MessageIntent.objects.count())
-    assert services.move_lead(the_lead, stage(p, "Novo"), org.owner) is None
+    assert services.move_lead(the_lead, stage(p, "Novo"), acting_member=org.owner) is None
     assert (StageChange.objects.count(), MessageIntent.objects.count()) == before
 
 
@@ -70,32 +71,31 @@ def test_leaving_cancels_and_reentering_fires_again_once(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
-    services.move_lead(the_lead, stage(p, "Negociação"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
+    services.move_lead(the_lead, stage(p, "Negociação"), acting_member=org.owner)
     first = list(FollowUp.objects.filter(lead=the_lead).select_related("intent__job"))
     # Step 1 was due at once and may be sent; steps 2 and 3 were waiting: cancelled.
     assert [f.cancel_reason for f in first] == ["left_stage"] * 3
     assert {f.intent.job.status for f in first} == {ExecutionJob.Status.FAILED}
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     again = FollowUp.objects.filter(lead=the_lead, cancelled_at__isnull=True)
     assert again.count() == 3
     assert FollowUp.objects.filter(lead=the_lead).count() == 6
 
 
 def test_filters_by_tag_and_owner(org):
-    from conversa.inbox import teamwork
 
     p = pipeline(org)
-    vip = teamwork.create_tag(org.org, "VIP", "red", by=org.owner)
+    vip = tags.create_tag(org.org, "VIP", "red", acting_member=org.owner)
     automation(org, stage(p, "Proposta"), tag=vip)
     automation(org, stage(p, "Proposta"), owner=org.member())
     the_lead = lead(org, p)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     assert FollowUp.objects.count() == 0
-    teamwork.tag_contact(the_lead.contact, vip, by=org.owner)
-    services.move_lead(the_lead, stage(p, "Novo"), org.owner)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    tags.tag_contact(the_lead.contact, vip, acting_member=org.owner)
+    services.move_lead(the_lead, stage(p, "Novo"), acting_member=org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     assert FollowUp.objects.count() == 3
 
 
@@ -103,10 +103,10 @@ def test_paused_automation_fires_nothing_and_pausing_cancels(org):
     p = pipeline(org)
     auto = automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
-    assert services.set_automation_active(auto, False, by=org.owner) == 3
-    services.move_lead(the_lead, stage(p, "Novo"), org.owner)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
+    assert services.set_automation_active(auto, False, acting_member=org.owner) == 3
+    services.move_lead(the_lead, stage(p, "Novo"), acting_member=org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     assert FollowUp.objects.count() == 3
     assert followups.counters(org.org)["cancelled"]["automation_paused"] == 3
 
@@ -120,9 +120,9 @@ def test_unknown_variables_are_refused_with_the_known_ones(org):
     auto = automation(org, stage(p, "Proposta"), steps=[{"template": "Plano {{lead.plano}}"}])
     contact = lead(org, p).contact
     the_lead = services.create_lead(
-        contact, stage(p, "Novo"), "X", by=org.owner, custom_fields={"plano": "Ouro"}
+        contact, stage(p, "Novo"), "X", acting_member=org.owner, custom_fields={"plano": "Ouro"}
     )
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     assert FollowUp.objects.get(lead=the_lead, automation=auto).intent.body == "Plano Ouro"
 
 
@@ -136,7 +136,7 @@ def test_business_hours_step_waits_for_the_next_opening(org):
         stage(p, "Proposta"),
         steps=[{"delay": 1, "delay_unit": "minutes", "business_hours": True, "template": "Oi"}],
     )
-    services.move_lead(lead(org, p), stage(p, "Proposta"), org.owner)
+    services.move_lead(lead(org, p), stage(p, "Proposta"), acting_member=org.owner)
     due = FollowUp.objects.get().due_at
     assert due.weekday() == 0 and 9 <= due.hour < 18
     assert due > timezone.now()
@@ -145,4 +145,4 @@ def test_business_hours_step_waits_for_the_next_opening(org):
 def test_another_organizations_stage_is_refused(org, other_org):
     p, theirs = pipeline(org), pipeline(other_org)
     with pytest.raises(Refused):
-        services.move_lead(lead(org, p), stage(theirs, "Proposta"), org.owner)
+        services.move_lead(lead(org, p), stage(theirs, "Proposta"), acting_member=org.owner)

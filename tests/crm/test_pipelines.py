@@ -27,7 +27,11 @@ def positions(p: Pipeline) -> list[int]:
 def test_a_stage_is_renamed_recoloured_and_flagged(org):
     p = pipeline(org)
     won = services.change_stage(
-        stage(p, "Ganho"), by=org.owner, name="  Fechado  ", colour="#16a34a", is_won=True
+        stage(p, "Ganho"),
+        acting_member=org.owner,
+        name="  Fechado  ",
+        colour="#16a34a",
+        is_won=True,
     )
     won.refresh_from_db()
     assert (won.name, won.colour, won.is_won, won.is_lost) == ("Fechado", "#16a34a", True, False)
@@ -45,25 +49,25 @@ def test_a_stage_is_renamed_recoloured_and_flagged(org):
 def test_a_stage_change_is_refused_with_a_bad_name_colour_or_both_outcomes(org, changes):
     p = pipeline(org)
     with pytest.raises(Refused):
-        services.change_stage(stage(p, "Novo"), by=org.owner, **changes)
+        services.change_stage(stage(p, "Novo"), acting_member=org.owner, **changes)
     assert stage(p, "Novo").colour == "#64748b"
 
 
 def test_stages_move_one_place_and_stay_at_either_end(org):
     p = pipeline(org)
-    services.move_stage(stage(p, "Ganho"), -1, by=org.owner)
+    services.move_stage(stage(p, "Ganho"), -1, acting_member=org.owner)
     assert names(p) == ["Novo", "Proposta", "Ganho", "Negociação"]
-    services.move_stage(stage(p, "Novo"), -1, by=org.owner)
-    services.move_stage(stage(p, "Negociação"), 1, by=org.owner)
+    services.move_stage(stage(p, "Novo"), -1, acting_member=org.owner)
+    services.move_stage(stage(p, "Negociação"), 1, acting_member=org.owner)
     assert names(p) == ["Novo", "Proposta", "Ganho", "Negociação"]
-    services.move_stage(stage(p, "Novo"), 1, by=org.owner)
+    services.move_stage(stage(p, "Novo"), 1, acting_member=org.owner)
     assert names(p) == ["Proposta", "Novo", "Ganho", "Negociação"]
     assert positions(p) == [0, 1, 2, 3]
 
 
 def test_an_empty_stage_is_deleted(org):
     p = pipeline(org)
-    services.delete_stage(stage(p, "Negociação"), by=org.owner)
+    services.delete_stage(stage(p, "Negociação"), acting_member=org.owner)
     assert names(p) == ["Novo", "Proposta", "Ganho"]
 
 
@@ -71,31 +75,35 @@ def test_a_stage_with_leads_automations_or_history_is_not_deleted(org):
     p = pipeline(org)
     one = lead(org, p)
     with pytest.raises(Refused, match="move its leads") as refused:
-        services.delete_stage(stage(p, "Novo"), by=org.owner)
+        services.delete_stage(stage(p, "Novo"), acting_member=org.owner)
     assert refused.value.status == 409
     automation(org, stage(p, "Proposta"))
     with pytest.raises(Refused, match="automations"):
-        services.delete_stage(stage(p, "Proposta"), by=org.owner)
-    services.move_lead(one, stage(p, "Negociação"), by=org.owner)
-    services.move_lead(one, stage(p, "Ganho"), by=org.owner)
+        services.delete_stage(stage(p, "Proposta"), acting_member=org.owner)
+    services.move_lead(one, stage(p, "Negociação"), acting_member=org.owner)
+    services.move_lead(one, stage(p, "Ganho"), acting_member=org.owner)
     with pytest.raises(Refused, match="history"):
-        services.delete_stage(stage(p, "Negociação"), by=org.owner)
+        services.delete_stage(stage(p, "Negociação"), acting_member=org.owner)
     assert len(names(p)) == 4
 
 
 def test_a_pipeline_keeps_its_last_stage(org):
-    p = services.create_pipeline(org.org, "Só um", by=org.owner, stages=[{"name": "Único"}])
+    p = services.create_pipeline(
+        org.org, "Só um", acting_member=org.owner, stages=[{"name": "Único"}]
+    )
     with pytest.raises(Refused, match="at least one stage"):
-        services.delete_stage(stage(p, "Único"), by=org.owner)
+        services.delete_stage(stage(p, "Único"), acting_member=org.owner)
 
 
 def test_agents_manage_no_stage(org):
     p = pipeline(org)
     agent = org.member()
     for call in (
-        lambda: services.change_stage(stage(p, "Novo"), by=agent, name="X", colour="#16a34a"),
-        lambda: services.move_stage(stage(p, "Novo"), 1, by=agent),
-        lambda: services.delete_stage(stage(p, "Ganho"), by=agent),
+        lambda: services.change_stage(
+            stage(p, "Novo"), acting_member=agent, name="X", colour="#16a34a"
+        ),
+        lambda: services.move_stage(stage(p, "Novo"), 1, acting_member=agent),
+        lambda: services.delete_stage(stage(p, "Ganho"), acting_member=agent),
     ):
         with pytest.raises(Refused) as refused:
             call()
@@ -106,10 +114,10 @@ def test_another_organization_s_member_changes_no_stage(org, other_org):
     p = pipeline(org)
     for call in (
         lambda: services.change_stage(
-            stage(p, "Novo"), by=other_org.owner, name="X", colour="#16a34a"
+            stage(p, "Novo"), acting_member=other_org.owner, name="X", colour="#16a34a"
         ),
-        lambda: services.move_stage(stage(p, "Novo"), 1, by=other_org.owner),
-        lambda: services.delete_stage(stage(p, "Ganho"), by=other_org.owner),
+        lambda: services.move_stage(stage(p, "Novo"), 1, acting_member=other_org.owner),
+        lambda: services.delete_stage(stage(p, "Ganho"), acting_member=other_org.owner),
     ):
         with pytest.raises(Refused) as refused:
             call()
@@ -194,7 +202,7 @@ def test_a_refused_stage_edit_keeps_what_was_typed_in_its_open_form(org):
 
 def test_a_stage_set_outside_the_palette_keeps_its_colour_when_renamed(org):
     p = pipeline(org)
-    api_made = services.add_stage(p, "Outro", by=org.owner, colour="#123456")
+    api_made = services.add_stage(p, "Outro", acting_member=org.owner, colour="#123456")
     org.client().post(f"/pipeline/manage/stages/{api_made.pk}", {"name": "Outra coisa"})
     api_made.refresh_from_db()
     assert (api_made.name, api_made.colour) == ("Outra coisa", "#123456")
@@ -266,7 +274,7 @@ def test_agents_are_refused_the_pipelines_page_and_its_changes(org):
 def test_another_organization_neither_sees_nor_changes_this_one_s_pipelines(org, other_org):
     p = pipeline(org)
     theirs = services.create_pipeline(
-        other_org.org, "Pipeline deles", by=other_org.owner, stages=[{"name": "Deles"}]
+        other_org.org, "Pipeline deles", acting_member=other_org.owner, stages=[{"name": "Deles"}]
     )
     outsider = other_org.client()
     page = outsider.get("/pipeline/manage/").content.decode()

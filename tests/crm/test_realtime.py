@@ -14,17 +14,17 @@ def test_a_move_and_its_follow_ups_are_announced_with_ids_only(
     lead_updated = {"type": "LEAD_UPDATED", "lead_ids": [the_lead.pk]}
     followups_updated = {"type": "FOLLOWUPS_UPDATED", "lead_ids": [the_lead.pk]}
     with django_capture_on_commit_callbacks(execute=True):
-        services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+        services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     assert (org.org.pk, lead_updated) in published_events
     assert (org.org.pk, followups_updated) in published_events
 
     published_events.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.move_lead(the_lead, stage(p, "Novo"), org.owner)
+        services.move_lead(the_lead, stage(p, "Novo"), acting_member=org.owner)
     # Leaving the stage cancels its pending steps: announced too.
     assert (org.org.pk, followups_updated) in published_events
 
     published_events.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        services.move_lead(the_lead, stage(p, "Novo"), org.owner)
+        services.move_lead(the_lead, stage(p, "Novo"), acting_member=org.owner)
     assert published_events == [], "a move to the same stage changes nothing"

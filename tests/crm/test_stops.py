@@ -5,13 +5,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conversa import inbound
 from conversa.crm import followups, services
 from conversa.crm.models import FollowUp
 from conversa.engine.models import ExecutionJob, MessageIntent
-from conversa.providers import sandbox
+from conversa.inbound import consequences as inbound
 from conversa.providers.base import InboundMessage
-from conversa.providers.models import SandboxMessage
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxMessage
 from tests.crm.helpers import automation, lead, pipeline, run_worker, stage
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def test_a_reply_between_step_one_and_two_cancels_the_rest(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     run_worker()
     assert sent_texts(org) == ["Olá Maria, sobre Plano anual"]
     org.customer_writes(phone=the_lead.contact.phone, text="Tenho interesse!")
@@ -58,13 +58,13 @@ def test_a_reply_in_a_batch_cancels_too_in_one_query_when_nothing_is_pending(org
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
 
     def arrival(phone):
         return (
             org.instance,
             InboundMessage(
-                provider_message_id=sandbox.new_message_id(),
+                provider_message_id=simulator.new_message_id(),
                 phone=phone,
                 name="",
                 kind="text",
@@ -83,8 +83,8 @@ def test_an_opted_out_contact_is_sent_nothing_and_the_reason_is_recorded(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    followups.set_opted_out(the_lead.contact, by=org.owner)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    followups.set_opted_out(the_lead.contact, acting_member=org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     run_worker()
     assert sent_texts(org) == []
     steps = follow_ups(the_lead)
@@ -97,10 +97,10 @@ def test_opting_out_cancels_pending_steps(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     run_worker()
-    assert followups.set_opted_out(the_lead.contact, by=org.owner)
-    assert not followups.set_opted_out(the_lead.contact, by=org.owner), "already"
+    assert followups.set_opted_out(the_lead.contact, acting_member=org.owner)
+    assert not followups.set_opted_out(the_lead.contact, acting_member=org.owner), "already"
     assert [f.cancel_reason for f in follow_ups(the_lead)] == ["", "opted_out", "opted_out"]
 
 
@@ -108,7 +108,7 @@ def test_the_gate_blocks_at_send_time_an_opt_out_recorded_behind_the_crm(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     # Flagged without the service (an import, say): the Gate still refuses when the job runs.
     type(the_lead.contact).objects.filter(pk=the_lead.contact.pk).update(opted_out=True)
     run_worker()
@@ -125,7 +125,7 @@ def test_a_claimed_job_cancelled_before_it_is_gated_never_sends(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"), steps=[{"template": "Oi"}])
     the_lead = lead(org, p)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     [job_id] = jobs.claim_batch("w1", 10)
     followups.contact_replied([the_lead.contact.pk])
     assert engine.execute_job(job_id, "w1") == S.FAILED
@@ -139,7 +139,7 @@ def test_a_job_already_sending_is_not_undone(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"), steps=[{"template": "Oi"}])
     the_lead = lead(org, p)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     [job_id] = jobs.claim_batch("w1", 10)
     ExecutionJob.objects.filter(pk=job_id).update(status=S.SENDING)
     assert followups.contact_replied([the_lead.contact.pk]) == 0
@@ -155,7 +155,7 @@ def test_dispatch_makes_due_deferred_steps_runnable_and_reports_progress(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     first = follow_ups(the_lead)[0]
     # Held back as a Gate DEFER holds a job: due, not runnable.
     ExecutionJob.objects.filter(pk=first.intent.job.pk).update(
@@ -177,7 +177,7 @@ def test_dispatch_progress_names_the_gates_deferral(org):
     p = pipeline(org)
     automation(org, stage(p, "Proposta"), steps=[{"template": "Oi"}])
     the_lead = lead(org, p)
-    services.move_lead(the_lead, stage(p, "Proposta"), org.owner)
+    services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     org.instance.paused = True
     org.instance.save()
     result = followups.dispatch_due(org.org)

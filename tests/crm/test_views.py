@@ -239,7 +239,12 @@ def test_titles_notes_and_names_are_shown_as_text(org):
     from conversa.crm import services
 
     evil = services.create_lead(
-        contact, stage(p, "Novo"), EVIL, by=org.owner, notes=EVIL, custom_fields={"cpf": EVIL}
+        contact,
+        stage(p, "Novo"),
+        EVIL,
+        acting_member=org.owner,
+        notes=EVIL,
+        custom_fields={"cpf": EVIL},
     )
     client = org.client()
     for url in ["/pipeline/", "/pipeline/list", f"/pipeline/leads/{evil.pk}/", "/pipeline/board"]:
@@ -272,7 +277,7 @@ def test_filter_chips_and_sorting(org):
     b.save()
     from conversa.crm import services
 
-    services.set_automation_active(a, False, by=org.owner)
+    services.set_automation_active(a, False, acting_member=org.owner)
     client = org.client()
     paused = client.get("/automations/?status=paused").content.decode()
     assert "Proposta follow-up" in paused and "Boas-vindas</h2>" not in paused

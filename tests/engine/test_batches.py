@@ -16,7 +16,7 @@ from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Message
 from conversa.instances.models import Instance
 from conversa.providers.base import SendResult
-from conversa.providers.models import SandboxMessage
+from conversa.sandbox.models import SandboxMessage
 from tests.conftest import make_org
 
 S = ExecutionJob.Status
@@ -27,7 +27,9 @@ NOW = datetime(2026, 11, 24, 12, 20, tzinfo=UTC)  # 09:20 in São Paulo
 def replies(org, count: int) -> list[MessageIntent]:
     """`count` operator replies to as many contacts (so none waits on another)."""
     return [
-        services.reply(org.conversation(f"55119000010{n:02d}"), f"reply {n}", org.owner)[0]
+        services.reply(
+            org.conversation(f"55119000010{n:02d}"), f"reply {n}", acting_member=org.owner
+        )[0]
         for n in range(count)
     ]
 

@@ -33,7 +33,7 @@ def scheduled_specs(org, n: int, prefix: str) -> list[IntentSpec]:
 
 def test_a_repeated_key_is_reported_not_created_with_the_existing_intent(org):
     conversation = org.conversation()
-    earlier, _ = services.reply(conversation, "antes", org.owner, "taken")
+    earlier, _ = services.reply(conversation, "antes", "taken", acting_member=org.owner)
     results = services.create_intents(
         org.org,
         [

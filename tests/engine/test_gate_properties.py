@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -169,3 +170,23 @@ def test_quota_defers_to_the_end_of_the_current_local_hour_or_day(now, time_zone
         assert verdict.reason_code == "hourly_quota"
         assert until - now <= timedelta(hours=1)
         assert (until - timedelta(minutes=1)).astimezone(tz).hour == now.astimezone(tz).hour
+
+
+@pytest.mark.parametrize(
+    ("now", "time_zone"),
+    [
+        # Clocks forward half an hour (02:00 → 02:30): hypothesis found the hour ran past 03:00.
+        (datetime(2025, 10, 4, 15, 59, tzinfo=UTC), "Australia/Lord_Howe"),
+        # Clocks back half an hour (02:00 → 01:30), in the repeated half hour.
+        (datetime(2024, 4, 6, 15, 6, tzinfo=UTC), "Australia/Lord_Howe"),
+        # Chatham's clocks go back an hour at 03:45: both passes of the repeated hour.
+        (datetime(2024, 4, 6, 13, 21, tzinfo=UTC), "Pacific/Chatham"),
+        (datetime(2024, 4, 6, 14, 3, tzinfo=UTC), "Pacific/Chatham"),
+        (datetime(2024, 4, 6, 15, 6, tzinfo=UTC), "Pacific/Chatham"),
+    ],
+)
+def test_the_local_hour_around_a_dst_change_holds_now_and_ends_on_the_clock(now, time_zone):
+    tz = ZoneInfo(time_zone)
+    (start, end), _ = gate.clock_windows(now, tz)
+    assert start <= now < end <= now + timedelta(hours=1)
+    assert (end - timedelta(minutes=1)).astimezone(tz).hour == now.astimezone(tz).hour

@@ -15,7 +15,7 @@ S = ExecutionJob.Status
 
 def test_reply_creates_intent_decision_job_and_pending_message(org):
     conversation = org.conversation()
-    intent, created = services.reply(conversation, "Olá!", org.owner)
+    intent, created = services.reply(conversation, "Olá!", acting_member=org.owner)
     assert created
     assert intent.origin == MessageIntent.Origin.CHAT_MANUAL
     decision = GateDecision.objects.get(intent=intent)
@@ -32,8 +32,8 @@ def test_reply_creates_intent_decision_job_and_pending_message(org):
 
 def test_same_idempotency_key_returns_the_first_intent(org):
     conversation = org.conversation()
-    first, created = services.reply(conversation, "Olá!", org.owner, "key-1")
-    again, created_again = services.reply(conversation, "Olá!", org.owner, "key-1")
+    first, created = services.reply(conversation, "Olá!", "key-1", acting_member=org.owner)
+    again, created_again = services.reply(conversation, "Olá!", "key-1", acting_member=org.owner)
     assert (created, created_again) == (True, False)
     assert again.pk == first.pk
     assert MessageIntent.objects.count() == 1
@@ -53,8 +53,10 @@ def test_idempotency_key_is_a_database_constraint(org):
 
 
 def test_same_key_in_two_organizations_is_two_intents(org, other_org):
-    services.reply(org.conversation(), "a", org.owner, "shared")
-    _, created = services.reply(other_org.conversation(), "b", other_org.owner, "shared")
+    services.reply(org.conversation(), "a", "shared", acting_member=org.owner)
+    _, created = services.reply(
+        other_org.conversation(), "b", "shared", acting_member=other_org.owner
+    )
     assert created
 
 
@@ -62,7 +64,7 @@ def test_blocked_contact_gets_no_job_and_the_message_shows_why(org):
     conversation = org.conversation()
     conversation.contact.blocked = True
     conversation.contact.save()
-    intent, _ = services.reply(conversation, "Olá!", org.owner)
+    intent, _ = services.reply(conversation, "Olá!", acting_member=org.owner)
     assert intent.status == MessageIntent.Status.BLOCKED
     assert not ExecutionJob.objects.exists()
     message = Message.objects.get(direction="out")
@@ -73,14 +75,14 @@ def test_blocked_contact_gets_no_job_and_the_message_shows_why(org):
 def test_disconnected_number_defers_the_job(org):
     org.instance.status = "disconnected"
     org.instance.save()
-    intent, _ = services.reply(org.conversation(), "Olá!", org.owner)
+    intent, _ = services.reply(org.conversation(), "Olá!", acting_member=org.owner)
     assert intent.status == MessageIntent.Status.DEFERRED
     assert intent.job.run_after > timezone.now()
     assert jobs.claim_batch("w1", 10) == []
 
 
 def test_invalid_transition_is_refused(org):
-    intent, _ = services.reply(org.conversation(), "Olá!", org.owner)
+    intent, _ = services.reply(org.conversation(), "Olá!", acting_member=org.owner)
     with pytest.raises(InvalidTransition):
         jobs.transition(intent.job, S.SENT)
     intent.job.refresh_from_db()
@@ -88,7 +90,7 @@ def test_invalid_transition_is_refused(org):
 
 
 def test_a_job_is_claimed_once(org):
-    intent, _ = services.reply(org.conversation(), "Olá!", org.owner)
+    intent, _ = services.reply(org.conversation(), "Olá!", acting_member=org.owner)
     assert jobs.claim_batch("w1", 10) == [intent.job.id]
     assert jobs.claim_batch("w2", 10) == []
     intent.job.refresh_from_db()
@@ -96,14 +98,14 @@ def test_a_job_is_claimed_once(org):
 
 
 def test_only_the_claimer_executes(org):
-    intent, _ = services.reply(org.conversation(), "Olá!", org.owner)
+    intent, _ = services.reply(org.conversation(), "Olá!", acting_member=org.owner)
     jobs.claim_batch("w1", 10)
     assert services.execute_job(intent.job.id, "w2") == S.CLAIMED
 
 
 def test_reaper_releases_expired_claims_and_marks_expired_sends_uncertain(org):
-    first, _ = services.reply(org.conversation("5511900000001"), "a", org.owner)
-    second, _ = services.reply(org.conversation("5511900000002"), "b", org.owner)
+    first, _ = services.reply(org.conversation("5511900000001"), "a", acting_member=org.owner)
+    second, _ = services.reply(org.conversation("5511900000002"), "b", acting_member=org.owner)
     jobs.claim_batch("w1", 10)
     jobs.transition(ExecutionJob.objects.get(intent=second), S.SENDING)
     later = timezone.now() + timedelta(hours=1)
@@ -113,7 +115,7 @@ def test_reaper_releases_expired_claims_and_marks_expired_sends_uncertain(org):
 
 
 def test_clean_stop_releases_unstarted_claims(org):
-    intent, _ = services.reply(org.conversation(), "Olá!", org.owner)
+    intent, _ = services.reply(org.conversation(), "Olá!", acting_member=org.owner)
     claimed = jobs.claim_batch("w1", 10)
     assert jobs.release(claimed, "w1") == 1
     intent.job.refresh_from_db()
@@ -121,8 +123,8 @@ def test_clean_stop_releases_unstarted_claims(org):
 
 
 def test_intents_page_shows_the_gate_decision_and_job(org, other_org):
-    services.reply(org.conversation(), "Olá, mundo", org.owner)
-    services.reply(other_org.conversation(), "alheio", other_org.owner)
+    services.reply(org.conversation(), "Olá, mundo", acting_member=org.owner)
+    services.reply(other_org.conversation(), "alheio", acting_member=other_org.owner)
     page = org.client().get("/intents/")
     assert page.status_code == 200
     assert "Olá, mundo" in page.content.decode()

@@ -28,8 +28,8 @@ def test_create_intent_rejects_a_bad_number_with_a_clear_error(client, org):
 
 
 def test_get_intent_shows_its_timeline_and_another_orgs_is_404(client, org, other_org):
-    intent, _ = services.reply(org.conversation(), "Olá", org.owner)
-    theirs, _ = services.reply(other_org.conversation(), "Oi", other_org.owner)
+    intent, _ = services.reply(org.conversation(), "Olá", acting_member=org.owner)
+    theirs, _ = services.reply(other_org.conversation(), "Oi", acting_member=other_org.owner)
     headers = {"Authorization": f"Bearer {org.api_token()}"}
     detail = client.get(f"/api/intents/{intent.pk}", headers=headers).json()
     assert detail["decisions"][0]["verdict"] == "allow"
@@ -38,11 +38,11 @@ def test_get_intent_shows_its_timeline_and_another_orgs_is_404(client, org, othe
 
 
 def test_list_filters(client, org):
-    services.reply(org.conversation("5511900000001"), "a", org.owner)
+    services.reply(org.conversation("5511900000001"), "a", acting_member=org.owner)
     blocked_conversation = org.conversation("5511900000002")
     blocked_conversation.contact.blocked = True
     blocked_conversation.contact.save()
-    services.reply(blocked_conversation, "b", org.owner)
+    services.reply(blocked_conversation, "b", acting_member=org.owner)
     headers = {"Authorization": f"Bearer {org.api_token()}"}
     blocked = client.get("/api/intents?status=blocked", headers=headers).json()
     assert [i["body"] for i in blocked] == ["b"]
@@ -52,10 +52,10 @@ def test_list_filters(client, org):
 
 def test_cancel_and_resolve_through_the_api(client, org):
     headers = {"Authorization": f"Bearer {org.api_token()}"}
-    intent, _ = services.reply(org.conversation("5511900000001"), "a", org.owner)
+    intent, _ = services.reply(org.conversation("5511900000001"), "a", acting_member=org.owner)
     assert client.post(f"/api/intents/{intent.pk}/cancel", headers=headers).status_code == 200
     assert client.post(f"/api/intents/{intent.pk}/cancel", headers=headers).status_code == 409
-    other, _ = services.reply(org.conversation("5511900000002"), "b", org.owner)
+    other, _ = services.reply(org.conversation("5511900000002"), "b", acting_member=org.owner)
     url = f"/api/intents/{other.pk}/resolve"
     body = {"action": "resend"}
     assert (
@@ -72,7 +72,7 @@ def test_cancel_and_resolve_through_the_api(client, org):
 
 
 def test_intent_page_offers_resend_for_an_uncertain_send(org):
-    intent, _ = services.reply(org.conversation(), "a", org.owner)
+    intent, _ = services.reply(org.conversation(), "a", acting_member=org.owner)
     ExecutionJob.objects.filter(intent=intent).update(status=S.UNCERTAIN)
     client = org.client()
     page = client.get(f"/intents/{intent.pk}/").content.decode()
@@ -82,7 +82,7 @@ def test_intent_page_offers_resend_for_an_uncertain_send(org):
 
 
 def test_intents_page_filters_by_status(org):
-    services.reply(org.conversation(), "visible-one", org.owner)
+    services.reply(org.conversation(), "visible-one", acting_member=org.owner)
     client = org.client()
     assert "visible-one" in client.get("/intents/?job_status=pending").content.decode()
     assert "visible-one" not in client.get("/intents/?job_status=sent").content.decode()

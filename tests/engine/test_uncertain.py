@@ -13,8 +13,8 @@ from conversa.engine.models import ExecutionJob
 from conversa.engine.worker import Worker
 from conversa.errors import InvalidTransition
 from conversa.inbox.models import Message
-from conversa.providers import sandbox
-from conversa.providers.models import SandboxMessage
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxMessage
 from tests.conftest import make_org
 
 S = ExecutionJob.Status
@@ -37,13 +37,13 @@ def later():
 
 def test_accepted_then_hung_send_is_uncertain_then_reconciled_once(wired):
     org = wired
-    sandbox.set_faults(org.twin, hang_rate=1.0)
-    intent, _ = services.reply(org.conversation(), "Olá", org.owner)
+    simulator.set_faults(org.twin, hang_rate=1.0)
+    intent, _ = services.reply(org.conversation(), "Olá", acting_member=org.owner)
     Worker().run_once()
     job = ExecutionJob.objects.get(intent=intent)
     assert job.status == S.UNCERTAIN
     assert SandboxMessage.objects.filter(reference=job.reference).count() == 1
-    sandbox.set_faults(org.twin, hang_rate=0.0)
+    simulator.set_faults(org.twin, hang_rate=0.0)
     counts = services.reconcile_uncertain(now=later())
     assert counts["echo"] + counts["lookup"] == 1
     job.refresh_from_db()
@@ -55,12 +55,12 @@ def test_accepted_then_hung_send_is_uncertain_then_reconciled_once(wired):
 
 def test_timed_out_send_that_never_arrived_is_sent_once_after_the_provider_says_so(wired):
     org = wired
-    sandbox.set_faults(org.twin, timeout_rate=1.0)
-    intent, _ = services.reply(org.conversation(), "Olá", org.owner)
+    simulator.set_faults(org.twin, timeout_rate=1.0)
+    intent, _ = services.reply(org.conversation(), "Olá", acting_member=org.owner)
     Worker().run_once()
     job = ExecutionJob.objects.get(intent=intent)
     assert job.status == S.UNCERTAIN
-    sandbox.set_faults(org.twin, timeout_rate=0.0)
+    simulator.set_faults(org.twin, timeout_rate=0.0)
     assert services.reconcile_uncertain(now=timezone.now())["requeued"] == 0  # echo grace
     assert services.reconcile_uncertain(now=later())["requeued"] == 1
     Worker().run_once()
@@ -71,8 +71,8 @@ def test_timed_out_send_that_never_arrived_is_sent_once_after_the_provider_says_
 
 def test_failing_provider_is_retried_and_never_uncertain(wired):
     org = wired
-    sandbox.set_faults(org.twin, failure_rate=1.0)
-    intent, _ = services.reply(org.conversation(), "Olá", org.owner)
+    simulator.set_faults(org.twin, failure_rate=1.0)
+    intent, _ = services.reply(org.conversation(), "Olá", acting_member=org.owner)
     Worker().run_once()
     job = ExecutionJob.objects.get(intent=intent)
     assert job.status == S.RETRY_WAIT
@@ -81,32 +81,38 @@ def test_failing_provider_is_retried_and_never_uncertain(wired):
 
 
 def test_a_person_resends_or_marks_failed(org):
-    first, _ = services.reply(org.conversation("5511900000001"), "a", org.owner)
-    second, _ = services.reply(org.conversation("5511900000002"), "b", org.owner)
+    first, _ = services.reply(org.conversation("5511900000001"), "a", acting_member=org.owner)
+    second, _ = services.reply(org.conversation("5511900000002"), "b", acting_member=org.owner)
     for intent in (first, second):
         ExecutionJob.objects.filter(intent=intent).update(status=S.UNCERTAIN)
-    services.resolve_uncertain(ExecutionJob.objects.get(intent=first), "resend", org.owner)
-    services.resolve_uncertain(ExecutionJob.objects.get(intent=second), "mark_failed", org.owner)
+    services.resolve_uncertain(
+        ExecutionJob.objects.get(intent=first), "resend", acting_member=org.owner
+    )
+    services.resolve_uncertain(
+        ExecutionJob.objects.get(intent=second), "mark_failed", acting_member=org.owner
+    )
     assert ExecutionJob.objects.get(intent=first).status == S.PENDING
     assert ExecutionJob.objects.get(intent=second).status == S.FAILED
     assert Message.objects.get(body="b").status == Message.Status.FAILED
 
 
 def test_cancel_only_before_sending(org):
-    intent, _ = services.reply(org.conversation(), "a", org.owner)
-    services.cancel(intent, org.owner)
+    intent, _ = services.reply(org.conversation(), "a", acting_member=org.owner)
+    services.cancel(intent, acting_member=org.owner)
     assert ExecutionJob.objects.get(intent=intent).status == S.FAILED
-    other, _ = services.reply(org.conversation(), "b", org.owner)
+    other, _ = services.reply(org.conversation(), "b", acting_member=org.owner)
     jobs.claim_batch("w1", 10)
     with pytest.raises(InvalidTransition):
-        services.cancel(other, org.owner)
+        services.cancel(other, acting_member=org.owner)
 
 
 def test_a_contacts_second_message_waits_for_the_first(org):
     conversation = org.conversation("5511900000001")
-    first, _ = services.reply(conversation, "1", org.owner)
-    second, _ = services.reply(conversation, "2", org.owner)
-    someone_else, _ = services.reply(org.conversation("5511900000002"), "x", org.owner)
+    first, _ = services.reply(conversation, "1", acting_member=org.owner)
+    second, _ = services.reply(conversation, "2", acting_member=org.owner)
+    someone_else, _ = services.reply(
+        org.conversation("5511900000002"), "x", acting_member=org.owner
+    )
     claimed = jobs.claim_batch("w1", 10)
     assert claimed == [first.job.id, someone_else.job.id]
     assert jobs.claim_batch("w2", 10) == []
@@ -121,16 +127,16 @@ def test_repeated_failures_open_the_circuit_breaker_and_a_success_closes_it(wire
     from conversa.instances.models import Instance
 
     org = wired
-    sandbox.set_faults(org.twin, failure_rate=1.0)
+    simulator.set_faults(org.twin, failure_rate=1.0)
     for n in range(5):
-        services.reply(org.conversation(f"551190000000{n}"), "x", org.owner)
+        services.reply(org.conversation(f"551190000000{n}"), "x", acting_member=org.owner)
     Worker(batch_size=10).run_once()
     instance = Instance.objects.get(pk=org.instance.pk)
     assert instance.breaker_state == "open"
-    intent, _ = services.reply(org.conversation("5511900000009"), "y", org.owner)
+    intent, _ = services.reply(org.conversation("5511900000009"), "y", acting_member=org.owner)
     assert intent.latest_decision.reason_code == "circuit_open"
     assert intent.job.run_after == instance.breaker_open_until
-    sandbox.set_faults(org.twin, failure_rate=0.0)
+    simulator.set_faults(org.twin, failure_rate=0.0)
     Instance.objects.filter(pk=instance.pk).update(breaker_open_until=timezone.now())
     ExecutionJob.objects.update(run_after=timezone.now())
     Worker(batch_size=10).run_once()

@@ -4,7 +4,7 @@ one of the palette's names only, and a row saved before that rule shows grey."""
 import pytest
 from django.core.exceptions import ValidationError
 
-from conversa.inbox import teamwork
+from conversa.inbox import tags
 from conversa.inbox.models import Tag
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,7 @@ def test_a_palette_colour_goes_through_the_api_onto_the_pages(org):
     assert response.status_code == 201 and response.json()["colour"] == "teal"
     tag = Tag.objects.get(pk=response.json()["id"])
     conversation = org.conversation()
-    teamwork.tag_conversation(conversation, tag, by=org.owner)
+    tags.tag_conversation(conversation, tag, acting_member=org.owner)
     assert "tag-chip tag-teal" in client.get(f"/inbox/c/{conversation.pk}/").content.decode()
 
 
@@ -40,10 +40,10 @@ def test_the_model_refuses_what_the_api_refuses(org):
 
 
 def test_a_stored_bad_colour_is_printed_as_grey(org):
-    tag = teamwork.create_tag(org.org, "VIP", "red", by=org.owner)
+    tag = tags.create_tag(org.org, "VIP", "red", acting_member=org.owner)
     conversation = org.conversation()
-    teamwork.tag_conversation(conversation, tag, by=org.owner)
-    teamwork.tag_contact(conversation.contact, tag, by=org.owner)
+    tags.tag_conversation(conversation, tag, acting_member=org.owner)
+    tags.tag_contact(conversation.contact, tag, acting_member=org.owner)
     # As a row saved before colours were checked: straight into the table. A space adds a
     # class of the sender's choosing.
     raw = "red x{y"

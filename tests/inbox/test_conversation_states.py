@@ -6,15 +6,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversa import inbound
 from conversa.accounts.models import Member, OperationalEvent
 from conversa.engine.worker import Worker
 from conversa.errors import Conflict
-from conversa.inbox import assignment
+from conversa.inbound import consequences as inbound
+from conversa.inbound import services as providers
+from conversa.inbox import ownership, states
 from conversa.inbox.models import Conversation
-from conversa.providers import sandbox
-from conversa.providers import services as providers
 from conversa.providers.base import InboundMessage, ParsedEvent
+from conversa.sandbox import simulator
 
 PHONE = "5511999990001"
 
@@ -33,7 +33,7 @@ def one_at_a_time(org, text="Oi"):
 
 def in_bulk(org, text="Oi"):
     """The webhook front door's path: `apply_events` → `inbound.receive_messages` (the bulk insert)."""
-    message_id = sandbox.new_message_id()
+    message_id = simulator.new_message_id()
     event = InboundMessage(message_id, PHONE, "Cliente", "text", text)
     assert providers.apply_events([(org.instance, ParsedEvent(event, f"msg:{message_id}"))])
     return org.instance.conversations.get(messages__provider_message_id=message_id)
@@ -57,9 +57,13 @@ def test_the_bulk_path_is_the_one_under_test(org, monkeypatch):
 @pytest.mark.parametrize(
     "put_aside",
     [
-        lambda c, by: assignment.mark_pending(c, by=by, reason="Aguardando comprovante"),
-        lambda c, by: assignment.snooze(c, by=by),
-        lambda c, by: assignment.snooze(c, by=by, until=timezone.now() + timedelta(days=2)),
+        lambda c, acting_member: states.mark_pending(
+            c, acting_member=acting_member, reason="Aguardando comprovante"
+        ),
+        lambda c, acting_member: states.snooze(c, acting_member=acting_member),
+        lambda c, acting_member: states.snooze(
+            c, acting_member=acting_member, until=timezone.now() + timedelta(days=2)
+        ),
     ],
     ids=["pending", "snoozed-until-reply", "snoozed-until-time"],
 )
@@ -79,8 +83,8 @@ def test_a_customer_message_makes_a_pending_or_snoozed_conversation_open(
 def test_a_message_within_the_window_reopens_the_resolved_conversation(org, customer_writes):
     conversation = org.conversation(PHONE)
     agent = org.member()
-    assignment.claim(conversation, agent)
-    assignment.resolve(conversation, by=agent, reason="Respondido")
+    ownership.claim(conversation, acting_member=agent)
+    states.resolve(conversation, acting_member=agent, reason="Respondido")
     agent.refresh_from_db()
     assert agent.open_count == 0
     reopened = customer_writes(org, "Mais uma dúvida")
@@ -110,7 +114,7 @@ def test_past_the_reopen_window_a_new_conversation_starts(
     org.org.save(update_fields=["reopen_window_hours"])
     org.instance.organization = org.org  # as the front door reads them together
     conversation = org.conversation(PHONE)
-    assignment.resolve(conversation, by=org.owner)
+    states.resolve(conversation, acting_member=org.owner)
     Conversation.objects.filter(pk=conversation.pk).update(
         resolved_at=timezone.now() - resolved_ago
     )
@@ -135,30 +139,30 @@ def test_a_row_resolved_without_a_time_counts_from_its_last_message(org, custome
 def test_snoozed_conversations_wake_when_their_time_comes(org):
     soon, later, until_reply = (org.conversation(f"55119999900{n:02d}") for n in (1, 2, 3))
     now = timezone.now()
-    assignment.snooze(soon, by=org.owner, until=now + timedelta(minutes=5))
-    assignment.snooze(later, by=org.owner, until=now + timedelta(hours=5))
-    assignment.snooze(until_reply, by=org.owner)
-    assert assignment.wake_snoozed(now + timedelta(minutes=10)) == 1
-    states = dict(Conversation.objects.values_list("pk", "status"))
-    assert states == {soon.pk: "open", later.pk: "snoozed", until_reply.pk: "snoozed"}
+    states.snooze(soon, acting_member=org.owner, until=now + timedelta(minutes=5))
+    states.snooze(later, acting_member=org.owner, until=now + timedelta(hours=5))
+    states.snooze(until_reply, acting_member=org.owner)
+    assert states.wake_snoozed(now + timedelta(minutes=10)) == 1
+    statuses = dict(Conversation.objects.values_list("pk", "status"))
+    assert statuses == {soon.pk: "open", later.pk: "snoozed", until_reply.pk: "snoozed"}
     assert history(soon) == ["conversation.snoozed", "conversation.woken"]
-    assert assignment.wake_snoozed(now + timedelta(minutes=10)) == 0
+    assert states.wake_snoozed(now + timedelta(minutes=10)) == 0
 
 
 def test_snoozing_into_the_past_is_refused(org):
     conversation = org.conversation()
     with pytest.raises(Conflict, match="future"):
-        assignment.snooze(conversation, by=org.owner, until=timezone.now() - timedelta(1))
+        states.snooze(conversation, acting_member=org.owner, until=timezone.now() - timedelta(1))
     conversation.refresh_from_db()
     assert conversation.status == "open"
 
 
 def test_priority_changes_are_in_the_history(org):
     conversation = org.conversation()
-    assignment.set_priority(conversation, Conversation.Priority.URGENT, by=org.owner)
-    assignment.set_priority(conversation, Conversation.Priority.URGENT, by=org.owner)
+    states.set_priority(conversation, Conversation.Priority.URGENT, acting_member=org.owner)
+    states.set_priority(conversation, Conversation.Priority.URGENT, acting_member=org.owner)
     with pytest.raises(Conflict):
-        assignment.set_priority(conversation, 9, by=org.owner)
+        states.set_priority(conversation, 9, acting_member=org.owner)
     conversation.refresh_from_db()
     assert conversation.priority == Conversation.Priority.URGENT
     assert history(conversation) == ["conversation.priority_changed"]
@@ -168,13 +172,13 @@ def test_priority_changes_are_in_the_history(org):
 
 def test_a_person_reopening_keeps_the_newer_conversation_rule(org):
     old = org.conversation(PHONE)
-    assignment.resolve(old, by=org.owner)
+    states.resolve(old, acting_member=org.owner)
     Conversation.objects.filter(pk=old.pk).update(resolved_at=timezone.now() - timedelta(30))
     new = one_at_a_time(org)
     assert new.pk != old.pk
-    for change in (assignment.reopen, assignment.mark_pending, assignment.snooze):
+    for change in (states.reopen, states.mark_pending, states.snooze):
         with pytest.raises(Conflict, match="newer open"):
-            change(old, by=org.owner)
+            change(old, acting_member=org.owner)
 
 
 def post(client, url, data=None):
@@ -208,7 +212,9 @@ def test_states_and_priority_through_the_api(org, other_org):
 
 def test_the_workers_pass_wakes_what_is_due(transactional_db, org):
     conversation = org.conversation("5511999990077")
-    assignment.snooze(conversation, by=org.owner, until=timezone.now() + timedelta(minutes=5))
+    states.snooze(
+        conversation, acting_member=org.owner, until=timezone.now() + timedelta(minutes=5)
+    )
     Conversation.objects.filter(pk=conversation.pk).update(
         snoozed_until=timezone.now() - timedelta(seconds=1)
     )

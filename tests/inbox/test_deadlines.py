@@ -14,12 +14,12 @@ from django.utils import timezone, translation
 
 from conversa.business_hours import DEFAULT_HOURS, Schedule
 from conversa.errors import Refused
-from conversa.inbox import assignment, deadlines
+from conversa.inbound import services as providers
+from conversa.inbox import deadlines, ownership, states
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Conversation, Queue
-from conversa.providers import sandbox
-from conversa.providers import services as providers
 from conversa.providers.base import InboundMessage, ParsedEvent
+from conversa.sandbox import simulator
 
 SP = ZoneInfo("America/Sao_Paulo")
 WEEK = Schedule.from_settings("America/Sao_Paulo", DEFAULT_HOURS)
@@ -70,7 +70,7 @@ def one_at_a_time(org, phone):
 
 
 def in_bulk(org, phone):
-    message_id = sandbox.new_message_id()
+    message_id = simulator.new_message_id()
     event = InboundMessage(message_id, phone, "Cliente", "text", "Oi")
     providers.apply_events([(org.instance, ParsedEvent(event, f"msg:{message_id}"))])
     return org.instance.conversations.get(messages__provider_message_id=message_id)
@@ -97,11 +97,11 @@ def test_a_new_conversation_on_a_routed_number_has_its_due_times(org, routed, cu
 
 def test_the_first_operator_reply_stops_the_first_response_clock(org, routed):
     conversation = org.conversation()
-    inbox.new_outbound_message(conversation, "Mensagem automática", sender=None)
+    inbox.new_outbound_message(conversation, "Mensagem automática", acting_member=None)
     conversation.refresh_from_db()
     assert conversation.first_response_at is None, "automations do not answer for the team"
-    first = inbox.new_outbound_message(conversation, "Olá!", sender=org.owner)
-    inbox.new_outbound_message(conversation, "Mais uma", sender=org.owner)
+    first = inbox.new_outbound_message(conversation, "Olá!", acting_member=org.owner)
+    inbox.new_outbound_message(conversation, "Mais uma", acting_member=org.owner)
     conversation.refresh_from_db()
     assert conversation.first_response_at == first.created_at
 
@@ -200,8 +200,8 @@ def test_breaches_are_counted_per_queue(org, other_org, routed):
 
 def test_a_reopened_conversation_starts_a_new_cycle(org, routed):
     conversation = org.conversation()
-    inbox.new_outbound_message(conversation, "Olá!", sender=org.owner)
-    assignment.resolve(conversation, by=org.owner)
+    inbox.new_outbound_message(conversation, "Olá!", acting_member=org.owner)
+    states.resolve(conversation, acting_member=org.owner)
     Conversation.objects.filter(pk=conversation.pk).update(
         opened_at=timezone.now() - timedelta(days=3),
         first_response_due_at=timezone.now() - timedelta(days=3),
@@ -222,7 +222,7 @@ def test_a_transfer_to_another_queue_takes_its_targets(org, routed):
     urgent = Queue.objects.create(
         organization=org.org, name="Urgente", first_response_minutes=5, resolution_minutes=None
     )
-    assignment.transfer(conversation, by=org.owner, to_queue=urgent)
+    ownership.transfer(conversation, acting_member=org.owner, to_queue=urgent)
     conversation.refresh_from_db()
     assert (conversation.first_response_due_at, conversation.resolution_due_at) == (
         deadlines.due_times(conversation.opened_at, 5, None, org.org.sla_schedule())
@@ -232,12 +232,12 @@ def test_a_transfer_to_another_queue_takes_its_targets(org, routed):
 def test_new_targets_and_new_business_hours_recompute_the_due_times(org, routed):
     conversation = org.conversation()
     deadlines.set_queue_targets(
-        routed, by=org.owner, first_response_minutes=10, resolution_minutes=None
+        routed, acting_member=org.owner, first_response_minutes=10, resolution_minutes=None
     )
     conversation.refresh_from_db()
     expected = deadlines.due_times(conversation.opened_at, 10, None, org.org.sla_schedule())
     assert (conversation.first_response_due_at, conversation.resolution_due_at) == expected
-    deadlines.set_business_hours(org.org, by=org.owner, hours={}, holidays=[])
+    deadlines.set_business_hours(org.org, acting_member=org.owner, hours={}, holidays=[])
     conversation.refresh_from_db()
     assert conversation.first_response_due_at == conversation.opened_at + timedelta(minutes=10)
 
@@ -245,7 +245,10 @@ def test_new_targets_and_new_business_hours_recompute_the_due_times(org, routed)
 def test_a_bad_schedule_is_explained_in_the_callers_language(org):
     with translation.override("pt-br"), pytest.raises(Refused) as refused:
         deadlines.set_business_hours(
-            org.org, by=org.owner, hours={"mon": [["18:00", "09:00"]]}, holidays=["amanhã"]
+            org.org,
+            acting_member=org.owner,
+            hours={"mon": [["18:00", "09:00"]]},
+            holidays=["amanhã"],
         )
     assert "precisa terminar depois de começar" in str(refused.value)
     assert "Não é uma data" in str(refused.value)
@@ -266,7 +269,7 @@ def test_a_bad_schedule_is_explained_in_the_callers_language(org):
 def test_a_bad_schedule_is_refused_and_nothing_changes(org, time_zone, hours, holidays, reason):
     with pytest.raises(Refused, match=reason):
         deadlines.set_business_hours(
-            org.org, by=org.owner, hours=hours, holidays=holidays, time_zone=time_zone
+            org.org, acting_member=org.owner, hours=hours, holidays=holidays, time_zone=time_zone
         )
     org.org.refresh_from_db()
     assert org.org.business_hours == {d: [list(s) for s in v] for d, v in DEFAULT_HOURS.items()}

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conversa.accounts.models import Member
-from conversa.inbox import assignment, queues, services
+from conversa.inbox import ownership, queues, services, states
 from conversa.inbox.models import Contact, Conversation, Queue
 from tests.conftest import make_org, post_webhook
 from tests.inbox.conftest import queue_with_operator
@@ -69,7 +69,7 @@ def test_a_day_of_arrivals(db, django_capture_on_commit_callbacks, rule, capacit
             ]
             free = [m for m in online if live_load(m) < m.capacity]
             loads = {m.pk: live_load(m) for m in free}
-            chosen = assignment.distribute(conversation)
+            chosen = ownership.distribute(conversation)
             if not free:
                 assert chosen is None, "nobody online with room: it waits in the queue"
             else:
@@ -90,11 +90,13 @@ def test_a_day_of_arrivals(db, django_capture_on_commit_callbacks, rule, capacit
                 if assigned:
                     conversation = assigned[args[0] % len(assigned)]
                     with django_capture_on_commit_callbacks(execute=True):
-                        assignment.resolve(conversation, by=conversation.assignee, reason="feito")
+                        states.resolve(
+                            conversation, acting_member=conversation.assignee, reason="feito"
+                        )
             else:
                 member = operators[args[0] % len(operators)]
                 with django_capture_on_commit_callbacks(execute=True):
-                    assignment.set_availability(member, args[1])
+                    ownership.set_availability(member, args[1])
             # A freed slot or an operator back online hands waiting work out, and round
             # robin's turn moves with it: the next arrival's turn follows the last one given.
             handed = Conversation.objects.filter(pk__in=waiting_before, assignee__isnull=False)
@@ -117,7 +119,7 @@ def test_new_conversations_on_a_routed_number_are_distributed_as_they_arrive(cli
     ana, bruno, away = org.member(), org.member(), org.member()
     queue.members.add(ana, bruno, away)
     for member in (ana, bruno):
-        assignment.set_availability(member, Member.Availability.ONLINE)
+        ownership.set_availability(member, Member.Availability.ONLINE)
     for n in range(4):
         post_webhook(client, org.instance, upsert(f"3EB0R{n}", phone=f"551197777000{n}"))
     routed = Conversation.objects.filter(queue=queue).order_by("id")
@@ -141,7 +143,7 @@ def test_what_waits_is_given_out_when_an_operator_comes_online(client, org, comm
     waiting = list(Conversation.objects.filter(queue=queue).order_by("opened_at", "id"))
     assert all(c.assignee_id is None for c in waiting), "nobody online: they wait"
     with committed():
-        assignment.set_availability(ana, Member.Availability.ONLINE)
+        ownership.set_availability(ana, Member.Availability.ONLINE)
     assigned = [c.assignee_id for c in Conversation.objects.filter(queue=queue).order_by("id")]
     assert assigned == [ana.pk, ana.pk, None], "the oldest first, up to her capacity"
 
@@ -157,13 +159,13 @@ def test_a_freed_slot_or_more_room_takes_the_next_waiting_conversation(org, comm
         )
         for _ in range(3)
     )
-    assert assignment.distribute(first) == ana
-    assert assignment.distribute(second) is None, "at capacity"
+    assert ownership.distribute(first) == ana
+    assert ownership.distribute(second) is None, "at capacity"
     with committed():
-        assignment.resolve(first, by=ana)
+        states.resolve(first, acting_member=ana)
     assert Conversation.objects.get(pk=second.pk).assignee == ana, "her freed slot takes it"
     with committed():
-        queues.set_capacity(ana, 2, by=org.owner)
+        queues.set_capacity(ana, 2, acting_member=org.owner)
     assert Conversation.objects.get(pk=third.pk).assignee == ana, "more room takes the next"
     ana.refresh_from_db()
     assert ana.open_count == 2
@@ -176,11 +178,13 @@ def test_a_conversation_moved_into_a_distributing_queue_is_given_out(org, commit
     )
     bruno = org.member()
     support.members.add(bruno)
-    assignment.set_availability(bruno, Member.Availability.ONLINE)
+    ownership.set_availability(bruno, Member.Availability.ONLINE)
     conversation = org.conversation()
     Conversation.objects.filter(pk=conversation.pk).update(queue=sales)
     with committed():
-        assignment.transfer(conversation, by=org.owner, to_queue=support, note="é suporte")
+        ownership.transfer(
+            conversation, acting_member=org.owner, to_queue=support, note="é suporte"
+        )
     assert Conversation.objects.get(pk=conversation.pk).assignee == bruno
 
 
@@ -191,7 +195,7 @@ def test_a_queue_that_does_not_distribute_hands_out_nothing(org, committed):
     conversation = org.conversation()
     Conversation.objects.filter(pk=conversation.pk).update(queue=queue)
     with committed():
-        assignment.set_availability(ana, Member.Availability.ONLINE)
+        ownership.set_availability(ana, Member.Availability.ONLINE)
     assert Conversation.objects.get(pk=conversation.pk).assignee is None
 
 
@@ -237,7 +241,10 @@ def test_a_hand_out_and_a_customer_writing_on_a_waiting_conversation_do_not_dead
     customer = run("customer", lambda: org.customer_writes("5511900000003", "alguém?"))
     operator = run(
         "operator",
-        lambda: writing.wait() and assignment.resolve(Conversation.objects.get(pk=held.pk), by=ana),
+        lambda: (
+            writing.wait()
+            and states.resolve(Conversation.objects.get(pk=held.pk), acting_member=ana)
+        ),
     )
     customer.start()
     operator.start()

@@ -156,7 +156,7 @@ def test_numeric_statuses_are_understood(client, org):
 
 def test_status_before_its_message_is_applied_when_the_send_is_recorded(client, org):
     """A reordered webhook: DELIVERY_ACK arrives before the worker recorded the provider id."""
-    from conversa.providers.services import apply_early_statuses
+    from conversa.inbox.services import apply_early_statuses
 
     post_webhook(client, org.instance, status_update("3EB0LATE", "DELIVERY_ACK"))
     event = ProviderEvent.objects.get()

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversa.accounts.models import Member
-from conversa.inbox import assignment, listing
+from conversa.inbox import listing, ownership, states
 from conversa.inbox.listing import Filters
 from conversa.inbox.models import Conversation, Queue
 
@@ -44,8 +44,8 @@ def team(org):
         queue=support
     )
     Conversation.objects.filter(pk=convs["anas"].pk).update(queue=sales)
-    assignment.claim(convs["anas"], ana)
-    assignment.claim(convs["brunos"], bruno)
+    ownership.claim(convs["anas"], acting_member=ana)
+    ownership.claim(convs["brunos"], acting_member=bruno)
     spread(convs.values())
     return ana, bruno, convs
 
@@ -74,7 +74,7 @@ def test_all_is_for_supervisors_and_an_agent_asking_for_it_gets_mine(org, team):
 def test_filters_narrow_the_list_and_the_counts_alike(org, team):
     ana, bruno, c = team
     owner = org.owner
-    assignment.resolve(c["loose"], by=owner)
+    states.resolve(c["loose"], acting_member=owner)
     resolved = listing.list_conversations(
         org.org, owner, tab="all", filters=Filters(status="resolved")
     )
@@ -164,7 +164,7 @@ def test_search_counts_stop_sooner_but_each_tab_counts_its_own(org):
     ]
     spread(conversations)
     for conversation in conversations[-5:]:  # the owner holds the five oldest
-        assignment.claim(conversation, org.owner)
+        ownership.claim(conversation, acting_member=org.owner)
     filters = Filters(q="trocar")
     page = listing.list_conversations(org.org, org.owner, tab="all", filters=filters)
     assert page.counts == {

@@ -5,7 +5,7 @@ import pytest
 
 from conversa.accounts.models import Member, OperationalEvent
 from conversa.errors import Conflict
-from conversa.inbox import assignment
+from conversa.inbox import ownership, states
 from conversa.inbox.models import Conversation, Queue
 
 
@@ -26,9 +26,9 @@ def open_counts_match_the_data(org) -> None:
 def test_the_first_claim_wins_and_the_second_is_told_who_has_it(org):
     conversation = org.conversation()
     ana, bruno = org.member(), org.member()
-    assignment.claim(conversation, ana)
+    ownership.claim(conversation, acting_member=ana)
     with pytest.raises(Conflict, match=f"{ana.display_name} has this") as refused:
-        assignment.claim(conversation, bruno)
+        ownership.claim(conversation, acting_member=bruno)
     assert refused.value.holder == ana
     conversation.refresh_from_db()
     assert conversation.assignee == ana and conversation.assigned_at
@@ -44,10 +44,10 @@ def test_operators_claim_only_in_their_queues_supervisors_anywhere(org):
     outsider, member = org.member(), org.member()
     queue.members.add(member)
     with pytest.raises(Conflict, match="not in"):
-        assignment.claim(conversation, outsider)
-    assignment.claim(conversation, member)
+        ownership.claim(conversation, acting_member=outsider)
+    ownership.claim(conversation, acting_member=member)
     supervisor = org.member(Member.Role.SUPERVISOR)
-    assignment.assign(conversation, supervisor, by=supervisor)
+    ownership.assign(conversation, supervisor, acting_member=supervisor)
     conversation.refresh_from_db()
     assert conversation.assignee == supervisor
 
@@ -57,22 +57,22 @@ def test_assign_release_transfer_resolve_reopen_keep_history_and_counts(org):
     supervisor = org.member(Member.Role.SUPERVISOR)
     ana, bruno = org.member(), org.member()
     with pytest.raises(Conflict, match="Only supervisors"):
-        assignment.assign(conversation, bruno, by=ana)
-    assignment.assign(conversation, ana, by=supervisor)
+        ownership.assign(conversation, bruno, acting_member=ana)
+    ownership.assign(conversation, ana, acting_member=supervisor)
     with pytest.raises(Conflict, match="Only its operator"):
-        assignment.release(conversation, by=bruno)
-    assignment.transfer(conversation, by=ana, to_member=bruno, note="Cliente VIP")
+        ownership.release(conversation, acting_member=bruno)
+    ownership.transfer(conversation, acting_member=ana, to_member=bruno, note="Cliente VIP")
     conversation.refresh_from_db()
     assert conversation.assignee == bruno
     queue = Queue.objects.create(organization=org.org, name="Financeiro")
-    assignment.transfer(conversation, by=bruno, to_queue=queue)
+    ownership.transfer(conversation, acting_member=bruno, to_queue=queue)
     conversation.refresh_from_db()
     assert (conversation.queue, conversation.assignee) == (queue, None)
-    assignment.claim(conversation, supervisor)
-    assignment.resolve(conversation, by=supervisor, reason="Respondido")
+    ownership.claim(conversation, acting_member=supervisor)
+    states.resolve(conversation, acting_member=supervisor, reason="Respondido")
     open_counts_match_the_data(org)
-    assignment.reopen(conversation, by=supervisor, reason="Cliente voltou")
-    assignment.release(conversation, by=supervisor)
+    states.reopen(conversation, acting_member=supervisor, reason="Cliente voltou")
+    ownership.release(conversation, acting_member=supervisor)
     assert history(conversation) == [
         "conversation.assigned",
         "conversation.transferred",
@@ -94,10 +94,10 @@ def test_another_organizations_operator_or_queue_is_refused(org, other_org):
     supervisor = org.member(Member.Role.SUPERVISOR)
     stranger = other_org.member()
     with pytest.raises(Conflict):
-        assignment.assign(conversation, stranger, by=supervisor)
+        ownership.assign(conversation, stranger, acting_member=supervisor)
     queue = Queue.objects.create(organization=other_org.org, name="Deles")
     with pytest.raises(Conflict):
-        assignment.transfer(conversation, by=supervisor, to_queue=queue)
+        ownership.transfer(conversation, acting_member=supervisor, to_queue=queue)
 
 
 def test_the_api_claims_and_refuses_with_the_holder(org, other_org):

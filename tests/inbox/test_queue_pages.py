@@ -25,7 +25,7 @@ def form(**fields) -> dict:
 
 
 def test_an_agent_gets_a_403_everywhere(org):
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas")
+    queue = queues.create_queue(org.org, acting_member=org.owner, name="Vendas")
     agent = org.client(org.member())
     for url in (QUEUES, f"{QUEUES}/new", f"{QUEUES}/{queue.pk}"):
         assert agent.get(url).status_code == 403, url
@@ -54,7 +54,7 @@ def test_the_list_shows_members_load_numbers_rule_targets_and_breaches(org):
     ana.save()
     queue = queues.create_queue(
         org.org,
-        by=org.owner,
+        acting_member=org.owner,
         name="<i>Vendas</i>",
         member_ids=[ana.pk],
         number_ids=[org.instance.pk],
@@ -77,8 +77,12 @@ def test_the_list_shows_members_load_numbers_rule_targets_and_breaches(org):
 
 
 def test_a_number_in_an_older_queue_says_where_its_conversations_go(org):
-    queues.create_queue(org.org, by=org.owner, name="Atendimento", number_ids=[org.instance.pk])
-    queues.create_queue(org.org, by=org.owner, name="Vendas", number_ids=[org.instance.pk])
+    queues.create_queue(
+        org.org, acting_member=org.owner, name="Atendimento", number_ids=[org.instance.pk]
+    )
+    queues.create_queue(
+        org.org, acting_member=org.owner, name="Vendas", number_ids=[org.instance.pk]
+    )
     html = org.client().get(QUEUES).content.decode()
     assert "new ones go to Atendimento" in html
     form_html = org.client().get(f"{QUEUES}/new").content.decode()
@@ -107,7 +111,7 @@ def test_a_queue_is_created_from_the_form(org):
 
 
 def test_a_taken_name_is_shown_on_the_form_with_what_was_typed(org):
-    queues.create_queue(org.org, by=org.owner, name="Vendas")
+    queues.create_queue(org.org, acting_member=org.owner, name="Vendas")
     ana = org.member()
     response = org.client().post(
         f"{QUEUES}/new", form(name="vendas", members=[str(ana.pk)], first_response_minutes="45")
@@ -132,7 +136,9 @@ def test_minutes_that_are_not_a_number_are_shown_on_their_field(org):
 
 def test_a_queue_is_edited_with_its_members_capacities_and_targets(org):
     ana, bruno = org.member(), org.member()
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas", member_ids=[ana.pk])
+    queue = queues.create_queue(
+        org.org, acting_member=org.owner, name="Vendas", member_ids=[ana.pk]
+    )
     client = org.client()
     page = client.get(f"{QUEUES}/{queue.pk}").content.decode()
     assert f'value="{ana.pk}" checked' in page and f'value="{bruno.pk}" checked' not in page
@@ -159,7 +165,7 @@ def test_a_queue_is_edited_with_its_members_capacities_and_targets(org):
 
 def test_a_bad_capacity_saves_nothing_of_the_form(org):
     ana = org.member()
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas")
+    queue = queues.create_queue(org.org, acting_member=org.owner, name="Vendas")
     response = org.client().post(
         f"{QUEUES}/{queue.pk}",
         form(name="Novo nome", **{f"capacity_{ana.pk}": "lots"}),
@@ -189,7 +195,7 @@ def test_another_organizations_ids_in_the_form_are_refused_on_their_field(org, o
 
 
 def test_another_organizations_queues_are_out_of_sight_and_reach(org, other_org):
-    theirs = queues.create_queue(other_org.org, by=other_org.owner, name="Segredo")
+    theirs = queues.create_queue(other_org.org, acting_member=other_org.owner, name="Segredo")
     client = org.client()
     assert "Segredo" not in client.get(QUEUES).content.decode()
     assert client.get(f"{QUEUES}/{theirs.pk}").status_code == 404
@@ -203,7 +209,9 @@ def test_another_organizations_queues_are_out_of_sight_and_reach(org, other_org)
 
 
 def test_a_queue_is_deleted_with_a_confirmation_and_its_conversations_stay(org):
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas", number_ids=[org.instance.pk])
+    queue = queues.create_queue(
+        org.org, acting_member=org.owner, name="Vendas", number_ids=[org.instance.pk]
+    )
     conversation = org.conversation()
     client = org.client()
     html = client.get(QUEUES).content.decode()
@@ -217,7 +225,9 @@ def test_a_queue_is_deleted_with_a_confirmation_and_its_conversations_stay(org):
 
 def test_breached_counts_come_from_the_deadlines_service(org):
     # The list's count is `deadlines.breached_counts`, not a second definition of "breached".
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas", number_ids=[org.instance.pk])
+    queue = queues.create_queue(
+        org.org, acting_member=org.owner, name="Vendas", number_ids=[org.instance.pk]
+    )
     conversation = org.conversation()
     Conversation.objects.filter(pk=conversation.pk).update(
         resolution_due_at=timezone.now() - timedelta(minutes=5)

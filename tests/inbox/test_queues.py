@@ -33,7 +33,7 @@ def test_a_queue_is_created_with_members_numbers_rule_and_targets(org):
     ana = org.member()
     queue = queues.create_queue(
         org.org,
-        by=org.owner,
+        acting_member=org.owner,
         name="  Suporte   N1 ",
         member_ids=[ana.pk, org.owner.pk],
         number_ids=[org.instance.pk],
@@ -54,7 +54,7 @@ def test_a_queue_is_created_with_members_numbers_rule_and_targets(org):
 
 
 def test_a_queue_without_targets_records_no_sla_change(org):
-    queues.create_queue(org.org, by=org.owner, name="Vendas")
+    queues.create_queue(org.org, acting_member=org.owner, name="Vendas")
     assert not events("queue.sla_changed")
     assert Queue.objects.get().first_response_minutes is None
 
@@ -62,7 +62,7 @@ def test_a_queue_without_targets_records_no_sla_change(org):
 def test_new_conversations_of_its_number_get_its_due_times(org):
     queues.create_queue(
         org.org,
-        by=org.owner,
+        acting_member=org.owner,
         name="Vendas",
         number_ids=[org.instance.pk],
         first_response_minutes=15,
@@ -75,17 +75,17 @@ def test_new_conversations_of_its_number_get_its_due_times(org):
 
 @pytest.mark.parametrize("name", ["Vendas", "vendas", " VENDAS "])
 def test_a_taken_name_in_any_case_is_refused_with_409(org, name):
-    queues.create_queue(org.org, by=org.owner, name="Vendas")
+    queues.create_queue(org.org, acting_member=org.owner, name="Vendas")
     with pytest.raises(Refused) as refused:
-        queues.create_queue(org.org, by=org.owner, name=name)
+        queues.create_queue(org.org, acting_member=org.owner, name=name)
     assert (refused.value.field, refused.value.status) == ("name", 409)
     assert "exists" in str(refused.value)
     assert Queue.objects.count() == 1
 
 
 def test_the_same_name_is_fine_in_another_organization(org, other_org):
-    queues.create_queue(org.org, by=org.owner, name="Vendas")
-    queues.create_queue(other_org.org, by=other_org.owner, name="Vendas")
+    queues.create_queue(org.org, acting_member=org.owner, name="Vendas")
+    queues.create_queue(other_org.org, acting_member=other_org.owner, name="Vendas")
     assert Queue.objects.count() == 2
 
 
@@ -101,7 +101,7 @@ def test_the_same_name_is_fine_in_another_organization(org, other_org):
 )
 def test_invalid_fields_are_refused_and_nothing_is_saved(org, fields, field):
     with pytest.raises(Refused) as refused:
-        queues.create_queue(org.org, by=org.owner, **{"name": "Vendas", **fields})
+        queues.create_queue(org.org, acting_member=org.owner, **{"name": "Vendas", **fields})
     assert refused.value.field == field
     assert not Queue.objects.exists() and not events("queue.created")
 
@@ -109,11 +109,11 @@ def test_invalid_fields_are_refused_and_nothing_is_saved(org, fields, field):
 def test_another_organizations_member_or_number_is_refused(org, other_org):
     theirs = other_org.member()
     with pytest.raises(Refused) as refused:
-        queues.create_queue(org.org, by=org.owner, name="Vendas", member_ids=[theirs.pk])
+        queues.create_queue(org.org, acting_member=org.owner, name="Vendas", member_ids=[theirs.pk])
     assert refused.value.field == "members"
     with pytest.raises(Refused) as refused:
         queues.create_queue(
-            org.org, by=org.owner, name="Vendas", number_ids=[other_org.instance.pk]
+            org.org, acting_member=org.owner, name="Vendas", number_ids=[other_org.instance.pk]
         )
     assert refused.value.field == "numbers"
     assert not Queue.objects.exists()
@@ -122,13 +122,13 @@ def test_another_organizations_member_or_number_is_refused(org, other_org):
 def test_agents_may_not_manage_queues_or_capacity(org):
     agent = org.member()
     with pytest.raises(Refused) as refused:
-        queues.create_queue(org.org, by=agent, name="Vendas")
+        queues.create_queue(org.org, acting_member=agent, name="Vendas")
     assert refused.value.status == 403
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas")
+    queue = queues.create_queue(org.org, acting_member=org.owner, name="Vendas")
     with pytest.raises(Refused):
         queues.update_queue(
             queue,
-            by=agent,
+            acting_member=agent,
             name="X",
             member_ids=[],
             number_ids=[],
@@ -137,22 +137,22 @@ def test_agents_may_not_manage_queues_or_capacity(org):
             resolution_minutes=None,
         )
     with pytest.raises(Refused):
-        queues.delete_queue(queue, by=agent)
+        queues.delete_queue(queue, acting_member=agent)
     with pytest.raises(Refused):
-        queues.set_capacity(agent, 3, by=agent)
+        queues.set_capacity(agent, 3, acting_member=agent)
 
 
 def test_another_organizations_supervisor_cannot_touch_a_queue(org, other_org):
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas")
+    queue = queues.create_queue(org.org, acting_member=org.owner, name="Vendas")
     with pytest.raises(Refused) as refused:
-        queues.delete_queue(queue, by=other_org.owner)
+        queues.delete_queue(queue, acting_member=other_org.owner)
     assert refused.value.status == 404
     with pytest.raises(Refused):
-        queues.set_capacity(org.owner, 3, by=other_org.owner)
+        queues.set_capacity(org.owner, 3, acting_member=other_org.owner)
     assert Queue.objects.filter(pk=queue.pk).exists()
 
 
-def update(queue, by, **fields):
+def update(queue, acting_member, **fields):
     current = {
         "name": queue.name,
         "member_ids": list(queue.members.values_list("pk", flat=True)),
@@ -161,12 +161,14 @@ def update(queue, by, **fields):
         "first_response_minutes": queue.first_response_minutes,
         "resolution_minutes": queue.resolution_minutes,
     }
-    return queues.update_queue(queue, by=by, **{**current, **fields})
+    return queues.update_queue(queue, acting_member=acting_member, **{**current, **fields})
 
 
 def test_an_update_records_what_changed_with_the_previous_values(org, published_events, committed):
     ana, bruno = org.member(), org.member()
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas", member_ids=[ana.pk])
+    queue = queues.create_queue(
+        org.org, acting_member=org.owner, name="Vendas", member_ids=[ana.pk]
+    )
     conversation = org.conversation()
     Conversation.objects.filter(pk=conversation.pk).update(queue=queue)
     with committed():
@@ -203,7 +205,9 @@ def test_an_update_records_what_changed_with_the_previous_values(org, published_
 def test_an_update_that_changes_nothing_records_and_announces_nothing(
     org, published_events, committed
 ):
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas", first_response_minutes=10)
+    queue = queues.create_queue(
+        org.org, acting_member=org.owner, name="Vendas", first_response_minutes=10
+    )
     with committed():
         assert update(queue, org.owner) == {}
     assert not events("queue.changed") and len(events("queue.sla_changed")) == 1
@@ -211,7 +215,7 @@ def test_an_update_that_changes_nothing_records_and_announces_nothing(
 
 
 def test_changing_only_the_numbers_or_the_rule_announces_nothing(org, published_events, committed):
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas")
+    queue = queues.create_queue(org.org, acting_member=org.owner, name="Vendas")
     Conversation.objects.filter(pk=org.conversation().pk).update(queue=queue)
     with committed():
         update(queue, org.owner, number_ids=[org.instance.pk], distribution="least_load")
@@ -219,7 +223,9 @@ def test_changing_only_the_numbers_or_the_rule_announces_nothing(org, published_
 
 
 def test_new_targets_recompute_the_due_times_of_open_conversations(org):
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas", number_ids=[org.instance.pk])
+    queue = queues.create_queue(
+        org.org, acting_member=org.owner, name="Vendas", number_ids=[org.instance.pk]
+    )
     conversation = org.conversation()
     assert conversation.first_response_due_at is None
     update(queue, org.owner, first_response_minutes=60, resolution_minutes=120)
@@ -238,8 +244,10 @@ def test_new_targets_recompute_the_due_times_of_open_conversations(org):
 
 def test_a_refused_update_saves_nothing(org):
     ana = org.member()
-    queues.create_queue(org.org, by=org.owner, name="Financeiro")
-    queue = queues.create_queue(org.org, by=org.owner, name="Vendas", member_ids=[ana.pk])
+    queues.create_queue(org.org, acting_member=org.owner, name="Financeiro")
+    queue = queues.create_queue(
+        org.org, acting_member=org.owner, name="Vendas", member_ids=[ana.pk]
+    )
     with pytest.raises(Refused):
         update(queue, org.owner, name="financeiro", member_ids=[], first_response_minutes=5)
     with pytest.raises(Refused):
@@ -250,7 +258,7 @@ def test_a_refused_update_saves_nothing(org):
 
 
 def test_renaming_to_its_own_name_in_another_case_is_fine(org):
-    queue = queues.create_queue(org.org, by=org.owner, name="vendas")
+    queue = queues.create_queue(org.org, acting_member=org.owner, name="vendas")
     update(queue, org.owner, name="Vendas")
     assert Queue.objects.get().name == "Vendas"
 
@@ -260,7 +268,7 @@ def test_a_deleted_queues_conversations_stay_in_no_queue_without_due_times(
 ):
     queue = queues.create_queue(
         org.org,
-        by=org.owner,
+        acting_member=org.owner,
         name="Vendas",
         number_ids=[org.instance.pk],
         first_response_minutes=1,
@@ -271,7 +279,7 @@ def test_a_deleted_queues_conversations_stay_in_no_queue_without_due_times(
     Conversation.objects.filter(pk=resolved.pk).update(status=Conversation.Status.RESOLVED)
     assert conversation.first_response_due_at is not None
     with committed():
-        assert queues.delete_queue(queue, by=org.owner) == 1
+        assert queues.delete_queue(queue, acting_member=org.owner) == 1
     conversation.refresh_from_db()
     assert conversation.queue is None and conversation.first_response_due_at is None
     assert Conversation.objects.filter(pk=resolved.pk, queue=None).exists()
@@ -288,13 +296,13 @@ def test_a_deleted_queues_conversations_stay_in_no_queue_without_due_times(
 def test_capacity_is_set_recorded_and_announced(org, published_events, committed):
     ana = org.member()
     with committed():
-        assert queues.set_capacity(ana, 3, by=org.owner) is True
+        assert queues.set_capacity(ana, 3, acting_member=org.owner) is True
     ana.refresh_from_db()
     assert ana.capacity == 3
     [changed] = events("member.capacity_changed")
     assert changed.data == {"capacity": 3, "previous": 10} and changed.object_id == ana.pk
     assert published_events == [(org.org.pk, {"type": "OPERATOR_STATUS", "member_ids": [ana.pk]})]
-    assert queues.set_capacity(ana, 3, by=org.owner) is False
+    assert queues.set_capacity(ana, 3, acting_member=org.owner) is False
     assert len(events("member.capacity_changed")) == 1
 
 
@@ -302,7 +310,7 @@ def test_capacity_is_set_recorded_and_announced(org, published_events, committed
 def test_a_capacity_out_of_range_is_refused(org, capacity):
     ana = org.member()
     with pytest.raises(Refused) as refused:
-        queues.set_capacity(ana, capacity, by=org.owner)
+        queues.set_capacity(ana, capacity, acting_member=org.owner)
     assert refused.value.field == "capacity"
     ana.refresh_from_db()
     assert ana.capacity == 10

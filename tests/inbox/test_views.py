@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from conversa.engine.models import MessageIntent
-from conversa.inbox import assignment
+from conversa.inbox import canned_replies, ownership, states, tags
 from conversa.inbox.models import Contact, Conversation, Message
 from conversa.instances.models import Instance
 
@@ -201,7 +201,7 @@ def test_inside_the_window_the_composer_shows_time_left(cloud):
 def test_tabs_count_and_filter_in_the_list_fragment(org):
     first = org.conversation("5511900000001")
     org.conversation("5511900000002")
-    assignment.claim(first, org.owner)
+    ownership.claim(first, acting_member=org.owner)
     client = org.client()
     html = client.get("/inbox/list", {"tab": "mine"}, headers=HX).content.decode()
     assert 'id="count-mine" hx-swap-oob="true">1<' in html
@@ -251,22 +251,22 @@ def test_a_note_is_kept_for_the_team_and_shown_apart(org):
 
 
 def test_canned_replies_are_found_by_shortcode_and_rendered_for_the_contact(org):
-    from conversa.inbox import teamwork
 
     conversation = org.customer_writes(name="Mariana Costa").conversation
-    teamwork.save_canned_reply(org.org, "ola", "Oi {{contact.first_name}}! <3", by=org.owner)
-    teamwork.save_canned_reply(org.org, "preco", "Nossos planos…", by=org.owner)
+    canned_replies.save_canned_reply(
+        org.org, "ola", "Oi {{contact.first_name}}! <3", acting_member=org.owner
+    )
+    canned_replies.save_canned_reply(org.org, "preco", "Nossos planos…", acting_member=org.owner)
     html = org.client().get(f"/inbox/c/{conversation.pk}/canned", {"q": "ol"}).content.decode()
     assert "/ola" in html and "/preco" not in html
     assert 'data-body="Oi Mariana! &lt;3"' in html
 
 
 def test_tags_go_on_the_conversation_and_the_contact_and_filter_the_list(org):
-    from conversa.inbox import teamwork
 
     conversation = org.conversation("5511900000001")
     org.conversation("5511900000002")
-    vip = teamwork.create_tag(org.org, "VIP", "red", by=org.owner)
+    vip = tags.create_tag(org.org, "VIP", "red", acting_member=org.owner)
     client = org.client()
     url = f"/inbox/c/{conversation.pk}/tags"
     html = client.post(url, {"tag": vip.pk}, headers=HX).content.decode()
@@ -357,11 +357,13 @@ def test_pending_and_priority_from_the_header_show_in_the_history_and_the_list(o
 
 def test_a_woken_conversation_says_why_in_its_history(org):
     conversation = org.conversation()
-    assignment.snooze(conversation, by=org.owner, until=timezone.now() + timedelta(minutes=1))
-    assignment.wake_snoozed(now=timezone.now() + timedelta(minutes=2))
+    states.snooze(
+        conversation, acting_member=org.owner, until=timezone.now() + timedelta(minutes=1)
+    )
+    states.wake_snoozed(now=timezone.now() + timedelta(minutes=2))
     html = org.client().get(f"/inbox/c/{conversation.pk}/thread").content.decode()
     assert "The snooze ended: open again" in html
-    assignment.mark_pending(conversation, by=org.owner)
+    states.mark_pending(conversation, acting_member=org.owner)
     org.customer_writes(text="Voltei")
     html = org.client().get(f"/inbox/c/{conversation.pk}/thread").content.decode()
     assert "The customer wrote: open again" in html

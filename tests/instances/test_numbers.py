@@ -14,13 +14,13 @@ from conversa.engine import gate
 from conversa.engine import services as engine
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.engine.worker import Worker
+from conversa.inbound.services import apply_event
 from conversa.instances import services
 from conversa.instances.models import Instance
 from conversa.instances.services import NumberSettings
-from conversa.providers import sandbox
 from conversa.providers.base import ConnectionUpdate, ParsedEvent
-from conversa.providers.models import SandboxInstance, SandboxMessage
-from conversa.providers.services import apply_event
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxInstance, SandboxMessage
 from tests.conftest import make_org, wait_for
 
 
@@ -81,18 +81,18 @@ def paired(org) -> tuple[Instance, SandboxInstance]:
     number = services.add_number(org.org, NumberSettings(name="Vendas 2", provider="sandbox"))
     services.connect_number(number)
     twin = SandboxInstance.objects.get(name=number.provider_name)
-    sandbox.set_state(twin, "open", owner_phone="5511977776666")
+    simulator.set_state(twin, "open", owner_phone="5511977776666")
     wait_for(lambda: status_of(number) == Instance.Status.CONNECTED, "CONNECTED")
     return number, twin
 
 
 def test_a_dropped_connection_is_seen_and_a_new_qr_reconnects(live):
     number, twin = paired(live)
-    sandbox.set_state(twin, "close")
+    simulator.set_state(twin, "close")
     wait_for(lambda: status_of(number) == Instance.Status.DISCONNECTED, "DISCONNECTED")
     assert services.connect_number(number) is not None
     assert status_of(number) == Instance.Status.CONNECTING and number.qr_code
-    sandbox.set_state(twin, "open")
+    simulator.set_state(twin, "open")
     wait_for(lambda: status_of(number) == Instance.Status.CONNECTED, "CONNECTED again")
 
 
@@ -165,7 +165,7 @@ CLOUD_FORM = {
 
 
 def test_a_cloud_number_is_checked_against_the_graph_api(live):
-    twin = sandbox.create_cloud_number("106540352242922", "5511933334444", "", "x")
+    twin = simulator.create_cloud_number("106540352242922", "5511933334444", "", "x")
     client = live.client()
     refused = client.post("/instances/add", {**CLOUD_FORM, "access_token": "not-the-token"})
     assert refused.status_code == 422

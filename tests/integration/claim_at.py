@@ -10,7 +10,7 @@ django.setup()
 
 from conversa.accounts.models import Member  # noqa: E402
 from conversa.errors import Conflict  # noqa: E402
-from conversa.inbox import assignment  # noqa: E402
+from conversa.inbox import ownership  # noqa: E402
 from conversa.inbox.models import Conversation  # noqa: E402
 
 conversation_id, member_id = sys.argv[1:3]
@@ -19,7 +19,7 @@ member = Member.objects.get(pk=member_id)
 print("ready", flush=True)
 sys.stdin.readline()  # the test's word to go, once every racing process is ready
 try:
-    assignment.claim(conversation, member)
+    ownership.claim(conversation, acting_member=member)
 except Conflict as refused:
     print("refused", refused.holder.pk)
 else:

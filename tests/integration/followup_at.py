@@ -1,13 +1,12 @@
-"""Run by test_followups: wait for a start time, then do one thing as its own process.
+"""Run by test_followups: wait for the word to go, then do one thing as its own process.
 
-move <lead id> <stage id> <member id> <start>   services.move_lead (prints the change id or "noop")
-button <org id> <member id> <start>             services.dispatch_now (the button's path)
-internal <org slug> <start>                     POST /api/internal/follow-ups/dispatch
+move <lead id> <stage id> <member id>   services.move_lead (prints the change id or "noop")
+button <org id> <member id>             services.dispatch_now (the button's path)
+internal <org slug>                     POST /api/internal/follow-ups/dispatch
 """
 
 import os
 import sys
-import time
 
 import django
 
@@ -21,22 +20,27 @@ from conversa.accounts.models import Member, Organization  # noqa: E402
 from conversa.crm import services  # noqa: E402
 from conversa.crm.models import Lead, Stage  # noqa: E402
 
+
+def ready_then_wait() -> None:
+    print("ready", flush=True)
+    sys.stdin.readline()  # the test's word to go, once every racing process is ready
+
+
 action, *args = sys.argv[1:]
-start_at = float(args[-1])
 if action == "move":
     lead = Lead.objects.get(pk=args[0])
     stage, member = Stage.objects.get(pk=args[1]), Member.objects.get(pk=args[2])
-    time.sleep(max(0.0, start_at - time.time()))
-    change = services.move_lead(lead, stage, member)
+    ready_then_wait()
+    change = services.move_lead(lead, stage, acting_member=member)
     print(change.pk if change else "noop")
 elif action == "button":
     org, member = Organization.objects.get(pk=args[0]), Member.objects.get(pk=args[1])
-    time.sleep(max(0.0, start_at - time.time()))
-    print(services.dispatch_now(org, by=member)["made_runnable"])
+    ready_then_wait()
+    print(services.dispatch_now(org, acting_member=member)["made_runnable"])
 elif action == "internal":
     setup_test_environment()
     client = Client()
-    time.sleep(max(0.0, start_at - time.time()))
+    ready_then_wait()
     response = client.post(
         "/api/internal/follow-ups/dispatch",
         data={"organization": args[0]},

@@ -2,9 +2,6 @@
 (PostgreSQL): one wins, nine are told who has it, and the history shows one assignment."""
 
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +9,7 @@ from django.db import connection
 
 from bench.cluster import database_url
 from conversa.accounts.models import OperationalEvent
+from tests.integration.together import release, spawn
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="several writing processes: PostgreSQL only"
@@ -21,18 +19,12 @@ pytestmark = pytest.mark.skipif(
 def test_ten_processes_claim_one_conversation_one_wins(org, transactional_db):
     conversation = org.conversation()
     operators = [org.member() for _ in range(10)]
-    start_at = time.time() + 4
     script = Path(__file__).with_name("claim_at.py")
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": ""}
     processes = [
-        subprocess.Popen(
-            [sys.executable, str(script), str(conversation.pk), str(member.pk), str(start_at)],
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for member in operators
+        spawn([str(script), str(conversation.pk), str(member.pk)], env) for member in operators
     ]
+    release(processes)
     results = [p.communicate(timeout=60)[0].split() for p in processes]
     assert all(p.returncode == 0 for p in processes)
     winners = [member for outcome, member in results if outcome == "won"]

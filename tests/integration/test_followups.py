@@ -5,8 +5,6 @@ nothing (the simulator's ledger is the proof)."""
 import os
 import signal
 import subprocess
-import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,10 +17,11 @@ from conversa.crm import services
 from conversa.crm.models import FollowUp, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.instances.models import Instance
-from conversa.providers import sandbox
-from conversa.providers.models import SandboxInstance, SandboxMessage
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxInstance, SandboxMessage
 from tests.conftest import make_org
 from tests.crm.helpers import automation, lead, pipeline, stage
+from tests.integration.together import release, spawn
 
 S = ExecutionJob.Status
 SCRIPT = Path(__file__).with_name("followup_at.py")
@@ -49,19 +48,18 @@ def cluster(org):
     running.stop()
 
 
-def spawn(*args) -> subprocess.Popen:
+def racer(*args) -> subprocess.Popen:
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
         "REDIS_URL": "",
         "CONVERSA_INTERNAL_TOKEN": TOKEN,
     }
-    return subprocess.Popen(
-        [sys.executable, str(SCRIPT), *map(str, args)], env=env, stdout=subprocess.PIPE, text=True
-    )
+    return spawn([str(SCRIPT), *map(str, args)], env)
 
 
 def outputs(processes) -> list[str]:
+    release(processes)
     results = [p.communicate(timeout=90)[0].strip() for p in processes]
     assert all(p.returncode == 0 for p in processes)
     return results
@@ -71,12 +69,8 @@ def test_ten_processes_moving_one_lead_into_one_stage_schedule_each_step_once(or
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    start_at = time.time() + 4
     results = outputs(
-        [
-            spawn("move", the_lead.pk, stage(p, "Proposta").pk, org.owner.pk, start_at)
-            for _ in range(10)
-        ]
+        [racer("move", the_lead.pk, stage(p, "Proposta").pk, org.owner.pk) for _ in range(10)]
     )
     assert sorted(results).count("noop") == 9
     assert StageChange.objects.filter(lead=the_lead, from_stage__isnull=False).count() == 1
@@ -93,7 +87,9 @@ def deferred_due_steps(org, leads: int) -> int:
     p = pipeline(org)
     automation(org, stage(p, "Proposta"), steps=TWO_NOW)
     for n in range(leads):
-        services.move_lead(lead(org, p, phone=f"55119777{n:05d}"), stage(p, "Proposta"), org.owner)
+        services.move_lead(
+            lead(org, p, phone=f"55119777{n:05d}"), stage(p, "Proposta"), acting_member=org.owner
+        )
     held = ExecutionJob.objects.filter(intent__follow_up__isnull=False)
     held.update(run_after=timezone.now() + timedelta(hours=1))
     return held.count()
@@ -103,13 +99,12 @@ def test_the_button_and_the_internal_endpoint_at_once_send_every_due_step_once(o
     steps = deferred_due_steps(org, 40)
     for _ in range(2):
         cluster.worker(batch_size=10)
-    start_at = time.time() + 4
     made = outputs(
         [
-            spawn("button", org.org.pk, org.owner.pk, start_at),
-            spawn("internal", org.org.slug, start_at),
-            spawn("button", org.org.pk, org.owner.pk, start_at),
-            spawn("internal", org.org.slug, start_at),
+            racer("button", org.org.pk, org.owner.pk),
+            racer("internal", org.org.slug),
+            racer("button", org.org.pk, org.owner.pk),
+            racer("internal", org.org.slug),
         ]
     )
     assert sum(map(int, made)) >= steps, "together they made every due step runnable"
@@ -120,10 +115,10 @@ def test_the_button_and_the_internal_endpoint_at_once_send_every_due_step_once(o
 
 
 def test_a_worker_killed_mid_dispatch_duplicates_nothing(org, cluster):
-    sandbox.set_faults(SandboxInstance.objects.get(pk=org.twin.pk), latency_ms=300)
+    simulator.set_faults(SandboxInstance.objects.get(pk=org.twin.pk), latency_ms=300)
     steps = deferred_due_steps(org, 30)
     victim = cluster.worker(batch_size=10)
-    services.dispatch_now(org.org, by=org.owner)
+    services.dispatch_now(org.org, acting_member=org.owner)
     wait_until(
         lambda: ExecutionJob.objects.filter(status=S.SENDING).exists(), 30, "a send in flight"
     )

@@ -5,7 +5,7 @@ import pytest
 
 from conversa.engine.worker import Worker
 from conversa.inbox.models import Message
-from conversa.providers.models import SandboxMessage
+from conversa.sandbox.models import SandboxMessage
 from tests.conftest import make_org, wait_for
 
 
@@ -36,7 +36,7 @@ def test_customer_message_reply_and_statuses_round_trip(wired):
         """the customer's message in the inbox"""
         return Message.objects.filter(direction="in", body="Quero um orçamento").first()
 
-    message = wait_for(inbound, timeout=15)
+    message = wait_for(inbound)
     conversation = message.conversation
     assert conversation.contact.name == "Paula"
 
@@ -60,7 +60,7 @@ def test_customer_message_reply_and_statuses_round_trip(wired):
         outbound.refresh_from_db()
         return outbound.status == Message.Status.DELIVERED
 
-    wait_for(delivered, timeout=15)
+    wait_for(delivered)
     assert outbound.provider_message_id == sent.message_id
 
     customer.get(f"/sandbox/chat?instance={org.twin.name}&phone=5511977776666")
@@ -70,7 +70,7 @@ def test_customer_message_reply_and_statuses_round_trip(wired):
         outbound.refresh_from_db()
         return outbound.status == Message.Status.READ
 
-    wait_for(read, timeout=15)
+    wait_for(read)
 
     again = agent.post(
         f"/api/conversations/{conversation.id}/reply",

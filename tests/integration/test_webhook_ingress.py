@@ -1,4 +1,4 @@
-"""The webhook front door of a real `conversa serve` (`providers.ingress`, ahead of Django):
+"""The webhook front door of a real `conversa serve` (`inbound.front_door`, ahead of Django):
 the same answers as the Django view, on SQLite and PostgreSQL."""
 
 import json

@@ -8,12 +8,13 @@ from django.conf import settings
 from django.test import Client
 
 from conversa.instances.models import Instance
-from conversa.providers import evolution, sandbox
+from conversa.providers import evolution
 from conversa.providers.base import ProviderError
 from conversa.providers.evolution import SECRET_HEADER
-from conversa.providers.models import SandboxInstance, SandboxMessage
 from conversa.providers.registry import get_provider
-from tests.providers.test_sandbox_protocol import BASE, GLOBAL_KEY
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxInstance, SandboxMessage
+from tests.sandbox.test_protocol import BASE, GLOBAL_KEY
 
 # The Evolution adapter talking to the sandbox (requests carried by the Django test client)
 
@@ -68,7 +69,7 @@ def test_adapter_creates_connects_and_sends_through_the_sandbox(wire, number):
     assert pairing.image.startswith("data:image/png;base64,")
     assert provider.connection_state(number) == "connecting"
 
-    sandbox.scan(SandboxInstance.objects.get(pk=twin.pk), "5511900000000")
+    simulator.scan(SandboxInstance.objects.get(pk=twin.pk), "5511900000000")
     assert provider.connection_state(number) == "connected"
     assert provider.connect(number) is None
 

@@ -18,10 +18,11 @@ from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.engine.worker import Worker
 from conversa.inbox.models import Conversation, Message
 from conversa.instances.models import Instance
-from conversa.providers import sandbox
 from conversa.providers.base import InboundMessage, StatusUpdate
 from conversa.providers.cloud import CloudProvider, graph_error
-from conversa.providers.models import ProviderEvent, SandboxMessage
+from conversa.providers.models import ProviderEvent
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxMessage
 from tests.conftest import make_org, wait_for
 
 PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads" / "cloud"
@@ -265,7 +266,7 @@ def graph(delivered_webhooks):
         phone_number="5511933334444",
         status=Instance.Status.CONNECTED,
     )
-    twin = sandbox.create_cloud_number(
+    twin = simulator.create_cloud_number(
         instance.provider_name,
         instance.phone_number,
         f"{delivered_webhooks}/webhooks/cloud/{instance.webhook_key}",
@@ -280,13 +281,13 @@ def test_a_round_trip_through_the_graph_api(graph):
     """The customer writes (a signed webhook), the agent replies within the window, the
     engine sends through the Graph API, and Meta-shaped statuses bring it to DELIVERED."""
     org, instance, twin = graph
-    sandbox.customer_says(twin, "5511988887777", "Oi, tudo bem?", name="Ana")
+    simulator.customer_says(twin, "5511988887777", "Oi, tudo bem?", name="Ana")
     wait_for(lambda: Message.objects.filter(instance=instance).exists(), "the inbound message")
     conversation = Conversation.objects.get(instance=instance)
     assert conversation.contact.name == "Ana"
     assert conversation.last_inbound_at is not None
 
-    intent, _ = services.reply(conversation, "Tudo ótimo!", org.owner)
+    intent, _ = services.reply(conversation, "Tudo ótimo!", acting_member=org.owner)
     assert intent.status == MessageIntent.Status.QUEUED
     assert Worker().run_once() == 1
     job = ExecutionJob.objects.get(intent=intent)
@@ -303,13 +304,13 @@ def test_a_round_trip_through_the_graph_api(graph):
 
 def test_outside_the_24_hour_window_free_text_is_blocked(graph):
     org, instance, twin = graph
-    sandbox.customer_says(twin, "5511988887777", "Oi", name="Ana")
+    simulator.customer_says(twin, "5511988887777", "Oi", name="Ana")
     wait_for(lambda: Conversation.objects.filter(instance=instance).exists(), "the conversation")
     conversation = Conversation.objects.get(instance=instance)
     Conversation.objects.filter(pk=conversation.pk).update(
         last_inbound_at=timezone.now() - timedelta(hours=25)
     )
-    intent, _ = services.reply(conversation, "Ainda está aí?", org.owner)
+    intent, _ = services.reply(conversation, "Ainda está aí?", acting_member=org.owner)
     assert intent.status == MessageIntent.Status.BLOCKED
     decision = intent.decisions.get()
     assert decision.reason_code == "outside_window"

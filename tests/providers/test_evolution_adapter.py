@@ -268,7 +268,7 @@ def test_qr_update_keeps_the_code_to_scan(client, evolution_instance):
 def test_captured_updates_advance_our_outbound_message(client, org):
     """The send captured in send_message_v2_msgorch.json, then its delivery and read updates."""
     conversation = org.conversation("5216622001169")
-    message = inbox.new_outbound_message(conversation, "Feliz ano", org.owner)
+    message = inbox.new_outbound_message(conversation, "Feliz ano", acting_member=org.owner)
     Message.objects.filter(pk=message.pk).update(
         provider_message_id=OUR_SEND_ID, status=Message.Status.SENT
     )
@@ -288,7 +288,7 @@ def test_captured_updates_advance_our_outbound_message(client, org):
 
 def test_delivery_after_read_does_not_move_the_status_back(client, org):
     conversation = org.conversation("5216622001169")
-    message = inbox.new_outbound_message(conversation, "Feliz ano", org.owner)
+    message = inbox.new_outbound_message(conversation, "Feliz ano", acting_member=org.owner)
     Message.objects.filter(pk=message.pk).update(
         provider_message_id=OUR_SEND_ID, status=Message.Status.SENT
     )

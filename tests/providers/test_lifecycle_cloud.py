@@ -4,9 +4,10 @@ real HTTP: the number and token are checked, and there is nothing else to manage
 import pytest
 
 from conversa.instances.models import Instance
-from conversa.providers import http, sandbox
+from conversa.providers import http
 from conversa.providers.base import ProviderError
 from conversa.providers.cloud import CloudProvider
+from conversa.sandbox import simulator
 from tests.conftest import make_org
 
 PHONE_NUMBER_ID = "106540352242922"
@@ -22,7 +23,7 @@ def graph(live_server, settings, transactional_db) -> str:
 def number(graph) -> Instance:
     """A Cloud number as a person types it in, its twin registered on the Graph side."""
     org = make_org()
-    twin = sandbox.create_cloud_number(PHONE_NUMBER_ID, "5511933334444", "", "app-secret")
+    twin = simulator.create_cloud_number(PHONE_NUMBER_ID, "5511933334444", "", "app-secret")
     return Instance(
         organization=org.org,
         name="Cloud number",

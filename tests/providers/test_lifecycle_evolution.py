@@ -6,8 +6,9 @@ import pytest
 
 from conversa.instances.models import Instance
 from conversa.providers.base import Pairing, ProviderError
-from conversa.providers.models import ProviderEvent, SandboxInstance
+from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
+from conversa.sandbox.models import SandboxInstance
 from tests.conftest import make_org, wait_for
 
 

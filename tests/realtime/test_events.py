@@ -70,7 +70,7 @@ def test_publish_takes_an_event_and_nothing_beside_it(org):
 def test_a_batch_of_one_is_published_with_plural_keys(
     org, published_events, django_capture_on_commit_callbacks
 ):
-    intent = engine.reply(org.conversation(), "Olá", org.owner)[0]
+    intent = engine.reply(org.conversation(), "Olá", acting_member=org.owner)[0]
     published_events.clear()
     with django_capture_on_commit_callbacks(execute=True):
         engine.set_intents_status([intent], MessageIntent.Status.FAILED)

@@ -92,7 +92,7 @@ def test_a_batch_of_sends_is_one_event_per_kind_with_ids_only(
     from conversa.engine.models import ExecutionJob
 
     intents = [
-        services.reply(org.conversation(f"551190000030{n}"), "segredo", org.owner)[0]
+        services.reply(org.conversation(f"551190000030{n}"), "segredo", acting_member=org.owner)[0]
         for n in range(3)
     ]
     batch = list(

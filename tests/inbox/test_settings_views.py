@@ -4,7 +4,7 @@ each refusal shown on its form, every row within the organization."""
 import pytest
 
 from conversa.accounts.models import Member
-from conversa.inbox import teamwork
+from conversa.inbox import canned_replies, tags
 from conversa.inbox.models import CannedReply, Tag
 
 HX = {"HX-Request": "true"}
@@ -48,7 +48,7 @@ def test_a_tag_is_created_with_a_colour_and_listed_escaped(org):
 
 def test_a_taken_name_or_an_unknown_colour_is_shown_on_the_form(org):
     client = org.client()
-    teamwork.create_tag(org.org, "VIP", "red", by=org.owner)
+    tags.create_tag(org.org, "VIP", "red", acting_member=org.owner)
     taken = client.post("/inbox/settings/tags", {"name": "vip", "colour": "blue"})
     assert taken.status_code == 409
     html = taken.content.decode()
@@ -62,8 +62,8 @@ def test_a_taken_name_or_an_unknown_colour_is_shown_on_the_form(org):
 
 def test_a_tag_is_deleted_and_leaves_its_conversations(org):
     conversation = org.conversation()
-    tag = teamwork.create_tag(org.org, "VIP", "red", by=org.owner)
-    teamwork.tag_conversation(conversation, tag, by=org.owner)
+    tag = tags.create_tag(org.org, "VIP", "red", acting_member=org.owner)
+    tags.tag_conversation(conversation, tag, acting_member=org.owner)
     client = org.client()
     html = client.get("/inbox/settings/tags").content.decode()
     assert "1 conversation" in html and f"/inbox/settings/tags/{tag.pk}/delete" in html
@@ -73,9 +73,9 @@ def test_a_tag_is_deleted_and_leaves_its_conversations(org):
 
 
 def test_another_organizations_tags_and_replies_are_out_of_sight_and_reach(org, other_org):
-    theirs = teamwork.create_tag(other_org.org, "Segredo", "red", by=other_org.owner)
-    their_reply = teamwork.save_canned_reply(
-        other_org.org, "segredo", "Só nosso", by=other_org.owner
+    theirs = tags.create_tag(other_org.org, "Segredo", "red", acting_member=other_org.owner)
+    their_reply = canned_replies.save_canned_reply(
+        other_org.org, "segredo", "Só nosso", acting_member=other_org.owner
     )
     client = org.client()
     assert "Segredo" not in client.get("/inbox/settings/tags").content.decode()
@@ -118,7 +118,7 @@ def test_a_canned_reply_is_created_changed_and_deleted(org):
 
 def test_an_unknown_variable_or_a_taken_shortcode_is_shown_on_the_form(org):
     client = org.client()
-    teamwork.save_canned_reply(org.org, "ola", "Oi", by=org.owner)
+    canned_replies.save_canned_reply(org.org, "ola", "Oi", acting_member=org.owner)
     typo = client.post(
         "/inbox/settings/canned/new", {"shortcode": "prazo", "body": "Oi {{contact.nme}}"}
     )

@@ -10,7 +10,7 @@ realtime, and later opt-out keywords, the assistant and outbound webhooks) are o
 from collections.abc import Collection
 
 from conversa.crm import followups
-from conversa.inbox import assignment
+from conversa.inbox import ownership
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Message
 from conversa.instances.models import Instance
@@ -52,5 +52,5 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
     followups.contact_replied({c.contact_id for c in conversations.values()} - set(new_contact_ids))
     for conversation in conversations.values():
         if conversation.assignee_id is None:
-            assignment.distribute(conversation)
+            ownership.distribute(conversation)
     inbox.publish_messages(messages, events.MessageReceived)

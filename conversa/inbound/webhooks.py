@@ -3,8 +3,8 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from conversa.inbound import services
 from conversa.instances.models import Instance
-from conversa.providers import services
 from conversa.providers.base import WebhookMalformed, WebhookRejected
 from conversa.providers.registry import get_provider
 

@@ -14,12 +14,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversa.providers import sandbox
-from conversa.providers.models import SandboxInstance, SandboxMessage
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxInstance, SandboxMessage
 from conversa.web import json_body
 
 
-def evolution_error(exc: sandbox.SandboxError) -> JsonResponse:
+def evolution_error(exc: simulator.SandboxError) -> JsonResponse:
     """Evolution's error shape: {status, error, response: {message: [...]}}."""
     reason = {
         400: "Bad Request",
@@ -40,7 +40,7 @@ def evolution_route(view):
     def wrapper(request, *args, **kwargs):
         try:
             return view(request, *args, **kwargs)
-        except sandbox.SandboxError as exc:
+        except simulator.SandboxError as exc:
             return evolution_error(exc)
 
     return wrapper
@@ -49,12 +49,12 @@ def evolution_route(view):
 @evolution_route
 @require_POST
 def instance_create(request):
-    sandbox.authorize(request.headers.get("apikey", ""))
+    simulator.authorize(request.headers.get("apikey", ""))
     body = json_body(request)
     name = body.get("instanceName")
     if not name or not isinstance(name, str):
-        raise sandbox.SandboxError(400, "instanceName is required")
-    instance = sandbox.create_instance(name, body.get("webhook"))
+        raise simulator.SandboxError(400, "instanceName is required")
+    instance = simulator.create_instance(name, body.get("webhook"))
     answer = {
         "instance": {
             "instanceName": instance.name,
@@ -67,15 +67,15 @@ def instance_create(request):
         "settings": {},
     }
     if body.get("qrcode"):
-        answer["qrcode"] = sandbox.qr_code(instance)
+        answer["qrcode"] = simulator.qr_code(instance)
     return JsonResponse(answer, status=201)
 
 
 def guarded_instance(request, name: str) -> SandboxInstance:
     """The named instance, for its own token or the global key. Evolution's guards check the
     instance exists before the key: an unknown name is 404 whatever the key."""
-    instance = sandbox.get_instance(name)
-    sandbox.authorize(request.headers.get("apikey", ""), instance)
+    instance = simulator.get_instance(name)
+    simulator.authorize(request.headers.get("apikey", ""), instance)
     return instance
 
 
@@ -85,7 +85,7 @@ def instance_connect(request, name: str):
     instance = guarded_instance(request, name)
     if instance.state == "open":
         return JsonResponse({"instance": {"instanceName": name, "state": "open"}})
-    return JsonResponse(sandbox.qr_code(instance))
+    return JsonResponse(simulator.qr_code(instance))
 
 
 @evolution_route
@@ -98,7 +98,7 @@ def connection_state(request, name: str):
 @evolution_route
 @require_http_methods(["DELETE"])
 def instance_logout(request, name: str):
-    sandbox.logout(guarded_instance(request, name))
+    simulator.logout(guarded_instance(request, name))
     return JsonResponse(
         {"status": "SUCCESS", "error": False, "response": {"message": "Instance logged out"}}
     )
@@ -107,7 +107,7 @@ def instance_logout(request, name: str):
 @evolution_route
 @require_http_methods(["DELETE"])
 def instance_delete(request, name: str):
-    sandbox.delete_instance(guarded_instance(request, name))
+    simulator.delete_instance(guarded_instance(request, name))
     return JsonResponse(
         {"status": "SUCCESS", "error": False, "response": {"message": "Instance deleted"}}
     )
@@ -116,7 +116,7 @@ def instance_delete(request, name: str):
 @evolution_route
 @require_POST
 def instance_restart(request, name: str):
-    return JsonResponse(sandbox.restart(guarded_instance(request, name)))
+    return JsonResponse(simulator.restart(guarded_instance(request, name)))
 
 
 @evolution_route
@@ -132,8 +132,8 @@ def fetch_instances(request):
         # As Evolution's guard lets it: an instance's token finds its own instance.
         instances = instances.filter(token=key) if key else instances.none()
         if not instances:
-            raise sandbox.SandboxError(401, "Unauthorized")
-    return JsonResponse([sandbox.instance_record(i) for i in instances], safe=False)
+            raise simulator.SandboxError(401, "Unauthorized")
+    return JsonResponse([simulator.instance_record(i) for i in instances], safe=False)
 
 
 @evolution_route
@@ -143,22 +143,26 @@ def webhook_set(request, name: str):
     instance = guarded_instance(request, name)
     webhook = json_body(request).get("webhook")
     if not isinstance(webhook, dict) or not isinstance(webhook.get("enabled"), bool):
-        raise sandbox.SandboxError(400, "webhook.enabled is required")
+        raise simulator.SandboxError(400, "webhook.enabled is required")
     url, events = webhook.get("url"), webhook.get("events") or []
     if webhook["enabled"] and (not isinstance(url, str) or not url.startswith("http")):
-        raise sandbox.SandboxError(400, "webhook.url must be an http(s) URL")
+        raise simulator.SandboxError(400, "webhook.url must be an http(s) URL")
     if not isinstance(webhook.get("headers") or {}, dict):
-        raise sandbox.SandboxError(400, "webhook.headers must be an object")
-    if not isinstance(events, list) or not {str(e).upper() for e in events} <= set(sandbox.EVENTS):
-        raise sandbox.SandboxError(400, f"webhook.events must be among {', '.join(sandbox.EVENTS)}")
-    instance = sandbox.set_webhook(instance, webhook)
-    return JsonResponse(sandbox.webhook_record(instance), status=201)
+        raise simulator.SandboxError(400, "webhook.headers must be an object")
+    if not isinstance(events, list) or not {str(e).upper() for e in events} <= set(
+        simulator.EVENTS
+    ):
+        raise simulator.SandboxError(
+            400, f"webhook.events must be among {', '.join(simulator.EVENTS)}"
+        )
+    instance = simulator.set_webhook(instance, webhook)
+    return JsonResponse(simulator.webhook_record(instance), status=201)
 
 
 @evolution_route
 @require_GET
 def webhook_find(request, name: str):
-    return JsonResponse(sandbox.webhook_record(guarded_instance(request, name)))
+    return JsonResponse(simulator.webhook_record(guarded_instance(request, name)))
 
 
 # The sandbox's own routes: what the person on the customer page does, for tests and scripts.
@@ -171,7 +175,7 @@ def scan_route(request, name: str):
     instance = guarded_instance(request, name)
     number = json_body(request).get("number")
     phone = "".join(ch for ch in number if ch.isdigit()) if isinstance(number, str) else ""
-    sandbox.scan(instance, phone)
+    simulator.scan(instance, phone)
     return JsonResponse({"instance": {"instanceName": name, "state": instance.state}})
 
 
@@ -180,7 +184,7 @@ def scan_route(request, name: str):
 def drop_route(request, name: str):
     """The connection drops (connection.update close)."""
     instance = guarded_instance(request, name)
-    sandbox.drop_connection(instance)
+    simulator.drop_connection(instance)
     return JsonResponse({"instance": {"instanceName": name, "state": instance.state}})
 
 
@@ -189,7 +193,7 @@ def drop_route(request, name: str):
 def refuse_route(request, name: str):
     """Nobody scanned in time: the QR limit (connection.update refused)."""
     instance = guarded_instance(request, name)
-    sandbox.refuse(instance)
+    simulator.refuse(instance)
     return JsonResponse({"instance": {"instanceName": name, "state": instance.state}})
 
 
@@ -198,12 +202,12 @@ async def with_faults(instance: SandboxInstance, accept):
     a timeout accepts nothing; a hang accepts, then never answers in time."""
     if instance.latency_ms:
         await asyncio.sleep(instance.latency_ms / 1000)
-    fault = sandbox.draw_fault(instance)
+    fault = simulator.draw_fault(instance)
     if fault == "failure":
-        raise sandbox.SandboxError(503, "Service Unavailable (injected)")
+        raise simulator.SandboxError(503, "Service Unavailable (injected)")
     if fault == "timeout":
         await asyncio.sleep(settings.SANDBOX_HANG_SECONDS)
-        raise sandbox.SandboxError(504, "Gateway Timeout (injected)")
+        raise simulator.SandboxError(504, "Gateway Timeout (injected)")
     answer = await sync_to_async(accept)()
     if fault == "hang":
         await asyncio.sleep(settings.SANDBOX_HANG_SECONDS)
@@ -217,13 +221,13 @@ async def send_text(request, name: str):
         body = json_body(request)
         number, text = body.get("number"), body.get("text")
         if not isinstance(number, str) or not isinstance(text, str) or not text:
-            raise sandbox.SandboxError(400, "number and text are required")
+            raise simulator.SandboxError(400, "number and text are required")
         reference = str(body.get("reference", ""))
         answer = await with_faults(
-            instance, lambda: sandbox.accept_send(instance, number, text, reference)
+            instance, lambda: simulator.accept_send(instance, number, text, reference)
         )
         return JsonResponse(answer, status=201)
-    except sandbox.SandboxError as exc:
+    except simulator.SandboxError as exc:
         return evolution_error(exc)
 
 
@@ -256,9 +260,9 @@ async def graph_send(request, version: str, phone_number_id: str):
     reference = str(body.get("biz_opaque_callback_data", ""))
     try:
         answer = await with_faults(
-            instance, lambda: sandbox.accept_send(instance, to, text, reference)
+            instance, lambda: simulator.accept_send(instance, to, text, reference)
         )
-    except sandbox.SandboxError as exc:
+    except simulator.SandboxError as exc:
         code = {503: 131000, 504: 131000}.get(exc.status, 100)
         return graph_error(exc.status if exc.status != 504 else 503, code, str(exc))
     wa_id = answer["key"]["remoteJid"].split("@")[0]
@@ -303,9 +307,9 @@ send_text = csrf_exempt(require_POST(send_text))
 def find_by_reference(request, name: str):
     """The sandbox's own extension: did it accept a send with this reference?"""
     instance = guarded_instance(request, name)
-    message_id = sandbox.find_by_reference(instance, request.GET.get("reference", ""))
+    message_id = simulator.find_by_reference(instance, request.GET.get("reference", ""))
     if message_id is None:
-        raise sandbox.SandboxError(404, "No message with that reference")
+        raise simulator.SandboxError(404, "No message with that reference")
     return JsonResponse({"key": {"id": message_id}})
 
 
@@ -317,17 +321,17 @@ def set_faults(request, name: str):
     instance = guarded_instance(request, name)
     body = json_body(request)
     faults = {}
-    for field in sandbox.FAULTS + sandbox.DISORDER:
+    for field in simulator.FAULTS + simulator.DISORDER:
         if field in body:
             value = body[field]
             valid = isinstance(value, int | float) and value >= 0
             is_rate = field.endswith("_rate")
             if not valid or (is_rate and value > 1):
-                raise sandbox.SandboxError(400, f"{field} must be a number ≥ 0 (a rate ≤ 1)")
+                raise simulator.SandboxError(400, f"{field} must be a number ≥ 0 (a rate ≤ 1)")
             faults[field] = float(value) if is_rate else int(value)
-    instance = sandbox.set_faults(instance, **faults)
+    instance = simulator.set_faults(instance, **faults)
     return JsonResponse(
-        {field: getattr(instance, field) for field in sandbox.FAULTS + sandbox.DISORDER}
+        {field: getattr(instance, field) for field in simulator.FAULTS + simulator.DISORDER}
     )
 
 
@@ -353,7 +357,7 @@ def customer_page(request):
         {
             "instances": instances,
             "current": current,
-            "qr_image": sandbox.qr_image(current.qr_code) if current and current.qr_code else "",
+            "qr_image": simulator.qr_image(current.qr_code) if current and current.qr_code else "",
             "phone": phone or "5511988887777",
             "name": request.GET.get("name", ""),
             "chats": chats,
@@ -367,7 +371,7 @@ def customer_chat(request):
     instance = SandboxInstance.objects.filter(name=request.GET.get("instance", "")).first()
     phone = "".join(ch for ch in request.GET.get("phone", "") if ch.isdigit())
     if instance and phone:
-        sandbox.customer_reads(instance, phone)
+        simulator.customer_reads(instance, phone)
     return customer_chat_for(request, instance, phone)
 
 
@@ -385,7 +389,7 @@ def customer_send(request):
         error = _("Choose a number to write to.")
     elif not 8 <= len(phone) <= 15:
         error = _("Enter the customer's number with country code, 8 to 15 digits.")
-    elif kind != "text" and kind not in sandbox.MEDIA:
+    elif kind != "text" and kind not in simulator.MEDIA:
         error = _("Choose an image, a document or a voice note.")
     elif kind == "text" and not text:
         error = _("Type a message.")
@@ -394,9 +398,9 @@ def customer_send(request):
     if error:
         return render(request, "sandbox/send_error.html", {"error": error}, status=422)
     if kind == "text":
-        sandbox.customer_says(instance, phone, text, name)
+        simulator.customer_says(instance, phone, text, name)
     else:
-        sandbox.customer_sends_media(instance, phone, kind, text, name)
+        simulator.customer_sends_media(instance, phone, kind, text, name)
     if request.htmx:
         return customer_chat_for(request, instance, phone)
     return redirect(
@@ -418,7 +422,7 @@ def connection_action(action):
     def view(request):
         instance = SandboxInstance.objects.filter(name=request.POST.get("instance", "")).first()
         # A stale page (the number changed meanwhile) just shows the number's real state again.
-        with contextlib.suppress(sandbox.SandboxError):
+        with contextlib.suppress(simulator.SandboxError):
             if instance:
                 action(instance)
         return redirect(f"/sandbox/?{urlencode({'instance': instance.name if instance else ''})}")
@@ -427,6 +431,6 @@ def connection_action(action):
 
 
 # The person "scans" the QR on show, lets it expire, or loses the connection.
-scan_qr = connection_action(sandbox.scan)
-refuse_qr = connection_action(sandbox.refuse)
-drop_connection = connection_action(sandbox.drop_connection)
+scan_qr = connection_action(simulator.scan)
+refuse_qr = connection_action(simulator.refuse)
+drop_connection = connection_action(simulator.drop_connection)

@@ -25,9 +25,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils.datastructures import CaseInsensitiveMapping
 
+from conversa.inbound import services
+from conversa.inbound.webhooks import find_number, stored_answer, verified
 from conversa.instances.models import Instance
-from conversa.providers import services
-from conversa.providers.views import find_number, stored_answer, verified
 
 log = logging.getLogger(__name__)
 

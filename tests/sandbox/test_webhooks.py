@@ -11,12 +11,13 @@ import pytest
 from django.test import Client
 
 from conversa.inbox.models import Message
-from conversa.providers import sandbox
-from conversa.providers.courier import Courier
-from conversa.providers.models import ProviderEvent, SandboxInstance
+from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
+from conversa.sandbox import simulator
+from conversa.sandbox.courier import Courier
+from conversa.sandbox.models import SandboxInstance
 from tests.conftest import make_org
-from tests.providers.test_sandbox_protocol import BASE, GLOBAL_KEY, call, create
+from tests.sandbox.test_protocol import BASE, GLOBAL_KEY, call, create
 
 
 class Receiver:
@@ -53,18 +54,18 @@ class Receiver:
 @pytest.fixture
 def receiver(monkeypatch):
     """Webhooks really delivered by the courier, to a receiver of our own."""
-    monkeypatch.setattr(sandbox.courier, "post", Courier.post.__get__(sandbox.courier))
-    sandbox.courier.clear()
+    monkeypatch.setattr(simulator.courier, "post", Courier.post.__get__(simulator.courier))
+    simulator.courier.clear()
     receiver = Receiver()
     yield receiver
-    assert sandbox.courier.drain(timeout=10), "webhooks still in flight after the test"
+    assert simulator.courier.drain(timeout=10), "webhooks still in flight after the test"
     receiver.server.shutdown()
     receiver.server.server_close()
 
 
 def open_twin(url: str) -> SandboxInstance:
     """An open sandbox number whose webhooks go to `url` (opened quietly: no webhook)."""
-    twin = sandbox.create_instance("loja", {"url": url})
+    twin = simulator.create_instance("loja", {"url": url})
     SandboxInstance.objects.filter(pk=twin.pk).update(state="open", owner_phone="5511900000000")
     twin.refresh_from_db()
     return twin
@@ -72,7 +73,7 @@ def open_twin(url: str) -> SandboxInstance:
 
 def says(instance: SandboxInstance, text: str, phone: str = "5511977776666"):
     """A customer message outside a request: its webhook goes once the row is committed."""
-    return sandbox.customer_says(instance, phone, text, "Ana")
+    return simulator.customer_says(instance, phone, text, "Ana")
 
 
 # Setting the webhook
@@ -197,7 +198,7 @@ def test_faults_route_refuses_impossible_disorder(client, db, body):
 
 
 def test_every_webhook_twice_reaches_the_receiver_twice(transactional_db, receiver):
-    twin = sandbox.set_faults(open_twin(f"{receiver.url}/hook"), duplicate_rate=1.0)
+    twin = simulator.set_faults(open_twin(f"{receiver.url}/hook"), duplicate_rate=1.0)
 
     says(twin, "Oi")
 
@@ -210,8 +211,8 @@ def test_every_webhook_twice_reaches_the_receiver_twice(transactional_db, receiv
 def test_a_duplicated_webhook_is_stored_once_by_conversa(transactional_db, receiver):
     org = make_org()
     webhook = {"enabled": True, "url": f"{receiver.url}/hook", "headers": org.twin.webhook_headers}
-    sandbox.set_webhook(org.twin, webhook)
-    sandbox.set_faults(org.twin, duplicate_rate=1.0)
+    simulator.set_webhook(org.twin, webhook)
+    simulator.set_faults(org.twin, duplicate_rate=1.0)
     says(org.twin, "Oi, duas vezes?")
     receiver.wait(2)
 
@@ -233,12 +234,12 @@ def test_a_duplicated_webhook_is_stored_once_by_conversa(transactional_db, recei
 
 
 def test_reordering_delays_each_webhook_by_up_to_reorder_ms(db, webhooks_sent):
-    twin = sandbox.create_instance("loja", {"url": "http://conversa.test/hook"})
-    sandbox.set_faults(twin, reorder_ms=400)
+    twin = simulator.create_instance("loja", {"url": "http://conversa.test/hook"})
+    simulator.set_faults(twin, reorder_ms=400)
     random.seed(7)
 
     for _ in range(20):
-        sandbox.emit(twin, "connection.update", {"instance": "loja", "state": "connecting"})
+        simulator.emit(twin, "connection.update", {"instance": "loja", "state": "connecting"})
 
     delays = [w["delay"] for w in webhooks_sent]
     assert all(0 <= delay <= 0.4 for delay in delays)
@@ -247,7 +248,7 @@ def test_reordering_delays_each_webhook_by_up_to_reorder_ms(db, webhooks_sent):
 
 
 def test_reordered_webhooks_arrive_out_of_order(transactional_db, receiver):
-    twin = sandbox.set_faults(open_twin(f"{receiver.url}/hook"), reorder_ms=300)
+    twin = simulator.set_faults(open_twin(f"{receiver.url}/hook"), reorder_ms=300)
     random.seed(3)
 
     sent = [says(twin, f"mensagem {n}").message_id for n in range(12)]
@@ -259,18 +260,18 @@ def test_reordered_webhooks_arrive_out_of_order(transactional_db, receiver):
 
 
 def test_no_disorder_by_default(db, webhooks_sent):
-    twin = sandbox.create_instance("loja", {"url": "http://conversa.test/hook"})
+    twin = simulator.create_instance("loja", {"url": "http://conversa.test/hook"})
 
-    sandbox.emit(twin, "connection.update", {"instance": "loja", "state": "connecting"})
+    simulator.emit(twin, "connection.update", {"instance": "loja", "state": "connecting"})
 
     assert [w["delay"] for w in webhooks_sent] == [0.0]
 
 
 def test_cloud_webhooks_are_duplicated_too(db, webhooks_sent):
-    twin = sandbox.create_cloud_number("106540352242922", "5511933334444", "http://c.test/h", "s")
-    sandbox.set_faults(twin, duplicate_rate=1.0)
+    twin = simulator.create_cloud_number("106540352242922", "5511933334444", "http://c.test/h", "s")
+    simulator.set_faults(twin, duplicate_rate=1.0)
 
-    sandbox.emit_graph(twin, {"statuses": []})
+    simulator.emit_graph(twin, {"statuses": []})
 
     assert len(webhooks_sent) == 2
     assert webhooks_sent[0]["body"] == webhooks_sent[1]["body"]

@@ -1,17 +1,16 @@
-"""Who works on a conversation and in what state: claim, assign, release, transfer; resolve,
-reopen, pending, snooze and priority; the queues' auto-distribution and operators'
-availability. Every change is an OperationalEvent in the conversation's history and a realtime
+"""Who has a conversation: claim, assign, release and transfer; the queues' distribution of
+waiting conversations to operators online and under capacity, and operators' availability and
+open counts. Every change is an OperationalEvent in the conversation's history and a realtime
 event after commit."""
 
 from collections.abc import Iterable
-from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from conversa.accounts.models import Member, OperationalEvent
+from conversa.accounts.models import Member
 from conversa.accounts.services import record
 from conversa.bulk import set_column
 from conversa.errors import Conflict
@@ -28,26 +27,26 @@ def may_work_on(member: Member, conversation: Conversation) -> bool:
 
 
 @transaction.atomic
-def claim(conversation: Conversation, member: Member) -> None:
+def claim(conversation: Conversation, *, acting_member: Member) -> None:
     """Take an unassigned conversation. A compare-and-set on the row (assigned only where it is
     still unassigned), so of operators claiming at the same moment exactly one wins and the
     others are told who has it."""
-    if not may_work_on(member, conversation):
+    if not may_work_on(acting_member, conversation):
         raise Conflict(gettext("This conversation is in a queue you are not in."))
     won = Conversation.objects.filter(pk=conversation.pk, assignee__isnull=True).update(
-        assignee=member, assigned_at=timezone.now()
+        assignee=acting_member, assigned_at=timezone.now()
     )
     if not won:
         holder = Conversation.objects.select_related("assignee").get(pk=conversation.pk).assignee
         name = holder.display_name if holder else "?"
         raise Conflict(gettext("%(name)s has this conversation.") % {"name": name}, holder=holder)
-    assigned(conversation, member, by=member, how="claim")
+    assigned(conversation, acting_member, acting_member=acting_member, how="claim")
 
 
 @transaction.atomic
-def assign(conversation: Conversation, member: Member, *, by: Member) -> None:
+def assign(conversation: Conversation, member: Member, *, acting_member: Member) -> None:
     """A supervisor gives the conversation to `member`, whoever had it."""
-    if not by.supervises:
+    if not acting_member.supervises:
         raise Conflict(gettext("Only supervisors assign conversations."))
     if member.organization_id != conversation.organization_id:
         raise Conflict(gettext("No such operator."))
@@ -55,20 +54,22 @@ def assign(conversation: Conversation, member: Member, *, by: Member) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(
         assignee=member, assigned_at=timezone.now()
     )
-    assigned(conversation, member, by=by, how="assign", previous=previous)
+    assigned(conversation, member, acting_member=acting_member, how="assign", previous=previous)
 
 
 @transaction.atomic
-def release(conversation: Conversation, *, by: Member) -> None:
+def release(conversation: Conversation, *, acting_member: Member) -> None:
     """Back to the queue, unassigned. The assignee or a supervisor may release it."""
     current = lock(conversation)
     if current.assignee_id is None:
         return
-    if current.assignee_id != by.pk and not by.supervises:
+    if current.assignee_id != acting_member.pk and not acting_member.supervises:
         raise Conflict(gettext("Only its operator or a supervisor can release it."))
     Conversation.objects.filter(pk=conversation.pk).update(assignee=None, assigned_at=None)
     conversation.assignee_id = None
-    record_change(conversation, "conversation.released", by, previous=current.assignee_id)
+    record_change(
+        conversation, "conversation.released", acting_member, previous=current.assignee_id
+    )
     recount_open([current.assignee_id])
     publisher.publish(
         conversation.organization_id,
@@ -80,7 +81,7 @@ def release(conversation: Conversation, *, by: Member) -> None:
 def transfer(
     conversation: Conversation,
     *,
-    by: Member,
+    acting_member: Member,
     to_member: Member | None = None,
     to_queue: Queue | None = None,
     note: str = "",
@@ -88,7 +89,7 @@ def transfer(
     """Hand the conversation to another operator, or to another queue (unassigned there),
     with a note for whoever picks it up."""
     current = lock(conversation)
-    if current.assignee_id != by.pk and not by.supervises:
+    if current.assignee_id != acting_member.pk and not acting_member.supervises:
         raise Conflict(gettext("Only its operator or a supervisor can transfer it."))
     if (to_member is None) == (to_queue is None):
         raise Conflict(gettext("Transfer to one operator or one queue."))
@@ -107,7 +108,7 @@ def transfer(
     record_change(
         conversation,
         "conversation.transferred",
-        by,
+        acting_member,
         previous=current.assignee_id,
         to_member=to_member.pk if to_member else None,
         to_queue=to_queue.pk if to_queue else None,
@@ -119,162 +120,27 @@ def transfer(
         hand_out_after_commit([to_queue.pk])
 
 
-@transaction.atomic
-def resolve(conversation: Conversation, *, by: Member, reason: str = "") -> None:
-    """Close the conversation. A customer's message within the organization's reopen window
-    reopens it; a later one starts a new conversation."""
-    set_status(conversation, Conversation.Status.RESOLVED, by, reason)
-
-
-@transaction.atomic
-def reopen(conversation: Conversation, *, by: Member, reason: str = "") -> None:
-    """Back to OPEN from any state (resolved, pending, snoozed)."""
-    set_status(conversation, Conversation.Status.OPEN, by, reason)
-
-
-@transaction.atomic
-def mark_pending(conversation: Conversation, *, by: Member, reason: str = "") -> None:
-    """Waiting on the customer: their next message makes it OPEN again."""
-    set_status(conversation, Conversation.Status.PENDING, by, reason)
-
-
-@transaction.atomic
-def snooze(
-    conversation: Conversation, *, by: Member, until: datetime | None = None, reason: str = ""
-) -> None:
-    """Out of the way until `until`, or (None) until the customer writes. The customer's next
-    message wakes it in either case; `wake_snoozed` wakes those whose time has come."""
-    if until is not None and until <= timezone.now():
-        raise Conflict(gettext("Snooze until a time in the future."))
-    set_status(conversation, Conversation.Status.SNOOZED, by, reason, snoozed_until=until)
-
-
-VERBS = {
-    Conversation.Status.OPEN: "conversation.reopened",
-    Conversation.Status.PENDING: "conversation.pending",
-    Conversation.Status.SNOOZED: "conversation.snoozed",
-    Conversation.Status.RESOLVED: "conversation.resolved",
-}
-
-
-def set_status(
-    conversation: Conversation,
-    status: str,
-    by: Member | None,
-    reason: str,
-    *,
-    snoozed_until: datetime | None = None,
-) -> None:
-    """The one way a person changes a conversation's state: under the row's lock, in its
-    history with the reason, its assignee's open count recounted, announced after commit."""
-    current = lock(conversation)
-    if current.status == status and current.snoozed_until == snoozed_until:
-        return
-    if current.status == Conversation.Status.RESOLVED:
-        # Bringing it back to life may meet the contact's newer unresolved thread on this
-        # number (the database allows one).
-        live = Conversation.objects.filter(
-            instance_id=current.instance_id, contact_id=current.contact_id
-        ).exclude(pk=current.pk)
-        if live.exclude(status=Conversation.Status.RESOLVED).exists():
-            raise Conflict(gettext("The contact has a newer open conversation."))
-    resolved = status == Conversation.Status.RESOLVED
-    changes = {
-        "status": status,
-        "snoozed_until": snoozed_until,
-        "resolved_at": timezone.now() if resolved else None,
-    }
-    Conversation.objects.filter(pk=conversation.pk).update(**changes)
-    for name, value in changes.items():
-        setattr(conversation, name, value)
-    data = {"reason": reason[:500], "previous": current.status}
-    if snoozed_until is not None:
-        data["until"] = snoozed_until.isoformat()
-    record_change(conversation, VERBS[status], by, **data)
-    if current.status == Conversation.Status.RESOLVED:
-        deadlines.restart_clocks([current], changes["resolved_at"] or timezone.now())
-    if current.assignee_id:
-        recount_open([current.assignee_id])
-    publisher.publish(
-        conversation.organization_id, events.ConversationUpdated(conversation_ids=[conversation.pk])
-    )
-    if resolved and current.assignee_id:
-        queues = Queue.objects.filter(members=current.assignee_id)
-        hand_out_after_commit(queues.values_list("pk", flat=True))
-
-
-@transaction.atomic
-def set_priority(conversation: Conversation, priority: int, *, by: Member) -> None:
-    """Low, normal, high or urgent (`Conversation.Priority`)."""
-    if priority not in Conversation.Priority.values:
-        raise Conflict(gettext("Unknown priority."))
-    current = lock(conversation)
-    if current.priority == priority:
-        return
-    Conversation.objects.filter(pk=conversation.pk).update(priority=priority)
-    conversation.priority = priority
-    record_change(
-        conversation,
-        "conversation.priority_changed",
-        by,
-        priority=priority,
-        previous=current.priority,
-    )
-    publisher.publish(
-        conversation.organization_id, events.ConversationUpdated(conversation_ids=[conversation.pk])
-    )
-
-
-def wake_snoozed(now: datetime | None = None, limit: int = 1000) -> int:
-    """OPEN again every snoozed conversation whose time has come; returns how many. Meant to
-    run every few seconds (the worker's pass): a conditional UPDATE per row, so a customer's
-    message or a person waking it at the same moment is not undone."""
-    now = now or timezone.now()
-    due = list(
-        Conversation.objects.filter(
-            status=Conversation.Status.SNOOZED, snoozed_until__lte=now
-        ).values_list("pk", "organization_id")[:limit]
-    )
-    if not due:
-        return 0
-    with transaction.atomic():
-        woken = [
-            (pk, org_id)
-            for pk, org_id in due
-            if Conversation.objects.filter(
-                pk=pk, status=Conversation.Status.SNOOZED, snoozed_until__lte=now
-            ).update(status=Conversation.Status.OPEN, snoozed_until=None)
-        ]
-        OperationalEvent.objects.bulk_create(
-            OperationalEvent(
-                organization_id=org_id,
-                actor_label="snooze",
-                verb="conversation.woken",
-                object_type="conversation",
-                object_id=pk,
-                data={"previous": Conversation.Status.SNOOZED},
-            )
-            for pk, org_id in woken
-        )
-        by_org: dict[int, list[int]] = {}
-        for pk, org_id in woken:
-            by_org.setdefault(org_id, []).append(pk)
-        for org_id, ids in by_org.items():
-            publisher.publish(org_id, events.ConversationUpdated(conversation_ids=ids))
-    return len(woken)
-
-
 def lock(conversation: Conversation) -> Conversation:
     """The conversation's row as it is now, locked until the transaction ends."""
     return Conversation.objects.select_for_update().get(pk=conversation.pk)
 
 
 def assigned(
-    conversation: Conversation, member: Member, *, by: Member | None, how: str, previous=None
+    conversation: Conversation,
+    member: Member,
+    *,
+    acting_member: Member | None,
+    how: str,
+    previous=None,
 ):
     conversation.assignee_id = member.pk
     record_change(
-        conversation, "conversation.assigned", by, assignee=member.pk, how=how, previous=previous
+        conversation,
+        "conversation.assigned",
+        acting_member,
+        assignee=member.pk,
+        how=how,
+        previous=previous,
     )
     recount_open([member.pk, previous])
     publisher.publish(
@@ -283,9 +149,18 @@ def assigned(
     )
 
 
-def record_change(conversation: Conversation, verb: str, by: Member | None, **data) -> None:
+def record_change(
+    conversation: Conversation, verb: str, acting_member: Member | None, **data
+) -> None:
     # No person acted: the queue's distribution did.
-    record(conversation.organization_id, verb, conversation, actor=by, label="distribution", **data)
+    record(
+        conversation.organization_id,
+        verb,
+        conversation,
+        actor=acting_member,
+        label="distribution",
+        **data,
+    )
 
 
 def recount_open(member_ids: list) -> None:
@@ -399,5 +274,5 @@ def give_out(conversation: Conversation) -> Member | None:
     if not won:
         return None
     Queue.objects.filter(pk=queue.pk).update(last_assignee=chosen)
-    assigned(conversation, chosen, by=None, how=queue.distribution)
+    assigned(conversation, chosen, acting_member=None, how=queue.distribution)
     return chosen

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversa.providers import sandbox_views as views
+from conversa.sandbox import views
 
 urlpatterns = [
     path("", views.customer_page, name="sandbox"),

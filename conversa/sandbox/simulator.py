@@ -18,8 +18,8 @@ import segno
 from django.conf import settings
 from django.db import transaction
 
-from conversa.providers.courier import courier
-from conversa.providers.models import SandboxInstance, SandboxMessage
+from conversa.sandbox.courier import courier
+from conversa.sandbox.models import SandboxInstance, SandboxMessage
 
 log = logging.getLogger(__name__)
 

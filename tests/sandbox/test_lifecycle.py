@@ -6,11 +6,11 @@ import json
 import pytest
 from django.conf import settings
 
-from conversa.providers import sandbox
 from conversa.providers.base import ConnectionUpdate
 from conversa.providers.evolution import EvolutionProvider
-from conversa.providers.models import SandboxInstance, SandboxMessage
-from tests.providers.test_sandbox_protocol import (
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxInstance, SandboxMessage
+from tests.sandbox.test_protocol import (
     assert_evolution_error,
     call,
     create,
@@ -212,7 +212,7 @@ def test_lifecycle_routes_without_a_valid_key_are_401(client, hooked, method, pa
 
 
 def test_graph_number_lookup_needs_the_numbers_token(client, db):
-    twin = sandbox.create_cloud_number("106540352242922", "5511933334444", "", "s")
+    twin = simulator.create_cloud_number("106540352242922", "5511933334444", "", "s")
     path = "/sandbox/graph/v21.0/106540352242922"
 
     good = client.get(path, headers={"Authorization": f"Bearer {twin.token}"})
@@ -237,7 +237,7 @@ def test_graph_number_lookup_needs_the_numbers_token(client, db):
 
 
 def test_customer_page_lists_both_protocols(client, org):
-    sandbox.create_cloud_number("106540352242922", "5511933334444", "", "s")
+    simulator.create_cloud_number("106540352242922", "5511933334444", "", "s")
 
     page = client.get("/sandbox/").content.decode()
 
@@ -290,7 +290,7 @@ def test_a_stale_page_button_changes_nothing(client, hooked, webhooks_sent):
 
 
 def test_customer_page_shows_no_scan_for_a_cloud_number(client, db):
-    sandbox.create_cloud_number("106540352242922", "5511933334444", "", "s")
+    simulator.create_cloud_number("106540352242922", "5511933334444", "", "s")
 
     page = client.get("/sandbox/?instance=106540352242922").content.decode()
 
@@ -300,7 +300,7 @@ def test_customer_page_shows_no_scan_for_a_cloud_number(client, db):
 
 
 def test_customer_page_escapes_what_strangers_write(client, org):
-    sandbox.customer_says(org.twin, "5511977776666", "<script>alert(1)</script>", "<b>Eve</b>")
+    simulator.customer_says(org.twin, "5511977776666", "<script>alert(1)</script>", "<b>Eve</b>")
     SandboxMessage.objects.update(kind="<i>x</i>")
 
     chat = client.get(f"/sandbox/chat?instance={org.twin.name}&phone=5511977776666")

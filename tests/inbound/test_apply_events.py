@@ -3,8 +3,8 @@ seen before, within the batch and across batches, and stored once."""
 
 import json
 
+from conversa.inbound import services
 from conversa.inbox.models import Message
-from conversa.providers import services
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.providers.models import ProviderEvent
 from tests.inbox.test_inbound import status_update, upsert

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conversa.providers.ingress import GroupCommit
+from conversa.inbound.front_door import GroupCommit
 
 
 class Recorder:

@@ -18,7 +18,7 @@ from conversa import business_hours as sla
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.errors import Refused
-from conversa.inbox import deadlines, queues, teamwork
+from conversa.inbox import canned_replies, deadlines, queues, tags
 from conversa.inbox.models import CannedReply, Conversation, Queue, Tag
 from conversa.instances.models import Instance
 from conversa.web import operator_view
@@ -38,7 +38,7 @@ def manager_view(view):
 
 
 def tags_context(request, **extra) -> dict:
-    tags = (
+    rows = (
         scoped(request.org, Tag)
         .annotate(
             n_conversations=Count("conversations", distinct=True),
@@ -48,7 +48,7 @@ def tags_context(request, **extra) -> dict:
     )
     return {
         "section": "tags",
-        "tags": tags,
+        "tags": rows,
         "colours": Tag.Colour.choices,
         "draft": {"name": "", "colour": Tag.Colour.BLUE},
         **extra,
@@ -56,13 +56,13 @@ def tags_context(request, **extra) -> dict:
 
 
 @manager_view
-def tags(request):
+def tag_list(request):
     """The organization's tags with their colours and use, and a form for a new one."""
     if request.method != "POST":
         return render(request, "inbox/manage_tags.html", tags_context(request))
     name, colour = request.POST.get("name", ""), request.POST.get("colour", "")
     try:
-        teamwork.create_tag(request.org, name, colour, by=request.member)
+        tags.create_tag(request.org, name, colour, acting_member=request.member)
     except Refused as exc:
         context = tags_context(request, error=str(exc), draft={"name": name, "colour": colour})
         return render(request, "inbox/manage_tags.html", context, status=exc.status)
@@ -73,12 +73,12 @@ def tags(request):
 @require_POST
 def delete_tag(request, tag_id: int):
     tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
-    teamwork.delete_tag(tag, by=request.member)
+    tags.delete_tag(tag, acting_member=request.member)
     return redirect("manage-tags")
 
 
 @manager_view
-def canned_replies(request):
+def canned_reply_list(request):
     replies = scoped(request.org, CannedReply).select_related("created_by").order_by("shortcode")
     return render(request, "inbox/manage_canned.html", {"section": "canned", "replies": replies})
 
@@ -96,8 +96,12 @@ def canned_reply(request, reply_id: int | None = None):
             "body": request.POST.get("body", ""),
         }
         try:
-            teamwork.save_canned_reply(
-                request.org, draft["shortcode"], draft["body"], by=request.member, reply=reply
+            canned_replies.save_canned_reply(
+                request.org,
+                draft["shortcode"],
+                draft["body"],
+                acting_member=request.member,
+                reply=reply,
             )
         except Refused as exc:
             error, status = str(exc), exc.status
@@ -126,7 +130,7 @@ def check_canned_reply(request):
 @require_POST
 def delete_canned_reply(request, reply_id: int):
     reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
-    teamwork.delete_canned_reply(reply, by=request.member)
+    canned_replies.delete_canned_reply(reply, acting_member=request.member)
     return redirect("manage-canned")
 
 
@@ -203,7 +207,11 @@ def business_hours(request):
     if not problems:
         try:
             deadlines.set_business_hours(
-                request.org, by=request.member, hours=hours, holidays=holidays, time_zone=time_zone
+                request.org,
+                acting_member=request.member,
+                hours=hours,
+                holidays=holidays,
+                time_zone=time_zone,
             )
         except Refused as exc:
             problems = [str(exc)]
@@ -410,11 +418,11 @@ def queue_form(request, queue_id: int | None = None):
             try:
                 with transaction.atomic():
                     if queue is None:
-                        queues.create_queue(org, by=request.member, **fields)
+                        queues.create_queue(org, acting_member=request.member, **fields)
                     else:
-                        queues.update_queue(queue, by=request.member, **fields)
+                        queues.update_queue(queue, acting_member=request.member, **fields)
                     for member, capacity in capacities.items():
-                        queues.set_capacity(member, capacity, by=request.member)
+                        queues.set_capacity(member, capacity, acting_member=request.member)
             except Refused as exc:
                 errors[exc.field or "form"], status = str(exc), exc.status
             else:
@@ -430,5 +438,5 @@ def queue_form(request, queue_id: int | None = None):
 @require_POST
 def delete_queue(request, queue_id: int):
     queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
-    queues.delete_queue(queue, by=request.member)
+    queues.delete_queue(queue, acting_member=request.member)
     return redirect("manage-queues")

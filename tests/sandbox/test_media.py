@@ -6,11 +6,11 @@ import pytest
 
 from conversa.inbox.models import Message
 from conversa.instances.models import Instance
-from conversa.providers import sandbox
 from conversa.providers.base import InboundMessage
 from conversa.providers.cloud import CloudProvider
 from conversa.providers.evolution import EvolutionProvider
-from conversa.providers.models import SandboxMessage
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxMessage
 from tests.conftest import post_webhook
 
 CUSTOMER = "5511977776666"
@@ -23,7 +23,7 @@ def sent(webhooks_sent: list[dict]) -> bytes:
 
 @pytest.fixture
 def cloud_twin(db):
-    return sandbox.create_cloud_number("106540352242922", "5511933334444", "http://c.test/h", "s")
+    return simulator.create_cloud_number("106540352242922", "5511933334444", "http://c.test/h", "s")
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_evolution_media_is_read_with_its_kind_and_caption(
     db, org, webhooks_sent, django_capture_on_commit_callbacks, kind, caption, wire_type
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        message = sandbox.customer_sends_media(org.twin, CUSTOMER, kind, caption, "Ana")
+        message = simulator.customer_sends_media(org.twin, CUSTOMER, kind, caption, "Ana")
 
     upsert = webhooks_sent[0]["body"]["data"]
     assert upsert["messageType"] == wire_type
@@ -61,7 +61,7 @@ def test_evolution_image_has_whatsapps_media_fields(
     db, org, webhooks_sent, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        sandbox.customer_sends_media(org.twin, CUSTOMER, "image", "Foto")
+        simulator.customer_sends_media(org.twin, CUSTOMER, "image", "Foto")
 
     image = webhooks_sent[0]["body"]["data"]["message"]["imageMessage"]
     assert image["caption"] == "Foto"
@@ -78,7 +78,7 @@ def test_cloud_media_is_read_with_its_kind_and_caption(
     cloud_twin, webhooks_sent, django_capture_on_commit_callbacks, kind, caption
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        message = sandbox.customer_sends_media(cloud_twin, CUSTOMER, kind, caption, "Ana")
+        message = simulator.customer_sends_media(cloud_twin, CUSTOMER, kind, caption, "Ana")
 
     [wire] = webhooks_sent[0]["body"]["entry"][0]["changes"][0]["value"]["messages"]
     assert wire["type"] == kind
@@ -97,7 +97,7 @@ def test_cloud_media_is_read_with_its_kind_and_caption(
 
 def test_a_voice_note_has_no_caption(db, org, webhooks_sent, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        message = sandbox.customer_sends_media(org.twin, CUSTOMER, "audio", "ignored")
+        message = simulator.customer_sends_media(org.twin, CUSTOMER, "audio", "ignored")
 
     assert (message.kind, message.text) == ("audio", "")
     audio = webhooks_sent[0]["body"]["data"]["message"]["audioMessage"]
@@ -106,8 +106,8 @@ def test_a_voice_note_has_no_caption(db, org, webhooks_sent, django_capture_on_c
 
 
 def test_unknown_media_kind_is_refused(db, org):
-    with pytest.raises(sandbox.SandboxError) as error:
-        sandbox.customer_sends_media(org.twin, CUSTOMER, "sticker")
+    with pytest.raises(simulator.SandboxError) as error:
+        simulator.customer_sends_media(org.twin, CUSTOMER, "sticker")
 
     assert error.value.status == 400
     assert not SandboxMessage.objects.exists()
@@ -117,7 +117,7 @@ def test_media_from_the_sandbox_is_stored_by_conversa(
     client, org, webhooks_sent, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        sandbox.customer_sends_media(org.twin, CUSTOMER, "image", "Olha <b>isto</b>")
+        simulator.customer_sends_media(org.twin, CUSTOMER, "image", "Olha <b>isto</b>")
 
     response = post_webhook(client, org.instance, webhooks_sent[0]["body"])
 

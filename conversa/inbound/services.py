@@ -5,8 +5,8 @@ from dataclasses import asdict
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conversa import inbound
 from conversa.bulk import insert_new
+from conversa.inbound import consequences
 from conversa.inbox import services as inbox
 from conversa.instances import services as instances
 from conversa.instances.models import Instance
@@ -78,7 +78,7 @@ def apply_in_bulk(batch: list[tuple[Instance, ParsedEvent]]) -> list[bool]:
         if id(record) in stored:
             results[position] = True
             arrivals.append((instance, event))
-    inbound.receive_messages(arrivals)
+    consequences.receive_messages(arrivals)
     return results
 
 
@@ -109,7 +109,7 @@ def apply_event(instance: Instance, item: ParsedEvent) -> bool:
         return False
     applied = True
     if isinstance(event, InboundMessage):
-        inbound.receive_message(instance, event)
+        consequences.receive_message(instance, event)
     elif isinstance(event, StatusUpdate):
         applied = inbox.apply_status(instance, event) is not None
     elif isinstance(event, ConnectionUpdate):
@@ -119,23 +119,3 @@ def apply_event(instance: Instance, item: ParsedEvent) -> bool:
     if applied:
         ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())
     return True
-
-
-def apply_early_statuses(sent: list[tuple[Instance, str]]) -> None:
-    """Apply status updates that arrived before the sends they are about were recorded."""
-    if not sent:
-        return
-    numbers = {instance.pk: instance for instance, _ in sent}
-    wanted = {(instance.pk, provider_id) for instance, provider_id in sent}
-    early = ProviderEvent.objects.filter(
-        instance_id__in=numbers,
-        kind=StatusUpdate.__name__,
-        provider_message_id__in=[provider_id for _, provider_id in sent],
-        processed_at__isnull=True,
-    ).order_by("id")
-    for record in early:
-        if (record.instance_id, record.provider_message_id) not in wanted:
-            continue
-        instance = numbers[record.instance_id]
-        if inbox.apply_status(instance, StatusUpdate(**record.event)) is not None:
-            ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())

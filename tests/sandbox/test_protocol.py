@@ -7,7 +7,6 @@ from django.conf import settings
 from django.test import Client
 
 from conversa.inbox.models import Message
-from conversa.providers import sandbox
 from conversa.providers.base import (
     ConnectionUpdate,
     InboundMessage,
@@ -15,7 +14,8 @@ from conversa.providers.base import (
     StatusUpdate,
 )
 from conversa.providers.evolution import SECRET_HEADER, EvolutionProvider
-from conversa.providers.models import SandboxInstance, SandboxMessage
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxInstance, SandboxMessage
 
 BASE = "/sandbox/evolution"
 GLOBAL_KEY = settings.SANDBOX_API_KEY
@@ -42,7 +42,7 @@ def create(client: Client, name: str, apikey: str | None = GLOBAL_KEY, **extra):
 def open_instance(name: str) -> SandboxInstance:
     """The person scanned the QR: the number is connected."""
     instance = SandboxInstance.objects.get(name=name)
-    sandbox.set_state(instance, "open", owner_phone="5511900000000")
+    simulator.set_state(instance, "open", owner_phone="5511900000000")
     return instance
 
 
@@ -395,7 +395,7 @@ def test_customer_message_is_an_upsert_the_adapter_reads(
     db, webhooks_sent, org, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        message = sandbox.customer_says(org.twin, "5511977776666", "Bom dia", "Ana")
+        message = simulator.customer_says(org.twin, "5511977776666", "Bom dia", "Ana")
 
     [event] = parsed(webhooks_sent[-1])
     assert isinstance(event, InboundMessage)
@@ -409,17 +409,17 @@ def test_customer_message_is_an_upsert_the_adapter_reads(
 
 
 def test_customer_read_is_a_status_update_for_each_unread_send(db, webhooks_sent, org):
-    first = sandbox.accept_send(org.twin, "5511977776666", "Um")["key"]["id"]
-    second = sandbox.accept_send(org.twin, "5511977776666", "Dois")["key"]["id"]
+    first = simulator.accept_send(org.twin, "5511977776666", "Um")["key"]["id"]
+    second = simulator.accept_send(org.twin, "5511977776666", "Dois")["key"]["id"]
     webhooks_sent.clear()
 
-    assert sandbox.customer_reads(org.twin, "5511977776666") == 2
+    assert simulator.customer_reads(org.twin, "5511977776666") == 2
 
     assert [parsed(w) for w in webhooks_sent] == [
         [StatusUpdate(provider_message_id=first, status="read")],
         [StatusUpdate(provider_message_id=second, status="read")],
     ]
-    assert sandbox.customer_reads(org.twin, "5511977776666") == 0
+    assert simulator.customer_reads(org.twin, "5511977776666") == 0
 
 
 def test_sandbox_webhooks_are_accepted_by_conversa(
@@ -427,7 +427,7 @@ def test_sandbox_webhooks_are_accepted_by_conversa(
 ):
     """Posted to the URL and with the headers the twin was configured with."""
     with django_capture_on_commit_callbacks(execute=True):
-        sandbox.customer_says(org.twin, "5511977776666", "Bom dia", "Ana")
+        simulator.customer_says(org.twin, "5511977776666", "Bom dia", "Ana")
 
     [webhook] = webhooks_sent
     path = webhook["url"].removeprefix("http://testserver")

@@ -13,7 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8081)
 
     def handle(self, *args, host, port, **options):
-        settings.ROOT_URLCONF = "conversa.providers.sandbox_standalone_urls"
+        settings.ROOT_URLCONF = "conversa.sandbox.standalone_urls"
         settings.INPROCESS_WORKER = False
         if "SANDBOX_URL" not in os.environ:
             settings.SANDBOX_URL = f"http://{host}:{port}/sandbox/evolution"

@@ -1,0 +1,67 @@
+"""The simulator's own records: what an Evolution server or Meta keeps for a number, and its
+ledger of messages. Global (not an organization's): the simulator plays WhatsApp itself."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class SandboxInstance(models.Model):
+    """The simulator's own record of a number (what an Evolution server keeps). Global."""
+
+    # The protocol this twin speaks: an Evolution API instance, or a Cloud API phone number
+    # (then `name` is its phone number id and `token` its access token).
+    protocol = models.CharField(max_length=16, default="evolution")
+    name = models.CharField(max_length=120, unique=True)
+    token = models.CharField(max_length=64)
+    # Cloud API: signs webhooks with X-Hub-Signature-256.
+    app_secret = models.CharField(max_length=200, blank=True)
+    state = models.CharField(max_length=16, default="close")
+    owner_phone = models.CharField(max_length=20, blank=True)
+    # The QR on show while `connecting`, and how many were shown since the last scan.
+    qr_code = models.CharField(max_length=200, blank=True)
+    qr_count = models.PositiveIntegerField(default=0)
+    # The webhook as Evolution keeps it (/webhook/set): empty `events` means every event.
+    webhook_enabled = models.BooleanField(default=True)
+    webhook_url = models.CharField(max_length=500, blank=True)
+    webhook_headers = models.JSONField(default=dict, blank=True)
+    webhook_events = models.JSONField(default=list, blank=True)
+    webhook_by_events = models.BooleanField(default=False)
+    webhook_base64 = models.BooleanField(default=False)
+    # The fault injector: what goes wrong with this number's sends, on purpose.
+    latency_ms = models.PositiveIntegerField(default=0)
+    failure_rate = models.FloatField(default=0.0)  # answers 503, nothing accepted
+    timeout_rate = models.FloatField(default=0.0)  # never answers, nothing accepted
+    hang_rate = models.FloatField(default=0.0)  # accepts, then never answers (the ambiguous case)
+    # Webhook disorder, on purpose: the share of webhooks sent twice, and the most extra
+    # random delay a webhook gets (so later events can overtake earlier ones).
+    duplicate_rate = models.FloatField(default=0.0)
+    reorder_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        # Its table from when the simulator lived in the providers app.
+        db_table = "providers_sandboxinstance"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SandboxMessage(models.Model):
+    """A message in the simulator's ledger: every send it accepted, every customer message."""
+
+    instance = models.ForeignKey(SandboxInstance, on_delete=models.CASCADE, related_name="messages")
+    chat_phone = models.CharField(max_length=20)
+    customer_name = models.CharField(max_length=120, blank=True)
+    # True when the business sent it (Evolution's fromMe).
+    from_me = models.BooleanField()
+    # text, or the media a customer sent (image, document, audio); `text` is then its caption.
+    kind = models.CharField(max_length=16, default="text")
+    message_id = models.CharField(max_length=64, unique=True)
+    text = models.TextField()
+    status = models.CharField(max_length=16, default="PENDING")
+    reference = models.CharField(max_length=128, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "providers_sandboxmessage"
+        ordering = ["created_at", "id"]
