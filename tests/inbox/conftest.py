@@ -1,8 +1,9 @@
 """Fixtures shared by the inbox's tests."""
 
 import pytest
+from django.test import Client
 
-from conversa.accounts.models import Member
+from conversa.accounts.models import Member, OperationalEvent
 from conversa.inbox.models import Queue
 
 
@@ -23,3 +24,20 @@ def queue_with_operator(org, *, capacity: int, name: str = "Suporte") -> tuple[Q
     Member.objects.filter(pk=member.pk).update(capacity=capacity, availability="online")
     member.refresh_from_db()
     return queue, member
+
+
+def history(obj) -> list[str]:
+    """The verbs of `obj`'s timeline, oldest first."""
+    return list(
+        OperationalEvent.objects.filter(
+            object_type=obj._meta.model_name, object_id=obj.pk
+        ).values_list("verb", flat=True)
+    )
+
+
+def post(client: Client, url: str, data=None):
+    return client.post(url, data or {}, content_type="application/json")
+
+
+def put(client: Client, url: str, data):
+    return client.put(url, data, content_type="application/json")

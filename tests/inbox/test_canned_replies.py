@@ -2,19 +2,11 @@
 reason, and through the API only within the caller's organization."""
 
 import pytest
-from django.test import Client
 
 from conversa.errors import Refused
 from conversa.inbox import canned_replies
 from conversa.inbox.models import CannedReply
-
-
-def post(client: Client, url: str, data=None):
-    return client.post(url, data or {}, content_type="application/json")
-
-
-def put(client: Client, url: str, data):
-    return client.put(url, data, content_type="application/json")
+from tests.inbox.conftest import post, put
 
 
 def test_a_canned_reply_is_rendered_for_the_conversation_as_plain_text(org):

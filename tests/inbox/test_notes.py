@@ -2,24 +2,12 @@
 and through the API only within the caller's organization."""
 
 import pytest
-from django.test import Client
 
-from conversa.accounts.models import Member, OperationalEvent
+from conversa.accounts.models import Member
 from conversa.errors import Refused
 from conversa.inbox import notes
 from conversa.inbox.models import Message, Note
-
-
-def history(obj) -> list[str]:
-    return list(
-        OperationalEvent.objects.filter(
-            object_type=obj._meta.model_name, object_id=obj.pk
-        ).values_list("verb", flat=True)
-    )
-
-
-def post(client: Client, url: str, data=None):
-    return client.post(url, data or {}, content_type="application/json")
+from tests.inbox.conftest import history, post
 
 
 def test_a_note_is_kept_for_the_team_and_never_becomes_a_message(

@@ -2,24 +2,11 @@
 in an organization, only supervisors create and delete them, nothing crosses organizations."""
 
 import pytest
-from django.test import Client
 
-from conversa.accounts.models import OperationalEvent
 from conversa.errors import Refused
 from conversa.inbox import tags
 from conversa.inbox.models import Tag
-
-
-def history(obj) -> list[str]:
-    return list(
-        OperationalEvent.objects.filter(
-            object_type=obj._meta.model_name, object_id=obj.pk
-        ).values_list("verb", flat=True)
-    )
-
-
-def post(client: Client, url: str, data=None):
-    return client.post(url, data or {}, content_type="application/json")
+from tests.inbox.conftest import history, post
 
 
 def test_a_tag_on_a_conversation_is_in_its_history_and_announced(
