@@ -5,11 +5,13 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -23,6 +25,11 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 
+# What a quiet machine shows at once a loaded two-core one (the suite beside other work) can
+# take many seconds to show; a longer wait costs time only when a test fails. Playwright's
+# actions and navigations already wait up to 30 s.
+expect.set_options(timeout=30_000)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -30,24 +37,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def fresh_database(tmp_path: Path) -> tuple[str, callable]:
-    """A database of its own: a new SQLite file, or a new PostgreSQL database beside `test`."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        return f"sqlite:///{tmp_path / 'browser.sqlite3'}", lambda: None
-    import psycopg
-
-    name = f"conversa_browser_{os.getpid()}"
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return url.rsplit("/", 1)[0] + f"/{name}", drop
+@pytest.fixture(scope="session", autouse=True)
+def embedded_topology():
+    """The browser tests drive one `conversa serve` as `make run` starts it: SQLite, the
+    in-memory channel layer, the in-process worker. On the PostgreSQL run of the suite they
+    would prove nothing new (the pages are the same); what that topology adds, several processes
+    over PostgreSQL and Redis, is tests/integration's."""
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("browser tests run on the SQLite run of the suite (the embedded topology)")
 
 
 @pytest.fixture(scope="module")
@@ -55,37 +52,46 @@ def conversa_server(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     tmp_path = tmp_path_factory.mktemp("conversa")
-    database_url, drop = fresh_database(tmp_path)
+    database_url = f"sqlite:///{tmp_path / 'browser.sqlite3'}"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
+        "REDIS_URL": "",
         "CONVERSA_DATA_DIR": str(tmp_path),
         "CONVERSA_PUBLIC_URL": base,
         "CSRF_TRUSTED_ORIGINS": base,
         "SANDBOX_DELIVERY_DELAY": "0.3",
-        "CHANNELS_PREFIX": f"browser{port}",
     }
     conversa = [sys.executable, "-m", "conversa.cli"]
     subprocess.run([*conversa, "migrate", "--noinput", "-v", "0"], env=env, check=True)
-    demo = subprocess.run([*conversa, "demo"], env=env, check=True, capture_output=True, text=True)
+    # Its errors, if any, go to the test's captured output.
+    demo = subprocess.run(
+        [*conversa, "demo"], env=env, check=True, stdout=subprocess.PIPE, text=True
+    )
     # Every demo person's password: the owner's, and the operators Ana's and Bruno's.
     passwords = dict(re.findall(r"(\S+@demo\.local)\s+(\S+)", demo.stdout))
     log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 (closed at teardown)
     server = subprocess.Popen(
         [*conversa, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def answering():
+        """`conversa serve` to answer /health"""
+        if server.poll() is not None:
+            raise AssertionError(f"conversa serve exited with {server.returncode}")
         try:
-            if httpx.get(f"{base}/health").status_code == 200:
-                break
+            return httpx.get(f"{base}/health").status_code == 200
         except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
+            return False
+
+    try:
+        wait_for(answering, timeout=60)
+    except AssertionError as failure:
         server.kill()
-        pytest.fail("conversa serve did not start: " + (tmp_path / "serve.log").read_text())
+        log.close()
+        pytest.fail(f"{failure}: " + (tmp_path / "serve.log").read_text())
     email = "admin@demo.local"
     yield {"url": base, "email": email, "password": passwords[email], "passwords": passwords}
     server.terminate()
@@ -94,19 +100,25 @@ def conversa_server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         server.kill()
     log.close()
-    drop()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(autouse=True)
+def pages_closed_after_each_test(browser):
+    """An open page keeps its socket, and every event then has the server redraw its lists:
+    pages left open by earlier tests would load the server for the rest of the module."""
+    yield
+    for context in browser.contexts:
+        context.close()
 
 
 @pytest.fixture(autouse=True)

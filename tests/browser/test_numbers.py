@@ -30,8 +30,8 @@ def test_add_scan_connect_live_and_send_a_test_message(conversa_server, browser)
 
     # Step 2: a real QR, then the scan on the simulator connects the number, live.
     expect(page).to_have_url(re.compile(r"/instances/\d+/pairing$"))
-    expect(page.locator("img.qr")).to_be_visible(timeout=10_000)
-    expect(page.locator("body")).to_have_attribute("data-socket", "open", timeout=10_000)
+    expect(page.locator("img.qr")).to_be_visible()
+    expect(page.locator("body")).to_have_attribute("data-socket", "open")
     page.screenshot(path=str(ARTIFACTS / "number-qr.png"))
     simulator_url = page.get_by_role("link", name="Open the simulator to scan it").get_attribute(
         "href"
@@ -39,7 +39,7 @@ def test_add_scan_connect_live_and_send_a_test_message(conversa_server, browser)
     simulator = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
     simulator.goto(f"{server['url']}{simulator_url}")
     simulator.get_by_role("button", name="Scan the QR code").click()
-    expect(page.locator("#pairing")).to_have_attribute("data-status", "connected", timeout=10_000)
+    expect(page.locator("#pairing")).to_have_attribute("data-status", "connected")
     expect(page.locator("img.qr")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "number-connected.png"))
 
@@ -54,7 +54,7 @@ def test_add_scan_connect_live_and_send_a_test_message(conversa_server, browser)
     expect(page.get_by_role("status")).to_contain_text("Queued through the engine.")
     name = simulator_url.split("instance=")[1]
     simulator.goto(f"{server['url']}/sandbox/?instance={name}&phone=5511988887777")
-    expect(simulator.locator("#chat")).to_contain_text("Olá! Teste do número novo.", timeout=15_000)
+    expect(simulator.locator("#chat")).to_contain_text("Olá! Teste do número novo.")
 
     page.goto(f"{server['url']}/instances/")
     card = page.locator(".instance-card", has_text="Loja Centro")

@@ -22,7 +22,7 @@ def test_customer_message_arrives_live_and_the_reply_is_delivered(conversa_serve
     server = conversa_server
     agent = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     sign_in(agent, server)
-    expect(agent.locator("body")).to_have_attribute("data-socket", "open", timeout=10_000)
+    expect(agent.locator("body")).to_have_attribute("data-socket", "open")
 
     customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
     customer.goto(f"{server['url']}/sandbox/?phone=5511955557700&name=Lucia")
@@ -31,21 +31,21 @@ def test_customer_message_arrives_live_and_the_reply_is_delivered(conversa_serve
 
     # Live: the agent's page was not reloaded.
     entry = agent.locator(".conversation", has_text="Lucia")
-    expect(entry).to_be_visible(timeout=15_000)
+    expect(entry).to_be_visible()
     expect(entry).to_contain_text("<b>urgente</b>")  # shown as text, never as markup
     entry.click()
     expect(agent.locator(".message.in").last).to_contain_text("Vocês abrem sábado?")
-    expect(agent.locator("body")).to_have_attribute("data-socket", "open", timeout=10_000)
+    expect(agent.locator("body")).to_have_attribute("data-socket", "open")
 
     agent.get_by_placeholder("Type a reply…").fill("Abrimos sim, das 9h às 13h.")
     agent.keyboard.press("Enter")
     reply = agent.locator(".message.out", has_text="Abrimos sim")
-    expect(reply).to_have_attribute("data-status", re.compile("delivered|read"), timeout=15_000)
+    expect(reply).to_have_attribute("data-status", re.compile("delivered|read"))
     expect(agent.get_by_placeholder("Type a reply…")).to_have_value("")
 
     # The customer sees the reply; opening the chat marks it read on the agent's side.
-    expect(customer.locator("#chat .message", has_text="Abrimos sim")).to_be_visible(timeout=10_000)
-    expect(reply).to_have_attribute("data-status", "read", timeout=15_000)
+    expect(customer.locator("#chat .message", has_text="Abrimos sim")).to_be_visible()
+    expect(reply).to_have_attribute("data-status", "read")
     agent.screenshot(path=str(ARTIFACTS / "inbox.png"))
 
     agent.goto(f"{server['url']}/intents/")
@@ -68,9 +68,10 @@ def test_inbox_fits_a_small_phone(conversa_server, browser):
 def test_empty_reply_gets_a_form_error_and_sends_nothing(conversa_server, browser):
     page = browser.new_context().new_page()
     sign_in(page, conversa_server)
-    page.locator(".conversation").first.click()
-    expect(page.locator("body")).to_have_attribute("data-socket", "open", timeout=10_000)
-    page.wait_for_load_state("networkidle")
+    opened = page.locator(".conversation").first.get_attribute("data-conversation-id")
+    page.locator(f'.conversation[data-conversation-id="{opened}"]').click()
+    expect(page.locator("#workspace")).to_have_attribute("data-conversation", opened)
+    expect(page.locator("body")).to_have_attribute("data-socket", "open")
     before = page.locator(".message.out").count()
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#reply-error")).to_be_visible()
