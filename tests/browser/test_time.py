@@ -11,7 +11,6 @@ from tests.browser.conftest import ARTIFACTS
 pytestmark = pytest.mark.browser
 
 
-
 def test_window_countdown_and_times_in_portuguese(conversa_server, browser):
     server = conversa_server
     customer = browser.new_context(locale="en-US").new_page()
