@@ -151,6 +151,8 @@
   document.addEventListener("htmx:afterSettle", function (e) {
     toBottom(false);
     if (e.detail.target && e.detail.target.id === "workspace") picked();
+    // A list redrawn by a refresh sent before the conversation was opened marks no row.
+    if (e.detail.target && e.detail.target.id === "conversation-list") markRows(currentConversation());
     tickWindow();
   });
 
@@ -165,6 +167,9 @@
     }
     var hidden = document.querySelector("#list-filters input[name=current]");
     if (hidden) hidden.value = id;
+    markRows(id);
+  }
+  function markRows(id) {
     document.querySelectorAll(".conversation").forEach(function (link) {
       var active = link.getAttribute("data-conversation-id") === id;
       link.classList.toggle("active", active);
