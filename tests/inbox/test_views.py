@@ -435,3 +435,21 @@ def test_the_new_header_controls_and_history_speak_portuguese(org):
         assert phrase in html, phrase
     html = client.get("/inbox/settings/hours").content.decode()
     assert "Horário comercial" in html and "Segunda-feira" in html
+
+
+def test_retrying_a_message_that_did_not_fail_says_why(org):
+    """A refusal the view does not show itself becomes the page's answer (operator_view): the
+    reason as text for the page's toast, not a silent 200."""
+    conversation = org.conversation()
+    delivered = Message.objects.create(
+        organization=org.org,
+        conversation=conversation,
+        instance=org.instance,
+        direction="out",
+        body="Chegou",
+        status=Message.Status.DELIVERED,
+    )
+    response = org.client().post(f"/inbox/c/{conversation.pk}/m/{delivered.pk}/retry", headers=HX)
+    assert response.status_code == 400
+    assert response.content.decode() == "Only a failed message can be sent again."
+    assert not MessageIntent.objects.filter(idempotency_key=f"chat:retry:{delivered.pk}").exists()

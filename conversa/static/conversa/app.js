@@ -107,6 +107,21 @@
     }
   });
 
+  // A refusal answered as text (conversa.web.refused): its words, for a few seconds, above the
+  // page. The CRM's pages show theirs in their own toasts (crm.js).
+  var alertTimer = null;
+  document.addEventListener("htmx:responseError", function (e) {
+    var xhr = e.detail.xhr;
+    var type = (xhr && xhr.getResponseHeader("Content-Type")) || "";
+    var box = document.getElementById("page-alert");
+    if (!box || document.getElementById("toasts")) return;
+    if (type.indexOf("text/plain") !== 0 || !xhr.responseText) return;
+    box.textContent = xhr.responseText.slice(0, 300); // the server's words, as text
+    box.hidden = false;
+    clearTimeout(alertTimer);
+    alertTimer = setTimeout(function () { box.hidden = true; }, 8000);
+  });
+
   // A live refresh of the header keeps a menu the operator has open (Snooze, Hand over) open;
   // an action taken in the menu (a POST) redraws the header with it closed.
   var openMenus = [];
