@@ -29,14 +29,14 @@ FAULTS = {"failure_rate": 0.10, "timeout_rate": 0.05, "hang_rate": 0.01}
 
 
 def run(intents: int, workers: int, kill_every: float = 1.0, timeout: float = 3600) -> dict:
-    with scratch_number() as (instance, twin):
+    with scratch_number() as (number, twin):
         simulator.set_faults(twin, **FAULTS)
-        created = pending_jobs(instance, intents, contacts=max(1, intents // 5))
+        created = pending_jobs(number, intents, contacts=max(1, intents // 5))
         cluster = Cluster()
         try:
             started = time.perf_counter()
             running = [cluster.worker() for _ in range(workers)]
-            mine = ExecutionJob.objects.filter(instance=instance)
+            mine = ExecutionJob.objects.filter(number=number)
             kills, peak, last_kill = 0, 0.0, time.perf_counter()
             while mine.exclude(status__in=SETTLED).exists():
                 if time.perf_counter() - started > timeout:

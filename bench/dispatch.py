@@ -23,7 +23,7 @@ from bench.cluster import ledger_duplicates
 from bench.jobs import pending_jobs
 from conversa.accounts.models import Organization
 from conversa.engine.models import ExecutionJob, MessageIntent
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.sandbox import simulator
 from conversa.sandbox.models import SandboxInstance, SandboxMessage
 
@@ -98,20 +98,20 @@ def scratch_number():
     sandbox's side; everything it sent is deleted afterwards."""
     suffix = secrets.token_hex(3)
     org = Organization.objects.create(name=f"bench {suffix}", slug=f"bench-{suffix}")
-    instance = Instance.objects.create(
+    number = Number.objects.create(
         organization=org,
         name="bench",
-        provider=Instance.Provider.SANDBOX,
+        provider=Number.Provider.SANDBOX,
         provider_name=f"bench-{suffix}",
-        status=Instance.Status.CONNECTED,
+        status=Number.Status.CONNECTED,
         hourly_quota=0,
         daily_quota=0,
     )
-    twin = simulator.create_instance(instance.provider_name)
+    twin = simulator.create_instance(number.provider_name)
     SandboxInstance.objects.filter(pk=twin.pk).update(state="open")
     twin.refresh_from_db()
     try:
-        yield instance, twin
+        yield number, twin
     finally:
         SandboxMessage.objects.filter(instance=twin).delete()
         twin.delete()
@@ -153,9 +153,9 @@ def send_with_workers(jobs, expected: int, workers: int, batch_size: int) -> tup
 
 
 def run(jobs: int, workers: int, batch_size: int = 200) -> dict:
-    with scratch_number() as (instance, twin):
-        created = pending_jobs(instance, jobs, contacts=jobs)
-        mine = ExecutionJob.objects.filter(instance=instance)
+    with scratch_number() as (number, twin):
+        created = pending_jobs(number, jobs, contacts=jobs)
+        mine = ExecutionJob.objects.filter(number=number)
         elapsed, peak = send_with_workers(mine, len(created), workers, batch_size)
         latencies = sorted(
             (job.updated_at - job.intent.created_at).total_seconds()

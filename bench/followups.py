@@ -67,8 +67,8 @@ def setup(org, leads: int) -> tuple[list[Lead], Stage, Member]:
 
 
 def run(leads: int = 10000, workers: int = 2, batch_size: int = 100) -> dict:
-    with scratch_number() as (instance, twin):
-        org = instance.organization
+    with scratch_number() as (number, twin):
+        org = number.organization
         rows, proposta, owner = setup(org, leads)
         started = time.perf_counter()
         for lead in rows:

@@ -44,7 +44,7 @@ from bench.ingest import process_tree, server_peak_mb
 from conversa.accounts.models import ApiToken, Member, Organization
 from conversa.accounts.services import create_api_token
 from conversa.inbox.models import Contact, Conversation, Message, Queue
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 SLUG = "bench-inbox-{conversations}-{messages}"
 # This run's tokens (another run on the same kept organization has its own).
@@ -123,12 +123,12 @@ def seed(conversations: int, messages: int, agents: int = 32, queues: int = 4) -
     with transaction.atomic():
         org = Organization.objects.create(name=f"bench inbox {conversations}", slug=slug)
         numbers = [
-            Instance.objects.create(
+            Number.objects.create(
                 organization=org,
                 name=f"bench number {n}",
-                provider=Instance.Provider.SANDBOX,
+                provider=Number.Provider.SANDBOX,
                 provider_name=f"{slug}-{n}-{secrets.token_hex(3)}",
-                status=Instance.Status.CONNECTED,
+                status=Number.Status.CONNECTED,
             )
             for n in range(2)
         ]
@@ -183,7 +183,7 @@ def seed(conversations: int, messages: int, agents: int = 32, queues: int = 4) -
             Conversation,
             {
                 "organization_id": "%(org)s",
-                "instance_id": "(%(numbers)s::bigint[])[1 + c.g %% 2]",
+                "number_id": "(%(numbers)s::bigint[])[1 + c.g %% 2]",
                 "contact_id": "c.id",
                 "status": f"CASE WHEN {resolved} THEN 'resolved'"
                 " WHEN c.g %% 10 < 7 THEN 'open' WHEN c.g %% 10 < 9 THEN 'pending'"
@@ -206,7 +206,7 @@ def seed(conversations: int, messages: int, agents: int = 32, queues: int = 4) -
         message = {
             "organization_id": "%(org)s",
             "conversation_id": "v.id",
-            "instance_id": "v.instance_id",
+            "number_id": "v.number_id",
             "direction": "CASE WHEN s.j %% 2 = 0 THEN 'in' ELSE 'out' END",
             "kind": "'text'",
             "status": "CASE WHEN s.j %% 2 = 0 THEN 'received' ELSE 'read' END",
@@ -215,7 +215,7 @@ def seed(conversations: int, messages: int, agents: int = 32, queues: int = 4) -
             " ELSE '' END",
         }
         numbered = (
-            "(SELECT id, instance_id, last_message_at, row_number() OVER (ORDER BY id) AS r"
+            "(SELECT id, number_id, last_message_at, row_number() OVER (ORDER BY id) AS r"
             " FROM inbox_conversation WHERE organization_id = %(org)s) AS v"
         )
         # The newest message of each conversation is at its last_message_at …

@@ -26,7 +26,7 @@ from bench.cluster import web_server
 from bench.dispatch import peak_rss_mb
 from conversa.accounts.models import Organization
 from conversa.inbox.models import Contact, Conversation, Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.cloud import signature
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.providers.models import ProviderEvent
@@ -40,21 +40,21 @@ def scratch_number(provider: str):
     is deleted afterwards."""
     suffix = secrets.token_hex(3)
     org = Organization.objects.create(name=f"bench {suffix}", slug=f"bench-{suffix}")
-    instance = Instance.objects.create(
+    number = Number.objects.create(
         organization=org,
         name="bench inbound",
         provider=provider,
         provider_name=f"bench-{suffix}",
         provider_token="bench",  # noqa: S106
-        app_secret=APP_SECRET if provider == Instance.Provider.CLOUD else "",
-        status=Instance.Status.CONNECTED,
+        app_secret=APP_SECRET if provider == Number.Provider.CLOUD else "",
+        status=Number.Status.CONNECTED,
     )
     try:
-        yield instance
+        yield number
     finally:
         # Children first, each in one DELETE, rather than one cascade over 80,000 rows.
         for model in (ProviderEvent, Message, Conversation):
-            model.objects.filter(instance=instance).delete()
+            model.objects.filter(number=number).delete()
         Contact.objects.filter(organization=org).delete()
         org.delete()
 
@@ -99,18 +99,18 @@ def cloud_body(n: int, now: int) -> dict:
     }
 
 
-def signed_requests(instance: Instance, messages: int) -> list[tuple[bytes, dict]]:
+def signed_requests(number: Number, messages: int) -> list[tuple[bytes, dict]]:
     """Every POST's body and headers, built up front."""
     now = int(time.time())
     requests = []
     for n in range(messages):
         headers = {"Content-Type": "application/json"}
-        if instance.provider == Instance.Provider.CLOUD:
+        if number.provider == Number.Provider.CLOUD:
             raw = json.dumps(cloud_body(n, now)).encode()
             headers["X-Hub-Signature-256"] = "sha256=" + signature(APP_SECRET, raw)
         else:
             raw = json.dumps(evolution_body(n, now)).encode()
-            headers[SECRET_HEADER] = instance.webhook_secret
+            headers[SECRET_HEADER] = number.webhook_secret
         requests.append((raw, headers))
     return requests
 
@@ -169,11 +169,11 @@ def server_peak_mb(pid: int) -> float:
 
 def run(messages: int, senders: int, provider: str, processes: int = 1) -> dict:
     with (
-        scratch_number(provider) as instance,
+        scratch_number(provider) as number,
         web_server("bench-ingest-serve", processes) as (process, port),
     ):
-        requests = signed_requests(instance, messages)
-        path = f"/webhooks/{provider}/{instance.webhook_key}"
+        requests = signed_requests(number, messages)
+        path = f"/webhooks/{provider}/{number.webhook_key}"
         peak = 0.0
         sending = threading.Event()
         sending.set()
@@ -192,7 +192,7 @@ def run(messages: int, senders: int, provider: str, processes: int = 1) -> dict:
         sending.clear()
         watcher.join()
         peak = max(peak, server_peak_mb(process.pid))
-        mine = Message.objects.filter(instance=instance)
+        mine = Message.objects.filter(number=number)
         stored = mine.count()
         duplicates = sum(
             n - 1
@@ -212,8 +212,8 @@ def run(messages: int, senders: int, provider: str, processes: int = 1) -> dict:
             "all_stored": stored == messages,
             "failed_requests": failed,
             "duplicates": duplicates,
-            "contacts": Contact.objects.filter(organization=instance.organization).count(),
-            "conversations": Conversation.objects.filter(instance=instance).count(),
+            "contacts": Contact.objects.filter(organization=number.organization).count(),
+            "conversations": Conversation.objects.filter(number=number).count(),
             "seconds": round(elapsed, 3),
             "messages_per_second": round(stored / elapsed, 1),
             "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),

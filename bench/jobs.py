@@ -3,24 +3,24 @@
 from conversa.accounts.models import Organization
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.inbox.models import Contact, Conversation, Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 
-def pending_jobs(instance: Instance, count: int, contacts: int | None = None) -> list[ExecutionJob]:
+def pending_jobs(number: Number, count: int, contacts: int | None = None) -> list[ExecutionJob]:
     """`count` PENDING jobs (with intents and messages) spread over `contacts` contacts,
     inserted in bulk: the setup of a race, not the path under test."""
-    org: Organization = instance.organization
+    org: Organization = number.organization
     contacts = contacts or count
     people = Contact.objects.bulk_create(
         Contact(organization=org, phone=f"55119{n:08d}") for n in range(contacts)
     )
     threads = Conversation.objects.bulk_create(
-        Conversation(organization=org, instance=instance, contact=c) for c in people
+        Conversation(organization=org, number=number, contact=c) for c in people
     )
     intents = MessageIntent.objects.bulk_create(
         MessageIntent(
             organization=org,
-            instance=instance,
+            number=number,
             contact=people[n % contacts],
             conversation=threads[n % contacts],
             origin=MessageIntent.Origin.API,
@@ -33,7 +33,7 @@ def pending_jobs(instance: Instance, count: int, contacts: int | None = None) ->
         Message(
             organization=org,
             conversation=threads[n % contacts],
-            instance=instance,
+            number=number,
             direction=Message.Direction.OUTBOUND,
             body=f"message {n}",
             status=Message.Status.PENDING,
@@ -44,7 +44,7 @@ def pending_jobs(instance: Instance, count: int, contacts: int | None = None) ->
         ExecutionJob(
             organization=org,
             intent=intent,
-            instance=instance,
+            number=number,
             contact=intent.contact,
             message=message,
         )

@@ -8,13 +8,13 @@ from conversa.engine.api import router as engine_router
 from conversa.errors import Refused
 from conversa.inbox.api import router as inbox_router
 from conversa.inbox.team_api import router as team_router
-from conversa.instances.api import router as instances_router
+from conversa.numbers.api import router as numbers_router
 
 api = NinjaAPI(title="Conversa API", version="1", auth=api_auth, urls_namespace="api")
 api.add_router("/", inbox_router)
 api.add_router("/", team_router)
 api.add_router("/", engine_router)
-api.add_router("/", instances_router)
+api.add_router("/", numbers_router)
 api.add_router("/", crm_router)
 
 

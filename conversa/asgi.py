@@ -21,7 +21,7 @@ class ReleasingASGIHandler(ASGIHandler):
     Django 5.2's `handle` treats both the same: whichever of that task and the request's
     finishes first, the other is cancelled, and the exception is caught and dropped. But the
     dropped exception's traceback holds `handle`'s frame, which holds the task, which holds
-    the exception: the request and everything it loaded (rows, model instances) become a
+    the exception: the request and everything it loaded (rows, model numbers) become a
     reference cycle only a full garbage collection frees. With a request every few ms those
     collections ran every few seconds and took 60–270 ms each, the slowest requests of
     `bench inbox` (Django ticket #36700). `tests/test_asgi.py` checks no request leaves a

@@ -17,7 +17,7 @@ from conversa.inbound import consequences as inbound
 from conversa.inbox import canned_replies, notes, ownership, tags
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Message, Queue
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.base import InboundMessage
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.sandbox import simulator
@@ -70,24 +70,24 @@ def create_member(org: Organization, email: str, name: str, role: str, password:
     return Member.objects.create(organization=org, user=user, role=role, display_name=name)
 
 
-def connect_sandbox_number(org: Organization, name: str, phone: str) -> Instance:
-    """A Conversa instance and its twin in the simulator, already paired."""
-    instance = Instance.objects.create(
+def connect_sandbox_number(org: Organization, name: str, phone: str) -> Number:
+    """A Conversa number and its twin in the simulator, already paired."""
+    number = Number.objects.create(
         organization=org,
         name="Vendas",
-        provider=Instance.Provider.SANDBOX,
+        provider=Number.Provider.SANDBOX,
         provider_name=name,
         phone_number=phone,
-        status=Instance.Status.CONNECTED,
+        status=Number.Status.CONNECTED,
     )
-    webhook_url = f"{settings.PUBLIC_URL}/webhooks/sandbox/{instance.webhook_key}"
+    webhook_url = f"{settings.PUBLIC_URL}/webhooks/sandbox/{number.webhook_key}"
     twin = simulator.create_instance(
-        name, {"url": webhook_url, "headers": {SECRET_HEADER: instance.webhook_secret}}
+        name, {"url": webhook_url, "headers": {SECRET_HEADER: number.webhook_secret}}
     )
     SandboxInstance.objects.filter(pk=twin.pk).update(state="open", owner_phone=phone)
-    instance.provider_token = twin.token
-    instance.save(update_fields=["provider_token"])
-    return instance
+    number.provider_token = twin.token
+    number.save(update_fields=["provider_token"])
+    return number
 
 
 @transaction.atomic
@@ -102,15 +102,15 @@ def load_demo() -> DemoResult:
         create_member(org, email, name, role, password)
         result.passwords[email] = password
 
-    instance = connect_sandbox_number(org, f"demo-{secrets.token_hex(3)}", "5511940000000")
+    number = connect_sandbox_number(org, f"demo-{secrets.token_hex(3)}", "5511940000000")
     # One team answering the number: its new conversations wait in the queue for a claim.
     members = {
         m.user.email: m for m in Member.objects.filter(organization=org).select_related("user")
     }
     queue = Queue.objects.create(organization=org, name="Atendimento")
     queue.members.add(*members.values())
-    queue.numbers.add(instance)
-    twin = SandboxInstance.objects.get(name=instance.provider_name)
+    queue.numbers.add(number)
+    twin = SandboxInstance.objects.get(name=number.provider_name)
     start = timezone.now() - timedelta(minutes=40)
     for index, (phone, name, lines) in enumerate(CUSTOMERS):
         for line_no, text in enumerate(lines):
@@ -125,7 +125,7 @@ def load_demo() -> DemoResult:
                 status="DELIVERY_ACK",
             )
             inbound.receive_message(
-                instance,
+                number,
                 InboundMessage(
                     provider_message_id=record.message_id,
                     phone=phone,
@@ -136,7 +136,7 @@ def load_demo() -> DemoResult:
                 ),
             )
 
-    show_the_inbox(org, instance, members)
+    show_the_inbox(org, number, members)
 
     pipeline = Pipeline.objects.create(organization=org, name="Vendas")
     for position, (name, colour) in enumerate(STAGES):
@@ -208,7 +208,7 @@ def show_the_pipeline(org: Organization, pipeline: Pipeline, members: dict[str, 
     )
 
 
-def show_the_inbox(org: Organization, instance: Instance, members: dict[str, Member]) -> None:
+def show_the_inbox(org: Organization, number: Number, members: dict[str, Member]) -> None:
     """Enough around the demo's conversations for the operator view to show what it does:
     tags, canned replies, one conversation being worked on by Ana with a note, one reply the
     Gate refused (and its retry button)."""
@@ -216,7 +216,7 @@ def show_the_inbox(org: Organization, instance: Instance, members: dict[str, Mem
     for shortcode, body in CANNED:
         canned_replies.save_canned_reply(org, shortcode, body, acting_member=owner)
     made = {name: tags.create_tag(org, name, colour, acting_member=owner) for name, colour in TAGS}
-    conversations = {c.contact.phone: c for c in instance.conversations.select_related("contact")}
+    conversations = {c.contact.phone: c for c in number.conversations.select_related("contact")}
     carla = conversations[CUSTOMERS[2][0]]
     ownership.claim(carla, acting_member=ana)
     tags.tag_conversation(carla, made["Entrega"], acting_member=ana)

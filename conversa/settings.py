@@ -44,7 +44,7 @@ INSTALLED_APPS = [
     # Serves Swagger UI's files for /api/docs from our own static files (no CDN).
     "ninja",
     "conversa.accounts",
-    "conversa.instances",
+    "conversa.numbers",
     "conversa.providers",
     "conversa.sandbox",
     "conversa.inbox",
@@ -199,7 +199,7 @@ LOGGING = {
     "loggers": {"httpx": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
 
-# An Evolution API v2 server this Conversa talks to (issue: providers and instances).
+# An Evolution API v2 server this Conversa talks to (issue: providers and numbers).
 EVOLUTION_URL = os.environ.get("EVOLUTION_URL", "http://127.0.0.1:8080")
 # The Graph API, version included; the sandbox plays it at <SANDBOX_BASE>/sandbox/graph/v21.0.
 CLOUD_API_URL = os.environ.get("CLOUD_API_URL", "https://graph.facebook.com/v21.0").rstrip("/")
@@ -212,7 +212,7 @@ SANDBOX_HANG_SECONDS = float(os.environ.get("SANDBOX_HANG_SECONDS", "30"))
 RETRY_BASE_SECONDS = float(os.environ.get("RETRY_BASE_SECONDS", "1"))
 # How long an UNCERTAIN send waits for the provider's echo before the provider is asked.
 ECHO_GRACE_SECONDS = float(os.environ.get("ECHO_GRACE_SECONDS", "5"))
-# The per-instance circuit breaker holds sends off this long after repeated failures.
+# The per-number circuit breaker holds sends off this long after repeated failures.
 BREAKER_HOLD_SECONDS = float(os.environ.get("BREAKER_HOLD_SECONDS", "30"))
 # After WhatsApp refuses a number (Evolution's `refused`), the Gate holds its sends this long.
 REFUSED_COOLDOWN_SECONDS = float(os.environ.get("REFUSED_COOLDOWN_SECONDS", "1800"))

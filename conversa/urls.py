@@ -10,7 +10,7 @@ from conversa.accounts import views as accounts
 from conversa.api import api
 from conversa.engine import views as engine
 from conversa.inbound import webhooks
-from conversa.instances import views as instances
+from conversa.numbers import views as numbers
 
 
 def health(request):
@@ -30,14 +30,16 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("inbox/", include("conversa.inbox.urls")),
-    path("instances/", instances.instances, name="instances"),
-    path("instances/add", instances.add_number, name="instance-add"),
-    path("instances/<int:instance_id>/pairing", instances.connect_page, name="instance-connect"),
-    path("instances/<int:instance_id>/ready", instances.done_page, name="instance-done"),
+    path("numbers/", numbers.numbers, name="numbers"),
+    # The page was /instances/ before the model was renamed: old bookmarks still land.
+    path("instances/", RedirectView.as_view(pattern_name="numbers", permanent=True)),
+    path("numbers/add", numbers.add_number, name="number-add"),
+    path("numbers/<int:number_id>/pairing", numbers.connect_page, name="number-connect"),
+    path("numbers/<int:number_id>/ready", numbers.done_page, name="number-done"),
     path(
-        "instances/<int:instance_id>/actions/<str:action>",
-        instances.number_action,
-        name="instance-action",
+        "numbers/<int:number_id>/actions/<str:action>",
+        numbers.number_action,
+        name="number-action",
     ),
     path("intents/", engine.intents, name="intents"),
     path("intents/<int:intent_id>/", engine.intent_page, name="intent"),

@@ -20,7 +20,7 @@ from conversa.accounts.models import Member, Organization
 from conversa.accounts.services import create_api_token
 from conversa.inbound import consequences as inbound
 from conversa.inbox.models import Contact, Conversation
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.base import InboundMessage
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.realtime import publisher
@@ -71,7 +71,7 @@ sys.addaudithook(refuse_files_outside)
 class Org:
     org: Organization
     owner: Member
-    instance: Instance
+    number: Number
     twin: SandboxInstance
 
     def client(self, member: Member | None = None) -> Client:
@@ -96,7 +96,7 @@ class Org:
     ):
         """A stored inbound message as if the webhook had arrived."""
         return inbound.receive_message(
-            self.instance,
+            self.number,
             InboundMessage(
                 provider_message_id=simulator.new_message_id(),
                 phone=phone,
@@ -121,28 +121,26 @@ def make_org(webhook_base: str = "http://testserver") -> Org:
     owner = Member.objects.create(
         organization=org, user=user, role=Member.Role.OWNER, display_name=f"Owner {n}"
     )
-    instance = Instance.objects.create(
+    number = Number.objects.create(
         organization=org,
         name=f"Number {n}",
-        provider=Instance.Provider.SANDBOX,
+        provider=Number.Provider.SANDBOX,
         provider_name=f"test-{n}",
         phone_number=f"55119000000{n:02d}",
-        status=Instance.Status.CONNECTED,
+        status=Number.Status.CONNECTED,
     )
     twin = simulator.create_instance(
-        instance.provider_name,
+        number.provider_name,
         {
-            "url": f"{webhook_base}/webhooks/sandbox/{instance.webhook_key}",
-            "headers": {SECRET_HEADER: instance.webhook_secret},
+            "url": f"{webhook_base}/webhooks/sandbox/{number.webhook_key}",
+            "headers": {SECRET_HEADER: number.webhook_secret},
         },
     )
-    SandboxInstance.objects.filter(pk=twin.pk).update(
-        state="open", owner_phone=instance.phone_number
-    )
+    SandboxInstance.objects.filter(pk=twin.pk).update(state="open", owner_phone=number.phone_number)
     twin.refresh_from_db()
-    instance.provider_token = twin.token
-    instance.save(update_fields=["provider_token"])
-    return Org(org=org, owner=owner, instance=instance, twin=twin)
+    number.provider_token = twin.token
+    number.save(update_fields=["provider_token"])
+    return Org(org=org, owner=owner, number=number, twin=twin)
 
 
 @pytest.fixture(autouse=True)
@@ -163,13 +161,13 @@ def other_org(db) -> Org:
     return make_org()
 
 
-def post_webhook(client: Client, instance: Instance, payload, secret: str | None = None):
+def post_webhook(client: Client, number: Number, payload, secret: str | None = None):
     body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
     return client.post(
-        f"/webhooks/{instance.provider}/{instance.webhook_key}",
+        f"/webhooks/{number.provider}/{number.webhook_key}",
         data=body,
         content_type="application/json",
-        headers={SECRET_HEADER: instance.webhook_secret if secret is None else secret},
+        headers={SECRET_HEADER: number.webhook_secret if secret is None else secret},
     )
 
 

@@ -26,7 +26,7 @@ from conversa.crm.models import Automation, AutomationStep, FollowUp, Lead, Pipe
 from conversa.errors import Conflict, Forbidden, Refused
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Tag
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 router = Router(tags=["crm"])
 
@@ -130,7 +130,7 @@ class AutomationOut(Schema):
     stage_id: int
     tag_id: int | None
     owner_id: int | None
-    instance_id: int | None
+    number_id: int | None
     active: bool
     steps: list[StepIO]
     pending: int
@@ -144,7 +144,7 @@ class AutomationIn(Schema):
     stage_id: int
     tag_id: int | None = None
     owner_id: int | None = None
-    instance_id: int | None = None
+    number_id: int | None = None
     active: bool = True
     steps: list[StepIO] = Field(min_length=1, max_length=20)
 
@@ -348,7 +348,7 @@ def automation_args(request, payload: AutomationIn) -> dict:
         "stage": get(request.org, Stage, pk=payload.stage_id),
         "tag": payload.tag_id and get(request.org, Tag, pk=payload.tag_id),
         "owner": member_or_404(request, payload.owner_id),
-        "instance": payload.instance_id and get(request.org, Instance, pk=payload.instance_id),
+        "number": payload.number_id and get(request.org, Number, pk=payload.number_id),
         "active": payload.active,
         "steps": [step.dict(exclude={"position"}) for step in payload.steps],
     }
@@ -364,7 +364,7 @@ def list_automations(
     pipeline_id: int | None = None,
     stage_id: int | None = None,
     active: bool | None = None,
-    instance_id: int | None = None,
+    number_id: int | None = None,
     sort: Literal["name", "-updated_at", "next_due_at"] = "name",
 ):
     """Automations with their steps, pending steps and next due time, filtered and sorted."""
@@ -375,8 +375,8 @@ def list_automations(
         rows = rows.filter(stage_id=stage_id)
     if active is not None:
         rows = rows.filter(active=active)
-    if instance_id is not None:
-        rows = rows.filter(instance_id=instance_id)
+    if number_id is not None:
+        rows = rows.filter(number_id=number_id)
     rows = list(rows.order_by("-updated_at", "-id") if sort == "-updated_at" else rows)
     pending = followups.schedules([a.pk for a in rows])
     out = [automation_out(a, pending) for a in rows]

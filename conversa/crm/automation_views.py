@@ -21,7 +21,7 @@ from conversa.crm import followups, queries, services
 from conversa.crm.models import Automation, AutomationStep, Pipeline, Stage
 from conversa.errors import Refused
 from conversa.inbox.models import Tag
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.web import number, operator_view, refused
 
 # Automations
@@ -40,16 +40,16 @@ TIMING_EXACT, TIMING_BUSINESS = "exact", "business"
 class AutomationFilters:
     stage: int | None = None
     status: str = ""
-    instance: str = ""  # an instance's id, "any" (no number chosen) or "" (all)
+    number: str = ""  # a number's id, "any" (no number chosen) or "" (all)
     sort: str = "name"
 
     @classmethod
     def from_params(cls, params) -> "AutomationFilters":
-        instance = params.get("instance", "")
+        chosen = params.get("number", "")
         return cls(
             stage=number(params.get("event")),
             status=params.get("status", "") if params.get("status") in STATUSES else "",
-            instance=instance if instance == "any" or instance.isdigit() else "",
+            number=chosen if chosen == "any" or chosen.isdigit() else "",
             sort=params.get("sort") if params.get("sort") in SORTS else "name",
         )
 
@@ -57,14 +57,14 @@ class AutomationFilters:
         params = {
             "event": self.stage or "",
             "status": self.status,
-            "instance": self.instance,
+            "number": self.number,
             "sort": "" if self.sort == "name" else self.sort,
         }
         return urlencode({k: v for k, v in params.items() if v})
 
     @property
     def active(self) -> bool:
-        return bool(self.stage or self.status or self.instance)
+        return bool(self.stage or self.status or self.number)
 
 
 def automation_rows(request, filters: AutomationFilters) -> list:
@@ -73,10 +73,10 @@ def automation_rows(request, filters: AutomationFilters) -> list:
         rows = rows.filter(stage_id=filters.stage)
     if filters.status:
         rows = rows.filter(active=filters.status == "active")
-    if filters.instance == "any":
-        rows = rows.filter(instance__isnull=True)
-    elif filters.instance:
-        rows = rows.filter(instance_id=int(filters.instance))
+    if filters.number == "any":
+        rows = rows.filter(number__isnull=True)
+    elif filters.number:
+        rows = rows.filter(number_id=int(filters.number))
     rows = list(rows)
     schedule = followups.schedules([automation.pk for automation in rows])
     for automation in rows:
@@ -147,7 +147,7 @@ def automations_context(request, **extra) -> dict:
             running=Count("id", filter=Q(active=True)), stopped=Count("id", filter=Q(active=False))
         ),
         "sorts": SORTS,
-        "numbers": scoped(request.org, Instance).order_by("name"),
+        "numbers": scoped(request.org, Number).order_by("name"),
         "can_manage": request.member.supervises,
         "any_automation": scoped(request.org, Automation).exists(),
         "pipelines_many": scoped(request.org, Pipeline).count() > 1,
@@ -202,7 +202,7 @@ def editor_context(request, automation: Automation | None, draft: dict | None = 
         "pipelines": pipelines,
         "tags": scoped(request.org, Tag).order_by("name"),
         "owners": scoped(request.org, Member).order_by("display_name"),
-        "numbers": scoped(request.org, Instance).order_by("name"),
+        "numbers": scoped(request.org, Number).order_by("name"),
         "units": AutomationStep.Unit.choices,
         "sample": lead,
         "sample_is_real": real,
@@ -219,7 +219,7 @@ def draft_of(automation: Automation | None) -> dict:
             "stage": None,
             "tag": None,
             "owner": None,
-            "instance": None,
+            "number": None,
             "active": True,
             "steps": [blank_step()],
         }
@@ -228,7 +228,7 @@ def draft_of(automation: Automation | None) -> dict:
         "stage": automation.stage_id,
         "tag": automation.tag_id,
         "owner": automation.owner_id,
-        "instance": automation.instance_id,
+        "number": automation.number_id,
         "active": automation.active,
         "steps": [
             {
@@ -266,7 +266,7 @@ def draft_from(post) -> dict:
         "stage": number(post.get("stage")),
         "tag": number(post.get("tag")),
         "owner": number(post.get("owner")),
-        "instance": number(post.get("instance")),
+        "number": number(post.get("number")),
         "active": post.get("active") == "on",
         "steps": steps,
     }
@@ -314,7 +314,7 @@ def automation_editor(request, automation_id: int | None = None):
         "stage": (Stage, draft["stage"]),
         "tag": (Tag, draft["tag"]),
         "owner": (Member, draft["owner"]),
-        "instance": (Instance, draft["instance"]),
+        "number": (Number, draft["number"]),
     }
     found = {
         name: scoped(request.org, model).filter(pk=pk).first() if pk else None
@@ -333,7 +333,7 @@ def automation_editor(request, automation_id: int | None = None):
             steps=[spec_of(step) for step in draft["steps"]],
             tag=found["tag"],
             owner=found["owner"],
-            instance=found["instance"],
+            number=found["number"],
             active=draft["active"],
             automation=automation,
         )

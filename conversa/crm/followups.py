@@ -104,7 +104,7 @@ def schedule(change: StageChange) -> list[FollowUp]:
                     body=AutomationStep.render(step.template, lead),
                     origin=MessageIntent.Origin.AUTOMATION,
                     idempotency_key=followup_key(change, automation, step),
-                    instance=automation.instance,
+                    number=automation.number,
                     not_before=due,
                 )
             )

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from conversa.accounts.models import Member, OrgOwned
 from conversa.colours import ColourValidator
 from conversa.inbox.models import Contact, Tag
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 # A custom field's key: what `{{lead.<key>}}` names in a template.
 FIELD_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -106,7 +106,7 @@ class StageChange(OrgOwned):
 class Automation(OrgOwned):
     """Trigger: a lead entered `stage` (of its pipeline), optionally only leads whose contact
     has `tag` and/or whose owner is `owner`. Its ordered steps become scheduled intents, sent
-    from `instance` (none: any number the Gate picks). A paused one fires nothing."""
+    from `number` (none: any number the Gate picks). A paused one fires nothing."""
 
     name = models.CharField(max_length=120)
     stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="automations")
@@ -114,8 +114,8 @@ class Automation(OrgOwned):
     owner = models.ForeignKey(
         Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    instance = models.ForeignKey(
-        Instance, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    number = models.ForeignKey(
+        Number, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     active = models.BooleanField(default=True)
     created_by = models.ForeignKey(

@@ -51,6 +51,6 @@ def gate_reasons(org: Organization, codes) -> dict[str, str]:
 def automations_of(org: Organization):
     return (
         Automation.objects.for_org(org)
-        .select_related("stage", "stage__pipeline", "tag", "owner", "instance")
+        .select_related("stage", "stage__pipeline", "tag", "owner", "number")
         .prefetch_related("steps")
     )

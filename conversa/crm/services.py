@@ -35,7 +35,7 @@ from conversa.crm.models import (
 )
 from conversa.errors import Conflict, Refused
 from conversa.inbox.models import Contact, Message, Tag
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.realtime import events, publisher
 
 # Pipelines and stages
@@ -422,7 +422,7 @@ def save_automation(
     steps: list[dict],
     tag: Tag | None = None,
     owner: Member | None = None,
-    instance: Instance | None = None,
+    number: Number | None = None,
     active: bool = True,
     automation: Automation | None = None,
 ) -> Automation:
@@ -434,7 +434,7 @@ def save_automation(
     A change applies to stage entries from now on: steps already scheduled keep the message
     and time they were given."""
     must_supervise(acting_member)
-    for obj in (stage, tag, owner, instance, automation):
+    for obj in (stage, tag, owner, number, automation):
         if obj is not None:
             same_org(obj, org.id)
     name = " ".join((name or "").split())
@@ -450,7 +450,7 @@ def save_automation(
         if created:
             automation = Automation(organization=org, created_by=acting_member, created_at=now)
         automation.name, automation.stage, automation.tag = name, stage, tag
-        automation.owner, automation.instance, automation.active = owner, instance, active
+        automation.owner, automation.number, automation.active = owner, number, active
         automation.updated_at = now
         automation.save()
         existing = {step.position: step for step in automation.steps.all()} if not created else {}

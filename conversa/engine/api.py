@@ -13,13 +13,13 @@ from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.engine.queries import filter_intents, timeline
 from conversa.errors import InvalidTransition
 from conversa.inbox import services as inbox
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 router = Router(tags=["engine"])
 
 
 class GateDecisionOut(Schema):
-    instance_id: int | None
+    number_id: int | None
     verdict: str
     reason_code: str
     reason: str
@@ -29,7 +29,7 @@ class GateDecisionOut(Schema):
 
 class JobOut(Schema):
     id: int
-    instance_id: int
+    number_id: int
     status: str
     attempts: int
     provider_message_id: str
@@ -83,7 +83,7 @@ class IntentIn(Schema):
     template: TemplateIn | None = Field(
         None, description="a pre-approved Cloud API template instead of free text"
     )
-    instance_id: int | None = Field(
+    number_id: int | None = Field(
         None, description="the number to send from; none: the Gate picks one that may send now"
     )
 
@@ -121,7 +121,7 @@ def list_intents(
     status: str | None = None,
     origin: str | None = None,
     job_status: str | None = None,
-    instance_id: int | None = None,
+    number_id: int | None = None,
     contact_id: int | None = None,
     since: datetime | None = None,
 ):
@@ -131,7 +131,7 @@ def list_intents(
         status=status,
         origin=origin,
         job_status=job_status,
-        instance_id=instance_id,
+        number_id=number_id,
         contact_id=contact_id,
         since=since,
     )
@@ -147,9 +147,9 @@ def create_intent(
 ):
     """Send a text to a number (origin API). A repeated Idempotency-Key returns the first
     intent with 200 instead of creating another."""
-    instance = None
-    if payload.instance_id is not None:
-        instance = get_for_org_or_404(request.org, Instance, pk=payload.instance_id)
+    number = None
+    if payload.number_id is not None:
+        number = get_for_org_or_404(request.org, Number, pk=payload.number_id)
     template = payload.template.dict() if payload.template else None
     intent, created = services.create_intent(
         request.org,
@@ -158,7 +158,7 @@ def create_intent(
         template=template,
         origin=MessageIntent.Origin.API,
         idempotency_key=f"api:{idempotency_key}" if idempotency_key else f"api:{uuid.uuid4()}",
-        instance=instance,
+        number=number,
         created_by=request.member,
     )
     return Status(201 if created else 200, intent_detail(intent))

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_noop
 
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.inbox.models import Conversation
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 ALLOW = GateDecision.Verdict.ALLOW
 DEFER = GateDecision.Verdict.DEFER
@@ -40,22 +40,22 @@ Window = tuple[datetime, datetime]
 class Facts:
     now: datetime
     sending_paused: bool
-    instance_status: str
-    instance_paused: bool
-    instance_cooldown_until: datetime | None
+    number_status: str
+    number_paused: bool
+    number_cooldown_until: datetime | None
     contact_blocked: bool
     contact_opted_out: bool
     # The organization's clock: an IANA name, and its quiet window in local wall time.
     time_zone: str
     quiet_hours_start: time | None
     quiet_hours_end: time | None
-    # Sends of the instance in the current local clock hour and day (SENT, plus SENDING in
+    # Sends of the number in the current local clock hour and day (SENT, plus SENDING in
     # flight), and its quotas; a quota of 0 means unlimited.
     sent_this_hour: int
     sent_today: int
     hourly_quota: int
     daily_quota: int
-    # Until when the instance's circuit breaker holds sends off, if it is open.
+    # Until when the number's circuit breaker holds sends off, if it is open.
     breaker_open_until: datetime | None = None
     # Cloud API numbers may send free-form text only within 24 hours of the contact's last
     # message to that number (docs/providers.md §A2).
@@ -120,26 +120,26 @@ def check_contact(origin: str, facts: Facts) -> Verdict | None:
     return None
 
 
-def check_instance(origin: str, facts: Facts) -> Verdict | None:
-    if facts.instance_status == "removed":
-        return Verdict(BLOCK, "instance_removed", gettext_noop("The number was removed"))
-    if facts.instance_paused:
+def check_number(origin: str, facts: Facts) -> Verdict | None:
+    if facts.number_status == "removed":
+        return Verdict(BLOCK, "number_removed", gettext_noop("The number was removed"))
+    if facts.number_paused:
         return Verdict(
-            DEFER, "instance_paused", gettext_noop("The number is paused"), facts.now + RECHECK
+            DEFER, "number_paused", gettext_noop("The number is paused"), facts.now + RECHECK
         )
-    if facts.instance_status != "connected":
+    if facts.number_status != "connected":
         return Verdict(
             DEFER,
-            "instance_not_connected",
+            "number_not_connected",
             gettext_noop("The number is not connected"),
             facts.now + RECHECK,
         )
-    if facts.instance_cooldown_until and facts.instance_cooldown_until > facts.now:
+    if facts.number_cooldown_until and facts.number_cooldown_until > facts.now:
         return Verdict(
             DEFER,
-            "instance_cooldown",
+            "number_cooldown",
             gettext_noop("The number is cooling down"),
-            facts.instance_cooldown_until,
+            facts.number_cooldown_until,
         )
     if facts.breaker_open_until and facts.breaker_open_until > facts.now:
         return Verdict(
@@ -192,7 +192,7 @@ CHECKS = [
     check_service_window,
     check_template,
     check_kill_switch,
-    check_instance,
+    check_number,
     check_quotas,
     check_quiet_hours,
 ]
@@ -286,8 +286,8 @@ def clock_windows(now: datetime, tz: ZoneInfo) -> tuple[Window, Window]:
     )
 
 
-def sends_in_windows(instance_id: int, hour: Window, day: Window) -> tuple[int, int]:
-    """Sends of an instance in the hour and the day: SENT in the window, plus every SENDING.
+def sends_in_windows(number_id: int, hour: Window, day: Window) -> tuple[int, int]:
+    """Sends of a number in the hour and the day: SENT in the window, plus every SENDING.
 
     A job in flight counts already: its message may have left, and it will be SENT soon.
     """
@@ -295,7 +295,7 @@ def sends_in_windows(instance_id: int, hour: Window, day: Window) -> tuple[int, 
     in_day = Q(status=S.SENT, updated_at__gte=day[0], updated_at__lt=day[1])
     in_hour = Q(status=S.SENT, updated_at__gte=hour[0], updated_at__lt=hour[1])
     counts = ExecutionJob.objects.filter(
-        Q(status=S.SENDING) | in_day | in_hour, instance_id=instance_id
+        Q(status=S.SENDING) | in_day | in_hour, number_id=number_id
     ).aggregate(
         hour=Count("id", filter=Q(status=S.SENDING) | in_hour),
         day=Count("id", filter=Q(status=S.SENDING) | in_day),
@@ -313,49 +313,49 @@ class NumberFacts:
         self.counts: dict[int, tuple[int, int]] = {}
         self.inbound: dict[tuple[int, int], datetime | None] = {}
 
-    def get(self, instance: Instance, time_zone: str) -> tuple[int, int]:
-        if not (instance.hourly_quota or instance.daily_quota):
+    def get(self, number: Number, time_zone: str) -> tuple[int, int]:
+        if not (number.hourly_quota or number.daily_quota):
             return 0, 0  # an unlimited number needs no count
-        if instance.pk not in self.counts:
+        if number.pk not in self.counts:
             hour, day = clock_windows(self.now, ZoneInfo(time_zone))
-            self.counts[instance.pk] = sends_in_windows(instance.pk, hour, day)
-        return self.counts[instance.pk]
+            self.counts[number.pk] = sends_in_windows(number.pk, hour, day)
+        return self.counts[number.pk]
 
-    def read_inbound(self, contact_ids: set[int], instances: list[Instance]) -> None:
-        """When each of these contacts last wrote to each Cloud API number among `instances`,
+    def read_inbound(self, contact_ids: set[int], numbers: list[Number]) -> None:
+        """When each of these contacts last wrote to each Cloud API number among `numbers`,
         in one query for the batch."""
-        windowed = [n.pk for n in instances if n.provider == Instance.Provider.CLOUD]
+        windowed = [n.pk for n in numbers if n.provider == Number.Provider.CLOUD]
         if not windowed or not contact_ids:
             return
         latest = (
-            Conversation.objects.filter(contact_id__in=contact_ids, instance_id__in=windowed)
-            .values_list("contact_id", "instance_id")
+            Conversation.objects.filter(contact_id__in=contact_ids, number_id__in=windowed)
+            .values_list("contact_id", "number_id")
             .annotate(last=Max("last_inbound_at"))
         )
         self.inbound.update({(contact, number): last for contact, number, last in latest})
 
-    def last_inbound(self, contact_id: int, instance: Instance) -> datetime | None:
+    def last_inbound(self, contact_id: int, number: Number) -> datetime | None:
         """When the contact last wrote to this number (for the 24-hour window)."""
-        return self.inbound.get((contact_id, instance.pk))
+        return self.inbound.get((contact_id, number.pk))
 
-    def add(self, instance: Instance) -> None:
-        if instance.pk in self.counts:
-            hour, day = self.counts[instance.pk]
-            self.counts[instance.pk] = (hour + 1, day + 1)
+    def add(self, number: Number) -> None:
+        if number.pk in self.counts:
+            hour, day = self.counts[number.pk]
+            self.counts[number.pk] = (hour + 1, day + 1)
 
 
-def facts_for(intent: MessageIntent, instance: Instance, sends: NumberFacts) -> Facts:
+def facts_for(intent: MessageIntent, number: Number, sends: NumberFacts) -> Facts:
     org, contact = intent.organization, intent.contact
-    sent_this_hour, sent_today = sends.get(instance, org.time_zone)
-    is_cloud = instance.provider == Instance.Provider.CLOUD
+    sent_this_hour, sent_today = sends.get(number, org.time_zone)
+    is_cloud = number.provider == Number.Provider.CLOUD
     # A template is what may open a conversation outside the window (docs/providers.md §A2).
     window_required = is_cloud and not intent.template
     return Facts(
         now=sends.now,
         sending_paused=org.sending_paused,
-        instance_status=instance.status,
-        instance_paused=instance.paused,
-        instance_cooldown_until=instance.cooldown_until,
+        number_status=number.status,
+        number_paused=number.paused,
+        number_cooldown_until=number.cooldown_until,
         contact_blocked=contact.blocked,
         contact_opted_out=contact.opted_out,
         time_zone=org.time_zone,
@@ -363,11 +363,11 @@ def facts_for(intent: MessageIntent, instance: Instance, sends: NumberFacts) -> 
         quiet_hours_end=org.quiet_hours_end,
         sent_this_hour=sent_this_hour,
         sent_today=sent_today,
-        hourly_quota=instance.hourly_quota,
-        daily_quota=instance.daily_quota,
-        breaker_open_until=instance.breaker_open_until,
+        hourly_quota=number.hourly_quota,
+        daily_quota=number.daily_quota,
+        breaker_open_until=number.breaker_open_until,
         window_required=window_required,
-        last_inbound_at=sends.last_inbound(contact.pk, instance) if window_required else None,
+        last_inbound_at=sends.last_inbound(contact.pk, number) if window_required else None,
         is_template=bool(intent.template),
         templates_supported=is_cloud,
     )
@@ -379,19 +379,19 @@ NO_NUMBER = Verdict(
 
 
 def choose_number(
-    intent: MessageIntent, candidates: list[Instance], sends: NumberFacts
-) -> tuple[Verdict, Instance | None, Facts | None]:
+    intent: MessageIntent, candidates: list[Number], sends: NumberFacts
+) -> tuple[Verdict, Number | None, Facts | None]:
     """The verdict for the first number that may send now; when none may, the soonest DEFER
     (or the first BLOCK), so the intent waits on the number that frees up first."""
     if not candidates:
         return NO_NUMBER, None, None
     judged = []
-    for instance in candidates:
-        facts = facts_for(intent, instance, sends)
+    for number in candidates:
+        facts = facts_for(intent, number, sends)
         verdict = decide(intent.origin, facts)
         if verdict.verdict == ALLOW:
-            return verdict, instance, facts
-        judged.append((verdict, instance, facts))
+            return verdict, number, facts
+        judged.append((verdict, number, facts))
     deferred = [entry for entry in judged if entry[0].verdict == DEFER]
     if deferred:
         return min(deferred, key=lambda entry: entry[0].defer_until)
@@ -414,9 +414,9 @@ def evaluate_many(
     fresh = MessageIntent.objects.select_related("organization", "contact").in_bulk(
         [intent.pk for intent, _ in pairs]
     )
-    wanted = {instance_id for _, instance_id in pairs if instance_id}
-    orgs_choosing = {intent.organization_id for intent, instance_id in pairs if not instance_id}
-    numbers = Instance.objects.filter(
+    wanted = {number_id for _, number_id in pairs if number_id}
+    orgs_choosing = {intent.organization_id for intent, number_id in pairs if not number_id}
+    numbers = Number.objects.filter(
         Q(pk__in=wanted) | Q(organization_id__in=orgs_choosing)
     ).in_bulk()
     lock_quota_counts(
@@ -425,28 +425,28 @@ def evaluate_many(
     sends = NumberFacts(now)
     sends.read_inbound({i.contact_id for i in fresh.values()}, list(numbers.values()))
     decisions = []
-    for intent, instance_id in pairs:
+    for intent, number_id in pairs:
         current = fresh[intent.pk]
-        if instance_id:
-            candidates = [numbers[instance_id]]
+        if number_id:
+            candidates = [numbers[number_id]]
         else:
             candidates = sorted(
                 (
                     n
                     for n in numbers.values()
                     if n.organization_id == intent.organization_id
-                    and n.status != Instance.Status.REMOVED
+                    and n.status != Number.Status.REMOVED
                 ),
-                key=lambda n: (n.status != Instance.Status.CONNECTED, n.pk),
+                key=lambda n: (n.status != Number.Status.CONNECTED, n.pk),
             )
-        verdict, instance, facts = choose_number(current, candidates, sends)
+        verdict, number, facts = choose_number(current, candidates, sends)
         if verdict.verdict == ALLOW and reserve:
-            sends.add(instance)
+            sends.add(number)
         decisions.append(
             GateDecision(
                 organization_id=intent.organization_id,
                 intent=intent,
-                instance=instance,
+                number=number,
                 verdict=verdict.verdict,
                 reason_code=verdict.reason_code,
                 reason=verdict.reason,
@@ -458,24 +458,24 @@ def evaluate_many(
     return GateDecision.objects.bulk_create(decisions)
 
 
-def lock_quota_counts(instance_ids: list[int]) -> None:
+def lock_quota_counts(number_ids: list[int]) -> None:
     """Hold these numbers' rows until the caller's transaction ends, so two workers cannot both
     count the same free quota: the second counts after the first's sends are SENDING.
 
     PostgreSQL only (SQLite's IMMEDIATE transactions already take turns). Rows are locked in id
     order, the order every transaction that touches several numbers keeps, so none deadlock.
     """
-    if not instance_ids or not connection.features.has_select_for_update:
+    if not number_ids or not connection.features.has_select_for_update:
         return
     if not connection.in_atomic_block:
         return  # outside a transaction a lock would end at once: nothing to hold it for
-    locked = Instance.objects.select_for_update().filter(pk__in=instance_ids).order_by("pk")
+    locked = Number.objects.select_for_update().filter(pk__in=number_ids).order_by("pk")
     list(locked.values_list("pk", flat=True))
 
 
 def evaluate(intent: MessageIntent, now: datetime) -> GateDecision:
     """`evaluate_many` for one intent, on its own number (or any, when it has none)."""
-    return evaluate_many([(intent, intent.instance_id)], now)[0]
+    return evaluate_many([(intent, intent.number_id)], now)[0]
 
 
 def snapshot(facts: Facts | None) -> dict:

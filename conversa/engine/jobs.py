@@ -74,14 +74,14 @@ IN_FLIGHT = [S.CLAIMED, S.SENDING, S.RETRY_WAIT]
 
 
 def claimable(now: datetime):
-    """Runnable jobs that are first in line for their contact on their instance.
+    """Runnable jobs that are first in line for their contact on their number.
 
-    A job waits while an earlier job of the same (instance, contact) is in flight, waiting to
+    A job waits while an earlier job of the same (number, contact) is in flight, waiting to
     retry, or itself runnable, so parallel workers and retries never reorder a conversation.
     An earlier job deferred to later (quiet hours, say) does not hold the conversation up.
     """
     earlier = ExecutionJob.objects.filter(
-        instance=OuterRef("instance"), contact=OuterRef("contact"), id__lt=OuterRef("id")
+        number=OuterRef("number"), contact=OuterRef("contact"), id__lt=OuterRef("id")
     ).filter(Q(status__in=IN_FLIGHT) | Q(status=S.PENDING, run_after__lte=now))
     return ExecutionJob.objects.filter(
         status__in=[S.PENDING, S.RETRY_WAIT], run_after__lte=now

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from conversa.accounts.models import Member, OrgOwned
 from conversa.inbox.models import Contact, Conversation, Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 
 class MessageIntent(OrgOwned):
@@ -26,8 +26,8 @@ class MessageIntent(OrgOwned):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
-    # Null means "any connected instance of the organization", resolved by the Gate.
-    instance = models.ForeignKey(Instance, null=True, blank=True, on_delete=models.PROTECT)
+    # Null means "any connected number of the organization", resolved by the Gate.
+    number = models.ForeignKey(Number, null=True, blank=True, on_delete=models.PROTECT)
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="intents")
     conversation = models.ForeignKey(
         Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="intents"
@@ -70,8 +70,8 @@ class GateDecision(OrgOwned):
 
     intent = models.ForeignKey(MessageIntent, on_delete=models.CASCADE, related_name="decisions")
     # The number the decision is about: the intent's own, or the one the Gate picked for it.
-    instance = models.ForeignKey(
-        Instance, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    number = models.ForeignKey(
+        Number, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     verdict = models.CharField(max_length=8, choices=Verdict.choices)
     reason_code = models.CharField(max_length=48, blank=True)
@@ -98,7 +98,7 @@ class ExecutionJob(OrgOwned):
         UNCERTAIN = "uncertain", _("Uncertain")
 
     intent = models.OneToOneField(MessageIntent, on_delete=models.CASCADE, related_name="job")
-    instance = models.ForeignKey(Instance, on_delete=models.PROTECT, related_name="jobs")
+    number = models.ForeignKey(Number, on_delete=models.PROTECT, related_name="jobs")
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
     message = models.OneToOneField(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="job"
@@ -116,9 +116,9 @@ class ExecutionJob(OrgOwned):
     class Meta:
         indexes = [
             models.Index(fields=["status", "run_after"]),
-            models.Index(fields=["instance", "contact", "id"]),
-            # The Gate's quota count: this instance's sends in the current hour and day.
-            models.Index(fields=["instance", "status", "updated_at"]),
+            models.Index(fields=["number", "contact", "id"]),
+            # The Gate's quota count: this number's sends in the current hour and day.
+            models.Index(fields=["number", "status", "updated_at"]),
             # The reaper's expired leases.
             models.Index(fields=["status", "lease_until"]),
         ]

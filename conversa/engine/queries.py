@@ -13,7 +13,7 @@ def filter_intents(
     status=None,
     origin=None,
     job_status=None,
-    instance_id=None,
+    number_id=None,
     contact_id=None,
     since: datetime | None = None,
 ):
@@ -24,8 +24,8 @@ def filter_intents(
         intents = intents.filter(origin=origin)
     if job_status:
         intents = intents.filter(job__status=job_status)
-    if instance_id:
-        intents = intents.filter(instance_id=instance_id)
+    if number_id:
+        intents = intents.filter(number_id=number_id)
     if contact_id:
         intents = intents.filter(contact_id=contact_id)
     if since:

@@ -22,8 +22,8 @@ from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.errors import InvalidTransition
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Conversation, Message
-from conversa.instances import services as instances
-from conversa.instances.models import Instance
+from conversa.numbers import services as numbers
+from conversa.numbers.models import Number
 from conversa.providers.base import ProviderError, SendResult
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
@@ -45,7 +45,7 @@ class IntentSpec:
     origin: str
     idempotency_key: str
     conversation: Conversation | None = None
-    instance: Instance | None = None
+    number: Number | None = None
     created_by: Member | None = None
     template: dict | None = None
     not_before: datetime | None = None
@@ -59,7 +59,7 @@ def create_intent(
     origin: str,
     idempotency_key: str,
     conversation: Conversation | None = None,
-    instance: Instance | None = None,
+    number: Number | None = None,
     created_by: Member | None = None,
     template: dict | None = None,
     not_before: datetime | None = None,
@@ -71,7 +71,7 @@ def create_intent(
         origin=origin,
         idempotency_key=idempotency_key,
         conversation=conversation,
-        instance=instance,
+        number=number,
         created_by=created_by,
         template=template,
         not_before=not_before,
@@ -88,7 +88,7 @@ def create_intents(org: Organization, specs: list[IntentSpec]) -> list[tuple[Mes
     With a `template` ({name, language, variables}) the message is that pre-approved Cloud API
     template, and `body` its readable preview.
 
-    The number is the conversation's, else `instance`, else none: "any number of the
+    The number is the conversation's, else `number`, else none: "any number of the
     organization", which the Gate picks (and the conversation with the contact on it).
     1. Insert the intents in one INSERT … ON CONFLICT DO NOTHING: the database's unique
        (organization, key) skips a repeat, even one another transaction inserts at the same
@@ -112,7 +112,7 @@ def create_intents(org: Organization, specs: list[IntentSpec]) -> list[tuple[Mes
         if spec.idempotency_key not in first:
             first[spec.idempotency_key] = MessageIntent(
                 organization=org,
-                instance=spec.conversation.instance if spec.conversation else spec.instance,
+                number=spec.conversation.number if spec.conversation else spec.number,
                 contact=spec.contact,
                 conversation=spec.conversation,
                 origin=spec.origin,
@@ -152,14 +152,14 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
         for intent in intents
     )
     now = timezone.now()
-    decisions = ask_gate([(intent, intent.instance_id) for intent in intents], now, reserve=False)
+    decisions = ask_gate([(intent, intent.number_id) for intent in intents], now, reserve=False)
     new_jobs, blocked, statuses = [], {}, {}
     moved_conversation = []
     for intent, decision in zip(intents, decisions, strict=True):
         scheduled = intent.not_before is not None and intent.not_before > now
-        if intent.conversation is None and decision.instance is not None and not scheduled:
+        if intent.conversation is None and decision.number is not None and not scheduled:
             intent.conversation = inbox.current_conversation(
-                with_org(decision.instance, org), intent.contact
+                with_org(decision.number, org), intent.contact
             )
             moved_conversation.append(intent)
         message = None
@@ -181,7 +181,7 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
             ExecutionJob(
                 organization=org,
                 intent=intent,
-                instance=decision.instance,
+                number=decision.number,
                 contact=intent.contact,
                 message=message,
                 run_after=run_after,
@@ -204,7 +204,7 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
     publisher.publish(org.id, events.IntentUpdated(intent_ids=[intent.pk for intent in intents]))
 
 
-def with_org(obj: Instance | Conversation, org: Organization) -> Instance | Conversation:
+def with_org(obj: Number | Conversation, org: Organization) -> Number | Conversation:
     """`obj` with its organization `org` set, when it is `org`'s: the Gate loads numbers (and
     `current_conversation` makes conversations) without it, and the inbox code reads it, one
     query per intent otherwise."""
@@ -273,7 +273,7 @@ def execute_jobs(job_ids: list[int], worker_id: str, pool: Executor | None = Non
     """
     # The Gate reads its own fresh facts; the jobs carry only what the send uses.
     loaded = list(
-        ExecutionJob.objects.select_related("intent", "instance", "contact", "message")
+        ExecutionJob.objects.select_related("intent", "number", "contact", "message")
         .filter(pk__in=job_ids)
         .order_by("id")
     )
@@ -288,7 +288,7 @@ def execute_jobs(job_ids: list[int], worker_id: str, pool: Executor | None = Non
                 add_messages(sending)
         # A provider answered in-process (the benchmark's sandbox) blocks on nothing: no thread.
         threaded = pool and not all(
-            getattr(get_provider(j.instance), "inline", False) for j in sending
+            getattr(get_provider(j.number), "inline", False) for j in sending
         )
         outcomes = list((pool.map if threaded else map)(send, sending))
         with transaction.atomic():
@@ -298,7 +298,7 @@ def execute_jobs(job_ids: list[int], worker_id: str, pool: Executor | None = Non
 
 def decide_before_send(claimed: list[ExecutionJob], now) -> list[ExecutionJob]:
     """Gate the claimed jobs; those allowed move to SENDING with a fresh lease."""
-    decisions = ask_gate([(job.intent, job.instance_id) for job in claimed], now)
+    decisions = ask_gate([(job.intent, job.number_id) for job in claimed], now)
     allowed = []
     for job, decision in zip(claimed, decisions, strict=True):
         # Each move is conditional on the job still being CLAIMED: one cancelled meanwhile
@@ -331,7 +331,7 @@ def add_messages(sending: list[ExecutionJob]) -> None:
             continue
         intent = job.intent
         if intent.conversation_id is None:
-            intent.conversation = inbox.current_conversation(job.instance, job.contact)
+            intent.conversation = inbox.current_conversation(job.number, job.contact)
             intent.save(update_fields=["conversation"])
         job.message = inbox.new_outbound_message(
             intent.conversation, intent.body, acting_member=intent.created_by
@@ -344,10 +344,10 @@ def send(job: ExecutionJob) -> SendResult | ProviderError:
     so a batch's sends all come back to be settled."""
     started = time.monotonic()
     try:
-        provider, template = get_provider(job.instance), job.intent.template
+        provider, template = get_provider(job.number), job.intent.template
         if template:
             return provider.send_template(
-                job.instance,
+                job.number,
                 job.contact.phone,
                 template["name"],
                 template["language"],
@@ -355,7 +355,7 @@ def send(job: ExecutionJob) -> SendResult | ProviderError:
                 reference=job.reference,
             )
         return provider.send_text(
-            job.instance, job.contact.phone, job.intent.body, reference=job.reference
+            job.number, job.contact.phone, job.intent.body, reference=job.reference
         )
     except ProviderError as exc:
         return exc
@@ -369,16 +369,16 @@ def settle(sending: list[ExecutionJob], outcomes: list[SendResult | ProviderErro
     Numbers' rows are touched (the circuit breaker) in id order, the order the Gate locks them
     in, so two workers settling and deciding at once cannot deadlock.
     """
-    answered = sorted(zip(sending, outcomes, strict=True), key=lambda pair: pair[0].instance_id)
+    answered = sorted(zip(sending, outcomes, strict=True), key=lambda pair: pair[0].number_id)
     sent = []
-    for instance_id in dict.fromkeys(job.instance_id for job, _ in answered):
-        mine = [(job, outcome) for job, outcome in answered if job.instance_id == instance_id]
+    for number_id in dict.fromkeys(job.number_id for job, _ in answered):
+        mine = [(job, outcome) for job, outcome in answered if job.number_id == number_id]
         for job, outcome in mine:
             if isinstance(outcome, ProviderError):
                 handle_send_error(job, outcome)
         succeeded = [(job, o.provider_message_id) for job, o in mine if isinstance(o, SendResult)]
         if succeeded:
-            instances.record_send_outcome(succeeded[0][0].instance, ok=True)
+            numbers.record_send_outcome(succeeded[0][0].number, ok=True)
         sent += succeeded
     mark_sent(sorted(sent, key=lambda pair: pair[0].pk))
 
@@ -420,13 +420,13 @@ def mark_sent(sent: list[tuple[ExecutionJob, str]], how: str = "provider answer"
     )
     with_message = [job for job in moved if job.message_id]
     inbox.record_sends([(job.message, job.provider_message_id) for job in with_message])
-    inbox.apply_early_statuses([(job.instance, job.provider_message_id) for job in with_message])
+    inbox.apply_early_statuses([(job.number, job.provider_message_id) for job in with_message])
 
 
 def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:
     """Classify a failed send: UNCERTAIN when it may have happened, else retry or fail."""
     if exc.transient:
-        instances.record_send_outcome(job.instance, ok=False)
+        numbers.record_send_outcome(job.number, ok=False)
     if exc.ambiguous:
         jobs.transition(job, S.UNCERTAIN, last_error=str(exc), lease_until=None)
         metrics.jobs_uncertain.inc()
@@ -496,11 +496,11 @@ def reconcile_uncertain(now=None, limit: int = 50) -> dict[str, int]:
     grace = timedelta(seconds=settings.ECHO_GRACE_SECONDS)
     counts = {"echo": 0, "lookup": 0, "requeued": 0}
     uncertain = ExecutionJob.objects.filter(status=S.UNCERTAIN).select_related(
-        "instance", "intent", "message"
+        "number", "intent", "message"
     )
     for job in uncertain.order_by("id")[:limit]:
         echo = (
-            ProviderEvent.objects.filter(instance_id=job.instance_id, reference=job.reference)
+            ProviderEvent.objects.filter(number_id=job.number_id, reference=job.reference)
             .exclude(provider_message_id="")
             .values_list("provider_message_id", flat=True)
             .first()
@@ -510,11 +510,11 @@ def reconcile_uncertain(now=None, limit: int = 50) -> dict[str, int]:
                 mark_sent([(job, echo)], how="provider echo")
             counts["echo"] += 1
             continue
-        provider = get_provider(job.instance)
+        provider = get_provider(job.number)
         if job.updated_at > now - grace or not getattr(provider, "supports_lookup", False):
             continue
         try:
-            found = provider.lookup_reference(job.instance, job.reference)
+            found = provider.lookup_reference(job.number, job.reference)
         except ProviderError:
             continue
         with transaction.atomic():

@@ -28,7 +28,7 @@ def intents(request):
         "since": since,
     }
     rows = filter_intents(scoped(request.org, MessageIntent), **filters)
-    rows = rows.select_related("contact", "job", "instance").prefetch_related("decisions")[:200]
+    rows = rows.select_related("contact", "job", "number").prefetch_related("decisions")[:200]
     context = {
         "intents": rows,
         "filters": filters,

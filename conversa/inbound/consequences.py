@@ -13,14 +13,14 @@ from conversa.crm import followups
 from conversa.inbox import ownership
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.base import InboundMessage
 from conversa.realtime import events
 
 
-def receive_message(instance: Instance, event: InboundMessage) -> Message | None:
+def receive_message(number: Number, event: InboundMessage) -> Message | None:
     """Store one inbound message once and apply what follows it; a repeat returns None."""
-    message, new_contact = inbox.store_message(instance, event)
+    message, new_contact = inbox.store_message(number, event)
     if message is None:
         return None
     new_contacts = {message.conversation.contact_id} if new_contact else set()
@@ -28,7 +28,7 @@ def receive_message(instance: Instance, event: InboundMessage) -> Message | None
     return message
 
 
-def receive_messages(arrivals: list[tuple[Instance, InboundMessage]]) -> list[Message]:
+def receive_messages(arrivals: list[tuple[Number, InboundMessage]]) -> list[Message]:
     """Store a batch of new inbound messages (see `inbox.store_messages`) and apply what
     follows them, once for the batch."""
     messages, new_contacts = inbox.store_messages(arrivals)

@@ -27,7 +27,7 @@ from django.utils.datastructures import CaseInsensitiveMapping
 
 from conversa.inbound import services
 from conversa.inbound.webhooks import find_number, stored_answer, verified
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 log = logging.getLogger(__name__)
 
@@ -94,24 +94,24 @@ class NumberCache:
     SECONDS = 5.0
 
     def __init__(self):
-        self.numbers: dict[tuple[str, str], tuple[float, Instance]] = {}
+        self.numbers: dict[tuple[str, str], tuple[float, Number]] = {}
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-numbers")
         self.read = sync_to_async(read_number, thread_sensitive=False, executor=reader)
 
-    async def get(self, provider: str, key: str) -> Instance | None:
+    async def get(self, provider: str, key: str) -> Number | None:
         now = time.monotonic()
         cached = self.numbers.get((provider, key))
         if cached and cached[0] > now:
             return cached[1]
-        instance = await self.read(provider, key)
-        if instance is not None:
+        number = await self.read(provider, key)
+        if number is not None:
             if len(self.numbers) > 10_000:
                 self.numbers.clear()
-            self.numbers[(provider, key)] = (now + self.SECONDS, instance)
-        return instance
+            self.numbers[(provider, key)] = (now + self.SECONDS, number)
+        return number
 
 
-def read_number(provider: str, key: str) -> Instance | None:
+def read_number(provider: str, key: str) -> Number | None:
     try:
         return find_number(provider, key)
     finally:
@@ -199,11 +199,11 @@ shared_commit = GroupCommit(apply_and_release)
 async def answer(provider: str, key: str, headers, body: bytes) -> tuple[int, dict]:
     """What a webhook POST gets, as `views.answer_webhook` answers it."""
     try:
-        instance = await numbers.get(provider, key)
-        refusal, parsed = verified(instance, headers, body)
+        number = await numbers.get(provider, key)
+        refusal, parsed = verified(number, headers, body)
         if refusal:
             return refusal
-        batch = [(instance, item) for item in parsed]
+        batch = [(number, item) for item in parsed]
         return stored_answer(await shared_commit(batch) if batch else [])
     except Exception:
         log.exception("webhook to %s failed", provider)

@@ -8,8 +8,8 @@ from django.utils import timezone
 from conversa.bulk import insert_new
 from conversa.inbound import consequences
 from conversa.inbox import services as inbox
-from conversa.instances import services as instances
-from conversa.instances.models import Instance
+from conversa.numbers import services as numbers
+from conversa.numbers.models import Number
 from conversa.providers.base import (
     ConnectionUpdate,
     InboundMessage,
@@ -21,18 +21,18 @@ from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
 
 
-def read_webhook(instance: Instance, headers, raw_body: bytes) -> list[ParsedEvent]:
+def read_webhook(number: Number, headers, raw_body: bytes) -> list[ParsedEvent]:
     """Verify a webhook POST and parse it into events, storing nothing."""
-    provider = get_provider(instance)
-    provider.verify_webhook(instance, headers, raw_body)
-    return provider.parse_webhook(instance, raw_body)
+    provider = get_provider(number)
+    provider.verify_webhook(number, headers, raw_body)
+    return provider.parse_webhook(number, raw_body)
 
 
 def counted(stored: list[bool]) -> dict:
     return {"stored": sum(stored), "duplicates": len(stored) - sum(stored)}
 
 
-def apply_events(batch: list[tuple[Instance, ParsedEvent]]) -> list[bool]:
+def apply_events(batch: list[tuple[Number, ParsedEvent]]) -> list[bool]:
     """Store and apply many events (of one webhook, or of many received at once) in one
     transaction; for each, False if it was seen before.
 
@@ -47,46 +47,46 @@ def apply_events(batch: list[tuple[Instance, ParsedEvent]]) -> list[bool]:
             return apply_in_bulk(batch)
     except IntegrityError:
         with transaction.atomic():
-            return [apply_event(instance, item) for instance, item in batch]
+            return [apply_event(number, item) for number, item in batch]
 
 
-def apply_in_bulk(batch: list[tuple[Instance, ParsedEvent]]) -> list[bool]:
+def apply_in_bulk(batch: list[tuple[Number, ParsedEvent]]) -> list[bool]:
     seen: set[tuple[int, str]] = set()
     results: list[bool] = []
-    fresh: list[tuple[int, ProviderEvent, Instance, InboundMessage]] = []
-    for instance, item in batch:
-        key = (instance.pk, item.dedupe_key)
+    fresh: list[tuple[int, ProviderEvent, Number, InboundMessage]] = []
+    for number, item in batch:
+        key = (number.pk, item.dedupe_key)
         if key in seen:
             results.append(False)
             continue
         seen.add(key)
         if isinstance(item.event, InboundMessage):
             fresh.append(
-                (len(results), record_of(instance, item, processed=True), instance, item.event)
+                (len(results), record_of(number, item, processed=True), number, item.event)
             )
             results.append(False)
         else:
             # Rare kinds (statuses, connection, QR) keep their one-at-a-time path.
-            results.append(apply_event(instance, item))
+            results.append(apply_event(number, item))
     # One statement both stores the new events and tells which were seen before.
     stored = {
         id(record)
-        for record in insert_new([record for _, record, _, _ in fresh], ["instance", "dedupe_key"])
+        for record in insert_new([record for _, record, _, _ in fresh], ["number", "dedupe_key"])
     }
     arrivals = []
-    for position, record, instance, event in fresh:
+    for position, record, number, event in fresh:
         if id(record) in stored:
             results[position] = True
-            arrivals.append((instance, event))
+            arrivals.append((number, event))
     consequences.receive_messages(arrivals)
     return results
 
 
-def record_of(instance: Instance, item: ParsedEvent, *, processed: bool = False) -> ProviderEvent:
+def record_of(number: Number, item: ParsedEvent, *, processed: bool = False) -> ProviderEvent:
     event = item.event
     return ProviderEvent(
-        organization_id=instance.organization_id,
-        instance=instance,
+        organization_id=number.organization_id,
+        number=number,
         kind=type(event).__name__,
         dedupe_key=item.dedupe_key,
         provider_message_id=getattr(event, "provider_message_id", ""),
@@ -98,24 +98,24 @@ def record_of(instance: Instance, item: ParsedEvent, *, processed: bool = False)
 
 
 @transaction.atomic
-def apply_event(instance: Instance, item: ParsedEvent) -> bool:
+def apply_event(number: Number, item: ParsedEvent) -> bool:
     """Store the event under its dedupe key and apply it; False if it was seen before."""
     event = item.event
     try:
         with transaction.atomic():
-            record = record_of(instance, item)
+            record = record_of(number, item)
             record.save()
     except IntegrityError:
         return False
     applied = True
     if isinstance(event, InboundMessage):
-        consequences.receive_message(instance, event)
+        consequences.receive_message(number, event)
     elif isinstance(event, StatusUpdate):
-        applied = inbox.apply_status(instance, event) is not None
+        applied = inbox.apply_status(number, event) is not None
     elif isinstance(event, ConnectionUpdate):
-        instances.apply_connection(instance, event.status, phone=event.phone, reason=event.reason)
+        numbers.apply_connection(number, event.status, phone=event.phone, reason=event.reason)
     elif isinstance(event, QrUpdate):
-        instances.apply_qr(instance, event.code)
+        numbers.apply_qr(number, event.code)
     if applied:
         ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())
     return True

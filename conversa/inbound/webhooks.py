@@ -4,7 +4,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from conversa.inbound import services
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.base import WebhookMalformed, WebhookRejected
 from conversa.providers.registry import get_provider
 
@@ -12,41 +12,41 @@ from conversa.providers.registry import get_provider
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def webhook(request, provider: str, key: str):
-    """GET /webhooks/<provider>/<instance key>: the Cloud API's subscription handshake.
+    """GET /webhooks/<provider>/<number key>: the Cloud API's subscription handshake.
     POST: the inbound flow's front door (served by `ingress` ahead of Django in production;
     here for WSGI and the test client)."""
     if request.method == "POST":
         status, answer = answer_webhook(provider, key, request.headers, request.body)
         return JsonResponse(answer, status=status)
-    instance = get_object_or_404(Instance, provider=provider, webhook_key=key)
-    return subscription_handshake(request, instance)
+    number = get_object_or_404(Number, provider=provider, webhook_key=key)
+    return subscription_handshake(request, number)
 
 
 def answer_webhook(provider: str, key: str, headers, raw_body: bytes) -> tuple[int, dict]:
     """What a webhook POST gets: 200 with counts of stored and repeated events; 401 (it did
     not prove where it came from) or 400 (unreadable), nothing stored; 404, no such webhook."""
-    instance = find_number(provider, key)
-    refusal, parsed = verified(instance, headers, raw_body)
+    number = find_number(provider, key)
+    refusal, parsed = verified(number, headers, raw_body)
     if refusal:
         return refusal
-    return stored_answer(services.apply_events([(instance, item) for item in parsed]))
+    return stored_answer(services.apply_events([(number, item) for item in parsed]))
 
 
-def find_number(provider: str, key: str) -> Instance | None:
+def find_number(provider: str, key: str) -> Number | None:
     """The number a webhook address belongs to."""
     return (
-        Instance.objects.select_related("organization")
+        Number.objects.select_related("organization")
         .filter(provider=provider, webhook_key=key)
         .first()
     )
 
 
-def verified(instance: Instance | None, headers, raw_body: bytes):
+def verified(number: Number | None, headers, raw_body: bytes):
     """(refusal, no events) when the webhook is refused, else (None, its parsed events)."""
-    if instance is None:
+    if number is None:
         return (404, {"error": "not_found", "detail": "No webhook at this address"}), []
     try:
-        return None, services.read_webhook(instance, headers, raw_body)
+        return None, services.read_webhook(number, headers, raw_body)
     except WebhookRejected as exc:
         return (401, {"error": "unauthorized", "detail": str(exc)}), []
     except WebhookMalformed as exc:
@@ -57,9 +57,9 @@ def stored_answer(stored: list[bool]) -> tuple[int, dict]:
     return 200, {"ok": True, **services.counted(stored)}
 
 
-def subscription_handshake(request, instance: Instance) -> HttpResponse:
+def subscription_handshake(request, number: Number) -> HttpResponse:
     """Meta checks the callback: echo `hub.challenge` as plain text when the token matches."""
-    provider = get_provider(instance)
+    provider = get_provider(number)
     if not hasattr(provider, "verify_subscription"):
         answer = JsonResponse(
             {"error": "method_not_allowed", "detail": "this provider only POSTs"}, status=405
@@ -67,7 +67,7 @@ def subscription_handshake(request, instance: Instance) -> HttpResponse:
         answer["Allow"] = "POST"
         return answer
     try:
-        challenge = provider.verify_subscription(instance, request.GET)
+        challenge = provider.verify_subscription(number, request.GET)
     except WebhookRejected as exc:
         return JsonResponse({"error": "forbidden", "detail": str(exc)}, status=403)
     return HttpResponse(challenge, content_type="text/plain")

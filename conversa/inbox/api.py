@@ -36,7 +36,7 @@ class ConversationOut(BaseModel):
     id: int
     status: str
     priority: int
-    instance_id: int
+    number_id: int
     queue_id: int | None
     assignee_id: int | None
     contact: ContactOut
@@ -79,7 +79,7 @@ def list_conversations(
     tab: Literal["mine", "queue", "all"] | None = None,
     status: str | None = None,
     operator: int | None = None,
-    instance: int | None = None,
+    number: int | None = None,
     tag: int | None = None,
     q: str = Query("", max_length=200),
     cursor: str | None = None,
@@ -92,9 +92,7 @@ def list_conversations(
     1000, or 50 under a search)."""
     member = request.member
     default = listing.ALL if listing.ALL in listing.tabs_for(member) else listing.MINE
-    filters = listing.Filters(
-        status=status or "", operator=operator, instance=instance, tag=tag, q=q
-    )
+    filters = listing.Filters(status=status or "", operator=operator, number=number, tag=tag, q=q)
     page = listing.list_conversations(
         request.org,
         member,

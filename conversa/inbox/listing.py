@@ -36,13 +36,13 @@ SEARCH_COUNT_CAP = PAGE_SIZE
 class Filters:
     status: str = ""  # a Conversation.Status, "active" (not resolved), or "" for any
     operator: int | None = None  # assignee's member id
-    instance: int | None = None
+    number: int | None = None
     tag: int | None = None
     q: str = ""
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.operator or self.instance or self.tag or self.q)
+        return bool(self.status or self.operator or self.number or self.tag or self.q)
 
 
 @dataclass
@@ -89,8 +89,8 @@ def filtered(
         conversations = conversations.filter(status=filters.status)
     if filters.operator:
         conversations = conversations.filter(assignee_id=filters.operator)
-    if filters.instance:
-        conversations = conversations.filter(instance_id=filters.instance)
+    if filters.number:
+        conversations = conversations.filter(number_id=filters.number)
     if filters.tag:
         conversations = by_tag(conversations, filters.tag)
     conversations = after(conversations, cursor)
@@ -191,7 +191,7 @@ def after(conversations: QuerySet, cursor: str | None) -> QuerySet:
 def with_preview(conversations: QuerySet) -> QuerySet:
     """The newest message's text, direction and kind for the list's second line."""
     last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id")
-    related = conversations.select_related("contact", "instance", "assignee", "queue")
+    related = conversations.select_related("contact", "number", "assignee", "queue")
     return related.prefetch_related("tags").annotate(
         last_body=Subquery(last.values("body")[:1]),
         last_direction=Subquery(last.values("direction")[:1]),

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from conversa.accounts.models import Member, OrgOwned
 from conversa.colours import ColourValidator
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 
 class Tag(OrgOwned):
@@ -85,7 +85,7 @@ class Queue(OrgOwned):
     name = models.CharField(max_length=120)
     members = models.ManyToManyField(Member, related_name="queues", blank=True)
     # New conversations on these numbers land in this queue (a number's first queue by id).
-    numbers = models.ManyToManyField(Instance, related_name="queues", blank=True)
+    numbers = models.ManyToManyField(Number, related_name="queues", blank=True)
     distribution = models.CharField(
         max_length=16, choices=Distribution.choices, default=Distribution.OFF
     )
@@ -108,7 +108,7 @@ class Queue(OrgOwned):
 
 
 class Conversation(OrgOwned):
-    """A thread with one contact on one instance."""
+    """A thread with one contact on one number."""
 
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
@@ -122,7 +122,7 @@ class Conversation(OrgOwned):
         HIGH = 2, _("High")
         URGENT = 3, _("Urgent")
 
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="conversations")
+    number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="conversations")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     queue = models.ForeignKey(
@@ -158,7 +158,7 @@ class Conversation(OrgOwned):
             # arriving at once in two processes must land in one conversation. Phrased as "not
             # resolved" so a state added later is live too.
             models.UniqueConstraint(
-                fields=["instance", "contact"],
+                fields=["number", "contact"],
                 condition=~Q(status="resolved"),
                 name="conversation_one_unresolved_per_contact",
             )
@@ -195,7 +195,7 @@ class Conversation(OrgOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.contact} on {self.instance}"
+        return f"{self.contact} on {self.number}"
 
     @staticmethod
     def reopen_cutoff(reopen_window_hours: int, now: datetime) -> datetime:
@@ -250,7 +250,7 @@ class Message(OrgOwned):
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
     )
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="+")
+    number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="+")
     direction = models.CharField(max_length=3, choices=Direction.choices)
     kind = models.CharField(max_length=24, default="text")
     body = models.TextField(blank=True)
@@ -267,9 +267,9 @@ class Message(OrgOwned):
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            # Invariant 3: a provider message is stored once per instance, whatever the retries.
+            # Invariant 3: a provider message is stored once per number, whatever the retries.
             models.UniqueConstraint(
-                fields=["instance", "provider_message_id"],
+                fields=["number", "provider_message_id"],
                 condition=~Q(provider_message_id=""),
                 name="message_unique_provider_id",
             )

@@ -20,7 +20,7 @@ from conversa.accounts.services import must_supervise, record, same_org
 from conversa.errors import Conflict, Refused
 from conversa.inbox import deadlines, ownership
 from conversa.inbox.models import Conversation, Queue
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.realtime import events, publisher
 
 MAX_CAPACITY = 500
@@ -52,7 +52,7 @@ def create_queue(
     name = clean_name(org, name)
     check_distribution(distribution)
     members = org_rows(org, Member, member_ids, "members")
-    numbers = org_rows(org, Instance, number_ids, "numbers")
+    numbers = org_rows(org, Number, number_ids, "numbers")
     check_targets(first_response_minutes, resolution_minutes)
     try:
         # Its own savepoint: the unique index decides between two people creating the same
@@ -108,7 +108,7 @@ def update_queue(
     name = clean_name(org, name, exclude=queue)
     check_distribution(distribution)
     members = org_rows(org, Member, member_ids, "members")
-    numbers = org_rows(org, Instance, number_ids, "numbers")
+    numbers = org_rows(org, Number, number_ids, "numbers")
     check_targets(first_response_minutes, resolution_minutes)
 
     changes: dict = {}

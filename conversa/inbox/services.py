@@ -13,7 +13,7 @@ from conversa.accounts.services import event as timeline_entry
 from conversa.bulk import set_column
 from conversa.inbox import deadlines, ownership
 from conversa.inbox.models import Contact, Conversation, Message, Queue
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.base import InboundMessage, StatusUpdate
 from conversa.providers.models import ProviderEvent
 from conversa.realtime import events, publisher
@@ -37,8 +37,8 @@ def find_or_create_contact(org: Organization, phone: str, name: str = "") -> tup
     return contact, created
 
 
-def current_conversation(instance: Instance, contact: Contact) -> Conversation:
-    """The contact's unresolved conversation on this instance, else its latest one resolved
+def current_conversation(number: Number, contact: Contact) -> Conversation:
+    """The contact's unresolved conversation on this number, else its latest one resolved
     within the organization's reopen window (a new message reopens it), else a new open one.
 
     Two processes can both find nothing for a new contact and both insert: the unique constraint
@@ -46,9 +46,9 @@ def current_conversation(instance: Instance, contact: Contact) -> Conversation:
     and fails once that commits), and the loser reads the winner's row instead.
     """
     threads = Conversation.objects.filter(
-        organization_id=instance.organization_id, instance=instance, contact=contact
+        organization_id=number.organization_id, number=number, contact=contact
     )
-    cutoff = Conversation.reopen_cutoff(instance.organization.reopen_window_hours, timezone.now())
+    cutoff = Conversation.reopen_cutoff(number.organization.reopen_window_hours, timezone.now())
     resolved_last = Case(When(status=Conversation.Status.RESOLVED, then=1), default=0)
     conversation = (
         threads.filter(Conversation.continued_by_customer(cutoff))
@@ -60,45 +60,45 @@ def current_conversation(instance: Instance, contact: Contact) -> Conversation:
     try:
         with transaction.atomic():
             now = timezone.now()
-            conversation = new_conversation(instance, contact, routes_for([instance], now), now)
+            conversation = new_conversation(number, contact, routes_for([number], now), now)
             conversation.save()
             return conversation
     except IntegrityError:
         return threads.exclude(status=Conversation.Status.RESOLVED).get()
 
 
-# How stale an instance's last activity may get before an inbound message writes it again: the
-# page shows it in minutes, and writing the one instance row for every message would make all
+# How stale a number's last activity may get before an inbound message writes it again: the
+# page shows it in minutes, and writing the one number row for every message would make all
 # concurrent inbound transactions queue on its lock.
 ACTIVITY_RESOLUTION = timedelta(seconds=5)
 
 
 @transaction.atomic(savepoint=False)
-def store_message(instance: Instance, event: InboundMessage) -> tuple[Message | None, bool]:
+def store_message(number: Number, event: InboundMessage) -> tuple[Message | None, bool]:
     """Store an inbound message once: (the message, whether its contact is new). A repeat of
     the same provider id stores nothing: (None, False). What follows a customer's message is
     `conversa.inbound.consequences.customer_wrote`'s, not the inbox's.
 
     1. Upsert the contact and its conversation (both held unique by the database, so two
        processes receiving a new contact's first messages at once make one of each).
-    2. Insert the message; the unique (instance, provider_message_id) refuses a second copy, so
+    2. Insert the message; the unique (number, provider_message_id) refuses a second copy, so
        two deliveries of one webhook racing each other still store one row.
     3. Count it unread and make the conversation OPEN (a resolved one reopens, a snoozed or
        pending one wakes), in one UPDATE.
     """
-    org = instance.organization
+    org = number.organization
     now = timezone.now()
     contact, new_contact = find_or_create_contact(org, event.phone, event.name)
     if new_contact:
         # No other transaction can see this contact before ours commits, so none can have opened
         # a conversation with it: no lookup, no savepoint (the inbound path's hot case).
-        conversation = new_conversation(instance, contact, routes_for([instance], now), now)
+        conversation = new_conversation(number, contact, routes_for([number], now), now)
         conversation.save()
     else:
-        conversation = current_conversation(instance, contact)
+        conversation = current_conversation(number, contact)
     try:
         with transaction.atomic():
-            message = inbound_message(instance, conversation, event, now)
+            message = inbound_message(number, conversation, event, now)
             message.save()
     except IntegrityError:
         return None, False
@@ -111,7 +111,7 @@ def store_message(instance: Instance, event: InboundMessage) -> tuple[Message | 
         **CUSTOMER_OPENS,
     )
     customer_opened([conversation], now)
-    touch_activity(instance, now)
+    touch_activity(number, now)
     return message, new_contact
 
 
@@ -148,13 +148,13 @@ def customer_opened(conversations: list[Conversation], now: datetime) -> None:
 
 
 def inbound_message(
-    instance: Instance, conversation: Conversation, event: InboundMessage, now
+    number: Number, conversation: Conversation, event: InboundMessage, now
 ) -> Message:
     """The unsaved row of a customer's message."""
     return Message(
-        organization_id=instance.organization_id,
+        organization_id=number.organization_id,
         conversation=conversation,
-        instance=instance,
+        number=number,
         direction=Message.Direction.INBOUND,
         kind=event.kind,
         body=event.body,
@@ -175,16 +175,16 @@ class Route:
     resolution_due_at: datetime | None = None
 
 
-def routes_for(instances: list[Instance], now: datetime) -> dict[int, Route]:
+def routes_for(numbers: list[Number], now: datetime) -> dict[int, Route]:
     """Number id → its `Route` (numbers outside any queue are absent), in one query. The
     numbers come with their organization (the webhook front door reads them together)."""
-    by_id = {i.pk: i for i in instances}
+    by_id = {i.pk: i for i in numbers}
     routes: dict[int, Route] = {}
     for number_id, queue_id, first, resolution in (
-        Queue.numbers.through.objects.filter(instance_id__in=set(by_id))
+        Queue.numbers.through.objects.filter(number_id__in=set(by_id))
         .order_by("queue_id")
         .values_list(
-            "instance_id",
+            "number_id",
             "queue_id",
             "queue__first_response_minutes",
             "queue__resolution_minutes",
@@ -201,14 +201,14 @@ def routes_for(instances: list[Instance], now: datetime) -> dict[int, Route]:
 
 
 def new_conversation(
-    instance: Instance, contact: Contact, routes: dict[int, Route], now: datetime
+    number: Number, contact: Contact, routes: dict[int, Route], now: datetime
 ) -> Conversation:
     """The unsaved first conversation of a contact on a number, in the number's queue, its
     SLA clocks started `now`."""
-    route = routes.get(instance.pk) or Route()
+    route = routes.get(number.pk) or Route()
     return Conversation(
-        organization_id=instance.organization_id,
-        instance=instance,
+        organization_id=number.organization_id,
+        number=number,
         contact=contact,
         queue_id=route.queue_id,
         created_at=now,
@@ -219,21 +219,21 @@ def new_conversation(
     )
 
 
-def touch_activity(instance: Instance, now) -> None:
-    if instance.last_activity_at is None or now - instance.last_activity_at > ACTIVITY_RESOLUTION:
-        Instance.objects.filter(pk=instance.pk).update(last_activity_at=now)
-        instance.last_activity_at = now
+def touch_activity(number: Number, now) -> None:
+    if number.last_activity_at is None or now - number.last_activity_at > ACTIVITY_RESOLUTION:
+        Number.objects.filter(pk=number.pk).update(last_activity_at=now)
+        number.last_activity_at = now
 
 
-def apply_status(instance: Instance, event: StatusUpdate) -> Message | None:
+def apply_status(number: Number, event: StatusUpdate) -> Message | None:
     """Move an outbound message's status forward; never backwards (invariant 4).
 
     Returns the message, or None when no outbound message has that provider id yet.
     """
     message = (
-        Message.objects.for_org(instance.organization)
+        Message.objects.for_org(number.organization)
         .filter(
-            instance=instance,
+            number=number,
             direction=Message.Direction.OUTBOUND,
             provider_message_id=event.provider_message_id,
         )
@@ -245,23 +245,23 @@ def apply_status(instance: Instance, event: StatusUpdate) -> Message | None:
     return message
 
 
-def apply_early_statuses(sent: list[tuple[Instance, str]]) -> None:
+def apply_early_statuses(sent: list[tuple[Number, str]]) -> None:
     """Apply status updates that arrived before the sends they are about were recorded."""
     if not sent:
         return
-    numbers = {instance.pk: instance for instance, _ in sent}
-    wanted = {(instance.pk, provider_id) for instance, provider_id in sent}
+    numbers = {number.pk: number for number, _ in sent}
+    wanted = {(number.pk, provider_id) for number, provider_id in sent}
     early = ProviderEvent.objects.filter(
-        instance_id__in=numbers,
+        number_id__in=numbers,
         kind=StatusUpdate.__name__,
         provider_message_id__in=[provider_id for _, provider_id in sent],
         processed_at__isnull=True,
     ).order_by("id")
     for record in early:
-        if (record.instance_id, record.provider_message_id) not in wanted:
+        if (record.number_id, record.provider_message_id) not in wanted:
             continue
-        instance = numbers[record.instance_id]
-        if apply_status(instance, StatusUpdate(**record.event)) is not None:
+        number = numbers[record.number_id]
+        if apply_status(number, StatusUpdate(**record.event)) is not None:
             ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())
 
 
@@ -337,7 +337,7 @@ def new_outbound_message(
     message = Message.objects.create(
         organization=conversation.organization,
         conversation=conversation,
-        instance=conversation.instance,
+        number=conversation.number,
         direction=Message.Direction.OUTBOUND,
         body=body,
         status=Message.Status.PENDING,
@@ -367,7 +367,7 @@ def mark_read(conversation: Conversation) -> None:
 
 
 def store_messages(
-    arrivals: list[tuple[Instance, InboundMessage]],
+    arrivals: list[tuple[Number, InboundMessage]],
 ) -> tuple[list[Message], set[int]]:
     """Store many new inbound messages at once (the inbound path under load): a few statements
     for the whole batch instead of a dozen per message. Returns the messages and the ids of the
@@ -384,24 +384,24 @@ def store_messages(
     contacts, new_contacts = contacts_for(arrivals)
     threads = threads_for(arrivals, contacts, now)
     messages = Message.objects.bulk_create(
-        inbound_message(instance, threads[(instance.pk, event.phone)], event, now)
-        for instance, event in arrivals
+        inbound_message(number, threads[(number.pk, event.phone)], event, now)
+        for number, event in arrivals
     )
     count_unread(messages, now)
     customer_opened(list({t.pk: t for t in threads.values()}.values()), now)
-    for instance in {instance.pk: instance for instance, _ in arrivals}.values():
-        touch_activity(instance, now)
+    for number in {number.pk: number for number, _ in arrivals}.values():
+        touch_activity(number, now)
     return messages, new_contacts
 
 
 def contacts_for(
-    arrivals: list[tuple[Instance, InboundMessage]],
+    arrivals: list[tuple[Number, InboundMessage]],
 ) -> tuple[dict[tuple[int, str], Contact], set[int]]:
     """(organization, phone) → contact for every sender, created for those seen the first time;
     and the ids of those created."""
     names: dict[tuple[int, str], str] = {}
-    for instance, event in arrivals:
-        key = (instance.organization_id, event.phone)
+    for number, event in arrivals:
+        key = (number.organization_id, event.phone)
         names[key] = names.get(key) or event.name[: Contact._meta.get_field("name").max_length]
     found = {}
     for org_id in {org_id for org_id, _ in names}:
@@ -424,31 +424,29 @@ def contacts_for(
 
 
 def threads_for(
-    arrivals: list[tuple[Instance, InboundMessage]], contacts: dict, now: datetime
+    arrivals: list[tuple[Number, InboundMessage]], contacts: dict, now: datetime
 ) -> dict[tuple[int, str], Conversation]:
-    """(instance, phone) → the conversation each message goes to, as `current_conversation`
+    """(number, phone) → the conversation each message goes to, as `current_conversation`
     chooses: the unresolved one, else the latest resolved within the organization's reopen
     window (reopened by `count_unread`), else a new one."""
-    wanted = {(instance.pk, event.phone): instance for instance, event in arrivals}
+    wanted = {(number.pk, event.phone): number for number, event in arrivals}
     # The numbers come with their organization (the webhook front door reads them together).
     cutoffs = {
-        instance.organization_id: Conversation.reopen_cutoff(
-            instance.organization.reopen_window_hours, now
+        number.organization_id: Conversation.reopen_cutoff(
+            number.organization.reopen_window_hours, now
         )
-        for instance in wanted.values()
+        for number in wanted.values()
     }
-    contact_of = {
-        key: contacts[(instance.organization_id, key[1])] for key, instance in wanted.items()
-    }
+    contact_of = {key: contacts[(number.organization_id, key[1])] for key, number in wanted.items()}
     key_of_pair = {(key[0], contact.pk): key for key, contact in contact_of.items()}
     existing = Conversation.objects.filter(
         Conversation.continued_by_customer(min(cutoffs.values())),
-        instance_id__in={instance_id for instance_id, _ in wanted},
+        number_id__in={number_id for number_id, _ in wanted},
         contact_id__in={c.pk for c in contact_of.values()},
     ).order_by("id")
     chosen: dict[tuple[int, str], Conversation] = {}
     for conversation in existing:
-        key = key_of_pair.get((conversation.instance_id, conversation.contact_id))
+        key = key_of_pair.get((conversation.number_id, conversation.contact_id))
         if key is None:
             continue
         if not conversation.is_continued_by_customer(cutoffs[conversation.organization_id]):
@@ -464,7 +462,7 @@ def threads_for(
         if key not in chosen
     )
     for conversation in created:
-        chosen[key_of_pair[(conversation.instance_id, conversation.contact_id)]] = conversation
+        chosen[key_of_pair[(conversation.number_id, conversation.contact_id)]] = conversation
     return chosen
 
 

@@ -20,7 +20,7 @@ from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.errors import Refused
 from conversa.inbox import canned_replies, deadlines, queues, tags
 from conversa.inbox.models import CannedReply, Conversation, Queue, Tag
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.web import operator_view
 
 
@@ -249,7 +249,7 @@ def first_queues(org) -> dict[int, Queue]:
         .order_by("queue_id")
     )
     for link in links:
-        first.setdefault(link.instance_id, link.queue)
+        first.setdefault(link.number_id, link.queue)
     return first
 
 
@@ -299,7 +299,7 @@ def queue_form_context(request, queue: Queue | None, draft: dict, errors: dict) 
     org = request.org
     routes = first_queues(org)
     numbers = []
-    for number in scoped(org, Instance).order_by("name", "pk"):
+    for number in scoped(org, Number).order_by("name", "pk"):
         lands_in = routes.get(number.pk)
         # Where its new conversations would go if this queue took it: an older queue keeps
         # them (the first by id); a new queue comes last.

@@ -77,7 +77,7 @@ def set_status(
         # Bringing it back to life may meet the contact's newer unresolved thread on this
         # number (the database allows one).
         live = Conversation.objects.filter(
-            instance_id=current.instance_id, contact_id=current.contact_id
+            number_id=current.number_id, contact_id=current.contact_id
         ).exclude(pk=current.pk)
         if live.exclude(status=Conversation.Status.RESOLVED).exists():
             raise Conflict(gettext("The contact has a newer open conversation."))

@@ -15,7 +15,7 @@ from conversa.accounts.models import Member, OperationalEvent
 from conversa.accounts.scoping import scoped
 from conversa.inbox import deadlines
 from conversa.inbox.models import Conversation, Queue
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 # WhatsApp's customer-service window: free text only within 24 hours of the customer's last
 # message (enforced by the Cloud API; other providers deliver anyway).
@@ -199,7 +199,7 @@ def service_window(conversation: Conversation, now: datetime | None = None) -> W
     return Window(
         open=bool(ends_at and ends_at > now),
         ends_at=ends_at,
-        enforced=conversation.instance.provider == Instance.Provider.CLOUD,
+        enforced=conversation.number.provider == Number.Provider.CLOUD,
     )
 
 
@@ -209,7 +209,7 @@ def past_conversations(conversation: Conversation, limit: int = 10) -> list[Conv
         scoped(conversation.organization, Conversation)
         .filter(contact_id=conversation.contact_id)
         .exclude(pk=conversation.pk)
-        .select_related("instance")
+        .select_related("number")
         .order_by("-last_message_at", "-id")[:limit]
     )
 

@@ -34,7 +34,7 @@ from conversa.inbox import (
 )
 from conversa.inbox.listing import Filters
 from conversa.inbox.models import Conversation, Message, Queue, Tag
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.web import number, operator_view
 
 MAX_REPLY_LENGTH = 4096
@@ -48,7 +48,7 @@ STATUSES = [
     *Conversation.Status.choices,
     ("any", gettext_lazy("Any status")),
 ]
-LIST_PARAMS = ("tab", "status", "operator", "instance", "tag", "q")
+LIST_PARAMS = ("tab", "status", "operator", "number", "tag", "q")
 TEMPLATE_LANGUAGES = ["pt_BR", "en_US", "es"]
 
 
@@ -59,7 +59,7 @@ def list_state(request) -> tuple[str | None, Filters, str]:
     filters = Filters(
         status="" if status == "any" else status,
         operator=number(params.get("operator")),
-        instance=number(params.get("instance")),
+        number=number(params.get("number")),
         tag=number(params.get("tag")),
         q=params.get("q", "").strip()[:200],
     )
@@ -117,12 +117,12 @@ def list_context(request, current: Conversation | None = None) -> dict:
         "more_url": more,
         "current": current,
         "operators": scoped(request.org, Member).order_by("display_name") if supervising else [],
-        "numbers": scoped(request.org, Instance).order_by("name"),
+        "numbers": scoped(request.org, Number).order_by("name"),
         "tags": scoped(request.org, Tag).order_by("name"),
         "filtering": bool(
             filters.q
             or filters.operator
-            or filters.instance
+            or filters.number
             or filters.tag
             or filters.status != listing.ACTIVE
         ),
@@ -207,7 +207,7 @@ def load(request, conversation_id: int) -> Conversation:
     # The related rows the header, composer and panel read, fetched once.
     return (
         scoped(request.org, Conversation)
-        .select_related("contact", "instance", "assignee", "queue")
+        .select_related("contact", "number", "assignee", "queue")
         .get(pk=conversation.pk)
     )
 

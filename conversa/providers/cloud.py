@@ -1,6 +1,6 @@
 """WhatsApp Cloud API adapter (docs/providers.md §A). The sandbox plays the Graph API too.
 
-An instance on this provider keeps its phone number id in `provider_name`, its access token in
+A number on this provider keeps its phone number id in `provider_name`, its access token in
 `provider_token`, and the app secret and verify token of its webhook subscription.
 """
 
@@ -48,11 +48,11 @@ class CloudProvider:
     def __init__(self, base_url: str):
         self.base_url = base_url.rstrip("/")
 
-    def _call(self, method: str, instance, path: str, **kwargs) -> dict:
+    def _call(self, method: str, number, path: str, **kwargs) -> dict:
         response = http.request(
             method,
-            f"{self.base_url}/{instance.provider_name}{path}",
-            headers={"Authorization": f"Bearer {instance.provider_token}"},
+            f"{self.base_url}/{number.provider_name}{path}",
+            headers={"Authorization": f"Bearer {number.provider_token}"},
             **kwargs,
         )
         if response.status_code >= 400:
@@ -63,42 +63,42 @@ class CloudProvider:
             raise ProviderError("Graph API answered with non-JSON", transient=True) from exc
 
     # Lifecycle. A Cloud API number lives in Meta's Business Manager, not here: there is no
-    # instance to create, no QR, no session to log out or restart, and the webhook is the Meta
+    # number to create, no QR, no session to log out or restart, and the webhook is the Meta
     # app's (its callback URL and verify token are set in the app dashboard, once per app, and
     # Meta proves it with the verify handshake). What we can do is check the number and token.
-    def create_instance(self, instance, webhook_url: str) -> str:
+    def create_instance(self, number, webhook_url: str) -> str:
         """Check that the access token can see the phone number id; issues no token of its own.
         A wrong token or id is a permanent error that says which."""
-        self.phone_number(instance)
+        self.phone_number(number)
         return ""
 
-    def connect(self, instance) -> Pairing | None:
+    def connect(self, number) -> Pairing | None:
         """Cloud API numbers are registered in Meta's dashboard: nothing to scan."""
         return None
 
-    def connection_state(self, instance) -> str:
+    def connection_state(self, number) -> str:
         """Connected while the token can read the number; otherwise the Graph error is raised."""
-        self.phone_number(instance)
+        self.phone_number(number)
         return "connected"
 
-    def logout(self, instance) -> None:
+    def logout(self, number) -> None:
         """No session to end: a Cloud number stops when it is removed in Meta's dashboard."""
 
-    def restart(self, instance) -> None:
+    def restart(self, number) -> None:
         """No socket to reopen: the Graph API is stateless HTTP."""
 
-    def delete_instance(self, instance) -> None:
+    def delete_instance(self, number) -> None:
         """The number stays registered with Meta; forgetting it is Conversa's side only."""
 
-    def set_webhook(self, instance, webhook_url: str) -> None:
+    def set_webhook(self, number, webhook_url: str) -> None:
         """Meta's webhook belongs to the app and is set in its dashboard, not per number."""
 
-    def phone_number(self, instance) -> dict:
+    def phone_number(self, number) -> dict:
         """The number as Meta describes it: {display_phone_number, verified_name, id}."""
         response = http.request(
             "GET",
-            f"{self.base_url}/{instance.provider_name}",
-            headers={"Authorization": f"Bearer {instance.provider_token}"},
+            f"{self.base_url}/{number.provider_name}",
+            headers={"Authorization": f"Bearer {number.provider_token}"},
             params={"fields": "display_phone_number,verified_name"},
         )
         if response.status_code < 400:
@@ -113,28 +113,28 @@ class CloudProvider:
         if response.status_code == 401 or graph_code(response) == 190:
             problem = "the access token is invalid or expired"
         else:
-            problem = f"phone number id {instance.provider_name} is not reachable with this token"
+            problem = f"phone number id {number.provider_name} is not reachable with this token"
         raise ProviderError(f"{problem} — {error}", transient=False, status=response.status_code)
 
-    def send_text(self, instance, phone: str, body: str, reference: str) -> SendResult:
+    def send_text(self, number, phone: str, body: str, reference: str) -> SendResult:
         return self._send(
-            instance,
+            number,
             phone,
             {"type": "text", "text": {"body": body, "preview_url": False}},
             reference,
         )
 
     def send_template(
-        self, instance, phone: str, name: str, language: str, variables: list[str], reference: str
+        self, number, phone: str, name: str, language: str, variables: list[str], reference: str
     ) -> SendResult:
         """A pre-approved template: the only message allowed outside the 24-hour window."""
         template: dict = {"name": name, "language": {"code": language}}
         if variables:
             parameters = [{"type": "text", "text": value} for value in variables]
             template["components"] = [{"type": "body", "parameters": parameters}]
-        return self._send(instance, phone, {"type": "template", "template": template}, reference)
+        return self._send(number, phone, {"type": "template", "template": template}, reference)
 
-    def _send(self, instance, phone: str, content: dict, reference: str) -> SendResult:
+    def _send(self, number, phone: str, content: dict, reference: str) -> SendResult:
         payload = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -144,29 +144,29 @@ class CloudProvider:
             # is reconciled.
             "biz_opaque_callback_data": reference,
         }
-        data = self._call("POST", instance, "/messages", json=payload)
+        data = self._call("POST", number, "/messages", json=payload)
         messages = data.get("messages") or []
         if not messages or not messages[0].get("id"):
             raise ProviderError("send answered without messages[0].id", transient=False)
         return SendResult(provider_message_id=messages[0]["id"])
 
     # Webhooks (§A3)
-    def verify_subscription(self, instance, params) -> str:
+    def verify_subscription(self, number, params) -> str:
         """The GET handshake: the challenge to echo when the verify token matches."""
         given = params.get("hub.verify_token", "")
         if params.get("hub.mode") != "subscribe" or not hmac.compare_digest(
-            given.encode(), instance.verify_token.encode()
+            given.encode(), number.verify_token.encode()
         ):
             raise WebhookRejected("wrong hub.verify_token or hub.mode")
         return params.get("hub.challenge", "")
 
-    def verify_webhook(self, instance, headers, raw_body: bytes) -> None:
+    def verify_webhook(self, number, headers, raw_body: bytes) -> None:
         given = headers.get(SIGNATURE_HEADER, "")
-        expected = "sha256=" + signature(instance.app_secret, raw_body)
-        if not instance.app_secret or not hmac.compare_digest(given.encode(), expected.encode()):
+        expected = "sha256=" + signature(number.app_secret, raw_body)
+        if not number.app_secret or not hmac.compare_digest(given.encode(), expected.encode()):
             raise WebhookRejected(f"missing or wrong {SIGNATURE_HEADER}")
 
-    def parse_webhook(self, instance, raw_body: bytes) -> list[ParsedEvent]:
+    def parse_webhook(self, number, raw_body: bytes) -> list[ParsedEvent]:
         envelope = load_json(raw_body)
         if not isinstance(envelope, dict) or not isinstance(envelope.get("entry"), list):
             raise WebhookMalformed("expected an object with a list 'entry'")

@@ -74,13 +74,13 @@ MEDIA_KINDS = {
 PERMANENT_STATUSES = {400, 401, 403, 404, 422}
 
 
-def webhook_config(instance, webhook_url: str) -> dict:
-    """The instance's webhook as Evolution takes it: one URL, our secret in a header."""
+def webhook_config(number, webhook_url: str) -> dict:
+    """The number's webhook as Evolution takes it: one URL, our secret in a header."""
     return {
         "url": webhook_url,
         "byEvents": False,
         "base64": False,
-        "headers": {SECRET_HEADER: instance.webhook_secret},
+        "headers": {SECRET_HEADER: number.webhook_secret},
         "events": WEBHOOK_EVENTS,
     }
 
@@ -177,8 +177,8 @@ class EvolutionProvider:
         self.api_key = api_key
         self.send_reference = send_reference
 
-    def _request(self, method: str, path: str, instance=None, **kwargs) -> dict:
-        key = (instance.provider_token if instance else "") or self.api_key
+    def _request(self, method: str, path: str, number=None, **kwargs) -> dict:
+        key = (number.provider_token if number else "") or self.api_key
         response = http.request(method, f"{self.base_url}{path}", headers={"apikey": key}, **kwargs)
         if response.status_code >= 400:
             raise ProviderError(
@@ -197,25 +197,25 @@ class EvolutionProvider:
         return data
 
     # Lifecycle (§B1)
-    def create_instance(self, instance, webhook_url: str) -> str:
-        """Create the instance with its webhook (secret header included) and return its own
+    def create_instance(self, number, webhook_url: str) -> str:
+        """Create the Evolution instance with its webhook (secret header included) and return its own
         token (`hash`), which every later call for this number uses instead of the global key.
         No QR yet: `connect` starts the pairing."""
         data = self._request(
             "POST",
             "/instance/create",
             json={
-                "instanceName": instance.provider_name,
+                "instanceName": number.provider_name,
                 "integration": "WHATSAPP-BAILEYS",
                 "qrcode": False,
-                "webhook": webhook_config(instance, webhook_url),
+                "webhook": webhook_config(number, webhook_url),
             },
         )
         return str(data.get("hash") or "")
 
-    def connect(self, instance) -> Pairing | None:
+    def connect(self, number) -> Pairing | None:
         """A fresh QR to scan, or None when the number is already open."""
-        data = self._request("GET", f"/instance/connect/{instance.provider_name}", instance)
+        data = self._request("GET", f"/instance/connect/{number.provider_name}", number)
         if (data.get("instance") or {}).get("state") == "open":
             return None
         if not data.get("code"):
@@ -228,50 +228,50 @@ class EvolutionProvider:
             pairing_code=data.get("pairingCode") or "",
         )
 
-    def connection_state(self, instance) -> str:
-        data = self._request("GET", f"/instance/connectionState/{instance.provider_name}", instance)
+    def connection_state(self, number) -> str:
+        data = self._request("GET", f"/instance/connectionState/{number.provider_name}", number)
         return CONNECTION_MAP.get(data.get("instance", {}).get("state", ""), "disconnected")
 
-    def logout(self, instance) -> None:
+    def logout(self, number) -> None:
         """End the WhatsApp session; the number needs a new QR afterwards. Evolution refuses
         (400) a number that is already closed, which is what we wanted anyway."""
         try:
-            self._request("DELETE", f"/instance/logout/{instance.provider_name}", instance)
+            self._request("DELETE", f"/instance/logout/{number.provider_name}", number)
         except ProviderError as exc:
             if exc.status != 400:
                 raise
 
-    def restart(self, instance) -> None:
+    def restart(self, number) -> None:
         """Reopen the socket with the stored session (no new QR). A closed number cannot be
         restarted: that is a permanent error, and `connect` is the way back."""
-        self._request("POST", f"/instance/restart/{instance.provider_name}", instance)
+        self._request("POST", f"/instance/restart/{number.provider_name}", number)
 
-    def delete_instance(self, instance) -> None:
-        """Remove the instance (Evolution logs it out first). Already gone counts as done."""
+    def delete_instance(self, number) -> None:
+        """Remove the Evolution instance (Evolution logs it out first). Already gone counts as done."""
         try:
-            self._request("DELETE", f"/instance/delete/{instance.provider_name}", instance)
+            self._request("DELETE", f"/instance/delete/{number.provider_name}", number)
         except ProviderError as exc:
             if exc.status != 404:
                 raise
 
-    def set_webhook(self, instance, webhook_url: str) -> None:
+    def set_webhook(self, number, webhook_url: str) -> None:
         """Point the instance's webhook at `webhook_url`, with the events we follow."""
         self._request(
             "POST",
-            f"/webhook/set/{instance.provider_name}",
-            instance,
-            json={"webhook": {"enabled": True, **webhook_config(instance, webhook_url)}},
+            f"/webhook/set/{number.provider_name}",
+            number,
+            json={"webhook": {"enabled": True, **webhook_config(number, webhook_url)}},
         )
 
     # Sending (§B1)
-    def send_text(self, instance, phone: str, body: str, reference: str) -> SendResult:
+    def send_text(self, number, phone: str, body: str, reference: str) -> SendResult:
         payload = {"number": phone, "text": body}
         if self.send_reference:
             # Only the sandbox takes our reference (and echoes it, so an uncertain send can be
             # reconciled); Evolution's request schema has no such field.
             payload["reference"] = reference
         data = self._request(
-            "POST", f"/message/sendText/{instance.provider_name}", instance, json=payload
+            "POST", f"/message/sendText/{number.provider_name}", number, json=payload
         )
         message_id = (data.get("key") or {}).get("id")
         if not message_id:
@@ -279,7 +279,7 @@ class EvolutionProvider:
         return SendResult(provider_message_id=message_id)
 
     def send_template(
-        self, instance, phone: str, name: str, language: str, variables: list[str], reference: str
+        self, number, phone: str, name: str, language: str, variables: list[str], reference: str
     ) -> SendResult:
         """Baileys speaks WhatsApp Web, which has no approved templates."""
         raise ProviderError("templates need the WhatsApp Cloud API", transient=False)
@@ -288,14 +288,14 @@ class EvolutionProvider:
     def supports_lookup(self) -> bool:
         return self.send_reference
 
-    def lookup_reference(self, instance, reference: str) -> str | None:
+    def lookup_reference(self, number, reference: str) -> str | None:
         """The provider's message id for a send with our reference, or None if it never
         accepted one (sandbox only: Evolution has no way to ask)."""
         try:
             data = self._request(
                 "GET",
-                f"/message/byReference/{instance.provider_name}",
-                instance,
+                f"/message/byReference/{number.provider_name}",
+                number,
                 params={"reference": reference},
             )
         except ProviderError as exc:
@@ -305,12 +305,12 @@ class EvolutionProvider:
         return (data.get("key") or {}).get("id")
 
     # Webhooks (§B2)
-    def verify_webhook(self, instance, headers, raw_body: bytes) -> None:
+    def verify_webhook(self, number, headers, raw_body: bytes) -> None:
         given = headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), instance.webhook_secret.encode()):
+        if not hmac.compare_digest(given.encode(), number.webhook_secret.encode()):
             raise WebhookRejected("missing or wrong webhook secret")
 
-    def parse_webhook(self, instance, raw_body: bytes) -> list[ParsedEvent]:
+    def parse_webhook(self, number, raw_body: bytes) -> list[ParsedEvent]:
         envelope = load_json(raw_body)
         if not isinstance(envelope, dict):
             raise WebhookMalformed("expected an object with 'event' and 'data'")

@@ -3,18 +3,18 @@ from django.db import models
 from django.utils import timezone
 
 from conversa.accounts.models import OrgOwned
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 
 class ProviderEvent(OrgOwned):
-    """A webhook event as the provider sent it, stored once per (instance, dedupe key).
+    """A webhook event as the provider sent it, stored once per (number, dedupe key).
 
     The unique constraint is what makes a retried, duplicated or reordered webhook change
     nothing the second time. A status update that arrives before the message it is about is
     kept unprocessed and applied when the send is recorded.
     """
 
-    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="events")
+    number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=24)
     dedupe_key = models.CharField(max_length=200)
     provider_message_id = models.CharField(max_length=128, blank=True)
@@ -29,7 +29,7 @@ class ProviderEvent(OrgOwned):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["instance", "dedupe_key"], name="provider_event_unique_key"
+                fields=["number", "dedupe_key"], name="provider_event_unique_key"
             )
         ]
-        indexes = [models.Index(fields=["instance", "provider_message_id"])]
+        indexes = [models.Index(fields=["number", "provider_message_id"])]

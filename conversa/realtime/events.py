@@ -78,11 +78,11 @@ class ContactUpdated(Event):
     contact_ids: Ids
 
 
-class InstanceUpdated(Event):
+class NumberUpdated(Event):
     """Numbers were added, paired, connected, paused or removed, or their health changed."""
 
-    type = "INSTANCE_UPDATED"
-    instance_ids: Ids
+    type = "NUMBER_UPDATED"
+    number_ids: Ids
 
 
 class IntentUpdated(Event):

@@ -11,7 +11,7 @@ from conversa.engine import services as engine
 from conversa.engine.models import MessageIntent
 from conversa.inbox.models import Conversation
 from conversa.inbox.thread import Window
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.sandbox.models import SandboxMessage
 
 # 14:05 in São Paulo (UTC−3, no summer time since 2019), 02:05 the next day in Tokyo.
@@ -53,8 +53,8 @@ def test_the_time_zone_is_the_organizations_own(org, intent):
 
 
 def test_numbers_page_shows_the_cooldown_in_local_time(org):
-    Instance.objects.filter(pk=org.instance.pk).update(cooldown_until=LATER)
-    html = page(org.client(), "/instances/", "pt-br")
+    Number.objects.filter(pk=org.number.pk).update(cooldown_until=LATER)
+    html = page(org.client(), "/numbers/", "pt-br")
     assert "até 14:05" in html
     assert "17:05" not in html
 

@@ -42,8 +42,8 @@ def list_refreshed(response):
 
 
 def number_action(page, server, action):
-    page.goto(f"{server['url']}/instances/")
-    card = page.locator(".instance-card", has_text="Vendas")
+    page.goto(f"{server['url']}/numbers/")
+    card = page.locator(".number-card", has_text="Vendas")
     card.get_by_role("button", name=action).click()
     expect(card.locator("[data-status]")).to_have_text(
         "Paused" if action == "Pause" else "Connected"

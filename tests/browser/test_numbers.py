@@ -16,7 +16,7 @@ def test_add_scan_connect_live_and_send_a_test_message(conversa_server, browser)
     server = conversa_server
     page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
     sign_in(page, server)
-    page.goto(f"{server['url']}/instances/")
+    page.goto(f"{server['url']}/numbers/")
     page.get_by_role("link", name="Add number").first.click()
 
     # Step 1: an Evolution number without its server is a form error, nothing is saved.
@@ -29,7 +29,7 @@ def test_add_scan_connect_live_and_send_a_test_message(conversa_server, browser)
     page.get_by_role("button", name="Check and continue").click()
 
     # Step 2: a real QR, then the scan on the simulator connects the number, live.
-    expect(page).to_have_url(re.compile(r"/instances/\d+/pairing$"))
+    expect(page).to_have_url(re.compile(r"/numbers/\d+/pairing$"))
     expect(page.locator("img.qr")).to_be_visible()
     expect(page.locator("body")).to_have_attribute("data-socket", "open")
     page.screenshot(path=str(ARTIFACTS / "number-qr.png"))
@@ -56,8 +56,8 @@ def test_add_scan_connect_live_and_send_a_test_message(conversa_server, browser)
     simulator.goto(f"{server['url']}/sandbox/?instance={name}&phone=5511988887777")
     expect(simulator.locator("#chat")).to_contain_text("Olá! Teste do número novo.")
 
-    page.goto(f"{server['url']}/instances/")
-    card = page.locator(".instance-card", has_text="Loja Centro")
+    page.goto(f"{server['url']}/numbers/")
+    card = page.locator(".number-card", has_text="Loja Centro")
     expect(card.locator("[data-status]")).to_have_attribute("data-status", "connected")
     page.screenshot(path=str(ARTIFACTS / "numbers.png"), full_page=True)
 
@@ -67,10 +67,10 @@ def test_the_numbers_grid_fits_a_small_phone(conversa_server, browser, scheme):
     context = browser.new_context(viewport={"width": 375, "height": 740}, color_scheme=scheme)
     page = context.new_page()
     sign_in(page, conversa_server)
-    page.goto(f"{conversa_server['url']}/instances/")
-    expect(page.locator(".instance-card").first).to_be_visible()
+    page.goto(f"{conversa_server['url']}/numbers/")
+    expect(page.locator(".number-card").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     page.screenshot(path=str(ARTIFACTS / f"numbers-375-{scheme}.png"), full_page=True)
-    page.goto(f"{conversa_server['url']}/instances/add")
+    page.goto(f"{conversa_server['url']}/numbers/add")
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     page.screenshot(path=str(ARTIFACTS / f"number-add-375-{scheme}.png"), full_page=True)

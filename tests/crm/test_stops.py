@@ -62,7 +62,7 @@ def test_a_reply_in_a_batch_cancels_too_in_one_query_when_nothing_is_pending(org
 
     def arrival(phone):
         return (
-            org.instance,
+            org.number,
             InboundMessage(
                 provider_message_id=simulator.new_message_id(),
                 phone=phone,
@@ -178,9 +178,9 @@ def test_dispatch_progress_names_the_gates_deferral(org):
     automation(org, stage(p, "Proposta"), steps=[{"template": "Oi"}])
     the_lead = lead(org, p)
     services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
-    org.instance.paused = True
-    org.instance.save()
+    org.number.paused = True
+    org.number.save()
     result = followups.dispatch_due(org.org)
     run_worker()
     progress = followups.dispatch_progress(org.org, result["at"])
-    assert progress["deferred"] == {"instance_paused": 1} and progress["done"]
+    assert progress["deferred"] == {"number_paused": 1} and progress["done"]

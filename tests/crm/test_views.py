@@ -283,7 +283,7 @@ def test_filter_chips_and_sorting(org):
     assert "Proposta follow-up" in paused and "Boas-vindas</h2>" not in paused
     by_event = client.get(f"/automations/?event={stage(p, 'Novo').pk}").content.decode()
     assert "Boas-vindas</h2>" in by_event and "Proposta follow-up</h2>" not in by_event
-    on_number = client.get(f"/automations/?instance={org.instance.pk}").content.decode()
+    on_number = client.get(f"/automations/?number={org.number.pk}").content.decode()
     assert "No automation matches these filters" in on_number
     fragment = client.get(
         "/automations/?sort=updated",
@@ -301,7 +301,7 @@ def test_the_slide_over_saves_an_automation_and_answers_its_row(org):
     assert 'id="automation-form"' in form.content.decode()
     response = client.post(
         "/automations/new",
-        steps_form(stage=stage(p, "Proposta").pk, tag=tag.pk, instance=org.instance.pk),
+        steps_form(stage=stage(p, "Proposta").pk, tag=tag.pk, number=org.number.pk),
         headers=HX,
     )
     assert response.status_code == 200
@@ -312,7 +312,7 @@ def test_the_slide_over_saves_an_automation_and_answers_its_row(org):
         (0, "minutes", False),
         (2, "days", True),
     ]
-    assert saved.tag == tag and saved.instance == org.instance
+    assert saved.tag == tag and saved.number == org.number
     # Edited: a step removed, the rest reordered.
     client.post(
         f"/automations/{saved.pk}",

@@ -14,7 +14,7 @@ from conversa.engine.worker import Worker
 from conversa.errors import InvalidTransition
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.base import SendResult
 from conversa.sandbox.models import SandboxMessage
 from tests.conftest import make_org
@@ -56,10 +56,10 @@ def test_transition_many_leaves_out_a_job_someone_else_moved_first(org):
 
 
 def test_one_batch_does_not_overshoot_the_hourly_quota(org):
-    org.instance.hourly_quota = 3
-    org.instance.save(update_fields=["hourly_quota"])
+    org.number.hourly_quota = 3
+    org.number.save(update_fields=["hourly_quota"])
     intents = replies(org, 5)
-    decisions = gate.evaluate_many([(i, org.instance.pk) for i in intents], NOW)
+    decisions = gate.evaluate_many([(i, org.number.pk) for i in intents], NOW)
     assert [d.verdict for d in decisions] == [Verdict.ALLOW] * 3 + [Verdict.DEFER] * 2
     assert decisions[-1].reason_code == "hourly_quota"
 
@@ -69,11 +69,11 @@ def test_a_claimed_batch_is_decided_and_settled_together(org, monkeypatch):
     sent = []
 
     class Provider:
-        def send_text(self, instance, phone, body, reference):
+        def send_text(self, number, phone, body, reference):
             sent.append(reference)
             return SendResult(provider_message_id=f"PID-{reference}")
 
-    monkeypatch.setattr(services, "get_provider", lambda instance: Provider())
+    monkeypatch.setattr(services, "get_provider", lambda number: Provider())
     intents = replies(org, 5)
     Contact.objects.filter(pk=intents[2].contact_id).update(blocked=True)
     claimed = jobs.claim_batch("w1", 10)
@@ -103,8 +103,8 @@ def test_set_column_gives_each_row_its_own_value(org):
 
 
 def test_an_intent_without_a_number_goes_out_on_a_connected_one(org):
-    Instance.objects.filter(pk=org.instance.pk).update(status="disconnected")
-    connected = Instance.objects.create(
+    Number.objects.filter(pk=org.number.pk).update(status="disconnected")
+    connected = Number.objects.create(
         organization=org.org, name="New number", provider="sandbox", status="connected"
     )
     contact = inbox.upsert_contact(org.org, "5511977776666")
@@ -113,10 +113,10 @@ def test_an_intent_without_a_number_goes_out_on_a_connected_one(org):
     )
     decision = intent.decisions.get()
     assert decision.verdict == Verdict.ALLOW
-    assert decision.instance == connected  # connected first, though the older one has a lower id
-    assert intent.instance is None  # the intent still says "any number"
-    assert intent.job.instance == connected
-    assert intent.conversation.instance == connected
+    assert decision.number == connected  # connected first, though the older one has a lower id
+    assert intent.number is None  # the intent still says "any number"
+    assert intent.job.number == connected
+    assert intent.conversation.number == connected
     assert intent.conversation.contact == contact
 
 
@@ -128,15 +128,15 @@ def test_an_organization_without_numbers_has_its_intent_blocked(db):
     )
     assert created and intent.status == MessageIntent.Status.BLOCKED
     decision = intent.decisions.get()
-    assert (decision.reason_code, decision.instance) == ("no_number", None)
+    assert (decision.reason_code, decision.number) == ("no_number", None)
     assert not ExecutionJob.objects.exists()
     assert not Message.objects.exists()
 
 
 def test_when_no_number_can_send_the_intent_waits_on_the_first_to_free_up(org):
     cooling = timezone.now() + timedelta(minutes=10)
-    Instance.objects.filter(pk=org.instance.pk).update(cooldown_until=cooling)
-    down = Instance.objects.create(
+    Number.objects.filter(pk=org.number.pk).update(cooldown_until=cooling)
+    down = Number.objects.create(
         organization=org.org, name="Down", provider="sandbox", status="disconnected"
     )
     contact = inbox.upsert_contact(org.org, "5511977776666")
@@ -145,18 +145,18 @@ def test_when_no_number_can_send_the_intent_waits_on_the_first_to_free_up(org):
     )
     decision = intent.decisions.get()
     # A disconnected number is looked at again in 30 s, before the cooldown ends.
-    assert (decision.verdict, decision.reason_code) == (Verdict.DEFER, "instance_not_connected")
-    assert decision.instance == down
-    assert intent.job.instance == down
+    assert (decision.verdict, decision.reason_code) == (Verdict.DEFER, "number_not_connected")
+    assert decision.number == down
+    assert intent.job.number == down
 
 
 def test_another_organizations_number_is_never_chosen(org, other_org):
-    Instance.objects.filter(pk=org.instance.pk).update(status="disconnected")
+    Number.objects.filter(pk=org.number.pk).update(status="disconnected")
     contact = inbox.upsert_contact(org.org, "5511977776666")
     intent, _ = services.create_intent(
         org.org, contact=contact, body="Olá", origin="api", idempotency_key="mine-1"
     )
-    assert intent.decisions.get().instance == org.instance
+    assert intent.decisions.get().number == org.number
 
 
 @pytest.fixture

@@ -26,9 +26,7 @@ def spec(contact: Contact, key: str, **extra) -> IntentSpec:
 def scheduled_specs(org, n: int, prefix: str) -> list[IntentSpec]:
     contact = org.conversation().contact
     later = timezone.now() + timedelta(days=1)
-    return [
-        spec(contact, f"{prefix}-{i}", instance=org.instance, not_before=later) for i in range(n)
-    ]
+    return [spec(contact, f"{prefix}-{i}", number=org.number, not_before=later) for i in range(n)]
 
 
 def test_a_repeated_key_is_reported_not_created_with_the_existing_intent(org):
@@ -60,8 +58,8 @@ def test_each_intent_of_a_batch_ends_as_it_would_alone(org):
         org.org,
         [
             spec(conversation.contact, "now", conversation=conversation),
-            spec(conversation.contact, "later", instance=org.instance, not_before=due),
-            spec(blocked, "refused", instance=org.instance),
+            spec(conversation.contact, "later", number=org.number, not_before=due),
+            spec(blocked, "refused", number=org.number),
         ],
     )
     assert now.status == MessageIntent.Status.QUEUED
@@ -83,8 +81,8 @@ def test_each_intent_of_a_batch_ends_as_it_would_alone(org):
 def test_a_batch_takes_nothing_from_a_quota_as_separate_calls_would_not(org):
     """The Gate counts sends, not jobs waiting: two intents made together against an hourly
     quota of one are both allowed, as two calls would be; the worker's Gate holds the second."""
-    org.instance.hourly_quota = 1
-    org.instance.save(update_fields=["hourly_quota"])
+    org.number.hourly_quota = 1
+    org.number.save(update_fields=["hourly_quota"])
     conversation = org.conversation()
     results = services.create_intents(
         org.org,

@@ -14,9 +14,9 @@ def facts(**overrides) -> gate.Facts:
     base = dict(
         now=NOW,
         sending_paused=False,
-        instance_status="connected",
-        instance_paused=False,
-        instance_cooldown_until=None,
+        number_status="connected",
+        number_paused=False,
+        number_cooldown_until=None,
         contact_blocked=False,
         contact_opted_out=False,
         time_zone="America/Sao_Paulo",
@@ -56,19 +56,19 @@ def test_opted_out_contact_can_still_get_a_manual_reply():
 
 
 def test_disconnected_number_defers():
-    verdict = gate.decide(Origin.CHAT_MANUAL, facts(instance_status="disconnected"))
+    verdict = gate.decide(Origin.CHAT_MANUAL, facts(number_status="disconnected"))
     assert verdict.verdict == gate.DEFER
-    assert verdict.reason_code == "instance_not_connected"
+    assert verdict.reason_code == "number_not_connected"
     assert verdict.defer_until > NOW
 
 
 def test_paused_number_defers():
-    assert gate.decide(Origin.API, facts(instance_paused=True)).reason_code == "instance_paused"
+    assert gate.decide(Origin.API, facts(number_paused=True)).reason_code == "number_paused"
 
 
 def test_cooldown_defers_until_it_ends():
     until = NOW + timedelta(minutes=5)
-    verdict = gate.decide(Origin.API, facts(instance_cooldown_until=until))
+    verdict = gate.decide(Origin.API, facts(number_cooldown_until=until))
     assert (verdict.verdict, verdict.defer_until) == (gate.DEFER, until)
 
 
@@ -79,7 +79,7 @@ def test_kill_switch_defers_everything():
 
 def test_block_wins_over_defer():
     verdict = gate.decide(
-        Origin.CAMPAIGN, facts(contact_opted_out=True, instance_status="connecting")
+        Origin.CAMPAIGN, facts(contact_opted_out=True, number_status="connecting")
     )
     assert verdict.verdict == gate.BLOCK
 

@@ -73,8 +73,8 @@ def test_blocked_contact_gets_no_job_and_the_message_shows_why(org):
 
 
 def test_disconnected_number_defers_the_job(org):
-    org.instance.status = "disconnected"
-    org.instance.save()
+    org.number.status = "disconnected"
+    org.number.save()
     intent, _ = services.reply(org.conversation(), "Olá!", acting_member=org.owner)
     assert intent.status == MessageIntent.Status.DEFERRED
     assert intent.job.run_after > timezone.now()

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from conversa.engine import gate, services
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 S = ExecutionJob.Status
 Origin = MessageIntent.Origin
@@ -24,12 +24,12 @@ def frozen(monkeypatch):
     monkeypatch.setattr(timezone, "now", lambda: NOW)
 
 
-def job(org, status: str, updated_at: datetime, instance: Instance | None = None):
+def job(org, status: str, updated_at: datetime, number: Number | None = None):
     """A job of `org` in `status`, last moved at `updated_at`."""
     conversation = org.conversation()
     intent = MessageIntent.objects.create(
         organization=org.org,
-        instance=instance or org.instance,
+        number=number or org.number,
         contact=conversation.contact,
         conversation=conversation,
         origin=Origin.API,
@@ -39,7 +39,7 @@ def job(org, status: str, updated_at: datetime, instance: Instance | None = None
     return ExecutionJob.objects.create(
         organization=org.org,
         intent=intent,
-        instance=instance or org.instance,
+        number=number or org.number,
         contact=conversation.contact,
         status=status,
         updated_at=updated_at,
@@ -47,15 +47,15 @@ def job(org, status: str, updated_at: datetime, instance: Instance | None = None
 
 
 def set_quotas(org, hourly: int, daily: int = 1000) -> None:
-    org.instance.hourly_quota, org.instance.daily_quota = hourly, daily
-    org.instance.save(update_fields=["hourly_quota", "daily_quota"])
+    org.number.hourly_quota, org.number.daily_quota = hourly, daily
+    org.number.save(update_fields=["hourly_quota", "daily_quota"])
 
 
 def bare_intent(org) -> MessageIntent:
     """An intent written straight to the table: no decision yet, for the Gate to judge."""
     return MessageIntent.objects.create(
         organization=org.org,
-        instance=org.instance,
+        number=org.number,
         contact=org.conversation().contact,
         origin=Origin.API,
         body="x",
@@ -76,7 +76,7 @@ def new_intent(org, origin: str = Origin.API) -> MessageIntent:
     return intent
 
 
-def test_instance_at_its_hourly_quota_is_deferred_to_the_next_hour(org, frozen):
+def test_number_at_its_hourly_quota_is_deferred_to_the_next_hour(org, frozen):
     set_quotas(org, hourly=3)
     for minutes in (1, 10, 19):
         job(org, S.SENT, NOW.replace(minute=0) + timedelta(minutes=minutes))

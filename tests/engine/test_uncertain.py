@@ -124,22 +124,22 @@ def test_a_contacts_second_message_waits_for_the_first(org):
 
 
 def test_repeated_failures_open_the_circuit_breaker_and_a_success_closes_it(wired):
-    from conversa.instances.models import Instance
+    from conversa.numbers.models import Number
 
     org = wired
     simulator.set_faults(org.twin, failure_rate=1.0)
     for n in range(5):
         services.reply(org.conversation(f"551190000000{n}"), "x", acting_member=org.owner)
     Worker(batch_size=10).run_once()
-    instance = Instance.objects.get(pk=org.instance.pk)
-    assert instance.breaker_state == "open"
+    number = Number.objects.get(pk=org.number.pk)
+    assert number.breaker_state == "open"
     intent, _ = services.reply(org.conversation("5511900000009"), "y", acting_member=org.owner)
     assert intent.latest_decision.reason_code == "circuit_open"
-    assert intent.job.run_after == instance.breaker_open_until
+    assert intent.job.run_after == number.breaker_open_until
     simulator.set_faults(org.twin, failure_rate=0.0)
-    Instance.objects.filter(pk=instance.pk).update(breaker_open_until=timezone.now())
+    Number.objects.filter(pk=number.pk).update(breaker_open_until=timezone.now())
     ExecutionJob.objects.update(run_after=timezone.now())
     Worker(batch_size=10).run_once()
-    instance.refresh_from_db()
-    assert instance.breaker_state == "closed"
-    assert instance.breaker_failures == 0
+    number.refresh_from_db()
+    assert number.breaker_state == "closed"
+    assert number.breaker_failures == 0

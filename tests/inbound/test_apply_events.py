@@ -10,17 +10,17 @@ from conversa.providers.models import ProviderEvent
 from tests.inbox.test_inbound import status_update, upsert
 
 
-def parsed(instance, *payloads):
-    headers = {SECRET_HEADER: instance.webhook_secret}
+def parsed(number, *payloads):
+    headers = {SECRET_HEADER: number.webhook_secret}
     return [
-        (instance, item)
+        (number, item)
         for payload in payloads
-        for item in services.read_webhook(instance, headers, json.dumps(payload).encode())
+        for item in services.read_webhook(number, headers, json.dumps(payload).encode())
     ]
 
 
 def test_repeats_within_and_across_batches_are_stored_once(org):
-    number = org.instance
+    number = org.number
     first = services.apply_events(parsed(number, upsert("M1"), upsert("M2", phone="5511977776666")))
     assert first == [True, True]
     again = services.apply_events(
@@ -32,13 +32,13 @@ def test_repeats_within_and_across_batches_are_stored_once(org):
         "M2",
         "M3",
     ]
-    assert ProviderEvent.objects.filter(instance=number).count() == 4
+    assert ProviderEvent.objects.filter(number=number).count() == 4
     # The early status waits, unprocessed, for the send it is about; the messages are applied.
     assert ProviderEvent.objects.filter(processed_at__isnull=True).count() == 1
 
 
 def test_two_numbers_may_share_a_dedupe_key(org, other_org):
-    batch = parsed(org.instance, upsert("SAME")) + parsed(other_org.instance, upsert("SAME"))
+    batch = parsed(org.number, upsert("SAME")) + parsed(other_org.number, upsert("SAME"))
     assert services.apply_events(batch) == [True, True]
     assert Message.objects.filter(provider_message_id="SAME").count() == 2
 

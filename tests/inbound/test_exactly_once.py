@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conversa.inbox.models import Contact, Conversation, Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.providers.models import ProviderEvent
 from tests.conftest import make_org
@@ -92,35 +92,35 @@ def cloud_webhooks(run: int) -> list[dict]:
     return inbound + statuses
 
 
-def post(instance: Instance, payload: dict) -> int:
+def post(number: Number, payload: dict) -> int:
     raw = json.dumps(payload).encode()
-    if instance.provider == Instance.Provider.CLOUD:
+    if number.provider == Number.Provider.CLOUD:
         digest = hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
         headers = {"X-Hub-Signature-256": f"sha256={digest}"}
     else:
-        headers = {SECRET_HEADER: instance.webhook_secret}
-    url = f"/webhooks/{instance.provider}/{instance.webhook_key}"
+        headers = {SECRET_HEADER: number.webhook_secret}
+    url = f"/webhooks/{number.provider}/{number.webhook_key}"
     return Client().post(url, raw, content_type="application/json", headers=headers).status_code
 
 
-def number_with_sent_messages(provider: str, run: int) -> Instance:
+def number_with_sent_messages(provider: str, run: int) -> Number:
     org = make_org()
-    instance = org.instance
-    if provider == Instance.Provider.CLOUD:
-        instance = Instance.objects.create(
+    number = org.number
+    if provider == Number.Provider.CLOUD:
+        number = Number.objects.create(
             organization=org.org,
             name="Cloud",
             provider=provider,
             provider_name=f"10654035224{run:04d}",
             app_secret=APP_SECRET,
-            status=Instance.Status.CONNECTED,
+            status=Number.Status.CONNECTED,
         )
     conversation = org.conversation("5511977770000")
     Message.objects.bulk_create(
         Message(
             organization=org.org,
             conversation=conversation,
-            instance=instance,
+            number=number,
             direction=Message.Direction.OUTBOUND,
             body="Olá",
             status=Message.Status.SENT,
@@ -128,7 +128,7 @@ def number_with_sent_messages(provider: str, run: int) -> Instance:
         )
         for n in range(3)
     )
-    return instance
+    return number
 
 
 @settings(
@@ -137,27 +137,27 @@ def number_with_sent_messages(provider: str, run: int) -> Instance:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    provider=st.sampled_from([Instance.Provider.SANDBOX, Instance.Provider.CLOUD]),
+    provider=st.sampled_from([Number.Provider.SANDBOX, Number.Provider.CLOUD]),
     order=st.randoms(use_true_random=False),
 )
 def test_every_webhook_three_times_shuffled_stores_once_and_never_goes_back(db, provider, order):
     run = next(runs)
-    instance = number_with_sent_messages(provider, run)
-    webhooks = (cloud_webhooks if provider == Instance.Provider.CLOUD else evolution_webhooks)(run)
+    number = number_with_sent_messages(provider, run)
+    webhooks = (cloud_webhooks if provider == Number.Provider.CLOUD else evolution_webhooks)(run)
     deliveries = webhooks * 3
     order.shuffle(deliveries)
-    assert {post(instance, payload) for payload in deliveries} == {200}
+    assert {post(number, payload) for payload in deliveries} == {200}
 
     inbound = Message.objects.filter(
-        instance=instance,
+        number=number,
         direction=Message.Direction.INBOUND,
         conversation__contact__phone__in=CUSTOMERS,
     )
     assert inbound.count() == 4
     assert sorted(inbound.values_list("body", flat=True)) == [f"mensagem {n}" for n in range(4)]
-    org = instance.organization
+    org = number.organization
     assert Contact.objects.filter(organization=org, phone__in=CUSTOMERS).count() == 2
-    assert Conversation.objects.filter(instance=instance, contact__phone__in=CUSTOMERS).count() == 2
-    outbound = Message.objects.filter(instance=instance, direction=Message.Direction.OUTBOUND)
+    assert Conversation.objects.filter(number=number, contact__phone__in=CUSTOMERS).count() == 2
+    outbound = Message.objects.filter(number=number, direction=Message.Direction.OUTBOUND)
     assert set(outbound.values_list("status", flat=True)) == {Message.Status.READ}
-    assert ProviderEvent.objects.filter(instance=instance).count() == len(webhooks)
+    assert ProviderEvent.objects.filter(number=number).count() == len(webhooks)

@@ -23,7 +23,7 @@ def nothing_stored() -> bool:
 
 @pytest.mark.parametrize("secret", ["not-the-secret", "", "é-non-ascii"])
 def test_wrong_or_empty_secret_is_401_and_stores_nothing(client, org, secret):
-    response = post_webhook(client, org.instance, TEXT_CAPTURE.read_bytes(), secret=secret)
+    response = post_webhook(client, org.number, TEXT_CAPTURE.read_bytes(), secret=secret)
 
     assert response.status_code == 401
     assert response["Content-Type"] == "application/json"
@@ -33,7 +33,7 @@ def test_wrong_or_empty_secret_is_401_and_stores_nothing(client, org, secret):
 
 def test_missing_secret_header_is_401_and_stores_nothing(client, org):
     response = client.post(
-        f"/webhooks/{org.instance.provider}/{org.instance.webhook_key}",
+        f"/webhooks/{org.number.provider}/{org.number.webhook_key}",
         data=TEXT_CAPTURE.read_bytes(),
         content_type="application/json",
     )
@@ -43,9 +43,9 @@ def test_missing_secret_header_is_401_and_stores_nothing(client, org):
     assert nothing_stored()
 
 
-def test_another_instances_secret_is_401(client, org, other_org):
+def test_another_numbers_secret_is_401(client, org, other_org):
     response = post_webhook(
-        client, org.instance, TEXT_CAPTURE.read_bytes(), secret=other_org.instance.webhook_secret
+        client, org.number, TEXT_CAPTURE.read_bytes(), secret=other_org.number.webhook_secret
     )
 
     assert response.status_code == 401
@@ -54,10 +54,10 @@ def test_another_instances_secret_is_401(client, org, other_org):
 
 def test_secret_header_name_is_case_insensitive(client, org):
     response = client.post(
-        f"/webhooks/{org.instance.provider}/{org.instance.webhook_key}",
+        f"/webhooks/{org.number.provider}/{org.number.webhook_key}",
         data=TEXT_CAPTURE.read_bytes(),
         content_type="application/json",
-        headers={SECRET_HEADER.lower(): org.instance.webhook_secret},
+        headers={SECRET_HEADER.lower(): org.number.webhook_secret},
     )
 
     assert response.status_code == 200
@@ -65,7 +65,7 @@ def test_secret_header_name_is_case_insensitive(client, org):
 
 def test_malformed_body_without_the_secret_is_401_not_400(client, org):
     """Strangers learn nothing about what the endpoint would accept."""
-    response = post_webhook(client, org.instance, b"{not json", secret="wrong")
+    response = post_webhook(client, org.number, b"{not json", secret="wrong")
 
     assert response.status_code == 401
 
@@ -76,7 +76,7 @@ def test_malformed_body_without_the_secret_is_401_not_400(client, org):
     ids=["broken", "empty", "not-utf8", "truncated"],
 )
 def test_malformed_json_is_400_with_a_detail_and_stores_nothing(client, org, body):
-    response = post_webhook(client, org.instance, body)
+    response = post_webhook(client, org.number, body)
 
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
@@ -97,7 +97,7 @@ def test_malformed_json_is_400_with_a_detail_and_stores_nothing(client, org, bod
     ids=["list", "no-data", "data-null", "data-string", "data-list"],
 )
 def test_json_that_is_not_an_evolution_envelope_is_400(client, org, payload):
-    response = post_webhook(client, org.instance, payload)
+    response = post_webhook(client, org.number, payload)
 
     assert response.status_code == 400
     assert response.json()["detail"]
@@ -108,7 +108,7 @@ def test_upsert_missing_its_key_is_400(client, org):
     payload = json.loads(TEXT_CAPTURE.read_bytes())
     del payload["data"]["key"]
 
-    response = post_webhook(client, org.instance, payload)
+    response = post_webhook(client, org.number, payload)
 
     assert response.status_code == 400
     assert "key" in response.json()["detail"]
@@ -116,21 +116,21 @@ def test_upsert_missing_its_key_is_400(client, org):
 
 
 def test_malformed_post_keeps_what_was_stored_before(client, org):
-    post_webhook(client, org.instance, TEXT_CAPTURE.read_bytes())
+    post_webhook(client, org.number, TEXT_CAPTURE.read_bytes())
 
-    response = post_webhook(client, org.instance, b"{not json")
+    response = post_webhook(client, org.number, b"{not json")
 
     assert response.status_code == 400
     assert ProviderEvent.objects.count() == 1
     assert Message.objects.count() == 1
 
 
-def test_unknown_instance_key_is_404(client, org):
+def test_unknown_number_key_is_404(client, org):
     response = client.post(
         "/webhooks/sandbox/no-such-key",
         data=TEXT_CAPTURE.read_bytes(),
         content_type="application/json",
-        headers={SECRET_HEADER: org.instance.webhook_secret},
+        headers={SECRET_HEADER: org.number.webhook_secret},
     )
 
     assert response.status_code == 404
@@ -139,10 +139,10 @@ def test_unknown_instance_key_is_404(client, org):
 
 def test_key_under_another_provider_is_404(client, org):
     response = client.post(
-        f"/webhooks/evolution/{org.instance.webhook_key}",
+        f"/webhooks/evolution/{org.number.webhook_key}",
         data=TEXT_CAPTURE.read_bytes(),
         content_type="application/json",
-        headers={SECRET_HEADER: org.instance.webhook_secret},
+        headers={SECRET_HEADER: org.number.webhook_secret},
     )
 
     assert response.status_code == 404
@@ -151,7 +151,7 @@ def test_key_under_another_provider_is_404(client, org):
 
 @pytest.mark.parametrize("method", ["get", "put", "delete"])
 def test_methods_other_than_post_are_405(client, org, method):
-    response = getattr(client, method)(f"/webhooks/sandbox/{org.instance.webhook_key}")
+    response = getattr(client, method)(f"/webhooks/sandbox/{org.number.webhook_key}")
 
     assert response.status_code == 405
     assert nothing_stored()

@@ -35,8 +35,8 @@ def in_bulk(org, text="Oi"):
     """The webhook front door's path: `apply_events` → `inbound.receive_messages` (the bulk insert)."""
     message_id = simulator.new_message_id()
     event = InboundMessage(message_id, PHONE, "Cliente", "text", text)
-    assert providers.apply_events([(org.instance, ParsedEvent(event, f"msg:{message_id}"))])
-    return org.instance.conversations.get(messages__provider_message_id=message_id)
+    assert providers.apply_events([(org.number, ParsedEvent(event, f"msg:{message_id}"))])
+    return org.number.conversations.get(messages__provider_message_id=message_id)
 
 
 PATHS = pytest.mark.parametrize("customer_writes", [one_at_a_time, in_bulk])
@@ -112,7 +112,7 @@ def test_past_the_reopen_window_a_new_conversation_starts(
 ):
     org.org.reopen_window_hours = window_hours
     org.org.save(update_fields=["reopen_window_hours"])
-    org.instance.organization = org.org  # as the front door reads them together
+    org.number.organization = org.org  # as the front door reads them together
     conversation = org.conversation(PHONE)
     states.resolve(conversation, acting_member=org.owner)
     Conversation.objects.filter(pk=conversation.pk).update(

@@ -61,7 +61,7 @@ def routed(org):
         first_response_minutes=QUEUE_FIRST,
         resolution_minutes=QUEUE_RESOLUTION,
     )
-    queue.numbers.add(org.instance)
+    queue.numbers.add(org.number)
     return queue
 
 
@@ -72,8 +72,8 @@ def one_at_a_time(org, phone):
 def in_bulk(org, phone):
     message_id = simulator.new_message_id()
     event = InboundMessage(message_id, phone, "Cliente", "text", "Oi")
-    providers.apply_events([(org.instance, ParsedEvent(event, f"msg:{message_id}"))])
-    return org.instance.conversations.get(messages__provider_message_id=message_id)
+    providers.apply_events([(org.number, ParsedEvent(event, f"msg:{message_id}"))])
+    return org.number.conversations.get(messages__provider_message_id=message_id)
 
 
 @pytest.mark.parametrize("customer_writes", [one_at_a_time, in_bulk])

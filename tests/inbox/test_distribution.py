@@ -60,7 +60,7 @@ def test_a_day_of_arrivals(db, django_capture_on_commit_callbacks, rule, capacit
         if action == "arrive":
             contact = Contact.objects.create(organization=org.org, phone=str(next(phones)))
             conversation = Conversation.objects.create(
-                organization=org.org, instance=org.instance, contact=contact, queue=queue
+                organization=org.org, number=org.number, contact=contact, queue=queue
             )
             online = [
                 m
@@ -115,13 +115,13 @@ def test_new_conversations_on_a_routed_number_are_distributed_as_they_arrive(cli
     queue = Queue.objects.create(
         organization=org.org, name="Vendas", distribution=Queue.Distribution.ROUND_ROBIN
     )
-    queue.numbers.add(org.instance)
+    queue.numbers.add(org.number)
     ana, bruno, away = org.member(), org.member(), org.member()
     queue.members.add(ana, bruno, away)
     for member in (ana, bruno):
         ownership.set_availability(member, Member.Availability.ONLINE)
     for n in range(4):
-        post_webhook(client, org.instance, upsert(f"3EB0R{n}", phone=f"551197777000{n}"))
+        post_webhook(client, org.number, upsert(f"3EB0R{n}", phone=f"551197777000{n}"))
     routed = Conversation.objects.filter(queue=queue).order_by("id")
     assert [c.assignee_id for c in routed] == [ana.pk, bruno.pk, ana.pk, bruno.pk]
     for member in (ana, bruno, away):
@@ -133,13 +133,13 @@ def test_what_waits_is_given_out_when_an_operator_comes_online(client, org, comm
     queue = Queue.objects.create(
         organization=org.org, name="Vendas", distribution=Queue.Distribution.LEAST_LOAD
     )
-    queue.numbers.add(org.instance)
+    queue.numbers.add(org.number)
     ana = org.member()
     queue.members.add(ana)
     Member.objects.filter(pk=ana.pk).update(capacity=2)
     ana.refresh_from_db()
     for n in range(3):
-        post_webhook(client, org.instance, upsert(f"3EB0W{n}", phone=f"551196666000{n}"))
+        post_webhook(client, org.number, upsert(f"3EB0W{n}", phone=f"551196666000{n}"))
     waiting = list(Conversation.objects.filter(queue=queue).order_by("opened_at", "id"))
     assert all(c.assignee_id is None for c in waiting), "nobody online: they wait"
     with committed():
@@ -153,7 +153,7 @@ def test_a_freed_slot_or_more_room_takes_the_next_waiting_conversation(org, comm
     first, second, third = (
         Conversation.objects.create(
             organization=org.org,
-            instance=org.instance,
+            number=org.number,
             contact=Contact.objects.create(organization=org.org, phone=str(next(phones))),
             queue=queue,
         )
@@ -211,7 +211,7 @@ def test_a_hand_out_and_a_customer_writing_on_a_waiting_conversation_do_not_dead
     before the conversation deadlocked with it."""
     org = make_org()
     queue, ana = queue_with_operator(org, capacity=1, name="Q")
-    queue.numbers.add(org.instance)
+    queue.numbers.add(org.number)
     held = org.conversation("5511900000001")
     waiting = org.conversation("5511900000003")
     assert Conversation.objects.get(pk=waiting.pk).assignee_id is None
@@ -219,8 +219,8 @@ def test_a_hand_out_and_a_customer_writing_on_a_waiting_conversation_do_not_dead
     errors = []
     touch = services.touch_activity
 
-    def slow_touch(instance, now):
-        touch(instance, now)  # the waiting conversation's row is locked by now
+    def slow_touch(number, now):
+        touch(number, now)  # the waiting conversation's row is locked by now
         if threading.current_thread().name == "customer":
             writing.set()
             time.sleep(1.0)

@@ -34,7 +34,7 @@ def status_update(message_id, status):
 
 
 def test_customer_message_is_stored_with_contact_and_conversation(client, org):
-    response = post_webhook(client, org.instance, upsert())
+    response = post_webhook(client, org.number, upsert())
     assert response.status_code == 200
     message = Message.objects.get()
     assert message.body == "Oi, tudo bem?"
@@ -46,8 +46,8 @@ def test_customer_message_is_stored_with_contact_and_conversation(client, org):
 
 
 def test_webhook_sent_twice_stores_one_message(client, org):
-    first = post_webhook(client, org.instance, upsert())
-    second = post_webhook(client, org.instance, upsert())
+    first = post_webhook(client, org.number, upsert())
+    second = post_webhook(client, org.number, upsert())
     assert first.json()["stored"] == 1
     assert second.json() == {"ok": True, "stored": 0, "duplicates": 1}
     assert Message.objects.count() == 1
@@ -57,15 +57,15 @@ def test_webhook_sent_twice_stores_one_message(client, org):
 
 def test_same_message_id_under_another_event_shape_is_not_stored_twice(client, org):
     """The database, not the dedupe key, is the last word: one row per provider message id."""
-    post_webhook(client, org.instance, upsert(text="first"))
+    post_webhook(client, org.number, upsert(text="first"))
     payload = upsert(text="first")
     payload["data"]["message"] = {"extendedTextMessage": {"text": "first"}}
-    post_webhook(client, org.instance, payload)
+    post_webhook(client, org.number, payload)
     assert Message.objects.count() == 1
 
 
 def test_wrong_secret_is_401_and_stores_nothing(client, org):
-    response = post_webhook(client, org.instance, upsert(), secret="not-the-secret")
+    response = post_webhook(client, org.number, upsert(), secret="not-the-secret")
     assert response.status_code == 401
     assert response.json()["error"] == "unauthorized"
     assert not ProviderEvent.objects.exists()
@@ -74,7 +74,7 @@ def test_wrong_secret_is_401_and_stores_nothing(client, org):
 
 def test_missing_secret_is_401(client, org):
     response = client.post(
-        f"/webhooks/sandbox/{org.instance.webhook_key}",
+        f"/webhooks/sandbox/{org.number.webhook_key}",
         data=json.dumps(upsert()),
         content_type="application/json",
     )
@@ -82,8 +82,8 @@ def test_missing_secret_is_401(client, org):
 
 
 def test_malformed_json_is_400_with_a_message_and_keeps_what_was_stored(client, org):
-    post_webhook(client, org.instance, upsert())
-    response = post_webhook(client, org.instance, b'{"event": "messages.upsert", "data": ')
+    post_webhook(client, org.number, upsert())
+    response = post_webhook(client, org.number, b'{"event": "messages.upsert", "data": ')
     assert response.status_code == 400
     assert "not JSON" in response.json()["detail"]
     assert Message.objects.count() == 1
@@ -92,23 +92,21 @@ def test_malformed_json_is_400_with_a_message_and_keeps_what_was_stored(client, 
 def test_upsert_without_key_is_400(client, org):
     payload = upsert()
     del payload["data"]["key"]
-    response = post_webhook(client, org.instance, payload)
+    response = post_webhook(client, org.number, payload)
     assert response.status_code == 400
     assert "key" in response.json()["detail"]
     assert not ProviderEvent.objects.exists()
 
 
-def test_another_organizations_secret_does_not_open_this_instance(client, org, other_org):
-    response = post_webhook(
-        client, org.instance, upsert(), secret=other_org.instance.webhook_secret
-    )
+def test_another_organizations_secret_does_not_open_this_number(client, org, other_org):
+    response = post_webhook(client, org.number, upsert(), secret=other_org.number.webhook_secret)
     assert response.status_code == 401
 
 
 def test_resolved_conversation_reopens_on_a_new_customer_message(client, org):
-    post_webhook(client, org.instance, upsert("A1"))
+    post_webhook(client, org.number, upsert("A1"))
     Conversation.objects.update(status=Conversation.Status.RESOLVED)
-    post_webhook(client, org.instance, upsert("A2"))
+    post_webhook(client, org.number, upsert("A2"))
     assert Conversation.objects.get().status == Conversation.Status.OPEN
     assert Conversation.objects.count() == 1
 
@@ -118,7 +116,7 @@ def outbound(org, provider_message_id="3EB0OUT"):
     return Message.objects.create(
         organization=org.org,
         conversation=conversation,
-        instance=org.instance,
+        number=org.number,
         direction=Message.Direction.OUTBOUND,
         body="Olá",
         status=Message.Status.SENT,
@@ -128,10 +126,10 @@ def outbound(org, provider_message_id="3EB0OUT"):
 
 def test_status_moves_forward(client, org):
     message = outbound(org)
-    post_webhook(client, org.instance, status_update("3EB0OUT", "DELIVERY_ACK"))
+    post_webhook(client, org.number, status_update("3EB0OUT", "DELIVERY_ACK"))
     message.refresh_from_db()
     assert message.status == Message.Status.DELIVERED
-    post_webhook(client, org.instance, status_update("3EB0OUT", "READ"))
+    post_webhook(client, org.number, status_update("3EB0OUT", "READ"))
     message.refresh_from_db()
     assert message.status == Message.Status.READ
     assert message.read_at is not None
@@ -140,16 +138,16 @@ def test_status_moves_forward(client, org):
 def test_status_never_moves_backwards(client, org):
     """Invariant 4: a late DELIVERY_ACK after READ changes nothing."""
     message = outbound(org)
-    post_webhook(client, org.instance, status_update("3EB0OUT", "READ"))
-    post_webhook(client, org.instance, status_update("3EB0OUT", "DELIVERY_ACK"))
-    post_webhook(client, org.instance, status_update("3EB0OUT", "SERVER_ACK"))
+    post_webhook(client, org.number, status_update("3EB0OUT", "READ"))
+    post_webhook(client, org.number, status_update("3EB0OUT", "DELIVERY_ACK"))
+    post_webhook(client, org.number, status_update("3EB0OUT", "SERVER_ACK"))
     message.refresh_from_db()
     assert message.status == Message.Status.READ
 
 
 def test_numeric_statuses_are_understood(client, org):
     message = outbound(org)
-    post_webhook(client, org.instance, status_update("3EB0OUT", 3))
+    post_webhook(client, org.number, status_update("3EB0OUT", 3))
     message.refresh_from_db()
     assert message.status == Message.Status.DELIVERED
 
@@ -158,28 +156,28 @@ def test_status_before_its_message_is_applied_when_the_send_is_recorded(client, 
     """A reordered webhook: DELIVERY_ACK arrives before the worker recorded the provider id."""
     from conversa.inbox.services import apply_early_statuses
 
-    post_webhook(client, org.instance, status_update("3EB0LATE", "DELIVERY_ACK"))
+    post_webhook(client, org.number, status_update("3EB0LATE", "DELIVERY_ACK"))
     event = ProviderEvent.objects.get()
     assert event.processed_at is None
     message = outbound(org, provider_message_id="3EB0LATE")
     Message.objects.filter(pk=message.pk).update(status=Message.Status.SENT)
-    apply_early_statuses([(org.instance, "3EB0LATE")])
+    apply_early_statuses([(org.number, "3EB0LATE")])
     message.refresh_from_db()
     assert message.status == Message.Status.DELIVERED
     event.refresh_from_db()
     assert event.processed_at is not None
 
 
-def test_connection_update_changes_the_instance(client, org):
+def test_connection_update_changes_the_number(client, org):
     payload = {
         "event": "connection.update",
         "instance": "x",
         "data": {"instance": "x", "state": "close", "statusReason": 428},
         "date_time": "2026-01-01T05:04:46.134Z",
     }
-    post_webhook(client, org.instance, payload)
-    org.instance.refresh_from_db()
-    assert org.instance.status == "disconnected"
+    post_webhook(client, org.number, payload)
+    org.number.refresh_from_db()
+    assert org.number.status == "disconnected"
 
 
 def test_conversation_page_shows_its_messages_without_waiting_for_a_refresh(org):
@@ -198,6 +196,6 @@ def test_message_bodies_are_escaped(org):
 def test_non_numeric_timestamp_is_400_not_a_crash(client, org):
     payload = upsert()
     payload["data"]["messageTimestamp"] = "yesterday"
-    response = post_webhook(client, org.instance, payload)
+    response = post_webhook(client, org.number, payload)
     assert response.status_code == 400
     assert not Message.objects.exists()

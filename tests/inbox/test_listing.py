@@ -87,14 +87,14 @@ def test_filters_narrow_the_list_and_the_counts_alike(org, team):
     assert ids(brunos) == [c["brunos"].pk] and brunos.counts == {"mine": 0, "queue": 0, "all": 1}
 
 
-def test_instance_filter(org, team):
+def test_number_filter(org, team):
     ana, bruno, c = team
     page = listing.list_conversations(
-        org.org, org.owner, tab="all", filters=Filters(instance=org.instance.pk)
+        org.org, org.owner, tab="all", filters=Filters(number=org.number.pk)
     )
     assert len(ids(page)) == 5
     page = listing.list_conversations(
-        org.org, org.owner, tab="all", filters=Filters(instance=org.instance.pk + 1000)
+        org.org, org.owner, tab="all", filters=Filters(number=org.number.pk + 1000)
     )
     assert ids(page) == [] and page.counts["all"] == 0
 
@@ -230,7 +230,7 @@ def test_another_organizations_conversations_never_show(org, other_org):
     assert page.counts["all"] == 1
     theirs = Conversation.objects.get(organization=other_org.org)
     page = listing.list_conversations(
-        org.org, org.owner, tab="all", filters=Filters(instance=theirs.instance_id)
+        org.org, org.owner, tab="all", filters=Filters(number=theirs.number_id)
     )
     assert ids(page) == []
 

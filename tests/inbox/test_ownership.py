@@ -129,7 +129,7 @@ def test_operators_and_queues_through_the_api(org, other_org):
     ana = org.member()
     queue = Queue.objects.create(organization=org.org, name="Suporte")
     queue.members.add(ana)
-    queue.numbers.add(org.instance)
+    queue.numbers.add(org.number)
     client = org.client(ana)
     me = client.get("/api/operators/me").json()
     assert (me["id"], me["availability"], me["queue_ids"]) == (ana.pk, "offline", [queue.pk])
@@ -154,7 +154,7 @@ def test_operators_and_queues_through_the_api(org, other_org):
             "first_response_minutes": None,
             "resolution_minutes": None,
             "member_ids": [ana.pk],
-            "number_ids": [org.instance.pk],
+            "number_ids": [org.number.pk],
         }
     ]
     assert other_org.client().get("/api/queues").json() == []

@@ -57,7 +57,7 @@ def test_the_list_shows_members_load_numbers_rule_targets_and_breaches(org):
         acting_member=org.owner,
         name="<i>Vendas</i>",
         member_ids=[ana.pk],
-        number_ids=[org.instance.pk],
+        number_ids=[org.number.pk],
         distribution="round_robin",
         first_response_minutes=90,
         resolution_minutes=480,
@@ -71,18 +71,16 @@ def test_the_list_shows_members_load_numbers_rule_targets_and_breaches(org):
     assert "&lt;i&gt;Vendas&lt;/i&gt;" in html and "<i>Vendas</i>" not in html
     assert f'id="queue-{queue.pk}"' in html
     assert ana.display_name in html and "presence-online" in html and "1/5" in html
-    assert org.instance.name in html and "Round robin" in html
+    assert org.number.name in html and "Round robin" in html
     assert "First response 1 h 30 min" in html and "Resolution 8 h" in html
     assert "1 breached" in html
 
 
 def test_a_number_in_an_older_queue_says_where_its_conversations_go(org):
     queues.create_queue(
-        org.org, acting_member=org.owner, name="Atendimento", number_ids=[org.instance.pk]
+        org.org, acting_member=org.owner, name="Atendimento", number_ids=[org.number.pk]
     )
-    queues.create_queue(
-        org.org, acting_member=org.owner, name="Vendas", number_ids=[org.instance.pk]
-    )
+    queues.create_queue(org.org, acting_member=org.owner, name="Vendas", number_ids=[org.number.pk])
     html = org.client().get(QUEUES).content.decode()
     assert "new ones go to Atendimento" in html
     form_html = org.client().get(f"{QUEUES}/new").content.decode()
@@ -97,7 +95,7 @@ def test_a_queue_is_created_from_the_form(org):
         form(
             name="Vendas",
             members=[str(ana.pk)],
-            numbers=[str(org.instance.pk)],
+            numbers=[str(org.number.pk)],
             distribution="least_load",
             first_response_minutes="30",
             resolution_minutes="",
@@ -107,7 +105,7 @@ def test_a_queue_is_created_from_the_form(org):
     queue = Queue.objects.get(organization=org.org)
     assert (queue.name, queue.distribution) == ("Vendas", "least_load")
     assert (queue.first_response_minutes, queue.resolution_minutes) == (30, None)
-    assert list(queue.members.all()) == [ana] and list(queue.numbers.all()) == [org.instance]
+    assert list(queue.members.all()) == [ana] and list(queue.numbers.all()) == [org.number]
 
 
 def test_a_taken_name_is_shown_on_the_form_with_what_was_typed(org):
@@ -183,7 +181,7 @@ def test_another_organizations_ids_in_the_form_are_refused_on_their_field(org, o
     response = client.post(f"{QUEUES}/new", form(members=[str(theirs.pk)]))
     assert response.status_code == 422
     assert "Choose operators of this organization." in response.content.decode()
-    response = client.post(f"{QUEUES}/new", form(numbers=[str(other_org.instance.pk), "x"]))
+    response = client.post(f"{QUEUES}/new", form(numbers=[str(other_org.number.pk), "x"]))
     assert response.status_code == 422
     assert "Choose numbers of this organization." in response.content.decode()
     # A capacity field named after another organization's member is ignored.
@@ -205,12 +203,12 @@ def test_another_organizations_queues_are_out_of_sight_and_reach(org, other_org)
     assert theirs.name == "Segredo"
     # Its members and numbers are not offered on this organization's form.
     page = client.get(f"{QUEUES}/new").content.decode()
-    assert other_org.owner.display_name not in page and other_org.instance.name not in page
+    assert other_org.owner.display_name not in page and other_org.number.name not in page
 
 
 def test_a_queue_is_deleted_with_a_confirmation_and_its_conversations_stay(org):
     queue = queues.create_queue(
-        org.org, acting_member=org.owner, name="Vendas", number_ids=[org.instance.pk]
+        org.org, acting_member=org.owner, name="Vendas", number_ids=[org.number.pk]
     )
     conversation = org.conversation()
     client = org.client()
@@ -226,7 +224,7 @@ def test_a_queue_is_deleted_with_a_confirmation_and_its_conversations_stay(org):
 def test_breached_counts_come_from_the_deadlines_service(org):
     # The list's count is `deadlines.breached_counts`, not a second definition of "breached".
     queue = queues.create_queue(
-        org.org, acting_member=org.owner, name="Vendas", number_ids=[org.instance.pk]
+        org.org, acting_member=org.owner, name="Vendas", number_ids=[org.number.pk]
     )
     conversation = org.conversation()
     Conversation.objects.filter(pk=conversation.pk).update(

@@ -9,18 +9,18 @@ from conversa.accounts.models import OperationalEvent
 from conversa.errors import Refused
 from conversa.inbox import deadlines, queues
 from conversa.inbox.models import Conversation, Queue
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 
 def events(verb: str) -> list[OperationalEvent]:
     return list(OperationalEvent.objects.filter(verb=verb))
 
 
-def number_of(org, n: int = 2) -> Instance:
-    return Instance.objects.create(
+def number_of(org, n: int = 2) -> Number:
+    return Number.objects.create(
         organization=org.org,
         name=f"Extra {n}",
-        provider=Instance.Provider.SANDBOX,
+        provider=Number.Provider.SANDBOX,
         provider_name=f"extra-{org.org.pk}-{n}",
         phone_number=f"551190000{org.org.pk:02d}{n:02d}",
     )
@@ -36,7 +36,7 @@ def test_a_queue_is_created_with_members_numbers_rule_and_targets(org):
         acting_member=org.owner,
         name="  Suporte   N1 ",
         member_ids=[ana.pk, org.owner.pk],
-        number_ids=[org.instance.pk],
+        number_ids=[org.number.pk],
         distribution=Queue.Distribution.LEAST_LOAD,
         first_response_minutes=30,
         resolution_minutes=480,
@@ -44,7 +44,7 @@ def test_a_queue_is_created_with_members_numbers_rule_and_targets(org):
     queue.refresh_from_db()
     assert queue.name == "Suporte N1"
     assert set(queue.members.all()) == {ana, org.owner}
-    assert list(queue.numbers.all()) == [org.instance]
+    assert list(queue.numbers.all()) == [org.number]
     assert queue.distribution == Queue.Distribution.LEAST_LOAD
     assert (queue.first_response_minutes, queue.resolution_minutes) == (30, 480)
     [created] = events("queue.created")
@@ -64,7 +64,7 @@ def test_new_conversations_of_its_number_get_its_due_times(org):
         org.org,
         acting_member=org.owner,
         name="Vendas",
-        number_ids=[org.instance.pk],
+        number_ids=[org.number.pk],
         first_response_minutes=15,
     )
     conversation = org.conversation()
@@ -113,7 +113,7 @@ def test_another_organizations_member_or_number_is_refused(org, other_org):
     assert refused.value.field == "members"
     with pytest.raises(Refused) as refused:
         queues.create_queue(
-            org.org, acting_member=org.owner, name="Vendas", number_ids=[other_org.instance.pk]
+            org.org, acting_member=org.owner, name="Vendas", number_ids=[other_org.number.pk]
         )
     assert refused.value.field == "numbers"
     assert not Queue.objects.exists()
@@ -177,13 +177,13 @@ def test_an_update_records_what_changed_with_the_previous_values(org, published_
             org.owner,
             name="Vendas B2B",
             member_ids=[bruno.pk],
-            number_ids=[org.instance.pk],
+            number_ids=[org.number.pk],
             distribution=Queue.Distribution.ROUND_ROBIN,
         )
     queue.refresh_from_db()
     assert queue.name == "Vendas B2B" and queue.distribution == "round_robin"
     assert list(queue.members.all()) == [bruno]
-    assert list(queue.numbers.all()) == [org.instance]
+    assert list(queue.numbers.all()) == [org.number]
     [changed] = events("queue.changed")
     assert (
         changed.data
@@ -193,7 +193,7 @@ def test_an_update_records_what_changed_with_the_previous_values(org, published_
             "distribution": ["off", "round_robin"],
             "members_added": [bruno.pk],
             "members_removed": [ana.pk],
-            "numbers_added": [org.instance.pk],
+            "numbers_added": [org.number.pk],
         }
     )
     # The thread head shows the queue's name, and the Queue tab its members' conversations.
@@ -218,13 +218,13 @@ def test_changing_only_the_numbers_or_the_rule_announces_nothing(org, published_
     queue = queues.create_queue(org.org, acting_member=org.owner, name="Vendas")
     Conversation.objects.filter(pk=org.conversation().pk).update(queue=queue)
     with committed():
-        update(queue, org.owner, number_ids=[org.instance.pk], distribution="least_load")
+        update(queue, org.owner, number_ids=[org.number.pk], distribution="least_load")
     assert published_events == []
 
 
 def test_new_targets_recompute_the_due_times_of_open_conversations(org):
     queue = queues.create_queue(
-        org.org, acting_member=org.owner, name="Vendas", number_ids=[org.instance.pk]
+        org.org, acting_member=org.owner, name="Vendas", number_ids=[org.number.pk]
     )
     conversation = org.conversation()
     assert conversation.first_response_due_at is None
@@ -270,7 +270,7 @@ def test_a_deleted_queues_conversations_stay_in_no_queue_without_due_times(
         org.org,
         acting_member=org.owner,
         name="Vendas",
-        number_ids=[org.instance.pk],
+        number_ids=[org.number.pk],
         first_response_minutes=1,
     )
     queue_id = queue.pk

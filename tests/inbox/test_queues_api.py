@@ -17,7 +17,7 @@ def test_queues_are_created_changed_and_deleted_through_the_api(org):
         client,
         "post",
         "/api/queues",
-        {"name": "Vendas", "member_ids": [ana.pk], "number_ids": [org.instance.pk]},
+        {"name": "Vendas", "member_ids": [ana.pk], "number_ids": [org.number.pk]},
     )
     assert made.status_code == 201, made.content
     queue = made.json()

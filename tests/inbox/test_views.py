@@ -10,7 +10,7 @@ from django.utils import timezone
 from conversa.engine.models import MessageIntent
 from conversa.inbox import canned_replies, ownership, states, tags
 from conversa.inbox.models import Contact, Conversation, Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 
 HX = {"HX-Request": "true"}
 
@@ -96,7 +96,7 @@ def test_a_failed_message_is_retried_once_as_a_new_intent(org):
     failed = Message.objects.create(
         organization=org.org,
         conversation=conversation,
-        instance=org.instance,
+        number=org.number,
         direction="out",
         body="Seu pedido saiu",
         status=Message.Status.FAILED,
@@ -119,7 +119,7 @@ def test_statuses_show_as_clock_ticks_and_blue_ticks(org):
         Message.objects.create(
             organization=org.org,
             conversation=conversation,
-            instance=org.instance,
+            number=org.number,
             direction="out",
             body=status,
             status=status,
@@ -140,7 +140,7 @@ def test_media_shows_a_placeholder(org):
     Message.objects.create(
         organization=org.org,
         conversation=conversation,
-        instance=org.instance,
+        number=org.number,
         direction="in",
         kind="audio",
         body="",
@@ -152,8 +152,8 @@ def test_media_shows_a_placeholder(org):
 
 @pytest.fixture
 def cloud(org):
-    Instance.objects.filter(pk=org.instance.pk).update(provider=Instance.Provider.CLOUD)
-    org.instance.refresh_from_db()
+    Number.objects.filter(pk=org.number.pk).update(provider=Number.Provider.CLOUD)
+    org.number.refresh_from_db()
     return org
 
 
@@ -226,7 +226,7 @@ def test_contact_panel_shows_consent_and_past_conversations(org):
     newer = org.conversation()
     conversation = Conversation.objects.create(
         organization=org.org,
-        instance=org.instance,
+        number=org.number,
         contact=newer.contact,
         status=Conversation.Status.RESOLVED,
         last_message_at=timezone.now() - timedelta(days=3),

@@ -18,7 +18,7 @@ from bench.cluster import (
 from bench.jobs import pending_jobs
 from conversa.engine import services
 from conversa.engine.models import ExecutionJob, MessageIntent
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.sandbox import simulator
 from conversa.sandbox.models import SandboxInstance, SandboxMessage
 from tests.conftest import make_org
@@ -37,7 +37,7 @@ def org(transactional_db):
     # No webhooks in these tests: the ledger and lookups by reference are the provider's word.
     SandboxInstance.objects.filter(pk=org.twin.pk).update(webhook_url="")
     # Thousands of sends in a minute: these tests are about the engine, not the quota.
-    Instance.objects.filter(pk=org.instance.pk).update(hourly_quota=0, daily_quota=0)
+    Number.objects.filter(pk=org.number.pk).update(hourly_quota=0, daily_quota=0)
     return org
 
 
@@ -65,7 +65,7 @@ def test_twenty_processes_creating_one_key_make_one_intent(org):
 
 
 def test_four_workers_send_two_thousand_jobs_exactly_once(org, cluster):
-    jobs = pending_jobs(org.instance, 2000)
+    jobs = pending_jobs(org.number, 2000)
     for _ in range(4):
         cluster.worker(batch_size=20)
     wait_until(
@@ -80,8 +80,8 @@ def test_four_workers_send_two_thousand_jobs_exactly_once(org, cluster):
 def test_four_workers_never_send_past_the_hourly_quota(org, cluster):
     """Each worker counts the quota inside its own transaction; the number's row lock makes them
     take turns, so together they stop exactly at the quota."""
-    Instance.objects.filter(pk=org.instance.pk).update(hourly_quota=50, daily_quota=0)
-    pending_jobs(org.instance, 300)
+    Number.objects.filter(pk=org.number.pk).update(hourly_quota=50, daily_quota=0)
+    pending_jobs(org.number, 300)
     for _ in range(4):
         cluster.worker(batch_size=20, concurrency=10)
     wait_until(
@@ -102,7 +102,7 @@ def test_four_workers_never_send_past_the_hourly_quota(org, cluster):
 
 def test_a_killed_worker_loses_nothing_and_duplicates_nothing(org, cluster):
     simulator.set_faults(SandboxInstance.objects.get(pk=org.twin.pk), latency_ms=300)
-    jobs = pending_jobs(org.instance, 60)
+    jobs = pending_jobs(org.number, 60)
     victim = cluster.worker(batch_size=10)
     wait_until(
         lambda: ExecutionJob.objects.filter(status=S.SENDING).exists(), 30, "a send in flight"
@@ -121,7 +121,7 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(org, cluster):
 
 def test_one_contacts_messages_arrive_in_order_despite_failures_and_three_workers(org, cluster):
     simulator.set_faults(SandboxInstance.objects.get(pk=org.twin.pk), failure_rate=0.2)
-    jobs = pending_jobs(org.instance, 50, contacts=1)
+    jobs = pending_jobs(org.number, 50, contacts=1)
     for _ in range(3):
         cluster.worker(batch_size=5)
     wait_until(
@@ -147,7 +147,7 @@ def test_chaos_loses_nothing_and_sends_nothing_twice(org, cluster):
     accepting."""
     twin = SandboxInstance.objects.get(pk=org.twin.pk)
     simulator.set_faults(twin, failure_rate=0.10, timeout_rate=0.05, hang_rate=0.01)
-    jobs = pending_jobs(org.instance, 1000, contacts=200)
+    jobs = pending_jobs(org.number, 1000, contacts=200)
     workers = [cluster.worker(batch_size=10) for _ in range(3)]
     terminal = [S.SENT, S.FAILED, S.DEAD]
     deadline = time.monotonic() + 600
@@ -178,7 +178,7 @@ def test_chaos_loses_nothing_and_sends_nothing_twice(org, cluster):
 
 def test_sigterm_finishes_the_send_in_hand_and_releases_the_rest(org, cluster):
     simulator.set_faults(SandboxInstance.objects.get(pk=org.twin.pk), latency_ms=300)
-    pending_jobs(org.instance, 30)
+    pending_jobs(org.number, 30)
     worker = cluster.worker(batch_size=10)
     wait_until(lambda: ExecutionJob.objects.filter(status=S.SENDING).exists(), 30, "a send")
     worker.send_signal(signal.SIGTERM)

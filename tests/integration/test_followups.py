@@ -16,7 +16,7 @@ from bench.cluster import Cluster, database_url, ledger_duplicates, wait_until
 from conversa.crm import services
 from conversa.crm.models import FollowUp, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.sandbox import simulator
 from conversa.sandbox.models import SandboxInstance, SandboxMessage
 from tests.conftest import make_org
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.skipif(
 def org(transactional_db):
     org = make_org()
     SandboxInstance.objects.filter(pk=org.twin.pk).update(webhook_url="")
-    Instance.objects.filter(pk=org.instance.pk).update(hourly_quota=0, daily_quota=0)
+    Number.objects.filter(pk=org.number.pk).update(hourly_quota=0, daily_quota=0)
     return org
 
 

@@ -17,7 +17,7 @@ from django.db import connection
 
 from bench.cluster import web_server
 from conversa.inbox.models import Contact, Conversation, Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.cloud import signature
 from conversa.providers.evolution import SECRET_HEADER
 from tests.conftest import make_org
@@ -49,21 +49,21 @@ def servers(django_db_setup):
 @pytest.fixture
 def numbers(transactional_db):
     org = make_org()
-    evolution = Instance.objects.create(
+    evolution = Number.objects.create(
         organization=org.org,
         name="Evolution number",
-        provider=Instance.Provider.EVOLUTION,
+        provider=Number.Provider.EVOLUTION,
         provider_name="race",
-        status=Instance.Status.CONNECTED,
+        status=Number.Status.CONNECTED,
     )
-    cloud = Instance.objects.create(
+    cloud = Number.objects.create(
         organization=org.org,
         name="Cloud number",
-        provider=Instance.Provider.CLOUD,
+        provider=Number.Provider.CLOUD,
         provider_name="106540352242922",
         provider_token="token",
         app_secret=APP_SECRET,
-        status=Instance.Status.CONNECTED,
+        status=Number.Status.CONNECTED,
     )
     return org, evolution, cloud
 
@@ -103,14 +103,14 @@ def cloud_message(phone: str, message_id: str, text: str) -> dict:
     }
 
 
-def request(instance: Instance, payload: dict) -> tuple[str, bytes, dict]:
+def request(number: Number, payload: dict) -> tuple[str, bytes, dict]:
     raw = json.dumps(payload).encode()
-    if instance.provider == Instance.Provider.CLOUD:
+    if number.provider == Number.Provider.CLOUD:
         headers = {"X-Hub-Signature-256": "sha256=" + signature(APP_SECRET, raw)}
     else:
-        headers = {SECRET_HEADER: instance.webhook_secret}
+        headers = {SECRET_HEADER: number.webhook_secret}
     headers["Content-Type"] = "application/json"
-    return f"/webhooks/{instance.provider}/{instance.webhook_key}", raw, headers
+    return f"/webhooks/{number.provider}/{number.webhook_key}", raw, headers
 
 
 def at_once(servers: list[httpx.Client], requests: list[tuple[str, bytes, dict]]) -> list[int]:
@@ -131,28 +131,28 @@ def at_once(servers: list[httpx.Client], requests: list[tuple[str, bytes, dict]]
     return codes
 
 
-def shape(instance: Instance):
-    return cloud_message if instance.provider == Instance.Provider.CLOUD else evolution_upsert
+def shape(number: Number):
+    return cloud_message if number.provider == Number.Provider.CLOUD else evolution_upsert
 
 
-def one_contact_one_conversation(org, instance: Instance, phone: str) -> Contact:
+def one_contact_one_conversation(org, number: Number, phone: str) -> Contact:
     contact = Contact.objects.get(organization=org.org, phone=phone)
-    assert Conversation.objects.filter(instance=instance, contact=contact).count() == 1
+    assert Conversation.objects.filter(number=number, contact=contact).count() == 1
     return contact
 
 
 @pytest.mark.parametrize("provider", ["evolution", "cloud"])
 def test_the_same_first_message_to_two_processes_is_stored_once(servers, numbers, provider):
     org, evolution, cloud = numbers
-    instance = cloud if provider == "cloud" else evolution
+    number = cloud if provider == "cloud" else evolution
     for n in range(ROUNDS):
         phone = f"55119{provider == 'cloud':d}7{n:06d}"
-        payload = shape(instance)(phone, f"RACE-SAME-{provider}-{n}", "Oi")
+        payload = shape(number)(phone, f"RACE-SAME-{provider}-{n}", "Oi")
 
-        codes = at_once(servers, [request(instance, payload)] * 2)
+        codes = at_once(servers, [request(number, payload)] * 2)
 
         assert codes == [200, 200]
-        contact = one_contact_one_conversation(org, instance, phone)
+        contact = one_contact_one_conversation(org, number, phone)
         assert Message.objects.filter(conversation__contact=contact).count() == 1
 
 
@@ -162,17 +162,17 @@ def test_two_first_messages_of_one_contact_make_one_conversation(servers, number
     """A known contact (imported, or met on another number) has no conversation here yet: then
     only the conversation's own constraint keeps the two processes from opening one each."""
     org, evolution, cloud = numbers
-    instance = cloud if provider == "cloud" else evolution
+    number = cloud if provider == "cloud" else evolution
     for n in range(ROUNDS):
         phone = f"55119{provider == 'cloud':d}{known:d}{n:06d}"
         if known:
             Contact.objects.create(organization=org.org, phone=phone, name="Imported")
-        first = shape(instance)(phone, f"RACE-A-{provider}-{known}-{n}", "Oi")
-        second = shape(instance)(phone, f"RACE-B-{provider}-{known}-{n}", "Tudo bem?")
+        first = shape(number)(phone, f"RACE-A-{provider}-{known}-{n}", "Oi")
+        second = shape(number)(phone, f"RACE-B-{provider}-{known}-{n}", "Tudo bem?")
 
-        codes = at_once(servers, [request(instance, first), request(instance, second)])
+        codes = at_once(servers, [request(number, first), request(number, second)])
 
         assert codes == [200, 200]
-        contact = one_contact_one_conversation(org, instance, phone)
+        contact = one_contact_one_conversation(org, number, phone)
         bodies = Message.objects.filter(conversation__contact=contact).values_list("body")
         assert sorted(body for (body,) in bodies) == ["Oi", "Tudo bem?"]

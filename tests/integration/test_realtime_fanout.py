@@ -96,9 +96,9 @@ def test_an_event_raised_in_one_process_reaches_sockets_of_another(servers, tran
         # a quiet spell (redis-py 8's default 5-second socket timeout once closed it here).
         assert hears_nothing(ours, timeout=IDLE_SECONDS)
         answer = api.post(
-            f"/webhooks/sandbox/{org.instance.webhook_key}",
+            f"/webhooks/sandbox/{org.number.webhook_key}",
             content=webhook,
-            headers={SECRET_HEADER: org.instance.webhook_secret},
+            headers={SECRET_HEADER: org.number.webhook_secret},
         )
         assert answer.status_code == 200, answer.text
         message = Message.objects.get(provider_message_id="3EB0FANOUT")

@@ -25,9 +25,9 @@ def server(django_db_setup):
 
 
 def test_the_front_door_stores_once_and_refuses_clearly(server, transactional_db, settings):
-    instance = make_org().instance
-    url = f"/webhooks/sandbox/{instance.webhook_key}"
-    good = {SECRET_HEADER.lower(): instance.webhook_secret, "content-type": "application/json"}
+    number = make_org().number
+    url = f"/webhooks/sandbox/{number.webhook_key}"
+    good = {SECRET_HEADER.lower(): number.webhook_secret, "content-type": "application/json"}
     body = json.dumps(upsert("3EB0INGRESS")).encode()
 
     first = server.post(url, content=body, headers=good)
@@ -45,7 +45,7 @@ def test_the_front_door_stores_once_and_refuses_clearly(server, transactional_db
     assert (unknown.status_code, unknown.json()["error"]) == (404, "not_found")
     too_large = b" " * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
     assert server.post(url, content=too_large, headers=good).status_code == 413
-    assert ProviderEvent.objects.filter(instance=instance).count() == 1
+    assert ProviderEvent.objects.filter(number=number).count() == 1
 
     # Everything else still goes through Django: the handshake GET, pages, the API.
     assert server.get(url).status_code == 405

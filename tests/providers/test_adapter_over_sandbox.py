@@ -7,7 +7,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers import evolution
 from conversa.providers.base import ProviderError
 from conversa.providers.evolution import SECRET_HEADER
@@ -44,12 +44,12 @@ def wire(monkeypatch, db):
 
 
 @pytest.fixture
-def number(db, org) -> Instance:
-    """A Conversa instance whose sandbox twin does not exist yet."""
-    return Instance.objects.create(
+def number(db, org) -> Number:
+    """A Conversa number whose sandbox twin does not exist yet."""
+    return Number.objects.create(
         organization=org.org,
         name="New number",
-        provider=Instance.Provider.SANDBOX,
+        provider=Number.Provider.SANDBOX,
         provider_name="loja-nova",
     )
 
@@ -78,7 +78,7 @@ def test_adapter_creates_connects_and_sends_through_the_sandbox(wire, number):
     message = SandboxMessage.objects.get()
     assert result.provider_message_id == message.message_id
     assert (message.from_me, message.text, message.reference) == (True, "Olá", "intent-42")
-    # The global key created the instance; its own token did everything after.
+    # The global key created the number; its own token did everything after.
     tokens = [headers["apikey"] for _, _, headers in wire]
     assert tokens == [GLOBAL_KEY] + [number.provider_token] * 6
 

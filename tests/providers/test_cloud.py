@@ -17,7 +17,7 @@ from conversa.engine import services
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.engine.worker import Worker
 from conversa.inbox.models import Conversation, Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.base import InboundMessage, StatusUpdate
 from conversa.providers.cloud import CloudProvider, graph_error
 from conversa.providers.models import ProviderEvent
@@ -149,22 +149,22 @@ def signed(raw: bytes, secret: str = SECRET) -> dict:
 
 
 @pytest.fixture
-def cloud(org) -> Instance:
-    return Instance.objects.create(
+def cloud(org) -> Number:
+    return Number.objects.create(
         organization=org.org,
         name="Cloud number",
-        provider=Instance.Provider.CLOUD,
+        provider=Number.Provider.CLOUD,
         provider_name="106540352242922",
         provider_token="token",  # noqa: S106
         app_secret=SECRET,
         verify_token="verify-me",  # noqa: S106
-        status=Instance.Status.CONNECTED,
+        status=Number.Status.CONNECTED,
     )
 
 
-def post(client, instance: Instance, raw: bytes, headers: dict | None = None):
+def post(client, number: Number, raw: bytes, headers: dict | None = None):
     return client.post(
-        f"/webhooks/cloud/{instance.webhook_key}",
+        f"/webhooks/cloud/{number.webhook_key}",
         data=raw,
         content_type="application/json",
         headers=signed(raw) if headers is None else headers,
@@ -193,7 +193,7 @@ def test_payload_posted_twice_is_accepted_once(client, cloud, path):
     assert second.json() == {"ok": True, "stored": 0, "duplicates": len(expected)}
     inbound = [e for e in expected if e[0] == "InboundMessage"]
     assert Message.objects.count() == len(inbound)
-    assert ProviderEvent.objects.filter(instance=cloud).count() == len(expected)
+    assert ProviderEvent.objects.filter(number=cloud).count() == len(expected)
 
 
 def test_a_batch_of_changes_is_every_change(client, cloud):
@@ -206,7 +206,7 @@ def test_a_batch_of_changes_is_every_change(client, cloud):
     assert response.json()["stored"] == 2
     bodies = sorted(Message.objects.values_list("body", flat=True))
     assert bodies == ["MESSAGE_BODY", "MESSAGE_BODY2"]
-    assert Conversation.objects.filter(instance=cloud).count() == 2
+    assert Conversation.objects.filter(number=cloud).count() == 2
 
 
 @pytest.mark.parametrize(
@@ -257,33 +257,33 @@ def graph(delivered_webhooks):
     """A Cloud number of a fresh organization, with its twin on the sandbox's Graph API, and
     the sandbox's signed webhooks coming back to the live server."""
     org = make_org(webhook_base=delivered_webhooks)
-    instance = Instance.objects.create(
+    number = Number.objects.create(
         organization=org.org,
         name="Cloud number",
-        provider=Instance.Provider.CLOUD,
+        provider=Number.Provider.CLOUD,
         provider_name="106540352242922",
         app_secret=SECRET,
         phone_number="5511933334444",
-        status=Instance.Status.CONNECTED,
+        status=Number.Status.CONNECTED,
     )
     twin = simulator.create_cloud_number(
-        instance.provider_name,
-        instance.phone_number,
-        f"{delivered_webhooks}/webhooks/cloud/{instance.webhook_key}",
+        number.provider_name,
+        number.phone_number,
+        f"{delivered_webhooks}/webhooks/cloud/{number.webhook_key}",
         SECRET,
     )
-    instance.provider_token = twin.token
-    instance.save(update_fields=["provider_token"])
-    return org, instance, twin
+    number.provider_token = twin.token
+    number.save(update_fields=["provider_token"])
+    return org, number, twin
 
 
 def test_a_round_trip_through_the_graph_api(graph):
     """The customer writes (a signed webhook), the agent replies within the window, the
     engine sends through the Graph API, and Meta-shaped statuses bring it to DELIVERED."""
-    org, instance, twin = graph
+    org, number, twin = graph
     simulator.customer_says(twin, "5511988887777", "Oi, tudo bem?", name="Ana")
-    wait_for(lambda: Message.objects.filter(instance=instance).exists(), "the inbound message")
-    conversation = Conversation.objects.get(instance=instance)
+    wait_for(lambda: Message.objects.filter(number=number).exists(), "the inbound message")
+    conversation = Conversation.objects.get(number=number)
     assert conversation.contact.name == "Ana"
     assert conversation.last_inbound_at is not None
 
@@ -298,15 +298,15 @@ def test_a_round_trip_through_the_graph_api(graph):
         lambda: Message.objects.get(pk=job.message_id).status == Message.Status.DELIVERED,
         "the delivered status",
     )
-    echoed = ProviderEvent.objects.filter(instance=instance, kind="StatusUpdate")
+    echoed = ProviderEvent.objects.filter(number=number, kind="StatusUpdate")
     assert set(echoed.values_list("reference", flat=True)) == {job.reference}
 
 
 def test_outside_the_24_hour_window_free_text_is_blocked(graph):
-    org, instance, twin = graph
+    org, number, twin = graph
     simulator.customer_says(twin, "5511988887777", "Oi", name="Ana")
-    wait_for(lambda: Conversation.objects.filter(instance=instance).exists(), "the conversation")
-    conversation = Conversation.objects.get(instance=instance)
+    wait_for(lambda: Conversation.objects.filter(number=number).exists(), "the conversation")
+    conversation = Conversation.objects.get(number=number)
     Conversation.objects.filter(pk=conversation.pk).update(
         last_inbound_at=timezone.now() - timedelta(hours=25)
     )
@@ -321,13 +321,13 @@ def test_outside_the_24_hour_window_free_text_is_blocked(graph):
 def test_a_template_opens_a_conversation_outside_the_window(graph):
     """Free text is blocked outside the 24-hour window; the approved template is sent, as a
     template, through the Graph API."""
-    org, instance, twin = graph
+    org, number, twin = graph
     client = Client()
     headers = {"Authorization": f"Bearer {org.api_token()}"}
     template = {"name": "pedido_enviado", "language": "pt_BR", "variables": ["Ana", "#4821"]}
     answer = client.post(
         "/api/intents",
-        {"phone": "5511988887777", "template": template, "instance_id": instance.pk},
+        {"phone": "5511988887777", "template": template, "number_id": number.pk},
         content_type="application/json",
         headers=headers,
     )
@@ -343,7 +343,7 @@ def test_a_template_opens_a_conversation_outside_the_window(graph):
 
     free_text = client.post(
         "/api/intents",
-        {"phone": "5511988887777", "body": "Oi de novo", "instance_id": instance.pk},
+        {"phone": "5511988887777", "body": "Oi de novo", "number_id": number.pk},
         content_type="application/json",
         headers=headers,
     )
@@ -356,7 +356,7 @@ def test_a_template_needs_a_cloud_number_and_an_intent_needs_text_or_template(or
     template = {"name": "boas_vindas", "language": "pt_BR", "variables": []}
     answer = client.post(
         "/api/intents",
-        {"phone": "5511988887777", "template": template, "instance_id": org.instance.pk},
+        {"phone": "5511988887777", "template": template, "number_id": org.number.pk},
         content_type="application/json",
         headers=headers,
     )

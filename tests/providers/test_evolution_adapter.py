@@ -12,7 +12,7 @@ import pytest
 
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Conversation, Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.base import (
     ConnectionUpdate,
     InboundMessage,
@@ -116,25 +116,25 @@ def adapter() -> EvolutionProvider:
 
 def parse(payload) -> list:
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    return adapter().parse_webhook(Instance(provider="evolution"), raw)
+    return adapter().parse_webhook(Number(provider="evolution"), raw)
 
 
 @pytest.fixture
-def evolution_instance(org) -> Instance:
+def evolution_number(org) -> Number:
     """A number of the same organization connected through a real Evolution server."""
-    return Instance.objects.create(
+    return Number.objects.create(
         organization=org.org,
         name="Evolution number",
-        provider=Instance.Provider.EVOLUTION,
+        provider=Number.Provider.EVOLUTION,
         provider_name="servicewa",
-        status=Instance.Status.CREATED,
+        status=Number.Status.CREATED,
     )
 
 
 @pytest.fixture(params=["evolution", "sandbox"])
-def webhook_instance(request, org, evolution_instance) -> Instance:
+def webhook_number(request, org, evolution_number) -> Number:
     """Both transports that speak Evolution's protocol receive these payloads."""
-    return evolution_instance if request.param == "evolution" else org.instance
+    return evolution_number if request.param == "evolution" else org.number
 
 
 # A. Every payload, through the adapter
@@ -148,7 +148,7 @@ def test_every_payload_file_has_an_expectation():
 @pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])
 def test_payload_parses_to_its_expected_neutral_events(path):
     raw = path.read_bytes()
-    parsed = adapter().parse_webhook(Instance(provider="evolution"), raw)
+    parsed = adapter().parse_webhook(Number(provider="evolution"), raw)
 
     assert [item.event for item in parsed] == EXPECTED[path.name]
     for item in parsed:
@@ -158,23 +158,23 @@ def test_payload_parses_to_its_expected_neutral_events(path):
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])
-def test_payload_posted_twice_is_accepted_once(client, webhook_instance, path):
+def test_payload_posted_twice_is_accepted_once(client, webhook_number, path):
     raw = path.read_bytes()
     expected = EXPECTED[path.name]
     inbound = [e for e in expected if isinstance(e, InboundMessage)]
 
-    first = post_webhook(client, webhook_instance, raw)
+    first = post_webhook(client, webhook_number, raw)
 
     assert first.status_code == 200, first.content
     assert first.json() == {"ok": True, "stored": len(expected), "duplicates": 0}
-    events = ProviderEvent.objects.filter(instance=webhook_instance)
+    events = ProviderEvent.objects.filter(number=webhook_number)
     assert sorted(events.values_list("kind", flat=True)) == sorted(
         type(e).__name__ for e in expected
     )
     assert all(event.payload == json.loads(raw) for event in events)
     assert Message.objects.count() == len(inbound)
 
-    second = post_webhook(client, webhook_instance, raw)
+    second = post_webhook(client, webhook_number, raw)
 
     assert second.status_code == 200
     assert second.json() == {"ok": True, "stored": 0, "duplicates": len(expected)}
@@ -186,7 +186,7 @@ def test_payload_posted_twice_is_accepted_once(client, webhook_instance, path):
 
 
 def test_conversation_text_is_stored_as_an_inbound_message(client, org):
-    post_webhook(client, org.instance, capture(TEXT_CAPTURE))
+    post_webhook(client, org.number, capture(TEXT_CAPTURE))
 
     message = Message.objects.get()
     assert message.direction == Message.Direction.INBOUND
@@ -200,7 +200,7 @@ def test_conversation_text_is_stored_as_an_inbound_message(client, org):
 
 
 def test_extended_text_is_stored_as_text(client, org):
-    post_webhook(client, org.instance, capture("messages_upsert_extended_text_woofed.json"))
+    post_webhook(client, org.number, capture("messages_upsert_extended_text_woofed.json"))
 
     message = Message.objects.get()
     assert (message.kind, message.body) == ("text", "Teste")
@@ -208,7 +208,7 @@ def test_extended_text_is_stored_as_text(client, org):
 
 
 def test_image_is_stored_as_image_with_its_caption(client, org):
-    post_webhook(client, org.instance, capture("messages_upsert_image_percy2017.json"))
+    post_webhook(client, org.number, capture("messages_upsert_image_percy2017.json"))
 
     message = Message.objects.get()
     assert (message.kind, message.body) == ("image", "hola - text con multimedia (imagen)")
@@ -217,7 +217,7 @@ def test_image_is_stored_as_image_with_its_caption(client, org):
 def test_image_without_caption_is_stored_as_image_with_empty_body(client, org):
     post_webhook(
         client,
-        org.instance,
+        org.number,
         capture("messages_upsert_image_base64_evo_crm_fixture.json"),
     )
 
@@ -225,41 +225,41 @@ def test_image_without_caption_is_stored_as_image_with_empty_body(client, org):
     assert (message.kind, message.body) == ("image", "")
 
 
-def test_connection_open_marks_the_number_connected_with_its_phone(client, evolution_instance):
-    post_webhook(client, evolution_instance, capture("connection_update_open_v2_msgorch.json"))
+def test_connection_open_marks_the_number_connected_with_its_phone(client, evolution_number):
+    post_webhook(client, evolution_number, capture("connection_update_open_v2_msgorch.json"))
 
-    evolution_instance.refresh_from_db()
-    assert evolution_instance.status == Instance.Status.CONNECTED
-    assert evolution_instance.phone_number == "5216321123877"
-    assert evolution_instance.last_activity_at is not None
+    evolution_number.refresh_from_db()
+    assert evolution_number.status == Number.Status.CONNECTED
+    assert evolution_number.phone_number == "5216321123877"
+    assert evolution_number.last_activity_at is not None
 
 
 def test_connection_close_marks_the_number_disconnected(client, org):
-    post_webhook(client, org.instance, capture("connection_update_close_woofed.json"))
+    post_webhook(client, org.number, capture("connection_update_close_woofed.json"))
 
-    org.instance.refresh_from_db()
-    assert org.instance.status == Instance.Status.DISCONNECTED
+    org.number.refresh_from_db()
+    assert org.number.status == Number.Status.DISCONNECTED
 
 
-def test_connecting_then_open_follow_each_other(client, evolution_instance):
+def test_connecting_then_open_follow_each_other(client, evolution_number):
     for name in [
         "connection_update_connecting_v2_msgorch.json",
         "connection_update_open_v2_msgorch.json",
     ]:
-        post_webhook(client, evolution_instance, capture(name))
+        post_webhook(client, evolution_number, capture(name))
 
-    evolution_instance.refresh_from_db()
-    assert evolution_instance.status == Instance.Status.CONNECTED
-    assert ProviderEvent.objects.filter(instance=evolution_instance).count() == 2
+    evolution_number.refresh_from_db()
+    assert evolution_number.status == Number.Status.CONNECTED
+    assert ProviderEvent.objects.filter(number=evolution_number).count() == 2
 
 
-def test_qr_update_keeps_the_code_to_scan(client, evolution_instance):
-    post_webhook(client, evolution_instance, capture("qrcode_updated_woofed.json"))
+def test_qr_update_keeps_the_code_to_scan(client, evolution_number):
+    post_webhook(client, evolution_number, capture("qrcode_updated_woofed.json"))
 
-    evolution_instance.refresh_from_db()
-    assert evolution_instance.status == Instance.Status.CONNECTING
-    assert evolution_instance.qr_code == QR_CODE
-    assert evolution_instance.last_activity_at is not None
+    evolution_number.refresh_from_db()
+    assert evolution_number.status == Number.Status.CONNECTING
+    assert evolution_number.qr_code == QR_CODE
+    assert evolution_number.last_activity_at is not None
     event = ProviderEvent.objects.get()
     assert event.kind == "QrUpdate"
     assert event.event == {"code": QR_CODE}
@@ -273,12 +273,12 @@ def test_captured_updates_advance_our_outbound_message(client, org):
         provider_message_id=OUR_SEND_ID, status=Message.Status.SENT
     )
 
-    post_webhook(client, org.instance, capture("send_message_v2_msgorch.json"))
-    post_webhook(client, org.instance, capture("messages_update_delivery_ack_v2_msgorch.json"))
+    post_webhook(client, org.number, capture("send_message_v2_msgorch.json"))
+    post_webhook(client, org.number, capture("messages_update_delivery_ack_v2_msgorch.json"))
     message.refresh_from_db()
     assert message.status == Message.Status.DELIVERED
 
-    post_webhook(client, org.instance, capture("messages_update_read_lid_v2_msgorch.json"))
+    post_webhook(client, org.number, capture("messages_update_read_lid_v2_msgorch.json"))
     message.refresh_from_db()
     assert message.status == Message.Status.READ
     assert message.read_at is not None
@@ -293,15 +293,15 @@ def test_delivery_after_read_does_not_move_the_status_back(client, org):
         provider_message_id=OUR_SEND_ID, status=Message.Status.SENT
     )
 
-    post_webhook(client, org.instance, capture("messages_update_read_lid_v2_msgorch.json"))
-    post_webhook(client, org.instance, capture("messages_update_delivery_ack_v2_msgorch.json"))
+    post_webhook(client, org.number, capture("messages_update_read_lid_v2_msgorch.json"))
+    post_webhook(client, org.number, capture("messages_update_delivery_ack_v2_msgorch.json"))
 
     message.refresh_from_db()
     assert message.status == Message.Status.READ
 
 
 def test_status_for_a_send_not_recorded_yet_is_kept_unprocessed(client, org):
-    post_webhook(client, org.instance, capture("messages_update_delivery_ack_v2_msgorch.json"))
+    post_webhook(client, org.number, capture("messages_update_delivery_ack_v2_msgorch.json"))
 
     event = ProviderEvent.objects.get()
     assert event.provider_message_id == OUR_SEND_ID
@@ -309,8 +309,8 @@ def test_status_for_a_send_not_recorded_yet_is_kept_unprocessed(client, org):
 
 
 def test_read_of_an_incoming_message_changes_nothing(client, org):
-    post_webhook(client, org.instance, capture(TEXT_CAPTURE))
-    post_webhook(client, org.instance, capture("messages_update_read_incoming_v2_msgorch.json"))
+    post_webhook(client, org.number, capture(TEXT_CAPTURE))
+    post_webhook(client, org.number, capture("messages_update_read_incoming_v2_msgorch.json"))
 
     message = Message.objects.get()
     assert message.status == Message.Status.RECEIVED
@@ -318,7 +318,7 @@ def test_read_of_an_incoming_message_changes_nothing(client, org):
 
 
 def test_echo_of_our_own_send_stores_no_message(client, org):
-    response = post_webhook(client, org.instance, capture("send_message_v2_msgorch.json"))
+    response = post_webhook(client, org.number, capture("send_message_v2_msgorch.json"))
 
     assert response.json() == {"ok": True, "stored": 0, "duplicates": 0}
     assert not Message.objects.exists()
@@ -326,13 +326,13 @@ def test_echo_of_our_own_send_stores_no_message(client, org):
 
 
 def test_payload_for_one_organization_never_lands_in_another(client, org, other_org):
-    post_webhook(client, org.instance, capture(TEXT_CAPTURE))
+    post_webhook(client, org.number, capture(TEXT_CAPTURE))
 
     assert Message.objects.get().organization == org.org
     assert not Message.objects.filter(organization=other_org.org).exists()
     assert not Contact.objects.filter(organization=other_org.org).exists()
     # The same capture for the other organization is its own message, not a duplicate.
-    post_webhook(client, other_org.instance, capture(TEXT_CAPTURE))
+    post_webhook(client, other_org.number, capture(TEXT_CAPTURE))
     assert Message.objects.filter(organization=other_org.org).count() == 1
 
 
@@ -376,7 +376,7 @@ def test_one_person_under_a_lid_and_a_phone_jid_is_one_contact_and_one_conversat
     by_phone["data"]["message"] = {"conversation": "Sou eu de novo"}
 
     for payload in (by_lid, by_phone):
-        assert post_webhook(client, org.instance, payload).status_code == 200
+        assert post_webhook(client, org.number, payload).status_code == 200
 
     contact = Contact.objects.get(organization=org.org)
     assert contact.phone == "5216622001169"
@@ -495,7 +495,7 @@ def test_close_that_is_not_a_logout_has_no_reason():
     ]
 
 
-def test_instance_status_closed_is_a_logout():
+def test_number_status_closed_is_a_logout():
     payload = load("connection_update_close_woofed.json")
     payload.update(event="status.instance", data={"instance": "woofedinstance", "status": "closed"})
 
@@ -504,7 +504,7 @@ def test_instance_status_closed_is_a_logout():
     ]
 
 
-def test_instance_status_created_says_nothing_new():
+def test_number_status_created_says_nothing_new():
     payload = load("connection_update_close_woofed.json")
     payload.update(
         event="STATUS_INSTANCE", data={"instance": "woofedinstance", "status": "created"}
@@ -523,9 +523,9 @@ def test_logout_event_with_null_data_is_a_logout():
     assert item.dedupe_key == f"logout:{payload['date_time']}"
 
 
-def test_removed_instance_with_null_data_is_ignored_not_malformed():
+def test_removed_number_with_null_data_is_ignored_not_malformed():
     payload = load("connection_update_close_woofed.json")
-    payload.update(event="remove.instance", data=None)
+    payload.update(event="remove.number", data=None)
 
     assert parse(payload) == []
 
@@ -591,7 +591,7 @@ def test_events_we_do_not_follow_are_ignored(event):
 )
 def test_unreadable_body_is_malformed(raw):
     with pytest.raises(WebhookMalformed):
-        adapter().parse_webhook(Instance(provider="evolution"), raw)
+        adapter().parse_webhook(Number(provider="evolution"), raw)
 
 
 def test_upsert_without_key_is_malformed():

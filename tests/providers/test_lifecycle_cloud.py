@@ -3,7 +3,7 @@ real HTTP: the number and token are checked, and there is nothing else to manage
 
 import pytest
 
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers import http
 from conversa.providers.base import ProviderError
 from conversa.providers.cloud import CloudProvider
@@ -20,14 +20,14 @@ def graph(live_server, settings, transactional_db) -> str:
 
 
 @pytest.fixture
-def number(graph) -> Instance:
+def number(graph) -> Number:
     """A Cloud number as a person types it in, its twin registered on the Graph side."""
     org = make_org()
     twin = simulator.create_cloud_number(PHONE_NUMBER_ID, "5511933334444", "", "app-secret")
-    return Instance(
+    return Number(
         organization=org.org,
         name="Cloud number",
-        provider=Instance.Provider.CLOUD,
+        provider=Number.Provider.CLOUD,
         provider_name=PHONE_NUMBER_ID,
         provider_token=twin.token,
     )

@@ -4,7 +4,7 @@ with the sandbox's webhooks coming back to Conversa's own endpoint (docs/provide
 import httpx
 import pytest
 
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.base import Pairing, ProviderError
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
@@ -18,44 +18,44 @@ def live(delivered_webhooks):
 
 
 @pytest.fixture
-def number(live) -> Instance:
+def number(live) -> Number:
     """A sandbox number of a fresh organization, not yet created on the sandbox."""
     org = make_org(webhook_base=live)
-    return Instance.objects.create(
+    return Number.objects.create(
         organization=org.org,
         name="Loja do centro",
-        provider=Instance.Provider.SANDBOX,
+        provider=Number.Provider.SANDBOX,
         provider_name="loja-centro",
-        status=Instance.Status.CREATED,
+        status=Number.Status.CREATED,
     )
 
 
-def webhook_url(live: str, number: Instance) -> str:
+def webhook_url(live: str, number: Number) -> str:
     return f"{live}/webhooks/sandbox/{number.webhook_key}"
 
 
-def created(live: str, number: Instance):
+def created(live: str, number: Number):
     provider = get_provider(number)
     number.provider_token = provider.create_instance(number, webhook_url(live, number))
     number.save(update_fields=["provider_token"])
     return provider
 
 
-def act(live: str, instance: Instance, action: str, **body) -> httpx.Response:
+def act(live: str, on: Number, action: str, **body) -> httpx.Response:
     """What the person does on the sandbox page: scan, drop, let the QR expire."""
     return httpx.post(
-        f"{live}/sandbox/evolution/{action}/{instance.provider_name}",
-        headers={"apikey": instance.provider_token},
+        f"{live}/sandbox/evolution/{action}/{on.provider_name}",
+        headers={"apikey": on.provider_token},
         json=body,
     )
 
 
-def status_of(number: Instance) -> str:
-    return Instance.objects.values_list("status", flat=True).get(pk=number.pk)
+def status_of(number: Number) -> str:
+    return Number.objects.values_list("status", flat=True).get(pk=number.pk)
 
 
-def connection_events(number: Instance, **event) -> list[dict]:
-    records = ProviderEvent.objects.filter(instance=number, kind="ConnectionUpdate")
+def connection_events(number: Number, **event) -> list[dict]:
+    records = ProviderEvent.objects.filter(number=number, kind="ConnectionUpdate")
     return [
         r.event for r in records.order_by("id") if all(r.event[k] == v for k, v in event.items())
     ]
@@ -68,18 +68,18 @@ def test_a_number_is_created_paired_dropped_paired_again_logged_out_and_deleted(
     first = provider.connect(number)
     assert isinstance(first, Pairing)
     assert first.image.startswith("data:image/png;base64,")
-    wait_for(lambda: Instance.objects.get(pk=number.pk).qr_code == first.code, "the QR by webhook")
-    assert status_of(number) == Instance.Status.CONNECTING
+    wait_for(lambda: Number.objects.get(pk=number.pk).qr_code == first.code, "the QR by webhook")
+    assert status_of(number) == Number.Status.CONNECTING
 
     assert act(live, number, "scan", number="5511955554444").status_code == 200
     assert provider.connection_state(number) == "connected"
-    wait_for(lambda: status_of(number) == Instance.Status.CONNECTED, "connection.update open")
-    assert Instance.objects.get(pk=number.pk).phone_number == "5511955554444"
+    wait_for(lambda: status_of(number) == Number.Status.CONNECTED, "connection.update open")
+    assert Number.objects.get(pk=number.pk).phone_number == "5511955554444"
     assert provider.connect(number) is None
 
     assert act(live, number, "drop").status_code == 200
     assert provider.connection_state(number) == "disconnected"
-    wait_for(lambda: status_of(number) == Instance.Status.DISCONNECTED, "connection.update close")
+    wait_for(lambda: status_of(number) == Number.Status.DISCONNECTED, "connection.update close")
     assert connection_events(number, status="disconnected") == [
         {"status": "disconnected", "phone": "5511955554444", "reason": ""}
     ]
@@ -87,13 +87,13 @@ def test_a_number_is_created_paired_dropped_paired_again_logged_out_and_deleted(
     again = provider.connect(number)
     assert again.code != first.code
     act(live, number, "scan")
-    wait_for(lambda: status_of(number) == Instance.Status.CONNECTED, "connected again")
+    wait_for(lambda: status_of(number) == Number.Status.CONNECTED, "connected again")
 
     provider.logout(number)
     assert provider.connection_state(number) == "disconnected"
     # A close that will not reconnect, status.instance "closed", then logout.instance.
     wait_for(lambda: len(connection_events(number, reason="logged_out")) == 3, "the logout")
-    assert status_of(number) == Instance.Status.DISCONNECTED
+    assert status_of(number) == Number.Status.DISCONNECTED
     provider.logout(number)  # already closed: Evolution's 400 counts as done
 
     provider.delete_instance(number)
@@ -108,9 +108,9 @@ def test_each_connect_shows_a_fresh_qr_and_announces_it(live, number):
 
     assert codes[0] != codes[1]
     wait_for(lambda: ProviderEvent.objects.filter(kind="QrUpdate").count() == 2, "two QRs")
-    stored = ProviderEvent.objects.filter(instance=number, kind="QrUpdate").order_by("id")
+    stored = ProviderEvent.objects.filter(number=number, kind="QrUpdate").order_by("id")
     assert [record.event["code"] for record in stored] == codes
-    wait_for(lambda: Instance.objects.get(pk=number.pk).qr_code == codes[1], "the newest QR")
+    wait_for(lambda: Number.objects.get(pk=number.pk).qr_code == codes[1], "the newest QR")
 
 
 def test_a_qr_nobody_scans_ends_refused(live, number):
@@ -123,7 +123,7 @@ def test_a_qr_nobody_scans_ends_refused(live, number):
     assert connection_events(number, reason="refused") == [
         {"status": "disconnected", "phone": "", "reason": "refused"}
     ]
-    assert status_of(number) == Instance.Status.DISCONNECTED
+    assert status_of(number) == Number.Status.DISCONNECTED
     assert provider.connection_state(number) == "disconnected"
 
 
@@ -140,7 +140,7 @@ def test_restart_keeps_an_open_number_open_and_refuses_a_closed_one(live, number
     provider.restart(number)
 
     assert provider.connection_state(number) == "connected"
-    wait_for(lambda: status_of(number) == Instance.Status.CONNECTED, "reconnected after restart")
+    wait_for(lambda: status_of(number) == Number.Status.CONNECTED, "reconnected after restart")
 
 
 def test_templates_are_a_permanent_error_on_evolution(live, number):

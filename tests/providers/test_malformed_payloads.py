@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conversa.inbox.models import Contact, Conversation, Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.cloud import signature
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.providers.models import ProviderEvent
@@ -122,26 +122,26 @@ NOT_A_PAYLOAD = (
 
 
 @pytest.fixture
-def evolution(org) -> Instance:
-    return Instance.objects.create(
+def evolution(org) -> Number:
+    return Number.objects.create(
         organization=org.org,
         name="Evolution number",
-        provider=Instance.Provider.EVOLUTION,
+        provider=Number.Provider.EVOLUTION,
         provider_name="servicewa",
-        status=Instance.Status.CONNECTED,
+        status=Number.Status.CONNECTED,
     )
 
 
 @pytest.fixture
-def cloud(org) -> Instance:
-    return Instance.objects.create(
+def cloud(org) -> Number:
+    return Number.objects.create(
         organization=org.org,
         name="Cloud number",
-        provider=Instance.Provider.CLOUD,
+        provider=Number.Provider.CLOUD,
         provider_name="106540352242922",
         provider_token="token",
         app_secret=APP_SECRET,
-        status=Instance.Status.CONNECTED,
+        status=Number.Status.CONNECTED,
     )
 
 
@@ -149,22 +149,22 @@ def counts() -> tuple[int, ...]:
     return tuple(model.objects.count() for model in (ProviderEvent, Message, Contact, Conversation))
 
 
-def post(client, instance: Instance, raw: bytes):
-    if instance.provider == Instance.Provider.CLOUD:
+def post(client, number: Number, raw: bytes):
+    if number.provider == Number.Provider.CLOUD:
         headers = {"X-Hub-Signature-256": "sha256=" + signature(APP_SECRET, raw)}
     else:
-        headers = {SECRET_HEADER: instance.webhook_secret}
+        headers = {SECRET_HEADER: number.webhook_secret}
     return client.post(
-        f"/webhooks/{instance.provider}/{instance.webhook_key}",
+        f"/webhooks/{number.provider}/{number.webhook_key}",
         data=raw,
         content_type="application/json",
         headers=headers,
     )
 
 
-def assert_400_stores_nothing_or_200(client, instance: Instance, raw: bytes) -> None:
+def assert_400_stores_nothing_or_200(client, number: Number, raw: bytes) -> None:
     before = counts()
-    response = post(client, instance, raw)
+    response = post(client, number, raw)
     assert response.status_code in (200, 400), (response.status_code, raw[:300])
     body = response.json()
     if response.status_code == 400:

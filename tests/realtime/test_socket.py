@@ -97,7 +97,7 @@ def test_a_batch_of_sends_is_one_event_per_kind_with_ids_only(
     ]
     batch = list(
         ExecutionJob.objects.filter(intent__in=intents).select_related(
-            "intent", "message", "instance"
+            "intent", "message", "number"
         )
     )
     for job in batch:

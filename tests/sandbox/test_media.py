@@ -5,7 +5,7 @@ import json
 import pytest
 
 from conversa.inbox.models import Message
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.base import InboundMessage
 from conversa.providers.cloud import CloudProvider
 from conversa.providers.evolution import EvolutionProvider
@@ -45,7 +45,7 @@ def test_evolution_media_is_read_with_its_kind_and_caption(
     upsert = webhooks_sent[0]["body"]["data"]
     assert upsert["messageType"] == wire_type
     [item] = EvolutionProvider("http://sandbox", "k").parse_webhook(
-        Instance(provider="sandbox"), sent(webhooks_sent)
+        Number(provider="sandbox"), sent(webhooks_sent)
     )
     assert item.event == InboundMessage(
         provider_message_id=message.message_id,
@@ -85,7 +85,7 @@ def test_cloud_media_is_read_with_its_kind_and_caption(
     assert set(wire[kind]) >= {"id", "mime_type", "sha256"}
     assert wire[kind].get("caption", "") == caption
     [item] = CloudProvider("http://graph").parse_webhook(
-        Instance(provider="cloud"), sent(webhooks_sent)
+        Number(provider="cloud"), sent(webhooks_sent)
     )
     assert (item.event.provider_message_id, item.event.phone, item.event.name) == (
         message.message_id,
@@ -119,7 +119,7 @@ def test_media_from_the_sandbox_is_stored_by_conversa(
     with django_capture_on_commit_callbacks(execute=True):
         simulator.customer_sends_media(org.twin, CUSTOMER, "image", "Olha <b>isto</b>")
 
-    response = post_webhook(client, org.instance, webhooks_sent[0]["body"])
+    response = post_webhook(client, org.number, webhooks_sent[0]["body"])
 
     assert response.status_code == 200
     message = Message.objects.get(organization=org.org)

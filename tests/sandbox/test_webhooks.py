@@ -82,7 +82,7 @@ def says(instance: SandboxInstance, text: str, phone: str = "5511977776666"):
 @pytest.mark.django_db(transaction=True)
 def test_set_webhook_moves_the_webhooks_to_the_new_url(live_server, settings, receiver, org):
     settings.SANDBOX_URL = f"{live_server.url}/sandbox/evolution"
-    number = org.instance
+    number = org.number
     provider = get_provider(number)
 
     provider.set_webhook(number, f"{receiver.url}/new-home")
@@ -219,7 +219,7 @@ def test_a_duplicated_webhook_is_stored_once_by_conversa(transactional_db, recei
     answers = [
         Client()
         .post(
-            f"/webhooks/sandbox/{org.instance.webhook_key}",
+            f"/webhooks/sandbox/{org.number.webhook_key}",
             data=post["raw"],
             content_type="application/json",
             headers={"X-Conversa-Secret": post["headers"]["X-Conversa-Secret"]},
@@ -230,7 +230,7 @@ def test_a_duplicated_webhook_is_stored_once_by_conversa(transactional_db, recei
 
     assert [(a["stored"], a["duplicates"]) for a in answers] == [(1, 0), (0, 1)]
     assert Message.objects.filter(body="Oi, duas vezes?").count() == 1
-    assert ProviderEvent.objects.filter(instance=org.instance).count() == 1
+    assert ProviderEvent.objects.filter(number=org.number).count() == 1
 
 
 def test_reordering_delays_each_webhook_by_up_to_reorder_ms(db, webhooks_sent):

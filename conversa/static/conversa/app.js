@@ -41,7 +41,7 @@
     }
     if (event.type === "CONTACT_UPDATED") { refresh("contact-panel"); refresh("conversation-list"); }
     if (event.intent_ids) refresh("intents");
-    if (event.instance_ids) { refresh("instances"); refresh("pairing"); }
+    if (event.number_ids) { refresh("numbers"); refresh("pairing"); }
   }
   function refreshCurrent(type) {
     if (type === "CONVERSATION_ASSIGNED" || type === "CONVERSATION_UPDATED") {
@@ -93,7 +93,7 @@
     refresh("conversation-list");
     if (currentConversation()) { refresh("messages-wrap"); refresh("thread-head"); }
     refresh("intents");
-    refresh("instances");
+    refresh("numbers");
     refresh("pairing");
   });
   document.addEventListener("htmx:wsClose", function (e) {

@@ -7,13 +7,13 @@ from ninja import Router, Schema
 
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.errors import Conflict, Forbidden
-from conversa.instances import services
-from conversa.instances.models import Instance
+from conversa.numbers import services
+from conversa.numbers.models import Number
 
-router = Router(tags=["instances"])
+router = Router(tags=["numbers"])
 
 
-class InstanceOut(Schema):
+class NumberOut(Schema):
     id: int
     name: str
     provider: str
@@ -30,40 +30,40 @@ class InstanceOut(Schema):
     webhook_url: str
 
 
-def instance_out(number: Instance) -> dict:
-    fields = [f for f in InstanceOut.model_fields if f != "webhook_url"]
+def number_out(number: Number) -> dict:
+    fields = [f for f in NumberOut.model_fields if f != "webhook_url"]
     return {**{f: getattr(number, f) for f in fields}, "webhook_url": services.webhook_url(number)}
 
 
-@router.get("/instances", response=list[InstanceOut])
-def list_instances(request: HttpRequest):
+@router.get("/numbers", response=list[NumberOut])
+def list_numbers(request: HttpRequest):
     """The organization's numbers (removed ones left out). Secrets are never returned."""
     numbers = list(
-        scoped(request.org, Instance).exclude(status=Instance.Status.REMOVED).order_by("name")
+        scoped(request.org, Number).exclude(status=Number.Status.REMOVED).order_by("name")
     )
     services.health_scores(numbers, timezone.now())
-    return [instance_out(number) for number in numbers]
+    return [number_out(number) for number in numbers]
 
 
-@router.get("/instances/{instance_id}", response=InstanceOut)
-def get_instance(request: HttpRequest, instance_id: int):
-    number = get_for_org_or_404(request.org, Instance, pk=instance_id)
+@router.get("/numbers/{number_id}", response=NumberOut)
+def get_number(request: HttpRequest, number_id: int):
+    number = get_for_org_or_404(request.org, Number, pk=number_id)
     services.health_scores([number], timezone.now())
-    return instance_out(number)
+    return number_out(number)
 
 
-@router.post("/instances/{instance_id}/{action}", response=InstanceOut)
-def act_on_instance(
+@router.post("/numbers/{number_id}/{action}", response=NumberOut)
+def act_on_number(
     request: HttpRequest,
-    instance_id: int,
+    number_id: int,
     action: Literal["connect", "logout", "restart", "pause", "resume", "remove"],
 ):
     """Pair (the answer carries the QR's text in `qr_code`), log out, restart, pause, resume
     or remove a number. Owners and admins only; a provider's refusal is a 502 saying why."""
     if not request.member.manages_numbers:
         raise Forbidden("Only owners and admins manage numbers")
-    number = get_for_org_or_404(request.org, Instance, pk=instance_id)
-    if number.status == Instance.Status.REMOVED:
+    number = get_for_org_or_404(request.org, Number, pk=number_id)
+    if number.status == Number.Status.REMOVED:
         raise Conflict("This number was removed")
     services.ACTIONS[action](number)
-    return instance_out(number)
+    return number_out(number)

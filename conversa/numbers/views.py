@@ -13,9 +13,9 @@ from conversa.engine import services as engine
 from conversa.engine.models import MessageIntent
 from conversa.errors import Refused
 from conversa.inbox import services as inbox
-from conversa.instances import services
-from conversa.instances.forms import NumberForm, TestMessageForm
-from conversa.instances.models import Instance
+from conversa.numbers import services
+from conversa.numbers.forms import NumberForm, TestMessageForm
+from conversa.numbers.models import Number
 from conversa.web import operator_view
 
 QUEUED = ["pending", "claimed", "retry_wait"]
@@ -26,8 +26,8 @@ def cards(request):
     now = timezone.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     numbers = list(
-        scoped(request.org, Instance)
-        .exclude(status=Instance.Status.REMOVED)
+        scoped(request.org, Number)
+        .exclude(status=Number.Status.REMOVED)
         .annotate(
             queue_depth=Count("jobs", filter=Q(jobs__status__in=QUEUED)),
             sent_today=Count("jobs", filter=Q(jobs__status="sent", jobs__updated_at__gte=today)),
@@ -41,36 +41,36 @@ def cards(request):
 
 
 @operator_view
-def instances(request):
-    context = {"instances": cards(request)}
+def numbers(request):
+    context = {"numbers": cards(request)}
     if request.htmx:
-        return render(request, "instances/_cards.html", context)
-    return render(request, "instances/instances.html", context)
+        return render(request, "numbers/_cards.html", context)
+    return render(request, "numbers/numbers.html", context)
 
 
-def managed(request, instance_id: int) -> Instance:
+def managed(request, number_id: int) -> Number:
     """The organization's number, for someone allowed to change it."""
     if not request.member.manages_numbers:
         raise PermissionDenied
-    return get_for_org_or_404(request.org, Instance, pk=instance_id)
+    return get_for_org_or_404(request.org, Number, pk=number_id)
 
 
 @operator_view
 @require_POST
-def number_action(request, instance_id: int, action: str):
+def number_action(request, number_id: int, action: str):
     """A quick action on a number's card or on the pairing page."""
-    number = managed(request, instance_id)
-    if action not in services.ACTIONS or number.status == Instance.Status.REMOVED:
-        return render(request, "instances/_error.html", {"error": "unknown action"}, status=404)
+    number = managed(request, number_id)
+    if action not in services.ACTIONS or number.status == Number.Status.REMOVED:
+        return render(request, "numbers/_error.html", {"error": "unknown action"}, status=404)
     error = ""
     try:
         services.ACTIONS[action](number)
     except Refused as exc:
         error = str(exc)
     if request.POST.get("from") == "pairing":
-        return render(request, "instances/_pairing.html", pairing_context(number, error))
-    context = {"instances": cards(request), "error": error, "error_for": number.pk}
-    return render(request, "instances/_cards.html", context, status=422 if error else 200)
+        return render(request, "numbers/_pairing.html", pairing_context(number, error))
+    context = {"numbers": cards(request), "error": error, "error_for": number.pk}
+    return render(request, "numbers/_cards.html", context, status=422 if error else 200)
 
 
 @operator_view
@@ -85,14 +85,14 @@ def add_number(request):
         except Refused as exc:
             form.add_error(None, str(exc))
         else:
-            return redirect("instance-connect", instance_id=number.pk)
+            return redirect("number-connect", number_id=number.pk)
     status = 422 if form.errors else 200
-    return render(request, "instances/add.html", {"form": form, "step": 1}, status=status)
+    return render(request, "numbers/add.html", {"form": form, "step": 1}, status=status)
 
 
-def pairing_context(number: Instance, error: str = "") -> dict:
+def pairing_context(number: Number, error: str = "") -> dict:
     qr = ""
-    if number.qr_code and number.status != Instance.Status.CONNECTED:
+    if number.qr_code and number.status != Number.Status.CONNECTED:
         qr = segno.make(number.qr_code, error="m").svg_data_uri(scale=5, border=2)
     return {
         "number": number,
@@ -105,20 +105,20 @@ def pairing_context(number: Instance, error: str = "") -> dict:
 
 
 @operator_view
-def connect_page(request, instance_id: int):
+def connect_page(request, number_id: int):
     """Step 2: pair the number (its QR, redrawn as the provider sends new ones), or for a
     Cloud API number the webhook URL and verify token to paste into Meta."""
-    number = managed(request, instance_id)
+    number = managed(request, number_id)
     context = {**pairing_context(number), "step": 2}
     if request.htmx:
-        return render(request, "instances/_pairing.html", context)
-    return render(request, "instances/connect.html", context)
+        return render(request, "numbers/_pairing.html", context)
+    return render(request, "numbers/connect.html", context)
 
 
 @operator_view
-def done_page(request, instance_id: int):
+def done_page(request, number_id: int):
     """Step 3: the number's status and a box to send it a test message (through the engine)."""
-    number = managed(request, instance_id)
+    number = managed(request, number_id)
     intent = None
     form = TestMessageForm(request.POST or None, initial={"key": uuid.uuid4()})
     if request.method == "POST" and form.is_valid():
@@ -129,10 +129,10 @@ def done_page(request, instance_id: int):
             body=form.cleaned_data["body"],
             origin=MessageIntent.Origin.CHAT_MANUAL,
             idempotency_key=f"test-message:{form.cleaned_data['key']}",
-            instance=number,
+            number=number,
             created_by=request.member,
         )
         form = TestMessageForm(initial={"key": uuid.uuid4(), "phone": phone})
     status = 422 if form.errors else 200
     context = {"number": number, "form": form, "intent": intent, "step": 3}
-    return render(request, "instances/done.html", context, status=status)
+    return render(request, "numbers/done.html", context, status=status)

@@ -16,7 +16,7 @@ def new_webhook_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-class Instance(OrgOwned):
+class Number(OrgOwned):
     """One WhatsApp number connected through a provider."""
 
     class Provider(models.TextChoices):
@@ -34,9 +34,9 @@ class Instance(OrgOwned):
 
     name = models.CharField(max_length=120)
     provider = models.CharField(max_length=16, choices=Provider.choices, default=Provider.SANDBOX)
-    # The instance's name on the provider's side (Evolution's instanceName).
+    # The number's name on the provider's side (Evolution's instanceName).
     provider_name = models.CharField(max_length=120)
-    # The provider's per-instance token (Evolution's `hash`); empty means the global key is used.
+    # The provider's per-number token (Evolution's `hash`); empty means the global key is used.
     provider_token = EncryptedField(blank=True)
     # Evolution: the server this number lives on and its global API key; empty means the
     # server configured in the environment (EVOLUTION_URL, EVOLUTION_API_KEY).
@@ -71,7 +71,7 @@ class Instance(OrgOwned):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["provider", "provider_name"], name="instance_unique_provider_name"
+                fields=["provider", "provider_name"], name="number_unique_provider_name"
             )
         ]
 

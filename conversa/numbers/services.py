@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from conversa.accounts.models import Organization
 from conversa.engine.models import ExecutionJob, GateDecision
 from conversa.errors import Conflict, ProviderRefused
-from conversa.instances.models import Instance
+from conversa.numbers.models import Number
 from conversa.providers.base import Pairing, ProviderError
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
@@ -35,81 +35,79 @@ class NumberSettings:
     verify_token: str = ""
 
 
-def webhook_url(instance: Instance) -> str:
+def webhook_url(number: Number) -> str:
     """Where the provider posts this number's webhooks (what Meta's dashboard asks for)."""
-    return f"{settings.PUBLIC_URL}/webhooks/{instance.provider}/{instance.webhook_key}"
+    return f"{settings.PUBLIC_URL}/webhooks/{number.provider}/{number.webhook_key}"
 
 
-def add_number(org: Organization, wanted: NumberSettings) -> Instance:
+def add_number(org: Organization, wanted: NumberSettings) -> Number:
     """Register a number with its provider, then store it; nothing is stored if the provider
     refuses (wrong URL, key or token), and the reason is raised as ProviderRefused.
 
     The provider is called before the row exists, outside any transaction: on the embedded
     default the sandbox answering that call writes to the same SQLite database.
     """
-    instance = Instance(organization=org, name=wanted.name, provider=wanted.provider)
-    if wanted.provider == Instance.Provider.CLOUD:
-        instance.provider_name = wanted.phone_number_id
-        instance.provider_token = wanted.access_token
-        instance.app_secret = wanted.app_secret
-        instance.verify_token = wanted.verify_token or instance.verify_token
-        taken = Instance.objects.filter(
+    number = Number(organization=org, name=wanted.name, provider=wanted.provider)
+    if wanted.provider == Number.Provider.CLOUD:
+        number.provider_name = wanted.phone_number_id
+        number.provider_token = wanted.access_token
+        number.app_secret = wanted.app_secret
+        number.verify_token = wanted.verify_token or number.verify_token
+        taken = Number.objects.filter(
             provider=wanted.provider, provider_name=wanted.phone_number_id
         )
-        if taken.exclude(status=Instance.Status.REMOVED).exists():
+        if taken.exclude(status=Number.Status.REMOVED).exists():
             raise Conflict(_("This phone number id is already connected."))
     else:
-        instance.provider_name = f"{slugify(wanted.name)[:40] or 'number'}-{secrets.token_hex(4)}"
-        instance.base_url = wanted.base_url
-        instance.api_key = wanted.api_key
-    provider = get_provider(instance)
+        number.provider_name = f"{slugify(wanted.name)[:40] or 'number'}-{secrets.token_hex(4)}"
+        number.base_url = wanted.base_url
+        number.api_key = wanted.api_key
+    provider = get_provider(number)
     try:
-        token = provider.create_instance(instance, webhook_url(instance))
+        token = provider.create_instance(number, webhook_url(number))
     except ProviderError as exc:
         raise ProviderRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
     if token:
-        instance.provider_token = token
-    if wanted.provider == Instance.Provider.CLOUD:
+        number.provider_token = token
+    if wanted.provider == Number.Provider.CLOUD:
         # Credentials checked: a Cloud API number has no pairing, it can send now.
-        instance.status = Instance.Status.CONNECTED
+        number.status = Number.Status.CONNECTED
     try:
-        instance.save()
+        number.save()
     except IntegrityError as exc:
         raise Conflict(_("This phone number id is already connected.")) from exc
-    announce(instance)
-    return instance
+    announce(number)
+    return number
 
 
-def connect_number(instance: Instance) -> Pairing | None:
+def connect_number(number: Number) -> Pairing | None:
     """Ask the provider for a QR to scan (None when the number is already connected)."""
     try:
-        pairing = get_provider(instance).connect(instance)
+        pairing = get_provider(number).connect(number)
     except ProviderError as exc:
         raise ProviderRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
     if pairing is None:
-        apply_connection(instance, Instance.Status.CONNECTED)
+        apply_connection(number, Number.Status.CONNECTED)
     else:
-        apply_qr(instance, pairing.code)
+        apply_qr(number, pairing.code)
     return pairing
 
 
-def apply_qr(instance: Instance, code: str) -> None:
+def apply_qr(number: Number, code: str) -> None:
     """A new QR to scan (qrcode.updated, or the answer to connect): pages redraw it."""
     now = timezone.now()
     changes = {
         "qr_code": code,
         "qr_updated_at": now,
-        "status": Instance.Status.CONNECTING,
+        "status": Number.Status.CONNECTING,
         "last_activity_at": now,
     }
-    Instance.objects.filter(pk=instance.pk).exclude(status=Instance.Status.REMOVED).update(
-        **changes
-    )
-    update_local(instance, changes)
-    announce(instance)
+    Number.objects.filter(pk=number.pk).exclude(status=Number.Status.REMOVED).update(**changes)
+    update_local(number, changes)
+    announce(number)
 
 
-def apply_connection(instance: Instance, status: str, *, phone: str = "", reason: str = "") -> None:
+def apply_connection(number: Number, status: str, *, phone: str = "", reason: str = "") -> None:
     """Record the provider's view of the connection (connection.update, a logout).
 
     A `refused` number (WhatsApp turned it away, or the QR limit was reached) also gets a
@@ -119,43 +117,41 @@ def apply_connection(instance: Instance, status: str, *, phone: str = "", reason
     changes: dict = {"status": status, "last_activity_at": now}
     if phone:
         changes["phone_number"] = phone
-    if status == Instance.Status.CONNECTED:
+    if status == Number.Status.CONNECTED:
         changes["qr_code"] = ""
     if reason == "refused":
         changes["cooldown_until"] = now + timedelta(seconds=settings.REFUSED_COOLDOWN_SECONDS)
-    Instance.objects.filter(pk=instance.pk).exclude(status=Instance.Status.REMOVED).update(
-        **changes
-    )
-    update_local(instance, changes)
-    announce(instance)
+    Number.objects.filter(pk=number.pk).exclude(status=Number.Status.REMOVED).update(**changes)
+    update_local(number, changes)
+    announce(number)
 
 
-def logout_number(instance: Instance) -> None:
+def logout_number(number: Number) -> None:
     """Unlink the WhatsApp session; the number can be paired again with a new QR."""
-    call(instance, "logout")
-    apply_connection(instance, Instance.Status.DISCONNECTED)
+    call(number, "logout")
+    apply_connection(number, Number.Status.DISCONNECTED)
 
 
-def restart_number(instance: Instance) -> None:
-    call(instance, "restart")
-    announce(instance)
+def restart_number(number: Number) -> None:
+    call(number, "restart")
+    announce(number)
 
 
-def remove_number(instance: Instance) -> None:
+def remove_number(number: Number) -> None:
     """Delete the number at its provider. The row stays, REMOVED, so its conversations and
     the proof of every message it sent are kept; the Gate never sends through it again."""
-    call(instance, "delete_instance")
-    changes = {"status": Instance.Status.REMOVED, "qr_code": "", "paused": True}
-    Instance.objects.filter(pk=instance.pk).update(**changes)
-    update_local(instance, changes)
-    announce(instance)
+    call(number, "delete_instance")
+    changes = {"status": Number.Status.REMOVED, "qr_code": "", "paused": True}
+    Number.objects.filter(pk=number.pk).update(**changes)
+    update_local(number, changes)
+    announce(number)
 
 
-def set_paused(instance: Instance, paused: bool) -> None:
+def set_paused(number: Number, paused: bool) -> None:
     """Pause (the Gate defers every send through it) or resume a number."""
-    Instance.objects.filter(pk=instance.pk).update(paused=paused)
-    instance.paused = paused
-    announce(instance)
+    Number.objects.filter(pk=number.pk).update(paused=paused)
+    number.paused = paused
+    announce(number)
 
 
 # What a person can do to a number from its card, its pairing page or the API.
@@ -169,33 +165,33 @@ ACTIONS = {
 }
 
 
-def call(instance: Instance, action: str) -> None:
+def call(number: Number, action: str) -> None:
     try:
-        getattr(get_provider(instance), action)(instance)
+        getattr(get_provider(number), action)(number)
     except ProviderError as exc:
         raise ProviderRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
 
 
-def update_local(instance: Instance, changes: dict) -> None:
+def update_local(number: Number, changes: dict) -> None:
     for name, value in changes.items():
-        setattr(instance, name, value)
+        setattr(number, name, value)
 
 
-def announce(instance: Instance) -> None:
-    publisher.publish(instance.organization_id, events.InstanceUpdated(instance_ids=[instance.id]))
+def announce(number: Number) -> None:
+    publisher.publish(number.organization_id, events.NumberUpdated(number_ids=[number.id]))
 
 
 BREAKER_THRESHOLD = 5
 
 
-def record_send_outcome(instance: Instance, *, ok: bool) -> None:
-    """Feed the per-instance circuit breaker.
+def record_send_outcome(number: Number, *, ok: bool) -> None:
+    """Feed the per-number circuit breaker.
 
     A success closes it. The BREAKER_THRESHOLD-th failure in a row opens it for BREAKER_HOLD_SECONDS,
     during which the Gate defers this number's sends; once the hold ends (half-open) the next
     failure opens it again at once and the next success closes it.
     """
-    numbers = Instance.objects.filter(pk=instance.pk)
+    numbers = Number.objects.filter(pk=number.pk)
     if ok:
         numbers.filter(breaker_failures__gt=0).update(breaker_failures=0, breaker_open_until=None)
         return
@@ -204,13 +200,13 @@ def record_send_outcome(instance: Instance, *, ok: bool) -> None:
         breaker_open_until=timezone.now() + timedelta(seconds=settings.BREAKER_HOLD_SECONDS)
     )
     if opened:
-        announce(instance)
+        announce(number)
 
 
 HEALTH_WINDOW = timedelta(hours=24)
 
 
-def health_scores(numbers: list[Instance], now: datetime) -> dict[int, int]:
+def health_scores(numbers: list[Number], now: datetime) -> dict[int, int]:
     """A 0–100 score per number from the last 24 hours, in three queries for all of them:
     up to 50 points lost to the share of sends that failed, 10 per disconnect (at most 30),
     and up to 20 to the share of the Gate's decisions that were blocks. Stored on the number.
@@ -219,9 +215,9 @@ def health_scores(numbers: list[Instance], now: datetime) -> dict[int, int]:
     since = now - HEALTH_WINDOW
     failed_statuses = [ExecutionJob.Status.FAILED, ExecutionJob.Status.DEAD]
     jobs = {
-        row["instance_id"]: row
-        for row in ExecutionJob.objects.filter(instance_id__in=ids, updated_at__gte=since)
-        .values("instance_id")
+        row["number_id"]: row
+        for row in ExecutionJob.objects.filter(number_id__in=ids, updated_at__gte=since)
+        .values("number_id")
         .annotate(
             sent=Count("id", filter=Q(status=ExecutionJob.Status.SENT)),
             failed=Count("id", filter=Q(status__in=failed_statuses)),
@@ -229,21 +225,21 @@ def health_scores(numbers: list[Instance], now: datetime) -> dict[int, int]:
     }
     drops = dict(
         ProviderEvent.objects.filter(
-            instance_id__in=ids,
+            number_id__in=ids,
             kind="ConnectionUpdate",
             received_at__gte=since,
-            event__status=Instance.Status.DISCONNECTED,
+            event__status=Number.Status.DISCONNECTED,
         )
         # A logout is a person's decision (and Evolution reports it three ways), not a drop.
         .exclude(event__reason="logged_out")
-        .values("instance_id")
+        .values("number_id")
         .annotate(n=Count("id"))
-        .values_list("instance_id", "n")
+        .values_list("number_id", "n")
     )
     decisions = {
-        row["instance_id"]: row
-        for row in GateDecision.objects.filter(instance_id__in=ids, created_at__gte=since)
-        .values("instance_id")
+        row["number_id"]: row
+        for row in GateDecision.objects.filter(number_id__in=ids, created_at__gte=since)
+        .values("number_id")
         .annotate(
             total=Count("id"), blocked=Count("id", filter=Q(verdict=GateDecision.Verdict.BLOCK))
         )
@@ -262,5 +258,5 @@ def health_scores(numbers: list[Instance], now: datetime) -> dict[int, int]:
     changed = [n for n in numbers if n.health_score != scores[n.pk]]
     for number in changed:
         number.health_score = scores[number.pk]
-    Instance.objects.bulk_update(changed, ["health_score"])
+    Number.objects.bulk_update(changed, ["health_score"])
     return scores

@@ -1,14 +1,14 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from conversa.instances.models import Instance
-from conversa.instances.services import NumberSettings
+from conversa.numbers.models import Number
+from conversa.numbers.services import NumberSettings
 
 # Which fields each provider needs in step 1 of "Add number".
 REQUIRED = {
-    Instance.Provider.SANDBOX: [],
-    Instance.Provider.EVOLUTION: ["base_url", "api_key"],
-    Instance.Provider.CLOUD: ["phone_number_id", "access_token", "app_secret"],
+    Number.Provider.SANDBOX: [],
+    Number.Provider.EVOLUTION: ["base_url", "api_key"],
+    Number.Provider.CLOUD: ["phone_number_id", "access_token", "app_secret"],
 }
 
 
@@ -18,7 +18,7 @@ class NumberForm(forms.Form):
         label=_("Provider"),
         choices=[(p.value, p.label) for p in REQUIRED],
         widget=forms.RadioSelect,
-        initial=Instance.Provider.SANDBOX,
+        initial=Number.Provider.SANDBOX,
     )
     base_url = forms.URLField(
         label=_("Evolution server URL"), required=False, assume_scheme="https"
@@ -54,7 +54,7 @@ class NumberForm(forms.Form):
     def settings(self) -> NumberSettings:
         data = self.cleaned_data
         wanted = {name: (data.get(name) or "").strip() for name in REQUIRED[data["provider"]]}
-        if data["provider"] == Instance.Provider.CLOUD:
+        if data["provider"] == Number.Provider.CLOUD:
             wanted["verify_token"] = (data.get("verify_token") or "").strip()
         return NumberSettings(name=data["name"], provider=data["provider"], **wanted)
 
