@@ -444,7 +444,7 @@ def test_retrying_a_message_that_did_not_fail_says_why(org):
     delivered = Message.objects.create(
         organization=org.org,
         conversation=conversation,
-        instance=org.instance,
+        number=org.number,
         direction="out",
         body="Chegou",
         status=Message.Status.DELIVERED,
