@@ -287,18 +287,22 @@ def clock_windows(now: datetime, tz: ZoneInfo) -> tuple[Window, Window]:
 
 
 def sends_in_windows(number_id: int, hour: Window, day: Window) -> tuple[int, int]:
-    """Sends of a number in the hour and the day: SENT in the window, plus every SENDING.
+    """Sends of a number in the hour and the day: SENT in the window, plus every SENDING and
+    UNCERTAIN one.
 
-    A job in flight counts already: its message may have left, and it will be SENT soon.
+    A job in flight counts already: its message may have left, and it will be SENT soon. So
+    does an UNCERTAIN one (its lease ran out while sending): reconciled, it usually turns out
+    SENT, and until then the quota must not hand its place to another send.
     """
     S = ExecutionJob.Status
+    in_flight = Q(status__in=[S.SENDING, S.UNCERTAIN])
     in_day = Q(status=S.SENT, updated_at__gte=day[0], updated_at__lt=day[1])
     in_hour = Q(status=S.SENT, updated_at__gte=hour[0], updated_at__lt=hour[1])
     counts = ExecutionJob.objects.filter(
-        Q(status=S.SENDING) | in_day | in_hour, number_id=number_id
+        in_flight | in_day | in_hour, number_id=number_id
     ).aggregate(
-        hour=Count("id", filter=Q(status=S.SENDING) | in_hour),
-        day=Count("id", filter=Q(status=S.SENDING) | in_day),
+        hour=Count("id", filter=in_flight | in_hour),
+        day=Count("id", filter=in_flight | in_day),
     )
     return counts["hour"], counts["day"]
 
