@@ -22,7 +22,7 @@ from django.utils import timezone
 from bench.cluster import ledger_duplicates
 from bench.dispatch import scratch_number, send_with_workers
 from conversa.accounts.models import Member
-from conversa.crm import followups, services
+from conversa.crm import automations, followups, services
 from conversa.crm.models import FollowUp, Lead, Pipeline, Stage, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.inbox.models import Contact
@@ -48,7 +48,7 @@ def setup(org, leads: int) -> tuple[list[Lead], Stage, Member]:
         Stage(organization=org, pipeline=pipeline, name=name, position=n)
         for n, name in enumerate(["Novo", "Proposta"])
     )
-    services.save_automation(org, acting_member=owner, name="Bench", stage=proposta, steps=STEPS)
+    automations.save_automation(org, acting_member=owner, name="Bench", stage=proposta, steps=STEPS)
     people = Contact.objects.bulk_create(
         Contact(organization=org, phone=f"55118{n:08d}", name=f"Cliente {n}") for n in range(leads)
     )

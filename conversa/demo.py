@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from conversa.accounts.models import Member, Organization
+from conversa.crm import automations
 from conversa.crm import services as crm
 from conversa.crm.models import Pipeline, Stage
 from conversa.inbound import consequences as inbound
@@ -196,7 +197,7 @@ def show_the_pipeline(org: Organization, pipeline: Pipeline, members: dict[str, 
         crm.create_lead(
             contact, stages[stage], title, acting_member=owner, value=value, owner=people.get(who)
         )
-    crm.save_automation(
+    automations.save_automation(
         org,
         acting_member=owner,
         name="Acompanhar proposta",

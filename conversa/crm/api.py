@@ -21,7 +21,7 @@ from ninja.security import HttpBearer
 
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.crm import followups, services
+from conversa.crm import automations, followups, services
 from conversa.crm.models import Automation, AutomationStep, FollowUp, Lead, Pipeline, Stage
 from conversa.errors import Conflict, Forbidden, Refused
 from conversa.inbox import services as inbox
@@ -389,7 +389,7 @@ def list_automations(
 def create_automation(request: HttpRequest, payload: AutomationIn):
     """A new automation; refused (422) with every problem at once, unknown variables named."""
     args = automation_args(request, payload)
-    automation = services.save_automation(request.org, acting_member=request.member, **args)
+    automation = automations.save_automation(request.org, acting_member=request.member, **args)
     return Status(201, automation_out(automations_qs(request).get(pk=automation.pk), {}))
 
 
@@ -397,7 +397,7 @@ def create_automation(request: HttpRequest, payload: AutomationIn):
 def preview_step(request: HttpRequest, payload: PreviewIn):
     """A step's message rendered for a lead; 422 naming unknown variables."""
     lead = get_for_org_or_404(request.org, Lead, pk=payload.lead_id)
-    return {"text": services.preview_step(payload.template, lead)}
+    return {"text": automations.preview_step(payload.template, lead)}
 
 
 @router.get("/crm/automations/{automation_id}", response=AutomationOut)
@@ -411,7 +411,7 @@ def update_automation(request: HttpRequest, automation_id: int, payload: Automat
     """Replace an automation's trigger, filters and steps (for stage entries from now on)."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     args = automation_args(request, payload)
-    services.save_automation(
+    automations.save_automation(
         request.org, acting_member=request.member, automation=automation, **args
     )
     return get_automation(request, automation_id)
@@ -421,14 +421,14 @@ def update_automation(request: HttpRequest, automation_id: int, payload: Automat
 def pause_automation(request: HttpRequest, automation_id: int):
     """Pause: fires nothing more, and its pending steps are cancelled."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
-    services.set_automation_active(automation, False, acting_member=request.member)
+    automations.set_automation_active(automation, False, acting_member=request.member)
     return get_automation(request, automation_id)
 
 
 @router.post("/crm/automations/{automation_id}/resume", response=AutomationOut)
 def resume_automation(request: HttpRequest, automation_id: int):
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
-    services.set_automation_active(automation, True, acting_member=request.member)
+    automations.set_automation_active(automation, True, acting_member=request.member)
     return get_automation(request, automation_id)
 
 
@@ -436,7 +436,7 @@ def resume_automation(request: HttpRequest, automation_id: int):
 def delete_automation(request: HttpRequest, automation_id: int):
     """Delete; its pending steps are cancelled, the leads keep their history."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
-    services.delete_automation(automation, acting_member=request.member)
+    automations.delete_automation(automation, acting_member=request.member)
     return Status(204, None)
 
 
@@ -455,7 +455,7 @@ def follow_up_counters(request: HttpRequest, automation_id: int | None = None):
 @router.post("/crm/follow-ups/dispatch", response=DispatchOut)
 def dispatch(request: HttpRequest):
     """The "Dispatch now" button: make every due step runnable at once; the workers send."""
-    return services.dispatch_now(request.org, acting_member=request.member)
+    return automations.dispatch_now(request.org, acting_member=request.member)
 
 
 @router.get("/crm/follow-ups/dispatch/progress", response=dict)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.crm import followups, queries, services
+from conversa.crm import automations, followups, queries
 from conversa.crm.models import Automation, AutomationStep, Pipeline, Stage
 from conversa.errors import Refused
 from conversa.inbox.models import Tag
@@ -156,7 +156,7 @@ def automations_context(request, **extra) -> dict:
 
 
 @operator_view
-def automations(request):
+def automation_list(request):
     """The automations as a flow-style list (trigger → steps), with filter chips and sorting;
     the list alone when its filters change."""
     context = automations_context(request)
@@ -301,7 +301,7 @@ def editor_response(request, automation, draft=None, *, status=200, **extra):
 
 @operator_view
 def automation_editor(request, automation_id: int | None = None):
-    """The slide-over: GET shows the form, POST saves through `services.save_automation`. From
+    """The slide-over: GET shows the form, POST saves through `automations.save_automation`. From
     the page (htmx) a saved automation answers its row; a refusal answers the form again
     (422) with the service's words and each step's problems."""
     automation = (
@@ -325,7 +325,7 @@ def automation_editor(request, automation_id: int | None = None):
             raise Refused(_("Choose the stage that starts the automation."))
         if any(not step["delay"].isdigit() for step in draft["steps"]):
             raise Refused(_("Each step's delay is a whole number (0 for at once)."))
-        saved = services.save_automation(
+        saved = automations.save_automation(
             request.org,
             acting_member=request.member,
             name=draft["name"],
@@ -367,7 +367,7 @@ def automation_active(request, automation_id: int):
     """Pause (its pending steps are cancelled) or resume."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     try:
-        services.set_automation_active(
+        automations.set_automation_active(
             automation, request.POST.get("active") == "1", acting_member=request.member
         )
     except Refused as exc:
@@ -382,7 +382,7 @@ def automation_active(request, automation_id: int):
 def automation_delete(request, automation_id: int):
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     try:
-        services.delete_automation(automation, acting_member=request.member)
+        automations.delete_automation(automation, acting_member=request.member)
     except Refused as exc:
         return refused(request, exc)
     if not request.htmx:
@@ -423,10 +423,10 @@ def progress_context(request, at, queued: int | None = None) -> dict:
 @operator_view
 @require_POST
 def dispatch(request):
-    """The "Dispatch now" button: `services.dispatch_now` makes every due step runnable now;
+    """The "Dispatch now" button: `automations.dispatch_now` makes every due step runnable now;
     the overlay then follows that dispatch's progress."""
     try:
-        result = services.dispatch_now(request.org, acting_member=request.member)
+        result = automations.dispatch_now(request.org, acting_member=request.member)
     except Refused as exc:
         return refused(request, exc)
     context = progress_context(request, result["at"], queued=result["queued"])

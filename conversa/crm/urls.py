@@ -30,7 +30,7 @@ urlpatterns = [
         pipeline_views.stage_delete,
         name="stage-delete",
     ),
-    path("automations/", automation_views.automations, name="automations"),
+    path("automations/", automation_views.automation_list, name="automations"),
     path("automations/new", automation_views.automation_editor, name="automation-new"),
     path("automations/check", automation_views.automation_check, name="automation-check"),
     path("automations/dispatch", automation_views.dispatch, name="automations-dispatch"),

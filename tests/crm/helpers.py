@@ -1,6 +1,6 @@
 """A pipeline, a lead and an automation in one line each."""
 
-from conversa.crm import services
+from conversa.crm import automations, services
 from conversa.crm.models import Automation, Lead, Pipeline, Stage
 from conversa.engine import jobs
 from conversa.engine import services as engine
@@ -37,7 +37,7 @@ def lead(org: Org, p: Pipeline, phone: str = "5511988880001", title: str = "Plan
 
 
 def automation(org: Org, at: Stage, steps=None, **extra) -> Automation:
-    return services.save_automation(
+    return automations.save_automation(
         org.org,
         acting_member=org.owner,
         name="Proposta follow-up",

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conversa.crm import followups, services
+from conversa.crm import automations, followups, services
 from conversa.crm.models import FollowUp, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.errors import Refused
@@ -104,7 +104,7 @@ def test_paused_automation_fires_nothing_and_pausing_cancels(org):
     auto = automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
     services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
-    assert services.set_automation_active(auto, False, acting_member=org.owner) == 3
+    assert automations.set_automation_active(auto, False, acting_member=org.owner) == 3
     services.move_lead(the_lead, stage(p, "Novo"), acting_member=org.owner)
     services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)
     assert FollowUp.objects.count() == 3

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from conversa.crm import automations
 from conversa.crm.models import Automation, FollowUp, Lead, StageChange
 from conversa.crm.views import parse_value
 from conversa.engine.models import MessageIntent
@@ -275,9 +276,8 @@ def test_filter_chips_and_sorting(org):
     b = automation(org, stage(p, "Novo"))
     b.name = "Boas-vindas"
     b.save()
-    from conversa.crm import services
 
-    services.set_automation_active(a, False, acting_member=org.owner)
+    automations.set_automation_active(a, False, acting_member=org.owner)
     client = org.client()
     paused = client.get("/automations/?status=paused").content.decode()
     assert "Proposta follow-up" in paused and "Boas-vindas</h2>" not in paused

@@ -1,7 +1,7 @@
 """Run by test_followups: wait for the word to go, then do one thing as its own process.
 
 move <lead id> <stage id> <member id>   services.move_lead (prints the change id or "noop")
-button <org id> <member id>             services.dispatch_now (the button's path)
+button <org id> <member id>             automations.dispatch_now (the button's path)
 internal <org slug>                     POST /api/internal/follow-ups/dispatch
 """
 
@@ -17,7 +17,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from conversa.accounts.models import Member, Organization  # noqa: E402
-from conversa.crm import services  # noqa: E402
+from conversa.crm import automations, services  # noqa: E402
 from conversa.crm.models import Lead, Stage  # noqa: E402
 
 
@@ -36,7 +36,7 @@ if action == "move":
 elif action == "button":
     org, member = Organization.objects.get(pk=args[0]), Member.objects.get(pk=args[1])
     ready_then_wait()
-    print(services.dispatch_now(org, acting_member=member)["made_runnable"])
+    print(automations.dispatch_now(org, acting_member=member)["made_runnable"])
 elif action == "internal":
     setup_test_environment()
     client = Client()

@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from bench.cluster import Cluster, database_url, ledger_duplicates, wait_until
-from conversa.crm import services
+from conversa.crm import automations, services
 from conversa.crm.models import FollowUp, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.numbers.models import Number
@@ -118,7 +118,7 @@ def test_a_worker_killed_mid_dispatch_duplicates_nothing(org, cluster):
     simulator.set_faults(SandboxInstance.objects.get(pk=org.twin.pk), latency_ms=300)
     steps = deferred_due_steps(org, 30)
     victim = cluster.worker(batch_size=10)
-    services.dispatch_now(org.org, acting_member=org.owner)
+    automations.dispatch_now(org.org, acting_member=org.owner)
     wait_until(
         lambda: ExecutionJob.objects.filter(status=S.SENDING).exists(), 30, "a send in flight"
     )
