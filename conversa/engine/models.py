@@ -37,6 +37,13 @@ class MessageIntent(OrgOwned):
     # A pre-approved Cloud API template instead of free text: {name, language, variables}.
     # `body` then holds a readable preview of it for the inbox and the timeline.
     template = models.JSONField(null=True, blank=True)
+    # Anything but text or a template: media (an Attachment), a location, contact cards or a
+    # reaction, as providers.base.OutboundContent names them ({"kind", ...}). `body` holds the
+    # caption or a readable preview.
+    content = models.JSONField(null=True, blank=True)
+    attachment = models.ForeignKey(
+        "inbox.Attachment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     idempotency_key = models.CharField(max_length=255)
     # The earliest the engine may send it (its job's first `run_after`); none: at once.
     not_before = models.DateTimeField(null=True, blank=True)

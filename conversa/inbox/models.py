@@ -52,9 +52,11 @@ class Tag(OrgOwned):
 
 
 class Contact(OrgOwned):
-    """A person on WhatsApp, identified by the digits of their E.164 number."""
+    """A person on WhatsApp. `phone` is the digits of their E.164 number, empty for someone
+    known only by a username or a linked id; every identifier they were seen with is a
+    ContactIdentity."""
 
-    phone = models.CharField(max_length=20)
+    phone = models.CharField(max_length=20, blank=True)
     name = models.CharField(max_length=200, blank=True)
     blocked = models.BooleanField(default=False)
     opted_out = models.BooleanField(default=False)
@@ -63,15 +65,41 @@ class Contact(OrgOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organization", "phone"], name="contact_unique_phone")
+            models.UniqueConstraint(
+                fields=["organization", "phone"],
+                condition=~Q(phone=""),
+                name="contact_unique_phone",
+            )
         ]
 
     def __str__(self) -> str:
-        return self.name or f"+{self.phone}"
+        return self.name or self.display_phone
 
     @property
     def display_phone(self) -> str:
-        return f"+{self.phone}"
+        return f"+{self.phone}" if self.phone else ""
+
+
+class ContactIdentity(OrgOwned):
+    """One identifier a contact was seen with. Unique per organization: a second contact
+    found under an identifier another one holds is the same person (they are merged)."""
+
+    class Kind(models.TextChoices):
+        PHONE = "phone", _("Phone number")
+        LID = "lid", _("WhatsApp linked id")
+        USER_ID = "user_id", _("WhatsApp username id")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    value = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "kind", "value"], name="contact_identity_unique"
+            )
+        ]
 
 
 class Queue(OrgOwned):
@@ -263,6 +291,20 @@ class Message(OrgOwned):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # The kind's structure (providers.base.KINDS): a location's coordinates, a card's numbers,
+    # a chosen button, an order's items, a media file's provider reference.
+    content = models.JSONField(default=dict, blank=True)
+    # The provider id of the message this one quotes, when it says.
+    reply_to = models.CharField(max_length=128, blank=True)
+    # Outbound, typed on the business's own phone: not sent by Conversa, no intent.
+    sent_from_phone = models.BooleanField(default=False)
+    # Who reacted with what: {"customer": "👍", "business": "❤️"}.
+    reactions = models.JSONField(default=dict, blank=True)
+    # Earlier texts of an edited message, oldest first: [{"body", "at"}].
+    history = models.JSONField(default=list, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    # Deleted for everyone by its sender; the body stays for the audit, pages say it was deleted.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -278,6 +320,34 @@ class Message(OrgOwned):
     @property
     def is_outbound(self) -> bool:
         return self.direction == self.Direction.OUTBOUND
+
+
+class Attachment(OrgOwned):
+    """A media file of a message: inbound ones fetched from the provider by a durable job,
+    outbound ones uploaded by a member before the send. Served only to its organization."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Loading")
+        STORED = "stored", _("Stored")
+        FAILED = "failed", _("Download failed")
+
+    message = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachment"
+    )
+    kind = models.CharField(max_length=12)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    file = models.FileField(max_length=255, blank=True)
+    mime_type = models.CharField(max_length=100, blank=True)
+    file_name = models.CharField(max_length=255, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
 
 
 class Note(OrgOwned):

@@ -23,6 +23,8 @@ class ProviderEvent(OrgOwned):
     # The provider-neutral event (base.py) and the raw payload it came from.
     event = models.JSONField(encoder=DjangoJSONEncoder)
     payload = models.JSONField()
+    # Why an Unparsed event could not be read (empty for every other kind).
+    reason = models.TextField(blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -32,4 +34,7 @@ class ProviderEvent(OrgOwned):
                 fields=["number", "dedupe_key"], name="provider_event_unique_key"
             )
         ]
-        indexes = [models.Index(fields=["number", "provider_message_id"])]
+        indexes = [
+            models.Index(fields=["number", "provider_message_id"]),
+            models.Index(fields=["kind", "processed_at"]),
+        ]
