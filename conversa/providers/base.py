@@ -43,7 +43,7 @@ class InboundMessage:
 #   bytes; it is moved to storage and never kept in the row)
 # - location: {"latitude", "longitude", "name", "address", "url"}
 # - contacts: {"contacts": [{"name", "phones": [..], "wa_ids": [..]}]}
-# - reply (a button, list or interactive choice): {"id", "title", "description"}
+# - choice (a button, list or interactive reply the customer picked): {"id", "title", "description"}
 # - order: {"catalog_id", "items": [{"product_id", "quantity", "price", "currency"}], "text"}
 # - poll: {"question", "options": [..], "votes": {option: count}}
 # - text may carry {"referral": {"headline", "body", "source_url", "source_type"}} (an ad)
@@ -57,7 +57,7 @@ KINDS = (
     "sticker",
     "location",
     "contacts",
-    "reply",
+    "choice",
     "order",
     "poll",
     "unsupported",
