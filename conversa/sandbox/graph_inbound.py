@@ -9,8 +9,8 @@ import struct
 from django.db import transaction
 from django.utils import timezone
 
-from conversa.sandbox import graph, simulator
-from conversa.sandbox.graph_checks import BSUID, TEXT_MAX
+from conversa.sandbox import graph, graph_media, simulator
+from conversa.sandbox.graph_checks import BSUID, TEXT_MAX, GraphError
 from conversa.sandbox.models import SandboxInstance, SandboxMessage
 
 # Media kinds a customer sends → (wire type, default mime type, default file name).
@@ -174,8 +174,8 @@ def build_media(instance, kind: str, content: dict, message_id: str):
     mime_type = text_of(content, "mime_type", 100) or default_mime
     file_name = text_of(content, "file_name", 240) or default_name
     try:
-        media = graph.store_media(instance, data, mime_type, file_name, message_id)
-    except graph.GraphError as exc:
+        media = graph_media.store_media(instance, data, mime_type, file_name, message_id)
+    except GraphError as exc:
         raise simulator.SandboxError(400, exc.details) from exc
     caption = text_of(content, "caption", 1024) or text_of(content, "body", 1024)
     record = {"mime_type": mime_type, "sha256": media.sha256, "id": media.media_id}

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversa.sandbox import graph, simulator
+from conversa.sandbox import graph, graph_media, simulator
 from conversa.sandbox.graph_checks import GraphError, invalid
 from conversa.sandbox.views import with_faults
 
@@ -79,14 +79,17 @@ def request_json(request) -> dict:
     return body
 
 
-async def send(request, version: str, phone_number_id: str):
-    """POST /{phone id}/messages: a send of any kind, or mark-as-read / typing indicator.
-    Async, so an injected hang holds this request and no other."""
+async def send(request, version: str, phone_number_id: str, marketing: bool = False):
+    """POST /{phone id}/messages: a send of any kind, or mark-as-read / typing indicator;
+    POST /{phone id}/marketing_messages (`marketing`): a template only. Async, so an injected
+    hang holds this request and no other."""
     try:
         check_version(version)
         instance = await sync_to_async(number_for)(request, phone_number_id)
         body = request_json(request)
-        if "status" in body:
+        if marketing and body.get("type") != "template":
+            raise invalid("Only templates go through the Marketing Messages API.")
+        if "status" in body and not marketing:
             return JsonResponse(await sync_to_async(graph.mark_read)(instance, body))
         try:
             answer = await with_faults(instance, lambda: graph.accept_send(instance, body))
@@ -106,7 +109,7 @@ send = csrf_exempt(require_POST(send))
 def upload(request, phone_number_id: str):
     """POST /{phone id}/media, multipart as Meta takes it: {"id": media id}."""
     instance = number_for(request, phone_number_id)
-    return JsonResponse(graph.upload_media(instance, request.POST, request.FILES))
+    return JsonResponse(graph_media.upload_media(instance, request.POST, request.FILES))
 
 
 def download_url(request) -> str:
@@ -132,21 +135,21 @@ def graph_object(request, object_id: str):
         )
     if not object_id.isdigit() or len(object_id) > 20:
         raise graph.bad_token() if not token else graph.not_found(object_id)
-    media = graph.readable_media(token, object_id)
+    media = graph_media.readable_media(token, object_id)
     wanted = request.GET.get("phone_number_id")
     if wanted and wanted != media.instance.name:
         raise graph.not_found(object_id)
     if request.method == "DELETE":
         media.delete()
         return JsonResponse({"success": True})
-    return JsonResponse(graph.media_record(download_url(request), media))
+    return JsonResponse(graph_media.media_record(download_url(request), media))
 
 
 @graph_route
 @require_GET
 def attachment(request):
     """The bytes behind a media URL, for the token of the number that has the media."""
-    media = graph.media_by_url(
+    media = graph_media.media_by_url(
         graph.bearer(request),
         request.GET.get("mid", "")[:20],
         request.GET.get("ext", "")[:12],

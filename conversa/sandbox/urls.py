@@ -26,6 +26,11 @@ urlpatterns = [
     path("evolution/refuse/<str:name>", views.refuse_route),
     path("graph/attachments/", graph_views.attachment, name="sandbox-graph-attachments"),
     path("graph/<str:version>/<str:phone_number_id>/messages", graph_views.send),
+    path(
+        "graph/<str:version>/<str:phone_number_id>/marketing_messages",
+        graph_views.send,
+        {"marketing": True},
+    ),
     path("graph/<str:version>/<str:phone_number_id>/media", graph_views.upload),
     path("graph/<str:version>/<str:object_id>", graph_views.graph_object),
 ]

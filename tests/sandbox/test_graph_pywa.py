@@ -1,0 +1,588 @@
+"""The sandbox's Graph API held to a real Cloud API client: pywa (4.5) sends every kind it
+can send, uploads and downloads media, and parses every webhook the sandbox delivers.
+
+pywa's constructor has no base URL: it pins https://graph.facebook.com/v{version} on its
+httpx session. The session it is given carries a transport that sends those requests to the
+sandbox's Graph API on the live server instead (public httpx API, nothing of pywa patched).
+Webhooks go over real HTTP to a tiny local receiver; each is checked against its signature
+and parsed by pywa's own update handling (WhatsApp.webhook_update_handler).
+"""
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from django.utils import timezone
+from pywa import WhatsApp, handlers
+from pywa.errors import WhatsAppError
+from pywa.types import (
+    Button,
+    CallPermissionRequestButton,
+    Contact,
+    FlowButton,
+    ImageCarouselCard,
+    ProductsSection,
+    Section,
+    SectionList,
+    SectionRow,
+    URLButton,
+    VoiceCallButton,
+)
+from pywa.types.templates import TemplateLanguage
+
+from conversa.sandbox import graph, simulator
+from conversa.sandbox.courier import Courier
+from conversa.sandbox.models import SandboxMedia, SandboxMessage
+from tests.conftest import wait_for
+
+SECRET = "app-secret-of-the-test"
+CUSTOMER = "5511988887777"  # typed with the ninth digit; registered without it
+WA_ID = "551188887777"
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(300)
+OGG = b"OggS\x00\x02" + bytes(22) + b"OpusHead\x01\x01" + bytes(200)
+
+
+class ToSandbox(httpx.HTTPTransport):
+    """Sends what pywa addresses to graph.facebook.com to the sandbox's Graph API."""
+
+    def __init__(self, live_url: str):
+        super().__init__()
+        self.live = httpx.URL(live_url)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host == "graph.facebook.com":
+            request.url = request.url.copy_with(
+                scheme=self.live.scheme,
+                host=self.live.host,
+                port=self.live.port,
+                path="/sandbox/graph" + request.url.path,
+            )
+            request.headers["Host"] = f"{self.live.host}:{self.live.port}"
+        return super().handle_request(request)
+
+
+class Receiver:
+    """A tiny HTTP server that keeps every webhook it is sent: (signature, raw body)."""
+
+    def __init__(self):
+        self.received: list[tuple[str, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((self.headers.get("X-Hub-Signature-256", ""), raw))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/webhook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def find(self, predicate):
+        """The first webhook whose `value` matches, as (signature, raw, value)."""
+        for signature, raw in list(self.received):
+            value = json.loads(raw)["entry"][0]["changes"][0]["value"]
+            if predicate(value):
+                return signature, raw, value
+        return None
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver()
+    yield receiver
+    receiver.server.shutdown()
+
+
+@pytest.fixture
+def sandbox(live_server, settings, transactional_db, monkeypatch, receiver):
+    """A Cloud number on the live server's sandbox, its webhooks delivered for real."""
+    monkeypatch.setattr(simulator.courier, "post", Courier.post.__get__(simulator.courier))
+    settings.SANDBOX_DELIVERY_DELAY = 0.05
+    simulator.courier.clear()
+    twin = simulator.create_cloud_number("106540352242922", "5511933334444", receiver.url, SECRET)
+    yield twin
+    assert simulator.courier.drain(timeout=10), "webhooks still in flight after the test"
+
+
+@pytest.fixture
+def wa(sandbox, live_server):
+    """pywa's client for the twin, with a record of every update its handlers built."""
+    session = httpx.Client(transport=ToSandbox(live_server.url), timeout=30)
+    client = WhatsApp(
+        phone_id=sandbox.name,
+        token=sandbox.token,
+        session=session,
+        api_version="25.0",
+        app_secret=SECRET,
+    )
+    client.updates = []
+    kinds = (
+        handlers.MessageHandler,
+        handlers.CallbackButtonHandler,
+        handlers.CallbackSelectionHandler,
+        handlers.MessageStatusHandler,
+        handlers.PhoneNumberChangeHandler,
+        handlers.EditedMessageHandler,
+        handlers.DeletedMessageHandler,
+        handlers.OutgoingMessageHandler,
+    )
+    for kind in kinds:
+        client.add_handlers(kind(lambda _, update: client.updates.append(update)))
+    yield client
+    session.close()
+
+
+def parsed(wa, receiver, predicate, what: str):
+    """The webhook matching `predicate`, its signature checked and parsed by pywa."""
+    signature, raw, _ = wait_for(lambda: receiver.find(predicate), what)
+    assert wa.webhook_update_validator(raw, signature) is None, "bad signature"
+    before = len(wa.updates)
+    assert wa.webhook_update_handler(raw) == ("ok", 200)
+    assert len(wa.updates) == before + 1, f"pywa built no update from {raw[:300]!r}"
+    return wa.updates[-1]
+
+
+def customer_writes(twin, phone=CUSTOMER, body="Oi"):
+    return graph.customer_message(twin, phone, "text", {"body": body, "profile_name": "Ana"})
+
+
+# Every kind pywa sends: (name, call). `to` is the customer; `inbound` a message of theirs.
+def sends(wa, to, inbound, uploaded):
+    return [
+        ("text", lambda: wa.send_message(to, "Olá!", preview_url=True)),
+        ("text reply", lambda: wa.send_message(to, "Respondendo", reply_to_message_id=inbound)),
+        ("buttons", lambda: wa.send_message(to, "Escolha", buttons=[Button("Sim", "s")])),
+        (
+            "list",
+            lambda: wa.send_message(
+                to,
+                "Menu",
+                buttons=SectionList("Ver", [Section("A", [SectionRow("Um", "1", "d")])]),
+            ),
+        ),
+        ("cta_url", lambda: wa.send_message(to, "Site", buttons=URLButton("Abrir", "https://a.b"))),
+        (
+            "flow",
+            lambda: wa.send_message(to, "Form", buttons=FlowButton("Abrir", flow_id="123")),
+        ),
+        ("voice_call", lambda: wa.send_message(to, "Ligue", buttons=VoiceCallButton("Ligar"))),
+        (
+            "call_permission_request",
+            lambda: wa.send_message(to, "Posso ligar?", buttons=CallPermissionRequestButton()),
+        ),
+        ("request_contact_info", lambda: wa.request_contact_info(to, "Seu contato?")),
+        ("image link", lambda: wa.send_image(to, "https://example.com/a.jpg", caption="Foto")),
+        ("image bytes", lambda: wa.send_image(to, JPEG, caption="Foto", mime_type="image/jpeg")),
+        ("image by id", lambda: wa.send_image(to, uploaded, caption="De novo")),
+        (
+            "image with buttons",
+            lambda: wa.send_image(
+                to, "https://example.com/a.jpg", caption="Gostou?", buttons=[Button("Sim", "s")]
+            ),
+        ),
+        ("video link", lambda: wa.send_video(to, "https://example.com/v.mp4", caption="Vídeo")),
+        (
+            "document bytes",
+            lambda: wa.send_document(
+                to, b"%PDF-1.4\n%%EOF\n", filename="nota.pdf", mime_type="application/pdf"
+            ),
+        ),
+        ("audio link", lambda: wa.send_audio(to, "https://example.com/a.mp3")),
+        ("voice bytes", lambda: wa.send_voice(to, OGG, mime_type="audio/ogg")),
+        ("sticker link", lambda: wa.send_sticker(to, "https://example.com/s.webp")),
+        ("reaction", lambda: wa.send_reaction(to, "👍", inbound)),
+        ("remove reaction", lambda: wa.remove_reaction(to, inbound)),
+        ("location", lambda: wa.send_location(to, -23.55, -46.63, "Loja", "Av. Paulista")),
+        ("request_location", lambda: wa.request_location(to, "Onde você está?")),
+        (
+            "contact",
+            lambda: wa.send_contact(
+                to,
+                Contact(
+                    name=Contact.Name(formatted_name="Bia Souza", first_name="Bia"),
+                    phones=[Contact.Phone(phone="+5511977776666", type="CELL")],
+                ),
+            ),
+        ),
+        ("catalog", lambda: wa.send_catalog(to, "Nosso catálogo")),
+        ("product", lambda: wa.send_product(to, "123456", "SKU1", "Produto")),
+        (
+            "products",
+            lambda: wa.send_products(
+                to, "123456", [ProductsSection("Mais", ["SKU1", "SKU2"])], "Produtos", "Veja"
+            ),
+        ),
+        (
+            "carousel",
+            lambda: wa.send_carousel(
+                to,
+                body="Ofertas",
+                cards=[
+                    ImageCarouselCard(
+                        body=f"Card {n}",
+                        image="https://example.com/c.jpg",
+                        buttons=URLButton("Ver", "https://a.b"),
+                    )
+                    for n in (1, 2)
+                ],
+            ),
+        ),
+        ("template", lambda: wa.send_template(to, "hello_world", TemplateLanguage.ENGLISH_US)),
+        (
+            "marketing template",
+            lambda: wa.send_template(
+                to, "hello_world", TemplateLanguage.ENGLISH_US, use_mm_lite_api=True
+            ),
+        ),
+        ("mark as read", lambda: wa.mark_message_as_read(inbound)),
+        ("typing indicator", lambda: wa.indicate_typing(inbound)),
+    ]
+
+
+def test_every_kind_pywa_sends_is_accepted_with_wamid_and_wa_id(wa, sandbox, receiver):
+    inbound = customer_writes(sandbox)
+    uploaded = wa.upload_media(JPEG, mime_type="image/jpeg", filename="a.jpg").id
+    calls = sends(wa, CUSTOMER, inbound, uploaded)
+    accepted = {}
+    for name, call in calls:
+        result = call()
+        accepted[name] = result
+    # All 31 of pywa's sends answered as Meta answers them: nothing refused.
+    assert len(accepted) == len(calls) == 31
+    for name, sent in accepted.items():
+        if name in ("mark as read", "typing indicator"):
+            assert sent.success is True, name
+            continue
+        assert sent.id.startswith("wamid.HBg"), name
+        # Sent to 55 11 9 8888-7777: WhatsApp answers with the account's wa_id, no ninth digit.
+        assert (sent.input, sent.chat.id) == (CUSTOMER, WA_ID), name
+    ledger = SandboxMessage.objects.filter(instance=sandbox, from_me=True)
+    assert ledger.count() == 29
+    assert ledger.filter(status="ERROR").count() == 0
+    assert set(ledger.values_list("chat_phone", flat=True)) == {CUSTOMER}
+    assert SandboxMessage.objects.get(message_id=inbound).status == "READ"
+    # The link-sent media is kept for the customer's page, by reference.
+    assert SandboxMedia.objects.filter(link="https://example.com/v.mp4").exists()
+
+
+def test_statuses_carry_pricing_conversation_and_the_tracker(wa, sandbox, receiver):
+    customer_writes(sandbox)
+    sent = wa.send_message(CUSTOMER, "Tudo certo", tracker="job-7")
+
+    def status_of(kind):
+        def match(value):
+            statuses = value.get("statuses") or [{}]
+            return statuses[0].get("id") == sent.id and statuses[0]["status"] == kind
+
+        return match
+
+    for kind in ("sent", "delivered"):
+        update = parsed(wa, receiver, status_of(kind), f"the {kind} status")
+        assert update.status.value == kind
+        assert update.tracker == "job-7"
+        assert update.pricing.category.value == "service"
+        assert update.pricing.billable is False
+        assert update.conversation.category.value == "service"
+        assert update.from_user.wa_id == WA_ID
+    _, _, value = receiver.find(status_of("sent"))
+    assert value["statuses"][0]["conversation"]["expiration_timestamp"]
+    assert value["statuses"][0]["pricing"]["type"] == "free_customer_service"
+
+    simulator.customer_reads(sandbox, CUSTOMER)
+    update = parsed(wa, receiver, status_of("read"), "the read status")
+    assert update.status.value == "read"
+
+
+def test_a_template_is_billed_in_its_category(wa, sandbox, receiver):
+    graph.add_template(sandbox, "promo_junho", "pt_BR", category="marketing")
+    sent = wa.send_template(CUSTOMER, "promo_junho", TemplateLanguage.PORTUGUESE_BR)
+    assert sent.status.value == "accepted"
+    update = parsed(
+        wa,
+        receiver,
+        lambda v: (v.get("statuses") or [{}])[0].get("id") == sent.id,
+        "the template's status",
+    )
+    assert update.pricing.category.value == "marketing"
+    assert update.pricing.billable is True
+
+
+def test_free_text_after_24_hours_fails_with_131047_and_a_template_still_goes(
+    wa, sandbox, receiver
+):
+    inbound = customer_writes(sandbox)
+    # The sandbox's clock for the window is the customer's last message in its ledger.
+    SandboxMessage.objects.filter(message_id=inbound).update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
+    sent = wa.send_message(CUSTOMER, "Ainda está aí?")  # Meta answers 200, then fails it
+    update = parsed(
+        wa,
+        receiver,
+        lambda v: (v.get("statuses") or [{}])[0].get("id") == sent.id,
+        "the failed status",
+    )
+    assert update.status.value == "failed"
+    assert update.error.code == 131047
+    assert "24 hours" in update.error.details
+    assert SandboxMessage.objects.get(message_id=sent.id).status == "ERROR"
+
+    template = wa.send_template(CUSTOMER, "hello_world", TemplateLanguage.ENGLISH_US)
+    assert SandboxMessage.objects.get(message_id=template.id).status != "ERROR"
+
+
+def test_a_number_that_never_wrote_gets_no_free_text_either(wa, sandbox, receiver):
+    sent = wa.send_message("5521977776666", "Oi")
+    update = parsed(
+        wa,
+        receiver,
+        lambda v: (v.get("statuses") or [{}])[0].get("id") == sent.id,
+        "the failed status",
+    )
+    assert update.error.code == 131047
+
+
+def test_an_unknown_template_is_132001(wa, sandbox):
+    with pytest.raises(WhatsAppError) as refused:
+        wa.send_template(CUSTOMER, "nao_existe", TemplateLanguage.PORTUGUESE_BR)
+    error = refused.value
+    assert error.code == 132001
+    assert "nao_existe" in error.details
+    with pytest.raises(WhatsAppError) as wrong_language:
+        wa.send_template(CUSTOMER, "hello_world", TemplateLanguage.PORTUGUESE_BR)
+    assert wrong_language.value.code == 132001
+    assert not SandboxMessage.objects.filter(from_me=True).exists()
+
+
+def test_meta_error_objects_for_invalid_sends(wa, sandbox, live_server):
+    customer_writes(sandbox)
+    with pytest.raises(WhatsAppError) as too_long:
+        wa.send_message(CUSTOMER, "x" * 4097)
+    assert too_long.value.code == 100
+    assert "4096" in too_long.value.details
+
+    url = f"{live_server.url}/sandbox/graph/v25.0/{sandbox.name}/messages"
+    headers = {"Authorization": f"Bearer {sandbox.token}"}
+    base = {"messaging_product": "whatsapp", "to": CUSTOMER}
+    cases = [
+        ({**base, "type": "text", "text": {}}, 400, 100),
+        ({**base, "type": "poll", "poll": {}}, 400, 131051),
+        ({**base, "type": "image", "image": {"id": "1", "link": "https://a.b/c"}}, 400, 100),
+        (
+            {
+                **base,
+                "type": "interactive",
+                "interactive": {
+                    "type": "button",
+                    "body": {"text": "x"},
+                    "action": {
+                        "buttons": [
+                            {"type": "reply", "reply": {"id": str(n), "title": "t"}}
+                            for n in range(4)
+                        ]
+                    },
+                },
+            },
+            400,
+            131009,
+        ),
+        ({"to": CUSTOMER, "type": "text", "text": {"body": "x"}}, 400, 100),
+    ]
+    for body, status, code in cases:
+        answer = httpx.post(url, json=body, headers=headers)
+        assert answer.status_code == status, body
+        error = answer.json()["error"]
+        assert error["code"] == code, body
+        assert error["type"] == "OAuthException"
+        assert error["error_data"]["messaging_product"] == "whatsapp"
+        assert error["error_data"]["details"]
+        assert error["fbtrace_id"] and "error_subcode" in error
+
+    bad = httpx.post(url, json=cases[0][0], headers={"Authorization": "Bearer nope"})
+    assert (bad.status_code, bad.json()["error"]["code"]) == (401, 190)
+    wrong_version = httpx.post(url.replace("v25.0", "latest"), json=base, headers=headers)
+    assert wrong_version.json()["error"]["code"] == 2500
+    assert httpx.get(
+        url.replace("/messages", "").replace("v25.0", "v21.0"), headers=headers
+    ).is_success
+
+
+def test_media_upload_lookup_download_and_delete(wa, sandbox, live_server):
+    media = wa.upload_media(JPEG, mime_type="image/jpeg", filename="foto.jpg")
+    assert media.id.isdigit()
+    info = wa.get_media_url(media.id)
+    assert (info.mime_type, info.file_size) == ("image/jpeg", len(JPEG))
+    assert wa.get_media_bytes(info.url) == JPEG
+
+    assert httpx.get(info.url).status_code == 401
+    other = simulator.create_cloud_number("999", "5511900000000", "", "x")
+    foreign = httpx.get(info.url, headers={"Authorization": f"Bearer {other.token}"})
+    assert foreign.status_code == 400
+    tampered = httpx.get(
+        info.url.replace("hash=", "hash=0"), headers={"Authorization": f"Bearer {sandbox.token}"}
+    )
+    assert tampered.status_code == 404
+
+    assert wa.delete_media(media.id).success is True
+    with pytest.raises(WhatsAppError):
+        wa.get_media_url(media.id)
+
+
+def test_an_upload_of_an_unsupported_type_is_refused(wa, sandbox):
+    with pytest.raises(WhatsAppError) as refused:
+        wa.upload_media(b"MZ\x90\x00", mime_type="application/x-msdownload", filename="a.exe")
+    assert refused.value.code == 100
+    assert not SandboxMedia.objects.exists()
+
+
+# Inbound: every kind the customer sends, as pywa parses it.
+
+
+def inbound(wa, receiver, message_id: str):
+    return parsed(
+        wa,
+        receiver,
+        lambda v: any(m.get("id") == message_id for m in v.get("messages", [])),
+        f"the webhook of {message_id}",
+    )
+
+
+def test_customer_text_and_media_parse_in_pywa_and_the_media_downloads(wa, sandbox, receiver):
+    text = inbound(wa, receiver, customer_writes(sandbox, body="Oi!"))
+    assert (text.text, text.from_user.wa_id, text.from_user.name) == ("Oi!", WA_ID, "Ana")
+    assert text.id.startswith("wamid.HBg")
+
+    for kind, wire in (
+        ("image", "image"),
+        ("video", "video"),
+        ("audio", "audio"),
+        ("voice", "audio"),
+        ("document", "document"),
+        ("sticker", "sticker"),
+    ):
+        content = {"caption": "Olha"} if kind in ("image", "video", "document") else {}
+        if kind == "image":
+            content |= {"file": JPEG, "mime_type": "image/jpeg"}
+        message_id = graph.customer_message(sandbox, CUSTOMER, kind, content)
+        message = inbound(wa, receiver, message_id)
+        assert message.type.value == wire, kind
+        assert message.media is not None, kind
+        if kind == "image":
+            assert message.caption == "Olha"
+            assert message.image.get_bytes() == JPEG
+        if kind == "voice":
+            assert message.audio.voice is True
+        if kind == "document":
+            assert message.document.filename == "document.pdf"
+
+
+def test_every_other_customer_kind_parses_in_pywa(wa, sandbox, receiver):
+    first = customer_writes(sandbox)
+    business = wa.send_message(CUSTOMER, "Escolha", buttons=[Button("Sim", "s")]).id
+    cases = [
+        ("location", {"latitude": -23.5, "longitude": -46.6, "name": "Casa"}, ""),
+        ("contacts", {"contacts": [{"name": "Bia", "phones": ["+5511977776666"]}]}, ""),
+        ("choice", {"id": "s", "title": "Sim"}, business),
+        ("choice", {"id": "2", "title": "Dois", "description": "O segundo"}, business),
+        ("choice", {"id": "p", "title": "Quero", "via": "button"}, business),
+        ("order", {"items": [{"product_id": "SKU1", "quantity": 2, "price": 9.9}]}, ""),
+        ("reaction", {"emoji": "❤️", "target": business}, ""),
+        ("poll", {}, ""),
+        ("unsupported", {"type": "event"}, ""),
+        ("edit", {"target": first, "body": "Oi, corrigido"}, ""),
+        ("revoke", {"target": first}, ""),
+        (
+            "text",
+            {
+                "body": "Vi o anúncio",
+                "referral": {
+                    "headline": "Promo",
+                    "source_url": "https://fb.me/x",
+                    "source_type": "ad",
+                },
+            },
+            "",
+        ),
+        ("text", {"body": "respondendo"}, business),
+    ]
+    results = []
+    for kind, content, reply_to in cases:
+        message_id = graph.customer_message(sandbox, CUSTOMER, kind, content, reply_to=reply_to)
+        results.append((kind, inbound(wa, receiver, message_id)))
+    by_name = [type(update).__name__ for _, update in results]
+    assert by_name == [
+        "Message",
+        "Message",
+        "CallbackButton",
+        "CallbackSelection",
+        "CallbackButton",
+        "Message",
+        "Message",
+        "Message",
+        "Message",
+        "EditedMessage",
+        "DeletedMessage",
+        "Message",
+        "Message",
+    ]
+    location, contacts, button, selection, quick, order, reaction, poll, unsupported = (
+        update for _, update in results[:9]
+    )
+    assert (location.location.latitude, location.location.name) == (-23.5, "Casa")
+    assert contacts.contacts[0].name.formatted_name == "Bia"
+    assert (button.data, button.title, button.reply_to_message.id) == ("s", "Sim", business)
+    assert (selection.data, selection.description) == ("2", "O segundo")
+    assert quick.data == "p"
+    assert order.order.products[0].sku == "SKU1"
+    assert (reaction.reaction.emoji, reaction.reaction.message_id) == ("❤️", business)
+    assert poll.type.value == "unsupported"
+    assert unsupported.error.code == 131051
+    edit, revoke, referral, reply = (update for _, update in results[9:])
+    assert (edit.original_message_id, edit.message.text) == (first, "Oi, corrigido")
+    assert revoke.original_message_id == first
+    assert referral.referral.headline == "Promo"
+    assert reply.reply_to_message.id == business
+
+
+def test_a_number_change_and_a_username_sender(wa, sandbox, receiver):
+    change = graph.customer_message(
+        sandbox, CUSTOMER, "number_change", {"new_phone": "5511955554444"}
+    )
+    update = inbound(wa, receiver, change)
+    assert (update.old_wa_id, update.new_wa_id) == (WA_ID, "5511955554444")
+
+    hidden = graph.customer_message(
+        sandbox, "", "text", {"body": "Oi"}, user_id="BR.1234567890123456", username="ana.s"
+    )
+    update = inbound(wa, receiver, hidden)
+    assert update.from_user.wa_id is None
+    assert (update.from_user.bsuid, update.from_user.username) == ("BR.1234567890123456", "ana.s")
+    _, _, value = receiver.find(lambda v: v.get("messages", [{}])[0].get("id") == hidden)
+    assert value["messages"][0]["from"] == ""
+    assert value["messages"][0]["from_user_id"] == "BR.1234567890123456"
+
+    # The business answers the username user by BSUID, inside the window.
+    sent = wa.send_message("BR.1234567890123456", "Olá, Ana")
+    assert sent.chat.id == "BR.1234567890123456"
+    assert SandboxMessage.objects.get(message_id=sent.id).status != "ERROR"
+
+
+def test_a_message_typed_on_the_business_phone_is_an_smb_echo(wa, sandbox, receiver):
+    echo = graph.business_phone_message(sandbox, CUSTOMER, "Já te mando o boleto")
+    update = parsed(
+        wa,
+        receiver,
+        lambda v: any(m.get("id") == echo for m in v.get("message_echoes", [])),
+        "the echo",
+    )
+    assert type(update).__name__ == "OutgoingMessage"
+    assert update.text == "Já te mando o boleto"
+    assert SandboxMessage.objects.get(message_id=echo).from_me is True
