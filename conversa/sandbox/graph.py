@@ -35,8 +35,9 @@ COUNTRIES = {"55": "BR", "1": "US", "351": "PT", "54": "AR", "52": "MX", "44": "
 
 def new_wamid(wa_id: str, inbound: bool = False) -> str:
     """A message id as Meta builds them: `wamid.` and base64 of the chat and a random id."""
-    chat = wa_id.encode()[:40]
-    key = secrets.token_hex(10).upper().encode()
+    # At most 15 digits and a 16-character key: an id fits the ledger's 64 characters.
+    chat = "".join(ch for ch in wa_id if ch.isdigit())[-15:].encode()
+    key = secrets.token_hex(8).upper().encode()
     raw = b"\x1c\x18" + bytes([len(chat)]) + chat + b"\x15\x02\x00"
     raw += (b"\x12" if inbound else b"\x11") + b"\x18" + bytes([len(key)]) + key + b"\x00"
     return "wamid." + base64.b64encode(raw).decode()

@@ -87,7 +87,8 @@ def customer_message(
     "type" (unsupported); "profile_name" is the customer's WhatsApp name.
 
     A `username` hides the phone, as WhatsApp does for username users: `from` is "" and the
-    customer is known by `user_id` (their BSUID; derived from the phone when not given).
+    customer is known by `user_id`, their BSUID: given alone (no phone), or the phone's own
+    (graph.user_id_for) when there is a phone.
     """
     if instance.protocol != "cloud" or instance.state != "open":
         raise simulator.SandboxError(400, f'"{instance.name}" is not a connected Cloud number')
@@ -102,6 +103,9 @@ def customer_message(
         raise simulator.SandboxError(400, "a phone or a user_id is required")
     if not isinstance(content, dict) or len(username) > 35 or len(reply_to) > 200:
         raise simulator.SandboxError(400, "content must be an object; username up to 35")
+    if phone and user_id and user_id != graph.user_id_for(instance, phone):
+        # One BSUID per number, so a send by either finds the same chat.
+        raise simulator.SandboxError(400, "a phone's user_id is graph.user_id_for(phone)")
     user_id = user_id or graph.user_id_for(instance, phone)
     name = text_of(content, "profile_name", 120)
     sender = graph.wa_id(phone) if phone else ""

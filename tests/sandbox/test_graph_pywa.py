@@ -586,3 +586,52 @@ def test_a_message_typed_on_the_business_phone_is_an_smb_echo(wa, sandbox, recei
     assert type(update).__name__ == "OutgoingMessage"
     assert update.text == "Já te mando o boleto"
     assert SandboxMessage.objects.get(message_id=echo).from_me is True
+
+
+def test_a_media_id_the_number_does_not_have_fails_with_131053(wa, sandbox, receiver):
+    customer_writes(sandbox)
+    sent = wa.send_image(CUSTOMER, "1234567890123456")
+    update = parsed(
+        wa,
+        receiver,
+        lambda v: (v.get("statuses") or [{}])[0].get("id") == sent.id,
+        "the failed status",
+    )
+    assert update.error.code == 131053
+
+
+def test_an_injected_failure_is_metas_131000_and_nothing_is_sent(wa, sandbox):
+    simulator.set_faults(sandbox, failure_rate=1.0)
+    with pytest.raises(WhatsAppError) as refused:
+        wa.send_template(CUSTOMER, "hello_world", TemplateLanguage.ENGLISH_US)
+    assert refused.value.code == 131000
+    assert refused.value.status_code == 503
+    assert not SandboxMessage.objects.filter(from_me=True).exists()
+
+
+def test_the_customer_side_refuses_what_whatsapp_could_not_carry(sandbox):
+    for phone, kind, content, options in [
+        (CUSTOMER, "hologram", {}, {}),
+        (CUSTOMER, "text", {"body": ""}, {}),
+        (CUSTOMER, "text", {"body": "x" * 4097}, {}),
+        ("", "text", {"body": "Oi"}, {}),
+        ("", "text", {"body": "Oi"}, {"user_id": "not-a-bsuid"}),
+        (CUSTOMER, "text", {"body": "Oi"}, {"user_id": "BR.1"}),
+        (CUSTOMER, "image", {"file": b"x" * (5 * 1024 * 1024 + 1)}, {}),
+        (CUSTOMER, "location", {"latitude": 91, "longitude": 0}, {}),
+        (CUSTOMER, "number_change", {"new_phone": "12"}, {}),
+    ]:
+        with pytest.raises(simulator.SandboxError):
+            graph.customer_message(sandbox, phone, kind, content, **options)
+    assert not SandboxMessage.objects.exists()
+    assert not SandboxMedia.objects.exists()
+
+
+def test_ids_and_the_ninth_digit_rule():
+    for chat in ("551188887777", "BR.1234567890123456", "123456789012345"):
+        wamid = graph.new_wamid(chat, inbound=True)
+        assert wamid.startswith("wamid.HBg") and len(wamid) <= 64
+    assert graph.wa_id("5511988887777") == "551188887777"
+    assert graph.wa_id("5511388887777") == "5511388887777"  # a landline keeps its digits
+    assert graph.wa_id("14155550100") == "14155550100"
+    assert graph.equivalents("551188887777") == {"551188887777", "5511988887777"}
