@@ -328,6 +328,8 @@ def emit_status(
 ) -> None:
     """One status webhook of a business message, in Meta's shape: `pricing` and
     `conversation` while it goes well, `errors` when it failed."""
+    if status != "failed" and message.status == "ERROR":
+        return  # a failed message is never read
     instance = message.instance
     phone, user_id = chat_identity(instance, message.chat_phone)
     record = {
