@@ -1,22 +1,12 @@
 """The sandbox's Graph API held to a real Cloud API client: pywa (4.5) sends every kind it
-can send, uploads and downloads media, and parses every webhook the sandbox delivers.
+can send (22 methods, 31 variants), uploads and downloads media, meets Meta's refusals, and
+parses the status webhooks. How pywa reaches the sandbox: tests/sandbox/pywa_graph.py."""
 
-pywa's constructor has no base URL: it pins https://graph.facebook.com/v{version} on its
-httpx session. The session it is given carries a transport that sends those requests to the
-sandbox's Graph API on the live server instead (public httpx API, nothing of pywa patched).
-Webhooks go over real HTTP to a tiny local receiver; each is checked against its signature
-and parsed by pywa's own update handling (WhatsApp.webhook_update_handler).
-"""
-
-import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 from django.utils import timezone
-from pywa import WhatsApp, handlers
 from pywa.errors import WhatsAppError
 from pywa.types import (
     Button,
@@ -34,124 +24,12 @@ from pywa.types import (
 from pywa.types.templates import TemplateLanguage
 
 from conversa.sandbox import graph, simulator
-from conversa.sandbox.courier import Courier
 from conversa.sandbox.models import SandboxMedia, SandboxMessage
-from tests.conftest import wait_for
+from tests.sandbox import pywa_graph
+from tests.sandbox.pywa_graph import CUSTOMER, JPEG, OGG, WA_ID, customer_writes, parsed
 
-SECRET = "app-secret-of-the-test"
-CUSTOMER = "5511988887777"  # typed with the ninth digit; registered without it
-WA_ID = "551188887777"
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(300)
-OGG = b"OggS\x00\x02" + bytes(22) + b"OpusHead\x01\x01" + bytes(200)
-
-
-class ToSandbox(httpx.HTTPTransport):
-    """Sends what pywa addresses to graph.facebook.com to the sandbox's Graph API."""
-
-    def __init__(self, live_url: str):
-        super().__init__()
-        self.live = httpx.URL(live_url)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host == "graph.facebook.com":
-            request.url = request.url.copy_with(
-                scheme=self.live.scheme,
-                host=self.live.host,
-                port=self.live.port,
-                path="/sandbox/graph" + request.url.path,
-            )
-            request.headers["Host"] = f"{self.live.host}:{self.live.port}"
-        return super().handle_request(request)
-
-
-class Receiver:
-    """A tiny HTTP server that keeps every webhook it is sent: (signature, raw body)."""
-
-    def __init__(self):
-        self.received: list[tuple[str, bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((self.headers.get("X-Hub-Signature-256", ""), raw))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/webhook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def find(self, predicate):
-        """The first webhook whose `value` matches, as (signature, raw, value)."""
-        for signature, raw in list(self.received):
-            value = json.loads(raw)["entry"][0]["changes"][0]["value"]
-            if predicate(value):
-                return signature, raw, value
-        return None
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    yield receiver
-    receiver.server.shutdown()
-
-
-@pytest.fixture
-def sandbox(live_server, settings, transactional_db, monkeypatch, receiver):
-    """A Cloud number on the live server's sandbox, its webhooks delivered for real."""
-    monkeypatch.setattr(simulator.courier, "post", Courier.post.__get__(simulator.courier))
-    settings.SANDBOX_DELIVERY_DELAY = 0.05
-    simulator.courier.clear()
-    twin = simulator.create_cloud_number("106540352242922", "5511933334444", receiver.url, SECRET)
-    yield twin
-    assert simulator.courier.drain(timeout=10), "webhooks still in flight after the test"
-
-
-@pytest.fixture
-def wa(sandbox, live_server):
-    """pywa's client for the twin, with a record of every update its handlers built."""
-    session = httpx.Client(transport=ToSandbox(live_server.url), timeout=30)
-    client = WhatsApp(
-        phone_id=sandbox.name,
-        token=sandbox.token,
-        session=session,
-        api_version="25.0",
-        app_secret=SECRET,
-    )
-    client.updates = []
-    kinds = (
-        handlers.MessageHandler,
-        handlers.CallbackButtonHandler,
-        handlers.CallbackSelectionHandler,
-        handlers.MessageStatusHandler,
-        handlers.PhoneNumberChangeHandler,
-        handlers.EditedMessageHandler,
-        handlers.DeletedMessageHandler,
-        handlers.OutgoingMessageHandler,
-    )
-    for kind in kinds:
-        client.add_handlers(kind(lambda _, update: client.updates.append(update)))
-    yield client
-    session.close()
-
-
-def parsed(wa, receiver, predicate, what: str):
-    """The webhook matching `predicate`, its signature checked and parsed by pywa."""
-    signature, raw, _ = wait_for(lambda: receiver.find(predicate), what)
-    assert wa.webhook_update_validator(raw, signature) is None, "bad signature"
-    before = len(wa.updates)
-    assert wa.webhook_update_handler(raw) == ("ok", 200)
-    assert len(wa.updates) == before + 1, f"pywa built no update from {raw[:300]!r}"
-    return wa.updates[-1]
-
-
-def customer_writes(twin, phone=CUSTOMER, body="Oi"):
-    return graph.customer_message(twin, phone, "text", {"body": body, "profile_name": "Ana"})
+# The shared fixtures, as this module's.
+receiver, sandbox, wa = pywa_graph.receiver, pywa_graph.sandbox, pywa_graph.wa
 
 
 # Every kind pywa sends: (name, call). `to` is the customer; `inbound` a message of theirs.
@@ -443,151 +321,6 @@ def test_an_upload_of_an_unsupported_type_is_refused(wa, sandbox):
     assert not SandboxMedia.objects.exists()
 
 
-# Inbound: every kind the customer sends, as pywa parses it.
-
-
-def inbound(wa, receiver, message_id: str):
-    return parsed(
-        wa,
-        receiver,
-        lambda v: any(m.get("id") == message_id for m in v.get("messages", [])),
-        f"the webhook of {message_id}",
-    )
-
-
-def test_customer_text_and_media_parse_in_pywa_and_the_media_downloads(wa, sandbox, receiver):
-    text = inbound(wa, receiver, customer_writes(sandbox, body="Oi!"))
-    assert (text.text, text.from_user.wa_id, text.from_user.name) == ("Oi!", WA_ID, "Ana")
-    assert text.id.startswith("wamid.HBg")
-
-    for kind, wire in (
-        ("image", "image"),
-        ("video", "video"),
-        ("audio", "audio"),
-        ("voice", "audio"),
-        ("document", "document"),
-        ("sticker", "sticker"),
-    ):
-        content = {"caption": "Olha"} if kind in ("image", "video", "document") else {}
-        if kind == "image":
-            content |= {"file": JPEG, "mime_type": "image/jpeg"}
-        message_id = graph.customer_message(sandbox, CUSTOMER, kind, content)
-        message = inbound(wa, receiver, message_id)
-        assert message.type.value == wire, kind
-        assert message.media is not None, kind
-        if kind == "image":
-            assert message.caption == "Olha"
-            assert message.image.get_bytes() == JPEG
-        if kind == "voice":
-            assert message.audio.voice is True
-        if kind == "document":
-            assert message.document.filename == "document.pdf"
-
-
-def test_every_other_customer_kind_parses_in_pywa(wa, sandbox, receiver):
-    first = customer_writes(sandbox)
-    business = wa.send_message(CUSTOMER, "Escolha", buttons=[Button("Sim", "s")]).id
-    cases = [
-        ("location", {"latitude": -23.5, "longitude": -46.6, "name": "Casa"}, ""),
-        ("contacts", {"contacts": [{"name": "Bia", "phones": ["+5511977776666"]}]}, ""),
-        ("choice", {"id": "s", "title": "Sim"}, business),
-        ("choice", {"id": "2", "title": "Dois", "description": "O segundo"}, business),
-        ("choice", {"id": "p", "title": "Quero", "via": "button"}, business),
-        ("order", {"items": [{"product_id": "SKU1", "quantity": 2, "price": 9.9}]}, ""),
-        ("reaction", {"emoji": "❤️", "target": business}, ""),
-        ("poll", {}, ""),
-        ("unsupported", {"type": "event"}, ""),
-        ("edit", {"target": first, "body": "Oi, corrigido"}, ""),
-        ("revoke", {"target": first}, ""),
-        (
-            "text",
-            {
-                "body": "Vi o anúncio",
-                "referral": {
-                    "headline": "Promo",
-                    "source_url": "https://fb.me/x",
-                    "source_type": "ad",
-                },
-            },
-            "",
-        ),
-        ("text", {"body": "respondendo"}, business),
-    ]
-    results = []
-    for kind, content, reply_to in cases:
-        message_id = graph.customer_message(sandbox, CUSTOMER, kind, content, reply_to=reply_to)
-        results.append((kind, inbound(wa, receiver, message_id)))
-    by_name = [type(update).__name__ for _, update in results]
-    assert by_name == [
-        "Message",
-        "Message",
-        "CallbackButton",
-        "CallbackSelection",
-        "CallbackButton",
-        "Message",
-        "Message",
-        "Message",
-        "Message",
-        "EditedMessage",
-        "DeletedMessage",
-        "Message",
-        "Message",
-    ]
-    location, contacts, button, selection, quick, order, reaction, poll, unsupported = (
-        update for _, update in results[:9]
-    )
-    assert (location.location.latitude, location.location.name) == (-23.5, "Casa")
-    assert contacts.contacts[0].name.formatted_name == "Bia"
-    assert (button.data, button.title, button.reply_to_message.id) == ("s", "Sim", business)
-    assert (selection.data, selection.description) == ("2", "O segundo")
-    assert quick.data == "p"
-    assert order.order.products[0].sku == "SKU1"
-    assert (reaction.reaction.emoji, reaction.reaction.message_id) == ("❤️", business)
-    assert poll.type.value == "unsupported"
-    assert unsupported.error.code == 131051
-    edit, revoke, referral, reply = (update for _, update in results[9:])
-    assert (edit.original_message_id, edit.message.text) == (first, "Oi, corrigido")
-    assert revoke.original_message_id == first
-    assert referral.referral.headline == "Promo"
-    assert reply.reply_to_message.id == business
-
-
-def test_a_number_change_and_a_username_sender(wa, sandbox, receiver):
-    change = graph.customer_message(
-        sandbox, CUSTOMER, "number_change", {"new_phone": "5511955554444"}
-    )
-    update = inbound(wa, receiver, change)
-    assert (update.old_wa_id, update.new_wa_id) == (WA_ID, "5511955554444")
-
-    hidden = graph.customer_message(
-        sandbox, "", "text", {"body": "Oi"}, user_id="BR.1234567890123456", username="ana.s"
-    )
-    update = inbound(wa, receiver, hidden)
-    assert update.from_user.wa_id is None
-    assert (update.from_user.bsuid, update.from_user.username) == ("BR.1234567890123456", "ana.s")
-    _, _, value = receiver.find(lambda v: v.get("messages", [{}])[0].get("id") == hidden)
-    assert value["messages"][0]["from"] == ""
-    assert value["messages"][0]["from_user_id"] == "BR.1234567890123456"
-
-    # The business answers the username user by BSUID, inside the window.
-    sent = wa.send_message("BR.1234567890123456", "Olá, Ana")
-    assert sent.chat.id == "BR.1234567890123456"
-    assert SandboxMessage.objects.get(message_id=sent.id).status != "ERROR"
-
-
-def test_a_message_typed_on_the_business_phone_is_an_smb_echo(wa, sandbox, receiver):
-    echo = graph.business_phone_message(sandbox, CUSTOMER, "Já te mando o boleto")
-    update = parsed(
-        wa,
-        receiver,
-        lambda v: any(m.get("id") == echo for m in v.get("message_echoes", [])),
-        "the echo",
-    )
-    assert type(update).__name__ == "OutgoingMessage"
-    assert update.text == "Já te mando o boleto"
-    assert SandboxMessage.objects.get(message_id=echo).from_me is True
-
-
 def test_a_media_id_the_number_does_not_have_fails_with_131053(wa, sandbox, receiver):
     customer_writes(sandbox)
     sent = wa.send_image(CUSTOMER, "1234567890123456")
@@ -607,24 +340,6 @@ def test_an_injected_failure_is_metas_131000_and_nothing_is_sent(wa, sandbox):
     assert refused.value.code == 131000
     assert refused.value.status_code == 503
     assert not SandboxMessage.objects.filter(from_me=True).exists()
-
-
-def test_the_customer_side_refuses_what_whatsapp_could_not_carry(sandbox):
-    for phone, kind, content, options in [
-        (CUSTOMER, "hologram", {}, {}),
-        (CUSTOMER, "text", {"body": ""}, {}),
-        (CUSTOMER, "text", {"body": "x" * 4097}, {}),
-        ("", "text", {"body": "Oi"}, {}),
-        ("", "text", {"body": "Oi"}, {"user_id": "not-a-bsuid"}),
-        (CUSTOMER, "text", {"body": "Oi"}, {"user_id": "BR.1"}),
-        (CUSTOMER, "image", {"file": b"x" * (5 * 1024 * 1024 + 1)}, {}),
-        (CUSTOMER, "location", {"latitude": 91, "longitude": 0}, {}),
-        (CUSTOMER, "number_change", {"new_phone": "12"}, {}),
-    ]:
-        with pytest.raises(simulator.SandboxError):
-            graph.customer_message(sandbox, phone, kind, content, **options)
-    assert not SandboxMessage.objects.exists()
-    assert not SandboxMedia.objects.exists()
 
 
 def test_ids_and_the_ninth_digit_rule():
