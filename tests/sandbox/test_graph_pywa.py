@@ -1,5 +1,5 @@
 """The sandbox's Graph API held to a real Cloud API client: pywa (4.5) sends every kind it
-can send (22 methods, 31 variants), uploads and downloads media, meets Meta's refusals, and
+can send (20 send methods, 31 variants), uploads and downloads media, meets Meta's refusals, and
 parses the status webhooks. How pywa reaches the sandbox: tests/sandbox/pywa_graph.py."""
 
 from datetime import timedelta
