@@ -65,3 +65,46 @@ class SandboxMessage(models.Model):
     class Meta:
         db_table = "providers_sandboxmessage"
         ordering = ["created_at", "id"]
+
+
+class SandboxMedia(models.Model):
+    """A file on the Graph side: uploaded by the business (POST /{phone id}/media), or sent by
+    a customer. Served by id (GET /{media id}) and its URL, with the number's token."""
+
+    # A file larger than WhatsApp's largest (a 100 MB document) is refused before it is kept.
+    MAX_BYTES = 100 * 1024 * 1024
+
+    instance = models.ForeignKey(SandboxInstance, on_delete=models.CASCADE, related_name="media")
+    # Numeric, like Meta's: clients tell a media id from a URL or a path by its digits.
+    media_id = models.CharField(max_length=20, unique=True)
+    content = models.BinaryField()
+    mime_type = models.CharField(max_length=100)
+    file_name = models.CharField(max_length=240, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    # The ledger message that carries it (a customer's media, or a business send by id/link);
+    # what the customer page shows of a business's media send.
+    message_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # A business send by `link`: the sandbox keeps the address, it never fetches it.
+    link = models.URLField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class SandboxTemplate(models.Model):
+    """A message template approved for a Cloud number (beyond the ones every number knows,
+    graph.DEFAULT_TEMPLATES): sending any other name or language is Meta's 132001."""
+
+    instance = models.ForeignKey(
+        SandboxInstance, on_delete=models.CASCADE, related_name="templates"
+    )
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=16)
+    # marketing, utility or authentication: what the status webhooks' pricing says.
+    category = models.CharField(max_length=16, default="utility")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "name", "language"], name="sandbox_template_unique"
+            )
+        ]

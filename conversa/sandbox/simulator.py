@@ -386,15 +386,9 @@ def report_status(message: SandboxMessage, status: str, delay: float = 0.0) -> N
         # biz_opaque_callback_data, so an uncertain send can be reconciled.
         data["reference"] = message.reference
     if message.instance.protocol == "cloud":
-        status_value = {
-            "id": message.message_id,
-            "status": GRAPH_STATUS[status],
-            "timestamp": str(int(time.time())),
-            "recipient_id": message.chat_phone,
-        }
-        if message.reference:
-            status_value["biz_opaque_callback_data"] = message.reference
-        emit_graph(message.instance, {"statuses": [status_value]}, delay=delay)
+        from conversa.sandbox import graph  # graph builds on this module
+
+        graph.emit_status(message, GRAPH_STATUS[status], delay=delay)
         return
     emit(message.instance, "messages.update", data, delay=delay)
 
@@ -550,7 +544,9 @@ def emit(instance: SandboxInstance, event: str, data: dict | None, delay: float 
     post_webhook(instance, url, instance.webhook_headers, envelope, delay)
 
 
-def emit_graph(instance: SandboxInstance, value: dict, delay: float = 0.0) -> None:
+def emit_graph(
+    instance: SandboxInstance, value: dict, delay: float = 0.0, field: str = "messages"
+) -> None:
     """Queue a webhook in the Graph API's envelope, signed with the app secret (§A3–A4)."""
     if not instance.webhook_enabled or not instance.webhook_url:
         return
@@ -569,7 +565,7 @@ def emit_graph(instance: SandboxInstance, value: dict, delay: float = 0.0) -> No
                             },
                             **value,
                         },
-                        "field": "messages",
+                        "field": field,
                     }
                 ],
             }

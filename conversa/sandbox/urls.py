@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversa.sandbox import views
+from conversa.sandbox import graph_views, views
 
 urlpatterns = [
     path("", views.customer_page, name="sandbox"),
@@ -24,6 +24,13 @@ urlpatterns = [
     path("evolution/scan/<str:name>", views.scan_route),
     path("evolution/drop/<str:name>", views.drop_route),
     path("evolution/refuse/<str:name>", views.refuse_route),
-    path("graph/<str:version>/<str:phone_number_id>/messages", views.graph_send),
-    path("graph/<str:version>/<str:phone_number_id>", views.graph_number),
+    path("graph/attachments/", graph_views.attachment, name="sandbox-graph-attachments"),
+    path("graph/<str:version>/<str:phone_number_id>/messages", graph_views.send),
+    path(
+        "graph/<str:version>/<str:phone_number_id>/marketing_messages",
+        graph_views.send,
+        {"marketing": True},
+    ),
+    path("graph/<str:version>/<str:phone_number_id>/media", graph_views.upload),
+    path("graph/<str:version>/<str:object_id>", graph_views.graph_object),
 ]
