@@ -230,14 +230,6 @@ def scan(instance: SandboxInstance, owner_phone: str = "") -> None:
     set_state(instance, "open", owner_phone=owner_phone or instance.owner_phone or "5511900000000")
 
 
-def drop_connection(instance: SandboxInstance) -> None:
-    """The connection drops and does not come back by itself (the phone lost the session):
-    `connection.update` close; a new connect and scan bring it back."""
-    if instance.protocol != "evolution" or instance.state != "open":
-        raise SandboxError(400, f'The "{instance.name}" instance is not connected')
-    set_state(instance, "close", status_reason=CONNECTION_CLOSED)
-
-
 def refuse(instance: SandboxInstance) -> None:
     """Nobody scanned in time: the QR limit is reached, Evolution says `refused` and closes."""
     if instance.state != "connecting":

@@ -1,0 +1,520 @@
+"""The sandbox's Evolution API v2 beyond sendText: what the business sends (media, voice
+notes, stickers, locations, contact cards, reactions) and the chat routes (markMessageAsRead,
+findChats, findMessages, whatsappNumbers, getBase64FromMediaMessage, sendPresence).
+
+Answers and webhooks follow Evolution v2.3's own code (src/api/integrations/channel/whatsapp/
+whatsapp.baileys.service.ts, src/api/services/channel.service.ts): a message is its
+`prepareMessage()` record, and as there its byte fields (fileSha256, mediaKey…) travel as
+`{"0": …, "1": …}` index objects and its 64-bit fields (fileLength) as Long objects
+`{low, high, unsigned}`, which is how a v2.3 server serializes them.
+"""
+
+import base64
+import binascii
+import hashlib
+import re
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+
+from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxInstance, SandboxMedia, SandboxMessage
+from conversa.sandbox.simulator import SandboxError
+
+# What the sandbox keeps of a file (WhatsApp's own limit for audio and video) and how many
+# files per number before the oldest are forgotten.
+MAX_MEDIA_BYTES = 16 * 1024 * 1024
+MEDIA_KEPT_PER_NUMBER = 200
+MEDIA_TYPES = ("image", "document", "video", "audio")
+PRESENCES = ("unavailable", "available", "composing", "recording", "paused")
+# Evolution's message types that carry a file (wa.types.ts TypeMediaMessage), and the
+# wrappers getBase64FromMediaMessage opens first (MessageSubtype).
+MEDIA_MESSAGES = (
+    "imageMessage",
+    "documentMessage",
+    "audioMessage",
+    "videoMessage",
+    "stickerMessage",
+    "ptvMessage",
+)
+WRAPPERS = (
+    "ephemeralMessage",
+    "documentWithCaptionMessage",
+    "viewOnceMessage",
+    "viewOnceMessageV2",
+)
+# What each kind of the ledger is called on the wire.
+WIRE_TYPES = {
+    "image": "imageMessage",
+    "video": "videoMessage",
+    "audio": "audioMessage",
+    "voice": "audioMessage",
+    "document": "documentMessage",
+    "sticker": "stickerMessage",
+}
+# The one emoji (or nothing) Evolution's sendReaction accepts: a rough stand-in for the
+# emoji-regex package its controller uses.
+EMOJI = re.compile(
+    r"^(?:[\U0001F000-\U0001FAFF\u2600-\u27BF\u2300-\u23FF\u2B00-\u2BFF\u3030\u303D\u3297\u3299]"
+    r"[\uFE0F\u200D\U0001F3FB-\U0001F3FF\U0001F000-\U0001FAFF\u2600-\u27BF\u20E3]*)?$"
+)
+
+
+class Refused(SandboxError):
+    """An Evolution refusal whose `response.message` list holds more than a sentence (the
+    server puts objects there, e.g. the number check of a send to a stranger)."""
+
+    def __init__(self, status: int, messages: list):
+        super().__init__(status, str(messages[0]) if messages else "")
+        self.messages = messages
+
+
+def wire_bytes(data: bytes) -> dict:
+    """Bytes as a v2.3 webhook carries them: a Uint8Array serialized by JSON.stringify."""
+    return {str(index): byte for index, byte in enumerate(data)}
+
+
+def wire_long(value: int, unsigned: bool = True) -> dict:
+    """A 64-bit protobuf field as a v2.3 webhook carries it: a Long object."""
+    return {"low": value & 0xFFFFFFFF, "high": value >> 32, "unsigned": unsigned}
+
+
+def create_jid(number: str) -> str:
+    """Evolution's createJid(): JIDs pass through; digits become a phone JID, with Mexico's
+    and Argentina's mobile prefix dropped and Brazil's ninth digit dropped where WhatsApp
+    registered the number without it (area codes 31 and up, numbers starting 7–9)."""
+    number = re.sub(r":\d+", "", number.strip())
+    if any(suffix in number for suffix in ("@g.us", "@s.whatsapp.net", "@lid", "@broadcast")):
+        return number
+    digits = re.sub(r"\D", "", number.split("@")[0])
+    if len(digits) >= 18:
+        return f"{digits}@g.us"
+    if digits[:2] in ("52", "54") and len(digits) == 13:
+        digits = digits[:2] + digits[3:]
+    brazil = re.fullmatch(r"(55)(\d{2})\d(\d{8})", digits)
+    if brazil and not (int(brazil[3][0]) < 7 or int(brazil[2]) < 31):
+        digits = brazil[1] + brazil[2] + brazil[3]
+    return f"{digits}@s.whatsapp.net"
+
+
+def chat_of(instance: SandboxInstance, remote_jid: str) -> tuple[str, str]:
+    """(the chat's phone, its lid) for a JID the business addressed. A `@lid` chat is the
+    phone the sandbox saw with that lid, or the lid itself for a stranger."""
+    user = remote_jid.split("@", 1)[0]
+    if not remote_jid.endswith("@lid"):
+        return user, ""
+    known = (
+        SandboxMessage.objects.filter(instance=instance, lid=user)
+        .values_list("chat_phone", flat=True)
+        .first()
+    )
+    return known or user, user
+
+
+def remote_jid(message: SandboxMessage) -> str:
+    return f"{message.lid}@lid" if message.lid else simulator.jid(message.chat_phone)
+
+
+def record(message: SandboxMessage, *, stored: bool = False) -> dict:
+    """The message as the server answers a send with it (prepareMessage's record); `stored`
+    adds the database id the find routes show. Rows from before the sandbox kept content
+    get the plain shape of their kind."""
+    content = message.content or {}
+    if content.get("message") is not None:
+        kept = content
+    else:
+        kind = message.kind
+        if kind == "text":
+            body, message_type = {"conversation": message.text}, "conversation"
+        else:
+            message_type = WIRE_TYPES.get(kind, f"{kind}Message")
+            body = {message_type: {"caption": message.text} if message.text else {}}
+        kept = {
+            "key": {
+                "remoteJid": remote_jid(message),
+                "fromMe": message.from_me,
+                "id": message.message_id,
+            },
+            "message": body,
+            "messageType": message_type,
+            "pushName": "Você" if message.from_me else message.customer_name,
+            "source": "web" if message.from_me else "android",
+        }
+    answer = {
+        "key": kept["key"],
+        "pushName": kept.get("pushName", ""),
+        "status": message.status,
+        "message": kept["message"],
+        "messageType": kept["messageType"],
+        "messageTimestamp": int(message.created_at.timestamp()),
+        "instanceId": str(message.instance_id),
+        "source": kept.get("source", "unknown"),
+    }
+    if kept.get("contextInfo") is not None:
+        answer["contextInfo"] = kept["contextInfo"]
+    return ({"id": record_id(message)} | answer) if stored else answer
+
+
+def store_media(message: SandboxMessage, data: bytes, mime_type: str, file_name: str) -> None:
+    """Keep a file for the customer page and getBase64FromMediaMessage, forgetting the
+    number's oldest files beyond MEDIA_KEPT_PER_NUMBER."""
+    SandboxMedia.objects.create(
+        message=message,
+        data=data,
+        mime_type=mime_type[:120],
+        file_name=file_name[:255],
+        size=len(data),
+    )
+    stale = SandboxMedia.objects.filter(message__instance_id=message.instance_id).order_by("-id")[
+        MEDIA_KEPT_PER_NUMBER:
+    ]
+    SandboxMedia.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+
+
+def media_message(
+    data: bytes, mime_type: str, *, caption: str = "", file_name: str = "", **extra
+) -> dict:
+    """A WhatsApp media message for `data` (what Baileys' prepareWAMessageMedia builds):
+    the CDN URL of the encrypted file, its hashes and key, as a v2.3 record carries them."""
+    path = f"/v/t62.7118-24/{secrets.token_hex(16)}.enc?ccb=11-4&oh=01_{secrets.token_urlsafe(24)}&oe={int(time.time()) + 1_209_600:X}&_nc_sid=5e03e0"
+    media = {
+        "url": f"https://mmg.whatsapp.net{path}&mms3=true",
+        "mimetype": mime_type,
+        "fileSha256": wire_bytes(hashlib.sha256(data).digest()),
+        "fileLength": wire_long(len(data)),
+        "mediaKey": wire_bytes(secrets.token_bytes(32)),
+        "fileEncSha256": wire_bytes(secrets.token_bytes(32)),
+        "directPath": path,
+        "mediaKeyTimestamp": wire_long(int(time.time()), unsigned=False),
+    }
+    if caption:
+        media["caption"] = caption
+    if file_name:
+        media["fileName"] = file_name
+    return media | extra
+
+
+def vcard(
+    name: str, phone: str, wuid: str = "", organization: str = "", email: str = "", url: str = ""
+) -> str:
+    """The vCard Evolution's sendContact writes (contactMessage in the baileys service)."""
+    lines = ["BEGIN:VCARD", "VERSION:3.0", f"N:{name}", f"FN:{name}"]
+    if organization:
+        lines.append(f"ORG:{organization};")
+    if email:
+        lines.append(f"EMAIL:{email}")
+    if url:
+        lines.append(f"URL:{url}")
+    wuid = wuid or create_jid(phone)
+    lines += [f"item1.TEL;waid={wuid}:{phone}", "item1.X-ABLabel:Celular", "END:VCARD"]
+    return "\n".join(lines)
+
+
+def contacts_message(cards: list[tuple[str, str]]) -> tuple[str, dict]:
+    """(messageType, message) for contact cards [(display name, vCard)]: one card is a
+    contactMessage, more a contactsArrayMessage."""
+    if len(cards) == 1:
+        name, card = cards[0]
+        return "contactMessage", {"contactMessage": {"displayName": name, "vcard": card}}
+    contacts = [{"displayName": name, "vcard": card} for name, card in cards]
+    return "contactsArrayMessage", {
+        "contactsArrayMessage": {"displayName": f"{len(cards)} contacts", "contacts": contacts}
+    }
+
+
+# The business sends (message/send*).
+
+
+@transaction.atomic
+def accept(
+    instance: SandboxInstance,
+    number: str,
+    message_type: str,
+    message: dict,
+    *,
+    kind: str,
+    text: str = "",
+    media: tuple[bytes, str, str] | None = None,
+    target_id: str = "",
+) -> dict:
+    """Record what the business sent, answer with its record (status PENDING), and tell
+    Conversa as Evolution does: send.message, then messages.update SERVER_ACK at once and
+    DELIVERY_ACK after SANDBOX_DELIVERY_DELAY."""
+    if instance.state != "open":
+        raise SandboxError(400, "Connection Closed")
+    jid = create_jid(number)
+    user = jid.split("@", 1)[0]
+    if jid.endswith("@s.whatsapp.net") and not (user.isdigit() and 8 <= len(user) <= 15):
+        # sendMessageWithTyping: BadRequestException(isWA), the number check itself.
+        raise Refused(400, [{"jid": jid, "exists": False, "number": number}])
+    phone, lid = chat_of(instance, jid)
+    row = SandboxMessage.objects.create(
+        instance=instance,
+        chat_phone=phone[:20],
+        lid=lid,
+        from_me=True,
+        kind=kind,
+        message_id=simulator.new_message_id(),
+        text=text,
+        status="SERVER_ACK",
+        target_id=target_id,
+    )
+    now = int(time.time())
+    row.content = {
+        "key": {"remoteJid": jid, "fromMe": True, "id": row.message_id},
+        "message": message,
+        "messageType": message_type,
+        "pushName": "Você",
+        "source": "web",
+        # What sendMessageWithTyping puts beside a message to a person.
+        "contextInfo": {
+            "mentionedJid": [],
+            "groupMentions": [],
+            "ephemeralSettingTimestamp": wire_long(now - 172_800, unsigned=False),
+            "disappearingMode": {"initiator": 0},
+        },
+    }
+    row.save(update_fields=["content"])
+    if media:
+        store_media(row, *media)
+    answer = record(row) | {"status": "PENDING"}
+    transaction.on_commit(lambda: simulator.emit(instance, "send.message", answer))
+    transaction.on_commit(lambda: report_status(row, "SERVER_ACK"))
+    transaction.on_commit(
+        lambda: report_status(row, "DELIVERY_ACK", delay=settings.SANDBOX_DELIVERY_DELAY)
+    )
+    return answer
+
+
+def report_status(message: SandboxMessage, status: str, delay: float = 0.0) -> None:
+    """messages.update for a business message, addressed as its chat is (phone or @lid)."""
+    SandboxMessage.objects.filter(pk=message.pk).exclude(status="READ").update(status=status)
+    data = {
+        "keyId": message.message_id,
+        "remoteJid": remote_jid(message),
+        "fromMe": True,
+        "participant": None,
+        "status": status,
+        "instanceId": str(message.instance_id),
+        "messageId": record_id(message),
+    }
+    if message.reference:
+        data["reference"] = message.reference
+    simulator.emit(message.instance, "messages.update", data, delay=delay)
+
+
+def record_id(message: SandboxMessage) -> str:
+    """The server's own id of a stored message (a cuid in Evolution's database)."""
+    return f"cm{message.pk:023x}"
+
+
+def read_media(value, upload=None) -> bytes:
+    """The file of a send: an uploaded `file`, base64 or an http(s) URL the server fetches,
+    at most MAX_MEDIA_BYTES."""
+    if upload is not None:
+        data = upload.read(MAX_MEDIA_BYTES + 1)
+    elif isinstance(value, str) and re.match(r"^https?://", value):
+        data = fetch_url(value)
+    elif isinstance(value, str) and value:
+        if len(value) > MAX_MEDIA_BYTES * 4 // 3 + 4:
+            raise SandboxError(413, f"The file is larger than {MAX_MEDIA_BYTES} bytes")
+        try:
+            data = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise SandboxError(400, "Owned media must be a url or base64") from exc
+    else:
+        raise SandboxError(400, "Owned media must be a url or base64")
+    if len(data) > MAX_MEDIA_BYTES:
+        raise SandboxError(413, f"The file is larger than {MAX_MEDIA_BYTES} bytes")
+    if not data:
+        raise SandboxError(400, "Invalid media buffer")
+    return data
+
+
+def fetch_url(url: str) -> bytes:
+    """Download a send's media URL as Evolution does (axios), bounded in time and size."""
+    chunks, size = [], 0
+    try:
+        with httpx.stream("GET", url, timeout=10, follow_redirects=True) as response:
+            response.raise_for_status()
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_MEDIA_BYTES:
+                    raise SandboxError(413, f"The file is larger than {MAX_MEDIA_BYTES} bytes")
+                chunks.append(chunk)
+    except httpx.HTTPError as exc:
+        raise SandboxError(400, f"Error: could not download {url}: {exc}") from exc
+    return b"".join(chunks)
+
+
+# The chat routes.
+
+
+def whatsapp_numbers(instance: SandboxInstance, numbers: list[str]) -> list[dict]:
+    """chat/whatsappNumbers: which numbers are on WhatsApp, with the JID each answers to. In
+    the sandbox every phone of 8 to 15 digits is; a `@lid` is taken as valid, as Evolution
+    does for a lid it has not cached."""
+    answer = []
+    for number in numbers:
+        jid = create_jid(number)
+        user = jid.split("@", 1)[0]
+        entry = {"jid": jid, "exists": user.isdigit() and 8 <= len(user) <= 15, "number": number}
+        name = (
+            SandboxMessage.objects.filter(instance=instance, from_me=False)
+            .filter(lid=user if jid.endswith("@lid") else "", chat_phone=user)
+            .exclude(customer_name="")
+            .values_list("customer_name", flat=True)
+            .last()
+        )
+        if jid.endswith("@lid"):
+            entry["exists"], entry["lid"] = True, "lid"
+        if name:
+            entry["name"] = name
+        answer.append(entry)
+    return answer
+
+
+def mark_read(instance: SandboxInstance, keys: list[dict]) -> dict:
+    """chat/markMessageAsRead: the customer's messages get their blue ticks. As Evolution's
+    markMessageAsRead does, keys addressed by `@lid` are skipped without a word."""
+    ids = [
+        key["id"]
+        for key in keys
+        if str(key.get("remoteJid", "")).endswith(("@s.whatsapp.net", "@g.us"))
+    ]
+    SandboxMessage.objects.filter(instance=instance, from_me=False, message_id__in=ids).update(
+        status="READ"
+    )
+    return {"message": "Read messages", "read": "success"}
+
+
+def find_messages(instance: SandboxInstance, query: dict) -> dict:
+    """chat/findMessages: the stored records, newest first, filtered by key and type, in
+    pages of `offset` (50)."""
+    where = query.get("where") if isinstance(query.get("where"), dict) else {}
+    key = where.get("key") if isinstance(where.get("key"), dict) else {}
+    rows = SandboxMessage.objects.filter(instance=instance).exclude(kind="reaction")
+    records = [record(m, stored=True) for m in rows.order_by("-created_at", "-id")[:5000]]
+    if key.get("id"):
+        records = [r for r in records if r["key"]["id"] == key["id"]]
+    if key.get("fromMe"):
+        records = [r for r in records if r["key"]["fromMe"]]
+    if key.get("remoteJid"):
+        records = [r for r in records if r["key"]["remoteJid"] == key["remoteJid"]]
+    for field in ("messageType", "source"):
+        if where.get(field):
+            records = [r for r in records if r[field] == where[field]]
+    offset = positive(query.get("offset"), 50)
+    page = positive(query.get("page"), 1)
+    selected = records[offset * (page - 1) : offset * page]
+    for item in selected:
+        # findMessages selects the row's id and its updates, not a status of its own.
+        item["MessageUpdate"] = [{"status": item.pop("status")}]
+    return {
+        "messages": {
+            "total": len(records),
+            "pages": -(-len(records) // offset),
+            "currentPage": page,
+            "records": selected,
+        }
+    }
+
+
+def positive(value, default: int) -> int:
+    return (
+        value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
+    )
+
+
+def find_chats(instance: SandboxInstance, query: dict) -> list[dict]:
+    """chat/findChats: one entry per chat with its last message, newest first."""
+    where = query.get("where") if isinstance(query.get("where"), dict) else {}
+    wanted = where.get("remoteJid")
+    if isinstance(wanted, str) and wanted:
+        wanted = wanted if "@" in wanted else create_jid(wanted)
+    chats: dict[str, dict] = {}
+    rows = SandboxMessage.objects.filter(instance=instance).exclude(kind="reaction")
+    for row in rows.order_by("-created_at", "-id")[:5000]:
+        last = record(row, stored=True)
+        jid = last["key"]["remoteJid"]
+        if jid in chats or (wanted and jid != wanted):
+            continue
+        opened = row.created_at
+        names = rows.filter(chat_phone=row.chat_phone, from_me=False).exclude(customer_name="")
+        name = names.values_list("customer_name", flat=True).last()
+        chats[jid] = {
+            "id": None,
+            "remoteJid": jid,
+            "pushName": name,
+            "profilePicUrl": None,
+            "updatedAt": opened.isoformat(),
+            "windowStart": opened.isoformat(),
+            "windowExpires": (opened + timedelta(hours=24)).isoformat(),
+            "windowActive": opened + timedelta(hours=24) > datetime.now(UTC),
+            "lastMessage": clean(last),
+            "unreadCount": rows.filter(chat_phone=row.chat_phone, from_me=False)
+            .exclude(status="READ")
+            .count(),
+            "isSaved": False,
+        }
+    return list(chats.values())
+
+
+def clean(message: dict) -> dict:
+    """channel.service cleanMessageData: a chat's last message without its media details."""
+    body = dict(message["message"])
+    body.pop("base64", None)
+    for name in ("imageMessage", "videoMessage", "documentMessage"):
+        if name in body:
+            body[name] = {"caption": body[name].get("caption")}
+    if "audioMessage" in body:
+        body["audioMessage"] = {"seconds": body["audioMessage"].get("seconds")}
+    return message | {"message": body}
+
+
+def media_of(instance: SandboxInstance, message: dict) -> dict:
+    """chat/getBase64FromMediaMessage: the file of a media message, found by its key (or
+    read from the message given), with the wrappers WhatsApp puts around it opened."""
+    if not isinstance(message, dict) or not isinstance(message.get("key"), dict):
+        raise SandboxError(400, "TypeError: Cannot read properties of undefined (reading 'key')")
+    message_id = str(message["key"].get("id") or "")
+    row = SandboxMessage.objects.filter(instance=instance, message_id=message_id).first()
+    body = message.get("message") if isinstance(message.get("message"), dict) else None
+    if body is None:
+        if row is None:
+            raise SandboxError(400, "Message not found")
+        body = record(row)["message"]
+    body = dict(body)
+    for wrapper in WRAPPERS:
+        if isinstance(body.get(wrapper), dict):
+            body = dict(body[wrapper].get("message") or {})
+    if set(body) == {"messageContextInfo"}:
+        raise SandboxError(400, "The message is messageContextInfo")
+    media_type = next((t for t in MEDIA_MESSAGES if isinstance(body.get(t), dict)), None)
+    if media_type is None:
+        raise SandboxError(400, "The message is not of the media type")
+    stored = SandboxMedia.objects.filter(message=row).first() if row else None
+    if stored is None:
+        # The CDN no longer has it (or never had: a row from before the sandbox kept files).
+        raise SandboxError(
+            400, "Error: Failed to fetch stream from https://mmg.whatsapp.net: 410 Gone"
+        )
+    media = body[media_type]
+    extension = (media.get("mimetype") or stored.mime_type).split(";")[0].split("/")[-1]
+    return {
+        "mediaType": media_type,
+        "fileName": media.get("fileName") or f"{message_id}.{extension}",
+        "caption": media.get("caption"),
+        "size": {
+            "fileLength": media.get("fileLength"),
+            "height": media.get("height"),
+            "width": media.get("width"),
+        },
+        "mimetype": media.get("mimetype") or stored.mime_type,
+        "base64": base64.b64encode(bytes(stored.data)).decode(),
+        "buffer": None,
+    }
