@@ -8,11 +8,17 @@ sticker keeps the bytes it was given, under the type Evolution would have produc
 """
 
 import mimetypes
+import secrets
 import time
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
 
 from conversa.sandbox import evolution_api as api
 from conversa.sandbox.evolution_api import Refused
-from conversa.sandbox.models import SandboxInstance
+from conversa.sandbox.models import SandboxInstance, SandboxMessage
+from conversa.sandbox.simulator import SandboxError
 
 # A description replaces jsonschema's own words, as Evolution's schemas do for `number`.
 DESCRIPTIONS = {"number": "Invalid format"}
@@ -221,3 +227,108 @@ def send_reaction(instance: SandboxInstance, body: dict) -> dict:
         text=body["reaction"],
         target_id=target,
     )
+
+
+def send_poll(instance: SandboxInstance, body: dict) -> dict:
+    """message/sendPoll: {number, name, selectableCount, values (2 to 12)}."""
+    check(
+        body,
+        ("number", "name", "selectableCount", "values"),
+        {"number": str, "name": str, "selectableCount": int, "values": list},
+    )
+    values = body["values"]
+    if not 2 <= len(values) <= 12 or not all(isinstance(v, str) for v in values):
+        raise Refused(400, ["values must hold 2 to 12 strings"])
+    if not 0 <= body["selectableCount"] <= 10:
+        raise Refused(400, ["selectableCount must be between 0 and 10"])
+    poll = {
+        "name": body["name"],
+        "options": [{"optionName": value} for value in values],
+        "selectableOptionsCount": body["selectableCount"],
+    }
+    message = {
+        "pollCreationMessageV3": poll,
+        "messageContextInfo": {"messageSecret": api.wire_bytes(secrets.token_bytes(32))},
+    }
+    return api.accept(
+        instance, body["number"], "pollCreationMessageV3", message, kind="poll", text=body["name"]
+    )
+
+
+def send_ptv(instance: SandboxInstance, body: dict, upload=None) -> dict:
+    """message/sendPtv: {number, video}: a round video note."""
+    check(body, ("number",), {"number": str, "video": str})
+    data = api.read_media(body.get("video", ""), upload)
+    content = api.media_message(data, "video/mp4", seconds=0)
+    return api.accept(
+        instance,
+        body["number"],
+        "ptvMessage",
+        {"ptvMessage": content},
+        kind="video",
+        media=(data, "video/mp4", "video.mp4"),
+    )
+
+
+def own_message(instance: SandboxInstance, key) -> SandboxMessage:
+    if not isinstance(key, dict) or not key.get("id"):
+        raise Refused(400, ['key requires property "id"'])
+    message = SandboxMessage.objects.filter(instance=instance, message_id=str(key["id"])).first()
+    if message is None:
+        raise SandboxError(404, "Message not found")
+    return message
+
+
+def protocol_answer(message: SandboxMessage, protocol: dict) -> dict:
+    """What the server answers an edit or a delete with: Baileys' sent WAMessage."""
+    return {
+        "key": {
+            "remoteJid": api.remote_jid(message),
+            "fromMe": True,
+            "id": api.simulator.new_message_id(),
+        },
+        "message": {"protocolMessage": protocol},
+        "messageTimestamp": str(int(time.time())),
+        "status": "PENDING",
+    }
+
+
+@transaction.atomic
+def update_message(instance: SandboxInstance, body: dict) -> dict:
+    """chat/updateMessage {number, key, text}: the business edits its own text or caption
+    (WhatsApp allows 15 minutes); Conversa hears send.message.update."""
+    message = own_message(instance, body.get("key"))
+    text = body.get("text")
+    if not isinstance(text, str) or not text:
+        raise Refused(400, ['The "text" cannot be empty'])
+    if not message.from_me:
+        raise SandboxError(400, "You cannot edit others messages")
+    if message.revoked_at:
+        raise SandboxError(400, "You cannot edit deleted messages")
+    if timezone.now() - message.created_at > timedelta(minutes=15):
+        raise SandboxError(400, "Message is older than 15 minutes")
+    key = {"remoteJid": api.remote_jid(message), "fromMe": True, "id": message.message_id}
+    protocol = {
+        "key": key,
+        "type": 14,
+        "editedMessage": {"conversation": text},
+        "timestampMs": str(int(time.time() * 1000)),
+    }
+    SandboxMessage.objects.filter(pk=message.pk).update(text=text, edited_at=timezone.now())
+    transaction.on_commit(lambda: api.simulator.emit(instance, "send.message.update", protocol))
+    return protocol_answer(message, protocol)
+
+
+@transaction.atomic
+def delete_for_everyone(instance: SandboxInstance, body: dict) -> dict:
+    """chat/deleteMessageForEveryone {id, fromMe, remoteJid}: the business revokes its own
+    message; Conversa hears messages.delete with the stored record, status DELETED."""
+    message = own_message(instance, body)
+    if not message.from_me:
+        raise SandboxError(500, "Error while deleting message for everyone")
+    SandboxMessage.objects.filter(pk=message.pk).update(revoked_at=timezone.now())
+    stored = api.record(message, stored=True) | {"status": "DELETED"}
+    stored["key"] = stored["key"] | {"deleted": True}
+    transaction.on_commit(lambda: api.simulator.emit(instance, "messages.delete", stored))
+    key = {"remoteJid": str(body.get("remoteJid")), "fromMe": True, "id": message.message_id}
+    return protocol_answer(message, {"key": key, "type": 0})

@@ -14,7 +14,13 @@ from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from conversa.sandbox import evolution_api, evolution_events, evolution_sends, views
+from conversa.sandbox import (
+    evolution_api,
+    evolution_chats,
+    evolution_events,
+    evolution_sends,
+    views,
+)
 from conversa.sandbox.simulator import SandboxError
 
 # A JSON body the server reads (Evolution's express.json takes up to 136 MB; the sandbox
@@ -104,18 +110,18 @@ def mark_read(instance, body):
         raise evolution_api.Refused(
             400, ['readMessages[0] requires property "id", "fromMe", "remoteJid"']
         )
-    return evolution_api.mark_read(instance, keys)
+    return evolution_chats.mark_read(instance, keys)
 
 
 def whatsapp_numbers(instance, body):
     numbers = body.get("numbers")
     if not isinstance(numbers, list) or not numbers or not all(isinstance(n, str) for n in numbers):
         raise evolution_api.Refused(400, ['"numbers" must be an array of numeric strings'])
-    return evolution_api.whatsapp_numbers(instance, numbers[:100])
+    return evolution_chats.whatsapp_numbers(instance, numbers[:100])
 
 
 def get_base64(instance, body):
-    return evolution_api.media_of(instance, body.get("message"))
+    return evolution_chats.media_of(instance, body.get("message"))
 
 
 def presence_fields(body: dict, *, number: bool) -> str:
@@ -202,13 +208,33 @@ urlpatterns = [
     path(
         "evolution/message/sendReaction/<str:name>", route(with_key(evolution_sends.send_reaction))
     ),
+    path("evolution/message/sendPoll/<str:name>", route(with_key(evolution_sends.send_poll))),
+    path("evolution/message/sendPtv/<str:name>", route(evolution_sends.send_ptv)),
     path("evolution/chat/whatsappNumbers/<str:name>", route(with_key(whatsapp_numbers), 200)),
     path("evolution/chat/markMessageAsRead/<str:name>", route(with_key(mark_read))),
-    path("evolution/chat/findChats/<str:name>", route(with_key(evolution_api.find_chats), 200)),
+    path("evolution/chat/findChats/<str:name>", route(with_key(evolution_chats.find_chats), 200)),
     path(
-        "evolution/chat/findMessages/<str:name>", route(with_key(evolution_api.find_messages), 200)
+        "evolution/chat/findMessages/<str:name>",
+        route(with_key(evolution_chats.find_messages), 200),
     ),
     path("evolution/chat/getBase64FromMediaMessage/<str:name>", route(with_key(get_base64))),
+    path("evolution/chat/archiveChat/<str:name>", route(with_key(evolution_chats.archive_chat))),
+    path(
+        "evolution/chat/markChatUnread/<str:name>",
+        route(with_key(evolution_chats.mark_chat_unread)),
+    ),
+    path(
+        "evolution/chat/fetchProfilePictureUrl/<str:name>",
+        route(with_key(evolution_chats.profile_picture), 200),
+    ),
+    path(
+        "evolution/chat/updateMessage/<str:name>",
+        route(with_key(evolution_sends.update_message), 200),
+    ),
+    path(
+        "evolution/chat/deleteMessageForEveryone/<str:name>",
+        route(with_key(evolution_sends.delete_for_everyone), methods=("DELETE",)),
+    ),
     path("evolution/chat/sendPresence/<str:name>", send_presence),
     path("evolution/instance/setPresence/<str:name>", route(with_key(set_presence))),
     path("evolution/drop/<str:name>", route(control(drop), 200)),
