@@ -239,6 +239,7 @@ def accept(
     text: str = "",
     media: tuple[bytes, str, str] | None = None,
     target_id: str = "",
+    reference: str = "",
 ) -> dict:
     """Record what the business sent, answer with its record (status PENDING), and tell
     Conversa as Evolution does: send.message, then messages.update SERVER_ACK at once and
@@ -261,6 +262,7 @@ def accept(
         text=text,
         status="SERVER_ACK",
         target_id=target_id,
+        reference=reference,
     )
     now = int(time.time())
     row.content = {
@@ -287,6 +289,19 @@ def accept(
         lambda: report_status(row, "DELIVERY_ACK", delay=settings.SANDBOX_DELIVERY_DELAY)
     )
     return answer
+
+
+def accept_text(instance: SandboxInstance, number: str, text: str, reference: str = "") -> dict:
+    """message/sendText to a `@lid` chat (simulator.accept_send plays the phone ones)."""
+    return accept(
+        instance,
+        number,
+        "conversation",
+        {"conversation": text},
+        kind="text",
+        text=text,
+        reference=reference,
+    )
 
 
 def report_status(message: SandboxMessage, status: str, delay: float = 0.0) -> None:

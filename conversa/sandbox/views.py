@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversa.sandbox import simulator
+from conversa.sandbox import evolution_api, simulator
 from conversa.sandbox.models import SandboxInstance
 from conversa.web import json_body
 
@@ -210,9 +210,8 @@ async def send_text(request, name: str):
         if not isinstance(number, str) or not isinstance(text, str) or not text:
             raise simulator.SandboxError(400, "number and text are required")
         reference = str(body.get("reference", ""))
-        answer = await with_faults(
-            instance, lambda: simulator.accept_send(instance, number, text, reference)
-        )
+        accept = evolution_api.accept_text if number.endswith("@lid") else simulator.accept_send
+        answer = await with_faults(instance, lambda: accept(instance, number, text, reference))
         return JsonResponse(answer, status=201)
     except simulator.SandboxError as exc:
         return evolution_error(exc)

@@ -439,3 +439,30 @@ def test_media_sent_by_url_is_fetched_and_bounded(db, webhooks_sent, monkeypatch
 
     assert answer["message"]["imageMessage"]["mimetype"] == "image/jpeg"
     assert bytes(SandboxMedia.objects.get().data) == PNG
+
+
+def test_send_text_to_a_lid_answers_and_reports_in_the_lid(
+    client, db, webhooks_sent, django_capture_on_commit_callbacks
+):
+    twin = open_twin()
+    customer.customer_sends(twin, CUSTOMER, "text", {"body": "Oi"}, lid=LID, with_alt=False)
+    webhooks_sent.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/sandbox/evolution/message/sendText/loja",
+            data=json.dumps({"number": f"{LID}@lid", "text": "Olá!", "reference": "job-7"}),
+            content_type="application/json",
+            headers={"apikey": twin.token},
+        )
+
+    assert response.status_code == 201
+    answer = response.json()
+    assert answer["key"]["remoteJid"] == f"{LID}@lid"
+    assert answer["message"] == {"conversation": "Olá!"}
+    sent = SandboxMessage.objects.get(message_id=answer["key"]["id"])
+    assert (sent.chat_phone, sent.lid, sent.reference) == (CUSTOMER, LID, "job-7")
+    update = next(
+        w["body"]["data"] for w in webhooks_sent if w["body"]["event"] == "messages.update"
+    )
+    assert (update["remoteJid"], update["reference"]) == (f"{LID}@lid", "job-7")
