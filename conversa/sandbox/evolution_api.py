@@ -12,9 +12,12 @@ whatsapp.baileys.service.ts, src/api/services/channel.service.ts): a message is 
 import base64
 import binascii
 import hashlib
+import ipaddress
 import re
 import secrets
+import socket
 import time
+from urllib.parse import urlparse
 
 import httpx
 from django.conf import settings
@@ -349,11 +352,27 @@ def read_media(value, upload=None) -> bytes:
     return data
 
 
+def fetchable(url: str) -> bool:
+    """Whether the sandbox may download `url`: Conversa's own address, or a host whose every
+    address is public, so a send cannot make the sandbox read the private network."""
+    host = urlparse(url).hostname or ""
+    if host and host == urlparse(settings.PUBLIC_URL).hostname:
+        return True
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(a).is_global for a in addresses)
+
+
 def fetch_url(url: str) -> bytes:
-    """Download a send's media URL as Evolution does (axios), bounded in time and size."""
+    """Download a send's media URL as Evolution does (axios), bounded in time and size;
+    redirects are not followed (each hop would need the same check)."""
+    if not fetchable(url):
+        raise SandboxError(400, f"Error: the sandbox does not download from {url}")
     chunks, size = [], 0
     try:
-        with httpx.stream("GET", url, timeout=10, follow_redirects=True) as response:
+        with httpx.stream("GET", url, timeout=10, follow_redirects=False) as response:
             response.raise_for_status()
             for chunk in response.iter_bytes():
                 size += len(chunk)

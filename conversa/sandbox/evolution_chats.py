@@ -24,9 +24,9 @@ def whatsapp_numbers(instance: SandboxInstance, numbers: list[str]) -> list[dict
         jid = create_jid(number)
         user = jid.split("@", 1)[0]
         entry = {"jid": jid, "exists": user.isdigit() and 8 <= len(user) <= 15, "number": number}
+        same = {"lid": user} if jid.endswith("@lid") else {"chat_phone": user}
         name = (
-            SandboxMessage.objects.filter(instance=instance, from_me=False)
-            .filter(lid=user if jid.endswith("@lid") else "", chat_phone=user)
+            SandboxMessage.objects.filter(instance=instance, from_me=False, **same)
             .exclude(customer_name="")
             .values_list("customer_name", flat=True)
             .last()

@@ -422,47 +422,33 @@ def test_get_base64_opens_wrappers_and_says_when_the_file_is_gone(db, webhooks_s
     assert gone.value.status == 400
 
 
-def test_media_sent_by_url_is_fetched_and_bounded(db, webhooks_sent, monkeypatch):
+def test_media_sent_by_url_is_fetched_from_conversa(db, webhooks_sent, monkeypatch, settings):
     twin = open_twin()
     from conversa.sandbox import evolution_api, evolution_sends
 
-    cdn = httpx.Client(
-        transport=httpx.MockTransport(lambda request: httpx.Response(200, content=PNG))
-    )
+    settings.PUBLIC_URL = "http://conversa.test"
+    cdn = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, content=PNG)))
     monkeypatch.setattr(
-        evolution_api.httpx, "stream", lambda method, url, **options: cdn.stream(method, url)
+        evolution_api.httpx, "stream", lambda method, url, **kw: cdn.stream(method, url)
     )
 
     answer = evolution_sends.send_media(
-        twin, {"number": CUSTOMER, "mediatype": "image", "media": "https://cdn.test/a.png"}
+        twin, {"number": CUSTOMER, "mediatype": "image", "media": "http://conversa.test/m/a.png"}
     )
 
     assert answer["message"]["imageMessage"]["mimetype"] == "image/jpeg"
     assert bytes(SandboxMedia.objects.get().data) == PNG
 
 
-def test_send_text_to_a_lid_answers_and_reports_in_the_lid(
-    client, db, webhooks_sent, django_capture_on_commit_callbacks
-):
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:6379/", "http://10.0.0.5/a.png", "http://nope.invalid/"]
+)
+def test_media_urls_on_the_private_network_are_refused(db, webhooks_sent, url):
     twin = open_twin()
-    customer.customer_sends(twin, CUSTOMER, "text", {"body": "Oi"}, lid=LID, with_alt=False)
-    webhooks_sent.clear()
+    from conversa.sandbox import evolution_sends
 
-    with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            "/sandbox/evolution/message/sendText/loja",
-            data=json.dumps({"number": f"{LID}@lid", "text": "Olá!", "reference": "job-7"}),
-            content_type="application/json",
-            headers={"apikey": twin.token},
-        )
+    with pytest.raises(simulator.SandboxError) as refused:
+        evolution_sends.send_media(twin, {"number": CUSTOMER, "mediatype": "image", "media": url})
 
-    assert response.status_code == 201
-    answer = response.json()
-    assert answer["key"]["remoteJid"] == f"{LID}@lid"
-    assert answer["message"] == {"conversation": "Olá!"}
-    sent = SandboxMessage.objects.get(message_id=answer["key"]["id"])
-    assert (sent.chat_phone, sent.lid, sent.reference) == (CUSTOMER, LID, "job-7")
-    update = next(
-        w["body"]["data"] for w in webhooks_sent if w["body"]["event"] == "messages.update"
-    )
-    assert (update["remoteJid"], update["reference"]) == (f"{LID}@lid", "job-7")
+    assert refused.value.status == 400
+    assert not SandboxMessage.objects.exists()

@@ -373,3 +373,48 @@ def test_the_page_serves_other_files_only_as_downloads(client, twin, webhooks_se
     assert media["Content-Type"] == "application/octet-stream"
     assert media["Content-Disposition"].startswith("attachment;")
     assert media["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_page_reacts_edits_deletes_and_types_on_the_business_phone(
+    client, twin, webhooks_sent, django_capture_on_commit_callbacks
+):
+    target = business_message(twin)
+    own = customer_sends(twin, CUSTOMER, "text", {"body": "Quero 2"}, lid=LID)
+    who = {"instance": "loja", "phone": CUSTOMER, "lid": LID, "with_alt": "0"}
+
+    for form in (
+        {"kind": "reaction", "target": target, "emoji": "👍"},
+        {"kind": "edit", "target": own, "text": "Quero 3"},
+        {"kind": "phone", "text": "Separado!"},
+        {"kind": "revoke", "target": own},
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/sandbox/send", who | form, headers={"HX-Request": "true"})
+        assert response.status_code == 200, response.content
+
+    chat = client.get(f"/sandbox/chat?instance=loja&phone={CUSTOMER}").content.decode()
+    assert "👍" in chat
+    assert "This message was deleted" in chat
+    assert "Separado!" in chat
+    events = [w["body"]["event"] for w in webhooks_sent]
+    assert events.count("messages.edited") == 2
+    assert "messages.delete" in events
+    reaction = next(
+        w["body"]["data"]
+        for w in webhooks_sent
+        if w["body"]["data"].get("messageType") == "reactionMessage"
+    )
+    assert reaction["key"]["remoteJid"] == f"{LID}@lid"
+    assert "remoteJidAlt" not in reaction["key"]
+
+
+def test_the_page_refuses_an_edit_of_the_business_message_with_a_message(client, twin):
+    target = business_message(twin)
+
+    response = client.post(
+        "/sandbox/send",
+        {"instance": "loja", "phone": CUSTOMER, "kind": "edit", "target": target, "text": "x"},
+    )
+
+    assert response.status_code == 422
+    assert "only their own messages" in response.content.decode()
