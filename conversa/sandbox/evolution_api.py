@@ -19,6 +19,7 @@ import socket
 import time
 from urllib.parse import urlparse
 
+import filetype
 import httpx
 from django.conf import settings
 from django.db import transaction
@@ -163,7 +164,9 @@ def record(message: SandboxMessage, *, stored: bool = False) -> dict:
 
 def store_media(message: SandboxMessage, data: bytes, mime_type: str, file_name: str) -> None:
     """Keep a file for the customer page and getBase64FromMediaMessage, forgetting the
-    number's oldest files beyond MEDIA_KEPT_PER_NUMBER."""
+    number's oldest files beyond MEDIA_KEPT_PER_NUMBER. The type kept is the bytes' own
+    when they say it (the sandbox does not transcode what the wire calls JPEG or Opus)."""
+    mime_type = filetype.guess_mime(data) or mime_type
     SandboxMedia.objects.create(
         message=message,
         data=data,

@@ -14,6 +14,8 @@ prepareMessage, messages.update, connectionUpdate) and Baileys' cleanMessage:
   remoteJid (Evolution issues #1367, #1647). A revoke is then messages.delete with the key.
 - Media carries its bytes in message.base64 when the webhook's base64 option is on, except
   inside wrappers (view-once, ephemeral), which the server does not look into.
+- A poll vote reaches no webhook: v2.3 skips the pollUpdateMessage upsert and the
+  messages.update that carries pollUpdates (it has neither a status nor a null message).
 - A connection that drops for a transient reason (408, 428, 440, 500, 503, 515) reconnects
   quietly: connecting, then open, never close. Only 401 (logged out on the phone), 403
   (banned), 402 and 406 end it: status.instance closed, logout.instance, then close.

@@ -81,14 +81,12 @@ def send_media(instance: SandboxInstance, body: dict, upload=None) -> dict:
     if mediatype == "image":
         mime_type = "image/jpeg"  # the server re-encodes every image as JPEG
     caption = body.get("caption") or ""
-    extra = {"fileName": file_name} if mediatype in ("document",) else {}
+    extra = {"fileName": file_name}
     if mediatype == "document":
         extra["title"] = file_name
-    if mediatype == "video":
+    elif mediatype == "video":
         extra["gifPlayback"] = False
     content = api.media_message(data, mime_type, caption=caption) | extra
-    if mediatype == "image":
-        content["fileName"] = file_name
     message_type = f"{mediatype}Message"
     return api.accept(
         instance,

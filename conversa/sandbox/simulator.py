@@ -264,14 +264,14 @@ def logout(instance: SandboxInstance) -> None:
 
 def restart(instance: SandboxInstance) -> dict:
     """POST /instance/restart: reopen the socket. An open number comes back with its stored
-    session (close, connecting, open); a connecting one shows a fresh QR. Evolution catches
+    session (connecting, open); a connecting one shows a fresh QR. Evolution catches
     its own refusal of a closed number and answers it as 200 {error: true}."""
     if instance.state == "close":
         message = f'BadRequestException: The "{instance.name}" instance is not connected'
         return {"error": True, "message": message}
     if instance.state == "connecting":
         return qr_code(instance)
-    emit_connection(instance, "close", CONNECTION_CLOSED)
+    # Evolution ends the socket with a plain Error, a close Baileys reconnects from quietly.
     emit_connection(instance, "connecting", 200)
     emit_connection(instance, "open", 200)
     return {"instance": {"instanceName": instance.name, "state": instance.state}}

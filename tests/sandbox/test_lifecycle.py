@@ -120,7 +120,7 @@ def test_restart_of_an_open_instance_reconnects_it(client, hooked, webhooks_sent
     response = call(client, "post", "/instance/restart/loja", hooked)
 
     assert response.json() == {"instance": {"instanceName": "loja", "state": "open"}}
-    assert [w["body"]["data"]["state"] for w in webhooks_sent] == ["close", "connecting", "open"]
+    assert [w["body"]["data"]["state"] for w in webhooks_sent] == ["connecting", "open"]
 
 
 def test_restart_of_a_closed_instance_is_evolutions_200_error(client, hooked):
