@@ -21,6 +21,7 @@ from conversa.sandbox.models import SandboxInstance, SandboxMedia, SandboxMessag
 from conversa.sandbox.simulator import SandboxError
 
 CHANGES = ("reaction", "edit", "revoke")
+CHAT_LENGTH = 200
 FILE_KINDS = ("image", "video", "voice", "audio", "document", "sticker")
 # Files the page shows in place; anything else is offered as a download only, so a stranger's
 # HTML or SVG never runs on this origin.
@@ -135,11 +136,11 @@ def customer_chat(request):
 def chat_view(request, instance, chat: str, person: dict):
     messages, reactions = [], defaultdict(dict)
     if instance and chat:
-        rows = list(
-            SandboxMessage.objects.filter(instance=instance, chat_phone=chat).order_by(
-                "created_at", "id"
-            )
+        # The newest CHAT_LENGTH messages, oldest first: the page redraws them every second.
+        newest = SandboxMessage.objects.filter(instance=instance, chat_phone=chat).order_by(
+            "-created_at", "-id"
         )
+        rows = list(reversed(newest[:CHAT_LENGTH]))
         stored = set(
             SandboxMedia.objects.filter(message__in=rows).values_list("message_id", flat=True)
         )

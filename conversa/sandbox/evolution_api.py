@@ -23,6 +23,7 @@ import filetype
 import httpx
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from conversa.sandbox import simulator
 from conversa.sandbox.models import SandboxInstance, SandboxMedia, SandboxMessage
@@ -295,6 +296,26 @@ def accept(
         lambda: report_status(row, "DELIVERY_ACK", delay=settings.SANDBOX_DELIVERY_DELAY)
     )
     return answer
+
+
+def edited(message: SandboxMessage, text: str) -> None:
+    """A text or caption edited in place, as the server rewrites its stored message."""
+    stored = record(message)
+    body, message_type = dict(stored["message"]), stored["messageType"]
+    if message_type in ("conversation", "extendedTextMessage"):
+        body = {"conversation": text}
+    elif isinstance(body.get(message_type), dict):
+        body[message_type] = body[message_type] | {"caption": text}
+    content = (message.content or {}) | {
+        "key": stored["key"],
+        "message": body,
+        "messageType": message_type,
+        "pushName": stored["pushName"],
+        "source": stored["source"],
+    }
+    SandboxMessage.objects.filter(pk=message.pk).update(
+        text=text, content=content, edited_at=timezone.now()
+    )
 
 
 def accept_text(instance: SandboxInstance, number: str, text: str, reference: str = "") -> dict:

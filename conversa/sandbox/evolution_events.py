@@ -309,7 +309,7 @@ def customer_change(
             "editedMessage": {"conversation": body},
             "timestampMs": str(int(time.time() * 1000)),
         }
-        SandboxMessage.objects.filter(pk=target.pk).update(text=body, edited_at=timezone.now())
+        api.edited(target, body)
     else:
         SandboxMessage.objects.filter(pk=target.pk).update(revoked_at=timezone.now())
     transaction.on_commit(lambda: simulator.emit(instance, "messages.edited", protocol))

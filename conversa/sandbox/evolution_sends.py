@@ -312,7 +312,7 @@ def update_message(instance: SandboxInstance, body: dict) -> dict:
         "editedMessage": {"conversation": text},
         "timestampMs": str(int(time.time() * 1000)),
     }
-    SandboxMessage.objects.filter(pk=message.pk).update(text=text, edited_at=timezone.now())
+    api.edited(message, text)
     transaction.on_commit(lambda: api.simulator.emit(instance, "send.message.update", protocol))
     return protocol_answer(message, protocol)
 

@@ -117,6 +117,8 @@ def test_an_edit_is_messages_edited_keyed_as_the_customers_phone_keyed_it(twin, 
     assert data["timestampMs"].isdigit()
     row = SandboxMessage.objects.get(message_id=own)
     assert (row.text, row.edited_at is not None) == ("Quero 3", True)
+    # findMessages answers the message as edited, as the server rewrites its stored copy.
+    assert evolution_api.record(row)["message"] == {"conversation": "Quero 3"}
 
 
 def test_a_revoke_is_a_protocol_message_then_messages_delete(twin, sent):
