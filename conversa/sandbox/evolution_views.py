@@ -142,6 +142,8 @@ async def send_presence(request, name: str):
     """chat/sendPresence {number, presence, delay}: the server shows `presence` to the chat
     for `delay` ms (bounded here at 20 s) before it answers."""
     try:
+        if request.method != "POST":
+            raise SandboxError(404, f"Cannot {request.method} /chat/sendPresence/{name}")
         instance = await sync_to_async(views.guarded_instance)(request, name)
         body, _ = read_body(request)
         presence = presence_fields(body, number=True)

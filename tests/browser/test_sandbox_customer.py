@@ -48,4 +48,11 @@ def test_the_customer_sends_a_photo_and_a_location(conversa_server, browser, sch
     expect(place).to_contain_text("MASP")
     assert "openstreetmap.org" in place.get_attribute("href")
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+
+    # The customer deletes the photo for everyone from its message's actions.
+    sent_photo = page.locator("#chat .message", has=page.locator("img.sandbox-image"))
+    sent_photo.get_by_label("Message actions").click()
+    sent_photo.get_by_role("button", name="Delete for everyone").click()
+    expect(page.locator("#chat")).to_contain_text("This message was deleted")
+    expect(page.locator("#chat img.sandbox-image")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / f"sandbox-customer-375-{scheme}.png"), full_page=True)
