@@ -420,3 +420,42 @@ def test_the_page_refuses_an_edit_of_the_business_message_with_a_message(client,
 
     assert response.status_code == 422
     assert "only their own messages" in response.content.decode()
+
+
+def test_conversa_answers_200_to_every_webhook_the_sandbox_emits(
+    client, org, webhooks_sent, django_capture_on_commit_callbacks
+):
+    """Whatever Conversa's parser makes of them, none is refused (a refusal loses it)."""
+    from tests.conftest import post_webhook
+
+    twin = org.twin
+    twin.webhook_base64 = True
+    twin.save(update_fields=["webhook_base64"])
+    with django_capture_on_commit_callbacks(execute=True):
+        text = customer_sends(twin, CUSTOMER, "text", {"body": "Oi"}, lid=LID)
+        customer_sends(twin, CUSTOMER, "text", {"body": "Oi"}, lid=LID, with_alt=False)
+        for kind, content in (
+            ("image", {"file": PNG, "caption": "Olha"}),
+            ("voice", {"file": OGG}),
+            ("document", {"file": PDF, "file_name": "a.pdf", "caption": "Nota"}),
+            ("location", {"latitude": 1, "longitude": 2, "name": "Loja"}),
+            ("contacts", {"contacts": [{"name": "Ana", "phones": ["5511955554444"]}]}),
+            ("poll", {"question": "Cor?", "options": ["Azul", "Verde"]}),
+            ("text", {"body": "Some", "ephemeral": True}),
+            ("image", {"file": PNG, "view_once": True}),
+        ):
+            customer_sends(twin, CUSTOMER, kind, content)
+        customer_sends(
+            twin, CUSTOMER, "reaction", {"target": business_message(twin), "emoji": "👍"}
+        )
+        customer_sends(twin, CUSTOMER, "edit", {"target": text, "body": "Oi!"})
+        customer_sends(twin, CUSTOMER, "revoke", {"target": text})
+        evolution_events.phone_sends(twin, CUSTOMER, "Separado")
+        evolution_events.drop_connection(twin)
+        evolution_events.close(twin, 403)
+
+    events = {w["body"]["event"] for w in webhooks_sent}
+    assert events >= {"messages.upsert", "messages.edited", "messages.delete", "status.instance"}
+    for webhook in webhooks_sent:
+        response = post_webhook(client, org.number, webhook["body"])
+        assert response.status_code == 200, (webhook["body"]["event"], response.content)
