@@ -1,6 +1,8 @@
-"""The sandbox's Evolution API v2 beyond sendText: what the business sends (media, voice
-notes, stickers, locations, contact cards, reactions) and the chat routes (markMessageAsRead,
-findChats, findMessages, whatsappNumbers, getBase64FromMediaMessage, sendPresence).
+"""The core of the sandbox's Evolution API v2 beyond the lifecycle: how a message is recorded
+and answered (`accept`, `record`), its statuses, its files (kept bounded), JIDs as Evolution
+makes them (`create_jid`), and the wire forms of media and contact cards. The send routes
+are in evolution_sends, the chat routes in evolution_chats, the webhooks for what customers
+and the business's phone do in evolution_events.
 
 Answers and webhooks follow Evolution v2.3's own code (src/api/integrations/channel/whatsapp/
 whatsapp.baileys.service.ts, src/api/services/channel.service.ts): a message is its
