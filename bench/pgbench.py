@@ -17,7 +17,8 @@ TPS = re.compile(r"tps = ([0-9.]+) \(without initial connection time\)")
 def commit_rate(seconds: int = 15, clients: int = 4) -> float | None:
     """pgbench's transactions per second against the current PostgreSQL server, in a scratch
     database made and dropped here; None on SQLite or where pgbench is missing."""
-    if connection.vendor != "postgresql" or shutil.which("pgbench") is None:
+    pgbench = shutil.which("pgbench")
+    if connection.vendor != "postgresql" or pgbench is None:
         return None
     s = connection.settings_dict
     where = ["-h", s.get("HOST") or "127.0.0.1", "-p", str(s.get("PORT") or 5432)]
@@ -28,12 +29,12 @@ def commit_rate(seconds: int = 15, clients: int = 4) -> float | None:
         cursor.execute(f'CREATE DATABASE "{scratch}"')
     try:
         subprocess.run(
-            ["pgbench", *where, "-i", "-q", "-s", "1", scratch],
+            [pgbench, *where, "-i", "-q", "-s", "1", scratch],
             check=True,
             capture_output=True,
         )
         ran = subprocess.run(
-            ["pgbench", *where, "-N", "-c", str(clients), "-j", "2", "-T", str(seconds), scratch],
+            [pgbench, *where, "-N", "-c", str(clients), "-j", "2", "-T", str(seconds), scratch],
             check=True,
             capture_output=True,
             text=True,

@@ -61,6 +61,18 @@ class SandboxMessage(models.Model):
     status = models.CharField(max_length=16, default="PENDING")
     reference = models.CharField(max_length=128, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The message as its protocol carries it. Evolution: {"key", "message", "messageType",
+    # "pushName", "source", "contextInfo"?} as the server stores it (findMessages answers it).
+    # Empty for rows written before the sandbox kept it.
+    content = models.JSONField(default=dict, blank=True)
+    # The customer's WhatsApp linked id when the chat is addressed by `@lid`.
+    lid = models.CharField(max_length=40, blank=True)
+    # Typed on the business's own phone (an echo with fromMe), not sent through the API.
+    from_phone = models.BooleanField(default=False)
+    # A reaction row points at the message it reacts to.
+    target_id = models.CharField(max_length=64, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "providers_sandboxmessage"
@@ -108,3 +120,16 @@ class SandboxTemplate(models.Model):
                 fields=["instance", "name", "language"], name="sandbox_template_unique"
             )
         ]
+
+
+class SandboxMessageMedia(models.Model):
+    """Evolution's side: the bytes of a media message the sandbox carried (either way), kept so the customer
+    page can show them and getBase64FromMediaMessage can answer. Bounded per number: the
+    oldest files are forgotten first (evolution_api.MEDIA_KEPT_PER_NUMBER)."""
+
+    message = models.OneToOneField(SandboxMessage, on_delete=models.CASCADE, related_name="media")
+    data = models.BinaryField()
+    mime_type = models.CharField(max_length=120)
+    file_name = models.CharField(max_length=255, blank=True)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)

@@ -230,14 +230,6 @@ def scan(instance: SandboxInstance, owner_phone: str = "") -> None:
     set_state(instance, "open", owner_phone=owner_phone or instance.owner_phone or "5511900000000")
 
 
-def drop_connection(instance: SandboxInstance) -> None:
-    """The connection drops and does not come back by itself (the phone lost the session):
-    `connection.update` close; a new connect and scan bring it back."""
-    if instance.protocol != "evolution" or instance.state != "open":
-        raise SandboxError(400, f'The "{instance.name}" instance is not connected')
-    set_state(instance, "close", status_reason=CONNECTION_CLOSED)
-
-
 def refuse(instance: SandboxInstance) -> None:
     """Nobody scanned in time: the QR limit is reached, Evolution says `refused` and closes."""
     if instance.state != "connecting":
@@ -272,14 +264,14 @@ def logout(instance: SandboxInstance) -> None:
 
 def restart(instance: SandboxInstance) -> dict:
     """POST /instance/restart: reopen the socket. An open number comes back with its stored
-    session (close, connecting, open); a connecting one shows a fresh QR. Evolution catches
+    session (connecting, open); a connecting one shows a fresh QR. Evolution catches
     its own refusal of a closed number and answers it as 200 {error: true}."""
     if instance.state == "close":
         message = f'BadRequestException: The "{instance.name}" instance is not connected'
         return {"error": True, "message": message}
     if instance.state == "connecting":
         return qr_code(instance)
-    emit_connection(instance, "close", CONNECTION_CLOSED)
+    # Evolution ends the socket with a plain Error, a close Baileys reconnects from quietly.
     emit_connection(instance, "connecting", 200)
     emit_connection(instance, "open", 200)
     return {"instance": {"instanceName": instance.name, "state": instance.state}}

@@ -1,14 +1,18 @@
 from django.urls import path
 
-from conversa.sandbox import graph_views, views
+from conversa.sandbox import customer, evolution_views, graph_views, views
 
 urlpatterns = [
-    path("", views.customer_page, name="sandbox"),
-    path("chat", views.customer_chat, name="sandbox-chat"),
-    path("send", views.customer_send, name="sandbox-send"),
-    path("scan", views.scan_qr, name="sandbox-scan"),
-    path("refuse", views.refuse_qr, name="sandbox-refuse"),
-    path("drop", views.drop_connection, name="sandbox-drop"),
+    path("", customer.customer_page, name="sandbox"),
+    path("chat", customer.customer_chat, name="sandbox-chat"),
+    path("send", customer.customer_send, name="sandbox-send"),
+    path("media/<str:message_id>", customer.customer_media, name="sandbox-media"),
+    path("scan", customer.scan_qr, name="sandbox-scan"),
+    path("refuse", customer.refuse_qr, name="sandbox-refuse"),
+    path("drop", customer.drop_connection, name="sandbox-drop"),
+    path("ban", customer.ban, name="sandbox-ban"),
+    path("logout-phone", customer.logout_from_phone, name="sandbox-logout-phone"),
+    *evolution_views.urlpatterns,
     path("evolution/instance/create", views.instance_create),
     path("evolution/instance/fetchInstances", views.fetch_instances),
     path("evolution/instance/connect/<str:name>", views.instance_connect),
@@ -22,7 +26,6 @@ urlpatterns = [
     path("evolution/message/byReference/<str:name>", views.find_by_reference),
     path("evolution/faults/<str:name>", views.set_faults),
     path("evolution/scan/<str:name>", views.scan_route),
-    path("evolution/drop/<str:name>", views.drop_route),
     path("evolution/refuse/<str:name>", views.refuse_route),
     path("graph/attachments/", graph_views.attachment, name="sandbox-graph-attachments"),
     path("graph/<str:version>/<str:phone_number_id>/messages", graph_views.send),
@@ -33,4 +36,5 @@ urlpatterns = [
     ),
     path("graph/<str:version>/<str:phone_number_id>/media", graph_views.upload),
     path("graph/<str:version>/<str:object_id>", graph_views.graph_object),
+    *evolution_views.not_found_patterns,
 ]

@@ -1,21 +1,17 @@
-"""HTTP face of the sandbox: Evolution API v2 routes, and the page where a person plays the
-customer. None of it touches Conversa's own tables: it is the far side of the wire."""
+"""HTTP face of the sandbox: Evolution API v2 routes (more in evolution_views; the customer's
+page is customer.py). None of it touches Conversa's own tables: it is the far side of the wire."""
 
 import asyncio
-import contextlib
 import secrets
-from urllib.parse import urlencode
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversa.sandbox import simulator
-from conversa.sandbox.models import SandboxInstance, SandboxMessage
+from conversa.sandbox import evolution_api, simulator
+from conversa.sandbox.models import SandboxInstance
 from conversa.web import json_body
 
 
@@ -181,15 +177,6 @@ def scan_route(request, name: str):
 
 @evolution_route
 @require_POST
-def drop_route(request, name: str):
-    """The connection drops (connection.update close)."""
-    instance = guarded_instance(request, name)
-    simulator.drop_connection(instance)
-    return JsonResponse({"instance": {"instanceName": name, "state": instance.state}})
-
-
-@evolution_route
-@require_POST
 def refuse_route(request, name: str):
     """Nobody scanned in time: the QR limit (connection.update refused)."""
     instance = guarded_instance(request, name)
@@ -223,9 +210,8 @@ async def send_text(request, name: str):
         if not isinstance(number, str) or not isinstance(text, str) or not text:
             raise simulator.SandboxError(400, "number and text are required")
         reference = str(body.get("reference", ""))
-        answer = await with_faults(
-            instance, lambda: simulator.accept_send(instance, number, text, reference)
-        )
+        accept = evolution_api.accept_text if number.endswith("@lid") else simulator.accept_send
+        answer = await with_faults(instance, lambda: accept(instance, number, text, reference))
         return JsonResponse(answer, status=201)
     except simulator.SandboxError as exc:
         return evolution_error(exc)
@@ -265,104 +251,3 @@ def set_faults(request, name: str):
     return JsonResponse(
         {field: getattr(instance, field) for field in simulator.FAULTS + simulator.DISORDER}
     )
-
-
-# The customer's side, for a person (no login: it stands for the outside world).
-
-
-def customer_page(request):
-    instances = list(SandboxInstance.objects.order_by("name"))
-    current = next((i for i in instances if i.name == request.GET.get("instance")), None)
-    current = current or (instances[0] if instances else None)
-    phone = "".join(ch for ch in request.GET.get("phone", "") if ch.isdigit())
-    chats = []
-    if current:
-        chats = (
-            SandboxMessage.objects.filter(instance=current)
-            .values_list("chat_phone", flat=True)
-            .distinct()
-            .order_by("chat_phone")
-        )
-    return render(
-        request,
-        "sandbox/customer.html",
-        {
-            "instances": instances,
-            "current": current,
-            "qr_image": simulator.qr_image(current.qr_code) if current and current.qr_code else "",
-            "phone": phone or "5511988887777",
-            "name": request.GET.get("name", ""),
-            "chats": chats,
-        },
-    )
-
-
-@require_GET
-def customer_chat(request):
-    """The chat as the customer sees it; seeing it marks the business's messages READ."""
-    instance = SandboxInstance.objects.filter(name=request.GET.get("instance", "")).first()
-    phone = "".join(ch for ch in request.GET.get("phone", "") if ch.isdigit())
-    if instance and phone:
-        simulator.customer_reads(instance, phone)
-    return customer_chat_for(request, instance, phone)
-
-
-@require_POST
-def customer_send(request):
-    """The customer writes a text, or sends media (an image, a document, a voice note) with
-    an optional caption when the form names a `kind`."""
-    instance = SandboxInstance.objects.filter(name=request.POST.get("instance", "")).first()
-    phone = "".join(ch for ch in request.POST.get("phone", "") if ch.isdigit())
-    text = request.POST.get("text", "").strip()
-    name = request.POST.get("name", "").strip()[:120]
-    kind = request.POST.get("kind", "text")
-    error = ""
-    if instance is None:
-        error = _("Choose a number to write to.")
-    elif not 8 <= len(phone) <= 15:
-        error = _("Enter the customer's number with country code, 8 to 15 digits.")
-    elif kind != "text" and kind not in simulator.MEDIA:
-        error = _("Choose an image, a document or a voice note.")
-    elif kind == "text" and not text:
-        error = _("Type a message.")
-    elif instance.state != "open":
-        error = _("This number is not connected.")
-    if error:
-        return render(request, "sandbox/send_error.html", {"error": error}, status=422)
-    if kind == "text":
-        simulator.customer_says(instance, phone, text, name)
-    else:
-        simulator.customer_sends_media(instance, phone, kind, text, name)
-    if request.htmx:
-        return customer_chat_for(request, instance, phone)
-    return redirect(
-        f"/sandbox/?{urlencode({'instance': instance.name, 'phone': phone, 'name': name})}"
-    )
-
-
-def customer_chat_for(request, instance, phone):
-    messages = []
-    if instance and phone:
-        messages = SandboxMessage.objects.filter(instance=instance, chat_phone=phone)
-    return render(request, "sandbox/chat.html", {"messages": messages, "instance": instance})
-
-
-def connection_action(action):
-    """A button on the customer page that changes an Evolution number's connection."""
-
-    @require_POST
-    def view(request):
-        instance = SandboxInstance.objects.filter(name=request.POST.get("instance", "")).first()
-        # A stale page (the number changed meanwhile) just shows the number's real state again.
-        with contextlib.suppress(simulator.SandboxError):
-            if instance:
-                action(instance)
-        return redirect(f"/sandbox/?{urlencode({'instance': instance.name if instance else ''})}")
-
-    return view
-
-
-# The person "scans" the QR on show, lets it expire, or loses the connection.
-scan_qr = connection_action(simulator.scan)
-refuse_qr = connection_action(simulator.refuse)
-drop_connection = connection_action(simulator.drop_connection)

@@ -61,7 +61,7 @@ def connection_events(number: Number, **event) -> list[dict]:
     ]
 
 
-def test_a_number_is_created_paired_dropped_paired_again_logged_out_and_deleted(live, number):
+def test_a_number_is_created_paired_dropped_logged_out_paired_again_and_deleted(live, number):
     provider = created(live, number)
     assert provider.connection_state(number) == "disconnected"
 
@@ -77,12 +77,18 @@ def test_a_number_is_created_paired_dropped_paired_again_logged_out_and_deleted(
     assert Number.objects.get(pk=number.pk).phone_number == "5511955554444"
     assert provider.connect(number) is None
 
+    # A short drop: Baileys reconnects by itself, the server says connecting, then open.
     assert act(live, number, "drop").status_code == 200
+    assert provider.connection_state(number) == "connected"
+    wait_for(lambda: connection_events(number, status="connecting"), "connection.update connecting")
+    wait_for(lambda: status_of(number) == Number.Status.CONNECTED, "connected again by itself")
+    assert connection_events(number, status="disconnected") == []
+
+    # The session is removed on the phone (401): closed until paired again.
+    assert act(live, number, "close", statusReason=401).status_code == 200
     assert provider.connection_state(number) == "disconnected"
     wait_for(lambda: status_of(number) == Number.Status.DISCONNECTED, "connection.update close")
-    assert connection_events(number, status="disconnected") == [
-        {"status": "disconnected", "phone": "5511955554444", "reason": ""}
-    ]
+    wait_for(lambda: len(connection_events(number, reason="logged_out")) == 3, "the phone's logout")
 
     again = provider.connect(number)
     assert again.code != first.code
@@ -92,7 +98,7 @@ def test_a_number_is_created_paired_dropped_paired_again_logged_out_and_deleted(
     provider.logout(number)
     assert provider.connection_state(number) == "disconnected"
     # A close that will not reconnect, status.instance "closed", then logout.instance.
-    wait_for(lambda: len(connection_events(number, reason="logged_out")) == 3, "the logout")
+    wait_for(lambda: len(connection_events(number, reason="logged_out")) == 6, "the logout")
     assert status_of(number) == Number.Status.DISCONNECTED
     provider.logout(number)  # already closed: Evolution's 400 counts as done
 

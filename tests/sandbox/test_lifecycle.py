@@ -120,7 +120,7 @@ def test_restart_of_an_open_instance_reconnects_it(client, hooked, webhooks_sent
     response = call(client, "post", "/instance/restart/loja", hooked)
 
     assert response.json() == {"instance": {"instanceName": "loja", "state": "open"}}
-    assert [w["body"]["data"]["state"] for w in webhooks_sent] == ["close", "connecting", "open"]
+    assert [w["body"]["data"]["state"] for w in webhooks_sent] == ["connecting", "open"]
 
 
 def test_restart_of_a_closed_instance_is_evolutions_200_error(client, hooked):
@@ -158,15 +158,16 @@ def test_scan_without_a_qr_on_show_is_400(client, hooked):
     assert_evolution_error(call(client, "post", "/scan/loja", hooked, {}), 400, "Bad Request")
 
 
-def test_drop_closes_an_open_instance_until_it_is_paired_again(client, hooked, webhooks_sent):
+def test_drop_reconnects_quietly_as_baileys_does(client, hooked, webhooks_sent):
     open_instance("loja")
     webhooks_sent.clear()
 
     response = call(client, "post", "/drop/loja", hooked)
 
-    assert response.json()["instance"]["state"] == "close"
-    assert parsed(webhooks_sent) == [ConnectionUpdate(status="disconnected", phone="5511900000000")]
-    assert call(client, "get", "/instance/connect/loja", hooked).json()["code"]
+    # A transient close (428) is never announced: connecting, then open again.
+    assert response.json()["instance"]["state"] == "open"
+    assert [w["body"]["data"]["state"] for w in webhooks_sent] == ["connecting", "open"]
+    assert SandboxInstance.objects.get(name="loja").state == "open"
 
 
 def test_drop_of_an_instance_that_is_not_open_is_400(client, hooked):
@@ -259,17 +260,19 @@ def test_customer_page_shows_the_qr_to_scan_while_connecting(client, db, hooked)
     assert twin.qr_code == "" != code
 
 
-def test_customer_page_drops_an_open_connection(client, hooked):
+def test_customer_page_drops_an_open_connection_which_comes_back(client, hooked, webhooks_sent):
     open_instance("loja")
 
     page = client.get("/sandbox/?instance=loja").content.decode()
     assert "Drop connection" in page
     assert "Scan the QR code" not in page
+    webhooks_sent.clear()
 
     response = client.post("/sandbox/drop", {"instance": "loja"})
 
     assert response.status_code == 302
-    assert SandboxInstance.objects.get(name="loja").state == "close"
+    assert SandboxInstance.objects.get(name="loja").state == "open"
+    assert [w["body"]["data"]["state"] for w in webhooks_sent] == ["connecting", "open"]
 
 
 def test_customer_page_lets_a_qr_expire(client, hooked, webhooks_sent):
