@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from conversa.sandbox import evolution_api, evolution_events, simulator
+from conversa.sandbox import evolution_api, evolution_events, graph, simulator
 from conversa.sandbox.models import SandboxInstance, SandboxMessage, SandboxMessageMedia
 from conversa.sandbox.simulator import SandboxError
 
@@ -49,18 +49,7 @@ def customer_sends(
     phone. Cloud API numbers: graph.customer_message, with `user_id` / `username` for a
     username sender."""
     if instance.protocol == "cloud":
-        try:
-            from conversa.sandbox.graph import customer_message  # noqa: PLC0415 (lands with graph.py)
-        except ImportError:
-            if kind == "text" and not (user_id or username or reply_to):
-                # Until the Cloud API's customer lands: the plain text the sandbox always sent.
-                return simulator.customer_says(
-                    instance, phone, content.get("body", ""), name
-                ).message_id
-            raise SandboxError(
-                501, "The Cloud API customer needs conversa/sandbox/graph.py (customer_message)"
-            ) from None
-        return customer_message(
+        return graph.customer_message(
             instance, phone, kind, content, user_id=user_id, username=username, reply_to=reply_to
         )
     if kind in CHANGES:

@@ -267,14 +267,13 @@ def test_a_reply_quotes_the_business_message(twin, sent):
     assert data["contextInfo"]["quotedMessage"] == {"conversation": "Temos sim"}
 
 
-def test_a_cloud_number_needs_the_graph_customer_for_anything_but_plain_text(db):
+def test_a_cloud_number_s_customer_speaks_the_graph_api(db):
     cloud = simulator.create_cloud_number("106540352242922", "5511933334444", "", "s")
 
-    with pytest.raises(simulator.SandboxError) as refused:
-        customer_sends(cloud, CUSTOMER, "image", {"file": PNG})
+    sent = customer_sends(cloud, CUSTOMER, "image", {"file": PNG, "mime_type": "image/png"})
 
-    assert refused.value.status == 501
-    assert customer_sends(cloud, CUSTOMER, "text", {"body": "Oi"})
+    assert sent.startswith("wamid.")
+    assert SandboxMessage.objects.filter(instance=cloud, message_id=sent).exists()
 
 
 # The connection
