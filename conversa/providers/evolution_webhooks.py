@@ -227,6 +227,9 @@ def parse_upsert(data: dict, envelope: dict) -> list:
         )
         return [(change, f"change:{own_id}")]
     kind, body, content = read_content(kind_key, message)
+    if not kind_key:
+        # Nothing but metadata (a message WhatsApp could not decrypt, or a placeholder).
+        content = {"type": text(data.get("messageType")) or "empty"}
     if kind in ("image", "video", "audio", "voice", "document", "sticker"):
         carried = outer.get("base64") or data.get("base64")
         if carried:
