@@ -164,8 +164,12 @@ def number(value) -> int | None:
 
 
 def when(value) -> datetime | None:
-    seconds = number(value)
-    return datetime.fromtimestamp(seconds, tz=UTC) if seconds else None
+    # A time that cannot be read is "unknown" (the arrival time is used), not a lost message.
+    try:
+        seconds = number(value)
+        return datetime.fromtimestamp(seconds, tz=UTC) if seconds else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def byte_string(value) -> str:
