@@ -163,6 +163,14 @@ def number(value) -> int | None:
     return int(value)
 
 
+def size(value) -> int | None:
+    """A count or a byte size; one that cannot be read is unknown, not a lost message."""
+    try:
+        return number(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def when(value) -> datetime | None:
     # A time that cannot be read is "unknown" (the arrival time is used), not a lost message.
     try:
@@ -288,7 +296,7 @@ def read_content(kind_key: str, message: dict) -> tuple[str, str, dict]:
             "url": text(value.get("url")),
             "mime_type": text(value.get("mimetype")),
             "file_name": text(value.get("fileName")),
-            "size": number(value.get("fileLength")),
+            "size": size(value.get("fileLength")),
             "sha256": byte_string(value.get("fileSha256")),
         }
         return kind, text(value.get("caption")), {"media": media}
@@ -353,7 +361,7 @@ def chosen(kind_key: str, value: dict) -> dict:
         description = None
     elif kind_key == "listResponseMessage":
         reply = value.get("singleSelectReply") or {}
-        ident, title, description = reply.get("selectedRowId"), value.get("title"), None
+        ident, title = reply.get("selectedRowId"), value.get("title")
         description = value.get("description")
     elif kind_key == "templateButtonReplyMessage":
         ident, title = value.get("selectedId"), value.get("selectedDisplayText")
@@ -374,7 +382,7 @@ def chosen(kind_key: str, value: dict) -> dict:
 
 def order(value: dict) -> tuple[str, str, dict]:
     # WhatsApp Web sends the order's summary; its items are fetched with the order's token.
-    count = number(value.get("itemCount"))
+    count = size(value.get("itemCount"))
     note = text(value.get("message"))
     content = {
         "catalog_id": "",
@@ -394,8 +402,11 @@ def protocol_change(protocol: dict, who: dict, from_me: bool, dedupe_key: str) -
     """A revoke or an edit (protocolMessage) of the message its `key` names."""
     target = text(protocol["key"]["id"])
     kind = protocol.get("type")
-    stamp = number(protocol.get("timestampMs"))
-    moment = datetime.fromtimestamp(stamp / 1000, tz=UTC) if stamp else None
+    stamp = size(protocol.get("timestampMs"))
+    try:
+        moment = datetime.fromtimestamp(stamp / 1000, tz=UTC) if stamp else None
+    except (ValueError, OverflowError, OSError):
+        moment = None
     common = {"provider_message_id": target, "from_me": from_me, "timestamp": moment, **who}
     if kind in REVOKE:
         return [(MessageChange(change="revoke", **common), dedupe_key)]

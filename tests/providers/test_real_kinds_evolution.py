@@ -599,3 +599,12 @@ def test_a_bad_message_in_a_batch_is_one_unparsed_event_and_the_others_are_read(
 
     assert [type(item.event).__name__ for item in parsed] == ["InboundMessage", "Unparsed"]
     assert "message id is empty or over 128 chars" in parsed[1].event.reason
+
+
+def test_an_unreadable_size_or_time_is_unknown_and_the_message_is_kept():
+    audio = copy.deepcopy(message_of("messages_upsert_voice_note_megaapi_baileys.json"))
+    audio["audioMessage"]["fileLength"] = "many"
+
+    event = only(upsert_with(audio, messageTimestamp={"low": "x"}))
+
+    assert (event.kind, event.content["media"]["size"], event.timestamp) == ("voice", None, None)
