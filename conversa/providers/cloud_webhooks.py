@@ -13,7 +13,7 @@ empty or absent, `from_user_id` (a business-scoped user id, "US.1349…") instea
 from datetime import UTC, datetime
 
 from conversa.providers.base import IdentityUpdate, InboundMessage, MessageChange, StatusUpdate
-from conversa.providers.webhook_json import digits, guarded, text, unparsed
+from conversa.providers.webhook_json import IDENTIFIER, digits, guarded, text, unparsed
 
 # §A4; `played` is a voice message listened to: as far as we follow it, read.
 STATUS_MAP = {
@@ -106,13 +106,19 @@ def customer(message: dict, contacts: list, *, from_me: bool) -> dict:
     user_id = text(message.get(f"{prefix}_user_id"))
     name = ""
     for contact in contacts:
+        # `contacts` only names the sender: a block of the wrong shape costs the name, not the
+        # message.
         if not isinstance(contact, dict):
             continue
-        wa_id, contact_user = text(contact.get("wa_id")), text(contact.get("user_id"))
-        if (phone and digits(wa_id) == phone) or (user_id and contact_user == user_id):
-            user_id = user_id or contact_user
-            profile = contact.get("profile") or {}
-            name = text(profile.get("name"))
+        wa_id, contact_user = contact.get("wa_id"), contact.get("user_id")
+        if (phone and isinstance(wa_id, str) and digits(wa_id) == phone) or (
+            user_id and contact_user == user_id
+        ):
+            if isinstance(contact_user, str) and IDENTIFIER.fullmatch(contact_user):
+                user_id = user_id or contact_user
+            profile = contact.get("profile")
+            given = profile.get("name") if isinstance(profile, dict) else None
+            name = given if isinstance(given, str) else ""
             break
     return {"phone": phone, "user_id": user_id, "name": name}
 

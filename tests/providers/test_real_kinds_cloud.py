@@ -661,3 +661,17 @@ def test_pricing_and_conversation_on_a_status_are_ignored():
     [item] = parse(copy.deepcopy(payload))
 
     assert item.event.status == "sent"
+
+
+def test_a_contacts_block_of_the_wrong_shape_costs_the_name_not_the_message():
+    payload = text_capture()
+    payload["entry"][0]["changes"][0]["value"]["contacts"] = [
+        {"wa_id": 16315551181, "user_id": "<BSUID>", "profile": "x"},
+        "not a contact",
+    ]
+    del payload["entry"][0]["changes"][0]["value"]["messages"][0]["from_user_id"]
+
+    [item] = parse(payload)
+
+    assert (item.event.phone, item.event.user_id, item.event.name) == ("16315551181", "", "")
+    assert item.event.body == "this is a text message"
