@@ -6,40 +6,26 @@ A number on this provider keeps its phone number id in `provider_name`, its acce
 
 import hashlib
 import hmac
-from datetime import UTC, datetime
 
 import httpx
 
 from conversa.providers import http
 from conversa.providers.base import (
-    InboundMessage,
     Pairing,
     ParsedEvent,
     ProviderError,
     SendResult,
-    StatusUpdate,
     WebhookMalformed,
     WebhookRejected,
 )
-from conversa.providers.evolution import load_json, storable
+from conversa.providers.cloud_webhooks import parse_envelope
+from conversa.providers.webhook_json import load_json, storable
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-
-# §A4; `played` is a voice message listened to: as far as we follow it, read.
-STATUS_MAP = {
-    "sent": "sent",
-    "delivered": "delivered",
-    "read": "read",
-    "played": "read",
-    "failed": "failed",
-}
 
 # Graph error codes worth retrying (§A5): throughput (130429), pair rate (131056), a number
 # being upgraded (131057), and Meta's own temporary failures.
 TRANSIENT_CODES = {1, 2, 4, 17, 341, 80007, 130429, 131000, 131016, 131056, 131057, 133004}
-
-# Inbound kinds whose text lives somewhere other than `text.body`.
-CAPTIONED = {"image", "video", "document", "sticker", "audio"}
 
 
 class CloudProvider:
@@ -167,22 +153,12 @@ class CloudProvider:
             raise WebhookRejected(f"missing or wrong {SIGNATURE_HEADER}")
 
     def parse_webhook(self, number, raw_body: bytes) -> list[ParsedEvent]:
+        """The neutral events of one webhook (cloud_webhooks). What cannot be read in it is an
+        Unparsed event; only a body that is not a JSON object is WebhookMalformed."""
         envelope = load_json(raw_body)
-        if not isinstance(envelope, dict) or not isinstance(envelope.get("entry"), list):
+        if not isinstance(envelope, dict):
             raise WebhookMalformed("expected an object with a list 'entry'")
-        parsed = []
-        try:
-            for entry in envelope["entry"]:
-                for change in entry["changes"]:
-                    if change.get("field") != "messages":
-                        continue
-                    value = change["value"]
-                    parsed += parse_messages(value) + parse_statuses(value)
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise WebhookMalformed(f"missing or wrong field {exc}") from exc
-        # Every entry and change parsed and checked before any is stored: a batch is taken whole
-        # or refused whole.
-        return storable(parsed, envelope)
+        return storable(parse_envelope(envelope), envelope)
 
 
 def signature(app_secret: str, raw_body: bytes) -> str:
@@ -213,75 +189,3 @@ def graph_error(response: httpx.Response) -> ProviderError:
         status=response.status_code,
         retry_after=http.retry_after(response),
     )
-
-
-def timestamp(value) -> datetime | None:
-    # Meta sends unix seconds as a string; a placeholder or garbage means "unknown", not a 400.
-    try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def message_text(message: dict) -> tuple[str, str]:
-    """(kind, text) of an inbound Cloud API message."""
-    kind = message["type"]
-    if kind == "text":
-        return "text", message["text"]["body"]
-    if kind in CAPTIONED:
-        return kind, (message.get(kind) or {}).get("caption", "") or ""
-    if kind == "button":
-        return "text", message["button"].get("text", "")
-    if kind == "interactive":
-        reply = message["interactive"]
-        chosen = reply.get(reply.get("type", "")) or {}
-        return "text", chosen.get("title", "")
-    if kind in {"location", "contacts", "reaction"}:
-        return {"contacts": "contact"}.get(kind, kind), ""
-    return "unsupported", ""
-
-
-def parse_messages(value: dict) -> list:
-    names = {
-        contact.get("wa_id"): (contact.get("profile") or {}).get("name", "")
-        for contact in value.get("contacts") or []
-    }
-    events = []
-    for message in value.get("messages") or []:
-        kind, body = message_text(message)
-        if not isinstance(message["from"], str):
-            raise ValueError("'from' is not a string")
-        phone = "".join(ch for ch in message["from"] if ch.isdigit())
-        if not phone:
-            continue  # no number to answer (a documentation placeholder): not a conversation
-        event = InboundMessage(
-            provider_message_id=message["id"],
-            phone=phone,
-            name=names.get(message["from"], "") or "",
-            kind=kind,
-            body=body,
-            timestamp=timestamp(message.get("timestamp")),
-        )
-        events.append((event, f"message:{message['id']}"))
-    return events
-
-
-def parse_statuses(value: dict) -> list:
-    events = []
-    for status in value.get("statuses") or []:
-        ours = STATUS_MAP.get(status["status"])
-        if ours is None:
-            continue
-        errors = status.get("errors") or []
-        error = ""
-        if errors:
-            first = errors[0]
-            error = f"{first.get('code', '')} {first.get('title') or first.get('message', '')}"
-        event = StatusUpdate(
-            provider_message_id=status["id"],
-            status=ours,
-            error=error.strip(),
-            reference=str(status.get("biz_opaque_callback_data") or ""),
-        )
-        events.append((event, f"status:{status['id']}:{status['status']}"))
-    return events

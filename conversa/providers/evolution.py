@@ -1,42 +1,25 @@
 """Evolution API v2 adapter (docs/providers.md §B). The sandbox speaks the same protocol."""
 
 import hmac
-import json
-import math
-import re
-from dataclasses import replace
-from datetime import UTC, datetime
 
 from conversa.providers import http
 from conversa.providers.base import (
     ConnectionUpdate,
-    InboundMessage,
     Pairing,
     ParsedEvent,
     ProviderError,
     QrUpdate,
     SendResult,
-    StatusUpdate,
     WebhookMalformed,
     WebhookRejected,
 )
+from conversa.providers.evolution_webhooks import parse_event, phone_from_jid
+
+# load_json and storable lived here first: still importable from here.
+from conversa.providers.webhook_json import load_json, storable
 
 # Evolution does not sign webhooks; each instance is configured to send its own secret here.
 SECRET_HEADER = "X-Conversa-Secret"  # noqa: S105 (a header name)
-
-# messages.update `status`, by name or by Baileys' number (docs/providers.md §B2).
-STATUS_MAP = {
-    "ERROR": "failed",
-    "SERVER_ACK": "sent",
-    "DELIVERY_ACK": "delivered",
-    "READ": "read",
-    "PLAYED": "read",
-    0: "failed",
-    2: "sent",
-    3: "delivered",
-    4: "read",
-    5: "read",
-}
 
 CONNECTION_MAP = {
     "open": "connected",
@@ -52,24 +35,15 @@ WEBHOOK_EVENTS = [
     "CONNECTION_UPDATE",
     "MESSAGES_UPSERT",
     "MESSAGES_UPDATE",
+    # Edits and revokes (v2.3 sends them here, not in MESSAGES_UPSERT).
+    "MESSAGES_EDITED",
+    "MESSAGES_DELETE",
     "LOGOUT_INSTANCE",
     "STATUS_INSTANCE",
 ]
 
 # Baileys' DisconnectReason.loggedOut: a close with it will not reconnect.
 LOGGED_OUT = 401
-
-MEDIA_KINDS = {
-    "imageMessage": "image",
-    "videoMessage": "video",
-    "audioMessage": "audio",
-    "documentMessage": "document",
-    # WhatsApp wraps a document sent with a caption.
-    "documentWithCaptionMessage": "document",
-    "stickerMessage": "sticker",
-    "locationMessage": "location",
-    "contactMessage": "contact",
-}
 
 PERMANENT_STATUSES = {400, 401, 403, 404, 422}
 
@@ -83,92 +57,6 @@ def webhook_config(number, webhook_url: str) -> dict:
         "headers": {SECRET_HEADER: number.webhook_secret},
         "events": WEBHOOK_EVENTS,
     }
-
-
-def phone_from_jid(*jids: str | None) -> str:
-    """The digits of the first phone-number JID (`<digits>@s.whatsapp.net`) among `jids`."""
-    for jid in jids:
-        if jid and jid.endswith("@s.whatsapp.net"):
-            return jid.split("@", 1)[0].split(":", 1)[0]
-    return ""
-
-
-# What the tables take (ProviderEvent, Message, Contact): checked while parsing, because a value
-# the database refuses would fail the POST after its earlier events were stored.
-MAX_MESSAGE_ID = 128
-MAX_DEDUPE_KEY = 200
-MAX_REFERENCE = 64
-MAX_DEPTH = 32
-PHONE_DIGITS = re.compile(r"[0-9]{1,20}")
-TEXT_FIELDS = ("provider_message_id", "phone", "name", "kind", "body", "status", "error")
-TEXT_FIELDS += ("reference", "reason", "code")
-
-
-def load_json(raw_body: bytes):
-    """The body as JSON that can be stored as it is, or WebhookMalformed.
-
-    Beyond valid JSON it refuses what would fail later, at insert time: NaN and infinities
-    (written back as tokens that neither PostgreSQL nor SQLite's JSON accepts), NUL characters
-    and unpaired surrogates in strings (PostgreSQL refuses both), and nesting deeper than any
-    real payload (the encoder would hit the recursion limit while storing it).
-    """
-    try:
-        body = json.loads(raw_body, parse_constant=not_finite, parse_float=finite_float)
-    except (ValueError, RecursionError) as exc:
-        raise WebhookMalformed(f"body is not JSON: {exc}") from exc
-    pending = [(body, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if depth > MAX_DEPTH:
-            raise WebhookMalformed(f"JSON nested deeper than {MAX_DEPTH} levels")
-        if isinstance(value, dict):
-            pending += [(key, depth) for key in value]
-            pending += [(item, depth + 1) for item in value.values()]
-        elif isinstance(value, list):
-            pending += [(item, depth + 1) for item in value]
-        elif isinstance(value, str) and not value.isascii():
-            try:
-                value.encode()
-            except UnicodeEncodeError as exc:
-                raise WebhookMalformed("a string holds an unpaired surrogate") from exc
-        if isinstance(value, str) and "\x00" in value:
-            raise WebhookMalformed("a string holds a NUL character")
-    return body
-
-
-def not_finite(token: str):
-    raise ValueError(f"{token} is not a JSON number")
-
-
-def finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"{text} is out of range")
-    return number
-
-
-def storable(parsed: list, envelope: dict, what: str = "") -> list[ParsedEvent]:
-    """(event, dedupe key) pairs as ParsedEvents, once every one of them fits the tables;
-    else WebhookMalformed, before any of them is stored."""
-    prefix = f"{what}: " if what else ""
-    events = []
-    for event, key in parsed:
-        for name in TEXT_FIELDS:
-            if not isinstance(getattr(event, name, ""), str):
-                raise WebhookMalformed(f"{prefix}{name} is not a string")
-        message_id = getattr(event, "provider_message_id", None)
-        if message_id is not None and not 0 < len(message_id) <= MAX_MESSAGE_ID:
-            raise WebhookMalformed(f"{prefix}message id is empty or over {MAX_MESSAGE_ID} chars")
-        phone = getattr(event, "phone", "")
-        if (phone or isinstance(event, InboundMessage)) and not PHONE_DIGITS.fullmatch(phone):
-            raise WebhookMalformed(f"{prefix}phone {phone[:40]!r} is not 1 to 20 digits")
-        if not isinstance(key, str) or len(key) > MAX_DEDUPE_KEY:
-            raise WebhookMalformed(f"{prefix}event id is over {MAX_DEDUPE_KEY} chars")
-        if len(getattr(event, "reference", "")) > MAX_REFERENCE:
-            # Longer than any reference of ours: another app's callback data, not a 400.
-            event = replace(event, reference="")
-        events.append(ParsedEvent(event=event, dedupe_key=key, raw=envelope))
-    return events
 
 
 class EvolutionProvider:
@@ -311,85 +199,14 @@ class EvolutionProvider:
             raise WebhookRejected("missing or wrong webhook secret")
 
     def parse_webhook(self, number, raw_body: bytes) -> list[ParsedEvent]:
+        """The neutral events of one webhook (evolution_webhooks). What cannot be read in it
+        is an Unparsed event; only a body that is not a JSON object is WebhookMalformed."""
         envelope = load_json(raw_body)
         if not isinstance(envelope, dict):
             raise WebhookMalformed("expected an object with 'event' and 'data'")
         event = str(envelope.get("event", "")).lower().replace("_", ".")
-        data = envelope.get("data")
-        parser = {
-            "messages.upsert": parse_upsert,
-            "messages.update": parse_update,
-            "connection.update": parse_connection,
-            "qrcode.updated": parse_qrcode,
-            "status.instance": parse_instance_status,
-            "logout.instance": parse_logout,
-        }.get(event)
-        if parser is None:
-            return []
-        # logout.instance is the one event whose news is the event itself: its data is null.
-        if not isinstance(data, dict) and parser is not parse_logout:
-            raise WebhookMalformed(f"{event}: expected an object 'data'")
-        try:
-            parsed = parser(data, envelope)
-        except (KeyError, TypeError, AttributeError, ValueError, OverflowError, OSError) as exc:
-            raise WebhookMalformed(f"{event}: missing or wrong field {exc}") from exc
+        parsed = parse_event(event, envelope.get("data"), envelope, LIFECYCLE)
         return storable(parsed, envelope, event)
-
-
-def message_text(message: dict) -> tuple[str, str]:
-    """(kind, text) of an Evolution `message` object."""
-    if "conversation" in message:
-        return "text", message["conversation"] or ""
-    if "extendedTextMessage" in message:
-        return "text", message["extendedTextMessage"].get("text", "")
-    for key, kind in MEDIA_KINDS.items():
-        if key in message:
-            media = message[key]
-            if key == "documentWithCaptionMessage":
-                media = media["message"]["documentMessage"]
-            return kind, media.get("caption", "") or ""
-    return "unsupported", ""
-
-
-def parse_upsert(data: dict, envelope: dict) -> list:
-    key = data["key"]
-    # A contact addressed by its @lid id carries its phone JID beside it: remoteJidAlt, or
-    # senderPn in Baileys 6.7-era payloads. Either way the contact is its phone number.
-    phone = phone_from_jid(key.get("remoteJid"), key.get("remoteJidAlt"), key.get("senderPn"))
-    # Our own sends come back as fromMe; groups and broadcasts are not conversations here.
-    if key.get("fromMe") or not phone:
-        return []
-    message = data.get("message") or {}
-    if not isinstance(message, dict):
-        raise ValueError("'message' is not an object")
-    kind, body = message_text(message)
-    timestamp = data.get("messageTimestamp")
-    when = datetime.fromtimestamp(int(timestamp), tz=UTC) if timestamp else None
-    event = InboundMessage(
-        provider_message_id=key["id"],
-        phone=phone,
-        name=data.get("pushName") or "",
-        kind=kind,
-        body=body,
-        timestamp=when,
-    )
-    return [(event, f"message:{key['id']}")]
-
-
-def parse_update(data: dict, envelope: dict) -> list:
-    status = STATUS_MAP.get(data["status"])
-    # Only our outbound messages have a status to follow; PENDING says nothing new.
-    if not data.get("fromMe") or status is None:
-        return []
-    message_id = data["keyId"]
-    # Only the sandbox adds our reference; Evolution itself has no such field.
-    reference = str(data.get("reference") or "")
-    return [
-        (
-            StatusUpdate(provider_message_id=message_id, status=status, reference=reference),
-            f"status:{message_id}:{status}",
-        )
-    ]
 
 
 def parse_connection(data: dict, envelope: dict) -> list:
@@ -430,3 +247,12 @@ def parse_qrcode(data: dict, envelope: dict) -> list:
         return []
     code = data["qrcode"].get("code", "")
     return [(QrUpdate(code=code), f"qr:{code[:64]}")]
+
+
+# The number's own events: how its connection is doing (the messages are evolution_webhooks').
+LIFECYCLE = {
+    "connection.update": parse_connection,
+    "qrcode.updated": parse_qrcode,
+    "status.instance": parse_instance_status,
+    "logout.instance": parse_logout,
+}

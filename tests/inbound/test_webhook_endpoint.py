@@ -85,34 +85,43 @@ def test_malformed_json_is_400_with_a_detail_and_stores_nothing(client, org, bod
     assert nothing_stored()
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        [json.loads(TEXT_CAPTURE.read_bytes())],
-        {"event": "messages.upsert", "instance": "servicewa"},
-        {"event": "messages.upsert", "data": None},
-        {"event": "messages.upsert", "data": "3EB0847B419598C9293971"},
-        {"event": "messages.upsert", "data": [{"key": {}}]},
-    ],
-    ids=["list", "no-data", "data-null", "data-string", "data-list"],
-)
-def test_json_that_is_not_an_evolution_envelope_is_400(client, org, payload):
-    response = post_webhook(client, org.number, payload)
+def test_json_that_is_not_an_object_is_400(client, org):
+    response = post_webhook(client, org.number, [json.loads(TEXT_CAPTURE.read_bytes())])
 
     assert response.status_code == 400
     assert response.json()["detail"]
     assert nothing_stored()
 
 
-def test_upsert_missing_its_key_is_400(client, org):
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"event": "messages.upsert", "instance": "servicewa"},
+        {"event": "messages.upsert", "data": None},
+        {"event": "messages.upsert", "data": "3EB0847B419598C9293971"},
+        {"event": "messages.upsert", "data": [{"key": {}}]},
+    ],
+    ids=["no-data", "data-null", "data-string", "data-list"],
+)
+def test_an_envelope_without_readable_data_is_kept_as_an_unparsed_event(client, org, payload):
+    response = post_webhook(client, org.number, payload)
+
+    assert response.json() == {"ok": True, "stored": 1, "duplicates": 0}
+    event = ProviderEvent.objects.get()
+    assert event.kind == "Unparsed"
+    assert event.event["reason"]
+    assert not Message.objects.exists()
+
+
+def test_upsert_missing_its_key_is_kept_unparsed_with_the_reason(client, org):
     payload = json.loads(TEXT_CAPTURE.read_bytes())
     del payload["data"]["key"]
 
     response = post_webhook(client, org.number, payload)
 
-    assert response.status_code == 400
-    assert "key" in response.json()["detail"]
-    assert nothing_stored()
+    assert response.json() == {"ok": True, "stored": 1, "duplicates": 0}
+    assert "'key'" in ProviderEvent.objects.get().event["reason"]
+    assert not Message.objects.exists()
 
 
 def test_malformed_post_keeps_what_was_stored_before(client, org):

@@ -18,27 +18,36 @@ from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.engine.worker import Worker
 from conversa.inbox.models import Conversation, Message
 from conversa.numbers.models import Number
-from conversa.providers.base import InboundMessage, StatusUpdate
+from conversa.providers.base import InboundMessage, StatusUpdate, Unparsed
 from conversa.providers.cloud import CloudProvider, graph_error
 from conversa.providers.models import ProviderEvent
+from conversa.providers.webhook_json import unparsed_key
 from conversa.sandbox import simulator
 from conversa.sandbox.models import SandboxMessage
 from tests.conftest import make_org, wait_for
 
 PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads" / "cloud"
-FILES = sorted(PAYLOADS.glob("*.json"))
 SECRET = "app-secret-for-tests"  # noqa: S105
 
-# (kind of event, dedupe key, kind or status, body or error, phone) per file.
+NETFLIE = json.loads((PAYLOADS / "batch_two_changes_one_entry_netflie.json").read_bytes())
+NETFLIE_KEYS = [
+    unparsed_key(change["value"]["messages"][0]) for change in NETFLIE["entry"][0]["changes"]
+]
+NO_SENDER = "a message with no phone number or user id"
+
+# (kind of event, dedupe key, kind or status, body or error or reason, phone) per file.
 EXPECTED = {
-    # Placeholders ("PHONE_NUMBER") instead of numbers: nobody to answer, nothing stored. The
-    # batch shape itself is tested below with real numbers.
-    "batch_two_changes_one_entry_netflie.json": [],
+    # Placeholders ("PHONE_NUMBER") instead of numbers: nobody to answer, so each message is kept
+    # unparsed. The batch shape itself is tested below with real numbers.
+    "batch_two_changes_one_entry_netflie.json": [
+        ("Unparsed", NETFLIE_KEYS[0], "", NO_SENDER, ""),
+        ("Unparsed", NETFLIE_KEYS[1], "", NO_SENDER, ""),
+    ],
     "button_quick_reply_postman.json": [
         (
             "InboundMessage",
             "message:wamid.ABGGFlCGg0cvAgo-sHWxBA2VFD_S",
-            "text",
+            "choice",
             "No",
             "16315551234",
         )
@@ -56,7 +65,7 @@ EXPECTED = {
         (
             "InboundMessage",
             "message:wamid.HBgLMTY0NjcwNDM1OTUVAgASGBQzQThBREYwNzc2RDc2QjA1QTIwMgA=",
-            "text",
+            "choice",
             "Change",
             "16505551234",
         )
@@ -134,11 +143,16 @@ EXPECTED = {
     ],
 }
 
+# The files this module checks event by event; the others, test_real_kinds_cloud.py.
+FILES = [PAYLOADS / name for name in sorted(EXPECTED)]
+
 
 def summary(item) -> tuple:
     event = item.event
     if isinstance(event, InboundMessage):
         return ("InboundMessage", item.dedupe_key, event.kind, event.body, event.phone)
+    if isinstance(event, Unparsed):
+        return ("Unparsed", item.dedupe_key, "", event.reason, "")
     assert isinstance(event, StatusUpdate)
     return ("StatusUpdate", item.dedupe_key, event.status, event.error, "")
 
@@ -172,8 +186,11 @@ def post(client, number: Number, raw: bytes, headers: dict | None = None):
 
 
 def test_every_payload_file_has_an_expectation():
+    """Files added for every message kind are checked in test_real_kinds_cloud.py."""
+    from tests.providers.test_real_kinds_cloud import EXPECTED as KINDS
+
     assert FILES, f"no payloads found in {PAYLOADS}"
-    assert {f.name for f in FILES} == set(EXPECTED)
+    assert {p.name for p in PAYLOADS.glob("*.json")} == set(EXPECTED) | set(KINDS)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])

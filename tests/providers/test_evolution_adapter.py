@@ -18,6 +18,7 @@ from conversa.providers.base import (
     InboundMessage,
     QrUpdate,
     StatusUpdate,
+    Unparsed,
     WebhookMalformed,
 )
 from conversa.providers.evolution import EvolutionProvider
@@ -33,6 +34,21 @@ QR_CODE = (
     "XQTEs9Fx080JHolGhWrlheRKQo8WCPj0DqCbrrMLiU8=,"
     "r8hWahUUJqu7BJFq1l1dQopW2r3lEbOrWOyQJfmmZdY="
 )
+
+PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+
+
+def media(**given) -> dict:
+    """content["media"] of an Evolution message: every key, empty unless given."""
+    return {
+        "id": "",
+        "url": "",
+        "mime_type": "",
+        "file_name": "",
+        "size": None,
+        "sha256": "",
+    } | given
+
 
 EXPECTED = {
     # statusReason 401 is Baileys' loggedOut: this close will not reconnect.
@@ -60,6 +76,8 @@ EXPECTED = {
         InboundMessage(
             provider_message_id="3EB0847B419598C9293971",
             phone="5216622001169",
+            # remoteJidAlt: the same person's @lid, kept so that later @lid-only messages match.
+            lid="176158201110710",
             name="Yo",
             kind="text",
             body="Florecilla dormida",
@@ -85,6 +103,7 @@ EXPECTED = {
             kind="image",
             body="",
             timestamp=datetime.fromtimestamp(1790000000, tz=UTC),
+            content={"media": media(mime_type="image/png", base64=PNG_1X1)},
         )
     ],
     "messages_upsert_image_percy2017.json": [
@@ -95,6 +114,20 @@ EXPECTED = {
             kind="image",
             body="hola - text con multimedia (imagen)",
             timestamp=datetime.fromtimestamp(1746132796, tz=UTC),
+            content={
+                "media": media(
+                    url=load("messages_upsert_image_percy2017.json")["data"]["message"][
+                        "imageMessage"
+                    ]["url"],
+                    mime_type="image/jpeg",
+                    size=52046,
+                    sha256="hOGJCXvlENXj5fxZPPu8Ne6xHFM2S9WJPb/unywn5qE=",
+                    # As published: shortened by its author, so not decodable (SOURCES.md).
+                    base64=load("messages_upsert_image_percy2017.json")["data"]["message"][
+                        "base64"
+                    ],
+                )
+            },
         )
     ],
     "qrcode_updated_woofed.json": [QrUpdate(code=QR_CODE)],
@@ -102,7 +135,8 @@ EXPECTED = {
     "send_message_v2_msgorch.json": [],
 }
 
-FILES = payload_files()
+# The files this module checks; the ones for every message kind, test_real_kinds_evolution.py.
+FILES = [PAYLOADS / name for name in sorted(EXPECTED)]
 
 
 def capture(name: str) -> bytes:
@@ -141,8 +175,11 @@ def webhook_number(request, org, evolution_number) -> Number:
 
 
 def test_every_payload_file_has_an_expectation():
+    """Files added for every message kind are checked in test_real_kinds_evolution.py."""
+    from tests.providers.test_real_kinds_evolution import EXPECTED as KINDS
+
     assert FILES, f"no payloads found in {PAYLOADS}"
-    assert {f.name for f in FILES} == set(EXPECTED)
+    assert {f.name for f in payload_files()} == set(EXPECTED) | set(KINDS)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])
@@ -388,12 +425,15 @@ def test_one_person_under_a_lid_and_a_phone_jid_is_one_contact_and_one_conversat
     ]
 
 
-def test_lid_addressed_message_without_a_phone_jid_is_not_a_conversation():
+def test_lid_addressed_message_without_a_phone_jid_is_a_message_with_its_lid():
     payload = upsert_capture()
     payload["data"]["key"].update(remoteJid="176158201110710@lid", addressingMode="lid")
     del payload["data"]["key"]["remoteJidAlt"]
 
-    assert parse(payload) == []
+    [item] = parse(payload)
+
+    assert (item.event.phone, item.event.lid) == ("", "176158201110710")
+    assert item.event.body == "Florecilla dormida"
 
 
 def test_phone_ignores_the_device_suffix_of_the_jid():
@@ -412,23 +452,27 @@ def test_group_message_is_not_a_conversation():
     )
     del payload["data"]["key"]["remoteJidAlt"]
 
-    assert parse(payload) == []
+    assert [i.event for i in parse(payload)] == [Unparsed(reason="group chats are not supported")]
 
 
-def test_own_message_in_upsert_is_not_inbound():
+def test_own_message_in_upsert_is_a_message_typed_on_the_business_phone():
     payload = upsert_capture()
     payload["data"]["key"]["fromMe"] = True
 
-    assert parse(payload) == []
+    [item] = parse(payload)
+
+    assert item.event.from_me is True
+    assert (item.event.phone, item.event.name) == ("5216622001169", "")
 
 
-def test_unknown_message_type_is_stored_as_unsupported():
+def test_unknown_message_type_is_stored_as_unsupported_with_its_type():
     payload = upsert_capture()
-    payload["data"]["message"] = {"pollCreationMessageV3": {"name": "?"}}
+    payload["data"]["message"] = {"productMessage": {"product": {"title": "?"}}}
 
     [item] = parse(payload)
 
     assert (item.event.kind, item.event.body) == ("unsupported", "")
+    assert item.event.content == {"type": "productMessage"}
 
 
 @pytest.mark.parametrize(
@@ -584,19 +628,30 @@ def test_events_we_do_not_follow_are_ignored(event):
         b"\xff\xfe",
         b"[]",
         b'"text"',
-        b'{"event": "messages.upsert"}',
-        b'{"event": "messages.upsert", "data": []}',
     ],
-    ids=["empty", "broken", "not-utf8", "list", "string", "no-data", "data-not-object"],
+    ids=["empty", "broken", "not-utf8", "list", "string"],
 )
-def test_unreadable_body_is_malformed(raw):
+def test_body_that_is_not_a_json_object_is_malformed(raw):
     with pytest.raises(WebhookMalformed):
         adapter().parse_webhook(Number(provider="evolution"), raw)
 
 
-def test_upsert_without_key_is_malformed():
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"event": "messages.upsert"}', b'{"event": "messages.upsert", "data": "x"}'],
+    ids=["no-data", "data-not-object"],
+)
+def test_event_without_its_data_is_one_unparsed_event(raw):
+    [item] = adapter().parse_webhook(Number(provider="evolution"), raw)
+
+    assert item.event == Unparsed(reason="messages.upsert: 'data' is not an object")
+    assert item.dedupe_key.startswith("unparsed:")
+
+
+def test_upsert_without_key_is_unparsed_with_the_reason():
     payload = upsert_capture()
     del payload["data"]["key"]
 
-    with pytest.raises(WebhookMalformed):
-        parse(payload)
+    [item] = parse(payload)
+
+    assert item.event == Unparsed(reason="messages.upsert: KeyError: missing field 'key'")

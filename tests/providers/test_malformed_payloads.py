@@ -1,6 +1,6 @@
-"""Malformed webhook bodies, generated: a 400 that says why, or a 200 when there is nothing to
-apply, never a 500; and a 400 stores nothing, not even the events of the same POST that came
-before the bad one.
+"""Malformed webhook bodies, generated: never a 500. A body that is not a JSON object (or not
+JSON the database can store) is a 400 that says why and stores nothing; inside a JSON object,
+each item that cannot be read is one Unparsed event and the other items are stored as usual.
 
 Each POST carries the right secret or signature, so the body really is parsed. The database
 rolls back once per test, not per example, so every example compares row counts around itself.
@@ -33,7 +33,7 @@ EXAMPLES = settings(
 
 
 def cloud_batch() -> dict:
-    """Two messages from two real numbers in one POST: breaking the second must not store the
+    """Two messages from two real numbers in one POST: breaking the second must not lose the
     first."""
     batch = copy.deepcopy(CLOUD["batch_two_changes_one_entry_netflie.json"])
     for n, change in enumerate(batch["entry"][0]["changes"]):
@@ -205,16 +205,19 @@ def test_cloud_real_payload_with_broken_fields_is_400_or_stored_whole(client, cl
     [["wamid.list"], {"id": 1}, 42, "", "w" * 129],
     ids=["list", "object", "number", "empty", "too-long"],
 )
-def test_a_batch_whose_second_message_is_bad_stores_neither(client, cloud, bad_id):
-    """All or nothing: the first message is fine, but it is not stored either."""
+def test_a_batch_whose_second_message_is_bad_keeps_it_unparsed_and_stores_the_first(
+    client, cloud, bad_id
+):
     batch = cloud_batch()
     batch["entry"][0]["changes"][1]["value"]["messages"][0]["id"] = bad_id
 
     response = post(client, cloud, json.dumps(batch).encode())
 
-    assert response.status_code == 400
-    assert response.json()["error"] == "malformed"
-    assert counts() == (0, 0, 0, 0)
+    assert response.json() == {"ok": True, "stored": 2, "duplicates": 0}
+    assert counts() == (2, 1, 1, 1)
+    assert Message.objects.get().provider_message_id == "wamid.batch0"
+    unparsed = ProviderEvent.objects.get(kind="Unparsed")
+    assert unparsed.dedupe_key.startswith("unparsed:")
 
 
 def test_the_same_batch_unbroken_stores_both(client, cloud):
@@ -234,14 +237,15 @@ def test_the_same_batch_unbroken_stores_both(client, cloud):
     ],
     ids=["phone-too-long", "phone-not-digits", "id-too-long", "id-object"],
 )
-def test_evolution_fields_the_tables_cannot_hold_are_400(client, evolution, field, value):
+def test_evolution_fields_the_tables_cannot_hold_are_kept_unparsed(client, evolution, field, value):
     payload = copy.deepcopy(EVOLUTION["messages_upsert_conversation_v2_msgorch.json"])
     payload["data"]["key"][field] = value
 
     response = post(client, evolution, json.dumps(payload).encode())
 
-    assert response.status_code == 400
-    assert counts() == (0, 0, 0, 0)
+    assert response.json() == {"ok": True, "stored": 1, "duplicates": 0}
+    assert counts() == (1, 0, 0, 0)
+    assert ProviderEvent.objects.get().kind == "Unparsed"
 
 
 @pytest.mark.parametrize(
