@@ -81,21 +81,21 @@ def test_missing_secret_is_401(client, org):
     assert response.status_code == 401
 
 
-def test_malformed_json_is_400_with_a_message_and_keeps_what_was_stored(client, org):
+def test_malformed_json_is_kept_unparsed_and_keeps_what_was_stored(client, org):
     post_webhook(client, org.number, upsert())
     response = post_webhook(client, org.number, b'{"event": "messages.upsert", "data": ')
-    assert response.status_code == 400
-    assert "not JSON" in response.json()["detail"]
+    assert response.status_code == 200
+    assert "not JSON" in ProviderEvent.objects.get(kind="Unparsed").reason
     assert Message.objects.count() == 1
 
 
-def test_upsert_without_key_is_400(client, org):
+def test_upsert_without_key_is_kept_unparsed(client, org):
     payload = upsert()
     del payload["data"]["key"]
     response = post_webhook(client, org.number, payload)
-    assert response.status_code == 400
-    assert "key" in response.json()["detail"]
-    assert not ProviderEvent.objects.exists()
+    assert response.status_code == 200
+    assert "key" in ProviderEvent.objects.get(kind="Unparsed").reason
+    assert not Message.objects.exists()
 
 
 def test_another_organizations_secret_does_not_open_this_number(client, org, other_org):
@@ -193,9 +193,10 @@ def test_message_bodies_are_escaped(org):
     assert "&lt;script&gt;alert" in page
 
 
-def test_non_numeric_timestamp_is_400_not_a_crash(client, org):
+def test_non_numeric_timestamp_is_kept_unparsed_not_a_crash(client, org):
     payload = upsert()
     payload["data"]["messageTimestamp"] = "yesterday"
     response = post_webhook(client, org.number, payload)
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert not Message.objects.exists()
+    assert ProviderEvent.objects.get().kind == "Unparsed"
