@@ -31,11 +31,15 @@ def reprocess_events(*, since: datetime | None = None, number_id: int | None = N
     if number_id is not None:
         records = records.filter(number_id=number_id)
     summary = {"examined": 0, "reparsed": 0, "still_unparsed": 0, "applied": 0}
-    for record in records.order_by("id").iterator(chunk_size=200):
-        summary["examined"] += 1
-        applied, reason = reprocess(record)
-        summary["applied"] += applied
-        summary["reparsed" if reason is None else "still_unparsed"] += 1
+    # The ids first: the rows change as they are read (SQLite gives no isolation between a
+    # cursor and writes on the same connection).
+    ids = list(records.order_by("id").values_list("pk", flat=True))
+    for start in range(0, len(ids), 200):
+        for record in records.filter(pk__in=ids[start : start + 200]).order_by("id"):
+            summary["examined"] += 1
+            applied, reason = reprocess(record)
+            summary["applied"] += applied
+            summary["reparsed" if reason is None else "still_unparsed"] += 1
     return summary
 
 
