@@ -67,6 +67,17 @@ def apply_early_changes(messages: list[Message]) -> None:
         settle(keyed, new=waiting)
 
 
+def apply_early_changes_to(keys: set[tuple[int, str]]) -> None:
+    """`apply_early_changes` for the messages with these (number id, provider id)."""
+    if not keys:
+        return
+    found = Message.objects.filter(
+        number_id__in={number_id for number_id, _ in keys},
+        provider_message_id__in=[provider_id for _, provider_id in keys],
+    )
+    apply_early_changes([m for m in found if (m.number_id, m.provider_message_id) in keys])
+
+
 def settle(messages: list[Message], *, new: set[int] | None = None) -> None:
     """Apply to each message its change records with a pk in `new` (every one of its records
     when None: a message that takes over another's changes), and mark them processed.

@@ -271,17 +271,7 @@ def apply_early_statuses(sent: list[tuple[Number, str]]) -> None:
         number = numbers[record.number_id]
         if apply_status(number, StatusUpdate(**record.event)) is not None:
             ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())
-    if changed:
-        message_changes.apply_early_changes(
-            [
-                message
-                for message in Message.objects.filter(
-                    number_id__in={number_id for number_id, _ in changed},
-                    provider_message_id__in=[provider_id for _, provider_id in changed],
-                )
-                if (message.number_id, message.provider_message_id) in changed
-            ]
-        )
+    message_changes.apply_early_changes_to(changed)
 
 
 def advance_status(message: Message, status: str, *, error: str = "") -> bool:
