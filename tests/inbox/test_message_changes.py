@@ -23,6 +23,7 @@ from conversa.providers.base import (
     SendResult,
 )
 from conversa.providers.models import ProviderEvent
+from tests.inbox.conftest import queue_with_operator
 
 PHONE = "5511988887777"
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -460,3 +461,14 @@ def test_an_echo_replayed_around_our_send_ends_as_one_row(org, echo_first):
         {"customer": "👍"},
     )
     assert Message.objects.filter(direction="out").count() == 1
+
+
+def test_a_phone_message_is_not_handed_to_an_operator_but_a_customers_is(org):
+    queue, operator = queue_with_operator(org, capacity=5)
+    queue.numbers.add(org.number)
+
+    deliver(org.number, phone_message())
+    assert Conversation.objects.get().assignee_id is None
+
+    deliver(org.number, customer())
+    assert Conversation.objects.get().assignee_id == operator.pk
