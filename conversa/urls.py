@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from conversa.accounts import views as accounts
 from conversa.api import api
 from conversa.engine import views as engine
+from conversa.inbound import views as inbound
 from conversa.inbound import webhooks
 from conversa.numbers import views as numbers
 
@@ -34,6 +35,7 @@ urlpatterns = [
     # The page was /instances/ before the model was renamed: old bookmarks still land.
     path("instances/", RedirectView.as_view(pattern_name="numbers", permanent=True)),
     path("numbers/add", numbers.add_number, name="number-add"),
+    path("numbers/unread-events", inbound.unparsed_events, name="unparsed-events"),
     path("numbers/<int:number_id>/pairing", numbers.connect_page, name="number-connect"),
     path("numbers/<int:number_id>/ready", numbers.done_page, name="number-done"),
     path(

@@ -10,7 +10,7 @@ realtime, and later opt-out keywords, the assistant and outbound webhooks) are o
 from collections.abc import Collection
 
 from conversa.crm import followups
-from conversa.inbox import ownership
+from conversa.inbox import message_changes, ownership
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Message
 from conversa.numbers.models import Number
@@ -19,7 +19,12 @@ from conversa.realtime import events
 
 
 def receive_message(number: Number, event: InboundMessage) -> Message | None:
-    """Store one inbound message once and apply what follows it; a repeat returns None."""
+    """Store one inbound message once and apply what follows it; a repeat returns None.
+
+    A message the business typed on its own phone (`from_me`) is stored as outbound and
+    nothing follows it: the customer did not write."""
+    if event.from_me:
+        return message_changes.store_sent_from_phone(number, event)
     message, new_contact = inbox.store_message(number, event)
     if message is None:
         return None
@@ -30,7 +35,11 @@ def receive_message(number: Number, event: InboundMessage) -> Message | None:
 
 def receive_messages(arrivals: list[tuple[Number, InboundMessage]]) -> list[Message]:
     """Store a batch of new inbound messages (see `inbox.store_messages`) and apply what
-    follows them, once for the batch."""
+    follows them, once for the batch (the business's own phone messages: as `receive_message`)."""
+    for number, event in arrivals:
+        if event.from_me:
+            message_changes.store_sent_from_phone(number, event)
+    arrivals = [(number, event) for number, event in arrivals if not event.from_me]
     messages, new_contacts = inbox.store_messages(arrivals)
     if messages:
         customer_wrote(messages, new_contact_ids=new_contacts)

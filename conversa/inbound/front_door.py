@@ -26,6 +26,7 @@ from django.db import connection
 from django.utils.datastructures import CaseInsensitiveMapping
 
 from conversa.inbound import services
+from conversa.inbound.unparsed import unparsed_item
 from conversa.inbound.webhooks import find_number, stored_answer, verified
 from conversa.numbers.models import Number
 
@@ -204,7 +205,16 @@ async def answer(provider: str, key: str, headers, body: bytes) -> tuple[int, di
         if refusal:
             return refusal
         batch = [(number, item) for item in parsed]
-        return stored_answer(await shared_commit(batch) if batch else [])
+        try:
+            stored = await shared_commit(batch) if batch else []
+        except Exception as exc:
+            # Verified but not storable as parsed (a value the database refuses, an apply
+            # bug): the body is kept as one Unparsed event rather than refused.
+            stored = await shared_commit(
+                [(number, unparsed_item(body, f"could not be stored: {type(exc).__name__}"))]
+            )
+            log.error("a %s webhook could not be applied (%s): kept unparsed", provider, exc)
+        return stored_answer(stored)
     except Exception:
         log.exception("webhook to %s failed", provider)
         return 500, {"error": "server_error", "detail": "The webhook could not be stored"}

@@ -1,5 +1,6 @@
 """Inbound flow: verify → store the raw event once → normalize → apply in one transaction."""
 
+import logging
 from dataclasses import asdict
 
 from django.db import IntegrityError, transaction
@@ -7,25 +8,59 @@ from django.utils import timezone
 
 from conversa.bulk import insert_new
 from conversa.inbound import consequences
+from conversa.inbound.unparsed import MAX_REASON, unparsed_events, unparsed_item
+from conversa.inbox import message_changes
 from conversa.inbox import services as inbox
 from conversa.numbers import services as numbers
 from conversa.numbers.models import Number
 from conversa.providers.base import (
     ConnectionUpdate,
+    IdentityUpdate,
     InboundMessage,
+    MessageChange,
     ParsedEvent,
     QrUpdate,
     StatusUpdate,
+    Unparsed,
+    WebhookMalformed,
 )
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
 
+log = logging.getLogger(__name__)
+
 
 def read_webhook(number: Number, headers, raw_body: bytes) -> list[ParsedEvent]:
-    """Verify a webhook POST and parse it into events, storing nothing."""
+    """Verify a webhook POST (WebhookRejected when it does not prove where it came from) and
+    parse it into events, storing nothing. Once verified nothing is refused: a body the parser
+    cannot read, or that fails it, is one Unparsed event holding the body."""
     provider = get_provider(number)
     provider.verify_webhook(number, headers, raw_body)
-    return provider.parse_webhook(number, raw_body)
+    try:
+        return provider.parse_webhook(number, raw_body)
+    except WebhookMalformed as exc:
+        return [unparsed_item(raw_body, str(exc))]
+    except Exception as exc:
+        # A parser's bug must not lose a verified webhook: kept, to be read after the fix.
+        log.exception("the %s parser failed on a verified webhook", number.provider)
+        return [unparsed_item(raw_body, f"the parser failed: {type(exc).__name__}")]
+
+
+def apply_webhook(number: Number, raw_body: bytes, parsed: list[ParsedEvent]) -> list[bool]:
+    """`apply_events` for one webhook's events; if they cannot be stored (a value the
+    database refuses, an apply bug), the body is kept as one Unparsed event instead."""
+    batch = [(number, item) for item in parsed]
+    try:
+        return apply_events(batch)
+    except Exception as exc:
+        return keep_unstorable(number, raw_body, exc)
+
+
+def keep_unstorable(number: Number, raw_body: bytes, exc: Exception) -> list[bool]:
+    """Store a verified body whose events failed to store as one Unparsed event."""
+    log.error("a %s webhook could not be applied (%s): kept unparsed", number.provider, exc)
+    reason = f"could not be stored: {type(exc).__name__}"
+    return apply_events([(number, unparsed_item(raw_body, reason))])
 
 
 def counted(stored: list[bool]) -> dict:
@@ -60,13 +95,14 @@ def apply_in_bulk(batch: list[tuple[Number, ParsedEvent]]) -> list[bool]:
             results.append(False)
             continue
         seen.add(key)
-        if isinstance(item.event, InboundMessage):
+        if isinstance(item.event, InboundMessage) and not item.event.from_me:
             fresh.append(
                 (len(results), record_of(number, item, processed=True), number, item.event)
             )
             results.append(False)
         else:
-            # Rare kinds (statuses, connection, QR) keep their one-at-a-time path.
+            # Rare kinds (statuses, changes, the business's own phone messages, connection, QR)
+            # keep their one-at-a-time path.
             results.append(apply_event(number, item))
     # One statement both stores the new events and tells which were seen before.
     stored = {
@@ -93,6 +129,7 @@ def record_of(number: Number, item: ParsedEvent, *, processed: bool = False) -> 
         reference=getattr(event, "reference", ""),
         event=asdict(event),
         payload=item.raw,
+        reason=event.reason[:MAX_REASON] if isinstance(event, Unparsed) else "",
         processed_at=timezone.now() if processed else None,
     )
 
@@ -110,6 +147,16 @@ def apply_event(number: Number, item: ParsedEvent) -> bool:
     applied = True
     if isinstance(event, InboundMessage):
         consequences.receive_message(number, event)
+    elif isinstance(event, MessageChange):
+        # Kept unprocessed until its message is stored (`message_changes.apply_early_changes`).
+        applied = message_changes.apply_change(number, event, record)
+    elif isinstance(event, IdentityUpdate):
+        message_changes.apply_identity_update(number, event)
+    elif isinstance(event, Unparsed):
+        # Kept unprocessed until `conversa reprocess-events` reads it.
+        applied = False
+        provider = number.provider
+        transaction.on_commit(lambda: unparsed_events.labels(provider=provider).inc())
     elif isinstance(event, StatusUpdate):
         applied = inbox.apply_status(number, event) is not None
     elif isinstance(event, ConnectionUpdate):

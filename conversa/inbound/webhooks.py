@@ -5,7 +5,7 @@ from django.views.decorators.http import require_http_methods
 
 from conversa.inbound import services
 from conversa.numbers.models import Number
-from conversa.providers.base import WebhookMalformed, WebhookRejected
+from conversa.providers.base import WebhookRejected
 from conversa.providers.registry import get_provider
 
 
@@ -23,13 +23,14 @@ def webhook(request, provider: str, key: str):
 
 
 def answer_webhook(provider: str, key: str, headers, raw_body: bytes) -> tuple[int, dict]:
-    """What a webhook POST gets: 200 with counts of stored and repeated events; 401 (it did
-    not prove where it came from) or 400 (unreadable), nothing stored; 404, no such webhook."""
+    """What a webhook POST gets: 200 with counts of stored and repeated events (what could not
+    be read among them kept as Unparsed); 401, it did not prove where it came from, nothing
+    stored; 404, no such webhook."""
     number = find_number(provider, key)
     refusal, parsed = verified(number, headers, raw_body)
     if refusal:
         return refusal
-    return stored_answer(services.apply_events([(number, item) for item in parsed]))
+    return stored_answer(services.apply_webhook(number, raw_body, parsed))
 
 
 def find_number(provider: str, key: str) -> Number | None:
@@ -42,15 +43,14 @@ def find_number(provider: str, key: str) -> Number | None:
 
 
 def verified(number: Number | None, headers, raw_body: bytes):
-    """(refusal, no events) when the webhook is refused, else (None, its parsed events)."""
+    """(refusal, no events) when the webhook is refused, else (None, its parsed events: an
+    unreadable body is one Unparsed event, never a refusal)."""
     if number is None:
         return (404, {"error": "not_found", "detail": "No webhook at this address"}), []
     try:
         return None, services.read_webhook(number, headers, raw_body)
     except WebhookRejected as exc:
         return (401, {"error": "unauthorized", "detail": str(exc)}), []
-    except WebhookMalformed as exc:
-        return (400, {"error": "malformed", "detail": str(exc)}), []
 
 
 def stored_answer(stored: list[bool]) -> tuple[int, dict]:

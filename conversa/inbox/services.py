@@ -11,10 +11,10 @@ from django.utils import timezone
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
 from conversa.bulk import set_column
-from conversa.inbox import deadlines, ownership
+from conversa.inbox import deadlines, message_changes, ownership
 from conversa.inbox.models import Contact, Conversation, Message, Queue
 from conversa.numbers.models import Number
-from conversa.providers.base import InboundMessage, StatusUpdate
+from conversa.providers.base import InboundMessage, MessageChange, StatusUpdate
 from conversa.providers.models import ProviderEvent
 from conversa.realtime import events, publisher
 
@@ -112,6 +112,7 @@ def store_message(number: Number, event: InboundMessage) -> tuple[Message | None
     )
     customer_opened([conversation], now)
     touch_activity(number, now)
+    message_changes.apply_early_changes([message])
     return message, new_contact
 
 
@@ -158,6 +159,8 @@ def inbound_message(
         direction=Message.Direction.INBOUND,
         kind=event.kind,
         body=event.body,
+        content=event.content,
+        reply_to=event.reply_to[: Message._meta.get_field("reply_to").max_length],
         status=Message.Status.RECEIVED,
         provider_message_id=event.provider_message_id,
         created_at=event.timestamp or now,
@@ -246,23 +249,29 @@ def apply_status(number: Number, event: StatusUpdate) -> Message | None:
 
 
 def apply_early_statuses(sent: list[tuple[Number, str]]) -> None:
-    """Apply status updates that arrived before the sends they are about were recorded."""
+    """Apply status updates (and reactions, edits, revokes) that arrived before the sends
+    they are about were recorded."""
     if not sent:
         return
     numbers = {number.pk: number for number, _ in sent}
     wanted = {(number.pk, provider_id) for number, provider_id in sent}
     early = ProviderEvent.objects.filter(
         number_id__in=numbers,
-        kind=StatusUpdate.__name__,
+        kind__in=[StatusUpdate.__name__, MessageChange.__name__],
         provider_message_id__in=[provider_id for _, provider_id in sent],
         processed_at__isnull=True,
     ).order_by("id")
+    changed = set()
     for record in early:
         if (record.number_id, record.provider_message_id) not in wanted:
+            continue
+        if record.kind == MessageChange.__name__:
+            changed.add((record.number_id, record.provider_message_id))
             continue
         number = numbers[record.number_id]
         if apply_status(number, StatusUpdate(**record.event)) is not None:
             ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())
+    message_changes.apply_early_changes_to(changed)
 
 
 def advance_status(message: Message, status: str, *, error: str = "") -> bool:
@@ -302,15 +311,25 @@ def advance_statuses(messages: list[Message], status: str, *, error: str = "") -
 
 
 def record_sends(sent: list[tuple[Message, str]]) -> None:
-    """Outbound messages the provider accepted: their provider ids, then SENT."""
+    """Outbound messages the provider accepted: their provider ids, then SENT.
+
+    The echo of a send (the business's phone reports it too) may have been stored first, as
+    "sent from the phone", under the same id: it is removed and the send takes its place and
+    what it gathered (`message_changes.absorb_echoes`), so one row remains."""
     if not sent:
         return
-    set_column(
-        Message, "provider_message_id", {message.pk: provider_id for message, provider_id in sent}
-    )
+    ids = {message.pk: provider_id for message, provider_id in sent}
+    echoes = []
+    try:
+        with transaction.atomic():
+            set_column(Message, "provider_message_id", ids)
+    except IntegrityError:
+        echoes = message_changes.absorb_echoes(sent)
+        set_column(Message, "provider_message_id", ids)
     for message, provider_id in sent:
         message.provider_message_id = provider_id
     advance_statuses([message for message, _ in sent], Message.Status.SENT)
+    message_changes.take_over_echoes(echoes, sent)
 
 
 def publish_messages(
@@ -391,6 +410,7 @@ def store_messages(
     customer_opened(list({t.pk: t for t in threads.values()}.values()), now)
     for number in {number.pk: number for number, _ in arrivals}.values():
         touch_activity(number, now)
+    message_changes.apply_early_changes(messages)
     return messages, new_contacts
 
 

@@ -50,6 +50,14 @@ class MessageStatusUpdated(Event):
     message_ids: Ids
 
 
+class MessageChanged(Event):
+    """Messages were reacted to, edited or deleted (not new messages: nothing unread)."""
+
+    type = "MESSAGE_CHANGED"
+    conversation_ids: Ids
+    message_ids: Ids
+
+
 class ConversationUpdated(Event):
     """Conversations' state, tags, notes, queue or unread count changed."""
 
