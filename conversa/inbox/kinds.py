@@ -19,6 +19,8 @@ MAX_ITEMS = 50
 MAX_OPTIONS = 12
 DIGITS = re.compile(r"\D")
 
+# Kinds whose own words in the thread say what they are, with no label above them.
+SELF_DESCRIBED = ("choice", "poll", "unsupported")
 REACTORS = {"customer": _("Customer"), "business": _("You")}
 
 
@@ -135,7 +137,8 @@ def poll(content: dict) -> list[tuple[str, int | None]]:
     options = []
     for option in items(content.get("options"), MAX_OPTIONS):
         name = text(option.get("name") if isinstance(option, dict) else option, 120)
-        count = votes.get(name)
+        # Once votes are known, an option nobody picked has none.
+        count = votes.get(name, 0) if votes else None
         valid = isinstance(count, int) and not isinstance(count, bool) and count >= 0
         options.append((name, count if valid else None))
     return options

@@ -155,7 +155,8 @@ def timeline(conversation: Conversation, notes=()) -> tuple[list[Item], bool]:
     truncated = len(newest) > MAX_MESSAGES
     messages = newest[:MAX_MESSAGES][::-1]
     for m in messages:
-        m.media = media(m.kind)
+        # A chosen reply, a poll or an unsupported kind says what it is in its own words.
+        m.media = None if m.kind in kinds.SELF_DESCRIBED else media(m.kind)
         m.shown = kinds.shown(m)
     items = [Item("message", m.created_at, m) for m in messages]
     items += [Item("note", n.created_at, n) for n in notes]
