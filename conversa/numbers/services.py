@@ -233,6 +233,7 @@ def record_send_outcome(number: Number, *, ok: bool) -> None:
 
 HEALTH_WINDOW = timedelta(hours=24)
 WEBHOOK_PROBLEM_SCORE = 40
+BANNED_SCORE = {"banned": 0, "suspended": 20}
 
 
 def health_scores(numbers: list[Number], now: datetime) -> dict[int, int]:
@@ -240,7 +241,8 @@ def health_scores(numbers: list[Number], now: datetime) -> dict[int, int]:
     up to 50 points lost to the share of sends that failed, 10 per disconnect (at most 30),
     and up to 20 to the share of the Gate's decisions that were blocks; at most
     WEBHOOK_PROBLEM_SCORE while its webhooks are not arriving (each number gets its
-    `webhook_problem`, see webhooks.webhook_problems). Stored on the number.
+    `webhook_problem`, see webhooks.webhook_problems), and at most BANNED_SCORE's while
+    WhatsApp bans or suspends it. Stored on the number.
     """
     ids = [n.pk for n in numbers]
     since = now - HEALTH_WINDOW
@@ -287,6 +289,10 @@ def health_scores(numbers: list[Number], now: datetime) -> dict[int, int]:
         if decided["total"]:
             lost += 20 * decided["blocked"] / decided["total"]
         scores[number.pk] = max(0, round(100 - lost))
+        if number.status == Number.Status.DISCONNECTED:
+            # WhatsApp's own verdict on the number outweighs its recent figures.
+            ceiling = BANNED_SCORE.get(number.connection_reason, 100)
+            scores[number.pk] = min(scores[number.pk], ceiling)
         number.webhook_problem = problems[number.pk]
         if number.webhook_problem:
             # A number that receives nothing is not healthy, whatever its sends say.

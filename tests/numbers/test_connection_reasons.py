@@ -4,7 +4,7 @@ DisconnectReason), and in words a business user knows on the number's card."""
 import json
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 
 from conversa.inbound.services import apply_event
 from conversa.numbers import services
@@ -83,6 +83,7 @@ def test_a_banned_number_says_so_and_what_to_do(org):
     assert (number.status, number.connection_reason) == ("disconnected", "banned")
     page = card(org)
     assert "Banned by WhatsApp" in page and "Contact WhatsApp support" in page
+    assert services.health_scores([number], timezone.now()) == {number.pk: 0}
     portuguese = card(org, "pt-br")
     assert "Banido pelo WhatsApp" in portuguese and "suporte do WhatsApp" in portuguese
 
@@ -125,8 +126,6 @@ def test_each_reason_has_words_and_a_next_step(org, reason, words, step):
 
 
 def test_transient_drops_count_against_health_but_a_logout_does_not(org):
-    from django.utils import timezone
-
     number = org.number
     for n, code in enumerate([428, 401]):
         payload = close_with(code)
