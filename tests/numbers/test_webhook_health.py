@@ -156,3 +156,18 @@ def test_a_cloud_number_is_pointed_to_meta_not_re_registered(org):
     answer = owner.post(f"/numbers/{number.pk}/actions/webhook")
     assert answer.status_code == 422
     assert "Meta app dashboard" in answer.content.decode()
+
+
+def test_the_api_tells_and_re_registers(live):
+    number = live.number
+    moved_away(live)
+    headers = {"Authorization": f"Bearer {live.api_token()}"}
+    client = Client()
+    [listed] = client.get("/api/numbers", headers=headers).json()
+    assert (listed["webhook_problem"], listed["connection_reason"]) == ("url_changed", "")
+    agent = {"Authorization": f"Bearer {live.api_token(live.member())}"}
+    assert client.post(f"/api/numbers/{number.pk}/webhook", headers=agent).status_code == 403
+    fixed = client.post(f"/api/numbers/{number.pk}/webhook", headers=headers)
+    assert fixed.status_code == 200
+    assert SandboxInstance.objects.get(pk=live.twin.pk).webhook_url == fixed.json()["webhook_url"]
+    assert client.get(f"/api/numbers/{number.pk}", headers=headers).json()["webhook_problem"] == ""
