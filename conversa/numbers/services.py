@@ -99,6 +99,7 @@ def apply_qr(number: Number, code: str) -> None:
         "qr_code": code,
         "qr_updated_at": now,
         "status": Number.Status.CONNECTING,
+        "connection_reason": "",
         "last_activity_at": now,
     }
     Number.objects.filter(pk=number.pk).exclude(status=Number.Status.REMOVED).update(**changes)
@@ -131,6 +132,15 @@ def apply_connection(number: Number, status: str, *, phone: str = "", reason: st
         explained = rows.filter(status=status, connection_reason__in=SPECIFIC_REASONS)
         if explained.update(last_activity_at=now):
             number.refresh_from_db()
+            announce(number)
+            return
+    if status == Number.Status.CONNECTING and not reason:
+        # An open number going back to connecting is Evolution reconnecting after a
+        # transient drop (it sends no close for those), not a new pairing.
+        dropped = Q(status=Number.Status.CONNECTED) | Q(connection_reason="reconnecting")
+        reconnecting = {**changes, "connection_reason": "reconnecting"}
+        if rows.filter(dropped).update(**reconnecting):
+            update_local(number, reconnecting)
             announce(number)
             return
     rows.update(**changes)

@@ -67,9 +67,6 @@ WEBHOOK_EVENTS = [
     "STATUS_INSTANCE",
 ]
 
-# Baileys' DisconnectReason.loggedOut: a close with it will not reconnect.
-LOGGED_OUT = 401
-
 MEDIA_KINDS = {
     "imageMessage": "image",
     "videoMessage": "video",
@@ -411,13 +408,16 @@ def parse_update(data: dict, envelope: dict) -> list:
     ]
 
 
-def close_reason(code) -> str:
-    """What a close's statusReason means for the number: one of CLOSE_REASONS' words, or
-    "reconnecting" for every other code (408 timed out, 428 connection closed, 440 replaced,
-    500 bad session, 503 unavailable, 515 restart required...), which Evolution retries."""
+def close_reason(code, otherwise: str = "reconnecting") -> str:
+    """What a close's code means for the number: one of CLOSE_REASONS' words, or `otherwise`
+    for every other code: for a close, "reconnecting" (408 timed out, 428 connection closed,
+    440 replaced, 500 bad session, 503 unavailable, 515 restart required...), which
+    Evolution retries by itself. The code may come as a number or as its digits."""
     if isinstance(code, str) and code.strip().isdigit():
         code = int(code)
-    return CLOSE_REASONS.get(code, "reconnecting") if isinstance(code, int) else "reconnecting"
+    if isinstance(code, int) and not isinstance(code, bool):
+        return CLOSE_REASONS.get(code, otherwise)
+    return otherwise
 
 
 def parse_connection(data: dict, envelope: dict) -> list:
@@ -443,7 +443,7 @@ def parse_instance_status(data: dict, envelope: dict) -> list:
     # out, suspended or banned. "created" says nothing the create call did not.
     if data["status"] != "closed":
         return []
-    reason = CLOSE_REASONS.get(data.get("disconnectionReasonCode"), "logged_out")
+    reason = close_reason(data.get("disconnectionReasonCode"), otherwise="logged_out")
     stamp = envelope.get("date_time", "")
     event = ConnectionUpdate(status="disconnected", reason=reason)
     return [(event, f"instance:closed:{stamp}")]

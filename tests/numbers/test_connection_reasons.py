@@ -132,3 +132,34 @@ def test_transient_drops_count_against_health_but_a_logout_does_not(org):
         payload["date_time"] = f"2024-01-27T01:19:4{n}.000Z"
         post_webhook(org.client(), number, payload)
     assert services.health_scores([number], timezone.now()) == {number.pk: 90}
+
+
+def test_an_open_number_going_back_to_connecting_is_reconnecting(org):
+    """Evolution sends no close for a transient drop, only the next `connecting` (with
+    statusReason 200) and then `open` (the msgorch capture, SOURCES.md)."""
+    number = org.number
+    connecting = load("connection_update_connecting_v2_msgorch.json")
+    post_webhook(org.client(), number, connecting)
+    number.refresh_from_db()
+    assert (number.status, number.connection_reason) == ("connecting", "reconnecting")
+    assert "Show QR" not in card(org)
+    post_webhook(org.client(), number, load("connection_update_open_v2_msgorch.json"))
+    number.refresh_from_db()
+    assert (number.status, number.connection_reason) == ("connected", "")
+
+
+def test_a_new_qr_is_a_pairing_not_a_reconnect(org):
+    number = org.number
+    services.apply_connection(number, Number.Status.DISCONNECTED, reason="banned")
+    services.apply_qr(number, "2@qr")
+    services.apply_connection(number, Number.Status.CONNECTING)
+    number.refresh_from_db()
+    assert (number.status, number.connection_reason) == ("connecting", "")
+    assert number.status_label == "Connecting"
+
+
+def test_status_instance_code_may_come_as_digits():
+    payload = load(CLOSE)
+    data = {"instance": "i", "status": "closed", "disconnectionReasonCode": "402"}
+    payload.update(event="status.instance", data=data)
+    assert parse(payload) == [ConnectionUpdate(status="disconnected", reason="suspended")]
