@@ -5,7 +5,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +18,7 @@ from conversa.inbox import canned_replies, notes, ownership, tags
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Message, Queue
 from conversa.numbers.models import Number
+from conversa.numbers.webhooks import webhook_url
 from conversa.providers.base import InboundMessage
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.sandbox import simulator
@@ -81,13 +81,15 @@ def connect_sandbox_number(org: Organization, name: str, phone: str) -> Number:
         phone_number=phone,
         status=Number.Status.CONNECTED,
     )
-    webhook_url = f"{settings.PUBLIC_URL}/webhooks/sandbox/{number.webhook_key}"
+    # `conversa serve` points it at its own port when it starts (webhooks.align_sandbox_webhooks).
+    url = webhook_url(number)
     twin = simulator.create_instance(
-        name, {"url": webhook_url, "headers": {SECRET_HEADER: number.webhook_secret}}
+        name, {"url": url, "headers": {SECRET_HEADER: number.webhook_secret}}
     )
     SandboxInstance.objects.filter(pk=twin.pk).update(state="open", owner_phone=phone)
     number.provider_token = twin.token
-    number.save(update_fields=["provider_token"])
+    number.webhook_url = url
+    number.save(update_fields=["provider_token", "webhook_url"])
     return number
 
 

@@ -201,8 +201,14 @@ LOGGING = {
 
 # An Evolution API v2 server this Conversa talks to (issue: providers and numbers).
 EVOLUTION_URL = os.environ.get("EVOLUTION_URL", "http://127.0.0.1:8080")
-# The Graph API, version included; the sandbox plays it at <SANDBOX_BASE>/sandbox/graph/v21.0.
-CLOUD_API_URL = os.environ.get("CLOUD_API_URL", "https://graph.facebook.com/v21.0").rstrip("/")
+# The Graph API; the version is added to it (a URL ending in its own /vNN.N is used as it is).
+# The sandbox plays it at <SANDBOX_BASE>/sandbox/graph, any version.
+CLOUD_API_URL = os.environ.get("CLOUD_API_URL", "https://graph.facebook.com").rstrip("/")
+# The Graph API version Cloud API calls use; Meta supports v25.0 until 2027.
+GRAPH_API_VERSION = os.environ.get("CONVERSA_GRAPH_API_VERSION", "v25.0").strip("/")
+# A number whose sends got no webhook back (not even a status) for this long is shown as not
+# receiving its webhooks.
+WEBHOOK_SILENCE_MINUTES = float(os.environ.get("WEBHOOK_SILENCE_MINUTES", "10"))
 EVOLUTION_API_KEY = os.environ.get("EVOLUTION_API_KEY", "")
 # Serve the simulator under /sandbox/ in this process (the embedded default).
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", True)

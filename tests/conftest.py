@@ -179,7 +179,7 @@ def delivered_webhooks(live_server, settings, transactional_db, monkeypatch):
     monkeypatch.setattr(simulator.courier, "post", Courier.post.__get__(simulator.courier))
     settings.PUBLIC_URL = live_server.url
     settings.SANDBOX_URL = f"{live_server.url}/sandbox/evolution"
-    settings.CLOUD_API_URL = f"{live_server.url}/sandbox/graph/v21.0"
+    settings.CLOUD_API_URL = f"{live_server.url}/sandbox/graph"
     settings.SANDBOX_DELIVERY_DELAY = 0.05
     simulator.courier.clear()
     yield live_server.url

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from conversa.accounts.models import Member, OperationalEvent
 from conversa.accounts.scoping import scoped
-from conversa.inbox import deadlines
+from conversa.inbox import deadlines, kinds
 from conversa.inbox.models import Conversation, Queue
 from conversa.numbers.models import Number
 
@@ -22,14 +22,22 @@ from conversa.numbers.models import Number
 WINDOW = timedelta(hours=24)
 MAX_MESSAGES = 300
 
+# Kinds that are not plain text: (icon, label). The label is translated when shown.
 MEDIA_LABELS = {
-    "image": ("🖼", gettext_lazy("Photo")),
-    "video": ("🎬", gettext_lazy("Video")),
-    "audio": ("🎤", gettext_lazy("Audio")),
-    "document": ("📄", gettext_lazy("Document")),
-    "sticker": ("🙂", gettext_lazy("Sticker")),
-    "location": ("📍", gettext_lazy("Location")),
-    "contact": ("👤", gettext_lazy("Contact card")),
+    "image": ("image", gettext_lazy("Photo")),
+    "video": ("video", gettext_lazy("Video")),
+    "audio": ("audio", gettext_lazy("Audio")),
+    "voice": ("audio", gettext_lazy("Voice message")),
+    "document": ("document", gettext_lazy("Document")),
+    "sticker": ("sticker", gettext_lazy("Sticker")),
+    "location": ("location", gettext_lazy("Location")),
+    "contacts": ("contact", gettext_lazy("Contact card")),
+    # Before issue 15 a card was stored as kind "contact".
+    "contact": ("contact", gettext_lazy("Contact card")),
+    "choice": ("check", gettext_lazy("Reply")),
+    "order": ("document", gettext_lazy("Order")),
+    "poll": ("checks", gettext_lazy("Poll")),
+    "unsupported": ("alert", gettext_lazy("Unsupported message")),
 }
 
 
@@ -52,7 +60,7 @@ def media(kind: str) -> tuple[str, str] | None:
     """(icon, label) of a message that is not plain text; the label is translated."""
     if kind == "text":
         return None
-    icon, label = MEDIA_LABELS.get(kind, ("📎", gettext_lazy("Attachment")))
+    icon, label = MEDIA_LABELS.get(kind, ("document", gettext_lazy("Attachment")))
     return icon, str(label)
 
 
@@ -140,14 +148,16 @@ def timeline(conversation: Conversation, notes=()) -> tuple[list[Item], bool]:
     """The newest messages (and the history and notes since the oldest shown) in time order,
     and whether older messages were left out."""
     newest = list(
-        conversation.messages.select_related("sender").order_by("-created_at", "-id")[
+        conversation.messages.select_related("sender", "attachment").order_by("-created_at", "-id")[
             : MAX_MESSAGES + 1
         ]
     )
     truncated = len(newest) > MAX_MESSAGES
     messages = newest[:MAX_MESSAGES][::-1]
     for m in messages:
-        m.media = media(m.kind)
+        # A chosen reply, a poll or an unsupported kind says what it is in its own words.
+        m.media = None if m.kind in kinds.SELF_DESCRIBED else media(m.kind)
+        m.shown = kinds.shown(m)
     items = [Item("message", m.created_at, m) for m in messages]
     items += [Item("note", n.created_at, n) for n in notes]
     items += history(conversation)

@@ -18,6 +18,9 @@ class NumberOut(Schema):
     name: str
     provider: str
     status: str
+    # Why it is not connected, when the provider said: logged_out, banned, suspended,
+    # refused, reconnecting.
+    connection_reason: str
     phone_number: str
     paused: bool
     health_score: int
@@ -28,11 +31,17 @@ class NumberOut(Schema):
     qr_code: str
     last_activity_at: datetime | None
     webhook_url: str
+    # "" while its webhooks arrive; "url_changed" or "silent" (see numbers.webhooks).
+    webhook_problem: str
 
 
 def number_out(number: Number) -> dict:
-    fields = [f for f in NumberOut.model_fields if f != "webhook_url"]
-    return {**{f: getattr(number, f) for f in fields}, "webhook_url": services.webhook_url(number)}
+    computed = {
+        "webhook_url": services.webhook_url(number),
+        "webhook_problem": getattr(number, "webhook_problem", ""),
+    }
+    fields = [f for f in NumberOut.model_fields if f not in computed]
+    return {**{f: getattr(number, f) for f in fields}, **computed}
 
 
 @router.get("/numbers", response=list[NumberOut])
@@ -56,10 +65,10 @@ def get_number(request: HttpRequest, number_id: int):
 def act_on_number(
     request: HttpRequest,
     number_id: int,
-    action: Literal["connect", "logout", "restart", "pause", "resume", "remove"],
+    action: Literal["connect", "logout", "restart", "pause", "resume", "remove", "webhook"],
 ):
-    """Pair (the answer carries the QR's text in `qr_code`), log out, restart, pause, resume
-    or remove a number. Owners and admins only; a provider's refusal is a 502 saying why."""
+    """Pair (the answer carries the QR's text in `qr_code`), log out, restart, pause, resume,
+    remove a number, or register its webhook again at this Conversa's URL (`webhook`). Owners and admins only; a provider's refusal is a 502 saying why."""
     if not request.member.manages_numbers:
         raise Forbidden("Only owners and admins manage numbers")
     number = get_for_org_or_404(request.org, Number, pk=number_id)

@@ -16,6 +16,41 @@ def new_webhook_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+# What a business user reads about a connection the provider explained: a word for the chip,
+# and the next step to take.
+CONNECTION_REASONS = {
+    "logged_out": (
+        _("Logged out"),
+        _("The WhatsApp session was ended on the phone. Scan a new QR code to connect again."),
+    ),
+    "banned": (
+        _("Banned by WhatsApp"),
+        _(
+            "WhatsApp blocked this number. Contact WhatsApp support to ask for a review; "
+            "nothing can be sent from it until then."
+        ),
+    ),
+    "suspended": (
+        _("Suspended by WhatsApp"),
+        _(
+            "WhatsApp suspended this number for a while. Wait until the suspension ends, "
+            "then scan a new QR code."
+        ),
+    ),
+    "refused": (
+        _("Refused"),
+        _(
+            "WhatsApp refused the connection, or nobody scanned the QR code in time. "
+            "Wait a few minutes, then scan again."
+        ),
+    ),
+    "reconnecting": (
+        _("Reconnecting"),
+        _("The connection dropped for a moment and is coming back by itself. Please wait."),
+    ),
+}
+
+
 class Number(OrgOwned):
     """One WhatsApp number connected through a provider."""
 
@@ -44,6 +79,8 @@ class Number(OrgOwned):
     api_key = EncryptedField(blank=True)
     phone_number = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+    # Why the connection is as it is when the provider said (CONNECTION_REASONS' keys).
+    connection_reason = models.CharField(max_length=16, blank=True)
     paused = models.BooleanField(default=False)
     health_score = models.PositiveSmallIntegerField(default=100)
     cooldown_until = models.DateTimeField(null=True, blank=True)
@@ -52,6 +89,9 @@ class Number(OrgOwned):
     daily_quota = models.PositiveIntegerField(default=1000)
     # Public part of the webhook URL (/webhooks/<provider>/<webhook_key>).
     webhook_key = models.CharField(max_length=32, unique=True, default=new_webhook_key)
+    # The webhook URL last registered with the provider (empty: unknown, e.g. a Cloud API
+    # number, whose webhook is set in Meta's dashboard).
+    webhook_url = models.CharField(max_length=500, blank=True)
     # Sent back by the provider in a header and compared in constant time.
     webhook_secret = EncryptedField(default=new_webhook_secret)
     # Cloud API: the Meta app's secret that signs webhooks (X-Hub-Signature-256), and the token
@@ -77,6 +117,22 @@ class Number(OrgOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def status_label(self) -> str:
+        """The connection in a word: the provider's reason when it gave one."""
+        if self.status in (self.Status.CONNECTED, self.Status.REMOVED):
+            return self.get_status_display()
+        reason = CONNECTION_REASONS.get(self.connection_reason)
+        return str(reason[0]) if reason else self.get_status_display()
+
+    @property
+    def next_step(self) -> str:
+        """What to do about the connection, when the provider said why it is not open."""
+        if self.status in (self.Status.CONNECTED, self.Status.REMOVED):
+            return ""
+        reason = CONNECTION_REASONS.get(self.connection_reason)
+        return str(reason[1]) if reason else ""
 
     @property
     def breaker_state(self) -> str:

@@ -14,7 +14,9 @@ from django.utils.translation import gettext as _
 from conversa.accounts.models import Organization
 from conversa.engine.models import ExecutionJob, GateDecision
 from conversa.errors import Conflict, ProviderRefused
+from conversa.numbers import webhooks
 from conversa.numbers.models import Number
+from conversa.numbers.webhooks import webhook_url
 from conversa.providers.base import Pairing, ProviderError
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
@@ -33,11 +35,6 @@ class NumberSettings:
     access_token: str = ""
     app_secret: str = ""
     verify_token: str = ""
-
-
-def webhook_url(number: Number) -> str:
-    """Where the provider posts this number's webhooks (what Meta's dashboard asks for)."""
-    return f"{settings.PUBLIC_URL}/webhooks/{number.provider}/{number.webhook_key}"
 
 
 def add_number(org: Organization, wanted: NumberSettings) -> Number:
@@ -69,6 +66,8 @@ def add_number(org: Organization, wanted: NumberSettings) -> Number:
         raise ProviderRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
     if token:
         number.provider_token = token
+    if wanted.provider != Number.Provider.CLOUD:
+        number.webhook_url = webhook_url(number)
     if wanted.provider == Number.Provider.CLOUD:
         # Credentials checked: a Cloud API number has no pairing, it can send now.
         number.status = Number.Status.CONNECTED
@@ -100,6 +99,7 @@ def apply_qr(number: Number, code: str) -> None:
         "qr_code": code,
         "qr_updated_at": now,
         "status": Number.Status.CONNECTING,
+        "connection_reason": "",
         "last_activity_at": now,
     }
     Number.objects.filter(pk=number.pk).exclude(status=Number.Status.REMOVED).update(**changes)
@@ -107,21 +107,43 @@ def apply_qr(number: Number, code: str) -> None:
     announce(number)
 
 
+# The reasons that say more than a bare "logged out": a logout.instance (which carries no
+# code) arriving after the close that explained it must not wipe the explanation.
+SPECIFIC_REASONS = ("banned", "suspended")
+
+
 def apply_connection(number: Number, status: str, *, phone: str = "", reason: str = "") -> None:
-    """Record the provider's view of the connection (connection.update, a logout).
+    """Record the provider's view of the connection (connection.update, a logout) and why.
 
     A `refused` number (WhatsApp turned it away, or the QR limit was reached) also gets a
     cooldown the Gate respects, so the engine does not keep hammering it.
     """
     now = timezone.now()
-    changes: dict = {"status": status, "last_activity_at": now}
+    changes: dict = {"status": status, "last_activity_at": now, "connection_reason": reason}
     if phone:
         changes["phone_number"] = phone
     if status == Number.Status.CONNECTED:
         changes["qr_code"] = ""
+        changes["connection_reason"] = ""
     if reason == "refused":
         changes["cooldown_until"] = now + timedelta(seconds=settings.REFUSED_COOLDOWN_SECONDS)
-    Number.objects.filter(pk=number.pk).exclude(status=Number.Status.REMOVED).update(**changes)
+    rows = Number.objects.filter(pk=number.pk).exclude(status=Number.Status.REMOVED)
+    if reason == "logged_out":
+        explained = rows.filter(status=status, connection_reason__in=SPECIFIC_REASONS)
+        if explained.update(last_activity_at=now):
+            number.refresh_from_db()
+            announce(number)
+            return
+    if status == Number.Status.CONNECTING and not reason:
+        # An open number going back to connecting is Evolution reconnecting after a
+        # transient drop (it sends no close for those), not a new pairing.
+        dropped = Q(status=Number.Status.CONNECTED) | Q(connection_reason="reconnecting")
+        reconnecting = {**changes, "connection_reason": "reconnecting"}
+        if rows.filter(dropped).update(**reconnecting):
+            update_local(number, reconnecting)
+            announce(number)
+            return
+    rows.update(**changes)
     update_local(number, changes)
     announce(number)
 
@@ -162,7 +184,23 @@ ACTIONS = {
     "pause": lambda number: set_paused(number, True),
     "resume": lambda number: set_paused(number, False),
     "remove": remove_number,
+    "webhook": lambda number: register_webhook(number),
 }
+
+
+def register_webhook(number: Number) -> None:
+    """Point the provider's webhook for `number` at this Conversa's URL again (after
+    CONVERSA_PUBLIC_URL or the port changed) and remember what was registered."""
+    if number.provider == Number.Provider.CLOUD:
+        raise ProviderRefused(_("A Cloud API number's webhook is set in the Meta app dashboard."))
+    url = webhook_url(number)
+    try:
+        get_provider(number).set_webhook(number, url)
+    except ProviderError as exc:
+        raise ProviderRefused(_("The provider refused: %(reason)s") % {"reason": exc}) from exc
+    Number.objects.filter(pk=number.pk).update(webhook_url=url)
+    number.webhook_url = url
+    announce(number)
 
 
 def call(number: Number, action: str) -> None:
@@ -204,12 +242,17 @@ def record_send_outcome(number: Number, *, ok: bool) -> None:
 
 
 HEALTH_WINDOW = timedelta(hours=24)
+WEBHOOK_PROBLEM_SCORE = 40
+BANNED_SCORE = {"banned": 0, "suspended": 20}
 
 
 def health_scores(numbers: list[Number], now: datetime) -> dict[int, int]:
-    """A 0–100 score per number from the last 24 hours, in three queries for all of them:
+    """A 0–100 score per number from the last 24 hours, in five queries for all of them:
     up to 50 points lost to the share of sends that failed, 10 per disconnect (at most 30),
-    and up to 20 to the share of the Gate's decisions that were blocks. Stored on the number.
+    and up to 20 to the share of the Gate's decisions that were blocks; at most
+    WEBHOOK_PROBLEM_SCORE while its webhooks are not arriving (each number gets its
+    `webhook_problem`, see webhooks.webhook_problems), and at most BANNED_SCORE's while
+    WhatsApp bans or suspends it. Stored on the number.
     """
     ids = [n.pk for n in numbers]
     since = now - HEALTH_WINDOW
@@ -225,10 +268,10 @@ def health_scores(numbers: list[Number], now: datetime) -> dict[int, int]:
     }
     drops = dict(
         ProviderEvent.objects.filter(
+            Q(event__status=Number.Status.DISCONNECTED) | Q(event__reason="reconnecting"),
             number_id__in=ids,
             kind="ConnectionUpdate",
             received_at__gte=since,
-            event__status=Number.Status.DISCONNECTED,
         )
         # A logout is a person's decision (and Evolution reports it three ways), not a drop.
         .exclude(event__reason="logged_out")
@@ -244,6 +287,7 @@ def health_scores(numbers: list[Number], now: datetime) -> dict[int, int]:
             total=Count("id"), blocked=Count("id", filter=Q(verdict=GateDecision.Verdict.BLOCK))
         )
     }
+    problems = webhooks.webhook_problems(numbers, now)
     scores = {}
     for number in numbers:
         job = jobs.get(number.pk, {"sent": 0, "failed": 0})
@@ -255,6 +299,14 @@ def health_scores(numbers: list[Number], now: datetime) -> dict[int, int]:
         if decided["total"]:
             lost += 20 * decided["blocked"] / decided["total"]
         scores[number.pk] = max(0, round(100 - lost))
+        if number.status == Number.Status.DISCONNECTED:
+            # WhatsApp's own verdict on the number outweighs its recent figures.
+            ceiling = BANNED_SCORE.get(number.connection_reason, 100)
+            scores[number.pk] = min(scores[number.pk], ceiling)
+        number.webhook_problem = problems[number.pk]
+        if number.webhook_problem:
+            # A number that receives nothing is not healthy, whatever its sends say.
+            scores[number.pk] = min(scores[number.pk], WEBHOOK_PROBLEM_SCORE)
     changed = [n for n in numbers if n.health_score != scores[n.pk]]
     for number in changed:
         number.health_score = scores[number.pk]

@@ -1,6 +1,7 @@
 import uuid
 
 import segno
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
@@ -13,7 +14,7 @@ from conversa.engine import services as engine
 from conversa.engine.models import MessageIntent
 from conversa.errors import Refused
 from conversa.inbox import services as inbox
-from conversa.numbers import services
+from conversa.numbers import services, webhooks
 from conversa.numbers.forms import NumberForm, TestMessageForm
 from conversa.numbers.models import Number
 from conversa.web import operator_view
@@ -37,6 +38,7 @@ def cards(request):
     services.health_scores(numbers, now)
     for number in numbers:
         number.cooling_down = bool(number.cooldown_until and number.cooldown_until > now)
+        number.webhook_silence_minutes = round(settings.WEBHOOK_SILENCE_MINUTES)
     return numbers
 
 
@@ -109,6 +111,8 @@ def connect_page(request, number_id: int):
     """Step 2: pair the number (its QR, redrawn as the provider sends new ones), or for a
     Cloud API number the webhook URL and verify token to paste into Meta."""
     number = managed(request, number_id)
+    if not request.htmx:
+        webhooks.sync_registered_webhook(number)
     context = {**pairing_context(number), "step": 2}
     if request.htmx:
         return render(request, "numbers/_pairing.html", context)

@@ -28,6 +28,17 @@ CONNECTION_MAP = {
     "refused": "disconnected",
 }
 
+# Why a `close` ended, by its statusReason: the codes WhatsApp answers a login with (Baileys'
+# DisconnectReason and its connection-failure reasons). Evolution reconnects by itself on every
+# other code, and gives up on exactly these four (`codesToNotReconnect` in its
+# whatsapp.baileys.service.ts connectionUpdate), announcing status.instance "closed" with the code.
+CLOSE_REASONS = {
+    401: "logged_out",  # DisconnectReason.loggedOut: the session was removed on the phone
+    402: "suspended",  # WhatsApp suspended the number for a while (a temporary ban)
+    403: "banned",  # DisconnectReason.forbidden: WhatsApp blocked or locked the number
+    406: "banned",  # WhatsApp Web's BANNED: the account was banned
+}
+
 # What we subscribe to: messages and their statuses, the QR and the connection, and the two
 # events that say the session was logged out for good (§B2, §B3).
 WEBHOOK_EVENTS = [
@@ -41,9 +52,6 @@ WEBHOOK_EVENTS = [
     "LOGOUT_INSTANCE",
     "STATUS_INSTANCE",
 ]
-
-# Baileys' DisconnectReason.loggedOut: a close with it will not reconnect.
-LOGGED_OUT = 401
 
 PERMANENT_STATUSES = {400, 401, 403, 404, 422}
 
@@ -151,6 +159,14 @@ class EvolutionProvider:
             json={"webhook": {"enabled": True, **webhook_config(number, webhook_url)}},
         )
 
+    def registered_webhook(self, number) -> str:
+        """The URL the instance's webhook posts to now, "" when none is set or it is off
+        (GET /webhook/find answers null for an instance without one)."""
+        data = self._request("GET", f"/webhook/find/{number.provider_name}", number)
+        if not isinstance(data, dict) or data.get("enabled") is False:
+            return ""
+        return str(data.get("url") or "")
+
     # Sending (§B1)
     def send_text(self, number, phone: str, body: str, reference: str) -> SendResult:
         payload = {"number": phone, "text": body}
@@ -209,14 +225,29 @@ class EvolutionProvider:
         return storable(parsed, envelope, event)
 
 
+def close_reason(code, otherwise: str = "reconnecting") -> str:
+    """What a close's code means for the number: one of CLOSE_REASONS' words, or `otherwise`
+    for every other code: for a close, "reconnecting" (408 timed out, 428 connection closed,
+    440 replaced, 500 bad session, 503 unavailable, 515 restart required...), which
+    Evolution retries by itself. The code may come as a number or as its digits."""
+    if isinstance(code, str) and code.strip().isdigit():
+        code = int(code)
+    if isinstance(code, int) and not isinstance(code, bool):
+        return CLOSE_REASONS.get(code, otherwise)
+    return otherwise
+
+
 def parse_connection(data: dict, envelope: dict) -> list:
     state = data["state"]
     status = CONNECTION_MAP.get(state, "disconnected")
     reason = ""
     if state == "refused":
         reason = "refused"
-    elif state == "close" and data.get("statusReason") == LOGGED_OUT:
-        reason = "logged_out"
+    elif state == "close":
+        reason = close_reason(data.get("statusReason"))
+        if reason == "reconnecting":
+            # A transient drop: Evolution is already opening a new socket.
+            status = "connecting"
     # v1-style "open" events carry no wuid; the envelope's sender is the same number.
     phone = phone_from_jid(data.get("wuid"), envelope.get("sender"))
     stamp = envelope.get("date_time", "")
@@ -225,12 +256,13 @@ def parse_connection(data: dict, envelope: dict) -> list:
 
 
 def parse_instance_status(data: dict, envelope: dict) -> list:
-    # "closed" is sent only when Evolution will not reconnect: the session was logged out.
-    # "created" says nothing the create call did not.
+    # "closed" is sent only when Evolution will not reconnect, with the close's code: logged
+    # out, suspended or banned. "created" says nothing the create call did not.
     if data["status"] != "closed":
         return []
+    reason = close_reason(data.get("disconnectionReasonCode"), otherwise="logged_out")
     stamp = envelope.get("date_time", "")
-    event = ConnectionUpdate(status="disconnected", reason="logged_out")
+    event = ConnectionUpdate(status="disconnected", reason=reason)
     return [(event, f"instance:closed:{stamp}")]
 
 

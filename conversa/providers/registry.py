@@ -1,9 +1,22 @@
+import re
+
 from django.conf import settings
 
 from conversa.providers.base import Provider
 from conversa.providers.cloud import CloudProvider
 from conversa.providers.evolution import EvolutionProvider
 from conversa.sandbox.provider import InProcessSandbox
+
+# A CLOUD_API_URL set with its version (as it was before GRAPH_API_VERSION existed).
+VERSIONED = re.compile(r"/v[0-9]+\.[0-9]+$")
+
+
+def graph_url() -> str:
+    """The Graph API base the Cloud API adapter calls: CLOUD_API_URL + GRAPH_API_VERSION."""
+    base = settings.CLOUD_API_URL.rstrip("/")
+    if VERSIONED.search(base):
+        return base
+    return f"{base}/{settings.GRAPH_API_VERSION}"
 
 
 def get_provider(number) -> Provider:
@@ -20,5 +33,5 @@ def get_provider(number) -> Provider:
             number.api_key or settings.EVOLUTION_API_KEY,
         )
     if number.provider == "cloud":
-        return CloudProvider(settings.CLOUD_API_URL)
+        return CloudProvider(graph_url())
     raise LookupError(f"provider {number.provider!r} is not available yet")

@@ -93,7 +93,14 @@ def conversa_server(tmp_path_factory):
         log.close()
         pytest.fail(f"{failure}: " + (tmp_path / "serve.log").read_text())
     email = "admin@demo.local"
-    yield {"url": base, "email": email, "password": passwords[email], "passwords": passwords}
+    yield {
+        "url": base,
+        "email": email,
+        "password": passwords[email],
+        "passwords": passwords,
+        # What `conversa shell` needs to reach the same database.
+        "env": env,
+    }
     server.terminate()
     try:
         server.wait(timeout=15)

@@ -172,12 +172,12 @@ def test_connection_update_changes_the_number(client, org):
     payload = {
         "event": "connection.update",
         "instance": "x",
-        "data": {"instance": "x", "state": "close", "statusReason": 428},
+        "data": {"instance": "x", "state": "close", "statusReason": 403},
         "date_time": "2026-01-01T05:04:46.134Z",
     }
     post_webhook(client, org.number, payload)
     org.number.refresh_from_db()
-    assert org.number.status == "disconnected"
+    assert (org.number.status, org.number.connection_reason) == ("disconnected", "banned")
 
 
 def test_conversation_page_shows_its_messages_without_waiting_for_a_refresh(org):

@@ -530,12 +530,12 @@ def test_refused_connection_is_disconnected_with_its_reason():
     ]
 
 
-def test_close_that_is_not_a_logout_has_no_reason():
+def test_a_transient_close_is_reconnecting_not_disconnected():
     payload = load("connection_update_close_woofed.json")
     payload["data"]["statusReason"] = 428
 
     assert [i.event for i in parse(payload)] == [
-        ConnectionUpdate(status="disconnected", phone="5522999999999")
+        ConnectionUpdate(status="connecting", phone="5522999999999", reason="reconnecting")
     ]
 
 

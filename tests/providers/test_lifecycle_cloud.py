@@ -7,6 +7,7 @@ from conversa.numbers.models import Number
 from conversa.providers import http
 from conversa.providers.base import ProviderError
 from conversa.providers.cloud import CloudProvider
+from conversa.providers.registry import get_provider, graph_url
 from conversa.sandbox import simulator
 from tests.conftest import make_org
 
@@ -15,8 +16,8 @@ PHONE_NUMBER_ID = "106540352242922"
 
 @pytest.fixture
 def graph(live_server, settings, transactional_db) -> str:
-    settings.CLOUD_API_URL = f"{live_server.url}/sandbox/graph/v21.0"
-    return settings.CLOUD_API_URL
+    settings.CLOUD_API_URL = f"{live_server.url}/sandbox/graph"
+    return graph_url()
 
 
 @pytest.fixture
@@ -88,3 +89,20 @@ def test_the_rest_of_the_lifecycle_needs_no_call_to_meta(graph, number, monkeypa
     provider.restart(number)
     provider.logout(number)
     provider.delete_instance(number)
+
+
+def test_the_graph_api_version_is_a_setting(graph, number, settings):
+    assert settings.GRAPH_API_VERSION == "v25.0", "supported by Meta through 2027"
+    assert get_provider(number).base_url == f"{settings.CLOUD_API_URL}/v25.0"
+    settings.GRAPH_API_VERSION = "v26.0"
+    provider = get_provider(number)
+    assert provider.base_url.endswith("/sandbox/graph/v26.0")
+    # The URL is the one called: the sandbox answers any version.
+    assert provider.phone_number(number)["id"] == PHONE_NUMBER_ID
+
+
+def test_a_cloud_api_url_with_its_own_version_is_used_as_it_is(settings):
+    settings.CLOUD_API_URL = "https://graph.facebook.com/v23.0"
+    assert graph_url() == "https://graph.facebook.com/v23.0"
+    settings.CLOUD_API_URL = "https://graph.facebook.com"
+    assert graph_url() == "https://graph.facebook.com/v25.0"
