@@ -86,8 +86,8 @@ def sniff(upload: UploadedFile) -> str:
 def check(upload: UploadedFile, *, voice: bool = False, cloud: bool = False) -> Checked:
     """The file as WhatsApp would take it, or Refused saying why, in words for the sender.
 
-    `voice` sends an audio file as a voice note; on a Cloud API number (`cloud`) Meta plays
-    only OGG (Opus) files as one.
+    With `voice` an audio file goes as a voice note (other files as they are); on a Cloud API
+    number (`cloud`) Meta plays only OGG (Opus) files as one.
     """
     name = get_valid_filename(PurePath(upload.name or "file").name)[-MAX_NAME:] or "file"
     mime_type = sniff(upload)
@@ -102,9 +102,7 @@ def check(upload: UploadedFile, *, voice: bool = False, cloud: bool = False) -> 
             % {"name": name},
             field="files",
         )
-    if voice:
-        if kind != "audio":
-            raise Refused(_("Only an audio file can be sent as a voice note."), field="files")
+    if voice and kind == "audio":
         if cloud and mime_type != "audio/ogg":
             raise Refused(
                 _("On this number a voice note must be an OGG (Opus) audio file."), field="files"
