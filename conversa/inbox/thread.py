@@ -30,6 +30,8 @@ MEDIA_LABELS = {
     "sticker": ("🙂", gettext_lazy("Sticker")),
     "location": ("📍", gettext_lazy("Location")),
     "contact": ("👤", gettext_lazy("Contact card")),
+    "contacts": ("👤", gettext_lazy("Contact card")),
+    "voice": ("🎤", gettext_lazy("Voice note")),
 }
 
 
