@@ -10,7 +10,8 @@ from django.views.decorators.http import require_POST
 
 from conversa.accounts.scoping import get_for_org_or_404
 from conversa.engine import outbox
-from conversa.errors import Refused
+from conversa.engine.models import MessageIntent
+from conversa.errors import Conflict, Refused
 from conversa.inbox import read_receipts, thread, uploads, views
 from conversa.inbox.models import Conversation, Message
 from conversa.inbox.settings_views import manager_view
@@ -23,6 +24,12 @@ from conversa.web import operator_view
 def compose(request, conversation_id: int):
     """The composer's form: a text or a note as `views.reply` takes them; with files, one
     message per file, the text as the caption."""
+    if int(request.META.get("CONTENT_LENGTH") or 0) > uploads.MAX_REQUEST:
+        # Refused before the body is read: nothing of it is parsed or spooled.
+        conversation = views.load(request, conversation_id)
+        limit = uploads.readable(uploads.MAX_REQUEST)
+        error = _("Send at most %(size)s of files at a time.") % {"size": limit}
+        return views.after_send(request, conversation, error)
     files = request.FILES.getlist("files")
     if not files:
         return views.reply(request, conversation_id)
@@ -70,12 +77,15 @@ def react(request, conversation_id: int, message_id: int):
     emoji = request.POST.get("emoji", "")
     key = request.POST.get("idempotency_key") or str(uuid.uuid4())
     # A refusal (an emoji not offered) is shown by operator_view as the page's toast.
-    outbox.react(
+    intent = outbox.react(
         message,
         emoji,
         f"chat:react:{message.pk}:{key}:{emoji}"[:255],
         acting_member=request.member,
-    )
+    )[0]
+    if intent.status == MessageIntent.Status.BLOCKED:
+        # A reaction has no message of its own to show the Gate's reason on: say it here.
+        raise Conflict(_(intent.latest_decision.reason))
     if not request.htmx:
         return redirect("conversation", conversation_id=conversation.id)
     return render(request, "inbox/_messages.html", views.messages_context(conversation))

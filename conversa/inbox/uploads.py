@@ -50,6 +50,8 @@ LIMITS = {
 # Plain text has no signature to read: a .txt or .csv whose start is UTF-8 text.
 TEXT_SUFFIXES = {".txt", ".csv"}
 MAX_FILES = 10
+# One composer send, all files together: WhatsApp's largest file and room for the form.
+MAX_REQUEST = 101 * MB
 MAX_NAME = 200
 
 

@@ -197,3 +197,26 @@ def test_the_read_receipt_setting_is_for_managers_and_recorded(org):
     org.org.refresh_from_db()
     assert org.org.send_read_receipts is False
     assert OperationalEvent.objects.filter(verb="organization.read_receipts_changed").exists()
+
+
+def test_a_send_over_the_request_limit_is_refused_before_it_is_read(org, monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_REQUEST", 1024)
+    conversation = org.conversation()
+    big = samples.upload("big.pdf", samples.PDF + b"0" * 2048)
+    answer = compose(org.client(), conversation, files=[big])
+    assert answer.status_code == 422
+    assert "Send at most 1 KB of files at a time" in answer.content.decode()
+    assert not Attachment.objects.exists()
+
+
+def test_a_reaction_the_gate_blocks_says_why(org):
+    inbound = org.customer_writes()
+    inbound.conversation.contact.blocked = True
+    inbound.conversation.contact.save()
+    answer = org.client().post(
+        f"/inbox/c/{inbound.conversation_id}/m/{inbound.pk}/react",
+        {"emoji": "👍", "idempotency_key": "r1"},
+        headers=HX,
+    )
+    assert answer.status_code == 400
+    assert answer.content.decode() == "The contact is blocked"
