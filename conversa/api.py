@@ -5,6 +5,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from conversa.accounts.api_auth import api_auth
 from conversa.crm.api import router as crm_router
 from conversa.engine.api import router as engine_router
+from conversa.engine.content_api import router as content_router
 from conversa.errors import Refused
 from conversa.inbox.api import router as inbox_router
 from conversa.inbox.team_api import router as team_router
@@ -13,6 +14,8 @@ from conversa.numbers.api import router as numbers_router
 api = NinjaAPI(title="Conversa API", version="1", auth=api_auth, urls_namespace="api")
 api.add_router("/", inbox_router)
 api.add_router("/", team_router)
+# Before the engine's: its /intents/{intent_id} would take /intents/location as an id.
+api.add_router("/", content_router)
 api.add_router("/", engine_router)
 api.add_router("/", numbers_router)
 api.add_router("/", crm_router)

@@ -162,6 +162,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = None
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
+# Media files (uploads to send, and fetched inbound media) through Django's storage API: local
+# files here, never served publicly (no MEDIA_URL route).
+MEDIA_ROOT = os.environ.get("CONVERSA_MEDIA_ROOT", str(DATA_DIR / "media"))
 WHITENOISE_AUTOREFRESH = DEBUG
 
 SESSION_COOKIE_HTTPONLY = True

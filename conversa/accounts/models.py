@@ -35,6 +35,8 @@ class Organization(models.Model):
     # Checked by `clean`; conversations' due times are computed from them (inbox/deadlines.py).
     business_hours = models.JSONField(default=default_business_hours, blank=True)
     holidays = models.JSONField(default=list, blank=True)
+    # Tell customers their messages were read (blue ticks) when an agent opens the conversation.
+    send_read_receipts = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -45,6 +45,8 @@ class IntentOut(Schema):
     conversation_id: int | None
     body: str
     template: dict | None
+    # Media ({"kind", "caption"}), a location, contact cards or a reaction; see engine/content.py.
+    content: dict | None = None
     created_at: datetime
     decision: GateDecisionOut | None
     job: JobOut | None

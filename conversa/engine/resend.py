@@ -21,7 +21,7 @@ def retry(message: Message, *, acting_member: Member) -> tuple[MessageIntent, bo
 
     The key is the failed message's own, so a double click retries it once; if the retry
     fails too, that new message has its own key for the next try. A template goes again as
-    the same template.
+    the same template, a file as the same file.
     """
     if not (message.is_outbound and message.status == Message.Status.FAILED):
         raise Conflict(gettext("Only a failed message can be sent again."))
@@ -40,6 +40,8 @@ def retry(message: Message, *, acting_member: Member) -> tuple[MessageIntent, bo
         conversation=conversation,
         created_by=acting_member,
         template=original.template if original else None,
+        content=original.content if original else None,
+        attachment=original.attachment if original else None,
     )
 
 

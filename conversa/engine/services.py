@@ -17,11 +17,11 @@ from django.utils import timezone
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event, record
 from conversa.bulk import insert_new, set_column
-from conversa.engine import gate, jobs, metrics, wakeup
+from conversa.engine import content, gate, jobs, metrics, wakeup
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.errors import InvalidTransition
 from conversa.inbox import services as inbox
-from conversa.inbox.models import Contact, Conversation, Message
+from conversa.inbox.models import Attachment, Contact, Conversation, Message
 from conversa.numbers import services as numbers
 from conversa.numbers.models import Number
 from conversa.providers.base import ProviderError, SendResult
@@ -49,6 +49,9 @@ class IntentSpec:
     created_by: Member | None = None
     template: dict | None = None
     not_before: datetime | None = None
+    # Media, a location, contact cards or a reaction (engine/content.py), and media's file.
+    content: dict | None = None
+    attachment: Attachment | None = None
 
 
 def create_intent(
@@ -63,6 +66,8 @@ def create_intent(
     created_by: Member | None = None,
     template: dict | None = None,
     not_before: datetime | None = None,
+    content: dict | None = None,
+    attachment: Attachment | None = None,
 ) -> tuple[MessageIntent, bool]:
     """`create_intents` for one request: the intent, and whether it was created."""
     spec = IntentSpec(
@@ -75,6 +80,8 @@ def create_intent(
         created_by=created_by,
         template=template,
         not_before=not_before,
+        content=content,
+        attachment=attachment,
     )
     [result] = create_intents(org, [spec])
     return result
@@ -86,7 +93,9 @@ def create_intents(org: Organization, specs: list[IntentSpec]) -> list[tuple[Mes
     the key.
 
     With a `template` ({name, language, variables}) the message is that pre-approved Cloud API
-    template, and `body` its readable preview.
+    template, and `body` its readable preview; with `content` (and media's `attachment`) it is
+    media, a location, contact cards or a reaction (engine/content.py), `body` its caption or
+    preview.
 
     The number is the conversation's, else `number`, else none: "any number of the
     organization", which the Gate picks (and the conversation with the contact on it).
@@ -118,6 +127,8 @@ def create_intents(org: Organization, specs: list[IntentSpec]) -> list[tuple[Mes
                 origin=spec.origin,
                 body=spec.body,
                 template=spec.template,
+                content=spec.content,
+                attachment=spec.attachment,
                 idempotency_key=spec.idempotency_key,
                 created_by=spec.created_by,
                 not_before=spec.not_before,
@@ -165,9 +176,7 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
         message = None
         if intent.conversation and not scheduled:
             with_org(intent.conversation, org)
-            message = inbox.new_outbound_message(
-                intent.conversation, intent.body, acting_member=intent.created_by
-            )
+            message = content.new_message(intent)
         if decision.verdict == GateDecision.Verdict.BLOCK:
             statuses.setdefault(MessageIntent.Status.BLOCKED, []).append(intent)
             if message:
@@ -240,8 +249,10 @@ def reply(
     idempotency_key: str | None = None,
     *,
     acting_member: Member,
+    content: dict | None = None,
+    attachment: Attachment | None = None,
 ) -> tuple[MessageIntent, bool]:
-    """An operator's answer in a conversation (origin CHAT_MANUAL)."""
+    """An operator's answer in a conversation (origin CHAT_MANUAL): text, or `content`."""
     return create_intent(
         conversation.organization,
         contact=conversation.contact,
@@ -250,6 +261,8 @@ def reply(
         idempotency_key=idempotency_key or f"chat:{uuid.uuid4()}",
         conversation=conversation,
         created_by=acting_member,
+        content=content,
+        attachment=attachment,
     )
 
 
@@ -333,30 +346,16 @@ def add_messages(sending: list[ExecutionJob]) -> None:
         if intent.conversation_id is None:
             intent.conversation = inbox.current_conversation(job.number, job.contact)
             intent.save(update_fields=["conversation"])
-        job.message = inbox.new_outbound_message(
-            intent.conversation, intent.body, acting_member=intent.created_by
-        )
+        job.message = content.new_message(intent)
         ExecutionJob.objects.filter(pk=job.pk).update(message=job.message)
 
 
 def send(job: ExecutionJob) -> SendResult | ProviderError:
-    """The one call to a provider's send in the code base; the error is returned, not raised,
-    so a batch's sends all come back to be settled."""
+    """The one call to a provider's send in the code base (`content.dispatch` picks which);
+    the error is returned, not raised, so a batch's sends all come back to be settled."""
     started = time.monotonic()
     try:
-        provider, template = get_provider(job.number), job.intent.template
-        if template:
-            return provider.send_template(
-                job.number,
-                job.contact.phone,
-                template["name"],
-                template["language"],
-                template.get("variables") or [],
-                reference=job.reference,
-            )
-        return provider.send_text(
-            job.number, job.contact.phone, job.intent.body, reference=job.reference
-        )
+        return content.dispatch(get_provider(job.number), job)
     except ProviderError as exc:
         return exc
     finally:
@@ -381,6 +380,7 @@ def settle(sending: list[ExecutionJob], outcomes: list[SendResult | ProviderErro
             numbers.record_send_outcome(succeeded[0][0].number, ok=True)
         sent += succeeded
     mark_sent(sorted(sent, key=lambda pair: pair[0].pk))
+    content.record_wa_ids(answered)
 
 
 def mark_sent(sent: list[tuple[ExecutionJob, str]], how: str = "provider answer") -> None:
@@ -421,6 +421,7 @@ def mark_sent(sent: list[tuple[ExecutionJob, str]], how: str = "provider answer"
     with_message = [job for job in moved if job.message_id]
     inbox.record_sends([(job.message, job.provider_message_id) for job in with_message])
     inbox.apply_early_statuses([(job.number, job.provider_message_id) for job in with_message])
+    content.apply_reactions(moved)
 
 
 def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:

@@ -350,7 +350,12 @@ def publish_messages(
 
 
 def new_outbound_message(
-    conversation: Conversation, body: str, *, acting_member: Member | None
+    conversation: Conversation,
+    body: str,
+    *,
+    acting_member: Member | None,
+    kind: str = "text",
+    content: dict | None = None,
 ) -> Message:
     """An outbound message waiting for the engine (status PENDING, the clock icon)."""
     message = Message.objects.create(
@@ -358,7 +363,9 @@ def new_outbound_message(
         conversation=conversation,
         number=conversation.number,
         direction=Message.Direction.OUTBOUND,
+        kind=kind,
         body=body,
+        content=content or {},
         status=Message.Status.PENDING,
         sender=acting_member,
     )

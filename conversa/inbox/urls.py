@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversa.inbox import settings_views, views
+from conversa.inbox import compose_views, settings_views, views
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
@@ -11,6 +11,8 @@ urlpatterns = [
     path("c/<int:conversation_id>/composer", views.composer_fragment, name="composer"),
     path("c/<int:conversation_id>/contact", views.contact_fragment, name="contact-panel"),
     path("c/<int:conversation_id>/reply", views.reply, name="reply"),
+    path("c/<int:conversation_id>/compose", compose_views.compose, name="compose"),
+    path("c/<int:conversation_id>/m/<int:message_id>/react", compose_views.react, name="react"),
     path("c/<int:conversation_id>/template", views.send_template, name="send-template"),
     path("c/<int:conversation_id>/canned", views.canned_picker, name="canned-replies"),
     path("c/<int:conversation_id>/tags", views.toggle_tag, name="conversation-tags"),
@@ -31,6 +33,11 @@ urlpatterns = [
     path("settings/tags", settings_views.tag_list, name="manage-tags"),
     path("settings/tags/<int:tag_id>/delete", settings_views.delete_tag, name="manage-tag-delete"),
     path("settings/hours", settings_views.business_hours, name="manage-hours"),
+    path(
+        "settings/read-receipts",
+        compose_views.read_receipts_setting,
+        name="manage-read-receipts",
+    ),
     path("settings/canned", settings_views.canned_reply_list, name="manage-canned"),
     path("settings/canned/new", settings_views.canned_reply, name="manage-canned-new"),
     path("settings/canned/check", settings_views.check_canned_reply, name="manage-canned-check"),

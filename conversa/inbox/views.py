@@ -18,7 +18,7 @@ from django_htmx.http import trigger_client_event
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.engine import resend
+from conversa.engine import outbox, resend
 from conversa.engine import services as engine
 from conversa.errors import Refused
 from conversa.inbox import (
@@ -27,6 +27,7 @@ from conversa.inbox import (
     listing,
     notes,
     ownership,
+    read_receipts,
     services,
     states,
     tags,
@@ -183,6 +184,9 @@ def messages_context(conversation: Conversation, **extra) -> dict:
         "truncated": truncated,
         "today": today,
         "yesterday": today - timedelta(days=1),
+        # One key per rendered thread: a double click on a reaction sends it once.
+        "reactions": outbox.REACTIONS,
+        "react_key": uuid.uuid4(),
         **extra,
     }
 
@@ -220,6 +224,7 @@ def inbox(request):
 @operator_view
 def conversation_page(request, conversation_id: int):
     conversation = load(request, conversation_id)
+    read_receipts.conversation_opened(conversation)
     services.mark_read(conversation)
     # Picked in the list: only the thread and the panel are redrawn, the list stays.
     picked = request.htmx and request.htmx.target == "workspace"
@@ -260,6 +265,7 @@ def conversation_list_fragment(request):
 @operator_view
 def thread_fragment(request, conversation_id: int):
     conversation = load(request, conversation_id)
+    read_receipts.conversation_opened(conversation)
     services.mark_read(conversation)
     return render(request, "inbox/_messages.html", messages_context(conversation))
 

@@ -11,6 +11,8 @@ import httpx
 
 from conversa.providers import http
 from conversa.providers.base import (
+    MEDIA_KINDS,
+    OutboundContent,
     Pairing,
     ParsedEvent,
     ProviderError,
@@ -134,7 +136,73 @@ class CloudProvider:
         messages = data.get("messages") or []
         if not messages or not messages[0].get("id"):
             raise ProviderError("send answered without messages[0].id", transient=False)
-        return SendResult(provider_message_id=messages[0]["id"])
+        # The WhatsApp id Meta delivered to, which may differ from the number typed (Brazil's
+        # ninth digit).
+        contacts = data.get("contacts") or [{}]
+        wa_id = contacts[0].get("wa_id") if isinstance(contacts[0], dict) else ""
+        return SendResult(provider_message_id=messages[0]["id"], wa_id=str(wa_id or ""))
+
+    def send_content(
+        self, number, phone: str, content: OutboundContent, reference: str
+    ) -> SendResult:
+        """Media (uploaded first, then sent by its media id), a location, contact cards or a
+        reaction (docs/providers.md §A; Meta's messages reference)."""
+        kind = content.kind
+        if kind in MEDIA_KINDS:
+            media: dict = {"id": self.upload_media(number, content)}
+            if content.caption and kind in ("image", "video", "document"):
+                media["caption"] = content.caption
+            if kind == "document" and content.file_name:
+                media["filename"] = content.file_name
+            if kind == "voice":
+                media["voice"] = True  # shown as a voice note (OGG/Opus)
+            graph_type = "audio" if kind == "voice" else kind
+            return self._send(number, phone, {"type": graph_type, graph_type: media}, reference)
+        if kind == "location":
+            place = {k: v for k, v in content.location.items() if v not in ("", None)}
+            return self._send(number, phone, {"type": "location", "location": place}, reference)
+        if kind == "contacts":
+            cards = [contact_card(card) for card in content.contacts]
+            return self._send(number, phone, {"type": "contacts", "contacts": cards}, reference)
+        if kind == "reaction":
+            reaction = {"message_id": content.target, "emoji": content.emoji}
+            return self._send(number, phone, {"type": "reaction", "reaction": reaction}, reference)
+        raise ProviderError(f"the Cloud API cannot send {kind!r}", transient=False)
+
+    def upload_media(self, number, content: OutboundContent) -> str:
+        """Upload a file to the number's media store (`POST /{phone id}/media`); its id."""
+        try:
+            data = self._call(
+                "POST",
+                number,
+                "/media",
+                data={"messaging_product": "whatsapp", "type": content.mime_type},
+                files={"file": (content.file_name or "file", content.media, content.mime_type)},
+            )
+        except ProviderError as exc:
+            # An upload that got no answer sent no message: retried, never UNCERTAIN.
+            raise ProviderError(
+                f"media upload: {exc}",
+                transient=exc.transient,
+                status=exc.status,
+                retry_after=exc.retry_after,
+            ) from exc
+        if not data.get("id"):
+            raise ProviderError("media upload answered without an id", transient=False)
+        return str(data["id"])
+
+    def mark_read(self, number, phone: str, provider_message_id: str) -> None:
+        """Blue ticks on the customer's message (and, as Meta applies it, on the earlier ones)."""
+        self._call(
+            "POST",
+            number,
+            "/messages",
+            json={
+                "messaging_product": "whatsapp",
+                "status": "read",
+                "message_id": provider_message_id,
+            },
+        )
 
     # Webhooks (§A3)
     def verify_subscription(self, number, params) -> str:
@@ -159,6 +227,21 @@ class CloudProvider:
         if not isinstance(envelope, dict):
             raise WebhookMalformed("expected an object with a list 'entry'")
         return storable(parse_envelope(envelope), envelope)
+
+
+def contact_card(card: dict) -> dict:
+    """A contact card as the Graph API takes it: a formatted name plus at least one of its
+    parts, and each number with its WhatsApp id."""
+    name = card["name"]
+    first, _, last = name.partition(" ")
+    parts = {"formatted_name": name, "first_name": first}
+    if last:
+        parts["last_name"] = last
+    phones = []
+    for phone in card["phones"]:
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        phones.append({"phone": f"+{digits}", "type": "CELL", "wa_id": digits})
+    return {"name": parts, "phones": phones}
 
 
 def signature(app_secret: str, raw_body: bytes) -> str:

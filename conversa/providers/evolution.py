@@ -1,10 +1,12 @@
 """Evolution API v2 adapter (docs/providers.md §B). The sandbox speaks the same protocol."""
 
+import base64
 import hmac
 
 from conversa.providers import http
 from conversa.providers.base import (
     ConnectionUpdate,
+    OutboundContent,
     Pairing,
     ParsedEvent,
     ProviderError,
@@ -169,18 +171,39 @@ class EvolutionProvider:
 
     # Sending (§B1)
     def send_text(self, number, phone: str, body: str, reference: str) -> SendResult:
-        payload = {"number": phone, "text": body}
+        return self._send(number, "sendText", {"number": phone, "text": body}, reference)
+
+    def send_content(
+        self, number, phone: str, content: OutboundContent, reference: str
+    ) -> SendResult:
+        """Media (base64 in the JSON body), a voice note, a sticker, a location, contact cards
+        or a reaction, each on its own endpoint (Evolution's src/api/dto/sendMessage.dto.ts)."""
+        endpoint, payload = content_request(phone, content)
+        return self._send(number, endpoint, payload, reference)
+
+    def _send(self, number, endpoint: str, payload: dict, reference: str) -> SendResult:
         if self.send_reference:
             # Only the sandbox takes our reference (and echoes it, so an uncertain send can be
             # reconciled); Evolution's request schema has no such field.
-            payload["reference"] = reference
+            payload = {**payload, "reference": reference}
         data = self._request(
-            "POST", f"/message/sendText/{number.provider_name}", number, json=payload
+            "POST", f"/message/{endpoint}/{number.provider_name}", number, json=payload
         )
-        message_id = (data.get("key") or {}).get("id")
-        if not message_id:
+        key = data.get("key") or {}
+        if not key.get("id"):
             raise ProviderError("send answered without key.id", transient=False)
-        return SendResult(provider_message_id=message_id)
+        # The JID WhatsApp delivered to: its digits may differ from the number typed.
+        return SendResult(provider_message_id=key["id"], wa_id=phone_from_jid(key.get("remoteJid")))
+
+    def mark_read(self, number, phone: str, provider_message_id: str) -> None:
+        """Blue ticks on the customer's message (`chat/markMessageAsRead`)."""
+        read = {"remoteJid": f"{phone}@s.whatsapp.net", "fromMe": False, "id": provider_message_id}
+        self._request(
+            "POST",
+            f"/chat/markMessageAsRead/{number.provider_name}",
+            number,
+            json={"readMessages": [read]},
+        )
 
     def send_template(
         self, number, phone: str, name: str, language: str, variables: list[str], reference: str
@@ -235,6 +258,60 @@ def close_reason(code, otherwise: str = "reconnecting") -> str:
     if isinstance(code, int) and not isinstance(code, bool):
         return CLOSE_REASONS.get(code, otherwise)
     return otherwise
+
+
+# sendMedia's `mediatype` for each media kind; voice notes and stickers have endpoints of their own.
+MEDIA_TYPES = {"image": "image", "video": "video", "audio": "audio", "document": "document"}
+
+
+def content_request(phone: str, content: OutboundContent) -> tuple[str, dict]:
+    """(endpoint, JSON body) of a send that is not text."""
+    kind = content.kind
+    if kind in MEDIA_TYPES:
+        media = {
+            "number": phone,
+            "mediatype": MEDIA_TYPES[kind],
+            "mimetype": content.mime_type,
+            "media": encoded(content),
+            "fileName": content.file_name,
+        }
+        if content.caption:
+            media["caption"] = content.caption
+        return "sendMedia", media
+    if kind == "voice":
+        return "sendWhatsAppAudio", {"number": phone, "audio": encoded(content)}
+    if kind == "sticker":
+        return "sendSticker", {"number": phone, "sticker": encoded(content)}
+    if kind == "location":
+        place = content.location
+        return "sendLocation", {
+            "number": phone,
+            "latitude": place["latitude"],
+            "longitude": place["longitude"],
+            # Both required by Evolution's schema, empty or not.
+            "name": place.get("name") or "",
+            "address": place.get("address") or "",
+        }
+    if kind == "contacts":
+        # One card per number: Evolution's vCard holds a single phone.
+        cards = [
+            {"fullName": card["name"], "wuid": digits, "phoneNumber": f"+{digits}"}
+            for card in content.contacts
+            for digits in ("".join(ch for ch in p if ch.isdigit()) for p in card["phones"])
+        ]
+        return "sendContact", {"number": phone, "contact": cards}
+    if kind == "reaction":
+        key = {
+            "remoteJid": f"{phone}@s.whatsapp.net",
+            "fromMe": content.target_from_me,
+            "id": content.target,
+        }
+        return "sendReaction", {"key": key, "reaction": content.emoji}
+    raise ProviderError(f"Evolution cannot send {kind!r}", transient=False)
+
+
+def encoded(content: OutboundContent) -> str:
+    return base64.b64encode(content.media).decode()
 
 
 def parse_connection(data: dict, envelope: dict) -> list:

@@ -25,6 +25,12 @@ DESCRIPTIONS = {"number": "Invalid format"}
 JSON_TYPES = {str: "string", int: "integer", list: "array", dict: "object", bool: "boolean"}
 
 
+def reference_of(body: dict) -> str:
+    """Conversa's job reference, which only the sandbox takes (for reconciling an uncertain
+    send); Evolution itself has no such field."""
+    return str(body.get("reference") or "")[:64]
+
+
 def check(body: dict, required: tuple[str, ...], types: dict[str, type | tuple]) -> None:
     """Evolution's dataValidate: every error of the body against its JSON schema, worded as
     jsonschema words them (the 'instance.' prefix cut, as the server cuts it)."""
@@ -96,6 +102,7 @@ def send_media(instance: SandboxInstance, body: dict, upload=None) -> dict:
         kind=mediatype,
         text=caption,
         media=(data, mime_type, file_name),
+        reference=reference_of(body),
     )
 
 
@@ -113,6 +120,7 @@ def send_audio(instance: SandboxInstance, body: dict, upload=None) -> dict:
         {"audioMessage": content},
         kind="voice",
         media=(data, mime_type, "voice.ogg"),
+        reference=reference_of(body),
     )
 
 
@@ -128,6 +136,7 @@ def send_sticker(instance: SandboxInstance, body: dict, upload=None) -> dict:
         {"stickerMessage": content},
         kind="sticker",
         media=(data, "image/webp", "sticker.webp"),
+        reference=reference_of(body),
     )
 
 
@@ -155,6 +164,7 @@ def send_location(instance: SandboxInstance, body: dict) -> dict:
         {"locationMessage": location},
         kind="location",
         text=body["name"],
+        reference=reference_of(body),
     )
 
 
@@ -196,7 +206,15 @@ def send_contact(instance: SandboxInstance, body: dict) -> dict:
         ]
     )
     names = ", ".join(card["fullName"] for card in cards)
-    return api.accept(instance, body["number"], message_type, message, kind="contacts", text=names)
+    return api.accept(
+        instance,
+        body["number"],
+        message_type,
+        message,
+        kind="contacts",
+        text=names,
+        reference=reference_of(body),
+    )
 
 
 def send_reaction(instance: SandboxInstance, body: dict) -> dict:
@@ -224,6 +242,7 @@ def send_reaction(instance: SandboxInstance, body: dict) -> dict:
         kind="reaction",
         text=body["reaction"],
         target_id=target,
+        reference=reference_of(body),
     )
 
 
@@ -249,7 +268,13 @@ def send_poll(instance: SandboxInstance, body: dict) -> dict:
         "messageContextInfo": {"messageSecret": api.wire_bytes(secrets.token_bytes(32))},
     }
     return api.accept(
-        instance, body["number"], "pollCreationMessageV3", message, kind="poll", text=body["name"]
+        instance,
+        body["number"],
+        "pollCreationMessageV3",
+        message,
+        kind="poll",
+        text=body["name"],
+        reference=reference_of(body),
     )
 
 
@@ -265,6 +290,7 @@ def send_ptv(instance: SandboxInstance, body: dict, upload=None) -> dict:
         {"ptvMessage": content},
         kind="video",
         media=(data, "video/mp4", "video.mp4"),
+        reference=reference_of(body),
     )
 
 
