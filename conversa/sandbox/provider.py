@@ -1,7 +1,8 @@
 """The simulator as a provider inside the process, for benchmarks (SANDBOX_IN_PROCESS=1)."""
 
-from conversa.providers.base import ProviderError, SendResult
+from conversa.providers.base import FetchedMedia, ProviderError, SendResult
 from conversa.sandbox import simulator
+from conversa.sandbox.models import SandboxMedia
 
 
 class InProcessSandbox:
@@ -29,3 +30,12 @@ class InProcessSandbox:
 
     def lookup_reference(self, instance, reference: str) -> str | None:
         return simulator.find_by_reference(self.twin(instance), reference)
+
+    def fetch_media(self, instance, message_id: str, media: dict) -> FetchedMedia:
+        """The customer's file as the sandbox keeps it (what getBase64FromMediaMessage answers)."""
+        kept = SandboxMedia.objects.filter(
+            instance=self.twin(instance), message_id=message_id
+        ).first()
+        if kept is None:
+            raise ProviderError("Message not found", transient=False, status=400)
+        return FetchedMedia(content=bytes(kept.content), mime_type=kept.mime_type)

@@ -404,26 +404,39 @@ def customer_says(
 
 @transaction.atomic
 def customer_sends_media(
-    instance: SandboxInstance, phone: str, kind: str, caption: str = "", name: str = ""
+    instance: SandboxInstance,
+    phone: str,
+    kind: str,
+    caption: str = "",
+    name: str = "",
+    file: tuple[bytes, str] | None = None,
 ) -> SandboxMessage:
     """A customer sends an image, a document or a voice note (which has no caption), in each
-    protocol's own shape: Evolution's `imageMessage`…, the Graph API's `type: image`…"""
+    protocol's own shape: Evolution's `imageMessage`…, the Graph API's `type: image`…
+
+    `file` is (its bytes, its type as the phone says); a small real one of the kind without
+    it. The sandbox keeps it for Conversa to fetch (`sandbox.media`)."""
+    from conversa.sandbox import media as files
+
     if kind not in MEDIA:
         raise SandboxError(400, f"kind must be one of {', '.join(MEDIA)}")
     if kind == "audio":
         caption = ""
     message = record_inbound(instance, phone, name, kind, caption)
     mimetype, filename = MEDIA[kind]
+    content, stored_type = file or files.sample(kind)
+    mimetype = stored_type if file else mimetype
+    kept = files.keep(instance, message.message_id, kind, content, stored_type, filename)
     media = {
         "url": f"https://mmg.whatsapp.net/v/t62.7118-24/{secrets.token_hex(16)}.enc?mms3=true",
         "mimetype": mimetype,
-        "fileSha256": random_base64(),
-        "fileLength": str(random.randint(2_000, 900_000)),
+        "fileSha256": files.sha256_base64(content),
+        "fileLength": str(len(content)),
         "mediaKey": random_base64(),
         "fileEncSha256": random_base64(),
         "mediaKeyTimestamp": str(int(time.time())),
     }
-    graph = {"id": str(random.randint(10**15, 10**16 - 1)), "mime_type": mimetype}
+    graph = {"id": kept.media_id, "mime_type": mimetype}
     graph["sha256"] = media["fileSha256"]
     if kind == "image":
         media.update(height=1280, width=960)
@@ -442,7 +455,7 @@ def customer_sends_media(
         message_type = "documentWithCaptionMessage"
         content = {message_type: {"message": {"documentMessage": media}}}
     if instance.webhook_base64:
-        content["base64"] = base64.b64encode(secrets.token_bytes(48)).decode()
+        content["base64"] = base64.b64encode(bytes(kept.content)).decode()
     deliver_inbound(instance, message, content, message_type, {"type": kind, kind: graph})
     return message
 
