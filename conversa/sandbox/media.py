@@ -1,41 +1,28 @@
-"""The files customers send in the sandbox, kept so that Conversa fetches them over real HTTP the
-way it does from the real services (the routes are in `media_views`):
-
-- Graph API (§A): `GET /graph/<version>/<media id>` with the number's token answers
-  {"url", "mime_type", "sha256", "file_size", "id"}; the URL answers the bytes, again only with
-  the token (`/sandbox/lookaside/whatsapp_business/attachments/<media id>`).
-- Evolution (§B): `POST /evolution/chat/getBase64FromMediaMessage/<instance>` with
-  {"message": {"key": {"id"}}} answers {"base64", "mimetype", "mediaType", "fileName", …}.
-
-A file's `fail_next` makes its next fetches answer 503, for tests of retries.
+"""The files customers send in the sandbox when a test or the customer page gives none (small
+real files of each kind), and the fault injector for their downloads. Each side serves its
+own files: the Graph API's media retrieval (graph_views.graph_object, then the signed URL;
+model SandboxMedia) and Evolution's getBase64FromMediaMessage (evolution_chats.media_of;
+model SandboxMessageMedia). A file's `fail_next` makes its next fetches answer 503.
 """
 
 import base64
 import hashlib
-import random
 import struct
 import zlib
 
-from conversa.sandbox.models import SandboxInstance, SandboxMedia
+from django.db.models import F
+
+from conversa.sandbox.models import SandboxMedia, SandboxMessageMedia
 
 
-def keep(
-    instance: SandboxInstance,
-    message_id: str,
-    kind: str,
-    content: bytes,
-    mime_type: str,
-    file_name: str = "",
-) -> SandboxMedia:
-    """Keep a customer's file under a new Graph media id (digits, as Meta's)."""
-    return SandboxMedia.objects.create(
-        instance=instance,
-        message_id=message_id,
-        media_id=str(random.randint(10**15, 10**16 - 1)),
-        kind=kind,
-        mime_type=mime_type,
-        file_name=file_name,
-        content=content,
+def take_fault(media: SandboxMedia | SandboxMessageMedia) -> bool:
+    """Whether this fetch is one the fault injector fails (counted down, once per fetch even
+    when two fetch at the same time)."""
+    return bool(
+        media.fail_next
+        and type(media)
+        .objects.filter(pk=media.pk, fail_next__gt=0)
+        .update(fail_next=F("fail_next") - 1)
     )
 
 

@@ -99,6 +99,8 @@ class SandboxMedia(models.Model):
     message_id = models.CharField(max_length=64, blank=True, db_index=True)
     # A business send by `link`: the sandbox keeps the address, it never fetches it.
     link = models.URLField(max_length=1000, blank=True)
+    # The fault injector for downloads: this many next lookups (GET /{media id}) answer 503.
+    fail_next = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
 
@@ -132,21 +134,7 @@ class SandboxMessageMedia(models.Model):
     mime_type = models.CharField(max_length=120)
     file_name = models.CharField(max_length=255, blank=True)
     size = models.PositiveIntegerField()
-    created_at = models.DateTimeField(default=timezone.now)
-
-
-class SandboxDownload(models.Model):
-    """A file a customer sent, as WhatsApp's servers keep it: what the Graph API's media
-    retrieval (`/{media id}` → URL → bytes) and Evolution's `getBase64FromMediaMessage` answer."""
-
-    instance = models.ForeignKey(SandboxInstance, on_delete=models.CASCADE, related_name="media")
-    # The message that carried it (SandboxMessage.message_id), and the Graph API's media id.
-    message_id = models.CharField(max_length=64, db_index=True)
-    media_id = models.CharField(max_length=32, unique=True)
-    kind = models.CharField(max_length=16)
-    mime_type = models.CharField(max_length=100)
-    file_name = models.CharField(max_length=255, blank=True)
-    content = models.BinaryField()
-    # The fault injector for downloads: this many next fetches answer 503, on purpose.
+    # The fault injector for downloads: this many next getBase64FromMediaMessage answer 503.
     fail_next = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+

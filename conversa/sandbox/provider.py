@@ -1,8 +1,9 @@
 """The simulator as a provider inside the process, for benchmarks (SANDBOX_IN_PROCESS=1)."""
 
+import base64
+
 from conversa.providers.base import FetchedMedia, ProviderError, SendResult
-from conversa.sandbox import simulator
-from conversa.sandbox.models import SandboxMedia
+from conversa.sandbox import evolution_chats, simulator
 
 
 class InProcessSandbox:
@@ -32,10 +33,11 @@ class InProcessSandbox:
         return simulator.find_by_reference(self.twin(instance), reference)
 
     def fetch_media(self, instance, message_id: str, media: dict) -> FetchedMedia:
-        """The customer's file as the sandbox keeps it (what getBase64FromMediaMessage answers)."""
-        kept = SandboxMedia.objects.filter(
-            instance=self.twin(instance), message_id=message_id
-        ).first()
-        if kept is None:
-            raise ProviderError("Message not found", transient=False, status=400)
-        return FetchedMedia(content=bytes(kept.content), mime_type=kept.mime_type)
+        """The customer's file as getBase64FromMediaMessage answers it, without the HTTP."""
+        try:
+            answer = evolution_chats.media_of(self.twin(instance), {"key": {"id": message_id}})
+        except simulator.SandboxError as exc:
+            raise ProviderError(str(exc), transient=exc.status >= 500, status=exc.status) from exc
+        return FetchedMedia(
+            content=base64.b64decode(answer["base64"]), mime_type=answer["mimetype"] or ""
+        )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversa.sandbox import customer, evolution_views, graph_views, media_views, views
+from conversa.sandbox import customer, evolution_views, graph_views, views
 
 urlpatterns = [
     path("", customer.customer_page, name="sandbox"),
@@ -37,13 +37,4 @@ urlpatterns = [
     path("graph/<str:version>/<str:phone_number_id>/media", graph_views.upload),
     path("graph/<str:version>/<str:object_id>", graph_views.graph_object),
     *evolution_views.not_found_patterns,
-    path("graph/<str:version>/<str:phone_number_id>/messages", views.graph_send),
-    # A media id or a phone number id: sandbox.media_views tells them apart.
-    path("graph/<str:version>/<str:node_id>", media_views.graph_node),
-    path("evolution/chat/getBase64FromMediaMessage/<str:name>", media_views.evolution_base64),
-    path(
-        "lookaside/whatsapp_business/attachments/<str:media_id>",
-        media_views.graph_download,
-        name="sandbox-media-download",
-    ),
 ]
