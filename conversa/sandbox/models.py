@@ -137,4 +137,3 @@ class SandboxMessageMedia(models.Model):
     # The fault injector for downloads: this many next getBase64FromMediaMessage answer 503.
     fail_next = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
-

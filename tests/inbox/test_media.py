@@ -239,6 +239,22 @@ def test_a_transient_failure_is_retried_with_backoff_then_succeeds(wired):
     assert (attachment.state, attachment.attempts, attachment.error) == ("stored", 3, "")
 
 
+def test_a_cloud_lookup_answering_503_is_retried(wired):
+    number, twin = cloud_number(wired)
+    kept = graph_media.store_media(twin, PNG, "image/png", message_id="wamid.X3")
+    kept.fail_next = 1
+    kept.save(update_fields=["fail_next"])
+    message = media_message(number, "image", {"id": kept.media_id}, message_id="wamid.X3")
+
+    media.fetch_due(10)
+
+    attachment = attachment_of(message)
+    assert (attachment.state, attachment.attempts) == ("pending", 1)
+    assert attachment.error.startswith("Graph 503 (131000)")
+    attachment = run_job_until_settled(attachment)
+    assert (attachment.state, attachment.attempts, attachment.error) == ("stored", 2, "")
+
+
 def test_after_its_attempts_a_download_fails_and_retry_download_puts_it_back(wired, settings):
     message = evolution_media(wired, "image", PNG, "image/png")
     fail_next(message, settings.MEDIA_FETCH_ATTEMPTS)
