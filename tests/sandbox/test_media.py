@@ -6,11 +6,13 @@ import pytest
 
 from conversa.inbox.models import Message
 from conversa.numbers.models import Number
-from conversa.providers.base import InboundMessage
+from conversa.providers.base import InboundMessage, ProviderError
 from conversa.providers.cloud import CloudProvider
 from conversa.providers.evolution import EvolutionProvider
 from conversa.sandbox import graph, simulator
-from conversa.sandbox.models import SandboxMessage
+from conversa.sandbox.media import sample
+from conversa.sandbox.models import SandboxMessage, SandboxMessageMedia
+from conversa.sandbox.provider import InProcessSandbox
 from tests.conftest import post_webhook
 
 CUSTOMER = "5511977776666"
@@ -166,3 +168,20 @@ def test_customer_page_refuses_an_unknown_file_kind(client, org):
 
     assert response.status_code == 422
     assert not SandboxMessage.objects.exists()
+
+
+def test_the_in_process_sandbox_answers_a_file_as_get_base64_does(db, org):
+    """SANDBOX_IN_PROCESS: the file without the HTTP, and the fault injector honoured."""
+    message = simulator.customer_sends_media(org.twin, CUSTOMER, "image")
+    InProcessSandbox.twins.clear()
+    provider = InProcessSandbox()
+
+    assert provider.fetch_media(org.number, message.message_id, {}).content == sample("image")[0]
+    SandboxMessageMedia.objects.filter(message=message).update(fail_next=1)
+    with pytest.raises(ProviderError) as failed:
+        provider.fetch_media(org.number, message.message_id, {})
+    with pytest.raises(ProviderError) as unknown:
+        provider.fetch_media(org.number, "3EB0UNKNOWN", {})
+
+    assert (failed.value.transient, failed.value.status) == (True, 503)
+    assert (unknown.value.transient, unknown.value.status) == (False, 400)
