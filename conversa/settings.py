@@ -227,3 +227,38 @@ BREAKER_HOLD_SECONDS = float(os.environ.get("BREAKER_HOLD_SECONDS", "30"))
 REFUSED_COOLDOWN_SECONDS = float(os.environ.get("REFUSED_COOLDOWN_SECONDS", "1800"))
 # Benchmarks: call the sandbox in-process instead of over HTTP (it accepts instantly).
 SANDBOX_IN_PROCESS = env_bool("SANDBOX_IN_PROCESS")
+
+# Media (customers' photos, voice notes, documents) is kept through Django's storage API and is
+# never served publicly: there is no MEDIA_URL route, only the authorized `/media/<id>` view
+# (conversa/inbox/media_views.py), which hands S3 files out as short-lived signed URLs.
+MEDIA_ROOT = Path(os.environ.get("CONVERSA_MEDIA_ROOT", DATA_DIR / "media"))
+S3_BUCKET = os.environ.get("CONVERSA_S3_BUCKET", "")
+# How long a signed S3 link given to a member stays valid (seconds).
+MEDIA_SIGNED_URL_SECONDS = int(os.environ.get("CONVERSA_MEDIA_SIGNED_URL_SECONDS", "300"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if S3_BUCKET:
+    # Any S3-compatible service (AWS, MinIO, R2, Backblaze…): private objects, every link signed.
+    # The credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the environment.
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": os.environ.get("CONVERSA_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("CONVERSA_S3_REGION") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": MEDIA_SIGNED_URL_SECONDS,
+            "file_overwrite": False,
+        },
+    }
+# Inbound media: how many attempts to fetch a file before it shows "Download failed", and the
+# first wait between them (doubling: 1, 2, 4, 8 minutes… about half an hour in all).
+MEDIA_FETCH_ATTEMPTS = int(os.environ.get("CONVERSA_MEDIA_FETCH_ATTEMPTS", "5"))
+MEDIA_RETRY_BASE_SECONDS = float(os.environ.get("CONVERSA_MEDIA_RETRY_BASE_SECONDS", "120"))
+# How long a worker holds an attachment it is fetching before another may take it over.
+MEDIA_FETCH_LEASE_SECONDS = int(os.environ.get("CONVERSA_MEDIA_FETCH_LEASE_SECONDS", "300"))
+# How many files a worker pass fetches (between its batches of sends).
+MEDIA_FETCH_BATCH = int(os.environ.get("CONVERSA_MEDIA_FETCH_BATCH", "4"))

@@ -11,6 +11,7 @@ from conversa.api import api
 from conversa.engine import views as engine
 from conversa.inbound import views as inbound
 from conversa.inbound import webhooks
+from conversa.inbox import media_views
 from conversa.numbers import views as numbers
 
 
@@ -31,6 +32,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("inbox/", include("conversa.inbox.urls")),
+    # Customers' files: members of their organization only (never a public media URL).
+    path("media/<int:attachment_id>", media_views.media_file, name="media-file"),
+    path("media/<int:attachment_id>/card", media_views.media_card, name="media-card"),
+    path("media/<int:attachment_id>/retry", media_views.retry_download, name="media-retry"),
     path("numbers/", numbers.numbers, name="numbers"),
     # The page was /instances/ before the model was renamed: old bookmarks still land.
     path("instances/", RedirectView.as_view(pattern_name="numbers", permanent=True)),

@@ -1,5 +1,6 @@
 """The worker loop: reap, claim a batch, run each claimed job; the same code in every process.
-Every few seconds a pass also wakes the snoozed conversations whose time has come.
+Every few seconds a pass also wakes the snoozed conversations whose time has come, and each
+pass fetches a few customers' media files (conversa.inbox.media).
 
 `conversa worker` runs it in the foreground; `conversa serve` runs it beside the web app (see
 conversa.asgi). A stop request finishes the jobs in hand and releases claims not yet started,
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from conversa.engine import jobs, services, wakeup
-from conversa.inbox import states
+from conversa.inbox import media, states
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,18 @@ class Worker:
                 services.execute_jobs(group, self.worker_id, self.pool)
             except Exception:
                 log.exception("jobs %s crashed the worker pass; their leases will expire", group)
-        return len(claimed)
+        return len(claimed) + self.fetch_media()
+
+    def fetch_media(self) -> int:
+        """Customers' files due for download (inbox.media), a few a pass, so a slow download
+        holds the sends of the next pass up only briefly."""
+        if self.stopping.is_set():
+            return 0
+        try:
+            return media.fetch_due(settings.MEDIA_FETCH_BATCH)
+        except Exception:
+            log.exception("the media pass crashed; its claims are retried when their lease ends")
+            return 0
 
     def wake_snoozed(self) -> None:
         # A snooze is set in minutes: a look every few seconds is on time, and spares the

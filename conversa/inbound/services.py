@@ -9,7 +9,7 @@ from django.utils import timezone
 from conversa.bulk import insert_new
 from conversa.inbound import consequences
 from conversa.inbound.unparsed import MAX_REASON, unparsed_events, unparsed_item
-from conversa.inbox import message_changes
+from conversa.inbox import media, message_changes
 from conversa.inbox import services as inbox
 from conversa.numbers import services as numbers
 from conversa.numbers.models import Number
@@ -127,11 +127,20 @@ def record_of(number: Number, item: ParsedEvent, *, processed: bool = False) -> 
         dedupe_key=item.dedupe_key,
         provider_message_id=getattr(event, "provider_message_id", ""),
         reference=getattr(event, "reference", ""),
-        event=asdict(event),
+        event=event_record(event),
         payload=item.raw,
         reason=event.reason[:MAX_REASON] if isinstance(event, Unparsed) else "",
         processed_at=timezone.now() if processed else None,
     )
+
+
+def event_record(event) -> dict:
+    """The neutral event as its row keeps it: a media file's bytes carried in the webhook stay
+    in the raw payload only, not a second time here."""
+    record = asdict(event)
+    if isinstance(record.get("content"), dict):
+        record["content"] = media.without_bytes(record["content"])
+    return record
 
 
 @transaction.atomic

@@ -11,8 +11,8 @@ from django.utils import timezone
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
 from conversa.bulk import set_column
-from conversa.inbox import deadlines, message_changes, ownership
-from conversa.inbox.models import Contact, Conversation, Message, Queue
+from conversa.inbox import deadlines, media, message_changes, ownership
+from conversa.inbox.models import Attachment, Contact, Conversation, Message, Queue
 from conversa.numbers.models import Number
 from conversa.providers.base import InboundMessage, MessageChange, StatusUpdate
 from conversa.providers.models import ProviderEvent
@@ -83,7 +83,9 @@ def store_message(number: Number, event: InboundMessage) -> tuple[Message | None
        processes receiving a new contact's first messages at once make one of each).
     2. Insert the message; the unique (number, provider_message_id) refuses a second copy, so
        two deliveries of one webhook racing each other still store one row.
-    3. Count it unread and make the conversation OPEN (a resolved one reopens, a snoozed or
+    3. A media message gets its attachment (`media.attachment_for`): stored now if the
+       webhook carried the bytes, else waiting for the media job.
+    4. Count it unread and make the conversation OPEN (a resolved one reopens, a snoozed or
        pending one wakes), in one UPDATE.
     """
     org = number.organization
@@ -102,6 +104,9 @@ def store_message(number: Number, event: InboundMessage) -> tuple[Message | None
             message.save()
     except IntegrityError:
         return None, False
+    attachment = media.attachment_for(message, event.content)
+    if attachment is not None:
+        attachment.save()
     # Whatever its state now (an agent may have just resolved it), a customer's message makes
     # it OPEN: the same statement as the bulk path's `count_unread`.
     Conversation.objects.filter(pk=conversation.pk).update(
@@ -159,11 +164,13 @@ def inbound_message(
         direction=Message.Direction.INBOUND,
         kind=event.kind,
         body=event.body,
-        content=event.content,
         reply_to=event.reply_to[: Message._meta.get_field("reply_to").max_length],
         status=Message.Status.RECEIVED,
         provider_message_id=event.provider_message_id,
         created_at=event.timestamp or now,
+        # A media file's bytes carried in the webhook go to storage (`media.attachment_for`),
+        # never into the row.
+        content=media.without_bytes(event.content),
     )
 
 
@@ -412,6 +419,11 @@ def store_messages(
     messages = Message.objects.bulk_create(
         inbound_message(number, threads[(number.pk, event.phone)], event, now)
         for number, event in arrivals
+    )
+    Attachment.objects.bulk_create(
+        attachment
+        for message, (_, event) in zip(messages, arrivals, strict=True)
+        if (attachment := media.attachment_for(message, event.content)) is not None
     )
     count_unread(messages, now)
     customer_opened(list({t.pk: t for t in threads.values()}.values()), now)

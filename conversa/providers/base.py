@@ -64,6 +64,24 @@ KINDS = (
 )
 MEDIA_KINDS = ("image", "video", "audio", "voice", "document", "sticker")
 
+# WhatsApp's own size limits per media kind, in bytes: a file past its kind's limit is refused
+# (an adapter stops reading a download there). A sticker is 100 KB static, 500 KB animated.
+MB = 1024 * 1024
+MEDIA_MAX_BYTES = {
+    "image": 5 * MB,
+    "video": 16 * MB,
+    "audio": 16 * MB,
+    "voice": 16 * MB,
+    "document": 100 * MB,
+    "sticker": 500 * 1024,
+}
+
+
+def media_limit(media: dict) -> int:
+    """The most bytes a fetch of `media` may read: its kind's limit (the job adds the kind to
+    the webhook's media reference as `media["kind"]`), else the largest."""
+    return MEDIA_MAX_BYTES.get(media.get("kind", ""), max(MEDIA_MAX_BYTES.values()))
+
 
 @dataclass(frozen=True)
 class MessageChange:

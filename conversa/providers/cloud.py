@@ -4,14 +4,17 @@ A number on this provider keeps its phone number id in `provider_name`, its acce
 `provider_token`, and the app secret and verify token of its webhook subscription.
 """
 
+import base64
 import hashlib
 import hmac
+import re
 
 import httpx
 
 from conversa.providers import http
 from conversa.providers.base import (
     MEDIA_KINDS,
+    FetchedMedia,
     OutboundContent,
     Pairing,
     ParsedEvent,
@@ -19,6 +22,7 @@ from conversa.providers.base import (
     SendResult,
     WebhookMalformed,
     WebhookRejected,
+    media_limit,
 )
 from conversa.providers.cloud_webhooks import parse_envelope
 from conversa.providers.webhook_json import load_json, storable
@@ -28,6 +32,9 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 # Graph error codes worth retrying (§A5): throughput (130429), pair rate (131056), a number
 # being upgraded (131057), and Meta's own temporary failures.
 TRANSIENT_CODES = {1, 2, 4, 17, 341, 80007, 130429, 131000, 131016, 131056, 131057, 133004}
+
+# A media id goes in a URL path: Meta's are digits; anything else is not one.
+MEDIA_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class CloudProvider:
@@ -204,6 +211,44 @@ class CloudProvider:
             },
         )
 
+    # Media (§A): an inbound message's file
+    def fetch_media(self, number, message_id: str, media: dict) -> FetchedMedia:
+        """The file of an inbound media message, in two calls with the number's token:
+        `GET /{media id}` answers {"url", "mime_type", "sha256", "file_size"}; the URL (valid
+        for minutes) answers the bytes. Refused past the kind's limit (read as it streams), and
+        when the bytes do not match the announced sha256 (a transient fault: fetched again)."""
+        limit = media_limit(media)
+        media_id = str(media.get("id") or "")
+        if not MEDIA_ID.fullmatch(media_id):
+            raise ProviderError("the message has no valid media id", transient=False)
+        headers = {"Authorization": f"Bearer {number.provider_token}"}
+        response = http.request("GET", f"{self.base_url}/{media_id}", headers=headers)
+        if response.status_code >= 400:
+            raise graph_error(response)
+        try:
+            info = response.json()
+            url, size = str(info["url"]), info.get("file_size")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProviderError(
+                "Graph API answered the media without a url", transient=True
+            ) from exc
+        if not url.startswith(("https://", "http://")):
+            raise ProviderError("Graph API answered a media url that is not HTTP", transient=False)
+        if isinstance(size, int) and size > limit:
+            raise ProviderError(http.too_large(limit), transient=False)
+        response, body = http.download("GET", url, limit, headers=headers)
+        if response.status_code >= 400:
+            # The URL expires after a few minutes: the next attempt asks for a new one.
+            raise ProviderError(
+                f"media download answered HTTP {response.status_code}",
+                transient=response.status_code not in (400, 410),
+                status=response.status_code,
+            )
+        expected = str(info.get("sha256") or "")
+        if expected and not sha256_matches(body, expected):
+            raise ProviderError("the downloaded media does not match its sha256", transient=True)
+        return FetchedMedia(content=body, mime_type=str(info.get("mime_type") or ""))
+
     # Webhooks (§A3)
     def verify_subscription(self, number, params) -> str:
         """The GET handshake: the challenge to echo when the verify token matches."""
@@ -242,6 +287,14 @@ def contact_card(card: dict) -> dict:
         digits = "".join(ch for ch in phone if ch.isdigit())
         phones.append({"phone": f"+{digits}", "type": "CELL", "wa_id": digits})
     return {"name": parts, "phones": phones}
+
+
+def sha256_matches(content: bytes, expected: str) -> bool:
+    """Meta writes a file's sha256 in hex (media retrieval) or base64 (webhooks): either."""
+    digest = hashlib.sha256(content).digest()
+    return hmac.compare_digest(expected.lower(), digest.hex()) or hmac.compare_digest(
+        expected, base64.b64encode(digest).decode()
+    )
 
 
 def signature(app_secret: str, raw_body: bytes) -> str:

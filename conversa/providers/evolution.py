@@ -1,11 +1,14 @@
 """Evolution API v2 adapter (docs/providers.md §B). The sandbox speaks the same protocol."""
 
 import base64
+import binascii
 import hmac
+import json
 
 from conversa.providers import http
 from conversa.providers.base import (
     ConnectionUpdate,
+    FetchedMedia,
     OutboundContent,
     Pairing,
     ParsedEvent,
@@ -14,6 +17,7 @@ from conversa.providers.base import (
     SendResult,
     WebhookMalformed,
     WebhookRejected,
+    media_limit,
 )
 from conversa.providers.evolution_webhooks import parse_event, phone_from_jid
 
@@ -67,6 +71,17 @@ def webhook_config(number, webhook_url: str) -> dict:
         "headers": {SECRET_HEADER: number.webhook_secret},
         "events": WEBHOOK_EVENTS,
     }
+
+
+def decode_media(carried: str, limit: int) -> bytes:
+    """The bytes of a base64 file (a `data:` URL's too), refused past `limit` before decoding."""
+    carried = carried.split(",", 1)[1] if carried.startswith("data:") else carried
+    if len(carried) > limit * 4 // 3 + 4:
+        raise ProviderError(http.too_large(limit), transient=False)
+    try:
+        return base64.b64decode(carried, validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise ProviderError("the media is not valid base64", transient=False) from exc
 
 
 class EvolutionProvider:
@@ -230,6 +245,40 @@ class EvolutionProvider:
                 return None
             raise
         return (data.get("key") or {}).get("id")
+
+    # Media (§B): an inbound message's file
+    def fetch_media(self, number, message_id: str, media: dict) -> FetchedMedia:
+        """The file of an inbound media message: the bytes the webhook carried (`base64`, when
+        the number's webhook sends them), else Evolution's `POST
+        /chat/getBase64FromMediaMessage/{instance}`, which answers {"base64", "mimetype", …}
+        for a message it keeps (400 when it has none). Past the kind's limit it is refused."""
+        limit = media_limit(media)
+        carried, mime_type = media.get("base64") or "", media.get("mime_type") or ""
+        if not carried:
+            response, body = http.download(
+                "POST",
+                f"{self.base_url}/chat/getBase64FromMediaMessage/{number.provider_name}",
+                # base64 takes 4 bytes for 3, and the answer has a few other fields.
+                limit * 4 // 3 + 64 * 1024,
+                headers={"apikey": (number.provider_token if number else "") or self.api_key},
+                json={"message": {"key": {"id": message_id}}, "convertToMp4": False},
+            )
+            if response.status_code >= 400:
+                raise ProviderError(
+                    f"getBase64FromMediaMessage: HTTP {response.status_code}: {body[:300]!r}",
+                    transient=response.status_code not in PERMANENT_STATUSES,
+                    status=response.status_code,
+                    retry_after=http.retry_after(response),
+                )
+            try:
+                data = json.loads(body)
+            except ValueError as exc:
+                raise ProviderError("provider answered with non-JSON", transient=True) from exc
+            if not isinstance(data, dict) or not isinstance(data.get("base64"), str):
+                raise ProviderError("getBase64FromMediaMessage answered no base64", transient=True)
+            carried = data["base64"]
+            mime_type = str(data.get("mimetype") or mime_type)
+        return FetchedMedia(content=decode_media(carried, limit), mime_type=mime_type)
 
     # Webhooks (§B2)
     def verify_webhook(self, number, headers, raw_body: bytes) -> None:

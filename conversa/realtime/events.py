@@ -58,6 +58,14 @@ class MessageChanged(Event):
     message_ids: Ids
 
 
+class AttachmentUpdated(Event):
+    """Messages' files were stored, failed to download, or were put back to download."""
+
+    type = "ATTACHMENT_UPDATED"
+    conversation_ids: Ids
+    message_ids: Ids
+
+
 class ConversationUpdated(Event):
     """Conversations' state, tags, notes, queue or unread count changed."""
 

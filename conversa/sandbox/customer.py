@@ -256,7 +256,7 @@ def act(request, instance, person: dict, kind: str, text: str, upload) -> None:
         customer_sends(instance, phone, kind, content, **identity)
         return
     if kind in FILE_KINDS and upload is None:
-        # No file chosen (scripts and older tests): WhatsApp-shaped media with made-up bytes.
+        # No file chosen (scripts and older tests): a small real file of the kind (media.sample).
         simulator.customer_sends_media(instance, phone, kind, text, person["name"])
         return
     content: dict = {"body": text}

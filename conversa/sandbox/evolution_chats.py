@@ -11,6 +11,7 @@ from conversa.sandbox.evolution_api import (
     create_jid,
     record,
 )
+from conversa.sandbox.media import take_fault
 from conversa.sandbox.models import SandboxInstance, SandboxMessage, SandboxMessageMedia
 from conversa.sandbox.simulator import SandboxError
 
@@ -164,6 +165,8 @@ def media_of(instance: SandboxInstance, message: dict) -> dict:
         raise SandboxError(
             400, "Error: Failed to fetch stream from https://mmg.whatsapp.net: 410 Gone"
         )
+    if take_fault(stored):
+        raise SandboxError(503, "Service Unavailable (injected)")
     media = body[media_type]
     extension = (media.get("mimetype") or stored.mime_type).split(";")[0].split("/")[-1]
     return {

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from conversa.sandbox import graph, graph_media, simulator
 from conversa.sandbox.graph_checks import GraphError, invalid
+from conversa.sandbox.media import take_fault
 from conversa.sandbox.views import with_faults
 
 VERSION = re.compile(r"^v\d{1,2}\.\d$")
@@ -142,6 +143,8 @@ def graph_object(request, object_id: str):
     if request.method == "DELETE":
         media.delete()
         return JsonResponse({"success": True})
+    if take_fault(media):
+        raise GraphError(503, 131000, "Something went wrong", "Service unavailable (injected)")
     return JsonResponse(graph_media.media_record(download_url(request), media))
 
 

@@ -99,6 +99,8 @@ class SandboxMedia(models.Model):
     message_id = models.CharField(max_length=64, blank=True, db_index=True)
     # A business send by `link`: the sandbox keeps the address, it never fetches it.
     link = models.URLField(max_length=1000, blank=True)
+    # The fault injector for downloads: this many next lookups (GET /{media id}) answer 503.
+    fail_next = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
 
@@ -132,4 +134,6 @@ class SandboxMessageMedia(models.Model):
     mime_type = models.CharField(max_length=120)
     file_name = models.CharField(max_length=255, blank=True)
     size = models.PositiveIntegerField()
+    # The fault injector for downloads: this many next getBase64FromMediaMessage answer 503.
+    fail_next = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,7 +1,9 @@
 """The simulator as a provider inside the process, for benchmarks (SANDBOX_IN_PROCESS=1)."""
 
-from conversa.providers.base import ProviderError, SendResult
-from conversa.sandbox import simulator
+import base64
+
+from conversa.providers.base import FetchedMedia, ProviderError, SendResult
+from conversa.sandbox import evolution_chats, simulator
 
 
 class InProcessSandbox:
@@ -29,3 +31,13 @@ class InProcessSandbox:
 
     def lookup_reference(self, instance, reference: str) -> str | None:
         return simulator.find_by_reference(self.twin(instance), reference)
+
+    def fetch_media(self, instance, message_id: str, media: dict) -> FetchedMedia:
+        """The customer's file as getBase64FromMediaMessage answers it, without the HTTP."""
+        try:
+            answer = evolution_chats.media_of(self.twin(instance), {"key": {"id": message_id}})
+        except simulator.SandboxError as exc:
+            raise ProviderError(str(exc), transient=exc.status >= 500, status=exc.status) from exc
+        return FetchedMedia(
+            content=base64.b64decode(answer["base64"]), mime_type=answer["mimetype"] or ""
+        )

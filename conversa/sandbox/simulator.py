@@ -404,47 +404,85 @@ def customer_says(
 
 @transaction.atomic
 def customer_sends_media(
-    instance: SandboxInstance, phone: str, kind: str, caption: str = "", name: str = ""
+    instance: SandboxInstance,
+    phone: str,
+    kind: str,
+    caption: str = "",
+    name: str = "",
+    file: tuple[bytes, str] | None = None,
 ) -> SandboxMessage:
     """A customer sends an image, a document or a voice note (which has no caption), in each
-    protocol's own shape: Evolution's `imageMessage`…, the Graph API's `type: image`…"""
+    protocol's own shape: Evolution's `imageMessage`…, the Graph API's `type: image`…
+
+    `file` is (its bytes, its type as the phone says); a small real one of the kind without
+    it (sandbox.media.sample). The sandbox keeps it for Conversa to fetch where the number's
+    protocol serves it: getBase64FromMediaMessage (Evolution) or the Graph API's media id."""
+    from conversa.sandbox import evolution_api, media  # both build on this module
+
     if kind not in MEDIA:
         raise SandboxError(400, f"kind must be one of {', '.join(MEDIA)}")
     if kind == "audio":
         caption = ""
+    data, data_type = file or media.sample(kind)
+    if instance.protocol == "cloud":
+        return cloud_customer_sends_media(instance, phone, kind, caption, name, data, data_type)
     message = record_inbound(instance, phone, name, kind, caption)
     mimetype, filename = MEDIA[kind]
-    media = {
+    mimetype = data_type if file else mimetype
+    evolution_api.store_media(message, data, data_type, filename)
+    wire = {
         "url": f"https://mmg.whatsapp.net/v/t62.7118-24/{secrets.token_hex(16)}.enc?mms3=true",
         "mimetype": mimetype,
-        "fileSha256": random_base64(),
-        "fileLength": str(random.randint(2_000, 900_000)),
+        "fileSha256": media.sha256_base64(data),
+        "fileLength": str(len(data)),
         "mediaKey": random_base64(),
         "fileEncSha256": random_base64(),
         "mediaKeyTimestamp": str(int(time.time())),
     }
-    graph = {"id": str(random.randint(10**15, 10**16 - 1)), "mime_type": mimetype}
-    graph["sha256"] = media["fileSha256"]
     if kind == "image":
-        media.update(height=1280, width=960)
+        wire.update(height=1280, width=960)
     elif kind == "document":
-        media.update(fileName=filename, title=filename, pageCount=1)
-        graph["filename"] = filename
+        wire.update(fileName=filename, title=filename, pageCount=1)
     else:
-        media.update(seconds=7, ptt=True)
-        graph["voice"] = True
+        wire.update(seconds=7, ptt=True)
     if caption:
-        media["caption"] = graph["caption"] = caption
+        wire["caption"] = caption
     message_type = f"{kind}Message"
-    content = {message_type: media}
+    content = {message_type: wire}
     if kind == "document" and caption:
         # WhatsApp wraps a document that has a caption.
         message_type = "documentWithCaptionMessage"
-        content = {message_type: {"message": {"documentMessage": media}}}
+        content = {message_type: {"message": {"documentMessage": wire}}}
     if instance.webhook_base64:
-        content["base64"] = base64.b64encode(secrets.token_bytes(48)).decode()
-    deliver_inbound(instance, message, content, message_type, {"type": kind, kind: graph})
+        content["base64"] = base64.b64encode(data).decode()
+    deliver_inbound(instance, message, content, message_type, {})
     return message
+
+
+def cloud_customer_sends_media(
+    instance: SandboxInstance,
+    phone: str,
+    kind: str,
+    caption: str,
+    name: str,
+    data: bytes,
+    mime_type: str,
+) -> SandboxMessage:
+    """customer_sends_media on a Cloud number: graph.customer_message, whose media id the
+    Graph API's routes serve (the sandbox's audio is a voice note)."""
+    from conversa.sandbox import graph  # graph builds on this module
+
+    content = {
+        "file": data,
+        "mime_type": mime_type,
+        "file_name": MEDIA[kind][1],
+        "caption": caption,
+        "profile_name": name,
+    }
+    message_id = graph.customer_message(
+        instance, phone, "voice" if kind == "audio" else kind, content
+    )
+    return SandboxMessage.objects.get(message_id=message_id)
 
 
 def random_base64() -> str:

@@ -3,6 +3,7 @@ from their bytes before any intent exists (a form error, never a 500), one inten
 through the engine, reactions on a customer's message, and blue ticks only when wanted."""
 
 import pytest
+from django.urls import reverse
 
 from conversa.accounts.models import OperationalEvent
 from conversa.engine.models import MessageIntent
@@ -39,8 +40,10 @@ def test_a_photo_and_a_document_from_the_composer_are_two_messages_with_the_capt
         assert handle.read() == samples.PNG
     keys = MessageIntent.objects.order_by("id").values_list("idempotency_key", flat=True)
     assert list(keys) == ["chat:tok-1:0", "chat:tok-1:1"]
-    # The thread beside the fresh composer shows the files.
-    assert "foto.png" in answer.content.decode() and "nota.pdf" in answer.content.decode()
+    # The thread beside the fresh composer shows the files: the photo's preview, the
+    # document's name.
+    page = answer.content.decode()
+    assert reverse("media-file", args=[stored.pk]) in page and "nota.pdf" in page
 
     again = [samples.upload("foto.png", samples.PNG), samples.upload("nota.pdf", samples.PDF)]
     compose(client, conversation, body="Segue", files=again, idempotency_key="tok-1")

@@ -411,6 +411,8 @@ def test_get_base64_opens_wrappers_and_says_when_the_file_is_gone(db, webhooks_s
         twin, CUSTOMER, "image", {"file": PNG, "mime_type": "image/png", "view_once": True}
     )
     old = simulator.customer_sends_media(twin, CUSTOMER, "image")
+    # The number's oldest files are forgotten (MEDIA_KEPT_PER_NUMBER): this one is gone.
+    SandboxMessageMedia.objects.filter(message=old).delete()
     from conversa.sandbox import evolution_chats
 
     fetched = evolution_chats.media_of(twin, {"key": {"id": once}})

@@ -6,11 +6,13 @@ import pytest
 
 from conversa.inbox.models import Message
 from conversa.numbers.models import Number
-from conversa.providers.base import InboundMessage
+from conversa.providers.base import InboundMessage, ProviderError
 from conversa.providers.cloud import CloudProvider
 from conversa.providers.evolution import EvolutionProvider
-from conversa.sandbox import simulator
-from conversa.sandbox.models import SandboxMessage
+from conversa.sandbox import graph, simulator
+from conversa.sandbox.media import sample
+from conversa.sandbox.models import SandboxMessage, SandboxMessageMedia
+from conversa.sandbox.provider import InProcessSandbox
 from tests.conftest import post_webhook
 
 CUSTOMER = "5511977776666"
@@ -92,9 +94,10 @@ def test_cloud_media_is_read_with_its_kind_and_caption(
     [item] = CloudProvider("http://graph").parse_webhook(
         Number(provider="cloud"), sent(webhooks_sent)
     )
+    # A Brazilian mobile's WhatsApp id has no ninth digit, as Meta writes it.
     assert (item.event.provider_message_id, item.event.phone, item.event.name) == (
         message.message_id,
-        CUSTOMER,
+        graph.wa_id(CUSTOMER),
         "Ana",
     )
     voice = kind == "audio" and wire[kind].get("voice") is True
@@ -152,7 +155,10 @@ def test_customer_page_sends_a_file_with_a_caption(
     assert (message.kind, message.text, message.from_me) == ("document", "Orçamento", False)
     assert webhooks_sent[0]["body"]["data"]["messageType"] == "documentWithCaptionMessage"
     chat = client.get(f"/sandbox/chat?instance={org.twin.name}&phone={CUSTOMER}")
-    assert "[document]" in chat.content.decode()
+    # The sandbox keeps the file (a small real PDF when none was chosen): offered as a download.
+    page = chat.content.decode()
+    assert f'class="sandbox-file" href="/sandbox/media/{message.message_id}" download' in page
+    assert client.get(f"/sandbox/media/{message.message_id}").content.startswith(b"%PDF-")
 
 
 def test_customer_page_refuses_an_unknown_file_kind(client, org):
@@ -162,3 +168,20 @@ def test_customer_page_refuses_an_unknown_file_kind(client, org):
 
     assert response.status_code == 422
     assert not SandboxMessage.objects.exists()
+
+
+def test_the_in_process_sandbox_answers_a_file_as_get_base64_does(db, org):
+    """SANDBOX_IN_PROCESS: the file without the HTTP, and the fault injector honoured."""
+    message = simulator.customer_sends_media(org.twin, CUSTOMER, "image")
+    InProcessSandbox.twins.clear()
+    provider = InProcessSandbox()
+
+    assert provider.fetch_media(org.number, message.message_id, {}).content == sample("image")[0]
+    SandboxMessageMedia.objects.filter(message=message).update(fail_next=1)
+    with pytest.raises(ProviderError) as failed:
+        provider.fetch_media(org.number, message.message_id, {})
+    with pytest.raises(ProviderError) as unknown:
+        provider.fetch_media(org.number, "3EB0UNKNOWN", {})
+
+    assert (failed.value.transient, failed.value.status) == (True, 503)
+    assert (unknown.value.transient, unknown.value.status) == (False, 400)

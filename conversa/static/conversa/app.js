@@ -369,3 +369,11 @@
     return { update: update, keydown: keydown, close: close };
   })();
 })();
+
+// A message's photo opens larger in its <dialog> (inbox/_attachment.html).
+document.addEventListener("click", function (e) {
+  var opener = e.target.closest && e.target.closest("[data-opens]");
+  if (!opener) return;
+  var dialog = document.getElementById(opener.getAttribute("data-opens"));
+  if (dialog && dialog.showModal) dialog.showModal();
+});
