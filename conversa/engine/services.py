@@ -21,6 +21,7 @@ from conversa.engine import gate, jobs, metrics, wakeup
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.errors import InvalidTransition
 from conversa.inbox import services as inbox
+from conversa.inbox.contacts import recipient
 from conversa.inbox.models import Contact, Conversation, Message
 from conversa.numbers import services as numbers
 from conversa.numbers.models import Number
@@ -345,18 +346,18 @@ def send(job: ExecutionJob) -> SendResult | ProviderError:
     started = time.monotonic()
     try:
         provider, template = get_provider(job.number), job.intent.template
+        # The phone; for a contact known only by a username, its id (Cloud API numbers).
+        to = recipient(job.contact, job.number)
         if template:
             return provider.send_template(
                 job.number,
-                job.contact.phone,
+                to,
                 template["name"],
                 template["language"],
                 template.get("variables") or [],
                 reference=job.reference,
             )
-        return provider.send_text(
-            job.number, job.contact.phone, job.intent.body, reference=job.reference
-        )
+        return provider.send_text(job.number, to, job.intent.body, reference=job.reference)
     except ProviderError as exc:
         return exc
     finally:
