@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
@@ -39,7 +39,7 @@ NOT_DIGITS = re.compile(r"\D")
 BR_MOBILE_NINE = re.compile(r"^55([1-9][1-9])9([6-9]\d{7})$")
 BR_MOBILE_EIGHT = re.compile(r"^55([1-9][1-9])([6-9]\d{7})$")
 # How many times a lookup is tried again after another process created the same person.
-ATTEMPTS = 4
+ATTEMPTS = 8
 
 
 @functools.lru_cache(maxsize=4096)
@@ -202,6 +202,7 @@ def resolve(
     if not ids:
         raise ValueError("a contact needs a phone, a linked id or a username id")
     name = (name or "")[:NAME_LENGTH]
+    contact = None
     for _attempt in range(ATTEMPTS):
         found, recorded = holders(org.pk, ids)
         if not found:
@@ -210,14 +211,28 @@ def resolve(
             except IntegrityError:
                 continue  # created meanwhile by another process: look again
         contact = found[0]
-        for other in found[1:]:
-            contact = merge.merge_contacts(
-                keep=contact, gone=other, reason="same_person", acting_member=acting_member
-            )
-        contact = record_identities(contact, ids, recorded, acting_member=acting_member)
-        fill(contact, phone=ids.phone, name=name)
-        return contact, False
-    raise IntegrityError("the contact's identifiers kept changing under this lookup")
+        if len(found) > 1:
+            for other in found[1:]:
+                contact = merge.merge_contacts(
+                    keep=contact, gone=other, reason="same_person", acting_member=acting_member
+                )
+            # Look again: another process may have merged one of them elsewhere meanwhile,
+            # taking identifiers this lookup saw with it.
+            continue
+        if not hold([contact.pk]):
+            continue  # merged away by another process since the lookup: look again
+        missing = [pair for pair in ids.pairs() if pair not in recorded]
+        if not missing:
+            break
+        if not record_identities(contact, missing):
+            # Another contact took one of them meanwhile (a process creating the same
+            # person): the next lookup finds both and merges them.
+            continue
+        break
+    if contact is None:
+        raise IntegrityError("the contact's identifiers kept changing under this lookup")
+    fill(contact, phone=ids.phone, name=name)
+    return contact, False
 
 
 def create_contact(org: Organization, ids: Identifiers, name: str) -> Contact:
@@ -230,43 +245,43 @@ def create_contact(org: Organization, ids: Identifiers, name: str) -> Contact:
     return contact
 
 
-def record_identities(
-    contact: Contact,
-    ids: Identifiers,
-    recorded: set[tuple[str, str]],
-    *,
-    acting_member: Member | None = None,
-) -> Contact:
-    """Add the identifiers the contact lacks. One another contact took meanwhile (a process
-    creating the same person) makes that contact this one's: merged, the older kept."""
-    missing = [pair for pair in ids.pairs() if pair not in recorded]
+def hold(contact_ids: list[int]) -> set[int]:
+    """Keep these contacts from being merged away until the transaction ends, and return those
+    that still exist.
+
+    A merge locks both contacts FOR UPDATE before moving their rows and deleting one. Rows
+    that point at a contact take their lock only when the transaction commits (Django's
+    foreign keys are deferred), too late: a message stored for a contact being merged away
+    would fail at commit. FOR KEY SHARE (PostgreSQL) waits for a merge in progress and blocks
+    a new one, and never blocks another message of the same contact. SQLite runs one writing
+    transaction at a time: nothing to hold there.
+    """
+    if not contact_ids:
+        return set()
+    if connection.vendor != "postgresql":
+        return set(Contact.objects.filter(pk__in=contact_ids).values_list("pk", flat=True))
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    with connection.cursor() as cursor:
+        # Only the table's quoted name is formatted in; the ids are parameters.
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE",  # noqa: S608
+            [list(contact_ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def record_identities(contact: Contact, missing: list[tuple[str, str]]) -> bool:
+    """Add identifiers the contact lacks; False when another contact holds one of them."""
     if not missing:
-        return contact
+        return True
     rows = [
         ContactIdentity(
             organization_id=contact.organization_id, contact=contact, kind=kind, value=value
         )
         for kind, value in missing
     ]
-    inserted = {
-        (row.kind, row.value) for row in insert_new(rows, ["organization", "kind", "value"])
-    }
-    taken = [pair for pair in missing if pair not in inserted]
-    if not taken:
-        return contact
-    others = (
-        ContactIdentity.objects.filter(
-            identity_filter(taken), organization_id=contact.organization_id
-        )
-        .exclude(contact_id=contact.pk)
-        .select_related("contact")
-    )
-    for other in sorted({i.contact for i in others}, key=lambda c: (c.created_at, c.pk)):
-        keep, gone = sorted([contact, other], key=lambda c: (c.created_at, c.pk))
-        contact = merge.merge_contacts(
-            keep=keep, gone=gone, reason="same_person", acting_member=acting_member
-        )
-    return contact
+    inserted = insert_new(rows, ["organization", "kind", "value"])
+    return len(inserted) == len(rows)
 
 
 def fill(contact: Contact, *, phone: str = "", name: str = "") -> None:
@@ -391,8 +406,8 @@ def contacts_for_batch(
 
     `senders` are (organization id, phone as the provider gave it, pushed name). Returns
     (organization id, phone as given) → contact; the ids of the contacts created; and the
-    senders whose phone points at two contacts (to be merged), which the caller resolves one
-    at a time with `find_or_create_contact`. A contact created by another process at the
+    senders whose phone points at two contacts (to be merged) or at one merged away meanwhile,
+    which the caller resolves one at a time with `find_or_create_contact`. A contact created by another process at the
     same moment makes the insert raise IntegrityError (the caller's cue to go one at a time).
     """
     wanted: dict[tuple[int, str], str] = {}
@@ -427,6 +442,10 @@ def contacts_for_batch(
             conflicting.add((org_id, phone))
         elif owners:
             found[(org_id, phone)] = next(iter(owners.values()))
+    alive = hold([contact.pk for contact in found.values()])
+    for key in [key for key, contact in found.items() if contact.pk not in alive]:
+        del found[key]  # merged away since the lookup: one at a time finds where it went
+        conflicting.add(key)
     missing = [key for key in names if key not in found and key not in conflicting]
     created = Contact.objects.bulk_create(
         Contact(organization_id=org_id, phone=phone, name=names[(org_id, phone)])

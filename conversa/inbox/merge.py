@@ -83,7 +83,9 @@ def merge_contacts(
             ["organization", "kind", "value"],
         )
     gone_pk, gone_label = gone.pk, {"name": gone.name, "phone": gone.display_phone}
-    gone.delete()
+    # Not Django's delete, which would cascade to whatever still points at it: every row was
+    # moved above, and one that was not (a bug) must fail the merge, not vanish with it.
+    Contact.objects.filter(pk=gone.pk)._raw_delete(Contact.objects.db)
     if gone.phone and not keep.phone:
         # After the delete: the phone is unique per organization.
         keep.phone = gone.phone
@@ -150,7 +152,7 @@ def fold(newer: Conversation, *, into: Conversation) -> None:
         last_message_at=max(newer.last_message_at, into.last_message_at),
         last_inbound_at=max(latest) if latest else None,
     )
-    newer.delete()
+    Conversation.objects.filter(pk=newer.pk)._raw_delete(Conversation.objects.db)
 
 
 def pointing_at(model: type[models.Model]) -> list:
