@@ -187,9 +187,12 @@ def find_or_create_contact(
        Another process creating the same person at the same moment makes the database refuse
        one of the two inserts (the contact's unique phone, an identity's unique value): the
        loser rolls back its savepoint and looks again, finding the winner's rows.
-    3. Found: two or more contacts are one person, merged into the oldest; the identifiers
-       not yet recorded are added (`record_identities`, which merges again if another contact
-       took one meanwhile). A pushed name fills an empty one, an empty phone is filled.
+    3. Two or more found are one person: merged into the oldest, then looked up again (a
+       merge in another process may have moved what this lookup saw).
+    4. One found: held against merges until the transaction ends (`hold`), and the
+       identifiers it lacks recorded; one another contact took meanwhile (a process creating
+       the same person) means looking again, which finds both and merges them. A pushed name
+       fills an empty one, and so does the phone.
     """
     ids = Identifiers.of(phone=phone, lid=lid, user_id=user_id)
     return resolve(org, ids, name=name, acting_member=acting_member)
