@@ -409,8 +409,8 @@ def contacts_for_batch(
 
     `senders` are (organization id, phone as the provider gave it, pushed name). Returns
     (organization id, phone as given) → contact; the ids of the contacts created; and the
-    senders whose phone points at two contacts (to be merged) or at one merged away meanwhile,
-    which the caller resolves one at a time with `find_or_create_contact`. A contact created by another process at the
+    senders whose phone points at two contacts (to be merged), which the caller resolves one at
+    a time with `find_or_create_contact`. A contact created by another process at the
     same moment makes the insert raise IntegrityError (the caller's cue to go one at a time).
     """
     wanted: dict[tuple[int, str], str] = {}
@@ -445,10 +445,9 @@ def contacts_for_batch(
             conflicting.add((org_id, phone))
         elif owners:
             found[(org_id, phone)] = next(iter(owners.values()))
-    alive = hold([contact.pk for contact in found.values()])
-    for key in [key for key, contact in found.items() if contact.pk not in alive]:
-        del found[key]  # merged away since the lookup: one at a time finds where it went
-        conflicting.add(key)
+    # No `hold` here, to keep the known senders' batch at one query: a contact merged away
+    # before the batch commits fails the commit (its rows' deferred foreign keys), and the
+    # caller applies the batch again one message at a time, which finds where it went.
     missing = [key for key in names if key not in found and key not in conflicting]
     created = Contact.objects.bulk_create(
         Contact(organization_id=org_id, phone=phone, name=names[(org_id, phone)])
