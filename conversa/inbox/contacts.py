@@ -189,10 +189,10 @@ def find_or_create_contact(
        loser rolls back its savepoint and looks again, finding the winner's rows.
     3. Two or more found are one person: merged into the oldest, then looked up again (a
        merge in another process may have moved what this lookup saw).
-    4. One found: held against merges until the transaction ends (`hold`), and the
-       identifiers it lacks recorded; one another contact took meanwhile (a process creating
-       the same person) means looking again, which finds both and merges them. A pushed name
-       fills an empty one, and so does the phone.
+    4. One found: the identifiers it lacks are recorded (one another contact took meanwhile,
+       a process creating the same person, means looking again, which finds both and merges
+       them), then it is held against merges until the transaction ends (`hold`). A pushed
+       name fills an empty one, and so does the phone.
     """
     ids = Identifiers.of(phone=phone, lid=lid, user_id=user_id)
     return resolve(org, ids, name=name, acting_member=acting_member)
@@ -222,16 +222,14 @@ def resolve(
             # Look again: another process may have merged one of them elsewhere meanwhile,
             # taking identifiers this lookup saw with it.
             continue
-        if not hold([contact.pk]):
-            continue  # merged away by another process since the lookup: look again
         missing = [pair for pair in ids.pairs() if pair not in recorded]
-        if not missing:
+        if not missing and hold([contact.pk]):
             break
-        if not record_identities(contact, missing):
-            # Another contact took one of them meanwhile (a process creating the same
-            # person): the next lookup finds both and merges them.
-            continue
-        break
+        if missing and record_and_hold(contact, missing):
+            break
+        # Merged away by another process since the lookup, or another contact took one of
+        # the identifiers meanwhile (a process creating the same person): look again, which
+        # finds where it went, or both, and merges them.
     if contact is None:
         raise IntegrityError("the contact's identifiers kept changing under this lookup")
     fill(contact, phone=ids.phone, name=name)
@@ -271,6 +269,24 @@ def hold(contact_ids: list[int]) -> set[int]:
             [list(contact_ids)],
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+class Taken(Exception):
+    pass
+
+
+def record_and_hold(contact: Contact, missing: list[tuple[str, str]]) -> bool:
+    """Record the identifiers and hold the contact, or neither (a savepoint): rows added for a
+    contact merged away meanwhile would fail the transaction's commit. The hold comes last,
+    once no merge is left to do: a process holding one contact while merging another could
+    wait on a process doing the same the other way round."""
+    try:
+        with transaction.atomic():
+            if not record_identities(contact, missing) or not hold([contact.pk]):
+                raise Taken
+    except Taken:
+        return False
+    return True
 
 
 def record_identities(contact: Contact, missing: list[tuple[str, str]]) -> bool:
