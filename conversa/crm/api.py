@@ -24,7 +24,7 @@ from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crm import automations, followups, services
 from conversa.crm.models import Automation, AutomationStep, FollowUp, Lead, Pipeline, Stage
 from conversa.errors import Conflict, Forbidden, Refused
-from conversa.inbox import services as inbox
+from conversa.inbox import contacts
 from conversa.inbox.models import Contact, Tag
 from conversa.numbers.models import Number
 
@@ -285,7 +285,9 @@ def create_lead(request: HttpRequest, payload: LeadIn):
     if payload.contact_id is not None:
         contact = get_for_org_or_404(request.org, Contact, pk=payload.contact_id)
     elif payload.phone:
-        contact = inbox.upsert_contact(request.org, payload.phone.lstrip("+"), payload.name)
+        contact, _created = contacts.find_or_create_contact(
+            request.org, phone=payload.phone, name=payload.name, acting_member=request.member
+        )
     else:
         raise Refused("Give contact_id or phone")
     owner = member_or_404(request, payload.owner_id)

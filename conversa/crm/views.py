@@ -27,7 +27,7 @@ from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crm import services
 from conversa.crm.models import Lead, Pipeline, Stage
 from conversa.errors import NotFound, Refused
-from conversa.inbox import services as inbox
+from conversa.inbox import contacts
 from conversa.inbox.models import Conversation
 from conversa.web import number, operator_view, refused
 
@@ -255,7 +255,12 @@ def new_lead(request):
     if not errors:
         try:
             with transaction.atomic():
-                contact, _created = inbox.find_or_create_contact(request.org, digits, draft["name"])
+                contact, _created = contacts.find_or_create_contact(
+                    request.org,
+                    phone=draft["phone"],
+                    name=draft["name"],
+                    acting_member=request.member,
+                )
                 lead = services.create_lead(
                     contact,
                     stage,

@@ -12,7 +12,7 @@ from conversa.engine import services
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.engine.queries import filter_intents, timeline
 from conversa.errors import InvalidTransition
-from conversa.inbox import services as inbox
+from conversa.inbox import contacts
 from conversa.numbers.models import Number
 
 router = Router(tags=["engine"])
@@ -155,7 +155,9 @@ def create_intent(
     template = payload.template.dict() if payload.template else None
     intent, created = services.create_intent(
         request.org,
-        contact=inbox.upsert_contact(request.org, payload.phone.lstrip("+")),
+        contact=contacts.find_or_create_contact(
+            request.org, phone=payload.phone, acting_member=request.member
+        )[0],
         body=payload.body or template_preview(template),
         template=template,
         origin=MessageIntent.Origin.API,

@@ -20,10 +20,12 @@ id for the audit.
 import logging
 
 from conversa.engine.models import ExecutionJob, MessageIntent
+from conversa.inbox import contacts
 from conversa.inbox import services as inbox
-from conversa.inbox.models import Attachment, Contact, ContactIdentity, Message
+from conversa.inbox.contacts import recipient
+from conversa.inbox.models import Attachment, Contact, Message
 from conversa.providers.base import MEDIA_KINDS, OutboundContent, ProviderError, SendResult
-from conversa.realtime import events, publisher
+from conversa.realtime import events
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +51,14 @@ def dispatch(provider, job: ExecutionJob) -> SendResult:
         if not hasattr(provider, "send_content"):
             raise ProviderError("this provider sends text only", transient=False)
         return provider.send_content(
-            job.number, job.contact.phone, outbound(intent), reference=job.reference
+            job.number,
+            recipient(job.contact, job.number),
+            outbound(intent),
+            reference=job.reference,
         )
-    return provider.send_text(job.number, job.contact.phone, intent.body, reference=job.reference)
+    return provider.send_text(
+        job.number, recipient(job.contact, job.number), intent.body, reference=job.reference
+    )
 
 
 def outbound(intent: MessageIntent) -> OutboundContent:
@@ -181,22 +188,11 @@ def record_wa_ids(answered: list[tuple[ExecutionJob, SendResult | ProviderError]
         if not isinstance(outcome, SendResult) or not outcome.wa_id:
             continue
         wa_id = "".join(ch for ch in outcome.wa_id if ch.isdigit())[:20]
-        if wa_id and wa_id != job.contact.phone:
+        if wa_id and wa_id != job.contact.phone and job.contact.phone:
             record_wa_id(job.contact, wa_id)
 
 
 def record_wa_id(contact: Contact, wa_id: str) -> None:
-    """Add the phone identity `wa_id` to `contact`, unless a contact holds it already (linking
-    two contacts is a merge, which the identity service decides)."""
-    ContactIdentity.objects.bulk_create(
-        [
-            ContactIdentity(
-                organization_id=contact.organization_id,
-                contact=contact,
-                kind=ContactIdentity.Kind.PHONE,
-                value=wa_id,
-            )
-        ],
-        ignore_conflicts=True,
-    )
-    publisher.publish(contact.organization_id, events.ContactUpdated(contact_ids=[contact.pk]))
+    """`wa_id` is the contact's WhatsApp id too: recorded, and a contact already known by it
+    becomes one with this one (`contacts.link_identities`)."""
+    contacts.link_identities(contact.organization, phone=contact.phone, new_phone=wa_id)

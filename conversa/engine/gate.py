@@ -18,6 +18,7 @@ from django.db.models import Count, Max, Q
 from django.utils.translation import gettext_noop
 
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
+from conversa.inbox.contacts import user_ids_of
 from conversa.inbox.models import Conversation
 from conversa.numbers.models import Number
 
@@ -64,6 +65,9 @@ class Facts:
     # A pre-approved template rather than free text: only Cloud API numbers can send one.
     is_template: bool = False
     templates_supported: bool = False
+    # Whether the number can address the contact: by phone, or (Cloud API numbers only) by
+    # the username id of a contact known by no phone.
+    contact_reachable: bool = True
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,15 @@ def check_kill_switch(origin: str, facts: Facts) -> Verdict | None:
 def check_contact(origin: str, facts: Facts) -> Verdict | None:
     if facts.contact_blocked:
         return Verdict(BLOCK, "contact_blocked", gettext_noop("The contact is blocked"))
+    if not facts.contact_reachable:
+        return Verdict(
+            BLOCK,
+            "no_phone",
+            gettext_noop(
+                "The contact has no phone number: only a WhatsApp Cloud API number can write "
+                "to someone known by their username"
+            ),
+        )
     if facts.contact_opted_out and origin in UNSOLICITED_ORIGINS:
         return Verdict(
             BLOCK,
@@ -316,6 +329,7 @@ class NumberFacts:
         self.now = now
         self.counts: dict[int, tuple[int, int]] = {}
         self.inbound: dict[tuple[int, int], datetime | None] = {}
+        self.user_ids: dict[int, str] = {}
 
     def get(self, number: Number, time_zone: str) -> tuple[int, int]:
         if not (number.hourly_quota or number.daily_quota):
@@ -337,6 +351,16 @@ class NumberFacts:
             .annotate(last=Max("last_inbound_at"))
         )
         self.inbound.update({(contact, number): last for contact, number, last in latest})
+
+    def read_user_ids(self, contacts: list) -> None:
+        """The username ids of the contacts known by no phone, in one query (none when every
+        contact has a phone, the usual case)."""
+        self.user_ids.update(user_ids_of({c.pk for c in contacts if not c.phone}))
+
+    def reachable(self, contact, number: Number) -> bool:
+        if contact.phone:
+            return True
+        return number.provider == Number.Provider.CLOUD and contact.pk in self.user_ids
 
     def last_inbound(self, contact_id: int, number: Number) -> datetime | None:
         """When the contact last wrote to this number (for the 24-hour window)."""
@@ -374,6 +398,7 @@ def facts_for(intent: MessageIntent, number: Number, sends: NumberFacts) -> Fact
         last_inbound_at=sends.last_inbound(contact.pk, number) if window_required else None,
         is_template=bool(intent.template),
         templates_supported=is_cloud,
+        contact_reachable=sends.reachable(contact, number),
     )
 
 
@@ -428,6 +453,7 @@ def evaluate_many(
     )
     sends = NumberFacts(now)
     sends.read_inbound({i.contact_id for i in fresh.values()}, list(numbers.values()))
+    sends.read_user_ids([i.contact for i in fresh.values()])
     decisions = []
     for intent, number_id in pairs:
         current = fresh[intent.pk]

@@ -24,8 +24,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from conversa.accounts.services import record as timeline
+from conversa.inbox import contacts
 from conversa.inbox import services as inbox
-from conversa.inbox.models import Contact, ContactIdentity, Conversation, Message
+from conversa.inbox.models import Contact, Conversation, Message
 from conversa.numbers.models import Number
 from conversa.providers.base import IdentityUpdate, InboundMessage, MessageChange
 from conversa.providers.models import ProviderEvent
@@ -249,24 +250,11 @@ def store_sent_from_phone(number: Number, event: InboundMessage) -> Message | No
 
 
 def sender_contact(number: Number, *, phone: str, lid: str = "", user_id: str = "") -> Contact:
-    """The contact a phone message went to: by phone, else by a linked or username id it was
-    seen with (created when new). The identity resolution (`contacts.find_or_create_contact`)
-    replaces this when merged."""
-    org = number.organization
-    if phone:
-        return inbox.find_or_create_contact(org, phone)[0]
-    identities = [(ContactIdentity.Kind.LID, lid), (ContactIdentity.Kind.USER_ID, user_id)]
-    identities = [(kind, value) for kind, value in identities if value]
-    for kind, value in identities:
-        found = ContactIdentity.objects.filter(organization=org, kind=kind, value=value).first()
-        if found is not None:
-            return found.contact
-    contact = Contact.objects.create(organization=org, phone="")
-    ContactIdentity.objects.bulk_create(
-        ContactIdentity(organization=org, contact=contact, kind=kind, value=value)
-        for kind, value in identities
-    )
-    return contact
+    """The contact a phone message went to, by any identifier it was seen with (created when
+    new; contacts.find_or_create_contact)."""
+    return contacts.find_or_create_contact(
+        number.organization, phone=phone, lid=lid, user_id=user_id
+    )[0]
 
 
 def absorb_echoes(sent: list[tuple[Message, str]]) -> list[Message]:
@@ -308,30 +296,14 @@ def take_over_echoes(echoes: list[Message], sent: list[tuple[Message, str]]) -> 
 
 
 def apply_identity_update(number: Number, event: IdentityUpdate) -> None:
-    """The provider linked identifiers of one person. Minimal: a number change moves the
-    contact to its new number (when no other contact holds it) with an audit entry; a lid or
-    username id seen with a phone is remembered on that phone's contact. Merging two contacts
-    is the identity resolution's (`contacts.link_identities`), which replaces this when merged.
-    """
-    org = number.organization
-    contact = None
-    if event.phone:
-        contact = Contact.objects.filter(organization=org, phone=event.phone).first()
-    if contact is None:
-        return
-    if event.new_phone and event.new_phone != contact.phone:
-        taken = Contact.objects.filter(organization=org, phone=event.new_phone).exists()
-        if not taken:
-            previous, contact.phone = contact.phone, event.new_phone
-            contact.save(update_fields=["phone"])
-            timeline(org.pk, "contact.number_changed", contact, label="provider", previous=previous)
-    identities = [
-        (ContactIdentity.Kind.PHONE, contact.phone),
-        (ContactIdentity.Kind.LID, event.lid),
-        (ContactIdentity.Kind.USER_ID, event.user_id),
-    ]
-    for kind, value in identities:
-        if value:
-            ContactIdentity.objects.get_or_create(
-                organization=org, kind=kind, value=value, defaults={"contact": contact}
-            )
+    """The provider linked identifiers of one person (contacts.link_identities): a number
+    change moves the contact to its new number with an audit entry; identifiers seen
+    together make one contact."""
+    contacts.link_identities(
+        number.organization,
+        phone=event.phone,
+        lid=event.lid,
+        user_id=event.user_id,
+        new_phone=event.new_phone,
+        reason=event.reason,
+    )

@@ -79,6 +79,13 @@ class Contact(OrgOwned):
     def display_phone(self) -> str:
         return f"+{self.phone}" if self.phone else ""
 
+    @property
+    def identifiers(self) -> list["ContactIdentity"]:
+        """Every identifier the contact was seen with, phones first, as pages list them."""
+        return sorted(
+            self.identities.all(), key=lambda i: (ContactIdentity.ORDER.get(i.kind, 9), i.value)
+        )
+
 
 class ContactIdentity(OrgOwned):
     """One identifier a contact was seen with. Unique per organization: a second contact
@@ -100,6 +107,18 @@ class ContactIdentity(OrgOwned):
                 fields=["organization", "kind", "value"], name="contact_identity_unique"
             )
         ]
+
+    # The words pages show (the choices' longer labels name them in forms and the API).
+    LABELS = {Kind.PHONE: _("Phone"), Kind.LID: _("Linked id"), Kind.USER_ID: _("Username id")}
+    ORDER = {Kind.PHONE: 0, Kind.LID: 1, Kind.USER_ID: 2}
+
+    @property
+    def label(self) -> str:
+        return str(self.LABELS.get(self.kind, self.kind))
+
+    @property
+    def display_value(self) -> str:
+        return f"+{self.value}" if self.kind == self.Kind.PHONE else self.value
 
 
 class Queue(OrgOwned):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
 from conversa.bulk import set_column
-from conversa.inbox import deadlines, media, message_changes, ownership
+from conversa.inbox import contacts, deadlines, media, message_changes, ownership
 from conversa.inbox.models import Attachment, Contact, Conversation, Message, Queue
 from conversa.numbers.models import Number
 from conversa.providers.base import InboundMessage, MessageChange, StatusUpdate
@@ -20,21 +20,8 @@ from conversa.realtime import events, publisher
 
 
 def upsert_contact(org: Organization, phone: str, name: str = "") -> Contact:
-    """The contact with this number, created on first sight; a pushed name fills an empty one."""
-    return find_or_create_contact(org, phone, name)[0]
-
-
-def find_or_create_contact(org: Organization, phone: str, name: str = "") -> tuple[Contact, bool]:
-    """The contact with this number and whether this call created it (as `upsert_contact`)."""
-    # A pushed name longer than the column is not worth refusing a customer's message over.
-    name = name[: Contact._meta.get_field("name").max_length]
-    contact, created = Contact.objects.get_or_create(
-        organization=org, phone=phone, defaults={"name": name}
-    )
-    if not created and name and not contact.name:
-        contact.name = name
-        contact.save(update_fields=["name"])
-    return contact, created
+    """The contact with this number, created on first sight (`contacts.find_or_create_contact`)."""
+    return contacts.upsert_contact(org, phone, name)
 
 
 def current_conversation(number: Number, contact: Contact) -> Conversation:
@@ -79,8 +66,9 @@ def store_message(number: Number, event: InboundMessage) -> tuple[Message | None
     the same provider id stores nothing: (None, False). What follows a customer's message is
     `conversa.inbound.consequences.customer_wrote`'s, not the inbox's.
 
-    1. Upsert the contact and its conversation (both held unique by the database, so two
-       processes receiving a new contact's first messages at once make one of each).
+    1. Find or create the contact by its identifiers (phone, linked id, username id) and its
+       conversation (all held unique by the database, so two processes receiving a new
+       contact's first messages at once make one of each).
     2. Insert the message; the unique (number, provider_message_id) refuses a second copy, so
        two deliveries of one webhook racing each other still store one row.
     3. A media message gets its attachment (`media.attachment_for`): stored now if the
@@ -90,7 +78,9 @@ def store_message(number: Number, event: InboundMessage) -> tuple[Message | None
     """
     org = number.organization
     now = timezone.now()
-    contact, new_contact = find_or_create_contact(org, event.phone, event.name)
+    contact, new_contact = contacts.find_or_create_contact(
+        org, phone=event.phone, lid=event.lid, user_id=event.user_id, name=event.name
+    )
     if new_contact:
         # No other transaction can see this contact before ours commits, so none can have opened
         # a conversation with it: no lookup, no savepoint (the inbound path's hot case).
@@ -410,83 +400,84 @@ def store_messages(
     is new. Rows are inserted without ignoring conflicts: if another process races this batch
     (the same message, a new contact's first thread), a unique constraint raises IntegrityError
     and the caller applies the batch one message at a time with `store_message` instead.
+    Senders known by more than a phone (a linked id, a username id), and phones that point at
+    two contacts (to be merged), go through `store_message` here, one at a time.
     """
     if not arrivals:
         return [], set()
     now = timezone.now()
-    contacts, new_contacts = contacts_for(arrivals)
-    threads = threads_for(arrivals, contacts, now)
-    messages = Message.objects.bulk_create(
-        inbound_message(number, threads[(number.pk, event.phone)], event, now)
-        for number, event in arrivals
+    usual = [(n, e) for n, e in arrivals if e.phone and not e.lid and not e.user_id]
+    # Senders whose phone points at two contacts are left out of `contact_of`: below, they go
+    # one at a time, which merges them.
+    contact_of, new_contacts, _conflicting = contacts.contacts_for_batch(
+        [(number.organization_id, event.phone, event.name) for number, event in usual]
     )
-    Attachment.objects.bulk_create(
-        attachment
-        for message, (_, event) in zip(messages, arrivals, strict=True)
-        if (attachment := media.attachment_for(message, event.content)) is not None
-    )
-    count_unread(messages, now)
-    customer_opened(list({t.pk: t for t in threads.values()}.values()), now)
-    for number in {number.pk: number for number, _ in arrivals}.values():
-        touch_activity(number, now)
-    message_changes.apply_early_changes(messages)
+    unusual = [
+        (n, e)
+        for n, e in arrivals
+        if (n.organization_id, e.phone) not in contact_of or e.lid or e.user_id or not e.phone
+    ]
+    usual = [(n, e) for n, e in usual if (n.organization_id, e.phone) in contact_of]
+    messages: list[Message] = []
+    if usual:
+        senders = {
+            (number.pk, contact_of[(number.organization_id, event.phone)].pk): (
+                number,
+                contact_of[(number.organization_id, event.phone)],
+            )
+            for number, event in usual
+        }
+        threads = threads_for(senders, now)
+        messages = Message.objects.bulk_create(
+            inbound_message(
+                number,
+                threads[(number.pk, contact_of[(number.organization_id, event.phone)].pk)],
+                event,
+                now,
+            )
+            for number, event in usual
+        )
+        Attachment.objects.bulk_create(
+            attachment
+            for message, (_, event) in zip(messages, usual, strict=True)
+            if (attachment := media.attachment_for(message, event.content)) is not None
+        )
+        count_unread(messages, now)
+        message_changes.apply_early_changes(messages)
+        customer_opened(list({t.pk: t for t in threads.values()}.values()), now)
+        for number in {number.pk: number for number, _ in usual}.values():
+            touch_activity(number, now)
+    for number, event in unusual:
+        message, new_contact = store_message(number, event)
+        if message is not None:
+            messages.append(message)
+            if new_contact:
+                new_contacts.add(message.conversation.contact_id)
     return messages, new_contacts
 
 
-def contacts_for(
-    arrivals: list[tuple[Number, InboundMessage]],
-) -> tuple[dict[tuple[int, str], Contact], set[int]]:
-    """(organization, phone) → contact for every sender, created for those seen the first time;
-    and the ids of those created."""
-    names: dict[tuple[int, str], str] = {}
-    for number, event in arrivals:
-        key = (number.organization_id, event.phone)
-        names[key] = names.get(key) or event.name[: Contact._meta.get_field("name").max_length]
-    found = {}
-    for org_id in {org_id for org_id, _ in names}:
-        phones = [phone for o, phone in names if o == org_id]
-        for contact in Contact.objects.filter(organization_id=org_id, phone__in=phones):
-            found[(org_id, contact.phone)] = contact
-    missing = [
-        Contact(organization_id=org_id, phone=phone, name=names[(org_id, phone)])
-        for org_id, phone in names
-        if (org_id, phone) not in found
-    ]
-    created = Contact.objects.bulk_create(missing)
-    for contact in created:
-        found[(contact.organization_id, contact.phone)] = contact
-    for key, contact in found.items():
-        if names[key] and not contact.name:
-            contact.name = names[key]
-            contact.save(update_fields=["name"])
-    return found, {contact.pk for contact in created}
-
-
 def threads_for(
-    arrivals: list[tuple[Number, InboundMessage]], contacts: dict, now: datetime
-) -> dict[tuple[int, str], Conversation]:
-    """(number, phone) → the conversation each message goes to, as `current_conversation`
-    chooses: the unresolved one, else the latest resolved within the organization's reopen
-    window (reopened by `count_unread`), else a new one."""
-    wanted = {(number.pk, event.phone): number for number, event in arrivals}
+    senders: dict[tuple[int, int], tuple[Number, Contact]], now: datetime
+) -> dict[tuple[int, int], Conversation]:
+    """(number id, contact id) → the conversation each message goes to, as
+    `current_conversation` chooses: the unresolved one, else the latest resolved within the
+    organization's reopen window (reopened by `count_unread`), else a new one."""
     # The numbers come with their organization (the webhook front door reads them together).
     cutoffs = {
         number.organization_id: Conversation.reopen_cutoff(
             number.organization.reopen_window_hours, now
         )
-        for number in wanted.values()
+        for number, _ in senders.values()
     }
-    contact_of = {key: contacts[(number.organization_id, key[1])] for key, number in wanted.items()}
-    key_of_pair = {(key[0], contact.pk): key for key, contact in contact_of.items()}
     existing = Conversation.objects.filter(
         Conversation.continued_by_customer(min(cutoffs.values())),
-        number_id__in={number_id for number_id, _ in wanted},
-        contact_id__in={c.pk for c in contact_of.values()},
+        number_id__in={number_id for number_id, _ in senders},
+        contact_id__in={contact_id for _, contact_id in senders},
     ).order_by("id")
-    chosen: dict[tuple[int, str], Conversation] = {}
+    chosen: dict[tuple[int, int], Conversation] = {}
     for conversation in existing:
-        key = key_of_pair.get((conversation.number_id, conversation.contact_id))
-        if key is None:
+        key = (conversation.number_id, conversation.contact_id)
+        if key not in senders:
             continue
         if not conversation.is_continued_by_customer(cutoffs[conversation.organization_id]):
             continue
@@ -494,14 +485,15 @@ def threads_for(
         resolved = conversation.status == Conversation.Status.RESOLVED
         if best is None or not resolved or best.status == Conversation.Status.RESOLVED:
             chosen[key] = conversation
-    routes = routes_for(list(wanted.values()), now)
+    numbers = list({number.pk: number for number, _ in senders.values()}.values())
+    routes = routes_for(numbers, now)
     created = Conversation.objects.bulk_create(
-        new_conversation(wanted[key], contact, routes, now)
-        for key, contact in contact_of.items()
+        new_conversation(number, contact, routes, now)
+        for key, (number, contact) in senders.items()
         if key not in chosen
     )
     for conversation in created:
-        chosen[key_of_pair[(conversation.number_id, conversation.contact_id)]] = conversation
+        chosen[(conversation.number_id, conversation.contact_id)] = conversation
     return chosen
 
 

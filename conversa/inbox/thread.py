@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from conversa.accounts.models import Member, OperationalEvent
 from conversa.accounts.scoping import scoped
-from conversa.inbox import deadlines, kinds
+from conversa.inbox import deadlines, kinds, merge
 from conversa.inbox.models import Conversation, Queue
 from conversa.numbers.models import Number
 
@@ -120,6 +120,13 @@ def event_text(event: OperationalEvent, members: dict, queues: dict) -> tuple[st
     if verb == "untagged":
         text = _("%(actor)s removed the tag “%(tag)s”")
         return text % {"actor": actor, "tag": data.get("name")}, ""
+    if verb == "number_changed":
+        text = _("The customer changed their number from %(old)s to %(new)s")
+        return text % {"old": data.get("from") or "?", "new": data.get("to") or "?"}, ""
+    if verb == "contact_merged":
+        who = data.get("name") or data.get("phone") or "?"
+        text = _("Merged with the contact %(who)s: %(reason)s")
+        return text % {"who": who, "reason": merge.reason_text(data.get("reason", ""))}, ""
     return "", ""
 
 

@@ -1,0 +1,246 @@
+"""One person, one contact: normalized phones, every identifier kept, contacts found twice
+merged (issue 15, item 2)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from conversa.accounts.models import OperationalEvent
+from conversa.inbound import consequences
+from conversa.inbox import contacts, services, thread
+from conversa.inbox.models import Contact, ContactIdentity, Conversation, Message
+from conversa.providers.base import InboundMessage
+from conversa.sandbox import simulator
+
+
+def identities(contact: Contact) -> set[tuple[str, str]]:
+    return set(contact.identities.values_list("kind", "value"))
+
+
+def arrives(org, *, phone="", lid="", user_id="", text="Oi", name="Cliente", number=None):
+    return consequences.receive_message(
+        number or org.number,
+        InboundMessage(
+            provider_message_id=simulator.new_message_id(),
+            phone=phone,
+            name=name,
+            kind="text",
+            body=text,
+            lid=lid,
+            user_id=user_id,
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("5511988887777", "5511988887777"),
+        ("+55 (11) 98888-7777", "5511988887777"),
+        ("0055 11 98888 7777", "5511988887777"),
+        ("11 98888-7777", "5511988887777"),  # typed in Brazil, without the country code
+        ("(11) 3222-3333", "551132223333"),  # a landline
+        ("551188887777", "551188887777"),  # an old mobile without its ninth digit: possible
+        ("12025550123", "12025550123"),
+        ("+1 202 555 0123", "12025550123"),
+        ("4915112345678", "4915112345678"),
+        ("", ""),
+        ("abc", ""),
+        ("12", ""),
+        ("55119000", ""),
+        ("+" + "9" * 30, ""),
+        ("1" * 100, ""),
+    ],
+)
+def test_phones_normalize_to_e164_digits(raw, normalized):
+    assert contacts.normalize_phone(raw) == normalized
+
+
+def test_brazilian_mobiles_have_a_form_with_and_without_the_ninth_digit():
+    assert contacts.phone_variants("5511988887777") == ["551188887777"]
+    assert contacts.phone_variants("551188887777") == ["5511988887777"]
+    assert contacts.phone_variants("551132223333") == []  # landlines have one form
+    assert contacts.phone_variants("12025550123") == []
+    assert contacts.phone_variants("") == []
+
+
+def test_a_number_the_library_does_not_know_still_gets_its_message_stored(org):
+    message = arrives(org, phone="55119000")
+    assert message.conversation.contact.phone == "55119000"
+
+
+def test_a_member_typed_number_is_normalized_with_a_phone_identity(org):
+    contact, created = contacts.find_or_create_contact(org.org, phone="+55 (11) 98888-7777")
+    assert created and contact.phone == "5511988887777"
+    assert identities(contact) == {("phone", "5511988887777"), ("phone", "551188887777")}
+    again, created = contacts.find_or_create_contact(org.org, phone="11 98888 7777")
+    assert (again, created) == (contact, False)
+
+
+def test_a_linked_id_first_then_phone_and_linked_id_is_one_contact(org):
+    first = arrives(org, lid="123456789012345")
+    contact = first.conversation.contact
+    assert contact.phone == ""
+    assert identities(contact) == {("lid", "123456789012345")}
+    second = arrives(org, phone="5511988887777", lid="123456789012345")
+    assert second.conversation == first.conversation
+    contact.refresh_from_db()
+    assert contact.phone == "5511988887777"
+    assert ("phone", "5511988887777") in identities(contact)
+    third = arrives(org, phone="5511988887777")
+    assert third.conversation == first.conversation
+    assert Contact.objects.filter(organization=org.org).count() == 1
+
+
+def test_a_username_sender_is_a_contact_without_a_phone(org):
+    first = arrives(org, user_id="BR.1234567890ABCDEF", name="Ana")
+    second = arrives(org, user_id="BR.1234567890ABCDEF")
+    assert second.conversation == first.conversation
+    contact = first.conversation.contact
+    assert (contact.phone, contact.name) == ("", "Ana")
+    assert identities(contact) == {("user_id", "BR.1234567890ABCDEF")}
+    assert Conversation.objects.get().unread_count == 2
+
+
+def test_the_ninth_digit_finds_the_same_contact_both_ways(org):
+    with_nine = arrives(org, phone="5511988887777")
+    without = arrives(org, phone="551188887777")
+    assert without.conversation == with_nine.conversation
+    Contact.objects.all().delete()
+    without = arrives(org, phone="551188887777")
+    with_nine = arrives(org, phone="5511988887777")
+    assert with_nine.conversation == without.conversation
+
+
+def test_a_contact_stored_before_identities_is_found_by_its_phone(org):
+    legacy = Contact.objects.create(organization=org.org, phone="5511977776666", name="Old")
+    message = arrives(org, phone="5511977776666")
+    assert message.conversation.contact == legacy
+    assert ("phone", "5511977776666") in identities(legacy)
+
+
+def test_a_send_answer_wa_id_links_the_number_typed(org):
+    typed, _ = contacts.find_or_create_contact(org.org, phone="5521987654321", name="Bia")
+    # Meta answered with another wa_id for the number typed: the next message from it is hers.
+    linked = contacts.link_identities(org.org, phone="5521987654321", new_phone="5521912340000")
+    assert linked == typed
+    assert ("phone", "5521912340000") in identities(typed)
+    message = arrives(org, phone="5521912340000")
+    assert message.conversation.contact == typed
+    typed.refresh_from_db()
+    assert typed.phone == "5521987654321"  # "linked" changes nothing the team sees
+    assert not OperationalEvent.objects.filter(verb__endswith="number_changed").exists()
+
+
+def test_a_linked_id_seen_with_its_phone_merges_the_two_contacts_it_had_made(org, committed):
+    by_phone = arrives(org, phone="5511988887777", text="from the phone").conversation
+    by_lid = arrives(org, lid="99887766554433", text="from the lid").conversation
+    assert by_phone.contact != by_lid.contact
+    with committed():
+        kept = contacts.link_identities(org.org, phone="5511988887777", lid="99887766554433")
+    assert kept == by_phone.contact  # the older
+    assert Contact.objects.filter(organization=org.org).count() == 1
+    conversation = Conversation.objects.get()
+    assert conversation == by_phone  # the older thread holds both messages
+    assert sorted(conversation.messages.values_list("body", flat=True)) == [
+        "from the lid",
+        "from the phone",
+    ]
+    assert conversation.unread_count == 2
+    assert identities(kept) >= {("phone", "5511988887777"), ("lid", "99887766554433")}
+
+
+def test_a_number_change_moves_the_contact_and_keeps_the_old_number(org):
+    conversation = arrives(org, phone="5511988887777").conversation
+    contact = conversation.contact
+    contacts.link_identities(
+        org.org, phone="5511988887777", new_phone="5511911112222", reason="number_changed"
+    )
+    contact.refresh_from_db()
+    assert contact.phone == "5511911112222"
+    assert {("phone", "5511988887777"), ("phone", "5511911112222")} <= identities(contact)
+    texts = [item.text for item in thread.history(conversation)]
+    assert "The customer changed their number from +5511988887777 to +5511911112222" in texts
+    audit = OperationalEvent.objects.get(verb="contact.number_changed")
+    assert (audit.object_id, audit.data["to"]) == (contact.pk, "+5511911112222")
+    # Late messages from the old number and the first from the new land in the same thread.
+    assert arrives(org, phone="5511988887777").conversation == conversation
+    assert arrives(org, phone="5511911112222").conversation == conversation
+    assert Contact.objects.filter(organization=org.org).count() == 1
+
+
+def test_identifiers_are_per_organization(org, other_org):
+    mine = arrives(org, lid="555").conversation.contact
+    theirs = arrives(other_org, lid="555").conversation.contact
+    assert mine != theirs
+    assert ContactIdentity.objects.filter(value="555").count() == 2
+
+
+def test_a_batch_resolves_identities_and_sends_the_unusual_one_at_a_time(org):
+    known = arrives(org, phone="5511988887777").conversation.contact
+    lid_only = arrives(org, lid="4242").conversation.contact
+    batch = [
+        (org.number, InboundMessage(simulator.new_message_id(), "5511988887777", "", "text", "a")),
+        (org.number, InboundMessage(simulator.new_message_id(), "551188887777", "", "text", "b")),
+        (org.number, InboundMessage(simulator.new_message_id(), "5521999990001", "N", "text", "c")),
+        (org.number, InboundMessage(simulator.new_message_id(), "", "", "text", "d", lid="4242")),
+        (
+            org.number,
+            InboundMessage(simulator.new_message_id(), "", "U", "text", "e", user_id="BR.U1"),
+        ),
+    ]
+    messages, new_contacts = services.store_messages(batch)
+    owner = {m.body: m.conversation.contact_id for m in messages}
+    assert owner["a"] == owner["b"] == known.pk
+    assert owner["d"] == lid_only.pk
+    fresh = Contact.objects.get(phone="5521999990001")
+    assert owner["c"] == fresh.pk and fresh.name == "N"
+    assert identities(fresh) == {("phone", "5521999990001"), ("phone", "552199990001")}
+    by_user_id = Contact.objects.get(identities__value="BR.U1")
+    assert new_contacts == {fresh.pk, by_user_id.pk}
+    assert Message.objects.count() == 7
+
+
+def test_a_batch_of_known_senders_costs_the_same_statements_whatever_its_size(org):
+    phones = [f"55119{n:08d}" for n in range(30)]
+    for phone in phones:
+        arrives(org, phone=phone)
+
+    def statements(count: int) -> int:
+        batch = [
+            (org.number, InboundMessage(simulator.new_message_id(), phone, "", "text", "x"))
+            for phone in phones[:count]
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            services.store_messages(batch)
+        return len(queries)
+
+    assert statements(3) == statements(30)
+
+
+def test_a_batch_whose_phone_points_at_two_contacts_merges_them(org):
+    nine = Contact.objects.create(organization=org.org, phone="5511988887777")
+    eight = Contact.objects.create(organization=org.org, phone="551188887777")
+    batch = [
+        (org.number, InboundMessage(simulator.new_message_id(), "551188887777", "", "text", "x"))
+    ]
+    [message], _ = services.store_messages(batch)
+    assert message.conversation.contact == nine  # the older
+    assert not Contact.objects.filter(pk=eight.pk).exists()
+
+
+def test_the_contact_panel_shows_its_identifiers_escaped(org):
+    conversation = arrives(org, phone="5511988887777", lid="<b>lid</b>").conversation
+    page = org.client().get(f"/inbox/c/{conversation.pk}/contact")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Identifiers" in html and "Linked id" in html and "+5511988887777" in html
+    assert "&lt;b&gt;lid&lt;/b&gt;" in html and "<b>lid</b>" not in html
+
+
+def test_the_contact_panel_speaks_portuguese(org):
+    conversation = arrives(org, user_id="BR.XYZ").conversation
+    client = org.client()
+    client.cookies["django_language"] = "pt-br"
+    html = client.get(f"/inbox/c/{conversation.pk}/contact").content.decode()
+    assert "Identificadores" in html and "ID de usuário" in html
