@@ -8,8 +8,15 @@ bodies are built and signed before the clock starts, so the senders only send.
 
 Figures: messages stored per second (Message rows counted at the end, held against the number
 sent), request latency p50/p99, failed requests, duplicates, and the server's peak memory.
+
+`--mix realistic` (Evolution) posts what a busy number really receives: 70% text, 20% photos
+(a 200 KB JPEG carried in the webhook, as Evolution's `base64` option sends it: checked from
+its bytes and written to storage before the POST is answered), 10% reactions, edits and
+statuses about earlier messages. It reports what media costs beside text, and the text rate as
+a ratio to the database's own commit rate (`pgbench -N`) measured in the same run.
 """
 
+import base64
 import http.client
 import json
 import secrets
@@ -22,10 +29,11 @@ from pathlib import Path
 from django.db import connection
 from django.db.models import Count
 
+from bench import pgbench
 from bench.cluster import web_server
 from bench.dispatch import peak_rss_mb
 from conversa.accounts.models import Organization
-from conversa.inbox.models import Contact, Conversation, Message
+from conversa.inbox.models import Attachment, Contact, Conversation, Message
 from conversa.numbers.models import Number
 from conversa.providers.cloud import signature
 from conversa.providers.evolution import SECRET_HEADER
@@ -52,7 +60,10 @@ def scratch_number(provider: str):
     try:
         yield number
     finally:
-        # Children first, each in one DELETE, rather than one cascade over 80,000 rows.
+        # The photos' files first (rows do not take their files with them), then children,
+        # each in one DELETE, rather than one cascade over 80,000 rows.
+        for attachment in Attachment.objects.filter(message__number=number).exclude(file=""):
+            attachment.file.delete(save=False)
         for model in (ProviderEvent, Message, Conversation):
             model.objects.filter(number=number).delete()
         Contact.objects.filter(organization=org).delete()
@@ -97,6 +108,83 @@ def cloud_body(n: int, now: int) -> dict:
         "object": "whatsapp_business_account",
         "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}],
     }
+
+
+# A 200 KB photo: JPEG's signature (what `filetype` reads), then incompressible bytes.
+PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01" + secrets.token_bytes(200 * 1024 - 13)
+PHOTO_BASE64 = base64.b64encode(PHOTO).decode()
+
+
+def evolution_envelope(event: str, data: dict) -> dict:
+    return {"event": event, "instance": "bench", "data": data}
+
+
+def mixed_body(n: int, now: int) -> tuple[str, dict]:
+    """The n-th webhook of the realistic mix and what it is: text, media or event (a reaction,
+    an edit or a status, each about the text sent ten posts earlier)."""
+    slot = n % 10
+    if slot < 7 or n < 10:
+        return "text", evolution_body(n, now)
+    jid = f"5511{n:09d}@s.whatsapp.net"
+    if slot < 9:
+        data = {
+            "key": {"remoteJid": jid, "fromMe": False, "id": f"BENCH{n:012d}"},
+            "pushName": f"Customer {n}",
+            "message": {
+                "imageMessage": {
+                    "mimetype": "image/jpeg",
+                    "fileLength": str(len(PHOTO)),
+                    "caption": f"Photo {n}",
+                },
+                "base64": PHOTO_BASE64,
+            },
+            "messageType": "imageMessage",
+            "messageTimestamp": now,
+        }
+        return "media", evolution_envelope("messages.upsert", data)
+    earlier = n - 9  # slot 0: a text message of the same customer block
+    target = {"remoteJid": f"5511{earlier:09d}@s.whatsapp.net", "fromMe": False}
+    target["id"] = f"BENCH{earlier:012d}"
+    flavour = (n // 10) % 3
+    if flavour == 0:
+        data = {
+            "key": {**target, "id": f"BENCHR{n:011d}"},
+            "message": {"reactionMessage": {"key": target, "text": "👍"}},
+            "messageType": "reactionMessage",
+            "messageTimestamp": now,
+        }
+        return "event", evolution_envelope("messages.upsert", data)
+    if flavour == 1:
+        edit = {
+            "key": target,
+            "type": "MESSAGE_EDIT",
+            "editedMessage": {"conversation": f"Hello, this is message {earlier} (edited)"},
+        }
+        data = {
+            "key": {**target, "id": f"BENCHE{n:011d}"},
+            "message": {"protocolMessage": edit},
+            "messageType": "protocolMessage",
+            "messageTimestamp": now,
+        }
+        return "event", evolution_envelope("messages.upsert", data)
+    data = {
+        "keyId": f"BENCHOUT{n:09d}",
+        "remoteJid": target["remoteJid"],
+        "fromMe": True,
+        "status": "DELIVERY_ACK",
+    }
+    return "event", evolution_envelope("messages.update", data)
+
+
+def mixed_requests(number: Number, messages: int) -> tuple[list[tuple[bytes, dict]], dict]:
+    now = int(time.time())
+    requests, counts = [], {"text": 0, "media": 0, "event": 0}
+    headers = {"Content-Type": "application/json", SECRET_HEADER: number.webhook_secret}
+    for n in range(messages):
+        what, body = mixed_body(n, now)
+        counts[what] += 1
+        requests.append((json.dumps(body).encode(), headers))
+    return requests, counts
 
 
 def signed_requests(number: Number, messages: int) -> list[tuple[bytes, dict]]:
@@ -167,12 +255,64 @@ def server_peak_mb(pid: int) -> float:
     return max(peak_rss_mb(p) for p in process_tree(pid))
 
 
-def run(messages: int, senders: int, provider: str, processes: int = 1) -> dict:
+def run(messages: int, senders: int, provider: str, processes: int = 1, mix: str = "text") -> dict:
+    """One run: text only (every post a new customer's text), or the realistic mix, which is
+    measured after a text-only run of the same size and pgbench, all in this one run."""
+    if mix == "realistic":
+        return run_mix(messages, senders, processes)
+    return run_shape(messages, senders, provider, processes)
+
+
+def run_mix(messages: int, senders: int, processes: int) -> dict:
+    commits = pgbench.commit_rate()
+    text = run_shape(messages, senders, "evolution", processes)
+    mixed = run_shape(messages, senders, "evolution", processes, mixed=True)
+    ratio = None
+    if commits:
+        ratio = round(text["messages_per_second"] / commits, 3)
+    return {
+        "benchmark": "ingest",
+        "mix": "realistic",
+        "database": connection.vendor,
+        "pgbench_tps": commits,
+        "text_messages_per_second": text["messages_per_second"],
+        "text_ratio_to_pgbench": ratio,
+        "text_latency_p99_ms": text["latency_p99_ms"],
+        "mixed_messages_per_second": mixed["messages_per_second"],
+        "mixed_posts_per_second": mixed["posts_per_second"],
+        "mixed_latency_p99_ms": mixed["latency_p99_ms"],
+        "media_stored": mixed["media_stored"],
+        "media_stored_per_second": mixed["media_stored_per_second"],
+        "media_cost": (
+            round(text["messages_per_second"] / mixed["messages_per_second"], 2)
+            if mixed["messages_per_second"]
+            else None
+        ),
+        "lost": text["lost"] + mixed["lost"],
+        "duplicates": text["duplicates"] + mixed["duplicates"],
+        "events_applied": mixed["events_applied"],
+        "server_peak_rss_mb": max(text["server_peak_rss_mb"], mixed["server_peak_rss_mb"]),
+        "runs": {"text": text, "mixed": mixed},
+        "note": (
+            "text: one new customer's text per POST; mixed: 70% text, 20% 200 KB photos in the"
+            " webhook, 10% reactions / edits / statuses; media_cost = text rate / mixed rate;"
+            f" {processes} web process(es)"
+        ),
+    }
+
+
+def run_shape(
+    messages: int, senders: int, provider: str, processes: int = 1, mixed: bool = False
+) -> dict:
     with (
         scratch_number(provider) as number,
         web_server("bench-ingest-serve", processes) as (process, port),
     ):
-        requests = signed_requests(number, messages)
+        counts = {"text": messages, "media": 0, "event": 0}
+        if mixed:
+            requests, counts = mixed_requests(number, messages)
+        else:
+            requests = signed_requests(number, messages)
         path = f"/webhooks/{provider}/{number.webhook_key}"
         peak = 0.0
         sending = threading.Event()
@@ -202,14 +342,30 @@ def run(messages: int, senders: int, provider: str, processes: int = 1) -> dict:
             .values_list("n", flat=True)
         )
         latencies.sort()
+        expected = counts["text"] + counts["media"]
+        media = Attachment.objects.filter(message__number=number)
+        media_stored = media.filter(state=Attachment.State.STORED).count()
+        changed = mine.exclude(reactions={}).count() + mine.exclude(edited_at=None).count()
+        events_applied = (
+            changed + ProviderEvent.objects.filter(number=number, kind="StatusUpdate").count()
+        )
         return {
             "benchmark": "ingest",
+            "mix": "realistic" if mixed else "text",
+            "posts": messages,
+            "posts_per_second": round(messages / elapsed, 1),
+            "lost": expected - stored,
+            "media_sent": counts["media"],
+            "media_stored": media_stored,
+            "media_stored_per_second": round(media_stored / elapsed, 1),
+            "events_sent": counts["event"],
+            "events_applied": events_applied,
             "database": connection.vendor,
             "provider": provider,
-            "messages": messages,
+            "messages": expected,
             "senders": senders,
             "stored": stored,
-            "all_stored": stored == messages,
+            "all_stored": stored == expected,
             "failed_requests": failed,
             "duplicates": duplicates,
             "contacts": Contact.objects.filter(organization=number.organization).count(),

@@ -31,6 +31,12 @@ class Command(BaseCommand):
             "--provider", choices=["evolution", "cloud"], default="evolution", help="ingest: shape"
         )
         parser.add_argument(
+            "--mix",
+            choices=["text", "realistic"],
+            default="text",
+            help="ingest: text only, or 70%% text / 20%% 200 KB photos / 10%% events",
+        )
+        parser.add_argument(
             "--conversations", type=int, default=100_000, help="inbox: conversations to seed"
         )
         parser.add_argument(
@@ -73,6 +79,7 @@ class Command(BaseCommand):
                 senders=options["senders"],
                 provider=options["provider"],
                 processes=options["processes"],
+                mix=options["mix"],
             )
         elif name == "followups":
             figures = followups.run(leads=options["leads"], workers=workers or 2)
