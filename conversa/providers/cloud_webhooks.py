@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from conversa.providers.base import IdentityUpdate, InboundMessage, MessageChange, StatusUpdate
 from conversa.providers.webhook_json import IDENTIFIER, digits, guarded, text, unparsed
+from conversa.providers.webhook_json import location as shared_location
 
 # §A4; `played` is a voice message listened to: as far as we follow it, read.
 STATUS_MAP = {
@@ -237,19 +238,13 @@ def unsupported(kind: str, message: dict, value: dict) -> tuple[str, str, dict]:
 
 
 def location(place: dict) -> tuple[str, str, dict]:
-    latitude, longitude = place["latitude"], place["longitude"]
-    for coordinate in (latitude, longitude):
-        if not isinstance(coordinate, int | float) or isinstance(coordinate, bool):
-            raise TypeError("a coordinate is not a number")
-    content = {
-        "latitude": latitude,
-        "longitude": longitude,
-        "name": text(place.get("name")),
-        "address": text(place.get("address")),
-        "url": text(place.get("url")),
-    }
-    named = ", ".join(part for part in (content["name"], content["address"]) if part)
-    return "location", f"📍 {named or f'{latitude}, {longitude}'}", content
+    return shared_location(
+        place["latitude"],
+        place["longitude"],
+        name=place.get("name"),
+        address=place.get("address"),
+        url=place.get("url"),
+    )
 
 
 def card(contact: dict) -> dict:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from conversa.providers.base import InboundMessage, MessageChange, StatusUpdate
 from conversa.providers.webhook_json import guarded, text, unparsed
+from conversa.providers.webhook_json import location as shared_location
 
 # messages.update `status`, by name or by Baileys' number (docs/providers.md §B2). "DELETED" is
 # what Evolution writes when an update has no status: not news about delivery.
@@ -320,20 +321,13 @@ def read_content(kind_key: str, message: dict) -> tuple[str, str, dict]:
 
 
 def location(value: dict) -> tuple[str, str, dict]:
-    latitude = value.get("degreesLatitude")
-    longitude = value.get("degreesLongitude")
-    for coordinate in (latitude, longitude):
-        if not isinstance(coordinate, int | float) or isinstance(coordinate, bool):
-            raise TypeError("a coordinate is not a number")
-    content = {
-        "latitude": latitude,
-        "longitude": longitude,
-        "name": text(value.get("name")),
-        "address": text(value.get("address")),
-        "url": text(value.get("url")),
-    }
-    place = ", ".join(part for part in (content["name"], content["address"]) if part)
-    return "location", f"📍 {place or f'{latitude}, {longitude}'}", content
+    return shared_location(
+        value.get("degreesLatitude"),
+        value.get("degreesLongitude"),
+        name=value.get("name"),
+        address=value.get("address"),
+        url=value.get("url"),
+    )
 
 
 def vcard_contact(card: dict) -> dict:

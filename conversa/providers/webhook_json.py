@@ -168,3 +168,20 @@ def text(value) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected a string, got {type(value).__name__}")
     return value
+
+
+def location(latitude, longitude, *, name, address, url) -> tuple[str, str, dict]:
+    """(kind, body, content) of a shared location, both providers alike: coordinates that are
+    numbers (TypeError otherwise: the item is kept unparsed), and a body a person reads."""
+    for coordinate in (latitude, longitude):
+        if not isinstance(coordinate, int | float) or isinstance(coordinate, bool):
+            raise TypeError("a coordinate is not a number")
+    content = {
+        "latitude": latitude,
+        "longitude": longitude,
+        "name": text(name),
+        "address": text(address),
+        "url": text(url),
+    }
+    place = ", ".join(part for part in (content["name"], content["address"]) if part)
+    return "location", f"📍 {place or f'{latitude}, {longitude}'}", content
