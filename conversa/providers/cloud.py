@@ -130,10 +130,14 @@ class CloudProvider:
         return self._send(number, phone, {"type": "template", "template": template}, reference)
 
     def _send(self, number, phone: str, content: dict, reference: str) -> SendResult:
+        # A phone number goes in `to`; someone known only by their username, by the
+        # business-scoped user id Meta gave us, in `recipient`.
+        digits = phone.lstrip("+")
+        to = {"to": f"+{digits}"} if digits.isdigit() else {"recipient": phone}
         payload = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": f"+{phone.lstrip('+')}",
+            **to,
             **content,
             # Meta echoes this in every status webhook of the message: how an UNCERTAIN send
             # is reconciled.

@@ -261,3 +261,20 @@ def test_a_refused_upload_is_a_permanent_error_and_nothing_is_sent(wire, cloud):
         provider.send_content(number, PHONE, content, reference="job:1")
     assert not refused.value.transient and not refused.value.ambiguous
     assert [r.path for r in wire.requests] == ["/106540352242922/media"]
+
+
+def test_cloud_writes_to_someone_known_only_by_username_through_recipient(wire, cloud):
+    provider, number = cloud
+    provider.send_text(number, "US.13491208655302741918", "Oi", reference="job:9")
+    [request] = wire.requests
+    body = request.json()
+    assert body["recipient"] == "US.13491208655302741918"
+    assert "to" not in body
+
+
+def test_cloud_writes_to_a_phone_through_to(wire, cloud):
+    provider, number = cloud
+    provider.send_text(number, PHONE, "Oi", reference="job:9")
+    [request] = wire.requests
+    assert request.json()["to"] == f"+{PHONE}"
+    assert "recipient" not in request.json()
