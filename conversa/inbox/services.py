@@ -1,5 +1,6 @@
 """State changes of the inbox: contacts, conversations and messages."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -230,19 +231,44 @@ def apply_status(number: Number, event: StatusUpdate) -> Message | None:
 
     Returns the message, or None when no outbound message has that provider id yet.
     """
-    message = (
-        Message.objects.for_org(number.organization)
-        .filter(
-            number=number,
-            direction=Message.Direction.OUTBOUND,
-            provider_message_id=event.provider_message_id,
-        )
-        .first()
+    outbound = Message.objects.for_org(number.organization).filter(
+        number=number,
+        direction=Message.Direction.OUTBOUND,
+        provider_message_id=event.provider_message_id,
     )
+    message = outbound.first()
+    if message is None and hold_sends([(number.pk, event.provider_message_id)]):
+        # The send may be committing right now: once its lock is ours, it is either visible or
+        # will see this status waiting (`apply_early_statuses`).
+        message = outbound.first()
     if message is None:
         return None
     advance_status(message, event.status, error=event.error)
     return message
+
+
+def hold_sends(sent: list[tuple[int, str]]) -> bool:
+    """PostgreSQL: hold, until the transaction ends, a lock per (number id, provider message
+    id), so a status that finds no message yet and the recording of that send take turns.
+    Without it each can miss the other under READ COMMITTED (the status is left waiting for a
+    send that was already recorded). SQLite writes one transaction at a time: nothing to do.
+    Returns whether locks were taken."""
+    if connection.vendor != "postgresql" or not sent:
+        return False
+    keys = sorted(
+        {
+            int.from_bytes(
+                hashlib.blake2b(f"{number_id}:{pid}".encode(), digest_size=8).digest(),
+                "big",
+                signed=True,
+            )
+            for number_id, pid in sent
+        }
+    )
+    with connection.cursor() as cursor:
+        for key in keys:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    return True
 
 
 def apply_early_statuses(sent: list[tuple[Number, str]]) -> None:
@@ -250,6 +276,7 @@ def apply_early_statuses(sent: list[tuple[Number, str]]) -> None:
     they are about were recorded."""
     if not sent:
         return
+    hold_sends([(number.pk, provider_id) for number, provider_id in sent])
     numbers = {number.pk: number for number, _ in sent}
     wanted = {(number.pk, provider_id) for number, provider_id in sent}
     early = ProviderEvent.objects.filter(
