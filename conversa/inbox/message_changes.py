@@ -40,11 +40,13 @@ SIDE = {True: "business", False: "customer"}
 def apply_change(number: Number, event: MessageChange, record: ProviderEvent) -> bool:
     """Apply a change just stored as `record` to its message; False (the record stays
     unprocessed, for `apply_early_changes`) when the message is not stored yet."""
-    message = (
-        Message.objects.for_org(number.organization)
-        .filter(number=number, provider_message_id=event.provider_message_id)
-        .first()
+    target = Message.objects.for_org(number.organization).filter(
+        number=number, provider_message_id=event.provider_message_id
     )
+    message = target.first()
+    if message is None and inbox.hold_sends([(number.pk, event.provider_message_id)]):
+        # Its message may be committing right now (inbox.hold_sends): look again once it is.
+        message = target.first()
     if message is None:
         return False
     settle([message], new={record.pk})
@@ -56,6 +58,7 @@ def apply_early_changes(messages: list[Message]) -> None:
     keyed = [m for m in messages if m.provider_message_id]
     if not keyed:
         return
+    inbox.hold_sends([(m.number_id, m.provider_message_id) for m in keyed])
     waiting = set(
         ProviderEvent.objects.filter(
             number_id__in={m.number_id for m in keyed},

@@ -249,7 +249,8 @@ def apply_status(number: Number, event: StatusUpdate) -> Message | None:
 
 def hold_sends(sent: list[tuple[int, str]]) -> bool:
     """PostgreSQL: hold, until the transaction ends, a lock per (number id, provider message
-    id), so a status that finds no message yet and the recording of that send take turns.
+    id), so a status or a change that finds no message yet and the storing of that message
+    (our send recorded, a customer's message stored) take turns.
     Without it each can miss the other under READ COMMITTED (the status is left waiting for a
     send that was already recorded). SQLite writes one transaction at a time: nothing to do.
     Returns whether locks were taken."""
@@ -266,8 +267,10 @@ def hold_sends(sent: list[tuple[int, str]]) -> bool:
         }
     )
     with connection.cursor() as cursor:
-        for key in keys:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY k) s",
+            [keys],
+        )
     return True
 
 
