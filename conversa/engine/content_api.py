@@ -4,7 +4,6 @@ is bounded here; a bad one is a 422 with the field it concerns."""
 
 import uuid
 
-import phonenumbers
 from django.http import HttpRequest
 from ninja import Field, File, Form, Header, Router, Schema
 from ninja.files import UploadedFile
@@ -16,8 +15,8 @@ from conversa.engine import outbox
 from conversa.engine.api import IntentDetail, intent_detail
 from conversa.engine.models import MessageIntent
 from conversa.errors import Refused
+from conversa.inbox import contacts, uploads
 from conversa.inbox import services as inbox
-from conversa.inbox import uploads
 from conversa.numbers.models import Number
 
 router = Router(tags=["engine"])
@@ -26,16 +25,12 @@ PHONE = r"^\+?[0-9]{8,15}$"
 
 
 def normalized_phone(value: str) -> str:
-    """A phone number as the digits of its E.164 form ("+55 (11) 98888-7777" → 5511988887777);
-    ValueError when it cannot be one."""
-    text = value.strip()
-    try:
-        parsed = phonenumbers.parse(text if text.startswith("+") else f"+{text}")
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number with its country code") from exc
-    if not phonenumbers.is_possible_number(parsed):
-        raise ValueError("not a possible phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+    """A phone number as the digits of its E.164 form ("+55 (11) 98888-7777" → 5511988887777)
+    (`contacts.normalize_phone`, the one reading of a number); ValueError when it is none."""
+    phone = contacts.normalize_phone(value)
+    if not phone:
+        raise ValueError("not a possible phone number with its country code")
+    return phone
 
 
 class Recipient(Schema):
