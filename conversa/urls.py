@@ -58,7 +58,7 @@ urlpatterns = [
     path("", include("conversa.crm.urls")),
     path("campaigns/", accounts.upcoming, {"section": "campaigns"}, name="campaigns"),
     path("insights/", accounts.upcoming, {"section": "insights"}, name="insights"),
-    path("settings/", accounts.upcoming, {"section": "settings"}, name="settings"),
+    path("settings/", accounts.settings_home, name="settings"),
     path("api/", api.urls),
     path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),
 ]

@@ -122,9 +122,15 @@ class Member(OrgOwned):
         return self.role in (self.Role.OWNER, self.Role.ADMIN, self.Role.SUPERVISOR)
 
     @property
+    def administers(self) -> bool:
+        """Owners and admins run the organization: its settings, members, numbers, API tokens and
+        audit log."""
+        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+    @property
     def manages_numbers(self) -> bool:
         """Owners and admins add, pair, pause and remove the organization's numbers."""
-        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+        return self.administers
 
 
 class ApiToken(OrgOwned):

@@ -4,6 +4,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from conversa.accounts.forms import EmailLoginForm
+from conversa.web import operator_view
 
 
 class LoginView(auth_views.LoginView):
@@ -20,7 +21,6 @@ UPCOMING = {
         _("Consented outreach with quotas and quiet hours arrives here soon."),
     ),
     "insights": (_("Insights"), _("Response times, delivery rates and exports arrive here soon.")),
-    "settings": (_("Settings"), _("Members, roles, API tokens and MFA arrive here soon.")),
 }
 
 
@@ -28,3 +28,9 @@ UPCOMING = {
 def upcoming(request, section: str):
     title, text = UPCOMING[section]
     return render(request, "upcoming.html", {"title": title, "text": text, "section": section})
+
+
+@operator_view
+def settings_home(request):
+    """The settings pages' entry: each section is a page of its own under /settings/."""
+    return render(request, "settings/home.html", {"section": None})
