@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SQLITE_TEST_URL := sqlite:///$(CURDIR)/var/test.sqlite3
-PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+# As the ordinary role scripts/services.sh makes: row-level security holds no superuser.
+PG_TEST_URL ?= postgres://conversa@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: run test install install-test services chromium lint format test-sqlite test-postgres coverage clean

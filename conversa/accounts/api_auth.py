@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.utils import timezone
 from ninja.security import HttpBearer, SessionAuth
 
+from conversa.accounts import tenancy
 from conversa.accounts.models import ApiToken
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -40,6 +41,8 @@ class OrgToken(HttpBearer):
             ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
         request.org = found.organization
         request.member = found.member
+        # Widened again by the organization middleware when the request ends.
+        tenancy.narrow(found.organization_id)
         return found
 
 

@@ -1,6 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AccountsConfig(AppConfig):
     name = "conversa.accounts"
     label = "accounts"
+
+    def ready(self) -> None:
+        from conversa.accounts import tenancy
+
+        # After every app's migrations (sender=self would run before later apps' tables exist,
+        # but post_migrate is sent per app after the whole plan ran, so any sender sees them all).
+        post_migrate.connect(tenancy.install_policies, sender=self, dispatch_uid="tenancy")

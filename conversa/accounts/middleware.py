@@ -2,6 +2,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from conversa.accounts import tenancy
 from conversa.accounts.models import Member
 
 
@@ -28,5 +29,12 @@ class OrganizationMiddleware:
         # Here, once, rather than per view: a page that forgot it showed UTC beside ones that
         # did not. Aware datetimes keep their offset, so the API's ISO output is unchanged.
         zone = ZoneInfo(request.org.time_zone) if request.org else None
-        with timezone.override(zone):
-            return self.get_response(request)
+        # The database's backstop: from here a query that forgets its organization filter finds
+        # nothing of another organization's (an API token's request narrows in its auth).
+        if request.org:
+            tenancy.narrow(request.org.id)
+        try:
+            with timezone.override(zone):
+                return self.get_response(request)
+        finally:
+            tenancy.widen()

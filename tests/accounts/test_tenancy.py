@@ -1,0 +1,168 @@
+"""The tenant backstop: PostgreSQL's row-level security hides and refuses another organization's
+rows from a connection working for one organization, even to a query that forgets its filter."""
+
+import pytest
+from django.apps import apps
+from django.db import DatabaseError, connection, transaction
+from django.test import Client
+
+from conversa.accounts import tenancy
+from conversa.accounts.models import OperationalEvent, OrgOwned
+from conversa.accounts.services import record
+from conversa.crm.models import Lead, Pipeline, Stage
+from conversa.engine import jobs, services
+from conversa.inbox.models import Conversation, Note, Tag
+from tests.conftest import post_webhook
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row-level security is PostgreSQL's"
+)
+
+
+@pytest.fixture
+def held_to_policies(db):
+    """Queries as a role the policies hold: the suite may connect as a superuser, whom
+    PostgreSQL never holds to row-level security. The role lives in this test's transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        if not cursor.fetchone()[0]:
+            yield
+            return
+        role = connection.ops.quote_name(f"rls_probe_{connection.settings_dict['NAME']}")
+        cursor.execute(f"CREATE ROLE {role} NOLOGIN")
+        cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        cursor.execute(f"SET LOCAL ROLE {role}")
+    yield
+
+
+def tenant_models():
+    tables = dict(tenancy.tenant_tables())
+    return [m for m in apps.get_models() if m._meta.db_table in tables]
+
+
+def a_day_of_work(org):
+    """Rows of many kinds for `org`: messages, notes, tags, a lead, tokens, the audit trail."""
+    conversation = org.conversation("5511988887777")
+    Note.objects.create(
+        organization=org.org, conversation=conversation, author=org.owner, body="secret note"
+    )
+    Tag.objects.create(organization=org.org, name=f"vip-{org.org.pk}")
+    pipeline = Pipeline.objects.create(organization=org.org, name="Sales")
+    stage = Stage.objects.create(organization=org.org, pipeline=pipeline, name="New", position=0)
+    Lead.objects.create(
+        organization=org.org,
+        pipeline=pipeline,
+        stage=stage,
+        contact=conversation.contact,
+        title="Deal",
+    )
+    org.api_token()
+    record(org.org.pk, "test.done", conversation, actor=org.owner)
+
+
+def test_every_organization_table_has_a_forced_policy(db):
+    tables = tenancy.tenant_tables()
+    owned = {m._meta.db_table for m in apps.get_models() if issubclass(m, OrgOwned)}
+    assert owned | {"accounts_organization"} == {table for table, _ in tables}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_policies p ON p.tablename = c.relname "
+            "WHERE p.policyname = %s AND c.relrowsecurity AND c.relforcerowsecurity",
+            [tenancy.POLICY],
+        )
+        protected = {row[0] for row in cursor.fetchall()}
+    assert {table for table, _ in tables} <= protected
+
+
+def test_an_unscoped_query_for_b_returns_none_of_as_rows(org, other_org, held_to_policies):
+    a_day_of_work(org)
+    a_day_of_work(other_org)
+    a, b = org.org.pk, other_org.org.pk
+    models = tenant_models()
+
+    def rows_of(org_id):
+        found = {}
+        for model in models:
+            column = "pk" if model._meta.model_name == "organization" else "organization_id"
+            # Deliberately unscoped: what a view that forgot `scoped(...)` would ask.
+            found[model._meta.label] = model.objects.filter(**{column: org_id}).count()
+        return found
+
+    with tenancy.working_for(None):
+        seen_unnarrowed = rows_of(a)
+    # Not vacuous: unnarrowed, A's rows are there in most tables.
+    assert sum(1 for n in seen_unnarrowed.values() if n) >= 12
+
+    with tenancy.working_for(b):
+        assert tenancy.narrowed_to() == b
+        assert rows_of(a) == dict.fromkeys(seen_unnarrowed, 0)
+        assert rows_of(b)["inbox.Message"] == 1
+        assert not OperationalEvent.objects.filter(verb="test.done").exclude(organization_id=b)
+    assert tenancy.narrowed_to() is None
+
+
+def test_writing_a_row_for_another_organization_is_refused(org, other_org, held_to_policies):
+    with tenancy.working_for(other_org.org.pk):
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            Tag.objects.create(organization=org.org, name="planted")
+        Tag.objects.create(organization=other_org.org, name="own")
+        # Nor can a row of B's be moved to A.
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            Tag.objects.filter(name="own").update(organization=org.org)
+
+
+def watch_narrowing(queries):
+    def wrapper(execute, sql, params, many, context):
+        queries.append((sql, getattr(connection, "conversa_org_id", None)))
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+@pytest.mark.parametrize("how", ["session", "token"])
+def test_a_members_request_works_for_its_organization_only(org, other_org, how):
+    org.customer_writes("5511900000001", "mine")
+    queries: list[tuple[str, int | None]] = []
+    if how == "session":
+        client, path, headers = org.client(), "/inbox/", {}
+    else:
+        client = org.client()
+        client.logout()
+        path, headers = "/api/conversations", {"Authorization": f"Bearer {org.api_token()}"}
+    with connection.execute_wrapper(watch_narrowing(queries)):
+        assert client.get(path, headers=headers).status_code == 200
+    on_conversations = [org_id for sql, org_id in queries if '"inbox_conversation"' in sql]
+    assert on_conversations and set(on_conversations) == {org.org.pk}
+    # …and the connection goes back to the pool working for no one.
+    assert tenancy.narrowed_to() is None
+
+
+def test_a_numbers_webhook_and_its_sends_work_for_its_organization(org, other_org, settings):
+    """The webhook path and the worker narrow each transaction that is one organization's."""
+    narrowed: list[str] = []
+
+    def wrapper(execute, sql, params, many, context):
+        if "set_config" in sql and sql.rstrip().endswith("true)"):
+            narrowed.append(params[1])
+        return execute(sql, params, many, context)
+
+    upsert = {
+        "event": "messages.upsert",
+        "data": {
+            "key": {"remoteJid": "5511900000009@s.whatsapp.net", "fromMe": False, "id": "T1"},
+            "pushName": "Cliente",
+            "message": {"conversation": "oi"},
+            "messageTimestamp": 1766816680,
+        },
+    }
+    with connection.execute_wrapper(wrapper):
+        assert post_webhook(Client(), org.number, upsert).status_code == 200
+    assert narrowed == [str(org.org.pk)]
+    conversation = Conversation.objects.get(organization=org.org)
+    narrowed.clear()
+    with connection.execute_wrapper(wrapper):
+        org.client().post(f"/inbox/c/{conversation.pk}/reply", {"body": "Olá!"})
+        settings.SANDBOX_IN_PROCESS = True
+        assert services.execute_jobs(jobs.claim_batch("w1", 10), "w1")
+    assert narrowed and set(narrowed) == {str(org.org.pk)}
