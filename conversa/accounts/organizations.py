@@ -69,7 +69,13 @@ def unique_slug(name: str) -> str:
 
 @transaction.atomic
 def create_organization(
-    *, name: str, time_zone: str, owner_name: str, owner_email: str, password: str
+    *,
+    name: str,
+    time_zone: str,
+    owner_name: str,
+    owner_email: str,
+    password: str,
+    language: str = "",
 ) -> Member:
     """A new organization, its owner's account and membership. Returns the owner.
 
@@ -91,7 +97,11 @@ def create_organization(
     user.save()
     org = Organization.objects.create(name=name, slug=unique_slug(name), time_zone=time_zone)
     owner = Member.objects.create(
-        organization=org, user=user, role=Member.Role.OWNER, display_name=owner_name
+        organization=org,
+        user=user,
+        role=Member.Role.OWNER,
+        display_name=owner_name,
+        language=language if language in dict(settings.LANGUAGES) else "",
     )
     record(org.pk, "organization.created", org, actor=owner, name=name, time_zone=time_zone)
     return owner

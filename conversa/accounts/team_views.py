@@ -65,10 +65,21 @@ def members_context(request, **extra) -> dict:
             for value, label in Member.Role.choices
             if value != Member.Role.OWNER or me.role == Member.Role.OWNER
         ],
+        # The last active owner is offered neither "Leave" nor "Deactivate" (both refused).
+        "sole_owner_id": sole_owner_id(request.org),
         "form": InviteForm(),
         "now": timezone.now(),
         **extra,
     }
+
+
+def sole_owner_id(org) -> int | None:
+    owners = list(
+        scoped(org, Member)
+        .filter(role=Member.Role.OWNER, is_active=True)
+        .values_list("pk", flat=True)[:2]
+    )
+    return owners[0] if len(owners) == 1 else None
 
 
 @admin_view

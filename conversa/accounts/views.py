@@ -59,14 +59,11 @@ def setup(request):
                 owner_name=form.cleaned_data["owner_name"],
                 owner_email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
+                language=get_language(),
             )
         except Refused as exc:
             form.refuse(exc)
         else:
-            language = get_language() if get_language() in dict(settings.LANGUAGES) else ""
-            members.update_profile(
-                owner, display_name=owner.display_name, language=language, acting_member=owner
-            )
             login(request, owner.user, backend=BACKEND)
             return redirect("inbox")
     status = 422 if form.errors else 200

@@ -136,3 +136,11 @@ def test_the_command_prompts_twice_and_refuses_bad_input(monkeypatch):
             "createorganization", *args[:1], "--time-zone=Nope/Nope", *args[2:], "--password-stdin"
         )
     assert not Organization.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_page_speaks_portuguese_and_the_owner_keeps_the_language(client):
+    page = client.get("/setup/", headers={"accept-language": "pt-BR"}).content.decode()
+    assert "Crie sua organização" in page
+    client.post("/setup/", FORM, headers={"accept-language": "pt-BR"})
+    assert Member.objects.get().language == "pt-br"

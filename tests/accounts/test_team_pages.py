@@ -30,6 +30,9 @@ def test_members_page_lists_role_status_and_last_sign_in(org, other_org):
     page = org.client().get("/settings/members/").content.decode()
     assert agent.display_name in page and "Deactivated" in page and "never signed in" in page
     assert "Reactivate" in page
+    # The last owner is offered no way out.
+    assert "The only owner" in page
+    assert f'action="/settings/members/{org.owner.pk}/deactivate"' not in page
     assert stranger.display_name not in page
     assert 'href="/settings/members/"' in page and 'aria-current="page"' in page
 
