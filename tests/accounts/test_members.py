@@ -200,3 +200,14 @@ def test_deactivation_returns_open_conversations_to_their_queue(
         ).count()
         == 2
     )
+
+
+def test_a_deactivated_member_is_given_no_new_work(org):
+    agent = org.member(AGENT)
+    agent = members.deactivate(agent, acting_member=org.owner)
+    conversation = org.conversation()
+    with pytest.raises(Conflict):
+        ownership.assign(conversation, agent, acting_member=org.owner)
+    with pytest.raises(Conflict):
+        ownership.transfer(conversation, to_member=agent, acting_member=org.owner)
+    assert Conversation.objects.get(pk=conversation.pk).assignee_id is None
