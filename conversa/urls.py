@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from conversa.accounts import team_views as team
 from conversa.accounts import views as accounts
 from conversa.api import api
 from conversa.engine import views as engine
@@ -25,11 +26,30 @@ def metrics(request):
 
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="inbox", permanent=False)),
+    path("", accounts.home, name="home"),
     path("health", health),
     path("metrics", metrics),
     path("login/", accounts.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The first run (no organization yet), and sign-up when SIGNUP_ENABLED.
+    path("setup/", accounts.setup, name="setup"),
+    path("invitations/<str:token>/", accounts.accept_invitation, name="invitation"),
+    path("password-reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password-reset/sent/",
+        accounts.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password-reset/done/",
+        accounts.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("inbox/", include("conversa.inbox.urls")),
     # Customers' files: members of their organization only (never a public media URL).
@@ -59,6 +79,18 @@ urlpatterns = [
     path("campaigns/", accounts.upcoming, {"section": "campaigns"}, name="campaigns"),
     path("insights/", accounts.upcoming, {"section": "insights"}, name="insights"),
     path("settings/", accounts.settings_home, name="settings"),
+    path("settings/profile/", team.profile, name="settings-profile"),
+    path("settings/members/", team.members_page, name="settings-members"),
+    path(
+        "settings/members/<int:member_id>/<str:action>",
+        team.member_action,
+        name="settings-member-action",
+    ),
+    path(
+        "settings/invitations/<int:invitation_id>/<str:action>",
+        team.invitation_action,
+        name="settings-invitation-action",
+    ),
     path("api/", api.urls),
     path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),
 ]

@@ -34,6 +34,8 @@ class OrgToken(HttpBearer):
             found = tokens.get(token_hash=ApiToken.hash(token))
         except ApiToken.DoesNotExist:
             return None
+        if not found.member.is_active:
+            return None  # a deactivated member's tokens stop working with them
         now = timezone.now()
         # "Last used" is shown to the minute: writing the token's row on every request would
         # make each read a write, and a busy client's requests queue on that row's lock.

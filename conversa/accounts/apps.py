@@ -7,7 +7,10 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        from conversa.accounts import tenancy
+        from conversa.accounts import (
+            signals,  # noqa: F401 (connects the receivers)
+            tenancy,
+        )
 
         # After every app's migrations (sender=self would run before later apps' tables exist,
         # but post_migrate is sent per app after the whole plan ran, so any sender sees them all).

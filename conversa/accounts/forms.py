@@ -1,6 +1,13 @@
+from zoneinfo import available_timezones
+
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils.translation import gettext_lazy as _
+
+from conversa.accounts.models import Member
+from conversa.errors import Refused
 
 
 class EmailLoginForm(AuthenticationForm):
@@ -11,3 +18,88 @@ class EmailLoginForm(AuthenticationForm):
 
     def clean_username(self):
         return self.cleaned_data["username"].strip().lower()
+
+
+class ServiceForm(forms.Form):
+    """A form whose saving is a service call: the service's refusal shows on its field."""
+
+    def refuse(self, exc: Refused) -> None:
+        field = exc.field if exc.field in self.fields else None
+        self.add_error(field, str(exc))
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(zone, zone.replace("_", " ")) for zone in sorted(available_timezones())]
+
+
+class OrganizationForm(ServiceForm):
+    name = forms.CharField(label=_("Organization name"), max_length=200)
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)
+    owner_name = forms.CharField(label=_("Your name"), max_length=120)
+    email = forms.EmailField(
+        label=_("Your email"),
+        max_length=150,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class InviteForm(ServiceForm):
+    email = forms.EmailField(label=_("Email"), max_length=150)
+    role = forms.ChoiceField(label=_("Role"), choices=Member.Role.choices, initial="agent")
+
+
+class AcceptForm(ServiceForm):
+    name = forms.CharField(
+        label=_("Your name"), max_length=120, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class ProfileForm(ServiceForm):
+    display_name = forms.CharField(label=_("Your name"), max_length=120)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        choices=[("", _("As the browser prefers"))] + list(settings.LANGUAGES),
+    )
+
+
+class EmailPasswordResetForm(PasswordResetForm):
+    """Django's reset form for our accounts, whose username is their email (the email field
+    may be empty on older accounts). Only active accounts with a password get a link; the
+    page says the same whatever the address."""
+
+    def get_users(self, email):
+        email = (email or "").strip().lower()
+        users = get_user_model()._default_manager.filter(username__iexact=email, is_active=True)
+        return (u for u in users if u.has_usable_password())
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        user = context.get("user")
+        # The account's address is its username; `email` may be blank on accounts made early.
+        to_email = to_email or (user.username if user else to_email)
+        super().send_mail(
+            subject_template_name,
+            email_template_name,
+            context,
+            from_email,
+            to_email,
+            html_email_template_name,
+        )

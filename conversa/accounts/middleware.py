@@ -1,5 +1,6 @@
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.utils import timezone
 
 from conversa.accounts import tenancy
@@ -8,7 +9,9 @@ from conversa.accounts.models import Member
 
 class OrganizationMiddleware:
     """Attaches `request.member` and `request.org` for a signed-in user, and shows every page
-    in the organization's time zone (the deployment's TIME_ZONE without one)."""
+    in the organization's time zone (the deployment's TIME_ZONE without one). A deactivated
+    membership is no membership. After a sign-in it sets the member's chosen language as the
+    language cookie, which LocaleMiddleware reads on the following requests."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -19,7 +22,7 @@ class OrganizationMiddleware:
         if request.user.is_authenticated:
             member = (
                 Member.objects.select_related("organization")
-                .filter(user=request.user)
+                .filter(user=request.user, is_active=True)
                 .order_by("id")
                 .first()
             )
@@ -35,6 +38,23 @@ class OrganizationMiddleware:
             tenancy.narrow(request.org.id)
         try:
             with timezone.override(zone):
-                return self.get_response(request)
+                response = self.get_response(request)
         finally:
             tenancy.widen()
+        language = getattr(request, "chosen_language", None)
+        if language:
+            set_language_cookie(response, language)
+        return response
+
+
+def set_language_cookie(response, language: str) -> None:
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE or 365 * 24 * 3600,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )

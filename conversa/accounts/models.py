@@ -1,6 +1,6 @@
 import hashlib
 import secrets
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -106,6 +106,15 @@ class Member(OrgOwned):
     # assignment change so it cannot drift.
     open_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+    # A deactivated member keeps their history (messages, notes, the audit timeline) but is
+    # no member for signing in, the API or distribution (accounts/members.py).
+    is_active = models.BooleanField(default=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    # The interface language the member chose ("" follows the browser); set as the language
+    # cookie when they sign in and when they save their profile.
+    language = models.CharField(
+        max_length=8, blank=True, default="", choices=[("", "")] + list(settings.LANGUAGES)
+    )
 
     class Meta:
         constraints = [
@@ -151,6 +160,60 @@ class ApiToken(OrgOwned):
     @classmethod
     def new_secret(cls) -> str:
         return cls.PREFIX + secrets.token_urlsafe(32)
+
+
+class Invitation(OrgOwned):
+    """An invitation to join the organization by email. The link's secret is sent once and only
+    its SHA-256 is stored; it works once, until `expires_at`, unless revoked."""
+
+    LIFETIME = timedelta(days=7)
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        REVOKED = "revoked", _("Revoked")
+        EXPIRED = "expired", _("Expired")
+
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Member.Role.choices, default=Member.Role.AGENT)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    member = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            # One open invitation per email: a second invite is a resend, refused by the
+            # database as well as by the service.
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return self.Status.ACCEPTED
+        if self.revoked_at:
+            return self.Status.REVOKED
+        if self.expires_at <= timezone.now():
+            return self.Status.EXPIRED
+        return self.Status.PENDING
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class OperationalEvent(OrgOwned):

@@ -19,6 +19,7 @@ is held to them too). `make test` runs the PostgreSQL half of the suite that way
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import wraps
 
 from django.apps import apps
 from django.db import connection, connections
@@ -137,3 +138,15 @@ def narrow_transaction(org_ids) -> None:
     if connection.vendor == "postgresql" and len(distinct) == 1:
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config(%s, %s, true)", [SETTING, str(int(distinct.pop()))])
+
+
+def beyond_the_organization(view):
+    """A page whose work reaches beyond the signed-in member's organization (accepting an
+    invitation to another, creating a new one): it runs unnarrowed."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        with working_for(None):
+            return view(request, *args, **kwargs)
+
+    return wrapped

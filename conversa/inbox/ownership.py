@@ -48,7 +48,8 @@ def assign(conversation: Conversation, member: Member, *, acting_member: Member)
     """A supervisor gives the conversation to `member`, whoever had it."""
     if not acting_member.supervises:
         raise Conflict(gettext("Only supervisors assign conversations."))
-    if member.organization_id != conversation.organization_id:
+    if member.organization_id != conversation.organization_id or not member.is_active:
+        # A deactivated member keeps their history but takes no new work.
         raise Conflict(gettext("No such operator."))
     previous = lock(conversation).assignee_id
     Conversation.objects.filter(pk=conversation.pk).update(
@@ -94,7 +95,7 @@ def transfer(
     if (to_member is None) == (to_queue is None):
         raise Conflict(gettext("Transfer to one operator or one queue."))
     org_id = conversation.organization_id
-    if (to_member or to_queue).organization_id != org_id:
+    if (to_member or to_queue).organization_id != org_id or (to_member and not to_member.is_active):
         raise Conflict(gettext("No such operator or queue."))
     now = timezone.now()
     if to_queue is not None:

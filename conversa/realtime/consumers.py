@@ -10,7 +10,7 @@ def organization_id_of(user) -> int | None:
     if not user or not user.is_authenticated:
         return None
     return (
-        Member.objects.filter(user=user)
+        Member.objects.filter(user=user, is_active=True)
         .order_by("id")
         .values_list("organization_id", flat=True)
         .first()

@@ -117,7 +117,7 @@ def test_compiled_catalog_matches_the_po():
 
 
 @pytest.mark.django_db
-def test_sign_in_page_speaks_portuguese(client):
+def test_sign_in_page_speaks_portuguese(client, org):
     response = client.get("/login/", headers={"accept-language": "pt-BR"})
     assert response.status_code == 200
     page = response.content.decode()
@@ -127,6 +127,6 @@ def test_sign_in_page_speaks_portuguese(client):
 
 
 @pytest.mark.django_db
-def test_sign_in_page_stays_english_by_default(client):
+def test_sign_in_page_stays_english_by_default(client, org):
     response = client.get("/login/", headers={"accept-language": "en"})
     assert "Sign in" in response.content.decode()

@@ -1,0 +1,149 @@
+"""The members API: the team (list), invitations (invite, list, resend, revoke), roles and
+deactivation. Owners and admins only; refusals come from the services (accounts/members.py)
+with the same rules as the members page."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from django.http import HttpRequest
+from ninja import Field, Path, Router, Schema
+from ninja.responses import Status
+
+from conversa.accounts import members
+from conversa.accounts.models import Invitation, Member
+from conversa.accounts.scoping import get_for_org_or_404, scoped
+
+router = Router(tags=["members"])
+
+MAX_ID = 2**63 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+Role = Literal["owner", "admin", "supervisor", "agent"]
+
+
+class MemberOut(Schema):
+    id: int
+    display_name: str
+    email: str
+    role: str
+    status: Literal["active", "deactivated"]
+    last_sign_in: datetime | None
+    created_at: datetime
+
+
+class InvitationOut(Schema):
+    id: int
+    email: str
+    role: str
+    status: str
+    expires_at: datetime
+    created_at: datetime
+
+
+class InvitationCreated(InvitationOut):
+    link: str = Field(description="The one-time link; shown only in this answer.")
+    email_sent: bool
+
+
+class InviteIn(Schema):
+    email: str = Field(min_length=3, max_length=150)
+    role: Role = "agent"
+
+
+class RoleIn(Schema):
+    role: Role
+
+
+def member_out(member: Member) -> dict:
+    return {
+        "id": member.pk,
+        "display_name": member.display_name,
+        "email": member.user.username,
+        "role": member.role,
+        "status": "active" if member.is_active else "deactivated",
+        "last_sign_in": member.user.last_login,
+        "created_at": member.created_at,
+    }
+
+
+def invitation_out(invitation: Invitation) -> dict:
+    return {
+        "id": invitation.pk,
+        "email": invitation.email,
+        "role": invitation.role,
+        "status": invitation.status,
+        "expires_at": invitation.expires_at,
+        "created_at": invitation.created_at,
+    }
+
+
+def admin(request: HttpRequest) -> Member:
+    members.must_administer(request.member)
+    return request.member
+
+
+@router.get("/members", response=list[MemberOut])
+def list_members(request: HttpRequest):
+    """Everyone in the organization, deactivated members included (with their status)."""
+    admin(request)
+    rows = scoped(request.org, Member).select_related("user").order_by("display_name", "pk")
+    return [member_out(m) for m in rows]
+
+
+@router.get("/members/invitations", response=list[InvitationOut])
+def list_invitations(request: HttpRequest):
+    """Invitations not yet accepted nor revoked (expired ones included, to resend)."""
+    admin(request)
+    rows = scoped(request.org, Invitation).filter(accepted_at=None, revoked_at=None)
+    return [invitation_out(i) for i in rows.order_by("-sent_at", "-pk")]
+
+
+@router.post("/members/invitations", response={201: InvitationCreated})
+def invite(request: HttpRequest, body: InviteIn):
+    """Invite someone by email; the email carries a one-time link that works for 7 days."""
+    invitation, raw, sent = members.invite(
+        acting_member=admin(request), email=body.email, role=body.role
+    )
+    link = members.invitation_link(raw)
+    return Status(201, {**invitation_out(invitation), "link": link, "email_sent": sent})
+
+
+@router.post("/members/invitations/{invitation_id}/resend", response=InvitationCreated)
+def resend(request: HttpRequest, invitation_id: Id):
+    """A new link (the old one stops working), valid for another 7 days."""
+    invitation = get_for_org_or_404(request.org, Invitation, pk=invitation_id)
+    raw, sent = members.resend_invitation(invitation, acting_member=admin(request))
+    invitation.refresh_from_db()
+    link = members.invitation_link(raw)
+    return {**invitation_out(invitation), "link": link, "email_sent": sent}
+
+
+@router.delete("/members/invitations/{invitation_id}", response={204: None})
+def revoke(request: HttpRequest, invitation_id: Id):
+    invitation = get_for_org_or_404(request.org, Invitation, pk=invitation_id)
+    members.revoke_invitation(invitation, acting_member=admin(request))
+    return Status(204, None)
+
+
+@router.patch("/members/{member_id}", response=MemberOut)
+def change_role(request: HttpRequest, member_id: Id, body: RoleIn):
+    """Only owners make or unmake owners; the last owner keeps the role."""
+    member = get_for_org_or_404(request.org, Member, pk=member_id)
+    members.change_role(member, role=body.role, acting_member=admin(request))
+    return member_out(scoped(request.org, Member).select_related("user").get(pk=member.pk))
+
+
+@router.post("/members/{member_id}/deactivate", response=MemberOut)
+def deactivate(request: HttpRequest, member_id: Id):
+    """Signed out, API tokens refused, open conversations back to their queues; history kept."""
+    member = get_for_org_or_404(request.org, Member, pk=member_id)
+    if member.pk != request.member.pk:
+        admin(request)
+    members.deactivate(member, acting_member=request.member)
+    return member_out(scoped(request.org, Member).select_related("user").get(pk=member.pk))
+
+
+@router.post("/members/{member_id}/reactivate", response=MemberOut)
+def reactivate(request: HttpRequest, member_id: Id):
+    member = get_for_org_or_404(request.org, Member, pk=member_id)
+    members.reactivate(member, acting_member=admin(request))
+    return member_out(scoped(request.org, Member).select_related("user").get(pk=member.pk))
