@@ -72,8 +72,23 @@ def business_seconds(start: datetime, end: datetime, schedule: Schedule) -> floa
 
 
 def add_business_time(start: datetime, seconds: float, schedule: Schedule) -> datetime | None:
-    """The instant `seconds` of business time after `start` (a deadline), or None when the
-    schedule has no opening within a year."""
+    """The instant `seconds` of business time after `start` (a deadline), or None when it is
+    not within HORIZON_DAYS: the schedule has no opening within a year, or the duration is
+    longer than that (a stored target from before targets were bounded, say). Never raises
+    for a huge, infinite or NaN duration, nor near the end of the calendar; a negative one
+    counts as none."""
+    if not seconds > 0:  # negative, zero or NaN
+        seconds = 0.0
+    if seconds > HORIZON_DAYS * 86400:
+        # No schedule opens more than 24 hours a day: this deadline lies past the horizon.
+        return None
+    try:
+        return _add_business_time(start, seconds, schedule)
+    except OverflowError:
+        return None  # past datetime.max: no deadline this calendar can hold
+
+
+def _add_business_time(start: datetime, seconds: float, schedule: Schedule) -> datetime | None:
     if schedule.always_open:
         return start + timedelta(seconds=seconds)
     tz = ZoneInfo(schedule.time_zone)
