@@ -2,7 +2,7 @@
 `PATCH /api/numbers/{id}`): owners and admins only, checked whole and saved all or nothing,
 recorded, bounded; resuming wakes what was held."""
 
-from datetime import time, timedelta
+from datetime import time
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -16,7 +16,7 @@ from conversa.engine.services import create_intent
 from conversa.errors import Forbidden, Refused
 from conversa.inbox.models import Queue
 from conversa.numbers.models import Number
-from tests.inbox.conftest import committed, post  # noqa: F401 (a fixture)
+from tests.inbox.conftest import post
 
 
 def patch(client, url: str, data):
@@ -122,7 +122,7 @@ def test_supervisors_and_agents_change_no_policy(org, role):
         )
 
 
-def held_message(org, committed) -> ExecutionJob:
+def held_message(org) -> ExecutionJob:
     contact = org.conversation().contact
     intent, _ = create_intent(
         org.org,
@@ -141,7 +141,7 @@ def test_the_kill_switch_holds_then_wakes_what_waits_and_is_recorded(
     with committed():
         assert policies.set_sending_paused(org.org, acting_member=org.owner, paused=True)
     assert not policies.set_sending_paused(org.org, acting_member=org.owner, paused=True)
-    job = held_message(org, committed)
+    job = held_message(org)
     assert job.intent.status == MessageIntent.Status.DEFERRED
     assert job.run_after > timezone.now()
     with committed():
@@ -173,7 +173,7 @@ def test_a_number_is_renamed_limited_queued_and_paused_at_once(org, committed):
     assert list(number.queues.all()) == [queue]
     assert changes["queue_id"] == [other.pk, queue.pk]
     assert "number.settings_changed" in verbs(org)
-    job = held_message(org, committed)
+    job = held_message(org)
     assert job.run_after > timezone.now()
     with committed():
         policies.update_number(
