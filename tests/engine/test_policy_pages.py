@@ -163,3 +163,16 @@ def test_the_kill_switch_shows_in_the_conversation_and_another_org_sees_nothing(
     answer = org.client(org.member()).get(f"/conversations/{conversation.pk}/hold")
     assert b"Sending is paused for the organization" in answer.content
     assert other_org.client().get(f"/conversations/{conversation.pk}/hold").status_code == 404
+
+
+def test_the_pages_and_banners_speak_portuguese(org):
+    Organization.objects.filter(pk=org.org.pk).update(sending_paused=True)
+    client = org.client()
+    client.cookies["django_language"] = "pt-br"
+    page = client.get("/settings/organization/").content.decode()
+    assert "Horário de silêncio" in page and "Retomar envio" in page
+    assert "O envio está pausado para toda a organização." in page
+    conversation = org.conversation()
+    hold = client.get(f"/conversations/{conversation.pk}/hold").content.decode()
+    assert "As mensagens deste número estão retidas." in hold
+    assert "Cotas de envio" in client.get(f"/numbers/{org.number.pk}/settings").content.decode()
