@@ -7,7 +7,8 @@ are computed from them, and the table-driven tests exercise them across weekends
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 from django.utils.translation import gettext
 
@@ -107,14 +108,19 @@ def _add_business_time(start: datetime, seconds: float, schedule: Schedule) -> d
     return None
 
 
+@cache
+def known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def schedule_problems(time_zone: str, hours, holidays) -> list[str]:
     """What is wrong with a stored schedule, in words for whoever entered it; empty when it
     is valid. `hours`: {"mon": [["09:00", "18:00"], …], …} with known weekdays and, per day,
     spans "HH:MM" with start < end that do not overlap; `holidays`: ISO dates."""
     found = []
-    try:
-        ZoneInfo(time_zone)
-    except (ValueError, KeyError):
+    # The IANA names only: ZoneInfo also reads paths such as "posix/…", which the
+    # organization's time zone field refuses to store.
+    if time_zone not in known_zones():
         found.append(gettext("Unknown time zone: %(zone)r.") % {"zone": time_zone})
     if not isinstance(hours, dict):
         return [*found, gettext('Business hours are {"mon": [["09:00", "18:00"]], …}.')]

@@ -1,8 +1,6 @@
 import hashlib
 import secrets
 from datetime import date
-from functools import cache
-from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,10 +15,9 @@ def default_business_hours() -> dict:
     return {day: [list(span) for span in spans] for day, spans in sla.DEFAULT_HOURS.items()}
 
 
-@cache
 def time_zones() -> frozenset[str]:
     """The IANA time zones this system knows (`zoneinfo.available_timezones`)."""
-    return frozenset(available_timezones())
+    return sla.known_zones()
 
 
 def validate_time_zone(value: str) -> None:
