@@ -5,6 +5,7 @@ conversation's number). Changing anything is for owners and admins; the services
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
@@ -29,6 +30,17 @@ def admin_view(view):
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+MAX_ID = 2**63 - 1
+
+
+def own(request, model, pk: int):
+    """The organization's row with this id; 404 for another's, or for an id no row can
+    have (the database would overflow on it)."""
+    if not 1 <= pk <= MAX_ID:
+        raise Http404
+    return get_for_org_or_404(request.org, model, pk=pk)
 
 
 def show_refusal(form, exc: Refused) -> None:
@@ -84,7 +96,7 @@ def org_banner(request):
 @admin_view
 def number_settings(request, number_id: int):
     """A number's name, quotas, queue and pause."""
-    number = get_for_org_or_404(request.org, Number, pk=number_id)
+    number = own(request, Number, number_id)
     if number.status == Number.Status.REMOVED:
         raise NotFound(gettext("This number was removed."))
     queues = scoped(request.org, Queue).order_by("name")
@@ -103,7 +115,7 @@ def number_settings(request, number_id: int):
 @operator_view
 def hold_banner(request, conversation_id: int):
     """Why messages on this conversation's number are held now, if they are."""
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    conversation = own(request, Conversation, conversation_id)
     number = conversation.number
     hold = policies.number_hold(number, request.org)
     return render(

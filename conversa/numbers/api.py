@@ -3,7 +3,7 @@ from typing import Literal
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Path, Router, Schema
 
 from conversa.accounts.models import MAX_DAILY_QUOTA, MAX_HOURLY_QUOTA
 from conversa.accounts.scoping import get_for_org_or_404, scoped
@@ -86,18 +86,23 @@ def act_on_number(
     return number_out(number)
 
 
+MAX_ID = 2**63 - 1
+
+
 class NumberPatch(Schema):
     """Only the fields sent change; quotas 0 mean unlimited; `queue_id` null: no queue."""
 
     name: str | None = Field(None, min_length=1, max_length=120)
     hourly_quota: int | None = Field(None, ge=0, le=MAX_HOURLY_QUOTA)
     daily_quota: int | None = Field(None, ge=0, le=MAX_DAILY_QUOTA)
-    queue_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    queue_id: int | None = Field(None, ge=1, le=MAX_ID)
     paused: bool | None = None
 
 
 @router.patch("/numbers/{number_id}", response=NumberOut)
-def patch_number(request: HttpRequest, number_id: int, payload: NumberPatch):
+def patch_number(
+    request: HttpRequest, payload: NumberPatch, number_id: int = Path(..., ge=1, le=MAX_ID)
+):
     """Change a number's name, quotas, queue or pause (owners and admins), all or nothing,
     recorded. Resuming it, or raising a quota, sends what it held."""
     policies.must_administer(request.member)

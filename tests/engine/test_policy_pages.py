@@ -176,3 +176,12 @@ def test_the_pages_and_banners_speak_portuguese(org):
     hold = client.get(f"/conversations/{conversation.pk}/hold").content.decode()
     assert "As mensagens deste número estão retidas." in hold
     assert "Cotas de envio" in client.get(f"/numbers/{org.number.pk}/settings").content.decode()
+
+
+def test_ids_no_row_can_have_are_not_found(org):
+    client = org.client()
+    huge = 10**20
+    assert client.get(f"/numbers/{huge}/settings").status_code == 404
+    assert client.get(f"/conversations/{huge}/hold").status_code == 404
+    answer = client.patch(f"/api/numbers/{huge}", {}, content_type="application/json")
+    assert answer.status_code == 422
