@@ -7,6 +7,7 @@ from conversa.accounts.api_auth import api_auth
 from conversa.crm.api import router as crm_router
 from conversa.engine.api import router as engine_router
 from conversa.engine.content_api import router as content_router
+from conversa.engine.policy_api import router as policy_router
 from conversa.errors import Refused
 from conversa.inbox.api import router as inbox_router
 from conversa.inbox.team_api import router as team_router
@@ -21,6 +22,7 @@ api.add_router("/", engine_router)
 api.add_router("/", numbers_router)
 api.add_router("/", crm_router)
 api.add_router("/", members_router)
+api.add_router("/", policy_router)
 
 
 @api.exception_handler(Refused)

@@ -7,7 +7,8 @@ are computed from them, and the table-driven tests exercise them across weekends
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 from django.utils.translation import gettext
 
@@ -72,8 +73,23 @@ def business_seconds(start: datetime, end: datetime, schedule: Schedule) -> floa
 
 
 def add_business_time(start: datetime, seconds: float, schedule: Schedule) -> datetime | None:
-    """The instant `seconds` of business time after `start` (a deadline), or None when the
-    schedule has no opening within a year."""
+    """The instant `seconds` of business time after `start` (a deadline), or None when it is
+    not within HORIZON_DAYS: the schedule has no opening within a year, or the duration is
+    longer than that (a stored target from before targets were bounded, say). Never raises
+    for a huge, infinite or NaN duration, nor near the end of the calendar; a negative one
+    counts as none."""
+    if not seconds > 0:  # negative, zero or NaN
+        seconds = 0.0
+    if seconds > HORIZON_DAYS * 86400:
+        # No schedule opens more than 24 hours a day: this deadline lies past the horizon.
+        return None
+    try:
+        return _add_business_time(start, seconds, schedule)
+    except OverflowError:
+        return None  # past datetime.max: no deadline this calendar can hold
+
+
+def _add_business_time(start: datetime, seconds: float, schedule: Schedule) -> datetime | None:
     if schedule.always_open:
         return start + timedelta(seconds=seconds)
     tz = ZoneInfo(schedule.time_zone)
@@ -92,14 +108,19 @@ def add_business_time(start: datetime, seconds: float, schedule: Schedule) -> da
     return None
 
 
+@cache
+def known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def schedule_problems(time_zone: str, hours, holidays) -> list[str]:
     """What is wrong with a stored schedule, in words for whoever entered it; empty when it
     is valid. `hours`: {"mon": [["09:00", "18:00"], …], …} with known weekdays and, per day,
     spans "HH:MM" with start < end that do not overlap; `holidays`: ISO dates."""
     found = []
-    try:
-        ZoneInfo(time_zone)
-    except (ValueError, KeyError):
+    # The IANA names only: ZoneInfo also reads paths such as "posix/…", which the
+    # organization's time zone field refuses to store.
+    if time_zone not in known_zones():
         found.append(gettext("Unknown time zone: %(zone)r.") % {"zone": time_zone})
     if not isinstance(hours, dict):
         return [*found, gettext('Business hours are {"mon": [["09:00", "18:00"]], …}.')]

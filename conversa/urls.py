@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from conversa.accounts import team_views as team
 from conversa.accounts import views as accounts
 from conversa.api import api
+from conversa.engine import policy_views
 from conversa.engine import views as engine
 from conversa.inbound import views as inbound
 from conversa.inbound import webhooks
@@ -90,6 +91,23 @@ urlpatterns = [
         "settings/invitations/<int:invitation_id>/<str:action>",
         team.invitation_action,
         name="settings-invitation-action",
+    ),
+    path(
+        "settings/organization/",
+        policy_views.organization_settings,
+        name="settings-organization",
+    ),
+    path(
+        "settings/organization/kill-switch",
+        policy_views.kill_switch,
+        name="settings-kill-switch",
+    ),
+    path("settings/organization/banner", policy_views.org_banner, name="org-banner"),
+    path("numbers/<int:number_id>/settings", policy_views.number_settings, name="number-settings"),
+    path(
+        "conversations/<int:conversation_id>/hold",
+        policy_views.hold_banner,
+        name="hold-banner",
     ),
     path("api/", api.urls),
     path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),

@@ -15,12 +15,41 @@ def default_business_hours() -> dict:
     return {day: [list(span) for span in spans] for day, spans in sla.DEFAULT_HOURS.items()}
 
 
+def time_zones() -> frozenset[str]:
+    """The IANA time zones this system knows (`zoneinfo.available_timezones`)."""
+    return sla.known_zones()
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in time_zones():
+        raise ValidationError(_("Unknown time zone: %(zone)s."), params={"zone": value})
+
+
+class TimeZoneField(models.CharField):
+    """An IANA time zone name. Every way the ORM writes one (save, create, update,
+    bulk_update) goes through `get_db_prep_save`, which refuses an unknown zone: a name
+    the Gate's ZoneInfo cannot read never reaches the database."""
+
+    default_validators = [validate_time_zone]
+
+    def get_db_prep_save(self, value, connection):
+        if value is not None and value not in time_zones():
+            raise ValidationError(_("Unknown time zone: %(zone)s."), params={"zone": value})
+        return super().get_db_prep_save(value, connection)
+
+
+# Bounds of the organization's policies (the settings page, the API and the database agree).
+MAX_REOPEN_WINDOW_HOURS = 365 * 24
+MAX_HOURLY_QUOTA = 100_000
+MAX_DAILY_QUOTA = 1_000_000
+
+
 class Organization(models.Model):
     """A tenant. Every row that is not global belongs to one."""
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
-    time_zone = models.CharField(max_length=64, default="America/Sao_Paulo")
+    time_zone = TimeZoneField(max_length=64, default="America/Sao_Paulo")
     # The kill switch: while set, the Gate lets nothing leave for this organization.
     sending_paused = models.BooleanField(default=False)
     # Local times (in `time_zone`) when only an operator's own replies leave. The window may
@@ -30,6 +59,15 @@ class Organization(models.Model):
     # A customer's message within this many hours of a conversation's resolution reopens it;
     # a later one starts a new conversation. 0: every resolved conversation stays closed.
     reopen_window_hours = models.PositiveIntegerField(default=7 * 24)
+    # The allowed dayparts: when messages no person typed (automations, campaigns, the API,
+    # the assistant) may leave, local, per weekday, in business_hours' shape: {"mon":
+    # [["08:00", "20:00"]], …}; a weekday left out allows none that day; {} means any time.
+    # The Gate defers such messages to the next allowed period (engine/gate.py).
+    sending_hours = models.JSONField(default=dict, blank=True)
+    # The quotas a new number starts with (each number's own can be changed after); 0 means
+    # unlimited.
+    default_hourly_quota = models.PositiveIntegerField(default=200)
+    default_daily_quota = models.PositiveIntegerField(default=1000)
     # The SLA clock runs only within these (local, in `time_zone`): {"mon": [["09:00",
     # "18:00"]], …}; {} means always open. Holidays are whole local days off, ISO dates.
     # Checked by `clean`; conversations' due times are computed from them (inbox/deadlines.py).
@@ -45,7 +83,16 @@ class Organization(models.Model):
                 condition=models.Q(quiet_hours_start__isnull=True, quiet_hours_end__isnull=True)
                 | models.Q(quiet_hours_start__isnull=False, quiet_hours_end__isnull=False),
                 name="organization_quiet_hours_both_or_neither",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reopen_window_hours__lte=MAX_REOPEN_WINDOW_HOURS),
+                name="organization_reopen_window_within_a_year",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(default_hourly_quota__lte=MAX_HOURLY_QUOTA)
+                & models.Q(default_daily_quota__lte=MAX_DAILY_QUOTA),
+                name="organization_default_quotas_bounded",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -53,6 +100,8 @@ class Organization(models.Model):
 
     def clean(self) -> None:
         problems = sla.schedule_problems(self.time_zone, self.business_hours, self.holidays)
+        # The dayparts have the same shape (the zone is checked once, above).
+        problems += sla.schedule_problems("UTC", self.sending_hours, [])
         if problems:
             raise ValidationError(problems)
 

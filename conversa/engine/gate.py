@@ -62,6 +62,8 @@ class Facts:
     # message to that number (docs/providers.md §A2).
     window_required: bool = False
     last_inbound_at: datetime | None = None
+    # The organization's allowed dayparts (Organization.sending_hours): {} means any time.
+    sending_hours: dict | None = None
     # A pre-approved template rather than free text: only Cloud API numbers can send one.
     is_template: bool = False
     templates_supported: bool = False
@@ -199,6 +201,43 @@ def check_quiet_hours(origin: str, facts: Facts) -> Verdict | None:
     )
 
 
+def check_sending_hours(origin: str, facts: Facts) -> Verdict | None:
+    """Outside the organization's allowed dayparts only what a person typed leaves; the rest
+    waits for the next allowed period."""
+    if origin in QUIET_EXEMPT_ORIGINS or not facts.sending_hours:
+        return None
+    tz = ZoneInfo(facts.time_zone)
+    opens = next_sending_period(facts.now, tz, facts.sending_hours)
+    if opens is not None and opens <= facts.now:
+        return None
+    return Verdict(
+        DEFER,
+        "outside_sending_hours",
+        gettext_noop("Outside the allowed sending hours: only operators' replies are sent"),
+        opens or facts.now + timedelta(hours=1),
+    )
+
+
+def next_sending_period(now: datetime, tz: ZoneInfo, hours: dict) -> datetime | None:
+    """`now` when it is inside an allowed period of `hours` (weekday → local spans), else the
+    start of the next one within a week; None when there is none."""
+    today = now.astimezone(tz).date()
+    starts = []
+    for days in range(-1, 8):
+        day = today + timedelta(days=days)
+        for start, end in hours.get(WEEKDAY_KEYS[day.weekday()], []):
+            begins = datetime.combine(day, time.fromisoformat(start), tzinfo=tz)
+            ends = datetime.combine(day, time.fromisoformat(end), tzinfo=tz)
+            if begins <= now < ends:
+                return now
+            if begins > now:
+                starts.append(begins.astimezone(UTC))
+    return min(starts, default=None)
+
+
+WEEKDAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 # Blocking facts first: a blocked contact must be refused, not deferred while a number is down.
 CHECKS = [
     check_contact,
@@ -208,6 +247,7 @@ CHECKS = [
     check_number,
     check_quotas,
     check_quiet_hours,
+    check_sending_hours,
 ]
 
 
@@ -389,6 +429,7 @@ def facts_for(intent: MessageIntent, number: Number, sends: NumberFacts) -> Fact
         time_zone=org.time_zone,
         quiet_hours_start=org.quiet_hours_start,
         quiet_hours_end=org.quiet_hours_end,
+        sending_hours=org.sending_hours or None,
         sent_this_hour=sent_this_hour,
         sent_today=sent_today,
         hourly_quota=number.hourly_quota,

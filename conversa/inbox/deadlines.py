@@ -16,6 +16,7 @@ queue (a transfer), the queue's targets (`set_queue_targets`), the organization'
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -26,6 +27,10 @@ from conversa.accounts.services import must_supervise, record
 from conversa.bulk import set_column
 from conversa.errors import Refused
 from conversa.inbox.models import Conversation, Queue
+
+# The longest SLA target: a year of minutes. A longer one could not be a promise to anyone,
+# and it kept due-time arithmetic from overflowing (issue 16, problem 5).
+MAX_TARGET_MINUTES = 365 * 24 * 60
 
 # A running clock is "at risk" when less than this share of its target is left.
 AT_RISK_SHARE = 0.25
@@ -132,6 +137,20 @@ def set_business_hours(
     recompute(Conversation.objects.for_org(org))
 
 
+def target_problem(minutes) -> str:
+    """Why `minutes` cannot be an SLA target (None, no target, can), or ""."""
+    if minutes is None:
+        return ""
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes <= 0:
+        return gettext("An SLA target is a positive number of minutes.")
+    if minutes > MAX_TARGET_MINUTES:
+        return gettext("An SLA target is at most a year (%(max)s minutes).") % {
+            "max": MAX_TARGET_MINUTES
+        }
+    return ""
+
+
+@transaction.atomic
 def set_queue_targets(
     queue: Queue,
     *,
@@ -139,12 +158,12 @@ def set_queue_targets(
     first_response_minutes: int | None,
     resolution_minutes: int | None,
 ) -> None:
-    """Change a queue's SLA targets (business minutes; None for none) and recompute the due
-    times of its unresolved conversations."""
+    """Change a queue's SLA targets (business minutes, 1 to MAX_TARGET_MINUTES; None for
+    none) and recompute the due times of its unresolved conversations, all or nothing."""
     must_supervise(acting_member)
     for minutes in (first_response_minutes, resolution_minutes):
-        if minutes is not None and minutes <= 0:
-            raise Refused(gettext("An SLA target is a positive number of minutes."))
+        if target_problem(minutes):
+            raise Refused(target_problem(minutes))
     queue.first_response_minutes = first_response_minutes
     queue.resolution_minutes = resolution_minutes
     queue.save(update_fields=["first_response_minutes", "resolution_minutes"])

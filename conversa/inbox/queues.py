@@ -248,8 +248,8 @@ def org_rows(org: Organization, model, ids: Iterable[int], field: str) -> list:
 def check_targets(first: int | None, resolution: int | None) -> None:
     # `deadlines.set_queue_targets` refuses the same; checked first to say which field.
     for field, minutes in (("first_response_minutes", first), ("resolution_minutes", resolution)):
-        if minutes is not None and minutes <= 0:
-            raise Refused(gettext("An SLA target is a positive number of minutes."), field=field)
+        if problem := deadlines.target_problem(minutes):
+            raise Refused(problem, field=field)
 
 
 def set_targets(

@@ -284,10 +284,15 @@ def posted_minutes(value: str, errors: dict, field: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit():
+    # isdecimal and isascii: "²" and "٣" are digits to Python, not minutes to anyone.
+    if not (value.isdecimal() and value.isascii()) or len(value) > 9:
         errors[field] = _("An SLA target is a whole number of minutes.")
         return None
-    return int(value)
+    minutes = int(value)
+    if problem := deadlines.target_problem(minutes):
+        errors[field] = problem
+        return None
+    return minutes
 
 
 def posted_ids(values: list[str]) -> list[int]:

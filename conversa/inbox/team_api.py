@@ -73,8 +73,8 @@ class QueueIn(Schema):
     member_ids: list[int] = []
     number_ids: list[int] = []
     distribution: Literal["off", "round_robin", "least_load"] = "off"
-    first_response_minutes: int | None = None
-    resolution_minutes: int | None = None
+    first_response_minutes: int | None = Field(None, ge=1, le=deadlines.MAX_TARGET_MINUTES)
+    resolution_minutes: int | None = Field(None, ge=1, le=deadlines.MAX_TARGET_MINUTES)
 
 
 class CapacityIn(Schema):
@@ -133,8 +133,8 @@ def set_capacity(request: HttpRequest, member_id: int, payload: CapacityIn):
 
 
 class QueueTargetsIn(Schema):
-    first_response_minutes: int | None = Field(None, ge=1)
-    resolution_minutes: int | None = Field(None, ge=1)
+    first_response_minutes: int | None = Field(None, ge=1, le=deadlines.MAX_TARGET_MINUTES)
+    resolution_minutes: int | None = Field(None, ge=1, le=deadlines.MAX_TARGET_MINUTES)
 
 
 @router.put("/queues/{queue_id}/sla", response=QueueOut, tags=["sla"])

@@ -5,13 +5,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from conversa.accounts.models import Organization
+from conversa.accounts.models import Member, Organization
+from conversa.accounts.services import record
 from conversa.engine.models import ExecutionJob, GateDecision
 from conversa.errors import Conflict, ProviderRefused
 from conversa.numbers import webhooks
@@ -44,7 +45,13 @@ def add_number(org: Organization, wanted: NumberSettings) -> Number:
     The provider is called before the row exists, outside any transaction: on the embedded
     default the sandbox answering that call writes to the same SQLite database.
     """
-    number = Number(organization=org, name=wanted.name, provider=wanted.provider)
+    number = Number(
+        organization=org,
+        name=wanted.name,
+        provider=wanted.provider,
+        hourly_quota=org.default_hourly_quota,
+        daily_quota=org.default_daily_quota,
+    )
     if wanted.provider == Number.Provider.CLOUD:
         number.provider_name = wanted.phone_number_id
         number.provider_token = wanted.access_token
@@ -169,10 +176,19 @@ def remove_number(number: Number) -> None:
     announce(number)
 
 
-def set_paused(number: Number, paused: bool) -> None:
-    """Pause (the Gate defers every send through it) or resume a number."""
-    Number.objects.filter(pk=number.pk).update(paused=paused)
-    number.paused = paused
+def set_paused(number: Number, paused: bool, *, acting_member: Member | None = None) -> None:
+    """Pause (the Gate defers every send through it) or resume a number; resuming wakes the
+    messages held on it. Recorded as `number.paused` or `number.resumed` when a person did it."""
+    from conversa.engine.policies import wake_held  # the engine builds on numbers
+
+    with transaction.atomic():
+        changed = Number.objects.filter(pk=number.pk).exclude(paused=paused).update(paused=paused)
+        number.paused = paused
+        if changed and acting_member is not None:
+            verb = "number.paused" if paused else "number.resumed"
+            record(number.organization_id, verb, number, actor=acting_member)
+        if changed and not paused:
+            wake_held(number.organization_id, number_id=number.pk)
     announce(number)
 
 

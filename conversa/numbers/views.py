@@ -66,7 +66,10 @@ def number_action(request, number_id: int, action: str):
         return render(request, "numbers/_error.html", {"error": "unknown action"}, status=404)
     error = ""
     try:
-        services.ACTIONS[action](number)
+        if action in ("pause", "resume"):
+            services.set_paused(number, action == "pause", acting_member=request.member)
+        else:
+            services.ACTIONS[action](number)
     except Refused as exc:
         error = str(exc)
     if request.POST.get("from") == "pairing":

@@ -41,7 +41,15 @@
     }
     if (event.type === "CONTACT_UPDATED") { refresh("contact-panel"); refresh("conversation-list"); }
     if (event.intent_ids) refresh("intents");
-    if (event.number_ids) { refresh("numbers"); refresh("pairing"); }
+    if (event.number_ids) {
+      refresh("numbers"); refresh("pairing");
+      // The kill switch banner, and the conversation's hold banner when its number changed.
+      refresh("org-banner");
+      var hold = document.getElementById("hold-banner");
+      if (hold && event.number_ids.map(String).indexOf(hold.getAttribute("data-number")) !== -1) {
+        refresh("hold-banner");
+      }
+    }
   }
   function refreshCurrent(type) {
     if (type === "CONVERSATION_ASSIGNED" || type === "CONVERSATION_UPDATED") {
@@ -95,6 +103,8 @@
     refresh("intents");
     refresh("numbers");
     refresh("pairing");
+    refresh("org-banner");
+    refresh("hold-banner");
   });
   document.addEventListener("htmx:wsClose", function (e) {
     socketStatus(false);
@@ -377,3 +387,24 @@ document.addEventListener("click", function (e) {
   var dialog = document.getElementById(opener.getAttribute("data-opens"));
   if (dialog && dialog.showModal) dialog.showModal();
 });
+
+// A hold that ends at a known time (quiet hours, a quota's hour or day, the next allowed
+// period) redraws the conversation's hold banner then, without polling.
+(function () {
+  "use strict";
+  var timer = null;
+  document.addEventListener("htmx:afterSettle", function (e) {
+    var target = e.detail.target;
+    if (!target || target.id !== "hold-banner") return;
+    clearTimeout(timer);
+    var timed = target.querySelector("[data-until]");
+    if (!timed) return;
+    var wait = Date.parse(timed.getAttribute("data-until")) - Date.now() + 1000;
+    if (wait > 0 && wait < 864e5) {
+      timer = setTimeout(function () {
+        var el = document.getElementById("hold-banner");
+        if (el) htmx.trigger(el, "refresh");
+      }, wait);
+    }
+  });
+})();
