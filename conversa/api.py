@@ -2,6 +2,7 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from conversa.accounts.api import router as tokens_router
 from conversa.accounts.api_auth import api_auth
 from conversa.crm.api import router as crm_router
 from conversa.engine.api import router as engine_router
@@ -19,6 +20,7 @@ api.add_router("/", content_router)
 api.add_router("/", engine_router)
 api.add_router("/", numbers_router)
 api.add_router("/", crm_router)
+api.add_router("/", tokens_router)
 
 
 @api.exception_handler(Refused)

@@ -2,6 +2,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from conversa.accounts import last_used
 from conversa.accounts.models import Member
 
 
@@ -30,3 +31,24 @@ class OrganizationMiddleware:
         zone = ZoneInfo(request.org.time_zone) if request.org else None
         with timezone.override(zone):
             return self.get_response(request)
+
+
+class ApiAfterwordsMiddleware:
+    """What an API request leaves behind once its answer exists: the `RateLimit-*` headers of
+    the budget it was counted against (`api_auth`), and its token's "last used" time, handed to
+    a background writer so that it is never part of the request's transaction and can never
+    fail or slow the answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        verdict = getattr(request, "ratelimit", None)
+        if verdict is not None:
+            for name, value in verdict.headers.items():
+                response[name] = value
+        token = getattr(request, "api_token_used", None)
+        if token is not None:
+            last_used.touch(token)
+        return response
