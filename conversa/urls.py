@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from conversa.accounts import token_views
 from conversa.accounts import views as accounts
 from conversa.api import api
 from conversa.engine import views as engine
@@ -59,6 +60,13 @@ urlpatterns = [
     path("campaigns/", accounts.upcoming, {"section": "campaigns"}, name="campaigns"),
     path("insights/", accounts.upcoming, {"section": "insights"}, name="insights"),
     path("settings/", accounts.settings_home, name="settings"),
+    path("settings/tokens/", token_views.tokens_page, name="settings-tokens"),
+    path("settings/tokens/new", token_views.create_token, name="settings-token-create"),
+    path(
+        "settings/tokens/<int:token_id>/revoke",
+        token_views.revoke_token,
+        name="settings-token-revoke",
+    ),
     path("api/", api.urls),
     path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),
 ]

@@ -4,11 +4,10 @@ A token cannot create tokens: creating one is a signed-in person's act (and, wit
 that asks for a fresh second factor), so a leaked token cannot mint a longer-lived one.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Literal
 
 from django.http import Http404, HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext
 from ninja import Field, Path, Router, Schema
 from ninja.responses import Status
@@ -59,22 +58,6 @@ def token_out(token: ApiToken) -> dict:
     }
 
 
-def end_of_day(day: date) -> datetime:
-    """The end of `day` in the current (the organization's) time zone: a token "until 3 May"
-    works through 3 May."""
-    start_next = datetime.combine(day + timedelta(days=1), time.min)
-    return timezone.make_aware(start_next, timezone.get_current_timezone())
-
-
-def expiry_from(day: date | None) -> datetime | None:
-    if day is None:
-        return None
-    if day > (timezone.now() + tokens.MAX_LIFETIME).date() + timedelta(days=1):
-        # Beyond the bound before any arithmetic on it (date.max + 1 day overflows).
-        return datetime.max.replace(tzinfo=UTC)
-    return end_of_day(day)
-
-
 @router.get("/tokens", response=list[TokenOut])
 def list_tokens(request: HttpRequest):
     """Your tokens (owners and admins: the organization's), active first, without secrets."""
@@ -90,7 +73,7 @@ def create_token(request: HttpRequest, payload: TokenIn):
         acting_member=request.member,
         name=payload.name,
         scope=payload.scope,
-        expires_at=expiry_from(payload.expires_on),
+        expires_at=tokens.expiry_on(payload.expires_on),
     )
     return Status(201, {**token_out(token), "secret": secret})
 

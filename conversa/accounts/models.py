@@ -144,7 +144,7 @@ class ApiToken(OrgOwned):
     PREFIX = "cv_"
 
     class Scope(models.TextChoices):
-        READ = "read", _("Read")
+        READ = "read", _("Read only")
         SEND = "send", _("Read and send")
         MANAGE = "manage", _("Manage")
 

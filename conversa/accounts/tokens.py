@@ -6,7 +6,7 @@ owners and admins (an agent's or a supervisor's token reads, or reads and sends)
 token is kept, with who revoked it and when, and refused at once.
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -38,6 +38,22 @@ def visible_tokens(member: Member) -> QuerySet[ApiToken]:
     return tokens.order_by("revoked_at", "-created_at", "-id")
 
 
+def expiry_refusal() -> str:
+    return gettext("Choose an expiry date within the next two years.")
+
+
+def expiry_on(day: date | None) -> datetime | None:
+    """The end of `day` in the current (the organization's) time zone, or None for a token
+    that never expires: a token "until 3 May" works through 3 May. Refused (422) beyond the
+    two years, before any arithmetic that could overflow."""
+    if day is None:
+        return None
+    if day > timezone.localdate() + MAX_LIFETIME:
+        raise Refused(expiry_refusal(), field="expires_at")
+    start_next = datetime.combine(day + timedelta(days=1), time.min)
+    return timezone.make_aware(start_next, timezone.get_current_timezone())
+
+
 @transaction.atomic
 def issue_token(
     *,
@@ -60,10 +76,7 @@ def issue_token(
         raise Forbidden(gettext("Only owners and admins can create a token that manages."))
     now = timezone.now()
     if expires_at is not None and not now < expires_at <= now + MAX_LIFETIME:
-        raise Refused(
-            gettext("Choose an expiry date from tomorrow up to two years from now."),
-            field="expires_at",
-        )
+        raise Refused(expiry_refusal(), field="expires_at")
     secret = create_api_token(acting_member, name, scope=scope, expires_at=expires_at)
     token = ApiToken.objects.get(token_hash=ApiToken.hash(secret))
     record(
