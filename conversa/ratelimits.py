@@ -97,7 +97,7 @@ def count(budgets, *, spend: bool) -> Verdict:
                     allowed=allowed,
                     limit=item.amount,
                     remaining=max(0, remaining),
-                    reset=max(0, int(-(-(reset_at - now) // 1))),
+                    reset=min(item.get_expiry(), max(0, int(-(-(reset_at - now) // 1)))),
                 )
                 tightest = tighter(tightest, verdict)
     except Exception:
