@@ -8,12 +8,26 @@ import pytest
 
 from conversa.inbound.reprocess import reprocess_events
 from conversa.inbox.models import Contact, Message
+from conversa.numbers.models import Number
 from conversa.providers import cloud_webhooks
 from conversa.providers.models import ProviderEvent
 from tests.conftest import post_webhook
-from tests.providers.test_cloud import cloud, post, signed  # noqa: F401
+from tests.providers.test_cloud import SECRET, post
 
 PHONE = "5511988{:06d}"
+
+
+@pytest.fixture
+def cloud(org) -> Number:
+    return Number.objects.create(
+        organization=org.org,
+        name="Cloud number",
+        provider=Number.Provider.CLOUD,
+        provider_name="106540352242922",
+        provider_token="token",  # noqa: S106
+        app_secret=SECRET,
+        status=Number.Status.CONNECTED,
+    )
 
 
 def cloud_envelope(n: int, *, statuses: int = 0) -> dict:
