@@ -22,6 +22,9 @@ def page_context(request, **extra) -> dict:
     for token in rows:
         token.active = token.usable(now)
         token.expired = token.revoked_at is None and not token.active
+        if token.expires_at:
+            # It expires as that day ends: the page names the day, not the next midnight.
+            token.last_day = timezone.localtime(token.expires_at - timedelta(microseconds=1))
     return {
         "section": "tokens",
         "tokens": rows,
