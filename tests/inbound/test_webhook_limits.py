@@ -214,3 +214,45 @@ def test_small_webhooks_are_kept_whole(client, cloud, count):
     assert post(client, cloud, raw).status_code == 200
     for event in ProviderEvent.objects.all():
         assert event.payload == envelope
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_front_door_answers_429_with_retry_after(org, settings):
+    """The ASGI front door (what `conversa serve` answers webhooks with) says when to retry."""
+    import asyncio
+
+    from conversa.inbound import front_door
+    from conversa.providers.evolution import SECRET_HEADER
+
+    settings.WEBHOOK_RATE_LIMIT_NUMBER = "1/minute"
+    body = json.dumps({"event": "connection.update", "data": {"state": "open"}}).encode()
+    number = org.number
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": f"/webhooks/{number.provider}/{number.webhook_key}",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (SECRET_HEADER.lower().encode(), number.webhook_secret.encode()),
+        ],
+    }
+
+    async def post_once() -> dict:
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await front_door.webhook_app(scope, receive, send)
+        return sent[0]
+
+    async def twice():
+        return [await post_once(), await post_once()]
+
+    first, second = asyncio.run(twice())
+    assert first["status"] == 200
+    assert second["status"] == 429
+    assert 1 <= int(dict(second["headers"])[b"retry-after"]) <= 60
