@@ -67,9 +67,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # Last: the only middleware without an async side. Anywhere higher, Django's ASGI handler
-    # ran it in a thread and the ones below it back on the event loop, a hop per hook.
+    # Last: the only middlewares without an async side. Anywhere higher, Django's ASGI handler
+    # ran them in a thread and the ones below them back on the event loop, a hop per hook.
     "conversa.accounts.middleware.OrganizationMiddleware",
+    # The API's RateLimit-* headers, and its tokens' "last used" written after the answer.
+    "conversa.accounts.middleware.ApiAfterwordsMiddleware",
 ]
 
 ROOT_URLCONF = "conversa.urls"
@@ -136,6 +138,25 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Abuse limits (conversa/ratelimits.py), in `limits`' notation: "N/period" windows separated by
+# ";". Counted in Redis when REDIS_URL is set (every process shares the budget), else in memory.
+RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1") != "0"
+RATELIMIT_STORAGE_URL = os.environ.get("RATELIMIT_STORAGE_URL", REDIS_URL or "memory://")
+# Failed sign-ins per account (email) and per client address: past either, every attempt (the
+# right password too) is refused until the window ends. 5 a minute, then 20 an hour: the wait
+# grows from a minute to the rest of the hour.
+LOGIN_RATE_LIMIT_ACCOUNT = os.environ.get("LOGIN_RATE_LIMIT_ACCOUNT", "5/minute;20/hour")
+LOGIN_RATE_LIMIT_ADDRESS = os.environ.get("LOGIN_RATE_LIMIT_ADDRESS", "20/minute;100/hour")
+# API requests per token (or signed-in member) and per organization.
+API_RATE_LIMIT_TOKEN = os.environ.get("API_RATE_LIMIT_TOKEN", "600/minute")
+API_RATE_LIMIT_ORGANIZATION = os.environ.get("API_RATE_LIMIT_ORGANIZATION", "3000/minute")
+# Webhook POSTs per number, counted before the signature check; and the POSTs per number that
+# fail it, past which the rest of the window is refused before reading the body.
+WEBHOOK_RATE_LIMIT_NUMBER = os.environ.get("WEBHOOK_RATE_LIMIT_NUMBER", "6000/minute")
+WEBHOOK_REJECTED_LIMIT_NUMBER = os.environ.get("WEBHOOK_REJECTED_LIMIT_NUMBER", "60/minute")
+# Messages and statuses in one webhook POST: Meta batches at most 1,000 updates per webhook.
+WEBHOOK_MAX_ITEMS = int(os.environ.get("WEBHOOK_MAX_ITEMS", "1000"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from conversa.accounts import team_views as team
+from conversa.accounts import token_views
 from conversa.accounts import views as accounts
 from conversa.api import api
 from conversa.engine import policy_views
@@ -108,6 +109,13 @@ urlpatterns = [
         "conversations/<int:conversation_id>/hold",
         policy_views.hold_banner,
         name="hold-banner",
+    ),
+    path("settings/tokens/", token_views.tokens_page, name="settings-tokens"),
+    path("settings/tokens/new", token_views.create_token, name="settings-token-create"),
+    path(
+        "settings/tokens/<int:token_id>/revoke",
+        token_views.revoke_token,
+        name="settings-token-revoke",
     ),
     path("api/", api.urls),
     path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),

@@ -206,3 +206,12 @@ def published_events(monkeypatch) -> list[tuple[int, dict]]:
     sent: list[tuple[int, dict]] = []
     monkeypatch.setattr(publisher, "_send", lambda org_id, payload: sent.append((org_id, payload)))
     return sent
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Each test starts with every abuse limit's budget whole (sign-ins, API, webhooks)."""
+    from conversa import ratelimits
+
+    ratelimits.reset_all()
+    yield

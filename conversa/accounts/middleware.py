@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
-from conversa.accounts import tenancy
+from conversa.accounts import last_used, tenancy
 from conversa.accounts.models import Member
 
 
@@ -58,3 +58,24 @@ def set_language_cookie(response, language: str) -> None:
         httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
         samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
+
+
+class ApiAfterwordsMiddleware:
+    """What an API request leaves behind once its answer exists: the `RateLimit-*` headers of
+    the budget it was counted against (`api_auth`), and its token's "last used" time, handed to
+    a background writer so that it is never part of the request's transaction and can never
+    fail or slow the answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        verdict = getattr(request, "ratelimit", None)
+        if verdict is not None:
+            for name, value in verdict.headers.items():
+                response[name] = value
+        token = getattr(request, "api_token_used", None)
+        if token is not None:
+            last_used.touch(token)
+        return response

@@ -192,15 +192,37 @@ class Member(OrgOwned):
 
 
 class ApiToken(OrgOwned):
-    """A per-organization API token. Only a SHA-256 of the secret is stored."""
+    """A per-organization API token. Only a SHA-256 of the secret is stored.
+
+    It acts as its member, narrowed by its scope: `read` only reads (GET), `send` also creates
+    intents and sends messages, `manage` does everything the member's role allows. A revoked
+    or expired token is refused at once and kept for the record.
+    """
 
     PREFIX = "cv_"
+
+    class Scope(models.TextChoices):
+        READ = "read", _("Read only")
+        SEND = "send", _("Read and send")
+        MANAGE = "manage", _("Manage")
 
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=120)
     token_hash = models.CharField(max_length=64, unique=True)
+    # Tokens made before scopes existed did everything their member could: they keep it.
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.MANAGE)
     created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def usable(self, now=None) -> bool:
+        """Neither revoked nor past its expiry."""
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
     @staticmethod
     def hash(raw: str) -> str:

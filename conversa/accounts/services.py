@@ -1,5 +1,7 @@
 """State changes of organizations and their members."""
 
+from datetime import datetime
+
 from django.utils.translation import gettext
 
 from conversa.accounts.models import ApiToken, Member, OperationalEvent
@@ -20,14 +22,24 @@ def same_org(obj, org_id: int) -> None:
         raise NotFound(gettext("Not found."))
 
 
-def create_api_token(member: Member, name: str) -> str:
-    """A new API token for `member`'s organization. Returns the secret, which is not stored."""
+def create_api_token(
+    member: Member,
+    name: str,
+    *,
+    scope: str = ApiToken.Scope.MANAGE,
+    expires_at: datetime | None = None,
+) -> str:
+    """A new API token for `member`'s organization. Returns the secret; only its hash is
+    stored. Unchecked: `tokens.issue_token` is the product's way in; this is the command
+    line's and the tests'."""
     raw = ApiToken.new_secret()
     ApiToken.objects.create(
         organization_id=member.organization_id,
         member=member,
         name=name,
         token_hash=ApiToken.hash(raw),
+        scope=scope,
+        expires_at=expires_at,
     )
     return raw
 

@@ -54,16 +54,13 @@ async def webhook_app(scope: dict, receive, send) -> None:
         )
         status, reply = await answer(match["provider"], match["key"], headers, body)
     payload = json.dumps(reply).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    if "retry_after" in reply:
+        headers.append((b"retry-after", str(reply["retry_after"]).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 

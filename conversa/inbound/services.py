@@ -24,6 +24,7 @@ from conversa.providers.base import (
     StatusUpdate,
     Unparsed,
     WebhookMalformed,
+    WebhookTooLarge,
 )
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
@@ -41,6 +42,8 @@ def read_webhook(number: Number, headers, raw_body: bytes) -> list[ParsedEvent]:
         return provider.parse_webhook(number, raw_body)
     except WebhookMalformed as exc:
         return [unparsed_item(raw_body, str(exc))]
+    except WebhookTooLarge:
+        raise
     except Exception as exc:
         # A parser's bug must not lose a verified webhook: kept, to be read after the fix.
         log.exception("the %s parser failed on a verified webhook", number.provider)

@@ -1,11 +1,13 @@
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from conversa import ratelimits
 from conversa.inbound import services
 from conversa.numbers.models import Number
-from conversa.providers.base import WebhookRejected
+from conversa.providers.base import WebhookRejected, WebhookTooLarge
 from conversa.providers.registry import get_provider
 
 
@@ -17,7 +19,10 @@ def webhook(request, provider: str, key: str):
     here for WSGI and the test client)."""
     if request.method == "POST":
         status, answer = answer_webhook(provider, key, request.headers, request.body)
-        return JsonResponse(answer, status=status)
+        response = JsonResponse(answer, status=status)
+        if "retry_after" in answer:
+            response["Retry-After"] = str(answer["retry_after"])
+        return response
     number = get_object_or_404(Number, provider=provider, webhook_key=key)
     return subscription_handshake(request, number)
 
@@ -25,7 +30,8 @@ def webhook(request, provider: str, key: str):
 def answer_webhook(provider: str, key: str, headers, raw_body: bytes) -> tuple[int, dict]:
     """What a webhook POST gets: 200 with counts of stored and repeated events (what could not
     be read among them kept as Unparsed); 401, it did not prove where it came from, nothing
-    stored; 404, no such webhook."""
+    stored; 404, no such webhook; 413, more items than one POST may hold, nothing stored; 429,
+    the number's budget is spent (see `verified`), nothing read."""
     number = find_number(provider, key)
     refusal, parsed = verified(number, headers, raw_body)
     if refusal:
@@ -44,13 +50,41 @@ def find_number(provider: str, key: str) -> Number | None:
 
 def verified(number: Number | None, headers, raw_body: bytes):
     """(refusal, no events) when the webhook is refused, else (None, its parsed events: an
-    unreadable body is one Unparsed event, never a refusal)."""
+    unreadable body is one Unparsed event, never a refusal).
+
+    Limits, per number, before the signature is checked: every POST counts against
+    `WEBHOOK_RATE_LIMIT_NUMBER`, and once `WEBHOOK_REJECTED_LIMIT_NUMBER` POSTs have failed the
+    check, the rest of that window is refused unread. Both answer 429 with Retry-After, which
+    a provider takes as "retry later": a verified message refused here arrives again, so
+    nothing verified is lost. A POST that passes the check is never refused for its rate; its
+    cost is bounded by its size and `WEBHOOK_MAX_ITEMS` instead (413, nothing stored).
+    """
     if number is None:
         return (404, {"error": "not_found", "detail": "No webhook at this address"}), []
+    throttled = over_budget(number)
+    if throttled:
+        return throttled, []
     try:
         return None, services.read_webhook(number, headers, raw_body)
     except WebhookRejected as exc:
+        ratelimits.hit((settings.WEBHOOK_REJECTED_LIMIT_NUMBER, f"webhook:rejected:{number.pk}"))
         return (401, {"error": "unauthorized", "detail": str(exc)}), []
+    except WebhookTooLarge as exc:
+        return (413, {"error": "too_many_items", "detail": str(exc)}), []
+
+
+def over_budget(number: Number) -> tuple[int, dict] | None:
+    """429 when the number's webhook budget is spent, else None (this POST counted)."""
+    verdict = ratelimits.hit((settings.WEBHOOK_RATE_LIMIT_NUMBER, f"webhook:{number.pk}"))
+    if verdict.allowed:
+        verdict = ratelimits.peek(
+            (settings.WEBHOOK_REJECTED_LIMIT_NUMBER, f"webhook:rejected:{number.pk}")
+        )
+    if verdict.allowed:
+        return None
+    wait = max(verdict.reset, 1)
+    detail = f"Too many webhooks to this number: retry in {wait} seconds"
+    return 429, {"error": "rate_limited", "detail": detail, "retry_after": wait}
 
 
 def stored_answer(stored: list[bool]) -> tuple[int, dict]:

@@ -246,6 +246,11 @@ class WebhookMalformed(Exception):
     """The webhook body could not be read (400, nothing stored)."""
 
 
+class WebhookTooLarge(Exception):
+    """The webhook holds more messages and statuses than one POST may (413, nothing stored):
+    more than a provider ever batches (Meta: at most 1,000 updates per webhook)."""
+
+
 class Provider(Protocol):
     """What every transport implements. Only the engine calls `send_text`; the number's
     lifecycle calls come from `numbers.services`.

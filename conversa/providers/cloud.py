@@ -24,8 +24,8 @@ from conversa.providers.base import (
     WebhookRejected,
     media_limit,
 )
-from conversa.providers.cloud_webhooks import parse_envelope
-from conversa.providers.webhook_json import load_json, storable
+from conversa.providers.cloud_webhooks import parse_envelope, split_envelope
+from conversa.providers.webhook_json import load_json, parsed_parts
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 
@@ -275,7 +275,7 @@ class CloudProvider:
         envelope = load_json(raw_body)
         if not isinstance(envelope, dict):
             raise WebhookMalformed("expected an object with a list 'entry'")
-        return storable(parse_envelope(envelope), envelope)
+        return parsed_parts(split_envelope(envelope), parse_envelope)
 
 
 def contact_card(card: dict) -> dict:

@@ -46,6 +46,72 @@ def parse_envelope(envelope: dict) -> list:
     return parsed
 
 
+# The lists of a change's value that hold one item per message or status.
+ITEM_LISTS = ("messages", "statuses", "message_echoes")
+
+
+def split_envelope(envelope: dict) -> list[dict]:
+    """The webhook as one envelope per message, status or echo, each shaped like the whole
+    (`object`, `entry[].id`, `changes[].field`, the value's `metadata`) with only its own item
+    and the contact that names it. Parsing the parts finds what parsing the whole would; a
+    part is what each stored event keeps. What is not in that shape stays one part."""
+    entries = envelope.get("entry")
+    if not isinstance(entries, list):
+        return [envelope]
+    outer = {k: v for k, v in envelope.items() if k != "entry"}
+    parts = []
+    for entry in entries:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        if not isinstance(changes, list):
+            parts.append({**outer, "entry": [entry]})
+            continue
+        entry_fields = {k: v for k, v in entry.items() if k != "changes"}
+        for change in changes:
+            for one in split_change(change):
+                parts.append({**outer, "entry": [{**entry_fields, "changes": [one]}]})
+    return parts
+
+
+def split_change(change) -> list:
+    value = change.get("value") if isinstance(change, dict) else None
+    if not isinstance(value, dict):
+        return [change]
+    lists = {name: value[name] for name in ITEM_LISTS if isinstance(value.get(name), list)}
+    contacts = value.get("contacts")
+    if sum(len(items) for items in lists.values()) <= 1 or not isinstance(contacts, list | None):
+        return [change]
+    shared = {k: v for k, v in value.items() if k not in lists and k != "contacts"}
+    parts = []
+    for name, items in lists.items():
+        for item in items:
+            one = {**shared, name: [item]}
+            if contacts:
+                one["contacts"] = naming(contacts, item)
+            parts.append({**change, "value": one})
+    return parts
+
+
+def naming(contacts: list, item) -> list:
+    """The contacts that name `item`'s customer (as `customer` matches them)."""
+    if not isinstance(item, dict):
+        return []
+    ids = {item.get(k) for k in ("from", "to", "from_user_id", "to_user_id")}
+    ids = {str(v) for v in ids if isinstance(v, str | int) and not isinstance(v, bool) and v}
+    phones = {"".join(ch for ch in v if ch.isdigit()) for v in ids} - {""}
+    return [
+        contact
+        for contact in contacts
+        if isinstance(contact, dict)
+        and (
+            (
+                isinstance(contact.get("wa_id"), str)
+                and "".join(ch for ch in contact["wa_id"] if ch.isdigit()) in phones
+            )
+            or (isinstance(contact.get("user_id"), str) and contact["user_id"] in ids)
+        )
+    ]
+
+
 def parse_change(change) -> list:
     field = change.get("field") if isinstance(change, dict) else None
     value = change.get("value") if isinstance(change, dict) else None

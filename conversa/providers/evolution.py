@@ -22,7 +22,7 @@ from conversa.providers.base import (
 from conversa.providers.evolution_webhooks import parse_event, phone_from_jid
 
 # load_json and storable lived here first: still importable from here.
-from conversa.providers.webhook_json import load_json, storable
+from conversa.providers.webhook_json import load_json, parsed_parts, storable  # noqa: F401
 
 # Evolution does not sign webhooks; each instance is configured to send its own secret here.
 SECRET_HEADER = "X-Conversa-Secret"  # noqa: S105 (a header name)
@@ -293,8 +293,14 @@ class EvolutionProvider:
         if not isinstance(envelope, dict):
             raise WebhookMalformed("expected an object with 'event' and 'data'")
         event = str(envelope.get("event", "")).lower().replace("_", ".")
-        parsed = parse_event(event, envelope.get("data"), envelope, LIFECYCLE)
-        return storable(parsed, envelope, event)
+        data = envelope.get("data")
+        parts = [envelope]
+        if event == "messages.upsert" and isinstance(data, list) and len(data) > 1:
+            # A batch: each message keeps the envelope's small fields and itself only.
+            parts = [{**envelope, "data": [one]} for one in data]
+        return parsed_parts(
+            parts, lambda part: parse_event(event, part.get("data"), part, LIFECYCLE), event
+        )
 
 
 def close_reason(code, otherwise: str = "reconnecting") -> str:

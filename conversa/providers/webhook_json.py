@@ -8,6 +8,8 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
+from django.conf import settings
+
 from conversa.providers.base import (
     IdentityUpdate,
     InboundMessage,
@@ -15,6 +17,7 @@ from conversa.providers.base import (
     ParsedEvent,
     Unparsed,
     WebhookMalformed,
+    WebhookTooLarge,
 )
 
 # What the tables take (ProviderEvent, Message, Contact, ContactIdentity): checked while parsing,
@@ -126,6 +129,24 @@ def storable(parsed: list, envelope: dict, what: str = "") -> list[ParsedEvent]:
             raise WebhookMalformed(f"{prefix}{exc}") from exc
         events.append(ParsedEvent(event=event, dedupe_key=key, raw=envelope))
     return events
+
+
+def capped(parts: list[dict]) -> list[dict]:
+    """A webhook's one-item envelopes (`parts`), or WebhookTooLarge past
+    `WEBHOOK_MAX_ITEMS`, before anything of it is parsed or stored."""
+    if len(parts) > settings.WEBHOOK_MAX_ITEMS:
+        raise WebhookTooLarge(
+            f"{len(parts)} messages and statuses in one webhook; at most "
+            f"{settings.WEBHOOK_MAX_ITEMS} are taken"
+        )
+    return parts
+
+
+def parsed_parts(parts: list[dict], parse: Callable[[dict], list], what: str = "") -> list:
+    """Each part parsed on its own, and each event keeping only its own part as its raw
+    payload: one message's JSON and the envelope's small fields, not its siblings (a 500-message
+    webhook stored 500 copies of itself). Re-processing reads a part as a whole webhook."""
+    return [event for part in capped(parts) for event in storable(parse(part), part, what)]
 
 
 def unparsed_key(item) -> str:

@@ -5,11 +5,14 @@ from django.core.management.base import BaseCommand
 
 class Command(BaseCommand):
     help = (
-        "Run a benchmark and print its figures as JSON (dispatch, chaos, ingest, inbox, followups)."
+        "Run a benchmark and print its figures as JSON (dispatch, chaos, ingest, inbox, followups,"
+        " limits)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("name", choices=["dispatch", "chaos", "ingest", "inbox", "followups"])
+        parser.add_argument(
+            "name", choices=["dispatch", "chaos", "ingest", "inbox", "followups", "limits"]
+        )
         parser.add_argument("--jobs", type=int, default=20000)
         parser.add_argument(
             "--workers",
@@ -61,9 +64,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, name, jobs, workers, batch_size, intents, **options):
-        from bench import chaos, dispatch, followups, inbox, ingest
+        from bench import chaos, dispatch, followups, inbox, ingest, limits
 
-        if name == "inbox":
+        if name == "limits":
+            figures = limits.run()
+        elif name == "inbox":
             figures = inbox.run(
                 conversations=options["conversations"],
                 messages=options["inbox_messages"],
