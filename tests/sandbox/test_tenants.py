@@ -227,3 +227,12 @@ def _file():
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, content_type="image/png")
+
+
+def test_a_member_whose_organization_has_no_sandbox_number_is_told_how_to_add_one(a, b):
+    SandboxInstance.objects.filter(pk=b.twin.pk).delete()
+
+    page = b.client().get("/sandbox/").content.decode()
+
+    assert "Your organization has no sandbox numbers" in page
+    assert a.twin.name not in page

@@ -20,6 +20,9 @@ class Command(BaseCommand):
         if errors:
             raise CommandError(" ".join(f"{e.id}: {e.msg} {e.hint}" for e in errors))
         settings.ROOT_URLCONF = "conversa.sandbox.standalone_urls"
+        # Its pages are for Conversa's members: they sign in on Conversa itself (the session
+        # cookie reaches this port of the same host), then come back.
+        settings.LOGIN_URL = f"{settings.PUBLIC_URL}/login/"
         settings.INPROCESS_WORKER = False
         if "SANDBOX_URL" not in os.environ:
             settings.SANDBOX_URL = f"http://{host}:{port}/sandbox/evolution"
