@@ -24,12 +24,19 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-## run: install, migrate, load the demo (once) and serve on http://127.0.0.1:8000
-run: install
+# The local demo's own keys, made once (scripts/demo_env.py): a demo, not a deployment.
+DEMO_ENV := var/demo.env
+
+$(DEMO_ENV): | $(VENV)/.installed
 	@mkdir -p var
-	$(BIN)/conversa migrate --noinput -v 0
-	$(BIN)/conversa demo
-	$(BIN)/conversa serve
+	$(BIN)/python scripts/demo_env.py > $@.tmp && mv $@.tmp $@
+
+## run: install, migrate, load the demo (once) and serve on http://127.0.0.1:8000
+run: install $(DEMO_ENV)
+	set -a && . ./$(DEMO_ENV) && set +a && \
+	  $(BIN)/conversa migrate --noinput -v 0 && \
+	  $(BIN)/conversa demo && \
+	  exec $(BIN)/conversa serve
 
 # The lines of conversa/ the two runs execute together, at least (docs/architecture.md says
 # what is left out and why). Raise it as coverage grows; a drop below it fails `make test`.

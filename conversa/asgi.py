@@ -36,6 +36,12 @@ class ReleasingASGIHandler(ASGIHandler):
 django.setup(set_prefix=False)
 django_asgi = ReleasingASGIHandler()
 
+from conversa.checks import refuse_to_start_insecure  # noqa: E402
+
+# `conversa serve` ran the system checks already; a server importing this module directly
+# (uvicorn conversa.asgi:application) did not, and must refuse the same insecure settings.
+refuse_to_start_insecure()
+
 from asgiref.sync import sync_to_async  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

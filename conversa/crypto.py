@@ -2,7 +2,9 @@
 
 Fernet (AES-128-CBC with HMAC-SHA256) from `cryptography`. The keys come from the
 environment (FIELD_ENCRYPTION_KEYS, comma-separated, the first one encrypts, all decrypt, so a
-key can be rotated by putting the new one first); without it, one is derived from SECRET_KEY.
+key can be rotated by putting the new one first, then `conversa reencrypt-secrets`). They are
+required outside DEBUG (conversa/checks.py refuses to start without them); with DEBUG and none
+set, one is derived from SECRET_KEY, for development only.
 """
 
 import base64
@@ -26,9 +28,21 @@ def fernet_key(secret: str) -> bytes:
     return base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest())
 
 
+def field_keys() -> list[str]:
+    """FIELD_ENCRYPTION_KEYS, or (DEBUG only) SECRET_KEY: never a key nobody chose."""
+    if settings.FIELD_ENCRYPTION_KEYS:
+        return list(settings.FIELD_ENCRYPTION_KEYS)
+    if settings.DEBUG:
+        return [settings.SECRET_KEY]
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEYS is not set: provider secrets cannot be encrypted or read. "
+        "Set it in the environment (README, Deployment)."
+    )
+
+
 @cache
 def keyring() -> MultiFernet:
-    return MultiFernet([Fernet(fernet_key(key)) for key in settings.FIELD_ENCRYPTION_KEYS])
+    return MultiFernet([Fernet(fernet_key(key)) for key in field_keys()])
 
 
 def forget_keys() -> None:

@@ -21,6 +21,7 @@ from conversa.numbers.models import Number
 from conversa.numbers.webhooks import webhook_url
 from conversa.providers.base import InboundMessage
 from conversa.providers.evolution import SECRET_HEADER
+from conversa.providers.registry import sandbox_tenant
 from conversa.sandbox import simulator
 from conversa.sandbox.models import SandboxInstance, SandboxMessage
 
@@ -84,7 +85,9 @@ def connect_sandbox_number(org: Organization, name: str, phone: str) -> Number:
     # `conversa serve` points it at its own port when it starts (webhooks.align_sandbox_webhooks).
     url = webhook_url(number)
     twin = simulator.create_instance(
-        name, {"url": url, "headers": {SECRET_HEADER: number.webhook_secret}}
+        name,
+        {"url": url, "headers": {SECRET_HEADER: number.webhook_secret}},
+        tenant=sandbox_tenant(org.pk),
     )
     SandboxInstance.objects.filter(pk=twin.pk).update(state="open", owner_phone=phone)
     number.provider_token = twin.token

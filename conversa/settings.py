@@ -23,11 +23,12 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG")
-# Development default only: any real deployment sets SECRET_KEY in its environment.
-SECRET_KEY = os.environ.get("SECRET_KEY", "conversa-insecure-development-key-set-SECRET_KEY")
+# Refused outside DEBUG (conversa/checks.py): every deployment sets its own SECRET_KEY.
+DEVELOPMENT_SECRET_KEY = "conversa-insecure-development-key-set-SECRET_KEY"  # noqa: S105 (public)
+SECRET_KEY = os.environ.get("SECRET_KEY", "").strip() or DEVELOPMENT_SECRET_KEY
 # Keys that encrypt provider secrets at rest (conversa/crypto.py): the first encrypts, all
-# decrypt. Without them a key is derived from SECRET_KEY.
-FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "") or [SECRET_KEY]
+# decrypt. Required outside DEBUG; with DEBUG and none set, one is derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list(
     "CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000"
@@ -212,6 +213,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Behind a proxy that terminates TLS: send plain-HTTP visitors to HTTPS (health checks and
+# providers' webhooks should use the https URL too).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
@@ -219,8 +223,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 PUBLIC_URL = os.environ.get("CONVERSA_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # The sandbox speaks the Evolution API v2 protocol under this base URL.
 SANDBOX_URL = os.environ.get("SANDBOX_URL", f"{PUBLIC_URL}/sandbox/evolution").rstrip("/")
-# The global API key of the sandbox (Evolution's AUTHENTICATION_API_KEY).
-SANDBOX_API_KEY = os.environ.get("SANDBOX_API_KEY", "conversa-sandbox-development-key")
+# The global API key of the sandbox (Evolution's AUTHENTICATION_API_KEY): the install's own,
+# never an organization's (each gets a key derived from it, conversa/sandbox/tenants.py). The
+# development default is refused outside DEBUG while the sandbox is on (conversa/checks.py).
+DEVELOPMENT_SANDBOX_API_KEY = "conversa-sandbox-development-key"
+SANDBOX_API_KEY = os.environ.get("SANDBOX_API_KEY", "").strip() or DEVELOPMENT_SANDBOX_API_KEY
 # Seconds the sandbox waits before it reports an outbound message as delivered.
 SANDBOX_DELIVERY_DELAY = float(os.environ.get("SANDBOX_DELIVERY_DELAY", "0.5"))
 
@@ -233,6 +240,10 @@ PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"
 INPROCESS_WORKER = env_bool("CONVERSA_INPROCESS_WORKER")
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# /metrics (Prometheus): with a token, only `Authorization: Bearer <token>` reads it; without
+# one, only clients on the loopback (a Prometheus on the same machine) do, everyone else gets 404.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 
 LOGGING = {
     "version": 1,
@@ -254,8 +265,11 @@ GRAPH_API_VERSION = os.environ.get("CONVERSA_GRAPH_API_VERSION", "v25.0").strip(
 # receiving its webhooks.
 WEBHOOK_SILENCE_MINUTES = float(os.environ.get("WEBHOOK_SILENCE_MINUTES", "10"))
 EVOLUTION_API_KEY = os.environ.get("EVOLUTION_API_KEY", "")
-# Serve the simulator under /sandbox/ in this process (the embedded default).
-SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", True)
+# Serve the simulator under /sandbox/ in this process: off unless turned on (`make run` turns
+# it on for the demo). Its pages are for signed-in members, each seeing its organization's
+# numbers only: SANDBOX_TENANTS names the function that says which (conversa/sandbox/tenants.py).
+SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", False)
+SANDBOX_TENANTS = "conversa.numbers.sandbox_tenants.visible_tenants"
 # How long an injected "timeout" or "accept then hang" holds the sandbox's answer.
 SANDBOX_HANG_SECONDS = float(os.environ.get("SANDBOX_HANG_SECONDS", "30"))
 # Retry backoff: RETRY_BASE_SECONDS × 2^attempt with ±20% jitter, capped at 15 minutes.

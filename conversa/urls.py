@@ -1,7 +1,10 @@
+import ipaddress
+import secrets
+
 import prometheus_client
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -22,8 +25,29 @@ def health(request):
     return JsonResponse({"ok": True})
 
 
+def loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def metrics(request):
-    """Prometheus metrics of this process (each web or worker process exposes its own)."""
+    """Prometheus metrics of this process (each web or worker process exposes its own).
+
+    With METRICS_TOKEN: for `Authorization: Bearer <METRICS_TOKEN>` only (401 otherwise).
+    Without: for clients on the loopback only, a 404 to anyone else (README, Deployment)."""
+    if settings.METRICS_TOKEN:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        expected = settings.METRICS_TOKEN.encode()
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            given.strip().encode(), expected
+        ):
+            response = HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    elif not loopback(request.META.get("REMOTE_ADDR", "")):
+        raise Http404
     return HttpResponse(prometheus_client.generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -23,8 +23,9 @@ from conversa.inbox.models import Contact, Conversation
 from conversa.numbers.models import Number
 from conversa.providers.base import InboundMessage
 from conversa.providers.evolution import SECRET_HEADER
+from conversa.providers.registry import sandbox_tenant
 from conversa.realtime import publisher
-from conversa.sandbox import simulator
+from conversa.sandbox import simulator, tenants
 from conversa.sandbox.courier import Courier
 from conversa.sandbox.models import SandboxInstance
 
@@ -78,6 +79,10 @@ class Org:
         client = Client()
         client.force_login((member or self.owner).user)
         return client
+
+    def sandbox_key(self) -> str:
+        """The organization's own key to the simulator's Evolution API (what its numbers use)."""
+        return tenants.api_key_for(sandbox_tenant(self.org.pk))
 
     def api_token(self, member: Member | None = None) -> str:
         return create_api_token(member or self.owner, "test")
@@ -135,6 +140,7 @@ def make_org(webhook_base: str = "http://testserver") -> Org:
             "url": f"{webhook_base}/webhooks/sandbox/{number.webhook_key}",
             "headers": {SECRET_HEADER: number.webhook_secret},
         },
+        tenant=sandbox_tenant(org.pk),
     )
     SandboxInstance.objects.filter(pk=twin.pk).update(state="open", owner_phone=number.phone_number)
     twin.refresh_from_db()

@@ -7,6 +7,9 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
+        # The deployment checks (conversa/checks.py) are registered on import; accounts is the
+        # app every install has, and the checks import nothing of the other apps.
+        from conversa import checks  # noqa: F401
         from conversa.accounts import (
             signals,  # noqa: F401 (connects the receivers)
             tenancy,

@@ -16,7 +16,7 @@ from conversa.engine.models import ExecutionJob
 from conversa.numbers.models import Number
 from conversa.providers.base import ProviderError
 from conversa.providers.models import ProviderEvent
-from conversa.providers.registry import get_provider
+from conversa.providers.registry import get_provider, sandbox_tenant
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,10 @@ def align_sandbox_webhooks() -> int:
         twin, url = twins.get(number.provider_name), webhook_url(number)
         if twin is None:
             continue
+        if not twin.tenant:
+            # A twin from before the simulator kept tenants: it is its number's organization's.
+            twin.tenant = sandbox_tenant(number.organization_id)
+            twin.save(update_fields=["tenant"])
         if twin.webhook_url != url:
             twin.webhook_url = url
             twin.webhook_enabled = True

@@ -5,6 +5,7 @@ from django.conf import settings
 from conversa.providers.base import Provider
 from conversa.providers.cloud import CloudProvider
 from conversa.providers.evolution import EvolutionProvider
+from conversa.sandbox import tenants
 from conversa.sandbox.provider import InProcessSandbox
 
 # A CLOUD_API_URL set with its version (as it was before GRAPH_API_VERSION existed).
@@ -19,13 +20,22 @@ def graph_url() -> str:
     return f"{base}/{settings.GRAPH_API_VERSION}"
 
 
+def sandbox_tenant(organization_id: int) -> str:
+    """The opaque tenant the simulator keeps for an organization: its id."""
+    return str(organization_id)
+
+
 def get_provider(number) -> Provider:
     """The adapter that speaks to `number`'s provider."""
     if number.provider == "sandbox" and settings.SANDBOX_IN_PROCESS:
         return InProcessSandbox()
     if number.provider == "sandbox":
+        # The organization's own key, never the global one: its numbers are its own in the
+        # simulator, and it reads no other organization's (conversa/sandbox/tenants.py).
         return EvolutionProvider(
-            settings.SANDBOX_URL, settings.SANDBOX_API_KEY, send_reference=True
+            settings.SANDBOX_URL,
+            tenants.api_key_for(sandbox_tenant(number.organization_id)),
+            send_reference=True,
         )
     if number.provider == "evolution":
         return EvolutionProvider(

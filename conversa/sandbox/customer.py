@@ -1,6 +1,8 @@
 """The customer's side of the sandbox: the page where a person plays a WhatsApp customer (or
-the business's own phone) and sees what the business sent. No login: it stands for the
-outside world, and it touches none of Conversa's own tables.
+the business's own phone) and sees what the business sent. It stands for the outside world and
+touches none of Conversa's own tables, but it is no public page: only a signed-in member uses
+it, and only with the numbers of the tenants settings.SANDBOX_TENANTS gives them (their
+organization's, tenants.py); another's number is a 404.
 
 `customer_sends` is the one protocol-neutral entry: the page, tests and scripts call it, and
 it speaks Evolution (evolution_events) or the Cloud API (graph.customer_message) as the
@@ -9,14 +11,16 @@ number does.
 
 import contextlib
 from collections import defaultdict
+from functools import wraps
 from urllib.parse import urlencode
 
+from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from conversa.sandbox import evolution_api, evolution_events, graph, simulator
+from conversa.sandbox import evolution_api, evolution_events, graph, simulator, tenants
 from conversa.sandbox.models import SandboxInstance, SandboxMessage, SandboxMessageMedia
 from conversa.sandbox.simulator import SandboxError
 
@@ -80,8 +84,35 @@ def who(source) -> dict:
     }
 
 
+def for_members(view):
+    """A page of the simulator: for a signed-in person (else the sign-in page), who sees the
+    numbers of their tenants only (`request.sandbox_instances`)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        request.sandbox_instances = SandboxInstance.objects.filter(
+            tenant__in=tenants.visible_tenants(request)
+        )
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def named_instance(request, name: str) -> SandboxInstance | None:
+    """The instance the page names, if it is one of the person's; None when none is named; a
+    name they may not see is a 404 (whether or not it exists)."""
+    if not name:
+        return None
+    instance = request.sandbox_instances.filter(name=name).first()
+    if instance is None:
+        raise Http404
+    return instance
+
+
+@for_members
 def customer_page(request):
-    instances = list(SandboxInstance.objects.order_by("name"))
+    instances = list(request.sandbox_instances.order_by("name"))
     current = next((i for i in instances if i.name == request.GET.get("instance")), None)
     current = current or (instances[0] if instances else None)
     person = who(request.GET)
@@ -111,10 +142,11 @@ def customer_page(request):
     )
 
 
+@for_members
 @require_GET
 def customer_chat(request):
     """The chat as the customer sees it; seeing it marks the business's messages READ."""
-    instance = SandboxInstance.objects.filter(name=request.GET.get("instance", "")).first()
+    instance = named_instance(request, request.GET.get("instance", ""))
     person = who(request.GET)
     chat = person["phone"] or person["lid"]
     if instance and chat:
@@ -195,12 +227,13 @@ def card_summary(card: dict) -> dict:
     return {"name": card.get("displayName", ""), "phones": phones}
 
 
+@for_members
 @require_POST
 def customer_send(request):
     """Everything the customer does from the page: a text, a file (photo, voice note,
     document…), a location, a contact card, a poll; a reaction, an edit or a delete of a
     message (`target`); or, as the business, a message typed on its phone (kind "phone")."""
-    instance = SandboxInstance.objects.filter(name=request.POST.get("instance", "")).first()
+    instance = named_instance(request, request.POST.get("instance", ""))
     person = who(request.POST)
     chat = person["phone"] or person["lid"]
     kind = request.POST.get("kind", "text")
@@ -286,11 +319,14 @@ def act(request, instance, person: dict, kind: str, text: str, upload) -> None:
     customer_sends(instance, phone, kind, content, reply_to=post.get("reply_to", ""), **identity)
 
 
+@for_members
 @require_GET
 def customer_media(request, message_id: str):
     """A file the sandbox carried, for the page: pictures and videos in place, anything else
     as a download (never rendered on this origin)."""
-    media = SandboxMessageMedia.objects.filter(message__message_id=message_id).first()
+    media = SandboxMessageMedia.objects.filter(
+        message__message_id=message_id, message__instance__in=request.sandbox_instances
+    ).first()
     if media is None:
         raise Http404
     mime_type = media.mime_type.split(";")[0].strip().lower()
@@ -309,9 +345,10 @@ def customer_media(request, message_id: str):
 def connection_action(action):
     """A button on the page that changes an Evolution number's connection."""
 
+    @for_members
     @require_POST
     def view(request):
-        instance = SandboxInstance.objects.filter(name=request.POST.get("instance", "")).first()
+        instance = named_instance(request, request.POST.get("instance", ""))
         # A stale page (the number changed meanwhile) just shows the number's real state again.
         with contextlib.suppress(SandboxError):
             if instance:

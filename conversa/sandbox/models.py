@@ -13,6 +13,9 @@ class SandboxInstance(models.Model):
     protocol = models.CharField(max_length=16, default="evolution")
     name = models.CharField(max_length=120, unique=True)
     token = models.CharField(max_length=64)
+    # Whose number it is, opaque to the simulator (Conversa: the organization's id; tenants.py).
+    # Empty: created with the global key, the install's own; no member's page shows it.
+    tenant = models.CharField(max_length=64, blank=True, db_index=True)
     # Cloud API: signs webhooks with X-Hub-Signature-256.
     app_secret = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=16, default="close")

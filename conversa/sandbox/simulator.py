@@ -12,12 +12,14 @@ import random
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import segno
 from django.conf import settings
 from django.db import transaction
 
+from conversa.sandbox import tenants
 from conversa.sandbox.courier import courier
 from conversa.sandbox.models import SandboxInstance, SandboxMessage
 
@@ -93,13 +95,32 @@ def jid(phone: str) -> str:
     return f"{phone}@s.whatsapp.net"
 
 
-def authorize(api_key: str, instance: SandboxInstance | None = None) -> None:
-    """Evolution's guard: the global key everywhere, an instance's token on its own routes."""
-    valid = [settings.SANDBOX_API_KEY] + ([instance.token] if instance else [])
+@dataclass(frozen=True)
+class Caller:
+    """Who called the Evolution API: the global key, a tenant's key, or an instance's token."""
+
+    is_global: bool = False
+    tenant: str = ""
+
+    def sees_secrets_of(self, instance: SandboxInstance) -> bool:
+        """The global key reaches every instance but never reads a tenant's token or webhook
+        headers: those belong to the tenant (its key, or the instance's own token)."""
+        return not (self.is_global and instance.tenant)
+
+
+def authorize(api_key: str, instance: SandboxInstance | None = None) -> Caller:
+    """Evolution's guard: the global key everywhere, an instance's token on its own routes; and
+    the sandbox's tenants (tenants.py): a tenant's key on its own instances and to create one."""
     # Compare bytes: compare_digest refuses non-ASCII str, and a stranger's header may be that.
     given = api_key.encode()
-    if not any(api_key and secrets.compare_digest(given, key.encode()) for key in valid):
-        raise SandboxError(401, "Unauthorized")
+    if api_key and secrets.compare_digest(given, settings.SANDBOX_API_KEY.encode()):
+        return Caller(is_global=True)
+    tenant = tenants.tenant_of_key(api_key)
+    if tenant is not None and (instance is None or instance.tenant == tenant):
+        return Caller(tenant=tenant)
+    if instance and api_key and secrets.compare_digest(given, instance.token.encode()):
+        return Caller(tenant=instance.tenant)
+    raise SandboxError(401, "Unauthorized")
 
 
 def get_instance(name: str) -> SandboxInstance:
@@ -109,13 +130,14 @@ def get_instance(name: str) -> SandboxInstance:
         raise SandboxError(404, f'The "{name}" instance does not exist') from exc
 
 
-def create_instance(name: str, webhook: dict | None = None) -> SandboxInstance:
-    """A new Evolution instance, closed, with the webhook given at creation if any."""
+def create_instance(name: str, webhook: dict | None = None, *, tenant: str = "") -> SandboxInstance:
+    """A new Evolution instance of `tenant`, closed, with the webhook given at creation if any."""
     webhook = webhook or {}
     if SandboxInstance.objects.filter(name=name).exists():
         raise SandboxError(403, f'This name "{name}" is already in use.')
     return SandboxInstance.objects.create(
         name=name,
+        tenant=tenant,
         token=secrets.token_hex(16).upper(),
         webhook_enabled=bool(webhook.get("url")),
         webhook_url=webhook.get("url", ""),
@@ -139,12 +161,16 @@ def set_webhook(instance: SandboxInstance, webhook: dict) -> SandboxInstance:
     return instance
 
 
-def webhook_record(instance: SandboxInstance) -> dict:
-    """The webhook as /webhook/set and /webhook/find answer it."""
+def webhook_record(instance: SandboxInstance, *, reveal: bool = True) -> dict:
+    """The webhook as /webhook/set and /webhook/find answer it; without `reveal`, the headers'
+    values (a webhook secret is one) are masked."""
+    headers = instance.webhook_headers
+    if not reveal and isinstance(headers, dict):
+        headers = dict.fromkeys(headers, "••••")
     return {
         "id": f"webhook-{instance.pk}",
         "url": instance.webhook_url,
-        "headers": instance.webhook_headers,
+        "headers": headers,
         "enabled": instance.webhook_enabled,
         "events": instance.webhook_events,
         "webhookByEvents": instance.webhook_by_events,
@@ -153,8 +179,8 @@ def webhook_record(instance: SandboxInstance) -> dict:
     }
 
 
-def instance_record(instance: SandboxInstance) -> dict:
-    """One instance as /instance/fetchInstances lists it."""
+def instance_record(instance: SandboxInstance, *, reveal: bool = True) -> dict:
+    """One instance as /instance/fetchInstances lists it; without `reveal`, no token."""
     return {
         "id": str(instance.pk),
         "name": instance.name,
@@ -163,7 +189,7 @@ def instance_record(instance: SandboxInstance) -> dict:
         "profileName": None,
         "integration": "WHATSAPP-BAILEYS",
         "number": None,
-        "token": instance.token,
+        "token": instance.token if reveal else None,
         "clientName": "conversa_sandbox",
         "createdAt": instance.created_at.isoformat(),
         "_count": {"Message": instance.messages.count()},
@@ -617,14 +643,15 @@ def post_webhook(
 
 
 def create_cloud_number(
-    phone_number_id: str, owner_phone: str, webhook_url: str, app_secret: str
+    phone_number_id: str, owner_phone: str, webhook_url: str, app_secret: str, *, tenant: str = ""
 ) -> SandboxInstance:
-    """A Cloud API phone number on the Graph side, registered and ready to send."""
+    """A Cloud API phone number of `tenant` on the Graph side, registered and ready to send."""
     if SandboxInstance.objects.filter(name=phone_number_id).exists():
         raise SandboxError(400, f"phone number id {phone_number_id} is already registered")
     return SandboxInstance.objects.create(
         protocol="cloud",
         name=phone_number_id,
+        tenant=tenant,
         token=secrets.token_hex(24),
         state="open",
         owner_phone=owner_phone,

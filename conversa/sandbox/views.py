@@ -10,7 +10,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from conversa.sandbox import evolution_api, simulator
+from conversa.sandbox import evolution_api, simulator, tenants
 from conversa.sandbox.models import SandboxInstance
 from conversa.web import json_body
 
@@ -45,12 +45,13 @@ def evolution_route(view):
 @evolution_route
 @require_POST
 def instance_create(request):
-    simulator.authorize(request.headers.get("apikey", ""))
+    """A new instance, the caller's tenant's when a tenant's key creates it."""
+    caller = simulator.authorize(request.headers.get("apikey", ""))
     body = json_body(request)
     name = body.get("instanceName")
     if not name or not isinstance(name, str):
         raise simulator.SandboxError(400, "instanceName is required")
-    instance = simulator.create_instance(name, body.get("webhook"))
+    instance = simulator.create_instance(name, body.get("webhook"), tenant=caller.tenant)
     answer = {
         "instance": {
             "instanceName": instance.name,
@@ -68,11 +69,15 @@ def instance_create(request):
 
 
 def guarded_instance(request, name: str) -> SandboxInstance:
-    """The named instance, for its own token or the global key. Evolution's guards check the
-    instance exists before the key: an unknown name is 404 whatever the key."""
+    """The named instance, for its own token, its tenant's key or the global key. Evolution's
+    guards check the instance exists before the key: an unknown name is 404 whatever the key."""
+    return guarded(request, name)[0]
+
+
+def guarded(request, name: str) -> tuple[SandboxInstance, simulator.Caller]:
+    """guarded_instance, and who asked (what they may read of it)."""
     instance = simulator.get_instance(name)
-    simulator.authorize(request.headers.get("apikey", ""), instance)
-    return instance
+    return instance, simulator.authorize(request.headers.get("apikey", ""), instance)
 
 
 @evolution_route
@@ -118,18 +123,27 @@ def instance_restart(request, name: str):
 @evolution_route
 @require_GET
 def fetch_instances(request):
-    """Every instance for the global key; an instance's own token sees only that instance."""
+    """Every instance for the global key (without the tenants' tokens); a tenant's key lists
+    its own instances; an instance's own token sees only that instance."""
     key = request.headers.get("apikey", "")
     instances = SandboxInstance.objects.filter(protocol="evolution").order_by("name")
     if secrets.compare_digest(key.encode(), settings.SANDBOX_API_KEY.encode()):
-        if request.GET.get("instanceName"):
-            instances = instances.filter(name=request.GET["instanceName"])
+        caller = simulator.Caller(is_global=True)
+    elif (tenant := tenants.tenant_of_key(key)) is not None:
+        caller = simulator.Caller(tenant=tenant)
+        instances = instances.filter(tenant=tenant)
     else:
         # As Evolution's guard lets it: an instance's token finds its own instance.
+        caller = simulator.Caller()
         instances = instances.filter(token=key) if key else instances.none()
         if not instances:
             raise simulator.SandboxError(401, "Unauthorized")
-    return JsonResponse([simulator.instance_record(i) for i in instances], safe=False)
+    if request.GET.get("instanceName"):
+        instances = instances.filter(name=request.GET["instanceName"])
+    return JsonResponse(
+        [simulator.instance_record(i, reveal=caller.sees_secrets_of(i)) for i in instances],
+        safe=False,
+    )
 
 
 @evolution_route
@@ -158,7 +172,8 @@ def webhook_set(request, name: str):
 @evolution_route
 @require_GET
 def webhook_find(request, name: str):
-    return JsonResponse(simulator.webhook_record(guarded_instance(request, name)))
+    instance, caller = guarded(request, name)
+    return JsonResponse(simulator.webhook_record(instance, reveal=caller.sees_secrets_of(instance)))
 
 
 # The sandbox's own routes: what the person on the customer page does, for tests and scripts.

@@ -98,6 +98,8 @@ def conversa_server(tmp_path_factory):
         "email": email,
         "password": passwords[email],
         "passwords": passwords,
+        # The demo owner's session, for contexts that open the simulator (simulator_context).
+        "signed_in": signed_in_state(base, email, passwords[email]),
         # What `conversa shell` needs to reach the same database.
         "env": env,
     }
@@ -107,6 +109,35 @@ def conversa_server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         server.kill()
     log.close()
+
+
+def signed_in_state(base: str, email: str, password: str) -> dict:
+    """A Playwright storage state holding a session of `email`, signed in through the form."""
+    with httpx.Client(base_url=base) as client:
+        client.get("/login/")
+        answer = client.post(
+            "/login/",
+            data={
+                "username": email,
+                "password": password,
+                "csrfmiddlewaretoken": client.cookies["csrftoken"],
+            },
+            headers={"Referer": f"{base}/login/"},
+        )
+        assert answer.status_code == 302, answer.text[:500]
+        session = client.cookies["sessionid"]
+    cookie = {"domain": "127.0.0.1", "path": "/", "httpOnly": True, "sameSite": "Lax"}
+    return {"cookies": [{"name": "sessionid", "value": session, **cookie}], "origins": []}
+
+
+def simulator_context(browser, server, **options):
+    """A browser for the simulator's pages: they are for members, so it is signed in as the
+    demo's owner, and shows the demo organization's numbers."""
+    return browser.new_context(storage_state=server["signed_in"], **options)
+
+
+def simulator_page(browser, server, **options):
+    return simulator_context(browser, server, **options).new_page()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, simulator_page
 
 pytestmark = pytest.mark.browser
 
@@ -171,7 +171,7 @@ def test_build_an_automation_move_a_lead_and_dispatch_its_first_step(conversa_se
     )
 
     # The customer's phone: step 1 arrived, rendered for Studio Yoga, as text.
-    customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
+    customer = simulator_page(browser, server, viewport={"width": 420, "height": 800})
     customer.goto(f"{server['url']}/sandbox/?phone={YOGA_PHONE}")
     expect(customer.locator("#chat")).to_contain_text(
         "Oi Studio! Sobre Kit boas-vindas para alunos: <b>bem-vindo</b>"

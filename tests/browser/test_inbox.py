@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, simulator_page
 
 pytestmark = pytest.mark.browser
 
@@ -79,7 +79,7 @@ def open_conversation(page, name, tab="All"):
 def customer_writes(browser, server, phone, name, text):
     """A customer writes from the simulator. Phones 55119555577xx are not in the demo (whose
     contacts keep their own names), and each test writes from its own."""
-    customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
+    customer = simulator_page(browser, server, viewport={"width": 420, "height": 800})
     customer.goto(f"{server['url']}/sandbox/?phone={phone}&name={name}")
     customer.get_by_placeholder("Write as the customer…").fill(text)
     customer.get_by_role("button", name="Send").click()

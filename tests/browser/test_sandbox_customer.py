@@ -7,7 +7,7 @@ import pytest
 import segno
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, simulator_context
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,9 @@ def photo() -> bytes:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_customer_sends_a_photo_and_a_location(conversa_server, browser, scheme):
-    context = browser.new_context(viewport={"width": 375, "height": 800}, color_scheme=scheme)
+    context = simulator_context(
+        browser, conversa_server, viewport={"width": 375, "height": 800}, color_scheme=scheme
+    )
     page = context.new_page()
     phone = "5511955557811" if scheme == "light" else "5511955557812"
     page.goto(f"{conversa_server['url']}/sandbox/?phone={phone}&name=Fotografa")

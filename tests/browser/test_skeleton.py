@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, simulator_page
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +24,7 @@ def test_customer_message_arrives_live_and_the_reply_is_delivered(conversa_serve
     sign_in(agent, server)
     expect(agent.locator("body")).to_have_attribute("data-socket", "open")
 
-    customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
+    customer = simulator_page(browser, server, viewport={"width": 420, "height": 800})
     customer.goto(f"{server['url']}/sandbox/?phone=5511955557700&name=Lucia")
     customer.get_by_placeholder("Write as the customer…").fill("Vocês abrem sábado? <b>urgente</b>")
     customer.get_by_role("button", name="Send").click()

@@ -6,14 +6,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, simulator_page
 
 pytestmark = pytest.mark.browser
 
 
 def test_window_countdown_and_times_in_portuguese(conversa_server, browser):
     server = conversa_server
-    customer = browser.new_context(locale="en-US").new_page()
+    customer = simulator_page(browser, server, locale="en-US")
     customer.goto(f"{server['url']}/sandbox/?phone=5511955557990&name=Relógio")
     customer.get_by_placeholder("Write as the customer…").fill("Que horas são?")
     customer.get_by_role("button", name="Send").click()

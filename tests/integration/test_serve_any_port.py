@@ -3,6 +3,7 @@ number's webhook with the default URL (port 8000), and `conversa serve --port N`
 itself when it starts, so a customer's message reaches the inbox."""
 
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -33,7 +34,10 @@ def served_elsewhere(tmp_path):
     }
     conversa = [sys.executable, "-m", "conversa.cli"]
     subprocess.run([*conversa, "migrate", "--noinput", "-v", "0"], env=env, check=True)
-    subprocess.run([*conversa, "demo"], env=env, check=True, stdout=subprocess.DEVNULL)
+    demo = subprocess.run(
+        [*conversa, "demo"], env=env, check=True, stdout=subprocess.PIPE, text=True
+    )
+    (password,) = re.findall(r"admin@demo\.local\s+(\S+)", demo.stdout)
     registered = sqlite3.connect(database).execute(
         "SELECT webhook_url FROM providers_sandboxinstance"
     )
@@ -54,7 +58,7 @@ def served_elsewhere(tmp_path):
 
     try:
         wait_for(answering, timeout=60)
-        yield base, database
+        yield base, database, password
     finally:
         server.terminate()
         try:
@@ -65,7 +69,7 @@ def served_elsewhere(tmp_path):
 
 
 def test_a_customer_message_reaches_the_inbox_when_served_on_another_port(served_elsewhere):
-    base, database = served_elsewhere
+    base, database, password = served_elsewhere
     db = sqlite3.connect(database)
     ((instance, url),) = db.execute("SELECT name, webhook_url FROM providers_sandboxinstance")
     assert url.startswith(f"{base}/webhooks/sandbox/"), "serve pointed the sandbox at itself"
@@ -73,6 +77,17 @@ def test_a_customer_message_reaches_the_inbox_when_served_on_another_port(served
     assert stored == url, "the number remembers what is registered"
 
     customer = httpx.Client(base_url=base, follow_redirects=False)
+    # The simulator's pages are for members: the demo's owner plays the customer.
+    customer.get("/login/")
+    signed_in = customer.post(
+        "/login/",
+        data={
+            "username": "admin@demo.local",
+            "password": password,
+            "csrfmiddlewaretoken": customer.cookies["csrftoken"],
+        },
+    )
+    assert signed_in.status_code == 302
     customer.get("/sandbox/")
     response = customer.post(
         "/sandbox/send",

@@ -19,6 +19,17 @@ def wired(live_server, settings, transactional_db):
 def test_customer_message_reply_and_statuses_round_trip(wired):
     org, base = wired
     customer = httpx.Client(base_url=base, follow_redirects=False)
+    # The simulator's pages are for members: the organization's owner plays the customer.
+    customer.get("/login/")
+    signed_in = customer.post(
+        "/login/",
+        data={
+            "username": org.owner.user.username,
+            "password": "x" * 12,
+            "csrfmiddlewaretoken": customer.cookies["csrftoken"],
+        },
+    )
+    assert signed_in.status_code == 302
     customer.get("/sandbox/")
     response = customer.post(
         "/sandbox/send",

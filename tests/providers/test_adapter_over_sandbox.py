@@ -11,8 +11,8 @@ from conversa.numbers.models import Number
 from conversa.providers import evolution
 from conversa.providers.base import ProviderError
 from conversa.providers.evolution import SECRET_HEADER
-from conversa.providers.registry import get_provider
-from conversa.sandbox import simulator
+from conversa.providers.registry import get_provider, sandbox_tenant
+from conversa.sandbox import simulator, tenants
 from conversa.sandbox.models import SandboxInstance, SandboxMessage
 from tests.sandbox.test_protocol import BASE, GLOBAL_KEY
 
@@ -78,9 +78,13 @@ def test_adapter_creates_connects_and_sends_through_the_sandbox(wire, number):
     message = SandboxMessage.objects.get()
     assert result.provider_message_id == message.message_id
     assert (message.from_me, message.text, message.reference) == (True, "Olá", "intent-42")
-    # The global key created the number; its own token did everything after.
+    # The organization's own key (never the global one) created the number, which is the
+    # organization's in the simulator; its own token did everything after.
     tokens = [headers["apikey"] for _, _, headers in wire]
-    assert tokens == [GLOBAL_KEY] + [number.provider_token] * 6
+    org_key = tenants.api_key_for(sandbox_tenant(number.organization_id))
+    assert tokens == [org_key] + [number.provider_token] * 6
+    assert GLOBAL_KEY not in tokens
+    assert twin.tenant == sandbox_tenant(number.organization_id)
 
 
 def test_adapter_send_on_a_closed_number_is_a_permanent_error(wire, number):

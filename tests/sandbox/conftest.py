@@ -16,3 +16,9 @@ def webhooks_sent(monkeypatch) -> list[dict]:
 
     monkeypatch.setattr(simulator.courier, "post", record)
     return sent
+
+
+@pytest.fixture
+def member_client(org):
+    """The simulator's pages are for members: `org`'s owner, who sees `org`'s numbers there."""
+    return org.client()

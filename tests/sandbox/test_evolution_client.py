@@ -26,8 +26,10 @@ OGG = b"OggS\x00\x02" + bytes(40)
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def open_twin(name: str = "loja", **webhook) -> SandboxInstance:
-    twin = simulator.create_instance(name, {"url": "http://conversa.test/hook", **webhook})
+def open_twin(name: str = "loja", *, tenant: str = "", **webhook) -> SandboxInstance:
+    twin = simulator.create_instance(
+        name, {"url": "http://conversa.test/hook", **webhook}, tenant=tenant
+    )
     SandboxInstance.objects.filter(pk=twin.pk).update(state="open", owner_phone="5511900000000")
     twin.refresh_from_db()
     return twin

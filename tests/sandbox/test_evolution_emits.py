@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conversa.providers.registry import sandbox_tenant
 from conversa.sandbox import customer, evolution_api, evolution_events, simulator
 from conversa.sandbox.customer import customer_sends
 from conversa.sandbox.models import SandboxInstance, SandboxMessage
@@ -15,8 +16,9 @@ BUSINESS = "5511900000000@s.whatsapp.net"
 
 
 @pytest.fixture
-def twin(db):
-    return open_twin()
+def twin(org):
+    """ "loja", open, a number of `org` (whose owner `member_client` signs in)."""
+    return open_twin(tenant=sandbox_tenant(org.org.pk))
 
 
 @pytest.fixture
@@ -70,14 +72,14 @@ def test_a_lid_customer_without_the_phone_leaves_it_nowhere(twin, sent):
     assert CUSTOMER not in json.dumps(events)
 
 
-def test_the_business_phone_echoes_with_from_me_and_the_customer_sees_it(twin, sent, client):
+def test_the_business_phone_echoes_with_from_me_and_the_customer_sees_it(twin, sent, member_client):
     data = upsert(sent(evolution_events.phone_sends, twin, CUSTOMER, "Já separei o seu pedido"))
 
     assert data["key"]["fromMe"] is True
     assert data["key"]["remoteJid"] == f"{CUSTOMER}@s.whatsapp.net"
     assert (data["pushName"], data["status"]) == ("Você", "SERVER_ACK")
     assert data["message"] == {"conversation": "Já separei o seu pedido"}
-    chat = client.get(f"/sandbox/chat?instance=loja&phone={CUSTOMER}").content.decode()
+    chat = member_client.get(f"/sandbox/chat?instance=loja&phone={CUSTOMER}").content.decode()
     assert "Já separei o seu pedido" in chat
     assert "from the business phone" in chat
     assert SandboxMessage.objects.get(from_phone=True).status == "READ"
@@ -321,12 +323,12 @@ def test_a_transient_code_cannot_close_for_good(client, twin):
 @pytest.mark.parametrize(
     ("button", "code"), [("/sandbox/ban", 403), ("/sandbox/logout-phone", 401)]
 )
-def test_the_page_bans_or_logs_out_from_the_phone(client, twin, webhooks_sent, button, code):
-    page = client.get("/sandbox/?instance=loja").content.decode()
+def test_the_page_bans_or_logs_out_from_the_phone(member_client, twin, webhooks_sent, button, code):
+    page = member_client.get("/sandbox/?instance=loja").content.decode()
     assert "Ban the number" in page
     assert "Log out from the phone" in page
 
-    response = client.post(button, {"instance": "loja"})
+    response = member_client.post(button, {"instance": "loja"})
 
     assert response.status_code == 302
     assert webhooks_sent[-1]["body"]["data"] == {
@@ -339,12 +341,12 @@ def test_the_page_bans_or_logs_out_from_the_phone(client, twin, webhooks_sent, b
 # The page
 
 
-def test_the_page_sends_a_photo_and_shows_it(client, twin, webhooks_sent):
+def test_the_page_sends_a_photo_and_shows_it(member_client, twin, webhooks_sent):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     photo = SimpleUploadedFile("foto.png", PNG, content_type="image/png")
 
-    response = client.post(
+    response = member_client.post(
         "/sandbox/send",
         {
             "instance": "loja",
@@ -359,17 +361,17 @@ def test_the_page_sends_a_photo_and_shows_it(client, twin, webhooks_sent):
     assert response.status_code == 200
     message = SandboxMessage.objects.get(kind="image")
     assert f'src="/sandbox/media/{message.message_id}"' in response.content.decode()
-    media = client.get(f"/sandbox/media/{message.message_id}")
+    media = member_client.get(f"/sandbox/media/{message.message_id}")
     assert (media.content, media["Content-Type"]) == (PNG, "image/png")
 
 
-def test_the_page_serves_other_files_only_as_downloads(client, twin, webhooks_sent):
+def test_the_page_serves_other_files_only_as_downloads(member_client, twin, webhooks_sent):
     html = b"<script>alert(1)</script>"
     message_id = customer.customer_sends(
         twin, CUSTOMER, "document", {"file": html, "mime_type": "text/html", "file_name": "x.html"}
     )
 
-    media = client.get(f"/sandbox/media/{message_id}")
+    media = member_client.get(f"/sandbox/media/{message_id}")
 
     assert media["Content-Type"] == "application/octet-stream"
     assert media["Content-Disposition"].startswith("attachment;")
@@ -377,7 +379,7 @@ def test_the_page_serves_other_files_only_as_downloads(client, twin, webhooks_se
 
 
 def test_the_page_reacts_edits_deletes_and_types_on_the_business_phone(
-    client, twin, webhooks_sent, django_capture_on_commit_callbacks
+    member_client, twin, webhooks_sent, django_capture_on_commit_callbacks
 ):
     target = business_message(twin)
     own = customer_sends(twin, CUSTOMER, "text", {"body": "Quero 2"}, lid=LID)
@@ -390,10 +392,12 @@ def test_the_page_reacts_edits_deletes_and_types_on_the_business_phone(
         {"kind": "revoke", "target": own},
     ):
         with django_capture_on_commit_callbacks(execute=True):
-            response = client.post("/sandbox/send", who | form, headers={"HX-Request": "true"})
+            response = member_client.post(
+                "/sandbox/send", who | form, headers={"HX-Request": "true"}
+            )
         assert response.status_code == 200, response.content
 
-    chat = client.get(f"/sandbox/chat?instance=loja&phone={CUSTOMER}").content.decode()
+    chat = member_client.get(f"/sandbox/chat?instance=loja&phone={CUSTOMER}").content.decode()
     assert "👍" in chat
     assert "This message was deleted" in chat
     assert "Separado!" in chat
@@ -409,10 +413,10 @@ def test_the_page_reacts_edits_deletes_and_types_on_the_business_phone(
     assert "remoteJidAlt" not in reaction["key"]
 
 
-def test_the_page_refuses_an_edit_of_the_business_message_with_a_message(client, twin):
+def test_the_page_refuses_an_edit_of_the_business_message_with_a_message(member_client, twin):
     target = business_message(twin)
 
-    response = client.post(
+    response = member_client.post(
         "/sandbox/send",
         {"instance": "loja", "phone": CUSTOMER, "kind": "edit", "target": target, "text": "x"},
     )

@@ -32,9 +32,12 @@ def parsed(webhooks_sent: list[dict]) -> list:
 
 
 @pytest.fixture
-def hooked(client, db, webhooks_sent) -> str:
-    """An instance with a webhook; returns its token."""
-    token = create(client, "loja", webhook={"url": "http://conversa.test/hook"}).json()["hash"]
+def hooked(client, org, webhooks_sent) -> str:
+    """An instance of `org` with a webhook (created with the organization's key, as Conversa
+    creates its numbers); returns its token."""
+    token = create(
+        client, "loja", apikey=org.sandbox_key(), webhook={"url": "http://conversa.test/hook"}
+    ).json()["hash"]
     webhooks_sent.clear()
     return token
 
@@ -99,7 +102,7 @@ def test_delete_of_a_closed_instance_just_removes_it(client, hooked, webhooks_se
 
     assert response.status_code == 200
     assert "logout.instance" not in events(webhooks_sent)
-    assert not SandboxInstance.objects.exists()
+    assert not SandboxInstance.objects.filter(name="loja").exists()
 
 
 def test_a_deleted_instance_is_404_even_for_its_old_token(client, hooked):
@@ -237,76 +240,82 @@ def test_graph_number_lookup_needs_the_numbers_token(client, db):
 # The customer page
 
 
-def test_customer_page_lists_both_protocols(client, org):
-    simulator.create_cloud_number("106540352242922", "5511933334444", "", "s")
+def test_customer_page_lists_both_protocols(member_client, org):
+    simulator.create_cloud_number(
+        "106540352242922", "5511933334444", "", "s", tenant=str(org.org.pk)
+    )
 
-    page = client.get("/sandbox/").content.decode()
+    page = member_client.get("/sandbox/").content.decode()
 
     assert f">{org.twin.name} (+{org.twin.owner_phone}) · Evolution — open<" in page
     assert ">106540352242922 (+5511933334444) · Cloud API — open<" in page
 
 
-def test_customer_page_shows_the_qr_to_scan_while_connecting(client, db, hooked):
-    code = call(client, "get", "/instance/connect/loja", hooked).json()["code"]
+def test_customer_page_shows_the_qr_to_scan_while_connecting(member_client, db, hooked):
+    code = call(member_client, "get", "/instance/connect/loja", hooked).json()["code"]
 
-    page = client.get("/sandbox/?instance=loja").content.decode()
+    page = member_client.get("/sandbox/?instance=loja").content.decode()
 
     assert 'class="sandbox-qr" src="data:image/png;base64,' in page
     assert "Scan the QR code" in page
     assert "Drop connection" not in page
-    client.post("/sandbox/scan", {"instance": "loja"})
+    member_client.post("/sandbox/scan", {"instance": "loja"})
     twin = SandboxInstance.objects.get(name="loja")
     assert twin.state == "open"
     assert twin.qr_code == "" != code
 
 
-def test_customer_page_drops_an_open_connection_which_comes_back(client, hooked, webhooks_sent):
+def test_customer_page_drops_an_open_connection_which_comes_back(
+    member_client, hooked, webhooks_sent
+):
     open_instance("loja")
 
-    page = client.get("/sandbox/?instance=loja").content.decode()
+    page = member_client.get("/sandbox/?instance=loja").content.decode()
     assert "Drop connection" in page
     assert "Scan the QR code" not in page
     webhooks_sent.clear()
 
-    response = client.post("/sandbox/drop", {"instance": "loja"})
+    response = member_client.post("/sandbox/drop", {"instance": "loja"})
 
     assert response.status_code == 302
     assert SandboxInstance.objects.get(name="loja").state == "open"
     assert [w["body"]["data"]["state"] for w in webhooks_sent] == ["connecting", "open"]
 
 
-def test_customer_page_lets_a_qr_expire(client, hooked, webhooks_sent):
-    call(client, "get", "/instance/connect/loja", hooked)
+def test_customer_page_lets_a_qr_expire(member_client, hooked, webhooks_sent):
+    call(member_client, "get", "/instance/connect/loja", hooked)
 
-    client.post("/sandbox/refuse", {"instance": "loja"})
+    member_client.post("/sandbox/refuse", {"instance": "loja"})
 
     assert SandboxInstance.objects.get(name="loja").state == "close"
     assert webhooks_sent[-1]["body"]["data"]["state"] == "refused"
 
 
-def test_a_stale_page_button_changes_nothing(client, hooked, webhooks_sent):
-    response = client.post("/sandbox/drop", {"instance": "loja"})
+def test_a_stale_page_button_changes_nothing(member_client, hooked, webhooks_sent):
+    response = member_client.post("/sandbox/drop", {"instance": "loja"})
 
     assert response.status_code == 302
     assert SandboxInstance.objects.get(name="loja").state == "close"
     assert webhooks_sent == []
 
 
-def test_customer_page_shows_no_scan_for_a_cloud_number(client, db):
-    simulator.create_cloud_number("106540352242922", "5511933334444", "", "s")
+def test_customer_page_shows_no_scan_for_a_cloud_number(member_client, org):
+    simulator.create_cloud_number(
+        "106540352242922", "5511933334444", "", "s", tenant=str(org.org.pk)
+    )
 
-    page = client.get("/sandbox/?instance=106540352242922").content.decode()
+    page = member_client.get("/sandbox/?instance=106540352242922").content.decode()
 
     assert "no QR code to scan" in page
     assert "Scan the QR code" not in page
     assert "Drop connection" not in page
 
 
-def test_customer_page_escapes_what_strangers_write(client, org):
+def test_customer_page_escapes_what_strangers_write(member_client, org):
     simulator.customer_says(org.twin, "5511977776666", "<script>alert(1)</script>", "<b>Eve</b>")
     SandboxMessage.objects.update(kind="<i>x</i>")
 
-    chat = client.get(f"/sandbox/chat?instance={org.twin.name}&phone=5511977776666")
+    chat = member_client.get(f"/sandbox/chat?instance={org.twin.name}&phone=5511977776666")
 
     html = chat.content.decode()
     assert "<script>alert(1)</script>" not in html

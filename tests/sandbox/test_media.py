@@ -137,10 +137,10 @@ def test_media_from_the_sandbox_is_stored_by_conversa(
 
 
 def test_customer_page_sends_a_file_with_a_caption(
-    client, org, webhooks_sent, django_capture_on_commit_callbacks
+    member_client, org, webhooks_sent, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
+        response = member_client.post(
             "/sandbox/send",
             {
                 "instance": org.twin.name,
@@ -154,15 +154,15 @@ def test_customer_page_sends_a_file_with_a_caption(
     message = SandboxMessage.objects.get()
     assert (message.kind, message.text, message.from_me) == ("document", "Orçamento", False)
     assert webhooks_sent[0]["body"]["data"]["messageType"] == "documentWithCaptionMessage"
-    chat = client.get(f"/sandbox/chat?instance={org.twin.name}&phone={CUSTOMER}")
+    chat = member_client.get(f"/sandbox/chat?instance={org.twin.name}&phone={CUSTOMER}")
     # The sandbox keeps the file (a small real PDF when none was chosen): offered as a download.
     page = chat.content.decode()
     assert f'class="sandbox-file" href="/sandbox/media/{message.message_id}" download' in page
-    assert client.get(f"/sandbox/media/{message.message_id}").content.startswith(b"%PDF-")
+    assert member_client.get(f"/sandbox/media/{message.message_id}").content.startswith(b"%PDF-")
 
 
-def test_customer_page_refuses_an_unknown_file_kind(client, org):
-    response = client.post(
+def test_customer_page_refuses_an_unknown_file_kind(member_client, org):
+    response = member_client.post(
         "/sandbox/send", {"instance": org.twin.name, "phone": CUSTOMER, "kind": "sticker"}
     )
 

@@ -1,0 +1,25 @@
+"""The suite's settings: conversa.settings, run as a deployment runs it.
+
+Before conversa.settings is read, the environment gets what every deployment must set (README,
+Deployment): its own SECRET_KEY and FIELD_ENCRYPTION_KEYS, and the simulator on with its own
+key (the tests drive it). Fresh random values per run, so nothing depends on the development
+defaults; a value already in the environment is kept.
+
+The `conversa serve`, `migrate` and `worker` processes the tests start inherit this environment,
+so they pass the deployment checks and read the secrets and sessions this process writes; they
+load conversa.settings itself, as a deployment does (DJANGO_SETTINGS_MODULE is reset below for
+them; this process has already chosen its module).
+"""
+
+import os
+import secrets
+
+from cryptography.fernet import Fernet
+
+os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+os.environ.setdefault("SANDBOX_ENABLED", "1")
+os.environ.setdefault("SANDBOX_API_KEY", secrets.token_urlsafe(32))
+os.environ["DJANGO_SETTINGS_MODULE"] = "conversa.settings"
+
+from conversa.settings import *  # noqa: E402, F403
