@@ -6,7 +6,7 @@ event after commit."""
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -20,10 +20,23 @@ from conversa.realtime import events, publisher
 
 
 def may_work_on(member: Member, conversation: Conversation) -> bool:
-    """Operators work in their queues; supervisors everywhere."""
+    """Whether the member may read and work on the conversation: supervisors everywhere;
+    agents on those of their queues, those in no queue, and those assigned to them. The one
+    rule; `workable` says the same as a condition for queries."""
+    if member.organization_id != conversation.organization_id:
+        return False
     if member.supervises or conversation.queue_id is None:
         return True
+    if conversation.assignee_id == member.pk:
+        return True
     return member.queues.filter(pk=conversation.queue_id).exists()
+
+
+def workable(member: Member) -> Q:
+    """`may_work_on` as a condition on conversations (of the member's organization)."""
+    if member.supervises:
+        return Q()
+    return Q(assignee=member) | Q(queue__isnull=True) | Q(queue__in=member.queues.values("pk"))
 
 
 @transaction.atomic

@@ -6,6 +6,7 @@ from django.utils import timezone
 from ninja import Router, Schema
 
 from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.bounds import Id
 from conversa.errors import Conflict, Forbidden
 from conversa.numbers import services
 from conversa.numbers.models import Number
@@ -55,7 +56,7 @@ def list_numbers(request: HttpRequest):
 
 
 @router.get("/numbers/{number_id}", response=NumberOut)
-def get_number(request: HttpRequest, number_id: int):
+def get_number(request: HttpRequest, number_id: Id):
     number = get_for_org_or_404(request.org, Number, pk=number_id)
     services.health_scores([number], timezone.now())
     return number_out(number)
@@ -64,7 +65,7 @@ def get_number(request: HttpRequest, number_id: int):
 @router.post("/numbers/{number_id}/{action}", response=NumberOut)
 def act_on_number(
     request: HttpRequest,
-    number_id: int,
+    number_id: Id,
     action: Literal["connect", "logout", "restart", "pause", "resume", "remove", "webhook"],
 ):
     """Pair (the answer carries the QR's text in `qr_code`), log out, restart, pause, resume,

@@ -1,0 +1,18 @@
+"""Bounded types for what the API reads from outside: an id is a positive 64-bit key, pages
+and offsets are capped, so an out-of-range number is a 422 naming it, never a database error.
+(Pages read numbers with `conversa.web.number`.)"""
+
+from typing import Annotated
+
+from pydantic import Field
+
+# The largest key a database row can have (a signed 64-bit integer).
+MAX_ID = 2**63 - 1
+# How far into a list an offset may reach, and the longest page.
+MAX_OFFSET = 1_000_000
+MAX_LIMIT = 200
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# An id, or 0 for "none" where a filter says so (a lead with no owner).
+IdOrZero = Annotated[int, Field(ge=0, le=MAX_ID)]
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
