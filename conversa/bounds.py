@@ -2,9 +2,10 @@
 and offsets are capped, so an out-of-range number is a 422 naming it, never a database error.
 (Pages read numbers with `conversa.web.number`.)"""
 
+from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 # The largest key a database row can have (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -16,3 +17,17 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 # An id, or 0 for "none" where a filter says so (a lead with no owner).
 IdOrZero = Annotated[int, Field(ge=0, le=MAX_ID)]
 Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
+# An amount of money as a lead's value holds it (12 digits, 2 after the point), given as a
+# number or a string of digits.
+Money = Annotated[
+    Decimal,
+    Field(ge=0, lt=Decimal("1e10"), max_digits=12, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 9999999999.99},
+                {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"},
+            ]
+        }
+    ),
+]

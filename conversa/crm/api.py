@@ -21,7 +21,7 @@ from ninja.security import HttpBearer
 
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.bounds import MAX_LIMIT, Id, IdOrZero, Offset
+from conversa.bounds import MAX_LIMIT, Id, IdOrZero, Money, Offset
 from conversa.crm import automations, followups, services
 from conversa.crm.models import Automation, AutomationStep, FollowUp, Lead, Pipeline, Stage
 from conversa.errors import Conflict, Forbidden, Refused
@@ -94,7 +94,7 @@ class LeadIn(Schema):
     pipeline_id: Id
     stage_id: Id | None = Field(None, description="none: the pipeline's first stage")
     title: str = Field(min_length=1, max_length=200)
-    value: Decimal = Field(Decimal("0"), ge=0)
+    value: Money = Decimal("0")
     owner_id: Id | None = None
     notes: str = Field("", max_length=10000)
     custom_fields: dict[str, str] = {}
@@ -102,7 +102,7 @@ class LeadIn(Schema):
 
 class LeadPatch(Schema):
     title: str | None = Field(None, min_length=1, max_length=200)
-    value: Decimal | None = Field(None, ge=0)
+    value: Money | None = None
     owner_id: Id | None = None
     notes: str | None = Field(None, max_length=10000)
     custom_fields: dict[str, str] | None = None

@@ -13,7 +13,7 @@ from django.utils.translation import gettext
 from conversa.accounts.models import Member
 from conversa.accounts.services import record
 from conversa.bulk import set_column
-from conversa.errors import Conflict
+from conversa.errors import Conflict, Forbidden
 from conversa.inbox import deadlines
 from conversa.inbox.models import Conversation, Queue
 from conversa.realtime import events, publisher
@@ -60,7 +60,7 @@ def claim(conversation: Conversation, *, acting_member: Member) -> None:
 def assign(conversation: Conversation, member: Member, *, acting_member: Member) -> None:
     """A supervisor gives the conversation to `member`, whoever had it."""
     if not acting_member.supervises:
-        raise Conflict(gettext("Only supervisors assign conversations."))
+        raise Forbidden(gettext("Only supervisors assign conversations."))
     if member.organization_id != conversation.organization_id:
         raise Conflict(gettext("No such operator."))
     previous = lock(conversation).assignee_id
@@ -77,7 +77,7 @@ def release(conversation: Conversation, *, acting_member: Member) -> None:
     if current.assignee_id is None:
         return
     if current.assignee_id != acting_member.pk and not acting_member.supervises:
-        raise Conflict(gettext("Only its operator or a supervisor can release it."))
+        raise Forbidden(gettext("Only its operator or a supervisor can release it."))
     Conversation.objects.filter(pk=conversation.pk).update(assignee=None, assigned_at=None)
     conversation.assignee_id = None
     record_change(
@@ -103,7 +103,7 @@ def transfer(
     with a note for whoever picks it up."""
     current = lock(conversation)
     if current.assignee_id != acting_member.pk and not acting_member.supervises:
-        raise Conflict(gettext("Only its operator or a supervisor can transfer it."))
+        raise Forbidden(gettext("Only its operator or a supervisor can transfer it."))
     if (to_member is None) == (to_queue is None):
         raise Conflict(gettext("Transfer to one operator or one queue."))
     org_id = conversation.organization_id

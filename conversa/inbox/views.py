@@ -20,7 +20,7 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import outbox, resend
 from conversa.engine import services as engine
-from conversa.errors import Refused
+from conversa.errors import Forbidden, Refused
 from conversa.inbox import (
     access,
     canned_replies,
@@ -504,6 +504,8 @@ def act(request, conversation_id: int, action: str):
     error = ""
     try:
         change(request, conversation, action)
+    except Forbidden:
+        raise  # not a clash to show in the header: the role may not (operator_view answers)
     except Refused as exc:
         error = str(exc)
     if not request.htmx:
