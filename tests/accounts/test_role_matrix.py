@@ -575,3 +575,23 @@ def test_matrix_size():
         f"role matrix: {len(pages)} pages + {len(operations)} API operations × {len(ROLES)} roles"
     )
     assert (len(pages) + len(operations)) * len(ROLES) > 500
+
+
+def test_lists_show_agents_only_what_they_may_open(db):
+    """The list, like the lookups, leaves out another queue's conversations for an agent."""
+    world = World()
+    conversation = world.conversation
+    for role, shown in ((AGENT, True), (AGENT_OUTSIDE, False), (SUPERVISOR, True)):
+        token = world.a.api_token(world.members[role])
+        ids = set()
+        for tab in ("mine", "queue", "all"):
+            response = Client().get(
+                "/api/conversations", {"tab": tab}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 200
+            ids |= {row["id"] for row in response.json()}
+        assert (conversation.pk in ids) is shown, role
+        page = Client()
+        page.force_login(world.members[role].user)
+        listed = page.get("/inbox/", {"tab": "queue"}).content.decode()
+        assert (f"/inbox/c/{conversation.pk}/" in listed) is shown, role
