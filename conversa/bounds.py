@@ -5,7 +5,7 @@ and offsets are capped, so an out-of-range number is a 422 naming it, never a da
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, WithJsonSchema
+from pydantic import AfterValidator, Field, WithJsonSchema
 
 # The largest key a database row can have (a signed 64-bit integer).
 MAX_ID = 2**63 - 1
@@ -21,12 +21,14 @@ Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
 # number or a string of digits.
 Money = Annotated[
     Decimal,
-    Field(ge=0, lt=Decimal("1e10"), max_digits=12, decimal_places=2),
+    Field(ge=0, lt=Decimal("1e10")),
+    # Cents, as the column keeps them: 10.005 is 10.01, not a refusal.
+    AfterValidator(lambda value: value.quantize(Decimal("0.01"))),
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": 9999999999.99},
-                {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$"},
+                {"type": "number", "minimum": 0, "maximum": 9999999999},
+                {"type": "string", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,6})?$"},
             ]
         }
     ),
