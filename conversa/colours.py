@@ -14,7 +14,7 @@ from typing import Annotated
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 # CSS's hex colours: #rgb, #rgba, #rrggbb, #rrggbbaa.
 HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
@@ -61,4 +61,9 @@ class ColourValidator:
                 raise ValueError(unknown_colour(value))
             return value
 
-        return Annotated[str, AfterValidator(check)]
+        # Said in the OpenAPI too, so a client (or a fuzzer) knows which strings are colours.
+        if self.palette:
+            described = WithJsonSchema({"type": "string", "enum": list(self.palette)})
+        else:
+            described = WithJsonSchema({"type": "string", "pattern": f"^{HEX_COLOUR.pattern}$"})
+        return Annotated[str, AfterValidator(check), described]

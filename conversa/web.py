@@ -2,6 +2,7 @@
 and reading numbers and JSON bodies from a request."""
 
 import json
+import re
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
@@ -41,9 +42,36 @@ def refused(request, exc: Refused) -> HttpResponse:
     raise Http404(str(exc))
 
 
-def number(value: str | None) -> int | None:
-    """A positive whole number from a form or query parameter; None for anything else."""
-    return int(value) if value and value.isdigit() and len(value) <= 18 else None
+# The largest id a database row can have (a signed 64-bit key).
+MAX_ID = 2**63 - 1
+# ASCII digits only: str.isdigit() takes "²" and "٣", which int() then refuses or reads.
+DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def number(value: str | None, *, most: int = MAX_ID) -> int | None:
+    """A whole number from 1 to `most` (an id's range by default) from a form or query
+    parameter, in ASCII digits; None for anything else."""
+    if not isinstance(value, str) or not DIGITS.fullmatch(value):
+        return None
+    parsed = int(value)
+    return parsed if 1 <= parsed <= most else None
+
+
+def whole(value: str | None, *, most: int = MAX_ID) -> int | None:
+    """A whole number from 0 to `most` (a count, a delay, a capacity), in ASCII digits;
+    None for anything else."""
+    if not isinstance(value, str) or not DIGITS.fullmatch(value):
+        return None
+    parsed = int(value)
+    return parsed if parsed <= most else None
+
+
+def declared_length(request) -> int:
+    """The request body's declared size in bytes (0 when none is declared); one that is not a
+    number counts as too large for any limit."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    size = whole(declared)
+    return MAX_ID if size is None else size
 
 
 def json_body(request) -> dict:

@@ -21,6 +21,7 @@ from ninja.security import HttpBearer
 
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.bounds import MAX_LIMIT, Id, IdOrZero, Money, Offset
 from conversa.crm import automations, followups, services
 from conversa.crm.models import Automation, AutomationStep, FollowUp, Lead, Pipeline, Stage
 from conversa.errors import Conflict, Forbidden, Refused
@@ -56,7 +57,7 @@ class StageIn(Schema):
     colour: StageColour = Field(Stage.DEFAULT_COLOUR, description='A hex colour: "#16a34a", "#0a0"')
     is_won: bool = False
     is_lost: bool = False
-    position: int | None = Field(None, ge=0, description="none: last")
+    position: int | None = Field(None, ge=0, le=1000, description="none: last")
 
 
 class PipelineIn(Schema):
@@ -87,25 +88,25 @@ class LeadOut(Schema):
 
 
 class LeadIn(Schema):
-    contact_id: int | None = Field(None, description="an existing contact, or give `phone`")
+    contact_id: Id | None = Field(None, description="an existing contact, or give `phone`")
     phone: str | None = Field(None, pattern=r"^\+?[0-9]{8,15}$")
     name: str = Field("", max_length=200, description="the new contact's name, with `phone`")
-    pipeline_id: int
-    stage_id: int | None = Field(None, description="none: the pipeline's first stage")
+    pipeline_id: Id
+    stage_id: Id | None = Field(None, description="none: the pipeline's first stage")
     title: str = Field(min_length=1, max_length=200)
-    value: Decimal = Field(Decimal("0"), ge=0)
-    owner_id: int | None = None
+    value: Money = Decimal("0")
+    owner_id: Id | None = None
     notes: str = Field("", max_length=10000)
     custom_fields: dict[str, str] = {}
 
 
 class LeadPatch(Schema):
     title: str | None = Field(None, min_length=1, max_length=200)
-    value: Decimal | None = Field(None, ge=0)
-    owner_id: int | None = None
+    value: Money | None = None
+    owner_id: Id | None = None
     notes: str | None = Field(None, max_length=10000)
     custom_fields: dict[str, str] | None = None
-    stage_id: int | None = Field(None, description="move the lead (the same stage: nothing)")
+    stage_id: Id | None = Field(None, description="move the lead (the same stage: nothing)")
 
 
 class TimelineEntryOut(Schema):
@@ -141,17 +142,17 @@ class AutomationOut(Schema):
 
 class AutomationIn(Schema):
     name: str = Field(min_length=1, max_length=120)
-    stage_id: int
-    tag_id: int | None = None
-    owner_id: int | None = None
-    number_id: int | None = None
+    stage_id: Id
+    tag_id: Id | None = None
+    owner_id: Id | None = None
+    number_id: Id | None = None
     active: bool = True
     steps: list[StepIO] = Field(min_length=1, max_length=20)
 
 
 class PreviewIn(Schema):
     template: str = Field(max_length=AutomationStep.MAX_LENGTH)
-    lead_id: int
+    lead_id: Id
 
 
 class FollowUpOut(Schema):
@@ -185,7 +186,7 @@ def lead_qs(request):
     return scoped(request.org, Lead).select_related("contact")
 
 
-def member_or_404(request, member_id: int | None) -> Member | None:
+def member_or_404(request, member_id: Id | None) -> Member | None:
     return None if member_id is None else get_for_org_or_404(request.org, Member, pk=member_id)
 
 
@@ -231,7 +232,7 @@ def create_pipeline(request: HttpRequest, payload: PipelineIn):
 
 
 @router.post("/crm/pipelines/{pipeline_id}/stages", response={201: StageOut})
-def add_stage(request: HttpRequest, pipeline_id: int, payload: StageIn):
+def add_stage(request: HttpRequest, pipeline_id: Id, payload: StageIn):
     """A new stage in the pipeline, last unless `position` says where."""
     pipeline = get_for_org_or_404(request.org, Pipeline, pk=pipeline_id)
     stage = services.add_stage(pipeline, acting_member=request.member, **payload.dict())
@@ -244,14 +245,14 @@ def add_stage(request: HttpRequest, pipeline_id: int, payload: StageIn):
 @router.get("/crm/leads", response=list[LeadOut])
 def list_leads(
     request: HttpRequest,
-    pipeline_id: int | None = None,
-    stage_id: int | None = None,
-    owner_id: int | None = Query(None, description="0: leads with no owner"),
+    pipeline_id: Id | None = None,
+    stage_id: Id | None = None,
+    owner_id: IdOrZero | None = None,
     q: str = Query("", max_length=200, description="title, contact name or number"),
-    limit: int = Query(100, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=MAX_LIMIT),
+    offset: Offset = 0,
 ):
-    """Leads, most recently changed first, filtered."""
+    """Leads, most recently changed first, filtered (`owner_id` 0: leads with no owner)."""
     leads = lead_qs(request)
     if pipeline_id is not None:
         leads = leads.filter(pipeline_id=pipeline_id)
@@ -305,12 +306,12 @@ def create_lead(request: HttpRequest, payload: LeadIn):
 
 
 @router.get("/crm/leads/{lead_id}", response=LeadOut)
-def get_lead(request: HttpRequest, lead_id: int):
+def get_lead(request: HttpRequest, lead_id: Id):
     return get_for_org_or_404(request.org, Lead, pk=lead_id)
 
 
 @router.patch("/crm/leads/{lead_id}", response=LeadOut)
-def update_lead(request: HttpRequest, lead_id: int, payload: LeadPatch):
+def update_lead(request: HttpRequest, lead_id: Id, payload: LeadPatch):
     """Change a lead's fields; `stage_id` moves it (`move_lead`): into the stage it is in
     already, nothing happens and the answer is still 200."""
     lead = get_for_org_or_404(request.org, Lead, pk=lead_id)
@@ -327,14 +328,14 @@ def update_lead(request: HttpRequest, lead_id: int, payload: LeadPatch):
 
 
 @router.get("/crm/leads/{lead_id}/timeline", response=list[TimelineEntryOut])
-def lead_timeline(request: HttpRequest, lead_id: int):
+def lead_timeline(request: HttpRequest, lead_id: Id):
     """Stage moves, follow-ups (scheduled, sent, cancelled with reasons) and messages, newest
     first."""
     return services.lead_timeline(get_for_org_or_404(request.org, Lead, pk=lead_id))
 
 
 @router.get("/crm/leads/{lead_id}/follow-ups", response=list[FollowUpOut])
-def lead_follow_ups(request: HttpRequest, lead_id: int):
+def lead_follow_ups(request: HttpRequest, lead_id: Id):
     lead = get_for_org_or_404(request.org, Lead, pk=lead_id)
     rows = FollowUp.objects.filter(lead=lead).select_related("intent__job")
     return [follow_up_out(f) for f in rows]
@@ -363,10 +364,10 @@ def automations_qs(request):
 @router.get("/crm/automations", response=list[AutomationOut])
 def list_automations(
     request: HttpRequest,
-    pipeline_id: int | None = None,
-    stage_id: int | None = None,
+    pipeline_id: Id | None = None,
+    stage_id: Id | None = None,
     active: bool | None = None,
-    number_id: int | None = None,
+    number_id: Id | None = None,
     sort: Literal["name", "-updated_at", "next_due_at"] = "name",
 ):
     """Automations with their steps, pending steps and next due time, filtered and sorted."""
@@ -403,13 +404,13 @@ def preview_step(request: HttpRequest, payload: PreviewIn):
 
 
 @router.get("/crm/automations/{automation_id}", response=AutomationOut)
-def get_automation(request: HttpRequest, automation_id: int):
+def get_automation(request: HttpRequest, automation_id: Id):
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     return automation_out(automation, followups.schedules([automation.pk]))
 
 
 @router.put("/crm/automations/{automation_id}", response=AutomationOut)
-def update_automation(request: HttpRequest, automation_id: int, payload: AutomationIn):
+def update_automation(request: HttpRequest, automation_id: Id, payload: AutomationIn):
     """Replace an automation's trigger, filters and steps (for stage entries from now on)."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     args = automation_args(request, payload)
@@ -420,7 +421,7 @@ def update_automation(request: HttpRequest, automation_id: int, payload: Automat
 
 
 @router.post("/crm/automations/{automation_id}/pause", response=AutomationOut)
-def pause_automation(request: HttpRequest, automation_id: int):
+def pause_automation(request: HttpRequest, automation_id: Id):
     """Pause: fires nothing more, and its pending steps are cancelled."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     automations.set_automation_active(automation, False, acting_member=request.member)
@@ -428,14 +429,14 @@ def pause_automation(request: HttpRequest, automation_id: int):
 
 
 @router.post("/crm/automations/{automation_id}/resume", response=AutomationOut)
-def resume_automation(request: HttpRequest, automation_id: int):
+def resume_automation(request: HttpRequest, automation_id: Id):
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     automations.set_automation_active(automation, True, acting_member=request.member)
     return get_automation(request, automation_id)
 
 
 @router.delete("/crm/automations/{automation_id}", response={204: None})
-def delete_automation(request: HttpRequest, automation_id: int):
+def delete_automation(request: HttpRequest, automation_id: Id):
     """Delete; its pending steps are cancelled, the leads keep their history."""
     automation = get_for_org_or_404(request.org, Automation, pk=automation_id)
     automations.delete_automation(automation, acting_member=request.member)
@@ -446,7 +447,7 @@ def delete_automation(request: HttpRequest, automation_id: int):
 
 
 @router.get("/crm/follow-ups/counters", response=dict)
-def follow_up_counters(request: HttpRequest, automation_id: int | None = None):
+def follow_up_counters(request: HttpRequest, automation_id: Id | None = None):
     """Scheduled (still to go), sent, blocked, failed, cancelled by reason, duplicate-blocked."""
     automation = None
     if automation_id is not None:

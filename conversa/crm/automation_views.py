@@ -22,7 +22,7 @@ from conversa.crm.models import Automation, AutomationStep, Pipeline, Stage
 from conversa.errors import Refused
 from conversa.inbox.models import Tag
 from conversa.numbers.models import Number
-from conversa.web import number, operator_view, refused
+from conversa.web import number, operator_view, refused, whole
 
 # Automations
 
@@ -49,7 +49,7 @@ class AutomationFilters:
         return cls(
             stage=number(params.get("event")),
             status=params.get("status", "") if params.get("status") in STATUSES else "",
-            number=chosen if chosen == "any" or chosen.isdigit() else "",
+            number=chosen if chosen == "any" or number(chosen) else "",
             sort=params.get("sort") if params.get("sort") in SORTS else "name",
         )
 
@@ -276,7 +276,7 @@ def step_problems(step: dict, custom_fields: list[str]) -> list[str]:
     """One step's problems, for the line under it as it is typed (the service checks them all
     again on save)."""
     found = []
-    if not step["delay"].isdigit():
+    if whole(step["delay"]) is None:
         found.append(_("The delay is a whole number (0 for at once)."))
     found += AutomationStep.template_problems(step["template"], custom_fields)
     return found
@@ -284,7 +284,7 @@ def step_problems(step: dict, custom_fields: list[str]) -> list[str]:
 
 def spec_of(step: dict) -> dict:
     return {
-        "delay": int(step["delay"]) if step["delay"].isdigit() else -1,
+        "delay": -1 if (delay := whole(step["delay"])) is None else delay,
         "delay_unit": step["delay_unit"],
         "business_hours": step["timing"] == TIMING_BUSINESS,
         "template": step["template"],
@@ -323,7 +323,7 @@ def automation_editor(request, automation_id: int | None = None):
     try:
         if found["stage"] is None:
             raise Refused(_("Choose the stage that starts the automation."))
-        if any(not step["delay"].isdigit() for step in draft["steps"]):
+        if any(whole(step["delay"]) is None for step in draft["steps"]):
             raise Refused(_("Each step's delay is a whole number (0 for at once)."))
         saved = automations.save_automation(
             request.org,

@@ -8,6 +8,7 @@ from ninja.responses import Status
 from pydantic import model_validator
 
 from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.bounds import Id
 from conversa.engine import services
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.engine.queries import filter_intents, timeline
@@ -85,7 +86,7 @@ class IntentIn(Schema):
     template: TemplateIn | None = Field(
         None, description="a pre-approved Cloud API template instead of free text"
     )
-    number_id: int | None = Field(
+    number_id: Id | None = Field(
         None, description="the number to send from; none: the Gate picks one that may send now"
     )
 
@@ -123,8 +124,8 @@ def list_intents(
     status: str | None = None,
     origin: str | None = None,
     job_status: str | None = None,
-    number_id: int | None = None,
-    contact_id: int | None = None,
+    number_id: Id | None = None,
+    contact_id: Id | None = None,
     since: datetime | None = None,
 ):
     """Recent intents with the Gate's latest decision and the job's status, filtered."""
@@ -169,13 +170,13 @@ def create_intent(
 
 
 @router.get("/intents/{intent_id}", response=IntentDetail)
-def get_intent(request: HttpRequest, intent_id: int):
+def get_intent(request: HttpRequest, intent_id: Id):
     """One intent with every Gate decision and its timeline."""
     return intent_detail(get_for_org_or_404(request.org, MessageIntent, pk=intent_id))
 
 
 @router.post("/intents/{intent_id}/cancel", response={200: IntentDetail, 409: dict})
-def cancel_intent(request: HttpRequest, intent_id: int):
+def cancel_intent(request: HttpRequest, intent_id: Id):
     """Cancel an intent that has not started sending."""
     intent = get_for_org_or_404(request.org, MessageIntent, pk=intent_id)
     services.cancel(intent, acting_member=request.member)
@@ -183,9 +184,10 @@ def cancel_intent(request: HttpRequest, intent_id: int):
 
 
 @router.post("/intents/{intent_id}/resolve", response={200: IntentDetail, 409: dict})
-def resolve_intent(request: HttpRequest, intent_id: int, payload: ResolveIn):
+def resolve_intent(request: HttpRequest, intent_id: Id, payload: ResolveIn):
     """Settle an UNCERTAIN send: resend it, or mark it failed."""
     intent = get_for_org_or_404(request.org, MessageIntent, pk=intent_id)
+    services.refuse_unless_settles(request.member, intent)  # before saying what state it is in
     job = getattr(intent, "job", None)
     if job is None or job.status != ExecutionJob.Status.UNCERTAIN:
         raise InvalidTransition("only an UNCERTAIN send can be resolved")

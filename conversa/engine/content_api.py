@@ -11,6 +11,7 @@ from ninja.responses import Status
 from pydantic import field_validator
 
 from conversa.accounts.scoping import get_for_org_or_404
+from conversa.bounds import Id
 from conversa.engine import outbox
 from conversa.engine.api import IntentDetail, intent_detail
 from conversa.engine.models import MessageIntent
@@ -35,7 +36,7 @@ def normalized_phone(value: str) -> str:
 
 class Recipient(Schema):
     phone: str = Field(pattern=PHONE, description="the customer's number, E.164 digits")
-    number_id: int | None = Field(
+    number_id: Id | None = Field(
         None, description="the number to send from; none: the Gate picks one that may send now"
     )
 
@@ -81,7 +82,7 @@ def idempotency(key: str | None) -> str:
     return f"api:{key}" if key else f"api:{uuid.uuid4()}"
 
 
-def sender(request: HttpRequest, number_id: int | None) -> Number | None:
+def sender(request: HttpRequest, number_id: Id | None) -> Number | None:
     return get_for_org_or_404(request.org, Number, pk=number_id) if number_id else None
 
 

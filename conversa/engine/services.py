@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from conversa.accounts import tenancy
 from conversa.accounts.models import Member, OperationalEvent, Organization
@@ -20,7 +21,7 @@ from conversa.accounts.services import event, record
 from conversa.bulk import insert_new, set_column
 from conversa.engine import content, gate, jobs, metrics, wakeup
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
-from conversa.errors import InvalidTransition
+from conversa.errors import Forbidden, InvalidTransition
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Attachment, Contact, Conversation, Message
 from conversa.numbers import services as numbers
@@ -540,8 +541,24 @@ def reconcile_uncertain(now=None, limit: int = 50) -> dict[str, int]:
     return counts
 
 
+def may_settle(member: Member, intent: MessageIntent) -> bool:
+    """Cancelling, resending or marking failed a send: supervisors, or the send's own author."""
+    if member.organization_id != intent.organization_id:
+        return False
+    return member.supervises or (
+        intent.created_by_id is not None and intent.created_by_id == member.pk
+    )
+
+
+def refuse_unless_settles(member: Member, intent: MessageIntent) -> None:
+    if not may_settle(member, intent):
+        raise Forbidden(gettext("Only a supervisor or whoever sent it can change this send."))
+
+
 def resolve_uncertain(job: ExecutionJob, action: str, *, acting_member: Member) -> ExecutionJob:
-    """A person settles an UNCERTAIN job: "resend" (send it again) or "mark_failed"."""
+    """A person settles an UNCERTAIN job: "resend" (send it again) or "mark_failed".
+    Supervisors, or the send's author (`may_settle`)."""
+    refuse_unless_settles(acting_member, job.intent)
     with transaction.atomic():
         if action == "resend":
             jobs.transition(job, S.PENDING, worker_id="", run_after=timezone.now())
@@ -594,7 +611,9 @@ def cancel_intents(
 
 
 def cancel(intent: MessageIntent, *, acting_member: Member) -> MessageIntent:
-    """Cancel an intent whose job has not started sending. Raises InvalidTransition after."""
+    """Cancel an intent whose job has not started sending. Raises InvalidTransition after;
+    Forbidden unless the member is a supervisor or the intent's author (`may_settle`)."""
+    refuse_unless_settles(acting_member, intent)
     with transaction.atomic():
         job = ExecutionJob.objects.select_for_update().filter(intent=intent).first()
         if job is None or job.status not in (S.PENDING, S.RETRY_WAIT):

@@ -52,6 +52,7 @@ def intent_page(request, intent_id: int):
 def intent_action(request, intent_id: int, action: str):
     """Cancel a not-yet-sent intent, or resend / mark failed an UNCERTAIN one."""
     intent = get_for_org_or_404(request.org, MessageIntent, pk=intent_id)
+    services.refuse_unless_settles(request.member, intent)  # whatever state it is in
     job = getattr(intent, "job", None)
     try:
         if action == "cancel":

@@ -10,9 +10,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.bounds import Id
 from conversa.engine import services as engine
 from conversa.engine.api import IntentOut, intent_out
 from conversa.inbox import canned_replies, deadlines, listing, notes, ownership, states, tags
+from conversa.inbox.access import conversation_for
 from conversa.inbox.models import CannedReply, Contact, Conversation, Note, Queue, Tag
 from conversa.inbox.views import MAX_REPLY_LENGTH
 
@@ -78,9 +80,9 @@ def list_conversations(
     response: HttpResponse,
     tab: Literal["mine", "queue", "all"] | None = None,
     status: str | None = None,
-    operator: int | None = None,
-    number: int | None = None,
-    tag: int | None = None,
+    operator: Id | None = None,
+    number: Id | None = None,
+    tag: Id | None = None,
     q: str = Query("", max_length=200),
     cursor: str | None = None,
     limit: int = Query(listing.PAGE_SIZE, ge=1, le=listing.MAX_PAGE_SIZE),
@@ -112,20 +114,20 @@ def list_conversations(
 
 
 @router.get("/conversations/{conversation_id}/messages", response=list[MessageOut])
-def list_messages(request: HttpRequest, conversation_id: int):
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+def list_messages(request: HttpRequest, conversation_id: Id):
+    conversation = conversation_for(request.org, request.member, conversation_id)
     return conversation.messages.order_by("created_at", "id")
 
 
 @router.post("/conversations/{conversation_id}/reply", response={200: IntentOut, 201: IntentOut})
 def send_reply(
     request: HttpRequest,
-    conversation_id: int,
+    conversation_id: Id,
     payload: ReplyIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ):
     """Answer in a conversation. A repeated Idempotency-Key returns the first intent with 200."""
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    conversation = conversation_for(request.org, request.member, conversation_id)
     key = f"api:{idempotency_key}" if idempotency_key else None
     intent, created = engine.reply(
         conversation, payload.body.strip(), key, acting_member=request.member
@@ -134,12 +136,12 @@ def send_reply(
 
 
 class AssignIn(Schema):
-    member_id: int
+    member_id: Id
 
 
 class TransferIn(Schema):
-    member_id: int | None = None
-    queue_id: int | None = None
+    member_id: Id | None = None
+    queue_id: Id | None = None
     note: str = Field("", max_length=1000)
 
 
@@ -147,15 +149,15 @@ class ReasonIn(Schema):
     reason: str = Field("", max_length=500)
 
 
-def changed(request: HttpRequest, conversation_id: int, change) -> Conversation:
+def changed(request: HttpRequest, conversation_id: Id, change) -> Conversation:
     """Apply an ownership change; a refusal is a 409 saying why (and who has it)."""
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    conversation = conversation_for(request.org, request.member, conversation_id)
     change(conversation)
     return scoped(request.org, Conversation).select_related("contact").get(pk=conversation.pk)
 
 
 @router.post("/conversations/{conversation_id}/claim", response=ConversationOut)
-def claim(request: HttpRequest, conversation_id: int):
+def claim(request: HttpRequest, conversation_id: Id):
     """Take an unassigned conversation; 409 with `assignee` when someone has it already."""
     return changed(
         request, conversation_id, lambda c: ownership.claim(c, acting_member=request.member)
@@ -163,14 +165,14 @@ def claim(request: HttpRequest, conversation_id: int):
 
 
 @router.post("/conversations/{conversation_id}/release", response=ConversationOut)
-def release(request: HttpRequest, conversation_id: int):
+def release(request: HttpRequest, conversation_id: Id):
     return changed(
         request, conversation_id, lambda c: ownership.release(c, acting_member=request.member)
     )
 
 
 @router.post("/conversations/{conversation_id}/assign", response=ConversationOut)
-def assign(request: HttpRequest, conversation_id: int, payload: AssignIn):
+def assign(request: HttpRequest, conversation_id: Id, payload: AssignIn):
     """A supervisor gives the conversation to an operator of the organization."""
     member = get_for_org_or_404(request.org, Member, pk=payload.member_id)
     return changed(
@@ -181,7 +183,7 @@ def assign(request: HttpRequest, conversation_id: int, payload: AssignIn):
 
 
 @router.post("/conversations/{conversation_id}/transfer", response=ConversationOut)
-def transfer(request: HttpRequest, conversation_id: int, payload: TransferIn):
+def transfer(request: HttpRequest, conversation_id: Id, payload: TransferIn):
     """To one operator (`member_id`) or one queue (`queue_id`), with a note."""
     member = queue = None
     if payload.member_id is not None:
@@ -198,7 +200,7 @@ def transfer(request: HttpRequest, conversation_id: int, payload: TransferIn):
 
 
 @router.post("/conversations/{conversation_id}/resolve", response=ConversationOut)
-def resolve(request: HttpRequest, conversation_id: int, payload: ReasonIn):
+def resolve(request: HttpRequest, conversation_id: Id, payload: ReasonIn):
     return changed(
         request,
         conversation_id,
@@ -207,7 +209,7 @@ def resolve(request: HttpRequest, conversation_id: int, payload: ReasonIn):
 
 
 @router.post("/conversations/{conversation_id}/reopen", response=ConversationOut)
-def reopen(request: HttpRequest, conversation_id: int, payload: ReasonIn):
+def reopen(request: HttpRequest, conversation_id: Id, payload: ReasonIn):
     return changed(
         request,
         conversation_id,
@@ -226,7 +228,7 @@ class PriorityIn(Schema):
 
 
 @router.post("/conversations/{conversation_id}/pending", response=ConversationOut)
-def mark_pending(request: HttpRequest, conversation_id: int, payload: ReasonIn):
+def mark_pending(request: HttpRequest, conversation_id: Id, payload: ReasonIn):
     """Waiting on the customer; their next message makes it open again."""
     return changed(
         request,
@@ -236,12 +238,16 @@ def mark_pending(request: HttpRequest, conversation_id: int, payload: ReasonIn):
 
 
 @router.post("/conversations/{conversation_id}/snooze", response=ConversationOut)
-def snooze(request: HttpRequest, conversation_id: int, payload: SnoozeIn):
+def snooze(request: HttpRequest, conversation_id: Id, payload: SnoozeIn):
     """Snoozed until `until` (an ISO time with its offset, in the future) or, without it,
     until the customer writes."""
     if payload.until is not None and payload.until <= timezone.now():
         raise ValidationError(
             [{"type": "value_error", "loc": ["body", "until"], "msg": "Not in the future."}]
+        )
+    if payload.until is not None and payload.until > timezone.now() + states.MAX_SNOOZE:
+        raise ValidationError(
+            [{"type": "value_error", "loc": ["body", "until"], "msg": "At most a year ahead."}]
         )
     return changed(
         request,
@@ -253,7 +259,7 @@ def snooze(request: HttpRequest, conversation_id: int, payload: SnoozeIn):
 
 
 @router.post("/conversations/{conversation_id}/priority", response=ConversationOut)
-def set_priority(request: HttpRequest, conversation_id: int, payload: PriorityIn):
+def set_priority(request: HttpRequest, conversation_id: Id, payload: PriorityIn):
     return changed(
         request,
         conversation_id,
@@ -281,7 +287,7 @@ class TagIn(Schema):
 
 
 class TagRef(Schema):
-    tag_id: int
+    tag_id: Id
 
 
 class CannedReplyOut(Schema):
@@ -326,7 +332,7 @@ def create_tag(request: HttpRequest, payload: TagIn):
 
 
 @router.delete("/tags/{tag_id}", response={204: None}, tags=["tags"])
-def delete_tag(request: HttpRequest, tag_id: int):
+def delete_tag(request: HttpRequest, tag_id: Id):
     """Delete a tag: it leaves every conversation and contact."""
     tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
     tags.delete_tag(tag, acting_member=request.member)
@@ -334,9 +340,9 @@ def delete_tag(request: HttpRequest, tag_id: int):
 
 
 @router.post("/conversations/{conversation_id}/tags", response=list[TagOut], tags=["tags"])
-def tag_conversation(request: HttpRequest, conversation_id: int, payload: TagRef):
+def tag_conversation(request: HttpRequest, conversation_id: Id, payload: TagRef):
     """Put a tag on a conversation (again is fine); its tags afterwards."""
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    conversation = conversation_for(request.org, request.member, conversation_id)
     tag = get_for_org_or_404(request.org, Tag, pk=payload.tag_id)
     tags.tag_conversation(conversation, tag, acting_member=request.member)
     return conversation.tags.order_by("name", "id")
@@ -345,27 +351,27 @@ def tag_conversation(request: HttpRequest, conversation_id: int, payload: TagRef
 @router.delete(
     "/conversations/{conversation_id}/tags/{tag_id}", response=list[TagOut], tags=["tags"]
 )
-def untag_conversation(request: HttpRequest, conversation_id: int, tag_id: int):
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+def untag_conversation(request: HttpRequest, conversation_id: Id, tag_id: Id):
+    conversation = conversation_for(request.org, request.member, conversation_id)
     tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
     tags.untag_conversation(conversation, tag, acting_member=request.member)
     return conversation.tags.order_by("name", "id")
 
 
 @router.get("/conversations/{conversation_id}/tags", response=list[TagOut], tags=["tags"])
-def conversation_tags(request: HttpRequest, conversation_id: int):
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+def conversation_tags(request: HttpRequest, conversation_id: Id):
+    conversation = conversation_for(request.org, request.member, conversation_id)
     return conversation.tags.order_by("name", "id")
 
 
 @router.get("/contacts/{contact_id}/tags", response=list[TagOut], tags=["tags"])
-def contact_tags(request: HttpRequest, contact_id: int):
+def contact_tags(request: HttpRequest, contact_id: Id):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     return contact.tags.order_by("name", "id")
 
 
 @router.post("/contacts/{contact_id}/tags", response=list[TagOut], tags=["tags"])
-def tag_contact(request: HttpRequest, contact_id: int, payload: TagRef):
+def tag_contact(request: HttpRequest, contact_id: Id, payload: TagRef):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     tag = get_for_org_or_404(request.org, Tag, pk=payload.tag_id)
     tags.tag_contact(contact, tag, acting_member=request.member)
@@ -373,7 +379,7 @@ def tag_contact(request: HttpRequest, contact_id: int, payload: TagRef):
 
 
 @router.delete("/contacts/{contact_id}/tags/{tag_id}", response=list[TagOut], tags=["tags"])
-def untag_contact(request: HttpRequest, contact_id: int, tag_id: int):
+def untag_contact(request: HttpRequest, contact_id: Id, tag_id: Id):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     tag = get_for_org_or_404(request.org, Tag, pk=tag_id)
     tags.untag_contact(contact, tag, acting_member=request.member)
@@ -399,12 +405,12 @@ def create_canned_reply(request: HttpRequest, payload: CannedReplyIn):
 
 
 @router.get("/canned-replies/{reply_id}", response=CannedReplyOut, tags=["canned replies"])
-def get_canned_reply(request: HttpRequest, reply_id: int):
+def get_canned_reply(request: HttpRequest, reply_id: Id):
     return get_for_org_or_404(request.org, CannedReply, pk=reply_id)
 
 
 @router.put("/canned-replies/{reply_id}", response=CannedReplyOut, tags=["canned replies"])
-def update_canned_reply(request: HttpRequest, reply_id: int, payload: CannedReplyIn):
+def update_canned_reply(request: HttpRequest, reply_id: Id, payload: CannedReplyIn):
     reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
     return canned_replies.save_canned_reply(
         request.org, payload.shortcode, payload.body, acting_member=request.member, reply=reply
@@ -412,7 +418,7 @@ def update_canned_reply(request: HttpRequest, reply_id: int, payload: CannedRepl
 
 
 @router.delete("/canned-replies/{reply_id}", response={204: None}, tags=["canned replies"])
-def delete_canned_reply(request: HttpRequest, reply_id: int):
+def delete_canned_reply(request: HttpRequest, reply_id: Id):
     reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
     canned_replies.delete_canned_reply(reply, acting_member=request.member)
     return Status(204, None)
@@ -423,10 +429,10 @@ def delete_canned_reply(request: HttpRequest, reply_id: int):
     response=RenderedOut,
     tags=["canned replies"],
 )
-def render_canned_reply(request: HttpRequest, conversation_id: int, reply_id: int):
+def render_canned_reply(request: HttpRequest, conversation_id: Id, reply_id: Id):
     """The reply filled in for this conversation and the calling operator, as plain text for
     the composer (the operator still sends it)."""
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    conversation = conversation_for(request.org, request.member, conversation_id)
     reply = get_for_org_or_404(request.org, CannedReply, pk=reply_id)
     return {"text": canned_replies.render_canned(reply, conversation, request.member)}
 
@@ -443,17 +449,17 @@ def note_out(note: Note) -> dict:
 
 
 @router.get("/conversations/{conversation_id}/notes", response=list[NoteOut], tags=["notes"])
-def list_notes(request: HttpRequest, conversation_id: int):
+def list_notes(request: HttpRequest, conversation_id: Id):
     """The conversation's private notes, oldest first."""
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    conversation = conversation_for(request.org, request.member, conversation_id)
     notes = conversation.notes.select_related("author").order_by("created_at", "id")
     return [note_out(note) for note in notes]
 
 
 @router.post("/conversations/{conversation_id}/notes", response={201: NoteOut}, tags=["notes"])
-def add_note(request: HttpRequest, conversation_id: int, payload: NoteIn):
+def add_note(request: HttpRequest, conversation_id: Id, payload: NoteIn):
     """A private note for the team; never sent to the customer."""
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    conversation = conversation_for(request.org, request.member, conversation_id)
     note = notes.add_note(conversation, payload.body, acting_member=request.member)
     return Status(201, note_out(note))
 
@@ -482,9 +488,9 @@ class BusinessHoursIO(Schema):
 
 
 @router.get("/conversations/{conversation_id}/sla", response=ClockOut | None, tags=["sla"])
-def conversation_sla(request: HttpRequest, conversation_id: int):
+def conversation_sla(request: HttpRequest, conversation_id: Id):
     """The conversation's most urgent running SLA clock; null when none runs."""
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    conversation = conversation_for(request.org, request.member, conversation_id)
     return deadlines.sla_states([conversation])[conversation.pk]
 
 

@@ -16,7 +16,7 @@ from conversa.inbox import read_receipts, thread, uploads, views
 from conversa.inbox.models import Conversation, Message
 from conversa.inbox.settings_views import manager_view
 from conversa.numbers.models import Number
-from conversa.web import operator_view
+from conversa.web import declared_length, operator_view
 
 
 @operator_view
@@ -24,7 +24,7 @@ from conversa.web import operator_view
 def compose(request, conversation_id: int):
     """The composer's form: a text or a note as `views.reply` takes them; with files, one
     message per file, the text as the caption."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > uploads.MAX_REQUEST:
+    if declared_length(request) > uploads.MAX_REQUEST:
         # Refused before the body is read: nothing of it is parsed or spooled.
         conversation = views.load(request, conversation_id)
         limit = uploads.readable(uploads.MAX_REQUEST)

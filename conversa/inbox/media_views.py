@@ -16,7 +16,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from conversa.accounts.scoping import get_for_org_or_404
-from conversa.inbox import media
+from conversa.inbox import access, media
 from conversa.inbox.models import Attachment
 from conversa.web import operator_view
 
@@ -30,7 +30,12 @@ def member_attachment(request, attachment_id: int) -> Attachment:
     visitor too: no login redirect that would tell the file exists)."""
     if not request.user.is_authenticated or request.org is None:
         raise Http404("No such file")
-    return get_for_org_or_404(request.org, Attachment, pk=attachment_id)
+    attachment = get_for_org_or_404(request.org, Attachment, pk=attachment_id)
+    conversation_id = attachment.message.conversation_id if attachment.message_id else None
+    if conversation_id is not None:
+        # A customer's file is read as its conversation is: by those who may work on it.
+        access.conversation_for(request.org, request.member, conversation_id)
+    return attachment
 
 
 def download_name(attachment: Attachment) -> str:

@@ -6,24 +6,37 @@ event after commit."""
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from conversa.accounts.models import Member
 from conversa.accounts.services import record
 from conversa.bulk import set_column
-from conversa.errors import Conflict
+from conversa.errors import Conflict, Forbidden
 from conversa.inbox import deadlines
 from conversa.inbox.models import Conversation, Queue
 from conversa.realtime import events, publisher
 
 
 def may_work_on(member: Member, conversation: Conversation) -> bool:
-    """Operators work in their queues; supervisors everywhere."""
+    """Whether the member may read and work on the conversation: supervisors everywhere;
+    agents on those of their queues, those in no queue, and those assigned to them. The one
+    rule; `workable` says the same as a condition for queries."""
+    if member.organization_id != conversation.organization_id:
+        return False
     if member.supervises or conversation.queue_id is None:
         return True
+    if conversation.assignee_id == member.pk:
+        return True
     return member.queues.filter(pk=conversation.queue_id).exists()
+
+
+def workable(member: Member) -> Q:
+    """`may_work_on` as a condition on conversations (of the member's organization)."""
+    if member.supervises:
+        return Q()
+    return Q(assignee=member) | Q(queue__isnull=True) | Q(queue__in=member.queues.values("pk"))
 
 
 @transaction.atomic
@@ -47,7 +60,7 @@ def claim(conversation: Conversation, *, acting_member: Member) -> None:
 def assign(conversation: Conversation, member: Member, *, acting_member: Member) -> None:
     """A supervisor gives the conversation to `member`, whoever had it."""
     if not acting_member.supervises:
-        raise Conflict(gettext("Only supervisors assign conversations."))
+        raise Forbidden(gettext("Only supervisors assign conversations."))
     if member.organization_id != conversation.organization_id or not member.is_active:
         # A deactivated member keeps their history but takes no new work.
         raise Conflict(gettext("No such operator."))
@@ -65,7 +78,7 @@ def release(conversation: Conversation, *, acting_member: Member) -> None:
     if current.assignee_id is None:
         return
     if current.assignee_id != acting_member.pk and not acting_member.supervises:
-        raise Conflict(gettext("Only its operator or a supervisor can release it."))
+        raise Forbidden(gettext("Only its operator or a supervisor can release it."))
     Conversation.objects.filter(pk=conversation.pk).update(assignee=None, assigned_at=None)
     conversation.assignee_id = None
     record_change(
@@ -91,7 +104,7 @@ def transfer(
     with a note for whoever picks it up."""
     current = lock(conversation)
     if current.assignee_id != acting_member.pk and not acting_member.supervises:
-        raise Conflict(gettext("Only its operator or a supervisor can transfer it."))
+        raise Forbidden(gettext("Only its operator or a supervisor can transfer it."))
     if (to_member is None) == (to_queue is None):
         raise Conflict(gettext("Transfer to one operator or one queue."))
     org_id = conversation.organization_id

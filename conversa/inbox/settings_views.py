@@ -21,7 +21,8 @@ from conversa.errors import Refused
 from conversa.inbox import canned_replies, deadlines, queues, tags
 from conversa.inbox.models import CannedReply, Conversation, Queue, Tag
 from conversa.numbers.models import Number
-from conversa.web import operator_view
+from conversa.web import number as posted_id
+from conversa.web import operator_view, whole
 
 
 def manager_view(view):
@@ -284,11 +285,10 @@ def posted_minutes(value: str, errors: dict, field: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    # isdecimal and isascii: "²" and "٣" are digits to Python, not minutes to anyone.
-    if not (value.isdecimal() and value.isascii()) or len(value) > 9:
+    minutes = whole(value)
+    if minutes is None:
         errors[field] = _("An SLA target is a whole number of minutes.")
         return None
-    minutes = int(value)
     if problem := deadlines.target_problem(minutes):
         errors[field] = problem
         return None
@@ -297,7 +297,7 @@ def posted_minutes(value: str, errors: dict, field: str) -> int | None:
 
 def posted_ids(values: list[str]) -> list[int]:
     # Anything that is not an id becomes 0, which no row has: the service refuses it.
-    return [int(v) if v.isdigit() else 0 for v in values]
+    return [posted_id(v) or 0 for v in values]
 
 
 def queue_form_context(request, queue: Queue | None, draft: dict, errors: dict) -> dict:
@@ -413,12 +413,13 @@ def queue_form(request, queue_id: int | None = None):
         capacities = {}
         for member in members:
             value = draft["capacities"][member.pk]
-            if not value.isdigit() or int(value) > queues.MAX_CAPACITY:
+            capacity = whole(value, most=queues.MAX_CAPACITY)
+            if capacity is None:
                 errors[f"capacity_{member.pk}"] = _(
                     "%(name)s: a capacity is a whole number from 0 to %(max)s."
                 ) % {"name": member.display_name, "max": queues.MAX_CAPACITY}
-            elif int(value) != member.capacity:
-                capacities[member] = int(value)
+            elif capacity != member.capacity:
+                capacities[member] = capacity
         if not errors:
             try:
                 with transaction.atomic():

@@ -2,14 +2,14 @@
 priority. Every change is an OperationalEvent in the conversation's history and a realtime
 event after commit."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from conversa.accounts.models import Member, OperationalEvent
-from conversa.errors import Conflict
+from conversa.errors import Conflict, Refused
 from conversa.inbox import deadlines
 from conversa.inbox.models import Conversation, Queue
 from conversa.inbox.ownership import hand_out_after_commit, lock, record_change, recount_open
@@ -35,6 +35,10 @@ def mark_pending(conversation: Conversation, *, acting_member: Member, reason: s
     set_status(conversation, Conversation.Status.PENDING, acting_member, reason)
 
 
+# The furthest a snooze reaches: beyond it, dates stop being plans (and year 9999 overflows).
+MAX_SNOOZE = timedelta(days=366)
+
+
 @transaction.atomic
 def snooze(
     conversation: Conversation,
@@ -47,6 +51,8 @@ def snooze(
     message wakes it in either case; `wake_snoozed` wakes those whose time has come."""
     if until is not None and until <= timezone.now():
         raise Conflict(gettext("Snooze until a time in the future."))
+    if until is not None and until > timezone.now() + MAX_SNOOZE:
+        raise Refused(gettext("Snooze for at most a year."), field="until")
     set_status(
         conversation, Conversation.Status.SNOOZED, acting_member, reason, snoozed_until=until
     )

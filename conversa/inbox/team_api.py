@@ -10,6 +10,7 @@ from ninja.responses import Status
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.bounds import Id
 from conversa.inbox import deadlines, ownership, queues
 from conversa.inbox.models import Queue
 
@@ -70,8 +71,8 @@ def set_my_availability(request: HttpRequest, payload: AvailabilityIn):
 
 class QueueIn(Schema):
     name: str = Field(max_length=200)
-    member_ids: list[int] = []
-    number_ids: list[int] = []
+    member_ids: list[Id] = Field([], max_length=1000)
+    number_ids: list[Id] = Field([], max_length=1000)
     distribution: Literal["off", "round_robin", "least_load"] = "off"
     first_response_minutes: int | None = Field(None, ge=1, le=deadlines.MAX_TARGET_MINUTES)
     resolution_minutes: int | None = Field(None, ge=1, le=deadlines.MAX_TARGET_MINUTES)
@@ -105,7 +106,7 @@ def create_queue(request: HttpRequest, payload: QueueIn):
 
 
 @router.put("/queues/{queue_id}", response=QueueOut)
-def update_queue(request: HttpRequest, queue_id: int, payload: QueueIn):
+def update_queue(request: HttpRequest, queue_id: Id, payload: QueueIn):
     """Everything about a queue at once, as its settings form does; refused as creating is.
     Members taken out keep what they hold; members added take what waits, when it
     distributes."""
@@ -115,7 +116,7 @@ def update_queue(request: HttpRequest, queue_id: int, payload: QueueIn):
 
 
 @router.delete("/queues/{queue_id}", response={204: None})
-def delete_queue(request: HttpRequest, queue_id: int):
+def delete_queue(request: HttpRequest, queue_id: Id):
     """Delete a queue: its conversations stay, in no queue, without SLA due times."""
     queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
     queues.delete_queue(queue, acting_member=request.member)
@@ -123,7 +124,7 @@ def delete_queue(request: HttpRequest, queue_id: int):
 
 
 @router.put("/operators/{member_id}/capacity", response=OperatorOut)
-def set_capacity(request: HttpRequest, member_id: int, payload: CapacityIn):
+def set_capacity(request: HttpRequest, member_id: Id, payload: CapacityIn):
     """How many open conversations an operator may hold before distribution passes them over
     (supervisors; 0 to 500). More room, while they are online, takes what waits at once."""
     member = get_for_org_or_404(request.org, Member, pk=member_id)
@@ -138,7 +139,7 @@ class QueueTargetsIn(Schema):
 
 
 @router.put("/queues/{queue_id}/sla", response=QueueOut, tags=["sla"])
-def set_queue_targets(request: HttpRequest, queue_id: int, payload: QueueTargetsIn):
+def set_queue_targets(request: HttpRequest, queue_id: Id, payload: QueueTargetsIn):
     """A queue's first-response and resolution targets in business minutes (null: none)."""
     queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
     deadlines.set_queue_targets(

@@ -20,8 +20,9 @@ from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import outbox, resend
 from conversa.engine import services as engine
-from conversa.errors import Refused
+from conversa.errors import Forbidden, Refused
 from conversa.inbox import (
+    access,
     canned_replies,
     deadlines,
     listing,
@@ -207,7 +208,8 @@ def contact_context(request, conversation: Conversation, **extra) -> dict:
 
 
 def load(request, conversation_id: int) -> Conversation:
-    conversation = get_for_org_or_404(request.org, Conversation, pk=conversation_id)
+    """The conversation, if the signed-in member may work on it (`access`); else 404."""
+    conversation = access.conversation_for(request.org, request.member, conversation_id)
     # The related rows the header, composer and panel read, fetched once.
     return (
         scoped(request.org, Conversation)
@@ -248,7 +250,9 @@ def conversation_list_fragment(request):
     current = None
     current_id = number(request.GET.get("current"))
     if current_id:
-        current = scoped(request.org, Conversation).filter(pk=current_id).first()
+        current = (
+            access.conversations_for(request.org, request.member).filter(pk=current_id).first()
+        )
     context = list_context(request, current)
     if request.GET.get("more"):
         return render(request, "inbox/_conversation_items.html", context)
@@ -435,13 +439,15 @@ def snooze_until(choice: str, at: str) -> datetime | None:
     if choice in presets:
         return presets[choice]
     try:
-        moment = parse_datetime(at.strip()) if at else None
-    except ValueError:
+        moment = parse_datetime(at.strip()[:64]) if at else None
+        if moment is not None and timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        if moment is not None and moment > timezone.now() + states.MAX_SNOOZE:
+            raise Refused(_("Snooze for at most a year."))
+    except (ValueError, OverflowError):  # an impossible date, or one at the calendar's edge
         moment = None
     if moment is None:
         raise Refused(_("Choose when the snooze ends."))
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
     return moment
 
 
@@ -498,6 +504,8 @@ def act(request, conversation_id: int, action: str):
     error = ""
     try:
         change(request, conversation, action)
+    except Forbidden:
+        raise  # not a clash to show in the header: the role may not (operator_view answers)
     except Refused as exc:
         error = str(exc)
     if not request.htmx:

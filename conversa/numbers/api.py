@@ -7,6 +7,7 @@ from ninja import Field, Path, Router, Schema
 
 from conversa.accounts.models import MAX_DAILY_QUOTA, MAX_HOURLY_QUOTA
 from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.bounds import Id
 from conversa.engine import policies
 from conversa.errors import Conflict, Forbidden
 from conversa.numbers import services
@@ -60,7 +61,7 @@ def list_numbers(request: HttpRequest):
 
 
 @router.get("/numbers/{number_id}", response=NumberOut)
-def get_number(request: HttpRequest, number_id: int):
+def get_number(request: HttpRequest, number_id: Id):
     number = get_for_org_or_404(request.org, Number, pk=number_id)
     services.health_scores([number], timezone.now())
     return number_out(number)
@@ -69,7 +70,7 @@ def get_number(request: HttpRequest, number_id: int):
 @router.post("/numbers/{number_id}/{action}", response=NumberOut)
 def act_on_number(
     request: HttpRequest,
-    number_id: int,
+    number_id: Id,
     action: Literal["connect", "logout", "restart", "pause", "resume", "remove", "webhook"],
 ):
     """Pair (the answer carries the QR's text in `qr_code`), log out, restart, pause, resume,

@@ -22,6 +22,7 @@ from conversa.sandbox import (
     views,
 )
 from conversa.sandbox.simulator import SandboxError
+from conversa.web import declared_length
 
 # A JSON body the server reads (Evolution's express.json takes up to 136 MB; the sandbox
 # keeps files up to MAX_MEDIA_BYTES, base64 included).
@@ -57,7 +58,7 @@ def read_body(request) -> tuple[dict, object]:
     if request.content_type == "multipart/form-data":
         fields = {key: request.POST.get(key) for key in request.POST}
         return fields, request.FILES.get("file")
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY:
+    if declared_length(request) > MAX_BODY:
         raise SandboxError(413, "request entity too large")
     raw = request.read(MAX_BODY + 1)
     if len(raw) > MAX_BODY:

@@ -4,7 +4,7 @@ conversation's history, and operators' open counts always equal to the data."""
 import pytest
 
 from conversa.accounts.models import Member, OperationalEvent
-from conversa.errors import Conflict
+from conversa.errors import Conflict, Forbidden
 from conversa.inbox import ownership, states
 from conversa.inbox.models import Conversation, Queue
 
@@ -56,10 +56,10 @@ def test_assign_release_transfer_resolve_reopen_keep_history_and_counts(org):
     conversation = org.conversation()
     supervisor = org.member(Member.Role.SUPERVISOR)
     ana, bruno = org.member(), org.member()
-    with pytest.raises(Conflict, match="Only supervisors"):
+    with pytest.raises(Forbidden, match="Only supervisors"):
         ownership.assign(conversation, bruno, acting_member=ana)
     ownership.assign(conversation, ana, acting_member=supervisor)
-    with pytest.raises(Conflict, match="Only its operator"):
+    with pytest.raises(Forbidden, match="Only its operator"):
         ownership.release(conversation, acting_member=bruno)
     ownership.transfer(conversation, acting_member=ana, to_member=bruno, note="Cliente VIP")
     conversation.refresh_from_db()

@@ -1,0 +1,597 @@
+"""Who may do what, as one table: every page (from the URL resolver) and every API operation
+(from the OpenAPI) × every role (owner, admin, supervisor, agent in the conversation's queue,
+agent outside it, another organization's owner, anonymous).
+
+The rules are declared below, one line a route. A route without a rule fails
+`test_every_route_has_a_rule`, naming it: add its line. The rules are minimal roles:
+
+- PUBLIC: anyone, signed in or not.
+- MEMBER: any member of the organization.
+- QUEUE: supervisors, and agents on the conversation's queue (or assigned to it).
+- AUTHOR: supervisors, and the send's own author (the in-queue agent wrote it).
+- SUPERVISOR, ADMIN, OWNER: that role or above.
+
+Allowed means an answer below 400 (or one of the row's `ok` statuses, for an action that is
+permitted but has nothing to do); refused means 403 or 404 for a member, a redirect to sign in
+(pages) or 401 (API) for a visitor. Another organization's owner is refused wherever the route
+names an object, and treated as an owner of their own organization elsewhere.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from conversa.accounts.models import Member
+from conversa.api import api
+from conversa.crm import automations
+from conversa.crm import services as crm
+from conversa.engine import services as engine
+from conversa.inbox import canned_replies, tags
+from conversa.inbox.models import Attachment, Conversation, Queue
+from tests.conftest import make_org
+
+PUBLIC, MEMBER, QUEUE, AUTHOR = "public", "member", "queue", "author"
+SUPERVISOR, ADMIN, OWNER = "supervisor", "admin", "owner"
+RANKS = {MEMBER: 0, QUEUE: 0, AUTHOR: 0, SUPERVISOR: 1, ADMIN: 2, OWNER: 3}
+
+ANONYMOUS, OUTSIDER, AGENT_OUTSIDE, AGENT = "anonymous", "outsider", "agent_outside", "agent"
+# Refused roles first: they change nothing, so one world serves them all.
+ROLES = [ANONYMOUS, OUTSIDER, AGENT_OUTSIDE, AGENT, SUPERVISOR, ADMIN, OWNER]
+ROLE_RANK = {AGENT_OUTSIDE: 0, AGENT: 0, SUPERVISOR: 1, ADMIN: 2, OWNER: 3}
+
+
+@dataclass(frozen=True)
+class Rule:
+    who: str
+    method: str = "GET"
+    data: dict = field(default_factory=dict)
+    ok: tuple = ()  # statuses that mean "allowed, nothing to do" for this route
+    skip: str = ""  # why the table does not check it here (tested where it lives)
+
+
+def get(who, **kw) -> Rule:
+    return Rule(who, "GET", **kw)
+
+
+def post(who, **kw) -> Rule:
+    return Rule(who, "POST", **kw)
+
+
+def skip(why: str) -> Rule:
+    return Rule(PUBLIC, skip=why)
+
+
+# Pages: the URL name, or "name:action" for a route taking an action, or the pattern for an
+# unnamed route.
+PAGES: dict[str, Rule] = {
+    "": get(PUBLIC),  # redirects to the inbox (which asks to sign in)
+    "health": get(PUBLIC),
+    "metrics": skip("exposure of /metrics is item 13's (tests/test_metrics*)"),
+    "login": get(PUBLIC),
+    "logout": skip("signs out: tests/accounts"),
+    "set_language": post(PUBLIC, data={"language": "pt-br"}),
+    "instances/": get(PUBLIC),  # an old address, redirected
+    "webhook": skip("signed by the provider, not a member: tests/inbound"),
+    "sandbox/": skip("the simulator's own access rules: tests/sandbox"),
+    "openapi-json": get(PUBLIC),
+    "openapi-view": get(PUBLIC),
+    "api-root": skip("the API's root is not a page"),
+    # The operator view
+    "inbox": get(MEMBER),
+    "conversation-list": get(MEMBER),
+    "conversation": get(QUEUE),
+    "thread": get(QUEUE),
+    "thread-head": get(QUEUE),
+    "composer": get(QUEUE),
+    "contact-panel": get(QUEUE),
+    "reply": post(QUEUE, data={"body": "Olá"}),
+    "reply:note": post(QUEUE, data={"body": "para a equipe", "mode": "note"}),
+    "compose": post(QUEUE, data={"body": "Olá"}),
+    "react": post(QUEUE, data={"emoji": "👍"}),
+    "send-template": post(
+        QUEUE, data={"template_name": "boas_vindas", "template_language": "pt_BR"}
+    ),
+    "canned-replies": get(QUEUE),
+    "conversation-tags": post(QUEUE, data={"tag": "{tag_id}"}),
+    "retry": post(QUEUE, ok=(400,)),  # not a failed message: nothing to retry
+    "conversation-action:claim": post(QUEUE),
+    "conversation-action:release": post(QUEUE),
+    "conversation-action:assign": post(SUPERVISOR, data={"member": "{agent_id}"}),
+    # Agents transfer their own conversations only (tests/inbox/test_ownership.py); this one is
+    # nobody's.
+    "conversation-action:transfer": post(SUPERVISOR, data={"target": "q:{queue_id}"}),
+    "conversation-action:resolve": post(QUEUE),
+    "conversation-action:reopen": post(QUEUE),
+    "conversation-action:pending": post(QUEUE),
+    "conversation-action:snooze": post(QUEUE, data={"until": "tomorrow"}),
+    "conversation-action:priority": post(QUEUE, data={"priority": "2"}),
+    # The team's settings
+    "manage-queues": get(SUPERVISOR),
+    "manage-queue-new": get(SUPERVISOR),
+    "manage-queue-edit": get(SUPERVISOR),
+    "manage-queue-delete": post(SUPERVISOR),
+    "manage-tags": get(SUPERVISOR),
+    "manage-tag-delete": post(SUPERVISOR),
+    "manage-hours": get(SUPERVISOR),
+    "manage-read-receipts": get(SUPERVISOR),
+    "manage-canned": get(SUPERVISOR),
+    "manage-canned-new": get(SUPERVISOR),
+    "manage-canned-check": post(SUPERVISOR, data={"shortcode": "oi", "body": "Olá"}),
+    "manage-canned-edit": get(SUPERVISOR),
+    "manage-canned-delete": post(SUPERVISOR),
+    "settings": get(MEMBER),
+    # Customers' files: read as their conversation is
+    "media-file": skip("needs a stored file; the same lookup as media-card's"),
+    "media-card": get(QUEUE),
+    "media-retry": post(QUEUE, ok=(400, 409)),
+    # Numbers
+    "numbers": get(MEMBER),
+    "number-add": get(ADMIN),
+    "unparsed-events": get(ADMIN),
+    "number-connect": get(ADMIN),
+    "number-done": get(ADMIN),
+    "number-action:pause": post(ADMIN),
+    # Sends (intents)
+    "intents": get(MEMBER),
+    "intent": get(MEMBER),
+    "intent-action:cancel": post(AUTHOR),
+    # The CRM
+    "pipeline": get(MEMBER),
+    "pipeline-board": get(MEMBER),
+    "lead-list": get(MEMBER),
+    "lead-new": get(MEMBER),
+    "lead": get(MEMBER),
+    "lead-move": post(MEMBER, data={"stage": "{stage_id}"}),
+    "lead-edit": post(MEMBER, data={"title": "Plano mensal", "stage": "{stage_id}"}),
+    "pipelines": get(SUPERVISOR),
+    "pipeline-add-stage": post(SUPERVISOR, data={"name": "Perdido"}),
+    "pipeline-fields": post(SUPERVISOR, data={"fields": "cidade"}),
+    "stage-edit": post(SUPERVISOR, data={"name": "Novo lead"}),
+    "stage-move": post(SUPERVISOR, data={"direction": "down"}),
+    "stage-delete": post(SUPERVISOR, ok=(400, 409, 422)),  # a stage with leads stays
+    "automations": get(MEMBER),
+    "automation-new": get(MEMBER),  # agents read the editor; saving is the service's (below)
+    "automation-check": post(MEMBER),  # a step's preview, as typed
+    "automations-dispatch": post(SUPERVISOR),
+    "dispatch-progress": get(SUPERVISOR, data={"at": "2026-01-01T00:00:00Z"}),
+    "automation-edit": get(MEMBER),
+    "automation-active": post(SUPERVISOR),
+    "automation-delete": post(SUPERVISOR),
+    "campaigns": get(MEMBER),
+    "insights": get(MEMBER),
+}
+
+# API operations: "METHOD /api/path" as the OpenAPI names it.
+API: dict[str, Rule] = {
+    "GET /api/conversations": get(MEMBER),
+    "GET /api/conversations/{conversation_id}/messages": get(QUEUE),
+    "POST /api/conversations/{conversation_id}/reply": post(QUEUE, data={"body": "Olá"}),
+    "POST /api/conversations/{conversation_id}/claim": post(QUEUE, ok=(409,)),
+    "POST /api/conversations/{conversation_id}/release": post(QUEUE),
+    "POST /api/conversations/{conversation_id}/assign": post(
+        SUPERVISOR, data={"member_id": "{agent_id}"}
+    ),
+    "POST /api/conversations/{conversation_id}/transfer": post(
+        SUPERVISOR, data={"queue_id": "{queue_id}"}
+    ),
+    "POST /api/conversations/{conversation_id}/resolve": post(QUEUE),
+    "POST /api/conversations/{conversation_id}/reopen": post(QUEUE),
+    "POST /api/conversations/{conversation_id}/pending": post(QUEUE),
+    "POST /api/conversations/{conversation_id}/snooze": post(QUEUE),
+    "POST /api/conversations/{conversation_id}/priority": post(QUEUE, data={"priority": 2}),
+    "GET /api/tags": get(MEMBER),
+    "POST /api/tags": post(SUPERVISOR, data={"name": "Nova"}),
+    "DELETE /api/tags/{tag_id}": Rule(SUPERVISOR, "DELETE"),
+    "POST /api/conversations/{conversation_id}/tags": post(QUEUE, data={"tag_id": "{tag_id}"}),
+    "GET /api/conversations/{conversation_id}/tags": get(QUEUE),
+    "DELETE /api/conversations/{conversation_id}/tags/{tag_id}": Rule(QUEUE, "DELETE"),
+    "GET /api/contacts/{contact_id}/tags": get(MEMBER),
+    "POST /api/contacts/{contact_id}/tags": post(MEMBER, data={"tag_id": "{tag_id}"}),
+    "DELETE /api/contacts/{contact_id}/tags/{tag_id}": Rule(MEMBER, "DELETE"),
+    "GET /api/canned-replies": get(MEMBER),
+    "POST /api/canned-replies": post(SUPERVISOR, data={"shortcode": "novo", "body": "Olá"}),
+    "GET /api/canned-replies/{reply_id}": get(MEMBER),
+    "PUT /api/canned-replies/{reply_id}": Rule(
+        SUPERVISOR, "PUT", data={"shortcode": "oi", "body": "Olá!"}
+    ),
+    "DELETE /api/canned-replies/{reply_id}": Rule(SUPERVISOR, "DELETE"),
+    "GET /api/conversations/{conversation_id}/canned-replies/{reply_id}": get(QUEUE),
+    "GET /api/conversations/{conversation_id}/notes": get(QUEUE),
+    "POST /api/conversations/{conversation_id}/notes": post(QUEUE, data={"body": "nota"}),
+    "GET /api/conversations/{conversation_id}/sla": get(QUEUE),
+    "GET /api/sla/breached": get(MEMBER),
+    "GET /api/business-hours": get(MEMBER),
+    "PUT /api/business-hours": Rule(
+        SUPERVISOR, "PUT", data={"time_zone": "America/Sao_Paulo", "hours": {}, "holidays": []}
+    ),
+    "GET /api/operators": get(MEMBER),
+    "GET /api/operators/me": get(MEMBER),
+    "POST /api/operators/me/availability": post(MEMBER, data={"availability": "online"}),
+    "GET /api/queues": get(MEMBER),
+    "POST /api/queues": post(SUPERVISOR, data={"name": "Vendas 2"}),
+    "PUT /api/queues/{queue_id}": Rule(SUPERVISOR, "PUT", data={"name": "Suporte"}),
+    "DELETE /api/queues/{queue_id}": Rule(SUPERVISOR, "DELETE"),
+    "PUT /api/operators/{member_id}/capacity": Rule(SUPERVISOR, "PUT", data={"capacity": 3}),
+    "PUT /api/queues/{queue_id}/sla": Rule(SUPERVISOR, "PUT", data={"first_response_minutes": 30}),
+    "POST /api/intents/location": post(
+        MEMBER, data={"phone": "5511999990002", "latitude": -23.5, "longitude": -46.6}
+    ),
+    "POST /api/intents/contacts": post(
+        MEMBER,
+        data={"phone": "5511999990002", "contacts": [{"name": "Ana", "phones": ["5511999990003"]}]},
+    ),
+    "POST /api/intents/media": skip("a multipart upload: tests/engine/test_content_api.py"),
+    "GET /api/intents": get(MEMBER),
+    "POST /api/intents": post(MEMBER, data={"phone": "5511999990002", "body": "Olá"}),
+    "GET /api/intents/{intent_id}": get(MEMBER),
+    "POST /api/intents/{intent_id}/cancel": post(AUTHOR),
+    "POST /api/intents/{intent_id}/resolve": post(AUTHOR, data={"action": "resend"}, ok=(409,)),
+    "GET /api/numbers": get(MEMBER),
+    "GET /api/numbers/{number_id}": get(MEMBER),
+    "POST /api/numbers/{number_id}/{action}": post(ADMIN),
+    "GET /api/crm/pipelines": get(MEMBER),
+    "POST /api/crm/pipelines": post(SUPERVISOR, data={"name": "Pós-venda"}),
+    "POST /api/crm/pipelines/{pipeline_id}/stages": post(SUPERVISOR, data={"name": "Perdido"}),
+    "GET /api/crm/leads": get(MEMBER),
+    "POST /api/crm/leads": post(
+        MEMBER, data={"phone": "5511999990004", "pipeline_id": "{pipeline_id}", "title": "Novo"}
+    ),
+    "GET /api/crm/leads/{lead_id}": get(MEMBER),
+    "PATCH /api/crm/leads/{lead_id}": Rule(MEMBER, "PATCH", data={"title": "Plano mensal"}),
+    "GET /api/crm/leads/{lead_id}/timeline": get(MEMBER),
+    "GET /api/crm/leads/{lead_id}/follow-ups": get(MEMBER),
+    "GET /api/crm/automations": get(MEMBER),
+    "POST /api/crm/automations": post(
+        SUPERVISOR,
+        data={"name": "Outra", "stage_id": "{stage_id}", "steps": [{"template": "Olá"}]},
+    ),
+    "POST /api/crm/automations/preview": post(
+        MEMBER, data={"template": "Olá", "lead_id": "{lead_id}"}
+    ),
+    "GET /api/crm/automations/{automation_id}": get(MEMBER),
+    "PUT /api/crm/automations/{automation_id}": Rule(
+        SUPERVISOR,
+        "PUT",
+        data={"name": "Outra", "stage_id": "{stage_id}", "steps": [{"template": "Olá"}]},
+    ),
+    "DELETE /api/crm/automations/{automation_id}": Rule(SUPERVISOR, "DELETE"),
+    "POST /api/crm/automations/{automation_id}/pause": post(SUPERVISOR),
+    "POST /api/crm/automations/{automation_id}/resume": post(SUPERVISOR),
+    "GET /api/crm/follow-ups/counters": get(MEMBER),
+    "POST /api/crm/follow-ups/dispatch": post(SUPERVISOR),
+    "GET /api/crm/follow-ups/dispatch/progress": get(
+        MEMBER, data={"since": "2026-01-01T00:00:00Z"}
+    ),
+    "POST /api/internal/follow-ups/dispatch": skip("a worker's token, not a member's: tests/crm"),
+}
+
+
+@pytest.fixture(autouse=True)
+def quick_passwords(settings):
+    """Members' passwords hashed cheaply: the table makes a few hundred of them."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def page_routes(patterns=None, prefix: str = ""):
+    """Every page route as (key, pattern, name), from the URL resolver (the API's are left to
+    the OpenAPI, which knows their methods)."""
+    for p in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(p, URLResolver):
+            if str(p.pattern).startswith("sandbox/"):
+                yield "sandbox/", prefix + str(p.pattern), None
+            else:
+                yield from page_routes(p.url_patterns, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            if p.callback.__module__ == "ninja.operation":
+                continue
+            yield p.name or prefix + str(p.pattern), prefix + str(p.pattern), p.name
+
+
+def api_operations():
+    schema = api.get_openapi_schema()
+    for path, operations in schema["paths"].items():
+        for method in operations:
+            yield f"{method.upper()} {path}"
+
+
+def page_keys() -> set[str]:
+    return {key for key, _pattern, _name in page_routes()}
+
+
+def test_every_route_has_a_rule():
+    """A new page or API operation fails here until the table says who may use it."""
+    missing_pages = sorted(
+        key
+        for key in page_keys()
+        if key not in PAGES and not any(r.startswith(f"{key}:") for r in PAGES)
+    )
+    missing_api = sorted(set(api_operations()) - set(API))
+    assert not missing_pages, f"pages without a rule in {__file__}: {missing_pages}"
+    assert not missing_api, f"API operations without a rule in {__file__}: {missing_api}"
+    stale = sorted(
+        {k for k in PAGES if k.split(":")[0] not in page_keys()}
+        | (set(API) - set(api_operations()))
+    )
+    assert not stale, f"rules for routes that no longer exist: {stale}"
+
+
+class World:
+    """Two organizations; in the first, a member of each role, a queue with a conversation
+    (an inbound message, an attachment, a note), a tag, a canned reply, a send written by the
+    agent in the queue, a pipeline with a lead and an automation. Objects are made when a
+    route asks for them."""
+
+    def __init__(self):
+        self.a = make_org()
+        self.b = make_org()
+        self.members = {
+            OWNER: self.a.owner,
+            ADMIN: self.a.member(Member.Role.ADMIN),
+            SUPERVISOR: self.a.member(Member.Role.SUPERVISOR),
+            AGENT: self.a.member(Member.Role.AGENT),
+            AGENT_OUTSIDE: self.a.member(Member.Role.AGENT),
+            OUTSIDER: self.b.owner,
+        }
+
+    @cached_property
+    def queue(self) -> Queue:
+        queue = Queue.objects.create(organization=self.a.org, name="Suporte")
+        queue.members.add(self.members[AGENT])
+        queue.numbers.add(self.a.number)
+        return queue
+
+    @cached_property
+    def message(self):
+        message = self.a.customer_writes("5511988887777", "Preciso de ajuda")
+        Conversation.objects.filter(pk=message.conversation_id).update(queue=self.queue)
+        return message
+
+    @cached_property
+    def conversation(self) -> Conversation:
+        return Conversation.objects.get(pk=self.message.conversation_id)
+
+    @cached_property
+    def attachment(self) -> Attachment:
+        return Attachment.objects.create(
+            organization_id=self.a.org.pk, message=self.message, kind="image", state="failed"
+        )
+
+    @cached_property
+    def tag(self):
+        return tags.create_tag(self.a.org, "VIP", "green", acting_member=self.a.owner)
+
+    @cached_property
+    def reply(self):
+        return canned_replies.save_canned_reply(
+            self.a.org, "oi", "Olá {{contact.first_name}}", acting_member=self.a.owner
+        )
+
+    @cached_property
+    def intent(self):
+        intent, _ = engine.reply(self.conversation, "Já vejo", acting_member=self.members[AGENT])
+        return intent
+
+    @cached_property
+    def pipeline(self):
+        return crm.create_pipeline(
+            self.a.org,
+            "Vendas",
+            acting_member=self.a.owner,
+            stages=[{"name": "Novo"}, {"name": "Proposta"}],
+        )
+
+    @cached_property
+    def stage(self):
+        return self.pipeline.stages.order_by("position").last()
+
+    @cached_property
+    def lead(self):
+        first = self.pipeline.stages.order_by("position").first()
+        return crm.create_lead(
+            self.conversation.contact, first, "Plano anual", acting_member=self.a.owner
+        )
+
+    @cached_property
+    def automation(self):
+        return automations.save_automation(
+            self.a.org,
+            acting_member=self.a.owner,
+            name="Acompanhar",
+            stage=self.stage,
+            steps=[{"delay": 1, "delay_unit": "days", "template": "Olá"}],
+        )
+
+    def value(self, name: str):
+        objects = {
+            "conversation_id": lambda: self.conversation.pk,
+            "message_id": lambda: self.message.pk,
+            "attachment_id": lambda: self.attachment.pk,
+            "queue_id": lambda: self.queue.pk,
+            "tag_id": lambda: self.tag.pk,
+            "reply_id": lambda: self.reply.pk,
+            "contact_id": lambda: self.conversation.contact_id,
+            "intent_id": lambda: self.intent.pk,
+            "number_id": lambda: self.a.number.pk,
+            "member_id": lambda: self.members[AGENT].pk,
+            "agent_id": lambda: self.members[AGENT].pk,
+            "pipeline_id": lambda: self.pipeline.pk,
+            "stage_id": lambda: self.stage.pk,
+            "lead_id": lambda: self.lead.pk,
+            "automation_id": lambda: self.automation.pk,
+            "action": lambda: "pause",
+        }
+        return objects[name]()
+
+    def fill(self, data):
+        """The row's data with its {placeholders} made real objects' ids."""
+        if isinstance(data, dict):
+            return {k: self.fill(v) for k, v in data.items()}
+        if isinstance(data, list):
+            return [self.fill(v) for v in data]
+        if isinstance(data, str) and (m := re.fullmatch(r"\{(\w+)\}", data)):
+            return self.value(m.group(1))
+        if isinstance(data, str):
+            return re.sub(r"\{(\w+)\}", lambda m: str(self.value(m.group(1))), data)
+        return data
+
+
+def expected(rule: Rule, role: str, names_object: bool) -> bool:
+    """Whether `role` may use a route of `rule`."""
+    if rule.who == PUBLIC:
+        return True
+    if role == ANONYMOUS:
+        return False
+    if role == OUTSIDER:
+        return not names_object  # an owner, of another organization
+    if rule.who in (QUEUE, AUTHOR) and role == AGENT_OUTSIDE:
+        return False
+    return ROLE_RANK[role] >= RANKS[rule.who]
+
+
+def outcome(response, api_call: bool) -> str:
+    """'allowed', 'refused', 'sign-in' (a visitor sent to sign in) or the status."""
+    status = response.status_code
+    if status >= 500:
+        return f"{status} (a server error)"
+    if api_call and status == 401:
+        return "sign-in"
+    if status in (301, 302) and "/login/" in response.get("Location", ""):
+        return "sign-in"
+    if status in (403, 404):
+        return "refused"
+    return "allowed" if status < 400 else str(status)
+
+
+def check(world: World, rule: Rule, role: str, url: str, api_call: bool, names_object: bool):
+    if role == ANONYMOUS:
+        client = Client()
+        headers = {}
+    elif api_call:
+        client = Client()
+        token = world.a.api_token(world.members[role]) if role != OUTSIDER else world.b.api_token()
+        headers = {"Authorization": f"Bearer {token}"}
+    else:
+        client = Client()
+        client.force_login(world.members[role].user)
+        headers = {}
+    data = world.fill(rule.data)
+    if rule.method == "GET":
+        response = client.get(url, data, headers=headers)
+    elif api_call:
+        response = client.generic(
+            rule.method,
+            url,
+            data=json.dumps(data),
+            content_type="application/json",
+            headers=headers,
+        )
+    else:
+        response = client.post(url, data, headers=headers)
+    got = outcome(response, api_call)
+    allowed = expected(rule, role, names_object)
+    if allowed:
+        ok = got == "allowed" or (got.isdigit() and int(got) in rule.ok)
+        want = "allowed"
+    else:
+        want = "sign-in" if role == ANONYMOUS else "refused"
+        # A visitor to a customer's file gets a 404, not a sign-in page (it would tell the file
+        # exists).
+        ok = got == want or (role == ANONYMOUS and got == "refused")
+    return ok, f"{rule.method} {url} as {role}: wanted {want}, got {got} ({response.status_code})"
+
+
+def page_cases():
+    routes = {key: (pattern, name) for key, pattern, name in page_routes()}
+    for key, rule in PAGES.items():
+        if rule.skip or key.split(":")[0] not in routes:
+            continue
+        yield key
+
+
+def api_cases():
+    return [key for key, rule in API.items() if not rule.skip]
+
+
+def names_in_data(rule: Rule) -> bool:
+    """Whether the row's data names an object of the first organization (an outsider's
+    request then points at another organization's object)."""
+    return re.search(r"\{\w+\}", json.dumps(rule.data)) is not None
+
+
+def run_matrix(make_url, rule: Rule, api_call: bool, names_object: bool):
+    world = World()
+    problems = []
+    for role in ROLES:
+        url = make_url(world)
+        ok, said = check(world, rule, role, url, api_call, names_object)
+        if not ok:
+            problems.append(said)
+        if rule.method != "GET" and expected(rule, role, names_object):
+            world = World()  # what an allowed change did must not meet the next role
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("key", list(page_cases()))
+def test_page(db, key):
+    rule = PAGES[key]
+    name, _, action = key.partition(":")
+    routes = {k: (pattern, n) for k, pattern, n in page_routes()}
+    pattern, _url_name = routes[name]
+    params = re.findall(r"<(?:\w+:)?(\w+)>", pattern)
+    names_object = any(p.endswith("_id") for p in params) or names_in_data(rule)
+
+    def make_url(world: World) -> str:
+        def value(m):
+            param = m.group(1)
+            return action if param == "action" else str(world.value(param))
+
+        return "/" + re.sub(r"<(?:\w+:)?(\w+)>", value, pattern)
+
+    run_matrix(make_url, rule, api_call=False, names_object=names_object)
+
+
+@pytest.mark.parametrize("key", api_cases())
+def test_api(db, key):
+    rule = API[key]
+    _method, path = key.split(" ", 1)
+    params = re.findall(r"\{(\w+)\}", path)
+    names_object = any(p.endswith("_id") for p in params) or names_in_data(rule)
+
+    def make_url(world: World) -> str:
+        return re.sub(r"\{(\w+)\}", lambda m: str(world.value(m.group(1))), path)
+
+    run_matrix(make_url, rule, api_call=True, names_object=names_object)
+
+
+def test_matrix_size():
+    """The table's size, for the report: routes checked × roles."""
+    pages, operations = list(page_cases()), api_cases()
+    print(
+        f"role matrix: {len(pages)} pages + {len(operations)} API operations × {len(ROLES)} roles"
+    )
+    assert (len(pages) + len(operations)) * len(ROLES) > 500
+
+
+def test_lists_show_agents_only_what_they_may_open(db):
+    """The list, like the lookups, leaves out another queue's conversations for an agent."""
+    world = World()
+    conversation = world.conversation
+    for role, shown in ((AGENT, True), (AGENT_OUTSIDE, False), (SUPERVISOR, True)):
+        token = world.a.api_token(world.members[role])
+        ids = set()
+        for tab in ("mine", "queue", "all"):
+            response = Client().get(
+                "/api/conversations", {"tab": tab}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 200
+            ids |= {row["id"] for row in response.json()}
+        assert (conversation.pk in ids) is shown, role
+        page = Client()
+        page.force_login(world.members[role].user)
+        listed = page.get("/inbox/", {"tab": "queue"}).content.decode()
+        assert (f"/inbox/c/{conversation.pk}/" in listed) is shown, role
