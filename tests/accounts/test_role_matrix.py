@@ -26,7 +26,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from conversa.accounts.models import Member
+from conversa.accounts import members
+from conversa.accounts.models import ApiToken, Member
 from conversa.api import api
 from conversa.crm import automations
 from conversa.crm import services as crm
@@ -69,7 +70,6 @@ def skip(why: str) -> Rule:
 # Pages: the URL name, or "name:action" for a route taking an action, or the pattern for an
 # unnamed route.
 PAGES: dict[str, Rule] = {
-    "": get(PUBLIC),  # redirects to the inbox (which asks to sign in)
     "health": get(PUBLIC),
     "metrics": skip("exposure of /metrics is item 13's (tests/test_metrics*)"),
     "login": get(PUBLIC),
@@ -164,6 +164,31 @@ PAGES: dict[str, Rule] = {
     "automation-delete": post(SUPERVISOR),
     "campaigns": get(MEMBER),
     "insights": get(MEMBER),
+    # The team: first run, invitations, password reset, members, profile
+    "home": get(PUBLIC),
+    "setup": skip("the first run, on an install with no organization: tests/accounts"),
+    "invitation": skip("a one-time link: tests/accounts/test_invitations.py"),
+    "password_reset": get(PUBLIC),
+    "password_reset_done": get(PUBLIC),
+    "password_reset_confirm": skip("a one-time link: tests/accounts/test_team_pages.py"),
+    "password_reset_complete": get(PUBLIC),
+    "settings-profile": get(MEMBER),
+    "settings-members": get(ADMIN),
+    # A member may leave (deactivate themselves): the rules are tests/accounts/test_members.py's.
+    "settings-member-action:deactivate": skip("leaving is anyone's: tests/accounts"),
+    "settings-member-action:role": post(ADMIN, data={"role": "supervisor"}),
+    "settings-invitation-action:revoke": post(ADMIN),
+    "settings-invitation-action:resend": post(ADMIN),
+    # Policies: the organization's settings, the kill switch, a number's settings
+    "settings-organization": get(ADMIN),
+    "settings-kill-switch": post(ADMIN, data={"paused": "1"}),  # the confirmation step
+    "org-banner": get(MEMBER),
+    "number-settings": get(ADMIN),
+    "hold-banner": get(MEMBER),
+    # API tokens: each member their own; owners and admins everyone's
+    "settings-tokens": get(MEMBER),
+    "settings-token-create": post(MEMBER, data={"name": "ERP", "scope": "read"}),
+    "settings-token-revoke": post(ADMIN),  # the owner's token
 }
 
 # API operations: "METHOD /api/path" as the OpenAPI names it.
@@ -268,6 +293,20 @@ API: dict[str, Rule] = {
         MEMBER, data={"since": "2026-01-01T00:00:00Z"}
     ),
     "POST /api/internal/follow-ups/dispatch": skip("a worker's token, not a member's: tests/crm"),
+    "GET /api/members": get(ADMIN),
+    "GET /api/members/invitations": get(ADMIN),
+    "POST /api/members/invitations": post(ADMIN, data={"email": "x@example.com", "role": "agent"}),
+    "POST /api/members/invitations/{invitation_id}/resend": post(ADMIN),
+    "DELETE /api/members/invitations/{invitation_id}": Rule(ADMIN, "DELETE"),
+    "PATCH /api/members/{member_id}": Rule(ADMIN, "PATCH", data={"role": "supervisor"}),
+    "POST /api/members/{member_id}/deactivate": skip("leaving is anyone's: tests/accounts"),
+    "POST /api/members/{member_id}/reactivate": post(ADMIN, ok=(409,)),
+    "GET /api/organization": get(ADMIN),
+    "PATCH /api/organization": Rule(ADMIN, "PATCH", data={"name": "Nova"}),
+    "PATCH /api/numbers/{number_id}": Rule(ADMIN, "PATCH", data={"name": "Vendas"}),
+    "GET /api/tokens": get(MEMBER),
+    "POST /api/tokens": skip("a signed-in person's act, never a token's: tests/accounts"),
+    "POST /api/tokens/{token_id}/revoke": post(ADMIN),  # the owner's token
 }
 
 
@@ -406,6 +445,18 @@ class World:
             steps=[{"delay": 1, "delay_unit": "days", "template": "Olá"}],
         )
 
+    @cached_property
+    def invitation(self):
+        invitation, _raw, _sent = members.invite(
+            acting_member=self.a.owner, email="nova@example.com", role="agent"
+        )
+        return invitation
+
+    @cached_property
+    def token(self):
+        self.a.api_token()
+        return ApiToken.objects.filter(member=self.a.owner).latest("pk")
+
     def value(self, name: str):
         objects = {
             "conversation_id": lambda: self.conversation.pk,
@@ -424,6 +475,8 @@ class World:
             "lead_id": lambda: self.lead.pk,
             "automation_id": lambda: self.automation.pk,
             "action": lambda: "pause",
+            "invitation_id": lambda: self.invitation.pk,
+            "token_id": lambda: self.token.pk,
         }
         return objects[name]()
 
