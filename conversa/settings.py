@@ -173,6 +173,18 @@ SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Other sites learn nothing of our URLs (conversation and lead ids) from a clicked link.
+SECURE_REFERRER_POLICY = "same-origin"
+# HTTPS deployments (SECURE_COOKIES=1) tell browsers to use nothing else for a year. Django
+# sends the header on HTTPS requests only: behind a proxy that terminates TLS, set
+# SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (the proxy must set it, and strip it from clients).
+SECURE_HSTS_SECONDS = 31_536_000 if SESSION_COOKIE_SECURE else 0
+# Opt-in: every subdomain must serve HTTPS too before these are turned on.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    _proxy_header = os.environ["SECURE_PROXY_SSL_HEADER"].strip().upper().replace("-", "_")
+    SECURE_PROXY_SSL_HEADER = (f"HTTP_{_proxy_header.removeprefix('HTTP_')}", "https")
 
 # Where providers deliver webhooks to this Conversa (what the sandbox and Evolution call back).
 PUBLIC_URL = os.environ.get("CONVERSA_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
