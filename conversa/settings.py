@@ -225,6 +225,14 @@ GRAPH_API_VERSION = os.environ.get("CONVERSA_GRAPH_API_VERSION", "v25.0").strip(
 # receiving its webhooks.
 WEBHOOK_SILENCE_MINUTES = float(os.environ.get("WEBHOOK_SILENCE_MINUTES", "10"))
 EVOLUTION_API_KEY = os.environ.get("EVOLUTION_API_KEY", "")
+# Outbound calls (conversa/providers/outbound.py): provider URLs must resolve to public
+# addresses, except the hosts of the URLs configured here by the operator (SANDBOX_URL while
+# the simulator is on, CLOUD_API_URL, EVOLUTION_URL when set, and PROVIDER_TRUSTED_URLS).
+PROVIDER_TRUSTED_URLS = env_list("PROVIDER_TRUSTED_URLS", "")
+if "EVOLUTION_URL" in os.environ:
+    PROVIDER_TRUSTED_URLS.append(EVOLUTION_URL)
+# Any private address (an Evolution server on the office network, say): development only.
+ALLOW_PRIVATE_PROVIDER_URLS = env_bool("ALLOW_PRIVATE_PROVIDER_URLS", DEBUG)
 # Serve the simulator under /sandbox/ in this process (the embedded default).
 SANDBOX_ENABLED = env_bool("SANDBOX_ENABLED", True)
 # How long an injected "timeout" or "accept then hang" holds the sandbox's answer.

@@ -40,6 +40,17 @@ def test_behind_a_proxy_the_forwarded_scheme_gets_hsts(client, db, settings):
     assert answer["Strict-Transport-Security"] == "max-age=31536000"
 
 
+def run_settings(name: str, **env):
+    """A setting as a process started with `env` (and no SECURE_*, DEBUG…) reads it."""
+    code = f"import json; from conversa import settings as s; print(json.dumps(s.{name}))"
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "DATABASE_URL")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env={**keep, **env}, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def settings_under(**env) -> dict:
     """The HSTS settings as a process started with `env` reads them."""
     code = (
