@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -41,6 +42,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    # Content-Security-Policy (its system checks; the middleware is conversa.headers').
+    "csp",
     # Serves Swagger UI's files for /api/docs from our own static files (no CDN).
     "ninja",
     "conversa.accounts",
@@ -59,6 +62,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "conversa.headers.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -274,6 +278,34 @@ if S3_BUCKET:
             "file_overwrite": False,
         },
     }
+# Content-Security-Policy (django-csp; conversa/headers.py adds the WebSocket's address).
+# Scripts: this site's files only (inline ones only with the request's nonce, none today), no
+# eval. Styles: this site's files; style *attributes* stay allowed (style-src-attr) because
+# stage colours, any hex the API accepts, are set as CSS custom properties in markup (their
+# values are validated colours). Images: QR codes and previews are data:/blob: URLs; media
+# stored on S3 is handed out as signed links to the bucket's host.
+_S3_ORIGIN = ""
+if S3_BUCKET:
+    _endpoint = os.environ.get("CONVERSA_S3_ENDPOINT_URL", "")
+    _S3_ORIGIN = "/".join(_endpoint.split("/")[:3]) if _endpoint else "https://*.amazonaws.com"
+_MEDIA_SOURCES = ["'self'", "data:", "blob:", *([_S3_ORIGIN] if _S3_ORIGIN else [])]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": _MEDIA_SOURCES,
+        "media-src": _MEDIA_SOURCES,
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # Inbound media: how many attempts to fetch a file before it shows "Download failed", and the
 # first wait between them (doubling: 1, 2, 4, 8 minutes… about half an hour in all).
 MEDIA_FETCH_ATTEMPTS = int(os.environ.get("CONVERSA_MEDIA_FETCH_ATTEMPTS", "5"))

@@ -83,3 +83,38 @@ def settings_under(**env) -> dict:
 )
 def test_hsts_follows_secure_cookies(env, expected):
     assert settings_under(**env) == expected
+
+
+def policy(answer) -> dict[str, str]:
+    header = answer["Content-Security-Policy"]
+    return dict(part.strip().split(" ", 1) for part in header.split(";") if " " in part.strip())
+
+
+def test_pages_carry_a_policy_without_inline_scripts(client, db):
+    directives = policy(client.get("/login/"))
+    assert directives["script-src"] == "'self'"  # no nonce when no page asked for one
+    assert directives["style-src"] == "'self'"
+    assert directives["style-src-attr"] == "'unsafe-inline'"
+    assert directives["img-src"] == "'self' data: blob:"
+    assert directives["connect-src"] == "'self' ws://testserver"
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["object-src"] == "'none'"
+    assert directives["base-uri"] == "'none'"
+
+
+def test_over_https_the_socket_allowed_is_wss(client, db):
+    assert policy(client.get("/login/", secure=True))["connect-src"] == "'self' wss://testserver"
+
+
+def test_a_page_that_asks_for_a_nonce_gets_it_in_the_policy(rf, db):
+    from django.http import HttpResponse
+
+    from conversa.headers import ContentSecurityPolicyMiddleware
+
+    def view(request):
+        return HttpResponse(f'<script nonce="{request.csp_nonce}">1</script>')
+
+    request = rf.get("/")
+    answer = ContentSecurityPolicyMiddleware(view)(request)
+    nonce = answer.content.decode().split('"')[1]
+    assert policy(answer)["script-src"] == f"'self' 'nonce-{nonce}'"
