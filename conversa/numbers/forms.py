@@ -70,7 +70,8 @@ class NumberForm(forms.Form):
     def clean(self):
         data = super().clean()
         for name in REQUIRED.get(data.get("provider"), []):
-            if not (data.get(name) or "").strip():
+            # A field refused for what it holds says so once, not also "required".
+            if name not in self.errors and not (data.get(name) or "").strip():
                 self.add_error(name, _("Required for this provider."))
         return data
 

@@ -69,6 +69,9 @@ def test_main_pages_report_no_violation(conversa_server, browser):
     expect(page.locator("body")).to_have_attribute("data-socket", "open")
     page.locator(".conversation").first.click()
     expect(page.locator(".composer")).to_be_visible()
+    # htmx triggers with a selector ("from:#search") need no eval.
+    with page.expect_request(re.compile(r"/inbox/.*q=zz")):
+        page.locator("#search").fill("zz")
     assert violations(page, console) == [], "inbox with a conversation"
 
     visited = {
@@ -85,6 +88,11 @@ def test_main_pages_report_no_violation(conversa_server, browser):
         expect(page.locator(ready).first).to_be_visible()
         expect(page.locator("body")).to_have_attribute("data-socket", "open")
         assert violations(page, console) == [], path
+
+    page.goto(f"{server['url']}/pipeline/")
+    with page.expect_request(re.compile(r"/pipeline/.*q=zz")):
+        page.locator("input[name=q]").first.fill("zz")
+    assert violations(page, console) == [], "the board's search (from:input[name=q])"
 
     page.goto(f"{server['url']}/api/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Conversa API")

@@ -271,6 +271,7 @@ def test_add_number_refuses_a_private_server_with_a_form_error(org, servers, hos
     answer = add_evolution(org, f"http://{host}:{port}")
     assert answer.status_code == 422
     assert b"private or reserved network" in answer.content
+    assert b"Required for this provider." not in answer.content
     assert inner.hits == [], "the organization's API key went nowhere"
     assert not Number.objects.filter(name="Evolution").exists()
 
