@@ -15,10 +15,9 @@ LIMITS = httpx.Limits(max_connections=50, max_keepalive_connections=20)
 
 def guarded_transport() -> httpx.HTTPTransport:
     """httpx's transport, its connections opened by GuardedBackend (outbound.py): only to
-    addresses Conversa may call, to the very address that was checked. No proxy from the
-    environment (trust_env off): a proxy would be connected to instead of the provider, and
-    the check would then judge the proxy's address, not the provider's."""
-    transport = httpx.HTTPTransport(limits=LIMITS, trust_env=False)
+    addresses Conversa may call, to the very address that was checked. The environment still
+    names the CA certificates (SSL_CERT_FILE, SSL_CERT_DIR)."""
+    transport = httpx.HTTPTransport(limits=LIMITS, trust_env=True)
     # httpx has no parameter for httpcore's network backend; its pool takes one.
     transport._pool._network_backend = GuardedBackend()
     return transport
@@ -26,10 +25,10 @@ def guarded_transport() -> httpx.HTTPTransport:
 
 # One pooled client per process: keep-alive connections, and the TLS context built once
 # (building it per request cost ~45 ms a send). Redirects are never followed (httpx's
-# default, said aloud): a provider's 3xx is its answer, and a hop would be a new, unchecked URL.
-client = httpx.Client(
-    transport=guarded_transport(), limits=LIMITS, trust_env=False, follow_redirects=False
-)
+# default, said aloud): a provider's 3xx is its answer, and a hop would be a new, unchecked
+# URL. No proxy from the environment (trust_env off): the guard would then judge the proxy's
+# address instead of the provider's.
+client = httpx.Client(transport=guarded_transport(), trust_env=False, follow_redirects=False)
 
 
 def refused_address(exc: httpx.TransportError) -> ProviderError | None:

@@ -329,3 +329,10 @@ def test_private_provider_urls_are_allowed_by_default_only_with_debug():
     assert run_settings("PROVIDER_TRUSTED_URLS", EVOLUTION_URL="http://10.0.0.2:8080") == [
         "http://10.0.0.2:8080"
     ]
+
+
+def test_no_proxy_from_the_environment_and_every_connection_guarded():
+    assert http.client.trust_env is False
+    assert http.client.follow_redirects is False
+    assert isinstance(http.client._transport._pool._network_backend, outbound.GuardedBackend)
+    assert http.client._mounts == {}
