@@ -45,12 +45,12 @@ refuse_to_start_insecure()
 from asgiref.sync import sync_to_async  # noqa: E402
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from conversa.engine import wakeup  # noqa: E402
 from conversa.engine.worker import Worker  # noqa: E402
 from conversa.inbound import front_door  # noqa: E402
+from conversa.realtime.origin import SameOriginValidator  # noqa: E402
 from conversa.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,8 @@ log = logging.getLogger(__name__)
 router = ProtocolTypeRouter(
     {
         "http": django_asgi,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # Scheme, host and port of the Origin must be the socket's own (realtime/origin.py).
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

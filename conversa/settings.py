@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -42,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_htmx",
+    # Content-Security-Policy (its system checks; the middleware is conversa.headers').
+    "csp",
     # Serves Swagger UI's files for /api/docs from our own static files (no CDN).
     "ninja",
     "conversa.accounts",
@@ -60,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "conversa.headers.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -218,6 +222,18 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Other sites learn nothing of our URLs (conversation and lead ids) from a clicked link.
+SECURE_REFERRER_POLICY = "same-origin"
+# HTTPS deployments (SECURE_COOKIES=1) tell browsers to use nothing else for a year. Django
+# sends the header on HTTPS requests only: behind a proxy that terminates TLS, set
+# SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto (the proxy must set it, and strip it from clients).
+SECURE_HSTS_SECONDS = 31_536_000 if SESSION_COOKIE_SECURE else 0
+# Opt-in: every subdomain must serve HTTPS too before these are turned on.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+if os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    _proxy_header = os.environ["SECURE_PROXY_SSL_HEADER"].strip().upper().replace("-", "_")
+    SECURE_PROXY_SSL_HEADER = (f"HTTP_{_proxy_header.removeprefix('HTTP_')}", "https")
 
 # Where providers deliver webhooks to this Conversa (what the sandbox and Evolution call back).
 PUBLIC_URL = os.environ.get("CONVERSA_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -265,6 +281,14 @@ GRAPH_API_VERSION = os.environ.get("CONVERSA_GRAPH_API_VERSION", "v25.0").strip(
 # receiving its webhooks.
 WEBHOOK_SILENCE_MINUTES = float(os.environ.get("WEBHOOK_SILENCE_MINUTES", "10"))
 EVOLUTION_API_KEY = os.environ.get("EVOLUTION_API_KEY", "")
+# Outbound calls (conversa/providers/outbound.py): provider URLs must resolve to public
+# addresses, except the hosts of the URLs configured here by the operator (SANDBOX_URL while
+# the simulator is on, CLOUD_API_URL, EVOLUTION_URL when set, and PROVIDER_TRUSTED_URLS).
+PROVIDER_TRUSTED_URLS = env_list("PROVIDER_TRUSTED_URLS", "")
+if "EVOLUTION_URL" in os.environ:
+    PROVIDER_TRUSTED_URLS.append(EVOLUTION_URL)
+# Any private address (an Evolution server on the office network, say): development only.
+ALLOW_PRIVATE_PROVIDER_URLS = env_bool("ALLOW_PRIVATE_PROVIDER_URLS", DEBUG)
 # Serve the simulator under /sandbox/ in this process: off unless turned on (`make run` turns
 # it on for the demo). Its pages are for signed-in members, each seeing its organization's
 # numbers only: SANDBOX_TENANTS names the function that says which (conversa/sandbox/tenants.py).
@@ -309,6 +333,34 @@ if S3_BUCKET:
             "file_overwrite": False,
         },
     }
+# Content-Security-Policy (django-csp; conversa/headers.py adds the WebSocket's address).
+# Scripts: this site's files only (inline ones only with the request's nonce, none today), no
+# eval. Styles: this site's files; style *attributes* stay allowed (style-src-attr) because
+# stage colours, any hex the API accepts, are set as CSS custom properties in markup (their
+# values are validated colours). Images: QR codes and previews are data:/blob: URLs; media
+# stored on S3 is handed out as signed links to the bucket's host.
+_S3_ORIGIN = ""
+if S3_BUCKET:
+    _endpoint = os.environ.get("CONVERSA_S3_ENDPOINT_URL", "")
+    _S3_ORIGIN = "/".join(_endpoint.split("/")[:3]) if _endpoint else "https://*.amazonaws.com"
+_MEDIA_SOURCES = ["'self'", "data:", "blob:", *([_S3_ORIGIN] if _S3_ORIGIN else [])]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": _MEDIA_SOURCES,
+        "media-src": _MEDIA_SOURCES,
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # Inbound media: how many attempts to fetch a file before it shows "Download failed", and the
 # first wait between them (doubling: 1, 2, 4, 8 minutes… about half an hour in all).
 MEDIA_FETCH_ATTEMPTS = int(os.environ.get("CONVERSA_MEDIA_FETCH_ATTEMPTS", "5"))

@@ -1,8 +1,10 @@
+import httpcore
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from conversa.numbers.models import Number
 from conversa.numbers.services import NumberSettings
+from conversa.providers import outbound
 
 # Which fields each provider needs in step 1 of "Add number".
 REQUIRED = {
@@ -44,10 +46,32 @@ class NumberForm(forms.Form):
     def clean_name(self):
         return self.cleaned_data["name"].strip()
 
+    def clean_base_url(self):
+        """Said here, in words, what the call itself would refuse (providers/outbound.py): a
+        server on a private or reserved address. The call checks again, and connects to the
+        address it checked."""
+        url = (self.cleaned_data.get("base_url") or "").strip()
+        if url and self.data.get("provider") == Number.Provider.EVOLUTION:
+            if not url.lower().startswith(("http://", "https://")):
+                raise forms.ValidationError(_("The address starts with https:// or http://."))
+            try:
+                outbound.check_url(url)
+            except outbound.UnsafeAddress as exc:
+                raise forms.ValidationError(
+                    _(
+                        "This address is on a private or reserved network. Conversa only "
+                        "calls Evolution servers reachable on the internet."
+                    )
+                ) from exc
+            except httpcore.ConnectError as exc:
+                raise forms.ValidationError(_("No server answers to this name.")) from exc
+        return url
+
     def clean(self):
         data = super().clean()
         for name in REQUIRED.get(data.get("provider"), []):
-            if not (data.get(name) or "").strip():
+            # A field refused for what it holds says so once, not also "required".
+            if name not in self.errors and not (data.get(name) or "").strip():
                 self.add_error(name, _("Required for this provider."))
         return data
 

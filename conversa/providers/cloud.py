@@ -323,8 +323,13 @@ def graph_error(response: httpx.Response) -> ProviderError:
     code = error.get("code")
     transient = code in TRANSIENT_CODES or response.status_code >= 500
     transient = transient or response.status_code == 429
+    # Meta's error.message is written for people ("Invalid OAuth access token"); anything
+    # else the answer holds goes to the log, not to the page.
+    message = str(error.get("message") or "")[:200]
+    if not message:
+        http.body_to_log(response, "Graph API")
     return ProviderError(
-        f"Graph {response.status_code} ({code}): {error.get('message') or response.text[:300]}",
+        f"Graph {response.status_code} ({code}): {message or http.refusal(response.status_code)}",
         transient=transient,
         status=response.status_code,
         retry_after=http.retry_after(response),

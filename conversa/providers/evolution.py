@@ -94,8 +94,9 @@ class EvolutionProvider:
         key = (number.provider_token if number else "") or self.api_key
         response = http.request(method, f"{self.base_url}{path}", headers={"apikey": key}, **kwargs)
         if response.status_code >= 400:
+            http.body_to_log(response, "Evolution")
             raise ProviderError(
-                f"HTTP {response.status_code}: {response.text[:300]}",
+                http.refusal(response.status_code),
                 transient=response.status_code not in PERMANENT_STATUSES,
                 status=response.status_code,
                 retry_after=http.retry_after(response),
@@ -106,7 +107,8 @@ class EvolutionProvider:
             raise ProviderError("provider answered with non-JSON", transient=True) from exc
         # connect and restart catch their own failures and answer 200 {error: true, message}.
         if isinstance(data, dict) and data.get("error") is True:
-            raise ProviderError(f"Evolution: {data.get('message', '')}"[:300], transient=False)
+            http.body_to_log(response, "Evolution")
+            raise ProviderError("Evolution reported an error (see the server log)", transient=False)
         return data
 
     # Lifecycle (§B1)
@@ -264,8 +266,9 @@ class EvolutionProvider:
                 json={"message": {"key": {"id": message_id}}, "convertToMp4": False},
             )
             if response.status_code >= 400:
+                http.body_to_log(response, "Evolution getBase64FromMediaMessage", body)
                 raise ProviderError(
-                    f"getBase64FromMediaMessage: HTTP {response.status_code}: {body[:300]!r}",
+                    f"getBase64FromMediaMessage: {http.refusal(response.status_code)}",
                     transient=response.status_code not in PERMANENT_STATUSES,
                     status=response.status_code,
                     retry_after=http.retry_after(response),

@@ -19,8 +19,10 @@ PHONE = "5511988887777"
 
 
 @pytest.fixture
-def wire():
+def wire(settings):
     recorder, server = serve()
+    # A provider on 127.0.0.1, as the operator may configure one (providers/outbound.py).
+    settings.PROVIDER_TRUSTED_URLS = [recorder.url]
     yield recorder
     server.shutdown()
     server.server_close()

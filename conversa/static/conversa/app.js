@@ -408,3 +408,36 @@ document.addEventListener("click", function (e) {
     }
   });
 })();
+
+// Behaviour wired by data attributes, no inline handlers (the Content-Security-Policy refuses
+// them): a select that submits its form when changed, a form that empties after htmx sent it
+// well, and an element that polls (htmx's "every 1s [filter]" needs eval, which is off).
+document.addEventListener("change", function (e) {
+  var select = e.target.closest && e.target.closest("select[data-autosubmit]");
+  if (select && select.form) select.form.submit();
+});
+document.addEventListener("htmx:afterRequest", function (e) {
+  var form = e.detail.elt;
+  if (e.detail.successful && form && form.matches && form.matches("form[data-reset-on-success]")) form.reset();
+});
+(function () {
+  // Every data-poll-every ms, a "poll" event on the element, unless the person is busy in it
+  // (a menu open or a field focused inside): htmx refreshes it on that event.
+  function tick(el) {
+    if (!document.contains(el)) return;
+    if (!el.querySelector("details[open], :focus")) htmx.trigger(el, "poll");
+  }
+  function start() {
+    document.querySelectorAll("[data-poll-every]").forEach(function (el) {
+      if (el.getAttribute("data-polling")) return;
+      el.setAttribute("data-polling", "1");
+      var every = Math.max(250, parseInt(el.getAttribute("data-poll-every"), 10) || 1000);
+      var timer = setInterval(function () {
+        if (!document.contains(el)) clearInterval(timer);
+        else tick(el);
+      }, every);
+    });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
