@@ -11,7 +11,7 @@ from conversa.api import api
 from conversa.engine import views as engine
 from conversa.inbound import views as inbound
 from conversa.inbound import webhooks
-from conversa.inbox import media_views
+from conversa.inbox import media_views, presence_views
 from conversa.numbers import views as numbers
 
 
@@ -59,6 +59,11 @@ urlpatterns = [
     path("campaigns/", accounts.upcoming, {"section": "campaigns"}, name="campaigns"),
     path("insights/", accounts.upcoming, {"section": "insights"}, name="insights"),
     path("settings/", accounts.settings_home, name="settings"),
+    path(
+        "settings/notifications/",
+        presence_views.notification_settings,
+        name="settings-notifications",
+    ),
     path("api/", api.urls),
     path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),
 ]
