@@ -1,6 +1,7 @@
 import asyncio
 import contextlib
 import json
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -9,6 +10,8 @@ from django.conf import settings
 from conversa.accounts.models import Member
 from conversa.realtime import signals
 from conversa.realtime.publisher import member_group, org_group
+
+log = logging.getLogger(__name__)
 
 # Grace timers outlive the consumer that started them (the socket is gone): a reference keeps
 # each task from being collected before it runs.
@@ -51,7 +54,16 @@ def members_only(consumer):
 
 @database_sync_to_async
 def tell(signal, **kwargs) -> None:
-    signal.send(sender=EventsConsumer, **kwargs)
+    # What listens (presence) failing must not cost the member their live updates.
+    for receiver, answer in signal.send_robust(sender=EventsConsumer, **kwargs):
+        if isinstance(answer, Exception):
+            log.error(
+                "%s failed on %s", receiver.__qualname__, signal_name(signal), exc_info=answer
+            )
+
+
+def signal_name(signal) -> str:
+    return next((name for name, s in vars(signals).items() if s is signal), "a socket signal")
 
 
 class EventsConsumer(AsyncJsonWebsocketConsumer):
