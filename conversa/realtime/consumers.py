@@ -85,13 +85,13 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         self.idle = False
+        self.heartbeat = asyncio.create_task(self.beat())
         await tell(
             signals.socket_opened,
             member_id=member_id,
             organization_id=org_id,
             channel_name=self.channel_name,
         )
-        self.heartbeat = asyncio.create_task(self.beat())
 
     async def beat(self):
         while True:
@@ -99,13 +99,26 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             with contextlib.suppress(Exception):
                 await tell(signals.sockets_alive, channel_names=[self.channel_name])
 
+    async def __call__(self, scope, receive, send):
+        # However the consumer ends (a close, or an error such as an event sent to a socket
+        # that just went away, which skips `disconnect`), its member's presence hears of it.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.leave()
+
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
-        if not hasattr(self, "member_id"):
+        await self.leave()
+
+    async def leave(self):
+        """Once per socket: stop renewing its row, tell the presence it closed, and start
+        the grace period's timer."""
+        if not hasattr(self, "heartbeat") or getattr(self, "left", False):
             return
-        if hasattr(self, "heartbeat"):
-            self.heartbeat.cancel()
+        self.left = True
+        self.heartbeat.cancel()
         await tell(signals.socket_closed, member_id=self.member_id, channel_name=self.channel_name)
         task = asyncio.get_running_loop().create_task(grace_then_settle(self.member_id))
         pending.add(task)

@@ -74,7 +74,7 @@
   }
   // The title block changes when htmx swaps a page's title (hx-boost, a conversation picked).
   document.addEventListener("htmx:afterSettle", function () {
-    setTitleCount(shell.getAttribute("data-unread"));
+    if (shell.hasAttribute("data-unread")) setTitleCount(shell.getAttribute("data-unread"));
   });
 
   // --- Browser notifications: permission asked only from a click. ---
@@ -96,7 +96,21 @@
     }
     if (e.target.closest && e.target.closest("[data-notify-test]")) playSound();
   });
-  document.addEventListener("htmx:afterSwap", showPermission);
+  // A live refresh of the menu (a GET) keeps it open if it was; a choice (a POST) closes it.
+  var menuOpen = false;
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var target = e.detail.target;
+    if (target && target.id === "availability") {
+      menuOpen = target.open && e.detail.requestConfig.verb === "get";
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var menu = document.getElementById("availability");
+    if (menu && menuOpen) menu.open = true;
+    menuOpen = false;
+    showPermission();
+  });
+  document.addEventListener("htmx:load", showPermission);
   showPermission();
 
   var sound = null;
