@@ -88,7 +88,9 @@ def grace_over_for_a_later_leaver(port: int, org) -> None:
     with socket(port, witness):
         wait_for(lambda: availability(witness) == "online", "the witness online")
     try:
-        wait_for(lambda: availability(witness) == "offline", "the witness's grace to end", timeout=30)
+        wait_for(
+            lambda: availability(witness) == "offline", "the witness's grace to end", timeout=30
+        )
     except AssertionError:
         from conversa.inbox.models import Presence
 
