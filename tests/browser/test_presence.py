@@ -6,6 +6,7 @@ the notifications page on a phone and a wide screen, light and dark (var/test-ar
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS
@@ -71,7 +72,7 @@ def choose(page, label: str) -> None:
         try:
             menu.get_by_role("button", name=re.compile(f"^{label}")).click(timeout=3_000)
             break
-        except Exception:  # noqa: BLE001 - redrawn under the click: try again
+        except PlaywrightTimeout:  # redrawn under the click: try again
             continue
     expect(page.locator("#availability")).to_have_attribute("data-availability", label.lower())
 
