@@ -251,6 +251,16 @@ SANDBOX_DELIVERY_DELAY = float(os.environ.get("SANDBOX_DELIVERY_DELAY", "0.5"))
 WORKER_LEASE_SECONDS = int(os.environ.get("WORKER_LEASE_SECONDS", "60"))
 WORKER_POLL_SECONDS = float(os.environ.get("WORKER_POLL_SECONDS", "1.0"))
 WAKE_SNOOZED_SECONDS = float(os.environ.get("WAKE_SNOOZED_SECONDS", "5"))
+# Presence (conversa/inbox/presence.py), in seconds: an operator whose tabs have all had no
+# input for PRESENCE_IDLE_SECONDS turns away; one whose last tab closed turns offline after the
+# grace (a reload is not leaving). A web process renews its sockets every heartbeat; a socket
+# not renewed for the expiry belonged to a process that died, and the worker's sweep (every
+# PRESENCE_SWEEP_SECONDS) removes it. Settings for the whole install, not per organization.
+PRESENCE_IDLE_SECONDS = int(os.environ.get("PRESENCE_IDLE_SECONDS", str(10 * 60)))
+PRESENCE_GRACE_SECONDS = float(os.environ.get("PRESENCE_GRACE_SECONDS", "60"))
+PRESENCE_HEARTBEAT_SECONDS = float(os.environ.get("PRESENCE_HEARTBEAT_SECONDS", "30"))
+PRESENCE_SOCKET_EXPIRY_SECONDS = float(os.environ.get("PRESENCE_SOCKET_EXPIRY_SECONDS", "95"))
+PRESENCE_SWEEP_SECONDS = float(os.environ.get("PRESENCE_SWEEP_SECONDS", "10"))
 PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"))
 # Set by `conversa serve` (without --no-worker) so the ASGI lifespan starts the in-process worker.
 INPROCESS_WORKER = env_bool("CONVERSA_INPROCESS_WORKER")

@@ -17,7 +17,7 @@ from conversa.engine import policy_views
 from conversa.engine import views as engine
 from conversa.inbound import views as inbound
 from conversa.inbound import webhooks
-from conversa.inbox import media_views
+from conversa.inbox import media_views, presence_views
 from conversa.numbers import views as numbers
 
 
@@ -140,6 +140,11 @@ urlpatterns = [
         "settings/tokens/<int:token_id>/revoke",
         token_views.revoke_token,
         name="settings-token-revoke",
+    ),
+    path(
+        "settings/notifications/",
+        presence_views.notification_settings,
+        name="settings-notifications",
     ),
     path("api/", api.urls),
     path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),

@@ -1,5 +1,6 @@
 """The worker loop: reap, claim a batch, run each claimed job; the same code in every process.
-Every few seconds a pass also wakes the snoozed conversations whose time has come, and each
+Every few seconds a pass also wakes the snoozed conversations whose time has come and sweeps
+presence (sockets of a process that died; members whose grace period is over), and each
 pass fetches a few customers' media files (conversa.inbox.media).
 
 `conversa worker` runs it in the foreground; `conversa serve` runs it beside the web app (see
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from conversa.engine import jobs, services, wakeup
-from conversa.inbox import media, states
+from conversa.inbox import media, presence, states
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Worker:
         self.stopping = threading.Event()
         self.pool = ThreadPoolExecutor(self.concurrency) if self.concurrency > 1 else None
         self.next_wake = 0.0
+        self.next_sweep = 0.0
 
     def run_once(self) -> int:
         """One pass: reap expired leases, claim, execute. Returns how many jobs it ran."""
@@ -50,6 +52,7 @@ class Worker:
         jobs.reap()
         services.reconcile_uncertain()
         self.wake_snoozed()
+        self.sweep_presence()
         claimed = jobs.claim_batch(self.worker_id, self.batch_size)
         for start in range(0, len(claimed), self.concurrency):
             if self.stopping.is_set():
@@ -79,6 +82,16 @@ class Worker:
         if time.monotonic() >= self.next_wake:
             self.next_wake = time.monotonic() + settings.WAKE_SNOOZED_SECONDS
             states.wake_snoozed()
+
+    def sweep_presence(self) -> None:
+        # Sockets of a web process that died stop being renewed: a look every few seconds
+        # takes them away, and sets offline whoever they left without any (inbox/presence.py).
+        if time.monotonic() >= self.next_sweep:
+            self.next_sweep = time.monotonic() + settings.PRESENCE_SWEEP_SECONDS
+            try:
+                presence.sweep()
+            except Exception:
+                log.exception("the presence sweep crashed; the next one tries again")
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)

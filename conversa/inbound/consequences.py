@@ -10,7 +10,7 @@ realtime, and later opt-out keywords, the assistant and outbound webhooks) are o
 from collections.abc import Collection
 
 from conversa.crm import followups
-from conversa.inbox import message_changes, ownership
+from conversa.inbox import message_changes, notifications, ownership
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Message
 from conversa.numbers.models import Number
@@ -56,10 +56,15 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
        numbers, then jobs.
     2. A conversation nobody holds is handed to an operator of its queue, if one can take it.
     3. The organization's pages hear of the messages, once the transaction commits.
+    4. Whoever holds each conversation is notified on their own sockets (one just handed it
+       by step 2 was notified of that instead).
     """
     conversations = {m.conversation_id: m.conversation for m in messages}
     followups.contact_replied({c.contact_id for c in conversations.values()} - set(new_contact_ids))
+    held = {pk: c.assignee_id for pk, c in conversations.items() if c.assignee_id is not None}
     for conversation in conversations.values():
         if conversation.assignee_id is None:
             ownership.distribute(conversation)
     inbox.publish_messages(messages, events.MessageReceived)
+    for conversation_id, assignee_id in held.items():
+        notifications.notify([assignee_id], "message", conversation_id)

@@ -6,4 +6,8 @@ class InboxConfig(AppConfig):
     label = "inbox"
 
     def ready(self):
-        from conversa.inbox import departures  # noqa: F401 (connects the receivers)
+        # Presence listens to the socket layer's signals (realtime never imports the inbox).
+        from conversa.inbox import (
+            departures,  # noqa: F401 (connects the receivers)
+            presence,  # noqa: F401
+        )

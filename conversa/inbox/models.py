@@ -440,3 +440,59 @@ class CannedReply(OrgOwned):
                 }
             )
         return found
+
+
+class Presence(OrgOwned):
+    """A member's presence as an operator and their notification preferences: one row each,
+    made when first needed (`presence.presence_of`).
+
+    The availability itself stays on `Member.availability` (distribution reads it); this row
+    holds what decides the automatic changes (see `conversa/inbox/presence.py`)."""
+
+    class Held(models.TextChoices):
+        NONE = "", _("Nothing chosen")
+        AWAY = "away", _("Away")
+        OFFLINE = "offline", _("Offline")
+
+    member = models.OneToOneField(
+        Member, primary_key=True, on_delete=models.CASCADE, related_name="presence"
+    )
+    # Online when my first socket connects, away when idle, offline after I leave.
+    automatic = models.BooleanField(default=True)
+    # Away or offline chosen in the menu: holds until chosen again or the member leaves.
+    held = models.CharField(max_length=8, choices=Held.choices, default="", blank=True)
+    # Away because every tab was idle (input brings them back), not by choice.
+    idle_away = models.BooleanField(default=False)
+    # When the member's last socket went away; offline once the grace period has passed.
+    left_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    notify_assigned = models.BooleanField(default=True)
+    notify_messages = models.BooleanField(default=True)
+    notify_mentions = models.BooleanField(default=True)
+    notify_sound = models.BooleanField(default=True)
+
+
+class Socket(OrgOwned):
+    """One open WebSocket of a member, on whichever web process holds it. Its process renews
+    `last_seen` while it is open; a row not renewed for `PRESENCE_SOCKET_EXPIRY_SECONDS`
+    belonged to a process that died, and the worker's sweep removes it."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="sockets")
+    channel_name = models.CharField(max_length=200, unique=True)
+    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+    # No input in this tab for the idle period (the page says so).
+    idle = models.BooleanField(default=False)
+
+
+class Mention(OrgOwned):
+    """A member named with `@Name` in a note: shown to them until they open the conversation."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="mentions")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="mentions")
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["note", "member"], name="mention_once_per_note")
+        ]
+        indexes = [models.Index(fields=["member", "read_at"])]

@@ -7,6 +7,7 @@ from django.utils.translation import gettext
 from conversa.accounts.models import Member
 from conversa.accounts.services import record, same_org
 from conversa.errors import Refused
+from conversa.inbox import notifications
 from conversa.inbox.models import Conversation, Note
 from conversa.realtime import events, publisher
 
@@ -14,7 +15,8 @@ from conversa.realtime import events, publisher
 @transaction.atomic
 def add_note(conversation: Conversation, body: str, *, acting_member: Member) -> Note:
     """A private note in the conversation, for the team only: stored, put in the history and
-    announced (CONVERSATION_UPDATED: its page re-fetches the notes); never sent to the customer."""
+    announced (CONVERSATION_UPDATED: its page re-fetches the notes); never sent to the customer.
+    Members it names with `@Name` are mentioned: stored, and notified on their own sockets."""
     same_org(acting_member, conversation.organization_id)
     body = body.strip()
     if not body or len(body) > Note.MAX_LENGTH:
@@ -33,6 +35,7 @@ def add_note(conversation: Conversation, body: str, *, acting_member: Member) ->
         actor=acting_member,
         note=note.pk,
     )
+    notifications.mention(note)
     publisher.publish(
         conversation.organization_id, events.ConversationUpdated(conversation_ids=[conversation.pk])
     )

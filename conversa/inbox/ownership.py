@@ -14,7 +14,7 @@ from conversa.accounts.models import Member
 from conversa.accounts.services import record
 from conversa.bulk import set_column
 from conversa.errors import Conflict, Forbidden
-from conversa.inbox import deadlines
+from conversa.inbox import deadlines, notifications
 from conversa.inbox.models import Conversation, Queue
 from conversa.realtime import events, publisher
 
@@ -161,6 +161,9 @@ def assigned(
         conversation.organization_id,
         events.ConversationAssigned(conversation_ids=[conversation.pk]),
     )
+    if acting_member is None or acting_member.pk != member.pk:
+        # Handed to them (distribution, a supervisor); one who claimed it knows already.
+        notifications.notify([member.pk], "assigned", conversation.pk)
 
 
 def record_change(

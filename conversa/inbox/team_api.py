@@ -11,7 +11,7 @@ from ninja.responses import Status
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.bounds import Id
-from conversa.inbox import deadlines, ownership, queues
+from conversa.inbox import deadlines, presence, queues
 from conversa.inbox.models import Queue
 
 router = Router(tags=["operators"])
@@ -63,8 +63,10 @@ def me(request: HttpRequest):
 
 @router.post("/operators/me/availability", response=OperatorOut)
 def set_my_availability(request: HttpRequest, payload: AvailabilityIn):
-    """Online operators under capacity receive new conversations; away and offline do not."""
-    ownership.set_availability(request.member, payload.availability)
+    """Online operators under capacity receive new conversations; away and offline do not.
+    A choice as the app's menu makes it: away or offline holds until chosen again or until the
+    member's sockets have all been gone for the grace period (conversa/inbox/presence.py)."""
+    presence.choose(request.member, payload.availability, acting_member=request.member)
     request.member.refresh_from_db()  # its open count, if it took work
     return operator_out(request.member)
 

@@ -1,10 +1,13 @@
 from django.urls import path
 
-from conversa.inbox import compose_views, settings_views, views
+from conversa.inbox import compose_views, presence_views, settings_views, views
 
 urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("list", views.conversation_list_fragment, name="conversation-list"),
+    path("team", presence_views.team, name="team"),
+    path("availability", presence_views.availability, name="availability"),
+    path("unread", presence_views.unread, name="unread-count"),
     path("c/<int:conversation_id>/", views.conversation_page, name="conversation"),
     path("c/<int:conversation_id>/thread", views.thread_fragment, name="thread"),
     path("c/<int:conversation_id>/head", views.head_fragment, name="thread-head"),

@@ -27,6 +27,7 @@ from conversa.inbox import (
     deadlines,
     listing,
     notes,
+    notifications,
     ownership,
     read_receipts,
     services,
@@ -228,6 +229,7 @@ def conversation_page(request, conversation_id: int):
     conversation = load(request, conversation_id)
     read_receipts.conversation_opened(conversation)
     services.mark_read(conversation)
+    notifications.seen(conversation, request.member)
     # Picked in the list: only the thread and the panel are redrawn, the list stays.
     picked = request.htmx and request.htmx.target == "workspace"
     context = {
@@ -271,6 +273,7 @@ def thread_fragment(request, conversation_id: int):
     conversation = load(request, conversation_id)
     read_receipts.conversation_opened(conversation)
     services.mark_read(conversation)
+    notifications.seen(conversation, request.member)
     return render(request, "inbox/_messages.html", messages_context(conversation))
 
 

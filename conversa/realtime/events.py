@@ -122,4 +122,26 @@ class FollowupsUpdated(Event):
     lead_ids: Ids
 
 
+class NotifyAssigned(Event):
+    """For one member only (their own sockets): conversations were handed to them. The page
+    shows a browser notification, plays a sound and updates the unread count in its title."""
+
+    type = "NOTIFY_ASSIGNED"
+    conversation_ids: Ids
+
+
+class NotifyMessage(Event):
+    """For one member only: customers wrote in conversations they hold."""
+
+    type = "NOTIFY_MESSAGE"
+    conversation_ids: Ids
+
+
+class NotifyMention(Event):
+    """For one member only: they were mentioned in notes of these conversations."""
+
+    type = "NOTIFY_MENTION"
+    conversation_ids: Ids
+
+
 CATALOGUE: dict[str, type[Event]] = {event.type: event for event in Event.__subclasses__()}

@@ -20,6 +20,11 @@ def org_group(org_id: int) -> str:
     return f"org.{org_id}"
 
 
+def member_group(member_id: int) -> str:
+    """The sockets of one member (all their tabs, on any process): their notifications."""
+    return f"member.{member_id}"
+
+
 def publish(org_id: int, event: events.Event) -> None:
     """Send `event` to every socket of the organization once the transaction commits.
 
@@ -31,14 +36,25 @@ def publish(org_id: int, event: events.Event) -> None:
     transaction.on_commit(lambda: _send(org_id, payload))
 
 
+def publish_to_member(member_id: int, event: events.Event) -> None:
+    """Send `event` to one member's own sockets only, once the transaction commits: what is
+    theirs alone (a notification) never reaches a colleague or another organization."""
+    if not isinstance(event, events.Event):
+        raise TypeError(f"publish takes one realtime event, not {event!r}")
+    payload = event.payload()
+    transaction.on_commit(lambda: _send_to(member_group(member_id), payload))
+
+
 def _send(org_id: int, payload: dict) -> None:
+    _send_to(org_group(org_id), payload)
+
+
+def _send_to(group: str, payload: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(
-            org_group(org_id), {"type": "conversa.event", "event": payload}
-        )
+        async_to_sync(layer.group_send)(group, {"type": "conversa.event", "event": payload})
     except Exception:
         # A realtime hiccup must never undo or fail the committed change: pages also re-fetch.
         log.exception("realtime publish failed for %s", payload["type"])

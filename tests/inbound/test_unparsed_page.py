@@ -74,8 +74,8 @@ def test_pages_of_25(org):
     first = client.get(URL).content.decode()
     second = client.get(URL, {"page": 2}).content.decode()
 
-    assert first.count("<details") == 25
-    assert second.count("<details") == 5
+    assert first.count('<details class="payload-excerpt"') == 25
+    assert second.count('<details class="payload-excerpt"') == 5
     assert "Page 2 of 2" in second
     # Newest first.
     assert "reason number 29" in first and "reason number 0" in second

@@ -92,6 +92,11 @@ def test_an_event_raised_in_one_process_reaches_sockets_of_another(servers, tran
         socket(second, other.owner) as theirs,
         httpx.Client(base_url=f"http://127.0.0.1:{first}", timeout=30) as api,
     ):
+        # Each owner came online as their socket connected (inbox/presence.py): each
+        # organization hears of its own owner only.
+        for ws, member in ((ours, org.owner), (theirs, other.owner)):
+            event, _ = next_event(ws, events.OperatorStatus.type)
+            assert event["member_ids"] == [member.pk]
         # Idle for longer than the channel layer's blocking read (5 s): a socket must outlive
         # a quiet spell (redis-py 8's default 5-second socket timeout once closed it here).
         assert hears_nothing(ours, timeout=IDLE_SECONDS)

@@ -12,7 +12,7 @@ from conversa.engine.models import MessageIntent
 from conversa.realtime import events, publisher
 
 PACKAGE = Path(events.__file__).resolve().parents[1]
-PAGES_JS = [PACKAGE / "static" / "conversa" / name for name in ("app.js", "crm.js")]
+PAGES_JS = [PACKAGE / "static" / "conversa" / name for name in ("app.js", "crm.js", "presence.js")]
 CATALOGUE = list(events.CATALOGUE.values())
 
 

@@ -49,6 +49,9 @@ def test_socket_hears_its_organization_and_never_another(transactional_db, org, 
         socket = socket_for(org.owner.user)
         connected, _ = await socket.connect()
         assert connected
+        # Connecting made its member online (inbox/presence.py): the organization hears it.
+        status = await socket.receive_json_from(timeout=3)
+        assert status == {"type": "OPERATOR_STATUS", "member_ids": [org.owner.pk]}
         await sync_to_async(publisher._send)(other_org.org.id, event)
         heard_nothing = await socket.receive_nothing(timeout=0.3)
         await sync_to_async(publisher._send)(org.org.id, event)
