@@ -179,6 +179,11 @@ PAGES: dict[str, Rule] = {
     "settings-member-action:role": post(ADMIN, data={"role": "supervisor"}),
     "settings-invitation-action:revoke": post(ADMIN),
     "settings-invitation-action:resend": post(ADMIN),
+    # Presence and notifications
+    "availability": post(MEMBER, data={"availability": "away"}),
+    "unread-count": get(MEMBER),
+    "team": get(SUPERVISOR),
+    "settings-notifications": get(MEMBER),
     # Policies: the organization's settings, the kill switch, a number's settings
     "settings-organization": get(ADMIN),
     "settings-kill-switch": post(ADMIN, data={"paused": "1"}),  # the confirmation step
