@@ -172,6 +172,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
+# The reverse proxies in front of Conversa (addresses or networks, comma-separated): only a
+# request from one of them has its X-Forwarded-For read for the client's address (the audit
+# log's "from where"). Empty (the default): the connecting address is the client.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # Where providers deliver webhooks to this Conversa (what the sandbox and Evolution call back).

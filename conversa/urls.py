@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from conversa.accounts import audit_views, security_views
 from conversa.accounts import views as accounts
 from conversa.api import api
 from conversa.engine import views as engine
@@ -30,6 +31,8 @@ urlpatterns = [
     path("metrics", metrics),
     path("login/", accounts.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/verify", security_views.login_verify, name="login-verify"),
+    path("login/reverify", security_views.reverify, name="mfa-reverify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("inbox/", include("conversa.inbox.urls")),
     # Customers' files: members of their organization only (never a public media URL).
@@ -59,6 +62,9 @@ urlpatterns = [
     path("campaigns/", accounts.upcoming, {"section": "campaigns"}, name="campaigns"),
     path("insights/", accounts.upcoming, {"section": "insights"}, name="insights"),
     path("settings/", accounts.settings_home, name="settings"),
+    path("settings/security/", security_views.security, name="settings-security"),
+    path("settings/audit/", audit_views.audit_log, name="settings-audit"),
+    path("settings/audit/export.csv", audit_views.audit_export, name="settings-audit-export"),
     path("api/", api.urls),
     path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),
 ]

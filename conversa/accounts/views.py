@@ -1,8 +1,9 @@
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
+from conversa.accounts import mfa
 from conversa.accounts.forms import EmailLoginForm
 from conversa.web import operator_view
 
@@ -11,6 +12,15 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = EmailLoginForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        """The password was right. With two-step verification on, not signed in yet: the
+        second step (/login/verify) signs in."""
+        user = form.get_user()
+        if mfa.is_enrolled(user):
+            mfa.begin_sign_in(self.request, user, next_url=self.get_success_url())
+            return redirect("login-verify")
+        return super().form_valid(form)
 
 
 # The sections later issues build; until then each says so plainly.
