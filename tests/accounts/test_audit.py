@@ -212,7 +212,7 @@ def test_the_database_refuses_updates_and_deletes_on_postgresql(org):
     event = OperationalEvent.objects.get(organization=org.org)
     for sql in (
         "UPDATE accounts_operationalevent SET verb = 'x' WHERE id = %s",
-        "UPDATE accounts_operationalevent SET data = '{}'::jsonb WHERE id = %s",
+        """UPDATE accounts_operationalevent SET data = '{"x": 1}'::jsonb WHERE id = %s""",
         "DELETE FROM accounts_operationalevent WHERE id = %s",
     ):
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
