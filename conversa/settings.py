@@ -221,6 +221,10 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # providers' webhooks should use the https URL too).
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
 X_FRAME_OPTIONS = "DENY"
+# The reverse proxies in front of Conversa (addresses or networks, comma-separated): only a
+# request from one of them has its X-Forwarded-For read for the client's address (the audit
+# log's "from where"). Empty (the default): the connecting address is the client.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 # Other sites learn nothing of our URLs (conversation and lead ids) from a clicked link.
 SECURE_REFERRER_POLICY = "same-origin"

@@ -9,8 +9,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from conversa.accounts import audit_views, security_views, token_views
 from conversa.accounts import team_views as team
-from conversa.accounts import token_views
 from conversa.accounts import views as accounts
 from conversa.api import api
 from conversa.engine import policy_views
@@ -76,6 +76,8 @@ urlpatterns = [
         accounts.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("login/verify", security_views.login_verify, name="login-verify"),
+    path("login/reverify", security_views.reverify, name="mfa-reverify"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("inbox/", include("conversa.inbox.urls")),
     # Customers' files: members of their organization only (never a public media URL).
@@ -146,6 +148,9 @@ urlpatterns = [
         presence_views.notification_settings,
         name="settings-notifications",
     ),
+    path("settings/security/", security_views.security, name="settings-security"),
+    path("settings/audit/", audit_views.audit_log, name="settings-audit"),
+    path("settings/audit/export.csv", audit_views.audit_export, name="settings-audit-export"),
     path("api/", api.urls),
     path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),
 ]

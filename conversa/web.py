@@ -11,6 +11,11 @@ from django.http import Http404, HttpResponse
 
 from conversa.errors import Refused
 
+# Checks every operator page runs first, each returning an answer that replaces the page or None
+# (registered by the apps that own them: accounts' "set up two-step verification first"). A
+# list here, not an import, so that the pages' helpers stay below every app.
+page_guards: list = []
+
 
 def operator_view(view):
     """A page of a signed-in member of an organization (times are in its time zone: the
@@ -22,6 +27,9 @@ def operator_view(view):
     def wrapped(request, *args, **kwargs):
         if request.org is None:
             raise Http404("No organization")
+        for guard in page_guards:
+            if answer := guard(request):
+                return answer
         try:
             return view(request, *args, **kwargs)
         except Refused as exc:

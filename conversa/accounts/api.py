@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Path, Router, Schema
 from ninja.responses import Status
 
-from conversa.accounts import members
+from conversa.accounts import members, mfa
 from conversa.accounts.models import Invitation, Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 
@@ -128,6 +128,7 @@ def revoke(request: HttpRequest, invitation_id: Id):
 def change_role(request: HttpRequest, member_id: Id, body: RoleIn):
     """Only owners make or unmake owners; the last owner keeps the role."""
     member = get_for_org_or_404(request.org, Member, pk=member_id)
+    mfa.refuse_without_fresh_factor(request)
     members.change_role(member, role=body.role, acting_member=admin(request))
     return member_out(scoped(request.org, Member).select_related("user").get(pk=member.pk))
 

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
-from conversa.accounts import last_used, tenancy
+from conversa.accounts import audit, last_used, tenancy
 from conversa.accounts.models import Member
 
 
@@ -11,7 +11,8 @@ class OrganizationMiddleware:
     """Attaches `request.member` and `request.org` for a signed-in user, and shows every page
     in the organization's time zone (the deployment's TIME_ZONE without one). A deactivated
     membership is no membership. After a sign-in it sets the member's chosen language as the
-    language cookie, which LocaleMiddleware reads on the following requests."""
+    language cookie, which LocaleMiddleware reads on the following requests. Also notes from
+    where the request came, for the audit timeline entries it writes (`audit.origin`)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -36,10 +37,12 @@ class OrganizationMiddleware:
         # nothing of another organization's (an API token's request narrows in its auth).
         if request.org:
             tenancy.narrow(request.org.id)
+        origin = audit.origin.set(audit.origin_of(request))
         try:
             with timezone.override(zone):
                 response = self.get_response(request)
         finally:
+            audit.origin.reset(origin)
             tenancy.widen()
         language = getattr(request, "chosen_language", None)
         if language:

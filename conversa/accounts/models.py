@@ -4,11 +4,12 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from conversa import business_hours as sla
+from conversa.crypto import EncryptedField
 
 
 def default_business_hours() -> dict:
@@ -75,6 +76,9 @@ class Organization(models.Model):
     holidays = models.JSONField(default=list, blank=True)
     # Tell customers their messages were read (blue ticks) when an agent opens the conversation.
     send_read_receipts = models.BooleanField(default=True)
+    # Owners and admins must sign in with a second factor (an authenticator app): one without
+    # it is sent to set it up before any other page. API tokens are not affected.
+    require_mfa_for_admins = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -104,6 +108,19 @@ class Organization(models.Model):
         problems += sla.schedule_problems("UTC", self.sending_hours, [])
         if problems:
             raise ValidationError(problems)
+
+    def delete(self, *args, **kwargs):
+        # The audit timeline refuses deletes (a PostgreSQL trigger, see OperationalEvent); the
+        # one exception is the whole organization going, which the trigger recognises by this
+        # transaction-local setting naming it.
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config('conversa.erasing_organization', %s, true)",
+                        [str(self.pk)],
+                    )
+            return super().delete(*args, **kwargs)
 
     def sla_schedule(self) -> sla.Schedule:
         """The business hours the SLA clock runs in."""
@@ -287,8 +304,32 @@ class Invitation(OrgOwned):
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
+class AppendOnly(Exception):
+    """The audit timeline is written once: no row of it is changed or deleted."""
+
+
+class EventQuerySet(OrgQuerySet):
+    def update(self, **kwargs):
+        raise AppendOnly("The audit timeline is append-only.")
+
+    def delete(self):
+        raise AppendOnly("The audit timeline is append-only.")
+
+    def repoint(self, *, object_id: int) -> int:
+        """Move these entries to another object of the same type: the one change the timeline
+        allows, for history that follows its object when two are folded into one (a merged
+        conversation). What happened, who did it and when stay as written."""
+        return super().update(object_id=object_id)
+
+
 class OperationalEvent(OrgOwned):
-    """The audit timeline: who or what did what, when, to which object."""
+    """The audit timeline: who or what did what, when, to which object, and from where.
+
+    Append-only: `save` refuses to change a stored row and `delete` refuses; on PostgreSQL a
+    trigger refuses UPDATE and DELETE as well (migration `audit_append_only`), except an
+    actor set to NULL when a member row goes, `repoint`, and the deletion of a whole
+    organization (`Organization.delete`).
+    """
 
     actor = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
     # "system", "worker", "gate", "provider" when no person acted.
@@ -298,7 +339,61 @@ class OperationalEvent(OrgOwned):
     object_id = models.BigIntegerField()
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # From where, for what a person did through a page or the API: the client's address (see
+    # TRUSTED_PROXIES) and browser.
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+
+    objects = EventQuerySet.as_manager()
 
     class Meta:
-        indexes = [models.Index(fields=["organization", "object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["organization", "object_type", "object_id"]),
+            # The audit page: newest first within an organization, pages by id (keyset).
+            models.Index(fields=["organization", "-id"], name="event_org_newest"),
+            models.Index(fields=["organization", "verb", "-id"], name="event_org_verb_newest"),
+        ]
         ordering = ["created_at", "id"]
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnly("The audit timeline is append-only.")
+        return super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("The audit timeline is append-only.")
+
+
+class SecondFactor(models.Model):
+    """A person's authenticator app (TOTP, RFC 6238). Belongs to the user, not to one
+    organization: signing in is per person. The secret is encrypted at rest."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="second_factor"
+    )
+    secret = EncryptedField()
+    # None while being set up: the person has not yet typed a first code from the app.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last 30-second step a code was accepted for; a code of that step or an earlier one
+    # is refused (a code seen over a shoulder or in a log cannot be replayed).
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class RecoveryCode(models.Model):
+    """A one-time code to sign in without the authenticator app. Only a SHA-256 is stored:
+    the codes are 60 random bits, so a fast hash cannot be searched back (a slow password
+    hasher is for the low entropy of chosen passwords)."""
+
+    factor = models.ForeignKey(SecondFactor, on_delete=models.CASCADE, related_name="codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["factor", "code_hash"], name="recovery_code_unique")
+        ]

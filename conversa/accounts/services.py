@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.utils.translation import gettext
 
+from conversa.accounts import audit
 from conversa.accounts.models import ApiToken, Member, OperationalEvent
 from conversa.errors import Forbidden, NotFound
 
@@ -45,8 +46,12 @@ def create_api_token(
 
 
 def event(org_id: int, verb: str, obj, *, actor: Member | None = None, label="system", **data):
-    """An unsaved timeline entry, for `record` or a batch's bulk insert."""
+    """An unsaved timeline entry, for `record` or a batch's bulk insert. Within a request it
+    carries the request's client address and browser (`audit.origin`)."""
+    source = audit.origin.get()
     return OperationalEvent(
+        ip_address=source.ip_address if source else None,
+        user_agent=source.user_agent if source else "",
         organization_id=org_id,
         actor=actor,
         actor_label=actor.display_name if actor else label,
@@ -58,4 +63,6 @@ def event(org_id: int, verb: str, obj, *, actor: Member | None = None, label="sy
 
 
 def record(org_id: int, verb: str, obj, *, actor: Member | None = None, label="system", **data):
+    """Write one entry of `org_id`'s audit timeline: `actor` (or `label` when no person acted)
+    did `verb` to `obj`, with `data`."""
     event(org_id, verb, obj, actor=actor, label=label, **data).save()

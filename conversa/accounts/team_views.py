@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from conversa.accounts import members
+from conversa.accounts import members, mfa
 from conversa.accounts.forms import InviteForm, ProfileForm
 from conversa.accounts.middleware import set_language_cookie
 from conversa.accounts.models import Invitation, Member
@@ -131,6 +131,8 @@ def invitation_action(request, invitation_id: int, action: str):
 def member_action(request, member_id: int, action: str):
     """Change a member's role, deactivate or reactivate them; a refusal shows on the page."""
     member = get_for_org_or_404(request.org, Member, pk=member_id)
+    if action == "role" and (refusal := mfa.fresh_factor_redirect(request)):
+        return refusal
     try:
         if action == "role":
             members.change_role(

@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 from ninja import Field, Path, Router, Schema
 from ninja.responses import Status
 
-from conversa.accounts import tokens
+from conversa.accounts import mfa, tokens
 from conversa.accounts.models import ApiToken
 from conversa.accounts.scoping import get_for_org_or_404
 from conversa.errors import Forbidden
@@ -69,6 +69,7 @@ def create_token(request: HttpRequest, payload: TokenIn):
     """A new token for you. The secret is in this answer and never again."""
     if getattr(request, "api_token_used", None) is not None:
         raise Forbidden(gettext("Tokens are created by a signed-in person, not by a token."))
+    mfa.refuse_without_fresh_factor(request)
     token, secret = tokens.issue_token(
         acting_member=request.member,
         name=payload.name,

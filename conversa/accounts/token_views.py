@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from conversa.accounts import tokens
+from conversa.accounts.mfa import require_fresh_second_factor
 from conversa.accounts.models import ApiToken
 from conversa.accounts.scoping import get_for_org_or_404
 from conversa.errors import NotFound, Refused
@@ -45,6 +46,7 @@ def tokens_page(request):
 
 @operator_view
 @require_POST
+@require_fresh_second_factor
 def create_token(request):
     """Create a token for the signed-in member; the page shows its secret this once.
     (The one place a person creates a token from a page.)"""

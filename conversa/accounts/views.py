@@ -8,7 +8,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from conversa.accounts import members, organizations, tenancy
+from conversa.accounts import members, mfa, organizations, tenancy
 from conversa.accounts.forms import (
     AcceptForm,
     EmailLoginForm,
@@ -42,6 +42,15 @@ class LoginView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "signup_enabled": settings.SIGNUP_ENABLED}
+
+    def form_valid(self, form):
+        """The password was right. With two-step verification on, not signed in yet: the
+        second step (/login/verify) signs in."""
+        user = form.get_user()
+        if mfa.is_enrolled(user):
+            mfa.begin_sign_in(self.request, user, next_url=self.get_success_url())
+            return redirect("login-verify")
+        return super().form_valid(form)
 
 
 @tenancy.beyond_the_organization

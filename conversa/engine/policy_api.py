@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 from pydantic import StringConstraints
 
+from conversa.accounts import mfa
 from conversa.accounts.models import MAX_DAILY_QUOTA, MAX_HOURLY_QUOTA, MAX_REOPEN_WINDOW_HOURS
 from conversa.engine import policies
 
@@ -94,7 +95,7 @@ def patch_organization(request: HttpRequest, payload: OrganizationPatch):
             wanted=policies.OrganizationPolicies(**{**current.__dict__, **wanted}),
         )
     if payload.sending_paused is not None:
-        # Where a fresh second factor will be asked for, once MFA lands (issue 16, item 7).
+        mfa.refuse_without_fresh_factor(request)
         policies.set_sending_paused(
             org, acting_member=request.member, paused=payload.sending_paused
         )

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
+from conversa.accounts import mfa
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import policies
 from conversa.engine.policy_forms import NumberSettingsForm, OrganizationForm
@@ -80,8 +81,10 @@ def kill_switch(request):
             "settings/kill_switch_confirm.html",
             {"section": "organization", "paused": paused},
         )
-    # The one place the kill switch is turned from a page: a fresh second factor is asked
-    # for here once MFA lands (issue 16, item 7).
+    # The one place the kill switch is turned from a page: with two-step verification, only
+    # after a fresh code (the person is sent to give one, then repeats the confirmation).
+    if refusal := mfa.fresh_factor_redirect(request):
+        return refusal
     policies.set_sending_paused(request.org, acting_member=request.member, paused=paused)
     return redirect("/settings/organization/?saved=" + ("paused" if paused else "resumed"))
 

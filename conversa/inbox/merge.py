@@ -145,7 +145,7 @@ def fold(newer: Conversation, *, into: Conversation) -> None:
         move_rows(relation.field, newer.pk, into.pk)
     OperationalEvent.objects.filter(
         organization_id=newer.organization_id, object_type="conversation", object_id=newer.pk
-    ).update(object_id=into.pk)
+    ).repoint(object_id=into.pk)
     latest = [c.last_inbound_at for c in (newer, into) if c.last_inbound_at]
     Conversation.objects.filter(pk=into.pk).update(
         unread_count=models.F("unread_count") + newer.unread_count,

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from conversa.accounts.mfa import require_fresh_second_factor
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crypto import masked
 from conversa.engine import services as engine
@@ -79,8 +80,10 @@ def number_action(request, number_id: int, action: str):
 
 
 @operator_view
+@require_fresh_second_factor
 def add_number(request):
-    """Step 1 of "Add number": name and provider, checked with the provider before saving."""
+    """Step 1 of "Add number": name and provider, checked with the provider before saving.
+    A sensitive action: with two-step verification on, it asks for a fresh code first."""
     if not request.member.manages_numbers:
         raise PermissionDenied
     form = NumberForm(request.POST or None)

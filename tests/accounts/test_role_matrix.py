@@ -179,6 +179,12 @@ PAGES: dict[str, Rule] = {
     "settings-member-action:role": post(ADMIN, data={"role": "supervisor"}),
     "settings-invitation-action:revoke": post(ADMIN),
     "settings-invitation-action:resend": post(ADMIN),
+    # Two-step verification and the audit log
+    "login-verify": get(PUBLIC, ok=(302,)),  # without a password step first: back to sign in
+    "mfa-reverify": get(MEMBER),
+    "settings-security": get(MEMBER),
+    "settings-audit": get(ADMIN),
+    "settings-audit-export": get(ADMIN),
     # Presence and notifications
     "availability": post(MEMBER, data={"availability": "away"}),
     "unread-count": get(MEMBER),

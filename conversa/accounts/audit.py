@@ -1,0 +1,179 @@
+"""The audit timeline as people read it: from where an action came, what each verb means in
+words a business user knows, and its cells made safe for a spreadsheet.
+
+"From where": the organization middleware puts the request's client address and browser in
+`origin` for the request's duration, and every timeline entry written meanwhile
+(`accounts.services.event`) carries them. The client address is REMOTE_ADDR, or the nearest
+X-Forwarded-For address not itself a trusted proxy when REMOTE_ADDR is one (TRUSTED_PROXIES:
+addresses or networks, comma-separated; empty: X-Forwarded-For is never read, since anyone can
+send it).
+"""
+
+import ipaddress
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+
+@dataclass(frozen=True)
+class Origin:
+    ip_address: str | None
+    user_agent: str
+
+
+origin: ContextVar[Origin | None] = ContextVar("audit_origin", default=None)
+
+
+@cache
+def trusted_networks() -> tuple:
+    try:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in settings.TRUSTED_PROXIES)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {exc}") from exc
+
+
+def parsed_ip(value: str):
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def trusted(address) -> bool:
+    return any(address in network for network in trusted_networks())
+
+
+def client_ip(request) -> str | None:
+    """The address the request came from (see the module's docstring)."""
+    address = parsed_ip(request.META.get("REMOTE_ADDR", ""))
+    if address is None:
+        return None
+    if trusted_networks() and trusted(address):
+        hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-20:]
+        # Right to left: each proxy appends the address it received from; the first one that
+        # is not our own proxy is the client as far as anyone trusted can tell.
+        for hop in reversed(hops):
+            candidate = parsed_ip(hop)
+            if candidate is None:
+                break
+            address = candidate
+            if not trusted(candidate):
+                break
+    return str(address)
+
+
+def origin_of(request) -> Origin:
+    return Origin(client_ip(request), request.META.get("HTTP_USER_AGENT", "")[:300])
+
+
+# What each verb means, in words. A verb missing here is shown as it is written.
+VERBS = {
+    "member.signed_in": _("Signed in"),
+    "member.sign_in_failed": _("Failed sign-in (wrong password)"),
+    "member.second_factor_failed": _("Failed sign-in (wrong verification code)"),
+    "member.signed_in_with_recovery_code": _("Signed in with a recovery code"),
+    "mfa.enrolled": _("Turned on two-step verification"),
+    "mfa.disabled": _("Turned off two-step verification"),
+    "mfa.recovery_codes_regenerated": _("Made new recovery codes"),
+    "organization.mfa_requirement_changed": _("Changed the two-step verification requirement"),
+    "organization.business_hours_changed": _("Changed the business hours"),
+    "organization.read_receipts_changed": _("Changed read receipts"),
+    "audit.exported": _("Exported the audit log"),
+    "member.capacity_changed": _("Changed an operator's capacity"),
+    "conversation.assigned": _("Assigned a conversation"),
+    "conversation.released": _("Released a conversation"),
+    "conversation.transferred": _("Transferred a conversation"),
+    "conversation.resolved": _("Resolved a conversation"),
+    "conversation.reopened": _("Reopened a conversation"),
+    "conversation.pending": _("Marked a conversation pending"),
+    "conversation.snoozed": _("Snoozed a conversation"),
+    "conversation.woken": _("A snoozed conversation woke up"),
+    "conversation.tagged": _("Tagged a conversation"),
+    "conversation.untagged": _("Removed a tag from a conversation"),
+    "conversation.note_added": _("Added a note"),
+    "conversation.priority_changed": _("Changed a conversation's priority"),
+    "conversation.number_changed": _("Moved a conversation to another number"),
+    "conversation.contact_merged": _("Merged a contact into a conversation"),
+    "contact.tagged": _("Tagged a contact"),
+    "contact.untagged": _("Removed a tag from a contact"),
+    "contact.opted_out": _("A contact opted out"),
+    "contact.opted_in": _("A contact opted back in"),
+    "contact.merged": _("Merged two contacts"),
+    "contact.number_changed": _("A contact changed their number"),
+    "message.deleted": _("A message was deleted"),
+    "tag.created": _("Created a tag"),
+    "tag.deleted": _("Deleted a tag"),
+    "queue.created": _("Created a queue"),
+    "queue.changed": _("Changed a queue"),
+    "queue.deleted": _("Deleted a queue"),
+    "queue.sla_changed": _("Changed a queue's response targets"),
+    "pipeline.created": _("Created a pipeline"),
+    "pipeline.fields_changed": _("Changed a pipeline's fields"),
+    "stage.changed": _("Changed a stage"),
+    "stage.moved": _("Reordered a stage"),
+    "stage.deleted": _("Deleted a stage"),
+    "lead.created": _("Created a lead"),
+    "lead.updated": _("Changed a lead"),
+    "lead.moved": _("Moved a lead to another stage"),
+    "automation.created": _("Created an automation"),
+    "automation.changed": _("Changed an automation"),
+    "automation.deleted": _("Deleted an automation"),
+    "automation.paused": _("Paused an automation"),
+    "automation.resumed": _("Resumed an automation"),
+    "followup.cancelled": _("A follow-up was cancelled"),
+    "followup.duplicate_blocked": _("A duplicate follow-up was stopped"),
+    "followups.dispatched": _("Follow-ups were scheduled"),
+    "intent.created": _("A message was queued to send"),
+    "job.sent": _("A message was sent"),
+    "job.retry_wait": _("A send will be retried"),
+    "job.requeued": _("A send was queued again"),
+    "job.resend": _("Asked to resend a message"),
+    "job.cancelled": _("Cancelled a send"),
+    "job.uncertain": _("A send's outcome is uncertain"),
+    "gate.allow": _("Sending rules allowed a message"),
+    "gate.defer": _("Sending rules delayed a message"),
+    "gate.block": _("Sending rules blocked a message"),
+}
+
+OBJECT_TYPES = {
+    "member": _("Member"),
+    "organization": _("Organization"),
+    "conversation": _("Conversation"),
+    "contact": _("Contact"),
+    "message": _("Message"),
+    "messageintent": _("Message to send"),
+    "executionjob": _("Send"),
+    "number": _("Number"),
+    "tag": _("Tag"),
+    "queue": _("Queue"),
+    "pipeline": _("Pipeline"),
+    "stage": _("Stage"),
+    "lead": _("Lead"),
+    "automation": _("Automation"),
+    "followup": _("Follow-up"),
+    "apitoken": _("API token"),
+}
+
+
+def verb_text(verb: str) -> str:
+    """What `verb` means in the current language; an unknown verb as it is written."""
+    return str(VERBS.get(verb, verb))
+
+
+def object_text(object_type: str) -> str:
+    return str(OBJECT_TYPES.get(object_type, object_type))
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str:
+    """A CSV cell a spreadsheet shows as text: one starting like a formula gets a leading
+    apostrophe (OWASP's advice), so a customer's name cannot run as a formula on the
+    exporter's machine."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
