@@ -6,6 +6,7 @@ from django.views.decorators.http import require_http_methods
 
 from conversa import ratelimits
 from conversa.inbound import services
+from conversa.inbound.unparsed import unparsed_item
 from conversa.numbers.models import Number
 from conversa.providers.base import WebhookRejected, WebhookTooLarge
 from conversa.providers.registry import get_provider
@@ -30,7 +31,7 @@ def webhook(request, provider: str, key: str):
 def answer_webhook(provider: str, key: str, headers, raw_body: bytes) -> tuple[int, dict]:
     """What a webhook POST gets: 200 with counts of stored and repeated events (what could not
     be read among them kept as Unparsed); 401, it did not prove where it came from, nothing
-    stored; 404, no such webhook; 413, more items than one POST may hold, nothing stored; 429,
+    stored; 404, no such webhook; 429,
     the number's budget is spent (see `verified`), nothing read."""
     number = find_number(provider, key)
     refusal, parsed = verified(number, headers, raw_body)
@@ -57,7 +58,9 @@ def verified(number: Number | None, headers, raw_body: bytes):
     check, the rest of that window is refused unread. Both answer 429 with Retry-After, which
     a provider takes as "retry later": a verified message refused here arrives again, so
     nothing verified is lost. A POST that passes the check is never refused for its rate; its
-    cost is bounded by its size and `WEBHOOK_MAX_ITEMS` instead (413, nothing stored).
+    cost is bounded by its size and `WEBHOOK_MAX_ITEMS` instead: a verified body with more
+    items than that (more than a provider ever batches) is kept whole as one Unparsed event,
+    stored once and answered 200 like any other, for re-processing.
     """
     if number is None:
         return (404, {"error": "not_found", "detail": "No webhook at this address"}), []
@@ -70,7 +73,7 @@ def verified(number: Number | None, headers, raw_body: bytes):
         ratelimits.hit((settings.WEBHOOK_REJECTED_LIMIT_NUMBER, f"webhook:rejected:{number.pk}"))
         return (401, {"error": "unauthorized", "detail": str(exc)}), []
     except WebhookTooLarge as exc:
-        return (413, {"error": "too_many_items", "detail": str(exc)}), []
+        return None, [unparsed_item(raw_body, str(exc))]
 
 
 def over_budget(number: Number) -> tuple[int, dict] | None:

@@ -247,8 +247,9 @@ class WebhookMalformed(Exception):
 
 
 class WebhookTooLarge(Exception):
-    """The webhook holds more messages and statuses than one POST may (413, nothing stored):
-    more than a provider ever batches (Meta: at most 1,000 updates per webhook)."""
+    """The webhook holds more messages and statuses than one POST may: more than a provider
+    ever batches (Meta: at most 1,000 updates per webhook). Verified, it is kept whole as one
+    Unparsed event rather than split into that many."""
 
 
 class Provider(Protocol):

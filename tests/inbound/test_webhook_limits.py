@@ -141,20 +141,25 @@ def test_an_evolution_batch_keeps_one_message_per_event(client, org):
         assert len(event.payload["data"]) == 1 and event.payload["sender"] == "5511"
 
 
-def test_more_messages_than_one_post_may_hold_is_413_and_stores_nothing(client, cloud, settings):
+def test_more_messages_than_one_post_may_hold_are_kept_whole_once(client, cloud, settings):
+    """Verified, so never refused nor lost: kept as one unread event (the body once, not a
+    copy per message), for re-processing."""
     settings.WEBHOOK_MAX_ITEMS = 50
     raw = json.dumps(cloud_envelope(51)).encode()
     answer = post(client, cloud, raw)
-    assert answer.status_code == 413
-    assert answer.json()["error"] == "too_many_items" and "51" in answer.json()["detail"]
-    assert not ProviderEvent.objects.exists() and not Message.objects.exists()
+    assert answer.status_code == 200 and answer.json()["stored"] == 1
+    (kept,) = ProviderEvent.objects.all()
+    assert kept.kind == "Unparsed" and "51" in kept.reason
+    assert not Message.objects.exists()
+    assert post(client, cloud, raw).json() == {"ok": True, "stored": 0, "duplicates": 1}
     assert post(client, cloud, json.dumps(cloud_envelope(50)).encode()).status_code == 200
+    assert Message.objects.count() == 50
 
 
 def test_the_default_cap_is_a_thousand(client, cloud):
     raw = json.dumps(cloud_envelope(1001)).encode()
-    assert post(client, cloud, raw).status_code == 413
-    assert not ProviderEvent.objects.exists()
+    assert post(client, cloud, raw).json()["stored"] == 1
+    assert ProviderEvent.objects.get().kind == "Unparsed"
 
 
 def test_an_unread_item_of_a_split_webhook_is_reprocessed_from_its_own_part(
