@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from conversa import ratelimits
+from conversa.accounts import audit
 from conversa.accounts.models import Member
 from conversa.errors import Refused
 
@@ -56,7 +57,9 @@ class EmailLoginForm(AuthenticationForm):
         a digest of the email: no address in the counter store."""
         email = self.cleaned_data.get("username") or self.data.get("username", "")
         account = hashlib.sha256(str(email).strip().lower().encode()).hexdigest()[:32]
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
+        # The client's own address behind a trusted proxy (else every client would share the
+        # proxy's budget), as the audit log records it.
+        address = (audit.client_ip(self.request) or "") if self.request else ""
         return [
             (settings.LOGIN_RATE_LIMIT_ACCOUNT, f"login:account:{account}"),
             (settings.LOGIN_RATE_LIMIT_ADDRESS, f"login:address:{address}"),
