@@ -38,6 +38,20 @@ def operator_view(view):
     return wrapped
 
 
+def admin_view(view):
+    """A page of an owner or admin of the organization (settings, members, policies); another
+    member gets the 403 page."""
+
+    @operator_view
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.member.administers:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 def refused(request, exc: Refused) -> HttpResponse:
     """A refusal as a page's answer. To htmx: its words as plain text, which the page shows in a
     toast (400 for invalid input or a clash, so htmx swaps nothing; else its own status). To a

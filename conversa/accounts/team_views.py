@@ -2,8 +2,6 @@
 a 403 and no link) and each member's own profile. Each page shows the service's refusal on its
 form or as a notice."""
 
-from functools import wraps
-
 from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
@@ -20,25 +18,12 @@ from conversa.accounts.middleware import set_language_cookie
 from conversa.accounts.models import Invitation, Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.errors import Refused
-from conversa.web import operator_view
+from conversa.web import admin_view, operator_view
 
 ROLE_ORDER = Case(
     *(When(role=role, then=Value(i)) for i, role in enumerate(Member.Role.values)),
     output_field=IntegerField(),
 )
-
-
-def admin_view(view):
-    """Signed in as an owner or admin of the organization."""
-
-    @operator_view
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.member.administers:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def members_context(request, **extra) -> dict:

@@ -2,9 +2,6 @@
 settings, and the banners that say what holds messages (the app-wide kill switch banner, a
 conversation's number). Changing anything is for owners and admins; the services decide."""
 
-from functools import wraps
-
-from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
@@ -17,21 +14,7 @@ from conversa.engine.policy_forms import NumberSettingsForm, OrganizationForm
 from conversa.errors import NotFound, Refused
 from conversa.inbox.models import Conversation, Queue
 from conversa.numbers.models import Number
-from conversa.web import operator_view
-
-
-def admin_view(view):
-    """Signed in, and an owner or admin of the organization."""
-
-    @operator_view
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not request.member.administers:
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
+from conversa.web import admin_view, operator_view
 
 MAX_ID = 2**63 - 1
 
