@@ -8,7 +8,7 @@ import sys
 import pytest
 
 
-def test_pages_say_nosniff_and_same_origin_referrer(client, db):
+def test_pages_say_nosniff_and_same_origin_referrer(client, org):
     answer = client.get("/login/")
     assert answer.status_code == 200
     assert answer["X-Content-Type-Options"] == "nosniff"
