@@ -76,7 +76,7 @@ def test_main_pages_report_no_violation(conversa_server, browser):
 
     visited = {
         "/numbers/": ".page-head",
-        "/numbers/add": "form",
+        "/numbers/add": "main form",
         "/pipeline/": "#board",
         "/pipeline/list": "#lead-table",
         "/automations/": "main",
@@ -114,6 +114,7 @@ def test_the_language_menu_still_switches_without_an_inline_handler(conversa_ser
 def test_the_sandbox_page_polls_sends_and_resets_under_the_policy(conversa_server, browser, scheme):
     page, console = watched(browser, width=375)
     page.emulate_media(color_scheme=scheme)
+    sign_in(page, conversa_server)  # the simulator's pages are for members
     page.goto(f"{conversa_server['url']}/sandbox/?phone=5511955557711&name=Politica")
     box = page.get_by_placeholder("Write as the customer…")
     box.fill(f"Olá em {scheme}")
