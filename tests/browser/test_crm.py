@@ -154,21 +154,10 @@ def test_build_an_automation_move_a_lead_and_dispatch_its_first_step(conversa_se
     overlay.get_by_role("button", name="Close (the dispatch goes on)").click()
     expect(overlay).to_be_hidden()
 
-    # The number is back: Dispatch now sends step 1, the overlay counts it.
+    # The number is back: resuming it wakes what it held, and step 1 leaves at once, with no
+    # second "Dispatch now" (engine/policies.py).
     other = page.context.new_page()
     number_action(other, server, "Resume")
-    with page.expect_response(list_refreshed):
-        page.get_by_role("button", name="Dispatch now").click()
-        expect(overlay.locator("#dispatch-sent")).to_have_text("1")
-        expect(overlay.locator(".dispatch")).to_have_attribute("data-phase", "done")
-    page.screenshot(path=str(ARTIFACTS / "crm-dispatch-sent.png"))
-    # The automations list stayed usable behind the overlay.
-    page.get_by_role("radio", name="0 paused").check(force=True)
-    expect(page.locator(".flow-row", has_text="Boas-vindas")).to_have_count(0)
-    page.get_by_role("radio", name="Any status").check(force=True)
-    expect(page.locator(".flow-row", has_text="Boas-vindas").locator(".flow-pending")).to_have_text(
-        "1"
-    )
 
     # The customer's phone: step 1 arrived, rendered for Studio Yoga, as text.
     customer = simulator_page(browser, server, viewport={"width": 420, "height": 800})
