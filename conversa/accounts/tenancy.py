@@ -4,9 +4,11 @@ table, keyed by the organization the connection is working for.
 Every query of ours already filters by organization (`scoping.scoped`); this is the net under
 that habit. While a connection works for one organization (a member's request, an API token's
 request), a query that forgets its filter returns none of another organization's rows, and a
-row written for another organization is refused. Work that is not one organization's (the
-middleware finding who signed in, the worker's batches across organizations, commands, the
-webhook door before it knows the number) runs unnarrowed, as it did before.
+row written for another organization is refused. Everything else runs unnarrowed: the
+middleware finding who signed in, webhooks, the worker, commands. (Narrowing a webhook's or a
+worker batch's transaction with a local setting was tried: inside the test suite's outer
+transaction a local setting outlives its savepoint, and a second organization's webhook in the
+same test was refused; it waits for a narrowing that resets with its savepoint.)
 
 The setting is per connection (`set_config(…, false)`), set when a request starts working for an
 organization and reset in a `finally` when it ends, so a pooled connection always goes back
@@ -127,17 +129,6 @@ def install_policies(using: str = "default", **kwargs) -> None:
             if table in present and table not in done:
                 for statement in _policy_sql(db.ops.quote_name, table, column):
                     cursor.execute(statement)
-
-
-def narrow_transaction(org_ids) -> None:
-    """Inside a transaction: when all its work is one organization's (a number's webhook, a
-    worker batch of one organization's sends), narrow the connection to it until the
-    transaction ends (PostgreSQL resets a local setting at commit or rollback, so this costs one
-    statement and cannot leak). Work of several organizations together stays unnarrowed."""
-    distinct = set(org_ids)
-    if connection.vendor == "postgresql" and len(distinct) == 1:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config(%s, %s, true)", [SETTING, str(int(distinct.pop()))])
 
 
 def beyond_the_organization(view):

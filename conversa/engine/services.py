@@ -15,7 +15,6 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from conversa.accounts import tenancy
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event, record
 from conversa.bulk import insert_new, set_column
@@ -294,15 +293,12 @@ def execute_jobs(job_ids: list[int], worker_id: str, pool: Executor | None = Non
     )
     mine = [job for job in loaded if job.status == S.CLAIMED and job.worker_id == worker_id]
     if mine:
-        orgs = [job.organization_id for job in mine]
         with transaction.atomic():
-            tenancy.narrow_transaction(orgs)
             sending = decide_before_send(mine, timezone.now())
         if any(job.message_id is None for job in sending):
             # Apart from the Gate's transaction, which holds numbers' rows: a conversation's
             # row is never locked after a number's there.
             with transaction.atomic():
-                tenancy.narrow_transaction(orgs)
                 add_messages(sending)
         # A provider answered in-process (the benchmark's sandbox) blocks on nothing: no thread.
         threaded = pool and not all(
@@ -310,7 +306,6 @@ def execute_jobs(job_ids: list[int], worker_id: str, pool: Executor | None = Non
         )
         outcomes = list((pool.map if threaded else map)(send, sending))
         with transaction.atomic():
-            tenancy.narrow_transaction(orgs)
             settle(sending, outcomes)
     return {job.pk: job.status for job in loaded}
 

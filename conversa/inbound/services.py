@@ -6,7 +6,6 @@ from dataclasses import asdict
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from conversa.accounts import tenancy
 from conversa.bulk import insert_new
 from conversa.inbound import consequences
 from conversa.inbound.unparsed import MAX_REASON, unparsed_events, unparsed_item
@@ -81,14 +80,11 @@ def apply_events(batch: list[tuple[Number, ParsedEvent]]) -> list[bool]:
     """
     if not batch:
         return []
-    orgs = [number.organization_id for number, _ in batch]
     try:
         with transaction.atomic():
-            tenancy.narrow_transaction(orgs)
             return apply_in_bulk(batch)
     except IntegrityError:
         with transaction.atomic():
-            tenancy.narrow_transaction(orgs)
             return [apply_event(number, item) for number, item in batch]
 
 

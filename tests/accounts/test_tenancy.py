@@ -4,15 +4,12 @@ rows from a connection working for one organization, even to a query that forget
 import pytest
 from django.apps import apps
 from django.db import DatabaseError, connection, transaction
-from django.test import Client
 
 from conversa.accounts import tenancy
 from conversa.accounts.models import OperationalEvent, OrgOwned
 from conversa.accounts.services import record
 from conversa.crm.models import Lead, Pipeline, Stage
-from conversa.engine import jobs, services
-from conversa.inbox.models import Conversation, Note, Tag
-from tests.conftest import post_webhook
+from conversa.inbox.models import Note, Tag
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="row-level security is PostgreSQL's"
@@ -136,33 +133,3 @@ def test_a_members_request_works_for_its_organization_only(org, other_org, how):
     assert on_conversations and set(on_conversations) == {org.org.pk}
     # …and the connection goes back to the pool working for no one.
     assert tenancy.narrowed_to() is None
-
-
-def test_a_numbers_webhook_and_its_sends_work_for_its_organization(org, other_org, settings):
-    """The webhook path and the worker narrow each transaction that is one organization's."""
-    narrowed: list[str] = []
-
-    def wrapper(execute, sql, params, many, context):
-        if "set_config" in sql and sql.rstrip().endswith("true)"):
-            narrowed.append(params[1])
-        return execute(sql, params, many, context)
-
-    upsert = {
-        "event": "messages.upsert",
-        "data": {
-            "key": {"remoteJid": "5511900000009@s.whatsapp.net", "fromMe": False, "id": "T1"},
-            "pushName": "Cliente",
-            "message": {"conversation": "oi"},
-            "messageTimestamp": 1766816680,
-        },
-    }
-    with connection.execute_wrapper(wrapper):
-        assert post_webhook(Client(), org.number, upsert).status_code == 200
-    assert narrowed == [str(org.org.pk)]
-    conversation = Conversation.objects.get(organization=org.org)
-    narrowed.clear()
-    with connection.execute_wrapper(wrapper):
-        org.client().post(f"/inbox/c/{conversation.pk}/reply", {"body": "Olá!"})
-        settings.SANDBOX_IN_PROCESS = True
-        assert services.execute_jobs(jobs.claim_batch("w1", 10), "w1")
-    assert narrowed and set(narrowed) == {str(org.org.pk)}
