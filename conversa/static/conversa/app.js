@@ -25,6 +25,8 @@
       if (el) htmx.trigger(el, "refresh");
     }, 150);
   }
+  // Shared with presence.js, whose live events redraw elements the same way.
+  window.conversaRefresh = refresh;
   function currentConversation() {
     var workspace = document.getElementById("workspace");
     if (workspace) return workspace.getAttribute("data-conversation") || "";

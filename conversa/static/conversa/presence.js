@@ -40,16 +40,8 @@
   });
   document.addEventListener("htmx:wsClose", function () { socket = null; });
 
-  // --- Live refreshes, at most one per element every 200 ms. ---
-  var pending = {};
-  function refresh(id) {
-    if (pending[id]) return;
-    pending[id] = setTimeout(function () {
-      delete pending[id];
-      var el = document.getElementById(id);
-      if (el) htmx.trigger(el, "refresh");
-    }, 200);
-  }
+  // --- Live refreshes: app.js's, at most one per element every 150 ms. ---
+  function refresh(id) { window.conversaRefresh(id); }
 
   // --- The unread count in the title: "(3) Inbox · Conversa". ---
   var unreadTimer = null;
