@@ -83,7 +83,10 @@ def test_a_phone_in_portuguese_reaches_everything_and_send_stays_clear(conversa_
     labels = bar.locator(".nav-label")
     expect(labels).to_have_count(5)  # four places and "More"
     for index in range(5):
-        assert lines(labels.nth(index)) <= 2.05, labels.nth(index).inner_text()
+        label = labels.nth(index)
+        assert lines(label) <= 2.05, label.inner_text()
+        # …and whole: two lines because it fits in two, not because the rest was clipped.
+        assert label.evaluate("el => el.scrollHeight - el.clientHeight") <= 1, label.inner_text()
     assert bar.evaluate("el => el.scrollWidth - el.clientWidth") <= 0
     # The list's heading on one line, inside its pane.
     heading = page.locator(".list-head h1")
@@ -152,6 +155,14 @@ def test_ticks_loading_offline_and_the_navigation_on_a_desk(conversa_server, bro
     icon = page.locator('link[rel="icon"]').get_attribute("href")
     answer = page.request.get(f"{server['url']}{icon}")
     assert answer.status == 200 and answer.headers["content-type"] == "image/svg+xml"
+
+    # The contact panel's lead: its title, then its stage's dot, name and pipeline on one line.
+    page.locator(".conversation", has_text="João Pereira").click()
+    stage = page.locator("#contact-panel .contact-lead-stage").first
+    expect(stage).to_contain_text("Qualificado · Vendas")
+    assert lines(stage) <= 1.05
+    dot, name = box(stage.locator(".stage-dot")), box(stage.locator("strong"))
+    assert name["y"] <= dot["y"] + dot["height"] / 2 <= name["y"] + name["height"]
 
     # A reply the customer read, and one only delivered: two ticks each, read in blue.
     customer = simulator_page(browser, server, viewport={"width": 420, "height": 800})
