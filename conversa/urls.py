@@ -104,8 +104,6 @@ urlpatterns = [
         name="intent-action",
     ),
     path("", include("conversa.crm.urls")),
-    path("campaigns/", accounts.upcoming, {"section": "campaigns"}, name="campaigns"),
-    path("insights/", accounts.upcoming, {"section": "insights"}, name="insights"),
     path("settings/", accounts.settings_home, name="settings"),
     path("settings/profile/", team.profile, name="settings-profile"),
     path("settings/members/", team.members_page, name="settings-members"),

@@ -1,12 +1,10 @@
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.translation import get_language
-from django.utils.translation import gettext_lazy as _
 
 from conversa.accounts import members, mfa, organizations, tenancy
 from conversa.accounts.forms import (
@@ -151,23 +149,6 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
-
-
-# The sections later issues build; until then each says so plainly.
-UPCOMING = {
-    "pipeline": (_("Pipeline"), _("Leads, stages and follow-up automations arrive here soon.")),
-    "campaigns": (
-        _("Campaigns"),
-        _("Consented outreach with quotas and quiet hours arrives here soon."),
-    ),
-    "insights": (_("Insights"), _("Response times, delivery rates and exports arrive here soon.")),
-}
-
-
-@login_required
-def upcoming(request, section: str):
-    title, text = UPCOMING[section]
-    return render(request, "upcoming.html", {"title": title, "text": text, "section": section})
 
 
 @operator_view

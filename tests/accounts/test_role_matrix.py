@@ -162,8 +162,6 @@ PAGES: dict[str, Rule] = {
     "automation-edit": get(MEMBER),
     "automation-active": post(SUPERVISOR),
     "automation-delete": post(SUPERVISOR),
-    "campaigns": get(MEMBER),
-    "insights": get(MEMBER),
     # The team: first run, invitations, password reset, members, profile
     "home": get(PUBLIC),
     "setup": skip("the first run, on an install with no organization: tests/accounts"),

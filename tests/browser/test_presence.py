@@ -137,6 +137,8 @@ def test_menu_team_view_and_notifications_page_on_a_phone_and_a_wide_screen(
         admin = operator(
             browser, server, "admin@demo.local", width=width, height=height, scheme=scheme
         )
+        if width < 760:  # on a phone the availability is in the bottom bar's "More" menu
+            admin.get_by_role("button", name="More", exact=True).click()
         admin.locator("#availability summary").click()
         expect(admin.locator("#availability .menu-body")).to_be_visible()
         no_horizontal_overflow(admin)

@@ -237,6 +237,26 @@ def test_contact_panel_shows_consent_and_past_conversations(org):
     assert "Opted out" in html and f"/inbox/c/{conversation.pk}/" in html
 
 
+def test_contact_panel_promises_no_campaign_without_a_recorded_consent(org):
+    conversation = org.conversation()
+    html = org.client().get(f"/inbox/c/{conversation.pk}/contact").content.decode()
+    # Not opted out is not consent: only recorded marketing consent lets a campaign through.
+    assert "Not opted out" in html
+    assert "No marketing consent recorded" in html
+    assert "Campaigns will not reach this contact." in html
+    assert "consented campaigns may reach" not in html
+
+
+def test_contact_panel_without_tags_sends_supervisors_to_the_tags_page(org):
+    conversation = org.conversation()
+    url = f"/inbox/c/{conversation.pk}/contact"
+    supervisor = org.client().get(url).content.decode()
+    assert 'href="/inbox/settings/tags"' in supervisor and "/api/tags" not in supervisor
+    agent = org.client(org.member()).get(url).content.decode()
+    assert "A supervisor can create them." in agent
+    assert "/inbox/settings/tags" not in agent and "/api/tags" not in agent
+
+
 def test_a_note_is_kept_for_the_team_and_shown_apart(org):
     conversation = org.conversation()
     response = org.client().post(

@@ -92,3 +92,44 @@
     addFiles(e.dataTransfer.files);
   });
 })();
+
+// A reply that never reached the server (offline, a dropped connection) or that the server
+// failed on: the words under the composer, the typed text left where it is to send again.
+(function () {
+  "use strict";
+
+  function composerForm(e) {
+    var elt = e.detail.elt;
+    return elt && elt.closest ? elt.closest("#composer form.composer") : null;
+  }
+
+  function show(form, key) {
+    var composer = document.getElementById("composer");
+    var box = form.querySelector(".send-error");
+    if (!box) {
+      box = document.createElement("p");
+      box.className = "field-error send-error";
+      box.setAttribute("role", "alert");
+      form.appendChild(box);
+    }
+    box.textContent = composer.getAttribute(key);
+  }
+
+  document.addEventListener("htmx:sendError", function (e) {
+    var form = composerForm(e);
+    if (form) show(form, "data-offline-error");
+  });
+  document.addEventListener("htmx:timeout", function (e) {
+    var form = composerForm(e);
+    if (form) show(form, "data-offline-error");
+  });
+  document.addEventListener("htmx:responseError", function (e) {
+    var form = composerForm(e);
+    if (form && e.detail.xhr && e.detail.xhr.status >= 500) show(form, "data-server-error");
+  });
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var form = composerForm(e);
+    var box = form && form.querySelector(".send-error");
+    if (box) box.remove();
+  });
+})();
