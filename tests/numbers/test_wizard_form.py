@@ -1,7 +1,11 @@
-"""Step 1 of "Add number" checks and keeps only the chosen provider's fields, and says one thing
-per field (issue 17, point 1)."""
+"""Step 1 of "Add number" checks and keeps only the chosen provider's fields and says one thing
+per field; "Reconnect" pairs again; the card says how sending goes (issue 17, points 1 and 9)."""
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from conversa.numbers.forms import NumberForm
 from conversa.numbers.models import Number
@@ -68,3 +72,25 @@ def test_the_page_shows_the_refusal_above_the_form_and_one_error_per_field(live)
     assert answer.status_code == 302
     number = Number.objects.get(organization=live.org, name="Caixa")
     assert (number.provider, number.base_url, number.api_key) == ("sandbox", "", "")
+
+
+def test_reconnect_asks_for_a_new_qr_outside_the_wizard(org):
+    number = org.number
+    Number.objects.filter(pk=number.pk).update(
+        status=Number.Status.DISCONNECTED, qr_code="sandbox:stale:code"
+    )
+    page = org.client().get(f"/numbers/{number.pk}/pairing").content.decode()
+    assert f"Reconnect {number.name}" in page and 'class="steps"' not in page
+    # The last QR is stale: no image, the page asks the provider for a new one.
+    assert 'class="qr"' not in page and f"/numbers/{number.pk}/actions/connect" in page
+
+
+def test_the_card_says_how_sending_goes(org):
+    client = org.client()
+    assert "Sending normally" in client.get("/numbers/").content.decode()
+    until = timezone.now() + timedelta(minutes=5)
+    Number.objects.filter(pk=org.number.pk).update(breaker_open_until=until)
+    page = client.get("/numbers/").content.decode()
+    local = timezone.localtime(until, ZoneInfo(org.org.time_zone)).strftime("%H:%M")
+    assert f"Paused after errors — retrying at {local}" in page
+    assert "Circuit breaker" not in page and "Closed" not in page
