@@ -62,13 +62,13 @@ def answer(request, status: int, *, reason: str = "", layout: bool = True) -> Ht
         return HttpResponse(
             reason or title, status=status, content_type="text/plain; charset=utf-8"
         )
-    member = getattr(request, "member", None) if layout else None
+    member = getattr(request, "member", None)
     context = {
         "status": status,
         "title": title,
         "sentence": sentence,
         "reason": reason,
-        "layout": "base.html" if member else "errors/plain.html",
+        "layout": "base.html" if member and layout else "errors/plain.html",
         "signed_in": member is not None,
         "granters": granters(member) if status == 403 else [],
     }

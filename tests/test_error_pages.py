@@ -3,7 +3,7 @@ plain and branded for a visitor, always with a way back; JSON under /api/, text 
 (issue 17, point 7)."""
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.test import Client, override_settings
 from django.urls import path
 
@@ -58,12 +58,22 @@ def broken(request):
     raise RuntimeError("boom")
 
 
+def unreadable(request):
+    raise BadRequest("the form's fields clash")
+
+
 def refused(request):
     raise PermissionDenied("Only the owner may do this.")
 
 
 # The app's routes, and two that fail on purpose.
-urlpatterns = [path("broken", broken), path("refused", refused), *urls.urlpatterns]
+urlpatterns = [
+    path("broken", broken),
+    path("refused", refused),
+    path("unreadable", unreadable),
+    *urls.urlpatterns,
+]
+handler400 = error_pages.bad_request
 handler403 = error_pages.permission_denied
 handler500 = error_pages.server_error
 
@@ -86,3 +96,13 @@ def test_the_500_page_is_plain_and_translated(org):
     assert answer.status_code == 500
     page = answer.content.decode()
     assert "Algo deu errado do nosso lado" in page and 'class="sidebar"' not in page
+    assert "Ir para a caixa de entrada" in page  # signed in: back to work, not to sign in
+
+
+@pytest.mark.urls(__name__)
+def test_the_400_page_leads_a_visitor_to_sign_in(db):
+    answer = Client().get("/unreadable")
+    assert answer.status_code == 400
+    page = answer.content.decode()
+    assert "This request could not be read" in page and 'href="/login/"' in page
+    assert "clash" not in page
