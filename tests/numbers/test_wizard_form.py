@@ -94,3 +94,12 @@ def test_the_card_says_how_sending_goes(org):
     local = timezone.localtime(until, ZoneInfo(org.org.time_zone)).strftime("%H:%M")
     assert f"Paused after errors — retrying at {local}" in page
     assert "Circuit breaker" not in page and "Closed" not in page
+
+
+def test_the_cloud_pairing_card_has_no_inline_handler(org):
+    number = Number.objects.create(
+        organization=org.org, name="Meta", provider=Number.Provider.CLOUD, provider_name="123456"
+    )
+    page = org.client().get(f"/numbers/{number.pk}/pairing").content.decode()
+    # The Content-Security-Policy blocks on* attributes: setup.js selects the values instead.
+    assert "onfocus" not in page and page.count("data-select-all") == 2

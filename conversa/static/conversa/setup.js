@@ -28,3 +28,9 @@
   const invalid = wizard.querySelector("[aria-invalid=true]");
   if (invalid) invalid.focus();
 })();
+
+// The pairing page's values to copy into Meta (callback URL, verify token) select themselves
+// when focused; delegated, as htmx redraws the pairing card.
+document.addEventListener("focusin", function (e) {
+  if (e.target.matches && e.target.matches("input[data-select-all]")) e.target.select();
+});
