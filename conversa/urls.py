@@ -155,3 +155,9 @@ urlpatterns = [
 
 if settings.SANDBOX_ENABLED:
     urlpatterns.append(path("sandbox/", include("conversa.sandbox.urls")))
+
+# The error pages (conversa/error_pages.py): translated, with a way back, JSON under /api/.
+handler400 = "conversa.error_pages.bad_request"
+handler403 = "conversa.error_pages.permission_denied"
+handler404 = "conversa.error_pages.page_not_found"
+handler500 = "conversa.error_pages.server_error"

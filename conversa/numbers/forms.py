@@ -12,6 +12,9 @@ REQUIRED = {
     Number.Provider.EVOLUTION: ["base_url", "api_key"],
     Number.Provider.CLOUD: ["phone_number_id", "access_token", "app_secret"],
 }
+# Every field each provider has, required or not: the others' are hidden on the page.
+OWN_FIELDS = {**REQUIRED, Number.Provider.CLOUD: [*REQUIRED[Number.Provider.CLOUD], "verify_token"]}
+PROVIDER_FIELDS = {name for names in OWN_FIELDS.values() for name in names}
 
 
 class NumberForm(forms.Form):
@@ -23,7 +26,12 @@ class NumberForm(forms.Form):
         initial=Number.Provider.SANDBOX,
     )
     base_url = forms.URLField(
-        label=_("Evolution server URL"), required=False, assume_scheme="https"
+        label=_("Evolution server URL"),
+        required=False,
+        assume_scheme="https",
+        error_messages={
+            "invalid": _("Type the server's full address, like https://evolution.example.com.")
+        },
     )
     api_key = forms.CharField(label=_("Evolution API key"), required=False, max_length=200)
     phone_number_id = forms.RegexField(
@@ -43,6 +51,16 @@ class NumberForm(forms.Form):
         ),
     )
 
+    def __init__(self, data=None, **kwargs):
+        """The fields of a provider that is not chosen are hidden on the page: what they still
+        hold (typed before switching provider) is dropped here, neither checked nor saved."""
+        if data is not None:
+            data = data.copy()
+            own = OWN_FIELDS.get(data.get("provider"), [])
+            for name in PROVIDER_FIELDS.difference(own):
+                data.pop(name, None)
+        super().__init__(data, **kwargs)
+
     def clean_name(self):
         return self.cleaned_data["name"].strip()
 
@@ -51,7 +69,7 @@ class NumberForm(forms.Form):
         server on a private or reserved address. The call checks again, and connects to the
         address it checked."""
         url = (self.cleaned_data.get("base_url") or "").strip()
-        if url and self.data.get("provider") == Number.Provider.EVOLUTION:
+        if url:
             if not url.lower().startswith(("http://", "https://")):
                 raise forms.ValidationError(_("The address starts with https:// or http://."))
             try:

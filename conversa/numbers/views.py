@@ -100,7 +100,9 @@ def add_number(request):
 
 def pairing_context(number: Number, error: str = "") -> dict:
     qr = ""
-    if number.qr_code and number.status != Number.Status.CONNECTED:
+    # Only a number waiting for its scan shows its QR: a disconnected one's last QR is stale,
+    # so the page asks the provider for a new one instead.
+    if number.qr_code and number.status == Number.Status.CONNECTING:
         qr = segno.make(number.qr_code, error="m").svg_data_uri(scale=5, border=2)
     return {
         "number": number,
@@ -119,7 +121,9 @@ def connect_page(request, number_id: int):
     number = managed(request, number_id)
     if not request.htmx:
         webhooks.sync_registered_webhook(number)
-    context = {**pairing_context(number), "step": 2}
+    # A number that was connected before (its card's "Reconnect") is paired again, outside
+    # the "Add number" steps.
+    context = {**pairing_context(number), "step": 2, "reconnect": bool(number.phone_number)}
     if request.htmx:
         return render(request, "numbers/_pairing.html", context)
     return render(request, "numbers/connect.html", context)
