@@ -38,6 +38,12 @@ def timeline(intent: MessageIntent) -> list[dict]:
         object_type="messageintent", object_id=intent.pk
     )
     return [
-        {"at": e.created_at, "verb": e.verb, "actor": e.actor_label, "data": e.data}
+        {
+            "at": e.created_at,
+            "verb": e.verb,
+            "actor": e.actor_label,
+            "by_person": e.actor_id is not None,
+            "data": e.data,
+        }
         for e in events.order_by("created_at", "id")
     ]
