@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from conversa.accounts.audit import verb_text
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.engine.queries import timeline
+from conversa.numbers.models import Number
 
 J = ExecutionJob.Status
 Origin = MessageIntent.Origin
@@ -255,3 +256,27 @@ def event_words(intent: MessageIntent, item: dict, now: datetime | None = None) 
     if verb == "job.resend":
         return _("Sent again at the request of %(name)s") % {"name": item["actor"]}
     return verb_text(verb)
+
+
+def numbers_holding(org, number=None) -> str:
+    """Why nothing can leave now, whatever the message, when the numbers are the cause:
+    sending paused for the organization, every number (or the one asked for) paused, or
+    none connected; "" when some number may send. Words to follow "Waiting: "."""
+    if org.sending_paused:
+        return _("sending is paused for the whole organization")
+    candidates = (
+        [number]
+        if number is not None
+        else list(Number.objects.for_org(org).exclude(status=Number.Status.REMOVED))
+    )
+    if not candidates:
+        return _("the organization has no WhatsApp number")
+    if all(n.paused for n in candidates):
+        if number is not None:
+            return _("the number %(name)s is paused") % {"name": number.name}
+        return _("all numbers are paused")
+    if not any(n.status == Number.Status.CONNECTED and not n.paused for n in candidates):
+        if number is not None:
+            return _("the number %(name)s is not connected") % {"name": number.name}
+        return _("no number is connected")
+    return ""
