@@ -10,7 +10,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy
 
 from conversa.accounts.audit import verb_text
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
@@ -31,12 +31,12 @@ ORIGINS = {
 
 # The states a person filters on (MessageIntent.Status), in their words.
 STATES = {
-    MessageIntent.Status.QUEUED: pgettext_lazy("outgoing message", "Sending"),
-    MessageIntent.Status.SCHEDULED: pgettext_lazy("outgoing message", "Scheduled"),
-    MessageIntent.Status.DEFERRED: pgettext_lazy("outgoing message", "Waiting"),
-    MessageIntent.Status.BLOCKED: pgettext_lazy("outgoing message", "Refused"),
-    MessageIntent.Status.SENT: pgettext_lazy("outgoing message", "Sent"),
-    MessageIntent.Status.FAILED: pgettext_lazy("outgoing message", "Not sent"),
+    MessageIntent.Status.QUEUED: gettext_lazy("Being sent"),
+    MessageIntent.Status.SCHEDULED: gettext_lazy("Scheduled"),
+    MessageIntent.Status.DEFERRED: gettext_lazy("Waiting"),
+    MessageIntent.Status.BLOCKED: gettext_lazy("Refused"),
+    MessageIntent.Status.SENT: gettext_lazy("Sent"),
+    MessageIntent.Status.FAILED: gettext_lazy("Not sent"),
 }
 
 
