@@ -23,8 +23,7 @@ DECISIONS = Prefetch("decisions", queryset=GateDecision.objects.select_related("
 def described(intent: MessageIntent) -> MessageIntent:
     """The intent with what the pages show of it, in words (engine/wording.py)."""
     intent.state_text, intent.tone = wording.state(intent)
-    intent.by_text = wording.by_whom(intent)
-    intent.origin_text = wording.ORIGINS.get(intent.origin, intent.get_origin_display())
+    intent.origin_text, intent.origin_who = wording.source(intent)
     intent.sending_number = wording.sending_number(intent)
     intent.moment = wording.moment(intent)
     intent.moment_text = wording.when(intent.moment)

@@ -87,6 +87,19 @@ def by_whom(intent: MessageIntent) -> str:
     return _("by %(name)s") % {"name": author} if author else _("by a person no longer here")
 
 
+def source(intent: MessageIntent) -> tuple[str, str]:
+    """Where the message came from and who, for a column: ("Automation", "“Welcome”"),
+    ("Agent reply", "Ana"), ("Another system (API)", "Ana"); the second part may be ""."""
+    kind = str(ORIGINS.get(intent.origin, intent.get_origin_display()))
+    if intent.origin == Origin.AUTOMATION:
+        follow_up = getattr(intent, "follow_up", None)
+        automation = follow_up.automation if follow_up else None
+        return kind, f"“{automation.name}”" if automation else ""
+    if intent.origin in (Origin.CHAT_MANUAL, Origin.API) and intent.created_by:
+        return kind, intent.created_by.display_name
+    return kind, ""
+
+
 def verdict_words(decision: GateDecision, now: datetime | None = None) -> str:
     """ "Allowed: all checks passed", "Waiting until Tue 08:00: quiet hours…", "Refused: …"."""
     reason = reason_words(decision.reason)
@@ -187,6 +200,7 @@ class Entry:
     text: str
     tone: str = ""
     raw: dict = field(default_factory=dict)
+    at_text: str = ""
 
 
 def story(intent: MessageIntent, now: datetime | None = None) -> list[Entry]:
@@ -220,6 +234,8 @@ def story(intent: MessageIntent, now: datetime | None = None) -> list[Entry]:
     if message and message.read_at:
         entries.append(Entry(message.read_at, _("Read by the contact"), "ok", {"kind": "read"}))
     entries.sort(key=lambda entry: entry.at)
+    for entry in entries:
+        entry.at_text = when(entry.at, now)
     return entries
 
 

@@ -55,7 +55,9 @@ def test_the_sending_rules_verdicts_read_as_sentences(sao_paulo):
         "Refused: the contact opted out of automated and campaign messages"
     )
     with translation.override("pt-br"):
-        assert wording.verdict_words(allow, NOW) == "Permitida: todas as verificações foram aprovadas"
+        assert (
+            wording.verdict_words(allow, NOW) == "Permitida: todas as verificações foram aprovadas"
+        )
         assert wording.verdict_words(block, NOW).startswith("Recusada: ")
 
 
@@ -69,6 +71,7 @@ def test_a_scheduled_follow_up_says_when_it_goes_and_by_which_automation(org):
     text, tone = wording.state(intent)
     assert text == f"Scheduled for {wording.when(second.due_at)}" and tone == "wait"
     assert wording.by_whom(intent) == "by the automation “Proposta follow-up”"
+    assert wording.source(intent) == ("Automation", "“Proposta follow-up”")
     assert wording.moment(intent) == second.due_at  # when it goes, not when it was made
     story = [entry.text for entry in wording.story(intent)]
     assert story[0].startswith("Scheduled for ") and "by the automation" in story[0]
@@ -86,6 +89,7 @@ def test_a_sent_message_says_when_it_was_sent_and_delivered(org, settings):
     text, tone = wording.state(intent)
     assert text.startswith("Sent ") and " · delivered " in text and tone == "ok"
     assert wording.by_whom(intent) == f"by {org.owner.display_name}"
+    assert wording.source(intent) == ("Agent reply", org.owner.display_name)
     assert wording.sending_number(intent) == org.number
     kinds = [entry.raw["kind"] for entry in wording.story(intent)]
     assert kinds[0] == "intent.created" and "job.sent" in kinds  # kept for the admins
