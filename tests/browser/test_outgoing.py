@@ -117,3 +117,8 @@ def test_the_outgoing_page_in_portuguese_fits_phones_and_wide_screens(
     assert not RAW.search(page.locator("main").inner_text())
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     page.screenshot(path=str(ARTIFACTS / f"outgoing-pt-{width}-{scheme}.png"), full_page=True)
+    # Deal values in reais, as Brazilians write them.
+    page.goto(f"{server['url']}/pipeline/")
+    value = page.locator(".lead-card", has_text="Plano anual").locator(".lead-value")
+    expect(value).to_have_text(re.compile(r"^R\$\s990$"))
+    expect(page.locator(".column-total").first).to_have_text(re.compile(r"R\$\s[\d.]+(,\d\d)?$"))

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.utils import translation
 
+from conversa.accounts.models import Member
 from conversa.crm import followups, wording
 from conversa.money import money
 from conversa.numbers.models import Number
@@ -116,3 +117,15 @@ def test_values_show_the_currency_formatted_for_the_language(org):
     p = pipeline(org)
     lead(org, p)
     assert "R$1,500" in org.client().get("/pipeline/").content.decode()
+
+
+def test_an_admin_sets_the_currency_and_the_board_shows_it(org):
+    admin = org.member(Member.Role.ADMIN)
+    client = org.client(admin)
+    answer = client.patch("/api/organization", {"currency": "XYZ"}, content_type="application/json")
+    assert answer.status_code == 422
+    answer = client.patch("/api/organization", {"currency": "USD"}, content_type="application/json")
+    assert answer.status_code == 200 and answer.json()["currency"] == "USD"
+    p = pipeline(org)
+    lead(org, p)
+    assert "$1,500" in client.get("/pipeline/").content.decode()
