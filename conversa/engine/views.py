@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.engine import services, wording
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
-from conversa.engine.queries import filter_intents
+from conversa.engine.queries import api_tokens_of, filter_intents
 from conversa.errors import InvalidTransition
 from conversa.web import operator_view
 
@@ -20,10 +20,11 @@ def choice(value: str, choices) -> str | None:
 DECISIONS = Prefetch("decisions", queryset=GateDecision.objects.select_related("number"))
 
 
-def described(intent: MessageIntent) -> MessageIntent:
-    """The intent with what the pages show of it, in words (engine/wording.py)."""
+def described(intent: MessageIntent, token: str = "") -> MessageIntent:
+    """The intent with what the pages show of it, in words (engine/wording.py); `token`: the
+    API token it came with, by name."""
     intent.state_text, intent.tone = wording.state(intent)
-    intent.origin_text, intent.origin_who = wording.source(intent)
+    intent.origin_text, intent.origin_who = wording.source(intent, token)
     intent.sending_number = wording.sending_number(intent)
     intent.moment = wording.moment(intent)
     intent.moment_text = wording.when(intent.moment)
@@ -55,8 +56,9 @@ def intents(request):
         )
         .prefetch_related(DECISIONS)[:200]
     )
+    tokens = api_tokens_of(request.org, rows)
     for intent in rows:
-        described(intent)
+        described(intent, tokens.get(intent.pk, ""))
     context = {
         "intents": rows,
         "filters": filters,
@@ -81,7 +83,7 @@ def intent_page(request, intent_id: int):
     if intent is None:
         raise Http404("No such message")
     context = {
-        "intent": described(intent),
+        "intent": described(intent, api_tokens_of(request.org, [intent]).get(intent.pk, "")),
         "job": getattr(intent, "job", None),
         "story": wording.story(intent),
     }

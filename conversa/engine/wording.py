@@ -67,8 +67,9 @@ def reason_words(reason: str) -> str:
     return lower_first(_(reason)) if reason else ""
 
 
-def by_whom(intent: MessageIntent) -> str:
-    """Who asked for the message: "by Ana", "by the automation “Welcome”"."""
+def by_whom(intent: MessageIntent, token: str = "") -> str:
+    """Who asked for the message: "by Ana", "by the automation “Welcome”", "by the API token
+    “CRM sync”" (`token`: the name of the API token it came with)."""
     author = intent.created_by.display_name if intent.created_by else ""
     if intent.origin == Origin.AUTOMATION:
         follow_up = getattr(intent, "follow_up", None)
@@ -81,20 +82,25 @@ def by_whom(intent: MessageIntent) -> str:
     if intent.origin == Origin.CAMPAIGN:
         return _("by a campaign")
     if intent.origin == Origin.API:
+        if token:
+            return _("by the API token “%(name)s”") % {"name": token}
         if author:
             return _("by %(name)s, through the API") % {"name": author}
         return _("through the API")
     return _("by %(name)s") % {"name": author} if author else _("by a person no longer here")
 
 
-def source(intent: MessageIntent) -> tuple[str, str]:
+def source(intent: MessageIntent, token: str = "") -> tuple[str, str]:
     """Where the message came from and who, for a column: ("Automation", "“Welcome”"),
-    ("Agent reply", "Ana"), ("Another system (API)", "Ana"); the second part may be ""."""
+    ("Agent reply", "Ana"), ("Another system (API)", "“CRM sync”"), the API `token`'s name
+    when it came with one; the second part may be ""."""
     kind = str(ORIGINS.get(intent.origin, intent.get_origin_display()))
     if intent.origin == Origin.AUTOMATION:
         follow_up = getattr(intent, "follow_up", None)
         automation = follow_up.automation if follow_up else None
         return kind, f"“{automation.name}”" if automation else ""
+    if intent.origin == Origin.API and token:
+        return kind, f"“{token}”"
     if intent.origin in (Origin.CHAT_MANUAL, Origin.API) and intent.created_by:
         return kind, intent.created_by.display_name
     return kind, ""
@@ -248,9 +254,9 @@ def event_words(intent: MessageIntent, item: dict, now: datetime | None = None) 
         if scheduled:
             return _("Scheduled for %(when)s %(by)s") % {
                 "when": when(intent.not_before, now),
-                "by": by_whom(intent),
+                "by": by_whom(intent, data.get("api_token", "")),
             }
-        return _("Created %(by)s") % {"by": by_whom(intent)}
+        return _("Created %(by)s") % {"by": by_whom(intent, data.get("api_token", ""))}
     if verb == "job.sent":
         return _("Sent to WhatsApp")
     if verb == "job.retry_wait":

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from django.utils import timezone, translation
 
+from conversa.accounts.services import create_api_token
 from conversa.crm import services as crm
 from conversa.crm.models import FollowUp
 from conversa.engine import services, wording
@@ -114,3 +115,18 @@ def test_a_failure_says_why_in_words():
     )
     assert wording.failure_words("marked failed by a person", None) == "Marked as not sent"
     assert wording.lower_first("API down") == "API down"
+
+
+def test_a_message_asked_for_with_an_api_token_names_the_token(client, org):
+    token = create_api_token(org.owner, "CRM sync")
+    answer = client.post(
+        "/api/intents",
+        {"phone": "5511988887777", "body": "Pedido confirmado"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    intent_id = answer.json()["id"]
+    listing = org.client().get("/intents/").content.decode()
+    assert "Another system (API)" in listing and "“CRM sync”" in listing
+    page = org.client().get(f"/intents/{intent_id}/").content.decode()
+    assert "Created by the API token “CRM sync”" in page
