@@ -228,6 +228,15 @@ def story(intent: MessageIntent, now: datetime | None = None) -> list[Entry]:
             "number": decision.number_id,
         }
         text = verdict_words(decision, now)
+        if (
+            decision.verdict == GateDecision.Verdict.ALLOW
+            and intent.not_before is not None
+            and decision.created_at < intent.not_before
+        ):
+            # Decided when it was scheduled: the rules are checked again when it is due.
+            text = _("Allowed for now: %(reason)s (checked again when it is due)") % {
+                "reason": reason_words(decision.reason)
+            }
         if decision.number is not None:
             text = _("%(verdict)s (number %(number)s)") % {
                 "verdict": text,

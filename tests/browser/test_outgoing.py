@@ -89,7 +89,9 @@ def test_a_move_says_what_it_scheduled_and_the_outgoing_page_tells_it_in_words(
     assert not RAW.search(agent.locator("main").inner_text())
     agent.screenshot(path=str(ARTIFACTS / "outgoing-list-agent.png"), full_page=True)
     scheduled.get_by_role("link").click()
-    expect(agent.locator(".outgoing-story")).to_contain_text("Allowed: all checks passed")
+    expect(agent.locator(".outgoing-story")).to_contain_text(
+        "Allowed for now: all checks passed (checked again when it is due)"
+    )
     expect(agent.locator(".outgoing-story")).to_contain_text(re.compile(r"Scheduled for "))
     expect(agent.locator(".raw-details")).to_have_count(0)
     assert not RAW.search(agent.locator("main").inner_text())

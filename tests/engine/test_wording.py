@@ -76,7 +76,7 @@ def test_a_scheduled_follow_up_says_when_it_goes_and_by_which_automation(org):
     assert wording.moment(intent) == second.due_at  # when it goes, not when it was made
     story = [entry.text for entry in wording.story(intent)]
     assert story[0].startswith("Scheduled for ") and "by the automation" in story[0]
-    assert any(text.startswith("Allowed: ") for text in story)
+    assert "Allowed for now: all checks passed (checked again when it is due)" in story[1]
     assert not any("." in text.split(" ")[0] for text in story)  # no "intent.created"
 
 

@@ -1,13 +1,14 @@
 """What the CRM shows on other apps' pages, without those apps importing it: the inbox's
 contact panel lists the contact's leads with `{% contact_leads contact %}`. And the CRM's
 own words for money and times: `{{ lead.value|money:org.currency }}`,
-`{{ lead.stage_entered_at|in_stage_for }}`, `{{ a.next_run|until }}`."""
+`{{ lead.stage_entered_at|in_stage_for }}`, `{{ a.next_run|until }}`, `{{ e.at|moment }}`."""
 
 from django import template
 
 from conversa import money as amounts
 from conversa.crm import wording
 from conversa.crm.models import Lead
+from conversa.engine.wording import when
 
 register = template.Library()
 
@@ -25,6 +26,12 @@ def in_stage_for(entered_at) -> str:
 @register.filter
 def until(moment) -> str:
     return wording.until(moment)
+
+
+@register.filter
+def moment(value) -> str:
+    """ "14:02" today, "Tue 14:02" this week, else the date: as Outgoing messages says it."""
+    return when(value)
 
 
 @register.inclusion_tag("crm/_contact_leads.html")
