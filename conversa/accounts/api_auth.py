@@ -14,7 +14,7 @@ from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
 from conversa import ratelimits
-from conversa.accounts import tenancy
+from conversa.accounts import audit, tenancy
 from conversa.accounts.models import ApiToken
 
 # Read-only methods: all a `read` token may use.
@@ -93,6 +93,7 @@ class OrgToken(HttpBearer):
         request.org = found.organization
         request.member = found.member
         request.api_token_used = found
+        audit.through_token(found.name)
         # Widened again by the organization middleware when the request ends.
         tenancy.narrow(found.organization_id)
         count_request(request, f"token:{found.pk}")

@@ -11,7 +11,7 @@ send it).
 
 import ipaddress
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from django.conf import settings
@@ -23,6 +23,16 @@ from django.utils.translation import gettext_lazy as _
 class Origin:
     ip_address: str | None
     user_agent: str
+    # The API token the request came with, by name (set once it is authenticated), so that
+    # what it asked for can say "by the API token “CRM sync”".
+    api_token: str = ""
+
+
+def through_token(name: str) -> None:
+    """Mark the current request as made with the API token `name`."""
+    current = origin.get()
+    if current is not None:
+        origin.set(replace(current, api_token=name))
 
 
 origin: ContextVar[Origin | None] = ContextVar("audit_origin", default=None)

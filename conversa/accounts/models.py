@@ -51,6 +51,8 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(unique=True)
     time_zone = TimeZoneField(max_length=64, default="America/Sao_Paulo")
+    # The currency of its deals (ISO 4217): the CRM shows leads' values in it.
+    currency = models.CharField(max_length=3, default="BRL")
     # The kill switch: while set, the Gate lets nothing leave for this organization.
     sending_paused = models.BooleanField(default=False)
     # Local times (in `time_zone`) when only an operator's own replies leave. The window may

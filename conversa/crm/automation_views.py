@@ -81,6 +81,7 @@ def automation_rows(request, filters: AutomationFilters) -> list:
     schedule = followups.schedules([automation.pk for automation in rows])
     for automation in rows:
         decorate(automation, schedule.get(automation.pk))
+    queries.explain_waits(request.org, rows)
     if filters.sort == "next":
         far = timezone.now() + timedelta(days=36500)
         rows.sort(key=lambda a: (a.next_run or far, a.name.lower()))

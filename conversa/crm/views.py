@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode, urlsplit
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum, Window
@@ -24,7 +25,7 @@ from django.views.decorators.http import require_POST
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.crm import services
+from conversa.crm import queries, services
 from conversa.crm.models import Lead, Pipeline, Stage
 from conversa.errors import NotFound, Refused
 from conversa.inbox import contacts
@@ -400,13 +401,15 @@ def edit_lead(request, lead_id: int):
     return render(request, "crm/lead.html", context, status=422)
 
 
-def board_response(request, lead: Lead, *, status: int = 200) -> HttpResponse:
+def board_response(request, lead: Lead, *, notice: str = "", status: int = 200) -> HttpResponse:
     """After a move from the board: every column's head (count and total) out of band, from
-    the database, so the page's optimistic arithmetic is replaced by the truth."""
+    the database, so the page's optimistic arithmetic is replaced by the truth; and what the
+    move scheduled, which the page shows in a toast."""
     page = urlsplit(request.htmx.current_url or "")
     filters = LeadFilters.from_params(QueryDict(page.query))
     columns = columns_for(request, lead.pipeline, filters)
-    return render(request, "crm/_moved.html", {"columns": columns, "oob": True}, status=status)
+    context = {"columns": columns, "oob": True, "notice": notice}
+    return render(request, "crm/_moved.html", context, status=status)
 
 
 @operator_view
@@ -420,12 +423,15 @@ def move(request, lead_id: int):
     try:
         if stage is None:
             raise NotFound(_("That stage no longer exists."))
-        services.move_lead(lead, stage, acting_member=request.member)
+        change = services.move_lead(lead, stage, acting_member=request.member)
     except Refused as exc:
         return refused(request, exc)
+    notice = queries.followup_notice(change)
     if not request.htmx:
+        if notice:
+            messages.info(request, notice)
         back = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
             back = reverse("lead", args=[lead.pk])
         return redirect(back)
-    return board_response(request, lead)
+    return board_response(request, lead, notice=notice)

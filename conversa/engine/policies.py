@@ -32,6 +32,7 @@ from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.errors import Forbidden, Refused
 from conversa.inbox import deadlines
 from conversa.inbox.models import Conversation, Queue
+from conversa.money import CURRENCIES
 from conversa.numbers.models import Number
 from conversa.realtime import events, publisher
 
@@ -56,6 +57,8 @@ class OrganizationPolicies:
     reopen_window_hours: int
     default_hourly_quota: int
     default_daily_quota: int
+    # The currency of the organization's deals (crm/wording.py's CURRENCIES).
+    currency: str
 
     @classmethod
     def of(cls, org: Organization) -> "OrganizationPolicies":
@@ -94,8 +97,11 @@ def check_policies(wanted: OrganizationPolicies) -> OrganizationPolicies:
             gettext("Allow at least one period, or allow sending at any time."),
             field="sending_hours",
         )
+    if wanted.currency not in CURRENCIES:
+        raise Refused(gettext("Choose a currency from the list."), field="currency")
     return OrganizationPolicies(
         name=name,
+        currency=wanted.currency,
         time_zone=wanted.time_zone,
         quiet_hours_start=start,
         quiet_hours_end=end,
@@ -157,7 +163,7 @@ def update_organization(
     record(org.pk, "organization.settings_changed", org, actor=acting_member, **changes)
     if "time_zone" in changes:
         deadlines.recompute(Conversation.objects.for_org(org))
-    if set(changes) - {"name", "reopen_window_hours"}:
+    if set(changes) - {"name", "reopen_window_hours", "currency"}:
         policies_changed(org.pk)
     return changes
 

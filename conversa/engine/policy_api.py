@@ -33,6 +33,8 @@ class OrganizationOut(Schema):
     reopen_window_hours: int
     default_hourly_quota: int
     default_daily_quota: int
+    # ISO 4217: the currency leads' values are shown in.
+    currency: str
     # The kill switch: while true, nothing is sent for the organization.
     sending_paused: bool
 
@@ -48,6 +50,7 @@ class OrganizationPatch(Schema):
     reopen_window_hours: int | None = Field(None, ge=0, le=MAX_REOPEN_WINDOW_HOURS)
     default_hourly_quota: int | None = Field(None, ge=0, le=MAX_HOURLY_QUOTA)
     default_daily_quota: int | None = Field(None, ge=0, le=MAX_DAILY_QUOTA)
+    currency: str | None = Field(None, min_length=3, max_length=3)
     sending_paused: bool | None = None
 
 

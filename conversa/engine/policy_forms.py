@@ -14,6 +14,7 @@ from conversa.accounts.models import (
     time_zones,
 )
 from conversa.engine import policies
+from conversa.money import CURRENCIES
 
 WHOLE = re.compile(r"^[0-9]{1,12}$")
 
@@ -62,6 +63,10 @@ def clock(label, required: bool = False):
 class OrganizationForm(forms.Form):
     name = forms.CharField(label=_("Organization name"), max_length=policies.MAX_NAME)
     time_zone = forms.ChoiceField(label=_("Time zone"))
+    # Not required: a form posted without it keeps the organization's currency.
+    currency = forms.ChoiceField(
+        label=_("Currency of deals"), choices=[(c, c) for c in CURRENCIES], required=False
+    )
     quiet_hours_start = clock(_("Quiet hours start"))
     quiet_hours_end = clock(_("Quiet hours end"))
     sending_mode = forms.ChoiceField(
@@ -132,6 +137,9 @@ class OrganizationForm(forms.Form):
             self.add_error("sending_mode", _("Allow at least one day, or allow any time."))
         data["sending_hours"] = hours
         return data
+
+    def clean_currency(self) -> str:
+        return self.cleaned_data.get("currency") or self.initial["currency"]
 
     def policies(self) -> policies.OrganizationPolicies:
         data = self.cleaned_data

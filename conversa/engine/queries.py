@@ -38,6 +38,27 @@ def timeline(intent: MessageIntent) -> list[dict]:
         object_type="messageintent", object_id=intent.pk
     )
     return [
-        {"at": e.created_at, "verb": e.verb, "actor": e.actor_label, "data": e.data}
+        {
+            "at": e.created_at,
+            "verb": e.verb,
+            "actor": e.actor_label,
+            "by_person": e.actor_id is not None,
+            "data": e.data,
+        }
         for e in events.order_by("created_at", "id")
     ]
+
+
+def api_tokens_of(org, intents: list[MessageIntent]) -> dict[int, str]:
+    """Intent id → the name of the API token it was asked for with, for those of `intents`
+    that came through the API with one (read from their "intent.created" entries)."""
+    through_api = [i for i in intents if i.origin == MessageIntent.Origin.API]
+    if not through_api:
+        return {}
+    events = scoped(org, OperationalEvent).filter(
+        object_type="messageintent",
+        object_id__in=[i.pk for i in through_api],
+        verb="intent.created",
+        data__has_key="api_token",
+    )
+    return {e.object_id: e.data["api_token"] for e in events}

@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from conversa.accounts import audit
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event, record
 from conversa.bulk import insert_new, set_column
@@ -159,8 +160,14 @@ def create_intents(org: Organization, specs: list[IntentSpec]) -> list[tuple[Mes
 
 def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
     """Steps 2–4 of `create_intents` for the intents it just inserted."""
+    # Asked for through an API token: its name, for the message's story ("by the API token
+    # “CRM sync”").
+    source = audit.origin.get()
+    token = {"api_token": source.api_token} if source and source.api_token else {}
     OperationalEvent.objects.bulk_create(
-        event(org.id, "intent.created", intent, actor=intent.created_by, origin=intent.origin)
+        event(
+            org.id, "intent.created", intent, actor=intent.created_by, origin=intent.origin, **token
+        )
         for intent in intents
     )
     now = timezone.now()

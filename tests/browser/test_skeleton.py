@@ -50,7 +50,9 @@ def test_customer_message_arrives_live_and_the_reply_is_delivered(conversa_serve
 
     agent.goto(f"{server['url']}/intents/")
     expect(agent.locator("#intents")).to_contain_text("Abrimos sim")
-    expect(agent.locator("#intents .verdict-allow").first).to_be_visible()
+    # What became of it, in words: sent, and read by now.
+    sent = agent.locator("#intents tr", has_text="Abrimos sim").locator(".outgoing-state")
+    expect(sent).to_have_text(re.compile(r"^Sent \d{2}:\d{2} · read \d{2}:\d{2}$"))
 
 
 def test_inbox_fits_a_small_phone(conversa_server, browser):

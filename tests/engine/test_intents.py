@@ -122,14 +122,17 @@ def test_clean_stop_releases_unstarted_claims(org):
     assert intent.job.status == S.PENDING
 
 
-def test_intents_page_shows_the_gate_decision_and_job(org, other_org):
+def test_outgoing_messages_page_says_what_became_of_each_in_words(org, other_org):
     services.reply(org.conversation(), "Olá, mundo", acting_member=org.owner)
     services.reply(other_org.conversation(), "alheio", acting_member=other_org.owner)
     page = org.client().get("/intents/")
     assert page.status_code == 200
-    assert "Olá, mundo" in page.content.decode()
-    assert b"verdict-allow" in page.content
-    assert b"alheio" not in page.content
+    text = page.content.decode()
+    assert "Olá, mundo" in text
+    assert "Waiting its turn to be sent" in text
+    assert "Agent reply" in text and org.owner.display_name in text
+    assert org.number.name in text  # the sending number's column
+    assert "alheio" not in text
 
 
 def test_contact_who_opts_out_after_the_intent_gets_no_automation(org):

@@ -21,7 +21,7 @@
     item.appendChild(p);
     item.appendChild(close);
     holder.appendChild(item);
-    setTimeout(function () { item.remove(); }, kind === "error" ? 8000 : 4000);
+    setTimeout(function () { item.remove(); }, kind === "error" || kind === "notice" ? 8000 : 4000);
   }
   // The server's refusal in plain words, when it sent one (text/plain), else ours.
   function refusal(xhr, fallback) {
@@ -53,9 +53,17 @@
     if (label) total.appendChild(label);
     total.appendChild(document.createTextNode(formatValue(sum)));
   }
+  // As the server writes it (conversa/money.py): the organization's currency, cents only
+  // when there are some.
   function formatValue(amount) {
     var lang = document.documentElement.lang || "en";
-    return new Intl.NumberFormat(lang, { maximumFractionDigits: 2 }).format(amount);
+    var board = document.getElementById("board");
+    var currency = (board && board.getAttribute("data-currency")) || "BRL";
+    var cents = Math.round(amount * 100) % 100 !== 0;
+    return new Intl.NumberFormat(lang, {
+      style: "currency", currency: currency, currencyDisplay: "symbol",
+      minimumFractionDigits: cents ? 2 : 0, maximumFractionDigits: cents ? 2 : 0,
+    }).format(amount);
   }
   // The card's "Move to…" menu marks the stage it is in.
   function markCurrent(card, stageId) {
@@ -94,6 +102,11 @@
       if (e.detail.successful) {
         card.classList.add("just-moved");
         setTimeout(function () { card.classList.remove("just-moved"); }, 700);
+        // What the move scheduled (follow-ups, or why none will go), from the server's answer.
+        var answer = document.createElement("template");
+        answer.innerHTML = e.detail.xhr.responseText;
+        var notice = answer.content.querySelector("[data-move-notice]");
+        if (notice) toast(notice.textContent, "notice");
         return;
       }
       // Refused or offline: back where it was, the counts as they were.
