@@ -1,0 +1,71 @@
+"""The words people see (docs/ui.md): the one relative-time phrase, sign-in's error in the
+words of its form, and the pt-BR catalogue free of our internal words."""
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.template import engines
+from django.test import Client
+from django.utils import timezone, translation
+
+from conversa.timetext import relative_time
+
+CATALOGUE = Path(__file__).resolve().parents[2] / "conversa/locale/pt_BR/LC_MESSAGES/django.po"
+NOW = timezone.now()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "english", "portuguese"),
+    [
+        (0, "just now", "agora há pouco"),
+        (59, "just now", "agora há pouco"),
+        (5 * 60 + 20, "5 minutes ago", "há 5 minutos"),
+        (26 * 3600, "1 day ago", "há 1 dia"),
+        (-30, "in under a minute", "em menos de um minuto"),
+        (-2 * 3600 - 60, "in 2 hours", "em 2 horas"),
+    ],
+)
+def test_a_time_is_said_relative_to_now_never_as_zero_minutes(seconds, english, portuguese):
+    when = NOW - timedelta(seconds=seconds)
+    # Django joins number and unit with a no-break space: "5 minutes" never splits.
+    with translation.override("en"):
+        assert relative_time(when, NOW).replace("\xa0", " ") == english
+    with translation.override("pt-br"):
+        assert relative_time(when, NOW).replace("\xa0", " ") == portuguese
+
+
+def test_every_template_has_the_relative_filter_without_loading_it():
+    template = engines["django"].from_string("{{ a|relative }}|{{ b|relative|default:'—' }}")
+    with translation.override("en"):
+        assert template.render({"a": timezone.now(), "b": None}) == "just now|—"
+
+
+def test_a_wrong_password_speaks_of_the_email_field(org):
+    for language, words in [
+        ("en", "That email and password do not match."),
+        ("pt-br", "O e-mail e a senha não conferem."),
+    ]:
+        client = Client()
+        client.cookies["django_language"] = language
+        email = org.owner.user.username
+        page = client.post("/login/", {"username": email, "password": "wrong"}).content.decode()
+        assert words in page
+        # Django's own message: "Please enter a correct username and password."
+        assert "correct username" not in page and "nome de usuário" not in page
+
+
+def translations() -> list[str]:
+    """Every msgstr of the pt-BR catalogue, its continued lines joined."""
+    text = CATALOGUE.read_text()
+    return [
+        "".join(re.findall(r'"(.*)"', block))
+        for block in re.findall(r'^msgstr(?:\[\d\])? ((?:".*"\n?)+)', text, re.M)
+    ]
+
+
+@pytest.mark.parametrize("word", ["Gate", "Disjuntor", "instância", "Instância"])
+def test_the_portuguese_screens_do_not_use_our_internal_words(word):
+    found = [t for t in translations() if re.search(rf"\b{word}\b", t)]
+    assert not found, f"pt-BR says {word!r} (docs/ui.md, Words): {found}"
