@@ -69,3 +69,11 @@ def translations() -> list[str]:
 def test_the_portuguese_screens_do_not_use_our_internal_words(word):
     found = [t for t in translations() if re.search(rf"\b{word}\b", t)]
     assert not found, f"pt-BR says {word!r} (docs/ui.md, Words): {found}"
+
+
+def test_no_screen_calls_a_number_an_instance():
+    """Every string on screen has its msgid in the catalogue: none says "instance" (the
+    Evolution server's own term belongs only on its admin fields, explained)."""
+    msgids = re.findall(r'^msgid ((?:".*"\n?)+)', CATALOGUE.read_text(), re.M)
+    found = [m for m in msgids if re.search(r"(?<!Evolution )\binstances?\b", m, re.I)]
+    assert not found, found
