@@ -167,22 +167,16 @@ def a_reply_sent(server: dict, ids: dict) -> None:
         assert answer.status_code == 302, answer.text[:500]  # back to the conversation
 
 
-def launch(playwright, lang: str):
-    """Chromium in `lang`: its date and time fields follow the browser's language, not the
-    page's, so each language has its own browser."""
-    return playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, f"--lang={LANGUAGES[lang]}"]
-    )
+def shoot(browser, server: dict, pages: list[Page], out: Path, combos=None) -> list[dict]:
+    """Each page in each (width, theme, language): one PNG each into `out`, and index.html.
+    Returns the shots as {page, width, theme, lang, file}.
 
-
-def shoot(browser_for, server: dict, pages: list[Page], out: Path, combos=None) -> list[dict]:
-    """Each page in each (width, theme, language), with `browser_for(lang)`'s browser: one PNG
-    each into `out`, and index.html. Returns the shots as {page, width, theme, lang, file}."""
+    The language is the page's (Django's cookie, and the browser's locale); the date and time
+    fields' own format follows headless Chromium's, en-US here whatever the page says."""
     out.mkdir(parents=True, exist_ok=True)
     combos = combos or [(w, t, lang) for lang in LANGUAGES for w in WIDTHS for t in THEMES]
     shots = []
     for width, theme, lang in combos:
-        browser = browser_for(lang)
         for public in (False, True):
             chosen = [p for p in pages if p.public == public]
             if not chosen:
@@ -288,16 +282,11 @@ def run(folder: Path, out: Path, only: str | None, list_only: bool = False):
             for page in pages:
                 print(f"{page.name:<28} {page.path}", file=sys.stderr)
             return pages, []
-        browsers = {}
-
-        def browser_for(lang: str):
-            if lang not in browsers:
-                browsers[lang] = launch(playwright, lang)
-            return browsers[lang]
-
-        shots = shoot(browser_for, server, pages, out)
-        for browser in browsers.values():
-            browser.close()
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        shots = shoot(browser, server, pages, out)
+        browser.close()
     return pages, shots
 
 

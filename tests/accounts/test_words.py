@@ -1,6 +1,7 @@
 """The words people see (docs/ui.md): the one relative-time phrase, sign-in's error in the
 words of its form, and the pt-BR catalogue free of our internal words."""
 
+import ast
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -77,3 +78,41 @@ def test_no_screen_calls_a_number_an_instance():
     msgids = re.findall(r'^msgid ((?:".*"\n?)+)', CATALOGUE.read_text(), re.M)
     found = [m for m in msgids if re.search(r"(?<!Evolution )\binstances?\b", m, re.I)]
     assert not found, found
+
+
+def catalogue_msgids() -> set[str]:
+    text = CATALOGUE.read_text()
+    return {
+        "".join(ast.literal_eval(line) for line in re.findall(r'^(".*")$', block, re.M))
+        for block in re.findall(r'^msgid ((?:".*"\n)+)', text, re.M)
+    }
+
+
+def strings_on_screen():
+    """(file, string) for every literal a template translates ({% translate %}, and the
+    untrimmed {% blocktranslate %} blocks with their {{ variables }} as %(variables)s) and
+    every literal the Python code passes to gettext."""
+    package = CATALOGUE.parents[3]
+    for path in (package / "templates").rglob("*.html"):
+        text = path.read_text()
+        for m in re.finditer(r'{%\s*translate\s+("(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')', text):
+            yield path.name, m.group(1)[1:-1]
+        blocks = r"{%\s*blocktranslate(?![^%]*trimmed)[^%]*%}(.*?){%\s*(?:endblocktranslate|plural)"
+        for m in re.finditer(blocks, text, re.S):
+            yield path.name, re.sub(r"{{\s*(\w+)\s*}}", r"%(\1)s", m.group(1))
+    for path in package.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        calls = r'\b(?:_|gettext|gettext_lazy)\(\s*("(?:[^"\\]|\\.)*")\s*[,)%]'
+        for m in re.finditer(calls, path.read_text()):
+            yield path.name, ast.literal_eval(m.group(1))
+
+
+def test_every_string_on_screen_has_its_portuguese():
+    """The catalogue is written by hand (no makemessages): a string added without its entry
+    stays English on a pt-BR screen. The simulator's forms did."""
+    known = catalogue_msgids()
+    missing = sorted(
+        {f"{name}: {text!r}" for name, text in strings_on_screen() if text not in known}
+    )
+    assert not missing, "no pt-BR entry for:\n" + "\n".join(missing)

@@ -15,7 +15,7 @@ def test_the_pages_are_found_and_shot(conversa_server, browser, tmp_path):
 
     looks = [(375, "light", "en"), (1440, "dark", "pt-br")]
     chosen = [pages["login"], pages["manage-hours"]]
-    shots = screenshots.shoot(lambda lang: browser, conversa_server, chosen, tmp_path, looks)
+    shots = screenshots.shoot(browser, conversa_server, chosen, tmp_path, looks)
 
     files = sorted(s["file"] for s in shots)
     assert files == [
