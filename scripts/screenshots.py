@@ -34,6 +34,8 @@ LANGUAGES = {"en": "en-US", "pt-br": "pt-BR"}  # Django's code: the browser's lo
 # Pages people meet that the role table leaves to other tests (the simulator's own rules) or
 # that no route names (what a mistyped address shows).
 EXTRA = {"sandbox": "/sandbox/", "not-found": "/no-such-page/"}
+# Pages drawn by a script after they load, beyond htmx's requests: what shows they are drawn.
+DRAWN = {"openapi-view": ".swagger-ui .info"}
 
 # The demo's objects for each path parameter, printed by `conversa shell` in the server's
 # environment (this process's Django, in the test that runs this code, reads another database).
@@ -192,6 +194,8 @@ def shoot(browser, server: dict, pages: list[Page], out: Path, combos=None) -> l
             tab = context.new_page()
             for page in chosen:
                 tab.goto(server["url"] + page.path, wait_until="load")
+                if page.name in DRAWN:
+                    tab.wait_for_selector(DRAWN[page.name])
                 settled(tab)
                 name = f"{page.name}-{width}-{theme}-{lang}.png"
                 whole_height(tab, width)
