@@ -21,10 +21,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import django
+import httpx
+from playwright.sync_api import sync_playwright
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY))
 
-from tests.browser.server import CHROMIUM, CHROMIUM_ARGS  # noqa: E402 (after the path)
+from tests.browser.server import (  # noqa: E402 (after the path)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    running_conversa,
+)
 
 OUT = REPOSITORY / "var" / "screenshots"
 WIDTHS = {375: 812, 1440: 900}  # width: the viewport's height (a phone, a desk)
@@ -123,8 +131,6 @@ def whole_pages(server: dict, candidates: list[Page]) -> list[Page]:
     """The candidates that answer a whole HTML page themselves: not a fragment, JSON, or a
     redirect (an old address, an entry that sends on to a section: the table has the page it
     lands on)."""
-    import httpx
-
     kept = []
     signed = {c["name"]: c["value"] for c in server["signed_in"]["cookies"]}
     with (
@@ -155,8 +161,6 @@ def settled(tab, timeout: float = 10) -> None:
 def a_reply_sent(server: dict, ids: dict) -> None:
     """The owner answers the busiest conversation through the composer, as a person would: the
     demo sends nothing itself, and the send pages (Intents) need a send to show."""
-    import httpx
-
     signed = {c["name"]: c["value"] for c in server["signed_in"]["cookies"]}
     with httpx.Client(base_url=server["url"], cookies=signed) as member:
         page = f"/inbox/c/{ids['conversation_id']}/"
@@ -265,17 +269,11 @@ def run(folder: Path, out: Path, only: str | None, list_only: bool = False):
         REDIS_URL="",
         DJANGO_SETTINGS_MODULE="tests.settings",
     )
-    import django
-
     django.setup()
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.server import running_conversa
-
     with running_conversa(folder) as server, sync_playwright() as playwright:
         ids = demo_ids(server)
         a_reply_sent(server, ids)
-        ids = demo_ids(server)
+        ids = demo_ids(server)  # again, with the reply's send
         candidates, missing = candidate_pages(ids)
         pages = whole_pages(server, candidates)
         if only:
