@@ -7,7 +7,7 @@ SQLITE_TEST_URL := sqlite:///$(CURDIR)/var/test.sqlite3
 PG_TEST_URL ?= postgres://conversa@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-test services chromium lint format test-sqlite test-postgres coverage clean
+.PHONY: run test install install-test services chromium lint format test-sqlite test-postgres coverage clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ test-postgres:
 coverage:
 	COVERAGE_FILE=var/.coverage $(BIN)/coverage combine --keep var/.coverage.sqlite var/.coverage.postgres
 	COVERAGE_FILE=var/.coverage $(BIN)/coverage report --fail-under=$(COVERAGE_FLOOR)
+
+## screenshots: every page at 375 and 1440 px, light and dark, English and pt-BR
+# Into var/screenshots/ (open its index.html), from a server of its own on a fresh demo.
+screenshots: install-test chromium
+	$(BIN)/python scripts/screenshots.py
 
 lint: install-test
 	$(BIN)/ruff check .

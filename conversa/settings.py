@@ -88,6 +88,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # `relative` (times as "just now", "5 minutes ago") on every template, unloaded.
+            "builtins": ["conversa.timetext"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",

@@ -190,6 +190,28 @@ OBJECT_TYPES = {
 }
 
 
+# Who acted, when no person did: the labels the code records (`label=`), in words.
+ACTORS = {
+    "system": _("Conversa"),
+    "worker": _("Conversa (sending)"),
+    "gate": _("Sending rules"),
+    "provider": _("WhatsApp"),
+    "presence": _("Conversa (availability)"),
+    "snooze": _("Conversa (snooze ended)"),
+    "distribution": _("Conversa (distribution)"),
+    "customer": _("The customer"),
+    "phone": _("The business phone"),
+    "sign-in": _("Sign-in"),
+}
+
+
+def actor_text(event) -> str:
+    """Who did it: the person's name as it was recorded, or what acted, in words."""
+    if event.actor_id:
+        return event.actor_label
+    return str(ACTORS.get(event.actor_label, event.actor_label))
+
+
 def verb_text(verb: str) -> str:
     """What `verb` means in the current language; an unknown verb as it is written."""
     return str(VERBS.get(verb, verb))

@@ -124,6 +124,7 @@ def audit_log(request):
     rows = rows[:PAGE_SIZE]
     for row in rows:
         row.sentence = audit.verb_text(row.verb)
+        row.who = audit.actor_text(row)
         row.object_name = audit.object_text(row.object_type)
     verbs = sorted(((v, str(t)) for v, t in audit.VERBS.items()), key=lambda pair: pair[1])
     kinds = sorted(((k, str(t)) for k, t in audit.OBJECT_TYPES.items()), key=lambda pair: pair[1])

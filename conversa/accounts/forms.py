@@ -30,6 +30,8 @@ class EmailLoginForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
+        # Django's own names the user model's field ("username"); people here type an email.
+        "invalid_login": _("That email and password do not match. Check both and try again."),
         "throttled": _("Too many attempts, try again in %(minutes)s."),
     }
 

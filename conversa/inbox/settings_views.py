@@ -2,6 +2,7 @@
 business hours for the SLA clock). Owners, admins and supervisors only, as the services they call decide;
 everyone else gets a 403 and no link. Each page shows the service's refusal on the form."""
 
+from datetime import date
 from functools import wraps
 from zoneinfo import available_timezones
 
@@ -174,8 +175,26 @@ def posted_schedule(post) -> tuple[dict, list[str], list[str]]:
                     % {"day": DAY_NAMES[day]}
                 )
         hours[day] = spans
-    holidays = [h.strip() for h in post.get("holidays", "").replace(",", "\n").splitlines()]
-    return hours, [h for h in holidays if h], problems
+    # One date field per day off (`<input type="date">` sends YYYY-MM-DD); a cleared one is
+    # a day removed. A browser without a date picker lets people type: say what was wrong.
+    holidays = sorted({h.strip() for h in post.getlist("holidays") if h.strip()})
+    for holiday in holidays:
+        try:
+            date.fromisoformat(holiday)
+        except ValueError:
+            problems.append(
+                _("Holidays: “%(value)s” is not a date. Pick the day from the calendar.")
+                % {"value": holiday}
+            )
+    return hours, holidays, problems
+
+
+HOLIDAY_BLANKS = 3  # empty date fields under the saved days, to add more at once
+
+
+def holiday_fields(holidays: list[str]) -> list[str]:
+    """The holidays form's date fields: the saved days, then a few empty ones."""
+    return [*holidays, *[""] * HOLIDAY_BLANKS]
 
 
 def hours_context(request, **extra) -> dict:
@@ -184,7 +203,7 @@ def hours_context(request, **extra) -> dict:
         "section": "hours",
         "always": not org.business_hours,
         "rows": schedule_rows(org.business_hours or sla.DEFAULT_HOURS),
-        "holidays": "\n".join(org.holidays),
+        "holidays": holiday_fields(org.holidays),
         "time_zone": org.time_zone,
         "time_zones": sorted(available_timezones()),
         **extra,
@@ -223,7 +242,7 @@ def business_hours(request):
         error=" ".join(problems),
         always=always,
         rows=schedule_rows(hours) if hours or not always else hours_context(request)["rows"],
-        holidays="\n".join(holidays),
+        holidays=holiday_fields(holidays),
         time_zone=time_zone,
     )
     return render(request, "inbox/manage_hours.html", context, status=422)

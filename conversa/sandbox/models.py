@@ -3,6 +3,14 @@ ledger of messages. Global (not an organization's): the simulator plays WhatsApp
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# The connection states as the page says them (the stored ones are Evolution's own words).
+STATE_LABELS = {
+    "open": _("connected"),
+    "connecting": _("waiting for a scan"),
+    "close": _("not connected"),
+}
 
 
 class SandboxInstance(models.Model):
@@ -47,6 +55,10 @@ class SandboxInstance(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS.get(self.state, self.state)
 
 
 class SandboxMessage(models.Model):

@@ -52,6 +52,19 @@ def test_the_page_in_portuguese(org):
     assert b"Criou uma etiqueta" in page.content
 
 
+def test_what_acted_is_named_in_words_and_people_by_name(org):
+    """ "gate" and "worker" are our words: the page says what they are."""
+    record(org.org.id, "tag.created", tag(org), label="gate")
+    record(org.org.id, "tag.deleted", tag(org, "B"), label="worker")
+    record(org.org.id, "tag.created", tag(org, "C"), actor=org.owner)
+    client = org.client()
+    client.cookies["django_language"] = "pt-br"
+    html = client.get("/settings/audit/").content.decode()
+    assert ">Regras de envio</td>" in html and ">Conversa (envio)</td>" in html
+    assert f">{org.owner.display_name}</td>" in html
+    assert ">gate</td>" not in html and ">worker</td>" not in html
+
+
 def test_another_organizations_entries_never_show(org, other_org):
     record(other_org.org.id, "tag.created", tag(other_org, "Theirs"), actor=other_org.owner)
     record(org.org.id, "tag.created", tag(org, "Mine"), actor=org.owner)

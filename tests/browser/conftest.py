@@ -1,40 +1,21 @@
 """A real Conversa for the browser: `conversa serve` in its own process on a fresh database."""
 
 import os
-import re
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import wait_for
+from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, free_port, running_conversa
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+__all__ = ["free_port"]  # the tests that start a second server import it from here
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 
 # What a quiet machine shows at once a loaded two-core one (the suite beside other work) can
 # take many seconds to show; a longer wait costs time only when a test fails. Playwright's
 # actions and navigations already wait up to 30 s.
 expect.set_options(timeout=30_000)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,83 +32,9 @@ def embedded_topology():
 def conversa_server(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    tmp_path = tmp_path_factory.mktemp("conversa")
-    database_url = f"sqlite:///{tmp_path / 'browser.sqlite3'}"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": "",
-        "CONVERSA_DATA_DIR": str(tmp_path),
-        "CONVERSA_PUBLIC_URL": base,
-        "CSRF_TRUSTED_ORIGINS": base,
-        "SANDBOX_DELIVERY_DELAY": "0.3",
-    }
-    conversa = [sys.executable, "-m", "conversa.cli"]
-    subprocess.run([*conversa, "migrate", "--noinput", "-v", "0"], env=env, check=True)
-    # Its errors, if any, go to the test's captured output.
-    demo = subprocess.run(
-        [*conversa, "demo"], env=env, check=True, stdout=subprocess.PIPE, text=True
-    )
-    # Every demo person's password: the owner's, and the operators Ana's and Bruno's.
-    passwords = dict(re.findall(r"(\S+@demo\.local)\s+(\S+)", demo.stdout))
-    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115 (closed at teardown)
-    server = subprocess.Popen(
-        [*conversa, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-
-    def answering():
-        """`conversa serve` to answer /health"""
-        if server.poll() is not None:
-            raise AssertionError(f"conversa serve exited with {server.returncode}")
-        try:
-            return httpx.get(f"{base}/health").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(answering, timeout=60)
-    except AssertionError as failure:
-        server.kill()
-        log.close()
-        pytest.fail(f"{failure}: " + (tmp_path / "serve.log").read_text())
-    email = "admin@demo.local"
-    yield {
-        "url": base,
-        "email": email,
-        "password": passwords[email],
-        "passwords": passwords,
-        # The demo owner's session, for contexts that open the simulator (simulator_context).
-        "signed_in": signed_in_state(base, email, passwords[email]),
-        # What `conversa shell` needs to reach the same database.
-        "env": env,
-    }
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
-
-
-def signed_in_state(base: str, email: str, password: str) -> dict:
-    """A Playwright storage state holding a session of `email`, signed in through the form."""
-    with httpx.Client(base_url=base) as client:
-        client.get("/login/")
-        answer = client.post(
-            "/login/",
-            data={
-                "username": email,
-                "password": password,
-                "csrfmiddlewaretoken": client.cookies["csrftoken"],
-            },
-            headers={"Referer": f"{base}/login/"},
-        )
-        assert answer.status_code == 302, answer.text[:500]
-        session = client.cookies["sessionid"]
-    cookie = {"domain": "127.0.0.1", "path": "/", "httpOnly": True, "sameSite": "Lax"}
-    return {"cookies": [{"name": "sessionid", "value": session, **cookie}], "origins": []}
+    folder = tmp_path_factory.mktemp("conversa")
+    with running_conversa(folder, SANDBOX_DELIVERY_DELAY="0.3") as server:
+        yield server
 
 
 def simulator_context(browser, server, **options):

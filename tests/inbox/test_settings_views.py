@@ -151,7 +151,7 @@ def test_the_pages_speak_portuguese(org):
 
 def week(**days) -> dict:
     """The business hours form's fields: each named day open with its spans."""
-    data = {"mode": "week", "time_zone": "America/Sao_Paulo", "holidays": ""}
+    data = {"mode": "week", "time_zone": "America/Sao_Paulo", "holidays": ["", ""]}
     for day, spans in days.items():
         data[f"{day}_open"] = "1"
         for n, (start, end) in enumerate(spans):
@@ -164,7 +164,7 @@ def test_business_hours_are_saved_with_holidays_and_time_zone(org):
     html = client.get("/inbox/settings/hours").content.decode()
     assert 'name="mon_open" value="1" checked' in html and 'value="09:00"' in html
     data = week(mon=[("08:00", "12:00"), ("13:00", "18:00")], sat=[("09:00", "13:00")])
-    data["holidays"] = "2026-12-25\n2027-01-01"
+    data["holidays"] = ["2027-01-01", "", "2026-12-25"]  # one date field each, blanks left
     data["time_zone"] = "America/Manaus"
     response = client.post("/inbox/settings/hours", data)
     assert response.status_code == 302
@@ -175,7 +175,24 @@ def test_business_hours_are_saved_with_holidays_and_time_zone(org):
     }
     assert org.org.holidays == ["2026-12-25", "2027-01-01"]
     assert org.org.time_zone == "America/Manaus"
-    assert "Business hours saved" in client.get(response["Location"]).content.decode()
+    saved = client.get(response["Location"]).content.decode()
+    assert "Business hours saved" in saved
+    # Each holiday is a date picker holding its day, and empty ones follow to add more.
+    assert '<input type="date" name="holidays" value="2026-12-25"' in saved
+    assert saved.count('type="date" name="holidays" value=""') == 3
+
+
+def test_a_holiday_that_is_not_a_date_is_named_in_the_error(org):
+    """A browser without a date picker lets people type: the answer says which value and how."""
+    response = org.client().post(
+        "/inbox/settings/hours", {**week(mon=[("09:00", "18:00")]), "holidays": ["25/12/2026"]}
+    )
+    assert response.status_code == 422
+    assert "“25/12/2026” is not a date. Pick the day from the calendar." in (
+        response.content.decode()
+    )
+    org.org.refresh_from_db()
+    assert org.org.holidays == []
 
 
 def test_around_the_clock_stores_no_hours(org):
@@ -193,7 +210,7 @@ def test_bad_business_hours_are_shown_on_the_form_and_nothing_changes(org):
     for data in [
         week(mon=[("18:00", "09:00")]),
         week(mon=[("09:00", "")]),
-        {**week(mon=[("09:00", "18:00")]), "holidays": "25/12/2026"},
+        {**week(mon=[("09:00", "18:00")]), "holidays": ["25/12/2026"]},
         {**week(mon=[("09:00", "18:00")]), "time_zone": "Mars/Olympus"},
     ]:
         response = client.post("/inbox/settings/hours", data)

@@ -71,6 +71,15 @@ def test_a_member_sees_their_organizations_numbers_and_no_other(a, b):
     assert A_CUSTOMER in theirs
 
 
+def test_the_number_picker_says_the_connection_in_words(b):
+    """Not the simulator's stored word ("— open"), in English and in pt-BR."""
+    client = b.client()
+    assert "— connected</option>" in client.get("/sandbox/").content.decode()
+    client.cookies["django_language"] = "pt-br"
+    page = client.get("/sandbox/").content.decode()
+    assert "— conectado</option>" in page and "— open" not in page
+
+
 def test_another_organizations_number_is_not_found_on_any_page(a, b):
     client = b.client()
     message = SandboxMessage.objects.get(instance=a.twin, kind="image")

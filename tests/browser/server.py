@@ -1,0 +1,117 @@
+"""A real Conversa on this machine: `conversa serve` in its own process on a fresh SQLite
+database with the demo loaded, and the Chromium that looks at it. Shared by the browser tests'
+fixtures (conftest.py) and `make screenshots` (scripts/screenshots.py)."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OWNER_EMAIL = "admin@demo.local"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_conversa(folder: Path, **extra_env: str):
+    """`conversa serve` on a free port over a new database in `folder`, demo loaded; yields
+    its address, the demo people's passwords, the owner's signed-in browser state and the
+    environment (what `conversa shell` needs to reach the same database). Stopped on exit."""
+    database_url = f"sqlite:///{folder / 'browser.sqlite3'}"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "",
+        "CONVERSA_DATA_DIR": str(folder),
+        "CONVERSA_PUBLIC_URL": base,
+        "CSRF_TRUSTED_ORIGINS": base,
+        **extra_env,
+    }
+    conversa = [sys.executable, "-m", "conversa.cli"]
+    subprocess.run([*conversa, "migrate", "--noinput", "-v", "0"], env=env, check=True)
+    demo = subprocess.run(
+        [*conversa, "demo"], env=env, check=True, stdout=subprocess.PIPE, text=True
+    )
+    # Every demo person's password: the owner's, and the operators Ana's and Bruno's.
+    passwords = dict(re.findall(r"(\S+@demo\.local)\s+(\S+)", demo.stdout))
+    log_path = folder / "serve.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [*conversa, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_until_answering(server, base, log_path)
+            yield {
+                "url": base,
+                "email": OWNER_EMAIL,
+                "password": passwords[OWNER_EMAIL],
+                "passwords": passwords,
+                # The demo owner's session, for contexts that open members' pages.
+                "signed_in": signed_in_state(base, OWNER_EMAIL, passwords[OWNER_EMAIL]),
+                "env": env,
+            }
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def wait_until_answering(server: subprocess.Popen, base: str, log_path: Path, timeout=60):
+    """Until /health answers; a server that exits or never answers fails with its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            break
+        try:
+            if httpx.get(f"{base}/health").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    server.kill()
+    raise AssertionError(
+        f"conversa serve did not answer /health (exit {server.poll()}): {log_path.read_text()}"
+    )
+
+
+def signed_in_state(base: str, email: str, password: str) -> dict:
+    """A Playwright storage state holding a session of `email`, signed in through the form."""
+    with httpx.Client(base_url=base) as client:
+        client.get("/login/")
+        answer = client.post(
+            "/login/",
+            data={
+                "username": email,
+                "password": password,
+                "csrfmiddlewaretoken": client.cookies["csrftoken"],
+            },
+            headers={"Referer": f"{base}/login/"},
+        )
+        assert answer.status_code == 302, answer.text[:500]
+        session = client.cookies["sessionid"]
+    cookie = {"domain": "127.0.0.1", "path": "/", "httpOnly": True, "sameSite": "Lax"}
+    return {"cookies": [{"name": "sessionid", "value": session, **cookie}], "origins": []}
