@@ -13,6 +13,7 @@ from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.crypto import masked
 from conversa.engine import services as engine
 from conversa.engine.models import MessageIntent
+from conversa.engine.wording import state
 from conversa.errors import Refused
 from conversa.inbox import services as inbox
 from conversa.numbers import services, webhooks
@@ -149,4 +150,6 @@ def done_page(request, number_id: int):
         form = TestMessageForm(initial={"key": uuid.uuid4(), "phone": phone})
     status = 422 if form.errors else 200
     context = {"number": number, "form": form, "intent": intent, "step": 3}
+    if intent is not None:
+        context["outcome"], context["tone"] = state(intent)
     return render(request, "numbers/done.html", context, status=status)
