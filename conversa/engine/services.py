@@ -171,7 +171,7 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
         scheduled = intent.not_before is not None and intent.not_before > now
         if intent.conversation is None and decision.number is not None and not scheduled:
             intent.conversation = inbox.current_conversation(
-                with_org(decision.number, org), intent.contact
+                with_org(decision.number, org), intent.contact, by_customer=False
             )
             moved_conversation.append(intent)
         message = None
@@ -345,7 +345,9 @@ def add_messages(sending: list[ExecutionJob]) -> None:
             continue
         intent = job.intent
         if intent.conversation_id is None:
-            intent.conversation = inbox.current_conversation(job.number, job.contact)
+            intent.conversation = inbox.current_conversation(
+                job.number, job.contact, by_customer=False
+            )
             intent.save(update_fields=["conversation"])
         job.message = content.new_message(intent)
         ExecutionJob.objects.filter(pk=job.pk).update(message=job.message)
