@@ -165,9 +165,14 @@ def head_context(request, conversation: Conversation, **extra) -> dict:
 
 def composer_context(conversation: Conversation, **extra) -> dict:
     # A fresh key per rendered composer: a double click or a resubmitted form sends once.
+    window = thread.service_window(conversation)
     return {
         "current": conversation,
-        "window": thread.service_window(conversation),
+        "window": window,
+        # Once a Cloud API window has closed, the templates sent before are offered to pick.
+        "template_choices": (
+            resend.recent_templates(conversation.organization_id) if window.templates_only else []
+        ),
         "reply_key": uuid.uuid4(),
         "template_languages": TEMPLATE_LANGUAGES,
         "notes_enabled": True,
