@@ -323,6 +323,15 @@ def decide_before_send(claimed: list[ExecutionJob], now) -> list[ExecutionJob]:
             )
             if released:
                 set_intents_status([job.intent], MessageIntent.Status.DEFERRED)
+                if job.message_id is not None and job.intent.conversation_id is not None:
+                    # The thread shows why the reply waits (engine/held.py): redrawn now.
+                    publisher.publish(
+                        job.organization_id,
+                        events.MessageChanged(
+                            conversation_ids=[job.intent.conversation_id],
+                            message_ids=[job.message_id],
+                        ),
+                    )
         elif decision.verdict == GateDecision.Verdict.BLOCK:
             with contextlib.suppress(InvalidTransition):
                 fail(job, decision.reason, S.FAILED)

@@ -3,7 +3,7 @@ to send again wakes it at once (issue 17): resumed, connected again, the kill sw
 
 from django.utils import timezone, translation
 
-from conversa.engine import held, services
+from conversa.engine import held, jobs, services
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.numbers import services as numbers
 from conversa.numbers.models import Number
@@ -50,3 +50,30 @@ def test_a_reply_held_on_a_disconnected_number_goes_when_it_connects_again(org, 
         numbers.apply_connection(org.number, Number.Status.CONNECTED)
     job.refresh_from_db()
     assert job.run_after <= timezone.now(), "connected again: sent now, not 30 s later"
+
+
+def test_a_reply_held_as_it_was_about_to_leave_is_redrawn_with_its_reason(
+    org, committed, published_events
+):
+    conversation = org.conversation()
+    with committed():
+        intent, _ = services.reply(conversation, "Um instante", acting_member=org.owner)
+    assert intent.status != MessageIntent.Status.DEFERRED
+    # Paused after the Gate let it through, before a worker sent it.
+    Number.objects.filter(pk=org.number.pk).update(paused=True)
+    published_events.clear()
+    claimed = jobs.claim_batch("worker-1", 10)
+    with committed():
+        services.execute_jobs(claimed, "worker-1")
+    job = ExecutionJob.objects.get(intent=intent)
+    assert held.held_messages(org.org.pk, [job.message_id])[job.message_id].code == (
+        "number_paused"
+    )
+    changed = [p for _, p in published_events if p["type"] == "MESSAGE_CHANGED"]
+    assert changed == [
+        {
+            "type": "MESSAGE_CHANGED",
+            "conversation_ids": [conversation.pk],
+            "message_ids": [job.message_id],
+        }
+    ]
