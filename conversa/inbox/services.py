@@ -123,7 +123,7 @@ def customer_opened(conversations: list[Conversation], now: datetime) -> None:
     """History for the conversations a customer's message brought back to OPEN (by their state
     as read before the update): reopened from resolved, woken from snoozed or pending; for
     reopened ones, their assignees recounted and a new SLA cycle. The customer's first message
-    in a cycle the business started starts its first-response clock. Nothing to do, and no
+    in a cycle the business started starts its SLA clocks. Nothing to do, and no
     query, in the usual case."""
     deadlines.customer_first_wrote(
         [
@@ -217,8 +217,8 @@ def new_conversation(
     number: Number, contact: Contact, routes: dict[int, Route], now: datetime, *, by_customer: bool
 ) -> Conversation:
     """The unsaved first conversation of a contact on a number, in the number's queue, its
-    SLA clocks started `now`: the first response's only when the customer is writing (one the
-    business starts waits for the customer's first message, `customer_opened`)."""
+    SLA clocks started `now` when the customer is writing (one the business starts waits for
+    the customer's first message, `customer_opened`)."""
     route = routes.get(number.pk) or Route()
     return Conversation(
         organization_id=number.organization_id,
@@ -230,7 +230,7 @@ def new_conversation(
         last_message_at=now,
         first_inbound_at=now if by_customer else None,
         first_response_due_at=route.first_response_due_at if by_customer else None,
-        resolution_due_at=route.resolution_due_at,
+        resolution_due_at=route.resolution_due_at if by_customer else None,
     )
 
 

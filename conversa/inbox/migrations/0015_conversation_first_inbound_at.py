@@ -3,15 +3,13 @@ from django.db.models import F, Q
 
 
 def customers_first_messages(apps, schema_editor):
-    """Cycles the customer wrote in (their last message since it opened) start their
-    first-response clock at the cycle's start, as before; the others (started by the business,
-    or reopened by an operator, the customer silent since) have no first-response clock."""
+    """Cycles the customer wrote in (their last message since it opened) keep their clocks
+    from the cycle's start, as before; the others (started by the business, or reopened by an
+    operator, the customer silent since) have none until the customer writes."""
     Conversation = apps.get_model("inbox", "Conversation")
     wrote = Q(last_inbound_at__isnull=False, last_inbound_at__gte=F("opened_at"))
     Conversation.objects.filter(wrote).update(first_inbound_at=F("opened_at"))
-    Conversation.objects.exclude(wrote).filter(first_response_at__isnull=True).update(
-        first_response_due_at=None
-    )
+    Conversation.objects.exclude(wrote).update(first_response_due_at=None, resolution_due_at=None)
 
 
 class Migration(migrations.Migration):
