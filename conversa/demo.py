@@ -48,6 +48,8 @@ CANNED = [
         "{{contact.first_name}}, o prazo de entrega para a sua região é de 2 a 4 dias úteis.",
     ),
 ]
+DEMO_FIRST_RESPONSE_MINUTES = 60
+DEMO_RESOLUTION_MINUTES = 8 * 60
 TAGS = [("VIP", "purple"), ("Entrega", "blue"), ("Orçamento", "green")]
 STAGES = [
     ("Novo", "#64748b"),
@@ -101,7 +103,9 @@ def load_demo() -> DemoResult:
     existing = Organization.objects.filter(slug=DEMO_SLUG).first()
     if existing:
         return DemoResult(created=False, organization=existing)
-    org = Organization.objects.create(name="Demo Comércio", slug=DEMO_SLUG)
+    # Open around the clock (an empty week: the SLA clock never pauses), so the clocks tick on
+    # the demo's first run whatever the day and hour; a new organization gets Mon–Fri 09–18.
+    org = Organization.objects.create(name="Demo Comércio", slug=DEMO_SLUG, business_hours={})
     result = DemoResult(created=True, organization=org)
     for email, name, role in PEOPLE:
         password = secrets.token_urlsafe(12)
@@ -113,7 +117,14 @@ def load_demo() -> DemoResult:
     members = {
         m.user.email: m for m in Member.objects.filter(organization=org).select_related("user")
     }
-    queue = Queue.objects.create(organization=org, name="Atendimento")
+    # Targets long enough for a first look (and the browser tests' runs) to find every clock
+    # running, not yet late.
+    queue = Queue.objects.create(
+        organization=org,
+        name="Atendimento",
+        first_response_minutes=DEMO_FIRST_RESPONSE_MINUTES,
+        resolution_minutes=DEMO_RESOLUTION_MINUTES,
+    )
     queue.members.add(*members.values())
     queue.numbers.add(number)
     twin = SandboxInstance.objects.get(name=number.provider_name)

@@ -51,6 +51,23 @@ def template_preview(template: dict) -> str:
     return f"[{template['name']}] {values}".strip()
 
 
+def recent_templates(org_id: int, limit: int = 20) -> list[dict]:
+    """The templates the organization sent lately ({name, language}, newest first, each name
+    once): what the composer offers to pick from once a Cloud API window has closed."""
+    seen, picked = set(), []
+    sent = (
+        MessageIntent.objects.filter(organization_id=org_id, template__isnull=False)
+        .order_by("-created_at", "-id")
+        .values_list("template", flat=True)[:200]
+    )
+    for template in sent:
+        name = template.get("name") if isinstance(template, dict) else None
+        if name and name not in seen:
+            seen.add(name)
+            picked.append({"name": name, "language": template.get("language", "")})
+    return picked[:limit]
+
+
 def send_template(
     conversation: Conversation, template: dict, idempotency_key: str, *, acting_member: Member
 ) -> tuple[MessageIntent, bool]:

@@ -178,7 +178,7 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
         scheduled = intent.not_before is not None and intent.not_before > now
         if intent.conversation is None and decision.number is not None and not scheduled:
             intent.conversation = inbox.current_conversation(
-                with_org(decision.number, org), intent.contact
+                with_org(decision.number, org), intent.contact, by_customer=False
             )
             moved_conversation.append(intent)
         message = None
@@ -330,6 +330,15 @@ def decide_before_send(claimed: list[ExecutionJob], now) -> list[ExecutionJob]:
             )
             if released:
                 set_intents_status([job.intent], MessageIntent.Status.DEFERRED)
+                if job.message_id is not None and job.intent.conversation_id is not None:
+                    # The thread shows why the reply waits (engine/held.py): redrawn now.
+                    publisher.publish(
+                        job.organization_id,
+                        events.MessageChanged(
+                            conversation_ids=[job.intent.conversation_id],
+                            message_ids=[job.message_id],
+                        ),
+                    )
         elif decision.verdict == GateDecision.Verdict.BLOCK:
             with contextlib.suppress(InvalidTransition):
                 fail(job, decision.reason, S.FAILED)
@@ -352,7 +361,9 @@ def add_messages(sending: list[ExecutionJob]) -> None:
             continue
         intent = job.intent
         if intent.conversation_id is None:
-            intent.conversation = inbox.current_conversation(job.number, job.contact)
+            intent.conversation = inbox.current_conversation(
+                job.number, job.contact, by_customer=False
+            )
             intent.save(update_fields=["conversation"])
         job.message = content.new_message(intent)
         ExecutionJob.objects.filter(pk=job.pk).update(message=job.message)

@@ -2,8 +2,11 @@
 list page.
 
 A conversation's SLA cycle starts when it opens, and again when it is reopened from resolved
-(`opened_at`). Its queue's targets (`first_response_minutes`, `resolution_minutes`) are counted
-in the organization's business hours from there (`sla.add_business_time`), and the resulting
+(`opened_at`). Its clocks start with the customer's first message in the cycle
+(`first_inbound_at`): an SLA is a promise to a customer who wrote, so a conversation the
+business started (a follow-up, an API send) or an operator reopened has none until the customer
+writes. The queue's targets (`first_response_minutes`, `resolution_minutes`) are counted in the
+organization's business hours from that message (`sla.add_business_time`), and the resulting
 instants are stored in `first_response_due_at` and `resolution_due_at`. Because they are
 instants, "breached" is a plain comparison with now that SQL can filter and count
 (`Conversation.breached`); only the time left shown on a row is counted in business hours.
@@ -51,10 +54,11 @@ def due_times(
     return due(first_response_minutes), due(resolution_minutes)
 
 
-def restart_clocks(conversations: list[Conversation], now: datetime) -> None:
+def restart_clocks(conversations: list[Conversation], now: datetime, *, by_customer: bool) -> None:
     """A new SLA cycle from `now` for conversations reopened from resolved: no first response
-    yet, due times from their queues' targets. One query for the queues, one UPDATE each (a
-    reopen is rare next to the messages around it)."""
+    yet, due times from their queues' targets when the customer reopened it by writing (none
+    until they write when an operator did). One query for the queues, one UPDATE each (a reopen
+    is rare next to the messages around it)."""
     if not conversations:
         return
     queues = {q.pk: q for q in Queue.objects.filter(pk__in={c.queue_id for c in conversations})}
@@ -70,23 +74,54 @@ def restart_clocks(conversations: list[Conversation], now: datetime) -> None:
         )
         changes = {
             "opened_at": now,
+            "first_inbound_at": now if by_customer else None,
             "first_response_at": None,
-            "first_response_due_at": first_due,
-            "resolution_due_at": resolution_due,
+            "first_response_due_at": first_due if by_customer else None,
+            "resolution_due_at": resolution_due if by_customer else None,
         }
         Conversation.objects.filter(pk=conversation.pk).update(**changes)
         for name, value in changes.items():
             setattr(conversation, name, value)
 
 
+def customer_first_wrote(conversations: list[Conversation], now: datetime) -> None:
+    """The customer's first message in cycles that had none (the business started them, or an
+    operator reopened them): their SLA clocks start `now`. Nothing to do, and no query, when
+    the list is empty."""
+    if not conversations:
+        return
+    queues = {q.pk: q for q in Queue.objects.filter(pk__in={c.queue_id for c in conversations})}
+    schedules = schedules_of({c.organization_id for c in conversations})
+    for conversation in conversations:
+        queue = queues.get(conversation.queue_id)
+        first_due, resolution_due = due_times(
+            now,
+            queue and queue.first_response_minutes,
+            queue and queue.resolution_minutes,
+            schedules[conversation.organization_id],
+        )
+        changes = {
+            "first_inbound_at": now,
+            "first_response_due_at": first_due,
+            "resolution_due_at": resolution_due,
+        }
+        # Only a cycle still waiting for its first message: a racing one may have started it.
+        Conversation.objects.filter(pk=conversation.pk, first_inbound_at__isnull=True).update(
+            **changes
+        )
+        for name, value in changes.items():
+            setattr(conversation, name, value)
+
+
 def recompute(conversations) -> int:
-    """Store again the due times of unresolved conversations (a queryset) from their cycle's
-    start, their queue's targets and their organization's schedule. Returns how many."""
+    """Store again the due times of unresolved conversations (a queryset) from the customer's
+    first message of their cycle, their queue's targets and their organization's schedule.
+    Returns how many."""
     rows = list(
         conversations.exclude(status=Conversation.Status.RESOLVED)
         .select_related("queue", "organization")
         .only(
-            "opened_at",
+            "first_inbound_at",
             "queue",
             "organization",
             "organization__time_zone",
@@ -101,11 +136,15 @@ def recompute(conversations) -> int:
     for row in rows:
         schedule = schedules.setdefault(row.organization_id, row.organization.sla_schedule())
         queue = row.queue
-        first[row.pk], resolution[row.pk] = due_times(
-            row.opened_at,
-            queue and queue.first_response_minutes,
-            queue and queue.resolution_minutes,
-            schedule,
+        first[row.pk], resolution[row.pk] = (
+            due_times(
+                row.first_inbound_at,
+                queue and queue.first_response_minutes,
+                queue and queue.resolution_minutes,
+                schedule,
+            )
+            if row.first_inbound_at
+            else (None, None)  # the clocks wait for the customer's first message
         )
     for column, values in (("first_response_due_at", first), ("resolution_due_at", resolution)):
         # Empties apart: PostgreSQL types a VALUES column of only NULLs as text.

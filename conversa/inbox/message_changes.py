@@ -219,7 +219,7 @@ def store_sent_from_phone(number: Number, event: InboundMessage) -> Message | No
         return None
     # No name: a phone message's push name is the business's own, not the customer's.
     contact = sender_contact(number, phone=event.phone, lid=event.lid, user_id=event.user_id)
-    conversation = inbox.current_conversation(number, contact)
+    conversation = inbox.current_conversation(number, contact, by_customer=False)
     now = timezone.now()
     at = event.timestamp or now
     try:

@@ -189,6 +189,9 @@ class Conversation(OrgOwned):
     # organization's business hours from then, stored so a list can filter and count breaches
     # in SQL. Empty due: no target. The first response is an operator's first reply.
     opened_at = models.DateTimeField(default=timezone.now)
+    # The customer's first message of the cycle: the SLA clocks start there, so a conversation
+    # the business started (a follow-up, an API send) has none until they write.
+    first_inbound_at = models.DateTimeField(null=True, blank=True)
     first_response_at = models.DateTimeField(null=True, blank=True)
     first_response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)

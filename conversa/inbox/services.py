@@ -25,9 +25,10 @@ def upsert_contact(org: Organization, phone: str, name: str = "") -> Contact:
     return contacts.upsert_contact(org, phone, name)
 
 
-def current_conversation(number: Number, contact: Contact) -> Conversation:
+def current_conversation(number: Number, contact: Contact, *, by_customer: bool) -> Conversation:
     """The contact's unresolved conversation on this number, else its latest one resolved
-    within the organization's reopen window (a new message reopens it), else a new open one.
+    within the organization's reopen window (a new message reopens it), else a new open one
+    (its first-response clock started only if the customer is writing: `new_conversation`).
 
     Two processes can both find nothing for a new contact and both insert: the unique constraint
     on unresolved conversations refuses the second insert (it waits for the first transaction
@@ -48,7 +49,8 @@ def current_conversation(number: Number, contact: Contact) -> Conversation:
     try:
         with transaction.atomic():
             now = timezone.now()
-            conversation = new_conversation(number, contact, routes_for([number], now), now)
+            routes = routes_for([number], now)
+            conversation = new_conversation(number, contact, routes, now, by_customer=by_customer)
             conversation.save()
             return conversation
     except IntegrityError:
@@ -85,10 +87,11 @@ def store_message(number: Number, event: InboundMessage) -> tuple[Message | None
     if new_contact:
         # No other transaction can see this contact before ours commits, so none can have opened
         # a conversation with it: no lookup, no savepoint (the inbound path's hot case).
-        conversation = new_conversation(number, contact, routes_for([number], now), now)
+        routes = routes_for([number], now)
+        conversation = new_conversation(number, contact, routes, now, by_customer=True)
         conversation.save()
     else:
-        conversation = current_conversation(number, contact)
+        conversation = current_conversation(number, contact, by_customer=True)
     try:
         with transaction.atomic():
             message = inbound_message(number, conversation, event, now)
@@ -119,8 +122,17 @@ CUSTOMER_OPENS = {"status": Conversation.Status.OPEN, "snoozed_until": None, "re
 def customer_opened(conversations: list[Conversation], now: datetime) -> None:
     """History for the conversations a customer's message brought back to OPEN (by their state
     as read before the update): reopened from resolved, woken from snoozed or pending; for
-    reopened ones, their assignees recounted and a new SLA cycle. Nothing to do, and no query,
-    in the usual case."""
+    reopened ones, their assignees recounted and a new SLA cycle. The customer's first message
+    in a cycle the business started starts its SLA clocks. Nothing to do, and no
+    query, in the usual case."""
+    deadlines.customer_first_wrote(
+        [
+            c
+            for c in conversations
+            if c.first_inbound_at is None and c.status != Conversation.Status.RESOLVED
+        ],
+        now,
+    )
     changed = [c for c in conversations if c.status != Conversation.Status.OPEN]
     if not changed:
         return
@@ -138,7 +150,7 @@ def customer_opened(conversations: list[Conversation], now: datetime) -> None:
     )
     reopened = [c for c in changed if c.status == Conversation.Status.RESOLVED]
     ownership.recount_open([c.assignee_id for c in reopened])
-    deadlines.restart_clocks(reopened, now)
+    deadlines.restart_clocks(reopened, now, by_customer=True)
     for c in changed:
         for name, value in CUSTOMER_OPENS.items():
             setattr(c, name, value)
@@ -202,10 +214,11 @@ def routes_for(numbers: list[Number], now: datetime) -> dict[int, Route]:
 
 
 def new_conversation(
-    number: Number, contact: Contact, routes: dict[int, Route], now: datetime
+    number: Number, contact: Contact, routes: dict[int, Route], now: datetime, *, by_customer: bool
 ) -> Conversation:
     """The unsaved first conversation of a contact on a number, in the number's queue, its
-    SLA clocks started `now`."""
+    SLA clocks started `now` when the customer is writing (one the business starts waits for
+    the customer's first message, `customer_opened`)."""
     route = routes.get(number.pk) or Route()
     return Conversation(
         organization_id=number.organization_id,
@@ -215,8 +228,9 @@ def new_conversation(
         created_at=now,
         opened_at=now,
         last_message_at=now,
-        first_response_due_at=route.first_response_due_at,
-        resolution_due_at=route.resolution_due_at,
+        first_inbound_at=now if by_customer else None,
+        first_response_due_at=route.first_response_due_at if by_customer else None,
+        resolution_due_at=route.resolution_due_at if by_customer else None,
     )
 
 
@@ -398,8 +412,15 @@ def new_outbound_message(
     )
     changes = {"last_message_at": message.created_at}
     if acting_member is not None:
-        # An operator's first reply stops the first-response clock (automations' do not).
-        changes["first_response_at"] = Coalesce("first_response_at", Value(message.created_at))
+        # An operator's first reply to the customer stops the first-response clock
+        # (automations' do not, nor a message sent before the customer wrote).
+        changes["first_response_at"] = Case(
+            When(
+                first_inbound_at__isnull=False,
+                then=Coalesce("first_response_at", Value(message.created_at)),
+            ),
+            default=F("first_response_at"),
+        )
     Conversation.objects.filter(pk=conversation.pk).update(**changes)
     publisher.publish(
         conversation.organization_id,
@@ -518,7 +539,7 @@ def threads_for(
     numbers = list({number.pk: number for number, _ in senders.values()}.values())
     routes = routes_for(numbers, now)
     created = Conversation.objects.bulk_create(
-        new_conversation(number, contact, routes, now)
+        new_conversation(number, contact, routes, now, by_customer=True)
         for key, (number, contact) in senders.items()
         if key not in chosen
     )

@@ -101,7 +101,9 @@ def set_status(
         data["until"] = snoozed_until.isoformat()
     record_change(conversation, VERBS[status], acting_member, **data)
     if current.status == Conversation.Status.RESOLVED:
-        deadlines.restart_clocks([current], changes["resolved_at"] or timezone.now())
+        deadlines.restart_clocks(
+            [current], changes["resolved_at"] or timezone.now(), by_customer=False
+        )
     if current.assignee_id:
         recount_open([current.assignee_id])
     publisher.publish(

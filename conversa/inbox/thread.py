@@ -183,9 +183,16 @@ class Window:
     ends_at: datetime | None
     enforced: bool  # Cloud API: outside the window only templates go
 
+    # Under this much time left the composer warns that the window is closing.
+    ending_minutes = 60
+
     @property
     def templates_only(self) -> bool:
         return self.enforced and not self.open
+
+    @property
+    def ending(self) -> bool:
+        return self.open and self.left() < timedelta(minutes=self.ending_minutes)
 
     def left(self, now: datetime | None = None) -> timedelta:
         if not self.ends_at:

@@ -18,7 +18,7 @@ from django_htmx.http import trigger_client_event
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.engine import outbox, resend
+from conversa.engine import held, outbox, resend
 from conversa.engine import services as engine
 from conversa.errors import Forbidden, Refused
 from conversa.inbox import (
@@ -165,9 +165,14 @@ def head_context(request, conversation: Conversation, **extra) -> dict:
 
 def composer_context(conversation: Conversation, **extra) -> dict:
     # A fresh key per rendered composer: a double click or a resubmitted form sends once.
+    window = thread.service_window(conversation)
     return {
         "current": conversation,
-        "window": thread.service_window(conversation),
+        "window": window,
+        # Once a Cloud API window has closed, the templates sent before are offered to pick.
+        "template_choices": (
+            resend.recent_templates(conversation.organization_id) if window.templates_only else []
+        ),
         "reply_key": uuid.uuid4(),
         "template_languages": TEMPLATE_LANGUAGES,
         "notes_enabled": True,
@@ -179,6 +184,16 @@ def composer_context(conversation: Conversation, **extra) -> dict:
 def messages_context(conversation: Conversation, **extra) -> dict:
     notes = conversation.notes.select_related("author")
     items, truncated = thread.timeline(conversation, notes)
+    # Replies waiting for the Gate say why under the clock icon (and what will send them).
+    waiting = [
+        i.obj.pk
+        for i in items
+        if i.kind == "message" and i.obj.is_outbound and i.obj.status == Message.Status.PENDING
+    ]
+    holds = held.held_messages(conversation.organization_id, waiting)
+    for i in items:
+        if i.kind == "message":
+            i.obj.held = holds.get(i.obj.pk)
     today = timezone.localdate()
     return {
         "current": conversation,

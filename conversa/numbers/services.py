@@ -150,7 +150,16 @@ def apply_connection(number: Number, status: str, *, phone: str = "", reason: st
             update_local(number, reconnecting)
             announce(number)
             return
-    rows.update(**changes)
+    connected = status == Number.Status.CONNECTED
+    with transaction.atomic():
+        reconnected = connected and rows.exclude(status=status).exists()
+        rows.update(**changes)
+        if reconnected:
+            # Every way a number can send again sends what it held at once, not at the Gate's
+            # next look (up to 30 s later): here, connected again (as on resume, `set_paused`).
+            from conversa.engine.policies import wake_held  # the engine builds on numbers
+
+            wake_held(number.organization_id, number_id=number.pk)
     update_local(number, changes)
     announce(number)
 

@@ -51,7 +51,8 @@ class MessageStatusUpdated(Event):
 
 
 class MessageChanged(Event):
-    """Messages were reacted to, edited or deleted (not new messages: nothing unread)."""
+    """Messages were reacted to, edited or deleted, or a reply is held for a new reason (not
+    new messages: nothing unread)."""
 
     type = "MESSAGE_CHANGED"
     conversation_ids: Ids

@@ -372,7 +372,7 @@ def test_a_queue_made_on_its_page_routes_its_number_with_sla_targets(server, bro
     demo_queue = page.locator(".queue-row").filter(
         has=page.get_by_role("link", name="Atendimento", exact=True)
     )
-    expect(demo_queue).to_contain_text("No targets")
+    expect(demo_queue).to_contain_text("First response 1 h")
 
     page.get_by_role("link", name="New queue").click()
     page.get_by_label("Name").fill("Comercial")

@@ -331,3 +331,68 @@ def test_sla_through_the_api(org, other_org, routed):
     )
     theirs = put(other_org.client(), f"/api/queues/{routed.pk}/sla", {"first_response_minutes": 1})
     assert theirs.status_code == 404
+
+
+def test_a_conversation_the_business_started_has_no_clock_until_the_customer_writes(org, routed):
+    """Issue 17: a follow-up or an API send opening a conversation showed "First response:
+    breached 0 min ago" next to "The customer has not written yet". Its clocks start at the
+    customer's first message: nothing runs, nothing is breached, before."""
+    from conversa.engine import services as engine
+    from conversa.inbox import thread
+
+    contact = inbox.upsert_contact(org.org, "5511999990077", "Cliente")
+    intent, _ = engine.create_intent(
+        org.org,
+        contact=contact,
+        body="Sua proposta chegou",
+        origin="api",
+        idempotency_key="started-by-us",
+        number=org.number,
+    )
+    conversation = intent.conversation
+    conversation.refresh_from_db()
+    assert conversation.first_inbound_at is None
+    assert (conversation.first_response_due_at, conversation.resolution_due_at) == (None, None)
+    later = timezone.now() + timedelta(days=30)
+    assert thread.sla_clocks(conversation, later) == []
+    assert deadlines.sla_states([conversation], later)[conversation.pk] is None
+    assert not Conversation.objects.filter(Conversation.breached(later)).exists()
+    # An operator writing first is not a response to anyone: it stops no clock.
+    inbox.new_outbound_message(conversation, "Olá, tudo bem?", acting_member=org.owner)
+    # No change either when the schedule's change recomputes the due times.
+    deadlines.recompute(Conversation.objects.filter(pk=conversation.pk))
+    conversation.refresh_from_db()
+    assert conversation.first_response_at is None
+    assert (conversation.first_response_due_at, conversation.resolution_due_at) == (None, None)
+
+    message = org.customer_writes("5511999990077", "Oi, recebi")
+    conversation.refresh_from_db()
+    assert message.conversation_id == conversation.pk
+    assert conversation.first_inbound_at is not None
+    expected = deadlines.due_times(
+        conversation.first_inbound_at, QUEUE_FIRST, QUEUE_RESOLUTION, org.org.sla_schedule()
+    )
+    assert (conversation.first_response_due_at, conversation.resolution_due_at) == expected
+    # Another message of the customer does not restart it; a recompute keeps it.
+    first_inbound = conversation.first_inbound_at
+    org.customer_writes("5511999990077", "Alguém aí?")
+    deadlines.recompute(Conversation.objects.filter(pk=conversation.pk))
+    conversation.refresh_from_db()
+    assert conversation.first_inbound_at == first_inbound
+    assert (conversation.first_response_due_at, conversation.resolution_due_at) == expected
+    assert [c.name for c in thread.sla_clocks(conversation)] == ["first_response", "resolution"]
+    reply = inbox.new_outbound_message(conversation, "Oi! Posso ajudar?", acting_member=org.owner)
+    conversation.refresh_from_db()
+    assert conversation.first_response_at == reply.created_at
+
+
+def test_a_conversation_an_operator_reopens_waits_for_the_customer(org, routed):
+    conversation = org.conversation("5511999990078")
+    states.resolve(conversation, acting_member=org.owner)
+    states.reopen(conversation, acting_member=org.owner)
+    conversation.refresh_from_db()
+    assert conversation.first_inbound_at is None
+    assert (conversation.first_response_due_at, conversation.resolution_due_at) == (None, None)
+    org.customer_writes("5511999990078")
+    conversation.refresh_from_db()
+    assert conversation.first_response_due_at and conversation.resolution_due_at

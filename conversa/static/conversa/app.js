@@ -45,11 +45,13 @@
     if (event.intent_ids) refresh("intents");
     if (event.number_ids) {
       refresh("numbers"); refresh("pairing");
-      // The kill switch banner, and the conversation's hold banner when its number changed.
+      // The kill switch banner, and the conversation's hold banner when its number changed,
+      // with the thread: why each held reply waits (paused, disconnected…) changes with it.
       refresh("org-banner");
       var hold = document.getElementById("hold-banner");
       if (hold && event.number_ids.map(String).indexOf(hold.getAttribute("data-number")) !== -1) {
         refresh("hold-banner");
+        if (document.querySelector("#messages-wrap .message-held")) refresh("messages-wrap");
       }
     }
   }
@@ -206,20 +208,42 @@
   }
 
   // The 24-hour window's time left, kept current between redraws in the server's own
-  // translated phrases ("restam %(hours)s h %(minutes)s min"), numbers in the page's language.
+  // translated phrases ("restam %(hours)s h %(minutes)s min"), numbers in the page's language;
+  // a warning shown near its end; once closed, the composer is redrawn by the server (its
+  // closed state, and on Cloud API numbers the template form), unless a draft is in it.
+  var windowTimer = null;
   function tickWindow() {
+    clearTimeout(windowTimer);
     var number = new Intl.NumberFormat(document.documentElement.lang || undefined);
+    var next = 30000;
     document.querySelectorAll("#composer-window[data-ends-at] .window-left").forEach(function (el) {
-      var ends = Date.parse(el.parentNode.getAttribute("data-ends-at"));
-      var minutes = Math.max(0, Math.floor((ends - Date.now()) / 60000));
-      if (minutes <= 0) { el.textContent = el.getAttribute("data-closed"); return; }
+      var line = el.parentNode;
+      var fmtHours = el.getAttribute("data-fmt-hours");
+      var fmtMinutes = el.getAttribute("data-fmt-minutes");
+      if (!fmtHours || !fmtMinutes) return; // keep the server's words rather than blank them
+      var left = Date.parse(line.getAttribute("data-ends-at")) - Date.now();
+      var minutes = Math.max(0, Math.floor(left / 60000));
+      var warning = line.querySelector(".window-warning");
+      if (left <= 0) {
+        el.textContent = el.getAttribute("data-closed");
+        line.classList.remove("window-open", "window-ending");
+        line.classList.add("window-closed");
+        if (warning) warning.hidden = true;
+        var box = document.getElementById("reply-body");
+        if (!box || !box.value) refresh("composer-holder");
+        return;
+      }
+      // The next tick when the minute shown changes, not 30 s late.
+      next = Math.min(next, left % 60000 + 50);
       var hours = Math.floor(minutes / 60);
-      var fmt = hours ? el.getAttribute("data-fmt-hours") : el.getAttribute("data-fmt-minutes");
-      el.textContent = fmt.replace("%(hours)s", number.format(hours))
+      el.textContent = (hours ? fmtHours : fmtMinutes).replace("%(hours)s", number.format(hours))
         .replace("%(minutes)s", number.format(minutes % 60));
+      var ending = minutes < (parseInt(line.getAttribute("data-ending-minutes"), 10) || 60);
+      line.classList.toggle("window-ending", ending);
+      if (warning) warning.hidden = !ending;
     });
+    windowTimer = setTimeout(tickWindow, next);
   }
-  setInterval(tickWindow, 30000);
 
   document.addEventListener("DOMContentLoaded", function () {
     toBottom(true);
