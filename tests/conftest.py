@@ -192,6 +192,15 @@ def delivered_webhooks(live_server, settings, transactional_db, monkeypatch):
     assert simulator.courier.drain(timeout=10), "webhooks still in flight after the test"
 
 
+def examples(count: int, *, in_full_on: str) -> int:
+    """How many generated examples a property runs on this run's database: all of them on
+    the database its property is about, a quarter on the other (enough to show the embedded
+    or the production database agrees, without generating the same minutes twice)."""
+    from django.db import connection
+
+    return count if connection.vendor == in_full_on else max(3, count // 4)
+
+
 def wait_for(condition, what: str = "", timeout: float = 30):
     """Poll `condition` until it returns something true, and return that. The timeout is a
     loaded two-core machine's, not a quiet one's: it costs time only when the test fails."""

@@ -27,7 +27,7 @@ from conversa.inbox import canned_replies, tags
 from conversa.inbox.models import Conversation, Queue
 from tests.conftest import make_org
 
-EXAMPLES = 20
+EXAMPLES = 8
 # Minutes of generated requests: once per `make test`, on SQLite (what it proves does not
 # depend on the database; PostgreSQL-only inputs, such as NUL characters in text, are a
 # follow-up).

@@ -42,10 +42,10 @@ STATES = {
 
 def when(moment: datetime, now: datetime | None = None) -> str:
     """A moment as people say it: "14:02" today, "Tue 14:02" within a week either way, else
-    the date in the reader's format and the time."""
+    the date and the time, both in the reader's format ("2:02 p.m." in English)."""
     local = timezone.localtime(moment)
     today = timezone.localtime(now or timezone.now()).date()
-    clock = date_format(local, "H:i")
+    clock = date_format(local, "TIME_FORMAT")
     days = abs((local.date() - today).days)
     if days == 0:
         return clock

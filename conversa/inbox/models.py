@@ -81,9 +81,25 @@ class Contact(OrgOwned):
 
     @property
     def identifiers(self) -> list["ContactIdentity"]:
-        """Every identifier the contact was seen with, phones first, as pages list them."""
+        """The identifiers the contact was seen with, phones first, as pages list them. A
+        Brazilian mobile is recorded in both forms (inbox.contacts.phone_variants); a person
+        knows it by one, so the form without the ninth digit is left out when the other is
+        there."""
+        identities = list(self.identities.all())
+        phones = {i.value for i in identities if i.kind == ContactIdentity.Kind.PHONE}
+
+        def older_form(i: ContactIdentity) -> bool:
+            v = i.value
+            return (
+                i.kind == ContactIdentity.Kind.PHONE
+                and len(v) == 12
+                and v.startswith("55")
+                and f"{v[:4]}9{v[4:]}" in phones
+            )
+
         return sorted(
-            self.identities.all(), key=lambda i: (ContactIdentity.ORDER.get(i.kind, 9), i.value)
+            (i for i in identities if not older_form(i)),
+            key=lambda i: (ContactIdentity.ORDER.get(i.kind, 9), i.value),
         )
 
 

@@ -259,8 +259,10 @@ class SlaClock:
 
 
 def duration_text(seconds: int) -> str:
-    """Business time as "2 h 5 min" or "40 min"."""
+    """Business time as "2 h 5 min", "40 min", or "less than a minute" (never "0 min")."""
     minutes = max(int(seconds), 0) // 60
+    if not minutes:
+        return _("less than a minute")
     hours, minutes = divmod(minutes, 60)
     if hours:
         return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}

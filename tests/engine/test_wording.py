@@ -26,10 +26,12 @@ def sao_paulo():
         yield
 
 
-def test_moments_read_as_a_clock_today_a_weekday_this_week_else_a_date(sao_paulo):
-    assert wording.when(datetime(2026, 12, 5, 17, 2, tzinfo=UTC), NOW) == "14:02"
-    assert wording.when(datetime(2026, 12, 8, 17, 0, tzinfo=UTC), NOW) == "Tue 14:00"
-    assert wording.when(datetime(2026, 12, 30, 12, 0, tzinfo=UTC), NOW) == "12/30/2026 09:00"
+def test_moments_read_as_a_clock_today_a_weekday_this_week_else_a_date_in_the_readers_format(
+    sao_paulo,
+):
+    assert wording.when(datetime(2026, 12, 5, 17, 2, tzinfo=UTC), NOW) == "2:02 p.m."
+    assert wording.when(datetime(2026, 12, 8, 17, 0, tzinfo=UTC), NOW) == "Tue 2 p.m."
+    assert wording.when(datetime(2026, 12, 30, 12, 0, tzinfo=UTC), NOW) == "12/30/2026 9 a.m."
     with translation.override("pt-br"):
         assert wording.when(datetime(2026, 12, 8, 17, 0, tzinfo=UTC), NOW) == "Ter 14:00"
         assert wording.when(datetime(2026, 12, 30, 12, 0, tzinfo=UTC), NOW) == "30/12/2026 09:00"
@@ -49,7 +51,7 @@ def test_the_sending_rules_verdicts_read_as_sentences(sao_paulo):
     block = decision("block", "The contact opted out of automated and campaign messages")
     assert wording.verdict_words(allow, NOW) == "Allowed: all checks passed"
     assert wording.verdict_words(hours, NOW) == (
-        "Waiting until Mon 08:00: outside the allowed sending hours: only operators' replies "
+        "Waiting until Mon 8 a.m.: outside the allowed sending hours: only operators' replies "
         "are sent"
     )
     assert wording.verdict_words(block, NOW) == (

@@ -236,6 +236,16 @@ def test_the_contact_panel_shows_its_identifiers_escaped(org):
     html = page.content.decode()
     assert "Identifiers" in html and "Linked id" in html and "+5511988887777" in html
     assert "&lt;b&gt;lid&lt;/b&gt;" in html and "<b>lid</b>" not in html
+    # Both Brazilian forms are recorded; the panel names the person's number once.
+    assert "+551188887777" not in html
+
+
+def test_a_mobile_recorded_in_both_forms_is_listed_once_a_landline_as_it_is(org):
+    mobile = arrives(org, phone="5511988887777").conversation.contact
+    assert sorted(i.value for i in mobile.identities.all()) == ["551188887777", "5511988887777"]
+    assert [i.display_value for i in mobile.identifiers] == ["+5511988887777"]
+    landline = arrives(org, phone="551133334444").conversation.contact
+    assert [i.display_value for i in landline.identifiers] == ["+551133334444"]
 
 
 def test_the_contact_panel_speaks_portuguese(org):

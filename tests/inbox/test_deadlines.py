@@ -18,6 +18,7 @@ from conversa.inbound import services as providers
 from conversa.inbox import deadlines, ownership, states
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Conversation, Queue
+from conversa.inbox.thread import duration_text
 from conversa.providers.base import InboundMessage, ParsedEvent
 from conversa.sandbox import simulator
 
@@ -396,3 +397,11 @@ def test_a_conversation_an_operator_reopens_waits_for_the_customer(org, routed):
     org.customer_writes("5511999990078")
     conversation.refresh_from_db()
     assert conversation.first_response_due_at and conversation.resolution_due_at
+
+
+def test_a_duration_under_a_minute_is_said_in_words_not_zero():
+    assert duration_text(59) == "less than a minute"
+    assert duration_text(60) == "1 min"
+    assert duration_text(3 * 3600 + 300) == "3 h 5 min"
+    with translation.override("pt-br"):
+        assert duration_text(0) == "menos de um minuto"

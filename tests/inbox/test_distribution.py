@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from conversa.accounts.models import Member
 from conversa.inbox import ownership, queues, services, states
 from conversa.inbox.models import Contact, Conversation, Queue
-from tests.conftest import make_org, post_webhook
+from tests.conftest import examples, make_org, post_webhook
 from tests.inbox.conftest import queue_with_operator
 from tests.inbox.test_inbound import upsert
 
@@ -31,8 +31,9 @@ def live_load(member: Member) -> int:
     return Conversation.objects.filter(assignee=member).exclude(status="resolved").count()
 
 
+# The offer takes row locks: the production database is the one that must hold.
 @settings(
-    max_examples=25,
+    max_examples=examples(25, in_full_on="postgresql"),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
