@@ -220,7 +220,7 @@ def story(intent: MessageIntent, now: datetime | None = None) -> list[Entry]:
             continue  # told from the decisions themselves, which know what they wait for
         raw = {"kind": item["verb"], "actor": item["actor"], **item["data"]}
         entries.append(Entry(item["at"], event_words(intent, item, now), raw=raw))
-    for decision in intent.decisions.all():
+    for index, decision in enumerate(intent.decisions.order_by("created_at", "id")):
         tone = {"allow": "ok", "defer": "wait", "block": "bad"}[decision.verdict]
         raw = {
             "kind": f"gate.{decision.verdict}",
@@ -235,6 +235,11 @@ def story(intent: MessageIntent, now: datetime | None = None) -> list[Entry]:
         ):
             # Decided when it was scheduled: the rules are checked again when it is due.
             text = _("Allowed for now: %(reason)s (checked again when it is due)") % {
+                "reason": reason_words(decision.reason)
+            }
+        elif decision.verdict == GateDecision.Verdict.ALLOW and index:
+            # The rules are asked again just before sending: the same verdict, not a new one.
+            text = _("Checked again before sending: %(reason)s") % {
                 "reason": reason_words(decision.reason)
             }
         if decision.number is not None:

@@ -96,6 +96,10 @@ def test_a_sent_message_says_when_it_was_sent_and_delivered(org, settings):
     assert wording.sending_number(intent) == org.number
     kinds = [entry.raw["kind"] for entry in wording.story(intent)]
     assert kinds[0] == "intent.created" and "job.sent" in kinds  # kept for the admins
+    verdicts = [e.text for e in wording.story(intent) if e.raw["kind"] == "gate.allow"]
+    # Asked at creation and again just before sending: the second reads as the recheck it is.
+    assert verdicts[0].startswith("Allowed: all checks passed")
+    assert len(verdicts) == 2 and verdicts[1].startswith("Checked again before sending: ")
 
 
 def test_the_numbers_holding_everything_are_named(org):
