@@ -111,7 +111,10 @@ def test_a_phone_in_portuguese_reaches_everything_and_send_stays_clear(conversa_
     page.locator(".conversation").first.click()
     send = page.get_by_role("button", name="Enviar", exact=True)
     expect(send).to_be_visible()
-    assert box(page.locator("#thread-head"))["height"] <= 740 * 0.22
+    page.screenshot(path=str(SHOTS / "phone-pt-br-thread-head.png"))
+    # The state, the owner and both service-level clocks (the demo's queue has targets) with
+    # their names, and the main actions: about a quarter of the screen, where it took a third.
+    assert box(page.locator("#thread-head"))["height"] <= 740 * 0.27
     button = box(send)
     assert button["y"] + button["height"] <= box(page.locator(".sidebar"))["y"]
     x, y = button["x"] + button["width"] / 2, button["y"] + button["height"] / 2
