@@ -133,6 +133,8 @@ VERBS = {
     "contact.untagged": _("Removed a tag from a contact"),
     "contact.opted_out": _("A contact opted out"),
     "contact.opted_in": _("A contact opted back in"),
+    "consent.granted": _("Recorded a contact's consent to marketing messages"),
+    "consent.withdrawn": _("Recorded that a contact withdrew consent to marketing messages"),
     "contact.merged": _("Merged two contacts"),
     "contact.number_changed": _("A contact changed their number"),
     "message.deleted": _("A message was deleted"),

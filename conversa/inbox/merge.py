@@ -40,8 +40,9 @@ def merge_contacts(
        kept; then all of `gone`'s conversations become `keep`'s.
     3. Every other row pointing at `gone` (identities, tags, leads, follow-ups, intents, jobs…)
        moves to `keep`; a row `keep` already has an equal of (a tag on both) is dropped.
-    4. Consent: the stricter wins (opted out or blocked on either stays so); an empty name or
-       phone is filled from `gone`.
+    4. Consent: the stricter wins (opted out or blocked on either stays so; marketing consent
+       only if both had it, their records moved with the rest); an empty name or phone is
+       filled from `gone`.
     5. The audit: on the contact, and in each conversation that came from `gone`.
     """
     if keep.pk == gone.pk:
@@ -66,6 +67,9 @@ def merge_contacts(
         if getattr(gone, flag) and not getattr(keep, flag):
             setattr(keep, flag, True)
             changed.append(flag)
+    if keep.marketing_consent and not gone.marketing_consent:
+        keep.marketing_consent = False
+        changed.append("marketing_consent")
     if gone.name and not keep.name:
         keep.name = gone.name
         changed.append("name")

@@ -60,6 +60,10 @@ class Contact(OrgOwned):
     name = models.CharField(max_length=200, blank=True)
     blocked = models.BooleanField(default=False)
     opted_out = models.BooleanField(default=False)
+    # Whether the latest of the contact's marketing consent records (campaigns.Consent) is a
+    # grant: derived, kept in step by campaigns.consent in the records' own transaction, so
+    # the Gate and audience filters read one column instead of the history.
+    marketing_consent = models.BooleanField(default=False)
     tags = models.ManyToManyField(Tag, related_name="contacts", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
