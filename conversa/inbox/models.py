@@ -64,6 +64,9 @@ class Contact(OrgOwned):
     # grant: derived, kept in step by campaigns.consent in the records' own transaction, so
     # the Gate and audience filters read one column instead of the history.
     marketing_consent = models.BooleanField(default=False)
+    # key → text, as a lead's: what an import's extra columns fill and `{{contact.<key>}}`
+    # names in a campaign's message.
+    custom_fields = models.JSONField(default=dict, blank=True)
     tags = models.ManyToManyField(Tag, related_name="contacts", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
