@@ -10,6 +10,9 @@ from tests.browser.server import CHROMIUM, CHROMIUM_ARGS, free_port, running_con
 
 __all__ = ["free_port"]  # the tests that start a second server import it from here
 
+# A time of day as the reader's language writes it: "14:02" in pt-BR, "2:02 p.m." or "2 p.m."
+# in English (Django's formats).
+CLOCK = r"\d{1,2}(:\d{2})?( [ap]\.m\.)?"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 
 # What a quiet machine shows at once a loaded two-core one (the suite beside other work) can

@@ -247,8 +247,8 @@ def test_customer_page_lists_both_protocols(member_client, org):
 
     page = member_client.get("/sandbox/").content.decode()
 
-    assert f">{org.twin.name} (+{org.twin.owner_phone}) · Evolution — open<" in page
-    assert ">106540352242922 (+5511933334444) · Cloud API — open<" in page
+    assert f">{org.twin.name} (+{org.twin.owner_phone}) · Evolution — connected<" in page
+    assert ">106540352242922 (+5511933334444) · Cloud API — connected<" in page
 
 
 def test_customer_page_shows_the_qr_to_scan_while_connecting(member_client, db, hooked):
