@@ -50,6 +50,19 @@ def simulator_page(browser, server, **options):
     return simulator_context(browser, server, **options).new_page()
 
 
+def scan_with_simulator(page, browser, server):
+    """Scan the pairing page's QR code from the simulator, as a phone would; returns the
+    simulator's page and its address once `page` says the number is connected."""
+    simulator_url = page.get_by_role("link", name="Open the simulator to scan it").get_attribute(
+        "href"
+    )
+    simulator = simulator_page(browser, server, viewport={"width": 420, "height": 800})
+    simulator.goto(f"{server['url']}{simulator_url}")
+    simulator.get_by_role("button", name="Scan the QR code").click()
+    expect(page.locator("#pairing")).to_have_attribute("data-status", "connected")
+    return simulator, simulator_url
+
+
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:

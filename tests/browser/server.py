@@ -26,6 +26,15 @@ CHROMIUM_ARGS = [
 OWNER_EMAIL = "admin@demo.local"
 
 
+def stop(process) -> None:
+    """End a server the test started: asked to stop, then killed if it will not."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -73,11 +82,7 @@ def running_conversa(folder: Path, **extra_env: str):
                 "env": env,
             }
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
 
 
 def wait_until_answering(server: subprocess.Popen, base: str, log_path: Path, timeout=60):

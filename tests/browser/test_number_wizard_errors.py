@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, simulator_page
+from tests.browser.conftest import ARTIFACTS, scan_with_simulator
 from tests.browser.test_skeleton import sign_in
 
 pytestmark = pytest.mark.browser
@@ -44,13 +44,7 @@ def test_a_switched_provider_a_bad_url_and_reconnect(conversa_server, browser):
     page.get_by_role("button", name="Check and continue").click()
     expect(page).to_have_url(re.compile(r"/numbers/\d+/pairing$"))
     expect(page.locator("img.qr")).to_be_visible()
-    simulator_url = page.get_by_role("link", name="Open the simulator to scan it").get_attribute(
-        "href"
-    )
-    simulator = simulator_page(browser, server, viewport={"width": 420, "height": 800})
-    simulator.goto(f"{server['url']}{simulator_url}")
-    simulator.get_by_role("button", name="Scan the QR code").click()
-    expect(page.locator("#pairing")).to_have_attribute("data-status", "connected")
+    scan_with_simulator(page, browser, server)
 
     # The card: sending in words, then logged out and paired again from "Reconnect".
     page.goto(f"{server['url']}/numbers/")
@@ -67,9 +61,7 @@ def test_a_switched_provider_a_bad_url_and_reconnect(conversa_server, browser):
     expect(page.locator(".steps")).to_have_count(0)
     expect(page.locator("img.qr")).to_be_visible()
     page.screenshot(path=str(SHOTS / "number-reconnect-1440.png"), full_page=True)
-    simulator.goto(f"{server['url']}{simulator_url}")
-    simulator.get_by_role("button", name="Scan the QR code").click()
-    expect(page.locator("#pairing")).to_have_attribute("data-status", "connected")
+    scan_with_simulator(page, browser, server)
 
 
 def test_the_refused_form_and_the_cards_read_in_portuguese_on_a_phone(conversa_server, browser):

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ARTIFACTS, simulator_page
+from tests.browser.conftest import ARTIFACTS, scan_with_simulator
 from tests.browser.test_skeleton import sign_in
 
 pytestmark = pytest.mark.browser
@@ -33,13 +33,7 @@ def test_add_scan_connect_live_and_send_a_test_message(conversa_server, browser)
     expect(page.locator("img.qr")).to_be_visible()
     expect(page.locator("body")).to_have_attribute("data-socket", "open")
     page.screenshot(path=str(ARTIFACTS / "number-qr.png"))
-    simulator_url = page.get_by_role("link", name="Open the simulator to scan it").get_attribute(
-        "href"
-    )
-    simulator = simulator_page(browser, server, viewport={"width": 420, "height": 800})
-    simulator.goto(f"{server['url']}{simulator_url}")
-    simulator.get_by_role("button", name="Scan the QR code").click()
-    expect(page.locator("#pairing")).to_have_attribute("data-status", "connected")
+    simulator, simulator_url = scan_with_simulator(page, browser, server)
     expect(page.locator("img.qr")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "number-connected.png"))
 

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS, free_port
+from tests.browser.server import stop
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.browser
@@ -57,11 +58,7 @@ def fresh_server(tmp_path_factory):
 
     wait_for(answering, timeout=60)
     yield base
-    server.terminate()
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.kill()
+    stop(server)
     log.close()
 
 

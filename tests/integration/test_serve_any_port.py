@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.browser.conftest import free_port
+from tests.browser.server import stop
 from tests.conftest import wait_for
 
 
@@ -60,11 +61,7 @@ def served_elsewhere(tmp_path):
         wait_for(answering, timeout=60)
         yield base, database, password
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         log.close()
 
 
