@@ -30,6 +30,10 @@ BLOCK = GateDecision.Verdict.BLOCK
 RECHECK = timedelta(seconds=30)
 
 UNSOLICITED_ORIGINS = {MessageIntent.Origin.AUTOMATION, MessageIntent.Origin.CAMPAIGN}
+# Traffic no person sent as it happened: when WhatsApp refused a number (it cools down), such
+# a send waits for that number instead of moving to another to get around the refusal.
+NO_EVASION_ORIGINS = UNSOLICITED_ORIGINS | {MessageIntent.Origin.API}
+REFUSAL_HOLDS = {"number_cooldown"}
 # Quiet hours hold back everything a person did not just type.
 QUIET_EXEMPT_ORIGINS = {MessageIntent.Origin.CHAT_MANUAL}
 
@@ -452,7 +456,11 @@ def choose_number(
     intent: MessageIntent, candidates: list[Number], sends: NumberFacts
 ) -> tuple[Verdict, Number | None, Facts | None]:
     """The verdict for the first number that may send now; when none may, the soonest DEFER
-    (or the first BLOCK), so the intent waits on the number that frees up first."""
+    (or the first BLOCK), so the intent waits on the number that frees up first.
+
+    No evasion: automated and API traffic that meets a number WhatsApp refused (cooling down)
+    waits on that number; it is never handed to the next one to get around the refusal.
+    Numbers that are paused or disconnected are passed over as for any send."""
     if not candidates:
         return NO_NUMBER, None, None
     judged = []
@@ -460,6 +468,8 @@ def choose_number(
         facts = facts_for(intent, number, sends)
         verdict = decide(intent.origin, facts)
         if verdict.verdict == ALLOW:
+            return verdict, number, facts
+        if verdict.reason_code in REFUSAL_HOLDS and intent.origin in NO_EVASION_ORIGINS:
             return verdict, number, facts
         judged.append((verdict, number, facts))
     deferred = [entry for entry in judged if entry[0].verdict == DEFER]

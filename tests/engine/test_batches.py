@@ -140,8 +140,9 @@ def test_when_no_number_can_send_the_intent_waits_on_the_first_to_free_up(org):
         organization=org.org, name="Down", provider="sandbox", status="disconnected"
     )
     contact = inbox.upsert_contact(org.org, "5511977776666")
+    # The assistant's send (the API's and automations' wait on the refused number: below).
     intent, _ = services.create_intent(
-        org.org, contact=contact, body="Olá", origin="api", idempotency_key="wait-1"
+        org.org, contact=contact, body="Olá", origin="assistant", idempotency_key="wait-1"
     )
     decision = intent.decisions.get()
     # A disconnected number is looked at again in 30 s, before the cooldown ends.
@@ -177,3 +178,28 @@ def test_a_worker_sends_a_batch_over_http_with_several_calls_in_flight(wired):
     assert set(ExecutionJob.objects.values_list("status", flat=True)) == {S.SENT}
     references = sorted(SandboxMessage.objects.values_list("reference", flat=True))
     assert references == sorted(intent.job.reference for intent in intents)
+
+
+def test_automated_and_api_sends_wait_on_a_refused_number_instead_of_moving(org):
+    """No evasion (issue 18): WhatsApp refused the first number (it cools down); a send the
+    API or an automation asked for with no number waits for it, never moves to the second.
+    A person's own send may go out on the other."""
+    until = timezone.now() + timedelta(minutes=10)
+    Number.objects.filter(pk=org.number.pk).update(cooldown_until=until)
+    other = Number.objects.create(
+        organization=org.org, name="Second", provider="sandbox", status="connected"
+    )
+    assert other.pk > org.number.pk  # the refused one comes first among connected numbers
+    contact = inbox.upsert_contact(org.org, "5511977776666")
+    for origin in ("api", "automation"):
+        intent, _ = services.create_intent(
+            org.org, contact=contact, body="Olá", origin=origin, idempotency_key=f"ev-{origin}"
+        )
+        decision = intent.decisions.get()
+        assert (decision.verdict, decision.reason_code) == (Verdict.DEFER, "number_cooldown")
+        assert decision.number == org.number and intent.job.number == org.number
+        assert intent.job.run_after == until
+    assistant, _ = services.create_intent(
+        org.org, contact=contact, body="Olá", origin="assistant", idempotency_key="ev-assistant"
+    )
+    assert assistant.decisions.get().number == other
