@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from conversa.accounts.models import Member, OperationalEvent
@@ -288,3 +289,20 @@ def test_a_member_with_two_step_verification_gives_a_fresh_code_before_erasing(o
     client.post("/login/reverify", {"code": code_at(secret, +1), "next": "/"})
     assert client.post(erase, {"confirmation": "ERASE"}).status_code == 302
     assert Contact.objects.get(pk=ana.pk).erased_at is not None
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
+def test_the_database_lets_only_an_erasure_of_that_organization_empty_details(org, other_org, ana):
+    entry = privacy.audit_about(ana).first()
+    erase_sql = """UPDATE accounts_operationalevent SET data = '{"erased": true}'::jsonb
+                   WHERE id = %s"""
+    for named in (None, other_org.org.pk):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            if named:
+                cursor.execute(
+                    "SELECT set_config('conversa.erasing_personal_data', %s, true)", [str(named)]
+                )
+            cursor.execute(erase_sql, [entry.pk])
+    assert OperationalEvent.objects.get(pk=entry.pk).data != {"erased": True}
+    assert privacy.audit_about(ana).erase_data() >= 1
+    assert OperationalEvent.objects.get(pk=entry.pk).data == {"erased": True}
