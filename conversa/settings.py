@@ -267,6 +267,8 @@ PRESENCE_GRACE_SECONDS = float(os.environ.get("PRESENCE_GRACE_SECONDS", "60"))
 PRESENCE_HEARTBEAT_SECONDS = float(os.environ.get("PRESENCE_HEARTBEAT_SECONDS", "30"))
 PRESENCE_SOCKET_EXPIRY_SECONDS = float(os.environ.get("PRESENCE_SOCKET_EXPIRY_SECONDS", "95"))
 PRESENCE_SWEEP_SECONDS = float(os.environ.get("PRESENCE_SWEEP_SECONDS", "10"))
+# How often a worker applies the organizations' retention periods (engine/retention.py).
+RETENTION_INTERVAL_SECONDS = float(os.environ.get("RETENTION_INTERVAL_SECONDS", "3600"))
 PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"))
 # Set by `conversa serve` (without --no-worker) so the ASGI lifespan starts the in-process worker.
 INPROCESS_WORKER = env_bool("CONVERSA_INPROCESS_WORKER")

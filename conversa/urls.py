@@ -13,7 +13,8 @@ from conversa.accounts import audit_views, security_views, token_views
 from conversa.accounts import team_views as team
 from conversa.accounts import views as accounts
 from conversa.api import api
-from conversa.engine import policy_views
+from conversa.campaigns import privacy_views
+from conversa.engine import policy_views, retention_views
 from conversa.engine import views as engine
 from conversa.inbound import views as inbound
 from conversa.inbound import webhooks
@@ -96,6 +97,21 @@ urlpatterns = [
         numbers.number_action,
         name="number-action",
     ),
+    path(
+        "contacts/<int:contact_id>/privacy/",
+        privacy_views.contact_privacy,
+        name="contact-privacy",
+    ),
+    path(
+        "contacts/<int:contact_id>/privacy/export",
+        privacy_views.contact_export,
+        name="contact-export",
+    ),
+    path(
+        "contacts/<int:contact_id>/privacy/erase",
+        privacy_views.contact_erase,
+        name="contact-erase",
+    ),
     path("intents/", engine.intents, name="intents"),
     path("intents/<int:intent_id>/", engine.intent_page, name="intent"),
     path(
@@ -126,6 +142,11 @@ urlpatterns = [
         "settings/organization/kill-switch",
         policy_views.kill_switch,
         name="settings-kill-switch",
+    ),
+    path(
+        "settings/organization/retention",
+        retention_views.retention_settings,
+        name="settings-retention",
     ),
     path("settings/organization/banner", policy_views.org_banner, name="org-banner"),
     path("numbers/<int:number_id>/settings", policy_views.number_settings, name="number-settings"),

@@ -136,6 +136,10 @@ VERBS = {
     "consent.granted": _("Recorded a contact's consent to marketing messages"),
     "consent.withdrawn": _("Recorded that a contact withdrew consent to marketing messages"),
     "contact.merged": _("Merged two contacts"),
+    "contact.exported": _("Exported a contact's data"),
+    "contact.erased": _("Erased a contact's personal data"),
+    "organization.retention_changed": _("Changed how long messages are kept"),
+    "retention.applied": _("Deleted old messages' texts and files (retention)"),
     "contact.number_changed": _("A contact changed their number"),
     "message.deleted": _("A message was deleted"),
     "tag.created": _("Created a tag"),
@@ -204,6 +208,7 @@ ACTORS = {
     "customer": _("The customer"),
     "phone": _("The business phone"),
     "sign-in": _("Sign-in"),
+    "retention": _("Conversa (retention)"),
 }
 
 

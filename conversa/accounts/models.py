@@ -43,6 +43,8 @@ class TimeZoneField(models.CharField):
 MAX_REOPEN_WINDOW_HOURS = 365 * 24
 MAX_HOURLY_QUOTA = 100_000
 MAX_DAILY_QUOTA = 1_000_000
+# Messages' texts and files are kept for at most this many days when a retention is set.
+MAX_RETENTION_DAYS = 3650
 
 
 class Organization(models.Model):
@@ -81,10 +83,18 @@ class Organization(models.Model):
     # Owners and admins must sign in with a second factor (an authenticator app): one without
     # it is sent to set it up before any other page. API tokens are not affected.
     require_mfa_for_admins = models.BooleanField(default=False)
+    # Messages' texts and files older than this many days are deleted (inbox.retention);
+    # empty keeps them for ever.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(retention_days__isnull=True)
+                | models.Q(retention_days__gte=1, retention_days__lte=MAX_RETENTION_DAYS),
+                name="organization_retention_days_bounded",
+            ),
             models.CheckConstraint(
                 condition=models.Q(quiet_hours_start__isnull=True, quiet_hours_end__isnull=True)
                 | models.Q(quiet_hours_start__isnull=False, quiet_hours_end__isnull=False),
@@ -317,6 +327,25 @@ class EventQuerySet(OrgQuerySet):
     def delete(self):
         raise AppendOnly("The audit timeline is append-only.")
 
+    def erase_data(self) -> int:
+        """Empty these entries' details (`data`): the other change the timeline allows, for
+        entries about a contact whose personal data is erased (LGPD). What happened, to which
+        object, who did it and when stay as written. On PostgreSQL the trigger lets `data`
+        change only while the transaction names the organization in
+        `conversa.erasing_personal_data` (migration `audit_erasure`)."""
+        count = 0
+        for org_id in self.values_list("organization_id", flat=True).distinct().order_by():
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    with connection.cursor() as cursor:
+                        cursor.execute(
+                            "SELECT set_config('conversa.erasing_personal_data', %s, true)",
+                            [str(org_id)],
+                        )
+                mine = self.filter(organization_id=org_id)
+                count += models.QuerySet.update(mine, data={"erased": True})
+        return count
+
     def repoint(self, *, object_id: int) -> int:
         """Move these entries to another object of the same type: the one change the timeline
         allows, for history that follows its object when two are folded into one (a merged
@@ -329,8 +358,8 @@ class OperationalEvent(OrgOwned):
 
     Append-only: `save` refuses to change a stored row and `delete` refuses; on PostgreSQL a
     trigger refuses UPDATE and DELETE as well (migration `audit_append_only`), except an
-    actor set to NULL when a member row goes, `repoint`, and the deletion of a whole
-    organization (`Organization.delete`).
+    actor set to NULL when a member row goes, `repoint`, `erase_data`, and the deletion of a
+    whole organization (`Organization.delete`).
     """
 
     actor = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)

@@ -1,7 +1,8 @@
 """The worker loop: reap, claim a batch, run each claimed job; the same code in every process.
 Every few seconds a pass also wakes the snoozed conversations whose time has come and sweeps
-presence (sockets of a process that died; members whose grace period is over), and each
-pass fetches a few customers' media files (conversa.inbox.media).
+presence (sockets of a process that died; members whose grace period is over), each pass
+fetches a few customers' media files (conversa.inbox.media), and about once an hour the
+organizations' retention periods are applied (conversa.engine.retention).
 
 `conversa worker` runs it in the foreground; `conversa serve` runs it beside the web app (see
 conversa.asgi). A stop request finishes the jobs in hand and releases claims not yet started,
@@ -19,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections
 
-from conversa.engine import jobs, services, wakeup
+from conversa.engine import jobs, retention, services, wakeup
 from conversa.inbox import media, presence, states
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Worker:
         self.pool = ThreadPoolExecutor(self.concurrency) if self.concurrency > 1 else None
         self.next_wake = 0.0
         self.next_sweep = 0.0
+        self.next_retention = 0.0
 
     def run_once(self) -> int:
         """One pass: reap expired leases, claim, execute. Returns how many jobs it ran."""
@@ -53,6 +55,7 @@ class Worker:
         services.reconcile_uncertain()
         self.wake_snoozed()
         self.sweep_presence()
+        self.apply_retention()
         claimed = jobs.claim_batch(self.worker_id, self.batch_size)
         for start in range(0, len(claimed), self.concurrency):
             if self.stopping.is_set():
@@ -92,6 +95,16 @@ class Worker:
                 presence.sweep()
             except Exception:
                 log.exception("the presence sweep crashed; the next one tries again")
+
+    def apply_retention(self) -> None:
+        # Old messages' texts and files go in batches; an hour's delay past a retention period
+        # of days is on time. Several workers may run it at once: each batch is idempotent.
+        if time.monotonic() >= self.next_retention:
+            self.next_retention = time.monotonic() + settings.RETENTION_INTERVAL_SECONDS
+            try:
+                retention.apply()
+            except Exception:
+                log.exception("applying the retention periods crashed; the next run tries again")
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)

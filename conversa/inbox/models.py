@@ -69,6 +69,9 @@ class Contact(OrgOwned):
     custom_fields = models.JSONField(default=dict, blank=True)
     tags = models.ManyToManyField(Tag, related_name="contacts", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # When their personal data was erased (LGPD, campaigns.privacy): the row stays, anonymized,
+    # so counts and the audit trail hold; the person writing again is a new contact.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -317,6 +320,10 @@ class Message(OrgOwned):
         READ = "read", _("Read")
         FAILED = "failed", _("Failed")
 
+    class Removed(models.TextChoices):
+        RETENTION = "retention", _("Removed by the retention policy")
+        ERASURE = "erasure", _("Removed when the contact's data was erased")
+
     # Forward order of outbound statuses; FAILED is terminal and set only by the engine.
     STATUS_RANK = {Status.PENDING: 0, Status.SENT: 1, Status.DELIVERED: 2, Status.READ: 3}
 
@@ -350,6 +357,10 @@ class Message(OrgOwned):
     edited_at = models.DateTimeField(null=True, blank=True)
     # Deleted for everyone by its sender; the body stays for the audit, pages say it was deleted.
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Why its text and file are gone, when they are (the row, its time and status stay, so
+    # counts and threads keep it and pages show a placeholder): the organization's retention
+    # policy (inbox.retention) or the erasure of its contact (campaigns.privacy).
+    removed = models.CharField(max_length=10, choices=Removed.choices, blank=True, default="")
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -375,6 +386,9 @@ class Attachment(OrgOwned):
         PENDING = "pending", _("Loading")
         STORED = "stored", _("Stored")
         FAILED = "failed", _("Download failed")
+        # Its file deleted with its message's content (Message.removed); the row stays, as an
+        # outbound send's intent refers to it.
+        REMOVED = "removed", _("Removed")
 
     message = models.OneToOneField(
         Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachment"

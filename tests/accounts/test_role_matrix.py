@@ -192,6 +192,11 @@ PAGES: dict[str, Rule] = {
     "settings-organization": get(ADMIN),
     "settings-kill-switch": post(ADMIN, data={"paused": "1"}),  # the confirmation step
     "org-banner": get(MEMBER),
+    "settings-retention": post(ADMIN, data={"retention_days": ""}),
+    # A contact's LGPD rights (a wrong confirmation word: the erasure is refused, allowed)
+    "contact-privacy": get(ADMIN),
+    "contact-export": get(ADMIN),
+    "contact-erase": post(ADMIN, data={"confirmation": "no"}, ok=(422,)),
     "number-settings": get(ADMIN),
     "hold-banner": get(MEMBER),
     # API tokens: each member their own; owners and admins everyone's
@@ -227,6 +232,8 @@ API: dict[str, Rule] = {
     "GET /api/contacts/{contact_id}/tags": get(MEMBER),
     "POST /api/contacts/{contact_id}/tags": post(MEMBER, data={"tag_id": "{tag_id}"}),
     "DELETE /api/contacts/{contact_id}/tags/{tag_id}": Rule(MEMBER, "DELETE"),
+    "GET /api/contacts/{contact_id}/export": get(ADMIN),
+    "POST /api/contacts/{contact_id}/erase": post(ADMIN, data={"confirmation": "no"}, ok=(422,)),
     "GET /api/canned-replies": get(MEMBER),
     "POST /api/canned-replies": post(SUPERVISOR, data={"shortcode": "novo", "body": "Olá"}),
     "GET /api/canned-replies/{reply_id}": get(MEMBER),
