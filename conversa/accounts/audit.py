@@ -135,6 +135,7 @@ VERBS = {
     "contact.opted_in": _("A contact opted back in"),
     "consent.granted": _("Recorded a contact's consent to marketing messages"),
     "consent.withdrawn": _("Recorded that a contact withdrew consent to marketing messages"),
+    "consent.imported": _("Recorded contacts' marketing consent from an imported file"),
     "contact.merged": _("Merged two contacts"),
     "contact.number_changed": _("A contact changed their number"),
     "message.deleted": _("A message was deleted"),

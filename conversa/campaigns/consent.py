@@ -6,11 +6,11 @@ record is a grant (the Gate refuses a CAMPAIGN send to anyone else)."""
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
-from conversa.accounts.models import Member, OperationalEvent
-from conversa.accounts.services import event, record
+from conversa.accounts.models import Member
+from conversa.accounts.services import record
 from conversa.bulk import insert_new
 from conversa.campaigns.models import Consent
 from conversa.errors import Refused
@@ -92,11 +92,18 @@ class Grant:
 
 @transaction.atomic
 def record_consents(
-    org_id: int, grants: list[Grant], *, channel: str, acting_member: Member | None = None
+    org_id: int,
+    grants: list[Grant],
+    *,
+    channel: str,
+    source: models.Model,
+    acting_member: Member | None = None,
 ) -> int:
     """`record_consent` for many contacts at once (an import's batch), in a few statements:
-    the records whose key is new are inserted and audited, then each contact touched takes
-    the state of its latest record. Returns how many records were new."""
+    the records whose key is new are inserted, then each contact touched takes the state of
+    its latest record. The audit gets one entry on `source` (the import) with the counts: each
+    record already names who recorded it, when, how and on what evidence. Returns how many
+    records were new."""
     if channel not in Consent.Channel.values:
         raise Refused(f"unknown consent channel: {channel}")
     now = timezone.now()
@@ -120,15 +127,15 @@ def record_consents(
     touched = sorted({c.contact_id for c in inserted})
     # Locked in id order, as record_consent locks one: records for one person apply in order.
     list(Contact.objects.select_for_update().filter(pk__in=touched).order_by("pk").values("pk"))
-    OperationalEvent.objects.bulk_create(
-        event(
-            org_id,
-            "consent.granted" if c.granted else "consent.withdrawn",
-            Contact(pk=c.contact_id),
-            actor=acting_member,
-            channel=channel,
-        )
-        for c in inserted
+    granted = sum(1 for c in inserted if c.granted)
+    record(
+        org_id,
+        "consent.imported",
+        source,
+        actor=acting_member,
+        channel=channel,
+        granted=granted,
+        withdrawn=len(inserted) - granted,
     )
     latest: dict[int, bool] = {}
     for contact_id, granted in (

@@ -13,8 +13,10 @@
 """
 
 import csv
+import functools
 import hashlib
 import io
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -31,6 +33,7 @@ from django.utils.translation import gettext_noop
 
 from conversa.accounts.audit import safe_cell
 from conversa.accounts.models import Member, Organization
+from conversa.bulk import set_column
 from conversa.campaigns import consent
 from conversa.campaigns.models import Consent, ContactImport, ContactImportProblem
 from conversa.engine import wakeup
@@ -240,6 +243,8 @@ class Row:
     number: int
     cells: list[str]
     phone: str = ""
+    # The phone as the file writes it, shown beside a refused row.
+    raw_phone: str = ""
     name: str = ""
     tags: list[str] = field(default_factory=list)
     custom: dict[str, str] = field(default_factory=dict)
@@ -262,12 +267,11 @@ def check(imp: ContactImport, number: int, cells: list[str]) -> Row:
     if bad_encoding(cells):
         row.problem = BAD_ENCODING
         return row
-    raw_phone = cell("phone")
-    row.phone = identity.normalize_phone(raw_phone, imp.region) if raw_phone else ""
+    row.raw_phone, row.name = cell("phone"), cell("name")[: identity.NAME_LENGTH]
+    row.phone = identity.normalize_phone(row.raw_phone, imp.region) if row.raw_phone else ""
     if not row.phone:
-        row.problem = BAD_PHONE if raw_phone else NO_PHONE
+        row.problem = BAD_PHONE if row.raw_phone else NO_PHONE
         return row
-    row.name = cell("name")[: identity.NAME_LENGTH]
     row.tags = list(dict.fromkeys(t.strip()[:TAG_LENGTH] for t in cell("tags").split(",")))
     row.tags = [t for t in row.tags if t]
     for key, index in mapping.get("custom", {}).items():
@@ -294,6 +298,7 @@ def check(imp: ContactImport, number: int, cells: list[str]) -> Row:
 DATE_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%d/%m/%Y %H:%M", "%d/%m/%Y")
 
 
+@functools.lru_cache(maxsize=1024)  # a list's consent dates repeat: one parse per date
 def parse_date(text: str) -> datetime | None:
     for form in DATE_FORMATS:
         try:
@@ -461,7 +466,7 @@ def apply_batch(imp: ContactImport, batch: list[tuple[int, list[str]]], worker_i
         if row.consent is not None
     ]
     recorded = consent.record_consents(
-        org_id, grants, channel=Consent.Channel.IMPORT, acting_member=imp.created_by
+        org_id, grants, channel=Consent.Channel.IMPORT, source=imp, acting_member=imp.created_by
     )
     ContactImportProblem.objects.bulk_create(
         [
@@ -546,20 +551,21 @@ def add_tags(org_id: int, by_person: dict[str, Contact], good: dict[str, list[Ro
 
 def fill_fields(by_person: dict[str, Contact], good: dict[str, list[Row]]) -> None:
     """Custom fields take the file's values (later rows of one person win), and a name fills
-    an empty one; only contacts that change are written."""
-    changed = []
+    an empty one; only contacts that change are written, a statement per column."""
+    fields_of: dict[int, str] = {}
+    names: dict[int, str] = {}
     for key, rows in good.items():
         contact = by_person[key]
         fields = dict(contact.custom_fields or {})
-        name = contact.name
         for row in rows:
             fields.update(row.custom)
-            name = name or row.name
-        if fields != contact.custom_fields or name != contact.name:
-            contact.custom_fields, contact.name = fields, name
-            changed.append(contact)
-    if changed:
-        Contact.objects.bulk_update(changed, ["custom_fields", "name"])
+        if fields != contact.custom_fields:
+            fields_of[contact.pk] = json.dumps(fields, ensure_ascii=False)
+        name = contact.name or next((r.name for r in rows if r.name), "")
+        if name != contact.name:
+            names[contact.pk] = name
+    set_column(Contact, "custom_fields", fields_of)
+    set_column(Contact, "name", names)
 
 
 def error_report(imp: ContactImport) -> str:

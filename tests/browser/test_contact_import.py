@@ -50,6 +50,10 @@ def test_import_a_csv_with_a_bad_row_in_portuguese(conversa_server, browser, tmp
     expect(preview.locator("tr", has_text="Ana Lima")).to_contain_text("+5511988881111")
     no_horizontal_overflow(page)
     page.screenshot(path=str(SHOTS / "import-preview-1440-light.png"), full_page=True)
+    page.set_viewport_size({"width": 375, "height": 900})
+    no_horizontal_overflow(page)
+    page.screenshot(path=str(SHOTS / "import-preview-375-light.png"), full_page=True)
+    page.set_viewport_size({"width": 1440, "height": 900})
 
     page.get_by_role("button", name="Importar", exact=True).click()
     progress = page.locator("#import-progress")
