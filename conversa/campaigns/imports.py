@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -116,8 +117,12 @@ def printable(cell: str) -> str:
     return cell.encode("utf-8", "replace").decode()
 
 
+# The surrogates `decode` leaves for bytes that are not UTF-8.
+UNREADABLE = re.compile("[\udc80-\udcff]")
+
+
 def bad_encoding(cells: list[str]) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for cell in cells for ch in cell)
+    return any(UNREADABLE.search(cell) for cell in cells)
 
 
 def read_xlsx(data: bytes) -> Iterator[tuple[int, list[str]]]:
