@@ -135,6 +135,7 @@ VERBS = {
     "contact.opted_in": _("A contact opted back in"),
     "consent.granted": _("Recorded a contact's consent to marketing messages"),
     "consent.withdrawn": _("Recorded that a contact withdrew consent to marketing messages"),
+    "consent.imported": _("Recorded contacts' marketing consent from an imported file"),
     "contact.merged": _("Merged two contacts"),
     "contact.exported": _("Exported a contact's data"),
     "contact.erased": _("Erased a contact's personal data"),

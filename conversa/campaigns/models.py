@@ -54,11 +54,96 @@ class Consent(OrgOwned):
         Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     erased = models.BooleanField(default=False)
+    # What makes the record once only, when its source may be read again: an imported row's
+    # is its file's hash and row number (none: every call is a new record).
+    key = models.CharField(max_length=100, null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["contact", "purpose", "-recorded_at"], name="consent_latest")
         ]
+        constraints = [
+            # Unconditional (NULLs never clash), so INSERT … ON CONFLICT can name it.
+            models.UniqueConstraint(fields=["organization", "key"], name="consent_key_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.purpose}: {'granted' if self.granted else 'withdrawn'}"
+
+
+class ContactImport(OrgOwned):
+    """A contact list uploaded from a CSV or XLSX file: mapped, previewed, then run by a worker
+    in batches (campaigns.imports). `rows_done` moves with each batch's writes in one
+    transaction, so a worker that dies mid-batch leaves the import to resume where it was."""
+
+    class Status(models.TextChoices):
+        # Uploaded; its columns are being mapped and previewed.
+        DRAFT = "draft", _("Waiting for its columns")
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Finished")
+        FAILED = "failed", _("Failed")
+
+    class Kind(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    file_name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    # SHA-256 of the file's bytes: a row's consent record is keyed on it and the row number,
+    # so importing the same file again records nothing twice.
+    sha256 = models.CharField(max_length=64)
+    # Where numbers typed without a country code are read (ISO 3166 code, as phonenumbers).
+    region = models.CharField(max_length=2, default="BR")
+    # Field → column index: {"phone": 0, "name": 1, "tags": 2, "consent": 3,
+    # "consent_evidence": 4, "consent_date": 5, "custom": {"city": 6}}.
+    mapping = models.JSONField(default=dict, blank=True)
+    headers = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    merged_count = models.PositiveIntegerField(default=0)
+    refused_count = models.PositiveIntegerField(default=0)
+    consent_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "claimed_until"], name="import_due")]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.rows_done / self.rows_total) if self.rows_total else 0
+
+
+class ContactImportProblem(models.Model):
+    """A row the import refused, with the reason: the downloadable error report. One per row
+    (a batch run again after a crash writes nothing twice)."""
+
+    contact_import = models.ForeignKey(
+        ContactImport, on_delete=models.CASCADE, related_name="problems"
+    )
+    row_number = models.PositiveIntegerField()
+    reason = models.CharField(max_length=200)
+    cells = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact_import", "row_number"], name="import_problem_once"
+            )
+        ]

@@ -1,8 +1,9 @@
 """The worker loop: reap, claim a batch, run each claimed job; the same code in every process.
 Every few seconds a pass also wakes the snoozed conversations whose time has come and sweeps
 presence (sockets of a process that died; members whose grace period is over), each pass
-fetches a few customers' media files (conversa.inbox.media), and about once an hour the
-organizations' retention periods are applied (conversa.engine.retention).
+fetches a few customers' media files (conversa.inbox.media) and goes on with a contact import
+(conversa.campaigns.imports), and about once an hour the organizations' retention periods are
+applied (conversa.engine.retention).
 
 `conversa worker` runs it in the foreground; `conversa serve` runs it beside the web app (see
 conversa.asgi). A stop request finishes the jobs in hand and releases claims not yet started,
@@ -20,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections
 
+from conversa.campaigns import imports
 from conversa.engine import jobs, retention, services, wakeup
 from conversa.inbox import media, presence, states
 
@@ -66,7 +68,7 @@ class Worker:
                 services.execute_jobs(group, self.worker_id, self.pool)
             except Exception:
                 log.exception("jobs %s crashed the worker pass; their leases will expire", group)
-        return len(claimed) + self.fetch_media()
+        return len(claimed) + self.fetch_media() + self.run_imports()
 
     def fetch_media(self) -> int:
         """Customers' files due for download (inbox.media), a few a pass, so a slow download
@@ -77,6 +79,17 @@ class Worker:
             return media.fetch_due(settings.MEDIA_FETCH_BATCH)
         except Exception:
             log.exception("the media pass crashed; its claims are retried when their lease ends")
+            return 0
+
+    def run_imports(self) -> int:
+        """A slice of a contact import (campaigns.imports), a couple of seconds a pass, so the
+        sends of the next pass wait little; the import resumes where the slice stopped."""
+        if self.stopping.is_set():
+            return 0
+        try:
+            return imports.run_due(self.worker_id)
+        except Exception:
+            log.exception("the import pass crashed; the import resumes when its lease ends")
             return 0
 
     def wake_snoozed(self) -> None:

@@ -29,6 +29,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from conversa.accounts import members
 from conversa.accounts.models import ApiToken, Member
 from conversa.api import api
+from conversa.campaigns import imports
 from conversa.crm import automations
 from conversa.crm import services as crm
 from conversa.engine import services as engine
@@ -203,6 +204,12 @@ PAGES: dict[str, Rule] = {
     "settings-tokens": get(MEMBER),
     "settings-token-create": post(MEMBER, data={"name": "ERP", "scope": "read"}),
     "settings-token-revoke": post(ADMIN),  # the owner's token
+    "contact-imports": get(SUPERVISOR),
+    "contact-import-upload": post(SUPERVISOR, ok=(400,)),  # no file: "choose a file"
+    "contact-import": get(SUPERVISOR),
+    "contact-import-mapping": post(SUPERVISOR, data={"column_0": "phone"}),
+    "contact-import-progress": get(SUPERVISOR),
+    "contact-import-errors": get(SUPERVISOR),
 }
 
 # API operations: "METHOD /api/path" as the OpenAPI names it.
@@ -323,6 +330,8 @@ API: dict[str, Rule] = {
     "GET /api/tokens": get(MEMBER),
     "POST /api/tokens": skip("a signed-in person's act, never a token's: tests/accounts"),
     "POST /api/tokens/{token_id}/revoke": post(ADMIN),  # the owner's token
+    "POST /api/contact-imports": skip("a multipart upload: tests/campaigns/test_imports.py"),
+    "GET /api/contact-imports/{import_id}": get(SUPERVISOR),
 }
 
 
@@ -473,6 +482,15 @@ class World:
         self.a.api_token()
         return ApiToken.objects.filter(member=self.a.owner).latest("pk")
 
+    @cached_property
+    def contact_import(self):
+        return imports.upload(
+            self.a.org,
+            file_name="lista.csv",
+            data=b"telefone;nome\n11988887777;Ana\n",
+            acting_member=self.a.owner,
+        )
+
     def value(self, name: str):
         objects = {
             "conversation_id": lambda: self.conversation.pk,
@@ -493,6 +511,7 @@ class World:
             "action": lambda: "pause",
             "invitation_id": lambda: self.invitation.pk,
             "token_id": lambda: self.token.pk,
+            "import_id": lambda: self.contact_import.pk,
         }
         return objects[name]()
 

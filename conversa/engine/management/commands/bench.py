@@ -6,12 +6,13 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = (
         "Run a benchmark and print its figures as JSON (dispatch, chaos, ingest, inbox, followups,"
-        " limits)."
+        " limits, import)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "name", choices=["dispatch", "chaos", "ingest", "inbox", "followups", "limits"]
+            "name",
+            choices=["dispatch", "chaos", "ingest", "inbox", "followups", "limits", "import"],
         )
         parser.add_argument("--jobs", type=int, default=20000)
         parser.add_argument(
@@ -59,14 +60,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep", action="store_true", help="inbox: keep the seeded organization for next time"
         )
+        parser.add_argument("--rows", type=int, default=100_000, help="import: rows in the file")
         parser.add_argument(
             "--leads", type=int, default=10000, help="followups: leads moved into the stage"
         )
 
     def handle(self, *args, name, jobs, workers, batch_size, intents, **options):
-        from bench import chaos, dispatch, followups, inbox, ingest, limits
+        from bench import chaos, dispatch, followups, imports, inbox, ingest, limits
 
-        if name == "limits":
+        if name == "import":
+            figures = imports.run(rows=options["rows"])
+        elif name == "limits":
             figures = limits.run()
         elif name == "inbox":
             figures = inbox.run(
