@@ -5,8 +5,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from conversa.accounts.api import router as members_router
 from conversa.accounts.api_auth import api_auth
 from conversa.accounts.token_api import router as tokens_router
-from conversa.campaigns.privacy_api import router as privacy_router
 from conversa.campaigns.api import router as campaigns_router
+from conversa.campaigns.privacy_api import router as privacy_router
 from conversa.crm.api import router as crm_router
 from conversa.engine.api import router as engine_router
 from conversa.engine.content_api import router as content_router
