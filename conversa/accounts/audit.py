@@ -136,6 +136,7 @@ VERBS = {
     "consent.granted": _("Recorded a contact's consent to marketing messages"),
     "consent.withdrawn": _("Recorded that a contact withdrew consent to marketing messages"),
     "contact.merged": _("Merged two contacts"),
+    "keywords.updated": _("Changed the unsubscribe keywords"),
     "contact.number_changed": _("A contact changed their number"),
     "message.deleted": _("A message was deleted"),
     "tag.created": _("Created a tag"),
