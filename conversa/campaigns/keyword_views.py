@@ -36,6 +36,7 @@ class KeywordsForm(forms.Form):
     opt_out = box(
         _("Words that stop messages"),
         _("One per line. Capitals, accents and punctuation do not matter."),
+        rows=6,
     )
     opt_in = box(_("Words that resume messages"), _("One per line."), rows=2)
     match = forms.ChoiceField(

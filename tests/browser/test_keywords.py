@@ -48,8 +48,11 @@ def test_keywords_are_edited_saved_and_an_empty_list_refused(conversa_server, br
     stop.fill("  \n ")
     page.get_by_role("button", name="Salvar configurações").click()
     expect(page.locator(".field-error")).to_have_text("Informe pelo menos uma palavra-chave.")
-    expect(page.locator(".alert.error")).to_have_text("Corrija os campos indicados abaixo.")
-    page.reload()
+    expect(page.locator(".keywords-form .alert.error")).to_have_text(
+        "Corrija os campos indicados abaixo."
+    )
+    # Nothing was saved (a reload would post the form again: the page is opened anew).
+    page.goto(f"{conversa_server['url']}/settings/keywords/")
     expect(stop).to_have_value("SAIR\nCHEGA\nBASTA")
 
     page.set_viewport_size({"width": 375, "height": 800})
