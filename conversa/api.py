@@ -6,6 +6,7 @@ from conversa.accounts.api import router as members_router
 from conversa.accounts.api_auth import api_auth
 from conversa.accounts.token_api import router as tokens_router
 from conversa.campaigns.api import router as campaigns_router
+from conversa.campaigns.keyword_api import router as keywords_router
 from conversa.campaigns.privacy_api import router as privacy_router
 from conversa.crm.api import router as crm_router
 from conversa.engine.api import router as engine_router
@@ -29,6 +30,7 @@ api.add_router("/", policy_router)
 api.add_router("/", tokens_router)
 api.add_router("/", privacy_router)
 api.add_router("/", campaigns_router)
+api.add_router("/", keywords_router)
 
 
 @api.exception_handler(Refused)

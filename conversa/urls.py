@@ -13,7 +13,7 @@ from conversa.accounts import audit_views, security_views, token_views
 from conversa.accounts import team_views as team
 from conversa.accounts import views as accounts
 from conversa.api import api
-from conversa.campaigns import privacy_views
+from conversa.campaigns import keyword_views, privacy_views
 from conversa.engine import policy_views, retention_views
 from conversa.engine import views as engine
 from conversa.inbound import views as inbound
@@ -170,6 +170,7 @@ urlpatterns = [
     ),
     path("settings/security/", security_views.security, name="settings-security"),
     path("settings/audit/", audit_views.audit_log, name="settings-audit"),
+    path("settings/keywords/", keyword_views.keywords_settings, name="settings-keywords"),
     path("settings/audit/export.csv", audit_views.audit_export, name="settings-audit-export"),
     path("api/", api.urls),
     path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),

@@ -141,6 +141,7 @@ VERBS = {
     "contact.erased": _("Erased a contact's personal data"),
     "organization.retention_changed": _("Changed how long messages are kept"),
     "retention.applied": _("Deleted old messages' texts and files (retention)"),
+    "keywords.updated": _("Changed the unsubscribe keywords"),
     "contact.number_changed": _("A contact changed their number"),
     "message.deleted": _("A message was deleted"),
     "tag.created": _("Created a tag"),

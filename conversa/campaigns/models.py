@@ -147,3 +147,50 @@ class ContactImportProblem(models.Model):
                 fields=["contact_import", "row_number"], name="import_problem_once"
             )
         ]
+
+
+# What the customer reads, in the business's voice, not the interface's language: both of the
+# languages the default keywords are in, until the organization writes its own.
+DEFAULT_OPT_OUT_REPLY = (
+    "Pronto: você não receberá mais nossas mensagens automáticas e campanhas. "
+    "Para voltar a recebê-las, envie VOLTAR.\n"
+    "Done: you will no longer receive our automated and campaign messages. "
+    "To receive them again, send START."
+)
+DEFAULT_OPT_IN_REPLY = (
+    "Você voltará a receber nossas mensagens automáticas.\n"
+    "You will receive our automated messages again."
+)
+
+
+def default_opt_out_keywords() -> list[str]:
+    return ["SAIR", "PARAR", "CANCELAR", "DESCADASTRAR", "STOP", "UNSUBSCRIBE"]
+
+
+def default_opt_in_keywords() -> list[str]:
+    return ["VOLTAR", "START"]
+
+
+class OptOutKeywords(OrgOwned):
+    """The words with which a customer stops (or resumes) the organization's automated and
+    campaign messages, and what is answered to each. An organization without a row uses the
+    defaults (`campaigns.keywords.settings_for`); the first save makes its row."""
+
+    class Match(models.TextChoices):
+        # "Whole message only": the message, normalized, is the keyword ("Sair!", "sair").
+        WHOLE = "whole", _("The whole message is the keyword")
+        # "Anywhere": the keyword's words appear together in the message ("quero sair").
+        ANYWHERE = "anywhere", _("The keyword appears anywhere in the message")
+
+    opt_out = models.JSONField(default=default_opt_out_keywords)
+    opt_in = models.JSONField(default=default_opt_in_keywords)
+    match = models.CharField(max_length=16, choices=Match.choices, default=Match.WHOLE)
+    # Blank: no confirmation is sent.
+    opt_out_reply = models.TextField(blank=True, default=DEFAULT_OPT_OUT_REPLY)
+    opt_in_reply = models.TextField(blank=True, default=DEFAULT_OPT_IN_REPLY)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="one_keywords_per_org")
+        ]

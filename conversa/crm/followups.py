@@ -232,11 +232,17 @@ def contact_opted_out(contact_ids) -> int:
 
 @transaction.atomic
 def set_opted_out(
-    contact: Contact, opted_out: bool = True, *, acting_member: Member | None = None
+    contact: Contact,
+    opted_out: bool = True,
+    *,
+    acting_member: Member | None = None,
+    reason: str = "",
 ) -> bool:
-    """Record that the contact opted out of automated and campaign messages (or back in).
-    Returns False when nothing changed. Opting out cancels their pending follow-ups ("opted
-    out"); from then on the Gate blocks every AUTOMATION and CAMPAIGN send to them."""
+    """Record that the contact opted out of automated and campaign messages (or back in),
+    audited with `reason` (the keyword they wrote, WhatsApp's preference). Returns False when
+    nothing changed. Opting out cancels their pending follow-ups ("opted out") and every other
+    automated or campaign message to them not yet sending; from then on the Gate blocks every
+    AUTOMATION and CAMPAIGN send to them."""
     if (
         not Contact.objects.filter(pk=contact.pk)
         .exclude(opted_out=opted_out)
@@ -249,9 +255,19 @@ def set_opted_out(
         "contact.opted_out" if opted_out else "contact.opted_in",
         contact,
         actor=acting_member,
+        **({"reason": reason} if reason else {}),
     )
     if opted_out:
         contact_opted_out([contact.pk])
+        unsolicited = MessageIntent.objects.filter(
+            contact=contact,
+            origin__in=[MessageIntent.Origin.AUTOMATION, MessageIntent.Origin.CAMPAIGN],
+            status__in=OPEN_INTENT,
+        )
+        # In English, as stored reasons are: pages translate it when they show it.
+        engine.cancel_intents(
+            list(unsolicited), "cancelled: opted out", acting_member=acting_member
+        )
     publisher.publish(contact.organization_id, events.ContactUpdated(contact_ids=[contact.pk]))
     return True
 

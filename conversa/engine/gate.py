@@ -34,8 +34,9 @@ UNSOLICITED_ORIGINS = {MessageIntent.Origin.AUTOMATION, MessageIntent.Origin.CAM
 # a send waits for that number instead of moving to another to get around the refusal.
 NO_EVASION_ORIGINS = UNSOLICITED_ORIGINS | {MessageIntent.Origin.API}
 REFUSAL_HOLDS = {"number_cooldown"}
-# Quiet hours hold back everything a person did not just type.
-QUIET_EXEMPT_ORIGINS = {MessageIntent.Origin.CHAT_MANUAL}
+# Quiet hours hold back everything a person did not just type, or that answers what the
+# customer just wrote (the confirmation of an opt-out keyword).
+QUIET_EXEMPT_ORIGINS = {MessageIntent.Origin.CHAT_MANUAL, MessageIntent.Origin.CONFIRMATION}
 
 # [start, end) in UTC.
 Window = tuple[datetime, datetime]
@@ -74,6 +75,9 @@ class Facts:
     # Whether the number can address the contact: by phone, or (Cloud API numbers only) by
     # the username id of a contact known by no phone.
     contact_reachable: bool = True
+    # Whether the contact's latest marketing consent record is a grant (campaigns.consent);
+    # without one, no campaign reaches them. False unless told: a missing fact refuses.
+    contact_marketing_consent: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,13 @@ def check_contact(origin: str, facts: Facts) -> Verdict | None:
             BLOCK,
             "contact_opted_out",
             gettext_noop("The contact opted out of automated and campaign messages"),
+        )
+    if origin == MessageIntent.Origin.CAMPAIGN and not facts.contact_marketing_consent:
+        # Whoever asked for it (a campaign, the API): marketing needs a current consent.
+        return Verdict(
+            BLOCK,
+            "no_marketing_consent",
+            gettext_noop("The contact has not agreed to marketing messages"),
         )
     return None
 
@@ -430,6 +441,7 @@ def facts_for(intent: MessageIntent, number: Number, sends: NumberFacts) -> Fact
         number_cooldown_until=number.cooldown_until,
         contact_blocked=contact.blocked,
         contact_opted_out=contact.opted_out,
+        contact_marketing_consent=contact.marketing_consent,
         time_zone=org.time_zone,
         quiet_hours_start=org.quiet_hours_start,
         quiet_hours_end=org.quiet_hours_end,

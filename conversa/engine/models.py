@@ -16,6 +16,9 @@ class MessageIntent(OrgOwned):
         CAMPAIGN = "campaign", _("Campaign")
         ASSISTANT = "assistant", _("Assistant")
         API = "api", _("API")
+        # The automatic answer to a customer's request (an opt-out or opt-in keyword): a
+        # reply to what they just wrote, so sent even to someone who opted out.
+        CONFIRMATION = "confirmation", _("Automatic confirmation")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

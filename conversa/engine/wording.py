@@ -27,6 +27,7 @@ ORIGINS = {
     Origin.CAMPAIGN: gettext_lazy("Campaign"),
     Origin.ASSISTANT: gettext_lazy("AI assistant"),
     Origin.API: gettext_lazy("Another system (API)"),
+    Origin.CONFIRMATION: gettext_lazy("Automatic confirmation"),
 }
 
 # The states a person filters on (MessageIntent.Status), in their words.
@@ -81,6 +82,8 @@ def by_whom(intent: MessageIntent, token: str = "") -> str:
         return _("by the AI assistant")
     if intent.origin == Origin.CAMPAIGN:
         return _("by a campaign")
+    if intent.origin == Origin.CONFIRMATION:
+        return _("automatically, in answer to the contact's message")
     if intent.origin == Origin.API:
         if token:
             return _("by the API token “%(name)s”") % {"name": token}

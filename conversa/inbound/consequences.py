@@ -3,18 +3,19 @@
 Both inbound paths end here: one message at a time (`receive_message`: a webhook applied alone,
 a retried one, the demo) and a batch (`receive_messages`: the webhook front door under load).
 The inbox only stores; the consequences that build on it (the CRM's follow-ups, distribution,
-realtime, and later opt-out keywords, the assistant and outbound webhooks) are one list, in
+realtime, opt-out keywords, and later the assistant and outbound webhooks) are one list, in
 `customer_wrote`, so the inbox never imports the modules that react to it.
 """
 
 from collections.abc import Collection
 
+from conversa.campaigns import keywords
 from conversa.crm import followups
 from conversa.inbox import message_changes, notifications, ownership
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Message
 from conversa.numbers.models import Number
-from conversa.providers.base import InboundMessage
+from conversa.providers.base import InboundMessage, PreferenceUpdate
 from conversa.realtime import events
 
 
@@ -50,16 +51,21 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
     """What follows customers' messages, stored in the caller's transaction. A new consequence
     is one line here.
 
-    1. Their contacts' pending CRM follow-ups stop ("contact replied"): one query for the
-       batch, none for contacts first seen in it (they have none). It runs after the
+    1. A message that is an opt-out keyword opts its contact out (their follow-ups and queued
+       automated and campaign messages cancelled, "opted out"; their marketing consent
+       withdrawn) and is answered; an opt-in keyword opts them back in. First, so what it
+       cancels is cancelled for that reason, not as a mere reply.
+    2. Their contacts' pending CRM follow-ups stop ("contact replied"): one query for the
+       batch, none for contacts first seen in it (they have none). Both run after the
        conversations' and numbers' rows were written, the order in which a worker locks
        numbers, then jobs.
-    2. A conversation nobody holds is handed to an operator of its queue, if one can take it.
-    3. The organization's pages hear of the messages, once the transaction commits.
-    4. Whoever holds each conversation is notified on their own sockets (one just handed it
-       by step 2 was notified of that instead).
+    3. A conversation nobody holds is handed to an operator of its queue, if one can take it.
+    4. The organization's pages hear of the messages, once the transaction commits.
+    5. Whoever holds each conversation is notified on their own sockets (one just handed it
+       by step 3 was notified of that instead).
     """
     conversations = {m.conversation_id: m.conversation for m in messages}
+    keywords.customer_wrote(messages)
     followups.contact_replied({c.contact_id for c in conversations.values()} - set(new_contact_ids))
     held = {pk: c.assignee_id for pk, c in conversations.items() if c.assignee_id is not None}
     for conversation in conversations.values():
@@ -68,3 +74,9 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
     inbox.publish_messages(messages, events.MessageReceived)
     for conversation_id, assignee_id in held.items():
         notifications.notify([assignee_id], "message", conversation_id)
+
+
+def preference_changed(number: Number, event: PreferenceUpdate) -> None:
+    """The customer stopped or resumed marketing messages from WhatsApp's own menu: as the
+    opt-out (opt-in) keyword, without an answer."""
+    keywords.preference_changed(number, event)

@@ -19,6 +19,7 @@ from conversa.providers.base import (
     InboundMessage,
     MessageChange,
     ParsedEvent,
+    PreferenceUpdate,
     QrUpdate,
     StatusUpdate,
     Unparsed,
@@ -164,6 +165,8 @@ def apply_event(number: Number, item: ParsedEvent) -> bool:
         applied = message_changes.apply_change(number, event, record)
     elif isinstance(event, IdentityUpdate):
         message_changes.apply_identity_update(number, event)
+    elif isinstance(event, PreferenceUpdate):
+        consequences.preference_changed(number, event)
     elif isinstance(event, Unparsed):
         # Kept unprocessed until `conversa reprocess-events` reads it.
         applied = False

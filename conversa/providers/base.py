@@ -119,6 +119,22 @@ class IdentityUpdate:
 
 
 @dataclass(frozen=True)
+class PreferenceUpdate:
+    """The customer stopped or resumed the business's marketing messages from WhatsApp itself
+    (Cloud API `user_preferences`): honoured as an opt-out keyword would be."""
+
+    STOP = "stop"
+    RESUME = "resume"
+
+    preference: str  # STOP | RESUME
+    phone: str = ""
+    user_id: str = ""
+    # WhatsApp's own sentence ("User requested to stop marketing messages"): the evidence.
+    detail: str = ""
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Unparsed:
     """What a verified webhook held that the parser could not read: kept, with the reason, to
     be parsed again after an upgrade (`conversa reprocess-events`)."""
@@ -159,6 +175,7 @@ ProviderEvent = (
     | QrUpdate
     | MessageChange
     | IdentityUpdate
+    | PreferenceUpdate
     | Unparsed
 )
 

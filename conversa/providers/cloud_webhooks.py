@@ -12,7 +12,13 @@ empty or absent, `from_user_id` (a business-scoped user id, "US.1349…") instea
 
 from datetime import UTC, datetime
 
-from conversa.providers.base import IdentityUpdate, InboundMessage, MessageChange, StatusUpdate
+from conversa.providers.base import (
+    IdentityUpdate,
+    InboundMessage,
+    MessageChange,
+    PreferenceUpdate,
+    StatusUpdate,
+)
 from conversa.providers.webhook_json import IDENTIFIER, digits, guarded, text, unparsed
 from conversa.providers.webhook_json import location as shared_location
 
@@ -47,7 +53,7 @@ def parse_envelope(envelope: dict) -> list:
 
 
 # The lists of a change's value that hold one item per message or status.
-ITEM_LISTS = ("messages", "statuses", "message_echoes")
+ITEM_LISTS = ("messages", "statuses", "message_echoes", "user_preferences")
 
 
 def split_envelope(envelope: dict) -> list[dict]:
@@ -115,10 +121,12 @@ def naming(contacts: list, item) -> list:
 def parse_change(change) -> list:
     field = change.get("field") if isinstance(change, dict) else None
     value = change.get("value") if isinstance(change, dict) else None
-    if field not in ("messages", "smb_message_echoes"):
+    if field not in ("messages", "smb_message_echoes", "user_preferences"):
         return unparsed(change, f"field {str(field)[:60]} is not handled")
     if not isinstance(value, dict):
         return unparsed(change, f"field {field}: 'value' is not an object")
+    if field == "user_preferences":
+        return parse_items(field, value, "user_preferences", [], from_me=False)
     contacts = value.get("contacts") or []
     if not isinstance(contacts, list):
         return unparsed(change, f"field {field}: 'contacts' is not a list")
@@ -140,6 +148,8 @@ def parse_items(field: str, value: dict, name: str, contacts: list, *, from_me: 
     for item in items:
         if name == "statuses":
             read = lambda item=item: parse_status(item)  # noqa: E731
+        elif name == "user_preferences":
+            read = lambda item=item: parse_preference(item)  # noqa: E731
         else:
             read = lambda item=item: parse_message(item, value, contacts, from_me=from_me)  # noqa: E731
         parsed += guarded(item, read, f"{field} {name}")
@@ -396,3 +406,32 @@ def parse_status(status: dict) -> list:
         reference=str(status.get("biz_opaque_callback_data") or ""),
     )
     return [(event, f"status:{message_id}:{status['status']}")]
+
+
+# Marketing preferences (field "user_preferences"): the customer stopped or resumed the
+# business's marketing messages from WhatsApp's own menu.
+
+
+def parse_preference(item: dict) -> list:
+    """One preference change; another category, or a value we do not know, stays unparsed
+    (kept to be read again), never dropped."""
+    category, value = text(item.get("category")), text(item.get("value"))
+    if category != "marketing_messages" or value not in (
+        PreferenceUpdate.STOP,
+        PreferenceUpdate.RESUME,
+    ):
+        return unparsed(item, f"user preference {category or '?'}={value or '?'} is not handled")
+    phone = digits(item.get("wa_id"))
+    user_id = text(item.get("user_id"))
+    if not phone and not user_id:
+        raise ValueError("a preference without the customer")
+    when = timestamp(item.get("timestamp"))
+    event = PreferenceUpdate(
+        preference=value,
+        phone=phone,
+        user_id=user_id,
+        detail=text(item.get("detail")),
+        timestamp=when,
+    )
+    moment = int(when.timestamp()) if when else text(item.get("timestamp"))
+    return [(event, f"preference:{phone or user_id}:{value}:{moment}")]

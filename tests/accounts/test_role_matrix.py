@@ -192,6 +192,7 @@ PAGES: dict[str, Rule] = {
     # Policies: the organization's settings, the kill switch, a number's settings
     "settings-organization": get(ADMIN),
     "settings-kill-switch": post(ADMIN, data={"paused": "1"}),  # the confirmation step
+    "settings-keywords": get(ADMIN),
     "org-banner": get(MEMBER),
     "settings-retention": post(ADMIN, data={"retention_days": ""}),
     # A contact's LGPD rights (a wrong confirmation word: the erasure is refused, allowed)
@@ -326,6 +327,10 @@ API: dict[str, Rule] = {
     "POST /api/members/{member_id}/reactivate": post(ADMIN, ok=(409,)),
     "GET /api/organization": get(ADMIN),
     "PATCH /api/organization": Rule(ADMIN, "PATCH", data={"name": "Nova"}),
+    "GET /api/opt-out-keywords": get(ADMIN),
+    "PUT /api/opt-out-keywords": Rule(
+        ADMIN, "PUT", data={"opt_out": ["SAIR"], "opt_in": ["VOLTAR"], "match": "whole"}
+    ),
     "PATCH /api/numbers/{number_id}": Rule(ADMIN, "PATCH", data={"name": "Vendas"}),
     "GET /api/tokens": get(MEMBER),
     "POST /api/tokens": skip("a signed-in person's act, never a token's: tests/accounts"),

@@ -19,6 +19,8 @@ def facts(**overrides) -> gate.Facts:
         number_cooldown_until=None,
         contact_blocked=False,
         contact_opted_out=False,
+        # A campaign's recipient has agreed to marketing unless a test says otherwise.
+        contact_marketing_consent=True,
         time_zone="America/Sao_Paulo",
         quiet_hours_start=None,
         quiet_hours_end=None,
@@ -49,6 +51,32 @@ def test_blocked_contact_is_blocked_for_every_origin():
 def test_opted_out_contact_gets_no_automation_or_campaign(origin):
     verdict = gate.decide(origin, facts(contact_opted_out=True))
     assert (verdict.verdict, verdict.reason_code) == (gate.BLOCK, "contact_opted_out")
+
+
+def test_campaign_without_marketing_consent_is_refused_in_words():
+    verdict = gate.decide(Origin.CAMPAIGN, facts(contact_marketing_consent=False))
+    assert (verdict.verdict, verdict.reason_code) == (gate.BLOCK, "no_marketing_consent")
+    assert verdict.reason == "The contact has not agreed to marketing messages"
+
+
+@pytest.mark.parametrize(
+    "origin", [Origin.CHAT_MANUAL, Origin.AUTOMATION, Origin.API, Origin.CONFIRMATION]
+)
+def test_only_campaigns_need_marketing_consent(origin):
+    assert gate.decide(origin, facts(contact_marketing_consent=False)).verdict == gate.ALLOW
+
+
+def test_opted_out_outranks_missing_consent():
+    verdict = gate.decide(
+        Origin.CAMPAIGN, facts(contact_opted_out=True, contact_marketing_consent=False)
+    )
+    assert verdict.reason_code == "contact_opted_out"
+
+
+def test_a_confirmation_reaches_an_opted_out_contact_even_in_quiet_hours():
+    night = dict(quiet_hours_start=time(0, 0), quiet_hours_end=time(23, 59))
+    verdict = gate.decide(Origin.CONFIRMATION, facts(contact_opted_out=True, **night))
+    assert verdict.verdict == gate.ALLOW
 
 
 def test_opted_out_contact_can_still_get_a_manual_reply():
@@ -147,7 +175,7 @@ def test_quota_waits_for_a_blocked_contact_to_be_refused_first():
 NIGHT = dict(quiet_hours_start=time(21, 0), quiet_hours_end=time(8, 0))
 
 
-@pytest.mark.parametrize("origin", [o for o in Origin.values if o != Origin.CHAT_MANUAL])
+@pytest.mark.parametrize("origin", [o for o in Origin.values if o not in gate.QUIET_EXEMPT_ORIGINS])
 def test_quiet_hours_defer_automated_origins_to_the_end_of_the_window(origin):
     now = local("America/Sao_Paulo", 2026, 11, 24, 22, 15)
     verdict = gate.decide(origin, facts(now=now, **NIGHT))

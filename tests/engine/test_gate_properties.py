@@ -12,7 +12,8 @@ from conversa.engine.models import MessageIntent
 
 Origin = MessageIntent.Origin
 TIME_ZONES = ["America/Sao_Paulo", "America/New_York", "Europe/Lisbon", "UTC", "Asia/Kolkata"]
-NON_MANUAL = [o for o in Origin.values if o != Origin.CHAT_MANUAL]
+# What quiet hours hold back: all but an operator's reply and the answer to a keyword.
+NON_MANUAL = [o for o in Origin.values if o not in gate.QUIET_EXEMPT_ORIGINS]
 
 FIRST, LAST = datetime(2025, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -72,6 +73,7 @@ def any_facts(**fixed) -> st.SearchStrategy[gate.Facts]:
         number_cooldown_until=optional_instants,
         contact_blocked=st.booleans(),
         contact_opted_out=st.booleans(),
+        contact_marketing_consent=st.booleans(),
         time_zone=st.sampled_from(TIME_ZONES),
         quiet_hours_start=st.none() | minutes,
         quiet_hours_end=st.none() | minutes,
@@ -93,6 +95,7 @@ def quiet_only(now: datetime, time_zone: str, start: time, end: time) -> gate.Fa
         number_cooldown_until=None,
         contact_blocked=False,
         contact_opted_out=False,
+        contact_marketing_consent=True,
         time_zone=time_zone,
         quiet_hours_start=start,
         quiet_hours_end=end,
@@ -120,6 +123,12 @@ def inside(moment: datetime, tz: ZoneInfo, start: time, end: time) -> bool:
 )
 def test_opted_out_contact_never_gets_automation_or_campaign(facts, origin):
     assert gate.decide(origin, facts).verdict != gate.ALLOW
+
+
+@settings(max_examples=300, deadline=None)
+@given(facts=any_facts(contact_marketing_consent=False))
+def test_no_campaign_reaches_a_contact_without_marketing_consent(facts):
+    assert gate.decide(Origin.CAMPAIGN, facts).verdict == gate.BLOCK
 
 
 @settings(max_examples=300, deadline=None)

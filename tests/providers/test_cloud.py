@@ -18,7 +18,7 @@ from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.engine.worker import Worker
 from conversa.inbox.models import Conversation, Message
 from conversa.numbers.models import Number
-from conversa.providers.base import InboundMessage, StatusUpdate, Unparsed
+from conversa.providers.base import InboundMessage, PreferenceUpdate, StatusUpdate, Unparsed
 from conversa.providers.cloud import CloudProvider, graph_error
 from conversa.providers.models import ProviderEvent
 from conversa.providers.webhook_json import unparsed_key
@@ -141,6 +141,24 @@ EXPECTED = {
             "16505551234",
         )
     ],
+    "user_preferences_resume_meta_docs.json": [
+        (
+            "PreferenceUpdate",
+            "preference:16505551234:resume:1731705721",
+            "resume",
+            "User requested to resume marketing messages",
+            "16505551234",
+        )
+    ],
+    "user_preferences_stop_derived.json": [
+        (
+            "PreferenceUpdate",
+            "preference:16505551234:stop:1731705721",
+            "stop",
+            "User requested to stop marketing messages",
+            "16505551234",
+        )
+    ],
 }
 
 # The files this module checks event by event; the others, test_real_kinds_cloud.py.
@@ -153,6 +171,8 @@ def summary(item) -> tuple:
         return ("InboundMessage", item.dedupe_key, event.kind, event.body, event.phone)
     if isinstance(event, Unparsed):
         return ("Unparsed", item.dedupe_key, "", event.reason, "")
+    if isinstance(event, PreferenceUpdate):
+        return ("PreferenceUpdate", item.dedupe_key, event.preference, event.detail, event.phone)
     assert isinstance(event, StatusUpdate)
     return ("StatusUpdate", item.dedupe_key, event.status, event.error, "")
 
