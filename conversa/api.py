@@ -5,6 +5,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from conversa.accounts.api import router as members_router
 from conversa.accounts.api_auth import api_auth
 from conversa.accounts.token_api import router as tokens_router
+from conversa.campaigns.api import router as contacts_router
 from conversa.crm.api import router as crm_router
 from conversa.engine.api import router as engine_router
 from conversa.engine.content_api import router as content_router
@@ -25,6 +26,7 @@ api.add_router("/", crm_router)
 api.add_router("/", members_router)
 api.add_router("/", policy_router)
 api.add_router("/", tokens_router)
+api.add_router("/", contacts_router)
 
 
 @api.exception_handler(Refused)

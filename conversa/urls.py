@@ -104,6 +104,7 @@ urlpatterns = [
         name="intent-action",
     ),
     path("", include("conversa.crm.urls")),
+    path("", include("conversa.campaigns.urls")),
     path("settings/", accounts.settings_home, name="settings"),
     path("settings/profile/", team.profile, name="settings-profile"),
     path("settings/members/", team.members_page, name="settings-members"),

@@ -232,9 +232,14 @@ def contact_opted_out(contact_ids) -> int:
 
 @transaction.atomic
 def set_opted_out(
-    contact: Contact, opted_out: bool = True, *, acting_member: Member | None = None
+    contact: Contact,
+    opted_out: bool = True,
+    *,
+    acting_member: Member | None = None,
+    reason: str = "",
 ) -> bool:
-    """Record that the contact opted out of automated and campaign messages (or back in).
+    """Record that the contact opted out of automated and campaign messages (or back in),
+    with the reason in the audit entry (what a member wrote, or what the customer sent).
     Returns False when nothing changed. Opting out cancels their pending follow-ups ("opted
     out"); from then on the Gate blocks every AUTOMATION and CAMPAIGN send to them."""
     if (
@@ -249,6 +254,7 @@ def set_opted_out(
         "contact.opted_out" if opted_out else "contact.opted_in",
         contact,
         actor=acting_member,
+        **({"reason": reason} if reason else {}),
     )
     if opted_out:
         contact_opted_out([contact.pk])
