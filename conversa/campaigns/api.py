@@ -25,16 +25,16 @@ router = Router(tags=["contacts"])
 CURSOR_LENGTH = 400
 
 
-class TagRef(Schema):
+class ContactTag(Schema):
     id: int
     name: str
 
 
-class ContactRow(Schema):
+class ContactListRow(Schema):
     id: int
     name: str
     phone: str
-    tags: list[TagRef]
+    tags: list[ContactTag]
     marketing_consent: bool
     opted_out: bool
     blocked: bool
@@ -44,13 +44,13 @@ class ContactRow(Schema):
     has_open_conversation: bool
 
 
-class ContactPage(Schema):
-    contacts: list[ContactRow]
+class ContactListPage(Schema):
+    contacts: list[ContactListRow]
     next_cursor: str | None
     count: int = Field(description=f"how many match, up to {contact_listing.COUNT_CAP + 1}")
 
 
-class ConsentOut(Schema):
+class ConsentRecordOut(Schema):
     granted: bool
     channel: str
     evidence: str
@@ -59,7 +59,7 @@ class ConsentOut(Schema):
     erased: bool
 
 
-class ContactOut(Schema):
+class ContactDetail(Schema):
     id: int
     name: str
     phone: str
@@ -68,11 +68,11 @@ class ContactOut(Schema):
     blocked: bool
     custom_fields: dict[str, str]
     created_at: datetime
-    tags: list[TagRef]
-    consent_history: list[ConsentOut]
+    tags: list[ContactTag]
+    consent_history: list[ConsentRecordOut]
 
 
-class ContactPatch(Schema):
+class ContactChanges(Schema):
     name: str | None = Field(None, max_length=services.NAME_LENGTH)
     custom_fields: dict[str, str] | None = Field(
         None,
@@ -82,11 +82,11 @@ class ContactPatch(Schema):
     )
 
 
-class ReasonIn(Schema):
+class ActionReason(Schema):
     reason: str = Field(min_length=1, max_length=services.REASON_LENGTH)
 
 
-class ConsentIn(Schema):
+class ConsentGiven(Schema):
     granted: bool
     evidence: str = Field(min_length=1, max_length=consents.EVIDENCE_LIMIT)
 
@@ -125,7 +125,7 @@ def detail(contact: Contact) -> dict:
     }
 
 
-@router.get("/contacts", response=ContactPage)
+@router.get("/contacts", response=ContactListPage)
 def list_contacts(
     request: HttpRequest,
     q: str = Query("", max_length=200, description="name, phone, tag or custom field"),
@@ -161,13 +161,13 @@ def list_contacts(
     }
 
 
-@router.get("/contacts/{contact_id}", response=ContactOut)
+@router.get("/contacts/{contact_id}", response=ContactDetail)
 def get_contact(request: HttpRequest, contact_id: Id):
     return detail(get_for_org_or_404(request.org, Contact, pk=contact_id))
 
 
-@router.patch("/contacts/{contact_id}", response=ContactOut)
-def patch_contact(request: HttpRequest, contact_id: Id, payload: ContactPatch):
+@router.patch("/contacts/{contact_id}", response=ContactDetail)
+def patch_contact(request: HttpRequest, contact_id: Id, payload: ContactChanges):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     services.update_contact(
         contact,
@@ -178,38 +178,38 @@ def patch_contact(request: HttpRequest, contact_id: Id, payload: ContactPatch):
     return detail(contact)
 
 
-@router.post("/contacts/{contact_id}/block", response=ContactOut)
-def block(request: HttpRequest, contact_id: Id, payload: ReasonIn):
+@router.post("/contacts/{contact_id}/block", response=ContactDetail)
+def block(request: HttpRequest, contact_id: Id, payload: ActionReason):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     services.set_blocked(contact, True, reason=payload.reason, acting_member=request.member)
     return detail(contact)
 
 
-@router.post("/contacts/{contact_id}/unblock", response=ContactOut)
-def unblock(request: HttpRequest, contact_id: Id, payload: ReasonIn):
+@router.post("/contacts/{contact_id}/unblock", response=ContactDetail)
+def unblock(request: HttpRequest, contact_id: Id, payload: ActionReason):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     services.set_blocked(contact, False, reason=payload.reason, acting_member=request.member)
     return detail(contact)
 
 
-@router.post("/contacts/{contact_id}/opt-out", response=ContactOut)
-def opt_out(request: HttpRequest, contact_id: Id, payload: ReasonIn):
+@router.post("/contacts/{contact_id}/opt-out", response=ContactDetail)
+def opt_out(request: HttpRequest, contact_id: Id, payload: ActionReason):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     reason = services.clean_reason(payload.reason)
     followups.set_opted_out(contact, True, reason=reason, acting_member=request.member)
     return detail(contact)
 
 
-@router.post("/contacts/{contact_id}/opt-in", response=ContactOut)
-def opt_in(request: HttpRequest, contact_id: Id, payload: ReasonIn):
+@router.post("/contacts/{contact_id}/opt-in", response=ContactDetail)
+def opt_in(request: HttpRequest, contact_id: Id, payload: ActionReason):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
     reason = services.clean_reason(payload.reason)
     followups.set_opted_out(contact, False, reason=reason, acting_member=request.member)
     return detail(contact)
 
 
-@router.post("/contacts/{contact_id}/consent", response={201: ContactOut})
-def record_consent(request: HttpRequest, contact_id: Id, payload: ConsentIn):
+@router.post("/contacts/{contact_id}/consent", response={201: ContactDetail})
+def record_consent(request: HttpRequest, contact_id: Id, payload: ConsentGiven):
     """Record a grant or a withdrawal of marketing consent, with its evidence (channel
     "api"): the contact's current consent becomes it."""
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
