@@ -24,11 +24,13 @@ from conversa.accounts.models import Organization
 from conversa.accounts.scoping import scoped
 from conversa.crm.models import Lead
 from conversa.inbox.listing import COUNT_CAP, capped_counts
-from conversa.inbox.models import Contact, Conversation
+from conversa.inbox.models import Contact, Conversation, Tag
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_DAYS = 3650
+# A search naming more tags than this reads only the first ones' contacts.
+MAX_TAGS = 50
 NAME, LAST, CREATED = "name", "last", "created"
 SORTS = (NAME, LAST, CREATED)
 YES, NO = "yes", "no"
@@ -85,26 +87,29 @@ def open_conversation() -> Exists:
 
 def searched(org: Organization, q: str) -> Q:
     """Contacts whose name, a tag's name or a custom field (key or value) holds `q`, or whose
-    number holds its digits when `q` is a number."""
-    through = Contact.tags.through
-    tagged = through.objects.filter(
-        contact_id=OuterRef("pk"), tag__organization=org, tag__name__icontains=q
-    )
-    who = Q(name__icontains=q) | Q(custom_fields__icontains=q) | Q(Exists(tagged))
+    number holds its digits when `q` is a number.
+
+    The tags matching `q` are looked up first (an organization has few): when none does, the
+    condition is only LIKEs, each answered by its trigram index on PostgreSQL (0008, 0017),
+    and a rare term is found through them instead of by testing every contact, which a
+    subquery in the OR would force."""
+    who = Q(name__icontains=q) | Q(custom_fields__icontains=q)
     escaped = json.dumps(q)[1:-1]
     if escaped != q:
-        # SQLite keeps the JSON as written, "Bel\u00e9m": match the value in that spelling too.
+        # SQLite keeps the JSON as written, "Bel\\u00e9m": match the value in that spelling too.
         who |= Q(custom_fields__icontains=escaped)
     digits = re.sub(r"\D", "", q)
     if len(digits) >= 3 and PHONE.fullmatch(q):
         who |= Q(phone__contains=digits)
+    tags = list(scoped(org, Tag).filter(name__icontains=q).values_list("pk", flat=True)[:MAX_TAGS])
+    if tags:
+        tagged = Contact.tags.through.objects.filter(tag_id__in=tags)
+        who |= Q(pk__in=tagged.values("contact_id"))
     return who
 
 
-def filtered(org: Organization, filters: Filters) -> QuerySet:
-    """The organization's contacts under the filters, with what each row shows: its last
-    message's time (`last_at`, the creation time for a contact who never wrote) and whether it
-    has an open conversation (`has_open`)."""
+def narrowed(org: Organization, filters: Filters) -> QuerySet:
+    """The organization's contacts under the filters and the search."""
     contacts = scoped(org, Contact)
     if filters.q.strip():
         contacts = contacts.filter(searched(org, filters.q.strip()))
@@ -119,6 +124,12 @@ def filtered(org: Organization, filters: Filters) -> QuerySet:
     if filters.stage:
         leads = Lead.objects.filter(organization=org, contact=OuterRef("pk"), stage=filters.stage)
         contacts = contacts.filter(Exists(leads))
+    return contacts
+
+
+def with_columns(contacts: QuerySet) -> QuerySet:
+    """What each row shows: its last message's time (`last_at`, the creation time for a
+    contact who never wrote) and whether it has an open conversation (`has_open`)."""
     latest = Conversation.objects.filter(contact=OuterRef("pk")).order_by("-last_message_at")
     return contacts.annotate(
         last_at=Coalesce(Subquery(latest.values("last_message_at")[:1]), F("created_at")),
@@ -178,15 +189,26 @@ def list_contacts(
     count: bool = True,
 ) -> Page:
     """One page of contacts (with their tags), the cursor of the next (None on the last) and
-    the number matching, capped: a fixed number of queries whatever the page's size."""
+    the number matching, capped: a fixed number of queries whatever the page's size.
+
+    A search is found in two steps, as the inbox's is. First up to COUNT_CAP + 1 matches in
+    no order: the database picks its fastest way, the trigram indexes for a rare term, a
+    short walk for a common one. When they are all the matches (a few hundred at most), the
+    page is sorted from them and the count is theirs. Past the cap the term is common, and
+    the page walks the sort's index testing each contact: matches come quickly."""
     filters = filters or Filters()
     sort = filters.sort if filters.sort in SORTS else NAME
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    matching = filtered(org, filters)
-    page = after(matching, sort, cursor).prefetch_related("tags").order_by(*ORDER[sort])
-    rows = list(page[: limit + 1])
+    matching = narrowed(org, filters)
+    total = None if count else 0
+    if filters.q.strip():
+        found = list(matching.order_by().values_list("pk", flat=True)[: COUNT_CAP + 1])
+        total = len(found)
+        if total <= COUNT_CAP:
+            matching = scoped(org, Contact).filter(pk__in=found)
+    page = after(with_columns(matching), sort, cursor)
+    rows = list(page.prefetch_related("tags").order_by(*ORDER[sort])[: limit + 1])
     next_cursor = encode_cursor(rows[limit - 1], sort) if len(rows) > limit else None
-    total = 0
-    if count:
+    if total is None:
         total = capped_counts({"all": matching.order_by().values("pk")}, COUNT_CAP)["all"]
     return Page(contacts=rows[:limit], next_cursor=next_cursor, count=total)

@@ -141,3 +141,26 @@ def test_the_count_stops_past_the_cap(org, monkeypatch):
     assert list_contacts(org.org).count == 7
     monkeypatch.setattr(contact_listing, "COUNT_CAP", 3)
     assert list_contacts(org.org).count == 4  # shown as "3+"
+
+
+def test_a_search_reads_the_same_pages_under_and_past_the_cap(org, monkeypatch):
+    """Few matches are sorted from the set found first; past the cap the page walks the sort's
+    order testing each contact. Both give the same rows, in the same order."""
+    for i in range(5):
+        make(org, f"Silva {5 - i}", f"55119666{i:05d}")
+    make(org, "Outro", "5511966699999")
+
+    def walk() -> tuple[list[str], int]:
+        seen, cursor, first_count = [], None, None
+        while True:
+            page = list_contacts(org.org, Filters(q="silva"), cursor=cursor, limit=2)
+            first_count = page.count if first_count is None else first_count
+            seen += names(page)
+            if not (cursor := page.next_cursor):
+                return seen, first_count
+
+    under = walk()
+    monkeypatch.setattr(contact_listing, "COUNT_CAP", 3)
+    past = walk()
+    assert under == ([f"Silva {i}" for i in range(1, 6)], 5)
+    assert past == (under[0], 4)  # shown as "3+"
