@@ -5,7 +5,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from conversa.accounts.api import router as members_router
 from conversa.accounts.api_auth import api_auth
 from conversa.accounts.token_api import router as tokens_router
-from conversa.campaigns.api import router as campaigns_router
+from conversa.campaigns.contact_api import router as contacts_router
+from conversa.campaigns.import_api import router as imports_router
 from conversa.campaigns.keyword_api import router as keywords_router
 from conversa.campaigns.privacy_api import router as privacy_router
 from conversa.crm.api import router as crm_router
@@ -29,8 +30,9 @@ api.add_router("/", members_router)
 api.add_router("/", policy_router)
 api.add_router("/", tokens_router)
 api.add_router("/", privacy_router)
-api.add_router("/", campaigns_router)
+api.add_router("/", imports_router)
 api.add_router("/", keywords_router)
+api.add_router("/", contacts_router)
 
 
 @api.exception_handler(Refused)

@@ -1,8 +1,22 @@
 from django.urls import path
 
-from conversa.campaigns import import_views
+from conversa.campaigns import contact_views, import_views
 
 urlpatterns = [
+    path("contacts/", contact_views.contact_list, name="contacts"),
+    path("contacts/<int:contact_id>/", contact_views.contact_page, name="contact"),
+    path("contacts/<int:contact_id>/edit", contact_views.contact_edit, name="contact-edit"),
+    path("contacts/<int:contact_id>/tags", contact_views.contact_tags, name="contact-tags"),
+    path(
+        "contacts/<int:contact_id>/consent", contact_views.contact_consent, name="contact-consent"
+    ),
+    path("contacts/<int:contact_id>/start", contact_views.contact_start, name="contact-start"),
+    path("contacts/<int:contact_id>/merge", contact_views.contact_merge, name="contact-merge"),
+    path(
+        "contacts/<int:contact_id>/actions/<str:action>",
+        contact_views.contact_action,
+        name="contact-action",
+    ),
     path("contacts/import/", import_views.import_list, name="contact-imports"),
     path("contacts/import/upload", import_views.upload, name="contact-import-upload"),
     path("contacts/import/<int:import_id>/", import_views.import_page, name="contact-import"),

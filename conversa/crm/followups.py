@@ -239,10 +239,10 @@ def set_opted_out(
     reason: str = "",
 ) -> bool:
     """Record that the contact opted out of automated and campaign messages (or back in),
-    audited with `reason` (the keyword they wrote, WhatsApp's preference). Returns False when
-    nothing changed. Opting out cancels their pending follow-ups ("opted out") and every other
-    automated or campaign message to them not yet sending; from then on the Gate blocks every
-    AUTOMATION and CAMPAIGN send to them."""
+    audited with `reason` (what a member wrote, the keyword the customer sent, WhatsApp's
+    preference). Returns False when nothing changed. Opting out cancels their pending
+    follow-ups ("opted out") and every other automated or campaign message to them not yet
+    sending; from then on the Gate blocks every AUTOMATION and CAMPAIGN send to them."""
     if (
         not Contact.objects.filter(pk=contact.pk)
         .exclude(opted_out=opted_out)

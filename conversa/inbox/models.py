@@ -81,6 +81,12 @@ class Contact(OrgOwned):
                 name="contact_unique_phone",
             )
         ]
+        # The Contacts page's sorts, read in index order page after page (campaigns.
+        # contact_listing): by name, and newest first.
+        indexes = [
+            models.Index(fields=["organization", "name", "id"], name="contact_by_name"),
+            models.Index(fields=["organization", "created_at", "id"], name="contact_by_created"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.display_phone

@@ -6,13 +6,22 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = (
         "Run a benchmark and print its figures as JSON (dispatch, chaos, ingest, inbox, followups,"
-        " limits, import)."
+        " limits, import, contacts)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument(
             "name",
-            choices=["dispatch", "chaos", "ingest", "inbox", "followups", "limits", "import"],
+            choices=[
+                "dispatch",
+                "chaos",
+                "ingest",
+                "inbox",
+                "followups",
+                "limits",
+                "import",
+                "contacts",
+            ],
         )
         parser.add_argument("--jobs", type=int, default=20000)
         parser.add_argument(
@@ -64,12 +73,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--leads", type=int, default=10000, help="followups: leads moved into the stage"
         )
+        parser.add_argument(
+            "--contacts", type=int, default=1_000_000, help="contacts: contacts to seed"
+        )
 
     def handle(self, *args, name, jobs, workers, batch_size, intents, **options):
-        from bench import chaos, dispatch, followups, imports, inbox, ingest, limits
+        from bench import chaos, contacts, dispatch, followups, imports, inbox, ingest, limits
 
         if name == "import":
             figures = imports.run(rows=options["rows"])
+        elif name == "contacts":
+            figures = contacts.run(contacts=options["contacts"])
         elif name == "limits":
             figures = limits.run()
         elif name == "inbox":
