@@ -192,6 +192,20 @@ def delivered_webhooks(live_server, settings, transactional_db, monkeypatch):
     assert simulator.courier.drain(timeout=10), "webhooks still in flight after the test"
 
 
+def cloud_number(org: Org, *, provider_name: str, app_secret: str) -> Number:
+    """A connected Cloud API number of `org`, signed webhooks checked with `app_secret`."""
+    return Number.objects.create(
+        organization=org.org,
+        name="Cloud number",
+        provider=Number.Provider.CLOUD,
+        provider_name=provider_name,
+        provider_token="token",  # noqa: S106
+        app_secret=app_secret,
+        verify_token="verify-me",  # noqa: S106
+        status=Number.Status.CONNECTED,
+    )
+
+
 def examples(count: int, *, in_full_on: str) -> int:
     """How many generated examples a property runs on this run's database: all of them on
     the database its property is about, a quarter on the other (enough to show the embedded

@@ -24,6 +24,7 @@ from conversa.errors import Forbidden, Refused
 from conversa.inbox.models import Contact
 from conversa.numbers.models import Number
 from conversa.providers.models import ProviderEvent
+from tests.conftest import cloud_number
 
 PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads" / "cloud"
 SECRET = "app-secret-for-tests"  # noqa: S105
@@ -61,16 +62,7 @@ def test_normalization_drops_case_accents_and_punctuation():
 
 @pytest.fixture
 def cloud(org) -> Number:
-    return Number.objects.create(
-        organization=org.org,
-        name="Cloud number",
-        provider=Number.Provider.CLOUD,
-        provider_name="27681414235104944",
-        provider_token="token",  # noqa: S106
-        app_secret=SECRET,
-        verify_token="verify-me",  # noqa: S106
-        status=Number.Status.CONNECTED,
-    )
+    return cloud_number(org, provider_name="27681414235104944", app_secret=SECRET)
 
 
 def signed_post(client, number: Number, payload: dict):

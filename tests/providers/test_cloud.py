@@ -24,7 +24,7 @@ from conversa.providers.models import ProviderEvent
 from conversa.providers.webhook_json import unparsed_key
 from conversa.sandbox import simulator
 from conversa.sandbox.models import SandboxMessage
-from tests.conftest import make_org, wait_for
+from tests.conftest import cloud_number, make_org, wait_for
 
 PAYLOADS = Path(__file__).parents[1] / "fixtures" / "payloads" / "cloud"
 SECRET = "app-secret-for-tests"  # noqa: S105
@@ -184,16 +184,7 @@ def signed(raw: bytes, secret: str = SECRET) -> dict:
 
 @pytest.fixture
 def cloud(org) -> Number:
-    return Number.objects.create(
-        organization=org.org,
-        name="Cloud number",
-        provider=Number.Provider.CLOUD,
-        provider_name="106540352242922",
-        provider_token="token",  # noqa: S106
-        app_secret=SECRET,
-        verify_token="verify-me",  # noqa: S106
-        status=Number.Status.CONNECTED,
-    )
+    return cloud_number(org, provider_name="106540352242922", app_secret=SECRET)
 
 
 def post(client, number: Number, raw: bytes, headers: dict | None = None):
