@@ -8,25 +8,18 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_skeleton import sign_in
 
 pytestmark = pytest.mark.browser
 
 SHOTS = ARTIFACTS.parent / "shots"
 
 
-def sign_in_as(page, server, email):
-    page.goto(f"{server['url']}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(server["passwords"][email])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/inbox/$"))
-
-
 def test_404_and_403_pages_lead_back(conversa_server, browser):
     server = conversa_server
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
-    sign_in_as(page, server, server["email"])
+    sign_in(page, server)
     answer = page.goto(f"{server['url']}/no-such-page/")
     assert answer.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
@@ -49,7 +42,7 @@ def test_404_and_403_pages_lead_back(conversa_server, browser):
     for width, scheme in ((1440, "light"), (375, "dark")):
         context = browser.new_context(viewport={"width": width, "height": 800}, color_scheme=scheme)
         agent = context.new_page()
-        sign_in_as(agent, server, "ana@demo.local")
+        sign_in(agent, server, "ana@demo.local")
         answer = agent.goto(f"{server['url']}/settings/members/")
         assert answer.status == 403
         expect(agent.get_by_role("heading", level=1)).to_have_text(

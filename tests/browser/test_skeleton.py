@@ -10,12 +10,17 @@ from tests.browser.conftest import ARTIFACTS, CLOCK, simulator_page
 pytestmark = pytest.mark.browser
 
 
-def sign_in(page, server):
+def sign_in(page, server, email=None):
+    """Signs in as the demo's admin, or as `email`, one of the demo members."""
+    email = email or server["email"]
     page.goto(f"{server['url']}/login/")
-    page.get_by_label("Email").fill(server["email"])
-    page.get_by_label("Password").fill(server["password"])
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(server["passwords"][email])
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/inbox/$"))
+    # The URL changes when the response starts; the page's deferred scripts (which make the
+    # language menu submit itself, among others) run only by DOMContentLoaded.
+    page.wait_for_load_state("domcontentloaded")
 
 
 def test_customer_message_arrives_live_and_the_reply_is_delivered(conversa_server, browser):
