@@ -6,22 +6,126 @@ from conversa.accounts.models import Member, OrgOwned
 from conversa.inbox.models import Contact
 
 
-class Campaign(OrgOwned):
-    """Outreach to an audience under a policy. Only consented contacts ever receive it."""
+class Segment(OrgOwned):
+    """A saved filter over the organization's contacts (the Contacts page's search and
+    filters): whoever matches it when a campaign reads it is in that campaign's audience."""
 
-    class Status(models.TextChoices):
-        DRAFT = "draft", _("Draft")
-        RUNNING = "running", _("Running")
-        PAUSED = "paused", _("Paused")
-        FINISHED = "finished", _("Finished")
-
-    name = models.CharField(max_length=200)
-    template = models.TextField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    name = models.CharField(max_length=120)
+    # contact_listing.Filters without its sort: {"q", "consent", "opted_out", "blocked",
+    # "wrote_within", "open_conversation", "stage"}.
+    filters = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="segment_name_once")
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class Campaign(OrgOwned):
+    """Outreach to an audience (segments, tags, imported lists), from chosen numbers, at a
+    pace, within dayparts. Each person in it is one CampaignRecipient with at most one CAMPAIGN
+    intent keyed (organization, campaign, contact); the Gate refuses anyone without a current
+    marketing consent, opted out or blocked, at creation and again before each send."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        # Started, with a start time still ahead, or sending.
+        RUNNING = "running", _("Sending")
+        PAUSED = "paused", _("Paused")
+        CANCELLED = "cancelled", _("Cancelled")
+        FINISHED = "finished", _("Finished")
+
+    name = models.CharField(max_length=200)
+    # Free text, for contacts inside the 24-hour window (or any contact of a number that is not
+    # a Cloud API number), with {{name}}-style variables (campaigns.messages).
+    body = models.TextField(blank=True)
+    # A pre-approved Cloud API template instead: {"name", "language", "variables": [text with
+    # {{…}} variables, one per placeholder]}.
+    template = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    numbers = models.ManyToManyField("instances.Number", related_name="+", blank=True)
+    segments = models.ManyToManyField(Segment, related_name="campaigns", blank=True)
+    tags = models.ManyToManyField("inbox.Tag", related_name="+", blank=True)
+    imports = models.ManyToManyField("ContactImport", related_name="campaigns", blank=True)
+    # None: as soon as it is started.
+    start_at = models.DateTimeField(null=True, blank=True)
+    # Allowed dayparts, as Organization.sending_hours ({"mon": [["09:00", "18:00"]], …}); {}:
+    # the organization's own. The organization's quiet hours and sending hours hold too.
+    sending_hours = models.JSONField(default=dict, blank=True)
+    # Messages per minute from each number; 0: as fast as the numbers' quotas allow.
+    pace_per_minute = models.PositiveIntegerField(default=20)
+    # A recipient's message counts as answered when they write within this many hours of it.
+    reply_window_hours = models.PositiveIntegerField(default=72)
+    cloned_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"], name="campaign_status")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        """Started and not over: it may still add people and send."""
+        return self.status in (self.Status.RUNNING, self.Status.PAUSED)
+
+
+class CampaignRecipient(OrgOwned):
+    """One person in one campaign: the CAMPAIGN intent made for them, or why none was (the
+    skip reason), and when they answered. Unique per (campaign, contact): however many ways a
+    person matches the audience, and however often the campaign is resumed or restarted, they
+    are one recipient and one intent."""
+
+    class Skip(models.TextChoices):
+        NO_CONSENT = "no_consent", _("No marketing consent")
+        OPTED_OUT = "opted_out", _("Opted out")
+        BLOCKED = "blocked", _("Blocked")
+        INVALID_NUMBER = "invalid_number", _("No valid WhatsApp number")
+        BLANK_VARIABLE = "blank_variable", _("A variable came out blank")
+        OUTSIDE_WINDOW = "outside_window", _("Outside the 24-hour window")
+        DUPLICATE = "duplicate", _("Already sent this campaign")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    number = models.ForeignKey(
+        "instances.Number", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    intent = models.OneToOneField(
+        "engine.MessageIntent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="campaign_recipient",
+    )
+    skip_reason = models.CharField(max_length=16, choices=Skip.choices, blank=True)
+    added_at = models.DateTimeField(default=timezone.now)
+    replied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="recipient_once")
+        ]
+        indexes = [
+            models.Index(fields=["contact", "replied_at"], name="recipient_contact"),
+            models.Index(fields=["campaign", "skip_reason"], name="recipient_skips"),
+        ]
 
 
 class Consent(OrgOwned):
@@ -128,6 +232,23 @@ class ContactImport(OrgOwned):
         if self.status == self.Status.DONE:
             return 100
         return int(100 * self.rows_done / self.rows_total) if self.rows_total else 0
+
+
+class ImportedContact(OrgOwned):
+    """A contact a row of an import named (created, updated or merged): the import as a
+    campaign's audience is these contacts."""
+
+    contact_import = models.ForeignKey(
+        ContactImport, on_delete=models.CASCADE, related_name="members"
+    )
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact_import", "contact"], name="imported_contact_once"
+            )
+        ]
 
 
 class ContactImportProblem(models.Model):

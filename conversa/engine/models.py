@@ -47,6 +47,11 @@ class MessageIntent(OrgOwned):
     attachment = models.ForeignKey(
         "inbox.Attachment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # A CAMPAIGN intent's campaign: the Gate holds it while the campaign is paused, sends it
+    # only within the campaign's dayparts, and its story names the campaign.
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     idempotency_key = models.CharField(max_length=255)
     # The earliest the engine may send it (its job's first `run_after`); none: at once.
     not_before = models.DateTimeField(null=True, blank=True)
