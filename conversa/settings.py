@@ -269,6 +269,9 @@ PRESENCE_SOCKET_EXPIRY_SECONDS = float(os.environ.get("PRESENCE_SOCKET_EXPIRY_SE
 PRESENCE_SWEEP_SECONDS = float(os.environ.get("PRESENCE_SWEEP_SECONDS", "10"))
 # How often a worker applies the organizations' retention periods (engine/retention.py).
 RETENTION_INTERVAL_SECONDS = float(os.environ.get("RETENTION_INTERVAL_SECONDS", "3600"))
+# How often a worker lets sending campaigns add the people who joined their audience, and
+# finishes those with nothing left to send (campaigns/sending.py).
+CAMPAIGN_PASS_SECONDS = float(os.environ.get("CAMPAIGN_PASS_SECONDS", "10"))
 PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"))
 # Set by `conversa serve` (without --no-worker) so the ASGI lifespan starts the in-process worker.
 INPROCESS_WORKER = env_bool("CONVERSA_INPROCESS_WORKER")

@@ -230,6 +230,10 @@ def contact_opted_out(contact_ids) -> int:
     return stop_for_contacts(contact_ids, Reason.OPTED_OUT)
 
 
+# Why an opt-out cancelled a message, in English as stored reasons are: pages translate it.
+OPTED_OUT = "cancelled: opted out"
+
+
 @transaction.atomic
 def set_opted_out(
     contact: Contact,
@@ -264,10 +268,7 @@ def set_opted_out(
             origin__in=[MessageIntent.Origin.AUTOMATION, MessageIntent.Origin.CAMPAIGN],
             status__in=OPEN_INTENT,
         )
-        # In English, as stored reasons are: pages translate it when they show it.
-        engine.cancel_intents(
-            list(unsolicited), "cancelled: opted out", acting_member=acting_member
-        )
+        engine.cancel_intents(list(unsolicited), OPTED_OUT, acting_member=acting_member)
     publisher.publish(contact.organization_id, events.ContactUpdated(contact_ids=[contact.pk]))
     return True
 

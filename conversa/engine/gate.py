@@ -78,6 +78,10 @@ class Facts:
     # Whether the contact's latest marketing consent record is a grant (campaigns.consent);
     # without one, no campaign reaches them. False unless told: a missing fact refuses.
     contact_marketing_consent: bool = False
+    # A campaign's intent: its campaign's status ("" for any other intent) and its own allowed
+    # dayparts, which hold on top of the organization's.
+    campaign_status: str = ""
+    campaign_hours: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,28 @@ def check_contact(origin: str, facts: Facts) -> Verdict | None:
             gettext_noop("The contact has not agreed to marketing messages"),
         )
     return None
+
+
+def check_campaign(origin: str, facts: Facts) -> Verdict | None:
+    if not facts.campaign_status:
+        return None
+    if facts.campaign_status == "cancelled":
+        return Verdict(BLOCK, "campaign_cancelled", gettext_noop("The campaign was cancelled"))
+    if facts.campaign_status == "paused":
+        return Verdict(
+            DEFER, "campaign_paused", gettext_noop("The campaign is paused"), facts.now + RECHECK
+        )
+    if not facts.campaign_hours:
+        return None
+    opens = next_sending_period(facts.now, ZoneInfo(facts.time_zone), facts.campaign_hours)
+    if opens is not None and opens <= facts.now:
+        return None
+    return Verdict(
+        DEFER,
+        "outside_campaign_hours",
+        gettext_noop("Outside the campaign's sending hours"),
+        opens or facts.now + timedelta(hours=1),
+    )
 
 
 def check_number(origin: str, facts: Facts) -> Verdict | None:
@@ -259,6 +285,7 @@ CHECKS = [
     check_service_window,
     check_template,
     check_kill_switch,
+    check_campaign,
     check_number,
     check_quotas,
     check_quiet_hours,
@@ -428,7 +455,7 @@ class NumberFacts:
 
 
 def facts_for(intent: MessageIntent, number: Number, sends: NumberFacts) -> Facts:
-    org, contact = intent.organization, intent.contact
+    org, contact, campaign = intent.organization, intent.contact, intent.campaign
     sent_this_hour, sent_today = sends.get(number, org.time_zone)
     is_cloud = number.provider == Number.Provider.CLOUD
     # A template is what may open a conversation outside the window (docs/providers.md §A2).
@@ -456,6 +483,8 @@ def facts_for(intent: MessageIntent, number: Number, sends: NumberFacts) -> Fact
         is_template=bool(intent.template),
         templates_supported=is_cloud,
         contact_reachable=sends.reachable(contact, number),
+        campaign_status=campaign.status if campaign else "",
+        campaign_hours=(campaign.sending_hours or None) if campaign else None,
     )
 
 
@@ -503,7 +532,7 @@ def evaluate_many(
     rest of the batch. Without it (intents being created, whose jobs the Gate sees again when
     they run) each is decided as if alone, as one call per intent would.
     """
-    fresh = MessageIntent.objects.select_related("organization", "contact").in_bulk(
+    fresh = MessageIntent.objects.select_related("organization", "contact", "campaign").in_bulk(
         [intent.pk for intent, _ in pairs]
     )
     wanted = {number_id for _, number_id in pairs if number_id}

@@ -19,6 +19,7 @@ UNTIL_A_PERSON = {
     "number_paused": "resumed",
     "number_not_connected": "reconnected",
     "org_paused": "sending_resumed",
+    "campaign_paused": "campaign_resumed",
 }
 
 
@@ -37,6 +38,8 @@ class Held:
             return gettext("It goes out as soon as the number is connected again.")
         if who == "sending_resumed":
             return gettext("It goes out as soon as sending is resumed.")
+        if who == "campaign_resumed":
+            return gettext("It goes out as soon as the campaign is resumed.")
         if self.until is None:
             return ""
         local = timezone.localtime(self.until)

@@ -54,6 +54,8 @@ class IntentSpec:
     # Media, a location, contact cards or a reaction (engine/content.py), and media's file.
     content: dict | None = None
     attachment: Attachment | None = None
+    # A CAMPAIGN intent's campaign (campaigns.Campaign), which the Gate reads.
+    campaign: object | None = None
 
 
 def create_intent(
@@ -134,6 +136,7 @@ def create_intents(org: Organization, specs: list[IntentSpec]) -> list[tuple[Mes
                 idempotency_key=spec.idempotency_key,
                 created_by=spec.created_by,
                 not_before=spec.not_before,
+                campaign=spec.campaign,
             )
     with transaction.atomic():
         new = insert_new(list(first.values()), ["organization", "idempotency_key"])

@@ -2,8 +2,9 @@
 Every few seconds a pass also wakes the snoozed conversations whose time has come and sweeps
 presence (sockets of a process that died; members whose grace period is over), each pass
 fetches a few customers' media files (conversa.inbox.media) and goes on with a contact import
-(conversa.campaigns.imports), and about once an hour the organizations' retention periods are
-applied (conversa.engine.retention).
+(conversa.campaigns.imports), every few seconds sending campaigns take the people who joined
+their audience and finish when nothing is left (conversa.campaigns.sending), and about once an
+hour the organizations' retention periods are applied (conversa.engine.retention).
 
 `conversa worker` runs it in the foreground; `conversa serve` runs it beside the web app (see
 conversa.asgi). A stop request finishes the jobs in hand and releases claims not yet started,
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from conversa.campaigns import imports
+from conversa.campaigns import sending as campaigns
 from conversa.engine import jobs, retention, services, wakeup
 from conversa.inbox import media, presence, states
 
@@ -49,6 +51,7 @@ class Worker:
         self.next_wake = 0.0
         self.next_sweep = 0.0
         self.next_retention = 0.0
+        self.next_campaigns = 0.0
 
     def run_once(self) -> int:
         """One pass: reap expired leases, claim, execute. Returns how many jobs it ran."""
@@ -58,6 +61,7 @@ class Worker:
         self.wake_snoozed()
         self.sweep_presence()
         self.apply_retention()
+        self.run_campaigns()
         claimed = jobs.claim_batch(self.worker_id, self.batch_size)
         for start in range(0, len(claimed), self.concurrency):
             if self.stopping.is_set():
@@ -118,6 +122,16 @@ class Worker:
                 retention.apply()
             except Exception:
                 log.exception("applying the retention periods crashed; the next run tries again")
+
+    def run_campaigns(self) -> None:
+        # Sending campaigns take the people who joined their audience since, and finish once
+        # nothing is left to send: every few seconds is on time for both.
+        if time.monotonic() >= self.next_campaigns:
+            self.next_campaigns = time.monotonic() + settings.CAMPAIGN_PASS_SECONDS
+            try:
+                campaigns.run_due()
+            except Exception:
+                log.exception("the campaign pass crashed; the next one tries again")
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)

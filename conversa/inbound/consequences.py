@@ -9,7 +9,7 @@ realtime, opt-out keywords, and later the assistant and outbound webhooks) are o
 
 from collections.abc import Collection
 
-from conversa.campaigns import keywords
+from conversa.campaigns import keywords, sending
 from conversa.crm import followups
 from conversa.inbox import message_changes, notifications, ownership
 from conversa.inbox import services as inbox
@@ -63,6 +63,8 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
     4. The organization's pages hear of the messages, once the transaction commits.
     5. Whoever holds each conversation is notified on their own sockets (one just handed it
        by step 3 was notified of that instead).
+    6. A message that answers a campaign's message within its reply window counts as that
+       campaign's reply.
     """
     conversations = {m.conversation_id: m.conversation for m in messages}
     keywords.customer_wrote(messages)
@@ -74,6 +76,7 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
     inbox.publish_messages(messages, events.MessageReceived)
     for conversation_id, assignee_id in held.items():
         notifications.notify([assignee_id], "message", conversation_id)
+    sending.customer_wrote(messages)
 
 
 def preference_changed(number: Number, event: PreferenceUpdate) -> None:

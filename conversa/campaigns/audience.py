@@ -1,0 +1,61 @@
+"""Who a campaign reaches: the contacts of its segments, its tags and its imports, each person
+once however many ways they match, read in a handful of queries whatever the audience's size
+(ids first, then the contacts in chunks)."""
+
+from collections.abc import Iterator
+
+from django.db.models import QuerySet
+
+from conversa.accounts.scoping import scoped
+from conversa.campaigns import contact_listing
+from conversa.campaigns.models import Campaign, CampaignRecipient, ImportedContact, Segment
+from conversa.inbox.models import Contact
+
+CHUNK = 2000
+
+
+def segment_contacts(segment: Segment) -> QuerySet:
+    """The organization's contacts that match the segment now."""
+    known = {field for field in contact_listing.Filters.__dataclass_fields__ if field != "sort"}
+    filters = contact_listing.Filters(
+        **{key: value for key, value in (segment.filters or {}).items() if key in known}
+    )
+    return contact_listing.narrowed(segment.organization, filters)
+
+
+def contact_ids(campaign: Campaign) -> set[int]:
+    """The ids of everyone the campaign's audience holds now (erased contacts left out)."""
+    org = campaign.organization
+    ids: set[int] = set()
+    for segment in campaign.segments.all():
+        segment.organization = org
+        ids.update(segment_contacts(segment).values_list("pk", flat=True))
+    tag_ids = list(campaign.tags.values_list("pk", flat=True))
+    if tag_ids:
+        tagged = scoped(org, Contact).filter(tags__in=tag_ids)
+        ids.update(tagged.values_list("pk", flat=True))
+    import_ids = list(campaign.imports.values_list("pk", flat=True))
+    if import_ids:
+        imported = ImportedContact.objects.filter(
+            organization=org, contact_import__in=import_ids
+        ).values_list("contact_id", flat=True)
+        ids.update(imported)
+    if ids:
+        erased = scoped(org, Contact).filter(erased_at__isnull=False).values_list("pk", flat=True)
+        ids.difference_update(erased)
+    return ids
+
+
+def new_contact_ids(campaign: Campaign) -> list[int]:
+    """The audience's people who are not yet the campaign's recipients, in id order: what a
+    start adds, and what a later pass adds when the audience grew."""
+    known = set(
+        CampaignRecipient.objects.filter(campaign=campaign).values_list("contact_id", flat=True)
+    )
+    return sorted(contact_ids(campaign) - known)
+
+
+def contacts_in_chunks(campaign: Campaign, ids: list[int]) -> Iterator[list[Contact]]:
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        yield list(scoped(campaign.organization, Contact).filter(pk__in=chunk).order_by("pk"))

@@ -1,0 +1,470 @@
+"""Running a campaign: start, add its people, pause, resume, cancel, clone, finish.
+
+Each person in the audience becomes one CampaignRecipient, unique per (campaign, contact), and
+each one who may receive it one CAMPAIGN intent keyed `campaign:<id>:contact:<id>`, unique in
+the organization: a start run twice at once, a restart after a crash or a pass that adds the
+people who joined the audience since never make a second intent for anyone (invariant 11).
+Who may receive it is read when they are added (consent, opt-out, block, a number, the message's
+variables, the 24-hour window of free text); the Gate decides again, with fresh facts, when the
+intent is made and before each send, so an opt-out stored mid-campaign stops what is queued.
+
+The pace is a slot per message per number: the n-th message of a number is due at the start
+plus n / pace minutes, counted only within the campaign's dayparts, so a campaign that spans
+several days resumes each morning at its pace instead of all at once.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from conversa.accounts.models import Member, Organization
+from conversa.accounts.scoping import scoped
+from conversa.accounts.services import record
+from conversa.bulk import insert_new
+from conversa.business_hours import schedule_problems
+from conversa.campaigns import audience, messages
+from conversa.campaigns.models import Campaign, CampaignRecipient, ContactImport, Segment
+from conversa.engine import gate, wakeup
+from conversa.engine import services as engine
+from conversa.engine.models import ExecutionJob, MessageIntent
+from conversa.errors import Refused
+from conversa.inbox.models import Contact, Conversation, Tag
+from conversa.numbers.models import Number
+
+Skip = CampaignRecipient.Skip
+Status = Campaign.Status
+J = ExecutionJob.Status
+OPEN_JOBS = [J.PENDING, J.RETRY_WAIT, J.CLAIMED, J.SENDING]
+WAITING_JOBS = [J.PENDING, J.RETRY_WAIT]
+WINDOW = timedelta(hours=24)
+MAX_PACE = 600  # messages per minute per number
+MAX_REPLY_WINDOW_HOURS = 24 * 30
+MAX_AHEAD = timedelta(days=366)
+MAX_SOURCES = 50
+# While paused, a campaign's waiting jobs are set this far ahead: no worker claims them, and
+# resuming sets each its new time.
+PAUSED_UNTIL = timedelta(days=3650)
+
+
+@dataclass
+class Draft:
+    """What a person sets on a campaign before starting it (the form's and the API's fields)."""
+
+    name: str
+    body: str = ""
+    template: dict | None = None
+    number_ids: tuple[int, ...] = ()
+    segment_ids: tuple[int, ...] = ()
+    tag_ids: tuple[int, ...] = ()
+    import_ids: tuple[int, ...] = ()
+    start_at: datetime | None = None
+    sending_hours: dict | None = None
+    pace_per_minute: int = 20
+    reply_window_hours: int = 72
+
+
+def owned(org: Organization, model, ids, field: str, what: str) -> list:
+    ids = list(dict.fromkeys(ids))
+    if len(ids) > MAX_SOURCES:
+        raise Refused(gettext("At most %(n)s at a time.") % {"n": MAX_SOURCES}, field=field)
+    found = list(scoped(org, model).filter(pk__in=ids))
+    if len(found) != len(ids):
+        raise Refused(what, field=field)
+    return found
+
+
+def save_campaign(
+    org: Organization,
+    draft: Draft,
+    *,
+    acting_member: Member,
+    campaign: Campaign | None = None,
+) -> Campaign:
+    """Create a draft campaign, or change one that has not started. Refuses, with the field
+    and the reason: an empty or doubled message, an unknown variable, another organization's
+    number, segment, tag or import, a pace, window or start time out of bounds, sending hours
+    that do not parse."""
+    if campaign is not None and campaign.status != Status.DRAFT:
+        raise Refused(gettext("A campaign that has started can no longer be changed."))
+    name = draft.name.strip()
+    if not name or len(name) > 200:
+        raise Refused(gettext("Give the campaign a name (up to 200 characters)."), field="name")
+    messages.problems(body=draft.body, template=draft.template)
+    numbers = owned(
+        org, Number, draft.number_ids, "numbers", gettext("Choose numbers of this organization.")
+    )
+    if any(number.status == Number.Status.REMOVED for number in numbers):
+        raise Refused(gettext("A removed number cannot send."), field="numbers")
+    segments = owned(org, Segment, draft.segment_ids, "segments", gettext("Unknown segment."))
+    tags = owned(org, Tag, draft.tag_ids, "tags", gettext("Unknown tag."))
+    imports = owned(org, ContactImport, draft.import_ids, "imports", gettext("Unknown import."))
+    if not 0 <= draft.pace_per_minute <= MAX_PACE:
+        raise Refused(
+            gettext("The pace is 0 (as fast as allowed) to %(n)s messages a minute.")
+            % {"n": MAX_PACE},
+            field="pace_per_minute",
+        )
+    if not 1 <= draft.reply_window_hours <= MAX_REPLY_WINDOW_HOURS:
+        raise Refused(
+            gettext("Replies count for 1 to %(n)s hours.") % {"n": MAX_REPLY_WINDOW_HOURS},
+            field="reply_window_hours",
+        )
+    if draft.start_at and draft.start_at > timezone.now() + MAX_AHEAD:
+        raise Refused(gettext("Start within a year."), field="start_at")
+    hours = draft.sending_hours or {}
+    found = schedule_problems(org.time_zone, hours, [])
+    if found:
+        raise Refused(found[0], field="sending_hours")
+    fields = {
+        "name": name,
+        "body": draft.body if not draft.template else "",
+        "template": draft.template or None,
+        "start_at": draft.start_at,
+        "sending_hours": hours,
+        "pace_per_minute": draft.pace_per_minute,
+        "reply_window_hours": draft.reply_window_hours,
+    }
+    with transaction.atomic():
+        if campaign is None:
+            campaign = Campaign.objects.create(organization=org, created_by=acting_member, **fields)
+            verb = "campaign.created"
+        else:
+            for key, value in fields.items():
+                setattr(campaign, key, value)
+            campaign.save()
+            verb = "campaign.changed"
+        campaign.numbers.set(numbers)
+        campaign.segments.set(segments)
+        campaign.tags.set(tags)
+        campaign.imports.set(imports)
+        record(org.pk, verb, campaign, actor=acting_member, name=name)
+    return campaign
+
+
+def has_audience(campaign: Campaign) -> bool:
+    return campaign.segments.exists() or campaign.tags.exists() or campaign.imports.exists()
+
+
+def start(campaign: Campaign, *, acting_member: Member | None) -> dict[str, int]:
+    """Start a draft: it takes its audience now (`add_recipients`) and sends at its pace from
+    its start time. Only a draft starts, by a conditional update: two starts at once run it
+    once, and a finished or cancelled campaign is never run again (clone it)."""
+    if campaign.status in (Status.FINISHED, Status.CANCELLED):
+        raise Refused(gettext("This campaign is over: clone it to send it again."))
+    if campaign.status != Status.DRAFT:
+        raise Refused(gettext("This campaign has already started."))
+    if not campaign.numbers.exists():
+        raise Refused(gettext("Choose at least one number to send from."), field="numbers")
+    if not has_audience(campaign):
+        raise Refused(
+            gettext("Choose who receives it: a segment, a tag or an imported list."),
+            field="segments",
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        moved = Campaign.objects.filter(pk=campaign.pk, status=Status.DRAFT).update(
+            status=Status.RUNNING, started_at=now
+        )
+        if not moved:
+            raise Refused(gettext("This campaign has already started."))
+        record(campaign.organization_id, "campaign.started", campaign, actor=acting_member)
+    campaign.status, campaign.started_at = Status.RUNNING, now
+    return add_recipients(campaign)
+
+
+class Pacer:
+    """The due time of each next message of one number: `per_minute` a minute from `start`,
+    counted within `hours` (weekday → local spans; empty: any time)."""
+
+    def __init__(self, start: datetime, per_minute: int, hours: dict, tz: ZoneInfo):
+        self.at, self.hours, self.tz = start, hours, tz
+        self.step = timedelta(minutes=1) / per_minute if per_minute else timedelta(0)
+        self.open_until: datetime | None = None
+
+    def next(self) -> datetime:
+        if self.hours and (self.open_until is None or self.at >= self.open_until):
+            self.at, self.open_until = self.period(self.at)
+        due = self.at
+        self.at += self.step
+        return due
+
+    def period(self, at: datetime) -> tuple[datetime, datetime]:
+        opens = gate.next_sending_period(at, self.tz, self.hours)
+        if opens is None:  # no allowed time at all: the Gate holds them, and says why
+            return at, datetime.max.replace(tzinfo=UTC)
+        local = opens.astimezone(self.tz)
+        for begin, end in self.hours.get(gate.WEEKDAY_KEYS[local.weekday()], []):
+            begins = datetime.combine(local.date(), time.fromisoformat(begin), tzinfo=self.tz)
+            ends = datetime.combine(local.date(), time.fromisoformat(end), tzinfo=self.tz)
+            if begins <= local < ends:
+                return opens, ends.astimezone(UTC)
+        # Inside a span that began the day before (past midnight): look again in a minute.
+        return opens, opens + timedelta(minutes=1)
+
+
+def pacers(campaign: Campaign, numbers: list[Number], after: datetime) -> dict[int, Pacer]:
+    """One pacer per number, from the later of `after` and the slot after the number's last
+    message already scheduled in this campaign (the people a later pass adds queue behind)."""
+    tz = ZoneInfo(campaign.organization.time_zone)
+    last = dict(
+        MessageIntent.objects.filter(campaign=campaign, not_before__isnull=False)
+        .values_list("number_id")
+        .annotate(last=Max("not_before"))
+    )
+    found = {}
+    for number in numbers:
+        pacer = Pacer(after, campaign.pace_per_minute, campaign.sending_hours or {}, tz)
+        if number.pk in last and last[number.pk] >= after:
+            pacer.at = last[number.pk] + pacer.step
+        found[number.pk] = pacer
+    return found
+
+
+def latest_inbound(contact_ids: list[int], numbers: list[Number], since: datetime) -> dict:
+    """Contact id → the campaign number they last wrote to within the window, if any."""
+    rows = (
+        Conversation.objects.filter(
+            contact_id__in=contact_ids, number__in=numbers, last_inbound_at__gte=since
+        )
+        .order_by("contact_id", "last_inbound_at")
+        .values_list("contact_id", "number_id")
+    )
+    return dict(rows)  # the latest last: dict keeps the last pair per contact
+
+
+def skip_reason(contact: Contact, rendered: messages.Rendered) -> str:
+    if contact.blocked:
+        return Skip.BLOCKED
+    if contact.opted_out:
+        return Skip.OPTED_OUT
+    if not contact.marketing_consent:
+        return Skip.NO_CONSENT
+    if not contact.phone:
+        return Skip.INVALID_NUMBER
+    if rendered.blank:
+        return Skip.BLANK_VARIABLE
+    return ""
+
+
+def add_recipients(campaign: Campaign) -> dict[str, int]:
+    """Add the audience's people who are not recipients yet, each with a CAMPAIGN intent or a
+    skip reason, in chunks of one transaction each; counts of what was added. Safe to run
+    again and at the same time as another pass: a recipient row another pass inserted first
+    is left to it (INSERT … ON CONFLICT), and the intent key is unique anyway."""
+    org = campaign.organization
+    numbers = list(campaign.numbers.exclude(status=Number.Status.REMOVED).order_by("pk"))
+    ids = audience.new_contact_ids(campaign)
+    counts: dict[str, int] = defaultdict(int)
+    if not ids or not numbers:
+        return dict(counts)
+    now = timezone.now()
+    begin = max(campaign.start_at or now, now)
+    paced = pacers(campaign, numbers, begin)
+    free_text = not campaign.template
+    turn = CampaignRecipient.objects.filter(campaign=campaign).count()
+    for contacts in audience.contacts_in_chunks(campaign, ids):
+        wrote = latest_inbound([c.pk for c in contacts], numbers, now - WINDOW) if free_text else {}
+        rows, rendered = [], {}
+        for contact in contacts:
+            contact.organization = org
+            message = messages.render(campaign, contact)
+            reason = skip_reason(contact, message)
+            number_id = None
+            if not reason:
+                if free_text and contact.pk not in wrote:
+                    reason = Skip.OUTSIDE_WINDOW
+                else:
+                    number_id = wrote.get(contact.pk) or numbers[turn % len(numbers)].pk
+                    turn += 1
+                    rendered[contact.pk] = message
+            rows.append(
+                CampaignRecipient(
+                    organization=org,
+                    campaign=campaign,
+                    contact=contact,
+                    number_id=number_id,
+                    skip_reason=reason,
+                    added_at=now,
+                )
+            )
+        by_pk = {n.pk: n for n in numbers}
+        with transaction.atomic():
+            added = insert_new(rows, ["campaign", "contact"])
+            sending = [row for row in added if not row.skip_reason]
+            specs = [
+                engine.IntentSpec(
+                    contact=row.contact,
+                    body=rendered[row.contact_id].body,
+                    template=rendered[row.contact_id].template,
+                    origin=MessageIntent.Origin.CAMPAIGN,
+                    idempotency_key=f"campaign:{campaign.pk}:contact:{row.contact_id}",
+                    number=by_pk[row.number_id],
+                    not_before=paced[row.number_id].next()
+                    if campaign.pace_per_minute or begin > now
+                    else None,
+                    campaign=campaign,
+                )
+                for row in sending
+            ]
+            results = engine.create_intents(org, specs) if specs else []
+            for row, (intent, created) in zip(sending, results, strict=True):
+                if created:
+                    row.intent = intent
+                else:
+                    row.skip_reason = Skip.DUPLICATE
+            CampaignRecipient.objects.bulk_update(sending, ["intent", "skip_reason"])
+        for row in added:
+            counts[row.skip_reason or "queued"] += 1
+    return dict(counts)
+
+
+def pause(campaign: Campaign, *, acting_member: Member) -> None:
+    """Hold every message of the campaign not yet sending; what a worker is sending goes."""
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign.pk, status=Status.RUNNING).update(
+            status=Status.PAUSED
+        ):
+            raise Refused(gettext("Only a campaign that is sending can be paused."))
+        ExecutionJob.objects.filter(intent__campaign=campaign, status__in=WAITING_JOBS).update(
+            run_after=timezone.now() + PAUSED_UNTIL
+        )
+        record(campaign.organization_id, "campaign.paused", campaign, actor=acting_member)
+    campaign.status = Status.PAUSED
+
+
+def resume(campaign: Campaign, *, acting_member: Member) -> None:
+    """Send the rest from now, at the campaign's pace and within its dayparts."""
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign.pk, status=Status.PAUSED).update(
+            status=Status.RUNNING
+        ):
+            raise Refused(gettext("Only a paused campaign can be resumed."))
+        campaign.status = Status.RUNNING
+        now = timezone.now()
+        waiting = list(
+            ExecutionJob.objects.filter(intent__campaign=campaign, status__in=WAITING_JOBS)
+            .order_by("pk")
+            .only("pk", "number_id", "run_after")
+        )
+        tz = ZoneInfo(campaign.organization.time_zone)
+        paced: dict[int, Pacer] = {}
+        for job in waiting:
+            if job.number_id not in paced:
+                paced[job.number_id] = Pacer(
+                    now, campaign.pace_per_minute, campaign.sending_hours or {}, tz
+                )
+            job.run_after = paced[job.number_id].next()
+        ExecutionJob.objects.bulk_update(waiting, ["run_after"], batch_size=2000)
+        record(campaign.organization_id, "campaign.resumed", campaign, actor=acting_member)
+        transaction.on_commit(wakeup.notify)
+
+
+def cancel(campaign: Campaign, *, acting_member: Member) -> int:
+    """Stop the campaign for good: every message not yet sending is cancelled with the reason;
+    what is sending goes. Returns how many were cancelled."""
+    with transaction.atomic():
+        if not Campaign.objects.filter(
+            pk=campaign.pk, status__in=[Status.DRAFT, Status.RUNNING, Status.PAUSED]
+        ).update(status=Status.CANCELLED, finished_at=timezone.now()):
+            raise Refused(gettext("This campaign is already over."))
+        campaign.status = Status.CANCELLED
+        record(campaign.organization_id, "campaign.cancelled", campaign, actor=acting_member)
+    cancelled = 0
+    intents = MessageIntent.objects.filter(
+        campaign=campaign, job__status__in=[J.PENDING, J.RETRY_WAIT, J.CLAIMED]
+    ).order_by("pk")
+    while batch := list(intents[:1000]):
+        done = engine.cancel_intents(batch, "campaign cancelled", acting_member=acting_member)
+        cancelled += len(done)
+        if not done:
+            break
+    return cancelled
+
+
+def clone(campaign: Campaign, *, acting_member: Member) -> Campaign:
+    """A new draft with the campaign's message, audience, numbers and pace, to run again."""
+    draft = Draft(
+        name=clone_name(campaign.name),
+        body=campaign.body,
+        template=campaign.template,
+        number_ids=tuple(campaign.numbers.values_list("pk", flat=True)),
+        segment_ids=tuple(campaign.segments.values_list("pk", flat=True)),
+        tag_ids=tuple(campaign.tags.values_list("pk", flat=True)),
+        import_ids=tuple(campaign.imports.values_list("pk", flat=True)),
+        sending_hours=campaign.sending_hours,
+        pace_per_minute=campaign.pace_per_minute,
+        reply_window_hours=campaign.reply_window_hours,
+    )
+    copy = save_campaign(campaign.organization, draft, acting_member=acting_member)
+    Campaign.objects.filter(pk=copy.pk).update(cloned_from=campaign)
+    copy.cloned_from = campaign
+    return copy
+
+
+def clone_name(name: str) -> str:
+    return (gettext("Copy of %(name)s") % {"name": name})[:200]
+
+
+def finish_if_done(campaign: Campaign) -> bool:
+    """A running campaign whose every message has left or failed (none waiting, none sending)
+    is finished; True when this call finished it."""
+    if campaign.status != Status.RUNNING:
+        return False
+    if campaign.start_at and campaign.start_at > timezone.now():
+        return False
+    if ExecutionJob.objects.filter(intent__campaign=campaign, status__in=OPEN_JOBS).exists():
+        return False
+    done = Campaign.objects.filter(pk=campaign.pk, status=Status.RUNNING).update(
+        status=Status.FINISHED, finished_at=timezone.now()
+    )
+    if done:
+        campaign.status = Status.FINISHED
+        record(campaign.organization_id, "campaign.finished", campaign)
+    return bool(done)
+
+
+def run_due() -> int:
+    """The worker's campaign pass: each sending campaign takes the people who joined its
+    audience since, and is finished once nothing of it is left to send. Returns how many
+    recipients it added."""
+    added = 0
+    running = Campaign.objects.select_related("organization").filter(status=Status.RUNNING)
+    for campaign in running:
+        added += sum(add_recipients(campaign).values())
+        finish_if_done(campaign)
+    return added
+
+
+def customer_wrote(messages: list) -> int:
+    """Count customers' messages as answers to the campaign messages they received within each
+    campaign's reply window before (the first answer only): one query for the batch, one
+    update when any counts. Returns how many recipients answered."""
+    first = {}
+    for message in messages:
+        contact_id = message.conversation.contact_id
+        if contact_id not in first or message.created_at < first[contact_id]:
+            first[contact_id] = message.created_at
+    if not first:
+        return 0
+    earliest = min(first.values()) - timedelta(hours=MAX_REPLY_WINDOW_HOURS)
+    candidates = CampaignRecipient.objects.filter(
+        contact_id__in=list(first),
+        replied_at__isnull=True,
+        intent__job__message__sent_at__gte=earliest,
+    ).values_list(
+        "pk", "contact_id", "campaign__reply_window_hours", "intent__job__message__sent_at"
+    )
+    answered: dict[datetime, list[int]] = defaultdict(list)
+    for pk, contact_id, hours, sent in candidates:
+        at = first[contact_id]
+        if sent <= at <= sent + timedelta(hours=hours):
+            answered[at].append(pk)
+    for at, pks in answered.items():
+        CampaignRecipient.objects.filter(pk__in=pks, replied_at__isnull=True).update(replied_at=at)
+    return sum(len(pks) for pks in answered.values())
