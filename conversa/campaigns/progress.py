@@ -19,7 +19,7 @@ from conversa.campaigns.models import Campaign, CampaignRecipient
 from conversa.crm import followups
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.inbox.models import Message
-from conversa.numbers.models import Number
+from conversa.numbers.models import CONNECTION_REASONS, Number
 
 J = ExecutionJob.Status
 M = Message.Status
@@ -168,6 +168,11 @@ def hold_of(number: Number, now: datetime) -> str:
     if number.paused:
         return gettext("Paused: its messages wait until it is resumed.")
     if number.status != Number.Status.CONNECTED:
+        reason = CONNECTION_REASONS.get(number.connection_reason)
+        if reason:  # banned, suspended, logged out…: what WhatsApp said, in its words
+            return gettext("%(reason)s: its messages wait for this number.") % {
+                "reason": reason[0]
+            }
         return gettext("Not connected: its messages wait until it is connected again.")
     if number.cooldown_until and number.cooldown_until > now:
         return gettext(

@@ -431,3 +431,18 @@ def test_numbers_share_the_audience_and_a_refused_numbers_share_waits_on_it(org,
     shares = {share.number.pk: share for share in progress.number_shares(campaign)}
     assert shares[second.pk].waiting == 2 and "cools down" in shares[second.pk].hold
     assert shares[org.number.pk].waiting == 0 and shares[org.number.pk].hold == ""
+
+
+def test_a_banned_numbers_share_says_so_and_waits_on_it(org, provider):
+    tag = tagged(org)
+    person(org, "5511900000001").tags.add(tag)
+    campaign = campaign_for(org, tag)
+    sending.start(campaign, acting_member=org.owner)
+    Number.objects.filter(pk=org.number.pk).update(
+        status=Number.Status.DISCONNECTED, connection_reason="banned"
+    )
+    drain()
+    assert provider.sent == []
+    [share] = progress.number_shares(campaign)
+    assert share.waiting == 1
+    assert share.hold == "Banned by WhatsApp: its messages wait for this number."
