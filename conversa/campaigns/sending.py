@@ -101,6 +101,10 @@ def save_campaign(
     )
     if any(number.status == Number.Status.REMOVED for number in numbers):
         raise Refused(gettext("A removed number cannot send."), field="numbers")
+    if draft.template and any(n.provider != Number.Provider.CLOUD for n in numbers):
+        raise Refused(
+            gettext("Templates are sent only from WhatsApp Cloud API numbers."), field="numbers"
+        )
     segments = owned(org, Segment, draft.segment_ids, "segments", gettext("Unknown segment."))
     tags = owned(org, Tag, draft.tag_ids, "tags", gettext("Unknown tag."))
     imports = owned(org, ContactImport, draft.import_ids, "imports", gettext("Unknown import."))
