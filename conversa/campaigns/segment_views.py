@@ -45,7 +45,7 @@ def described(filters: Filters, stages: dict[int, Stage]) -> list[str]:
     pairs = (
         (filters.consent, _("Marketing consent given"), _("No marketing consent")),
         (filters.opted_out, _("Opted out"), _("Not opted out")),
-        (filters.blocked, _("Blocked"), _("Not blocked")),
+        (filters.blocked, _("Blocked contact"), _("Not blocked")),
         (filters.open_conversation, _("Has an open conversation"), _("No open conversation")),
     )
     words += [yes if value == YES else no for value, yes, no in pairs if value]
