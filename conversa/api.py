@@ -9,6 +9,7 @@ from conversa.campaigns.contact_api import router as contacts_router
 from conversa.campaigns.import_api import router as imports_router
 from conversa.campaigns.keyword_api import router as keywords_router
 from conversa.campaigns.privacy_api import router as privacy_router
+from conversa.campaigns.segment_api import router as segments_router
 from conversa.crm.api import router as crm_router
 from conversa.engine.api import router as engine_router
 from conversa.engine.content_api import router as content_router
@@ -33,6 +34,7 @@ api.add_router("/", privacy_router)
 api.add_router("/", imports_router)
 api.add_router("/", keywords_router)
 api.add_router("/", contacts_router)
+api.add_router("/", segments_router)
 
 
 @api.exception_handler(Refused)

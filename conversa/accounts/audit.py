@@ -146,6 +146,9 @@ VERBS = {
     "organization.retention_changed": _("Changed how long messages are kept"),
     "retention.applied": _("Deleted old messages' texts and files (retention)"),
     "keywords.updated": _("Changed the unsubscribe keywords"),
+    "segment.created": _("Created a segment"),
+    "segment.changed": _("Changed a segment"),
+    "segment.deleted": _("Deleted a segment"),
     "contact.number_changed": _("A contact changed their number"),
     "message.deleted": _("A message was deleted"),
     "tag.created": _("Created a tag"),
@@ -199,6 +202,7 @@ OBJECT_TYPES = {
     "automation": _("Automation"),
     "followup": _("Follow-up"),
     "apitoken": _("API token"),
+    "segment": _("Segment"),
 }
 
 

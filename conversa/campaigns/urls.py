@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversa.campaigns import contact_views, import_views
+from conversa.campaigns import contact_views, import_views, segment_views
 
 urlpatterns = [
     path("contacts/", contact_views.contact_list, name="contacts"),
@@ -16,6 +16,15 @@ urlpatterns = [
         "contacts/<int:contact_id>/actions/<str:action>",
         contact_views.contact_action,
         name="contact-action",
+    ),
+    path("contacts/segments/", segment_views.segment_list, name="segments"),
+    path("contacts/segments/new", segment_views.segment_new, name="segment-new"),
+    path("contacts/segments/count", segment_views.segment_count, name="segment-count"),
+    path("contacts/segments/<int:segment_id>/", segment_views.segment_page, name="segment"),
+    path(
+        "contacts/segments/<int:segment_id>/delete",
+        segment_views.segment_delete,
+        name="segment-delete",
     ),
     path("contacts/import/", import_views.import_list, name="contact-imports"),
     path("contacts/import/upload", import_views.upload, name="contact-import-upload"),

@@ -29,7 +29,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from conversa.accounts import members
 from conversa.accounts.models import ApiToken, Member
 from conversa.api import api
-from conversa.campaigns import imports
+from conversa.campaigns import imports, segments
 from conversa.crm import automations
 from conversa.crm import services as crm
 from conversa.engine import services as engine
@@ -223,6 +223,12 @@ PAGES: dict[str, Rule] = {
     "contact-import-mapping": post(SUPERVISOR, data={"column_0": "phone"}),
     "contact-import-progress": get(SUPERVISOR),
     "contact-import-errors": get(SUPERVISOR),
+    # Segments: every member sees them and their counts; supervisors and above change them.
+    "segments": get(MEMBER),
+    "segment-count": get(MEMBER, data={"consent": "yes"}),
+    "segment-new": post(SUPERVISOR, data={"name": "Consentidos", "consent": "yes"}),
+    "segment": post(SUPERVISOR, data={"name": "Renomeado"}),
+    "segment-delete": post(SUPERVISOR),
 }
 
 # API operations: "METHOD /api/path" as the OpenAPI names it.
@@ -359,6 +365,13 @@ API: dict[str, Rule] = {
     "POST /api/tokens/{token_id}/revoke": post(ADMIN),  # the owner's token
     "POST /api/contact-imports": skip("a multipart upload: tests/campaigns/test_imports.py"),
     "GET /api/contact-imports/{import_id}": get(SUPERVISOR),
+    "GET /api/segments": get(MEMBER),
+    "POST /api/segments": post(SUPERVISOR, data={"name": "Consentidos"}),
+    "POST /api/segments/count": post(MEMBER, data={"consent": "yes"}),
+    "GET /api/segments/{segment_id}": get(MEMBER),
+    "PATCH /api/segments/{segment_id}": Rule(SUPERVISOR, "PATCH", data={"name": "Renomeado"}),
+    "DELETE /api/segments/{segment_id}": Rule(SUPERVISOR, "DELETE"),
+    "GET /api/segments/{segment_id}/count": get(MEMBER),
 }
 
 
@@ -518,6 +531,12 @@ class World:
             acting_member=self.a.owner,
         )
 
+    @cached_property
+    def segment(self):
+        return segments.create_segment(
+            self.a.org, name="Todos", filters={}, acting_member=self.a.owner
+        )
+
     def value(self, name: str):
         objects = {
             "conversation_id": lambda: self.conversation.pk,
@@ -539,6 +558,7 @@ class World:
             "invitation_id": lambda: self.invitation.pk,
             "token_id": lambda: self.token.pk,
             "import_id": lambda: self.contact_import.pk,
+            "segment_id": lambda: self.segment.pk,
         }
         return objects[name]()
 
