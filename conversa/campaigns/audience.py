@@ -4,23 +4,12 @@ once however many ways they match, read in a handful of queries whatever the aud
 
 from collections.abc import Iterator
 
-from django.db.models import QuerySet
-
 from conversa.accounts.scoping import scoped
-from conversa.campaigns import contact_listing
-from conversa.campaigns.models import Campaign, CampaignRecipient, ImportedContact, Segment
+from conversa.campaigns import segments
+from conversa.campaigns.models import Campaign, CampaignRecipient, ImportedContact
 from conversa.inbox.models import Contact
 
 CHUNK = 2000
-
-
-def segment_contacts(segment: Segment) -> QuerySet:
-    """The organization's contacts that match the segment now."""
-    known = {field for field in contact_listing.Filters.__dataclass_fields__ if field != "sort"}
-    filters = contact_listing.Filters(
-        **{key: value for key, value in (segment.filters or {}).items() if key in known}
-    )
-    return contact_listing.narrowed(segment.organization, filters)
 
 
 def contact_ids(campaign: Campaign) -> set[int]:
@@ -29,7 +18,7 @@ def contact_ids(campaign: Campaign) -> set[int]:
     ids: set[int] = set()
     for segment in campaign.segments.all():
         segment.organization = org
-        ids.update(segment_contacts(segment).values_list("pk", flat=True))
+        ids.update(segments.matching(segment).values_list("pk", flat=True))
     tag_ids = list(campaign.tags.values_list("pk", flat=True))
     if tag_ids:
         tagged = scoped(org, Contact).filter(tags__in=tag_ids)
