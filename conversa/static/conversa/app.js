@@ -27,6 +27,17 @@
   }
   // Shared with presence.js, whose live events redraw elements the same way.
   window.conversaRefresh = refresh;
+  // A campaign's figures move with every send and status of thousands of messages: redrawn at
+  // most every 2 s, from the events that change them.
+  var slow = {};
+  function refreshSlowly(id) {
+    if (slow[id] || !document.getElementById(id)) return;
+    slow[id] = setTimeout(function () {
+      delete slow[id];
+      var el = document.getElementById(id);
+      if (el) htmx.trigger(el, "refresh");
+    }, 2000);
+  }
   function currentConversation() {
     var workspace = document.getElementById("workspace");
     if (workspace) return workspace.getAttribute("data-conversation") || "";
@@ -43,6 +54,7 @@
     }
     if (event.type === "CONTACT_UPDATED") { refresh("contact-panel"); refresh("conversation-list"); }
     if (event.intent_ids) refresh("intents");
+    if (event.intent_ids || event.message_ids || event.number_ids) refreshSlowly("campaign-progress");
     if (event.number_ids) {
       refresh("numbers"); refresh("pairing");
       // The kill switch banner, and the conversation's hold banner when its number changed,
