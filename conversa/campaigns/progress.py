@@ -170,9 +170,7 @@ def hold_of(number: Number, now: datetime) -> str:
     if number.status != Number.Status.CONNECTED:
         reason = CONNECTION_REASONS.get(number.connection_reason)
         if reason:  # banned, suspended, logged out…: what WhatsApp said, in its words
-            return gettext("%(reason)s: its messages wait for this number.") % {
-                "reason": reason[0]
-            }
+            return gettext("%(reason)s: its messages wait for this number.") % {"reason": reason[0]}
         return gettext("Not connected: its messages wait until it is connected again.")
     if number.cooldown_until and number.cooldown_until > now:
         return gettext(
