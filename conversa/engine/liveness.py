@@ -8,7 +8,7 @@ by `seen_at`, jobs by (status, run_after).
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from conversa.engine.models import ExecutionJob, WorkerHeartbeat
@@ -52,11 +52,16 @@ def oldest_runnable_age(*, now: datetime | None = None) -> float:
     """Seconds the oldest runnable job (PENDING or RETRY_WAIT whose `run_after` has come) has
     waited since it could run; 0 when none waits. A job scheduled for later is not late."""
     now = now or timezone.now()
-    oldest = (
-        ExecutionJob.objects.filter(status__in=RUNNABLE, run_after__lte=now)
-        .aggregate(oldest=Min("run_after"))
-        .get("oldest")
-    )
+    # One status at a time: each is the first entry of the (status, run_after) index, where
+    # a MIN over both would read every runnable job's entry.
+    firsts = [
+        ExecutionJob.objects.filter(status=status, run_after__lte=now)
+        .order_by("run_after")
+        .values_list("run_after", flat=True)
+        .first()
+        for status in RUNNABLE
+    ]
+    oldest = min((first for first in firsts if first is not None), default=None)
     return max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
 
 
