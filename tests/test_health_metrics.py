@@ -19,6 +19,7 @@ from conversa.asgi import application
 from conversa.engine import liveness
 from conversa.engine.models import ExecutionJob, WorkerHeartbeat
 from conversa.providers.evolution import SECRET_HEADER
+from tests.accounts.test_mfa import enroll, sign_in
 from tests.conftest import post_webhook
 from tests.inbox.test_inbound import upsert
 from tests.test_ready import a_job
@@ -215,3 +216,13 @@ def test_heartbeats_age_and_prune(db):
         "now:1:c",
         "recent:1:b",
     ]
+
+
+def test_a_wrong_second_step_code_is_counted(org):
+    enroll(org)
+    client, _ = sign_in(org.owner)
+    before = sample("conversa_login_failures_total", reason="second_factor")
+
+    assert client.post("/login/verify", {"code": "000000"}).status_code == 422
+
+    assert sample("conversa_login_failures_total", reason="second_factor") == before + 1
