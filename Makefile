@@ -7,7 +7,7 @@ SQLITE_TEST_URL := sqlite:///$(CURDIR)/var/test.sqlite3
 PG_TEST_URL ?= postgres://conversa@127.0.0.1:5432/test
 REDIS_TEST_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-test services chromium lint format test-sqlite test-postgres coverage clean screenshots
+.PHONY: run test install install-test services chromium promtool lint format test-sqlite test-postgres coverage clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,7 @@ COVERAGE_FLOOR := 90
 
 ## test: lint, then the whole suite on SQLite and again on PostgreSQL + Redis, and coverage.
 # The two runs go side by side, a core each: each prints its report whole when it ends.
-test: install-test services chromium lint
+test: install-test services chromium promtool lint
 	@mkdir -p var
 	@rm -f var/.coverage var/.coverage.*
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
@@ -84,6 +84,9 @@ services:
 
 chromium:
 	@scripts/chromium.sh
+
+promtool:
+	@scripts/promtool.sh
 
 clean:
 	rm -rf var .pytest_cache

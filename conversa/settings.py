@@ -61,6 +61,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: a request's time on /metrics includes every middleware below.
+    "conversa.request_metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "conversa.headers.ContentSecurityPolicyMiddleware",
@@ -257,6 +259,12 @@ SANDBOX_DELIVERY_DELAY = float(os.environ.get("SANDBOX_DELIVERY_DELAY", "0.5"))
 WORKER_LEASE_SECONDS = int(os.environ.get("WORKER_LEASE_SECONDS", "60"))
 WORKER_POLL_SECONDS = float(os.environ.get("WORKER_POLL_SECONDS", "1.0"))
 WAKE_SNOOZED_SECONDS = float(os.environ.get("WAKE_SNOOZED_SECONDS", "5"))
+# How often a worker records its heartbeat, and what /ready (conversa/health.py) accepts: a
+# worker seen within READY_WORKER_MAX_AGE_SECONDS (a pass can hold a few provider timeouts),
+# and no runnable job waiting longer than READY_QUEUE_LAG_SECONDS.
+WORKER_HEARTBEAT_SECONDS = float(os.environ.get("WORKER_HEARTBEAT_SECONDS", "5"))
+READY_WORKER_MAX_AGE_SECONDS = float(os.environ.get("READY_WORKER_MAX_AGE_SECONDS", "120"))
+READY_QUEUE_LAG_SECONDS = float(os.environ.get("READY_QUEUE_LAG_SECONDS", "300"))
 # Presence (conversa/inbox/presence.py), in seconds: an operator whose tabs have all had no
 # input for PRESENCE_IDLE_SECONDS turns away; one whose last tab closed turns offline after the
 # grace (a reload is not leaving). A web process renews its sockets every heartbeat; a socket

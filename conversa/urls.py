@@ -4,11 +4,12 @@ import secrets
 import prometheus_client
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from django.urls import include, path
 from django.views.generic import RedirectView
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from conversa import health
 from conversa.accounts import audit_views, security_views, token_views
 from conversa.accounts import team_views as team
 from conversa.accounts import views as accounts
@@ -20,10 +21,6 @@ from conversa.inbound import views as inbound
 from conversa.inbound import webhooks
 from conversa.inbox import media_views, presence_views
 from conversa.numbers import views as numbers
-
-
-def health(request):
-    return JsonResponse({"ok": True})
 
 
 def loopback(address: str) -> bool:
@@ -54,8 +51,9 @@ def metrics(request):
 
 urlpatterns = [
     path("", accounts.home, name="home"),
-    path("health", health),
-    path("metrics", metrics),
+    path("health", health.health, name="health"),
+    path("ready", health.ready, name="ready"),
+    path("metrics", metrics, name="metrics"),
     path("login/", accounts.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     # The first run (no organization yet), and sign-up when SIGNUP_ENABLED.

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from conversa import ratelimits
-from conversa.accounts import audit
+from conversa.accounts import audit, metrics
 from conversa.accounts.models import Member
 from conversa.errors import Refused
 
@@ -42,6 +42,7 @@ class EmailLoginForm(AuthenticationForm):
         budgets = self.budgets()
         verdict = ratelimits.peek(*budgets)
         if not verdict.allowed:
+            metrics.login_failures.labels("throttled").inc()
             minutes = ngettext("%(n)d minute", "%(n)d minutes", verdict.minutes) % {
                 "n": verdict.minutes
             }
@@ -52,6 +53,7 @@ class EmailLoginForm(AuthenticationForm):
             return super().clean()
         except forms.ValidationError:
             ratelimits.hit(*budgets)
+            metrics.login_failures.labels("password").inc()
             raise
 
     def budgets(self) -> list[tuple[str, str]]:

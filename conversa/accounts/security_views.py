@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from conversa.accounts import mfa
+from conversa.accounts import metrics, mfa
 from conversa.errors import Refused
 from conversa.web import operator_view
 
@@ -34,6 +34,7 @@ def login_verify(request):
             auth.login(request, user, backend=pending["backend"] or None)
             mfa.mark_verified(request)
             return redirect(pending["next"])
+        metrics.login_failures.labels("second_factor").inc()
         mfa.record_for_person(user, "member.second_factor_failed", as_actor=False)
         pending["failures"] = pending.get("failures", 0) + 1
         if pending["failures"] >= mfa.MAX_FAILURES:

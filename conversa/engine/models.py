@@ -143,3 +143,13 @@ class ExecutionJob(OrgOwned):
         """What the provider echoes back for this job (sandbox reference, Cloud API
         biz_opaque_callback_data)."""
         return f"job:{self.pk}"
+
+
+class WorkerHeartbeat(models.Model):
+    """A worker's latest sign of life, written by its passes (`engine.liveness`). Global: a
+    worker serves every organization. /ready and /metrics read the newest; rows of workers
+    long gone are pruned."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -1,5 +1,5 @@
 """The worker loop: reap, claim a batch, run each claimed job; the same code in every process.
-Every few seconds a pass also wakes the snoozed conversations whose time has come and sweeps
+Every few seconds a pass also records the worker's heartbeat (conversa.engine.liveness), wakes the snoozed conversations whose time has come and sweeps
 presence (sockets of a process that died; members whose grace period is over), each pass
 fetches a few customers' media files (conversa.inbox.media) and goes on with a contact import
 (conversa.campaigns.imports), every few seconds sending campaigns take the people who joined
@@ -24,7 +24,7 @@ from django.db import close_old_connections
 
 from conversa.campaigns import imports
 from conversa.campaigns import sending as campaigns
-from conversa.engine import jobs, retention, services, wakeup
+from conversa.engine import jobs, liveness, retention, services, wakeup
 from conversa.inbox import media, presence, states
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,12 @@ class Worker:
         self.next_sweep = 0.0
         self.next_retention = 0.0
         self.next_campaigns = 0.0
+        self.next_beat = 0.0
 
     def run_once(self) -> int:
         """One pass: reap expired leases, claim, execute. Returns how many jobs it ran."""
         close_old_connections()
+        self.beat()
         jobs.reap()
         services.reconcile_uncertain()
         self.wake_snoozed()
@@ -133,6 +135,16 @@ class Worker:
             except Exception:
                 log.exception("the campaign pass crashed; the next one tries again")
 
+    def beat(self) -> None:
+        # /ready and the "no worker" alert read the newest heartbeat; one every few seconds is
+        # fresh enough for them and spares the database a write on every pass.
+        if time.monotonic() >= self.next_beat:
+            self.next_beat = time.monotonic() + settings.WORKER_HEARTBEAT_SECONDS
+            try:
+                liveness.beat(self.worker_id)
+            except Exception:
+                log.exception("the worker heartbeat was not recorded; the next pass tries again")
+
     def run_forever(self) -> None:
         log.info("worker %s started", self.worker_id)
         listener = wakeup.Listener()
@@ -150,4 +162,8 @@ class Worker:
     def close(self) -> None:
         if self.pool:
             self.pool.shutdown()
+        try:
+            liveness.forget(self.worker_id)
+        except Exception:
+            log.exception("the worker's heartbeat was left behind; it ages out")
         close_old_connections()

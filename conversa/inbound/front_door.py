@@ -25,7 +25,8 @@ from django.conf import settings
 from django.db import connection
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from conversa.inbound import services
+from conversa import request_metrics
+from conversa.inbound import metrics, services
 from conversa.inbound.unparsed import unparsed_item
 from conversa.inbound.webhooks import find_number, stored_answer, verified
 from conversa.numbers.models import Number
@@ -44,6 +45,7 @@ def handles(scope: dict) -> bool:
 
 
 async def webhook_app(scope: dict, receive, send) -> None:
+    started = time.perf_counter()
     match = WEBHOOK.fullmatch(scope["path"])
     body = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if body is None:
@@ -62,6 +64,7 @@ async def webhook_app(scope: dict, receive, send) -> None:
         headers.append((b"retry-after", str(reply["retry_after"]).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+    request_metrics.observe("webhook", "POST", status, request_metrics.elapsed(started))
 
 
 async def read_body(receive, limit: int) -> bytes | None:
@@ -211,6 +214,8 @@ async def answer(provider: str, key: str, headers, body: bytes) -> tuple[int, di
                 [(number, unparsed_item(body, f"could not be stored: {type(exc).__name__}"))]
             )
             log.error("a %s webhook could not be applied (%s): kept unparsed", provider, exc)
+        else:
+            metrics.observe_lag(number.provider, parsed, stored)
         return stored_answer(stored)
     except Exception:
         log.exception("webhook to %s failed", provider)

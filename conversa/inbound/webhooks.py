@@ -5,7 +5,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from conversa import ratelimits
-from conversa.inbound import services
+from conversa.inbound import metrics, services
 from conversa.inbound.unparsed import unparsed_item
 from conversa.numbers.models import Number
 from conversa.providers.base import WebhookRejected, WebhookTooLarge
@@ -37,7 +37,9 @@ def answer_webhook(provider: str, key: str, headers, raw_body: bytes) -> tuple[i
     refusal, parsed = verified(number, headers, raw_body)
     if refusal:
         return refusal
-    return stored_answer(services.apply_webhook(number, raw_body, parsed))
+    stored = services.apply_webhook(number, raw_body, parsed)
+    metrics.observe_lag(number.provider, parsed, stored)
+    return stored_answer(stored)
 
 
 def find_number(provider: str, key: str) -> Number | None:
