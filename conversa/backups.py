@@ -92,7 +92,7 @@ def create_backup(
         if vendor == "sqlite":
             facts = _sqlite_snapshot(Path(database["NAME"]), dump)
         else:
-            facts = _postgres_dump(database, dump)
+            facts = _postgres_dump(database, dump, compress=not _gzipped(destination))
         files = {DUMPS[vendor]: _measure(dump)}
         sources = {DUMPS[vendor]: dump}
         if media_root is not None:
@@ -143,7 +143,7 @@ def _sqlite_snapshot(source: Path, target: Path) -> dict[str, Any]:
         }
 
 
-def _postgres_dump(database: dict, target: Path) -> dict[str, Any]:
+def _postgres_dump(database: dict, target: Path, *, compress: bool) -> dict[str, Any]:
     import psycopg
 
     tool = _tool("pg_dump")
@@ -161,12 +161,12 @@ def _postgres_dump(database: dict, target: Path) -> dict[str, Any]:
         }
         # The policies are FORCEd on the owner too: with row security off (pg_dump's default)
         # the owner's read would be refused; on, the unset organization setting sees every row.
-        # Uncompressed: the archive compresses everything once.
+        # Compressed once: by pg_dump in a plain tar, by the archive in a gzipped one.
         _run(
             [
                 tool,
                 "--format=custom",
-                "--compress=0",
+                f"--compress={6 if compress else 0}",
                 "--enable-row-security",
                 f"--snapshot={snapshot}",
                 f"--file={target}",
@@ -215,7 +215,7 @@ class _Hashing:
 
 
 def _write_archive(path: Path, manifest: dict, sources: dict[str, Path]) -> None:
-    compressed = path.name.removesuffix(".partial").endswith((".gz", ".tgz"))
+    compressed = _gzipped(Path(path.name.removesuffix(".partial")))
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with (
         os.fdopen(fd, "wb") as raw,
@@ -242,6 +242,10 @@ def _write_archive(path: Path, manifest: dict, sources: dict[str, Path]) -> None
                 ) from exc
             if grew or reader.digest.hexdigest() != expected["sha256"]:
                 raise BackupRefused(f"{name} changed during the backup; run it again.")
+
+
+def _gzipped(path: Path) -> bool:
+    return path.name.endswith((".gz", ".tgz"))
 
 
 class _Bytes:

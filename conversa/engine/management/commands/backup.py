@@ -19,13 +19,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--output",
-            help="the archive to write (.tar.gz, or .tar uncompressed); default "
-            "conversa-backup-<UTC time>.tar.gz in the current folder",
+            help="the archive to write: .tar, or .tar.gz to gzip it whole (smaller, slower: "
+            "media files are compressed already); default conversa-backup-<UTC time>.tar in the "
+            "current folder",
         )
 
     def handle(self, *args, output: str | None = None, **options):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        destination = Path(output or f"conversa-backup-{stamp}.tar.gz")
+        destination = Path(output or f"conversa-backup-{stamp}.tar")
         if settings.S3_BUCKET:
             media_root, left_out = (
                 None,
