@@ -324,3 +324,23 @@ def test_a_refused_restore_is_a_command_error(tmp_path):
 
     with pytest.raises(CommandError, match="There is no archive"):
         call_command("restore", str(tmp_path / "missing.tar.gz"))
+
+
+def test_media_in_s3_are_left_out_and_the_manifest_says_why(org, tmp_path, settings, capsys):
+    settings.S3_BUCKET = "conversa-media"
+    archive = tmp_path / "backup.tar"
+    call_command("backup", output=str(archive))
+    assert json.loads(capsys.readouterr().out)["media"]["included"] is False
+    with tarfile.open(archive) as tar:
+        manifest = json.load(tar.extractfile(backups.MANIFEST))
+        assert [m.name for m in tar] == [backups.MANIFEST, backups.DUMPS[connection.vendor]]
+    assert "S3 bucket conversa-media" in manifest["media"]["reason"]
+
+
+def test_a_tar_that_is_not_a_backup_is_refused(target, tmp_path):
+    archive = tmp_path / "other.tar"
+    with tarfile.open(archive, "w") as tar:
+        info, data = member("notes.txt")
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(backups.BackupRefused, match="does not start with a manifest"):
+        backups.restore_backup(archive, database=target, media_root=tmp_path / "restored")
