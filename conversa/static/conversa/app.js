@@ -466,4 +466,7 @@ document.addEventListener("htmx:afterRequest", function (e) {
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
+  // An element swapped in by htmx (a polled fragment redrawn with outerHTML) polls on if it
+  // still says so; one that no longer does (a campaign that finished) stops.
+  document.addEventListener("htmx:load", start);
 })();
