@@ -263,12 +263,13 @@ class CampaignForm(forms.Form):
         )
 
 
-def figures(campaigns: list[Campaign]) -> None:
+def figures(org, campaigns: list[Campaign]) -> None:
     """Each row's audience, sent and replied, in one grouped query for the page (a draft's
     audience is who it would take now)."""
     counts = {
         row["campaign_id"]: row
-        for row in CampaignRecipient.objects.filter(campaign__in=campaigns)
+        for row in scoped(org, CampaignRecipient)
+        .filter(campaign__in=campaigns)
         .values("campaign_id")
         .annotate(
             audience=Count("pk"),
@@ -297,7 +298,7 @@ def campaign_list(request):
     )
     page = Paginator(everything, PER_PAGE).get_page(number(request.GET.get("page")) or 1)
     rows = list(page.object_list)
-    figures(rows)
+    figures(request.org, rows)
     return render(request, "campaigns/list.html", {"page": page, "campaigns": rows})
 
 

@@ -267,7 +267,7 @@ def test_the_live_fragment_counts_what_happened_and_stops_polling_once_finished(
     assert sending.finish_if_done(campaign)
     finished = supervisor.get(live).content.decode()
     assert "data-poll-every" not in finished
-    assert "Finished on" in finished
+    assert "Ended on" in finished
     assert 'class="table campaign-series"' in finished
 
 
