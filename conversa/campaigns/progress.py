@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count
-from django.db.models.functions import TruncHour
+from django.db.models import Count, F
+from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -192,11 +192,18 @@ def over_time(campaign: Campaign) -> list[dict]:
                 series.setdefault(hour, {"sent": 0, "delivered": 0, "read": 0, "replied": 0})
                 series[hour][key] = n
 
-    for key in ("sent", "delivered", "read"):
-        column = f"{key}_at"
+    # A funnel, as the counts are: a message read without a delivery receipt was delivered,
+    # at the latest when it was read.
+    steps = {
+        "sent": Coalesce("sent_at", "delivered_at", "read_at"),
+        "delivered": Coalesce("delivered_at", "read_at"),
+        "read": F("read_at"),
+    }
+    for key, at in steps.items():
         add(
-            messages.filter(**{f"{column}__isnull": False})
-            .annotate(hour=TruncHour(column))
+            messages.annotate(at=at)
+            .filter(at__isnull=False)
+            .annotate(hour=TruncHour("at"))
             .values_list("hour")
             .annotate(n=Count("pk")),
             key,

@@ -36,6 +36,7 @@ from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.errors import Refused
 from conversa.inbox.models import Contact, Conversation, Tag
 from conversa.numbers.models import Number
+from conversa.realtime import events, publisher
 
 Skip = CampaignRecipient.Skip
 Status = Campaign.Status
@@ -151,6 +152,11 @@ def save_campaign(
     return campaign
 
 
+def changed(campaign: Campaign) -> None:
+    """Its page redraws its status and buttons (the figures follow the messages' events)."""
+    publisher.publish(campaign.organization_id, events.CampaignUpdated(campaign_ids=[campaign.pk]))
+
+
 def has_audience(campaign: Campaign) -> bool:
     return campaign.segments.exists() or campaign.tags.exists() or campaign.imports.exists()
 
@@ -178,6 +184,7 @@ def start(campaign: Campaign, *, acting_member: Member | None) -> dict[str, int]
         if not moved:
             raise Refused(gettext("This campaign has already started."))
         record(campaign.organization_id, "campaign.started", campaign, actor=acting_member)
+        changed(campaign)
     campaign.status, campaign.started_at = Status.RUNNING, now
     return add_recipients(campaign)
 
@@ -339,6 +346,7 @@ def pause(campaign: Campaign, *, acting_member: Member) -> None:
             run_after=timezone.now() + PAUSED_UNTIL
         )
         record(campaign.organization_id, "campaign.paused", campaign, actor=acting_member)
+        changed(campaign)
     campaign.status = Status.PAUSED
 
 
@@ -366,6 +374,7 @@ def resume(campaign: Campaign, *, acting_member: Member) -> None:
             job.run_after = paced[job.number_id].next()
         ExecutionJob.objects.bulk_update(waiting, ["run_after"], batch_size=2000)
         record(campaign.organization_id, "campaign.resumed", campaign, actor=acting_member)
+        changed(campaign)
         transaction.on_commit(wakeup.notify)
 
 
@@ -379,6 +388,7 @@ def cancel(campaign: Campaign, *, acting_member: Member) -> int:
             raise Refused(gettext("This campaign is already over."))
         campaign.status = Status.CANCELLED
         record(campaign.organization_id, "campaign.cancelled", campaign, actor=acting_member)
+        changed(campaign)
     cancelled = 0
     intents = MessageIntent.objects.filter(
         campaign=campaign, job__status__in=[J.PENDING, J.RETRY_WAIT, J.CLAIMED]
@@ -430,6 +440,7 @@ def finish_if_done(campaign: Campaign) -> bool:
     if done:
         campaign.status = Status.FINISHED
         record(campaign.organization_id, "campaign.finished", campaign)
+        changed(campaign)
     return bool(done)
 
 

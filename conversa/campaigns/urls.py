@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversa.campaigns import contact_views, import_views, segment_views
+from conversa.campaigns import campaign_views, contact_views, import_views, segment_views
 
 urlpatterns = [
     path("contacts/", contact_views.contact_list, name="contacts"),
@@ -43,5 +43,20 @@ urlpatterns = [
         "contacts/import/<int:import_id>/refused.csv",
         import_views.error_report,
         name="contact-import-errors",
+    ),
+    path("campaigns/", campaign_views.campaign_list, name="campaigns"),
+    path("campaigns/new", campaign_views.campaign_new, name="campaign-new"),
+    path("campaigns/<int:campaign_id>/", campaign_views.campaign_page, name="campaign"),
+    path("campaigns/<int:campaign_id>/edit", campaign_views.campaign_edit, name="campaign-edit"),
+    path("campaigns/<int:campaign_id>/live", campaign_views.campaign_live, name="campaign-live"),
+    # One address per action (not "<str:action>", which would also take export.csv).
+    *(
+        path(
+            f"campaigns/<int:campaign_id>/{action}",
+            campaign_views.campaign_action,
+            {"action": action},
+            name=f"campaign-{action}",
+        )
+        for action in campaign_views.ACTION_NAMES
     ),
 ]

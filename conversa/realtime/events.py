@@ -109,6 +109,13 @@ class IntentUpdated(Event):
     intent_ids: Ids
 
 
+class CampaignUpdated(Event):
+    """Campaigns started, paused, resumed, were cancelled or finished."""
+
+    type = "CAMPAIGN_UPDATED"
+    campaign_ids: Ids
+
+
 class LeadUpdated(Event):
     """Leads were created, changed or moved."""
 

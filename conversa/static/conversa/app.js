@@ -27,8 +27,8 @@
   }
   // Shared with presence.js, whose live events redraw elements the same way.
   window.conversaRefresh = refresh;
-  // A campaign's figures move with every send and status of thousands of messages: redrawn at
-  // most every 2 s, from the events that change them.
+  // A campaign's page moves with every send and status of thousands of messages: redrawn at
+  // most every 2 s, from the events that change it.
   var slow = {};
   function refreshSlowly(id) {
     if (slow[id] || !document.getElementById(id)) return;
@@ -54,7 +54,9 @@
     }
     if (event.type === "CONTACT_UPDATED") { refresh("contact-panel"); refresh("conversation-list"); }
     if (event.intent_ids) refresh("intents");
-    if (event.intent_ids || event.message_ids || event.number_ids) refreshSlowly("campaign-progress");
+    if (event.intent_ids || event.message_ids || event.number_ids || event.campaign_ids) {
+      refreshSlowly("campaign-live");
+    }
     if (event.number_ids) {
       refresh("numbers"); refresh("pairing");
       // The kill switch banner, and the conversation's hold banner when its number changed,
@@ -478,4 +480,7 @@ document.addEventListener("htmx:afterRequest", function (e) {
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
+  // An element swapped in by htmx (a polled fragment redrawn with outerHTML) polls on if it
+  // still says so; one that no longer does (a campaign that finished) stops.
+  document.addEventListener("htmx:load", start);
 })();
