@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversa.campaigns import contact_views, import_views
+from conversa.campaigns import campaign_export_views, contact_views, import_views
 
 urlpatterns = [
     path("contacts/", contact_views.contact_list, name="contacts"),
@@ -34,5 +34,15 @@ urlpatterns = [
         "contacts/import/<int:import_id>/refused.csv",
         import_views.error_report,
         name="contact-import-errors",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/export.csv",
+        campaign_export_views.export_csv,
+        name="campaign-export-csv",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/export.xlsx",
+        campaign_export_views.export_xlsx,
+        name="campaign-export-xlsx",
     ),
 ]
