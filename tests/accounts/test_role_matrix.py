@@ -29,7 +29,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from conversa.accounts import members
 from conversa.accounts.models import ApiToken, Member
 from conversa.api import api
-from conversa.campaigns import imports
+from conversa.campaigns import imports, sending
 from conversa.crm import automations
 from conversa.crm import services as crm
 from conversa.engine import services as engine
@@ -223,6 +223,9 @@ PAGES: dict[str, Rule] = {
     "contact-import-mapping": post(SUPERVISOR, data={"column_0": "phone"}),
     "contact-import-progress": get(SUPERVISOR),
     "contact-import-errors": get(SUPERVISOR),
+    # A campaign's recipients, downloaded
+    "campaign-export-csv": get(MEMBER),
+    "campaign-export-xlsx": get(MEMBER),
 }
 
 # API operations: "METHOD /api/path" as the OpenAPI names it.
@@ -359,6 +362,20 @@ API: dict[str, Rule] = {
     "POST /api/tokens/{token_id}/revoke": post(ADMIN),  # the owner's token
     "POST /api/contact-imports": skip("a multipart upload: tests/campaigns/test_imports.py"),
     "GET /api/contact-imports/{import_id}": get(SUPERVISOR),
+    # Campaigns: members read, supervisors change (pausing or resuming a draft: a 409)
+    "GET /api/campaigns": get(MEMBER),
+    "POST /api/campaigns": post(SUPERVISOR, data={"name": "Natal", "body": "Oi"}),
+    "GET /api/campaigns/{campaign_id}": get(MEMBER),
+    "PATCH /api/campaigns/{campaign_id}": Rule(SUPERVISOR, "PATCH", data={"name": "Ano Novo"}),
+    "POST /api/campaigns/{campaign_id}/start": post(SUPERVISOR),
+    "POST /api/campaigns/{campaign_id}/pause": post(SUPERVISOR, ok=(409,)),
+    "POST /api/campaigns/{campaign_id}/resume": post(SUPERVISOR, ok=(409,)),
+    "POST /api/campaigns/{campaign_id}/cancel": post(SUPERVISOR),
+    "POST /api/campaigns/{campaign_id}/clone": post(SUPERVISOR),
+    "GET /api/campaigns/{campaign_id}/preview": get(MEMBER, data={"contact_id": "{contact_id}"}),
+    "GET /api/campaigns/{campaign_id}/report": get(MEMBER),
+    "GET /api/campaigns/{campaign_id}/recipients": get(MEMBER),
+    "GET /api/campaigns/{campaign_id}/export": get(MEMBER),
 }
 
 
@@ -518,6 +535,16 @@ class World:
             acting_member=self.a.owner,
         )
 
+    @cached_property
+    def campaign(self):
+        draft = sending.Draft(
+            name="Natal",
+            body="Oi {{contact.first_name}}",
+            number_ids=(self.a.number.pk,),
+            tag_ids=(self.tag.pk,),
+        )
+        return sending.save_campaign(self.a.org, draft, acting_member=self.a.owner)
+
     def value(self, name: str):
         objects = {
             "conversation_id": lambda: self.conversation.pk,
@@ -539,6 +566,7 @@ class World:
             "invitation_id": lambda: self.invitation.pk,
             "token_id": lambda: self.token.pk,
             "import_id": lambda: self.contact_import.pk,
+            "campaign_id": lambda: self.campaign.pk,
         }
         return objects[name]()
 
