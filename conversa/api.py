@@ -5,6 +5,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from conversa.accounts.api import router as members_router
 from conversa.accounts.api_auth import api_auth
 from conversa.accounts.token_api import router as tokens_router
+from conversa.campaigns.campaign_api import router as campaigns_router
 from conversa.campaigns.contact_api import router as contacts_router
 from conversa.campaigns.import_api import router as imports_router
 from conversa.campaigns.keyword_api import router as keywords_router
@@ -35,6 +36,7 @@ api.add_router("/", imports_router)
 api.add_router("/", keywords_router)
 api.add_router("/", contacts_router)
 api.add_router("/", segments_router)
+api.add_router("/", campaigns_router)
 
 
 @api.exception_handler(Refused)

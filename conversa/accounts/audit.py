@@ -142,6 +142,7 @@ VERBS = {
     "consent.imported": _("Recorded contacts' marketing consent from an imported file"),
     "contact.merged": _("Merged two contacts"),
     "contact.exported": _("Exported a contact's data"),
+    "campaign.exported": _("Exported a campaign's recipients"),
     "contact.erased": _("Erased a contact's personal data"),
     "organization.retention_changed": _("Changed how long messages are kept"),
     "retention.applied": _("Deleted old messages' texts and files (retention)"),

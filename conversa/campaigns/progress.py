@@ -252,43 +252,59 @@ def outcome(row: dict) -> str:
     return gettext("Failed")
 
 
-def export_rows(campaign: Campaign) -> Iterator[list[str]]:
-    """The export's header and one row per recipient, read in chunks (a 100,000-person
-    campaign is not held in memory)."""
-    yield EXPORT_COLUMNS
-    tz = timezone.get_current_timezone()
+# What a recipient's row is read from (export_records, and the API's list of recipients).
+RECIPIENT_VALUES = (
+    "pk",
+    "contact_id",
+    "contact__name",
+    "contact__phone",
+    "number_id",
+    "number__name",
+    "skip_reason",
+    "intent__status",
+    "intent__job__status",
+    "intent__job__last_error",
+    "intent__job__message__status",
+    "intent__job__message__sent_at",
+    "intent__job__message__delivered_at",
+    "intent__job__message__read_at",
+    "added_at",
+    "replied_at",
+)
 
-    def when(value):
-        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M") if value else ""
 
-    rows = (
-        recipients(campaign)
-        .order_by("pk")
-        .values(
-            "contact__name",
-            "contact__phone",
-            "number__name",
-            "skip_reason",
-            "intent__status",
-            "intent__job__status",
-            "intent__job__last_error",
-            "intent__job__message__status",
-            "intent__job__message__sent_at",
-            "intent__job__message__delivered_at",
-            "intent__job__message__read_at",
-            "replied_at",
-        )
-    )
-    for row in rows.iterator(chunk_size=2000):
+def recipient_values(campaign: Campaign):
+    """The campaign's recipients in the order they were added, as RECIPIENT_VALUES dicts."""
+    return recipients(campaign).order_by("pk").values(*RECIPIENT_VALUES)
+
+
+def export_records(campaign: Campaign) -> Iterator[list]:
+    """One row per recipient in EXPORT_COLUMNS' order, its times as they are stored (aware,
+    or None), read in chunks (a 100,000-person campaign is not held in memory)."""
+    for row in recipient_values(campaign).iterator(chunk_size=2000):
         yield [
             row["contact__name"],
             row["contact__phone"] and f"+{row['contact__phone']}",
             row["number__name"] or "",
             outcome(row),
-            when(row["intent__job__message__sent_at"]),
-            when(row["intent__job__message__delivered_at"]),
-            when(row["intent__job__message__read_at"]),
-            when(row["replied_at"]),
+            row["intent__job__message__sent_at"],
+            row["intent__job__message__delivered_at"],
+            row["intent__job__message__read_at"],
+            row["replied_at"],
+        ]
+
+
+def export_rows(campaign: Campaign) -> Iterator[list[str]]:
+    """The export's header and one row per recipient as text, times in the current time
+    zone."""
+    yield EXPORT_COLUMNS
+    tz = timezone.get_current_timezone()
+    for record in export_records(campaign):
+        yield [
+            cell.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            if isinstance(cell, datetime)
+            else cell or ""
+            for cell in record
         ]
 
 

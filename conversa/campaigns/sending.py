@@ -14,7 +14,7 @@ several days resumes each morning at its pace instead of all at once.
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,7 @@ from conversa.campaigns.models import Campaign, CampaignRecipient, ContactImport
 from conversa.engine import gate, wakeup
 from conversa.engine import services as engine
 from conversa.engine.models import ExecutionJob, MessageIntent
-from conversa.errors import Refused
+from conversa.errors import InvalidTransition, Refused
 from conversa.inbox.models import Contact, Conversation, Tag
 from conversa.numbers.models import Number
 from conversa.realtime import events, publisher
@@ -48,6 +48,8 @@ MAX_PACE = 600  # messages per minute per number
 MAX_REPLY_WINDOW_HOURS = 24 * 30
 MAX_AHEAD = timedelta(days=366)
 MAX_SOURCES = 50
+# The Draft fields that name other rows of the organization.
+SOURCES = ("number_ids", "segment_ids", "tag_ids", "import_ids")
 # While paused, a campaign's waiting jobs are set this far ahead: no worker claims them, and
 # resuming sets each its new time.
 PAUSED_UNTIL = timedelta(days=3650)
@@ -92,7 +94,7 @@ def save_campaign(
     number, segment, tag or import, a pace, window or start time out of bounds, sending hours
     that do not parse."""
     if campaign is not None and campaign.status != Status.DRAFT:
-        raise Refused(gettext("A campaign that has started can no longer be changed."))
+        raise InvalidTransition(gettext("A campaign that has started can no longer be changed."))
     name = draft.name.strip()
     if not name or len(name) > 200:
         raise Refused(gettext("Give the campaign a name (up to 200 characters)."), field="name")
@@ -166,9 +168,9 @@ def start(campaign: Campaign, *, acting_member: Member | None) -> dict[str, int]
     its start time. Only a draft starts, by a conditional update: two starts at once run it
     once, and a finished or cancelled campaign is never run again (clone it)."""
     if campaign.status in (Status.FINISHED, Status.CANCELLED):
-        raise Refused(gettext("This campaign is over: clone it to send it again."))
+        raise InvalidTransition(gettext("This campaign is over: clone it to send it again."))
     if campaign.status != Status.DRAFT:
-        raise Refused(gettext("This campaign has already started."))
+        raise InvalidTransition(gettext("This campaign has already started."))
     if not campaign.numbers.exists():
         raise Refused(gettext("Choose at least one number to send from."), field="numbers")
     if not has_audience(campaign):
@@ -182,7 +184,7 @@ def start(campaign: Campaign, *, acting_member: Member | None) -> dict[str, int]
             status=Status.RUNNING, started_at=now
         )
         if not moved:
-            raise Refused(gettext("This campaign has already started."))
+            raise InvalidTransition(gettext("This campaign has already started."))
         record(campaign.organization_id, "campaign.started", campaign, actor=acting_member)
         changed(campaign)
     campaign.status, campaign.started_at = Status.RUNNING, now
@@ -341,7 +343,7 @@ def pause(campaign: Campaign, *, acting_member: Member) -> None:
         if not Campaign.objects.filter(pk=campaign.pk, status=Status.RUNNING).update(
             status=Status.PAUSED
         ):
-            raise Refused(gettext("Only a campaign that is sending can be paused."))
+            raise InvalidTransition(gettext("Only a campaign that is sending can be paused."))
         ExecutionJob.objects.filter(intent__campaign=campaign, status__in=WAITING_JOBS).update(
             run_after=timezone.now() + PAUSED_UNTIL
         )
@@ -356,7 +358,7 @@ def resume(campaign: Campaign, *, acting_member: Member) -> None:
         if not Campaign.objects.filter(pk=campaign.pk, status=Status.PAUSED).update(
             status=Status.RUNNING
         ):
-            raise Refused(gettext("Only a paused campaign can be resumed."))
+            raise InvalidTransition(gettext("Only a paused campaign can be resumed."))
         campaign.status = Status.RUNNING
         now = timezone.now()
         waiting = list(
@@ -385,7 +387,7 @@ def cancel(campaign: Campaign, *, acting_member: Member) -> int:
         if not Campaign.objects.filter(
             pk=campaign.pk, status__in=[Status.DRAFT, Status.RUNNING, Status.PAUSED]
         ).update(status=Status.CANCELLED, finished_at=timezone.now()):
-            raise Refused(gettext("This campaign is already over."))
+            raise InvalidTransition(gettext("This campaign is already over."))
         campaign.status = Status.CANCELLED
         record(campaign.organization_id, "campaign.cancelled", campaign, actor=acting_member)
         changed(campaign)
@@ -401,20 +403,26 @@ def cancel(campaign: Campaign, *, acting_member: Member) -> int:
     return cancelled
 
 
-def clone(campaign: Campaign, *, acting_member: Member) -> Campaign:
-    """A new draft with the campaign's message, audience, numbers and pace, to run again."""
-    draft = Draft(
-        name=clone_name(campaign.name),
+def draft_of(campaign: Campaign) -> Draft:
+    """What is set on the campaign, as a Draft to change or copy."""
+    return Draft(
+        name=campaign.name,
         body=campaign.body,
         template=campaign.template,
         number_ids=tuple(campaign.numbers.values_list("pk", flat=True)),
         segment_ids=tuple(campaign.segments.values_list("pk", flat=True)),
         tag_ids=tuple(campaign.tags.values_list("pk", flat=True)),
         import_ids=tuple(campaign.imports.values_list("pk", flat=True)),
+        start_at=campaign.start_at,
         sending_hours=campaign.sending_hours,
         pace_per_minute=campaign.pace_per_minute,
         reply_window_hours=campaign.reply_window_hours,
     )
+
+
+def clone(campaign: Campaign, *, acting_member: Member) -> Campaign:
+    """A new draft with the campaign's message, audience, numbers and pace, to run again."""
+    draft = replace(draft_of(campaign), name=clone_name(campaign.name), start_at=None)
     copy = save_campaign(campaign.organization, draft, acting_member=acting_member)
     Campaign.objects.filter(pk=copy.pk).update(cloned_from=campaign)
     copy.cloned_from = campaign
@@ -483,3 +491,29 @@ def customer_wrote(messages: list) -> int:
     for at, pks in answered.items():
         CampaignRecipient.objects.filter(pk__in=pks, replied_at__isnull=True).update(replied_at=at)
     return sum(len(pks) for pks in answered.values())
+
+
+@dataclass(frozen=True)
+class Preview:
+    rendered: messages.Rendered
+    # Why this contact would not receive it (a CampaignRecipient.Skip code), "" when they would.
+    skip_reason: str
+
+
+def preview(campaign: Campaign, contact: Contact) -> Preview:
+    """The message `contact` would receive from the campaign, or why they would be skipped:
+    what they were skipped for once they are its recipient, else what a start would find now
+    (consent, opt-out, block, number, blank variables, the 24-hour window of free text)."""
+    contact.organization = campaign.organization
+    rendered = messages.render(campaign, contact)
+    added = CampaignRecipient.objects.filter(
+        organization_id=campaign.organization_id, campaign=campaign, contact=contact
+    ).first()
+    if added is not None:
+        return Preview(rendered, added.skip_reason)
+    reason = skip_reason(contact, rendered)
+    if not reason and not campaign.template:
+        numbers = list(campaign.numbers.exclude(status=Number.Status.REMOVED))
+        if contact.pk not in latest_inbound([contact.pk], numbers, timezone.now() - WINDOW):
+            reason = Skip.OUTSIDE_WINDOW
+    return Preview(rendered, reason)

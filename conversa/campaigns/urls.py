@@ -1,6 +1,12 @@
 from django.urls import path
 
-from conversa.campaigns import campaign_views, contact_views, import_views, segment_views
+from conversa.campaigns import (
+    campaign_export_views,
+    campaign_views,
+    contact_views,
+    import_views,
+    segment_views,
+)
 
 urlpatterns = [
     path("contacts/", contact_views.contact_list, name="contacts"),
@@ -58,5 +64,15 @@ urlpatterns = [
             name=f"campaign-{action}",
         )
         for action in campaign_views.ACTION_NAMES
+    ),
+    path(
+        "campaigns/<int:campaign_id>/export.csv",
+        campaign_export_views.export_csv,
+        name="campaign-export-csv",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/export.xlsx",
+        campaign_export_views.export_xlsx,
+        name="campaign-export-xlsx",
     ),
 ]

@@ -29,7 +29,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from conversa.accounts import members
 from conversa.accounts.models import ApiToken, Member
 from conversa.api import api
-from conversa.campaigns import imports, segments
+from conversa.campaigns import imports, segments, sending
 from conversa.crm import automations
 from conversa.crm import services as crm
 from conversa.engine import services as engine
@@ -229,6 +229,9 @@ PAGES: dict[str, Rule] = {
     "segment-new": post(SUPERVISOR, data={"name": "Consentidos", "consent": "yes"}),
     "segment": post(SUPERVISOR, data={"name": "Renomeado"}),
     "segment-delete": post(SUPERVISOR),
+    # A campaign's recipients, downloaded
+    "campaign-export-csv": get(MEMBER),
+    "campaign-export-xlsx": get(MEMBER),
 }
 
 # API operations: "METHOD /api/path" as the OpenAPI names it.
@@ -372,6 +375,20 @@ API: dict[str, Rule] = {
     "PATCH /api/segments/{segment_id}": Rule(SUPERVISOR, "PATCH", data={"name": "Renomeado"}),
     "DELETE /api/segments/{segment_id}": Rule(SUPERVISOR, "DELETE"),
     "GET /api/segments/{segment_id}/count": get(MEMBER),
+    # Campaigns: members read, supervisors change (pausing or resuming a draft: a 409)
+    "GET /api/campaigns": get(MEMBER),
+    "POST /api/campaigns": post(SUPERVISOR, data={"name": "Natal", "body": "Oi"}),
+    "GET /api/campaigns/{campaign_id}": get(MEMBER),
+    "PATCH /api/campaigns/{campaign_id}": Rule(SUPERVISOR, "PATCH", data={"name": "Ano Novo"}),
+    "POST /api/campaigns/{campaign_id}/start": post(SUPERVISOR),
+    "POST /api/campaigns/{campaign_id}/pause": post(SUPERVISOR, ok=(409,)),
+    "POST /api/campaigns/{campaign_id}/resume": post(SUPERVISOR, ok=(409,)),
+    "POST /api/campaigns/{campaign_id}/cancel": post(SUPERVISOR),
+    "POST /api/campaigns/{campaign_id}/clone": post(SUPERVISOR),
+    "GET /api/campaigns/{campaign_id}/preview": get(MEMBER, data={"contact_id": "{contact_id}"}),
+    "GET /api/campaigns/{campaign_id}/report": get(MEMBER),
+    "GET /api/campaigns/{campaign_id}/recipients": get(MEMBER),
+    "GET /api/campaigns/{campaign_id}/export": get(MEMBER),
 }
 
 
@@ -537,6 +554,15 @@ class World:
             self.a.org, name="Todos", filters={}, acting_member=self.a.owner
         )
 
+    def campaign(self):
+        draft = sending.Draft(
+            name="Natal",
+            body="Oi {{contact.first_name}}",
+            number_ids=(self.a.number.pk,),
+            tag_ids=(self.tag.pk,),
+        )
+        return sending.save_campaign(self.a.org, draft, acting_member=self.a.owner)
+
     def value(self, name: str):
         objects = {
             "conversation_id": lambda: self.conversation.pk,
@@ -559,6 +585,7 @@ class World:
             "token_id": lambda: self.token.pk,
             "import_id": lambda: self.contact_import.pk,
             "segment_id": lambda: self.segment.pk,
+            "campaign_id": lambda: self.campaign.pk,
         }
         return objects[name]()
 
