@@ -72,6 +72,7 @@ def skip(why: str) -> Rule:
 # unnamed route.
 PAGES: dict[str, Rule] = {
     "health": get(PUBLIC),
+    "ready": skip("public, and 503 without a worker's heartbeat: tests/test_ready.py"),
     "metrics": skip("exposure of /metrics is item 13's (tests/test_metrics*)"),
     "login": get(PUBLIC),
     "logout": skip("signs out: tests/accounts"),
@@ -229,6 +230,18 @@ PAGES: dict[str, Rule] = {
     "segment-new": post(SUPERVISOR, data={"name": "Consentidos", "consent": "yes"}),
     "segment": post(SUPERVISOR, data={"name": "Renomeado"}),
     "segment-delete": post(SUPERVISOR),
+    # Campaigns: every member follows them; supervisors and above prepare and run them (a
+    # draft cannot be paused or resumed: the page says so, a 400).
+    "campaigns": get(MEMBER),
+    "campaign-new": get(SUPERVISOR),
+    "campaign": get(MEMBER),
+    "campaign-edit": get(SUPERVISOR),
+    "campaign-live": get(MEMBER),
+    "campaign-start": post(SUPERVISOR),
+    "campaign-pause": post(SUPERVISOR, ok=(400,)),
+    "campaign-resume": post(SUPERVISOR, ok=(400,)),
+    "campaign-cancel": post(SUPERVISOR),
+    "campaign-clone": post(SUPERVISOR),
     # A campaign's recipients, downloaded
     "campaign-export-csv": get(MEMBER),
     "campaign-export-xlsx": get(MEMBER),
@@ -554,6 +567,7 @@ class World:
             self.a.org, name="Todos", filters={}, acting_member=self.a.owner
         )
 
+    @cached_property
     def campaign(self):
         draft = sending.Draft(
             name="Natal",

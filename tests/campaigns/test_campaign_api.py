@@ -20,7 +20,7 @@ from conversa.engine import services as engine
 from conversa.inbox.models import Contact, Tag
 from conversa.numbers.models import Number
 from tests.campaigns.test_campaigns import Provider, drain, person, tagged
-from tests.conftest import make_org
+from tests.conftest import cloud_number, make_org
 
 BOM = "\ufeff"
 
@@ -152,9 +152,11 @@ def test_a_template_campaign_and_the_fields_that_replace_each_other(org):
     soon = timezone.localdate() + timedelta(days=30)
     tag = tagged(org)
     api = Api(org)
+    cloud = cloud_number(org, provider_name="1234", app_secret="s" * 16)  # templates' numbers
     body = new_campaign(
         org,
         tag,
+        number_ids=[cloud.pk],
         body="",
         template={"name": "oferta", "language": "pt_BR", "variables": ["{{contact.name}}"]},
         sending_hours={"mon": [["09:00", "12:00"], ["14:00", "18:00"]]},

@@ -14,6 +14,7 @@ from conversa.campaigns.models import Campaign
 from conversa.crm import followups
 from conversa.inbox.models import Tag
 from tests.campaigns.test_campaigns import campaign_for, drain, person, provider, tagged
+from tests.conftest import cloud_number
 
 __all__ = ["provider"]  # the fixture, used by name
 
@@ -104,9 +105,11 @@ def test_a_draft_is_made_on_the_form_and_shows_each_persons_message(org, supervi
 
 def test_a_template_campaign_is_saved_with_its_values(org, supervisor):
     tag = tagged(org)
+    cloud = cloud_number(org, provider_name="1234", app_secret="s" * 16)  # templates' numbers
     data = form_data(
         org,
         tag,
+        numbers=[cloud.pk],
         kind="template",
         template_name="promo_maio",
         template_language="en_US",
@@ -174,7 +177,7 @@ def test_start_pause_resume_cancel_and_clone_through_the_pages_forms(org, superv
 
     assert act("start")["Location"] == page
     assert campaign.status == "running"
-    assert 'data-poll-every="2000"' in supervisor.get(page).content.decode()
+    assert 'data-poll-every="30000"' in supervisor.get(page).content.decode()
     act("pause")
     assert campaign.status == "paused"
     assert (
@@ -250,7 +253,7 @@ def test_the_live_fragment_counts_what_happened_and_stops_polling_once_finished(
     drain()
     live = reverse("campaign-live", args=[campaign.pk])
     running = supervisor.get(live).content.decode()
-    assert 'data-poll-every="2000"' in running
+    assert 'data-poll-every="30000"' in running
 
     def count(html, name):
         return re.search(rf'data-count="{name}"><dt>[^<]*</dt><dd>(\d+)</dd>', html).group(1)

@@ -18,7 +18,7 @@ from conversa.errors import Refused
 from conversa.inbox.models import Contact, Conversation, Message, Tag
 from conversa.numbers.models import Number
 from conversa.providers.base import SendResult
-from tests.conftest import make_org
+from tests.conftest import cloud_number, make_org
 
 Skip = CampaignRecipient.Skip
 J = ExecutionJob.Status
@@ -366,14 +366,7 @@ def test_a_start_without_numbers_or_audience_says_what_is_missing(org):
 
 
 def test_a_template_campaign_fills_its_values_and_skips_blank_ones(org):
-    cloud = Number.objects.create(
-        organization=org.org,
-        name="Cloud",
-        provider=Number.Provider.CLOUD,
-        provider_name="123",
-        phone_number="5511911112222",
-        status=Number.Status.CONNECTED,
-    )
+    cloud = cloud_number(org, provider_name="123", app_secret="s" * 16)
     tag = tagged(org)
     ana = person(org, "5511900000001", wrote=False, custom_fields={"cidade": "Recife"})
     bia = person(org, "5511900000002", name="Bia", wrote=False)
