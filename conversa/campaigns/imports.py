@@ -541,15 +541,20 @@ def contacts_of(org: Organization, good: dict[str, list[Row]]) -> dict[str, Know
     }
     values = [value for phones in forms.values() for value in phones]
     owner: dict[str, Known] = {}
-    for value, pk, name, fields in ContactIdentity.objects.filter(
-        organization_id=org.pk, kind=identity.PHONE, value__in=values
-    ).values_list("value", "contact_id", "contact__name", "contact__custom_fields"):
-        owner[value] = Known(pk, name, fields)
+    for part in chunks(values, LOOKUP):
+        for value, pk, name, fields in ContactIdentity.objects.filter(
+            organization_id=org.pk, kind=identity.PHONE, value__in=part
+        ).values_list("value", "contact_id", "contact__name", "contact__custom_fields"):
+            owner[value] = Known(pk, name, fields)
     recorded = set(owner)
-    if unrecorded := [value for value in values if value not in recorded]:
-        for phone, pk, name, fields in Contact.objects.filter(
-            organization_id=org.pk, phone__in=unrecorded
-        ).values_list("phone", "pk", "name", "custom_fields"):
+    # "phone <> ''" as the unique index's condition says it: without it neither database
+    # uses that partial index, and each batch reads every contact of the organization.
+    for part in chunks([value for value in values if value not in recorded], LOOKUP):
+        for phone, pk, name, fields in (
+            Contact.objects.filter(organization_id=org.pk, phone__in=part)
+            .exclude(phone="")
+            .values_list("phone", "pk", "name", "custom_fields")
+        ):
             owner[phone] = Known(pk, name, fields)
     found: dict[str, Known] = {}
     missing, alone = [], []
@@ -584,6 +589,16 @@ def contacts_of(org: Organization, good: dict[str, list[Row]]) -> dict[str, Know
     return found
 
 
+# Numbers looked up per query: past a few hundred, PostgreSQL's planner prefers reading the
+# whole table to that many index lookups, and a table that grows batch after batch makes the
+# import quadratic.
+LOOKUP = 250
+
+
+def chunks(items: list, size: int) -> Iterator[list]:
+    return (items[i : i + size] for i in range(0, len(items), size))
+
+
 def create_contacts(org_id: int, good: dict[str, list[Row]]) -> dict[str, Known]:
     """Insert a contact for each person, named by their first row with a name and with
     their rows' custom fields (a later row's value wins); one another process created
@@ -615,6 +630,7 @@ def create_contacts(org_id: int, good: dict[str, list[Row]]) -> dict[str, Known]
 
 # SQLite refuses a statement with more parameters than this (its default since 3.32).
 SQLITE_PARAMETERS = 32766
+PLAIN = {"CharField", "TextField", "BooleanField", "ForeignKey", "IntegerField", "BigIntegerField"}
 
 
 def insert_rows(
@@ -649,8 +665,16 @@ def insert_rows(
     columns = ", ".join(quote(field.column) for field in [*(f for f, _v in constant), *varying])
     select = ["%s"] * len(constant)
     head = [value for _field, value in constant]
+    # Text, numbers, ids and booleans go as the caller gives them; other values (JSON, dates)
+    # as Django prepares them for this database.
+    prepare = [
+        None if field.get_internal_type() in PLAIN else field.get_db_prep_save for field in varying
+    ]
     prepared = [
-        [field.get_db_prep_save(row[field.attname], connection) for field in varying]
+        [
+            row[field.attname] if how is None else how(row[field.attname], connection)
+            for field, how in zip(varying, prepare, strict=True)
+        ]
         for row in rows
     ]
     if connection.vendor == "postgresql":
@@ -667,7 +691,7 @@ def insert_rows(
                 f"(VALUES {', '.join([one] * len(chunk))}) AS v",
                 head + [value for row in chunk for value in row],
             )
-            for chunk in (prepared[i : i + size] for i in range(0, len(prepared), size))
+            for chunk in chunks(prepared, size)
         ]
     select += [f"v.{name}" for name in names]
     answer = []
