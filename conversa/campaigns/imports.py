@@ -540,22 +540,9 @@ def contacts_of(org: Organization, good: dict[str, list[Row]]) -> dict[str, Know
         key: [rows[0].phone, *identity.phone_variants(rows[0].phone)] for key, rows in good.items()
     }
     values = [value for phones in forms.values() for value in phones]
-    owner: dict[str, Known] = {}
-    for part in chunks(values, LOOKUP):
-        for value, pk, name, fields in ContactIdentity.objects.filter(
-            organization_id=org.pk, kind=identity.PHONE, value__in=part
-        ).values_list("value", "contact_id", "contact__name", "contact__custom_fields"):
-            owner[value] = Known(pk, name, fields)
+    owner = holders(org.pk, values)
     recorded = set(owner)
-    # "phone <> ''" as the unique index's condition says it: without it neither database
-    # uses that partial index, and each batch reads every contact of the organization.
-    for part in chunks([value for value in values if value not in recorded], LOOKUP):
-        for phone, pk, name, fields in (
-            Contact.objects.filter(organization_id=org.pk, phone__in=part)
-            .exclude(phone="")
-            .values_list("phone", "pk", "name", "custom_fields")
-        ):
-            owner[phone] = Known(pk, name, fields)
+    owner |= holders(org.pk, [value for value in values if value not in recorded], by_phone=True)
     found: dict[str, Known] = {}
     missing, alone = [], []
     for key, phones in forms.items():
@@ -589,10 +576,55 @@ def contacts_of(org: Organization, good: dict[str, list[Row]]) -> dict[str, Know
     return found
 
 
-# Numbers looked up per query: past a few hundred, PostgreSQL's planner prefers reading the
-# whole table to that many index lookups, and a table that grows batch after batch makes the
-# import quadratic.
-LOOKUP = 250
+def holders(org_id: int, phones: list[str], *, by_phone: bool = False) -> dict[str, Known]:
+    """Phone → the contact holding it as an identity, or with `by_phone` as its phone (a
+    contact stored before identities).
+
+    On PostgreSQL, one index lookup per number (a LATERAL join over the array): with
+    `IN (…)` the planner, whose statistics lag behind a table the import itself is growing
+    (a new organization's contacts look like a handful), reads every contact of the
+    organization in each batch, and the import turns quadratic. SQLite's planner looks each
+    one up; "phone <> ''" is the unique index's own condition, without which neither
+    database uses that partial index."""
+    if not phones:
+        return {}
+    if connection.vendor != "postgresql":
+        if by_phone:
+            found = (
+                Contact.objects.filter(organization_id=org_id, phone__in=phones)
+                .exclude(phone="")
+                .values_list("phone", "pk", "name", "custom_fields")
+            )
+        else:
+            found = ContactIdentity.objects.filter(
+                organization_id=org_id, kind=identity.PHONE, value__in=phones
+            ).values_list("value", "contact_id", "contact__name", "contact__custom_fields")
+        return {phone: Known(pk, name, fields) for phone, pk, name, fields in found}
+    quote = connection.ops.quote_name
+    contacts = quote(Contact._meta.db_table)
+    # Only quoted names from the models' meta are formatted in; every value is a parameter.
+    if by_phone:
+        lookup = (
+            f"SELECT id FROM {contacts} WHERE organization_id = %s AND phone = v.phone"  # noqa: S608
+            " AND NOT (phone = '')"
+        )
+    else:
+        lookup = (
+            f"SELECT contact_id AS id FROM {quote(ContactIdentity._meta.db_table)}"  # noqa: S608
+            " WHERE organization_id = %s AND kind = %s AND value = v.phone"
+        )
+    sql = (
+        f"SELECT v.phone, c.id, c.name, c.custom_fields FROM unnest(%s::text[]) AS v (phone) "  # noqa: S608
+        f"CROSS JOIN LATERAL ({lookup} LIMIT 1) AS h JOIN {contacts} AS c ON c.id = h.id"
+    )
+    params = [phones, org_id] if by_phone else [phones, org_id, identity.PHONE]
+    json_field = Contact._meta.get_field("custom_fields")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            phone: Known(pk, name, json_field.from_db_value(fields, None, connection))
+            for phone, pk, name, fields in cursor.fetchall()
+        }
 
 
 def chunks(items: list, size: int) -> Iterator[list]:
