@@ -6,7 +6,8 @@ the configured database.
    invalid number and one in 50 repeating an earlier person in the other Brazilian form.
 2. Timed: the upload (stored, header read, rows counted), the mapping, then the import run
    by `campaigns.imports.run`, as a worker that claimed it runs it, to its end.
-Figures: rows, seconds, rows/s, peak memory of this process. Everything is deleted afterwards.
+Figures: rows, seconds, rows/s, the contacts the import names (`ImportedContact`), peak
+memory of this process. Everything is deleted afterwards.
 """
 
 import resource
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from conversa.accounts.models import Member, Organization
 from conversa.campaigns import imports
-from conversa.campaigns.models import Consent, ContactImport
+from conversa.campaigns.models import Consent, ContactImport, ImportedContact
 from conversa.inbox.models import Contact, ContactIdentity
 
 
@@ -69,10 +70,11 @@ def run(rows: int) -> dict:
             "refused": imp.refused_count,
             "merged": imp.merged_count,
             "consents": imp.consent_count,
+            "imported_contacts": ImportedContact.objects.filter(contact_import=imp).count(),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
     finally:
-        for model in (Consent, ContactIdentity):
+        for model in (Consent, ContactIdentity, ImportedContact):
             model.objects.filter(organization=org)._raw_delete(model.objects.db)
         Contact.tags.through.objects.filter(contact__organization=org).delete()
         Contact.objects.filter(organization=org)._raw_delete(Contact.objects.db)

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Model
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,11 +36,16 @@ from conversa.accounts.audit import safe_cell
 from conversa.accounts.models import Member, Organization
 from conversa.bulk import set_column
 from conversa.campaigns import consent
-from conversa.campaigns.models import Consent, ContactImport, ContactImportProblem
+from conversa.campaigns.models import (
+    Consent,
+    ContactImport,
+    ContactImportProblem,
+    ImportedContact,
+)
 from conversa.engine import wakeup
 from conversa.errors import Forbidden, Refused
 from conversa.inbox import contacts as identity
-from conversa.inbox.models import Contact, Tag
+from conversa.inbox.models import Contact, ContactIdentity, Tag
 
 log = logging.getLogger(__name__)
 
@@ -444,8 +449,9 @@ def finish(imp: ContactImport, worker_id: str) -> None:
 
 @transaction.atomic
 def apply_batch(imp: ContactImport, batch: list[tuple[int, list[str]]], worker_id: str) -> None:
-    """Write one batch's contacts, tags, fields, consents and refused rows, and move the
-    import's counts and `rows_done` on, all or nothing."""
+    """Write one batch's contacts, tags, fields, consents, the contacts it names
+    (`ImportedContact`) and refused rows, and move the import's counts and `rows_done` on,
+    all or nothing."""
     org_id = imp.organization_id
     checked = [check(imp, number, cells) for number, cells in batch]
     problems = [r for r in checked if r.problem]
@@ -453,14 +459,13 @@ def apply_batch(imp: ContactImport, batch: list[tuple[int, list[str]]], worker_i
     for row in checked:
         if not row.problem:
             good.setdefault(person(row.phone), []).append(row)
-    found = contacts_of(imp.organization, [rows[0] for rows in good.values()])
-    created = {contact.pk for contact, new in found.values() if new}
-    by_person = {key: found[rows[0].phone][0] for key, rows in good.items()}
-    add_tags(org_id, by_person, good)
-    fill_fields(by_person, good)
+    people = contacts_of(imp.organization, good)
+    created = sum(1 for known in people.values() if known.created)
+    fill_fields(people, good)
+    add_tags(org_id, people, good)
     grants = [
         consent.Grant(
-            contact_id=by_person[key].pk,
+            contact_id=people[key].pk,
             granted=row.consent,
             evidence=row.evidence,
             at=row.consent_at or timezone.now(),
@@ -472,6 +477,12 @@ def apply_batch(imp: ContactImport, batch: list[tuple[int, list[str]]], worker_i
     ]
     recorded = consent.record_consents(
         org_id, grants, channel=Consent.Channel.IMPORT, source=imp, acting_member=imp.created_by
+    )
+    insert_rows(
+        ImportedContact,
+        [{"contact_id": pk} for pk in sorted({known.pk for known in people.values()})],
+        fixed={"organization_id": org_id, "contact_import_id": imp.pk},
+        conflict="ON CONFLICT DO NOTHING",
     )
     ContactImportProblem.objects.bulk_create(
         [
@@ -489,8 +500,8 @@ def apply_batch(imp: ContactImport, batch: list[tuple[int, list[str]]], worker_i
         pk=imp.pk, claimed_by=worker_id, rows_done=imp.rows_done
     ).update(
         rows_done=F("rows_done") + len(batch),
-        created_count=F("created_count") + len(created),
-        updated_count=F("updated_count") + len(good) - len(created),
+        created_count=F("created_count") + created,
+        updated_count=F("updated_count") + len(good) - created,
         merged_count=F("merged_count") + sum(len(rows) - 1 for rows in good.values()),
         refused_count=F("refused_count") + len(problems),
         consent_count=F("consent_count") + recorded,
@@ -501,29 +512,238 @@ def apply_batch(imp: ContactImport, batch: list[tuple[int, list[str]]], worker_i
         raise LostClaim
 
 
-def contacts_of(org: Organization, rows: list[Row]) -> dict[str, tuple[Contact, bool]]:
-    """Phone → (contact, created) for one row per person, through the identity code: one
-    lookup and one insert for the batch, and `find_or_create_contact` for a person found
-    twice (merged) or created by another process at the same moment."""
-    senders = [(org.pk, "+" + r.phone, r.name) for r in rows]
-    names = {r.phone: r.name for r in rows}
+@dataclass
+class Known:
+    """A batch's person as the database holds them: their contact, its name and custom
+    fields (what the file may fill), and whether this batch created it."""
+
+    pk: int
+    name: str
+    fields: dict
+    created: bool = False
+
+
+def contacts_of(org: Organization, good: dict[str, list[Row]]) -> dict[str, Known]:
+    """Person → their contact, as the identity code finds or creates one
+    (`inbox.contacts.contacts_for_batch`), in a few statements for the whole batch:
+
+    1. One query finds the contacts holding any form of the batch's numbers (their
+       identities), and one more those stored with the phone but without its identity.
+    2. The persons not found are inserted, with their name and custom fields already those of
+       their rows, and then the identities of every form of their number and of the forms
+       the found ones lack. A person whose forms point at two contacts (to merge), or whom
+       another process created meanwhile, goes through `find_or_create_contact`; so does
+       the whole batch when another process took one of its identities first.
+    The numbers are normalized once, by `check`, and no model instance is built per row:
+    at a hundred thousand rows that is most of what `contacts_for_batch` costs here."""
+    forms = {
+        key: [rows[0].phone, *identity.phone_variants(rows[0].phone)] for key, rows in good.items()
+    }
+    values = [value for phones in forms.values() for value in phones]
+    owner = holders(org.pk, values)
+    recorded = set(owner)
+    owner |= holders(org.pk, [value for value in values if value not in recorded], by_phone=True)
+    found: dict[str, Known] = {}
+    missing, alone = [], []
+    for key, phones in forms.items():
+        owners = {owner[p].pk: owner[p] for p in phones if p in owner}
+        if len(owners) == 1:
+            found[key] = next(iter(owners.values()))
+        else:
+            (alone if owners else missing).append(key)
     try:
         with transaction.atomic():
-            by_sender, created, _trouble = identity.contacts_for_batch(senders)
+            found |= create_contacts(org.pk, {key: good[key] for key in missing})
+            insert_rows(
+                ContactIdentity,
+                [
+                    {"contact_id": found[key].pk, "value": value}
+                    for key in sorted(found, key=lambda k: forms[k][0])
+                    for value in forms[key]
+                    if value not in recorded
+                ],
+                fixed={"organization_id": org.pk, "kind": identity.PHONE},
+            )
     except IntegrityError:
-        by_sender, created = {}, set()
-    found = {raw[1:]: (contact, contact.pk in created) for (_o, raw), contact in by_sender.items()}
-    for _org_id, raw in sorted(senders_keys(senders) - by_sender.keys()):
-        phone = raw[1:]
-        found[phone] = identity.find_or_create_contact(org, phone=raw, name=names[phone])
+        found, alone = {}, list(forms)
+    alone += [key for key in missing if key not in found]
+    for key in alone:
+        rows = good[key]
+        contact, new = identity.find_or_create_contact(
+            org, phone="+" + rows[0].phone, name=rows[0].name
+        )
+        found[key] = Known(contact.pk, contact.name, contact.custom_fields, new)
     return found
 
 
-def senders_keys(senders) -> set[tuple[int, str]]:
-    return {(org_id, raw) for org_id, raw, _name in senders}
+def holders(org_id: int, phones: list[str], *, by_phone: bool = False) -> dict[str, Known]:
+    """Phone → the contact holding it as an identity, or with `by_phone` as its phone (a
+    contact stored before identities).
+
+    On PostgreSQL, one index lookup per number (a LATERAL join over the array): with
+    `IN (…)` the planner, whose statistics lag behind a table the import itself is growing
+    (a new organization's contacts look like a handful), reads every contact of the
+    organization in each batch, and the import turns quadratic. SQLite's planner looks each
+    one up; "phone <> ''" is the unique index's own condition, without which neither
+    database uses that partial index."""
+    if not phones:
+        return {}
+    if connection.vendor != "postgresql":
+        if by_phone:
+            found = (
+                Contact.objects.filter(organization_id=org_id, phone__in=phones)
+                .exclude(phone="")
+                .values_list("phone", "pk", "name", "custom_fields")
+            )
+        else:
+            found = ContactIdentity.objects.filter(
+                organization_id=org_id, kind=identity.PHONE, value__in=phones
+            ).values_list("value", "contact_id", "contact__name", "contact__custom_fields")
+        return {phone: Known(pk, name, fields) for phone, pk, name, fields in found}
+    quote = connection.ops.quote_name
+    contacts = quote(Contact._meta.db_table)
+    # Only quoted names from the models' meta are formatted in; every value is a parameter.
+    if by_phone:
+        lookup = (
+            f"SELECT id FROM {contacts} WHERE organization_id = %s AND phone = v.phone"  # noqa: S608
+            " AND NOT (phone = '')"
+        )
+    else:
+        lookup = (
+            f"SELECT contact_id AS id FROM {quote(ContactIdentity._meta.db_table)}"  # noqa: S608
+            " WHERE organization_id = %s AND kind = %s AND value = v.phone"
+        )
+    sql = (
+        f"SELECT v.phone, c.id, c.name, c.custom_fields FROM unnest(%s::text[]) AS v (phone) "  # noqa: S608
+        f"CROSS JOIN LATERAL ({lookup} LIMIT 1) AS h JOIN {contacts} AS c ON c.id = h.id"
+    )
+    params = [phones, org_id] if by_phone else [phones, org_id, identity.PHONE]
+    json_field = Contact._meta.get_field("custom_fields")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {
+            phone: Known(pk, name, json_field.from_db_value(fields, None, connection))
+            for phone, pk, name, fields in cursor.fetchall()
+        }
 
 
-def add_tags(org_id: int, by_person: dict[str, Contact], good: dict[str, list[Row]]) -> None:
+def chunks(items: list, size: int) -> Iterator[list]:
+    return (items[i : i + size] for i in range(0, len(items), size))
+
+
+def create_contacts(org_id: int, good: dict[str, list[Row]]) -> dict[str, Known]:
+    """Insert a contact for each person, named by their first row with a name and with
+    their rows' custom fields (a later row's value wins); one another process created
+    meanwhile (the same phone) is skipped and left out of the answer."""
+    people = {}
+    for key, rows in good.items():
+        fields: dict[str, str] = {}
+        for row in rows:
+            fields.update(row.custom)
+        name = next((r.name for r in rows if r.name), "")
+        people[rows[0].phone] = (key, Known(0, name, fields, created=True))
+    inserted = insert_rows(
+        Contact,
+        [
+            {"phone": phone, "name": known.name, "custom_fields": known.fields}
+            for phone, (_key, known) in sorted(people.items())
+        ],
+        fixed={"organization_id": org_id},
+        conflict="ON CONFLICT (organization_id, phone) WHERE NOT (phone = '') DO NOTHING",
+        returning="id, phone",
+    )
+    answer = {}
+    for pk, phone in inserted:
+        key, known = people[phone]
+        known.pk = pk
+        answer[key] = known
+    return answer
+
+
+# SQLite refuses a statement with more parameters than this (its default since 3.32).
+SQLITE_PARAMETERS = 32766
+PLAIN = {"CharField", "TextField", "BooleanField", "ForeignKey", "IntegerField", "BigIntegerField"}
+
+
+def insert_rows(
+    model: type[Model],
+    rows: list[dict],
+    *,
+    fixed: dict,
+    conflict: str = "",
+    returning: str = "",
+) -> list[tuple]:
+    """Insert rows of `model` given as field attname → value, with the `fixed` values on
+    every row and the model's defaults in the fields neither names; `conflict` is the
+    statement's ON CONFLICT clause. Returns the `returning` columns of the rows inserted.
+
+    Django's bulk_create builds a model instance and prepares every field of every row in
+    Python, which costs more than the database spends on the insert; here only the varying
+    values are prepared. PostgreSQL gets one array per column (UNNEST), a short statement
+    whatever the row count; SQLite a VALUES list.
+    """
+    if not rows:
+        return []
+    meta = model._meta
+    fields = {field.attname: field for field in meta.concrete_fields if not field.primary_key}
+    varying = [fields[name] for name in rows[0]]
+    template = model(**fixed)
+    constant = [
+        (field, field.get_db_prep_save(field.pre_save(template, True), connection))
+        for field in fields.values()
+        if field.attname not in rows[0]
+    ]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in [*(f for f, _v in constant), *varying])
+    select = ["%s"] * len(constant)
+    head = [value for _field, value in constant]
+    # Text, numbers, ids and booleans go as the caller gives them; other values (JSON, dates)
+    # as Django prepares them for this database.
+    prepare = [
+        None if field.get_internal_type() in PLAIN else field.get_db_prep_save for field in varying
+    ]
+    prepared = [
+        [
+            row[field.attname] if how is None else how(row[field.attname], connection)
+            for field, how in zip(varying, prepare, strict=True)
+        ]
+        for row in rows
+    ]
+    if connection.vendor == "postgresql":
+        names = [f"c{i}" for i in range(len(varying))]
+        arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in varying)
+        source = f"UNNEST({arrays}) AS v ({', '.join(names)})"
+        statements = [(source, head + [list(column) for column in zip(*prepared, strict=True)])]
+    else:
+        names = [f"column{i + 1}" for i in range(len(varying))]
+        one = "(" + ", ".join(["%s"] * len(varying)) + ")"
+        size = (SQLITE_PARAMETERS - len(head)) // len(varying)
+        statements = [
+            (
+                f"(VALUES {', '.join([one] * len(chunk))}) AS v",
+                head + [value for row in chunk for value in row],
+            )
+            for chunk in chunks(prepared, size)
+        ]
+    select += [f"v.{name}" for name in names]
+    answer = []
+    with connection.cursor() as cursor:
+        for source, params in statements:
+            # Only quoted names from the model's meta and the caller's clauses are formatted
+            # in; every value is a parameter. "WHERE true": SQLite reads an ON CONFLICT after
+            # a bare SELECT … FROM as a join's.
+            sql = (
+                f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+                f"SELECT {', '.join(select)} FROM {source} WHERE true {conflict}"
+                + (f" RETURNING {returning}" if returning else "")
+            )
+            cursor.execute(sql, params)
+            if returning:
+                answer += cursor.fetchall()
+    return answer
+
+
+def add_tags(org_id: int, people: dict[str, Known], good: dict[str, list[Row]]) -> None:
     """The rows' tags on their contacts; a tag the organization lacks is created, spelled
     as the file first spells it (tags are one whatever their case)."""
     wanted: dict[str, str] = {}
@@ -543,32 +763,38 @@ def add_tags(org_id: int, by_person: dict[str, Contact], good: dict[str, list[Ro
         .filter(lower__in=wanted)
         .values_list("lower", "pk")
     )
-    through = Contact.tags.through
-    through.objects.bulk_create(
-        [
-            through(contact_id=by_person[key].pk, tag_id=tags[lower])
-            for key, rows in good.items()
-            for lower in sorted({t.lower() for r in rows for t in r.tags})
-        ],
-        ignore_conflicts=True,
+    links = {
+        (people[key].pk, tags[name.lower()])
+        for key, rows in good.items()
+        for row in rows
+        for name in row.tags
+    }
+    insert_rows(
+        Contact.tags.through,
+        [{"contact_id": contact, "tag_id": tag} for contact, tag in sorted(links)],
+        fixed={},
+        conflict="ON CONFLICT DO NOTHING",
     )
 
 
-def fill_fields(by_person: dict[str, Contact], good: dict[str, list[Row]]) -> None:
-    """Custom fields take the file's values (later rows of one person win), and a name fills
-    an empty one; only contacts that change are written, a statement per column."""
+def fill_fields(people: dict[str, Known], good: dict[str, list[Row]]) -> None:
+    """On the contacts the batch found, custom fields take the file's values (later rows of
+    one person win), and a name fills an empty one; only contacts that change are written, a
+    statement per column. (Those it created were inserted with both.)"""
     fields_of: dict[int, str] = {}
     names: dict[int, str] = {}
     for key, rows in good.items():
-        contact = by_person[key]
-        fields = dict(contact.custom_fields or {})
+        known = people[key]
+        if known.created:
+            continue
+        fields = dict(known.fields or {})
         for row in rows:
             fields.update(row.custom)
-        if fields != contact.custom_fields:
-            fields_of[contact.pk] = json.dumps(fields, ensure_ascii=False)
-        name = contact.name or next((r.name for r in rows if r.name), "")
-        if name != contact.name:
-            names[contact.pk] = name
+        if fields != known.fields:
+            fields_of[known.pk] = json.dumps(fields, ensure_ascii=False)
+        name = known.name or next((r.name for r in rows if r.name), "")
+        if name != known.name:
+            names[known.pk] = name
     set_column(Contact, "custom_fields", fields_of)
     set_column(Contact, "name", names)
 

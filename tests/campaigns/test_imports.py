@@ -12,7 +12,7 @@ from openpyxl import Workbook
 
 from conversa.accounts.models import Member
 from conversa.campaigns import consent, imports
-from conversa.campaigns.models import Consent, ContactImport
+from conversa.campaigns.models import Consent, ContactImport, ImportedContact
 from conversa.engine.worker import Worker
 from conversa.inbox import contacts
 from conversa.inbox.models import Contact, ContactIdentity
@@ -256,3 +256,59 @@ def test_api_uploads_maps_starts_and_reports(org):
         {"file": SimpleUploadedFile("b.csv", data), "mapping": '{"0": "nothing"}'},
     )
     assert bad.status_code == 422
+
+
+def named(imp) -> set[int]:
+    return set(ImportedContact.objects.filter(contact_import=imp).values_list("contact", flat=True))
+
+
+def test_an_import_names_the_contacts_its_rows_created_updated_and_merged_into(org):
+    known, _ = contacts.find_or_create_contact(org.org, phone="551188887777", name="")
+    bystander, _ = contacts.find_or_create_contact(org.org, phone="5511933332222", name="Zé")
+    # Two contacts of one person (stored before identities): the import merges them.
+    twice = [
+        Contact.objects.create(organization=org.org, phone=phone)
+        for phone in ("5511966661111", "551166661111")
+    ]
+    imp = run(
+        upload(
+            org,
+            HEADER + "11 98888-7777;Ana;;;;\n"
+            "+55 (11) 8888-7777;Ana Souza;;;;\n"  # the same person: merged into Ana's row
+            "11 97777-6666;Bia;;;;\n"
+            "11 96666-1111;Caio;;;;\n"
+            "123;Duda;;;;\n"  # refused: invalid number
+            "11 94444-3333;Eva;;;talvez;\n",  # refused: consent unreadable
+        )
+    )
+    bia = Contact.objects.get(organization=org.org, phone="5511977776666")
+    caio = Contact.objects.get(organization=org.org, identities__value="551166661111")
+    assert caio.pk == twice[0].pk and not Contact.objects.filter(pk=twice[1].pk).exists()
+    assert named(imp) == {known.pk, bia.pk, caio.pk}
+    assert bystander.pk not in named(imp)
+    assert not Contact.objects.filter(organization=org.org, name="Eva").exists()
+    assert set(ImportedContact.objects.values_list("organization", flat=True)) == {org.org.pk}
+
+
+def test_a_batch_applied_again_and_the_same_file_imported_twice_name_each_contact_once(org):
+    text = HEADER + "11 98888-7777;Ana;vip;;sim;\n11 8888-7777;Ana;;;;\n11 97777-6666;Bia;;;;\n"
+    first = run(upload(org, text))
+    people = named(first)
+    assert len(people) == 2
+    # As a batch that ran again (its rows already written): every statement skips them.
+    ContactImport.objects.filter(pk=first.pk).update(
+        status=ContactImport.Status.RUNNING, rows_done=0, claimed_by="again", claimed_until=None
+    )
+    first.refresh_from_db()
+    imports.run(first, "again")
+    assert ImportedContact.objects.filter(contact_import=first).count() == 2
+    assert Contact.tags.through.objects.count() == 1 and Consent.objects.count() == 1
+    second = run(upload(org, text, name="lista (1).csv"))
+    assert named(second) == people and named(first) == people
+    assert ImportedContact.objects.count() == 4  # two imports, two people each
+
+
+def test_refused_rows_name_nobody(org):
+    imp = run(upload(org, HEADER + "123;Ana;;;;\n;Bia;;;;\n11 98888-7777;Caio;;;sim;ontem\n"))
+    assert imp.refused_count == 3
+    assert not ImportedContact.objects.filter(contact_import=imp).exists()
