@@ -18,6 +18,7 @@ from conversa.errors import Refused
 from conversa.inbox.models import Contact, Conversation, Message, Tag
 from conversa.numbers.models import Number
 from conversa.providers.base import SendResult
+from tests.campaigns.test_imports import HEADER, run, upload
 from tests.conftest import cloud_number, make_org
 
 Skip = CampaignRecipient.Skip
@@ -440,3 +441,24 @@ def test_a_banned_numbers_share_says_so_and_waits_on_it(org, provider):
     [share] = progress.number_shares(campaign)
     assert share.waiting == 1
     assert share.hold == "Banned by WhatsApp: its messages wait for this number."
+
+
+def test_an_imported_list_is_an_audience_of_the_people_its_rows_named(org, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    imp = upload(org, HEADER + "11 98888-7777;Ana;;;sim;\n11 97777-6666;Bia;;;;\n")
+    run(imp)
+    person(org, "5511900000009", name="Outra")  # consented, not in the list
+    draft = sending.Draft(
+        name="Lista",
+        body="Oi {{contact.first_name}}",
+        number_ids=(org.number.pk,),
+        import_ids=(imp.pk,),
+        pace_per_minute=0,
+    )
+    campaign = sending.save_campaign(org.org, draft, acting_member=org.owner)
+    counts = sending.start(campaign, acting_member=org.owner)
+    # Ana agreed in the file but never wrote (free text needs the 24-hour window); Bia did not.
+    assert counts == {Skip.OUTSIDE_WINDOW: 1, Skip.NO_CONSENT: 1}
+    assert set(
+        CampaignRecipient.objects.filter(campaign=campaign).values_list("contact__name", flat=True)
+    ) == {"Ana", "Bia"}
