@@ -315,6 +315,8 @@ def measure(org, number, twin, owner, recipients, workers, batch_size, opt_outs,
         campaign, workers, batch_size, lambda: opt_out(chosen, owner)
     )
     campaign.refresh_from_db()
+    # The workers' campaign pass may not have come round since the last send.
+    sending.finish_if_done(campaign)
     shown = progress.progress(campaign)
     sent = ExecutionJob.objects.filter(intent__campaign=campaign, status=S.SENT).count()
     duplicates = (
