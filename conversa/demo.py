@@ -5,18 +5,24 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from conversa.accounts.models import Member, Organization
-from conversa.crm import automations
+from conversa.campaigns import consent, sending
+from conversa.campaigns.models import Campaign, Consent
+from conversa.crm import automations, followups
 from conversa.crm import services as crm
 from conversa.crm.models import Pipeline, Stage
+from conversa.engine import services as engine
+from conversa.engine.models import ExecutionJob
 from conversa.inbound import consequences as inbound
 from conversa.inbox import canned_replies, notes, ownership, tags
 from conversa.inbox import services as inbox
-from conversa.inbox.models import Message, Queue
+from conversa.inbox.models import Conversation, Message, Queue
 from conversa.numbers.models import Number
 from conversa.numbers.webhooks import webhook_url
 from conversa.providers.base import InboundMessage
@@ -167,6 +173,7 @@ def load_demo() -> DemoResult:
             is_lost=name == "Perdido",
         )
     show_the_pipeline(org, pipeline, members)
+    show_a_campaign(org, number, members)
     return result
 
 
@@ -247,3 +254,141 @@ def show_the_inbox(org: Organization, number: Number, members: dict[str, Member]
     inbox.advance_status(failed, Message.Status.FAILED, error="The number was disconnected.")
     joao = conversations[CUSTOMERS[1][0]]
     tags.tag_conversation(joao, made["Orçamento"], acting_member=owner)
+
+
+# The newsletter's audience: (phone, name, consented, what happened to the message they got:
+# "read", "delivered", "sent", or a reply they wrote). Two never agreed and one opted out, so
+# the campaign's page shows people it skipped and why.
+SUBSCRIBERS = [
+    ("5511960000101", "Beatriz Almeida", True, "Que ótimo! Tem no tamanho M?"),
+    ("5511960000102", "Lucas Ferreira", True, "read"),
+    ("5511960000103", "Fernanda Rocha", True, "Quero o kit presente, como faço?"),
+    ("5511960000104", "Gustavo Ribeiro", True, "read"),
+    ("5511960000105", "Juliana Martins", True, "delivered"),
+    ("5511960000106", "Pedro Carvalho", True, "read"),
+    ("5511960000107", "Camila Barbosa", True, "Vocês entregam no sábado?"),
+    ("5511960000108", "Thiago Araújo", True, "delivered"),
+    ("5511960000109", "Larissa Gomes", True, "read"),
+    ("5511960000110", "Diego Cardoso", True, "sent"),
+    ("5511960000111", "Aline Teixeira", True, "read"),
+    ("5511960000112", "Ricardo Moura", True, "delivered"),
+    ("5511960000113", "Sofia Castro", False, ""),
+    ("5511960000114", "Marcelo Dias", False, ""),
+]
+OPTED_OUT = ("5511960000115", "Patrícia Lopes")
+NEWSLETTER = (
+    "Olá {{contact.first_name}}! Chegou a coleção de verão da {{organization.name}}: "
+    "frete grátis até domingo. Responda esta mensagem para reservar o seu."
+)
+
+
+def show_a_campaign(org: Organization, number: Number, members: dict[str, Member]) -> None:
+    """A newsletter campaign run to its end through the real services: a tagged audience (most
+    with a marketing consent recorded with its evidence, two without, one opted out), started,
+    its messages sent by the engine through the simulator in this process, delivered or read,
+    and a few answered, so its page has counts, skipped reasons and an hourly report."""
+    owner = members[OWNER_EMAIL]
+    tag = tags.create_tag(org, "Newsletter", "orange", acting_member=owner)
+    wrote = timezone.now() - timedelta(hours=3)
+    people = []
+    for phone, name, agreed, _ in [*SUBSCRIBERS, (*OPTED_OUT, True, "")]:
+        contact = inbox.upsert_contact(org, phone, name)
+        # They wrote to the shop earlier today (free text may go to them for 24 hours).
+        Conversation.objects.create(
+            organization=org,
+            number=number,
+            contact=contact,
+            status=Conversation.Status.RESOLVED,
+            first_inbound_at=wrote,
+            last_inbound_at=wrote,
+            last_message_at=wrote,
+            resolved_at=wrote,
+        )
+        if agreed:
+            consent.record_consent(
+                contact,
+                granted=True,
+                channel=Consent.Channel.WEB_FORM,
+                evidence="Cadastro na newsletter do site: caixa de consentimento marcada",
+                at=timezone.now() - timedelta(days=12),
+                acting_member=owner,
+            )
+        tags.tag_contact(contact, tag, acting_member=owner)
+        people.append(contact)
+    followups.set_opted_out(people[-1], acting_member=owner, reason="Pediu para sair da lista")
+
+    campaign = sending.save_campaign(
+        org,
+        sending.Draft(
+            name="Coleção de verão",
+            body=NEWSLETTER,
+            number_ids=(number.pk,),
+            tag_ids=(tag.pk,),
+            pace_per_minute=0,
+        ),
+        acting_member=owner,
+    )
+    sending.start(campaign, acting_member=owner)
+    send_now(campaign)
+    sending.finish_if_done(campaign)
+    answer_the_newsletter(number, campaign)
+
+
+def send_now(campaign: Campaign) -> None:
+    """The campaign's jobs claimed and sent as a worker sends them, the simulator called in
+    this process (no server runs while the demo loads)."""
+    waiting = ExecutionJob.objects.filter(
+        intent__campaign=campaign, status=ExecutionJob.Status.PENDING
+    )
+    ids = list(waiting.values_list("pk", flat=True))
+    waiting.filter(pk__in=ids).update(
+        status=ExecutionJob.Status.CLAIMED,
+        worker_id="demo",
+        lease_until=timezone.now() + timedelta(seconds=settings.WORKER_LEASE_SECONDS),
+        updated_at=timezone.now(),
+    )
+    with override_settings(SANDBOX_IN_PROCESS=True):
+        engine.execute_jobs(ids, "demo")
+
+
+def answer_the_newsletter(number: Number, campaign: Campaign) -> None:
+    """What became of each message on the customer's phone: delivered, read, or answered (an
+    answer is a customer's message like any other, which the campaign counts as its reply)."""
+    twin = SandboxInstance.objects.get(name=number.provider_name)
+    outcomes = {phone: outcome for phone, _, agreed, outcome in SUBSCRIBERS if agreed}
+    sent = Message.objects.filter(
+        organization=campaign.organization, job__intent__campaign=campaign
+    ).select_related("conversation__contact")
+    for message in sent:
+        phone = message.conversation.contact.phone
+        outcome = outcomes.get(phone, "sent")
+        if outcome == "sent":
+            continue
+        inbox.advance_status(message, Message.Status.DELIVERED)
+        if outcome != "delivered":
+            inbox.advance_status(message, Message.Status.READ)
+        SandboxMessage.objects.filter(instance=twin, message_id=message.provider_message_id).update(
+            status="DELIVERY_ACK" if outcome == "delivered" else "READ"
+        )
+        if outcome in ("delivered", "read"):
+            continue
+        record = SandboxMessage.objects.create(
+            instance=twin,
+            chat_phone=phone,
+            customer_name=message.conversation.contact.name,
+            from_me=False,
+            message_id=simulator.new_message_id(),
+            text=outcome,
+            status="DELIVERY_ACK",
+        )
+        inbound.receive_message(
+            number,
+            InboundMessage(
+                provider_message_id=record.message_id,
+                phone=phone,
+                name=message.conversation.contact.name,
+                kind="text",
+                body=outcome,
+                timestamp=timezone.now(),
+            ),
+        )

@@ -176,18 +176,11 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
     now = timezone.now()
     decisions = ask_gate([(intent, intent.number_id) for intent in intents], now, reserve=False)
     new_jobs, blocked, statuses = [], {}, {}
-    moved_conversation = []
+    moved_conversation = conversations_for(org, intents, decisions, now)
+    messages = new_messages(org, intents, now)
     for intent, decision in zip(intents, decisions, strict=True):
         scheduled = intent.not_before is not None and intent.not_before > now
-        if intent.conversation is None and decision.number is not None and not scheduled:
-            intent.conversation = inbox.current_conversation(
-                with_org(decision.number, org), intent.contact, by_customer=False
-            )
-            moved_conversation.append(intent)
-        message = None
-        if intent.conversation and not scheduled:
-            with_org(intent.conversation, org)
-            message = content.new_message(intent)
+        message = messages.get(intent.pk)
         if decision.verdict == GateDecision.Verdict.BLOCK:
             statuses.setdefault(MessageIntent.Status.BLOCKED, []).append(intent)
             if message:
@@ -211,7 +204,11 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
             status = MessageIntent.Status.SCHEDULED if scheduled else MessageIntent.Status.DEFERRED
             statuses.setdefault(status, []).append(intent)
     if moved_conversation:
-        MessageIntent.objects.bulk_update(moved_conversation, ["conversation"])
+        set_column(
+            MessageIntent,
+            "conversation",
+            {intent.pk: intent.conversation_id for intent in moved_conversation},
+        )
     for status, changed in statuses.items():
         MessageIntent.objects.filter(pk__in=[intent.pk for intent in changed]).update(status=status)
         for intent in changed:
@@ -222,6 +219,45 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
         ExecutionJob.objects.bulk_create(new_jobs)
         transaction.on_commit(wakeup.notify)
     publisher.publish(org.id, events.IntentUpdated(intent_ids=[intent.pk for intent in intents]))
+
+
+def conversations_for(
+    org: Organization, intents: list[MessageIntent], decisions: list[GateDecision], now
+) -> list[MessageIntent]:
+    """The conversation of each intent due now that has none, on the number the Gate chose
+    (`inbox.current_conversations`, one query per number for the batch); the intents given one."""
+    waiting: dict[int, list[MessageIntent]] = {}
+    numbers: dict[int, Number] = {}
+    for intent, decision in zip(intents, decisions, strict=True):
+        scheduled = intent.not_before is not None and intent.not_before > now
+        if intent.conversation is None and decision.number is not None and not scheduled:
+            numbers[decision.number.pk] = with_org(decision.number, org)
+            waiting.setdefault(decision.number.pk, []).append(intent)
+    for number_id, mine in waiting.items():
+        found = inbox.current_conversations(
+            numbers[number_id], [intent.contact for intent in mine], by_customer=False
+        )
+        for intent in mine:
+            intent.conversation = found[intent.contact_id]
+    return [intent for mine in waiting.values() for intent in mine]
+
+
+def new_messages(org: Organization, intents: list[MessageIntent], now) -> dict[int, Message]:
+    """Intent id → the outbound message shown for each intent due now in a conversation:
+    plain texts no member sent in one go, the rest (media, a member's) one by one."""
+    found, texts = {}, []
+    for intent in intents:
+        scheduled = intent.not_before is not None and intent.not_before > now
+        if not intent.conversation or scheduled:
+            continue
+        with_org(intent.conversation, org)
+        if intent.content or intent.created_by_id is not None:
+            found[intent.pk] = content.new_message(intent)
+        else:
+            texts.append(intent)
+    made = inbox.new_outbound_texts([(intent.conversation, intent.body) for intent in texts])
+    found.update((intent.pk, message) for intent, message in zip(texts, made, strict=True))
+    return found
 
 
 def with_org(obj: Number | Conversation, org: Organization) -> Number | Conversation:

@@ -57,6 +57,31 @@ def current_conversation(number: Number, contact: Contact, *, by_customer: bool)
         return threads.exclude(status=Conversation.Status.RESOLVED).get()
 
 
+def current_conversations(
+    number: Number, contacts: list[Contact], *, by_customer: bool
+) -> dict[int, Conversation]:
+    """`current_conversation` for many contacts on one number (a campaign's batch): contact id
+    → conversation. Those who have one are found in one query; each of the rest gets one as
+    `current_conversation` makes it."""
+    cutoff = Conversation.reopen_cutoff(number.organization.reopen_window_hours, timezone.now())
+    resolved_last = Case(When(status=Conversation.Status.RESOLVED, then=1), default=0)
+    found: dict[int, Conversation] = {}
+    for conversation in (
+        Conversation.objects.filter(
+            organization_id=number.organization_id,
+            number=number,
+            contact_id__in=[contact.pk for contact in contacts],
+        )
+        .filter(Conversation.continued_by_customer(cutoff))
+        .order_by("contact_id", resolved_last, "-id")
+    ):
+        found.setdefault(conversation.contact_id, conversation)
+    for contact in contacts:
+        if contact.pk not in found:
+            found[contact.pk] = current_conversation(number, contact, by_customer=by_customer)
+    return found
+
+
 # How stale a number's last activity may get before an inbound message writes it again: the
 # page shows it in minutes, and writing the one number row for every message would make all
 # concurrent inbound transactions queue on its lock.
@@ -427,6 +452,35 @@ def new_outbound_message(
         events.MessageSent(conversation_ids=[conversation.id], message_ids=[message.id]),
     )
     return message
+
+
+def new_outbound_texts(pairs: list[tuple[Conversation, str]]) -> list[Message]:
+    """`new_outbound_message` for many texts that no member sends (automated ones), in a few
+    statements: one insert, one update of the conversations, one realtime event."""
+    if not pairs:
+        return []
+    now = timezone.now()
+    messages = Message.objects.bulk_create(
+        Message(
+            organization_id=conversation.organization_id,
+            conversation=conversation,
+            number_id=conversation.number_id,
+            direction=Message.Direction.OUTBOUND,
+            body=body,
+            status=Message.Status.PENDING,
+            created_at=now,
+        )
+        for conversation, body in pairs
+    )
+    conversation_ids = sorted({conversation.pk for conversation, _ in pairs})
+    Conversation.objects.filter(pk__in=conversation_ids).update(last_message_at=now)
+    publisher.publish(
+        pairs[0][0].organization_id,
+        events.MessageSent(
+            conversation_ids=conversation_ids, message_ids=[message.id for message in messages]
+        ),
+    )
+    return messages
 
 
 def mark_read(conversation: Conversation) -> None:

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = (
         "Run a benchmark and print its figures as JSON (dispatch, chaos, ingest, inbox, followups,"
-        " limits, import, contacts)."
+        " limits, import, contacts, campaign)."
     )
 
     def add_arguments(self, parser):
@@ -21,13 +21,14 @@ class Command(BaseCommand):
                 "limits",
                 "import",
                 "contacts",
+                "campaign",
             ],
         )
         parser.add_argument("--jobs", type=int, default=20000)
         parser.add_argument(
             "--workers",
             type=int,
-            help="worker processes (dispatch 4, chaos 3, followups 2)",
+            help="worker processes (dispatch 4, chaos 3, followups 2, campaign 2)",
         )
         parser.add_argument("--batch-size", type=int, default=200)
         parser.add_argument("--intents", type=int, default=10000, help="chaos: intents to send")
@@ -77,10 +78,38 @@ class Command(BaseCommand):
             "--contacts", type=int, default=1_000_000, help="contacts: contacts to seed"
         )
 
-    def handle(self, *args, name, jobs, workers, batch_size, intents, **options):
-        from bench import chaos, contacts, dispatch, followups, imports, inbox, ingest, limits
+        parser.add_argument(
+            "--recipients", type=int, default=100_000, help="campaign: people in its audience"
+        )
+        parser.add_argument(
+            "--opt-outs", type=int, default=300, help="campaign: people opted out mid-run"
+        )
+        parser.add_argument(
+            "--profile", action="store_true", help="campaign: cProfile of the start, on stderr"
+        )
 
-        if name == "import":
+    def handle(self, *args, name, jobs, workers, batch_size, intents, **options):
+        from bench import (
+            campaign,
+            chaos,
+            contacts,
+            dispatch,
+            followups,
+            imports,
+            inbox,
+            ingest,
+            limits,
+        )
+
+        if name == "campaign":
+            figures = campaign.run(
+                recipients=options["recipients"],
+                workers=workers or 2,
+                batch_size=batch_size,
+                opt_outs=options["opt_outs"],
+                profile=options["profile"],
+            )
+        elif name == "import":
             figures = imports.run(rows=options["rows"])
         elif name == "contacts":
             figures = contacts.run(contacts=options["contacts"])
