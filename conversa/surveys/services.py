@@ -6,7 +6,7 @@ from conversa.accounts.models import Member
 from conversa.engine import services as engine
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.inbox import states, surveys
-from conversa.inbox.models import Conversation, Survey
+from conversa.inbox.models import Contact, Conversation, Survey
 
 
 @transaction.atomic
@@ -33,7 +33,8 @@ def ask(conversation: Conversation, *, resolved_by: Member | None) -> Survey | N
     if conversation.status != Conversation.Status.RESOLVED or conversation.resolved_at is None:
         return None
     asking = surveys.asking_for(conversation)
-    contact = conversation.contact
+    # As stored now: the contact may have opted out since the conversation was loaded.
+    contact = Contact.objects.get(pk=conversation.contact_id)
     if not asking.enabled or contact.blocked or contact.opted_out:
         return None
     key = f"survey:{conversation.pk}:{conversation.resolved_at.timestamp():.6f}"
