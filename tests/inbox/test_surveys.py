@@ -261,13 +261,15 @@ def test_csat_summary_figures_and_tenant_scoping(org, other_org):
     now = timezone.now()
     other_queue = queues.create_queue(org.org, acting_member=org.owner, name="Outra")
 
-    def survey(target, rating, *, queue=None, at=None, n=[0]):
-        n[0] += 1
-        conversation = writes_for(target, f"55119888{n[0]:05d}").conversation
+    made = iter(range(1, 100))
+
+    def survey(target, rating, *, queue=None, at=None):
+        n = next(made)
+        conversation = writes_for(target, f"55119888{n:05d}").conversation
         return Survey.objects.create(
             organization=target.org,
             conversation=conversation,
-            key=f"k{n[0]}",
+            key=f"k{n}",
             agent=target.owner,
             queue=queue,
             number=target.number,
