@@ -328,3 +328,37 @@ def test_the_batch_path_records_the_rating_and_leaves_it_resolved(org):
     assert not reopened(conversation)
     survey = Survey.objects.get(conversation=conversation)
     assert (survey.rating, survey.comment) == (5, "ótimo atendimento")
+
+
+def test_the_settings_pages_save_the_survey(org, client):
+    client.force_login(org.owner.user)
+    assert client.get("/inbox/settings/survey").status_code == 200
+    bad = client.post("/inbox/settings/survey", {"enabled": "1", "open_hours": "0"})
+    assert bad.status_code == 422
+    assert not surveys.settings_of(org.org.id).enabled
+    saved = client.post(
+        "/inbox/settings/survey", {"enabled": "1", "question": "Nota?", "open_hours": "12"}
+    )
+    assert saved.status_code == 302
+    settings = surveys.settings_of(org.org.id)
+    assert (settings.enabled, settings.question, settings.open_hours) == (True, "Nota?", 12)
+    queue = queues.create_queue(org.org, acting_member=org.owner, name="Suporte")
+    answer = client.post(
+        f"/inbox/settings/queues/{queue.pk}",
+        {"name": "Suporte", "distribution": "off", "survey": "off", "survey_question": ""},
+    )
+    assert answer.status_code == 302
+    queue.refresh_from_db()
+    assert queue.survey == Queue.Survey.OFF
+    assert "Suporte" in client.get("/inbox/settings/survey").content.decode()
+
+
+def test_another_organizations_queue_is_not_found(org, other_org, client):
+    queue = queues.create_queue(other_org.org, acting_member=other_org.owner, name="Deles")
+    client.force_login(org.owner.user)
+    answer = client.post(
+        f"/inbox/settings/queues/{queue.pk}", {"name": "x", "distribution": "off", "survey": "on"}
+    )
+    assert answer.status_code == 404
+    queue.refresh_from_db()
+    assert queue.survey == Queue.Survey.INHERIT
