@@ -29,7 +29,15 @@ BLOCK = GateDecision.Verdict.BLOCK
 # How long a DEFER waits before the Gate looks again when the fact has no end time of its own.
 RECHECK = timedelta(seconds=30)
 
-UNSOLICITED_ORIGINS = {MessageIntent.Origin.AUTOMATION, MessageIntent.Origin.CAMPAIGN}
+# Messages the customer did not ask for: none reaches someone who opted out. The satisfaction
+# survey is not marketing (it needs no marketing consent), but it is an automated message the
+# customer never asked for, and "stop" means stop: it is refused as a follow-up would be. Nor
+# is it exempt from quiet hours: it can wait for the morning.
+UNSOLICITED_ORIGINS = {
+    MessageIntent.Origin.AUTOMATION,
+    MessageIntent.Origin.CAMPAIGN,
+    MessageIntent.Origin.SURVEY,
+}
 # Traffic no person sent as it happened: when WhatsApp refused a number (it cools down), such
 # a send waits for that number instead of moving to another to get around the refusal.
 NO_EVASION_ORIGINS = UNSOLICITED_ORIGINS | {MessageIntent.Origin.API}

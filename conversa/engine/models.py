@@ -19,6 +19,8 @@ class MessageIntent(OrgOwned):
         # The automatic answer to a customer's request (an opt-out or opt-in keyword): a
         # reply to what they just wrote, so sent even to someone who opted out.
         CONFIRMATION = "confirmation", _("Automatic confirmation")
+        # The satisfaction question after a conversation is resolved (inbox.Survey).
+        SURVEY = "survey", _("Satisfaction survey")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")

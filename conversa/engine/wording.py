@@ -28,6 +28,7 @@ ORIGINS = {
     Origin.ASSISTANT: gettext_lazy("AI assistant"),
     Origin.API: gettext_lazy("Another system (API)"),
     Origin.CONFIRMATION: gettext_lazy("Automatic confirmation"),
+    Origin.SURVEY: gettext_lazy("Satisfaction survey"),
 }
 
 # The states a person filters on (MessageIntent.Status), in their words.
@@ -84,6 +85,8 @@ def by_whom(intent: MessageIntent, token: str = "") -> str:
         return _("by a campaign")
     if intent.origin == Origin.CONFIRMATION:
         return _("automatically, in answer to the contact's message")
+    if intent.origin == Origin.SURVEY:
+        return _("automatically, after the conversation was resolved")
     if intent.origin == Origin.API:
         if token:
             return _("by the API token “%(name)s”") % {"name": token}

@@ -11,7 +11,7 @@ from collections.abc import Collection
 
 from conversa.campaigns import keywords, sending
 from conversa.crm import followups
-from conversa.inbox import message_changes, notifications, ownership
+from conversa.inbox import message_changes, notifications, ownership, surveys
 from conversa.inbox import services as inbox
 from conversa.inbox.models import Message
 from conversa.numbers.models import Number
@@ -65,9 +65,14 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
        by step 3 was notified of that instead).
     6. A message that answers a campaign's message within its reply window counts as that
        campaign's reply.
+    A message that answered the satisfaction survey (recorded as the inbox stored it, which
+    left its conversation resolved: `inbox.surveys.take_answers`) is no new request: only
+    steps 1 and 4 apply to it (an opt-out keyword always counts; the pages show it).
     """
-    conversations = {m.conversation_id: m.conversation for m in messages}
     keywords.customer_wrote(messages)
+    answers = surveys.answers_among(messages)
+    requests = [m for m in messages if m.pk not in answers]
+    conversations = {m.conversation_id: m.conversation for m in requests}
     followups.contact_replied({c.contact_id for c in conversations.values()} - set(new_contact_ids))
     held = {pk: c.assignee_id for pk, c in conversations.items() if c.assignee_id is not None}
     for conversation in conversations.values():
@@ -76,7 +81,7 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
     inbox.publish_messages(messages, events.MessageReceived)
     for conversation_id, assignee_id in held.items():
         notifications.notify([assignee_id], "message", conversation_id)
-    sending.customer_wrote(messages)
+    sending.customer_wrote(requests)
 
 
 def preference_changed(number: Number, event: PreferenceUpdate) -> None:

@@ -17,6 +17,7 @@ from conversa.inbox import canned_replies, deadlines, listing, notes, ownership,
 from conversa.inbox.access import conversation_for
 from conversa.inbox.models import CannedReply, Contact, Conversation, Note, Queue, Tag
 from conversa.inbox.views import MAX_REPLY_LENGTH
+from conversa.surveys import services as survey
 
 router = Router(tags=["inbox"])
 
@@ -204,7 +205,7 @@ def resolve(request: HttpRequest, conversation_id: Id, payload: ReasonIn):
     return changed(
         request,
         conversation_id,
-        lambda c: states.resolve(c, acting_member=request.member, reason=payload.reason),
+        lambda c: survey.resolve(c, acting_member=request.member, reason=payload.reason),
     )
 
 

@@ -171,6 +171,16 @@ class Queue(OrgOwned):
     # SLA targets in business minutes; empty means none.
     first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
     resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+
+    # The satisfaction survey after its conversations are resolved: as the organization's
+    # settings say ("inherit"), or on or off for this queue; its own question, or blank.
+    class Survey(models.TextChoices):
+        INHERIT = "inherit", _("As the organization")
+        ON = "on", _("On")
+        OFF = "off", _("Off")
+
+    survey = models.CharField(max_length=8, choices=Survey.choices, default=Survey.INHERIT)
+    survey_question = models.TextField(blank=True, max_length=1000)
     # Round robin's cursor: the member who got the last conversation.
     last_assignee = models.ForeignKey(
         Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -542,3 +552,75 @@ class Mention(OrgOwned):
             models.UniqueConstraint(fields=["note", "member"], name="mention_once_per_note")
         ]
         indexes = [models.Index(fields=["member", "read_at"])]
+
+
+# The question a survey asks unless the organization (or the queue) words its own: the
+# businesses Conversa serves first write in Portuguese.
+DEFAULT_SURVEY_QUESTION = (
+    "Como você avalia o nosso atendimento? Responda com um número de 1 (muito ruim) a "
+    "5 (excelente). Se quiser, escreva um comentário depois do número."
+)
+MAX_SURVEY_OPEN_HOURS = 7 * 24
+
+
+class SurveySettings(OrgOwned):
+    """The organization's satisfaction survey after a resolved conversation: off unless
+    turned on. A queue may turn it on or off for its conversations and word its own
+    question (`Queue.survey`, `Queue.survey_question`)."""
+
+    enabled = models.BooleanField(default=False)
+    # Blank: DEFAULT_SURVEY_QUESTION.
+    question = models.TextField(blank=True, max_length=1000)
+    # How long after the resolution the customer's number still counts as the answer.
+    open_hours = models.PositiveSmallIntegerField(default=24)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="survey_settings_one_per_org"),
+            models.CheckConstraint(
+                condition=Q(open_hours__gte=1) & Q(open_hours__lte=MAX_SURVEY_OPEN_HOURS),
+                name="survey_open_hours_bounded",
+            ),
+        ]
+
+
+class Survey(OrgOwned):
+    """One satisfaction question after one resolution of a conversation, and its answer:
+    a rating 1–5 and an optional comment. Recorded against the member who resolved it."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    # The intent's key: one survey per (conversation, resolution), refused twice by the database.
+    key = models.CharField(max_length=96)
+    # Who resolved the conversation, its queue and number then: what the figures group by.
+    agent = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    queue = models.ForeignKey(
+        "inbox.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    number = models.ForeignKey(
+        Number, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The outbound message that asks: until it has left, nothing the customer writes answers it.
+    question_message = models.ForeignKey(
+        "inbox.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    asked_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="survey_unique_key"),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="survey_rating_1_to_5",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "-asked_at"]),
+            # csat_summary: an organization's answers in a period.
+            models.Index(fields=["organization", "answered_at"]),
+        ]

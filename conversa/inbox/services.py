@@ -12,7 +12,7 @@ from django.utils import timezone
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
 from conversa.bulk import set_column
-from conversa.inbox import contacts, deadlines, media, message_changes, ownership
+from conversa.inbox import contacts, deadlines, media, message_changes, ownership, surveys
 from conversa.inbox.models import Attachment, Contact, Conversation, Message, Queue
 from conversa.numbers.models import Number
 from conversa.providers.base import InboundMessage, MessageChange, StatusUpdate
@@ -126,18 +126,30 @@ def store_message(number: Number, event: InboundMessage) -> tuple[Message | None
     attachment = media.attachment_for(message, event.content)
     if attachment is not None:
         attachment.save()
-    # Whatever its state now (an agent may have just resolved it), a customer's message makes
-    # it OPEN: the same statement as the bulk path's `count_unread`.
-    Conversation.objects.filter(pk=conversation.pk).update(
-        unread_count=F("unread_count") + 1,
-        last_message_at=now,
-        last_inbound_at=now,
-        **CUSTOMER_OPENS,
-    )
-    customer_opened([conversation], now)
+    if surveys.take_answers([message], now):
+        # A survey's answer: the conversation stays resolved, nobody's work.
+        survey_answered([conversation.pk], now)
+    else:
+        # Whatever its state now (an agent may have just resolved it), a customer's message
+        # makes it OPEN: the same statement as the bulk path's `count_unread`.
+        Conversation.objects.filter(pk=conversation.pk).update(
+            unread_count=F("unread_count") + 1,
+            last_message_at=now,
+            last_inbound_at=now,
+            **CUSTOMER_OPENS,
+        )
+        customer_opened([conversation], now)
     touch_activity(number, now)
     message_changes.apply_early_changes([message])
     return message, new_contact
+
+
+def survey_answered(conversation_ids: list[int], now: datetime) -> None:
+    """Conversations whose customer answered the satisfaction survey: they stay resolved,
+    unread nothing, no clock restarted; only their latest activity moves."""
+    Conversation.objects.filter(pk__in=conversation_ids).update(
+        last_message_at=now, last_inbound_at=now
+    )
 
 
 # What a customer's message does to its conversation's state, whatever it was.
@@ -547,9 +559,16 @@ def store_messages(
             for message, (_, event) in zip(messages, usual, strict=True)
             if (attachment := media.attachment_for(message, event.content)) is not None
         )
-        count_unread(messages, now)
+        # Survey answers leave their conversations resolved; every other message opens its own.
+        answers = surveys.take_answers(messages, now)
+        rest = [m for m in messages if m.pk not in answers]
+        if answers:
+            survey_answered(list({m.conversation_id for m in messages if m.pk in answers}), now)
+        if rest:
+            count_unread(rest, now)
         message_changes.apply_early_changes(messages)
-        customer_opened(list({t.pk: t for t in threads.values()}.values()), now)
+        opened = {m.conversation_id: m.conversation for m in rest}
+        customer_opened(list(opened.values()), now)
         for number in {number.pk: number for number, _ in usual}.values():
             touch_activity(number, now)
     for number, event in unusual:

@@ -19,8 +19,15 @@ from conversa import business_hours as sla
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.errors import Refused
-from conversa.inbox import canned_replies, deadlines, queues, tags
-from conversa.inbox.models import CannedReply, Conversation, Queue, Tag
+from conversa.inbox import canned_replies, deadlines, queues, surveys, tags
+from conversa.inbox.models import (
+    DEFAULT_SURVEY_QUESTION,
+    MAX_SURVEY_OPEN_HOURS,
+    CannedReply,
+    Conversation,
+    Queue,
+    Tag,
+)
 from conversa.numbers.models import Number
 from conversa.web import number as posted_id
 from conversa.web import operator_view, whole
@@ -359,6 +366,8 @@ def queue_form_context(request, queue: Queue | None, draft: dict, errors: dict) 
             ),
         ],
         "max_capacity": queues.MAX_CAPACITY,
+        "survey_choices": Queue.Survey.choices,
+        "default_question": surveys.settings_of(org.id).question or DEFAULT_SURVEY_QUESTION,
     }
 
 
@@ -390,6 +399,8 @@ def queue_form(request, queue_id: int | None = None):
             "distribution": queue.distribution,
             "first_response_minutes": queue.first_response_minutes or "",
             "resolution_minutes": queue.resolution_minutes or "",
+            "survey": queue.survey,
+            "survey_question": queue.survey_question,
         }
     else:
         draft = {
@@ -399,6 +410,8 @@ def queue_form(request, queue_id: int | None = None):
             "distribution": Queue.Distribution.OFF,
             "first_response_minutes": "",
             "resolution_minutes": "",
+            "survey": Queue.Survey.INHERIT,
+            "survey_question": "",
         }
     draft["capacities"] = {m.pk: m.capacity for m in members}
     errors: dict = {}
@@ -412,6 +425,8 @@ def queue_form(request, queue_id: int | None = None):
             "distribution": post.get("distribution", ""),
             "first_response_minutes": post.get("first_response_minutes", "").strip(),
             "resolution_minutes": post.get("resolution_minutes", "").strip(),
+            "survey": post.get("survey", Queue.Survey.INHERIT),
+            "survey_question": post.get("survey_question", ""),
             # Only this organization's members: another's id in a field name is ignored.
             "capacities": {
                 m.pk: post.get(f"capacity_{m.pk}", str(m.capacity)).strip() for m in members
@@ -443,9 +458,16 @@ def queue_form(request, queue_id: int | None = None):
             try:
                 with transaction.atomic():
                     if queue is None:
-                        queues.create_queue(org, acting_member=request.member, **fields)
+                        saved = queues.create_queue(org, acting_member=request.member, **fields)
                     else:
                         queues.update_queue(queue, acting_member=request.member, **fields)
+                        saved = queue
+                    surveys.set_queue_survey(
+                        saved,
+                        acting_member=request.member,
+                        survey=draft["survey"],
+                        question=draft["survey_question"],
+                    )
                     for member, capacity in capacities.items():
                         queues.set_capacity(member, capacity, acting_member=request.member)
             except Refused as exc:
@@ -465,3 +487,49 @@ def delete_queue(request, queue_id: int):
     queue = get_for_org_or_404(request.org, Queue, pk=queue_id)
     queues.delete_queue(queue, acting_member=request.member)
     return redirect("manage-queues")
+
+
+@manager_view
+def survey_settings(request):
+    """The satisfaction survey after a resolved conversation: on or off, its question and
+    how long an answer counts, saved through `surveys.update_settings`; queues may differ
+    (their own form)."""
+    saved = surveys.settings_of(request.org.id)
+    draft = {"enabled": saved.enabled, "question": saved.question, "open_hours": saved.open_hours}
+    errors: dict = {}
+    if request.method == "POST":
+        post = request.POST
+        draft = {
+            "enabled": post.get("enabled") == "1",
+            "question": post.get("question", ""),
+            "open_hours": post.get("open_hours", "").strip(),
+        }
+        open_hours = whole(draft["open_hours"], most=MAX_SURVEY_OPEN_HOURS)
+        if open_hours is None:
+            errors["open_hours"] = _("A whole number of hours from 1 to %(max)s.") % {
+                "max": MAX_SURVEY_OPEN_HOURS
+            }
+        else:
+            try:
+                surveys.update_settings(
+                    request.org,
+                    acting_member=request.member,
+                    enabled=draft["enabled"],
+                    question=draft["question"],
+                    open_hours=open_hours,
+                )
+            except Refused as exc:
+                errors[exc.field or "form"] = str(exc)
+            else:
+                return redirect(f"{reverse('manage-survey')}?saved=1")
+    context = {
+        "section": "survey",
+        "draft": draft,
+        "errors": errors,
+        "default_question": DEFAULT_SURVEY_QUESTION,
+        "max_hours": MAX_SURVEY_OPEN_HOURS,
+        "overrides": scoped(request.org, Queue)
+        .exclude(survey=Queue.Survey.INHERIT)
+        .order_by("name"),
+    }
+    return render(request, "inbox/manage_survey.html", context, status=422 if errors else 200)

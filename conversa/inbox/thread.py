@@ -86,6 +86,9 @@ def event_text(event: OperationalEvent, members: dict, queues: dict) -> tuple[st
         return _("%(actor)s transferred it to %(name)s") % {"actor": actor, "name": name}, note
     if verb == "resolved":
         return _("Resolved by %(actor)s") % {"actor": actor}, data.get("reason", "")
+    if verb == "rated":
+        text = _("Rated %(rating)s/5 by the customer") % {"rating": data.get("rating", "?")}
+        return text, data.get("comment", "")
     if verb == "reopened":
         reason = data.get("reason", "")
         if event.actor_id is None and actor == "customer":

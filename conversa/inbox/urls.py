@@ -36,6 +36,7 @@ urlpatterns = [
     path("settings/tags", settings_views.tag_list, name="manage-tags"),
     path("settings/tags/<int:tag_id>/delete", settings_views.delete_tag, name="manage-tag-delete"),
     path("settings/hours", settings_views.business_hours, name="manage-hours"),
+    path("settings/survey", settings_views.survey_settings, name="manage-survey"),
     path(
         "settings/read-receipts",
         compose_views.read_receipts_setting,

@@ -38,6 +38,7 @@ from conversa.inbox import (
 from conversa.inbox.listing import Filters
 from conversa.inbox.models import Conversation, Message, Queue, Tag
 from conversa.numbers.models import Number
+from conversa.surveys import services as survey
 from conversa.web import number, operator_view
 
 MAX_REPLY_LENGTH = 4096
@@ -496,7 +497,7 @@ def change(request, conversation: Conversation, action: str) -> None:
             note=post.get("note", "").strip()[:1000],
         )
     elif action == "resolve":
-        states.resolve(conversation, acting_member=member, reason=reason)
+        survey.resolve(conversation, acting_member=member, reason=reason)
     elif action == "reopen":
         states.reopen(conversation, acting_member=member, reason=reason)
     elif action == "pending":
