@@ -121,6 +121,7 @@ PAGES: dict[str, Rule] = {
     "manage-tag-delete": post(SUPERVISOR),
     "manage-hours": get(SUPERVISOR),
     "manage-read-receipts": get(SUPERVISOR),
+    "manage-survey": get(SUPERVISOR),
     "manage-canned": get(SUPERVISOR),
     "manage-canned-new": get(SUPERVISOR),
     "manage-canned-check": post(SUPERVISOR, data={"shortcode": "oi", "body": "Olá"}),
