@@ -51,9 +51,13 @@ def body_to_log(response: httpx.Response, what: str, body: bytes | None = None) 
         url = str(response.request.url.copy_with(query=None))
     except RuntimeError:  # a response made in-process (SANDBOX_IN_PROCESS) has no request
         url = "?"
-    log.warning("%s answered HTTP %s from %s", what, response.status_code, url)
-    # The body only at DEBUG: a provider's refusal may quote the recipient or the text.
-    log.debug("%s's answer: %r", what, body[:300].decode("utf-8", "replace"))
+    log.warning(
+        "%s answered HTTP %s from %s: %r",
+        what,
+        response.status_code,
+        url,
+        body[:300].decode("utf-8", "replace"),
+    )
 
 
 # What an error status means, in words for the page (the body itself goes to the log).
