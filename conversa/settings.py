@@ -11,6 +11,8 @@ import dj_database_url
 from csp.constants import NONCE
 from django.utils.translation import gettext_lazy as _
 
+from conversa.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("CONVERSA_DATA_DIR", Path.cwd() / "var"))
 
@@ -61,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost of all: every line a request logs, the other middlewares' too, has its id.
+    "conversa.logs.RequestLogMiddleware",
     # Outermost: a request's time on /metrics includes every middleware below.
     "conversa.request_metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -290,14 +294,9 @@ NINJA_PAGINATION_PER_PAGE = 50
 # one, only clients on the loopback (a Prometheus on the same machine) do, everyone else gets 404.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
-}
+# JSON lines (conversa/logs.py); LOG_FORMAT=console for coloured lines, which is the default
+# when a terminal is attached.
+LOGGING = logging_config(os.environ.get("LOG_LEVEL", "INFO"))
 
 # An Evolution API v2 server this Conversa talks to (issue: providers and numbers).
 EVOLUTION_URL = os.environ.get("EVOLUTION_URL", "http://127.0.0.1:8080")

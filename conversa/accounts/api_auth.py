@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
+from structlog.contextvars import bind_contextvars
 
 from conversa import ratelimits
 from conversa.accounts import audit, tenancy
@@ -96,6 +97,7 @@ class OrgToken(HttpBearer):
         audit.through_token(found.name)
         # Widened again by the organization middleware when the request ends.
         tenancy.narrow(found.organization_id)
+        bind_contextvars(organization_id=found.organization_id, member_id=found.member_id)
         count_request(request, f"token:{found.pk}")
         if not scope_allows(found.scope, request.method, route_of(request)):
             raise HttpError(

@@ -2,6 +2,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
+from structlog.contextvars import bind_contextvars
 
 from conversa.accounts import audit, last_used, tenancy
 from conversa.accounts.models import Member
@@ -37,6 +38,7 @@ class OrganizationMiddleware:
         # nothing of another organization's (an API token's request narrows in its auth).
         if request.org:
             tenancy.narrow(request.org.id)
+            bind_contextvars(organization_id=request.org.id, member_id=request.member.id)
         origin = audit.origin.set(audit.origin_of(request))
         try:
             with timezone.override(zone):

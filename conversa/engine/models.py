@@ -60,6 +60,11 @@ class MessageIntent(OrgOwned):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     created_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The id of the request (or webhook) that asked for it, on every log line of its life
+    # (conversa/logs.py), and that request's trace as a W3C traceparent when tracing is on
+    # (conversa/tracing.py), so the job's span joins the request's trace.
+    correlation_id = models.CharField(max_length=100, blank=True, default="")
+    trace_parent = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,7 +1,6 @@
 """The outbound flow: intent → Gate → job, and the one send path."""
 
 import contextlib
-import logging
 import random
 import time
 import uuid
@@ -9,12 +8,15 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
+from structlog.contextvars import bound_contextvars, get_contextvars
 
+from conversa import logs, tracing
 from conversa.accounts import audit
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event, record
@@ -31,7 +33,7 @@ from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
 from conversa.realtime import events, publisher
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 S = ExecutionJob.Status
 MAX_ATTEMPTS = 5
@@ -120,6 +122,10 @@ def create_intents(org: Organization, specs: list[IntentSpec]) -> list[tuple[Mes
     job. The outbound message (and, without one, the conversation) is made only when the job
     starts sending, so the thread and the inbox show nothing before it is due.
     """
+    # Made in a request (or webhook): that request's id, on every intent it asks for. Made by
+    # the worker (a follow-up, a campaign): an id of its own for each.
+    correlation = get_contextvars().get("correlation_id")
+    trace_parent = tracing.traceparent()
     first: dict[str, MessageIntent] = {}
     for spec in specs:
         if spec.idempotency_key not in first:
@@ -137,6 +143,8 @@ def create_intents(org: Organization, specs: list[IntentSpec]) -> list[tuple[Mes
                 created_by=spec.created_by,
                 not_before=spec.not_before,
                 campaign=spec.campaign,
+                correlation_id=correlation or logs.correlation_id(),
+                trace_parent=trace_parent,
             )
     with transaction.atomic():
         new = insert_new(list(first.values()), ["organization", "idempotency_key"])
@@ -173,6 +181,14 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
         )
         for intent in intents
     )
+    for intent in intents:
+        log.info(
+            "intent.created",
+            correlation_id=intent.correlation_id,
+            intent_id=intent.pk,
+            organization_id=org.pk,
+            origin=intent.origin,
+        )
     now = timezone.now()
     decisions = ask_gate([(intent, intent.number_id) for intent in intents], now, reserve=False)
     new_jobs, blocked, statuses = [], {}, {}
@@ -275,8 +291,16 @@ def ask_gate(
     """The Gate's decisions on (intent, number id) pairs now, stored, counted and put on the
     intents' timelines (`reserve`: see `gate.evaluate_many`)."""
     decisions = gate.evaluate_many(pairs, now, reserve=reserve)
-    for decision in decisions:
+    for (intent, _), decision in zip(pairs, decisions, strict=True):
         metrics.gate_decisions.labels(decision.verdict, decision.reason_code).inc()
+        log.info(
+            "gate.decided",
+            correlation_id=intent.correlation_id,
+            intent_id=intent.pk,
+            organization_id=intent.organization_id,
+            verdict=decision.verdict,
+            reason_code=decision.reason_code,
+        )
     OperationalEvent.objects.bulk_create(
         event(
             decision.organization_id,
@@ -410,14 +434,28 @@ def add_messages(sending: list[ExecutionJob]) -> None:
 
 def send(job: ExecutionJob) -> SendResult | ProviderError:
     """The one call to a provider's send in the code base (`content.dispatch` picks which);
-    the error is returned, not raised, so a batch's sends all come back to be settled."""
+    the error is returned, not raised, so a batch's sends all come back to be settled. Its log
+    lines (the adapter's too) carry the intent's correlation id, and it runs in the job's span."""
     started = time.monotonic()
-    try:
-        return content.dispatch(get_provider(job.number), job)
-    except ProviderError as exc:
-        return exc
-    finally:
-        metrics.provider_send_seconds.observe(time.monotonic() - started)
+    with (
+        bound_contextvars(
+            correlation_id=job.intent.correlation_id,
+            organization_id=job.organization_id,
+            intent_id=job.intent_id,
+            job_id=job.pk,
+        ),
+        tracing.job_span(job, job.number.provider),
+    ):
+        log.info("provider.sending", provider=job.number.provider, attempt=job.attempts)
+        try:
+            result = content.dispatch(get_provider(job.number), job)
+        except ProviderError as exc:
+            log.info("provider.refused", error=type(exc).__name__, transient=exc.transient)
+            return exc
+        finally:
+            metrics.provider_send_seconds.observe(time.monotonic() - started)
+        log.info("provider.accepted", provider_message_id=result.provider_message_id)
+        return result
 
 
 def settle(sending: list[ExecutionJob], outcomes: list[SendResult | ProviderError]) -> None:
@@ -463,6 +501,14 @@ def mark_sent(sent: list[tuple[ExecutionJob, str]], how: str = "provider answer"
     metrics.jobs_sent.inc(len(moved))
     for job in moved:
         job.provider_message_id = provider_ids[job.pk]
+        log.info(
+            "job.sent",
+            correlation_id=job.intent.correlation_id,
+            job_id=job.pk,
+            intent_id=job.intent_id,
+            organization_id=job.organization_id,
+            provider_message_id=job.provider_message_id,
+        )
     set_column(ExecutionJob, "provider_message_id", {job.pk: provider_ids[job.pk] for job in moved})
     set_intents_status([job.intent for job in moved], MessageIntent.Status.SENT)
     OperationalEvent.objects.bulk_create(
@@ -486,6 +532,17 @@ def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:
     """Classify a failed send: UNCERTAIN when it may have happened, else retry or fail."""
     if exc.transient:
         numbers.record_send_outcome(job.number, ok=False)
+    log.info(
+        "job.send_failed",
+        correlation_id=job.intent.correlation_id,
+        job_id=job.pk,
+        intent_id=job.intent_id,
+        organization_id=job.organization_id,
+        error=type(exc).__name__,
+        ambiguous=exc.ambiguous,
+        transient=exc.transient,
+        attempt=job.attempts,
+    )
     if exc.ambiguous:
         jobs.transition(job, S.UNCERTAIN, last_error=str(exc), lease_until=None)
         metrics.jobs_uncertain.inc()
@@ -517,6 +574,13 @@ def fail(
     job: ExecutionJob, reason: str, status: str, *, acting_member: Member | None = None
 ) -> None:
     jobs.transition(job, status, last_error=reason, lease_until=None)
+    log.info(
+        f"job.{status}",
+        correlation_id=job.intent.correlation_id,
+        job_id=job.pk,
+        intent_id=job.intent_id,
+        organization_id=job.organization_id,
+    )
     if status == S.DEAD:
         metrics.jobs_dead.inc()
     set_intents_status([job.intent], MessageIntent.Status.FAILED)

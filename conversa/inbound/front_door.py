@@ -15,23 +15,23 @@ secret.
 
 import asyncio
 import json
-import logging
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import structlog
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from conversa import request_metrics
+from conversa import logs, request_metrics
 from conversa.inbound import metrics, services
 from conversa.inbound.unparsed import unparsed_item
 from conversa.inbound.webhooks import find_number, stored_answer, verified
 from conversa.numbers.models import Number
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 WEBHOOK = re.compile(r"/webhooks/(?P<provider>[^/]+)/(?P<key>[^/]+)")
 
@@ -47,24 +47,37 @@ def handles(scope: dict) -> bool:
 async def webhook_app(scope: dict, receive, send) -> None:
     started = time.perf_counter()
     match = WEBHOOK.fullmatch(scope["path"])
+    headers = CaseInsensitiveMapping(
+        {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+    )
+    # This request's task has its own context: what is bound here is this webhook's alone.
+    request_id = logs.request_id_from(headers.get("X-Request-ID"))
+    structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=request_id)
     body = await read_body(receive, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if body is None:
         status, reply = 413, {"error": "too_large", "detail": "The body is too large"}
     else:
-        headers = CaseInsensitiveMapping(
-            {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        )
         status, reply = await answer(match["provider"], match["key"], headers, body)
     payload = json.dumps(reply).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),
+        (b"x-request-id", request_id.encode()),
     ]
     if "retry_after" in reply:
         headers.append((b"retry-after", str(reply["retry_after"]).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
-    request_metrics.observe("webhook", "POST", status, request_metrics.elapsed(started))
+    elapsed = request_metrics.elapsed(started)
+    request_metrics.observe("webhook", "POST", status, elapsed)
+    log.info(
+        "request.finished",
+        method="POST",
+        route="webhook",
+        provider=match["provider"],
+        status=status,
+        duration_ms=round(elapsed * 1000, 1),
+    )
 
 
 async def read_body(receive, limit: int) -> bytes | None:
@@ -168,6 +181,9 @@ class GroupCommit:
 
     def apply_turns(self, turns: list[list]) -> list:
         """Each turn's results (or the exception that failed it), applied together if they can."""
+        # Run in the context of whichever webhook started the draining: its request id would
+        # be on every webhook's lines, and on the intents their consequences make.
+        structlog.contextvars.clear_contextvars()
         try:
             stored = self.apply([item for items in turns for item in items])
         except Exception:

@@ -1,12 +1,13 @@
 """Inbound flow: verify → store the raw event once → normalize → apply in one transaction."""
 
-import logging
 from dataclasses import asdict
 
+import structlog
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversa.bulk import insert_new
+from conversa.engine.models import ExecutionJob
 from conversa.inbound import consequences
 from conversa.inbound.unparsed import MAX_REASON, unparsed_events, unparsed_item
 from conversa.inbox import media, message_changes
@@ -29,7 +30,7 @@ from conversa.providers.base import (
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 
 def read_webhook(number: Number, headers, raw_body: bytes) -> list[ParsedEvent]:
@@ -122,6 +123,24 @@ def apply_in_bulk(batch: list[tuple[Number, ParsedEvent]]) -> list[bool]:
     return results
 
 
+def log_status(message, event: StatusUpdate) -> None:
+    """The status webhook's line, under the correlation id of the intent that sent the message
+    (a message sent from the phone itself has none)."""
+    correlation = (
+        ExecutionJob.objects.filter(message=message)
+        .values_list("intent__correlation_id", flat=True)
+        .first()
+    )
+    log.info(
+        "message.status",
+        correlation_id=correlation or "",
+        organization_id=message.organization_id,
+        message_id=message.pk,
+        provider_message_id=event.provider_message_id,
+        status=event.status,
+    )
+
+
 def record_of(number: Number, item: ParsedEvent, *, processed: bool = False) -> ProviderEvent:
     event = item.event
     return ProviderEvent(
@@ -173,7 +192,10 @@ def apply_event(number: Number, item: ParsedEvent) -> bool:
         provider = number.provider
         transaction.on_commit(lambda: unparsed_events.labels(provider=provider).inc())
     elif isinstance(event, StatusUpdate):
-        applied = inbox.apply_status(number, event) is not None
+        message = inbox.apply_status(number, event)
+        applied = message is not None
+        if applied:
+            log_status(message, event)
     elif isinstance(event, ConnectionUpdate):
         numbers.apply_connection(number, event.status, phone=event.phone, reason=event.reason)
     elif isinstance(event, QrUpdate):
