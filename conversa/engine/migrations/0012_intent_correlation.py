@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0010_worker_heartbeat'),
+        ('engine', '0011_intent_origin_survey'),
     ]
 
     operations = [
