@@ -86,21 +86,24 @@ def summary(values: list[float]) -> dict:
 
 
 def conversation_counts(org, start, end, filters: Filters) -> dict:
-    """Opened (new conversations), reopened (a resolved one came back) and resolved (each
-    resolution) in the period."""
+    """Opened (new conversations), reopened (a resolved one came back: its timeline's events)
+    and resolved (resolved in the period and still resolved: its last resolution counts, as
+    the resolution time does) in the period."""
     rows = conversations(org, filters)
     events = OperationalEvent.objects.for_org(org).filter(
+        verb="conversation.reopened",
         object_type="conversation",
         object_id__in=rows.values("pk"),
         created_at__gte=start,
         created_at__lt=end,
     )
-    verbs = events.aggregate(
-        reopened=Count("id", filter=Q(verb="conversation.reopened")),
-        resolved=Count("id", filter=Q(verb="conversation.resolved")),
-    )
-    opened = rows.filter(created_at__gte=start, created_at__lt=end).count()
-    return {"opened": opened, **verbs}
+    return {
+        "opened": rows.filter(created_at__gte=start, created_at__lt=end).count(),
+        "reopened": events.count(),
+        "resolved": rows.filter(
+            status=Conversation.Status.RESOLVED, resolved_at__gte=start, resolved_at__lt=end
+        ).count(),
+    }
 
 
 def message_counts(org, start, end, filters: Filters) -> dict:
