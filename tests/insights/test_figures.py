@@ -300,3 +300,10 @@ def test_queries_do_not_grow_with_conversations(day):
     with CaptureQueriesContext(connection) as many:
         figures.all_figures(day.org, START, END, figures.NONE)
     assert len(many) == len(few)
+
+
+def test_page_in_portuguese(day, client):
+    client.force_login(Member.objects.get(organization=day.org, role="owner").user)
+    page = client.get("/insights/", headers={"accept-language": "pt-BR"}).content.decode()
+    assert "Indicadores" in page
+    assert "O que os indicadores significam" in page
