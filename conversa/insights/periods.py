@@ -17,6 +17,8 @@ from conversa.insights.figures import Filters
 from conversa.numbers.models import Number
 
 MAX_DAYS = 366
+# Before any WhatsApp Business message; keeps the previous period's arithmetic on the calendar.
+EARLIEST = date(2000, 1, 1)
 PRESETS = {"today": 1, "7d": 7, "30d": 30}
 
 
@@ -57,12 +59,18 @@ def preset(org: Organization, name: str) -> Period:
 
 
 def custom(org: Organization, first: date, last: date) -> Period:
-    """From `first` to `last`, both included: at most MAX_DAYS days, not ending after today."""
+    """From `first` to `last`, both included: at most MAX_DAYS days, starting between
+    EARLIEST and today."""
     if last < first:
         raise Refused(gettext("The period must end on or after the day it starts."), field="end")
     if (last - first).days + 1 > MAX_DAYS:
         raise Refused(
             gettext("A period is at most %(days)d days.") % {"days": MAX_DAYS}, field="end"
+        )
+    if first < EARLIEST:
+        raise Refused(
+            gettext("The period cannot start before %(day)s.") % {"day": EARLIEST.isoformat()},
+            field="start",
         )
     if first > today(org):
         raise Refused(gettext("The period cannot start in the future."), field="start")

@@ -250,6 +250,8 @@ def test_page_and_api_show_the_same_numbers(day, client):
         "start=2026-06-02&end=2026-06-01",  # ends before it starts
         "start=2025-01-01&end=2026-06-01",  # over 366 days
         "start=2026-02-30&end=2026-03-01",  # no such day
+        "start=0001-01-01&end=0001-01-02",  # before the calendar this counts on
+        "start=9999-12-31&end=9999-12-31",  # in the future
     ],
 )
 def test_api_refuses_bad_periods(day, client, query):
