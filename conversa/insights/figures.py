@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
 
 from conversa import business_hours as sla
@@ -173,7 +173,8 @@ def backlog(org, filters: Filters) -> dict:
 
 
 def gate_decisions(org, start, end, filters: Filters) -> list[dict]:
-    """The Gate's decisions in the period by verdict and reason, most frequent first."""
+    """The Gate's decisions in the period by verdict and reason code, most frequent first,
+    each with one of its reasons in plain words (`example`)."""
     rows = GateDecision.objects.for_org(org).filter(created_at__gte=start, created_at__lt=end)
     if filters.number is not None:
         rows = rows.filter(number=filters.number)
@@ -182,7 +183,7 @@ def gate_decisions(org, start, end, filters: Filters) -> list[dict]:
         rows = rows.filter(intent__conversation__in=conversations(org, narrowed).values("pk"))
     grouped = (
         rows.values("verdict", "reason_code")
-        .annotate(count=Count("id"))
+        .annotate(count=Count("id"), example=Max("reason"))
         .order_by("-count", "verdict", "reason_code")
     )
     return [dict(row) for row in grouped]
