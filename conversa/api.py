@@ -18,6 +18,7 @@ from conversa.engine.policy_api import router as policy_router
 from conversa.errors import Refused
 from conversa.inbox.api import router as inbox_router
 from conversa.inbox.team_api import router as team_router
+from conversa.insights.api import router as insights_router
 from conversa.numbers.api import router as numbers_router
 
 api = NinjaAPI(title="Conversa API", version="1", auth=api_auth, urls_namespace="api")
@@ -37,6 +38,7 @@ api.add_router("/", keywords_router)
 api.add_router("/", contacts_router)
 api.add_router("/", segments_router)
 api.add_router("/", campaigns_router)
+api.add_router("/", insights_router)
 
 
 @api.exception_handler(Refused)

@@ -20,6 +20,7 @@ from conversa.engine import views as engine
 from conversa.inbound import views as inbound
 from conversa.inbound import webhooks
 from conversa.inbox import media_views, presence_views
+from conversa.insights import views as insights
 from conversa.numbers import views as numbers
 
 
@@ -111,6 +112,7 @@ urlpatterns = [
         name="contact-erase",
     ),
     path("intents/", engine.intents, name="intents"),
+    path("insights/", insights.insights, name="insights"),
     path("intents/<int:intent_id>/", engine.intent_page, name="intent"),
     path(
         "intents/<int:intent_id>/<str:action>",

@@ -143,6 +143,8 @@ PAGES: dict[str, Rule] = {
     "intents": get(MEMBER),
     "intent": get(MEMBER),
     "intent-action:cancel": post(AUTHOR),
+    # Insights: every member; an agent's figures are their own (tests/insights)
+    "insights": get(MEMBER),
     # The CRM
     "pipeline": get(MEMBER),
     "pipeline-board": get(MEMBER),
@@ -278,6 +280,7 @@ API: dict[str, Rule] = {
     "GET /api/contacts/{contact_id}/export": get(ADMIN),
     "POST /api/contacts/{contact_id}/erase": post(ADMIN, data={"confirmation": "no"}, ok=(422,)),
     "GET /api/contacts": get(MEMBER),
+    "GET /api/insights": get(MEMBER),
     "GET /api/contacts/{contact_id}": get(MEMBER),
     "PATCH /api/contacts/{contact_id}": Rule(MEMBER, "PATCH", data={"name": "Ana"}),
     "POST /api/contacts/{contact_id}/block": post(MEMBER, data={"reason": "ofensas"}),

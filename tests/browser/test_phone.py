@@ -149,12 +149,12 @@ def test_a_phone_in_portuguese_reaches_everything_and_send_stays_clear(conversa_
 def test_ticks_loading_offline_and_the_navigation_on_a_desk(conversa_server, browser):
     server = conversa_server
     page = signed_in(browser, server, width=1440, height=900)
-    # A placeholder is not in the navigation, and its page is gone; Campaigns is a real page.
+    # Campaigns and Insights are real pages, in the navigation.
     nav = page.locator(".sidebar")
     expect(nav.get_by_role("link", name="Inbox", exact=True)).to_be_visible()
     expect(nav.get_by_role("link", name="Campaigns")).to_be_visible()
-    expect(nav.get_by_role("link", name="Insights")).to_have_count(0)
-    assert page.request.get(f"{server['url']}/insights/").status == 404
+    expect(nav.get_by_role("link", name="Insights")).to_have_count(1)
+    assert page.request.get(f"{server['url']}/insights/").status == 200
     # The favicon, served by the static files.
     icon = page.locator('link[rel="icon"]').get_attribute("href")
     answer = page.request.get(f"{server['url']}{icon}")
