@@ -13,12 +13,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from conversa import business_hours as sla
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.campaigns import audience, messages, progress, sending
 from conversa.campaigns.models import Campaign, CampaignRecipient, ContactImport, Segment
 from conversa.engine.models import ExecutionJob
-from conversa.engine.policy_forms import DAY_NAMES, clock, whole
+from conversa.engine.policy_forms import WeeklyHours, whole
 from conversa.errors import Refused
 from conversa.inbox.models import Contact, Message, Tag
 from conversa.numbers.models import Number
@@ -66,7 +65,7 @@ class Choices(forms.ModelMultipleChoiceField):
         return super().clean(value)
 
 
-class CampaignForm(forms.Form):
+class CampaignForm(WeeklyHours, forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
     kind = forms.ChoiceField(
         label=gettext_lazy("Message"),
@@ -165,12 +164,7 @@ class CampaignForm(forms.Form):
                 "pace_per_minute": campaign.pace_per_minute,
                 "reply_window_hours": campaign.reply_window_hours,
             }
-        for day in sla.WEEKDAYS:
-            spans = hours.get(day) or []
-            initial[f"{day}_on"] = bool(spans) or not hours
-            initial[f"{day}_start"], initial[f"{day}_end"] = (
-                spans[0] if spans else ("09:00", "18:00")
-            )
+        initial |= self.hours_initial(hours, ("09:00", "18:00"))
         super().__init__(*args, initial=initial, **kwargs)
         self.fields["segments"].queryset = scoped(org, Segment).order_by("name", "pk")
         self.fields["tags"].queryset = scoped(org, Tag).order_by("name", "pk")
@@ -190,22 +184,7 @@ class CampaignForm(forms.Form):
         self.fields["start_at"].help_text = _(
             "In the organization's time zone (%(zone)s). Empty: as soon as you start it."
         ) % {"zone": org.time_zone}
-        for day in sla.WEEKDAYS:
-            self.fields[f"{day}_on"] = forms.BooleanField(label=DAY_NAMES[day], required=False)
-            self.fields[f"{day}_start"] = clock(gettext_lazy("From"))
-            self.fields[f"{day}_end"] = clock(gettext_lazy("To"))
-
-    def days(self) -> list[dict]:
-        """The dayparts' rows, for the template (as the organization's settings draw them)."""
-        return [
-            {
-                "name": DAY_NAMES[day],
-                "on": self[f"{day}_on"],
-                "start": self[f"{day}_start"],
-                "end": self[f"{day}_end"],
-            }
-            for day in sla.WEEKDAYS
-        ]
+        self.add_hours_fields()
 
     def clean_template_values(self) -> list[str]:
         values = [line.strip() for line in self.cleaned_data["template_values"].splitlines()]
@@ -216,23 +195,7 @@ class CampaignForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        hours = {}
-        if data.get("sending_mode") == "week":
-            for day in sla.WEEKDAYS:
-                if not data.get(f"{day}_on"):
-                    continue
-                start, end = data.get(f"{day}_start"), data.get(f"{day}_end")
-                if start is None or end is None or start >= end:
-                    self.add_error(
-                        f"{day}_end",
-                        _("%(day)s: the period must end after it starts.")
-                        % {"day": DAY_NAMES[day]},
-                    )
-                    continue
-                hours[day] = [[start.strftime("%H:%M"), end.strftime("%H:%M")]]
-            if not hours and not self.errors:
-                self.add_error("sending_mode", _("Allow at least one day, or allow any time."))
-        data["sending_hours"] = hours
+        data["sending_hours"] = self.clean_hours(data)
         return data
 
     def draft(self) -> sending.Draft:

@@ -60,7 +60,60 @@ def clock(label, required: bool = False):
     )
 
 
-class OrganizationForm(forms.Form):
+class WeeklyHours:
+    """Allowed sending hours as a row per weekday (on, from, to), for a form whose
+    `sending_mode` "week" means "only in these periods" (the organization's settings, a
+    campaign's form): its initial values, fields, rows for the template and cleaning."""
+
+    @staticmethod
+    def hours_initial(hours: dict, default: tuple[str, str]) -> dict:
+        initial = {}
+        for day in sla.WEEKDAYS:
+            spans = hours.get(day) or []
+            initial[f"{day}_on"] = bool(spans) or not hours
+            initial[f"{day}_start"], initial[f"{day}_end"] = spans[0] if spans else default
+        return initial
+
+    def add_hours_fields(self) -> None:
+        for day in sla.WEEKDAYS:
+            self.fields[f"{day}_on"] = forms.BooleanField(label=DAY_NAMES[day], required=False)
+            self.fields[f"{day}_start"] = clock(_("From"))
+            self.fields[f"{day}_end"] = clock(_("To"))
+
+    def days(self) -> list[dict]:
+        """The dayparts' rows, for the template."""
+        return [
+            {
+                "name": DAY_NAMES[day],
+                "on": self[f"{day}_on"],
+                "start": self[f"{day}_start"],
+                "end": self[f"{day}_end"],
+            }
+            for day in sla.WEEKDAYS
+        ]
+
+    def clean_hours(self, data: dict) -> dict:
+        """{weekday: [[from, to]]} from the rows ({} unless "only in these periods")."""
+        if data.get("sending_mode") != "week":
+            return {}
+        hours = {}
+        for day in sla.WEEKDAYS:
+            if not data.get(f"{day}_on"):
+                continue
+            start, end = data.get(f"{day}_start"), data.get(f"{day}_end")
+            if start is None or end is None or start >= end:
+                self.add_error(
+                    f"{day}_end",
+                    _("%(day)s: the period must end after it starts.") % {"day": DAY_NAMES[day]},
+                )
+                continue
+            hours[day] = [[start.strftime("%H:%M"), end.strftime("%H:%M")]]
+        if not hours and not self.errors:
+            self.add_error("sending_mode", _("Allow at least one day, or allow any time."))
+        return hours
+
+
+class OrganizationForm(WeeklyHours, forms.Form):
     name = forms.CharField(label=_("Organization name"), max_length=policies.MAX_NAME)
     time_zone = forms.ChoiceField(label=_("Time zone"))
     # Not required: a form posted without it keeps the organization's currency.
@@ -91,51 +144,14 @@ class OrganizationForm(forms.Form):
             **{f: getattr(org, f) for f in policies.OrganizationPolicies.__dataclass_fields__},
             "sending_mode": "week" if hours else "any",
         }
-        for day in sla.WEEKDAYS:
-            spans = hours.get(day) or []
-            initial[f"{day}_on"] = bool(spans) or not hours
-            initial[f"{day}_start"], initial[f"{day}_end"] = (
-                spans[0] if spans else ("08:00", "20:00")
-            )
+        initial |= self.hours_initial(hours, ("08:00", "20:00"))
         super().__init__(*args, initial=initial, **kwargs)
         self.fields["time_zone"].choices = [(z, z) for z in sorted(time_zones())]
-        for day in sla.WEEKDAYS:
-            self.fields[f"{day}_on"] = forms.BooleanField(label=DAY_NAMES[day], required=False)
-            self.fields[f"{day}_start"] = clock(_("From"))
-            self.fields[f"{day}_end"] = clock(_("To"))
-
-    def days(self) -> list[dict]:
-        """The dayparts' rows, for the template."""
-        return [
-            {
-                "name": DAY_NAMES[day],
-                "on": self[f"{day}_on"],
-                "start": self[f"{day}_start"],
-                "end": self[f"{day}_end"],
-            }
-            for day in sla.WEEKDAYS
-        ]
+        self.add_hours_fields()
 
     def clean(self):
         data = super().clean()
-        if data.get("sending_mode") != "week":
-            data["sending_hours"] = {}
-            return data
-        hours = {}
-        for day in sla.WEEKDAYS:
-            if not data.get(f"{day}_on"):
-                continue
-            start, end = data.get(f"{day}_start"), data.get(f"{day}_end")
-            if start is None or end is None or start >= end:
-                self.add_error(
-                    f"{day}_end",
-                    _("%(day)s: the period must end after it starts.") % {"day": DAY_NAMES[day]},
-                )
-                continue
-            hours[day] = [[start.strftime("%H:%M"), end.strftime("%H:%M")]]
-        if not hours and not self.errors:
-            self.add_error("sending_mode", _("Allow at least one day, or allow any time."))
-        data["sending_hours"] = hours
+        data["sending_hours"] = self.clean_hours(data)
         return data
 
     def clean_currency(self) -> str:

@@ -20,6 +20,7 @@ from conversa.numbers.models import Number
 from conversa.providers.base import SendResult
 from tests.campaigns.test_imports import HEADER, run, upload
 from tests.conftest import cloud_number, make_org
+from tests.engine.test_gate import facts as gate_facts
 
 Skip = CampaignRecipient.Skip
 J = ExecutionJob.Status
@@ -257,37 +258,15 @@ def test_the_pace_counts_only_within_the_campaigns_dayparts():
 
 
 def test_the_gate_holds_a_paused_campaign_and_refuses_a_cancelled_ones_messages():
-    facts = gate.Facts(
-        now=datetime(2026, 12, 7, 12, tzinfo=UTC),
-        sending_paused=False,
-        number_status="connected",
-        number_paused=False,
-        number_cooldown_until=None,
-        contact_blocked=False,
-        contact_opted_out=False,
-        contact_marketing_consent=True,
-        time_zone="UTC",
-        quiet_hours_start=None,
-        quiet_hours_end=None,
-        sent_this_hour=0,
-        sent_today=0,
-        hourly_quota=0,
-        daily_quota=0,
-    )
+    base = {"now": datetime(2026, 12, 7, 12, tzinfo=UTC), "time_zone": "UTC"}
     origin = MessageIntent.Origin.CAMPAIGN
-    assert gate.decide(origin, facts).verdict == gate.ALLOW
-    paused = gate.decide(origin, gate.Facts(**{**facts.__dict__, "campaign_status": "paused"}))
+    assert gate.decide(origin, gate_facts(**base)).verdict == gate.ALLOW
+    paused = gate.decide(origin, gate_facts(**base, campaign_status="paused"))
     assert (paused.verdict, paused.reason_code) == (gate.DEFER, "campaign_paused")
-    cancelled = gate.decide(
-        origin, gate.Facts(**{**facts.__dict__, "campaign_status": "cancelled"})
-    )
+    cancelled = gate.decide(origin, gate_facts(**base, campaign_status="cancelled"))
     assert (cancelled.verdict, cancelled.reason_code) == (gate.BLOCK, "campaign_cancelled")
-    evening = gate.Facts(
-        **{
-            **facts.__dict__,
-            "campaign_status": "running",
-            "campaign_hours": {"mon": [["08:00", "10:00"]]},
-        }
+    evening = gate_facts(
+        **base, campaign_status="running", campaign_hours={"mon": [["08:00", "10:00"]]}
     )
     held = gate.decide(origin, evening)
     assert (held.verdict, held.reason_code) == (gate.DEFER, "outside_campaign_hours")
