@@ -15,11 +15,10 @@ several days resumes each morning at its pace instead of all at once.
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -28,10 +27,10 @@ from conversa.accounts.scoping import scoped
 from conversa.accounts.services import record
 from conversa.bulk import insert_new, set_column
 from conversa.business_hours import schedule_problems
-from conversa.campaigns import audience, messages
+from conversa.campaigns import audience, messages, pacing
 from conversa.campaigns.models import Campaign, CampaignRecipient, ContactImport, Segment
-from conversa.engine import gate, wakeup
 from conversa.engine import services as engine
+from conversa.engine import wakeup
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.errors import InvalidTransition, Refused
 from conversa.inbox.models import Contact, Conversation, Tag
@@ -191,54 +190,6 @@ def start(campaign: Campaign, *, acting_member: Member | None) -> dict[str, int]
     return add_recipients(campaign)
 
 
-class Pacer:
-    """The due time of each next message of one number: `per_minute` a minute from `start`,
-    counted within `hours` (weekday → local spans; empty: any time)."""
-
-    def __init__(self, start: datetime, per_minute: int, hours: dict, tz: ZoneInfo):
-        self.at, self.hours, self.tz = start, hours, tz
-        self.step = timedelta(minutes=1) / per_minute if per_minute else timedelta(0)
-        self.open_until: datetime | None = None
-
-    def next(self) -> datetime:
-        if self.hours and (self.open_until is None or self.at >= self.open_until):
-            self.at, self.open_until = self.period(self.at)
-        due = self.at
-        self.at += self.step
-        return due
-
-    def period(self, at: datetime) -> tuple[datetime, datetime]:
-        opens = gate.next_sending_period(at, self.tz, self.hours)
-        if opens is None:  # no allowed time at all: the Gate holds them, and says why
-            return at, datetime.max.replace(tzinfo=UTC)
-        local = opens.astimezone(self.tz)
-        for begin, end in self.hours.get(gate.WEEKDAY_KEYS[local.weekday()], []):
-            begins = datetime.combine(local.date(), time.fromisoformat(begin), tzinfo=self.tz)
-            ends = datetime.combine(local.date(), time.fromisoformat(end), tzinfo=self.tz)
-            if begins <= local < ends:
-                return opens, ends.astimezone(UTC)
-        # Inside a span that began the day before (past midnight): look again in a minute.
-        return opens, opens + timedelta(minutes=1)
-
-
-def pacers(campaign: Campaign, numbers: list[Number], after: datetime) -> dict[int, Pacer]:
-    """One pacer per number, from the later of `after` and the slot after the number's last
-    message already scheduled in this campaign (the people a later pass adds queue behind)."""
-    tz = ZoneInfo(campaign.organization.time_zone)
-    last = dict(
-        MessageIntent.objects.filter(campaign=campaign, not_before__isnull=False)
-        .values_list("number_id")
-        .annotate(last=Max("not_before"))
-    )
-    found = {}
-    for number in numbers:
-        pacer = Pacer(after, campaign.pace_per_minute, campaign.sending_hours or {}, tz)
-        if number.pk in last and last[number.pk] >= after:
-            pacer.at = last[number.pk] + pacer.step
-        found[number.pk] = pacer
-    return found
-
-
 def latest_inbound(contact_ids: list[int], numbers: list[Number], since: datetime) -> dict:
     """Contact id → the campaign number they last wrote to within the window, if any."""
     rows = (
@@ -278,7 +229,7 @@ def add_recipients(campaign: Campaign) -> dict[str, int]:
         return dict(counts)
     now = timezone.now()
     begin = max(campaign.start_at or now, now)
-    paced = pacers(campaign, numbers, begin)
+    paced = pacing.pacers(campaign, numbers, begin)
     free_text = not campaign.template
     turn = CampaignRecipient.objects.filter(campaign=campaign).count()
     for contacts in audience.contacts_in_chunks(campaign, ids):
@@ -377,10 +328,10 @@ def resume(campaign: Campaign, *, acting_member: Member) -> None:
             .only("pk", "number_id", "run_after")
         )
         tz = ZoneInfo(campaign.organization.time_zone)
-        paced: dict[int, Pacer] = {}
+        paced: dict[int, pacing.Pacer] = {}
         for job in waiting:
             if job.number_id not in paced:
-                paced[job.number_id] = Pacer(
+                paced[job.number_id] = pacing.Pacer(
                     now, campaign.pace_per_minute, campaign.sending_hours or {}, tz
                 )
             job.run_after = paced[job.number_id].next()
@@ -472,35 +423,6 @@ def run_due() -> int:
         added += sum(add_recipients(campaign).values())
         finish_if_done(campaign)
     return added
-
-
-def customer_wrote(messages: list) -> int:
-    """Count customers' messages as answers to the campaign messages they received within each
-    campaign's reply window before (the first answer only): one query for the batch, one
-    update when any counts. Returns how many recipients answered."""
-    first = {}
-    for message in messages:
-        contact_id = message.conversation.contact_id
-        if contact_id not in first or message.created_at < first[contact_id]:
-            first[contact_id] = message.created_at
-    if not first:
-        return 0
-    earliest = min(first.values()) - timedelta(hours=MAX_REPLY_WINDOW_HOURS)
-    candidates = CampaignRecipient.objects.filter(
-        contact_id__in=list(first),
-        replied_at__isnull=True,
-        intent__job__message__sent_at__gte=earliest,
-    ).values_list(
-        "pk", "contact_id", "campaign__reply_window_hours", "intent__job__message__sent_at"
-    )
-    answered: dict[datetime, list[int]] = defaultdict(list)
-    for pk, contact_id, hours, sent in candidates:
-        at = first[contact_id]
-        if sent <= at <= sent + timedelta(hours=hours):
-            answered[at].append(pk)
-    for at, pks in answered.items():
-        CampaignRecipient.objects.filter(pk__in=pks, replied_at__isnull=True).update(replied_at=at)
-    return sum(len(pks) for pks in answered.values())
 
 
 @dataclass(frozen=True)

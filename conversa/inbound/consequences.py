@@ -9,7 +9,7 @@ realtime, opt-out keywords, and later the assistant and outbound webhooks) are o
 
 from collections.abc import Collection
 
-from conversa.campaigns import keywords, sending
+from conversa.campaigns import keywords, replies
 from conversa.crm import followups
 from conversa.inbox import message_changes, notifications, ownership, surveys
 from conversa.inbox import services as inbox
@@ -81,7 +81,7 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
     inbox.publish_messages(messages, events.MessageReceived)
     for conversation_id, assignee_id in held.items():
         notifications.notify([assignee_id], "message", conversation_id)
-    sending.customer_wrote(requests)
+    replies.customer_wrote(requests)
 
 
 def preference_changed(number: Number, event: PreferenceUpdate) -> None:

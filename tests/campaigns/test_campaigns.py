@@ -8,7 +8,7 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
-from conversa.campaigns import consent, progress, sending
+from conversa.campaigns import consent, pacing, progress, sending
 from conversa.campaigns.models import Campaign, CampaignRecipient, Consent, Segment
 from conversa.crm import followups
 from conversa.engine import gate, jobs
@@ -245,7 +245,7 @@ def test_the_pace_counts_only_within_the_campaigns_dayparts():
     tz = ZoneInfo("America/Sao_Paulo")
     hours = {"mon": [["09:00", "09:02"]], "tue": [["09:00", "18:00"]]}
     monday_8 = datetime(2026, 12, 7, 8, 0, tzinfo=tz)
-    pacer = sending.Pacer(monday_8, 1, hours, tz)
+    pacer = pacing.Pacer(monday_8, 1, hours, tz)
     slots = [pacer.next().astimezone(tz) for _ in range(4)]
     assert [s.strftime("%a %H:%M") for s in slots] == [
         "Mon 09:00",
@@ -253,7 +253,7 @@ def test_the_pace_counts_only_within_the_campaigns_dayparts():
         "Tue 09:00",
         "Tue 09:01",
     ]
-    unlimited = sending.Pacer(monday_8.astimezone(UTC), 0, {}, tz)
+    unlimited = pacing.Pacer(monday_8.astimezone(UTC), 0, {}, tz)
     assert unlimited.next() == unlimited.next() == monday_8
 
 
