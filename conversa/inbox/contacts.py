@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q
+from psycopg.errors import DeadlockDetected
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
@@ -318,8 +319,13 @@ def fill(contact: Contact, *, phone: str = "", name: str = "") -> None:
     try:
         with transaction.atomic():
             contact.save(update_fields=changed)
-    except IntegrityError:
-        # Another contact holds the phone: it stays this one's identity; the name goes in.
+    except (IntegrityError, OperationalError) as exc:
+        # Another contact holds the phone, or is taking it in a transaction not yet committed
+        # that waits on this one (PostgreSQL detects the deadlock and fails one of the two: its
+        # savepoint rolls back, the rest of the transaction stands): it stays this one's
+        # identity; the name goes in.
+        if isinstance(exc, OperationalError) and not isinstance(exc.__cause__, DeadlockDetected):
+            raise
         contact.phone = ""
         if "name" in changed:
             contact.save(update_fields=["name"])
