@@ -116,15 +116,24 @@ def ledger_duplicates(twin: SandboxInstance | None = None) -> int:
 
 
 @contextmanager
-def web_server(name: str, processes: int = 1, **env: str):
+def web_server(name: str, processes: int = 1, worker: bool = False, **env: str):
     """A `conversa serve --no-worker` on a free port over this process's database, answering
-    /health; yields (process, port). Its output goes to LOGS/<name>.log."""
+    /health; yields (process, port). Its output goes to LOGS/<name>.log. `worker`: the embedded
+    server instead, with its in-process worker, whose sandbox and simulated model are its own
+    (their addresses derived from its port, whatever this process's environment says)."""
     port = free_port()
     LOGS.mkdir(parents=True, exist_ok=True)
     log = open(LOGS / f"{name}.log", "w")  # noqa: SIM115 (closed below)
+    environment = {**os.environ, "DATABASE_URL": database_url(), **env}
+    if worker:
+        for own in ("CONVERSA_PUBLIC_URL", "SANDBOX_URL"):
+            environment.pop(own, None)
     process = subprocess.Popen(
-        [*CONVERSA, "serve", "--no-worker", "--port", str(port), "--processes", str(processes)],
-        env={**os.environ, "DATABASE_URL": database_url(), **env},
+        [
+            *(*CONVERSA, "serve", "--port", str(port), "--processes", str(processes)),
+            *(() if worker else ("--no-worker",)),
+        ],
+        env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -40,6 +40,10 @@ from conversa.providers.evolution import SECRET_HEADER
 from conversa.providers.models import ProviderEvent
 
 APP_SECRET = "bench-app-secret"  # noqa: S105 (a throwaway number's)
+# The webhook limit per number for the bench's own server only (settings.py reads it from the
+# environment): far above any rate one machine reaches, so a run at 1,000+ messages a second
+# is not refused with 429s. Production servers keep their configured limit.
+UNTHROTTLED = {"WEBHOOK_RATE_LIMIT_NUMBER": "10000000/minute"}
 
 
 @contextmanager
@@ -203,19 +207,20 @@ def signed_requests(number: Number, messages: int) -> list[tuple[bytes, dict]]:
     return requests
 
 
-def send_all(port: int, path: str, requests: list, senders: int) -> tuple[list[float], int]:
+def send_all(port: int, path: str, requests: list, senders: int) -> tuple[list[float], int, int]:
     """POST every request from `senders` threads, each on its own keep-alive connection (the
     stdlib client: the lightest, so the machine's cores go to the server). Returns each
-    request's latency in seconds and how many did not answer 200."""
+    request's latency in seconds, how many did not answer 200, and of those how many were
+    throttled (429)."""
     latencies: list[float] = []
-    failed = 0
+    failed = throttled = 0
     lock = threading.Lock()
     next_index = iter(range(len(requests)))
 
     def sender() -> None:
-        nonlocal failed
+        nonlocal failed, throttled
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine, bad = [], 0
+        mine, bad, slowed = [], 0, 0
         while True:
             with lock:
                 n = next(next_index, None)
@@ -228,17 +233,19 @@ def send_all(port: int, path: str, requests: list, senders: int) -> tuple[list[f
             response.read()
             mine.append(time.perf_counter() - started)
             bad += response.status != 200
+            slowed += response.status == 429
         conn.close()
         with lock:
             latencies.extend(mine)
             failed += bad
+            throttled += slowed
 
     threads = [threading.Thread(target=sender) for _ in range(senders)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return latencies, failed
+    return latencies, failed, throttled
 
 
 def process_tree(pid: int) -> list[int]:
@@ -302,11 +309,22 @@ def run_mix(messages: int, senders: int, processes: int) -> dict:
 
 
 def run_shape(
-    messages: int, senders: int, provider: str, processes: int = 1, mixed: bool = False
+    messages: int,
+    senders: int,
+    provider: str,
+    processes: int = 1,
+    mixed: bool = False,
+    env: dict[str, str] | None = None,
 ) -> dict:
+    """One run; `env` goes to the server (bench insights turns the Insights upkeep off). The
+    bench's own server takes webhooks without the per-number limit's throttling
+    (`UNTHROTTLED`): the run measures what ingest stores, not the abuse limit in front of it."""
     with (
         scratch_number(provider) as number,
-        web_server("bench-ingest-serve", processes) as (process, port),
+        web_server("bench-ingest-serve", processes, **UNTHROTTLED, **(env or {})) as (
+            process,
+            port,
+        ),
     ):
         counts = {"text": messages, "media": 0, "event": 0}
         if mixed:
@@ -327,7 +345,7 @@ def run_shape(
         watcher = threading.Thread(target=watch_memory)
         watcher.start()
         started = time.perf_counter()
-        latencies, failed = send_all(port, path, requests, senders)
+        latencies, failed, throttled = send_all(port, path, requests, senders)
         elapsed = time.perf_counter() - started
         sending.clear()
         watcher.join()
@@ -367,6 +385,7 @@ def run_shape(
             "stored": stored,
             "all_stored": stored == expected,
             "failed_requests": failed,
+            "throttled_requests": throttled,
             "duplicates": duplicates,
             "contacts": Contact.objects.filter(organization=number.organization).count(),
             "conversations": Conversation.objects.filter(number=number).count(),

@@ -1,6 +1,10 @@
 """Bulk writes the ORM does not express well."""
 
+import json
+from datetime import datetime
+
 from django.db import connection, models
+from django.db.models.expressions import RawSQL
 
 
 def set_column(model: type[models.Model], field: str, values: dict[int, str]) -> int:
@@ -80,3 +84,126 @@ def insert_new(objs: list[models.Model], unique: list[str]) -> list[models.Model
             obj._state.adding = False
             new.append(obj)
     return new
+
+
+def insert_rows(
+    model: type[models.Model],
+    rows: list[dict],
+    *,
+    unique: list[str] | None = None,
+    adopt: str | None = None,
+    returning: tuple[str, ...] = ("id",),
+) -> list[tuple]:
+    """Insert `rows` (field attname → value; every row the same fields) in one statement whose
+    parameter is the rows as one JSON text; the `returning` columns of the rows inserted,
+    in the rows' order. With `unique` (fields of a unique constraint), a row whose values are
+    already held is skipped (ON CONFLICT DO NOTHING), as `insert_new` does; with `adopt` too
+    (a nullable field), a held row in which it is null takes the new row's values when the new
+    row's is not null (DO UPDATE … WHERE), and is returned with those inserted.
+
+    For batches of thousands: psycopg quotes every parameter into the statement in Python,
+    which costs more than the insert itself once a batch has tens of thousands of values (and
+    a bulk_create builds a model instance per row on top). PostgreSQL reads the JSON with
+    jsonb_populate_recordset, typed by the table itself; SQLite with json_each. Values are
+    Python's: datetimes, numbers, text, booleans, and a JSON field's object, list or None (not
+    a bare string: SQLite's json_extract would give it back unquoted).
+    """
+    if not rows:
+        return []
+    meta = model._meta
+    quote = connection.ops.quote_name
+    names = list(rows[0])
+    fields = [meta.get_field(name) for name in names]
+    columns = [field.column for field in fields]
+    postgres = connection.vendor == "postgresql"
+    # jsonb_populate_recordset matches the JSON's keys to column names.
+    if postgres and columns != names:
+        pairs = list(zip(columns, names, strict=True))
+        rows = [{column: row[name] for column, name in pairs} for row in rows]
+        names = columns
+
+    texts: dict[datetime, str] = {}
+
+    def plain(value):
+        # Only what JSON has no type for comes here: datetimes, as each database reads them,
+        # each written once (a batch's rows share their "now").
+        if isinstance(value, datetime):
+            text = texts.get(value)
+            if text is None:
+                text = texts[value] = (
+                    value.isoformat()
+                    if postgres
+                    else connection.ops.adapt_datetimefield_value(value)
+                )
+            return text
+        raise TypeError(f"{type(value).__name__} is not a column value")
+
+    table = quote(meta.db_table)
+    target = ", ".join(quote(column) for column in columns)
+    picked, params = [], []
+    if postgres:
+        # A JSON field's value that many rows share (the Gate's facts, one object per distinct
+        # snapshot) is sent once: the rows carry its index in a JSON array of the distinct
+        # values. PostgreSQL turns each row's nested object into jsonb at several times the
+        # cost of the rest of the row.
+        for name, column, field in zip(names, columns, fields, strict=True):
+            if not isinstance(field, models.JSONField):
+                picked.append(f"r.{quote(column)}")
+                continue
+            index: dict[int, int] = {}
+            distinct = []
+            for row in rows:
+                value = row[name]
+                if value is not None and id(value) not in index:
+                    index[id(value)] = len(distinct)
+                    distinct.append(value)
+            rows = [
+                {**row, name: None if row[name] is None else index[id(row[name])]} for row in rows
+            ]
+            picked.append(f"(%s::jsonb -> (r.{quote(column)})::int)")
+            params.append(json.dumps(distinct, separators=(",", ":")))
+    payload = json.dumps(rows, separators=(",", ":"), default=plain)
+    params.append(payload)
+    if postgres:
+        source = (
+            f"SELECT {', '.join(picked)} "  # noqa: S608
+            f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
+            "WITH ORDINALITY AS r ORDER BY r.ordinality"
+        )
+    else:
+        # A JSON field's object comes out of json_extract as its JSON text, as SQLite keeps
+        # it. WHERE true: SQLite's grammar needs a WHERE before an upsert's ON CONFLICT.
+        picked = ", ".join(f"json_extract(value, '$.{name}')" for name in names)
+        source = f"SELECT {picked} FROM json_each(%s) WHERE true ORDER BY key"  # noqa: S608
+    conflict = ""
+    if unique:
+        conflict = " ON CONFLICT ({}) DO NOTHING".format(
+            ", ".join(quote(meta.get_field(name).column) for name in unique)
+        )
+    if unique and adopt:
+        held = quote(meta.get_field(adopt).column)
+        changed = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns)
+        conflict = conflict.replace(
+            "DO NOTHING",
+            f"DO UPDATE SET {changed} WHERE {table}.{held} IS NULL AND excluded.{held} IS NOT NULL",
+        )
+    back = ", ".join(quote(meta.get_field(name).column) for name in returning)
+    # Only quoted names from the model's meta are formatted in; the rows are the parameter.
+    sql = f"INSERT INTO {table} ({target}) {source}{conflict} RETURNING {back}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def among(ids) -> RawSQL:
+    """`ids` as a subquery for a `__in` filter, sent as one text parameter: psycopg quotes a
+    list of thousands of ids, and Django writes a placeholder for each, at a cost in Python
+    greater than the query's."""
+    ids = [int(pk) for pk in ids]
+    if connection.vendor == "postgresql":
+        # An array literal, not JSON: the planner counts a constant array's elements, so a
+        # handful of ids reads the index; from a JSON array it guesses 100 rows and may scan
+        # the whole table to hash them.
+        array = "{" + ",".join(map(str, ids)) + "}"
+        return RawSQL("SELECT unnest(%s::bigint[])", [array])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)])

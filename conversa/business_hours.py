@@ -6,7 +6,7 @@ are computed from them, and the table-driven tests exercise them across weekends
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -46,9 +46,16 @@ class Schedule:
             return []
         tz = ZoneInfo(self.time_zone)
         return [
-            (datetime.combine(day, start, tz), datetime.combine(day, end, tz))
+            (utc(datetime.combine(day, start, tz)), utc(datetime.combine(day, end, tz)))
             for start, end in self.hours.get(day.weekday(), [])
         ]
+
+
+def utc(moment: datetime) -> datetime:
+    """The instant in UTC. Python subtracts and adds two datetimes of one time zone by their
+    wall clocks: 01:30 to 03:30 on a morning the clocks go forward is two hours to it, one
+    hour in fact. In UTC the arithmetic is elapsed time."""
+    return moment.astimezone(UTC)
 
 
 # Far enough to cross any run of holidays; a schedule with no opening at all never ends.
@@ -57,6 +64,7 @@ HORIZON_DAYS = 366
 
 def business_seconds(start: datetime, end: datetime, schedule: Schedule) -> float:
     """Seconds of business time between two instants (0 when end ≤ start)."""
+    start, end = utc(start), utc(end)
     if end <= start:
         return 0.0
     if schedule.always_open:
@@ -90,6 +98,7 @@ def add_business_time(start: datetime, seconds: float, schedule: Schedule) -> da
 
 
 def _add_business_time(start: datetime, seconds: float, schedule: Schedule) -> datetime | None:
+    start = utc(start)
     if schedule.always_open:
         return start + timedelta(seconds=seconds)
     tz = ZoneInfo(schedule.time_zone)

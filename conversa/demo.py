@@ -1,5 +1,8 @@
 """The demo organization: people, a connected sandbox number, customers with open chats, a
-pipeline. Loaded by `conversa demo` (and `make run`); loading it again changes nothing."""
+pipeline, a campaign, the satisfaction survey turned on, two weeks of past conversations,
+ratings and follow-ups (demo_history), and an assistant that answers the number outside business
+hours from a few FAQs (the simulator's model). Loaded by `conversa demo` (and `make run`);
+loading it again changes nothing."""
 
 import secrets
 from dataclasses import dataclass, field
@@ -12,17 +15,20 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from conversa.accounts.models import Member, Organization
+from conversa.assistant import auto_reply_rules, knowledge, personas
+from conversa.assistant.models import AutoReply, KnowledgeSource
 from conversa.campaigns import consent, sending
 from conversa.campaigns.models import Campaign, Consent
 from conversa.crm import automations, followups
 from conversa.crm import services as crm
-from conversa.crm.models import Pipeline, Stage
+from conversa.crm.models import Automation, Pipeline, Stage
+from conversa.demo_history import load_followups, load_history
 from conversa.engine import services as engine
 from conversa.engine.models import ExecutionJob
 from conversa.inbound import consequences as inbound
 from conversa.inbox import canned_replies, notes, ownership, tags
 from conversa.inbox import services as inbox
-from conversa.inbox.models import Conversation, Message, Queue
+from conversa.inbox.models import Conversation, Message, Queue, SurveySettings
 from conversa.numbers.models import Number
 from conversa.numbers.webhooks import webhook_url
 from conversa.providers.base import InboundMessage
@@ -52,6 +58,48 @@ CANNED = [
     (
         "prazo",
         "{{contact.first_name}}, o prazo de entrega para a sua região é de 2 a 4 dias úteis.",
+    ),
+]
+# The shop's hours, as its canned reply says; outside them the assistant answers.
+DEMO_HOURS = {
+    **{day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
+    "sat": [["09:00", "13:00"]],
+}
+PERSONA = {
+    "name": "Bia",
+    "instructions": (
+        "Você é a Bia, assistente da Demo Comércio. Responda só com o que está no "
+        "conhecimento; pedidos e orçamentos são com a equipe."
+    ),
+    "greeting_morning": "Bom dia! Aqui é a Bia, da Demo Comércio.",
+    "greeting_afternoon": "Boa tarde! Aqui é a Bia, da Demo Comércio.",
+    "greeting_evening": "Boa noite! Aqui é a Bia, da Demo Comércio.",
+    "facts": "A Demo Comércio vende roupas e presentes pela internet e na loja de São Paulo.",
+    "forbidden_topics": ["reembolso", "processo"],
+}
+FAQS = [
+    (
+        "Horário e atendimento",
+        "P: Qual o horário de atendimento?\n"
+        "R: De segunda a sexta, das 9h às 18h, e aos sábados das 9h às 13h. Fora desse "
+        "horário, a assistente Bia responde e a equipe continua no dia seguinte.\n\n"
+        "P: Como falo com uma pessoa?\n"
+        'R: Escreva "falar com atendente" e a conversa vai para a equipe.',
+    ),
+    (
+        "Entregas",
+        "P: Vocês entregam em Campinas?\n"
+        "R: Sim, entregamos em todo o estado de São Paulo, Campinas incluída.\n\n"
+        "P: Qual o prazo de entrega?\n"
+        "R: De 2 a 4 dias úteis para o estado de São Paulo e de 5 a 8 dias úteis para as "
+        "outras regiões.\n\n"
+        "P: Como acompanho o meu pedido?\n"
+        "R: O código de rastreio chega por e-mail no dia do envio.",
+    ),
+    (
+        "Trocas",
+        "P: Posso trocar um produto?\n"
+        "R: Sim, em até 30 dias depois da entrega, com a etiqueta. A equipe combina a coleta.",
     ),
 ]
 DEMO_FIRST_RESPONSE_MINUTES = 60
@@ -105,13 +153,16 @@ def connect_sandbox_number(org: Organization, name: str, phone: str) -> Number:
 
 
 @transaction.atomic
-def load_demo() -> DemoResult:
+def load_demo(*, always_open: bool = False) -> DemoResult:
+    """The demo, once. `always_open` loads it open around the clock (an empty week: the SLA
+    clocks never pause and the assistant, which answers outside business hours, never does),
+    so that what it shows does not depend on the hour it is loaded at (the browser tests)."""
     existing = Organization.objects.filter(slug=DEMO_SLUG).first()
     if existing:
         return DemoResult(created=False, organization=existing)
-    # Open around the clock (an empty week: the SLA clock never pauses), so the clocks tick on
-    # the demo's first run whatever the day and hour; a new organization gets Mon–Fri 09–18.
-    org = Organization.objects.create(name="Demo Comércio", slug=DEMO_SLUG, business_hours={})
+    org = Organization.objects.create(
+        name="Demo Comércio", slug=DEMO_SLUG, business_hours={} if always_open else DEMO_HOURS
+    )
     result = DemoResult(created=True, organization=org)
     for email, name, role in PEOPLE:
         password = secrets.token_urlsafe(12)
@@ -160,6 +211,10 @@ def load_demo() -> DemoResult:
             )
 
     show_the_inbox(org, number, members)
+    # The satisfaction survey on: the history's resolutions asked, and the demo's will.
+    SurveySettings.objects.create(organization=org, enabled=True)
+    # The weeks before, all of it resolved: the live inbox above is what a first look finds.
+    load_history(org, number, queue, now=timezone.now())
 
     pipeline = Pipeline.objects.create(organization=org, name="Vendas")
     for position, (name, colour) in enumerate(STAGES):
@@ -173,8 +228,29 @@ def load_demo() -> DemoResult:
             is_lost=name == "Perdido",
         )
     show_the_pipeline(org, pipeline, members)
+    load_followups(org, Automation.objects.get(organization=org), number, now=timezone.now())
     show_a_campaign(org, number, members)
+    # Last: the customers above wrote before the assistant was turned on.
+    show_the_assistant(org, number, members[OWNER_EMAIL])
     return result
+
+
+def show_the_assistant(org: Organization, number: Number, owner: Member) -> None:
+    """A persona with the shop's FAQs, answering the number outside business hours (the
+    simulator's model: no network)."""
+    for title, body in FAQS:
+        knowledge.save_source(
+            org, acting_member=owner, title=title, body=body, kind=KnowledgeSource.Kind.FAQ
+        )
+    persona = personas.save_persona(org, acting_member=owner, **PERSONA)
+    personas.set_active(persona, True, acting_member=owner)
+    auto_reply_rules.save_auto_reply(
+        org,
+        acting_member=owner,
+        persona=persona,
+        number=number,
+        when=AutoReply.When.OUTSIDE_HOURS,
+    )
 
 
 # The demo's leads: (phone, name, title, value, stage, owner: an email's name or None).

@@ -98,3 +98,23 @@ def server_error(request):
     except Exception:
         logger.exception("the 500 page itself failed")
         return HttpResponse("Server error", status=500, content_type="text/plain; charset=utf-8")
+
+
+class ApiMethodNotAllowedMiddleware:
+    """A method an API path does not take: django-ninja answers it in plain text; said here in
+    the API's one error shape, its `Allow` header kept."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code != 405 or not request.path.startswith(API_PREFIX):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        allowed = response.get("Allow", "")
+        detail = f"{request.method} is not allowed here; allowed: {allowed}"
+        answer = JsonResponse({"error": "method_not_allowed", "detail": detail}, status=405)
+        answer["Allow"] = allowed
+        return answer

@@ -24,6 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from conversa.accounts import tenancy
 from conversa.engine import liveness
+from conversa.insights import aggregates
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ class ReadinessCollector:
             oldest = liveness.oldest_runnable_age(now=now)
             alive = liveness.workers_alive(now=now)
             newest = liveness.newest_heartbeat()
+            insights_lag = aggregates.lag_seconds(now)
         jobs = GaugeMetricFamily(
             "conversa_queue_jobs",
             "Jobs in each status that is not final (DEAD and UNCERTAIN wait for a person)",
@@ -192,6 +194,11 @@ class ReadinessCollector:
             "conversa_workers_alive",
             "Workers whose heartbeat is within READY_WORKER_MAX_AGE_SECONDS",
             value=alive,
+        )
+        yield GaugeMetricFamily(
+            "conversa_insights_aggregate_lag_seconds",
+            "Age of the oldest Insights delta the workers have not folded yet (0: none)",
+            value=insights_lag,
         )
         if newest is not None:
             yield GaugeMetricFamily(

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "conversa.assistant",
     "conversa.insights",
     "conversa.realtime",
+    "conversa.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +84,8 @@ MIDDLEWARE = [
     "conversa.accounts.middleware.OrganizationMiddleware",
     # The API's RateLimit-* headers, and its tokens' "last used" written after the answer.
     "conversa.accounts.middleware.ApiAfterwordsMiddleware",
+    # The API's 405 in its one error shape (django-ninja answers it in plain text).
+    "conversa.error_pages.ApiMethodNotAllowedMiddleware",
 ]
 
 ROOT_URLCONF = "conversa.urls"
@@ -131,6 +134,10 @@ else:
         "pool": {"min_size": 1, "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "16"))},
         "options": "-c max_parallel_workers_per_gather=0 -c jit=off",
     }
+    # The ingest bench's run without the Insights upkeep (insights/triggers.py), to measure
+    # what it costs; nothing else turns it off.
+    if os.environ.get("INSIGHTS_UPKEEP") == "off":
+        DATABASES["default"]["OPTIONS"]["options"] += " -c conversa.insights_upkeep=off"
 if os.environ.get("TEST_DATABASE_NAME"):
     DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ["TEST_DATABASE_NAME"]
 
@@ -284,6 +291,12 @@ RETENTION_INTERVAL_SECONDS = float(os.environ.get("RETENTION_INTERVAL_SECONDS", 
 # How often a worker lets sending campaigns add the people who joined their audience, and
 # finishes those with nothing left to send (campaigns/sending.py).
 CAMPAIGN_PASS_SECONDS = float(os.environ.get("CAMPAIGN_PASS_SECONDS", "10"))
+# Exports (insights/exports.py): a finished file is kept EXPORT_KEEP_HOURS, then deleted by a
+# worker's sweep (every EXPORT_SWEEP_SECONDS); its link then answers 410.
+EXPORT_KEEP_HOURS = float(os.environ.get("EXPORT_KEEP_HOURS", "24"))
+EXPORT_SWEEP_SECONDS = float(os.environ.get("EXPORT_SWEEP_SECONDS", "60"))
+# How often a worker folds the Insights deltas into hourly rows (insights/aggregates.py).
+INSIGHTS_FOLD_SECONDS = float(os.environ.get("INSIGHTS_FOLD_SECONDS", "5"))
 PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"))
 # Set by `conversa serve` (without --no-worker) so the ASGI lifespan starts the in-process worker.
 INPROCESS_WORKER = env_bool("CONVERSA_INPROCESS_WORKER")
@@ -315,6 +328,9 @@ EVOLUTION_API_KEY = os.environ.get("EVOLUTION_API_KEY", "")
 PROVIDER_TRUSTED_URLS = env_list("PROVIDER_TRUSTED_URLS", "")
 if "EVOLUTION_URL" in os.environ:
     PROVIDER_TRUSTED_URLS.append(EVOLUTION_URL)
+if os.environ.get("ASSISTANT_BASE_URL", "").strip():
+    # The assistant's model server the operator chose (a vLLM or Ollama on the same network).
+    PROVIDER_TRUSTED_URLS.append(os.environ["ASSISTANT_BASE_URL"].strip())
 # Any private address (an Evolution server on the office network, say): development only.
 ALLOW_PRIVATE_PROVIDER_URLS = env_bool("ALLOW_PRIVATE_PROVIDER_URLS", DEBUG)
 # Serve the simulator under /sandbox/ in this process: off unless turned on (`make run` turns
@@ -332,6 +348,36 @@ ECHO_GRACE_SECONDS = float(os.environ.get("ECHO_GRACE_SECONDS", "5"))
 BREAKER_HOLD_SECONDS = float(os.environ.get("BREAKER_HOLD_SECONDS", "30"))
 # After WhatsApp refuses a number (Evolution's `refused`), the Gate holds its sends this long.
 REFUSED_COOLDOWN_SECONDS = float(os.environ.get("REFUSED_COOLDOWN_SECONDS", "1800"))
+# The assistant's model (conversa/assistant/llm.py): any server speaking OpenAI's Chat
+# Completions API (OpenAI, Azure OpenAI, OpenRouter, Groq, vLLM, llama.cpp's server, Ollama).
+# These are every organization's defaults; an owner or admin may set the organization's own on
+# Settings → Assistant. The key set here goes only to the base URL set here, never to an
+# address an organization typed. With no base URL and the sandbox on, the simulator plays the
+# model (/sandbox/v1, beside SANDBOX_URL).
+ASSISTANT_BASE_URL = os.environ.get("ASSISTANT_BASE_URL", "").strip().rstrip("/")
+ASSISTANT_API_KEY = os.environ.get("ASSISTANT_API_KEY", "").strip()
+ASSISTANT_MODEL = os.environ.get("ASSISTANT_MODEL", "").strip()
+# Tokens (prompt and answer) an organization may spend a day, its local day; then the
+# assistant stops until midnight and says so.
+ASSISTANT_DAILY_TOKEN_BUDGET = int(os.environ.get("ASSISTANT_DAILY_TOKEN_BUDGET", "200000"))
+# Seconds to wait for the model's next bytes (a streamed answer: between two pieces).
+ASSISTANT_TIMEOUT_SECONDS = float(os.environ.get("ASSISTANT_TIMEOUT_SECONDS", "30"))
+# Extra attempts after a transient failure (429, 5xx, no connection, a timeout), waiting
+# ASSISTANT_RETRY_BASE_SECONDS × 2^attempt, or the server's Retry-After when it says one, never
+# more than ASSISTANT_RETRY_MAX_WAIT_SECONDS (a longer Retry-After fails the call at once).
+ASSISTANT_RETRIES = int(os.environ.get("ASSISTANT_RETRIES", "2"))
+ASSISTANT_RETRY_BASE_SECONDS = float(os.environ.get("ASSISTANT_RETRY_BASE_SECONDS", "0.5"))
+ASSISTANT_RETRY_MAX_WAIT_SECONDS = float(os.environ.get("ASSISTANT_RETRY_MAX_WAIT_SECONDS", "10"))
+# The per-organization circuit breaker: after this many failed calls in a row the model is not
+# called for the hold; then one call tries it again (half-open).
+ASSISTANT_BREAKER_FAILURES = int(os.environ.get("ASSISTANT_BREAKER_FAILURES", "5"))
+ASSISTANT_BREAKER_HOLD_SECONDS = float(os.environ.get("ASSISTANT_BREAKER_HOLD_SECONDS", "60"))
+# What the models cost, for the AI log's estimate: US dollars per million tokens, prompt and
+# answer, per model: "gpt-4o-mini=0.15:0.60 openai/gpt-4o=2.5:10" (entries apart by spaces or
+# ";"; each price 0 to 1000). A model with no price here has no estimate; the simulator's is free.
+ASSISTANT_PRICES = os.environ.get("ASSISTANT_PRICES", "")
+# Customers' answers the worker asks the model for in one pass (each waits for the model).
+ASSISTANT_ANSWERS_PER_PASS = int(os.environ.get("ASSISTANT_ANSWERS_PER_PASS", "4"))
 # Benchmarks: call the sandbox in-process instead of over HTTP (it accepts instantly).
 SANDBOX_IN_PROCESS = env_bool("SANDBOX_IN_PROCESS")
 
@@ -397,3 +443,11 @@ MEDIA_RETRY_BASE_SECONDS = float(os.environ.get("CONVERSA_MEDIA_RETRY_BASE_SECON
 MEDIA_FETCH_LEASE_SECONDS = int(os.environ.get("CONVERSA_MEDIA_FETCH_LEASE_SECONDS", "300"))
 # How many files a worker pass fetches (between its batches of sends).
 MEDIA_FETCH_BATCH = int(os.environ.get("CONVERSA_MEDIA_FETCH_BATCH", "4"))
+
+# Outbound webhooks (conversa.webhooks): each attempt waits this long for an answer, reads at
+# most WEBHOOK_RESPONSE_LIMIT bytes of it, and a pass of the worker sends up to
+# WEBHOOK_BATCH deliveries, WEBHOOK_CONCURRENCY at once.
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
+WEBHOOK_RESPONSE_LIMIT = 64 * 1024
+WEBHOOK_BATCH = int(os.environ.get("WEBHOOK_BATCH", "50"))
+WEBHOOK_CONCURRENCY = int(os.environ.get("WEBHOOK_CONCURRENCY", "4"))

@@ -14,12 +14,18 @@ from conversa.accounts import audit_views, security_views, token_views
 from conversa.accounts import team_views as team
 from conversa.accounts import views as accounts
 from conversa.api import api
+from conversa.assistant import autoreply_views as autoreplies
+from conversa.assistant import help_views as assistant_help
+from conversa.assistant import knowledge_views as knowledge
+from conversa.assistant import persona_views as persona_pages
+from conversa.assistant import views as assistant
 from conversa.campaigns import keyword_views, privacy_views
 from conversa.engine import policy_views, retention_views
 from conversa.engine import views as engine
 from conversa.inbound import views as inbound
 from conversa.inbound import webhooks
 from conversa.inbox import media_views, presence_views
+from conversa.insights import export_views
 from conversa.insights import views as insights
 from conversa.numbers import views as numbers
 
@@ -113,6 +119,10 @@ urlpatterns = [
     ),
     path("intents/", engine.intents, name="intents"),
     path("insights/", insights.insights, name="insights"),
+    path("insights/messages/", insights.message_list, name="insights-messages"),
+    path("exports/", export_views.export_list, name="exports"),
+    path("exports/new", export_views.export_request, name="export-request"),
+    path("exports/<int:export_id>/file", export_views.export_file, name="export-file"),
     path("intents/<int:intent_id>/", engine.intent_page, name="intent"),
     path(
         "intents/<int:intent_id>/<str:action>",
@@ -156,6 +166,7 @@ urlpatterns = [
         policy_views.hold_banner,
         name="hold-banner",
     ),
+    path("settings/webhooks/", include("conversa.webhooks.urls")),
     path("settings/tokens/", token_views.tokens_page, name="settings-tokens"),
     path("settings/tokens/new", token_views.create_token, name="settings-token-create"),
     path(
@@ -171,7 +182,105 @@ urlpatterns = [
     path("settings/security/", security_views.security, name="settings-security"),
     path("settings/audit/", audit_views.audit_log, name="settings-audit"),
     path("settings/keywords/", keyword_views.keywords_settings, name="settings-keywords"),
+    path("settings/assistant/", assistant.model_settings, name="settings-assistant"),
+    path(
+        "settings/assistant/auto-replies/",
+        autoreplies.auto_replies,
+        name="settings-auto-replies",
+    ),
+    path(
+        "settings/assistant/auto-replies/<int:rule_id>/delete",
+        autoreplies.delete_auto_reply,
+        name="settings-auto-reply-delete",
+    ),
+    path(
+        "conversations/<int:conversation_id>/assistant",
+        autoreplies.assistant_banner,
+        name="assistant-banner",
+    ),
+    path(
+        "conversations/<int:conversation_id>/assistant/<str:action>",
+        autoreplies.assistant_action,
+        name="assistant-action",
+    ),
+    path("settings/assistant/test", assistant.test_connection, name="settings-assistant-test"),
+    path(
+        "settings/assistant/summaries",
+        assistant_help.summary_settings,
+        name="settings-assistant-summaries",
+    ),
+    path(
+        "settings/assistant/activity",
+        assistant_help.activity_page,
+        name="settings-assistant-activity",
+    ),
+    path("assistant/outputs/<int:output_id>/rate", assistant_help.rate, name="assistant-rate"),
+    path(
+        "inbox/c/<int:conversation_id>/assistant/classify",
+        assistant_help.classify,
+        name="assistant-classify",
+    ),
+    path(
+        "inbox/c/<int:conversation_id>/assistant/topic",
+        assistant_help.accept_topic,
+        name="assistant-topic",
+    ),
+    path(
+        "inbox/c/<int:conversation_id>/assistant/m/<int:message_id>/translate",
+        assistant_help.translate_message,
+        name="assistant-translate-message",
+    ),
+    path(
+        "inbox/c/<int:conversation_id>/assistant/<str:action>",
+        assistant_help.assist,
+        name="assistant-assist",
+    ),
     path("settings/audit/export.csv", audit_views.audit_export, name="settings-audit-export"),
+    path("settings/assistant/personas/", persona_pages.persona_list, name="settings-personas"),
+    path("settings/assistant/personas/new", persona_pages.new_persona, name="settings-persona-new"),
+    path(
+        "settings/assistant/personas/<int:persona_id>",
+        persona_pages.persona_page,
+        name="settings-persona",
+    ),
+    path(
+        "settings/assistant/personas/<int:persona_id>/active",
+        persona_pages.set_active,
+        name="settings-persona-active",
+    ),
+    path(
+        "settings/assistant/personas/<int:persona_id>/delete",
+        persona_pages.delete_persona,
+        name="settings-persona-delete",
+    ),
+    path(
+        "settings/assistant/personas/<int:persona_id>/chat",
+        persona_pages.test_chat,
+        name="settings-persona-chat",
+    ),
+    path(
+        "settings/assistant/answers/<int:output_id>/rating",
+        persona_pages.rate_answer,
+        name="settings-answer-rating",
+    ),
+    path("settings/knowledge/", knowledge.knowledge_page, name="settings-knowledge"),
+    path("settings/knowledge/try", knowledge.try_question, name="settings-knowledge-try"),
+    path("settings/knowledge/new", knowledge.new_source, name="settings-knowledge-new"),
+    path(
+        "settings/knowledge/<int:source_id>",
+        knowledge.source_page,
+        name="settings-knowledge-source",
+    ),
+    path(
+        "settings/knowledge/<int:source_id>/enabled",
+        knowledge.set_enabled,
+        name="settings-knowledge-enabled",
+    ),
+    path(
+        "settings/knowledge/<int:source_id>/delete",
+        knowledge.delete_source,
+        name="settings-knowledge-delete",
+    ),
     path("api/", api.urls),
     path("webhooks/<str:provider>/<str:key>", webhooks.webhook, name="webhook"),
 ]

@@ -3,7 +3,9 @@ and reading numbers and JSON bodies from a request."""
 
 import json
 import re
+from datetime import date, datetime, time, timedelta
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -68,6 +70,19 @@ def refused(request, exc: Refused) -> HttpResponse:
 MAX_ID = 2**63 - 1
 # ASCII digits only: str.isdigit() takes "²" and "٣", which int() then refuses or reads.
 DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def local_midnight(org, value: str | None, *, after: bool = False) -> datetime | None:
+    """The start of a local day given as YYYY-MM-DD, in the organization's time zone (of the
+    next day, `after`: the end of a window that includes the day); None for anything else,
+    or a day the calendar cannot follow."""
+    try:
+        day = date.fromisoformat(value or "")
+        if after:
+            day += timedelta(days=1)
+    except (ValueError, OverflowError):
+        return None
+    return datetime.combine(day, time(), ZoneInfo(org.time_zone))
 
 
 def number(value: str | None, *, most: int = MAX_ID) -> int | None:

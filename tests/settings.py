@@ -23,3 +23,5 @@ os.environ.setdefault("SANDBOX_API_KEY", secrets.token_urlsafe(32))
 os.environ["DJANGO_SETTINGS_MODULE"] = "conversa.settings"
 
 from conversa.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["tests.hashers.CheapArgon2PasswordHasher", *PASSWORD_HASHERS[1:]]  # noqa: F405

@@ -5,13 +5,15 @@ with the same rules as the members page."""
 from datetime import datetime
 from typing import Annotated, Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Path, Router, Schema
 from ninja.responses import Status
 
+from conversa import cursors
 from conversa.accounts import members, mfa
 from conversa.accounts.models import Invitation, Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.cursors import Cursor, Limit
 
 router = Router(tags=["members"])
 
@@ -82,19 +84,41 @@ def admin(request: HttpRequest) -> Member:
 
 
 @router.get("/members", response=list[MemberOut])
-def list_members(request: HttpRequest):
-    """Everyone in the organization, deactivated members included (with their status)."""
+def list_members(
+    request: HttpRequest,
+    response: HttpResponse,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """Everyone in the organization by name, deactivated members included (with their
+    status), a page at a time."""
     admin(request)
-    rows = scoped(request.org, Member).select_related("user").order_by("display_name", "pk")
-    return [member_out(m) for m in rows]
+    found = scoped(request.org, Member).select_related("user")
+    return [
+        member_out(m)
+        for m in cursors.page(
+            found, order=["display_name"], cursor=cursor, limit=limit, response=response
+        )
+    ]
 
 
 @router.get("/members/invitations", response=list[InvitationOut])
-def list_invitations(request: HttpRequest):
-    """Invitations not yet accepted nor revoked (expired ones included, to resend)."""
+def list_invitations(
+    request: HttpRequest,
+    response: HttpResponse,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """Invitations not yet accepted nor revoked (expired ones included, to resend), newest
+    first, a page at a time."""
     admin(request)
-    rows = scoped(request.org, Invitation).filter(accepted_at=None, revoked_at=None)
-    return [invitation_out(i) for i in rows.order_by("-sent_at", "-pk")]
+    found = scoped(request.org, Invitation).filter(accepted_at=None, revoked_at=None)
+    return [
+        invitation_out(i)
+        for i in cursors.page(
+            found, order=["-sent_at"], cursor=cursor, limit=limit, response=response
+        )
+    ]
 
 
 @router.post("/members/invitations", response={201: InvitationCreated})
@@ -148,3 +172,19 @@ def reactivate(request: HttpRequest, member_id: Id):
     member = get_for_org_or_404(request.org, Member, pk=member_id)
     members.reactivate(member, acting_member=admin(request))
     return member_out(scoped(request.org, Member).select_related("user").get(pk=member.pk))
+
+
+class ProfileIO(Schema):
+    display_name: str = Field(min_length=1, max_length=120)
+    language: Literal["", "en", "pt-br"] = Field("", description='"": as the browser prefers')
+
+
+@router.put("/me", response=ProfileIO, tags=["profile"])
+def update_profile(request: HttpRequest, payload: ProfileIO):
+    """The caller's own name and language (the profile page's; a password is changed there,
+    signed in, never with a token)."""
+    me = request.member
+    members.update_profile(
+        me, display_name=payload.display_name, language=payload.language, acting_member=me
+    )
+    return {"display_name": me.display_name, "language": me.language}

@@ -10,6 +10,7 @@ send it).
 """
 
 import ipaddress
+import json
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from functools import cache
@@ -17,6 +18,8 @@ from functools import cache
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from conversa import spreadsheets
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ VERBS = {
     "organization.business_hours_changed": _("Changed the business hours"),
     "organization.read_receipts_changed": _("Changed read receipts"),
     "audit.exported": _("Exported the audit log"),
+    "export.requested": _("Asked for an export"),
     "member.capacity_changed": _("Changed an operator's capacity"),
     "conversation.assigned": _("Assigned a conversation"),
     "conversation.released": _("Released a conversation"),
@@ -157,6 +161,7 @@ VERBS = {
     "organization.retention_changed": _("Changed how long messages are kept"),
     "retention.applied": _("Deleted old messages' texts and files (retention)"),
     "keywords.updated": _("Changed the unsubscribe keywords"),
+    "assistant.settings_changed": _("Changed the assistant's AI model settings"),
     "segment.created": _("Created a segment"),
     "segment.changed": _("Changed a segment"),
     "segment.deleted": _("Deleted a segment"),
@@ -194,6 +199,29 @@ VERBS = {
     "gate.allow": _("Sending rules allowed a message"),
     "gate.defer": _("Sending rules delayed a message"),
     "gate.block": _("Sending rules blocked a message"),
+    "knowledge.created": _("Added to the assistant's knowledge"),
+    "knowledge.changed": _("Changed the assistant's knowledge"),
+    "knowledge.enabled": _("Turned on a source of the assistant's knowledge"),
+    "knowledge.disabled": _("Turned off a source of the assistant's knowledge"),
+    "knowledge.deleted": _("Deleted a source of the assistant's knowledge"),
+    "persona.created": _("Created an assistant persona"),
+    "persona.changed": _("Changed an assistant persona"),
+    "persona.activated": _("Turned on an assistant persona"),
+    "persona.deactivated": _("Turned off an assistant persona"),
+    "persona.deleted": _("Deleted an assistant persona"),
+    "assistant.auto_reply_set": _("Set the assistant's automatic replies"),
+    "assistant.auto_reply_removed": _("Removed the assistant's automatic replies"),
+    "assistant.stopped": _("Stopped the assistant in a conversation"),
+    "assistant.resumed": _("Turned the assistant back on in a conversation"),
+    "assistant.summaries_changed": _("Changed when the assistant writes summaries"),
+    "webhook_endpoint.created": _("Added a webhook endpoint"),
+    "webhook_endpoint.changed": _("Changed a webhook endpoint"),
+    "webhook_endpoint.enabled": _("Turned on a webhook endpoint"),
+    "webhook_endpoint.disabled": _("Turned off a webhook endpoint"),
+    "webhook_endpoint.rotated": _("Rotated a webhook endpoint's secret"),
+    "webhook_endpoint.deleted": _("Deleted a webhook endpoint"),
+    "webhook_endpoint.tested": _("Sent a test event to a webhook endpoint"),
+    "webhook_endpoint.replayed": _("Sent webhook deliveries again"),
 }
 
 OBJECT_TYPES = {
@@ -214,6 +242,11 @@ OBJECT_TYPES = {
     "followup": _("Follow-up"),
     "apitoken": _("API token"),
     "segment": _("Segment"),
+    "knowledgesource": _("Knowledge source"),
+    "persona": _("Assistant persona"),
+    "autoreply": _("Automatic replies"),
+    "export": _("Export"),
+    "endpoint": _("Webhook endpoint"),
 }
 
 
@@ -230,6 +263,8 @@ ACTORS = {
     "phone": _("The business phone"),
     "sign-in": _("Sign-in"),
     "retention": _("Conversa (retention)"),
+    "assistant": _("The assistant"),
+    "automation": _("Conversa (automation)"),
 }
 
 
@@ -249,12 +284,47 @@ def object_text(object_type: str) -> str:
     return str(OBJECT_TYPES.get(object_type, object_type))
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def safe_cell(value) -> str:
-    """A CSV cell a spreadsheet shows as text: one starting like a formula gets a leading
-    apostrophe (OWASP's advice), so a customer's name cannot run as a formula on the
-    exporter's machine."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """A CSV cell a spreadsheet shows as text (`spreadsheets.safe_cell`), None as empty."""
+    return spreadsheets.safe_cell("" if value is None else str(value))
+
+
+# The timeline's columns in an export, with what each holds in words.
+EXPORT_COLUMNS = {
+    "when": _("When"),
+    "who": _("Who"),
+    "action": _("Action"),
+    "verb": _("Action code"),
+    "object": _("Object"),
+    "object_id": _("Object id"),
+    "ip_address": _("IP address"),
+    "browser": _("Browser"),
+    "details": _("Details"),
+}
+# What export_cells reads of an event (the export's query asks for these only).
+EXPORT_FIELDS = (
+    "created_at",
+    "actor_label",
+    "verb",
+    "object_type",
+    "object_id",
+    "ip_address",
+    "user_agent",
+    "data",
+)
+
+
+def export_cells(created_at, actor_label, verb, object_type, object_id, ip, agent, data) -> list:
+    """A timeline entry as an export's row (EXPORT_COLUMNS), from its EXPORT_FIELDS: the audit
+    page's CSV and the background export write the same cells."""
+    return [
+        created_at,
+        actor_label,
+        verb_text(verb),
+        verb,
+        object_text(object_type),
+        object_id,
+        ip or "",
+        agent,
+        json.dumps(data, ensure_ascii=False, sort_keys=True, default=str),
+    ]

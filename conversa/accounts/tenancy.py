@@ -86,15 +86,21 @@ def narrowed_to() -> int | None:
 
 
 def tenant_tables() -> list[tuple[str, str]]:
-    """(table, column naming its organization) for every table of an organization's rows."""
+    """(table, column naming its organization) for every table of an organization's rows: a
+    foreign key to Organization named `organization`, or a plain integer `organization_id` (the
+    Insights aggregates keep one, not a key, so that a delta written while its organization is
+    deleted does not fail the deletion; their rows are an organization's all the same)."""
     organization = apps.get_model("accounts", "Organization")
     tables = [(organization._meta.db_table, organization._meta.pk.column)]
     for model in apps.get_models():
         if model._meta.proxy or not model._meta.managed:
             continue
-        field = next((f for f in model._meta.concrete_fields if f.name == "organization"), None)
-        if field is not None and field.related_model is organization:
-            tables.append((model._meta.db_table, field.column))
+        for field in model._meta.concrete_fields:
+            if (field.name == "organization" and field.related_model is organization) or (
+                field.name == "organization_id" and field.get_internal_type() == "BigIntegerField"
+            ):
+                tables.append((model._meta.db_table, field.column))
+                break
     return sorted(tables)
 
 

@@ -7,14 +7,16 @@ that asks for a fresh second factor), so a leaked token cannot mint a longer-liv
 from datetime import date, datetime
 from typing import Literal
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext
 from ninja import Field, Path, Router, Schema
 from ninja.responses import Status
 
+from conversa import cursors
 from conversa.accounts import mfa, tokens
 from conversa.accounts.models import ApiToken
 from conversa.accounts.scoping import get_for_org_or_404
+from conversa.cursors import Cursor, Limit
 from conversa.errors import Forbidden
 
 router = Router(tags=["api tokens"])
@@ -59,9 +61,21 @@ def token_out(token: ApiToken) -> dict:
 
 
 @router.get("/tokens", response=list[TokenOut])
-def list_tokens(request: HttpRequest):
-    """Your tokens (owners and admins: the organization's), active first, without secrets."""
-    return [token_out(t) for t in tokens.visible_tokens(request.member)[:500]]
+def list_tokens(
+    request: HttpRequest,
+    response: HttpResponse,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """Your tokens (owners and admins: the organization's), newest first, without secrets,
+    a page at a time."""
+    found = tokens.visible_tokens(request.member)
+    return [
+        token_out(t)
+        for t in cursors.page(
+            found, order=["-created_at"], cursor=cursor, limit=limit, response=response
+        )
+    ]
 
 
 @router.post("/tokens", response={201: TokenCreated})

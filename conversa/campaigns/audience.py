@@ -3,13 +3,15 @@ once however many ways they match, read in a handful of queries whatever the aud
 (ids first, then the contacts in chunks)."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from conversa.accounts.scoping import scoped
+from conversa.bulk import among
 from conversa.campaigns import segments
 from conversa.campaigns.models import Campaign, CampaignRecipient, ImportedContact
 from conversa.inbox.models import Contact
 
-CHUNK = 2000
+CHUNK = 5000
 
 
 def contact_ids(campaign: Campaign) -> set[int]:
@@ -44,7 +46,29 @@ def new_contact_ids(campaign: Campaign) -> list[int]:
     return sorted(contact_ids(campaign) - known)
 
 
-def contacts_in_chunks(campaign: Campaign, ids: list[int]) -> Iterator[list[Contact]]:
+@dataclass(frozen=True)
+class Person:
+    """What a campaign reads of a contact to address them (`messages.render`) and to know
+    whether it may (`sending.skip_reason`): a row, not a model instance, which costs more to
+    build than the rest of its work at 100,000 people."""
+
+    pk: int
+    name: str
+    phone: str
+    custom_fields: dict
+    blocked: bool
+    opted_out: bool
+    marketing_consent: bool
+
+    display_phone = Contact.display_phone
+
+
+PERSON = [field.name for field in Person.__dataclass_fields__.values()]
+
+
+def people_in_chunks(campaign: Campaign, ids: list[int]) -> Iterator[list[Person]]:
+    """The people of `ids` in id order, CHUNK at a time."""
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
-        yield list(scoped(campaign.organization, Contact).filter(pk__in=chunk).order_by("pk"))
+        rows = scoped(campaign.organization, Contact).filter(pk__in=among(chunk)).order_by("pk")
+        yield [Person(*row) for row in rows.values_list(*PERSON)]

@@ -8,15 +8,17 @@ the campaign's state does not allow (starting it twice, changing one that starte
 from datetime import datetime
 from typing import Annotated, Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 from pydantic import AfterValidator, AwareDatetime, StringConstraints
 
+from conversa import cursors
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.bounds import MAX_LIMIT, Id, Offset
+from conversa.bounds import Id
 from conversa.campaigns import campaign_export, messages, progress, sending
 from conversa.campaigns.models import Campaign, CampaignRecipient
+from conversa.cursors import Cursor, Limit
 from conversa.engine.policy_api import SendingHours
 from conversa.errors import Forbidden
 from conversa.inbox.models import Contact
@@ -213,15 +215,21 @@ def hours_of(given: dict | None) -> dict:
 @router.get("/campaigns", response=list[CampaignOut])
 def list_campaigns(
     request: HttpRequest,
+    response: HttpResponse,
     status: Literal["", "draft", "running", "paused", "cancelled", "finished"] = "",
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    offset: Offset = 0,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ):
-    """Campaigns, newest first, a page at a time (`offset`, `limit`)."""
+    """Campaigns, newest first, a page at a time (`X-Next-Cursor`)."""
     found = scoped(request.org, Campaign).prefetch_related("numbers", "segments", "tags", "imports")
     if status:
         found = found.filter(status=status)
-    return [campaign_out(c) for c in found.order_by("-created_at", "-id")[offset : offset + limit]]
+    return [
+        campaign_out(c)
+        for c in cursors.page(
+            found, order=["-created_at"], cursor=cursor, limit=limit, response=response
+        )
+    ]
 
 
 @router.post("/campaigns", response={201: CampaignDetail})
@@ -351,14 +359,16 @@ def campaign_report(request: HttpRequest, campaign_id: Id):
 @router.get("/campaigns/{campaign_id}/recipients", response=list[CampaignRecipientOut])
 def campaign_recipients(
     request: HttpRequest,
+    response: HttpResponse,
     campaign_id: Id,
-    limit: int = Query(100, ge=1, le=MAX_LIMIT),
-    offset: Offset = 0,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
 ):
-    """Its recipients in the order they were added, a page at a time (`offset`, `limit`),
+    """Its recipients in the order they were added, a page at a time (`X-Next-Cursor`),
     each with what became of their message."""
     campaign = campaign_or_404(request, campaign_id)
-    rows = progress.recipient_values(campaign)[offset : offset + limit]
+    everyone = progress.recipient_values(campaign)
+    rows = cursors.page(everyone, order=["pk"], cursor=cursor, limit=limit, response=response)
     return [
         {
             "id": row["pk"],
@@ -378,7 +388,22 @@ def campaign_recipients(
     ]
 
 
-@router.get("/campaigns/{campaign_id}/export")
+@router.get(
+    "/campaigns/{campaign_id}/export",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "the recipients, one row each (`format=xlsx`: a workbook)",
+                "content": {
+                    "text/csv": {
+                        "schema": {"type": "string"},
+                        "example": "phone,name,status,reason\n5511988887777,Ana Souza,read,\n",
+                    }
+                },
+            }
+        }
+    },
+)
 def export_campaign(
     request: HttpRequest,
     campaign_id: Id,

@@ -221,3 +221,18 @@ def record_consent(request: HttpRequest, contact_id: Id, payload: ConsentGiven):
         acting_member=request.member,
     )
     return Status(201, detail(contact))
+
+
+class MergeIn(Schema):
+    other_id: Id = Field(description="the contact merged into this one (it is deleted)")
+    reason: str = Field(min_length=1, max_length=services.REASON_LENGTH)
+
+
+@router.post("/contacts/{contact_id}/merge", response=ContactDetail)
+def merge(request: HttpRequest, contact_id: Id, payload: MergeIn):
+    """Merge another contact (one person seen as two) into this one: its conversations, leads,
+    tags and consent move here and it is deleted. Supervisors and above; cannot be undone."""
+    contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
+    other = get_for_org_or_404(request.org, Contact, pk=payload.other_id)
+    services.merge_into(contact, other, reason=payload.reason, acting_member=request.member)
+    return detail(contact)

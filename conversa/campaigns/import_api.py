@@ -92,3 +92,22 @@ def get_import(request: HttpRequest, import_id: Id):
     """An import's status and counts (`percent` reaches 100 when it is done)."""
     supervisors_only(request)
     return get_for_org_or_404(request.org, ContactImport, pk=import_id)
+
+
+class MappingIn(Schema):
+    mapping: dict[str, str] = Field(
+        max_length=imports.MAX_COLUMNS,
+        description='column index → field, as in `POST /api/contact-imports`: {"0": "phone"}',
+    )
+    start: bool = Field(False, description="queue the import once mapped")
+
+
+@router.put("/contact-imports/{import_id}/mapping", response=ImportOut)
+def put_mapping(request: HttpRequest, import_id: Id, payload: MappingIn):
+    """Map a draft import's columns (the page's mapping step) and, with `start`, queue it."""
+    supervisors_only(request)
+    imp = get_for_org_or_404(request.org, ContactImport, pk=import_id)
+    imports.set_mapping(imp, columns_of(json.dumps(payload.mapping)), acting_member=request.member)
+    if payload.start:
+        imports.start(imp, acting_member=request.member)
+    return imp

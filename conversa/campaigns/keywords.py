@@ -145,14 +145,15 @@ def update_settings(
     return keywords
 
 
-def customer_wrote(messages: list[Message]) -> None:
+def customer_wrote(messages: list[Message]) -> set[int]:
     """A consequence of customers' messages (inbound.consequences.customer_wrote), in their
     transaction: each message that is an opt-out keyword opts its contact out; one that is an
     opt-in keyword, from someone opted out, opts them back in. One query per batch when no
-    message is a keyword."""
+    message is a keyword. Returns the ids of the messages that were keywords (answered here)."""
     typed = [m for m in messages if m.kind in KEYWORD_KINDS and m.body]
     if not typed:
-        return
+        return set()
+    answered = set()
     org_ids = {m.organization_id for m in typed}
     saved = {
         k.organization_id: k for k in OptOutKeywords.objects.filter(organization_id__in=org_ids)
@@ -163,8 +164,11 @@ def customer_wrote(messages: list[Message]) -> None:
         )
         if word := matching(message.body, keywords.opt_out, keywords.match):
             keyword_opt_out(message, word, keywords)
+            answered.add(message.pk)
         elif word := matching(message.body, keywords.opt_in, keywords.match):
             keyword_opt_in(message, word, keywords)
+            answered.add(message.pk)
+    return answered
 
 
 def keyword_opt_out(message: Message, word: str, keywords: OptOutKeywords) -> None:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 
 from conversa.accounts.models import Member, OperationalEvent
 from conversa.accounts.services import record, same_org
+from conversa.assistant.models import AssistantOutput, ModelCall
 from conversa.campaigns.models import Consent
 from conversa.crm.models import Lead
 from conversa.engine import services as engine
@@ -302,7 +303,8 @@ def erase(contact: Contact, *, acting_member: Member, confirmation: str) -> Eras
     2. Their messages are emptied and their files deleted from storage (inbox.removal), with
        the files uploaded for sends to them.
     3. In one transaction, the contact row locked: the raw webhooks their messages came in,
-       notes in their conversations and the texts of sends to them are emptied; their leads lose their notes and custom fields; their
+       notes in their conversations, the texts of sends to them and the assistant's records of
+       their conversations (question, answer, the messages sent to the model) are emptied; their leads lose their notes and custom fields; their
        identifiers and tags go, so the same phone writing again is a new contact; the contact
        keeps its id under a placeholder name, opted out and without consent; consent records
        stay (who consented, when, how: the law asks for it) marked erased, their evidence
@@ -338,6 +340,11 @@ def erase(contact: Contact, *, acting_member: Member, confirmation: str) -> Eras
             body="", content=None
         )
         Lead.objects.filter(contact=locked).update(notes="", custom_fields={})
+        # The AI log holds their words too: what they asked, what was answered, and the messages
+        # sent to the model. The rows stay (ratings, tokens and costs are counts).
+        outputs = AssistantOutput.objects.filter(conversation__contact=locked)
+        ModelCall.objects.filter(pk__in=outputs.values("model_call_id")).update(messages=[])
+        outputs.update(question="", text="")
         ContactIdentity.objects.filter(contact=locked).delete()
         locked.tags.clear()
         consents = Consent.objects.filter(contact=locked).update(erased=True, evidence="")

@@ -30,7 +30,22 @@ class ErasedOut(Schema):
     audit_entries_stripped: int
 
 
-@router.get("/contacts/{contact_id}/export")
+@router.get(
+    "/contacts/{contact_id}/export",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "a ZIP: contact.json and media/",
+                "content": {
+                    "application/zip": {
+                        "schema": {"type": "string", "format": "binary"},
+                        "example": "(the ZIP's bytes)",
+                    }
+                },
+            }
+        }
+    },
+)
 def export_contact(request: HttpRequest, contact_id: int = Path(..., ge=1, le=MAX_ID)):
     """Everything held about the contact, as a ZIP: `contact.json` and `media/` (their files).
     Recorded in the audit log."""

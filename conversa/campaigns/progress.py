@@ -3,8 +3,6 @@ counts over time, and the per-recipient rows of its export. Read from the engine
 jobs, the Gate's decisions, the messages' statuses): the campaign keeps no counters of its own
 that could drift from what happened. A few grouped queries whatever the audience's size."""
 
-import csv
-import io
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -292,33 +290,3 @@ def export_records(campaign: Campaign) -> Iterator[list]:
             row["intent__job__message__read_at"],
             row["replied_at"],
         ]
-
-
-def export_rows(campaign: Campaign) -> Iterator[list[str]]:
-    """The export's header and one row per recipient as text, times in the current time
-    zone."""
-    yield EXPORT_COLUMNS
-    tz = timezone.get_current_timezone()
-    for record in export_records(campaign):
-        yield [
-            cell.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-            if isinstance(cell, datetime)
-            else cell or ""
-            for cell in record
-        ]
-
-
-def csv_lines(campaign: Campaign) -> Iterator[str]:
-    """The export as CSV text, a line at a time. A cell that a spreadsheet would run as a
-    formula (=, +, -, @) is quoted as text."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in export_rows(campaign):
-        writer.writerow([safe_cell(cell) for cell in row])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-
-
-def safe_cell(cell: str) -> str:
-    return f"'{cell}" if cell and cell[0] in "=+-@\t\r" and not cell[1:].isdigit() else cell

@@ -6,16 +6,18 @@ delete them (audited). Another organization's segment is a 404."""
 from datetime import datetime
 from typing import Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 from pydantic import ConfigDict
 
+from conversa import cursors
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.bounds import Id
 from conversa.campaigns import contact_listing, segments
 from conversa.campaigns.contact_listing import Filters
 from conversa.campaigns.models import Segment
+from conversa.cursors import Cursor, Limit
 from conversa.inbox.listing import COUNT_CAP
 
 router = Router(tags=["segments"])
@@ -112,9 +114,15 @@ def counted(request: HttpRequest, filters: Filters, exact: bool) -> dict:
 
 
 @router.get("/segments", response=list[SegmentOut])
-def list_segments(request: HttpRequest):
-    """The organization's segments by name (at most 200), each with its count now."""
-    found = list(scoped(request.org, Segment).order_by("name", "id"))
+def list_segments(
+    request: HttpRequest,
+    response: HttpResponse,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """The organization's segments by name, each with its count now, a page at a time."""
+    everyone = scoped(request.org, Segment)
+    found = cursors.page(everyone, order=["name"], cursor=cursor, limit=limit, response=response)
     counts = segments.counts(request.org, found)
     return [out(s, counts[s.pk]) for s in found]
 

@@ -13,19 +13,22 @@ plus n / pace minutes, counted only within the campaign's dayparts, so a campaig
 several days resumes each morning at its pace instead of all at once.
 """
 
-from collections import defaultdict
+import contextvars
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.scoping import scoped
 from conversa.accounts.services import record
-from conversa.bulk import insert_new, set_column
+from conversa.bulk import among, insert_rows
 from conversa.business_hours import schedule_problems
 from conversa.campaigns import audience, messages, pacing
 from conversa.campaigns.models import Campaign, CampaignRecipient, ContactImport, Segment
@@ -194,7 +197,7 @@ def latest_inbound(contact_ids: list[int], numbers: list[Number], since: datetim
     """Contact id → the campaign number they last wrote to within the window, if any."""
     rows = (
         Conversation.objects.filter(
-            contact_id__in=contact_ids, number__in=numbers, last_inbound_at__gte=since
+            contact_id__in=among(contact_ids), number__in=numbers, last_inbound_at__gte=since
         )
         .order_by("contact_id", "last_inbound_at")
         .values_list("contact_id", "number_id")
@@ -219,8 +222,19 @@ def skip_reason(contact: Contact, rendered: messages.Rendered) -> str:
 def add_recipients(campaign: Campaign) -> dict[str, int]:
     """Add the audience's people who are not recipients yet, each with a CAMPAIGN intent or a
     skip reason, in chunks of one transaction each; counts of what was added. Safe to run
-    again and at the same time as another pass: a recipient row another pass inserted first
-    is left to it (INSERT … ON CONFLICT), and the intent key is unique anyway."""
+    again and at the same time as another pass: the intent key is unique, and a recipient
+    row another pass inserted first is left to it (INSERT … ON CONFLICT), but for the intent
+    this pass may have made.
+
+    Per chunk, with no model instance per person (a start reaches 100,000):
+    1. The people's rows (`audience.people_in_chunks`), their messages and skip reasons, and
+       the number and time slot of each who may receive it, in the audience's order.
+    2. `write_chunk`: their intents and recipient rows, in a transaction of its own.
+    On PostgreSQL, outside a caller's transaction, the chunks are written by WRITERS threads
+    (a connection each) while this one prepares the next: most of a start is the database's
+    work on the rows (indexes, foreign-key checks), which then runs on several cores, and
+    the chunks hold different people, so they never wait on one another.
+    """
     org = campaign.organization
     numbers = list(campaign.numbers.exclude(status=Number.Status.REMOVED).order_by("pk"))
     ids = audience.new_contact_ids(campaign)
@@ -232,70 +246,119 @@ def add_recipients(campaign: Campaign) -> dict[str, int]:
     paced = pacing.pacers(campaign, numbers, begin)
     free_text = not campaign.template
     turn = CampaignRecipient.objects.filter(campaign=campaign).count()
-    for contacts in audience.contacts_in_chunks(campaign, ids):
-        wrote = latest_inbound([c.pk for c in contacts], numbers, now - WINDOW) if free_text else {}
-        rows, rendered = [], {}
-        for contact in contacts:
-            contact.organization = org
-            message = messages.render(campaign, contact)
-            reason = skip_reason(contact, message)
+
+    def prepare(people: list) -> tuple[list[dict], list[engine.Queued]]:
+        nonlocal turn
+        wrote = latest_inbound([p.pk for p in people], numbers, now - WINDOW) if free_text else {}
+        rows, queued = [], []
+        for person in people:
+            message = messages.render(campaign, person)
+            reason = skip_reason(person, message)
             number_id = None
             if not reason:
-                if free_text and contact.pk not in wrote:
+                if free_text and person.pk not in wrote:
                     reason = Skip.OUTSIDE_WINDOW
                 else:
-                    number_id = wrote.get(contact.pk) or numbers[turn % len(numbers)].pk
+                    number_id = wrote.get(person.pk) or numbers[turn % len(numbers)].pk
                     turn += 1
-                    rendered[contact.pk] = message
+                    queued.append(
+                        engine.Queued(
+                            organization_id=org.pk,
+                            contact_id=person.pk,
+                            number_id=number_id,
+                            body=message.body,
+                            template=message.template,
+                            idempotency_key=f"campaign:{campaign.pk}:contact:{person.pk}",
+                            origin=MessageIntent.Origin.CAMPAIGN,
+                            campaign_id=campaign.pk,
+                            not_before=paced[number_id].next()
+                            if campaign.pace_per_minute or begin > now
+                            else None,
+                        )
+                    )
             rows.append(
-                CampaignRecipient(
-                    organization=org,
-                    campaign=campaign,
-                    contact=contact,
-                    number_id=number_id,
-                    skip_reason=reason,
-                    added_at=now,
-                )
+                {
+                    "organization_id": org.pk,
+                    "campaign_id": campaign.pk,
+                    "contact_id": person.pk,
+                    "number_id": number_id,
+                    "skip_reason": reason,
+                    "added_at": now,
+                }
             )
-        by_pk = {n.pk: n for n in numbers}
-        with transaction.atomic():
-            added = insert_new(rows, ["campaign", "contact"])
-            sending = [row for row in added if not row.skip_reason]
-            specs = [
-                engine.IntentSpec(
-                    contact=row.contact,
-                    body=rendered[row.contact_id].body,
-                    template=rendered[row.contact_id].template,
-                    origin=MessageIntent.Origin.CAMPAIGN,
-                    idempotency_key=f"campaign:{campaign.pk}:contact:{row.contact_id}",
-                    number=by_pk[row.number_id],
-                    not_before=paced[row.number_id].next()
-                    if campaign.pace_per_minute or begin > now
-                    else None,
-                    campaign=campaign,
-                )
-                for row in sending
-            ]
-            results = engine.create_intents(org, specs) if specs else []
-            for row, (intent, created) in zip(sending, results, strict=True):
-                if created:
-                    row.intent = intent
-                else:
-                    row.skip_reason = Skip.DUPLICATE
-            # One UPDATE … FROM (VALUES …): bulk_update's CASE per row costs seconds a chunk.
-            set_column(
-                CampaignRecipient,
-                "intent",
-                {row.pk: row.intent_id for row in sending if not row.skip_reason},
-            )
-            duplicates = [row.pk for row in sending if row.skip_reason]
-            if duplicates:
-                CampaignRecipient.objects.filter(pk__in=duplicates).update(
-                    skip_reason=Skip.DUPLICATE
-                )
-        for row in added:
-            counts[row.skip_reason or "queued"] += 1
+        return rows, queued
+
+    prepared = (prepare(people) for people in audience.people_in_chunks(campaign, ids))
+    for added in in_parallel(lambda chunk: write_chunk(org, *chunk), prepared):
+        for reason, n in added.items():
+            counts[reason] += n
     return dict(counts)
+
+
+# Chunks written at once by a start on PostgreSQL. On two cores, three beat two (the
+# database's work on two chunks, and the Python of a third, each find a core) by a third
+# of the start's time, and one after the other by almost half.
+WRITERS = 3
+
+
+def in_parallel(work, items) -> Iterator:
+    """`work(item)` for each item, its results in the items' order: by WRITERS threads on
+    PostgreSQL outside a transaction (each thread its own connection, closed at the end, and
+    the caller's context: its correlation id and audit origin), else one after the other
+    here (SQLite has one writer; inside a transaction every row must be in it)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        for item in items:
+            yield work(item)
+        return
+
+    def run(item):
+        try:
+            return work(item)
+        finally:
+            connection.close()
+
+    # The next item is prepared while WRITERS are written; no more are held, so memory stays
+    # that of a few chunks whatever the audience.
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="campaign-writer") as pool:
+        pending: deque[Future] = deque()
+        for item in items:
+            pending.append(pool.submit(contextvars.copy_context().run, run, item))
+            if len(pending) >= WRITERS:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def write_chunk(org: Organization, rows: list[dict], queued: list[engine.Queued]) -> dict:
+    """One chunk of `add_recipients` in one transaction; counts of what was added.
+    1. The intents of those who may receive it (`engine.queue_intents`: the Gate decides on
+       each; none shows a message until its job sends it). A key already held means another
+       pass got there first (its recipient row is committed with its intent), or an intent
+       with that key came from elsewhere: a duplicate.
+    2. The recipient rows, each with its intent or its skip reason, in one insert."""
+    counts: dict[str, int] = defaultdict(int)
+    with transaction.atomic():
+        created = engine.queue_intents(org, queued)
+        intents = {q.contact_id: created.get(q.idempotency_key) for q in queued}
+        for row in rows:
+            if row["contact_id"] in intents:
+                row["intent_id"] = intents[row["contact_id"]]
+                row["skip_reason"] = "" if row["intent_id"] else Skip.DUPLICATE
+            else:
+                row["intent_id"] = None
+        # A row another pass inserted first is left to it, unless it has no intent and
+        # this pass made one: that pass saw the person as skipped a moment before this one
+        # saw them eligible, and the intent must not be left without its recipient.
+        added = insert_rows(
+            CampaignRecipient,
+            rows,
+            unique=["campaign", "contact"],
+            adopt="intent",
+            returning=("skip_reason",),
+        )
+    for (reason,) in added:
+        counts[reason or "queued"] += 1
+    return counts
 
 
 def pause(campaign: Campaign, *, acting_member: Member) -> None:

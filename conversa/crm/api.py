@@ -14,16 +14,18 @@ from decimal import Decimal
 from typing import Literal
 
 from django.db.models import Q
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 from ninja.security import HttpBearer
 
+from conversa import cursors
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.scoping import get_for_org_or_404, scoped
-from conversa.bounds import MAX_LIMIT, Id, IdOrZero, Money, Offset
+from conversa.bounds import Id, IdOrZero, Money
 from conversa.crm import automations, followups, services
 from conversa.crm.models import Automation, AutomationStep, FollowUp, Lead, Pipeline, Stage
+from conversa.cursors import Cursor, Limit
 from conversa.errors import Conflict, Forbidden, Refused
 from conversa.inbox import contacts
 from conversa.inbox.models import Contact, Tag
@@ -213,9 +215,15 @@ def follow_up_out(f: FollowUp) -> dict:
 
 
 @router.get("/crm/pipelines", response=list[PipelineOut])
-def list_pipelines(request: HttpRequest):
-    """The organization's pipelines with their stages in order."""
-    return scoped(request.org, Pipeline).prefetch_related("stages")
+def list_pipelines(
+    request: HttpRequest,
+    response: HttpResponse,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """The organization's pipelines by name with their stages in order, a page at a time."""
+    found = scoped(request.org, Pipeline).prefetch_related("stages")
+    return cursors.page(found, order=["name"], cursor=cursor, limit=limit, response=response)
 
 
 @router.post("/crm/pipelines", response={201: PipelineOut})
@@ -239,20 +247,77 @@ def add_stage(request: HttpRequest, pipeline_id: Id, payload: StageIn):
     return Status(201, stage)
 
 
+class FieldsIn(Schema):
+    custom_fields: list[str] = Field(
+        max_length=50, description="the whole set of keys the leads' {{lead.<key>}} may name"
+    )
+
+
+@router.put("/crm/pipelines/{pipeline_id}/fields", response=PipelineOut)
+def set_fields(request: HttpRequest, pipeline_id: Id, payload: FieldsIn):
+    """Declare the pipeline's custom fields (owners, admins, supervisors)."""
+    pipeline = get_for_org_or_404(request.org, Pipeline, pk=pipeline_id)
+    services.set_custom_fields(pipeline, payload.custom_fields, acting_member=request.member)
+    return scoped(request.org, Pipeline).prefetch_related("stages").get(pk=pipeline.pk)
+
+
+class StagePatch(Schema):
+    """Only the fields sent change."""
+
+    name: str | None = Field(None, min_length=1, max_length=120)
+    colour: StageColour | None = Field(None, description='A hex colour: "#16a34a", "#0a0"')
+    is_won: bool | None = None
+    is_lost: bool | None = None
+
+
+@router.patch("/crm/stages/{stage_id}", response=StageOut)
+def change_stage(request: HttpRequest, stage_id: Id, payload: StagePatch):
+    """Rename, recolour or re-flag (won, lost) a stage (owners, admins, supervisors)."""
+    stage = get_for_org_or_404(request.org, Stage, pk=stage_id)
+    sent = payload.dict(exclude_unset=True)
+    current = {f: getattr(stage, f) for f in ("name", "colour", "is_won", "is_lost")}
+    wanted = {**current, **{k: v for k, v in sent.items() if v is not None}}
+    return services.change_stage(stage, acting_member=request.member, **wanted)
+
+
+class StageMoveIn(Schema):
+    direction: Literal["up", "down"] = Field(description="one place earlier or later")
+
+
+@router.post("/crm/stages/{stage_id}/move", response=PipelineOut)
+def move_stage(request: HttpRequest, stage_id: Id, payload: StageMoveIn):
+    """Move a stage one place in its pipeline (at either end it stays); the pipeline's stages
+    in their new order."""
+    stage = get_for_org_or_404(request.org, Stage, pk=stage_id)
+    offset = -1 if payload.direction == "up" else 1
+    services.move_stage(stage, offset, acting_member=request.member)
+    return scoped(request.org, Pipeline).prefetch_related("stages").get(pk=stage.pipeline_id)
+
+
+@router.delete("/crm/stages/{stage_id}", response={204: None})
+def delete_stage(request: HttpRequest, stage_id: Id):
+    """Delete an empty stage; one with leads, automations or history is a 409 saying why."""
+    stage = get_for_org_or_404(request.org, Stage, pk=stage_id)
+    services.delete_stage(stage, acting_member=request.member)
+    return Status(204, None)
+
+
 # Leads
 
 
 @router.get("/crm/leads", response=list[LeadOut])
 def list_leads(
     request: HttpRequest,
+    response: HttpResponse,
     pipeline_id: Id | None = None,
     stage_id: Id | None = None,
     owner_id: IdOrZero | None = None,
     q: str = Query("", max_length=200, description="title, contact name or number"),
-    limit: int = Query(100, ge=1, le=MAX_LIMIT),
-    offset: Offset = 0,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
 ):
-    """Leads, most recently changed first, filtered (`owner_id` 0: leads with no owner)."""
+    """Leads, most recently changed first, filtered (`owner_id` 0: leads with no owner), a
+    page at a time (`X-Next-Cursor`)."""
     leads = lead_qs(request)
     if pipeline_id is not None:
         leads = leads.filter(pipeline_id=pipeline_id)
@@ -269,7 +334,7 @@ def list_leads(
             | Q(contact__name__icontains=term)
             | Q(contact__phone__contains=term.lstrip("+"))
         )
-    return leads[offset : offset + limit]
+    return cursors.page(leads, order=["-updated_at"], cursor=cursor, limit=limit, response=response)
 
 
 @router.post("/crm/leads", response={201: LeadOut})
@@ -335,10 +400,22 @@ def lead_timeline(request: HttpRequest, lead_id: Id):
 
 
 @router.get("/crm/leads/{lead_id}/follow-ups", response=list[FollowUpOut])
-def lead_follow_ups(request: HttpRequest, lead_id: Id):
+def lead_follow_ups(
+    request: HttpRequest,
+    response: HttpResponse,
+    lead_id: Id,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """The lead's follow-ups, soonest due first, a page at a time."""
     lead = get_for_org_or_404(request.org, Lead, pk=lead_id)
-    rows = FollowUp.objects.filter(lead=lead).select_related("intent__job")
-    return [follow_up_out(f) for f in rows]
+    found = FollowUp.objects.filter(lead=lead).select_related("intent__job")
+    return [
+        follow_up_out(f)
+        for f in cursors.page(
+            found, order=["due_at"], cursor=cursor, limit=limit, response=response
+        )
+    ]
 
 
 # Automations

@@ -269,7 +269,10 @@ def set_opted_out(
             status__in=OPEN_INTENT,
         )
         engine.cancel_intents(list(unsolicited), OPTED_OUT, acting_member=acting_member)
-    publisher.publish(contact.organization_id, events.ContactUpdated(contact_ids=[contact.pk]))
+    change = "opted_out" if opted_out else "opted_in"
+    publisher.publish(
+        contact.organization_id, events.ContactUpdated(contact_ids=[contact.pk], change=change)
+    )
     return True
 
 

@@ -306,7 +306,7 @@ def create_lead(
             created_at=now,
         )
         followups.schedule(change)
-        publisher.publish(org_id, events.LeadUpdated(lead_ids=[lead.pk]))
+        publisher.publish(org_id, events.LeadUpdated(lead_ids=[lead.pk], change="created"))
     return lead
 
 
@@ -403,7 +403,10 @@ def move_lead(lead: Lead, stage: Stage, *, acting_member: Member | None) -> Stag
             FollowUp.CancelReason.LEFT_STAGE,
             acting_member=acting_member,
         )
-        publisher.publish(locked.organization_id, events.LeadUpdated(lead_ids=[locked.pk]))
+        publisher.publish(
+            locked.organization_id,
+            events.LeadUpdated(lead_ids=[locked.pk], change="stage_changed"),
+        )
     lead.stage, lead.stage_entered_at, lead.updated_at = stage, now, now
     return change
 

@@ -2,13 +2,15 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Header, Router, Schema
 from ninja.responses import Status
-from pydantic import model_validator
+from pydantic import ConfigDict, model_validator
 
+from conversa import cursors
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.bounds import Id
+from conversa.cursors import Cursor, Limit
 from conversa.engine import services
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.engine.queries import filter_intents, timeline
@@ -81,6 +83,23 @@ class TemplateIn(Schema):
 
 
 class IntentIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"phone": "5511988887777", "body": "Seu pedido 1234 saiu para entrega."},
+                {
+                    "phone": "5511988887777",
+                    "template": {
+                        "name": "pedido_enviado",
+                        "language": "pt_BR",
+                        "variables": ["Ana", "1234"],
+                    },
+                    "number_id": 42,
+                },
+            ]
+        }
+    )
+
     phone: str = Field(pattern=r"^\+?[0-9]{8,15}$", description="E.164, digits")
     body: str = Field("", max_length=4096, description="the text; empty when `template` is given")
     template: TemplateIn | None = Field(
@@ -121,14 +140,18 @@ def intent_detail(intent: MessageIntent) -> dict:
 @router.get("/intents", response=list[IntentOut])
 def list_intents(
     request: HttpRequest,
+    response: HttpResponse,
     status: str | None = None,
     origin: str | None = None,
     job_status: str | None = None,
     number_id: Id | None = None,
     contact_id: Id | None = None,
     since: datetime | None = None,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
 ):
-    """Recent intents with the Gate's latest decision and the job's status, filtered."""
+    """Intents, newest first, with the Gate's latest decision and the job's status, filtered;
+    a page at a time (the next page's cursor in `X-Next-Cursor`)."""
     intents = filter_intents(
         scoped(request.org, MessageIntent),
         status=status,
@@ -139,7 +162,10 @@ def list_intents(
         since=since,
     )
     intents = intents.select_related("job").prefetch_related("decisions")
-    return [intent_out(intent) for intent in intents[:200]]
+    rows = cursors.page(
+        intents, order=["-created_at"], cursor=cursor, limit=limit, response=response
+    )
+    return [intent_out(intent) for intent in rows]
 
 
 @router.post("/intents", response={200: IntentDetail, 201: IntentDetail})

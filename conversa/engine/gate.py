@@ -17,9 +17,11 @@ from django.db import connection
 from django.db.models import Count, Max, Q
 from django.utils.translation import gettext_noop
 
+from conversa.accounts.models import Organization
+from conversa.bulk import among, insert_rows
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.inbox.contacts import user_ids_of
-from conversa.inbox.models import Conversation
+from conversa.inbox.models import Contact, Conversation
 from conversa.numbers.models import Number
 
 ALLOW = GateDecision.Verdict.ALLOW
@@ -462,12 +464,35 @@ class NumberFacts:
             self.counts[number.pk] = (hour + 1, day + 1)
 
 
-def facts_for(intent: MessageIntent, number: Number, sends: NumberFacts) -> Facts:
-    org, contact, campaign = intent.organization, intent.contact, intent.campaign
+@dataclass(frozen=True)
+class ContactFacts:
+    """What the Gate reads of a contact, read afresh for each batch of decisions."""
+
+    pk: int
+    phone: str
+    blocked: bool
+    opted_out: bool
+    marketing_consent: bool
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One intent as the Gate reads it, with its facts read afresh: its organization, its
+    contact and its campaign."""
+
+    organization: Organization
+    contact: ContactFacts
+    campaign: object | None
+    origin: str
+    template: dict | None
+
+
+def facts_for(asked: Asked, number: Number, sends: NumberFacts) -> Facts:
+    org, contact, campaign = asked.organization, asked.contact, asked.campaign
     sent_this_hour, sent_today = sends.get(number, org.time_zone)
     is_cloud = number.provider == Number.Provider.CLOUD
     # A template is what may open a conversation outside the window (docs/providers.md §A2).
-    window_required = is_cloud and not intent.template
+    window_required = is_cloud and not asked.template
     return Facts(
         now=sends.now,
         sending_paused=org.sending_paused,
@@ -488,7 +513,7 @@ def facts_for(intent: MessageIntent, number: Number, sends: NumberFacts) -> Fact
         breaker_open_until=number.breaker_open_until,
         window_required=window_required,
         last_inbound_at=sends.last_inbound(contact.pk, number) if window_required else None,
-        is_template=bool(intent.template),
+        is_template=bool(asked.template),
         templates_supported=is_cloud,
         contact_reachable=sends.reachable(contact, number),
         campaign_status=campaign.status if campaign else "",
@@ -501,8 +526,33 @@ NO_NUMBER = Verdict(
 )
 
 
+class Memo:
+    """`decide` and `snapshot` once per distinct facts in a batch: a campaign's thousands of
+    intents share a handful (consented or not, opted out or not, …), and the rules are a pure
+    function of the facts."""
+
+    def __init__(self):
+        self.found: dict[tuple, tuple[Verdict, dict]] = {}
+        self.last: tuple[Facts | None, tuple[Verdict, dict] | None] = (None, None)
+
+    def decide(self, origin: str, facts: Facts) -> Verdict:
+        return self.get(origin, facts)[0]
+
+    def get(self, origin: str, facts: Facts) -> tuple[Verdict, dict]:
+        """The verdict on `facts` and their snapshot (the same facts, asked again, for their
+        snapshot once the number is chosen: from the last answer)."""
+        if self.last[0] is facts:
+            return self.last[1]
+        # A dict fact (dayparts) is one object for the whole batch: its identity stands for it.
+        key = (origin, *(id(v) if isinstance(v, dict) else v for v in vars(facts).values()))
+        if key not in self.found:
+            self.found[key] = (decide(origin, facts), snapshot(facts))
+        self.last = (facts, self.found[key])
+        return self.found[key]
+
+
 def choose_number(
-    intent: MessageIntent, candidates: list[Number], sends: NumberFacts
+    intent: Asked, candidates: list[Number], sends: NumberFacts, memo: Memo | None = None
 ) -> tuple[Verdict, Number | None, Facts | None]:
     """The verdict for the first number that may send now; when none may, the soonest DEFER
     (or the first BLOCK), so the intent waits on the number that frees up first.
@@ -513,9 +563,10 @@ def choose_number(
     if not candidates:
         return NO_NUMBER, None, None
     judged = []
+    memo = memo or Memo()
     for number in candidates:
         facts = facts_for(intent, number, sends)
-        verdict = decide(intent.origin, facts)
+        verdict = memo.decide(intent.origin, facts)
         if verdict.verdict == ALLOW:
             return verdict, number, facts
         if verdict.reason_code in REFUSAL_HOLDS and intent.origin in NO_EVASION_ORIGINS:
@@ -525,6 +576,16 @@ def choose_number(
     if deferred:
         return min(deferred, key=lambda entry: entry[0].defer_until)
     return judged[0]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The Gate's verdict on one intent, not yet stored: the number it is about, and the facts
+    it read (their snapshot)."""
+
+    verdict: Verdict
+    number: Number | None
+    facts: dict
 
 
 def evaluate_many(
@@ -540,9 +601,33 @@ def evaluate_many(
     rest of the batch. Without it (intents being created, whose jobs the Gate sees again when
     they run) each is decided as if alone, as one call per intent would.
     """
-    fresh = MessageIntent.objects.select_related("organization", "contact", "campaign").in_bulk(
-        [intent.pk for intent, _ in pairs]
-    )
+    judged = judge_many(pairs, now, reserve=reserve)
+    rows = store([(intent.organization_id, intent.pk) for intent, _ in pairs], judged, now)
+    decisions = []
+    for (intent, _), entry, row in zip(pairs, judged, rows, strict=True):
+        decision = GateDecision(**row)
+        decision.intent, decision.number = intent, entry.number
+        decisions.append(decision)
+    return decisions
+
+
+def judge_many(
+    pairs: list[tuple[MessageIntent, int | None]], now: datetime, *, reserve: bool = True
+) -> list[Judged]:
+    """`evaluate_many`'s verdicts, not stored: for intents about to be inserted (a campaign's),
+    whose status and job follow from the verdict. Each intent needs its organization_id,
+    contact_id, origin, template and campaign_id only; the facts about them are read here, one
+    query per kind of fact for the batch (contacts, organizations, campaigns, numbers, sends,
+    last inbound messages)."""
+    contact_rows = Contact.objects.filter(
+        pk__in=among({intent.contact_id for intent, _ in pairs})
+    ).values_list("pk", "phone", "blocked", "opted_out", "marketing_consent")
+    contacts = {row[0]: ContactFacts(*row) for row in contact_rows}
+    orgs = Organization.objects.in_bulk({intent.organization_id for intent, _ in pairs})
+    campaign_ids = {intent.campaign_id for intent, _ in pairs if intent.campaign_id}
+    # The campaigns app builds on the engine: its model is reached through the intent's field.
+    campaign_model = MessageIntent._meta.get_field("campaign").related_model
+    campaigns = campaign_model.objects.in_bulk(campaign_ids) if campaign_ids else {}
     wanted = {number_id for _, number_id in pairs if number_id}
     orgs_choosing = {intent.organization_id for intent, number_id in pairs if not number_id}
     numbers = Number.objects.filter(
@@ -552,11 +637,18 @@ def evaluate_many(
         [pk for pk, number in numbers.items() if number.hourly_quota or number.daily_quota]
     )
     sends = NumberFacts(now)
-    sends.read_inbound({i.contact_id for i in fresh.values()}, list(numbers.values()))
-    sends.read_user_ids([i.contact for i in fresh.values()])
-    decisions = []
+    sends.read_inbound(set(contacts), list(numbers.values()))
+    sends.read_user_ids(list(contacts.values()))
+    memo = Memo()
+    judged = []
     for intent, number_id in pairs:
-        current = fresh[intent.pk]
+        asked = Asked(
+            organization=orgs[intent.organization_id],
+            contact=contacts[intent.contact_id],
+            campaign=campaigns.get(intent.campaign_id),
+            origin=intent.origin,
+            template=intent.template,
+        )
         if number_id:
             candidates = [numbers[number_id]]
         else:
@@ -569,23 +661,35 @@ def evaluate_many(
                 ),
                 key=lambda n: (n.status != Number.Status.CONNECTED, n.pk),
             )
-        verdict, number, facts = choose_number(current, candidates, sends)
+        verdict, number, facts = choose_number(asked, candidates, sends, memo)
         if verdict.verdict == ALLOW and reserve:
             sends.add(number)
-        decisions.append(
-            GateDecision(
-                organization_id=intent.organization_id,
-                intent=intent,
-                number=number,
-                verdict=verdict.verdict,
-                reason_code=verdict.reason_code,
-                reason=verdict.reason,
-                defer_until=verdict.defer_until,
-                facts=snapshot(facts),
-                created_at=now,
-            )
-        )
-    return GateDecision.objects.bulk_create(decisions)
+        snapped = memo.get(intent.origin, facts)[1] if facts is not None else {}
+        judged.append(Judged(verdict, number, snapped))
+    return judged
+
+
+def store(about: list[tuple[int, int]], judged: list[Judged], now: datetime) -> list[dict]:
+    """Store the verdicts on the (organization id, intent id) pairs `about` as GateDecision
+    rows, in one statement (`bulk.insert_rows`, no model instance per decision): the rows
+    stored, each with its "id"."""
+    rows = [
+        {
+            "organization_id": org_id,
+            "intent_id": intent_id,
+            "number_id": entry.number.pk if entry.number else None,
+            "verdict": entry.verdict.verdict,
+            "reason_code": entry.verdict.reason_code,
+            "reason": entry.verdict.reason,
+            "defer_until": entry.verdict.defer_until,
+            "facts": entry.facts,
+            "created_at": now,
+        }
+        for (org_id, intent_id), entry in zip(about, judged, strict=True)
+    ]
+    for row, (pk,) in zip(rows, insert_rows(GateDecision, rows), strict=True):
+        row["id"] = pk
+    return rows
 
 
 def lock_quota_counts(number_ids: list[int]) -> None:

@@ -9,8 +9,13 @@ from ninja import Field, Router, Schema
 from pydantic import StringConstraints
 
 from conversa.accounts import mfa
-from conversa.accounts.models import MAX_DAILY_QUOTA, MAX_HOURLY_QUOTA, MAX_REOPEN_WINDOW_HOURS
-from conversa.engine import policies
+from conversa.accounts.models import (
+    MAX_DAILY_QUOTA,
+    MAX_HOURLY_QUOTA,
+    MAX_REOPEN_WINDOW_HOURS,
+    MAX_RETENTION_DAYS,
+)
+from conversa.engine import policies, retention
 
 router = Router(tags=["organization"])
 
@@ -103,3 +108,19 @@ def patch_organization(request: HttpRequest, payload: OrganizationPatch):
             org, acting_member=request.member, paused=payload.sending_paused
         )
     return organization_out(org)
+
+
+class RetentionIO(Schema):
+    retention_days: int | None = Field(
+        description="keep messages' texts and files this many days; null: for ever",
+        ge=1,
+        le=MAX_RETENTION_DAYS,
+    )
+
+
+@router.put("/organization/retention", response=RetentionIO)
+def set_retention(request: HttpRequest, payload: RetentionIO):
+    """How long messages' texts and files are kept (owners and admins; recorded). The next
+    run, within the hour, applies it."""
+    retention.set_retention_days(request.org, payload.retention_days, acting_member=request.member)
+    return {"retention_days": request.org.retention_days}

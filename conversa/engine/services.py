@@ -20,7 +20,7 @@ from conversa import logs, tracing
 from conversa.accounts import audit
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event, record
-from conversa.bulk import insert_new, set_column
+from conversa.bulk import insert_new, insert_rows, set_column
 from conversa.engine import content, gate, jobs, metrics, wakeup
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.errors import Forbidden, InvalidTransition
@@ -37,6 +37,10 @@ log = structlog.get_logger(__name__)
 
 S = ExecutionJob.Status
 MAX_ATTEMPTS = 5
+# A batch of up to this many intents logs a line per intent and per decision, with its
+# correlation id (what a request or a worker's batch asks for); a bigger one (a campaign's
+# start) logs one line for the batch: a line per person costs more than the rest of its work.
+LOG_EACH_UP_TO = 200
 BACKOFF_CAP = timedelta(minutes=15)
 
 
@@ -169,6 +173,130 @@ def create_intents(org: Organization, specs: list[IntentSpec]) -> list[tuple[Mes
     return results
 
 
+@dataclass(frozen=True)
+class Queued:
+    """One request to send of a batch that `queue_intents` records (a campaign's message to
+    one person): its message is shown in a conversation only when its job starts sending."""
+
+    organization_id: int
+    contact_id: int
+    number_id: int
+    body: str
+    template: dict | None
+    idempotency_key: str
+    origin: str
+    campaign_id: int | None = None
+    not_before: datetime | None = None
+
+
+def queue_intents(org: Organization, queued: list[Queued]) -> dict[str, int]:
+    """Record many requests to send whose message is shown only when due (a campaign's), let
+    the Gate decide on them and queue their jobs, in one transaction and a handful of
+    statements whatever their number, with no model instance per intent: idempotency key →
+    the id of each intent created. A key already held (invariant 1: by another pass at the
+    same moment too, the insert waits for it) is left out.
+
+    `create_intents` does the same for intents of any kind, made one model each; at a
+    campaign's 100,000 people those instances cost more than the database's work.
+    1. The Gate judges each first (`gate.judge_many`, its facts read afresh, one query per
+       kind), so each intent is inserted with the status its verdict gives it.
+    2. The intents, in one INSERT … ON CONFLICT DO NOTHING.
+    3. The decisions of those inserted (invariant 6; the timeline shows them from there) and a
+       PENDING job for each ALLOW or DEFER (a BLOCK has none), each in one statement. No
+       "intent.created" audit entry per intent: the timeline tells the creation from the
+       intent's own row (`queries.timeline`), and the caller records what asked for them once
+       (a campaign's "campaign.started"); a row each would cost as much as the decisions.
+       The workers are woken once, after commit.
+    """
+    if not queued:
+        return {}
+    now = timezone.now()
+    correlation = get_contextvars().get("correlation_id")
+    trace_parent = tracing.traceparent()
+    Status = MessageIntent.Status
+    with transaction.atomic():
+        judged = gate.judge_many([(q, q.number_id) for q in queued], now, reserve=False)
+        rows = []
+        for q, entry in zip(queued, judged, strict=True):
+            scheduled = q.not_before is not None and q.not_before > now
+            if entry.verdict.verdict == GateDecision.Verdict.BLOCK:
+                status = Status.BLOCKED
+            elif scheduled:
+                status = Status.SCHEDULED
+            elif entry.verdict.verdict == GateDecision.Verdict.DEFER:
+                status = Status.DEFERRED
+            else:
+                status = Status.QUEUED
+            rows.append(
+                {
+                    "organization_id": q.organization_id,
+                    "number_id": q.number_id,
+                    "contact_id": q.contact_id,
+                    "origin": q.origin,
+                    "body": q.body,
+                    "template": q.template,
+                    "campaign_id": q.campaign_id,
+                    "idempotency_key": q.idempotency_key,
+                    "not_before": q.not_before,
+                    "status": status,
+                    "created_at": now,
+                    "correlation_id": correlation or uuid.uuid4().hex,
+                    "trace_parent": trace_parent,
+                }
+            )
+        inserted = insert_rows(
+            MessageIntent,
+            rows,
+            unique=["organization", "idempotency_key"],
+            returning=("id", "idempotency_key"),
+        )
+        created = {key: pk for pk, key in inserted}
+        new = [
+            (q, entry, created[q.idempotency_key])
+            for q, entry in zip(queued, judged, strict=True)
+            if q.idempotency_key in created
+        ]
+        gate.store([(q.organization_id, pk) for q, _, pk in new], [e for _, e, _ in new], now)
+        jobs_made = insert_rows(
+            ExecutionJob,
+            [
+                {
+                    "organization_id": q.organization_id,
+                    "intent_id": pk,
+                    "number_id": entry.number.pk,
+                    "contact_id": q.contact_id,
+                    "status": S.PENDING,
+                    "run_after": max(entry.verdict.defer_until or now, q.not_before or now),
+                    "attempts": 0,
+                    "worker_id": "",
+                    "provider_message_id": "",
+                    "last_error": "",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for q, entry, pk in new
+                if entry.verdict.verdict != GateDecision.Verdict.BLOCK
+            ],
+        )
+        if jobs_made:
+            transaction.on_commit(wakeup.notify)
+        count_verdicts([entry.verdict for _, entry, _ in new])
+        metrics.jobs_duplicate_blocked.inc(len(queued) - len(new))
+        log.info(
+            "intent.created_many",
+            organization_id=org.pk,
+            origins=sorted({q.origin for q in queued}),
+            intents=len(new),
+            jobs=len(jobs_made),
+        )
+        if new:
+            publisher.publish(
+                org.id,
+                events.IntentUpdated(intent_ids=[pk for _, _, pk in new], change="decided"),
+            )
+    return created
+
+
 def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
     """Steps 2–4 of `create_intents` for the intents it just inserted."""
     # Asked for through an API token: its name, for the message's story ("by the API token
@@ -181,19 +309,29 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
         )
         for intent in intents
     )
-    for intent in intents:
+    if len(intents) > LOG_EACH_UP_TO:
         log.info(
-            "intent.created",
-            correlation_id=intent.correlation_id,
-            intent_id=intent.pk,
+            "intent.created_many",
             organization_id=org.pk,
-            origin=intent.origin,
+            origins=sorted({intent.origin for intent in intents}),
+            intents=len(intents),
+            first_intent_id=intents[0].pk,
+            last_intent_id=intents[-1].pk,
         )
+    else:
+        for intent in intents:
+            log.info(
+                "intent.created",
+                correlation_id=intent.correlation_id,
+                intent_id=intent.pk,
+                organization_id=org.pk,
+                origin=intent.origin,
+            )
     now = timezone.now()
     decisions = ask_gate([(intent, intent.number_id) for intent in intents], now, reserve=False)
     new_jobs, blocked, statuses = [], {}, {}
     moved_conversation = conversations_for(org, intents, decisions, now)
-    messages = new_messages(org, intents, now)
+    messages = new_messages(org, [i for i in intents if i.conversation and shown_now(i, now)])
     for intent, decision in zip(intents, decisions, strict=True):
         scheduled = intent.not_before is not None and intent.not_before > now
         message = messages.get(intent.pk)
@@ -234,7 +372,18 @@ def decide_new_intents(org: Organization, intents: list[MessageIntent]) -> None:
     if new_jobs:
         ExecutionJob.objects.bulk_create(new_jobs)
         transaction.on_commit(wakeup.notify)
-    publisher.publish(org.id, events.IntentUpdated(intent_ids=[intent.pk for intent in intents]))
+    publisher.publish(
+        org.id,
+        events.IntentUpdated(intent_ids=[intent.pk for intent in intents], change="decided"),
+    )
+
+
+def shown_now(intent: MessageIntent, now) -> bool:
+    """Whether the intent's outbound message (and conversation) is made with it, or only when
+    its job starts sending (`add_messages`): a scheduled one shows nothing before it is due,
+    and a campaign's is due at its pace, its place in a queue of thousands, not now."""
+    scheduled = intent.not_before is not None and intent.not_before > now
+    return not scheduled and intent.campaign_id is None
 
 
 def conversations_for(
@@ -245,8 +394,7 @@ def conversations_for(
     waiting: dict[int, list[MessageIntent]] = {}
     numbers: dict[int, Number] = {}
     for intent, decision in zip(intents, decisions, strict=True):
-        scheduled = intent.not_before is not None and intent.not_before > now
-        if intent.conversation is None and decision.number is not None and not scheduled:
+        if intent.conversation is None and decision.number is not None and shown_now(intent, now):
             numbers[decision.number.pk] = with_org(decision.number, org)
             waiting.setdefault(decision.number.pk, []).append(intent)
     for number_id, mine in waiting.items():
@@ -258,14 +406,12 @@ def conversations_for(
     return [intent for mine in waiting.values() for intent in mine]
 
 
-def new_messages(org: Organization, intents: list[MessageIntent], now) -> dict[int, Message]:
-    """Intent id → the outbound message shown for each intent due now in a conversation:
-    plain texts no member sent in one go, the rest (media, a member's) one by one."""
+def new_messages(org: Organization, intents: list[MessageIntent]) -> dict[int, Message]:
+    """Intent id → the outbound message shown for each of these intents (each with its
+    conversation): plain texts no member sent in one go, the rest (media, a member's) one by
+    one."""
     found, texts = {}, []
     for intent in intents:
-        scheduled = intent.not_before is not None and intent.not_before > now
-        if not intent.conversation or scheduled:
-            continue
         with_org(intent.conversation, org)
         if intent.content or intent.created_by_id is not None:
             found[intent.pk] = content.new_message(intent)
@@ -285,14 +431,35 @@ def with_org(obj: Number | Conversation, org: Organization) -> Number | Conversa
     return obj
 
 
+def count_verdicts(verdicts: list) -> dict[tuple[str, str], int]:
+    """Count the Gate's verdicts (or decisions) in its metric, one call per kind of verdict;
+    the counts by (verdict, reason code)."""
+    tally: dict[tuple[str, str], int] = {}
+    for verdict in verdicts:
+        key = (verdict.verdict, verdict.reason_code)
+        tally[key] = tally.get(key, 0) + 1
+    for (verdict, reason_code), count in tally.items():
+        metrics.gate_decisions.labels(verdict, reason_code).inc(count)
+    return tally
+
+
 def ask_gate(
     pairs: list[tuple[MessageIntent, int | None]], now, *, reserve: bool = True
 ) -> list[GateDecision]:
-    """The Gate's decisions on (intent, number id) pairs now, stored, counted and put on the
-    intents' timelines (`reserve`: see `gate.evaluate_many`)."""
+    """The Gate's decisions on (intent, number id) pairs now, stored (the intents' timelines
+    show them from there: `queries.timeline`), counted and logged (`reserve`: see
+    `gate.evaluate_many`)."""
     decisions = gate.evaluate_many(pairs, now, reserve=reserve)
+    tally = count_verdicts(decisions)
+    if len(pairs) > LOG_EACH_UP_TO:
+        log.info(
+            "gate.decided_many",
+            organization_ids=sorted({intent.organization_id for intent, _ in pairs}),
+            decisions=len(decisions),
+            verdicts={f"{verdict}:{code}": n for (verdict, code), n in tally.items()},
+        )
+        return decisions
     for (intent, _), decision in zip(pairs, decisions, strict=True):
-        metrics.gate_decisions.labels(decision.verdict, decision.reason_code).inc()
         log.info(
             "gate.decided",
             correlation_id=intent.correlation_id,
@@ -301,16 +468,6 @@ def ask_gate(
             verdict=decision.verdict,
             reason_code=decision.reason_code,
         )
-    OperationalEvent.objects.bulk_create(
-        event(
-            decision.organization_id,
-            f"gate.{decision.verdict}",
-            decision.intent,
-            label="gate",
-            reason=decision.reason,
-        )
-        for decision in decisions
-    )
     return decisions
 
 
@@ -417,19 +574,35 @@ def decide_before_send(claimed: list[ExecutionJob], now) -> list[ExecutionJob]:
 
 
 def add_messages(sending: list[ExecutionJob]) -> None:
-    """The outbound messages of scheduled intents, made as their jobs start sending (and the
-    conversation, for an intent made without one): until now there was nothing to show."""
-    for job in sending:
-        if job.message_id is not None:
-            continue
-        intent = job.intent
-        if intent.conversation_id is None:
-            intent.conversation = inbox.current_conversation(
-                job.number, job.contact, by_customer=False
-            )
-            intent.save(update_fields=["conversation"])
-        job.message = content.new_message(intent)
-        ExecutionJob.objects.filter(pk=job.pk).update(message=job.message)
+    """The outbound messages of scheduled and campaign intents, made as their jobs start
+    sending (and the conversation, for an intent made without one): until now there was
+    nothing to show. A few statements for the batch: conversations found per number, plain
+    texts inserted together (`new_messages`)."""
+    waiting = [job for job in sending if job.message_id is None]
+    by_number: dict[int, list[ExecutionJob]] = {}
+    for job in waiting:
+        if job.intent.conversation_id is None:
+            by_number.setdefault(job.number_id, []).append(job)
+    for mine in by_number.values():
+        found = inbox.current_conversations(
+            mine[0].number, [job.contact for job in mine], by_customer=False
+        )
+        for job in mine:
+            job.intent.conversation = found[job.contact_id]
+    set_column(
+        MessageIntent,
+        "conversation",
+        {job.intent_id: job.intent.conversation_id for mine in by_number.values() for job in mine},
+    )
+    by_org: dict[int, list[ExecutionJob]] = {}
+    for job in waiting:
+        by_org.setdefault(job.organization_id, []).append(job)
+    for mine in by_org.values():
+        org = mine[0].intent.organization
+        made = new_messages(org, [job.intent for job in mine])
+        for job in mine:
+            job.message = made.get(job.intent_id)
+    set_column(ExecutionJob, "message", {job.pk: job.message.pk for job in waiting if job.message})
 
 
 def send(job: ExecutionJob) -> SendResult | ProviderError:
@@ -596,15 +769,31 @@ def fail(
         inbox.advance_status(job.message, Message.Status.FAILED, error=reason)
 
 
+# The statuses the Gate decides (the others are where a send ended).
+DECIDED = {
+    MessageIntent.Status.QUEUED,
+    MessageIntent.Status.SCHEDULED,
+    MessageIntent.Status.DEFERRED,
+    MessageIntent.Status.BLOCKED,
+}
+
+
 def set_intents_status(intents: list[MessageIntent], status: str) -> None:
-    """Set the intents' status and tell their organizations' sockets."""
-    MessageIntent.objects.filter(pk__in=[intent.pk for intent in intents]).update(status=status)
-    by_org: dict[int, list[int]] = {}
+    """Set the intents' status and tell their organizations' sockets. A Gate's status that
+    some intents did not have yet is a new decision (`change="decided"`, the webhooks'
+    `intent.decided`): a job deferred again and again is decided once."""
+    rows = MessageIntent.objects.filter(pk__in=[intent.pk for intent in intents])
+    decided = set()
+    if status in DECIDED:
+        decided = set(rows.exclude(status=status).values_list("pk", flat=True))
+    rows.update(status=status)
+    by_org: dict[tuple[int, bool], list[int]] = {}
     for intent in intents:
         intent.status = status
-        by_org.setdefault(intent.organization_id, []).append(intent.pk)
-    for org_id, ids in by_org.items():
-        publisher.publish(org_id, events.IntentUpdated(intent_ids=ids))
+        by_org.setdefault((intent.organization_id, intent.pk in decided), []).append(intent.pk)
+    for (org_id, new), ids in by_org.items():
+        change = "decided" if new else None
+        publisher.publish(org_id, events.IntentUpdated(intent_ids=ids, change=change))
 
 
 def reconcile_uncertain(now=None, limit: int = 50) -> dict[str, int]:

@@ -1,10 +1,14 @@
 """The worker loop: reap, claim a batch, run each claimed job; the same code in every process.
 Every few seconds a pass also records the worker's heartbeat (conversa.engine.liveness), wakes the snoozed conversations whose time has come and sweeps
 presence (sockets of a process that died; members whose grace period is over), each pass
-fetches a few customers' media files (conversa.inbox.media) and goes on with a contact import
+asks the model for the assistant's answers now due (conversa.assistant.autoreply), fetches a
+few customers' media files (conversa.inbox.media) and goes on with a contact import
 (conversa.campaigns.imports), every few seconds sending campaigns take the people who joined
-their audience and finish when nothing is left (conversa.campaigns.sending), and about once an
-hour the organizations' retention periods are applied (conversa.engine.retention).
+their audience and finish when nothing is left (conversa.campaigns.sending), each pass writes a
+slice of an export and every minute or so expired exports' files are deleted
+(conversa.insights.exports), each pass sends the outbound webhooks now due
+(conversa.webhooks.sending), and about once an hour the organizations' retention periods are
+applied (conversa.engine.retention).
 
 `conversa worker` runs it in the foreground; `conversa serve` runs it beside the web app (see
 conversa.asgi). A stop request finishes the jobs in hand and releases claims not yet started,
@@ -22,10 +26,13 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 from django.db import close_old_connections
 
+from conversa.assistant import autoreply
 from conversa.campaigns import imports
 from conversa.campaigns import sending as campaigns
 from conversa.engine import jobs, liveness, retention, services, wakeup
 from conversa.inbox import media, presence, states
+from conversa.insights import aggregates, exports
+from conversa.webhooks import sending as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +59,9 @@ class Worker:
         self.next_sweep = 0.0
         self.next_retention = 0.0
         self.next_campaigns = 0.0
+        self.next_fold = 0.0
         self.next_beat = 0.0
+        self.next_export_sweep = 0.0
 
     def run_once(self) -> int:
         """One pass: reap expired leases, claim, execute. Returns how many jobs it ran."""
@@ -64,6 +73,8 @@ class Worker:
         self.sweep_presence()
         self.apply_retention()
         self.run_campaigns()
+        self.sweep_exports()
+        self.fold_insights()
         claimed = jobs.claim_batch(self.worker_id, self.batch_size)
         for start in range(0, len(claimed), self.concurrency):
             if self.stopping.is_set():
@@ -74,7 +85,36 @@ class Worker:
                 services.execute_jobs(group, self.worker_id, self.pool)
             except Exception:
                 log.exception("jobs %s crashed the worker pass; their leases will expire", group)
-        return len(claimed) + self.fetch_media() + self.run_imports()
+        return (
+            len(claimed)
+            + self.answer_customers()
+            + self.fetch_media()
+            + self.run_imports()
+            + self.run_exports()
+            + self.send_webhooks()
+        )
+
+    def send_webhooks(self) -> int:
+        """Outbound webhooks now due (conversa.webhooks.sending), a batch a pass, a few at
+        once, each waiting at most a few seconds for its receiver."""
+        if self.stopping.is_set():
+            return 0
+        try:
+            return webhooks.send_due(self.worker_id)
+        except Exception:
+            log.exception("the webhooks pass crashed; its claims are retried when they expire")
+            return 0
+
+    def answer_customers(self) -> int:
+        """The assistant's answers now due (assistant.autoreply), a few a pass: each waits for
+        the model, and the sends of the next pass wait for them."""
+        if self.stopping.is_set():
+            return 0
+        try:
+            return autoreply.run_due(settings.ASSISTANT_ANSWERS_PER_PASS)
+        except Exception:
+            log.exception("the assistant's pass crashed; its claims are retried when they expire")
+            return 0
 
     def fetch_media(self) -> int:
         """Customers' files due for download (inbox.media), a few a pass, so a slow download
@@ -97,6 +137,26 @@ class Worker:
         except Exception:
             log.exception("the import pass crashed; the import resumes when its lease ends")
             return 0
+
+    def run_exports(self) -> int:
+        """A slice of an export (insights.exports), a couple of seconds a pass, so the sends of
+        the next pass wait little; the export goes on where the slice stopped."""
+        if self.stopping.is_set():
+            return 0
+        try:
+            return exports.run_due(self.worker_id)
+        except Exception:
+            log.exception("the export pass crashed; the export resumes when its lease ends")
+            return 0
+
+    def sweep_exports(self) -> None:
+        # An export's file is kept for hours: a look every minute deletes it on time.
+        if time.monotonic() >= self.next_export_sweep:
+            self.next_export_sweep = time.monotonic() + settings.EXPORT_SWEEP_SECONDS
+            try:
+                exports.sweep()
+            except Exception:
+                log.exception("the expired exports' sweep crashed; the next one tries again")
 
     def wake_snoozed(self) -> None:
         # A snooze is set in minutes: a look every few seconds is on time, and spares the
@@ -134,6 +194,16 @@ class Worker:
                 campaigns.run_due()
             except Exception:
                 log.exception("the campaign pass crashed; the next one tries again")
+
+    def fold_insights(self) -> None:
+        # The figures read the pending deltas too, so the fold's pace is a matter of how many
+        # rows they read, not of being right: every few seconds keeps them few.
+        if time.monotonic() >= self.next_fold:
+            self.next_fold = time.monotonic() + settings.INSIGHTS_FOLD_SECONDS
+            try:
+                aggregates.fold_all()
+            except Exception:
+                log.exception("folding the Insights deltas crashed; the next pass tries again")
 
     def beat(self) -> None:
         # /ready and the "no worker" alert read the newest heartbeat; one every few seconds is

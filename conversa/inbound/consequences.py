@@ -9,6 +9,7 @@ realtime, opt-out keywords, and later the assistant and outbound webhooks) are o
 
 from collections.abc import Collection
 
+from conversa.assistant import autoreply
 from conversa.campaigns import keywords, replies
 from conversa.crm import followups
 from conversa.inbox import message_changes, notifications, ownership, surveys
@@ -65,18 +66,22 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
        by step 3 was notified of that instead).
     6. A message that answers a campaign's message within its reply window counts as that
        campaign's reply.
+    Between 2 and 3: where the assistant answers on the conversation's number or queue, its
+    answer is due (`assistant.autoreply`), and the team's distribution leaves the conversation
+    to it until it hands over; an opt-out or opt-in keyword was answered already (step 1).
     A message that answered the satisfaction survey (recorded as the inbox stored it, which
     left its conversation resolved: `inbox.surveys.take_answers`) is no new request: only
     steps 1 and 4 apply to it (an opt-out keyword always counts; the pages show it).
     """
-    keywords.customer_wrote(messages)
+    answered = keywords.customer_wrote(messages)
     answers = surveys.answers_among(messages)
     requests = [m for m in messages if m.pk not in answers]
     conversations = {m.conversation_id: m.conversation for m in requests}
     followups.contact_replied({c.contact_id for c in conversations.values()} - set(new_contact_ids))
     held = {pk: c.assignee_id for pk, c in conversations.items() if c.assignee_id is not None}
+    assistant = autoreply.customer_wrote([m for m in requests if m.pk not in answered])
     for conversation in conversations.values():
-        if conversation.assignee_id is None:
+        if conversation.assignee_id is None and conversation.pk not in assistant:
             ownership.distribute(conversation)
     inbox.publish_messages(messages, events.MessageReceived)
     for conversation_id, assignee_id in held.items():

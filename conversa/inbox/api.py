@@ -1,21 +1,49 @@
+import uuid
 from datetime import datetime
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 from ninja import Field, Header, Query, Router, Schema
 from ninja.errors import ValidationError
 from ninja.responses import Status
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from conversa import cursors
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.assistant import helpers
 from conversa.bounds import Id
+from conversa.cursors import Cursor, Limit
+from conversa.engine import outbox, resend
 from conversa.engine import services as engine
 from conversa.engine.api import IntentOut, intent_out
-from conversa.inbox import canned_replies, deadlines, listing, notes, ownership, states, tags
+from conversa.errors import Conflict, Forbidden
+from conversa.inbox import (
+    canned_replies,
+    deadlines,
+    listing,
+    media,
+    notes,
+    ownership,
+    read_receipts,
+    states,
+    surveys,
+    tags,
+)
 from conversa.inbox.access import conversation_for
-from conversa.inbox.models import CannedReply, Contact, Conversation, Note, Queue, Tag
+from conversa.inbox.models import (
+    MAX_SURVEY_OPEN_HOURS,
+    Attachment,
+    CannedReply,
+    Contact,
+    Conversation,
+    Message,
+    Note,
+    Queue,
+    Tag,
+)
 from conversa.inbox.views import MAX_REPLY_LENGTH
 from conversa.surveys import services as survey
 
@@ -115,9 +143,22 @@ def list_conversations(
 
 
 @router.get("/conversations/{conversation_id}/messages", response=list[MessageOut])
-def list_messages(request: HttpRequest, conversation_id: Id):
+def list_messages(
+    request: HttpRequest,
+    response: HttpResponse,
+    conversation_id: Id,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """The conversation's messages, oldest first, a page at a time (`X-Next-Cursor`)."""
     conversation = conversation_for(request.org, request.member, conversation_id)
-    return conversation.messages.order_by("created_at", "id")
+    return cursors.page(
+        conversation.messages.all(),
+        order=["created_at"],
+        cursor=cursor,
+        limit=limit,
+        response=response,
+    )
 
 
 @router.post("/conversations/{conversation_id}/reply", response={200: IntentOut, 201: IntentOut})
@@ -134,6 +175,74 @@ def send_reply(
         conversation, payload.body.strip(), key, acting_member=request.member
     )
     return Status(201 if created else 200, intent_out(intent))
+
+
+class ReactionIn(Schema):
+    emoji: str = Field(
+        max_length=8, description=f"one of {' '.join(outbox.REACTIONS)}; empty takes it back"
+    )
+
+
+def conversation_message(request: HttpRequest, conversation_id: int, message_id: int):
+    conversation = conversation_for(request.org, request.member, conversation_id)
+    return get_for_org_or_404(request.org, Message, pk=message_id, conversation=conversation)
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages/{message_id}/reaction",
+    response={200: IntentOut, 201: IntentOut},
+)
+def react(
+    request: HttpRequest,
+    conversation_id: Id,
+    message_id: Id,
+    payload: ReactionIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key", max_length=100),
+):
+    """React to a customer's message (an empty emoji takes the reaction back). A reaction the
+    Gate blocks is a 409 saying why; a repeated Idempotency-Key returns the first intent."""
+    message = conversation_message(request, conversation_id, message_id)
+    key = f"api:react:{message.pk}:{idempotency_key}:{payload.emoji}" if idempotency_key else None
+    key = key or f"api:react:{message.pk}:{uuid.uuid4()}:{payload.emoji}"
+    intent, created = outbox.react(message, payload.emoji, key[:255], acting_member=request.member)
+    if intent.status == intent.Status.BLOCKED:
+        raise Conflict(gettext(intent.latest_decision.reason))
+    return Status(201 if created else 200, intent_out(intent))
+
+
+@router.post(
+    "/conversations/{conversation_id}/messages/{message_id}/retry",
+    response={200: IntentOut, 201: IntentOut},
+)
+def retry_message(request: HttpRequest, conversation_id: Id, message_id: Id):
+    """Send a failed outbound message again, as a new intent the Gate decides afresh; retried
+    twice, it is sent once. Not a failed message: a 422 saying so."""
+    message = conversation_message(request, conversation_id, message_id)
+    intent, created = resend.retry(message, acting_member=request.member)
+    return Status(201 if created else 200, intent_out(intent))
+
+
+class AttachmentOut(Schema):
+    id: int
+    message_id: int | None
+    kind: str
+    state: str
+    mime_type: str
+    file_name: str
+    size: int | None
+    attempts: int
+    next_attempt_at: datetime | None
+    error: str
+
+
+@router.post("/attachments/{attachment_id}/retry", response=AttachmentOut, tags=["media"])
+def retry_attachment(request: HttpRequest, attachment_id: Id):
+    """Put a customer's file whose download failed back in line (read as its conversation
+    is: by those who may work on it)."""
+    attachment = get_for_org_or_404(request.org, Attachment, pk=attachment_id)
+    if attachment.message_id is not None:
+        conversation_for(request.org, request.member, attachment.message.conversation_id)
+    return media.retry_download(attachment, acting_member=request.member)
 
 
 class AssignIn(Schema):
@@ -185,28 +294,38 @@ def assign(request: HttpRequest, conversation_id: Id, payload: AssignIn):
 
 @router.post("/conversations/{conversation_id}/transfer", response=ConversationOut)
 def transfer(request: HttpRequest, conversation_id: Id, payload: TransferIn):
-    """To one operator (`member_id`) or one queue (`queue_id`), with a note."""
+    """To one operator (`member_id`) or one queue (`queue_id`), with a note (and the
+    assistant's summary note when the organization turned that on)."""
     member = queue = None
     if payload.member_id is not None:
         member = get_for_org_or_404(request.org, Member, pk=payload.member_id)
     if payload.queue_id is not None:
         queue = get_for_org_or_404(request.org, Queue, pk=payload.queue_id)
-    return changed(
-        request,
-        conversation_id,
-        lambda c: ownership.transfer(
-            c, acting_member=request.member, to_member=member, to_queue=queue, note=payload.note
-        ),
-    )
+
+    def transfer_it(conversation: Conversation) -> None:
+        ownership.transfer(
+            conversation,
+            acting_member=request.member,
+            to_member=member,
+            to_queue=queue,
+            note=payload.note,
+        )
+        # The assistant's summary note, when the organization turned it on.
+        helpers.summarize_on(conversation, "transfer", acting_member=request.member)
+
+    return changed(request, conversation_id, transfer_it)
 
 
 @router.post("/conversations/{conversation_id}/resolve", response=ConversationOut)
 def resolve(request: HttpRequest, conversation_id: Id, payload: ReasonIn):
-    return changed(
-        request,
-        conversation_id,
-        lambda c: survey.resolve(c, acting_member=request.member, reason=payload.reason),
-    )
+    """Resolved (the satisfaction survey asked when it is on), with the assistant's summary
+    note when the organization turned that on."""
+
+    def resolve_it(conversation: Conversation) -> None:
+        survey.resolve(conversation, acting_member=request.member, reason=payload.reason)
+        helpers.summarize_on(conversation, "resolve", acting_member=request.member)
+
+    return changed(request, conversation_id, resolve_it)
 
 
 @router.post("/conversations/{conversation_id}/reopen", response=ConversationOut)
@@ -312,6 +431,8 @@ class NoteOut(Schema):
     conversation_id: int
     author_id: int | None
     author_name: str
+    # Written by the assistant (why it handed the conversation to the team).
+    by_assistant: bool
     body: str
     created_at: datetime
 
@@ -321,8 +442,15 @@ class NoteIn(Schema):
 
 
 @router.get("/tags", response=list[TagOut], tags=["tags"])
-def list_tags(request: HttpRequest):
-    return scoped(request.org, Tag).order_by("name", "id")
+def list_tags(
+    request: HttpRequest,
+    response: HttpResponse,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """The organization's tags by name, a page at a time (`X-Next-Cursor`)."""
+    tags_ = scoped(request.org, Tag)
+    return cursors.page(tags_, order=["name"], cursor=cursor, limit=limit, response=response)
 
 
 @router.post("/tags", response={201: TagOut}, tags=["tags"])
@@ -360,15 +488,29 @@ def untag_conversation(request: HttpRequest, conversation_id: Id, tag_id: Id):
 
 
 @router.get("/conversations/{conversation_id}/tags", response=list[TagOut], tags=["tags"])
-def conversation_tags(request: HttpRequest, conversation_id: Id):
+def conversation_tags(
+    request: HttpRequest,
+    response: HttpResponse,
+    conversation_id: Id,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
     conversation = conversation_for(request.org, request.member, conversation_id)
-    return conversation.tags.order_by("name", "id")
+    found = conversation.tags.all()
+    return cursors.page(found, order=["name"], cursor=cursor, limit=limit, response=response)
 
 
 @router.get("/contacts/{contact_id}/tags", response=list[TagOut], tags=["tags"])
-def contact_tags(request: HttpRequest, contact_id: Id):
+def contact_tags(
+    request: HttpRequest,
+    response: HttpResponse,
+    contact_id: Id,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
     contact = get_for_org_or_404(request.org, Contact, pk=contact_id)
-    return contact.tags.order_by("name", "id")
+    found = contact.tags.all()
+    return cursors.page(found, order=["name"], cursor=cursor, limit=limit, response=response)
 
 
 @router.post("/contacts/{contact_id}/tags", response=list[TagOut], tags=["tags"])
@@ -388,11 +530,17 @@ def untag_contact(request: HttpRequest, contact_id: Id, tag_id: Id):
 
 
 @router.get("/canned-replies", response=list[CannedReplyOut], tags=["canned replies"])
-def list_canned_replies(request: HttpRequest, q: str = ""):
-    """The organization's canned replies; with `q`, those whose shortcode starts with it (what
-    follows the `/` typed in the composer), at most 20."""
-    limit = 20 if q else 500
-    return canned_replies.search_canned_replies(request.org, q, limit=limit)
+def list_canned_replies(
+    request: HttpRequest,
+    response: HttpResponse,
+    q: str = Query("", max_length=100),
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """The organization's canned replies by shortcode; with `q`, those whose shortcode starts
+    with it (what follows the `/` typed in the composer). A page at a time (`X-Next-Cursor`)."""
+    found = canned_replies.search_canned_replies(request.org, q, limit=None)
+    return cursors.page(found, order=["shortcode"], cursor=cursor, limit=limit, response=response)
 
 
 @router.post("/canned-replies", response={201: CannedReplyOut}, tags=["canned replies"])
@@ -444,17 +592,25 @@ def note_out(note: Note) -> dict:
         "conversation_id": note.conversation_id,
         "author_id": note.author_id,
         "author_name": note.author.display_name if note.author else "",
+        "by_assistant": note.by_assistant,
         "body": note.body,
         "created_at": note.created_at,
     }
 
 
 @router.get("/conversations/{conversation_id}/notes", response=list[NoteOut], tags=["notes"])
-def list_notes(request: HttpRequest, conversation_id: Id):
-    """The conversation's private notes, oldest first."""
+def list_notes(
+    request: HttpRequest,
+    response: HttpResponse,
+    conversation_id: Id,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """The conversation's private notes, oldest first, a page at a time (`X-Next-Cursor`)."""
     conversation = conversation_for(request.org, request.member, conversation_id)
-    notes = conversation.notes.select_related("author").order_by("created_at", "id")
-    return [note_out(note) for note in notes]
+    notes_ = conversation.notes.select_related("author")
+    rows = cursors.page(notes_, order=["created_at"], cursor=cursor, limit=limit, response=response)
+    return [note_out(note) for note in rows]
 
 
 @router.post("/conversations/{conversation_id}/notes", response={201: NoteOut}, tags=["notes"])
@@ -520,3 +676,41 @@ def set_business_hours(request: HttpRequest, payload: BusinessHoursIO):
         time_zone=payload.time_zone,
     )
     return business_hours(request)
+
+
+class SurveyIO(Schema):
+    enabled: bool
+    question: str = Field("", max_length=surveys.MAX_QUESTION, description="blank: the default")
+    open_hours: int = Field(ge=1, le=MAX_SURVEY_OPEN_HOURS, description="how long an answer counts")
+
+
+def supervisors_only(request: HttpRequest) -> None:
+    if not request.member.supervises:
+        raise Forbidden(gettext("Only supervisors and admins change the inbox's settings."))
+
+
+@router.put("/survey", response=SurveyIO, tags=["settings"])
+def set_survey(request: HttpRequest, payload: SurveyIO):
+    """The satisfaction survey after a resolved conversation: on or off, its question and how
+    long an answer counts (queues may override it). Supervisors and above; recorded."""
+    saved = surveys.update_settings(
+        request.org,
+        acting_member=request.member,
+        enabled=payload.enabled,
+        question=payload.question,
+        open_hours=payload.open_hours,
+    )
+    return {"enabled": saved.enabled, "question": saved.question, "open_hours": saved.open_hours}
+
+
+class ReadReceiptsIO(Schema):
+    enabled: bool = Field(description="opening a conversation tells the customer it was read")
+
+
+@router.put("/read-receipts", response=ReadReceiptsIO, tags=["settings"])
+def set_read_receipts(request: HttpRequest, payload: ReadReceiptsIO):
+    """Whether opening a conversation tells the customer their messages were read.
+    Supervisors and above."""
+    supervisors_only(request)
+    read_receipts.set_read_receipts(request.org, payload.enabled, acting_member=request.member)
+    return {"enabled": request.org.send_read_receipts}

@@ -51,14 +51,16 @@ def delete_canned_reply(reply: CannedReply, *, acting_member: Member) -> None:
     reply.delete()
 
 
-def search_canned_replies(org: Organization, prefix: str = "", limit: int = 20):
+def search_canned_replies(org: Organization, prefix: str = "", limit: int | None = 20):
     """The organization's canned replies whose shortcode starts with `prefix` (what follows
-    the `/` typed in the composer), by shortcode."""
+    the `/` typed in the composer), by shortcode; `limit` None: all of them, unsliced (the API
+    pages them)."""
     prefix = prefix.strip().removeprefix("/").lower()
     replies = CannedReply.objects.for_org(org)
     if prefix:
         replies = replies.filter(shortcode__startswith=prefix)
-    return replies.order_by("shortcode")[:limit]
+    replies = replies.order_by("shortcode")
+    return replies if limit is None else replies[:limit]
 
 
 def render_canned(reply: CannedReply, conversation: Conversation, member: Member | None) -> str:

@@ -244,6 +244,7 @@ def create_contact(org: Organization, ids: Identifiers, name: str) -> Contact:
             ContactIdentity(organization=org, contact=contact, kind=kind, value=value)
             for kind, value in ids.pairs()
         )
+        publisher.publish(org.pk, events.ContactUpdated(contact_ids=[contact.pk], change="created"))
     return contact
 
 
@@ -476,6 +477,11 @@ def contacts_for_batch(
         for org_id, phone in missing
     )
     found.update(zip(missing, created, strict=True))
+    by_org: dict[int, list[int]] = {}
+    for contact in created:
+        by_org.setdefault(contact.organization_id, []).append(contact.pk)
+    for org_id, ids in by_org.items():
+        publisher.publish(org_id, events.ContactUpdated(contact_ids=ids, change="created"))
     new_rows = [
         ContactIdentity(
             organization_id=org_id, contact=found[(org_id, phone)], kind=PHONE, value=value

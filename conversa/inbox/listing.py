@@ -17,9 +17,9 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils.dateparse import parse_datetime
 
-from conversa.accounts.models import Member, Organization
+from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.scoping import scoped
-from conversa.inbox.models import Contact, Conversation, Message
+from conversa.inbox.models import Contact, Conversation, Message, Survey
 
 MINE, QUEUE, ALL = "mine", "queue", "all"
 # Status filter values beyond the model's own: "active" is every state but resolved.
@@ -32,6 +32,19 @@ COUNT_CAP = 1000
 SEARCH_COUNT_CAP = PAGE_SIZE
 
 
+# What a time window (`Filters.since`, `until`) applies to: when the conversation was opened
+# (created), resolved (its last resolution), or first answered in its current cycle. Insights
+# links each of its figures to the list behind it with these.
+WINDOWS = {"opened": "created_at", "resolved": "resolved_at", "responded": "first_response_at"}
+# Windows over what happened in the conversation rather than its own columns: a member's reply
+# (Insights' conversations handled), a satisfaction rating answered (Insights' CSAT) and a
+# reopening (a resolved conversation that came back).
+REPLIED, RATED, REOPENED = "replied", "rated", "reopened"
+# The rating filter's values: any rating, or one of 1 to 5.
+ANY_RATING = "any"
+RATINGS = (ANY_RATING, "1", "2", "3", "4", "5")
+
+
 @dataclass
 class Filters:
     status: str = ""  # a Conversation.Status, "active" (not resolved), or "" for any
@@ -39,10 +52,30 @@ class Filters:
     number: int | None = None
     tag: int | None = None
     q: str = ""
+    queue: int | None = None
+    by: str = ""  # a key of WINDOWS, REPLIED or RATED; the window below applies to that moment
+    since: datetime | None = None
+    until: datetime | None = None  # excluded
+    rating: str = ""  # one of RATINGS: conversations with a satisfaction rating (that one)
+    member: int | None = None  # whose replies (REPLIED) or resolutions rated (RATED)
+
+    @property
+    def windowed(self) -> bool:
+        return self.by in (*WINDOWS, REPLIED, RATED, REOPENED) and bool(self.since or self.until)
 
     @property
     def active(self) -> bool:
-        return bool(self.status or self.operator or self.number or self.tag or self.q)
+        return bool(
+            self.status
+            or self.operator
+            or self.number
+            or self.tag
+            or self.q
+            or self.queue
+            or self.windowed
+            or self.rating
+            or self.by in (REPLIED, RATED, REOPENED)
+        )
 
 
 @dataclass
@@ -93,10 +126,64 @@ def filtered(
         conversations = conversations.filter(number_id=filters.number)
     if filters.tag:
         conversations = by_tag(conversations, filters.tag)
+    if filters.queue:
+        conversations = conversations.filter(queue_id=filters.queue)
+    if filters.windowed and filters.by in WINDOWS:
+        conversations = conversations.filter(within_window(WINDOWS[filters.by], filters))
+    if filters.by == REPLIED:
+        conversations = conversations.filter(pk__in=replied_in(org, filters))
+    if filters.by == REOPENED:
+        conversations = conversations.filter(pk__in=reopened_in(org, filters))
+    if filters.rating or filters.by == RATED:
+        conversations = conversations.filter(pk__in=rated_in(org, filters))
     conversations = after(conversations, cursor)
     if filters.q.strip():
         conversations = searched(org, conversations, filters.q.strip(), want)
     return conversations
+
+
+def within_window(moment: str, filters: Filters) -> Q:
+    """`moment` (a column) in the filters' window [since, until)."""
+    window = Q()
+    if filters.since:
+        window &= Q(**{f"{moment}__gte": filters.since})
+    if filters.until:
+        window &= Q(**{f"{moment}__lt": filters.until})
+    return window
+
+
+def replied_in(org: Organization, filters: Filters) -> QuerySet:
+    """The conversations a member (`filters.member`, else any) sent a message in during the
+    window: the conversations Insights counts as handled."""
+    replies = Message.objects.filter(
+        organization=org, direction=Message.Direction.OUTBOUND, sender__isnull=False
+    )
+    if filters.member:
+        replies = replies.filter(sender_id=filters.member)
+    return replies.filter(within_window("created_at", filters)).values("conversation_id")
+
+
+def reopened_in(org: Organization, filters: Filters) -> QuerySet:
+    """The conversations reopened during the window, as their timelines say (Insights'
+    reopened figure counts these events; one reopened twice in the window is listed once)."""
+    events = OperationalEvent.objects.filter(
+        organization=org, verb="conversation.reopened", object_type="conversation"
+    )
+    return events.filter(within_window("created_at", filters)).values("object_id")
+
+
+def rated_in(org: Organization, filters: Filters) -> QuerySet:
+    """The conversations with a satisfaction rating (`filters.rating`: any, or that one)
+    answered in the window when it is a RATED one, of a resolution by `filters.member` when
+    given: the ratings Insights counts."""
+    answers = Survey.objects.filter(organization=org, rating__isnull=False)
+    if filters.rating in RATINGS[1:]:
+        answers = answers.filter(rating=int(filters.rating))
+    if filters.member:
+        answers = answers.filter(agent_id=filters.member)
+    if filters.by == RATED:
+        answers = answers.filter(within_window("answered_at", filters))
+    return answers.values("conversation_id")
 
 
 def by_tag(conversations: QuerySet, tag_id: int) -> QuerySet:

@@ -284,6 +284,13 @@ class Conversation(OrgOwned):
                 condition=Q(first_response_at__isnull=True) & ~Q(status="resolved"),
                 name="conversation_first_due",
             ),
+            # Insights' backlog: the one waiting longest for its first reply, read first.
+            models.Index(
+                fields=["organization", "first_inbound_at"],
+                condition=Q(first_inbound_at__isnull=False, first_response_at__isnull=True)
+                & ~Q(status="resolved"),
+                name="conversation_waiting",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -433,8 +440,20 @@ class Note(OrgOwned):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    # Written by the assistant (why it handed the conversation to the team), not by a member.
+    by_assistant = models.BooleanField(default=False)
     body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when the assistant wrote it (a summary): the page says so and offers its rating.
+    # `author` is then the member who asked for it, or the one whose transfer or resolve
+    # asked for it on the organization's behalf.
+    assistant_output = models.ForeignKey(
+        "assistant.AssistantOutput",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notes",
+    )
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -52,6 +52,7 @@ def current_conversation(number: Number, contact: Contact, *, by_customer: bool)
             routes = routes_for([number], now)
             conversation = new_conversation(number, contact, routes, now, by_customer=by_customer)
             conversation.save()
+            announce_conversations([conversation], "created")
             return conversation
     except IntegrityError:
         return threads.exclude(status=Conversation.Status.RESOLVED).get()
@@ -115,6 +116,7 @@ def store_message(number: Number, event: InboundMessage) -> tuple[Message | None
         routes = routes_for([number], now)
         conversation = new_conversation(number, contact, routes, now, by_customer=True)
         conversation.save()
+        announce_conversations([conversation], "created")
     else:
         conversation = current_conversation(number, contact, by_customer=True)
     try:
@@ -188,6 +190,7 @@ def customer_opened(conversations: list[Conversation], now: datetime) -> None:
     reopened = [c for c in changed if c.status == Conversation.Status.RESOLVED]
     ownership.recount_open([c.assignee_id for c in reopened])
     deadlines.restart_clocks(reopened, now, by_customer=True)
+    announce_conversations(reopened, "reopened")
     for c in changed:
         for name, value in CUSTOMER_OPENS.items():
             setattr(c, name, value)
@@ -269,6 +272,18 @@ def new_conversation(
         first_response_due_at=route.first_response_due_at if by_customer else None,
         resolution_due_at=route.resolution_due_at if by_customer else None,
     )
+
+
+def announce_conversations(conversations: list[Conversation], change: str) -> None:
+    """Conversations created or reopened by the inbound path: which the outbound webhooks send
+    as `conversation.created` / `conversation.reopened` (pages hear of their messages)."""
+    by_org: dict[int, list[int]] = {}
+    for c in conversations:
+        by_org.setdefault(c.organization_id, []).append(c.pk)
+    for org_id, ids in by_org.items():
+        publisher.publish(
+            org_id, events.ConversationUpdated(conversation_ids=sorted(ids), change=change)
+        )
 
 
 def touch_activity(number: Number, now) -> None:
@@ -618,6 +633,7 @@ def threads_for(
     )
     for conversation in created:
         chosen[(conversation.number_id, conversation.contact_id)] = conversation
+    announce_conversations(created, "created")
     return chosen
 
 

@@ -106,8 +106,12 @@ def set_status(
         )
     if current.assignee_id:
         recount_open([current.assignee_id])
+    # A wake from pending or snoozed is no reopening: only one from resolved is.
+    reopened = current.status == Conversation.Status.RESOLVED
+    change = "resolved" if resolved else "reopened" if reopened else None
     publisher.publish(
-        conversation.organization_id, events.ConversationUpdated(conversation_ids=[conversation.pk])
+        conversation.organization_id,
+        events.ConversationUpdated(conversation_ids=[conversation.pk], change=change),
     )
     if resolved and current.assignee_id:
         queues = Queue.objects.filter(members=current.assignee_id)

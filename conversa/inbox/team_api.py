@@ -4,13 +4,15 @@ from the services (`inbox/queues.py`, `inbox/deadlines.py`) as the rest of the i
 
 from typing import Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
+from conversa import cursors
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.bounds import Id
+from conversa.cursors import Cursor, Limit
 from conversa.inbox import deadlines, presence, queues
 from conversa.inbox.models import Queue
 
@@ -50,9 +52,18 @@ def operator_out(member: Member) -> dict:
 
 
 @router.get("/operators", response=list[OperatorOut])
-def list_operators(request: HttpRequest):
-    members = scoped(request.org, Member).prefetch_related("queues").order_by("display_name")
-    return [operator_out(member) for member in members]
+def list_operators(
+    request: HttpRequest,
+    response: HttpResponse,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """The organization's members as operators, by name, a page at a time."""
+    members = scoped(request.org, Member).prefetch_related("queues")
+    rows = cursors.page(
+        members, order=["display_name"], cursor=cursor, limit=limit, response=response
+    )
+    return [operator_out(member) for member in rows]
 
 
 @router.get("/operators/me", response=OperatorOut)
@@ -93,9 +104,18 @@ def queue_out(queue: Queue) -> dict:
 
 
 @router.get("/queues", response=list[QueueOut])
-def list_queues(request: HttpRequest):
-    rows = scoped(request.org, Queue).prefetch_related("members", "numbers").order_by("name")
-    return [queue_out(q) for q in rows]
+def list_queues(
+    request: HttpRequest,
+    response: HttpResponse,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """The organization's queues by name, a page at a time."""
+    found = scoped(request.org, Queue).prefetch_related("members", "numbers")
+    return [
+        queue_out(q)
+        for q in cursors.page(found, order=["name"], cursor=cursor, limit=limit, response=response)
+    ]
 
 
 @router.post("/queues", response={201: QueueOut})
@@ -151,3 +171,19 @@ def set_queue_targets(request: HttpRequest, queue_id: Id, payload: QueueTargetsI
         resolution_minutes=payload.resolution_minutes,
     )
     return queue_out(queue)
+
+
+class NotificationsIO(Schema):
+    """The caller's own presence and notification preferences (the whole set)."""
+
+    automatic: bool = Field(description="online when signed in, away when idle")
+    notify_assigned: bool
+    notify_messages: bool
+    notify_mentions: bool
+    notify_sound: bool
+
+
+@router.put("/operators/me/notifications", response=NotificationsIO)
+def set_my_notifications(request: HttpRequest, payload: NotificationsIO):
+    """The caller's own notifications and "online when I connect" (nobody else's)."""
+    return presence.set_preferences(request.member, acting_member=request.member, **payload.dict())

@@ -18,6 +18,7 @@ from django_htmx.http import trigger_client_event
 
 from conversa.accounts.models import Member
 from conversa.accounts.scoping import get_for_org_or_404, scoped
+from conversa.assistant import helpers
 from conversa.engine import held, outbox, resend
 from conversa.engine import services as engine
 from conversa.errors import Forbidden, Refused
@@ -39,7 +40,7 @@ from conversa.inbox.listing import Filters
 from conversa.inbox.models import Conversation, Message, Queue, Tag
 from conversa.numbers.models import Number
 from conversa.surveys import services as survey
-from conversa.web import number, operator_view
+from conversa.web import local_midnight, number, operator_view
 
 MAX_REPLY_LENGTH = 4096
 TABS = {
@@ -52,7 +53,21 @@ STATUSES = [
     *Conversation.Status.choices,
     ("any", gettext_lazy("Any status")),
 ]
-LIST_PARAMS = ("tab", "status", "operator", "number", "tag", "q")
+LIST_PARAMS = (
+    "tab",
+    "status",
+    "operator",
+    "number",
+    "tag",
+    "q",
+    "queue",
+    "by",
+    "since",
+    "until",
+    "rating",
+    "member",
+)
+WINDOW_BY = (*listing.WINDOWS, listing.REPLIED, listing.RATED, listing.REOPENED)
 TEMPLATE_LANGUAGES = ["pt_BR", "en_US", "es"]
 
 
@@ -60,12 +75,22 @@ def list_state(request) -> tuple[str | None, Filters, str]:
     """The list's tab, filters and their query string, from the request's parameters."""
     params = request.GET
     status = params.get("status", listing.ACTIVE)
+    by = params.get("by", "")
+    rating = params.get("rating", "")
+    if rating and rating not in listing.RATINGS:
+        raise Refused(_("Choose a rating from 1 to 5, or any rating."), field="rating")
     filters = Filters(
         status="" if status == "any" else status,
         operator=number(params.get("operator")),
         number=number(params.get("number")),
         tag=number(params.get("tag")),
         q=params.get("q", "").strip()[:200],
+        queue=number(params.get("queue")),
+        by=by if by in WINDOW_BY else "",
+        since=local_midnight(request.org, params.get("since")),
+        until=local_midnight(request.org, params.get("until"), after=True),
+        rating=rating,
+        member=number(params.get("member")),
     )
     kept = {k: params[k] for k in LIST_PARAMS if params.get(k)}
     return params.get("tab") or None, filters, urlencode(kept)
@@ -123,13 +148,52 @@ def list_context(request, current: Conversation | None = None) -> dict:
         "operators": scoped(request.org, Member).order_by("display_name") if supervising else [],
         "numbers": scoped(request.org, Number).order_by("name"),
         "tags": scoped(request.org, Tag).order_by("name"),
+        "queues": scoped(request.org, Queue).order_by("name"),
+        "window": window_words(request, filters),
         "filtering": bool(
             filters.q
             or filters.operator
             or filters.number
             or filters.tag
+            or filters.queue
+            or filters.windowed
+            or filters.rating
             or filters.status != listing.ACTIVE
         ),
+    }
+
+
+WINDOW_WORDS = {
+    "opened": gettext_lazy("Opened"),
+    "resolved": gettext_lazy("Resolved"),
+    "responded": gettext_lazy("First answered"),
+    listing.REPLIED: gettext_lazy("Replied to"),
+    listing.RATED: gettext_lazy("Rated"),
+    listing.REOPENED: gettext_lazy("Reopened"),
+}
+
+
+def window_words(request, filters: Filters) -> dict | None:
+    """The time window in use (from Insights' links), as the list shows it: what it applies
+    to, its days as given, and the list's address without it."""
+    if not (filters.windowed or filters.rating):
+        return None
+    kept = {k: request.GET[k] for k in LIST_PARAMS if request.GET.get(k)}
+    for key in ("by", "since", "until", "rating", "member"):
+        kept.pop(key, None)
+    label = WINDOW_WORDS.get(filters.by, WINDOW_WORDS[listing.RATED])
+    who = filters.member and scoped(request.org, Member).filter(pk=filters.member).first()
+    if filters.rating in listing.RATINGS[1:]:
+        label = _("Rated %(n)s of 5") % {"n": filters.rating}
+    if who and filters.by == listing.REPLIED:
+        label = _("Replied to by %(name)s") % {"name": who.display_name}
+    elif who and (filters.rating or filters.by == listing.RATED):
+        label = _("%(what)s, resolved by %(name)s") % {"what": label, "name": who.display_name}
+    return {
+        "label": label,
+        "since": filters.since and filters.since.date(),
+        "until": filters.until and (filters.until - timedelta(days=1)).date(),
+        "clear": f"{reverse('inbox')}?{urlencode(kept)}",
     }
 
 
@@ -178,12 +242,15 @@ def composer_context(conversation: Conversation, **extra) -> dict:
         "template_languages": TEMPLATE_LANGUAGES,
         "notes_enabled": True,
         "canned_enabled": True,
+        "assist_enabled": True,
+        "assist_styles": list(helpers.STYLES.items()),
+        "assist_languages": list(helpers.LANGUAGES.items()),
         **extra,
     }
 
 
 def messages_context(conversation: Conversation, **extra) -> dict:
-    notes = conversation.notes.select_related("author")
+    notes = conversation.notes.select_related("author", "assistant_output")
     items, truncated = thread.timeline(conversation, notes)
     # Replies waiting for the Gate say why under the clock icon (and what will send them).
     waiting = [
@@ -205,6 +272,7 @@ def messages_context(conversation: Conversation, **extra) -> dict:
         # One key per rendered thread: a double click on a reaction sends it once.
         "reactions": outbox.REACTIONS,
         "react_key": uuid.uuid4(),
+        "assist_languages": list(helpers.LANGUAGES.items()),
         **extra,
     }
 
@@ -220,6 +288,8 @@ def contact_context(request, conversation: Conversation, **extra) -> dict:
         "conversation_tags": conversation_tags,
         "contact_tags": contact_tags,
         "all_tags": list(scoped(request.org, Tag).order_by("name")),
+        "insight_enabled": True,
+        "insight": helpers.latest_classification(conversation),
         **extra,
     }
 
@@ -496,8 +566,10 @@ def change(request, conversation: Conversation, action: str) -> None:
             to_queue=to_queue,
             note=post.get("note", "").strip()[:1000],
         )
+        helpers.summarize_on(conversation, "transfer", acting_member=member)
     elif action == "resolve":
         survey.resolve(conversation, acting_member=member, reason=reason)
+        helpers.summarize_on(conversation, "resolve", acting_member=member)
     elif action == "reopen":
         states.reopen(conversation, acting_member=member, reason=reason)
     elif action == "pending":

@@ -1,6 +1,8 @@
 """Geometry of the Insights page's server-drawn charts: bars for messages per day and the
 weekday × hour heatmap's shades. Plain numbers for the template; no drawing library."""
 
+import math
+
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
@@ -31,7 +33,26 @@ def day_bars(per_day: list[dict]) -> dict:
     for day in days:
         day["y_in"] = round(HEIGHT - day["h_in"], 2)
         day["y_out"] = round(HEIGHT - day["h_out"], 2)
-    return {"days": days, "bar": round(bar, 2), "width": WIDTH, "height": HEIGHT, "top": top}
+    # Under the bars, at most about seven days named (each at the middle of its slot, in
+    # percent of the width): a month's thirty labels would not fit a phone.
+    # The period's last day is always named; a named day too close before it gives way.
+    step = math.ceil(len(days) / 7) or 1
+    named = list(range(0, len(days), step))
+    if named and named[-1] != len(days) - 1:
+        if len(days) - 1 - named[-1] < step / 2:
+            named.pop()
+        named.append(len(days) - 1)
+    axis = [
+        {"label": days[n]["label"], "left": round(100 * (n + 0.5) / len(days), 2)} for n in named
+    ]
+    return {
+        "days": days,
+        "axis": axis,
+        "bar": round(bar, 2),
+        "width": WIDTH,
+        "height": HEIGHT,
+        "top": top,
+    }
 
 
 def heat_rows(grid: list[list[int]]) -> list[dict]:
@@ -47,3 +68,45 @@ def heat_rows(grid: list[list[int]]) -> list[dict]:
         }
         for n, row in enumerate(grid)
     ]
+
+
+def queue_bars(queues: list[dict]) -> list[dict]:
+    """Conversations opened per queue as horizontal bars: each row's share of the busiest, in
+    percent of the chart's width (no queue last, as the table has it)."""
+    top = max([q["opened"] for q in queues] + [1])
+    return [{**q, "width": round(100 * q["opened"] / top, 1)} for q in queues]
+
+
+HEALTH_WIDTH, HEALTH_HEIGHT = 140, 32
+
+
+def health_bars(health: list[dict]) -> dict:
+    """A number's score per day as small bars in a HEALTH_WIDTH × HEALTH_HEIGHT box, coloured
+    by band (good from 80, fair from 50, poor below); a quiet day has none. With the lowest
+    and the latest score for the text beside it."""
+    slot = HEALTH_WIDTH / max(len(health), 1)
+    bars = []
+    for n, day in enumerate(health):
+        if day["score"] is None:
+            continue
+        height = max(HEALTH_HEIGHT * day["score"] / 100, 1)
+        band = "good" if day["score"] >= 80 else "fair" if day["score"] >= 50 else "poor"
+        bars.append(
+            {
+                "label": date_format(day["day"], "SHORT_DATE_FORMAT"),
+                "score": day["score"],
+                "band": band,
+                "x": round(n * slot + slot * 0.1, 2),
+                "y": round(HEALTH_HEIGHT - height, 2),
+                "width": round(max(slot * 0.8, 0.5), 2),
+                "height": round(height, 2),
+            }
+        )
+    scores = [b["score"] for b in bars]
+    return {
+        "bars": bars,
+        "width": HEALTH_WIDTH,
+        "height": HEALTH_HEIGHT,
+        "lowest": min(scores) if scores else None,
+        "latest": scores[-1] if scores else None,
+    }

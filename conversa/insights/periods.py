@@ -58,14 +58,14 @@ def preset(org: Organization, name: str) -> Period:
     return local_period(org, last - timedelta(days=PRESETS[name] - 1), last)
 
 
-def custom(org: Organization, first: date, last: date) -> Period:
-    """From `first` to `last`, both included: at most MAX_DAYS days, starting between
+def custom(org: Organization, first: date, last: date, max_days: int = MAX_DAYS) -> Period:
+    """From `first` to `last`, both included: at most `max_days` days, starting between
     EARLIEST and today."""
     if last < first:
         raise Refused(gettext("The period must end on or after the day it starts."), field="end")
-    if (last - first).days + 1 > MAX_DAYS:
+    if (last - first).days + 1 > max_days:
         raise Refused(
-            gettext("A period is at most %(days)d days.") % {"days": MAX_DAYS}, field="end"
+            gettext("A period is at most %(days)d days.") % {"days": max_days}, field="end"
         )
     if first < EARLIEST:
         raise Refused(

@@ -1,16 +1,21 @@
 from datetime import datetime
 from typing import Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Path, Router, Schema
+from ninja.errors import ValidationError
+from ninja.responses import Status
 
+from conversa import cursors
 from conversa.accounts.models import MAX_DAILY_QUOTA, MAX_HOURLY_QUOTA
 from conversa.accounts.scoping import get_for_org_or_404, scoped
 from conversa.bounds import Id
+from conversa.cursors import Cursor, Limit
 from conversa.engine import policies
 from conversa.errors import Conflict, Forbidden
 from conversa.numbers import services
+from conversa.numbers.forms import NumberForm
 from conversa.numbers.models import Number
 
 router = Router(tags=["numbers"])
@@ -51,11 +56,16 @@ def number_out(number: Number) -> dict:
 
 
 @router.get("/numbers", response=list[NumberOut])
-def list_numbers(request: HttpRequest):
-    """The organization's numbers (removed ones left out). Secrets are never returned."""
-    numbers = list(
-        scoped(request.org, Number).exclude(status=Number.Status.REMOVED).order_by("name")
-    )
+def list_numbers(
+    request: HttpRequest,
+    response: HttpResponse,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
+    """The organization's numbers by name (removed ones left out), a page at a time. Secrets
+    are never returned."""
+    found = scoped(request.org, Number).exclude(status=Number.Status.REMOVED)
+    numbers = cursors.page(found, order=["name"], cursor=cursor, limit=limit, response=response)
     services.health_scores(numbers, timezone.now())
     return [number_out(number) for number in numbers]
 
@@ -65,6 +75,42 @@ def get_number(request: HttpRequest, number_id: Id):
     number = get_for_org_or_404(request.org, Number, pk=number_id)
     services.health_scores([number], timezone.now())
     return number_out(number)
+
+
+class NumberIn(Schema):
+    """The "Add number" page's fields: Evolution takes `base_url` and `api_key`; the Cloud API
+    `phone_number_id`, `access_token`, `app_secret` and `verify_token` (made when empty); the
+    sandbox nothing more. Checked as the page checks them (an Evolution server on a private
+    address is refused)."""
+
+    name: str = Field(min_length=1, max_length=120)
+    provider: Literal["sandbox", "evolution", "cloud"]
+    base_url: str = Field("", max_length=300)
+    api_key: str = Field("", max_length=200)
+    phone_number_id: str = Field("", max_length=32)
+    access_token: str = Field("", max_length=600)
+    app_secret: str = Field("", max_length=200)
+    verify_token: str = Field("", max_length=200)
+
+
+@router.post("/numbers", response={201: NumberOut})
+def add_number(request: HttpRequest, payload: NumberIn):
+    """Add a number: registered with its provider first (its refusal is a 502 saying why, and
+    nothing is stored), then pair it with `POST /api/numbers/{id}/connect`. Owners and admins."""
+    if not request.member.manages_numbers:
+        raise Forbidden("Only owners and admins manage numbers")
+    form = NumberForm(payload.dict())
+    if not form.is_valid():
+        raise ValidationError(
+            [
+                {"type": "value_error", "loc": ["body", field], "msg": str(message)}
+                for field, messages in form.errors.items()
+                for message in messages
+            ]
+        )
+    number = services.add_number(request.org, form.settings())
+    services.health_scores([number], timezone.now())
+    return Status(201, number_out(number))
 
 
 @router.post("/numbers/{number_id}/{action}", response=NumberOut)

@@ -109,9 +109,10 @@ def apply_qr(number: Number, code: str) -> None:
         "connection_reason": "",
         "last_activity_at": now,
     }
-    Number.objects.filter(pk=number.pk).exclude(status=Number.Status.REMOVED).update(**changes)
+    rows = Number.objects.filter(pk=number.pk).exclude(status=Number.Status.REMOVED)
+    moved = update_status(rows, changes)
     update_local(number, changes)
-    announce(number)
+    announce(number, status_changed=moved)
 
 
 # The reasons that say more than a bare "logged out": a logout.instance (which carries no
@@ -146,22 +147,23 @@ def apply_connection(number: Number, status: str, *, phone: str = "", reason: st
         # transient drop (it sends no close for those), not a new pairing.
         dropped = Q(status=Number.Status.CONNECTED) | Q(connection_reason="reconnecting")
         reconnecting = {**changes, "connection_reason": "reconnecting"}
-        if rows.filter(dropped).update(**reconnecting):
+        # Connected → connecting is a status change; a further "reconnecting" is not.
+        moved = bool(rows.filter(status=Number.Status.CONNECTED).update(**reconnecting))
+        if moved or rows.filter(dropped).update(**reconnecting):
             update_local(number, reconnecting)
-            announce(number)
+            announce(number, status_changed=moved)
             return
     connected = status == Number.Status.CONNECTED
     with transaction.atomic():
-        reconnected = connected and rows.exclude(status=status).exists()
-        rows.update(**changes)
-        if reconnected:
+        moved = update_status(rows, changes)
+        if connected and moved:
             # Every way a number can send again sends what it held at once, not at the Gate's
             # next look (up to 30 s later): here, connected again (as on resume, `set_paused`).
             from conversa.engine.policies import wake_held  # the engine builds on numbers
 
             wake_held(number.organization_id, number_id=number.pk)
     update_local(number, changes)
-    announce(number)
+    announce(number, status_changed=moved)
 
 
 def logout_number(number: Number) -> None:
@@ -180,9 +182,9 @@ def remove_number(number: Number) -> None:
     the proof of every message it sent are kept; the Gate never sends through it again."""
     call(number, "delete_instance")
     changes = {"status": Number.Status.REMOVED, "qr_code": "", "paused": True}
-    Number.objects.filter(pk=number.pk).update(**changes)
+    moved = update_status(Number.objects.filter(pk=number.pk), changes)
     update_local(number, changes)
-    announce(number)
+    announce(number, status_changed=moved)
 
 
 def set_paused(number: Number, paused: bool, *, acting_member: Member | None = None) -> None:
@@ -240,8 +242,20 @@ def update_local(number: Number, changes: dict) -> None:
         setattr(number, name, value)
 
 
-def announce(number: Number) -> None:
-    publisher.publish(number.organization_id, events.NumberUpdated(number_ids=[number.id]))
+def update_status(rows, changes: dict) -> bool:
+    """Apply `changes`, which set a status, to `rows`; whether the status moved (what the
+    outbound webhooks send as `number.status_changed`)."""
+    moved = bool(rows.exclude(status=changes["status"]).update(**changes))
+    if not moved:
+        rows.update(**changes)
+    return moved
+
+
+def announce(number: Number, *, status_changed: bool = False) -> None:
+    change = "status_changed" if status_changed else None
+    publisher.publish(
+        number.organization_id, events.NumberUpdated(number_ids=[number.id], change=change)
+    )
 
 
 BREAKER_THRESHOLD = 5
@@ -269,6 +283,20 @@ def record_send_outcome(number: Number, *, ok: bool) -> None:
 HEALTH_WINDOW = timedelta(hours=24)
 WEBHOOK_PROBLEM_SCORE = 40
 BANNED_SCORE = {"banned": 0, "suspended": 20}
+
+
+def sending_score(*, sent: int, failed: int, drops: int, decided: int, blocked: int) -> int:
+    """The 0–100 score of a number's sends over a window (the health score before WhatsApp's
+    and the webhooks' ceilings): up to 50 points lost to the share of sends that failed, 10
+    per disconnect (at most 30), up to 20 to the share of the Gate's decisions that were
+    blocks. Insights draws it per day with the same weights."""
+    lost = 0.0
+    if sent + failed:
+        lost += 50 * failed / (sent + failed)
+    lost += min(10 * drops, 30)
+    if decided:
+        lost += 20 * blocked / decided
+    return max(0, round(100 - lost))
 
 
 def health_scores(numbers: list[Number], now: datetime) -> dict[int, int]:
@@ -317,13 +345,13 @@ def health_scores(numbers: list[Number], now: datetime) -> dict[int, int]:
     for number in numbers:
         job = jobs.get(number.pk, {"sent": 0, "failed": 0})
         decided = decisions.get(number.pk, {"total": 0, "blocked": 0})
-        lost = 0.0
-        if job["sent"] + job["failed"]:
-            lost += 50 * job["failed"] / (job["sent"] + job["failed"])
-        lost += min(10 * drops.get(number.pk, 0), 30)
-        if decided["total"]:
-            lost += 20 * decided["blocked"] / decided["total"]
-        scores[number.pk] = max(0, round(100 - lost))
+        scores[number.pk] = sending_score(
+            sent=job["sent"],
+            failed=job["failed"],
+            drops=drops.get(number.pk, 0),
+            decided=decided["total"],
+            blocked=decided["blocked"],
+        )
         if number.status == Number.Status.DISCONNECTED:
             # WhatsApp's own verdict on the number outweighs its recent figures.
             ceiling = BANNED_SCORE.get(number.connection_reason, 100)

@@ -37,4 +37,10 @@ class ProviderEvent(OrgOwned):
         indexes = [
             models.Index(fields=["number", "provider_message_id"]),
             models.Index(fields=["kind", "processed_at"]),
+            # Insights' number health: a period's connection changes, not every stored webhook.
+            models.Index(
+                fields=["organization", "received_at"],
+                condition=models.Q(kind="ConnectionUpdate"),
+                name="provider_event_connection",
+            ),
         ]

@@ -4,9 +4,13 @@ An event carries its type and ids only (no message text, no phone numbers): page
 changed. Ids are always lists, in plural keys, whether one object changed or a batch of them,
 so a page reads one shape. A definition forbids any other field: a misspelt or singular key
 raises where the event is made, not in a browser that silently ignores it.
+
+Beside its ids an event may say what happened in a `change`: one word of a closed list (a
+`Literal`), never free text, so it can carry nothing personal. Pages ignore it; the outbound
+webhooks read it (`conversa.webhooks.outbox`) to tell a conversation resolved from one retagged.
 """
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -22,8 +26,9 @@ class Event(BaseModel):
     type: ClassVar[str]
 
     def payload(self) -> dict:
-        """What a socket receives: `{"type": …, "<object>_ids": [...], …}`."""
-        return {"type": self.type, **self.model_dump()}
+        """What a socket receives: `{"type": …, "<object>_ids": [...], …}` (and `change`, when
+        the publisher said what happened)."""
+        return {"type": self.type, **self.model_dump(exclude_none=True)}
 
 
 class MessageReceived(Event):
@@ -72,6 +77,7 @@ class ConversationUpdated(Event):
 
     type = "CONVERSATION_UPDATED"
     conversation_ids: Ids
+    change: Literal["created", "resolved", "reopened"] | None = None
 
 
 class ConversationAssigned(Event):
@@ -93,6 +99,7 @@ class ContactUpdated(Event):
 
     type = "CONTACT_UPDATED"
     contact_ids: Ids
+    change: Literal["created", "opted_out", "opted_in"] | None = None
 
 
 class NumberUpdated(Event):
@@ -100,6 +107,7 @@ class NumberUpdated(Event):
 
     type = "NUMBER_UPDATED"
     number_ids: Ids
+    change: Literal["status_changed"] | None = None
 
 
 class IntentUpdated(Event):
@@ -107,6 +115,7 @@ class IntentUpdated(Event):
 
     type = "INTENT_UPDATED"
     intent_ids: Ids
+    change: Literal["decided"] | None = None
 
 
 class CampaignUpdated(Event):
@@ -121,6 +130,7 @@ class LeadUpdated(Event):
 
     type = "LEAD_UPDATED"
     lead_ids: Ids
+    change: Literal["created", "stage_changed"] | None = None
 
 
 class FollowupsUpdated(Event):

@@ -15,6 +15,12 @@ from conversa.realtime import events
 
 log = logging.getLogger(__name__)
 
+# Who else hears of every organization event, synchronously and inside the transaction that
+# made it: outbound webhooks write their deliveries there, so a delivery exists exactly when
+# the change does (never "after commit, best effort"). Each takes (org_id, event); apps above
+# this layer add themselves in their AppConfig.ready().
+subscribers: list = []
+
 
 def org_group(org_id: int) -> str:
     return f"org.{org_id}"
@@ -33,6 +39,8 @@ def publish(org_id: int, event: events.Event) -> None:
     if not isinstance(event, events.Event):
         raise TypeError(f"publish takes one realtime event, not {event!r}")
     payload = event.payload()
+    for subscriber in subscribers:
+        subscriber(org_id, event)
     transaction.on_commit(lambda: _send(org_id, payload))
 
 

@@ -152,3 +152,45 @@ class SandboxMessageMedia(models.Model):
     # The fault injector for downloads: this many next getBase64FromMediaMessage answer 503.
     fail_next = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
+
+
+class SandboxModelScript(models.Model):
+    """What the simulated model does next for one caller (a tenant's key, or "" for the global
+    key): replies to give in order, and faults to answer with first. Global, like the rest of
+    the simulator; a row is made on first use."""
+
+    tenant = models.CharField(max_length=64, unique=True, blank=True)
+    # The next `fail_next` calls answer `fail_with`: an HTTP status (429, 500, 503…) or 0 for
+    # "never answers" (held SANDBOX_HANG_SECONDS, longer than a client waits).
+    fail_next = models.PositiveIntegerField(default=0)
+    fail_with = models.PositiveSmallIntegerField(default=503)
+    # Seconds a 429 or 503 asks the client to wait (its Retry-After header); None: no header.
+    retry_after = models.PositiveIntegerField(null=True, blank=True)
+    # Replies given, one per call, before the model goes back to its own deterministic answer.
+    replies = models.JSONField(default=list, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    # Calls answered (any outcome): tests see how many times the model was reached.
+    calls = models.PositiveIntegerField(default=0)
+
+
+class SandboxHookBin(models.Model):
+    """The simulator's request bin: a customer system's receiver for Conversa's outbound
+    webhooks, one per tenant, at an unguessable address. With the endpoint's secret pasted in,
+    it verifies each delivery's signature as a receiver would."""
+
+    tenant = models.CharField(max_length=64, unique=True, blank=True)
+    key = models.CharField(max_length=64, unique=True)
+    secret = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class SandboxHookRequest(models.Model):
+    bin = models.ForeignKey(SandboxHookBin, on_delete=models.CASCADE, related_name="requests")
+    received_at = models.DateTimeField(default=timezone.now)
+    headers = models.JSONField(default=dict)
+    body = models.TextField(blank=True)
+    # None: no secret to check with; else whether a signature matched (and was fresh).
+    verified = models.BooleanField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["bin", "-received_at"])]

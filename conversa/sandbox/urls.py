@@ -1,6 +1,6 @@
 from django.urls import path
 
-from conversa.sandbox import customer, evolution_views, graph_views, views
+from conversa.sandbox import customer, evolution_views, graph_views, model_api, request_bin, views
 
 urlpatterns = [
     path("", customer.customer_page, name="sandbox"),
@@ -12,6 +12,10 @@ urlpatterns = [
     path("drop", customer.drop_connection, name="sandbox-drop"),
     path("ban", customer.ban, name="sandbox-ban"),
     path("logout-phone", customer.logout_from_phone, name="sandbox-logout-phone"),
+    # The request bin: Conversa's outbound webhooks, received and verified (request_bin.py).
+    path("hooks/", request_bin.bin_page, name="sandbox-hooks"),
+    path("hooks/secret", request_bin.bin_secret, name="sandbox-hooks-secret"),
+    path("hooks/in/<str:key>", request_bin.receive, name="sandbox-hooks-in"),
     *evolution_views.urlpatterns,
     path("evolution/instance/create", views.instance_create),
     path("evolution/instance/fetchInstances", views.fetch_instances),
@@ -36,5 +40,9 @@ urlpatterns = [
     ),
     path("graph/<str:version>/<str:phone_number_id>/media", graph_views.upload),
     path("graph/<str:version>/<str:object_id>", graph_views.graph_object),
+    # The assistant's model, as OpenAI's Chat Completions API (model_api.py).
+    path("v1/chat/completions", model_api.chat_completions, name="sandbox-model"),
+    path("v1/models", model_api.models),
+    path("v1/faults", model_api.faults),
     *evolution_views.not_found_patterns,
 ]

@@ -15,6 +15,7 @@ PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\{.*?\}\}")
 
 @dataclass
 class Entry:
+    msgctxt: str | None = None
     msgid: str = ""
     msgid_plural: str | None = None
     msgstr: dict[int, str] = field(default_factory=dict)
@@ -30,7 +31,9 @@ def parse_po(path: Path) -> list[Entry]:
 
     def append(e: Entry, key: tuple[str, int], text: str) -> None:
         name, index = key
-        if name == "msgid":
+        if name == "msgctxt":
+            e.msgctxt = (e.msgctxt or "") + text
+        elif name == "msgid":
             e.msgid += text
         elif name == "msgid_plural":
             e.msgid_plural = (e.msgid_plural or "") + text
@@ -57,7 +60,7 @@ def parse_po(path: Path) -> list[Entry]:
             append(entry, target, ast.literal_eval(line))
         else:
             keyword, _, rest = line.partition(" ")
-            match = re.fullmatch(r"(msgid|msgid_plural|msgstr)(?:\[(\d+)\])?", keyword)
+            match = re.fullmatch(r"(msgctxt|msgid|msgid_plural|msgstr)(?:\[(\d+)\])?", keyword)
             assert match, f"{path}:{lineno}: unexpected line {raw!r}"
             target = (match.group(1), int(match.group(2) or 0))
             append(entry, target, ast.literal_eval(rest))
@@ -104,7 +107,9 @@ def test_compiled_catalog_matches_the_po():
     stale = []
     with translation.override("pt-br"):
         for e in messages():
-            if e.msgid_plural is None:
+            if e.msgctxt is not None:
+                got = {0: translation.pgettext(e.msgctxt, e.msgid)}
+            elif e.msgid_plural is None:
                 got = {0: translation.gettext(e.msgid)}
             else:
                 got = {

@@ -9,7 +9,10 @@ from conversa.accounts import tenancy
 from conversa.accounts.models import OperationalEvent, OrgOwned
 from conversa.accounts.services import record
 from conversa.crm.models import Lead, Pipeline, Stage
+from conversa.inbox import services
 from conversa.inbox.models import Note, Tag
+from conversa.insights import aggregates
+from conversa.insights.models import Delta, Duration, Handled, HourlyCount
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="row-level security is PostgreSQL's"
@@ -61,7 +64,9 @@ def a_day_of_work(org):
 def test_every_organization_table_has_a_forced_policy(db):
     tables = tenancy.tenant_tables()
     owned = {m._meta.db_table for m in apps.get_models() if issubclass(m, OrgOwned)}
-    assert owned | {"accounts_organization"} == {table for table, _ in tables}
+    # The Insights aggregates name their organization by a plain id, not a key.
+    aggregates_ = {m._meta.db_table for m in (Delta, HourlyCount, Duration, Handled)}
+    assert owned | aggregates_ | {"accounts_organization"} == {table for table, _ in tables}
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_policies p ON p.tablename = c.relname "
@@ -133,3 +138,38 @@ def test_a_members_request_works_for_its_organization_only(org, other_org, how):
     assert on_conversations and set(on_conversations) == {org.org.pk}
     # …and the connection goes back to the pool working for no one.
     assert tenancy.narrowed_to() is None
+
+
+AGGREGATES = (Delta, HourlyCount, Duration, Handled)
+
+
+def aggregate_rows(org_id: int) -> dict[str, int]:
+    # Deliberately unscoped, as in the test above.
+    return {m.__name__: m.objects.filter(organization_id=org_id).count() for m in AGGREGATES}
+
+
+def test_a_connection_for_b_reads_and_writes_none_of_as_aggregates(
+    org, other_org, held_to_policies
+):
+    for each in (org, other_org):
+        conversation = each.conversation("5511988887777")
+        services.new_outbound_message(conversation, "Olá", acting_member=each.owner)
+        each.customer_writes("5511988886666")  # a delta left unfolded
+    aggregates.fold_all()
+    for each in (org, other_org):
+        each.customer_writes("5511988885555")
+    a, b = org.org.pk, other_org.org.pk
+    with tenancy.working_for(None):
+        assert all(aggregate_rows(a).values()), aggregate_rows(a)
+    with tenancy.working_for(b):
+        assert aggregate_rows(a) == dict.fromkeys(aggregate_rows(a), 0)
+        assert all(aggregate_rows(b).values())
+        # A figure that forgot its organization sees B's counts only.
+        assert {row.organization_id for row in HourlyCount.objects.all()} == {b}
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            HourlyCount.objects.create(
+                organization_id=a, hour="2026-01-01T00:00Z", metric="in", count=1
+            )
+        # B's own changes still append their deltas (the triggers write as the connection).
+        other_org.customer_writes("5511988884444")
+        assert Delta.objects.filter(organization_id=b).exists()

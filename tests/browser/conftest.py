@@ -21,14 +21,20 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 expect.set_options(timeout=30_000)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def embedded_topology():
-    """The browser tests drive one `conversa serve` as `make run` starts it: SQLite, the
-    in-memory channel layer, the in-process worker. On the PostgreSQL run of the suite they
-    would prove nothing new (the pages are the same); what that topology adds, several processes
-    over PostgreSQL and Redis, is tests/integration's."""
-    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("browser tests run on the SQLite run of the suite (the embedded topology)")
+# The browser tests drive one `conversa serve` as `make run` starts it: SQLite, the in-memory
+# channel layer, the in-process worker, whichever run of the suite they are in. Each runs in one
+# run only (on the other it would prove nothing new: the pages are the same; what the PostgreSQL
+# topology adds, several processes over PostgreSQL and Redis, is tests/integration's). Most go
+# with the SQLite run; these go with the PostgreSQL run, so that the two runs `make test` starts
+# side by side end at about the same time.
+IN_THE_POSTGRESQL_RUN = {"test_inbox", "test_presence", "test_csp"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def embedded_topology(request):
+    on_postgresql = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    if on_postgresql != (request.module.__name__.rpartition(".")[2] in IN_THE_POSTGRESQL_RUN):
+        pytest.skip("this browser test runs in the other run of the suite (see conftest.py)")
 
 
 @pytest.fixture(scope="module")

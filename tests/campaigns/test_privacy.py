@@ -13,6 +13,8 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from conversa.accounts.models import Member, OperationalEvent
+from conversa.assistant.models import AssistantOutput, ModelCall
+from conversa.assistant.outputs import record_output
 from conversa.campaigns import consent, privacy
 from conversa.campaigns.models import Consent
 from conversa.crm import services as crm
@@ -306,3 +308,35 @@ def test_the_database_lets_only_an_erasure_of_that_organization_empty_details(or
     assert OperationalEvent.objects.get(pk=entry.pk).data != {"erased": True}
     assert privacy.audit_about(ana).erase_data() >= 1
     assert OperationalEvent.objects.get(pk=entry.pk).data == {"erased": True}
+
+
+def test_erasure_empties_the_assistants_records_of_their_conversations(org, other_org, ana):
+    """The AI log keeps what a customer asked and the messages sent to the model: their words."""
+    conversation = ana.conversations.get()
+    theirs = ModelCall.objects.create(
+        organization=org.org,
+        day=conversation.created_at.date(),
+        purpose="autoreply",
+        model="sandbox",
+        prompt_tokens=40,
+        messages=[{"role": "user", "content": "Meu CPF é 123.456.789-00"}],
+    )
+    answer = record_output(
+        org.org,
+        kind=AssistantOutput.Kind.REPLY,
+        text="Ana, seu CPF 123.456.789-00 está certo",
+        question="Meu CPF é 123.456.789-00",
+        conversation=conversation,
+        model_call_id=theirs.pk,
+    )
+    elsewhere = other_org.conversation("5511988887777")
+    kept = record_output(
+        other_org.org, kind=AssistantOutput.Kind.REPLY, text="Oi", conversation=elsewhere
+    )
+    privacy.erase(ana, acting_member=org.owner, confirmation="ERASE")
+    answer.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (answer.question, answer.text, theirs.messages) == ("", "", [])
+    assert theirs.prompt_tokens == 40  # the counts stay
+    kept.refresh_from_db()
+    assert kept.text == "Oi"

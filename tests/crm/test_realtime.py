@@ -11,7 +11,7 @@ def test_a_move_and_its_follow_ups_are_announced_with_ids_only(
     p = pipeline(org)
     automation(org, stage(p, "Proposta"))
     the_lead = lead(org, p)
-    lead_updated = {"type": "LEAD_UPDATED", "lead_ids": [the_lead.pk]}
+    lead_updated = {"type": "LEAD_UPDATED", "lead_ids": [the_lead.pk], "change": "stage_changed"}
     followups_updated = {"type": "FOLLOWUPS_UPDATED", "lead_ids": [the_lead.pk]}
     with django_capture_on_commit_callbacks(execute=True):
         services.move_lead(the_lead, stage(p, "Proposta"), acting_member=org.owner)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from conversa.accounts.models import OperationalEvent, Organization
+from conversa.accounts.models import Organization
 from conversa.bulk import set_column
-from conversa.engine import gate, jobs, services
+from conversa.engine import gate, jobs, queries, services
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.engine.worker import Worker
 from conversa.errors import InvalidTransition
@@ -89,8 +89,8 @@ def test_a_claimed_batch_is_decided_and_settled_together(org, monkeypatch):
         assert job.provider_message_id == f"PID-{job.reference}"
         assert job.message.provider_message_id == job.provider_message_id
         assert job.message.status == Message.Status.SENT
-        verbs = OperationalEvent.objects.filter(object_id=intent.pk).values_list("verb", flat=True)
-        assert list(verbs)[-2:] == ["gate.allow", "job.sent"]
+        verbs = [entry["verb"] for entry in queries.timeline(intent)]
+        assert verbs[-2:] == ["gate.allow", "job.sent"]
 
 
 def test_set_column_gives_each_row_its_own_value(org):

@@ -4,8 +4,7 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from conversa.accounts.models import OperationalEvent
-from conversa.engine import jobs, services
+from conversa.engine import jobs, queries, services
 from conversa.engine.models import ExecutionJob, GateDecision, MessageIntent
 from conversa.errors import InvalidTransition
 from conversa.inbox.models import Message
@@ -24,9 +23,7 @@ def test_reply_creates_intent_decision_job_and_pending_message(org):
     assert job.status == S.PENDING
     assert job.message.status == Message.Status.PENDING
     assert job.message.body == "Olá!"
-    verbs = list(
-        OperationalEvent.objects.filter(object_id=intent.id).values_list("verb", flat=True)
-    )
+    verbs = [entry["verb"] for entry in queries.timeline(intent)]
     assert verbs == ["intent.created", "gate.allow"]
 
 

@@ -14,7 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conversa.settings")
 django.setup()
 
 from conversa.accounts.models import Member  # noqa: E402
-from conversa.campaigns import sending  # noqa: E402
+from conversa.campaigns import audience, sending  # noqa: E402
 from conversa.campaigns.models import Campaign  # noqa: E402
 from conversa.errors import Refused  # noqa: E402
 
@@ -23,6 +23,9 @@ def ready_then_wait() -> None:
     print("ready", flush=True)
     sys.stdin.readline()  # the test's word to go, once every racing process is ready
 
+
+# Chunks of a few people: the race crosses many chunks, written by several threads at once.
+audience.CHUNK = 7
 
 action, *args = sys.argv[1:]
 if action == "start":

@@ -5,6 +5,7 @@ never a socket of another organization."""
 import json
 import os
 import subprocess
+import time
 import uuid
 from contextlib import ExitStack, contextmanager
 
@@ -16,7 +17,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from bench.cluster import web_server
-from conversa.inbox.models import Message
+from conversa.inbox.models import Message, Socket
 from conversa.providers.evolution import SECRET_HEADER
 from conversa.realtime import events
 from tests.conftest import make_org
@@ -132,6 +133,13 @@ def test_an_event_raised_in_one_process_reaches_sockets_of_another(servers, tran
         assert event == {"type": events.OperatorStatus.type, "member_ids": [org.owner.pk]}
 
         assert hears_nothing(theirs), "another organization's socket heard our events"
+
+    # The server writes each closed socket's departure after the test's last word: the test
+    # ends once it has, or the database's cleanup (TRUNCATE) and that write deadlock.
+    deadline = time.monotonic() + 60
+    while Socket.objects.filter(member__in=[org.owner, other.owner]).exists():
+        assert time.monotonic() < deadline, "the servers never recorded the sockets' closing"
+        time.sleep(0.05)
 
 
 def test_a_socket_without_a_session_is_refused_by_every_process(servers, transactional_db):

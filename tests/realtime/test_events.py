@@ -2,6 +2,8 @@
 checked where an event is published, and read in that one shape by the pages."""
 
 import re
+import types
+import typing
 from pathlib import Path
 
 import pytest
@@ -16,16 +18,51 @@ PAGES_JS = [PACKAGE / "static" / "conversa" / name for name in ("app.js", "crm.j
 CATALOGUE = list(events.CATALOGUE.values())
 
 
+def id_fields(event: type[events.Event]) -> list[str]:
+    return [name for name in event.model_fields if name.endswith("_ids")]
+
+
 def valid_fields(event: type[events.Event]) -> dict[str, list[int]]:
-    return {name: [n + 1] for n, name in enumerate(event.model_fields)}
+    return {name: [n + 1] for n, name in enumerate(id_fields(event))}
 
 
-def test_each_type_has_one_definition_whose_ids_are_plural():
+def closed_words(annotation) -> tuple[str, ...] | None:
+    """The words of `Literal["a", "b"] | None`, or None for any other annotation."""
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return None
+    literal = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(literal) != 1 or typing.get_origin(literal[0]) is not typing.Literal:
+        return None
+    words = typing.get_args(literal[0])
+    return words if all(isinstance(w, str) for w in words) else None
+
+
+def test_each_type_has_one_definition_of_ids_and_at_most_a_closed_word():
+    """Ids, and beside them only `change`: a word from a closed list, optional. What happened
+    (resolved, opted out) is no personal data, and a closed list cannot carry any: no text, no
+    phone, no name can slip into an event through it."""
     assert len(events.CATALOGUE) == len(events.Event.__subclasses__()), "a type defined twice"
     for event in CATALOGUE:
         assert re.fullmatch(r"[A-Z]+(_[A-Z]+)*", event.type)
-        assert event.model_fields, f"{event.type} names nothing"
-        assert all(name.endswith("_ids") for name in event.model_fields), event.type
+        assert id_fields(event), f"{event.type} names nothing"
+        for name, field in event.model_fields.items():
+            if name.endswith("_ids"):
+                continue
+            assert name == "change", f"{event.type}.{name} is neither ids nor a change"
+            assert closed_words(field.annotation), f"{event.type}.change is not a closed list"
+            assert field.default is None and not field.is_required(), event.type
+
+
+def test_a_change_outside_its_list_raises():
+    ids = {"conversation_ids": [1]}
+    assert events.ConversationUpdated(**ids, change="resolved").payload() == {
+        "type": "CONVERSATION_UPDATED",
+        **ids,
+        "change": "resolved",
+    }
+    for wrong in ("Resolved", "deleted", "Ana Souza", 1):
+        with pytest.raises(ValidationError):
+            events.ConversationUpdated(**ids, change=wrong)
 
 
 @pytest.mark.parametrize("event", CATALOGUE, ids=lambda event: event.type)

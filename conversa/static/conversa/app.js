@@ -72,6 +72,7 @@
   function refreshCurrent(type) {
     if (type === "CONVERSATION_ASSIGNED" || type === "CONVERSATION_UPDATED") {
       refresh("thread-head");
+      refresh("assistant-banner"); // it stops when a person takes over, or hands over
       refresh("messages-wrap"); // the history's "assigned to X", "resolved by Y"
       if (type === "CONVERSATION_UPDATED") refresh("contact-panel");
       return;
@@ -463,10 +464,23 @@ document.addEventListener("htmx:afterRequest", function (e) {
 (function () {
   // Every data-poll-every ms, a "poll" event on the element, unless the person is busy in it
   // (a menu open or a field focused inside): htmx refreshes it on that event.
+  function busy(el) {
+    return !!el.querySelector("details[open], :focus");
+  }
   function tick(el) {
     if (!document.contains(el)) return;
-    if (!el.querySelector("details[open], :focus")) htmx.trigger(el, "poll");
+    if (!busy(el)) htmx.trigger(el, "poll");
   }
+  // A poll asked before the person opened a menu may answer after: its redraw would close the
+  // menu under their pointer. That answer is dropped; the next poll after they finish redraws.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var el = e.detail.elt;
+    if (el && el.hasAttribute && el.hasAttribute("data-poll-every") && e.detail.requestConfig &&
+        e.detail.requestConfig.triggeringEvent && e.detail.requestConfig.triggeringEvent.type === "poll" &&
+        busy(el)) {
+      e.detail.shouldSwap = false;
+    }
+  });
   function start() {
     document.querySelectorAll("[data-poll-every]").forEach(function (el) {
       if (el.getAttribute("data-polling")) return;

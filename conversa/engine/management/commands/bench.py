@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 class Command(BaseCommand):
     help = (
         "Run a benchmark and print its figures as JSON (dispatch, chaos, ingest, inbox, followups,"
-        " limits, import, contacts, campaign)."
+        " limits, import, contacts, campaign, knowledge, export, insights, webhooks, assistant)."
     )
 
     def add_arguments(self, parser):
@@ -22,6 +22,11 @@ class Command(BaseCommand):
                 "import",
                 "contacts",
                 "campaign",
+                "knowledge",
+                "export",
+                "insights",
+                "webhooks",
+                "assistant",
             ],
         )
         parser.add_argument("--jobs", type=int, default=20000)
@@ -51,7 +56,17 @@ class Command(BaseCommand):
             help="ingest: text only, or 70%% text / 20%% 200 KB photos / 10%% events",
         )
         parser.add_argument(
-            "--conversations", type=int, default=100_000, help="inbox: conversations to seed"
+            "--conversations",
+            type=int,
+            default=100_000,
+            help="inbox, insights: conversations to seed",
+        )
+        parser.add_argument(
+            "--insights-messages", type=int, help="insights: messages to seed (10 per conversation)"
+        )
+        parser.add_argument("--days", type=int, default=30, help="insights: days the seed spans")
+        parser.add_argument(
+            "--no-backup", action="store_true", help="insights: skip the backup and restore"
         )
         parser.add_argument(
             "--inbox-messages", type=int, help="inbox: messages to seed (10 per conversation)"
@@ -59,7 +74,9 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=32, help="inbox: concurrent clients")
         parser.add_argument("--processes", type=int, default=2, help="inbox, ingest: web processes")
         parser.add_argument(
-            "--requests", type=int, default=1000, help="inbox: requests per list (about)"
+            "--requests",
+            type=int,
+            help="inbox: requests per list (about; 1000); insights: GETs of each (50)",
         )
         parser.add_argument(
             "--pause",
@@ -87,21 +104,65 @@ class Command(BaseCommand):
         parser.add_argument(
             "--profile", action="store_true", help="campaign: cProfile of the start, on stderr"
         )
+        parser.add_argument(
+            "--passages", type=int, default=10_000, help="knowledge, assistant: passages to seed"
+        )
+        parser.add_argument(
+            "--customers",
+            type=int,
+            default=500,
+            help="assistant: customers who write (three times: no assistant, classification off,"
+            " then on)",
+        )
+        # The worker answers one conversation at a time (3-5 a second seen here): at 5 a second
+        # the replies queued, and the reply times measured the queue, not the assistant.
+        parser.add_argument(
+            "--rate", type=float, default=2.0, help="assistant: customers writing a second"
+        )
+        parser.add_argument(
+            "--person-every",
+            type=int,
+            default=5,
+            help="assistant: one customer in this many asks for a person",
+        )
+        parser.add_argument(
+            "--export-messages",
+            type=int,
+            default=1_000_000,
+            help="export: messages to seed (exported whole and a tenth of them)",
+        )
+        parser.add_argument(
+            "--formats", default="csv,xlsx", help="export: the formats written, comma-separated"
+        )
 
     def handle(self, *args, name, jobs, workers, batch_size, intents, **options):
         from bench import (
+            assistant,
             campaign,
             chaos,
             contacts,
             dispatch,
+            export,
             followups,
             imports,
             inbox,
             ingest,
+            insights,
+            knowledge,
             limits,
+            webhooks,
         )
 
-        if name == "campaign":
+        if name == "assistant":
+            figures = assistant.run(
+                customers=options["customers"],
+                rate=options["rate"],
+                person_every=options["person_every"],
+                passages=options["passages"],
+            )
+        elif name == "webhooks":
+            figures = webhooks.run()
+        elif name == "campaign":
             figures = campaign.run(
                 recipients=options["recipients"],
                 workers=workers or 2,
@@ -109,10 +170,25 @@ class Command(BaseCommand):
                 opt_outs=options["opt_outs"],
                 profile=options["profile"],
             )
+        elif name == "export":
+            formats = tuple(f for f in options["formats"].split(",") if f in ("csv", "xlsx"))
+            figures = export.run(messages=options["export_messages"], formats=formats)
+        elif name == "insights":
+            figures = insights.run(
+                conversations=options["conversations"],
+                messages=options["insights_messages"],
+                days=options["days"],
+                requests=options["requests"] or 50,
+                ingest_messages=options["messages"],
+                senders=options["senders"],
+                backup=not options["no_backup"],
+            )
         elif name == "import":
             figures = imports.run(rows=options["rows"])
         elif name == "contacts":
             figures = contacts.run(contacts=options["contacts"])
+        elif name == "knowledge":
+            figures = knowledge.run(passages=options["passages"])
         elif name == "limits":
             figures = limits.run()
         elif name == "inbox":
@@ -121,7 +197,7 @@ class Command(BaseCommand):
                 messages=options["inbox_messages"],
                 clients=options["clients"],
                 processes=options["processes"],
-                requests=options["requests"],
+                requests=options["requests"] or 1000,
                 pause=options["pause"],
                 keep=options["keep"],
             )
