@@ -7,14 +7,18 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+
+from conversa.insights.rows import local_hour
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -45,6 +49,77 @@ def migrated_copy(target: Path, env: dict) -> None:
         assert not Path(f"{template}-wal").exists() or not Path(f"{template}-wal").stat().st_size
         _MIGRATED = template
     shutil.copyfile(_MIGRATED, target)
+
+
+# The demo loaded once per process and settings, copied for each server, as if loaded at the
+# copy's moment and for its address: loading it cost every browser module ~5 s.
+_DEMOS: dict[tuple, tuple[Path, str, str, datetime]] = {}
+DEMO_BASE = "http://127.0.0.1:1"  # the address the template is loaded for, replaced in copies
+
+
+def demo_copy(target: Path, env: dict, base: str, extra_env: dict) -> str:
+    """`target` becomes a database with the demo loaded for a server at `base`, its times as if
+    loaded now; returns what `conversa demo` printed (the demo people's passwords)."""
+    key = tuple(sorted(extra_env.items()))
+    if key not in _DEMOS or not _DEMOS[key][0].exists():
+        template = Path(tempfile.mkdtemp(prefix="conversa-demo-")) / "demo.sqlite3"
+        atexit.register(shutil.rmtree, template.parent, ignore_errors=True)
+        migrated_copy(template, env)
+        demo_env = {
+            **env,
+            "DATABASE_URL": f"sqlite:///{template}",
+            "CONVERSA_DATA_DIR": str(template.parent),
+            "CONVERSA_PUBLIC_URL": DEMO_BASE,
+            "CSRF_TRUSTED_ORIGINS": DEMO_BASE,
+        }
+        # Open around the clock: what the pages show must not depend on the hour the suite
+        # runs at (outside business hours the demo's assistant would answer the tests'
+        # customers).
+        demo = subprocess.run(
+            [sys.executable, "-m", "conversa.cli", "demo", "--always-open"],
+            env=demo_env,
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        _DEMOS[key] = (template, demo.stdout, DEMO_BASE, datetime.now(UTC))
+    template, printed, loaded_for, loaded_at = _DEMOS[key]
+    shutil.copyfile(template, target)
+    rebase(target, loaded_at, datetime.now(UTC), loaded_for, base)
+    return printed
+
+
+def rebase(database: Path, then: datetime, now: datetime, old_base: str, new_base: str) -> None:
+    """Move every stored time of `database` from `then` to `now` and its addresses from
+    `old_base` to `new_base`. The Insights tables are left to their triggers: their hours are
+    buckets, which the moved messages and conversations re-count (insights/triggers.py)."""
+    elapsed, days = now - then, (now.date() - then.date()).days
+
+    def later(value):
+        return (datetime.fromisoformat(value) + elapsed).isoformat(" ")
+
+    with closing(sqlite3.connect(database)) as db, db:
+        db.create_function("conversa_local_hour", 2, local_hour, deterministic=True)
+        db.create_function("conversa_later", 1, later, deterministic=True)
+        tables = [
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        ]
+        for table in tables:
+            columns = db.execute("SELECT name, lower(type) FROM pragma_table_info(?)", (table,))
+            for column, kind in columns.fetchall():
+                update = f'UPDATE "{table}" SET "{column}" = '  # noqa: S608 (names from the schema)
+                if kind == "datetime" and not table.startswith("insights_"):
+                    db.execute(f'{update}conversa_later("{column}") WHERE "{column}" IS NOT NULL')
+                elif kind == "date" and days:
+                    db.execute(
+                        f'{update}date("{column}", ?) WHERE "{column}" IS NOT NULL',
+                        (f"{days:+d} days",),
+                    )
+                elif kind.startswith(("varchar", "text")):
+                    db.execute(
+                        f'{update}replace("{column}", ?, ?) WHERE instr("{column}", ?) > 0',
+                        (old_base, new_base, old_base),
+                    )
 
 
 def stop(process) -> None:
@@ -80,14 +155,9 @@ def running_conversa(folder: Path, **extra_env: str):
         **extra_env,
     }
     conversa = [sys.executable, "-m", "conversa.cli"]
-    migrated_copy(folder / "browser.sqlite3", env)
-    # Open around the clock: what the pages show must not depend on the hour the suite runs
-    # at (outside business hours the demo's assistant would answer the tests' customers).
-    demo = subprocess.run(
-        [*conversa, "demo", "--always-open"], env=env, check=True, stdout=subprocess.PIPE, text=True
-    )
+    printed = demo_copy(folder / "browser.sqlite3", env, base, extra_env)
     # Every demo person's password: the owner's, and the operators Ana's and Bruno's.
-    passwords = dict(re.findall(r"(\S+@demo\.local)\s+(\S+)", demo.stdout))
+    passwords = dict(re.findall(r"(\S+@demo\.local)\s+(\S+)", printed))
     log_path = folder / "serve.log"
     with open(log_path, "w") as log:
         server = subprocess.Popen(
