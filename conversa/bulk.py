@@ -207,3 +207,19 @@ def among(ids) -> RawSQL:
         array = "{" + ",".join(map(str, ids)) + "}"
         return RawSQL("SELECT unnest(%s::bigint[])", [array])
     return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)])
+
+
+def drop_single_column_index(connection, table: str, column: str) -> None:
+    """Drop `table`'s plain index on `column` alone, on PostgreSQL. Only the index goes: altering
+    the field would drop and re-add its foreign key, checking every row again. SQLite keeps it
+    (altering a field there rebuilds the table, and with it would go the triggers on it)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s "
+            "AND indexdef NOT LIKE 'CREATE UNIQUE%%'",
+            [table, f"% USING btree ({column})"],
+        )
+        for (name,) in cursor.fetchall():
+            cursor.execute(f'DROP INDEX IF EXISTS "{name}"')

@@ -2,7 +2,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from conversa.accounts.models import Member, OrgOwned
+from conversa.accounts.models import Member, Organization, OrgOwned
 from conversa.inbox.models import Contact, Conversation, Message
 from conversa.numbers.models import Number
 
@@ -31,6 +31,10 @@ class MessageIntent(OrgOwned):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
+    # No index of its own: the idempotency key's unique index leads with it.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     # Null means "any connected number of the organization", resolved by the Gate.
     number = models.ForeignKey(Number, null=True, blank=True, on_delete=models.PROTECT)
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="intents")
@@ -90,6 +94,10 @@ class GateDecision(OrgOwned):
         DEFER = "defer", _("Defer")
         BLOCK = "block", _("Block")
 
+    # No index of its own: gate_decision_reason leads with it.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     intent = models.ForeignKey(MessageIntent, on_delete=models.CASCADE, related_name="decisions")
     # The number the decision is about: the intent's own, or the one the Gate picked for it.
     number = models.ForeignKey(
@@ -128,7 +136,10 @@ class ExecutionJob(OrgOwned):
         UNCERTAIN = "uncertain", _("Uncertain")
 
     intent = models.OneToOneField(MessageIntent, on_delete=models.CASCADE, related_name="job")
-    number = models.ForeignKey(Number, on_delete=models.PROTECT, related_name="jobs")
+    # No index of its own: the (number, contact, id) one leads with it.
+    number = models.ForeignKey(
+        Number, on_delete=models.PROTECT, related_name="jobs", db_index=False
+    )
     contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
     message = models.OneToOneField(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="job"

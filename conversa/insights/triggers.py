@@ -416,13 +416,65 @@ def definitions(vendor: str) -> list[tuple[str, str, str, str, list[str]]]:
     ]
 
 
+# The inserts that come in bulk (a campaign's start: a Gate decision per person; an import of
+# history: many messages) are counted on PostgreSQL once per statement, over the rows it
+# inserted (a transition table): one grouped insert of deltas instead of one per row. SQLite
+# has no statement triggers; its row triggers count the same.
+INSERTED = "inserted"
+
+
+def per_statement(vendor: str) -> dict[str, list[str]]:
+    """Trigger name → its statements over the transition table `inserted`, on PostgreSQL."""
+    if vendor != "postgresql":
+        return {}
+    return {
+        "insights_message_in": [
+            append(
+                vendor,
+                [
+                    rows.message(
+                        vendor,
+                        "m",
+                        "cm",
+                        "1",
+                        f"{INSERTED} m JOIN inbox_conversation cm ON cm.id = m.conversation_id "
+                        f"JOIN {rows.metrics_on('m')}",
+                    )
+                ],
+            )
+        ],
+        "insights_decision_in": [
+            append(
+                vendor,
+                [
+                    rows.decision(
+                        vendor,
+                        "d",
+                        "gc",
+                        "1",
+                        f"{INSERTED} d JOIN engine_messageintent gi ON gi.id = d.intent_id "
+                        "LEFT JOIN inbox_conversation gc ON gc.id = gi.conversation_id",
+                    )
+                ],
+            )
+        ],
+    }
+
+
 def install_sql(vendor: str, handled: bool = True) -> list[str]:
     statements = []
+    whole = per_statement(vendor)
     for name, table, event, condition, body in definitions(vendor):
         if not handled and name.startswith("insights_handled"):
             continue  # its table comes later (migration 0003)
         when = f" WHEN ({condition})" if condition else ""
         if vendor == "postgresql":
+            level = "ROW"
+            if name in whole:
+                body, level = whole[name], "STATEMENT"
+                event = f"{event} ON {table} REFERENCING NEW TABLE AS {INSERTED}"
+            else:
+                event = f"{event} ON {table}"
             statements.append(
                 f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
                 "BEGIN IF current_setting('conversa.insights_upkeep', true) = 'off' THEN "
@@ -430,7 +482,7 @@ def install_sql(vendor: str, handled: bool = True) -> list[str]:
             )
             statements.append(f"DROP TRIGGER IF EXISTS {name} ON {table}")
             statements.append(
-                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} "
+                f"CREATE TRIGGER {name} AFTER {event} FOR EACH {level}{when} "
                 f"EXECUTE FUNCTION {name}()"
             )
         else:
