@@ -526,6 +526,10 @@ NO_NUMBER = Verdict(
 )
 
 
+# The facts that are dicts (unhashable: a new one fails Memo's key loudly), keyed by identity.
+DICT_FACTS = ("sending_hours", "campaign_hours")
+
+
 class Memo:
     """`decide` and `snapshot` once per distinct facts in a batch: a campaign's thousands of
     intents share a handful (consented or not, opted out or not, …), and the rules are a pure
@@ -544,7 +548,10 @@ class Memo:
         if self.last[0] is facts:
             return self.last[1]
         # A dict fact (dayparts) is one object for the whole batch: its identity stands for it.
-        key = (origin, *(id(v) if isinstance(v, dict) else v for v in vars(facts).values()))
+        values = vars(facts).copy()
+        for name in DICT_FACTS:
+            values[name] = id(values[name])
+        key = (origin, *values.values())
         if key not in self.found:
             self.found[key] = (decide(origin, facts), snapshot(facts))
         self.last = (facts, self.found[key])
