@@ -11,7 +11,8 @@ process, on the configured database.
    at once) until none is pending: deliveries_per_second.
 4. Latency: a sender thread runs the pass in a loop while P more messages are stored at about
    R a second; p50/p99 from the delivery row's creation (the change's commit) to its arrival.
-Everything is deleted afterwards. Figures for E = 1 and E = 10.
+Everything is deleted afterwards. Figures for E = 1 and E = 10; on PostgreSQL, `conversa bench
+webhooks` adds the chaos run (bench/webhook_chaos.py).
 """
 
 import http.server

@@ -451,3 +451,9 @@ WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "5"))
 WEBHOOK_RESPONSE_LIMIT = 64 * 1024
 WEBHOOK_BATCH = int(os.environ.get("WEBHOOK_BATCH", "50"))
 WEBHOOK_CONCURRENCY = int(os.environ.get("WEBHOOK_CONCURRENCY", "4"))
+# A claim is a lease: a worker that dies mid-send leaves its deliveries to the others after it.
+WEBHOOK_LEASE_SECONDS = float(
+    os.environ.get("WEBHOOK_LEASE_SECONDS", str(WEBHOOK_TIMEOUT_SECONDS * 3 + 30))
+)
+# The wait after a first failed attempt: then four times longer each time, at most a day.
+WEBHOOK_FIRST_RETRY_SECONDS = float(os.environ.get("WEBHOOK_FIRST_RETRY_SECONDS", "5"))

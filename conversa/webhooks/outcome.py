@@ -28,13 +28,14 @@ P = Delivery.Status
 
 GIVE_UP_AFTER = timedelta(days=3)
 DISABLE_AFTER = timedelta(days=1)
-FIRST_DELAY = 5.0
 MAX_DELAY = 24 * 3600.0
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
-    """The wait after the `attempts`-th failed attempt: 5 s × 4ⁿ⁻¹, at most a day, ±20%."""
-    delay = min(FIRST_DELAY * 4 ** (attempts - 1), MAX_DELAY) * random.uniform(0.8, 1.2)
+    """The wait after the `attempts`-th failed attempt: 5 s (WEBHOOK_FIRST_RETRY_SECONDS) × 4ⁿ⁻¹,
+    at most a day, ±20%."""
+    first = settings.WEBHOOK_FIRST_RETRY_SECONDS
+    delay = min(first * 4 ** (attempts - 1), MAX_DELAY) * random.uniform(0.8, 1.2)
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_DELAY))
     return timedelta(seconds=delay)

@@ -54,7 +54,7 @@ def claimable(now):
 
 def claim_due(worker_id: str, limit: int, now=None) -> list[int]:
     now = now or timezone.now()
-    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS * 3 + 30)
+    lease = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
     claim = {"lease_until": lease, "worker_id": worker_id}
     due = claimable(now).order_by("next_attempt_at", "id")
     if connection.features.has_select_for_update_skip_locked:

@@ -150,6 +150,7 @@ class Command(BaseCommand):
             insights,
             knowledge,
             limits,
+            webhook_chaos,
             webhooks,
         )
 
@@ -162,6 +163,9 @@ class Command(BaseCommand):
             )
         elif name == "webhooks":
             figures = webhooks.run()
+            # Several worker processes claiming at once: PostgreSQL's case.
+            if figures["database"] == "postgresql":
+                figures["chaos"] = webhook_chaos.run(workers=workers or 3)
         elif name == "campaign":
             figures = campaign.run(
                 recipients=options["recipients"],
