@@ -30,6 +30,7 @@ from conversa.inbox import removal
 from conversa.inbox.models import Attachment, Contact, ContactIdentity, Conversation, Message, Note
 from conversa.providers.models import ProviderEvent
 from conversa.realtime import events, publisher
+from conversa.webhooks import outbox
 
 # Sends that may still leave: cancelled by an erasure (unless already under way).
 OPEN_SENDS = [
@@ -303,9 +304,11 @@ def erase(contact: Contact, *, acting_member: Member, confirmation: str) -> Eras
     2. Their messages are emptied and their files deleted from storage (inbox.removal), with
        the files uploaded for sends to them.
     3. In one transaction, the contact row locked: the raw webhooks their messages came in,
-       notes in their conversations, the texts of sends to them and the assistant's records of
-       their conversations (question, answer, the messages sent to the model) are emptied; their leads lose their notes and custom fields; their
-       identifiers and tags go, so the same phone writing again is a new contact; the contact
+       notes in their conversations, the texts of sends to them, the assistant's records of
+       their conversations (question, answer, the messages sent to the model) and the data of
+       the outbound webhooks about them are emptied; their leads lose their notes and custom
+       fields; their identifiers and tags go, so the same phone writing again is a new
+       contact; the contact
        keeps its id under a placeholder name, opted out and without consent; consent records
        stay (who consented, when, how: the law asks for it) marked erased, their evidence
        emptied; the audit entries about them lose their details (`data`) but keep what
@@ -345,6 +348,8 @@ def erase(contact: Contact, *, acting_member: Member, confirmation: str) -> Eras
         outputs = AssistantOutput.objects.filter(conversation__contact=locked)
         ModelCall.objects.filter(pk__in=outputs.values("model_call_id")).update(messages=[])
         outputs.update(question="", text="")
+        # What the webhooks carried about them, for replays and sends still to come.
+        outbox.erase_contact(locked.organization_id, locked.pk)
         ContactIdentity.objects.filter(contact=locked).delete()
         locked.tags.clear()
         consents = Consent.objects.filter(contact=locked).update(erased=True, evidence="")

@@ -56,6 +56,8 @@ class Delivery(OrgOwned):
     body = models.TextField()
     # Deliveries of one conversation go out in order (null: no order to keep).
     conversation_id = models.BigIntegerField(null=True, blank=True)
+    # The person the body is about (null: nobody's), so erasing them empties it.
+    contact_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)

@@ -20,8 +20,10 @@ from conversa.realtime import events
 from conversa.webhooks.catalogue import VERSION
 from conversa.webhooks.models import Delivery, Endpoint
 
-# (type, data, conversation id or None) for each catalogue event a realtime event stands for.
-Fact = tuple[str, dict, int | None]
+# (type, data, conversation id or None, contact id or None) for each catalogue event a realtime
+# event stands for: the conversation keeps deliveries in order, the contact is whom the data is
+# about (erasing them empties it).
+Fact = tuple[str, dict, int | None, int | None]
 
 
 def new_event_id() -> str:
@@ -40,6 +42,21 @@ def body(org_id: int, event_id: str, event_type: str, data: dict) -> str:
     return json.dumps(envelope, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
 
+def erase_contact(org_id: int, contact_id: int) -> int:
+    """Empty the bodies of the deliveries about a contact being erased: each keeps its envelope
+    (event id, type, time), its data replaced by the contact's id and `erased`, so a delivery
+    still pending or replayed tells the receiver what happened without who. How many."""
+    rows = Delivery.objects.filter(organization_id=org_id, contact_id=contact_id)
+    changed = []
+    for delivery in rows.only("pk", "body"):
+        envelope = json.loads(delivery.body)
+        envelope["data"] = {"contact_id": contact_id, "erased": True}
+        delivery.body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+        changed.append(delivery)
+    Delivery.objects.bulk_update(changed, ["body"], batch_size=500)
+    return len(changed)
+
+
 def on_event(org_id: int, event: events.Event) -> None:
     """The publisher's subscriber: nothing to do (one indexed query) unless the organization
     has an enabled endpoint that wants one of the events `event` stands for."""
@@ -56,7 +73,7 @@ def on_event(org_id: int, event: events.Event) -> None:
 
 def enqueue(org_id: int, found: list[Fact], endpoints: list[tuple[int, list[str]]]) -> int:
     rows = []
-    for event_type, data, conversation_id in found:
+    for event_type, data, conversation_id, contact_id in found:
         event_id = new_event_id()
         text = body(org_id, event_id, event_type, data)
         rows.extend(
@@ -67,6 +84,7 @@ def enqueue(org_id: int, found: list[Fact], endpoints: list[tuple[int, list[str]
                 event_type=event_type,
                 body=text,
                 conversation_id=conversation_id,
+                contact_id=contact_id,
             )
             for pk, names in endpoints
             if event_type in names
@@ -88,7 +106,8 @@ def facts(org_id: int, event: events.Event, wanted: set[str]) -> Iterator[Fact]:
         rows = Conversation.objects.filter(organization_id=org_id, pk__in=event.conversation_ids)
         for c in rows.order_by("pk"):
             data = {"id": c.pk, "status": c.status, "assignee_id": c.assignee_id}
-            yield "conversation.assigned", {"conversation": {**data, "queue_id": c.queue_id}}, c.pk
+            data["queue_id"] = c.queue_id
+            yield "conversation.assigned", {"conversation": data}, c.pk, c.contact_id
     elif type(event) in CHANGED and event.change:
         subject, ids_field, facts_of = CHANGED[type(event)]
         name = f"{subject}.{event.change}"
@@ -115,14 +134,14 @@ def conversation_facts(org_id: int, name: str, ids: list[int]) -> Iterator[Fact]
             # Who wrote, so a receiver can match the person in its own systems.
             data["contact"] = {"id": c.contact_id, "phone": c.contact.phone, "name": c.contact.name}
             data["created_at"] = c.created_at
-        yield name, {"conversation": data}, c.pk
+        yield name, {"conversation": data}, c.pk, c.contact_id
 
 
 def contact_facts(org_id: int, name: str, ids: list[int]) -> Iterator[Fact]:
     rows = Contact.objects.filter(organization_id=org_id, pk__in=ids)
     for c in rows.order_by("pk"):
         data = {"id": c.pk, "phone": c.phone, "name": c.name, "opted_out": c.opted_out}
-        yield name, {"contact": data}, None
+        yield name, {"contact": data}, None, c.pk
 
 
 def stage(stage_id: int | None, names: dict[int, str]) -> dict | None:
@@ -159,7 +178,7 @@ def lead_facts(org_id: int, name: str, ids: list[int]) -> Iterator[Fact]:
         }
         if name == "lead.stage_changed":
             data["from_stage"] = stage(left.get(lead.pk), names)
-        yield name, {"lead": data}, None
+        yield name, {"lead": data}, None, lead.contact_id
 
 
 def number_facts(org_id: int, name: str, ids: list[int]) -> Iterator[Fact]:
@@ -172,7 +191,7 @@ def number_facts(org_id: int, name: str, ids: list[int]) -> Iterator[Fact]:
             "status": n.status,
             "reason": n.connection_reason,
         }
-        yield name, {"number": data}, None
+        yield name, {"number": data}, None, None
 
 
 def message_data(m: Message, changes: bool) -> dict:
@@ -203,7 +222,12 @@ def message_facts(org_id: int, name: str, ids: list[int], changes: bool = False)
         "conversation__contact"
     )
     for m in rows.order_by("pk"):
-        yield name, {"message": message_data(m, changes)}, m.conversation_id
+        yield (
+            name,
+            {"message": message_data(m, changes)},
+            m.conversation_id,
+            m.conversation.contact_id,
+        )
 
 
 INTENT_EVENTS = {"intent.decided", "intent.sent", "intent.failed", "intent.uncertain"}
@@ -233,7 +257,7 @@ def intent_facts(org_id: int, ids: list[int], *, decided: bool):
             "message_id": job.message_id if job else None,
             "idempotency_key": intent.idempotency_key,
         }
-        yield name, {"intent": data}, intent.conversation_id
+        yield name, {"intent": data}, intent.conversation_id, intent.contact_id
 
 
 # A realtime event whose `change` word names a catalogue event: the catalogue's subject, the

@@ -400,3 +400,22 @@ def test_intent_decided_fires_once_per_decision(org, endpoint_of):
     assert decided == [data["intent"]["status"], "deferred"]
     engine.set_intents_status([intent], MessageIntent.Status.FAILED)
     assert len(sent("intent.failed")) == 1 and len(sent("intent.decided")) == 2
+
+
+def test_erasing_a_contact_empties_the_deliveries_about_them(org, endpoint_of):
+    from conversa.campaigns import privacy
+
+    endpoint_of(org, events=["message.received", "contact.opted_out"])
+    theirs = org.customer_writes(phone="5511999990001", text="Meu CPF é 123.456.789-00")
+    contact = theirs.conversation.contact
+    followups.set_opted_out(contact, True, acting_member=org.owner)
+    other = org.customer_writes(phone="5511999990002", text="Oi")
+    assert Delivery.objects.filter(contact_id=contact.pk).count() == 2
+    privacy.erase(contact, acting_member=org.owner, confirmation="ERASE")
+    for delivery in Delivery.objects.filter(contact_id=contact.pk):
+        assert "123.456.789" not in delivery.body and "5511999990001" not in delivery.body
+        payload = json.loads(delivery.body)
+        assert payload["data"] == {"contact_id": contact.pk, "erased": True}
+        assert payload["id"] == delivery.event_id  # still the same event, without who
+    kept = json.loads(Delivery.objects.get(contact_id=other.conversation.contact_id).body)
+    assert kept["data"]["message"]["body"] == "Oi"
