@@ -25,6 +25,9 @@ def signed_in(browser, server, *, width=1440, height=900, scheme="light"):
     page.get_by_label("Password").fill(server["password"])
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/inbox/"))
+    # The URL changes when the response starts; the deferred scripts (the language menu's
+    # submit among them) run only by DOMContentLoaded.
+    page.wait_for_load_state("domcontentloaded")
     return page
 
 

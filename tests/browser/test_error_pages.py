@@ -27,6 +27,7 @@ def test_404_and_403_pages_lead_back(conversa_server, browser):
     page.screenshot(path=str(SHOTS / "error-404-1440-en.png"))
     page.get_by_role("link", name="Go to the inbox").click()
     expect(page).to_have_url(re.compile(r"/inbox/$"))
+    page.wait_for_load_state("domcontentloaded")  # the language menu's script is deferred
 
     page.locator("#lang").select_option("pt-br")
     expect(page.locator("html")).to_have_attribute("lang", "pt-br")
