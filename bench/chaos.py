@@ -8,7 +8,6 @@ every second and replaced, until every job is settled. Then the sandbox's ledger
 the jobs: every SENT job has exactly one receipt and every receipt is one SENT job.
 """
 
-import signal
 import time
 from collections import Counter
 
@@ -44,11 +43,8 @@ def run(intents: int, workers: int, kill_every: float = 1.0, timeout: float = 36
                 time.sleep(0.2)
                 peak = max(peak, *(peak_rss_mb(p.pid) for p in running))
                 if time.perf_counter() - last_kill >= kill_every:
-                    victim = running.pop(0)
-                    victim.send_signal(signal.SIGKILL)
-                    victim.wait()
+                    cluster.kill_oldest(running)
                     kills += 1
-                    running.append(cluster.worker())
                     last_kill = time.perf_counter()
             elapsed = time.perf_counter() - started
         finally:

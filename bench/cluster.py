@@ -82,6 +82,14 @@ class Cluster:
             "worker", "--batch-size", str(batch_size), "--concurrency", str(concurrency)
         )
 
+    def kill_oldest(self, running: list[subprocess.Popen]) -> None:
+        """SIGKILL the oldest of `running` (no chance to tidy up) and start a worker in its
+        place, at the end of the list."""
+        victim = running.pop(0)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        running.append(self.worker())
+
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:

@@ -21,7 +21,6 @@ signatures_verified and signatures_failed (0).
 
 import http.server
 import random
-import signal
 import threading
 import time
 from collections import defaultdict
@@ -151,11 +150,8 @@ def run(
                 taken = mine.filter(worker_id__contains=f":{running[0].pid}:").exists()
                 killing = max_kills is None or kills < max_kills
                 if killing and taken and time.perf_counter() - last_kill >= kill_every:
-                    victim = running.pop(0)
-                    victim.send_signal(signal.SIGKILL)
-                    victim.wait()
+                    cluster.kill_oldest(running)
                     kills += 1
-                    running.append(cluster.worker())
                     last_kill = time.perf_counter()
             seconds = time.perf_counter() - started
         finally:
