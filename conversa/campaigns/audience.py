@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from conversa.accounts.scoping import scoped
 from conversa.bulk import among
-from conversa.campaigns import segments
+from conversa.campaigns import messages, segments
 from conversa.campaigns.models import Campaign, CampaignRecipient, ImportedContact
 from conversa.inbox.models import Contact
 
@@ -67,8 +67,17 @@ PERSON = [field.name for field in Person.__dataclass_fields__.values()]
 
 
 def people_in_chunks(campaign: Campaign, ids: list[int]) -> Iterator[list[Person]]:
-    """The people of `ids` in id order, CHUNK at a time."""
+    """The people of `ids` in id order, CHUNK at a time; their custom fields only when the
+    message has one of them as a variable (decoding them is most of the reading)."""
+    custom = messages.uses_custom_fields(campaign)
+    columns = PERSON if custom else [name for name in PERSON if name != "custom_fields"]
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         rows = scoped(campaign.organization, Contact).filter(pk__in=among(chunk)).order_by("pk")
-        yield [Person(*row) for row in rows.values_list(*PERSON)]
+        if custom:
+            yield [Person(*row) for row in rows.values_list(*columns)]
+        else:
+            yield [
+                Person(pk, name, phone, {}, *rest)
+                for pk, name, phone, *rest in rows.values_list(*columns)
+            ]

@@ -49,12 +49,28 @@ def fill(text: str, contact: Contact, org) -> tuple[str, list[str]]:
     return PLACEHOLDER.sub(value, text), blank
 
 
+def texts(campaign) -> list[str]:
+    """The texts of the campaign's message that hold variables."""
+    if campaign.template:
+        return list(campaign.template.get("variables", []))
+    return [campaign.body]
+
+
+def uses_custom_fields(campaign) -> bool:
+    """Whether a variable of the message is a custom field (not a built-in one)."""
+    return any(
+        match.group(1) not in BUILT_IN
+        for text in texts(campaign)
+        for match in PLACEHOLDER.finditer(text)
+    )
+
+
 def render(campaign, contact: Contact) -> Rendered:
     """The campaign's message as `contact` would receive it."""
     org = campaign.organization
     if campaign.template:
         values, blank = [], []
-        for text in campaign.template.get("variables", []):
+        for text in texts(campaign):
             filled, empty = fill(text, contact, org)
             values.append(filled)
             blank += empty

@@ -441,3 +441,20 @@ def test_an_imported_list_is_an_audience_of_the_people_its_rows_named(org, setti
     assert set(
         CampaignRecipient.objects.filter(campaign=campaign).values_list("contact__name", flat=True)
     ) == {"Ana", "Bia"}
+
+
+def test_custom_fields_are_read_only_when_a_variable_names_one():
+    from types import SimpleNamespace
+
+    from conversa.campaigns import messages
+
+    def campaign(body="", template=None):
+        return SimpleNamespace(body=body, template=template)
+
+    assert not messages.uses_custom_fields(
+        campaign("Olá {{contact.first_name}}, da {{organization.name}}")
+    )
+    assert messages.uses_custom_fields(campaign("Olá {{contact.first_name}} de {{contact.cidade}}"))
+    assert messages.uses_custom_fields(
+        campaign(template={"name": "t", "variables": ["{{contact.cidade}}"]})
+    )
