@@ -156,9 +156,12 @@ def save_campaign(
     return campaign
 
 
-def changed(campaign: Campaign) -> None:
-    """Its page redraws its status and buttons (the figures follow the messages' events)."""
-    publisher.publish(campaign.organization_id, events.CampaignUpdated(campaign_ids=[campaign.pk]))
+def changed(campaign: Campaign, change: str) -> None:
+    """Its page redraws its status and buttons (the figures follow the messages' events); the
+    `change` word is the webhooks' campaign.<change> event."""
+    publisher.publish(
+        campaign.organization_id, events.CampaignUpdated(campaign_ids=[campaign.pk], change=change)
+    )
 
 
 def has_audience(campaign: Campaign) -> bool:
@@ -188,7 +191,7 @@ def start(campaign: Campaign, *, acting_member: Member | None) -> dict[str, int]
         if not moved:
             raise InvalidTransition(gettext("This campaign has already started."))
         record(campaign.organization_id, "campaign.started", campaign, actor=acting_member)
-        changed(campaign)
+        changed(campaign, "started")
     campaign.status, campaign.started_at = Status.RUNNING, now
     return add_recipients(campaign)
 
@@ -372,7 +375,7 @@ def pause(campaign: Campaign, *, acting_member: Member) -> None:
             run_after=timezone.now() + PAUSED_UNTIL
         )
         record(campaign.organization_id, "campaign.paused", campaign, actor=acting_member)
-        changed(campaign)
+        changed(campaign, "paused")
     campaign.status = Status.PAUSED
 
 
@@ -400,7 +403,7 @@ def resume(campaign: Campaign, *, acting_member: Member) -> None:
             job.run_after = paced[job.number_id].next()
         ExecutionJob.objects.bulk_update(waiting, ["run_after"], batch_size=2000)
         record(campaign.organization_id, "campaign.resumed", campaign, actor=acting_member)
-        changed(campaign)
+        changed(campaign, "resumed")
         transaction.on_commit(wakeup.notify)
 
 
@@ -414,7 +417,7 @@ def cancel(campaign: Campaign, *, acting_member: Member) -> int:
             raise InvalidTransition(gettext("This campaign is already over."))
         campaign.status = Status.CANCELLED
         record(campaign.organization_id, "campaign.cancelled", campaign, actor=acting_member)
-        changed(campaign)
+        changed(campaign, "cancelled")
     cancelled = 0
     intents = MessageIntent.objects.filter(
         campaign=campaign, job__status__in=[J.PENDING, J.RETRY_WAIT, J.CLAIMED]
@@ -472,7 +475,7 @@ def finish_if_done(campaign: Campaign) -> bool:
     if done:
         campaign.status = Status.FINISHED
         record(campaign.organization_id, "campaign.finished", campaign)
-        changed(campaign)
+        changed(campaign, "finished")
     return bool(done)
 
 

@@ -123,6 +123,7 @@ class CampaignUpdated(Event):
 
     type = "CAMPAIGN_UPDATED"
     campaign_ids: Ids
+    change: Literal["started", "paused", "resumed", "cancelled", "finished"] | None = None
 
 
 class LeadUpdated(Event):

@@ -54,6 +54,14 @@ LEAD = {
     "value": "1500.00",
     "owner_id": 14,
 }
+CAMPAIGN = {
+    "id": 4,
+    "name": "Promoção de maio",
+    "status": "running",
+    "number_ids": [2],
+    "started_at": "2026-12-06T12:00:00Z",
+    "finished_at": None,
+}
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,36 @@ CATALOGUE: list[EventType] = [
                 "reason": "logged_out",
             }
         },
+        per_conversation=False,
+    ),
+    EventType(
+        "campaign.started",
+        _("A campaign started sending."),
+        {"campaign": CAMPAIGN},
+        per_conversation=False,
+    ),
+    EventType(
+        "campaign.paused",
+        _("A campaign was paused."),
+        {"campaign": {**CAMPAIGN, "status": "paused"}},
+        per_conversation=False,
+    ),
+    EventType(
+        "campaign.resumed",
+        _("A paused campaign sends again."),
+        {"campaign": CAMPAIGN},
+        per_conversation=False,
+    ),
+    EventType(
+        "campaign.cancelled",
+        _("A campaign was cancelled: what it had not sent, it never will."),
+        {"campaign": {**CAMPAIGN, "status": "cancelled", "finished_at": "2026-12-06T15:00:00Z"}},
+        per_conversation=False,
+    ),
+    EventType(
+        "campaign.finished",
+        _("A campaign sent everything it had to send."),
+        {"campaign": {**CAMPAIGN, "status": "finished", "finished_at": "2026-12-06T15:00:00Z"}},
         per_conversation=False,
     ),
     EventType(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from conversa.campaigns.models import Campaign
 from conversa.crm.models import Lead, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.inbox.models import Contact, Conversation, Message
@@ -194,6 +195,20 @@ def number_facts(org_id: int, name: str, ids: list[int]) -> Iterator[Fact]:
         yield name, {"number": data}, None, None
 
 
+def campaign_facts(org_id: int, name: str, ids: list[int]) -> Iterator[Fact]:
+    rows = Campaign.objects.filter(organization_id=org_id, pk__in=ids).prefetch_related("numbers")
+    for c in rows.order_by("pk"):
+        data = {
+            "id": c.pk,
+            "name": c.name,
+            "status": c.status,
+            "number_ids": sorted(n.pk for n in c.numbers.all()),
+            "started_at": c.started_at,
+            "finished_at": c.finished_at,
+        }
+        yield name, {"campaign": data}, None, None
+
+
 def message_data(m: Message, changes: bool) -> dict:
     data = {
         "id": m.pk,
@@ -267,4 +282,5 @@ CHANGED = {
     events.ContactUpdated: ("contact", "contact_ids", contact_facts),
     events.LeadUpdated: ("lead", "lead_ids", lead_facts),
     events.NumberUpdated: ("number", "number_ids", number_facts),
+    events.CampaignUpdated: ("campaign", "campaign_ids", campaign_facts),
 }

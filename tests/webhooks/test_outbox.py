@@ -419,3 +419,28 @@ def test_erasing_a_contact_empties_the_deliveries_about_them(org, endpoint_of):
         assert payload["id"] == delivery.event_id  # still the same event, without who
     kept = json.loads(Delivery.objects.get(contact_id=other.conversation.contact_id).body)
     assert kept["data"]["message"]["body"] == "Oi"
+
+
+def test_a_campaigns_start_pause_resume_and_cancel_are_events(org, endpoint_of):
+    from conversa.campaigns import sending
+    from tests.campaigns.test_campaigns import campaign_for, person, tagged
+
+    names = ["campaign.started", "campaign.paused", "campaign.resumed", "campaign.cancelled"]
+    endpoint_of(org, events=names)
+    tag = tagged(org)
+    person(org, "5511900000001").tags.add(tag)
+    campaign = campaign_for(org, tag, pace_per_minute=1)
+    sending.start(campaign, acting_member=org.owner)
+    sending.pause(campaign, acting_member=org.owner)
+    sending.resume(campaign, acting_member=org.owner)
+    sending.cancel(campaign, acting_member=org.owner)
+    bodies = [json.loads(b) for b in Delivery.objects.order_by("pk").values_list("body", flat=True)]
+    assert [b["type"] for b in bodies] == names
+    assert [b["data"]["campaign"]["status"] for b in bodies] == [
+        "running",
+        "paused",
+        "running",
+        "cancelled",
+    ]
+    assert bodies[0]["data"]["campaign"]["number_ids"] == [org.number.pk]
+    assert all(d is None for d in Delivery.objects.values_list("conversation_id", flat=True))
