@@ -410,6 +410,11 @@ def hand_off(
     if summary is not None:
         notes.Note.objects.filter(pk=note.pk).update(assistant_output=summary)
     ownership.distribute(conversation)
+    # Once distributed: the webhooks' conversation.handed_off says to whom it went.
+    publisher.publish(
+        conversation.organization_id,
+        events.ConversationUpdated(conversation_ids=[conversation.pk], change="handed_off"),
+    )
 
 
 def resume(conversation: Conversation, *, acting_member: Member) -> AssistantSession:

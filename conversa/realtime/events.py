@@ -77,7 +77,7 @@ class ConversationUpdated(Event):
 
     type = "CONVERSATION_UPDATED"
     conversation_ids: Ids
-    change: Literal["created", "resolved", "reopened"] | None = None
+    change: Literal["created", "resolved", "reopened", "handed_off"] | None = None
 
 
 class ConversationAssigned(Event):

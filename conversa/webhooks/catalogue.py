@@ -118,6 +118,11 @@ CATALOGUE: list[EventType] = [
         {"conversation": CONVERSATION},
     ),
     EventType(
+        "conversation.handed_off",
+        _("The assistant handed a conversation to the team."),
+        {"conversation": {**CONVERSATION, "reason": "The customer asked for a person."}},
+    ),
+    EventType(
         "contact.created",
         _("A new contact was added."),
         {"contact": CONTACT},

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from conversa.assistant.models import AssistantSession
 from conversa.campaigns.models import Campaign
 from conversa.crm.models import Lead, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
@@ -122,6 +123,14 @@ def conversation_facts(org_id: int, name: str, ids: list[int]) -> Iterator[Fact]
     rows = Conversation.objects.filter(organization_id=org_id, pk__in=ids)
     if name == "conversation.created":
         rows = rows.select_related("contact")
+    handoffs = {}
+    if name == "conversation.handed_off":
+        # Why the assistant handed them over (in the organization's words, as the note says).
+        handoffs = dict(
+            AssistantSession.objects.filter(conversation_id__in=ids).values_list(
+                "conversation_id", "reason"
+            )
+        )
     for c in rows.order_by("pk"):
         data = {
             "id": c.pk,
@@ -131,6 +140,8 @@ def conversation_facts(org_id: int, name: str, ids: list[int]) -> Iterator[Fact]
             "queue_id": c.queue_id,
             "assignee_id": c.assignee_id,
         }
+        if name == "conversation.handed_off":
+            data["reason"] = handoffs.get(c.pk, "")
         if name == "conversation.created":
             # Who wrote, so a receiver can match the person in its own systems.
             data["contact"] = {"id": c.contact_id, "phone": c.contact.phone, "name": c.contact.name}

@@ -153,6 +153,26 @@ def test_asking_for_a_person_hands_over_with_a_summary(shop):
     assert session_of(conversation).state == State.HANDED_OFF
 
 
+def test_a_handoff_is_a_webhook_event_saying_why_and_to_whom(shop):
+    import json
+
+    from conversa.webhooks import services as webhooks
+    from conversa.webhooks.models import Delivery
+
+    webhooks.create_endpoint(
+        acting_member=shop.owner,
+        url="https://93.184.216.34/hooks",
+        events=["conversation.handed_off"],
+    )
+    message = shop.customer_writes(text="Quero falar com um atendente")
+    assert autoreply.run_due() == 1
+    [delivery] = Delivery.objects.filter(event_type="conversation.handed_off")
+    data = json.loads(delivery.body)["data"]["conversation"]
+    assert data["id"] == message.conversation_id
+    assert "asked for a person" in data["reason"]
+    assert delivery.contact_id == message.conversation.contact_id
+
+
 def test_no_knowledge_hands_over_or_says_it_does_not_know(shop):
     message = shop.customer_writes(text="Qual a cor do céu em Marte?")
     assert autoreply.run_due() == 1
