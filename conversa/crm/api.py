@@ -438,16 +438,23 @@ def automations_qs(request):
     return scoped(request.org, Automation).select_related("stage").prefetch_related("steps")
 
 
+NEVER_DUE = 1e18  # an automation with nothing due sorts after every real time (in seconds)
+
+
 @router.get("/crm/automations", response=list[AutomationOut])
 def list_automations(
     request: HttpRequest,
+    response: HttpResponse,
     pipeline_id: Id | None = None,
     stage_id: Id | None = None,
     active: bool | None = None,
     number_id: Id | None = None,
     sort: Literal["name", "-updated_at", "next_due_at"] = "name",
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
 ):
-    """Automations with their steps, pending steps and next due time, filtered and sorted."""
+    """Automations with their steps, pending steps and next due time, filtered and sorted, a
+    page at a time (`X-Next-Cursor`)."""
     rows = automations_qs(request)
     if pipeline_id is not None:
         rows = rows.filter(stage__pipeline_id=pipeline_id)
@@ -457,12 +464,20 @@ def list_automations(
         rows = rows.filter(active=active)
     if number_id is not None:
         rows = rows.filter(number_id=number_id)
-    rows = list(rows.order_by("-updated_at", "-id") if sort == "-updated_at" else rows)
-    pending = followups.schedules([a.pk for a in rows])
-    out = [automation_out(a, pending) for a in rows]
-    if sort == "next_due_at":
-        out.sort(key=lambda a: (a["next_due_at"] is None, a["next_due_at"] or 0))
-    return out
+    if sort != "next_due_at":
+        order = ["-updated_at"] if sort == "-updated_at" else ["name"]
+        shown = cursors.page(rows, order=order, cursor=cursor, limit=limit, response=response)
+        pending = followups.schedules([a.pk for a in shown])
+        return [automation_out(a, pending) for a in shown]
+    # The next due time is computed from the follow-ups, and may be none (last): the page is
+    # cut from the organization's automations in memory, ordered by a number that is never null.
+    everything = list(rows)
+    pending = followups.schedules([a.pk for a in everything])
+    out = [automation_out(a, pending) for a in everything]
+    for row in out:
+        due = row["next_due_at"]
+        row["due_order"] = due.timestamp() if due else NEVER_DUE
+    return cursors.page(out, order=["due_order"], cursor=cursor, limit=limit, response=response)
 
 
 @router.post("/crm/automations", response={201: AutomationOut})

@@ -36,11 +36,13 @@ def lead(org: Org, p: Pipeline, phone: str = "5511988880001", title: str = "Plan
     )
 
 
-def automation(org: Org, at: Stage, steps=None, **extra) -> Automation:
+def automation(
+    org: Org, at: Stage, steps=None, name: str = "Proposta follow-up", **extra
+) -> Automation:
     return automations.save_automation(
         org.org,
         acting_member=org.owner,
-        name="Proposta follow-up",
+        name=name,
         stage=at,
         steps=steps or STEPS,
         **extra,
