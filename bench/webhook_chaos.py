@@ -21,6 +21,7 @@ signatures_verified and signatures_failed (0).
 
 import http.server
 import random
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -43,6 +44,13 @@ WORKER_ENV = {
     "WEBHOOK_FIRST_RETRY_SECONDS": "0.1",
     "WEBHOOK_BATCH": "5",
 }
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A killed worker's connection resets mid-request: expected here, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class ChaosReceiver:
@@ -79,7 +87,7 @@ class ChaosReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
