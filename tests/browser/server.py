@@ -53,7 +53,7 @@ def migrated_copy(target: Path, env: dict) -> None:
 
 # The demo loaded once per process and settings, copied for each server, as if loaded at the
 # copy's moment and for its address: loading it cost every browser module ~5 s.
-_DEMOS: dict[tuple, tuple[Path, str, str, datetime]] = {}
+_DEMOS: dict[tuple, tuple[Path, str, datetime]] = {}
 DEMO_BASE = "http://127.0.0.1:1"  # the address the template is loaded for, replaced in copies
 
 
@@ -82,10 +82,10 @@ def demo_copy(target: Path, env: dict, base: str, extra_env: dict) -> str:
             stdout=subprocess.PIPE,
             text=True,
         )
-        _DEMOS[key] = (template, demo.stdout, DEMO_BASE, datetime.now(UTC))
-    template, printed, loaded_for, loaded_at = _DEMOS[key]
+        _DEMOS[key] = (template, demo.stdout, datetime.now(UTC))
+    template, printed, loaded_at = _DEMOS[key]
     shutil.copyfile(template, target)
-    rebase(target, loaded_at, datetime.now(UTC), loaded_for, base)
+    rebase(target, loaded_at, datetime.now(UTC), DEMO_BASE, base)
     return printed
 
 
