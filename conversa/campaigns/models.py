@@ -2,7 +2,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from conversa.accounts.models import Member, OrgOwned
+from conversa.accounts.models import COPIED, Member, Organization, OrgOwned
 from conversa.inbox.models import Contact
 
 
@@ -108,8 +108,17 @@ class CampaignRecipient(OrgOwned):
         Campaign, on_delete=models.CASCADE, related_name="recipients", db_index=False
     )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Copies of its campaign's organization and its intent's number (engine.models.COPIED).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", **COPIED
+    )
     number = models.ForeignKey(
-        "instances.Number", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "instances.Number",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        **COPIED,
     )
     intent = models.OneToOneField(
         "engine.MessageIntent",

@@ -2,7 +2,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from conversa.accounts.models import Member, Organization, OrgOwned
+from conversa.accounts.models import COPIED, Member, Organization, OrgOwned
 from conversa.inbox.models import Contact, Conversation, Message
 from conversa.numbers.models import Number
 
@@ -94,9 +94,10 @@ class GateDecision(OrgOwned):
         DEFER = "defer", _("Defer")
         BLOCK = "block", _("Block")
 
-    # No index of its own: gate_decision_reason leads with it.
+    # No index of its own: gate_decision_reason leads with it. A copy of its intent's, which
+    # the database checks (COPIED).
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False, **COPIED
     )
     intent = models.ForeignKey(MessageIntent, on_delete=models.CASCADE, related_name="decisions")
     # The number the decision is about: the intent's own, or the one the Gate picked for it.
@@ -135,12 +136,16 @@ class ExecutionJob(OrgOwned):
         DEAD = "dead", _("Dead")
         UNCERTAIN = "uncertain", _("Uncertain")
 
+    # Copies of its intent's, which the database checks (COPIED).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", **COPIED
+    )
     intent = models.OneToOneField(MessageIntent, on_delete=models.CASCADE, related_name="job")
     # No index of its own: the (number, contact, id) one leads with it.
     number = models.ForeignKey(
         Number, on_delete=models.PROTECT, related_name="jobs", db_index=False
     )
-    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="+", **COPIED)
     message = models.OneToOneField(
         Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="job"
     )

@@ -211,7 +211,9 @@ def queue_intents(org: Organization, queued: list[Queued]) -> dict[str, int]:
     if not queued:
         return {}
     now = timezone.now()
-    correlation = get_contextvars().get("correlation_id")
+    # Outside a request or job (a command, the worker's campaign pass), the call is the cause:
+    # its intents share one correlation id.
+    correlation = get_contextvars().get("correlation_id") or uuid.uuid4().hex
     trace_parent = tracing.traceparent()
     Status = MessageIntent.Status
     with transaction.atomic():
@@ -240,7 +242,7 @@ def queue_intents(org: Organization, queued: list[Queued]) -> dict[str, int]:
                     "not_before": q.not_before,
                     "status": status,
                     "created_at": now,
-                    "correlation_id": correlation or uuid.uuid4().hex,
+                    "correlation_id": correlation,
                     "trace_parent": trace_parent,
                 }
             )

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from conversa.campaigns import consent, pacing, progress, sending
@@ -185,6 +185,40 @@ def test_someone_who_opts_out_mid_campaign_receives_nothing_more(org, provider):
     assert [phone for phone, _ in provider.sent] == ["5511900000001"]
     shown = progress.progress(campaign)
     assert shown.sent == 1 and shown.skipped == {Skip.OPTED_OUT: 1}
+
+
+def test_the_copies_of_checked_keys_always_equal_their_source(org, provider):
+    """The database no longer checks the keys a row copies from one it references
+    (accounts.models.COPIED): the code that writes them must copy them exactly, on the bulk
+    path of a start as on the one-intent path."""
+    tag = tagged(org)
+    ana, bia = person(org, "5511900000001"), person(org, "5511900000002", name="Bia Lima")
+    skipped = person(org, "5511900000003", agreed=False)
+    for contact in (ana, bia, skipped):
+        contact.tags.add(tag)
+    sending.start(campaign_for(org, tag), acting_member=org.owner)
+    engine.create_intent(
+        org.org,
+        contact=ana,
+        body="Seu pedido saiu para entrega.",
+        origin=MessageIntent.Origin.API,
+        idempotency_key="copies:1",
+    )
+    drain()
+    jobs_made = ExecutionJob.objects.filter(organization=org.org)
+    assert jobs_made.count() == 3
+    assert not jobs_made.exclude(organization_id=F("intent__organization_id")).exists()
+    assert not jobs_made.exclude(contact_id=F("intent__contact_id")).exists()
+    decisions = GateDecision.objects.filter(intent__organization=org.org)
+    assert decisions.count() >= 3
+    assert not decisions.exclude(organization_id=F("intent__organization_id")).exists()
+    recipients = CampaignRecipient.objects.filter(campaign__organization=org.org)
+    assert recipients.count() == 3
+    assert not recipients.exclude(organization_id=F("campaign__organization_id")).exists()
+    queued = recipients.filter(intent__isnull=False)
+    assert queued.count() == 2
+    assert not queued.exclude(number_id=F("intent__number_id")).exists()
+    assert recipients.get(intent__isnull=True).number_id is None
 
 
 def test_a_consent_withdrawn_after_the_start_is_refused_by_the_gate_before_sending(org, provider):
