@@ -9,7 +9,8 @@ configured database.
 2. Intents (timed): `sending.start` on a free-text campaign to the tag at pace 0, as the page's
    Start button runs it: the audience read, each person a recipient and an intent or a skip.
 3. Sending (timed): W `conversa worker` processes with the sandbox in-process (it accepts at
-   once), until none of the campaign's jobs is left open. Meanwhile this process opts a few
+   once), run as `bench dispatch` runs them (as many provider calls at once as a batch), until
+   none of the campaign's jobs is left open. Meanwhile this process opts a few
    hundred of the queued people out through `crm.followups.set_opted_out`, as the contact page
    does, and notes when each opt-out was stored.
 4. Then `bench dispatch` with as many jobs (up to 20,000) and the same workers, for the
@@ -145,7 +146,14 @@ def workers_until_done(campaign: Campaign, workers: int, batch_size: int, during
     started = time.perf_counter()
     processes = [
         subprocess.Popen(
-            [*CONVERSA, "worker", "--batch-size", str(batch_size), "--concurrency", "4"],
+            [
+                *CONVERSA,
+                "worker",
+                "--batch-size",
+                str(batch_size),
+                "--concurrency",
+                str(batch_size),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
