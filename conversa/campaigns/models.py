@@ -108,7 +108,7 @@ class CampaignRecipient(OrgOwned):
         Campaign, on_delete=models.CASCADE, related_name="recipients", db_index=False
     )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+", db_index=False)
-    # Copies of its campaign's organization and its intent's number (engine.models.COPIED).
+    # Copies of its campaign's organization and its intent's number (accounts.models.COPIED).
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", **COPIED
     )
