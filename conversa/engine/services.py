@@ -28,7 +28,7 @@ from conversa.inbox import services as inbox
 from conversa.inbox.models import Attachment, Contact, Conversation, Message
 from conversa.numbers import services as numbers
 from conversa.numbers.models import Number
-from conversa.providers.base import ProviderError, SendResult
+from conversa.providers.base import ProviderError, SendResult, StatusUpdate
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
 from conversa.realtime import events, publisher
@@ -699,8 +699,31 @@ def mark_sent(sent: list[tuple[ExecutionJob, str]], how: str = "provider answer"
     )
     with_message = [job for job in moved if job.message_id]
     inbox.record_sends([(job.message, job.provider_message_id) for job in with_message])
-    inbox.apply_early_statuses([(job.number, job.provider_message_id) for job in with_message])
+    early = inbox.apply_early_statuses(
+        [(job.number, job.provider_message_id) for job in with_message]
+    )
+    for message, status in early:
+        log_status(message, status)
     content.apply_reactions(moved)
+
+
+def log_status(message: Message, event: StatusUpdate) -> None:
+    """A status webhook's line, under the correlation id of the intent that sent the message
+    (a message sent from the phone itself has none): when it is applied on arrival, and when
+    it arrived before the send was recorded and is applied then."""
+    correlation = (
+        ExecutionJob.objects.filter(message=message)
+        .values_list("intent__correlation_id", flat=True)
+        .first()
+    )
+    log.info(
+        "message.status",
+        correlation_id=correlation or "",
+        organization_id=message.organization_id,
+        message_id=message.pk,
+        provider_message_id=event.provider_message_id,
+        status=event.status,
+    )
 
 
 def handle_send_error(job: ExecutionJob, exc: ProviderError) -> None:

@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from conversa.bulk import insert_new
-from conversa.engine.models import ExecutionJob
+from conversa.engine.services import log_status
 from conversa.inbound import consequences
 from conversa.inbound.unparsed import MAX_REASON, unparsed_events, unparsed_item
 from conversa.inbox import media, message_changes
@@ -121,24 +121,6 @@ def apply_in_bulk(batch: list[tuple[Number, ParsedEvent]]) -> list[bool]:
             arrivals.append((number, event))
     consequences.receive_messages(arrivals)
     return results
-
-
-def log_status(message, event: StatusUpdate) -> None:
-    """The status webhook's line, under the correlation id of the intent that sent the message
-    (a message sent from the phone itself has none)."""
-    correlation = (
-        ExecutionJob.objects.filter(message=message)
-        .values_list("intent__correlation_id", flat=True)
-        .first()
-    )
-    log.info(
-        "message.status",
-        correlation_id=correlation or "",
-        organization_id=message.organization_id,
-        message_id=message.pk,
-        provider_message_id=event.provider_message_id,
-        status=event.status,
-    )
 
 
 def record_of(number: Number, item: ParsedEvent, *, processed: bool = False) -> ProviderEvent:

@@ -340,11 +340,11 @@ def hold_sends(sent: list[tuple[int, str]]) -> bool:
     return True
 
 
-def apply_early_statuses(sent: list[tuple[Number, str]]) -> None:
+def apply_early_statuses(sent: list[tuple[Number, str]]) -> list[tuple[Message, StatusUpdate]]:
     """Apply status updates (and reactions, edits, revokes) that arrived before the sends
-    they are about were recorded."""
+    they are about were recorded; the (message, status update) pairs applied."""
     if not sent:
-        return
+        return []
     hold_sends([(number.pk, provider_id) for number, provider_id in sent])
     numbers = {number.pk: number for number, _ in sent}
     wanted = {(number.pk, provider_id) for number, provider_id in sent}
@@ -354,17 +354,20 @@ def apply_early_statuses(sent: list[tuple[Number, str]]) -> None:
         provider_message_id__in=[provider_id for _, provider_id in sent],
         processed_at__isnull=True,
     ).order_by("id")
-    changed = set()
+    changed, applied = set(), []
     for record in early:
         if (record.number_id, record.provider_message_id) not in wanted:
             continue
         if record.kind == MessageChange.__name__:
             changed.add((record.number_id, record.provider_message_id))
             continue
-        number = numbers[record.number_id]
-        if apply_status(number, StatusUpdate(**record.event)) is not None:
+        number, update = numbers[record.number_id], StatusUpdate(**record.event)
+        message = apply_status(number, update)
+        if message is not None:
             ProviderEvent.objects.filter(pk=record.pk).update(processed_at=timezone.now())
+            applied.append((message, update))
     message_changes.apply_early_changes_to(changed)
+    return applied
 
 
 def advance_status(message: Message, status: str, *, error: str = "") -> bool:

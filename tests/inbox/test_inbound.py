@@ -161,7 +161,11 @@ def test_status_before_its_message_is_applied_when_the_send_is_recorded(client, 
     assert event.processed_at is None
     message = outbound(org, provider_message_id="3EB0LATE")
     Message.objects.filter(pk=message.pk).update(status=Message.Status.SENT)
-    apply_early_statuses([(org.number, "3EB0LATE")])
+    applied = apply_early_statuses([(org.number, "3EB0LATE")])
+    # Returned for the engine to log under the message's correlation id (engine.log_status).
+    assert [(m.pk, update.provider_message_id) for m, update in applied] == [
+        (message.pk, "3EB0LATE")
+    ]
     message.refresh_from_db()
     assert message.status == Message.Status.DELIVERED
     event.refresh_from_db()
