@@ -7,7 +7,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from conversa.accounts.models import Member, OrgOwned
+from conversa.accounts.models import Member, Organization, OrgOwned
 from conversa.colours import ColourValidator
 from conversa.numbers.models import Number
 
@@ -56,6 +56,12 @@ class Contact(OrgOwned):
     known only by a username or a linked id; every identifier they were seen with is a
     ContactIdentity."""
 
+    # No index of its own: contact_unique_phone, contact_by_name and contact_by_created lead
+    # with it. Beside them it misled the planner into scanning a new organization's contacts
+    # for each phone an import looks up (its statistics said it had none yet).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     phone = models.CharField(max_length=20, blank=True)
     name = models.CharField(max_length=200, blank=True)
     blocked = models.BooleanField(default=False)
@@ -128,6 +134,10 @@ class ContactIdentity(OrgOwned):
         LID = "lid", _("WhatsApp linked id")
         USER_ID = "user_id", _("WhatsApp username id")
 
+    # No index of its own: contact_identity_unique leads with it (see Contact's).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="identities")
     kind = models.CharField(max_length=8, choices=Kind.choices)
     value = models.CharField(max_length=128)
