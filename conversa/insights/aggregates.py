@@ -3,7 +3,8 @@
 The database appends a delta for every change that moves a count, in the change's own
 transaction (triggers.py): ingest never updates a shared counter row, so webhooks for one
 organization do not queue behind each other. The workers fold the deltas into hourly rows
-(`fold`, every few seconds); a figure reads the hourly rows plus the deltas not yet folded
+and daily ones (`fold`, every few seconds); a figure reads the daily rows of the period's
+whole days, the hourly rows of the hours around them and the deltas not yet folded
 (`counts`), so it is exact whatever the fold's lag. `rebuild` counts an organization's live
 tables afresh (after a bulk load, or as a repair).
 """
@@ -11,20 +12,17 @@ tables afresh (after a bulk load, or as a repair).
 from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from functools import reduce
-from operator import or_
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Min, Q, Sum
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, TruncDate
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from conversa import business_hours as sla
 from conversa.accounts.models import Organization
 from conversa.insights import rows, triggers
-from conversa.insights.models import Delta, Duration, Handled, HourlyCount
+from conversa.insights.models import DailyCount, Delta, Duration, Handled, HourlyCount
 
 KEY = "organization_id, hour, metric, number_id, queue_id, agent_id"
 FOLD_BATCH = 5000
@@ -36,14 +34,8 @@ ROLLUPS = [("queue_id", "agent_id"), (ALL, "agent_id"), ("queue_id", ALL), (ALL,
 NOW = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-# The local day, ISO weekday and hour of the day of an hourly row: read off its hour, a local
-# wall-clock time (rows.hour); grouped by the database, so a month's figure reads a row per day,
-# not one per hour.
-LOCAL = {
-    "day": TruncDate("hour", tzinfo=UTC),
-    "weekday": ExtractIsoWeekDay("hour", tzinfo=UTC),
-    "local_hour": ExtractHour("hour", tzinfo=UTC),
-}
+# Groupings a daily row cannot give: a period grouped by them reads the hourly rows alone.
+HOURLY_ONLY = {"hour", "local_hour"}
 
 
 def local_hour(org: Organization, moment: datetime) -> datetime:
@@ -73,39 +65,127 @@ def read(
 ) -> dict[tuple, int]:
     """The counts of the hour rows in [start, end) summed by the columns `by` (of metric,
     hour, number_id, queue_id, agent_id, or the row's local day, ISO weekday and hour of the
-    day: "day", "weekday", "local_hour"), narrowed to the metrics and dimensions given."""
-    where = Q(organization_id=org.pk, hour__gte=start, hour__lt=end)
-    # The fewest rows that hold the answer: each queue's (or agent's) sums over every agent (or
-    # queue) when only one of them is grouped by; the sums over both when neither is.
-    rows = Q()
-    for column, value in (("queue_id", queue_id), ("agent_id", agent_id)):
-        rows &= (
-            Q(**{f"{column}__gte": 0})
-            if column in by
-            else Q(**{column: ALL if value is None else value})
-        )
+    day: "day", "weekday", "local_hour"), narrowed to the metrics and dimensions given.
+
+    One statement: the daily rows of the period's whole local days, the hourly rows of the
+    hours before and after them (a range each: together, the planner would scan the table),
+    and the deltas not folded yet, each grouped, their sums added here. Written as SQL, not
+    with the ORM: a page reads some thirty of these, and building each union of querysets
+    cost more than the database's work on it."""
+    vendor = triggers.vendor_of(connection)
+    shared, shared_params = ["organization_id = %s"], [org.pk]
     if metrics:
-        where &= Q(metric__in=list(metrics))
+        metrics = list(metrics)
+        if vendor == "postgresql":  # one array parameter, still an index condition
+            shared.append("metric = ANY(%s)")
+            shared_params.append(metrics)
+        else:
+            shared.append(f"metric IN ({', '.join(['%s'] * len(metrics))})")
+            shared_params.extend(metrics)
     if metric_prefix:
         prefixes = (metric_prefix,) if isinstance(metric_prefix, str) else metric_prefix
-        where &= reduce(or_, (Q(metric__startswith=prefix) for prefix in prefixes))
+        shared.append(
+            "(" + " OR ".join(f"substr(metric, 1, {len(p)}) = %s" for p in prefixes) + ")"
+        )
+        shared_params.extend(prefixes)
     for column, value in (("number_id", number_id), ("queue_id", queue_id), ("agent_id", agent_id)):
         if value is not None:
-            where &= Q(**{column: value})
-    local = {name: LOCAL[name] for name in by if name in LOCAL}
-    folded = (
-        HourlyCount.objects.filter(where & rows)
-        .annotate(**local)
-        .values_list(*by)
-        .annotate(n=Sum("count"))
-    )
-    pending = (
-        Delta.objects.filter(where).annotate(**local).values_list(*by).annotate(n=Sum("value"))
+            shared.append(f"{column} = %s")
+            shared_params.append(value)
+    # The fewest folded rows that hold the answer: each queue's (or agent's) sums over every
+    # agent (or queue) when only one of them is grouped by; the sums over both when neither is.
+    folded, folded_params = list(shared), list(shared_params)
+    for column, value in (("queue_id", queue_id), ("agent_id", agent_id)):
+        if column in by:
+            folded.append(f"{column} >= 0")
+        else:
+            folded.append(f"{column} = %s")
+            folded_params.append(ALL if value is None else value)
+    moment = connection.ops.adapt_datetimefield_value
+    hours = [(start, end)]
+    first_day, last_day = whole_days(start, end)
+    selects, params = [], []
+
+    def source(table: str, value: str, where: list[str], where_params: list, daily=False):
+        columns = [grouping(vendor, name, daily) for name in by]
+        group = f" GROUP BY {', '.join(str(n + 1) for n in range(len(by)))}" if by else ""
+        selects.append(
+            f"SELECT {', '.join([*columns, f'SUM({value})'])} FROM {table} "  # noqa: S608 (constant SQL; values are parameters)
+            f"WHERE {' AND '.join(where)}{group}"
+        )
+        params.extend(where_params)
+
+    if first_day < last_day and not HOURLY_ONLY & set(by):
+        hours = [(start, first_day), (last_day, end)]
+        source(
+            "insights_dailycount",
+            "count",
+            [*folded, "date >= %s", "date < %s"],
+            [*folded_params, first_day.date().isoformat(), last_day.date().isoformat()],
+            daily=True,
+        )
+    for begin, until in hours:
+        if begin < until:
+            source(
+                "insights_hourlycount",
+                "count",
+                [*folded, "hour >= %s", "hour < %s"],
+                [*folded_params, moment(begin), moment(until)],
+            )
+    source(
+        "insights_delta",
+        "value",
+        [*shared, "hour >= %s", "hour < %s"],
+        [*shared_params, moment(start), moment(end)],
     )
     total: dict[tuple, int] = defaultdict(int)
-    for row in folded.order_by().union(pending.order_by(), all=True):
-        total[row[:-1]] += row[-1]
+    parse = [PARSE.get((vendor, name)) for name in by]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(selects), params)
+        for *key, n in cursor.fetchall():
+            total[tuple(f(v) if f else v for f, v in zip(parse, key, strict=True))] += int(n)
     return {key: n for key, n in total.items() if n}
+
+
+def grouping(vendor: str, name: str, daily: bool) -> str:
+    """The SQL of a `read` grouping on an hourly (or delta) row, or on a daily one."""
+    if name not in ("day", "weekday", "local_hour"):
+        return name
+    if daily:
+        if name == "day":
+            return "date"
+        if vendor == "postgresql":
+            return "CAST(EXTRACT(ISODOW FROM date) AS integer)"
+        return "(CAST(strftime('%%w', date) AS integer) + 6) %% 7 + 1"
+    if name == "day":
+        return rows.local_date(vendor, "hour")
+    if vendor == "postgresql":
+        field = "ISODOW" if name == "weekday" else "HOUR"
+        return f"CAST(EXTRACT({field} FROM hour AT TIME ZONE 'UTC') AS integer)"
+    if name == "weekday":
+        return "(CAST(strftime('%%w', hour) AS integer) + 6) %% 7 + 1"
+    return "CAST(strftime('%%H', hour) AS integer)"
+
+
+def utc_hour(value: str | datetime) -> datetime:
+    """SQLite's hour: naive (a column it converts) or text (a computed one)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC)
+
+
+def local_day(value: str | date) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+PARSE = {("sqlite", "hour"): utc_hour, ("sqlite", "day"): local_day}
+
+
+def whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """The first and last local midnights of the hours [start, end): the whole days between
+    them (none when the first is not before the last)."""
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    first = midnight if midnight == start else midnight + timedelta(days=1)
+    return first, end.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def now_counts(org: Organization, **narrow) -> dict[tuple, int]:
@@ -128,31 +208,42 @@ def fold(batch: int = FOLD_BATCH) -> int:
             return 0
         marks = ", ".join(["%s"] * len(ids))
         with connection.cursor() as cursor:
-            for queue, agent in ROLLUPS:
-                cursor.execute(
-                    upsert(queue, agent, "insights_delta", "value", f"d.id IN ({marks})"), ids
-                )
+            for daily in (False, True):
+                for queue, agent in ROLLUPS:
+                    cursor.execute(
+                        upsert(
+                            queue, agent, "insights_delta", "value", f"d.id IN ({marks})", daily
+                        ),
+                        ids,
+                    )
             cursor.execute(f"DELETE FROM insights_delta WHERE id IN ({marks})", ids)  # noqa: S608 (constant SQL; values are parameters)
     return len(ids)
 
 
-def upsert(queue, agent, table: str, column: str, where: str) -> str:
-    """Add the rows of `table` matching `where` to the hourly rows, under their own queue and
-    agent or the sums' (ALL). Keys go in one order in every folder: two upserting the same rows
-    wait for each other instead of deadlocking. Rows of a deleted organization are dropped."""
+def upsert(queue, agent, table: str, column: str, where: str, daily: bool = False) -> str:
+    """Add the rows of `table` (with an hour) matching `where` to the hourly rows, or to the
+    daily ones, under their own queue and agent or the sums' (ALL). Keys go in one order in
+    every folder: two upserting the same rows wait for each other instead of deadlocking. Rows
+    of a deleted organization are dropped."""
     q, a = (f"d.{x}" if isinstance(x, str) else str(x) for x in (queue, agent))
+    target, when = ("insights_hourlycount", "hour"), "d.hour"
+    if daily:
+        target, when = (
+            ("insights_dailycount", "date"),
+            rows.local_date(triggers.vendor_of(connection), "d.hour"),
+        )
     # Grouped and ordered by the columns only: a constant there would name a column by number.
     key = ", ".join(
-        ["d.organization_id", "d.hour", "d.metric", "d.number_id"]
+        ["d.organization_id", when, "d.metric", "d.number_id"]
         + [f"d.{x}" for x in (queue, agent) if isinstance(x, str)]
     )
+    columns = f"organization_id, {target[1]}, metric, number_id, queue_id, agent_id"
     return (
-        f"INSERT INTO insights_hourlycount ({KEY}, count) "  # noqa: S608 (constant SQL; values are parameters)
-        f"SELECT d.organization_id, d.hour, d.metric, d.number_id, {q}, {a}, SUM(d.{column}) "
+        f"INSERT INTO {target[0]} ({columns}, count) "  # noqa: S608 (constant SQL; values are parameters)
+        f"SELECT d.organization_id, {when}, d.metric, d.number_id, {q}, {a}, SUM(d.{column}) "
         f"FROM {table} d JOIN accounts_organization o ON o.id = d.organization_id "
         f"WHERE {where} GROUP BY {key} ORDER BY {key} "
-        "ON CONFLICT (organization_id, hour, metric, number_id, queue_id, agent_id) "
-        "DO UPDATE SET count = insights_hourlycount.count + excluded.count"
+        f"ON CONFLICT ({columns}) DO UPDATE SET count = {target[0]}.count + excluded.count"
     )
 
 
@@ -296,7 +387,8 @@ def rebuild(
     counts_only: bool = False,
 ) -> int:
     """Count the organization's hours in [start, end) (all of them when not given) afresh from
-    the live tables, replacing their hourly rows and pending deltas, and its durations and
+    the live tables, replacing their hourly rows (and the daily rows of their days) and
+    pending deltas, and its durations and
     conversations handled (not with `counts_only`: a migration adding counts keeps the
     durations' settled seconds). Returns the rows written.
 
@@ -349,4 +441,36 @@ def rebuild(
                     ),
                     params,
                 )
+            rebuild_days(cursor, org, start, end)
             return written
+
+
+def rebuild_days(cursor, org: Organization, start: datetime | None, end: datetime | None) -> None:
+    """The daily rows of the local days the hours [start, end) touch, summed afresh from their
+    hourly rows (sums over every queue and agent included)."""
+    days = Q(organization_id=org.pk)
+    bounds, params = "", []
+    if start is not None:
+        first = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        days &= Q(date__gte=first.date())
+        bounds += " AND d.hour >= %s"
+        params.append(first)
+    if end is not None:
+        last = end.replace(hour=0, minute=0, second=0, microsecond=0)
+        if last < end:
+            last += timedelta(days=1)
+        days &= Q(date__lt=last.date())
+        bounds += " AND d.hour < %s"
+        params.append(last)
+    DailyCount.objects.filter(days).delete()
+    cursor.execute(
+        upsert(
+            "queue_id",
+            "agent_id",
+            "insights_hourlycount",
+            "count",
+            f"d.organization_id = {int(org.pk)}{bounds}",
+            daily=True,
+        ),
+        params,
+    )

@@ -213,6 +213,8 @@ def response_times(org, start, end, filters: Filters, found: dict | None = None)
     """Median and 90th percentile of the first response and resolution times, in seconds
     (business seconds when the organization has business hours)."""
     if filters.tag is None:
+        if found is None:
+            found = duration_summaries(org, start, end, filters, groupings=(None,))
         return {
             kind: stored_summaries(org, kind, start, end, filters, found=found)[None]
             for kind in DURATION_KINDS
@@ -226,26 +228,29 @@ def response_times(org, start, end, filters: Filters, found: dict | None = None)
     }
 
 
-def duration_summaries(org, start, end, filters: Filters) -> dict:
+GROUPINGS = (None, "agent_id", "queue_id")
+
+
+def duration_summaries(org, start, end, filters: Filters, groupings=GROUPINGS) -> dict:
     """By kind (`DURATION_KINDS`), `summary` of the durations ending in the period, all
     together (`[None][None]`), per agent (`["agent_id"]`) and per queue (`["queue_id"]`), None
-    for no agent or queue: interpolated in the buckets of the hourly counts (`bucket_summary`),
-    the durations not settled yet (a few, just changed) added in their buckets. A query per
-    grouping for both kinds, and one for the unsettled."""
+    for no agent or queue (only the `groupings` asked for): interpolated in the buckets of the
+    hourly counts (`bucket_summary`), the durations not settled yet (a few, just changed) added
+    in their buckets. A query per grouping for both kinds, and one for the unsettled."""
     dims = {
         "number_id": filters.number and filters.number.pk,
         "queue_id": filters.queue and filters.queue.pk,
         "agent_id": filters.agent and filters.agent.pk,
     }
     shorts = {short: kind for kind, short in rows_.DURATION_METRICS.items()}
-    grouped: dict = {kind: {None: {}, "agent_id": {}, "queue_id": {}} for kind in DURATION_KINDS}
+    grouped: dict = {kind: {by: {} for by in groupings} for kind in DURATION_KINDS}
 
     def add(kind, by, key, b, n, seconds):
         sums = grouped[kind][by].setdefault(key, {}).setdefault(b, [0, 0])
         sums[0] += n
         sums[1] += seconds
 
-    for by in (None, "agent_id", "queue_id"):
+    for by in groupings:
         columns = (by,) if by else ()
         found = aggregates.counts(
             org,
@@ -267,7 +272,8 @@ def duration_summaries(org, start, end, filters: Filters) -> dict:
         org, None, start, end, columns=("kind", "agent_id", "queue_id"), unsettled=True, **dims
     ):
         for by, key in ((None, None), ("agent_id", agent), ("queue_id", queue)):
-            add(kind, by, key, bucket_of(seconds), 1, round(seconds))
+            if by in groupings:
+                add(kind, by, key, bucket_of(seconds), 1, round(seconds))
     summaries = {
         kind: {
             by: {key or None: bucket_summary(buckets) for key, buckets in groups.items()}
@@ -276,7 +282,8 @@ def duration_summaries(org, start, end, filters: Filters) -> dict:
         for kind, kinds in grouped.items()
     }
     for kinds in summaries.values():
-        kinds[None].setdefault(None, summary([]))
+        if None in kinds:
+            kinds[None].setdefault(None, summary([]))
     return summaries
 
 
@@ -330,7 +337,7 @@ def stored_summaries(
     """`duration_summaries` grouped `by` ("agent_id", "queue_id", None for all together), or
     the ones already read (`found`, by kind: `all_figures` reads them once for every figure)."""
     if found is None:
-        return duration_summaries(org, start, end, filters)[kind][by]
+        return duration_summaries(org, start, end, filters, groupings=(by,))[kind][by]
     return found[kind][by]
 
 
@@ -487,7 +494,8 @@ def per_number(org, start, end, filters: Filters) -> list[dict]:
     else:
         grouped = status_rows(org, start, end, filters)
     counts = {row["number_id"]: row for row in grouped}
-    numbers = Number.objects.for_org(org).order_by("name", "pk")
+    # Its name only: a number's secrets are decrypted as they are read.
+    numbers = Number.objects.for_org(org).only("pk", "name").order_by("name", "pk")
     if filters.number is not None:
         numbers = numbers.filter(pk=filters.number.pk)
     rows = []

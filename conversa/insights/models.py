@@ -4,7 +4,7 @@
   in the background (insights/exports.py), downloadable until it expires.
 - The Insights counts kept as events happen (aggregates.py): append-only deltas written by the
   database in the transaction of each change (triggers.py), folded by the workers into one row per
-  organization, UTC hour, number, queue, agent and metric.
+  organization, local hour, number, queue, agent and metric, and one per local day beside it.
 
 Ids are plain integers, 0 for none, not foreign keys: a unique key over them must match "no
 queue" too (NULLs never conflict), and a delta written while its organization is deleted must
@@ -93,7 +93,6 @@ class Export(OrgOwned):
 
 class Counts(models.Model):
     organization_id = models.BigIntegerField()
-    hour = models.DateTimeField()
     # in, out, sent, delivered, read, failed, opened, resolved, reopened, gate:<verdict>:<code>,
     # tag:<id>:<metric>, handled:<day>, frt:<bucket>, res:s<bucket> (rows.py)
     metric = models.CharField(max_length=80)
@@ -109,6 +108,7 @@ class Delta(Counts):
     """A change to one count, not yet folded: +1, -1 (a status moved on, a transfer moved a
     conversation's counts to another agent), or more (a batch, a bucket's sum of seconds)."""
 
+    hour = models.DateTimeField()
     value = models.BigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -122,6 +122,7 @@ class HourlyCount(Counts):
     agent, so a figure of the whole organization (or of one queue, or one agent) reads a few
     thousand rows for a month, not one per queue, agent and hour."""
 
+    hour = models.DateTimeField()
     count = models.BigIntegerField(default=0)
 
     class Meta:
@@ -138,6 +139,30 @@ class HourlyCount(Counts):
             models.UniqueConstraint(
                 fields=["organization_id", "hour", "metric", "number_id", "queue_id", "agent_id"],
                 name="insights_hourly_one_row",
+            )
+        ]
+
+
+class DailyCount(Counts):
+    """The hourly counts of one local day (the organization's calendar day) summed, kept by the
+    same fold: a figure over whole days (a month's KPIs, its tables) reads a row per day, not
+    24, and only the hours of a partial first or last day from `HourlyCount`."""
+
+    date = models.DateField()
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization_id", "queue_id", "agent_id", "metric", "date"],
+                include=["number_id", "count"],
+                name="insights_daily_metric",
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization_id", "date", "metric", "number_id", "queue_id", "agent_id"],
+                name="insights_daily_one_row",
             )
         ]
 

@@ -76,6 +76,13 @@ def next_day(vendor: str, column: str) -> str:
     return f"strftime('%Y-%m-%d 00:00:00', {column}, '+1 day')"
 
 
+def local_date(vendor: str, column: str) -> str:
+    """A local hour's day as a date (the daily counts' `date`)."""
+    if vendor == "postgresql":
+        return f"CAST({column} AT TIME ZONE 'UTC' AS date)"
+    return f"date({column})"
+
+
 def day_text(vendor: str, column: str) -> str:
     """A local hour's day as YYYY-MM-DD (the handled counts' metric names)."""
     if vendor == "postgresql":

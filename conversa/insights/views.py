@@ -312,7 +312,7 @@ def insights(request):
             "resolution": inbox_link(member, filters, status="resolved", by="resolved", **days),
         },
         "max_days": periods.MAX_DAYS,
-        "numbers": scoped(org, Number).order_by("name"),
+        "numbers": scoped(org, Number).only("pk", "name").order_by("name"),
         "queues": scoped(org, Queue).order_by("name") if member.supervises else [],
         "agents": scoped(org, Member).filter(is_active=True).order_by("display_name")
         if member.supervises

@@ -4,6 +4,7 @@ them), the counts equal a rebuild from the live tables; folding changes no figur
 once count nothing twice."""
 
 import threading
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,7 +19,7 @@ from conversa.engine.models import GateDecision, MessageIntent
 from conversa.inbox import ownership, services, states
 from conversa.inbox.models import Conversation, Message, Queue, Tag
 from conversa.insights import aggregates, figures, more_figures
-from conversa.insights.models import Delta, Duration, Handled, HourlyCount
+from conversa.insights.models import DailyCount, Delta, Duration, Handled, HourlyCount
 from tests.insights.test_figures import END, START
 
 # From 1970: the counts of now (open conversations) are kept at its first hour.
@@ -77,6 +78,17 @@ def sums_agree(org) -> None:
             org, *EVER, by=("hour", "metric", "number_id"), queue_id=queue_id, agent_id=agent_id
         )
         assert summed == {k: n for k, n in expected.items() if n}
+
+
+def days_agree(org) -> None:
+    """The daily rows (read for a period's whole days) equal the sums of their hours' rows,
+    under each queue and agent and over all of them."""
+    for columns in (KEY[1:], ("metric", "number_id")):
+        expected: dict = defaultdict(int)
+        for (hour, *key), n in aggregates.counts(org, *EVER, by=("hour", *columns)).items():
+            expected[(hour.date(), *key)] += n
+        by_day = aggregates.counts(org, *EVER, by=("day", *columns))
+        assert by_day == {key: n for key, n in expected.items() if n}
 
 
 def conversation_figures(org) -> dict:
@@ -304,9 +316,11 @@ def test_incremental_counts_equal_a_rebuild(org, steps):
     assert handled_kept(org.org) == handled_live(org.org)
     assert conversation_figures(org.org) == conversation_figures_live(org.org)
     sums_agree(org.org)
+    days_agree(org.org)
     before = snapshot(org.org)
     assert before == rebuilt(org.org)
     sums_agree(org.org)
+    days_agree(org.org)
 
 
 def test_durations_are_settled_and_follow_a_change_of_business_hours(day):
@@ -334,6 +348,15 @@ def test_rebuild_of_a_range_keeps_the_other_hours(day):
     assert outside and all(n == 99 for n in outside.values())
     inside = {key: n for key, n in after.items() if START <= key[0] < END}
     assert inside == {key: n for key, n in whole.items() if START <= key[0] < END}
+    # The range's days summed afresh from its hours (the tampered days around it left alone).
+    DailyCount.objects.filter(organization_id=day.org.pk).update(count=99)
+    aggregates.rebuild(day.org, START, END)
+    expected: dict = defaultdict(int)
+    for (hour, *key), n in inside.items():
+        expected[(hour.date(), *key)] += n
+    assert aggregates.counts(day.org, START, END, by=("day", *KEY[1:])) == expected
+    days = DailyCount.objects.filter(organization_id=day.org.pk).values_list("date", "count")
+    assert {n for date, n in days if date != START.date()} == {99}
 
 
 def test_lag_is_the_age_of_the_oldest_pending_delta(day):

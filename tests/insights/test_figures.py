@@ -1,6 +1,7 @@
 """The Insights figures on a day of known events: each figure exactly, the page and the API
 agreeing, tenant isolation, an agent's own figures, and a bounded number of queries."""
 
+import re
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -323,3 +324,7 @@ def test_page_in_portuguese(day, client):
     page = client.get("/insights/", headers={"accept-language": "pt-BR"}).content.decode()
     assert "Indicadores" in page
     assert "O que os indicadores significam" in page
+    # The charts' coordinates keep their decimal point: "12,5" is no length in SVG or CSS.
+    drawn = re.findall(r'\b(?:x|y|width|height)="([^"]*)"|(?:left|width): ([^%;"]*)%', page)
+    assert drawn and not [value for pair in drawn for value in pair if "," in value]
+    assert re.search(r'<rect class="bar-in" x="\d+\.\d+"', page)
