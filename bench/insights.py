@@ -278,6 +278,7 @@ def run(
                     "inbox_message",
                     "insights_hourlycount",
                     "insights_dailycount",
+                    "insights_delta",
                     "insights_duration",
                     "insights_handled",
                 ):

@@ -5,8 +5,10 @@ threads show a placeholder and counts stay true; inbox.removal).
 `apply` is run by the worker about once an hour (conversa.engine.worker) and by `conversa
 apply-retention [--dry-run]`. What goes, per organization whose messages are older than its
 period: their bodies, contents and edit histories, their files (deleted from storage), the
-texts of the settled sends that made them (MessageIntent), and the raw webhook payloads of that
-age already applied (ProviderEvent; one not yet applied is kept for re-processing). Each run
+texts of the settled sends that made them (MessageIntent), the raw webhook payloads of that
+age already applied (ProviderEvent; one not yet applied is kept for re-processing), and the data
+of the organization's outbound webhook deliveries of that age already settled, with their
+receivers' answers (one still being retried is kept until it settles). Each run
 that removed something writes one `retention.applied` entry to the organization's timeline
 with the counts. Idempotent: what was removed is not found again.
 """
@@ -25,6 +27,8 @@ from conversa.errors import Refused
 from conversa.inbox import removal
 from conversa.inbox.models import Message
 from conversa.providers.models import ProviderEvent
+from conversa.webhooks import outbox
+from conversa.webhooks.models import Delivery
 
 # Sends whose text is no longer needed: nothing will send them again.
 SETTLED = [MessageIntent.Status.SENT, MessageIntent.Status.FAILED, MessageIntent.Status.BLOCKED]
@@ -94,7 +98,15 @@ def apply_to(org: Organization, old, now: datetime) -> removal.Removed:
             .exclude(payload={}, event={})
             .update(payload={}, event={})
         )
-        if done.messages or done.files or sends or payloads:
+        # What the organization's webhooks were sent about them: each delivery settled (one
+        # still being retried goes first) keeps its envelope, not its data.
+        deliveries = outbox.empty(
+            Delivery.objects.filter(organization=org, created_at__lt=before).exclude(
+                status=Delivery.Status.PENDING
+            ),
+            {"removed": True, "reason": "retention"},
+        )
+        if done.messages or done.files or sends or payloads or deliveries:
             record(
                 org.pk,
                 "retention.applied",
@@ -106,5 +118,6 @@ def apply_to(org: Organization, old, now: datetime) -> removal.Removed:
                 bytes_freed=done.bytes,
                 sends_emptied=sends,
                 webhook_payloads_emptied=payloads,
+                webhook_deliveries_emptied=deliveries,
             )
     return done

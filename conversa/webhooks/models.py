@@ -70,10 +70,19 @@ class Delivery(OrgOwned):
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_status = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
+    # When its data was taken out (the contact erased, or older than the organization keeps
+    # messages): the body keeps its envelope, and the answers their status only.
+    emptied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
+            # What retention has still to empty, oldest first.
+            models.Index(
+                fields=["organization", "created_at"],
+                condition=models.Q(emptied_at__isnull=True),
+                name="delivery_not_emptied",
+            ),
             models.Index(fields=["endpoint", "conversation_id", "status"]),
             models.Index(fields=["endpoint", "-created_at"]),
         ]

@@ -20,7 +20,7 @@ from conversa.inbox.models import Contact, Conversation, Message
 from conversa.numbers.models import Number
 from conversa.realtime import events
 from conversa.webhooks.catalogue import VERSION
-from conversa.webhooks.models import Delivery, Endpoint
+from conversa.webhooks.models import Attempt, Delivery, Endpoint
 
 # (type, data, conversation id or None, contact id or None) for each catalogue event a realtime
 # event stands for: the conversation keeps deliveries in order, the contact is whom the data is
@@ -49,14 +49,25 @@ def erase_contact(org_id: int, contact_id: int) -> int:
     (event id, type, time), its data replaced by the contact's id and `erased`, so a delivery
     still pending or replayed tells the receiver what happened without who. How many."""
     rows = Delivery.objects.filter(organization_id=org_id, contact_id=contact_id)
-    changed = []
-    for delivery in rows.only("pk", "body"):
-        envelope = json.loads(delivery.body)
-        envelope["data"] = {"contact_id": contact_id, "erased": True}
-        delivery.body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
-        changed.append(delivery)
-    Delivery.objects.bulk_update(changed, ["body"], batch_size=500)
-    return len(changed)
+    return empty(rows, {"contact_id": contact_id, "erased": True})
+
+
+def empty(rows, data: dict, batch: int = 500) -> int:
+    """Replace the data of each delivery in `rows` by `data`, its envelope kept, and
+    its attempts' answers (the receiver may have echoed it) by nothing; marked emptied. In
+    batches, so memory stays flat whatever their number. How many."""
+    done = 0
+    now = timezone.now()
+    while chunk := list(rows.filter(emptied_at__isnull=True).only("pk", "body")[:batch]):
+        for delivery in chunk:
+            envelope = json.loads(delivery.body)
+            envelope["data"] = data
+            delivery.body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+            delivery.emptied_at = now
+        Delivery.objects.bulk_update(chunk, ["body", "emptied_at"])
+        Attempt.objects.filter(delivery__in=chunk).exclude(response="").update(response="")
+        done += len(chunk)
+    return done
 
 
 def on_event(org_id: int, event: events.Event) -> None:

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from conversa.accounts.models import OperationalEvent, Organization
 from conversa.crm import followups
 from conversa.crm import services as crm
 from conversa.engine import services as engine
@@ -419,6 +420,38 @@ def test_erasing_a_contact_empties_the_deliveries_about_them(org, endpoint_of):
         assert payload["id"] == delivery.event_id  # still the same event, without who
     kept = json.loads(Delivery.objects.get(contact_id=other.conversation.contact_id).body)
     assert kept["data"]["message"]["body"] == "Oi"
+
+
+def test_retention_empties_the_settled_deliveries_of_that_age_and_their_answers(org, endpoint_of):
+    from conversa.engine import retention
+
+    endpoint_of(org, events=["message.received"])
+    texts = ["Meu CPF é 123.456.789-00", "Ainda tentando", "Recente"]
+    for n, text in enumerate(texts):
+        org.customer_writes(phone=f"551199999000{n}", text=text)
+    old, retried, recent = Delivery.objects.order_by("pk")
+    Delivery.objects.filter(pk__in=[old.pk, retried.pk]).update(
+        created_at=timezone.now() - timedelta(days=40)
+    )
+    Delivery.objects.filter(pk__in=[old.pk, recent.pk]).update(status=Delivery.Status.DELIVERED)
+    Attempt.objects.create(
+        organization=org.org, delivery=old, status_code=200, response='{"echo": "123.456.789"}'
+    )
+    Organization.objects.filter(pk=org.org.pk).update(retention_days=30)
+
+    retention.apply()
+
+    old.refresh_from_db()
+    payload = json.loads(old.body)
+    assert payload["data"] == {"removed": True, "reason": "retention"}
+    assert payload["id"] == old.event_id and old.emptied_at is not None
+    assert Attempt.objects.get(delivery=old).response == ""
+    for kept, text in ((retried, texts[1]), (recent, texts[2])):  # being retried; too young
+        assert json.loads(Delivery.objects.get(pk=kept.pk).body)["data"]["message"]["body"] == text
+    [entry] = OperationalEvent.objects.filter(organization=org.org, verb="retention.applied")
+    assert entry.data["webhook_deliveries_emptied"] == 1
+    retention.apply()  # nothing left to empty: nothing recorded
+    assert OperationalEvent.objects.filter(verb="retention.applied").count() == 1
 
 
 def test_a_campaigns_start_pause_resume_and_cancel_are_events(org, endpoint_of):
