@@ -393,10 +393,20 @@ def update_lead(request: HttpRequest, lead_id: Id, payload: LeadPatch):
 
 
 @router.get("/crm/leads/{lead_id}/timeline", response=list[TimelineEntryOut])
-def lead_timeline(request: HttpRequest, lead_id: Id):
+def lead_timeline(
+    request: HttpRequest,
+    response: HttpResponse,
+    lead_id: Id,
+    cursor: Cursor = None,
+    limit: Limit = cursors.DEFAULT_LIMIT,
+):
     """Stage moves, follow-ups (scheduled, sent, cancelled with reasons) and messages, newest
-    first."""
-    return services.lead_timeline(get_for_org_or_404(request.org, Lead, pk=lead_id))
+    first, a page at a time."""
+    lead = get_for_org_or_404(request.org, Lead, pk=lead_id)
+    found = services.timeline_page(lead, cursor=cursor, limit=limit)
+    if found.next_cursor:
+        response[cursors.HEADER] = found.next_cursor
+    return found.rows
 
 
 @router.get("/crm/leads/{lead_id}/follow-ups", response=list[FollowUpOut])

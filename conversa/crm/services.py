@@ -13,10 +13,12 @@ create pipelines and stages.
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext
 
+from conversa import cursors
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.services import must_supervise, record, same_org
 from conversa.colours import unknown_colour
@@ -414,12 +416,32 @@ def move_lead(lead: Lead, stage: Stage, *, acting_member: Member | None) -> Stag
 # Reading
 
 
+# A timeline's order: newest first, then by kind, source row (newest first) and verb (a
+# follow-up's scheduling and its outcome are two entries of one row); no two entries tie.
+TIMELINE_ORDER = ("-at", "kind", "-id", "verb")
+
+
 def lead_timeline(lead: Lead, limit: int = 200) -> list[dict]:
-    """The lead's story, newest first: its stage moves, each follow-up scheduled and what
-    became of it (sent, cancelled with its reason, blocked or failed with the Gate's or the
-    engine's reason), and the messages exchanged with its contact since it was created. Each
-    entry is {at, kind: "stage" | "follow_up" | "message", verb, data}. A few queries whatever
-    the length."""
+    """The newest `limit` entries of the lead's story (`timeline_page`'s first page)."""
+    return timeline_page(lead, cursor=None, limit=limit).rows
+
+
+def timeline_page(lead: Lead, *, cursor: str | None, limit: int) -> cursors.Page:
+    """The lead's story, newest first, a page at a time after `cursor` (`TIMELINE_ORDER`): its
+    stage moves, each follow-up scheduled and what became of it (sent, cancelled with its
+    reason, blocked or failed with the Gate's or the engine's reason), and the messages
+    exchanged with its contact since it was created. Each entry is {at, kind: "stage" |
+    "follow_up" | "message", verb, data}.
+
+    The stage moves and follow-ups of one lead are few and read whole; the messages, which
+    grow with the conversation, only the page's worth after the cursor, so a page is a few
+    queries whatever the story's length."""
+    position = cursors.decode(cursor, TIMELINE_ORDER) if cursor else None
+    if position:
+        moment = parse_datetime(position[0]) if isinstance(position[0], str) else None
+        if moment is None or not isinstance(position[2], int):
+            raise cursors.not_a_cursor()
+        position[0] = moment
     entries = []
     changes = StageChange.objects.filter(lead=lead).select_related("to_stage", "from_stage")
     for change in changes.select_related("moved_by"):
@@ -478,7 +500,16 @@ def lead_timeline(lead: Lead, limit: int = 200) -> list[dict]:
         organization_id=lead.organization_id,
         conversation__contact_id=lead.contact_id,
         created_at__gte=lead.created_at,
-    ).order_by("-created_at", "-id")[:limit]
+    )
+    if position:
+        at, kind, pk, _verb = position
+        later = Q(created_at__lt=at)
+        if kind < "message":  # every message of that moment comes after
+            later |= Q(created_at=at)
+        elif kind == "message":
+            later |= Q(created_at=at, id__lt=pk)
+        messages = messages.filter(later)
+    messages = messages.order_by("-created_at", "-id")[: limit + 1]
     for message in messages:
         entries.append(
             {
@@ -494,5 +525,25 @@ def lead_timeline(lead: Lead, limit: int = 200) -> list[dict]:
                 },
             }
         )
-    entries.sort(key=lambda entry: entry["at"], reverse=True)
-    return entries[:limit]
+    entries.sort(key=timeline_key)
+    if position:
+        entries = [entry for entry in entries if timeline_key(entry) > timeline_key(position)]
+    shown = entries[:limit]
+    more = len(entries) > limit
+    last = shown[-1] if more else None
+    next_cursor = (
+        cursors.encode(TIMELINE_ORDER, timeline_position(last)) if last is not None else None
+    )
+    return cursors.Page(shown, next_cursor)
+
+
+def timeline_position(entry: dict) -> list:
+    data = entry["data"]
+    pk = data.get("stage_change_id") or data.get("follow_up_id") or data.get("message_id")
+    return [entry["at"], entry["kind"], pk, entry["verb"]]
+
+
+def timeline_key(entry) -> tuple:
+    """The sort key of an entry (or of a cursor's position: at, kind, id, verb)."""
+    at, kind, pk, verb = timeline_position(entry) if isinstance(entry, dict) else entry
+    return (cursors.Reverse(at), kind, cursors.Reverse(pk), verb)

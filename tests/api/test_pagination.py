@@ -1,23 +1,23 @@
 """Every list of the API is read a page at a time with one cursor (conversa/cursors.py): a
 bounded `limit`, the next page's cursor in `X-Next-Cursor`, a stable order (issue 21, item 7)."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from conversa import cursors
 from conversa.api import api
+from conversa.crm.models import StageChange
 from conversa.inbox import tags
+from conversa.inbox.models import Message
 from tests.conftest import make_org
 
 # Summaries with one row per queue or kind, not lists of records: nothing to page.
 AGGREGATES = {
     "GET /api/sla/breached": "one row per queue",
     "GET /api/assistant/accuracy": "one row per kind of output",
-}
-# Not paged yet, and why (issue 21's follow-up): a lead's timeline merges three sources with no
-# key of their own to resume after (it answers the newest 200 entries).
-NOT_YET = {
-    "GET /api/crm/leads/{lead_id}/timeline": "merged from stage moves, follow-ups and messages",
 }
 
 
@@ -35,7 +35,7 @@ def list_operations():
 def test_every_list_takes_a_cursor_and_a_bounded_limit():
     unpaged = []
     for name, operation in list_operations():
-        if name in AGGREGATES or name in NOT_YET:
+        if name in AGGREGATES:
             continue
         query = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "query"}
         limit = query.get("limit", {}).get("schema", {})
@@ -116,3 +116,39 @@ def test_automations_page_by_name_and_by_next_due_time(org):
     due = read_all(client, "/api/crm/automations", 1, query={"sort": "next_due_at"})
     assert [row["name"] for row in due] == ["Delta", "Alfa", "Charlie", "Bravo"]
     assert all(row["next_due_at"] is None for row in due)
+
+
+def test_a_leads_timeline_pages_across_its_three_sources_ties_included(org):
+    from conversa.crm import services as crm_services
+    from tests.crm import helpers as crm
+
+    p = crm.pipeline(org)
+    crm.automation(org, crm.stage(p, "Proposta"))
+    lead = crm.lead(org, p)
+    conversation = org.conversation(lead.contact.phone)
+    client = Client(headers={"Authorization": f"Bearer {org.api_token()}"})
+    path = f"/api/crm/leads/{lead.pk}/timeline"
+    for stage in ("Proposta", "Negociação", "Proposta"):  # follow-ups scheduled, cancelled
+        crm_services.move_lead(lead, crm.stage(p, stage), acting_member=org.owner)
+    for n in range(7):
+        org.customer_writes(lead.contact.phone, f"Mensagem {n}")
+    # Entries of one moment: three messages and a stage move written at the same instant.
+    tie = timezone.now() + timedelta(minutes=5)
+    tied = list(Message.objects.filter(conversation=conversation).order_by("id")[:3])
+    Message.objects.filter(pk__in=[m.pk for m in tied]).update(created_at=tie)
+    first_move = StageChange.objects.filter(lead=lead).order_by("id").first()
+    StageChange.objects.filter(pk=first_move.pk).update(created_at=tie)
+    whole = client.get(path, {"limit": 100}).json()
+    assert len(whole) > 12 and {e["kind"] for e in whole} == {"stage", "follow_up", "message"}
+    for limit in (1, 2, 5):
+        assert read_all(client, path, limit) == whole
+    # A message written meanwhile, older than the first page (the tied moment is ahead): it
+    # comes once, in its place, and nothing is seen twice or skipped.
+    first = client.get(path, {"limit": 4})
+    org.customer_writes(lead.contact.phone, "Mais uma")
+    rest = read_all(client, path, 4, query={"cursor": first[cursors.HEADER]})
+    assert first.json() + rest == client.get(path, {"limit": 100}).json()
+    assert len(rest) == len(whole) - 4 + 1
+    other = client.get("/api/tags", {"limit": 1})  # another list's cursor
+    assert client.get(path, {"cursor": cursors.encode(["name", "pk"], ["x", 1])}).status_code == 422
+    assert other.status_code == 200
