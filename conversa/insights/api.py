@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from conversa.bounds import Id
-from conversa.insights import figures, periods
+from conversa.insights import assistant_figures, figures, periods
 
 router = Router(tags=["insights"])
 
@@ -168,6 +168,29 @@ class InsightsFigures(Schema):
     csat: InsightsCsat
 
 
+class InsightsAssistantReason(Schema):
+    reason: str = Field(description="Why it handed the conversation over, in words")
+    count: int
+
+
+class InsightsAssistantDay(Schema):
+    day: date
+    tokens: int
+    cost: float | None = Field(None, description="US dollars, estimated; null: no price set")
+
+
+class InsightsAssistant(Schema):
+    answers_sent: int = Field(description="Replies sent to customers through the Gate")
+    handoffs: int = Field(description="Times it handed a conversation to the team")
+    handoff_reasons: list[InsightsAssistantReason] = Field(description="Most frequent first")
+    rated: int = Field(description="Its outputs of the period that people rated")
+    rated_good: int
+    good_pct: float | None
+    tokens: int
+    cost: float | None = Field(None, description="US dollars, estimated; null: no price set")
+    per_day: list[InsightsAssistantDay] = Field(description="Each local day of the period")
+
+
 class InsightsHeadline(Schema):
     opened: int
     resolved: int
@@ -187,6 +210,11 @@ class InsightsOut(Schema):
     filters: InsightsFilters
     figures: InsightsFigures
     previous: InsightsHeadline = Field(description="The previous period's headline figures")
+    assistant: InsightsAssistant | None = Field(
+        None,
+        description="The assistant's figures, the organization's whole whatever the filters "
+        "(owners, admins and supervisors; null for agents)",
+    )
 
 
 @router.get("/insights", response=InsightsOut)
@@ -228,4 +256,7 @@ def insights(
         },
         "figures": figures.all_figures(org, chosen.start, chosen.end, filters),
         "previous": figures.headline(org, before.start, before.end, filters),
+        "assistant": assistant_figures.assistant(org, chosen.start, chosen.end)
+        if request.member.supervises
+        else None,
     }

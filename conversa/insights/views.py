@@ -19,7 +19,7 @@ from conversa.accounts.scoping import scoped
 from conversa.crm.models import FollowUp
 from conversa.errors import Refused
 from conversa.inbox.models import Message, Queue, Tag
-from conversa.insights import charts, figures, periods
+from conversa.insights import assistant_figures, charts, figures, periods
 from conversa.insights.models import Export
 from conversa.numbers.models import Number
 from conversa.web import number, operator_view, whole
@@ -310,6 +310,14 @@ def insights(request):
         "times_links": {
             "first_response": inbox_link(member, filters, status="any", by="responded", **days),
             "resolution": inbox_link(member, filters, status="resolved", by="resolved", **days),
+        },
+        "assistant": assistant_figures.assistant(org, period.start, period.end)
+        if member.supervises
+        else None,
+        "assistant_links": {
+            "answers": address("settings-assistant-activity", {"kind": "reply"}),
+            "handoffs": address("settings-assistant-activity", {"outcome": "handed_off"}),
+            "rated": address("settings-assistant-activity", {"rating": "good"}),
         },
         "max_days": periods.MAX_DAYS,
         "numbers": scoped(org, Number).only("pk", "name").order_by("name"),
