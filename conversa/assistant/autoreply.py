@@ -176,6 +176,9 @@ def customer_wrote(messages: list[Message]) -> set[int]:
         if reason := why_not(rule, conversation, session, now, batch):
             if session is not None:
                 hand_off(session, reason)
+                # Its summary is the model's work: owed to a worker (`summarize_handoff`), not
+                # written in the transaction of the customer's webhook.
+                AssistantSession.objects.filter(pk=session.pk).update(due_at=now)
             continue
         due = now + timedelta(seconds=rule.wait_seconds)
         if session is None:
@@ -206,25 +209,26 @@ def lease() -> timedelta:
 
 
 def run_due(limit: int = 4) -> int:
-    """The worker's assistant pass: answer up to `limit` conversations whose answer is due.
-    Returns how many it took."""
+    """The worker's assistant pass: answer up to `limit` conversations whose answer is due, or
+    write the summary a handoff owes (a session handed off with a due time). Returns how many
+    it took."""
     now = timezone.now()
     due = (
-        AssistantSession.objects.filter(state=State.ACTIVE, due_at__lte=now)
+        AssistantSession.objects.filter(state__in=[State.ACTIVE, State.HANDED_OFF], due_at__lte=now)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
         .order_by("due_at")
-        .values_list("pk", "due_at", "claimed_until")[:limit]
+        .values_list("pk", "state", "due_at", "claimed_until")[:limit]
     )
     taken = 0
-    for pk, due_at, claimed_until in list(due):
+    for pk, state, due_at, claimed_until in list(due):
         won = AssistantSession.objects.filter(
-            pk=pk, state=State.ACTIVE, due_at=due_at, claimed_until=claimed_until
+            pk=pk, state=state, due_at=due_at, claimed_until=claimed_until
         ).update(claimed_until=now + lease())
         if not won:
             continue  # another worker took it, or the customer wrote again meanwhile
         taken += 1
         try:
-            answer(pk, due_at)
+            (summarize_handoff if state == State.HANDED_OFF else answer)(pk, due_at)
         except Exception:
             # Its claim expires and another pass tries again; the answer's key keeps it single.
             log.exception("the assistant's answer in session %s failed", pk)
@@ -281,6 +285,25 @@ def answer(pk: int, due_at: datetime) -> None:
         if locked.due_at == due_at:
             done["due_at"] = None
         AssistantSession.objects.filter(pk=pk).update(**done)
+
+
+def summarize_handoff(pk: int, due_at: datetime) -> None:
+    """The summary a handoff made in a customer's webhook owes (business hours began, someone
+    in the team came online, the first message was answered): a note with the model's summary,
+    written by the worker once (its claim held). A model that cannot write one leaves none; a
+    session turned back on meanwhile is left alone."""
+    session = AssistantSession.objects.select_related("conversation").get(pk=pk)
+    try:
+        if session.state == State.HANDED_OFF:
+            helpers.summary_note(
+                session.conversation, acting_member=None, why=gettext("Summary at handoff:")
+            )
+    except (llm.ModelError, Refused):
+        pass  # its failure is in the AI log
+    finally:
+        AssistantSession.objects.filter(pk=pk, due_at=due_at).update(
+            due_at=None, claimed_until=None
+        )
 
 
 def handoff_summary(conversation: Conversation) -> AssistantOutput | None:

@@ -259,7 +259,7 @@ def summary_of(
 
 
 def summary_note(
-    conversation: Conversation, *, acting_member: Member, why: str
+    conversation: Conversation, *, acting_member: Member | None, why: str
 ) -> tuple[AssistantOutput, Note]:
     output, text = summary_of(conversation, acting_member=acting_member)
     body = f"{why}\n{text}" if why else text

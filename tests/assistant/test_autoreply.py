@@ -286,6 +286,35 @@ def test_when_it_answers(shop):
     assert session_of(first.conversation).state == State.HANDED_OFF
 
 
+def test_a_handoff_made_as_business_hours_begin_gets_its_summary_from_a_worker(shop):
+    AutoReply.objects.filter(pk=shop.rule.pk).update(when=AutoReply.When.OUTSIDE_HOURS)
+    hour = timezone.now().astimezone(UTC).hour
+    span = [f"{hour + 1:02d}:00", f"{hour + 2:02d}:00"] if hour < 22 else ["01:00", "02:00"]
+    shop.org.time_zone = "UTC"
+    shop.org.business_hours = {day: [span] for day in WEEK}
+    shop.org.save()
+    first = shop.customer_writes(text="Vocês entregam em todo o Brasil?")
+    script(shop.model, shop, replies=["Sim, em até 10 dias úteis."])
+    assert autoreply.run_due() == 1
+    shop.org.business_hours = {}  # open now
+    shop.org.save()
+    shop.customer_writes(text="E o frete?")  # in the webhook: handed off, no model call
+    session = session_of(first.conversation)
+    assert session.state == State.HANDED_OFF and session.due_at is not None
+    [handoff] = Note.objects.filter(conversation=first.conversation)
+    assert "Business hours began" in handoff.body and "Summary" not in handoff.body
+
+    script(shop.model, shop, replies=["O cliente quer saber do frete para todo o Brasil."])
+    assert autoreply.run_due() == 1
+    summary = Note.objects.filter(conversation=first.conversation).exclude(pk=handoff.pk).get()
+    assert summary.body.startswith("Summary at handoff:")
+    assert "frete para todo o Brasil" in summary.body
+    assert summary.assistant_output.kind == AssistantOutput.Kind.SUMMARY
+    assert session_of(first.conversation).due_at is None
+    assert autoreply.run_due() == 0  # written once
+    assert assistant_intents(first.conversation).count() == 1  # a note, never sent
+
+
 def test_keywords_are_not_answered(shop):
     message = shop.customer_writes(text="SAIR")
     assert not AssistantSession.objects.filter(conversation=message.conversation).exists()
