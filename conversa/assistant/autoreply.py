@@ -21,7 +21,9 @@
    (`resume`).
 """
 
+import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,6 +46,7 @@ from conversa.engine.models import MessageIntent
 from conversa.errors import Conflict, Forbidden, Refused
 from conversa.inbox import notes, ownership
 from conversa.inbox.models import Conversation, Message
+from conversa.parallel import in_parallel
 from conversa.realtime import events, publisher
 
 log = logging.getLogger(__name__)
@@ -176,7 +179,7 @@ def customer_wrote(messages: list[Message]) -> set[int]:
         if reason := why_not(rule, conversation, session, now, batch):
             if session is not None:
                 hand_off(session, reason)
-                # Its summary is the model's work: owed to a worker (`summarize_handoff`), not
+                # Its summary is the model's work: owed to a worker (`think_summary`), not
                 # written in the transaction of the customer's webhook.
                 AssistantSession.objects.filter(pk=session.pk).update(due_at=now)
             continue
@@ -211,7 +214,13 @@ def lease() -> timedelta:
 def run_due(limit: int = 4) -> int:
     """The worker's assistant pass: answer up to `limit` conversations whose answer is due, or
     write the summary a handoff owes (a session handed off with a due time). Returns how many
-    it took."""
+    it took.
+
+    The model's part of each (`think`, `think_summary`) runs for all of them at once
+    (`parallel.in_parallel`): it mostly waits on the model, and one customer's answer need not
+    wait behind another's. What each decided is then written here, one after the other: the
+    realtime events it publishes must leave from this thread (the in-memory channel layer of
+    `conversa serve` lives on its event loop)."""
     now = timezone.now()
     due = (
         AssistantSession.objects.filter(state__in=[State.ACTIVE, State.HANDED_OFF], due_at__lte=now)
@@ -219,27 +228,48 @@ def run_due(limit: int = 4) -> int:
         .order_by("due_at")
         .values_list("pk", "state", "due_at", "claimed_until")[:limit]
     )
-    taken = 0
+    claimed = []
     for pk, state, due_at, claimed_until in list(due):
         won = AssistantSession.objects.filter(
             pk=pk, state=state, due_at=due_at, claimed_until=claimed_until
         ).update(claimed_until=now + lease())
-        if not won:
-            continue  # another worker took it, or the customer wrote again meanwhile
-        taken += 1
+        if won:  # else another worker took it, or the customer wrote again meanwhile
+            claimed.append((pk, state, due_at))
+
+    def prepare(task):
+        pk, state, due_at = task
         try:
-            (summarize_handoff if state == State.HANDED_OFF else answer)(pk, due_at)
+            return (think_summary if state == State.HANDED_OFF else think)(pk, due_at)
+        except Exception:
+            log.exception("the assistant's answer in session %s failed", pk)
+            return None
+
+    for (pk, _state, _due_at), finish in zip(
+        claimed,
+        in_parallel(prepare, claimed, workers=len(claimed), on_sqlite=True),
+        strict=True,
+    ):
+        try:
+            if finish is not None:
+                finish()
         except Exception:
             # Its claim expires and another pass tries again; the answer's key keeps it single.
             log.exception("the assistant's answer in session %s failed", pk)
-    return taken
+    return len(claimed)
 
 
 def answer(pk: int, due_at: datetime) -> None:
-    """Answer the session's due customer messages (its claim held), or hand it to the team.
-    The persona's answer (assistant.answers) says what to send: an answer, "I do not know",
-    or the words that pass the customer to a person; a model that failed sends nothing and
-    hands over."""
+    """Answer the session's due customer messages (its claim held), or hand it to the team
+    (`think`, then what it decided)."""
+    think(pk, due_at)()
+
+
+def think(pk: int, due_at: datetime) -> Callable[[], None]:
+    """The model's part of an answer, outside any transaction (a write lock held while the
+    model writes would stall every other writer; SQLite has one); what to do with it, to be
+    called after. The persona's answer (assistant.answers) says what to send: an answer, "I do
+    not know", or the words that pass the customer to a person; a model that failed sends
+    nothing and hands over."""
     session = AssistantSession.objects.select_related(
         "organization", "conversation__contact", "auto_reply__persona"
     ).get(pk=pk)
@@ -268,42 +298,52 @@ def answer(pk: int, due_at: datetime) -> None:
                 kind=AssistantOutput.Kind.REPLY,
                 conversation=conversation,
             )
-    # Before the transaction: a write lock held while the model writes would stall every
-    # other writer (SQLite has one).
     summary = (
         handoff_summary(conversation) if output and output.outcome == Outcome.HANDED_OFF else None
     )
-    with transaction.atomic():
-        locked = AssistantSession.objects.select_for_update().get(pk=pk)
-        if locked.state == State.ACTIVE and new:
-            # Checked again: a person may have replied or claimed while the model wrote.
-            if reason := person_took_over(locked):
-                stop(locked, State.TAKEN_OVER, reason)
-            else:
-                follow(locked, conversation, output, new, summary)
-        done = {"claimed_until": None}
-        if locked.due_at == due_at:
-            done["due_at"] = None
-        AssistantSession.objects.filter(pk=pk).update(**done)
+
+    def finish() -> None:
+        with transaction.atomic():
+            locked = AssistantSession.objects.select_for_update().get(pk=pk)
+            if locked.state == State.ACTIVE and new:
+                # Checked again: a person may have replied or claimed while the model wrote.
+                if reason := person_took_over(locked):
+                    stop(locked, State.TAKEN_OVER, reason)
+                else:
+                    follow(locked, conversation, output, new, summary)
+            done = {"claimed_until": None}
+            if locked.due_at == due_at:
+                done["due_at"] = None
+            AssistantSession.objects.filter(pk=pk).update(**done)
+
+    return finish
 
 
-def summarize_handoff(pk: int, due_at: datetime) -> None:
+def think_summary(pk: int, due_at: datetime) -> Callable[[], None]:
     """The summary a handoff made in a customer's webhook owes (business hours began, someone
-    in the team came online, the first message was answered): a note with the model's summary,
-    written by the worker once (its claim held). A model that cannot write one leaves none; a
-    session turned back on meanwhile is left alone."""
+    in the team came online): the model's summary, then (called after) a note with it, once
+    (its claim held). A model that cannot write one leaves none; a session turned back on
+    meanwhile is left alone."""
     session = AssistantSession.objects.select_related("conversation").get(pk=pk)
-    try:
-        if session.state == State.HANDED_OFF:
-            helpers.summary_note(
-                session.conversation, acting_member=None, why=gettext("Summary at handoff:")
+    written = None
+    if session.state == State.HANDED_OFF:
+        # A failure is in the AI log; the handoff keeps its note, without a summary.
+        with contextlib.suppress(llm.ModelError, Refused):
+            written = helpers.summary_of(session.conversation, acting_member=None)
+
+    def finish() -> None:
+        if written is not None:
+            helpers.keep_summary(
+                session.conversation,
+                *written,
+                why=gettext("Summary at handoff:"),
+                acting_member=None,
             )
-    except (llm.ModelError, Refused):
-        pass  # its failure is in the AI log
-    finally:
         AssistantSession.objects.filter(pk=pk, due_at=due_at).update(
             due_at=None, claimed_until=None
         )
+
+    return finish
 
 
 def handoff_summary(conversation: Conversation) -> AssistantOutput | None:

@@ -262,12 +262,25 @@ def summary_note(
     conversation: Conversation, *, acting_member: Member | None, why: str
 ) -> tuple[AssistantOutput, Note]:
     output, text = summary_of(conversation, acting_member=acting_member)
+    return output, keep_summary(conversation, output, text, why=why, acting_member=acting_member)
+
+
+def keep_summary(
+    conversation: Conversation,
+    output: AssistantOutput,
+    text: str,
+    *,
+    why: str,
+    acting_member: Member | None,
+) -> Note:
+    """The model's summary (`summary_of`) as a private note, `why` before it, linked to its
+    AI log entry."""
     body = f"{why}\n{text}" if why else text
     with transaction.atomic():
         note = notes.add_note(conversation, body[: Note.MAX_LENGTH], acting_member=acting_member)
         Note.objects.filter(pk=note.pk).update(assistant_output=output)
     note.assistant_output = output
-    return output, note
+    return note
 
 
 def summarize_on(conversation: Conversation, event: str, *, acting_member: Member) -> Note | None:

@@ -13,15 +13,12 @@ plus n / pace minutes, counted only within the campaign's dayparts, so a campaig
 several days resumes each morning at its pace instead of all at once.
 """
 
-import contextvars
-from collections import defaultdict, deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -38,6 +35,7 @@ from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.errors import InvalidTransition, Refused
 from conversa.inbox.models import Contact, Conversation, Tag
 from conversa.numbers.models import Number
+from conversa.parallel import in_parallel
 from conversa.realtime import events, publisher
 
 Skip = CampaignRecipient.Skip
@@ -234,9 +232,10 @@ def add_recipients(campaign: Campaign) -> dict[str, int]:
        the number and time slot of each who may receive it, in the audience's order.
     2. `write_chunk`: their intents and recipient rows, in a transaction of its own.
     On PostgreSQL, outside a caller's transaction, the chunks are written by WRITERS threads
-    (a connection each) while this one prepares the next: most of a start is the database's
-    work on the rows (indexes, foreign-key checks), which then runs on several cores, and
-    the chunks hold different people, so they never wait on one another.
+    (`parallel.in_parallel`, a connection each) while this one prepares the next: most of a
+    start is the database's work on the rows (indexes, foreign-key checks), which then runs
+    on several cores, and the chunks hold different people, so they never wait on one
+    another.
     """
     org = campaign.organization
     numbers = list(campaign.numbers.exclude(status=Number.Status.REMOVED).order_by("pk"))
@@ -292,7 +291,8 @@ def add_recipients(campaign: Campaign) -> dict[str, int]:
         return rows, queued
 
     prepared = (prepare(people) for people in audience.people_in_chunks(campaign, ids))
-    for added in in_parallel(lambda chunk: write_chunk(org, *chunk), prepared):
+    written = in_parallel(lambda chunk: write_chunk(org, *chunk), prepared, workers=WRITERS)
+    for added in written:
         for reason, n in added.items():
             counts[reason] += n
     return dict(counts)
@@ -303,34 +303,6 @@ def add_recipients(campaign: Campaign) -> dict[str, int]:
 # of the start's time, and one after the other by almost half; four beat three by a few
 # percent (the cores were idle an eighth of the time with three).
 WRITERS = 4
-
-
-def in_parallel(work, items) -> Iterator:
-    """`work(item)` for each item, its results in the items' order: by WRITERS threads on
-    PostgreSQL outside a transaction (each thread its own connection, closed at the end, and
-    the caller's context: its correlation id and audit origin), else one after the other
-    here (SQLite has one writer; inside a transaction every row must be in it)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        for item in items:
-            yield work(item)
-        return
-
-    def run(item):
-        try:
-            return work(item)
-        finally:
-            connection.close()
-
-    # The next item is prepared while WRITERS are written; no more are held, so memory stays
-    # that of a few chunks whatever the audience.
-    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="campaign-writer") as pool:
-        pending: deque[Future] = deque()
-        for item in items:
-            pending.append(pool.submit(contextvars.copy_context().run, run, item))
-            if len(pending) >= WRITERS:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def write_chunk(org: Organization, rows: list[dict], queued: list[engine.Queued]) -> dict:

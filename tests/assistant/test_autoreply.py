@@ -315,6 +315,20 @@ def test_a_handoff_made_as_business_hours_begin_gets_its_summary_from_a_worker(s
     assert assistant_intents(first.conversation).count() == 1  # a note, never sent
 
 
+def test_several_customers_are_answered_in_one_pass(shop):
+    script(shop.model, shop, replies=["Das 9h às 18h."] * 3)
+    asked = [
+        shop.customer_writes(phone=f"551199999001{n}", text="Qual o horário de atendimento?")
+        for n in range(3)
+    ]
+    assert autoreply.run_due(limit=4) == 3  # their model calls at once, then each written
+    for message in asked:
+        [intent] = assistant_intents(message.conversation)
+        assert intent.idempotency_key == f"assistant:{message.conversation_id}:{message.pk}"
+        assert session_of(message.conversation).due_at is None
+    assert autoreply.run_due(limit=4) == 0
+
+
 def test_keywords_are_not_answered(shop):
     message = shop.customer_writes(text="SAIR")
     assert not AssistantSession.objects.filter(conversation=message.conversation).exists()
