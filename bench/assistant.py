@@ -4,7 +4,9 @@ simulator's model, on the configured database.
 1. Setup (not timed): a throwaway organization with an unlimited sandbox number
    (bench.dispatch.scratch_number), a persona, a few FAQs saved as the knowledge page saves
    them, and an auto-reply rule on the number that answers always, with no wait (the
-   debounce off, so a reply's time is the assistant's and the engine's, not the wait's).
+   debounce off, so a reply's time is the assistant's and the engine's, not the wait's); the
+   simulator's model taking `model_latency_ms` over each answer (0: at once), as a real one
+   takes a second or more.
 2. An embedded `conversa serve` (web, in-process worker and the simulator: the model at its own
    /sandbox/v1, the number's sends to its own sandbox) over the same database
    (bench.cluster.web_server).
@@ -186,7 +188,11 @@ def cleanup(org) -> None:
 
 
 def run(
-    customers: int = 500, rate: float = 2.0, person_every: int = 5, passages: int = 10_000
+    customers: int = 500,
+    rate: float = 2.0,
+    person_every: int = 5,
+    passages: int = 10_000,
+    model_latency_ms: int = 0,
 ) -> dict:
     with scratch_number() as (number, twin):
         org = number.organization
@@ -202,6 +208,10 @@ def run(
             kind="faq",
             title="Perguntas frequentes",
             body="\n\n".join(f"{q}\n{a}" for q, a in FAQ.items()),
+        )
+        # A real model takes a second or more: the simulator's waits as long before each answer.
+        SandboxModelScript.objects.update_or_create(
+            tenant=sandbox_tenant(org.pk), defaults={"latency_ms": model_latency_ms}
         )
         try:
             with web_server("bench-assistant-serve", worker=True, **SERVER_ENV) as (
@@ -257,6 +267,7 @@ def run(
         "topology": "embedded (conversa serve: web, worker, simulator model)",
         "customers": on["customers"],
         "rate_per_second": rate,
+        "model_latency_ms": model_latency_ms,
         "answered": on["answered"],
         "handed_off": on["handed_off"],
         "reply_p50_ms": on["reply_p50_ms"],

@@ -114,10 +114,14 @@ class Command(BaseCommand):
             help="assistant: customers who write (three times: no assistant, classification off,"
             " then on)",
         )
-        # The worker answers one conversation at a time (3-5 a second seen here): at 5 a second
-        # the replies queued, and the reply times measured the queue, not the assistant.
         parser.add_argument(
             "--rate", type=float, default=2.0, help="assistant: customers writing a second"
+        )
+        parser.add_argument(
+            "--model-latency-ms",
+            type=int,
+            default=0,
+            help="assistant: how long the simulator's model takes to answer each call",
         )
         parser.add_argument(
             "--person-every",
@@ -160,6 +164,7 @@ class Command(BaseCommand):
                 rate=options["rate"],
                 person_every=options["person_every"],
                 passages=options["passages"],
+                model_latency_ms=options["model_latency_ms"],
             )
         elif name == "webhooks":
             figures = webhooks.run()
