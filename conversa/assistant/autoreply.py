@@ -258,12 +258,6 @@ def run_due(limit: int = 4) -> int:
     return len(claimed)
 
 
-def answer(pk: int, due_at: datetime) -> None:
-    """Answer the session's due customer messages (its claim held), or hand it to the team
-    (`think`, then what it decided)."""
-    think(pk, due_at)()
-
-
 def think(pk: int, due_at: datetime) -> Callable[[], None]:
     """The model's part of an answer, outside any transaction (a write lock held while the
     model writes would stall every other writer; SQLite has one); what to do with it, to be

@@ -115,12 +115,15 @@ class Accuracy:
         return self.good / self.rated if self.rated else None
 
 
-def accuracy(org: Organization, *, kind: str | None = None, since=None) -> Accuracy:
-    """How the outputs people rated were rated, of one kind or all, since `since` if given."""
+def accuracy(org: Organization, *, kind: str | None = None, since=None, until=None) -> Accuracy:
+    """How the outputs people rated were rated, of one kind or all, made since `since` and
+    before `until` if given."""
     rows = AssistantOutput.objects.for_org(org).exclude(rating="")
     if kind:
         rows = rows.filter(kind=kind)
     if since is not None:
         rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
     counts = rows.aggregate(rated=Count("pk"), good=Count("pk", filter=Q(rating="good")))
     return Accuracy(rated=counts["rated"], good=counts["good"])

@@ -421,25 +421,23 @@ def move_lead(lead: Lead, stage: Stage, *, acting_member: Member | None) -> Stag
 TIMELINE_ORDER = ("-at", "kind", "-id", "verb")
 
 
-def lead_timeline(lead: Lead, limit: int = 200) -> list[dict]:
-    """The newest `limit` entries of the lead's story (`timeline_page`'s first page)."""
-    return timeline_page(lead, cursor=None, limit=limit).rows
-
-
 def timeline_page(lead: Lead, *, cursor: str | None, limit: int) -> cursors.Page:
     """The lead's story, newest first, a page at a time after `cursor` (`TIMELINE_ORDER`): its
     stage moves, each follow-up scheduled and what became of it (sent, cancelled with its
     reason, blocked or failed with the Gate's or the engine's reason), and the messages
     exchanged with its contact since it was created. Each entry is {at, kind: "stage" |
-    "follow_up" | "message", verb, data}.
+    "follow_up" | "message", verb, data}, and the id of its row.
 
     The stage moves and follow-ups of one lead are few and read whole; the messages, which
     grow with the conversation, only the page's worth after the cursor, so a page is a few
-    queries whatever the story's length."""
-    position = cursors.decode(cursor, TIMELINE_ORDER) if cursor else None
+    queries whatever the story's length. Paged in memory as any list (`cursors.read_page`)."""
+    position = cursors.decode(cursor, cursors.ordering(TIMELINE_ORDER)) if cursor else None
     if position:
         moment = parse_datetime(position[0]) if isinstance(position[0], str) else None
-        if moment is None or not isinstance(position[2], int):
+        kind, pk, verb, row = position[1:]
+        if moment is None or not (
+            isinstance(kind, str) and isinstance(verb, str) and isinstance(pk, int) and pk == row
+        ):
             raise cursors.not_a_cursor()
         position[0] = moment
     entries = []
@@ -449,6 +447,7 @@ def timeline_page(lead: Lead, *, cursor: str | None, limit: int) -> cursors.Page
             {
                 "at": change.created_at,
                 "kind": "stage",
+                "id": change.pk,
                 "verb": "created" if change.from_stage_id is None else "moved",
                 "data": {
                     "stage_change_id": change.pk,
@@ -475,6 +474,7 @@ def timeline_page(lead: Lead, *, cursor: str | None, limit: int) -> cursors.Page
             {
                 "at": f.created_at,
                 "kind": "follow_up",
+                "id": f.pk,
                 "verb": "scheduled",
                 "data": {**base, "due_at": f.due_at.isoformat()},
             }
@@ -494,7 +494,13 @@ def timeline_page(lead: Lead, *, cursor: str | None, limit: int) -> cursors.Page
         else:
             continue
         entries.append(
-            {"at": at, "kind": "follow_up", "verb": str(state), "data": {**base, **data}}
+            {
+                "at": at,
+                "kind": "follow_up",
+                "id": f.pk,
+                "verb": str(state),
+                "data": {**base, **data},
+            }
         )
     messages = Message.objects.filter(
         organization_id=lead.organization_id,
@@ -502,7 +508,7 @@ def timeline_page(lead: Lead, *, cursor: str | None, limit: int) -> cursors.Page
         created_at__gte=lead.created_at,
     )
     if position:
-        at, kind, pk, _verb = position
+        at, kind, pk = position[:3]
         later = Q(created_at__lt=at)
         if kind < "message":  # every message of that moment comes after
             later |= Q(created_at=at)
@@ -515,6 +521,7 @@ def timeline_page(lead: Lead, *, cursor: str | None, limit: int) -> cursors.Page
             {
                 "at": message.created_at,
                 "kind": "message",
+                "id": message.pk,
                 "verb": "received" if message.direction == Message.Direction.INBOUND else "sent",
                 "data": {
                     "message_id": message.pk,
@@ -525,25 +532,4 @@ def timeline_page(lead: Lead, *, cursor: str | None, limit: int) -> cursors.Page
                 },
             }
         )
-    entries.sort(key=timeline_key)
-    if position:
-        entries = [entry for entry in entries if timeline_key(entry) > timeline_key(position)]
-    shown = entries[:limit]
-    more = len(entries) > limit
-    last = shown[-1] if more else None
-    next_cursor = (
-        cursors.encode(TIMELINE_ORDER, timeline_position(last)) if last is not None else None
-    )
-    return cursors.Page(shown, next_cursor)
-
-
-def timeline_position(entry: dict) -> list:
-    data = entry["data"]
-    pk = data.get("stage_change_id") or data.get("follow_up_id") or data.get("message_id")
-    return [entry["at"], entry["kind"], pk, entry["verb"]]
-
-
-def timeline_key(entry) -> tuple:
-    """The sort key of an entry (or of a cursor's position: at, kind, id, verb)."""
-    at, kind, pk, verb = timeline_position(entry) if isinstance(entry, dict) else entry
-    return (cursors.Reverse(at), kind, cursors.Reverse(pk), verb)
+    return cursors.read_page(entries, order=TIMELINE_ORDER, cursor=cursor, limit=limit)

@@ -339,7 +339,7 @@ def lead_context(request, lead: Lead, **extra) -> dict:
 
 def timeline_of(lead: Lead) -> list[dict]:
     """The backend's timeline of the lead, with its times as datetimes for the template."""
-    entries = services.lead_timeline(lead, limit=100)
+    entries = services.timeline_page(lead, cursor=None, limit=100).rows
     for entry in entries:
         due = entry["data"].get("due_at")
         if isinstance(due, str):

@@ -98,8 +98,8 @@ def apply_to(org: Organization, old, now: datetime) -> removal.Removed:
             .exclude(payload={}, event={})
             .update(payload={}, event={})
         )
-        # What the organization's webhooks were sent about them: each delivery settled (one
-        # still being retried goes first) keeps its envelope, not its data.
+        # What the organization's webhooks were sent about them: each settled delivery keeps
+        # its envelope, not its data (one still being retried waits until it settles).
         deliveries = outbox.empty(
             Delivery.objects.filter(organization=org, created_at__lt=before).exclude(
                 status=Delivery.Status.PENDING

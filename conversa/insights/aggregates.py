@@ -148,23 +148,21 @@ def read(
 
 
 def grouping(vendor: str, name: str, daily: bool) -> str:
-    """The SQL of a `read` grouping on an hourly (or delta) row, or on a daily one."""
+    """The SQL of a `read` grouping on an hourly (or delta) row, or on a daily one (never by
+    the hour of the day: HOURLY_ONLY)."""
     if name not in ("day", "weekday", "local_hour"):
         return name
-    if daily:
-        if name == "day":
-            return "date"
-        if vendor == "postgresql":
-            return "CAST(EXTRACT(ISODOW FROM date) AS integer)"
-        return "(CAST(strftime('%%w', date) AS integer) + 6) %% 7 + 1"
     if name == "day":
-        return rows.local_date(vendor, "hour")
+        return "date" if daily else rows.local_date(vendor, "hour")
+    column = "date" if daily else "hour"
     if vendor == "postgresql":
         field = "ISODOW" if name == "weekday" else "HOUR"
-        return f"CAST(EXTRACT({field} FROM hour AT TIME ZONE 'UTC') AS integer)"
+        # An hourly row's hour is a local wall-clock time written as UTC (rows.hour).
+        wall = column if daily else f"{column} AT TIME ZONE 'UTC'"
+        return f"CAST(EXTRACT({field} FROM {wall}) AS integer)"
     if name == "weekday":
-        return "(CAST(strftime('%%w', hour) AS integer) + 6) %% 7 + 1"
-    return "CAST(strftime('%%H', hour) AS integer)"
+        return f"(CAST(strftime('%%w', {column}) AS integer) + 6) %% 7 + 1"
+    return f"CAST(strftime('%%H', {column}) AS integer)"
 
 
 def utc_hour(value: str | datetime) -> datetime:
@@ -180,12 +178,21 @@ def local_day(value: str | date) -> date:
 PARSE = {("sqlite", "hour"): utc_hour, ("sqlite", "day"): local_day}
 
 
+def midnight_before(hour: datetime) -> datetime:
+    """The local midnight an hour row's day starts at (itself at midnight)."""
+    return hour.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def midnight_after(hour: datetime) -> datetime:
+    """The first local midnight at or after an hour row (itself at midnight)."""
+    midnight = midnight_before(hour)
+    return midnight if midnight == hour else midnight + timedelta(days=1)
+
+
 def whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """The first and last local midnights of the hours [start, end): the whole days between
     them (none when the first is not before the last)."""
-    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    first = midnight if midnight == start else midnight + timedelta(days=1)
-    return first, end.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight_after(start), midnight_before(end)
 
 
 def now_counts(org: Organization, **narrow) -> dict[tuple, int]:
@@ -451,14 +458,12 @@ def rebuild_days(cursor, org: Organization, start: datetime | None, end: datetim
     days = Q(organization_id=org.pk)
     bounds, params = "", []
     if start is not None:
-        first = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        first = midnight_before(start)
         days &= Q(date__gte=first.date())
         bounds += " AND d.hour >= %s"
         params.append(first)
     if end is not None:
-        last = end.replace(hour=0, minute=0, second=0, microsecond=0)
-        if last < end:
-            last += timedelta(days=1)
+        last = midnight_after(end)
         days &= Q(date__lt=last.date())
         bounds += " AND d.hour < %s"
         params.append(last)

@@ -13,6 +13,7 @@ from django.db.models import Count, Q, Sum
 
 from conversa.accounts.models import OperationalEvent, Organization
 from conversa.assistant.models import AssistantOutput, AssistantSession, ModelCall
+from conversa.assistant.outputs import accuracy
 from conversa.insights.figures import local_days, share
 
 Outcome = AssistantOutput.Outcome
@@ -31,14 +32,11 @@ def assistant(org: Organization, start, end) -> dict:
     - `tokens`, `cost` (US dollars, None when no call had a price) and `per_day`: its model
       calls by the organization's local day, zero days included."""
     period = Q(created_at__gte=start, created_at__lt=end)
-    outputs = AssistantOutput.objects.for_org(org).filter(period)
     answers_sent = (
-        outputs.filter(kind=AssistantOutput.Kind.REPLY, intent__isnull=False)
+        AssistantOutput.objects.for_org(org)
+        .filter(period, kind=AssistantOutput.Kind.REPLY, intent__isnull=False)
         .exclude(outcome=Outcome.HANDED_OFF)
         .count()
-    )
-    ratings = outputs.exclude(rating="").aggregate(
-        rated=Count("pk"), good=Count("pk", filter=Q(rating=AssistantOutput.Rating.GOOD))
     )
     reasons = list(
         OperationalEvent.objects.for_org(org)
@@ -54,20 +52,21 @@ def assistant(org: Organization, start, end) -> dict:
         .values_list("day")
         .annotate(tokens=Sum("prompt_tokens") + Sum("completion_tokens"), cost=Sum("cost"))
     }
-    per_day = [
-        {"day": day, "tokens": calls.get(day, (0, None))[0], "cost": calls.get(day, (0, None))[1]}
-        for day in local_days(org, start, end)
-    ]
+    per_day = []
+    for day in local_days(org, start, end):
+        tokens, cost = calls.get(day, (0, None))
+        per_day.append({"day": day, "tokens": tokens, "cost": cost})
     costs = [row["cost"] for row in per_day if row["cost"] is not None]
+    rated = accuracy(org, since=start, until=end)
     return {
         "answers_sent": answers_sent,
         "handoffs": sum(n for _, n in reasons),
         "handoff_reasons": [
             {"reason": reason or "", "count": n} for reason, n in reasons[:TOP_REASONS]
         ],
-        "rated": ratings["rated"],
-        "rated_good": ratings["good"],
-        "good_pct": share(ratings["good"], ratings["rated"]),
+        "rated": rated.rated,
+        "rated_good": rated.good,
+        "good_pct": share(rated.good, rated.rated),
         "tokens": sum(row["tokens"] for row in per_day),
         "cost": sum(costs, Decimal(0)) if costs else None,
         "per_day": per_day,
