@@ -7,7 +7,10 @@ customer with its own id, so each one creates a contact, a conversation and a me
 bodies are built and signed before the clock starts, so the senders only send.
 
 Figures: messages stored per second (Message rows counted at the end, held against the number
-sent), request latency p50/p99, failed requests, duplicates, and the server's peak memory.
+sent), request latency p50/p99, failed requests, duplicates, and the server's peak memory; and
+what each message cost in CPU, in the web processes and in the database's backends, with the
+machine's speed at the time (`machine_probe_ms`): on a shared machine the rate moves from day
+to day with the neighbours, the CPU each message takes much less.
 
 `--mix realistic` (Evolution) posts what a busy number really receives: 70% text, 20% photos
 (a 200 KB JPEG carried in the webhook, as Evolution's `base64` option sends it: checked from
@@ -30,7 +33,7 @@ from django.db import connection
 from django.db.models import Count
 
 from bench import pgbench
-from bench.cluster import web_server
+from bench.cluster import cpu_seconds, database_pids, machine_probe_ms, web_server
 from bench.dispatch import peak_rss_mb
 from conversa.accounts.models import Organization
 from conversa.inbox.models import Attachment, Contact, Conversation, Message
@@ -257,6 +260,12 @@ def process_tree(pid: int) -> list[int]:
     return [pid] + [p for child in children for p in process_tree(int(child))]
 
 
+def used_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes in `after` used since `before` (all of it for one that
+    started since)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
+
+
 def server_peak_mb(pid: int) -> float:
     """The largest peak resident memory among the server's processes."""
     return max(peak_rss_mb(p) for p in process_tree(pid))
@@ -344,9 +353,16 @@ def run_shape(
 
         watcher = threading.Thread(target=watch_memory)
         watcher.start()
+        probe = machine_probe_ms()
+        web = process_tree(process.pid)
+        web_before, database_before = cpu_seconds(web), cpu_seconds(database_pids())
         started = time.perf_counter()
         latencies, failed, throttled = send_all(port, path, requests, senders)
         elapsed = time.perf_counter() - started
+        web_cpu = used_since(web_before, cpu_seconds(web))
+        # The server's pool may open its connections during the run: a backend that was not
+        # there before used all of its time on it.
+        database_cpu = used_since(database_before, cpu_seconds(database_pids()))
         sending.clear()
         watcher.join()
         peak = max(peak, server_peak_mb(process.pid))
@@ -394,5 +410,8 @@ def run_shape(
             "latency_p50_ms": round(statistics.median(latencies) * 1000, 1),
             "latency_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 1),
             "server_peak_rss_mb": round(peak, 1),
+            "web_cpu_ms_per_message": round(1000 * web_cpu / max(stored, 1), 2),
+            "database_cpu_ms_per_message": round(1000 * database_cpu / max(stored, 1), 2),
+            "machine_probe_ms": probe,
             "note": f"one message per POST, each from a new customer; {processes} web process(es)",
         }

@@ -65,7 +65,7 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
     5. Whoever holds each conversation is notified on their own sockets (one just handed it
        by step 3 was notified of that instead).
     6. A message that answers a campaign's message within its reply window counts as that
-       campaign's reply.
+       campaign's reply (none from contacts first seen in the batch: nobody wrote to them).
     Between 2 and 3: where the assistant answers on the conversation's number or queue, its
     answer is due (`assistant.autoreply`), and the team's distribution leaves the conversation
     to it until it hands over; an opt-out or opt-in keyword was answered already (step 1).
@@ -86,7 +86,9 @@ def customer_wrote(messages: list[Message], *, new_contact_ids: Collection[int])
     inbox.publish_messages(messages, events.MessageReceived)
     for conversation_id, assignee_id in held.items():
         notifications.notify([assignee_id], "message", conversation_id)
-    replies.customer_wrote(requests)
+    replies.customer_wrote(
+        [m for m in requests if m.conversation.contact_id not in new_contact_ids]
+    )
 
 
 def preference_changed(number: Number, event: PreferenceUpdate) -> None:

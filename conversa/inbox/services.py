@@ -1,6 +1,7 @@
 """State changes of the inbox: contacts, conversations and messages."""
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -562,7 +563,7 @@ def store_messages(
             )
             for number, event in usual
         }
-        threads = threads_for(senders, now)
+        threads = threads_for(senders, now, new_contacts=new_contacts)
         messages = Message.objects.bulk_create(
             inbound_message(
                 number,
@@ -599,11 +600,16 @@ def store_messages(
 
 
 def threads_for(
-    senders: dict[tuple[int, int], tuple[Number, Contact]], now: datetime
+    senders: dict[tuple[int, int], tuple[Number, Contact]],
+    now: datetime,
+    *,
+    new_contacts: Collection[int] = (),
 ) -> dict[tuple[int, int], Conversation]:
     """(number id, contact id) → the conversation each message goes to, as
     `current_conversation` chooses: the unresolved one, else the latest resolved within the
-    organization's reopen window (reopened by `count_unread`), else a new one."""
+    organization's reopen window (reopened by `count_unread`), else a new one. Contacts in
+    `new_contacts` were created in this transaction: they have none yet, and are not looked up.
+    """
     # The numbers come with their organization (the webhook front door reads them together).
     cutoffs = {
         number.organization_id: Conversation.reopen_cutoff(
@@ -611,11 +617,14 @@ def threads_for(
         )
         for number, _ in senders.values()
     }
-    existing = Conversation.objects.filter(
-        Conversation.continued_by_customer(min(cutoffs.values())),
-        number_id__in={number_id for number_id, _ in senders},
-        contact_id__in={contact_id for _, contact_id in senders},
-    ).order_by("id")
+    known = {contact_id for _, contact_id in senders if contact_id not in new_contacts}
+    existing = Conversation.objects.none()
+    if known:
+        existing = Conversation.objects.filter(
+            Conversation.continued_by_customer(min(cutoffs.values())),
+            number_id__in={number_id for number_id, _ in senders},
+            contact_id__in=known,
+        ).order_by("id")
     chosen: dict[tuple[int, int], Conversation] = {}
     for conversation in existing:
         key = (conversation.number_id, conversation.contact_id)

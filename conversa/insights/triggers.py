@@ -90,21 +90,24 @@ DURATIONS = {
 }
 
 
-def durations(c: str) -> list[str]:
+def durations(c: str, source: str = "") -> list[str]:
     """Conversation `c`'s durations as they are now: the ones that no longer hold deleted, the
-    others written, their seconds kept while their start and end are unchanged."""
+    others written, their seconds kept while their start and end are unchanged. With `source`
+    (` FROM <new rows> c`, the inserted conversations of one statement), only written: a new
+    conversation has none to delete."""
     statements = []
     for kind, (start, end, condition) in DURATIONS.items():
         holds = condition.format(c=c)
-        statements.append(
-            f"DELETE FROM insights_duration WHERE conversation_id = {c}.id "  # noqa: S608 (constant SQL)
-            f"AND kind = '{kind}' AND NOT ({holds})"
-        )
+        if not source:
+            statements.append(
+                f"DELETE FROM insights_duration WHERE conversation_id = {c}.id "  # noqa: S608 (constant SQL)
+                f"AND kind = '{kind}' AND NOT ({holds})"
+            )
         statements.append(
             "INSERT INTO insights_duration (organization_id, conversation_id, kind, started_at, "  # noqa: S608 (constant SQL)
             "ended_at, number_id, queue_id, agent_id, seconds) "
             f"SELECT {c}.organization_id, {c}.id, '{kind}', {c}.{start}, {c}.{end}, "
-            f"{c}.number_id, {rows.dims(c)}, NULL WHERE {holds} "
+            f"{c}.number_id, {rows.dims(c)}, NULL{source} WHERE {holds} "
             "ON CONFLICT (conversation_id, kind) DO UPDATE SET started_at = excluded.started_at, "
             "ended_at = excluded.ended_at, number_id = excluded.number_id, "
             "queue_id = excluded.queue_id, agent_id = excluded.agent_id, seconds = CASE WHEN "
@@ -418,7 +421,7 @@ def definitions(vendor: str) -> list[tuple[str, str, str, str, list[str]]]:
 
 
 # The inserts that come in bulk (a campaign's start: a Gate decision per person; an import of
-# history: many messages) are counted on PostgreSQL once per statement, over the rows it
+# history: many messages; a burst of webhooks: a conversation and a message per new customer) are counted on PostgreSQL once per statement, over the rows it
 # inserted (a transition table): one grouped insert of deltas instead of one per row. SQLite
 # has no statement triggers; its row triggers count the same.
 INSERTED = "inserted"
@@ -444,6 +447,11 @@ def per_statement(vendor: str) -> dict[str, list[str]]:
                 ],
             )
         ],
+        # A webhook's batch of new customers: a conversation each, in one statement.
+        "insights_conversation_in": [
+            append(vendor, [rows.conversation(vendor, "c", "1", f" FROM {INSERTED} c")])
+        ],
+        "insights_duration_in": durations("c", f" FROM {INSERTED} c"),
         "insights_decision_in": [
             append(
                 vendor,

@@ -433,3 +433,44 @@ def test_a_tag_is_a_dimension_its_counts_follow_the_tag(day):
     assert tag_row(figures.Filters(agent=day.b)) == {"opened": 1, "resolved": 1, "open": 0}
     assert tag_row(figures.Filters(agent=day.a)) == {"opened": 0, "resolved": 0, "open": 0}
     assert snapshot(day.org) == rebuilt(day.org)
+
+
+def test_conversations_inserted_together_count_as_one_at_a_time(org):
+    """A burst of webhooks from new customers inserts their conversations in one statement
+    (counted once per statement on PostgreSQL): the counts and durations equal a rebuild, as
+    when each was inserted alone, and so do conversations inserted answered and resolved."""
+    from conversa.inbound import consequences
+    from conversa.providers.base import InboundMessage
+
+    org.customer_writes("5511977770000")  # one alone, for the batch's first lookup to find
+    consequences.receive_messages(
+        [
+            (org.number, InboundMessage(f"B{n}", phone, "Cliente", "text", body="Oi"))
+            for n, phone in enumerate(["5511977770000", "5511977770001", "5511977770002"])
+        ]
+    )
+    now = timezone.now()
+    contact = Conversation.objects.filter(organization=org.org).first().contact
+    Conversation.objects.bulk_create(
+        Conversation(
+            organization=org.org,
+            number=org.number,
+            contact=contact,
+            status=Conversation.Status.RESOLVED,
+            first_inbound_at=now - timedelta(hours=hours + 1),
+            first_response_at=now - timedelta(hours=hours),
+            resolved_at=now,
+            assignee=org.owner,
+        )
+        for hours in (1, 2)
+    )
+    assert Conversation.objects.filter(organization=org.org).count() == 5
+    assert Duration.objects.filter(organization_id=org.org.pk).count() == 4
+    before = snapshot(org.org)
+    counted = defaultdict(int)
+    for key, n in before.items():
+        if isinstance(key, tuple):
+            counted[key[1]] += n
+    assert counted["opened"] == 5 and counted["resolved"] == 2
+    assert before == rebuilt(org.org)
+    days_agree(org.org)
