@@ -11,6 +11,7 @@ agora" stops nothing) or the keyword's words may appear anywhere in it, together
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 from django.db import transaction
 from django.utils import timezone
@@ -48,6 +49,12 @@ def normalize(text: str) -> str:
     return NOT_WORD.sub(" ", plain.casefold()).strip()
 
 
+@lru_cache(maxsize=4096)
+def normalized_keyword(keyword: str) -> str:
+    """`normalize`, remembered: every customer's message is held against the same few words."""
+    return normalize(keyword)
+
+
 def matching(text: str, keywords: Iterable[str], match: str) -> str:
     """The first of `keywords` that `text` matches ("" for none): the whole message, or (with
     `match` ANYWHERE) its words together anywhere in it ("quero sair já" has "sair"; "saira"
@@ -57,7 +64,7 @@ def matching(text: str, keywords: Iterable[str], match: str) -> str:
         return ""
     padded = f" {said} "
     for keyword in keywords:
-        wanted = normalize(keyword)
+        wanted = normalized_keyword(keyword)
         if not wanted:
             continue
         if said == wanted:

@@ -29,6 +29,7 @@ from conversa.providers.base import (
 )
 from conversa.providers.models import ProviderEvent
 from conversa.providers.registry import get_provider
+from conversa.realtime import publisher
 
 log = structlog.get_logger(__name__)
 
@@ -83,10 +84,10 @@ def apply_events(batch: list[tuple[Number, ParsedEvent]]) -> list[bool]:
     if not batch:
         return []
     try:
-        with transaction.atomic():
+        with transaction.atomic(), publisher.batch():
             return apply_in_bulk(batch)
     except IntegrityError:
-        with transaction.atomic():
+        with transaction.atomic(), publisher.batch():
             return [apply_event(number, item) for number, item in batch]
 
 

@@ -6,6 +6,10 @@ yet, nor of one that was rolled back.
 """
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -20,6 +24,31 @@ log = logging.getLogger(__name__)
 # the change does (never "after commit, best effort"). Each takes (org_id, event); apps above
 # this layer add themselves in their AppConfig.ready().
 subscribers: list = []
+
+# What subscribers read to decide, read once per batch of changes (`batch`) rather than once per
+# event: a webhook's batch publishes several events of one organization, and nothing in it
+# changes what they read (an organization's webhook endpoints).
+_batch: ContextVar[dict | None] = ContextVar("publisher_batch", default=None)
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """A batch of changes: inside it, `remembered` reads each key once."""
+    token = _batch.set({})
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+
+
+def remembered(key: tuple, read: Callable[[], Any]) -> Any:
+    """`read()`, once per key inside a `batch` (each time outside one)."""
+    memo = _batch.get()
+    if memo is None:
+        return read()
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
 
 
 def org_group(org_id: int) -> str:

@@ -18,7 +18,7 @@ from conversa.crm.models import Lead, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
 from conversa.inbox.models import Contact, Conversation, Message
 from conversa.numbers.models import Number
-from conversa.realtime import events
+from conversa.realtime import events, publisher
 from conversa.webhooks.catalogue import VERSION
 from conversa.webhooks.models import Attempt, Delivery, Endpoint
 
@@ -73,10 +73,13 @@ def empty(rows, data: dict, batch: int = 500) -> int:
 def on_event(org_id: int, event: events.Event) -> None:
     """The publisher's subscriber: nothing to do (one indexed query) unless the organization
     has an enabled endpoint that wants one of the events `event` stands for."""
-    endpoints = list(
-        Endpoint.objects.filter(organization_id=org_id, enabled=True).values_list(
-            "pk", "event_types"
-        )
+    endpoints = publisher.remembered(
+        ("webhook_endpoints", org_id),
+        lambda: list(
+            Endpoint.objects.filter(organization_id=org_id, enabled=True).values_list(
+                "pk", "event_types"
+            )
+        ),
     )
     if not endpoints:
         return
