@@ -1,7 +1,8 @@
 """State changes of the inbox: contacts, conversations and messages."""
 
 import hashlib
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -563,7 +564,11 @@ def store_messages(
             )
             for number, event in usual
         }
-        threads = threads_for(senders, now, new_contacts=new_contacts)
+        unread = Counter(
+            (number.pk, contact_of[(number.organization_id, event.phone)].pk)
+            for number, event in usual
+        )
+        threads, started = threads_for(senders, now, new_contacts=new_contacts, unread=unread)
         messages = Message.objects.bulk_create(
             inbound_message(
                 number,
@@ -583,8 +588,9 @@ def store_messages(
         rest = [m for m in messages if m.pk not in answers]
         if answers:
             survey_answered(list({m.conversation_id for m in messages if m.pk in answers}), now)
-        if rest:
-            count_unread(rest, now)
+        # A conversation started by this batch was written with its unread count already.
+        if counted := [m for m in rest if m.conversation_id not in started]:
+            count_unread(counted, now)
         message_changes.apply_early_changes(messages)
         opened = {m.conversation_id: m.conversation for m in rest}
         customer_opened(list(opened.values()), now)
@@ -604,11 +610,14 @@ def threads_for(
     now: datetime,
     *,
     new_contacts: Collection[int] = (),
-) -> dict[tuple[int, int], Conversation]:
+    unread: Mapping[tuple[int, int], int],
+) -> tuple[dict[tuple[int, int], Conversation], set[int]]:
     """(number id, contact id) → the conversation each message goes to, as
     `current_conversation` chooses: the unresolved one, else the latest resolved within the
-    organization's reopen window (reopened by `count_unread`), else a new one. Contacts in
-    `new_contacts` were created in this transaction: they have none yet, and are not looked up.
+    organization's reopen window (reopened by `count_unread`), else a new one; and the ids of
+    the new ones, written as `count_unread` would leave them with `unread`'s messages (one
+    statement, not an insert and an update of every index). Contacts in `new_contacts` were
+    created in this transaction: they have none yet, and are not looked up.
     """
     # The numbers come with their organization (the webhook front door reads them together).
     cutoffs = {
@@ -638,15 +647,17 @@ def threads_for(
             chosen[key] = conversation
     numbers = list({number.pk: number for number, _ in senders.values()}.values())
     routes = routes_for(numbers, now)
-    created = Conversation.objects.bulk_create(
-        new_conversation(number, contact, routes, now, by_customer=True)
-        for key, (number, contact) in senders.items()
-        if key not in chosen
-    )
+    fresh = []
+    for key, (number, contact) in senders.items():
+        if key not in chosen:
+            conversation = new_conversation(number, contact, routes, now, by_customer=True)
+            conversation.unread_count, conversation.last_inbound_at = unread[key], now
+            fresh.append(conversation)
+    created = Conversation.objects.bulk_create(fresh)
     for conversation in created:
         chosen[(conversation.number_id, conversation.contact_id)] = conversation
     announce_conversations(created, "created")
-    return chosen
+    return chosen, {c.pk for c in created}
 
 
 def count_unread(messages: list[Message], now) -> None:

@@ -218,6 +218,36 @@ def test_a_batch_of_known_senders_costs_the_same_statements_whatever_its_size(or
     assert statements(3) == statements(30)
 
 
+def test_a_batch_of_new_customers_writes_their_conversations_once(org):
+    """New customers' conversations are inserted as the batch leaves them (their unread
+    messages counted, their last message now): no lookup of conversations they cannot have
+    and no second write; a known customer's conversation is counted as before."""
+    known = arrives(org, phone="5511988887777").conversation
+    batch = [
+        (org.number, InboundMessage(simulator.new_message_id(), phone, "", "text", body))
+        for phone, body in [("5521999990001", "a"), ("5521999990001", "b"), ("5521999990002", "c")]
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        messages, new_contacts = services.store_messages(batch)
+    conversation_sql = [q["sql"] for q in queries if '"inbox_conversation"' in q["sql"]]
+    assert [sql.split()[0] for sql in conversation_sql] == ["INSERT"]
+    assert len(new_contacts) == 2
+    for message in messages:
+        conversation = Conversation.objects.get(pk=message.conversation_id)
+        expected = 2 if message.body in "ab" else 1
+        assert conversation.unread_count == message.conversation.unread_count == expected
+        assert conversation.last_inbound_at == conversation.last_message_at is not None
+        assert conversation.status == Conversation.Status.OPEN
+    again = [
+        (org.number, InboundMessage(simulator.new_message_id(), phone, "", "text", "d"))
+        for phone in ("5521999990001", "5511988887777")
+    ]
+    services.store_messages(again)
+    known.refresh_from_db()
+    assert known.unread_count == 2
+    assert Conversation.objects.get(contact__phone="5521999990001").unread_count == 3
+
+
 def test_a_batch_whose_phone_points_at_two_contacts_merges_them(org):
     nine = Contact.objects.create(organization=org.org, phone="5511988887777")
     eight = Contact.objects.create(organization=org.org, phone="551188887777")
