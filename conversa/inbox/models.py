@@ -56,9 +56,11 @@ class Contact(OrgOwned):
     known only by a username or a linked id; every identifier they were seen with is a
     ContactIdentity."""
 
-    # No index of its own: contact_unique_phone, contact_by_name and contact_by_created lead
-    # with it. Beside them it misled the planner into scanning a new organization's contacts
-    # for each phone an import looks up (its statistics said it had none yet).
+    # No index of its own: contact_by_name and contact_by_created lead with it. Beside them it
+    # misled the planner into scanning a new organization's contacts for each phone an import
+    # looks up (its statistics said it had none yet); so would they, and so did
+    # contact_unique_phone while it led with it: lookups by phone name the organization in a
+    # form no index serves (`contacts.with_phones`).
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -82,7 +84,7 @@ class Contact(OrgOwned):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["organization", "phone"],
+                fields=["phone", "organization"],
                 condition=~Q(phone=""),
                 name="contact_unique_phone",
             )
@@ -134,7 +136,10 @@ class ContactIdentity(OrgOwned):
         LID = "lid", _("WhatsApp linked id")
         USER_ID = "user_id", _("WhatsApp username id")
 
-    # No index of its own: contact_identity_unique leads with it (see Contact's).
+    # No index of its own, nor leading any: nothing reads identities by organization alone
+    # (but its deletion). One that led with it let PostgreSQL, before it had statistics of a new
+    # organization's identities, read all of them for every lookup of a batch's phones and
+    # filter by value: a burst of new customers cost the square of its size.
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -145,8 +150,9 @@ class ContactIdentity(OrgOwned):
 
     class Meta:
         constraints = [
+            # The value first: every lookup names it (see `organization`).
             models.UniqueConstraint(
-                fields=["organization", "kind", "value"], name="contact_identity_unique"
+                fields=["value", "organization", "kind"], name="contact_identity_unique"
             )
         ]
 

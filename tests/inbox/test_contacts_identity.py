@@ -284,3 +284,45 @@ def test_the_contact_panel_speaks_portuguese(org):
     client.cookies["django_language"] = "pt-br"
     html = client.get(f"/inbox/c/{conversation.pk}/contact").content.decode()
     assert "Identificadores" in html and "ID de usuário" in html
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_a_new_organizations_batch_looks_each_phone_up_whatever_the_statistics_say(org):
+    """Statistics that know another organization but not this one (a new organization's first
+    minutes) made the batch's lookups read all of its contacts and identities for every batch,
+    filtering by phone: each lookup must reach its rows by the phone itself."""
+    from conversa.accounts.models import Organization
+
+    def fill(organization, prefix: str, n: int) -> None:
+        people = Contact.objects.bulk_create(
+            Contact(organization=organization, phone=f"{prefix}{i:07d}") for i in range(n)
+        )
+        ContactIdentity.objects.bulk_create(
+            ContactIdentity(organization=organization, contact=c, kind="phone", value=c.phone)
+            for c in people
+        )
+
+    fill(Organization.objects.create(name="Known", slug="known-stats"), "552199", 2000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inbox_contact")
+        cursor.execute("ANALYZE inbox_contactidentity")
+    fill(org.org, "551199", 2000)
+    batch = [
+        (org.number, InboundMessage(simulator.new_message_id(), f"551188{i:07d}", "", "text", "x"))
+        for i in range(16)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        services.store_messages(batch)
+    lookups = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith("SELECT")
+        and ('FROM "inbox_contact"' in q["sql"] or 'FROM "inbox_contactidentity"' in q["sql"])
+    ]
+    assert len(lookups) == 2
+    for sql in lookups:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + sql)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        index_conditions = [line for line in plan.splitlines() if "Index Cond" in line]
+        assert any("= ANY" in line for line in index_conditions), plan
