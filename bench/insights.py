@@ -11,8 +11,9 @@ their counts costs the ingest path, and how long the database takes to back up a
    the network), asks R times for the page and R times for the API, for the last 30 days;
    p50/p95 of each in ms.
 3. Ingest (PostgreSQL): `bench ingest`'s text run (a `conversa serve --no-worker` receiving
-   signed webhooks over HTTP), once with the Insights upkeep and once without it, the rate of
-   each and the share the upkeep costs.
+   signed webhooks over HTTP, `--processes` web processes as there), once with the Insights
+   upkeep and once without it, the rate of each, the share the upkeep costs, and the web's and
+   the database's CPU per message with it.
 4. `conversa backup` of this database (the seeded organization in it) and `conversa restore`
    of it into a scratch database: the seconds of each.
 The scratch organization (and the scratch database) are deleted at the end. Figures as JSON,
@@ -194,13 +195,14 @@ def percentile(values: list[float], share: float) -> float:
     return round(ordered[min(int(share * len(ordered)), len(ordered) - 1)], 1)
 
 
-def ingest_rates(messages: int, senders: int) -> dict:
+def ingest_rates(messages: int, senders: int, processes: int) -> dict:
     """The ingest bench's text run with and without the upkeep (PostgreSQL only: SQLite's
     triggers have no switch)."""
     if connection.vendor != "postgresql" or not messages:
         return {}
-    without = ingest.run_shape(messages, senders, "evolution", env={"INSIGHTS_UPKEEP": "off"})
-    with_upkeep = ingest.run_shape(messages, senders, "evolution")
+    off = {"INSIGHTS_UPKEEP": "off"}
+    without = ingest.run_shape(messages, senders, "evolution", processes, env=off)
+    with_upkeep = ingest.run_shape(messages, senders, "evolution", processes)
     a, b = with_upkeep["messages_per_second"], without["messages_per_second"]
     return {
         "ingest_messages_per_second": a,
@@ -211,6 +213,9 @@ def ingest_rates(messages: int, senders: int) -> dict:
         "ingest_server_peak_rss_mb": max(
             with_upkeep["server_peak_rss_mb"], without["server_peak_rss_mb"]
         ),
+        "ingest_web_cpu_ms_per_message": with_upkeep["web_cpu_ms_per_message"],
+        "ingest_database_cpu_ms_per_message": with_upkeep["database_cpu_ms_per_message"],
+        "ingest_processes": processes,
     }
 
 
@@ -252,6 +257,7 @@ def run(
     ingest_messages: int = 20_000,
     senders: int = 32,
     backup: bool = True,
+    processes: int = 2,
 ) -> dict:
     messages = messages if messages is not None else 10 * conversations
     started = time.perf_counter()
@@ -311,7 +317,7 @@ def run(
             drop(org)
         finally:
             upkeep(True)
-    figures |= ingest_rates(ingest_messages, senders)
+    figures |= ingest_rates(ingest_messages, senders, processes)
     figures["peak_rss_mb"] = round(peak_rss_mb(os.getpid()), 1)
     figures["note"] = (
         f"{requests} GETs each of /insights/?period=30d and /api/insights?period=30d by the owner,"

@@ -72,7 +72,9 @@ class Command(BaseCommand):
             "--inbox-messages", type=int, help="inbox: messages to seed (10 per conversation)"
         )
         parser.add_argument("--clients", type=int, default=32, help="inbox: concurrent clients")
-        parser.add_argument("--processes", type=int, default=2, help="inbox, ingest: web processes")
+        parser.add_argument(
+            "--processes", type=int, default=2, help="inbox, ingest, insights: web processes"
+        )
         parser.add_argument(
             "--requests",
             type=int,
@@ -191,6 +193,7 @@ class Command(BaseCommand):
                 ingest_messages=options["messages"],
                 senders=options["senders"],
                 backup=not options["no_backup"],
+                processes=options["processes"],
             )
         elif name == "import":
             figures = imports.run(rows=options["rows"])
