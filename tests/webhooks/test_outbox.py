@@ -268,40 +268,6 @@ def test_conversation_created_by_a_customer_one_at_a_time_and_in_a_batch(org, en
     ]
 
 
-def test_a_webhook_batch_reads_the_endpoints_once_and_the_next_batch_again(org, endpoint_of):
-    """Inside one batch of webhooks the organization's endpoints are read once for all its
-    events; an endpoint added between two batches gets the second one's."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from conversa.inbound.services import apply_events
-    from conversa.providers.base import ParsedEvent
-
-    def customers(*phones):
-        return [
-            (
-                org.number,
-                ParsedEvent(
-                    InboundMessage(simulator.new_message_id(), phone, "B", "text", body="Oi"),
-                    dedupe_key=f"test:{phone}",
-                ),
-            )
-            for phone in phones
-        ]
-
-    first, _ = endpoint_of(org, events=["message.received", "conversation.created"])
-    with CaptureQueriesContext(connection) as queries:
-        apply_events(customers("5511999990031", "5511999990032"))
-    reads = [q for q in queries.captured_queries if 'FROM "webhooks_endpoint"' in q["sql"]]
-    assert len(reads) == 1
-    assert Delivery.objects.filter(endpoint=first, event_type="message.received").count() == 2
-    assert Delivery.objects.filter(endpoint=first, event_type="conversation.created").count() == 2
-    second, _ = endpoint_of(org, events=["message.received"])
-    apply_events(customers("5511999990033"))
-    assert Delivery.objects.filter(endpoint=second).count() == 1
-    assert Delivery.objects.filter(endpoint=first, event_type="message.received").count() == 3
-
-
 def test_conversation_resolved(org, endpoint_of):
     conversation = org.conversation()
     wants(org, endpoint_of, "conversation.resolved", "conversation.reopened")
