@@ -70,20 +70,22 @@ class Verdict:
 UNLIMITED = Verdict(allowed=True)
 
 
-def hit(*budgets: tuple[str, str]) -> Verdict:
+def hit(*budgets: tuple[str, str], remaining: bool = True) -> Verdict:
     """Count one request against each (limit spec, key) pair; refused if any is spent.
 
     Every window is counted even after one is spent, so a client that keeps knocking while
-    refused does not earn its budget back sooner."""
-    return count(budgets, spend=True)
+    refused does not earn its budget back sooner. With `remaining=False` (a caller that
+    sends no RateLimit headers) an allowed request's windows are not read back: one storage
+    operation a window instead of two, a round trip each on Redis."""
+    return count(budgets, spend=True, remaining=remaining)
 
 
-def peek(*budgets: tuple[str, str]) -> Verdict:
-    """Whether a request would be refused, counting nothing."""
-    return count(budgets, spend=False)
+def peek(*budgets: tuple[str, str], remaining: bool = True) -> Verdict:
+    """Whether a request would be refused, counting nothing (`remaining` as in `hit`)."""
+    return count(budgets, spend=False, remaining=remaining)
 
 
-def count(budgets, *, spend: bool) -> Verdict:
+def count(budgets, *, spend: bool, remaining: bool = True) -> Verdict:
     if not settings.RATELIMIT_ENABLED:
         return UNLIMITED
     now = time.time()
@@ -92,11 +94,14 @@ def count(budgets, *, spend: bool) -> Verdict:
         for spec, key in budgets:
             for item in parsed(spec):
                 allowed = limiter().hit(item, key) if spend else limiter().test(item, key)
-                reset_at, remaining = limiter().get_window_stats(item, key)
+                if allowed and not remaining:
+                    tightest = tightest or UNLIMITED
+                    continue
+                reset_at, left = limiter().get_window_stats(item, key)
                 verdict = Verdict(
                     allowed=allowed,
                     limit=item.amount,
-                    remaining=max(0, remaining),
+                    remaining=max(0, left),
                     reset=min(item.get_expiry(), max(0, int(-(-(reset_at - now) // 1)))),
                 )
                 tightest = tighter(tightest, verdict)

@@ -72,7 +72,10 @@ def verified(number: Number | None, headers, raw_body: bytes):
     try:
         return None, services.read_webhook(number, headers, raw_body)
     except WebhookRejected as exc:
-        ratelimits.hit((settings.WEBHOOK_REJECTED_LIMIT_NUMBER, f"webhook:rejected:{number.pk}"))
+        ratelimits.hit(
+            (settings.WEBHOOK_REJECTED_LIMIT_NUMBER, f"webhook:rejected:{number.pk}"),
+            remaining=False,
+        )
         return (401, {"error": "unauthorized", "detail": str(exc)}), []
     except WebhookTooLarge as exc:
         return None, [unparsed_item(raw_body, str(exc))]
@@ -80,10 +83,14 @@ def verified(number: Number | None, headers, raw_body: bytes):
 
 def over_budget(number: Number) -> tuple[int, dict] | None:
     """429 when the number's webhook budget is spent, else None (this POST counted)."""
-    verdict = ratelimits.hit((settings.WEBHOOK_RATE_LIMIT_NUMBER, f"webhook:{number.pk}"))
+    # No RateLimit headers here: a window is read back only to say when a refusal ends.
+    verdict = ratelimits.hit(
+        (settings.WEBHOOK_RATE_LIMIT_NUMBER, f"webhook:{number.pk}"), remaining=False
+    )
     if verdict.allowed:
         verdict = ratelimits.peek(
-            (settings.WEBHOOK_REJECTED_LIMIT_NUMBER, f"webhook:rejected:{number.pk}")
+            (settings.WEBHOOK_REJECTED_LIMIT_NUMBER, f"webhook:rejected:{number.pk}"),
+            remaining=False,
         )
     if verdict.allowed:
         return None

@@ -212,6 +212,33 @@ def test_after_too_many_bad_signatures_the_number_is_refused_unread(
     assert post_webhook(client, other_org.number, body).status_code == 200
 
 
+def test_an_allowed_webhook_costs_one_storage_operation_a_budget(
+    client, org, settings, monkeypatch
+):
+    """Webhooks answer no RateLimit headers, so an allowed one counts its window and peeks at
+    the rejected one, and reads neither back (on Redis, each is a round trip per POST)."""
+    from conversa import ratelimits
+
+    settings.WEBHOOK_RATE_LIMIT_NUMBER = "3/minute"
+    limiter = ratelimits.limiter()
+    calls = []
+    for name in ("hit", "test", "get_window_stats"):
+        real = getattr(limiter, name)
+        monkeypatch.setattr(
+            limiter,
+            name,
+            lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k),
+        )
+    body = {"event": "connection.update", "data": {"state": "open"}}
+    assert post_webhook(client, org.number, body).status_code == 200
+    assert sorted(calls) == ["hit", "test"]
+    calls.clear()
+    answers = [post_webhook(client, org.number, body) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    # A refusal reads its window back, to say when it ends.
+    assert "get_window_stats" in calls and 1 <= int(answers[-1]["Retry-After"]) <= 60
+
+
 @pytest.mark.parametrize("count", [0, 1])
 def test_small_webhooks_are_kept_whole(client, cloud, count):
     envelope = cloud_envelope(count)
