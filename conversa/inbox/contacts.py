@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import phonenumbers
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 from psycopg.errors import DeadlockDetected
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
-from conversa.bulk import insert_new
+from conversa.bulk import insert_new, insert_rows
 from conversa.inbox import merge
 from conversa.inbox.models import Contact, ContactIdentity, Conversation
 from conversa.numbers.models import Number
@@ -498,17 +499,24 @@ def contacts_for_batch(
         by_org.setdefault(contact.organization_id, []).append(contact.pk)
     for org_id, ids in by_org.items():
         publisher.publish(org_id, events.ContactUpdated(contact_ids=ids, change="created"))
-    new_rows = [
-        ContactIdentity(
-            organization_id=org_id, contact=found[(org_id, phone)], kind=PHONE, value=value
-        )
-        for (org_id, phone), values in forms.items()
-        if (org_id, phone) in found
-        for value in values
-        if (org_id, value) not in owner
-    ]
-    if new_rows:
-        ContactIdentity.objects.bulk_create(new_rows)
+    # Rows, not model instances: nothing reads them back, and a new customer brings two.
+    created_at = timezone.now()
+    insert_rows(
+        ContactIdentity,
+        [
+            {
+                "organization_id": org_id,
+                "contact_id": found[(org_id, phone)].pk,
+                "kind": PHONE,
+                "value": value,
+                "created_at": created_at,
+            }
+            for (org_id, phone), values in forms.items()
+            if (org_id, phone) in found
+            for value in values
+            if (org_id, value) not in owner
+        ],
+    )
     for key, contact in found.items():
         if names[key] and not contact.name:
             contact.name = names[key]
