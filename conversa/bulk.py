@@ -2,9 +2,12 @@
 
 import json
 from datetime import datetime
+from typing import TypeVar
 
 from django.db import connection, models
 from django.db.models.expressions import RawSQL
+
+M = TypeVar("M", bound=models.Model)
 
 
 def set_column(model: type[models.Model], field: str, values: dict[int, str]) -> int:
@@ -195,6 +198,26 @@ def insert_rows(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def insert_instances(objs: list[M]) -> list[M]:
+    """`bulk_create` for the inbound path's rows: the unsaved instances inserted in one
+    statement of `insert_rows`, each given its primary key. As with bulk_create, no signals.
+
+    bulk_create prepares every field of every row through the ORM's compiler and psycopg then
+    quotes each value into the statement: for a webhook batch's messages that cost several
+    times the insert itself. For models whose fields `insert_rows` carries (text, numbers,
+    booleans, datetimes, and JSON objects or lists)."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    rows = [{field.attname: field.pre_save(obj, True) for field in fields} for obj in objs]
+    for obj, (pk,) in zip(objs, insert_rows(model, rows), strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return objs
 
 
 def among(ids) -> RawSQL:

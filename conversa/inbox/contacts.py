@@ -20,7 +20,7 @@ from psycopg.errors import DeadlockDetected
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
-from conversa.bulk import insert_new, insert_rows
+from conversa.bulk import insert_instances, insert_new, insert_rows
 from conversa.inbox import merge
 from conversa.inbox.models import Contact, ContactIdentity, Conversation
 from conversa.numbers.models import Number
@@ -489,9 +489,11 @@ def contacts_for_batch(
     # before the batch commits fails the commit (its rows' deferred foreign keys), and the
     # caller applies the batch again one message at a time, which finds where it went.
     missing = [key for key in names if key not in found and key not in conflicting]
-    created = Contact.objects.bulk_create(
-        Contact(organization_id=org_id, phone=phone, name=names[(org_id, phone)])
-        for org_id, phone in missing
+    created = insert_instances(
+        [
+            Contact(organization_id=org_id, phone=phone, name=names[(org_id, phone)])
+            for org_id, phone in missing
+        ]
     )
     found.update(zip(missing, created, strict=True))
     by_org: dict[int, list[int]] = {}

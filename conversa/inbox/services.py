@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
-from conversa.bulk import set_column
+from conversa.bulk import insert_instances, set_column
 from conversa.inbox import contacts, deadlines, media, message_changes, ownership, surveys
 from conversa.inbox.models import Attachment, Contact, Conversation, Message, Queue
 from conversa.numbers.models import Number
@@ -569,14 +569,16 @@ def store_messages(
             for number, event in usual
         )
         threads, started = threads_for(senders, now, new_contacts=new_contacts, unread=unread)
-        messages = Message.objects.bulk_create(
-            inbound_message(
-                number,
-                threads[(number.pk, contact_of[(number.organization_id, event.phone)].pk)],
-                event,
-                now,
-            )
-            for number, event in usual
+        messages = insert_instances(
+            [
+                inbound_message(
+                    number,
+                    threads[(number.pk, contact_of[(number.organization_id, event.phone)].pk)],
+                    event,
+                    now,
+                )
+                for number, event in usual
+            ]
         )
         Attachment.objects.bulk_create(
             attachment
@@ -653,7 +655,7 @@ def threads_for(
             conversation = new_conversation(number, contact, routes, now, by_customer=True)
             conversation.unread_count, conversation.last_inbound_at = unread[key], now
             fresh.append(conversation)
-    created = Conversation.objects.bulk_create(fresh)
+    created = insert_instances(fresh)
     for conversation in created:
         chosen[(conversation.number_id, conversation.contact_id)] = conversation
     announce_conversations(created, "created")
