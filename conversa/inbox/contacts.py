@@ -230,8 +230,14 @@ def resolve(
         if not found:
             try:
                 return create_contact(org, ids, name), True
-            except IntegrityError:
-                continue  # created meanwhile by another process: look again
+            except (IntegrityError, OperationalError) as exc:
+                # Created meanwhile by another process, or being filled in by one whose
+                # transaction waits on this one (`fill`: PostgreSQL fails one of the two to
+                # break the deadlock, and it may be this insert): the savepoint rolled back,
+                # look again.
+                if isinstance(exc, OperationalError) and not deadlocked(exc):
+                    raise
+                continue
         contact = found[0]
         if len(found) > 1:
             for other in found[1:]:
@@ -343,11 +349,16 @@ def fill(contact: Contact, *, phone: str = "", name: str = "") -> None:
         # that waits on this one (PostgreSQL detects the deadlock and fails one of the two: its
         # savepoint rolls back, the rest of the transaction stands): it stays this one's
         # identity; the name goes in.
-        if isinstance(exc, OperationalError) and not isinstance(exc.__cause__, DeadlockDetected):
+        if isinstance(exc, OperationalError) and not deadlocked(exc):
             raise
         contact.phone = ""
         if "name" in changed:
             contact.save(update_fields=["name"])
+
+
+def deadlocked(exc: OperationalError) -> bool:
+    """Whether PostgreSQL failed the statement to break a deadlock."""
+    return isinstance(exc.__cause__, DeadlockDetected)
 
 
 NUMBER_CHANGED = "number_changed"

@@ -2,8 +2,9 @@
 merged (issue 15, item 2)."""
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
+from psycopg.errors import DeadlockDetected
 
 from conversa.accounts.models import OperationalEvent
 from conversa.inbound import consequences
@@ -326,3 +327,25 @@ def test_a_new_organizations_batch_looks_each_phone_up_whatever_the_statistics_s
             plan = "\n".join(row[0] for row in cursor.fetchall())
         index_conditions = [line for line in plan.splitlines() if "Index Cond" in line]
         assert any("= ANY" in line for line in index_conditions), plan
+
+
+def test_a_contact_insert_failed_to_break_a_deadlock_looks_again(org, monkeypatch):
+    """PostgreSQL may fail a new contact's insert to break a deadlock with a process filling
+    the same phone in: its savepoint rolled back, the lookup runs again, and another failure
+    of the database still raises."""
+    real = contacts.create_contact
+    failures = []
+
+    def failing(organization, ids, name):
+        if len(failures) < 2:
+            failures.append(1)
+            exc = OperationalError("deadlock detected" if len(failures) == 1 else "gone")
+            exc.__cause__ = DeadlockDetected() if len(failures) == 1 else None
+            raise exc
+        return real(organization, ids, name)
+
+    monkeypatch.setattr(contacts, "create_contact", failing)
+    with pytest.raises(OperationalError, match="gone"):
+        contacts.find_or_create_contact(org.org, phone="5511977776666")
+    contact, created = contacts.find_or_create_contact(org.org, phone="5511977776666")
+    assert created and contact.phone == "5511977776666" and len(failures) == 2
