@@ -9,8 +9,9 @@ bodies are built and signed before the clock starts, so the senders only send.
 Figures: messages stored per second (Message rows counted at the end, held against the number
 sent), request latency p50/p99, failed requests, duplicates, and the server's peak memory; and
 what each message cost in CPU, in the web processes, in the database's backends and in the
-senders themselves (the bench's own threads, on the same cores), with the machine's speed at the time (`machine_probe_ms`): on a shared machine the rate moves from day
-to day with the neighbours, the CPU each message takes much less.
+senders themselves (the bench's own threads, on the same cores), with the machine's speed at
+the time (`machine_probe_ms`): on a shared machine the rate moves from day to day with the
+neighbours, the CPU each message takes much less.
 
 `--mix realistic` (Evolution) posts what a busy number really receives: 70% text, 20% photos
 (a 200 KB JPEG carried in the webhook, as Evolution's `base64` option sends it: checked from
