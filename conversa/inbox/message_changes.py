@@ -59,14 +59,12 @@ def apply_early_changes(messages: list[Message]) -> None:
     if not keyed:
         return
     inbox.hold_sends([(m.number_id, m.provider_message_id) for m in keyed])
-    waiting = set(
-        ProviderEvent.objects.filter(
-            number_id__in={m.number_id for m in keyed},
-            provider_message_id__in=[m.provider_message_id for m in keyed],
-            kind=KIND,
-            processed_at__isnull=True,
-        ).values_list("pk", flat=True)
-    )
+    waiting = {
+        record.pk
+        for record in ProviderEvent.objects.filter(kind=KIND, processed_at__isnull=True)
+        .only("number_id", "provider_message_id")
+        .about((m.number_id, m.provider_message_id) for m in keyed)
+    }
     if waiting:
         settle(keyed, new=waiting)
 
@@ -90,13 +88,7 @@ def settle(messages: list[Message], *, new: set[int] | None = None) -> None:
     so they need no order; edits and revokes are applied one by one in their time order, each
     in a way that does not depend on what came before it."""
     by_key = {(m.number_id, m.provider_message_id): m for m in messages}
-    records = list(
-        ProviderEvent.objects.filter(
-            number_id__in={m.number_id for m in messages},
-            provider_message_id__in=[m.provider_message_id for m in messages],
-            kind=KIND,
-        ).order_by("id")
-    )
+    records = ProviderEvent.objects.filter(kind=KIND).order_by("id").about(by_key)
     applied: list[int] = []
     changed: list[Message] = []
     for key, message in by_key.items():

@@ -349,17 +349,15 @@ def apply_early_statuses(sent: list[tuple[Number, str]]) -> list[tuple[Message, 
         return []
     hold_sends([(number.pk, provider_id) for number, provider_id in sent])
     numbers = {number.pk: number for number, _ in sent}
-    wanted = {(number.pk, provider_id) for number, provider_id in sent}
-    early = ProviderEvent.objects.filter(
-        number_id__in=numbers,
-        kind__in=[StatusUpdate.__name__, MessageChange.__name__],
-        provider_message_id__in=[provider_id for _, provider_id in sent],
-        processed_at__isnull=True,
-    ).order_by("id")
+    early = (
+        ProviderEvent.objects.filter(
+            kind__in=[StatusUpdate.__name__, MessageChange.__name__], processed_at__isnull=True
+        )
+        .order_by("id")
+        .about((number.pk, provider_id) for number, provider_id in sent)
+    )
     changed, applied = set(), []
     for record in early:
-        if (record.number_id, record.provider_message_id) not in wanted:
-            continue
         if record.kind == MessageChange.__name__:
             changed.add((record.number_id, record.provider_message_id))
             continue

@@ -7,6 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from conversa.accounts.models import OperationalEvent
 from conversa.engine import jobs
@@ -472,3 +474,63 @@ def test_a_phone_message_is_not_handed_to_an_operator_but_a_customers_is(org):
 
     deliver(org.number, customer())
     assert Conversation.objects.get().assignee_id == operator.pk
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
+def test_the_changes_waiting_for_a_batch_are_found_by_their_message_whatever_the_statistics_say(
+    org, other_org
+):
+    """Statistics that know another number's webhooks but not this one's (a new number's first
+    hours) made the read of early changes and statuses scan every webhook the number ever
+    received, for every batch and send: each must reach its rows by the message's id."""
+
+    def webhooks(number, n: int) -> None:
+        ProviderEvent.objects.bulk_create(
+            ProviderEvent(
+                organization_id=number.organization_id,
+                number=number,
+                kind="InboundMessage",
+                dedupe_key=f"m{i}",
+                provider_message_id=f"{number.pk}-{i}",
+                event={},
+                payload={},
+                processed_at=T0,
+            )
+            for i in range(n)
+        )
+
+    webhooks(other_org.number, 3000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE providers_providerevent")
+    webhooks(org.number, 3000)
+    with CaptureQueriesContext(connection) as queries:
+        deliver(org.number, *(customer(f"N{i}", phone=f"551188{i:07d}") for i in range(16)))
+        inbox.apply_early_statuses([(org.number, f"S{i}") for i in range(16)])
+    lookups = [
+        q["sql"]
+        for q in queries
+        if q["sql"].startswith("SELECT")
+        and 'FROM "providers_providerevent"' in q["sql"]
+        and "processed_at" in q["sql"]
+    ]
+    assert len(lookups) == 2
+    for sql in lookups:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + sql)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        index_conditions = [line for line in plan.splitlines() if "Index Cond" in line]
+        assert any("provider_message_id" in line for line in index_conditions), plan
+
+
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "alone"])
+def test_a_change_waiting_on_another_number_under_the_same_id_stays_there(org, other_org, bulk):
+    """Early changes are read by the message's id alone (`ProviderEventQuerySet.about`): one
+    that another number holds under the same id is that number's, whoever stores the id first."""
+    deliver(other_org.number, reaction(emoji="😡"), bulk=bulk)
+    deliver(org.number, reaction(), bulk=bulk)
+
+    deliver(org.number, customer(), bulk=bulk)
+
+    assert message().reactions == {"customer": "👍"}
+    assert waiting() == ["M1"]
+    assert ProviderEvent.objects.get(processed_at__isnull=True).number == other_org.number
