@@ -52,39 +52,24 @@ def insert_new(objs: list[models.Model], unique: list[str]) -> list[models.Model
     INSERT … ON CONFLICT DO NOTHING RETURNING (PostgreSQL, and SQLite since 3.35): unlike
     `bulk_create(ignore_conflicts=True)` it tells which rows went in, and unlike a SELECT
     before the insert it holds when another transaction inserts the same key at the same
-    moment (the insert waits for that transaction and then skips the row).
+    moment (the insert waits for that transaction and then skips the row). The rows go as
+    `insert_rows`' one JSON text: a webhook batch's events carry a dozen values each.
     """
     if not objs:
         return []
     model = type(objs[0])
-    meta = model._meta
-    quote = connection.ops.quote_name
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    keys = [meta.get_field(name) for name in unique]
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    params = [
-        field.get_db_prep_save(field.pre_save(obj, True), connection)
-        for obj in objs
-        for field in fields
-    ]
-    key_columns = ", ".join(quote(field.column) for field in keys)
-    # Only quoted names from the model's meta are formatted in; every value is a parameter.
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES {', '.join([row] * len(objs))} "
-        f"ON CONFLICT ({key_columns}) DO NOTHING "
-        f"RETURNING {quote(meta.pk.column)}, {key_columns}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted = {tuple(found[1:]): found[0] for found in cursor.fetchall()}
+    keys = [model._meta.get_field(name).attname for name in unique]
+    inserted = {
+        tuple(found[1:]): found[0]
+        for found in insert_rows(
+            model, rows_of(objs), unique=unique, returning=(model._meta.pk.attname, *keys)
+        )
+    }
     new = []
     for obj in objs:
-        pk = inserted.get(tuple(getattr(obj, field.attname) for field in keys))
+        pk = inserted.get(tuple(getattr(obj, key) for key in keys))
         if pk is not None:
-            obj.pk = pk
-            obj._state.adding = False
+            adopt_key(obj, pk)
             new.append(obj)
     return new
 
@@ -166,7 +151,16 @@ def insert_rows(
                 {**row, name: None if row[name] is None else index[id(row[name])]} for row in rows
             ]
             picked.append(f"(%s::jsonb -> (r.{quote(column)})::int)")
-            params.append(json.dumps(distinct, separators=(",", ":")))
+            params.append(json.dumps(distinct, separators=(",", ":"), cls=field.encoder))
+    else:
+        # What a JSON field's own encoder writes (DjangoJSONEncoder's datetimes), as saving
+        # would: the rows' JSON below has only `plain` for what JSON has no type for.
+        for name, field in zip(names, fields, strict=True):
+            if isinstance(field, models.JSONField) and field.encoder is not None:
+                rows = [
+                    {**row, name: json.loads(json.dumps(row[name], cls=field.encoder))}
+                    for row in rows
+                ]
     payload = json.dumps(rows, separators=(",", ":"), default=plain)
     params.append(payload)
     if postgres:
@@ -210,14 +204,23 @@ def insert_instances(objs: list[M]) -> list[M]:
     booleans, datetimes, and JSON objects or lists)."""
     if not objs:
         return objs
-    model = type(objs[0])
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
-    rows = [{field.attname: field.pre_save(obj, True) for field in fields} for obj in objs]
-    for obj, (pk,) in zip(objs, insert_rows(model, rows), strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+    for obj, (pk,) in zip(objs, insert_rows(type(objs[0]), rows_of(objs)), strict=True):
+        adopt_key(obj, pk)
     return objs
+
+
+def rows_of(objs: list[M]) -> list[dict]:
+    """The unsaved instances as `insert_rows` takes them: each concrete field's value as
+    saving would write it (auto_now and defaults applied)."""
+    fields = [field for field in objs[0]._meta.concrete_fields if not field.primary_key]
+    return [{field.attname: field.pre_save(obj, True) for field in fields} for obj in objs]
+
+
+def adopt_key(obj: models.Model, pk: int) -> None:
+    """`obj` as saved with primary key `pk`: a later save() updates its row."""
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = connection.alias
 
 
 def among(ids) -> RawSQL:

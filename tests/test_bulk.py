@@ -1,9 +1,11 @@
-"""`conversa.bulk.insert_instances`: what it writes is what bulk_create writes."""
+"""`conversa.bulk.insert_instances` and `insert_new`: what they write is what bulk_create
+writes."""
 
 from datetime import UTC, datetime
 
-from conversa.bulk import insert_instances
+from conversa.bulk import insert_instances, insert_new
 from conversa.inbox.models import Message
+from conversa.providers.models import ProviderEvent
 
 
 def unsaved(conversation, provider_id: str) -> Message:
@@ -42,3 +44,36 @@ def test_inserted_instances_read_back_as_bulk_create_writes_them(org):
     by_rows[0].save(update_fields=["body"])
     assert Message.objects.get(pk=by_rows[0].pk).body == "changed"
     assert insert_instances([]) == []
+
+
+def webhook(number, key: str) -> ProviderEvent:
+    return ProviderEvent(
+        organization_id=number.organization_id,
+        number=number,
+        kind="InboundMessage",
+        dedupe_key=key,
+        provider_message_id=key,
+        # A datetime inside a JSON field written by its own encoder (DjangoJSONEncoder).
+        event={"timestamp": datetime(2026, 3, 8, 5, 30, 15, 123456, tzinfo=UTC), "body": "ação"},
+        payload={"data": {"key": {"fromMe": False}}, "list": [1, None, True]},
+    )
+
+
+def test_new_rows_read_back_as_bulk_create_writes_them_and_held_ones_are_skipped(org):
+    by_orm = ProviderEvent.objects.bulk_create([webhook(org.number, f"orm-{n}") for n in range(2)])
+    held = insert_new([webhook(org.number, "rows-0")], ["number", "dedupe_key"])
+    inserted = insert_new(
+        [webhook(org.number, f"rows-{n}") for n in range(3)], ["number", "dedupe_key"]
+    )
+    assert [e.dedupe_key for e in inserted] == ["rows-1", "rows-2"]
+    assert all(e.pk and not e._state.adding for e in held + inserted)
+
+    def stored(events):
+        rows = ProviderEvent.objects.filter(pk__in=[e.pk for e in events]).order_by("pk")
+        return [
+            (e.kind, e.event, e.payload, e.reason, e.processed_at, e.received_at is not None)
+            for e in rows
+        ]
+
+    assert stored(inserted) == stored(by_orm)
+    assert ProviderEvent.objects.filter(dedupe_key__startswith="rows-").count() == 3
