@@ -26,6 +26,7 @@ from conversa.providers.base import (
 )
 from conversa.providers.models import ProviderEvent
 from tests.inbox.conftest import queue_with_operator
+from tests.plans import index_conditions
 
 PHONE = "5511988887777"
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -515,11 +516,8 @@ def test_the_changes_waiting_for_a_batch_are_found_by_their_message_whatever_the
     ]
     assert len(lookups) == 2
     for sql in lookups:
-        with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN " + sql)
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-        index_conditions = [line for line in plan.splitlines() if "Index Cond" in line]
-        assert any("provider_message_id" in line for line in index_conditions), plan
+        conditions, plan = index_conditions(sql)
+        assert any("provider_message_id" in line for line in conditions), plan
 
 
 @pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "alone"])
