@@ -7,8 +7,6 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from conversa.accounts.models import OperationalEvent
 from conversa.engine import jobs
@@ -26,7 +24,6 @@ from conversa.providers.base import (
 )
 from conversa.providers.models import ProviderEvent
 from tests.inbox.conftest import queue_with_operator
-from tests.plans import index_conditions
 
 PHONE = "5511988887777"
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -475,49 +472,6 @@ def test_a_phone_message_is_not_handed_to_an_operator_but_a_customers_is(org):
 
     deliver(org.number, customer())
     assert Conversation.objects.get().assignee_id == operator.pk
-
-
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner")
-def test_the_changes_waiting_for_a_batch_are_found_by_their_message_whatever_the_statistics_say(
-    org, other_org
-):
-    """Statistics that know another number's webhooks but not this one's (a new number's first
-    hours) made the read of early changes and statuses scan every webhook the number ever
-    received, for every batch and send: each must reach its rows by the message's id."""
-
-    def webhooks(number, n: int) -> None:
-        ProviderEvent.objects.bulk_create(
-            ProviderEvent(
-                organization_id=number.organization_id,
-                number=number,
-                kind="InboundMessage",
-                dedupe_key=f"m{i}",
-                provider_message_id=f"{number.pk}-{i}",
-                event={},
-                payload={},
-                processed_at=T0,
-            )
-            for i in range(n)
-        )
-
-    webhooks(other_org.number, 3000)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE providers_providerevent")
-    webhooks(org.number, 3000)
-    with CaptureQueriesContext(connection) as queries:
-        deliver(org.number, *(customer(f"N{i}", phone=f"551188{i:07d}") for i in range(16)))
-        inbox.apply_early_statuses([(org.number, f"S{i}") for i in range(16)])
-    lookups = [
-        q["sql"]
-        for q in queries
-        if q["sql"].startswith("SELECT")
-        and 'FROM "providers_providerevent"' in q["sql"]
-        and "processed_at" in q["sql"]
-    ]
-    assert len(lookups) == 2
-    for sql in lookups:
-        conditions, plan = index_conditions(sql)
-        assert any("provider_message_id" in line for line in conditions), plan
 
 
 @pytest.mark.parametrize("bulk", [True, False], ids=["bulk", "alone"])
