@@ -2,6 +2,7 @@
 and sends a test message: in a real Chromium against `conversa serve`."""
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -70,3 +71,54 @@ def test_the_numbers_grid_fits_a_small_phone(conversa_server, browser, scheme):
     page.goto(f"{conversa_server['url']}/numbers/add")
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
     page.screenshot(path=str(ARTIFACTS / f"number-add-375-{scheme}.png"), full_page=True)
+
+
+def test_a_pause_still_shows_when_an_older_refresh_of_the_cards_lands_first(
+    conversa_server, browser
+):
+    """The cards' refresh (sent when the live connection opens, or on any number's event) and
+    a Pause's answer can be out at once. Here the refresh was answered before the pause and
+    lands first; the pause's answer then finds its cards gone, and htmx drops it. The page
+    must still end on "Paused", live events or not (they are held back here)."""
+    server = conversa_server
+    page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+    sign_in(page, server)
+    held_events = []
+    page.route_web_socket(
+        re.compile(r"/ws/events/$"),
+        lambda socket: socket.connect_to_server().on_message(
+            lambda event: held_events.append(event)
+        ),
+    )
+    page.goto(f"{server['url']}/numbers/")
+    expect(page.locator("body")).to_have_attribute("data-socket", "open")
+    card = page.locator(".number-card", has_text="Vendas")
+    expect(card.locator("[data-status]")).to_have_text("Connected")
+
+    held = []
+    cards_or_action = re.compile(r"/numbers/(\d+/actions/\w+)?$")
+    page.route(cards_or_action, lambda route: held.append(route))
+
+    def until_held(count):
+        deadline = time.monotonic() + 30
+        while len(held) < count:
+            assert time.monotonic() < deadline, f"{len(held)} of {count} requests held"
+            page.wait_for_timeout(20)  # lets Playwright run the route handler
+
+    page.evaluate("htmx.trigger(document.getElementById('numbers'), 'refresh')")
+    until_held(1)
+    older = held[0].fetch()  # the cards as they are before the pause
+    assert "Paused" not in older.text()
+    card.get_by_role("button", name="Pause").click()
+    until_held(2)
+    assert held[1].request.method == "POST"
+    paused = held[1].fetch()
+    page.evaluate("document.getElementById('numbers').dataset.before = 'yes'")
+    held[0].fulfill(response=older)
+    expect(page.locator("#numbers[data-before]")).to_have_count(0)  # the older cards landed
+    held[1].fulfill(response=paused)
+    page.unroute(cards_or_action)
+    expect(card.locator("[data-status]")).to_have_text("Paused")
+
+    card.get_by_role("button", name="Resume").click()
+    expect(card.locator("[data-status]")).to_have_text("Connected")

@@ -21,10 +21,31 @@
     if (pending[id]) return;
     pending[id] = setTimeout(function () {
       delete pending[id];
+      if (out[id]) { again[id] = true; return; }
       var el = document.getElementById(id);
       if (el) htmx.trigger(el, "refresh");
     }, 150);
   }
+  // A part redrawn whole, by its refresh or by an action's answer (a number's Pause, say), can
+  // have two requests out at once. htmx drops an answer whose element another answer already
+  // replaced, and a refresh queued on that element with it: the part would keep whichever
+  // answer landed first, maybe the older one (a refresh sent before the pause). So a refresh
+  // waits for the requests out, and the part is fetched again when an answer came too late.
+  var out = {}; // id → requests out whose answer replaces that element
+  var again = {}; // id → fetch it again once they are all back
+  document.addEventListener("htmx:beforeSend", function (e) {
+    var target = e.detail.target, xhr = e.detail.xhr, id = target && target.id;
+    if (!id || !xhr) return;
+    out[id] = (out[id] || 0) + 1;
+    xhr.addEventListener("readystatechange", function () {
+      // Before htmx reads the answer: is its element still on the page?
+      if (xhr.readyState === 4 && !document.body.contains(target)) again[id] = true;
+    });
+    xhr.addEventListener("loadend", function () {
+      out[id] -= 1;
+      if (!out[id] && again[id]) { delete again[id]; refresh(id); }
+    });
+  });
   // Shared with presence.js, whose live events redraw elements the same way.
   window.conversaRefresh = refresh;
   // A campaign's page moves with every send and status of thousands of messages: redrawn at
