@@ -237,6 +237,24 @@ def among(ids) -> RawSQL:
     return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(ids)])
 
 
+def one_of(values) -> tuple[str, object]:
+    """`IN` a list of values as SQL with one parameter, for the statements the inbound path
+    runs on every batch: `f"WHERE number_id {sql}"`, with `param` in its place. Written out,
+    not built by the ORM: for a query of a few rows, compiling it cost several times its
+    running (and the text stays the same whatever the count)."""
+    values = list(values)
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", values
+    return "IN (SELECT value FROM json_each(%s))", json.dumps(values)
+
+
+def fetch(sql: str, params: list) -> list[tuple]:
+    """The rows of a statement written with `one_of`."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def drop_single_column_index(connection, table: str, column: str) -> None:
     """Drop `table`'s plain index on `column` alone, on PostgreSQL. Only the index goes: altering
     the field would drop and re-add its foreign key, checking every row again. SQLite keeps it

@@ -13,12 +13,13 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.services import record
+from conversa.bulk import one_of
 from conversa.campaigns.consent import EVIDENCE_LIMIT, record_consent
 from conversa.campaigns.models import Consent, OptOutKeywords
 from conversa.crm.followups import set_opted_out
@@ -162,9 +163,14 @@ def customer_wrote(messages: list[Message]) -> set[int]:
         return set()
     answered = set()
     org_ids = {m.organization_id for m in typed}
-    saved = {
-        k.organization_id: k for k in OptOutKeywords.objects.filter(organization_id__in=org_ids)
-    }
+    among, ids = one_of(org_ids)
+    table = connection.ops.quote_name(OptOutKeywords._meta.db_table)
+    # Written out: every batch of webhooks asks (see `bulk.one_of`).
+    found = OptOutKeywords.objects.raw(
+        f"SELECT * FROM {table} WHERE organization_id {among}",  # noqa: S608
+        [ids],
+    )
+    saved = {k.organization_id: k for k in found}
     for message in typed:
         keywords = saved.get(message.organization_id) or OptOutKeywords(
             organization_id=message.organization_id

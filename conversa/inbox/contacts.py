@@ -20,7 +20,7 @@ from psycopg.errors import DeadlockDetected
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
-from conversa.bulk import insert_instances, insert_new, insert_rows
+from conversa.bulk import insert_instances, insert_new, insert_rows, one_of
 from conversa.inbox import merge
 from conversa.inbox.models import Contact, ContactIdentity, Conversation
 from conversa.numbers.models import Number
@@ -452,6 +452,42 @@ def recipient(contact: Contact, number: Number) -> str:
     return user_ids_of({contact.pk}).get(contact.pk, "")
 
 
+def phone_owners(wanted: set[tuple[int, str]]) -> dict[tuple[int, str], Contact]:
+    """(organization id, phone) → the contact holding it: as its identity, else (a contact
+    stored before identities, or by a bulk insert) as its phone, as `holders` finds them.
+
+    One statement written out for both, not two of the ORM: every batch of webhooks asks,
+    and compiling the queries cost more than running them (see `bulk.one_of`). The
+    organization is compared as in `with_phones`, and the rows are matched to their pairs
+    here."""
+    if not wanted:
+        return {}
+    quote = connection.ops.quote_name
+    contacts, identities = quote(Contact._meta.db_table), quote(ContactIdentity._meta.db_table)
+    values, value_param = one_of(sorted({value for _, value in wanted}))
+    orgs, org_param = one_of(sorted({org_id for org_id, _ in wanted}))
+    found = Contact.objects.raw(
+        f"SELECT c.*, i.value AS held_as FROM {identities} AS i"  # noqa: S608
+        f" JOIN {contacts} AS c ON c.id = i.contact_id"
+        f" WHERE i.value {values} AND i.organization_id {orgs} AND i.kind = %s"
+        f" UNION ALL SELECT c.*, NULL AS held_as FROM {contacts} AS c"
+        f" WHERE c.phone {values} AND c.organization_id + 0 {orgs} AND NOT (c.phone = '')",
+        [value_param, org_param, PHONE, value_param, org_param],
+    )
+    by_phone = []
+    owner: dict[tuple[int, str], Contact] = {}
+    for contact in found:
+        if contact.held_as is None:
+            by_phone.append(contact)
+        elif (contact.organization_id, contact.held_as) in wanted:
+            owner[(contact.organization_id, contact.held_as)] = contact
+    for contact in by_phone:
+        key = (contact.organization_id, contact.phone)
+        if key in wanted:
+            owner.setdefault(key, contact)
+    return owner
+
+
 def contacts_for_batch(
     senders: list[tuple[int, str, str]],
 ) -> tuple[dict[tuple[int, str], Contact], set[int], set[tuple[int, str]]]:
@@ -472,22 +508,7 @@ def contacts_for_batch(
         wanted[(org_id, raw)] = phone
         names[(org_id, phone)] = names.get((org_id, phone)) or (name or "")[:NAME_LENGTH]
     forms = {key: [key[1], *phone_variants(key[1])] for key in names}
-    condition = Q(pk__in=[])
-    for org_id in {org_id for org_id, _ in names}:
-        values = {v for (o, _), vs in forms.items() if o == org_id for v in vs}
-        condition |= Q(organization_id=org_id, kind=PHONE, value__in=values)
-    owner: dict[tuple[int, str], Contact] = {}
-    for identity in ContactIdentity.objects.filter(condition).select_related("contact"):
-        owner[(identity.organization_id, identity.value)] = identity.contact
-    unrecorded = {
-        (org_id, v) for (org_id, _), vs in forms.items() for v in vs if (org_id, v) not in owner
-    }
-    if any((org_id, phone) in unrecorded for org_id, phone in names):
-        # Contacts stored before identities (or by a bulk insert) are found by their phone.
-        orgs = {org_id for org_id, _ in unrecorded}
-        for contact in with_phones(orgs, {v for _, v in unrecorded}):
-            if (contact.organization_id, contact.phone) in unrecorded:
-                owner.setdefault((contact.organization_id, contact.phone), contact)
+    owner = phone_owners({(org_id, v) for (org_id, _), vs in forms.items() for v in vs})
     found: dict[tuple[int, str], Contact] = {}
     conflicting: set[tuple[int, str]] = set()
     for (org_id, phone), values in forms.items():

@@ -29,7 +29,7 @@ from conversa.inbox import services as inbox
 from conversa.inbox.models import Contact, Conversation, Message
 from conversa.numbers.models import Number
 from conversa.providers.base import IdentityUpdate, InboundMessage, MessageChange
-from conversa.providers.models import ProviderEvent
+from conversa.providers.models import ProviderEvent, waiting_about
 from conversa.realtime import events, publisher
 
 KIND = MessageChange.__name__
@@ -59,12 +59,7 @@ def apply_early_changes(messages: list[Message]) -> None:
     if not keyed:
         return
     inbox.hold_sends([(m.number_id, m.provider_message_id) for m in keyed])
-    waiting = {
-        record.pk
-        for record in ProviderEvent.objects.filter(kind=KIND, processed_at__isnull=True)
-        .only("number_id", "provider_message_id")
-        .about((m.number_id, m.provider_message_id) for m in keyed)
-    }
+    waiting = waiting_about(KIND, ((m.number_id, m.provider_message_id) for m in keyed))
     if waiting:
         settle(keyed, new=waiting)
 

@@ -2,7 +2,7 @@
 
 import hashlib
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
-from conversa.bulk import insert_instances, set_column
+from conversa.bulk import fetch, insert_instances, one_of, set_column
 from conversa.inbox import contacts, deadlines, media, message_changes, ownership, surveys
 from conversa.inbox.models import Attachment, Contact, Conversation, Message, Queue
 from conversa.numbers.models import Number
@@ -235,16 +235,17 @@ def routes_for(numbers: list[Number], now: datetime) -> dict[int, Route]:
     numbers come with their organization (the webhook front door reads them together)."""
     by_id = {i.pk: i for i in numbers}
     routes: dict[int, Route] = {}
-    for number_id, queue_id, first, resolution in (
-        Queue.numbers.through.objects.filter(number_id__in=set(by_id))
-        .order_by("queue_id")
-        .values_list(
-            "number_id",
-            "queue_id",
-            "queue__first_response_minutes",
-            "queue__resolution_minutes",
-        )
-    ):
+    quote = connection.ops.quote_name
+    among, ids = one_of(by_id)
+    # Written out: every batch of webhooks asks (see `bulk.one_of`).
+    found = fetch(
+        "SELECT r.number_id, r.queue_id, q.first_response_minutes, q.resolution_minutes"  # noqa: S608
+        f" FROM {quote(Queue.numbers.through._meta.db_table)} AS r"
+        f" JOIN {quote(Queue._meta.db_table)} AS q ON q.id = r.queue_id"
+        f" WHERE r.number_id {among} ORDER BY r.queue_id",
+        [ids],
+    )
+    for number_id, queue_id, first, resolution in found:
         if number_id in routes:
             continue
         due = (None, None)
@@ -627,7 +628,7 @@ def threads_for(
         for number, _ in senders.values()
     }
     known = {contact_id for _, contact_id in senders if contact_id not in new_contacts}
-    existing = Conversation.objects.none()
+    existing: Iterable[Conversation] = ()
     if known:
         existing = Conversation.objects.filter(
             Conversation.continued_by_customer(min(cutoffs.values())),

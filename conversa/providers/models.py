@@ -1,8 +1,9 @@
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from conversa.accounts.models import OrgOwned, OrgQuerySet
+from conversa.bulk import fetch, one_of
 from conversa.numbers.models import Number
 
 
@@ -15,6 +16,21 @@ class ProviderEventQuerySet(OrgQuerySet):
         keys = set(keys)
         rows = self.filter(provider_message_id__in=sorted({pid for _, pid in keys}))
         return [row for row in rows if (row.number_id, row.provider_message_id) in keys]
+
+
+def waiting_about(kind: str, keys) -> set[int]:
+    """The ids of the unprocessed events of `kind` about the messages with these (number id,
+    provider message id), read as `about` reads them, in a statement written out: every batch
+    of webhooks asks (see `bulk.one_of`)."""
+    keys = set(keys)
+    among, ids = one_of(sorted({pid for _, pid in keys}))
+    table = connection.ops.quote_name(ProviderEvent._meta.db_table)
+    rows = fetch(
+        f"SELECT id, number_id, provider_message_id FROM {table}"  # noqa: S608
+        f" WHERE provider_message_id {among} AND kind = %s AND processed_at IS NULL",
+        [ids, kind],
+    )
+    return {pk for pk, number_id, pid in rows if (number_id, pid) in keys}
 
 
 class ProviderEvent(OrgOwned):

@@ -10,9 +10,11 @@ import uuid
 from collections.abc import Iterator
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.utils import timezone
 
 from conversa.assistant.models import AssistantSession
+from conversa.bulk import fetch
 from conversa.campaigns.models import Campaign
 from conversa.crm.models import Lead, StageChange
 from conversa.engine.models import ExecutionJob, MessageIntent
@@ -74,17 +76,24 @@ def on_event(org_id: int, event: events.Event) -> None:
     """The publisher's subscriber: nothing to do (one indexed query) unless the organization
     has an enabled endpoint that wants one of the events `event` stands for."""
     endpoints = publisher.remembered(
-        ("webhook_endpoints", org_id),
-        lambda: list(
-            Endpoint.objects.filter(organization_id=org_id, enabled=True).values_list(
-                "pk", "event_types"
-            )
-        ),
+        ("webhook_endpoints", org_id), lambda: enabled_endpoints(org_id)
     )
     if not endpoints:
         return
     wanted = {name for _pk, names in endpoints for name in names}
     enqueue(org_id, [f for f in facts(org_id, event, wanted) if f[0] in wanted], endpoints)
+
+
+def enabled_endpoints(org_id: int) -> list[tuple[int, list[str]]]:
+    """(id, event types) of the organization's enabled endpoints. A statement written out:
+    every batch of webhooks asks, and the ORM took longer to build it than to run it."""
+    table = connection.ops.quote_name(Endpoint._meta.db_table)
+    types = Endpoint._meta.get_field("event_types")
+    rows = fetch(
+        f"SELECT id, event_types FROM {table} WHERE organization_id = %s AND enabled",  # noqa: S608
+        [org_id],
+    )
+    return [(pk, types.from_db_value(value, None, connection)) for pk, value in rows]
 
 
 def enqueue(org_id: int, found: list[Fact], endpoints: list[tuple[int, list[str]]]) -> int:
