@@ -98,13 +98,20 @@ def vacuum_emptied() -> None:
             cursor.execute(f"VACUUM {quote(model._meta.db_table)}")
 
 
+def customer_phone(n: int) -> str:
+    """Customer n's own number: a São Paulo mobile (55 11 9 and eight digits, the first 6-9),
+    valid as real senders' numbers are; an invalid one is read twice and costs twice as much
+    to normalize."""
+    return f"5511{960_000_000 + n}"
+
+
 def evolution_body(n: int, now: int) -> dict:
     return {
         "event": "messages.upsert",
         "instance": "bench",
         "data": {
             "key": {
-                "remoteJid": f"5511{n:09d}@s.whatsapp.net",
+                "remoteJid": f"{customer_phone(n)}@s.whatsapp.net",
                 "fromMe": False,
                 "id": f"BENCH{n:012d}",
             },
@@ -117,7 +124,7 @@ def evolution_body(n: int, now: int) -> dict:
 
 
 def cloud_body(n: int, now: int) -> dict:
-    phone = f"5511{n:09d}"
+    phone = customer_phone(n)
     value = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "15550001111", "phone_number_id": "bench"},
@@ -153,7 +160,7 @@ def mixed_body(n: int, now: int) -> tuple[str, dict]:
     slot = n % 10
     if slot < 7 or n < 10:
         return "text", evolution_body(n, now)
-    jid = f"5511{n:09d}@s.whatsapp.net"
+    jid = f"{customer_phone(n)}@s.whatsapp.net"
     if slot < 9:
         data = {
             "key": {"remoteJid": jid, "fromMe": False, "id": f"BENCH{n:012d}"},
@@ -171,7 +178,7 @@ def mixed_body(n: int, now: int) -> tuple[str, dict]:
         }
         return "media", evolution_envelope("messages.upsert", data)
     earlier = n - 9  # slot 0: a text message of the same customer block
-    target = {"remoteJid": f"5511{earlier:09d}@s.whatsapp.net", "fromMe": False}
+    target = {"remoteJid": f"{customer_phone(earlier)}@s.whatsapp.net", "fromMe": False}
     target["id"] = f"BENCH{earlier:012d}"
     flavour = (n // 10) % 3
     if flavour == 0:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext
 
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.services import record
-from conversa.bulk import one_of
+from conversa.bulk import fetch, one_of
 from conversa.campaigns.consent import EVIDENCE_LIMIT, record_consent
 from conversa.campaigns.models import Consent, OptOutKeywords
 from conversa.crm.followups import set_opted_out
@@ -165,12 +165,15 @@ def customer_wrote(messages: list[Message]) -> set[int]:
     org_ids = {m.organization_id for m in typed}
     among, ids = one_of(org_ids)
     table = connection.ops.quote_name(OptOutKeywords._meta.db_table)
-    # Written out: every batch of webhooks asks (see `bulk.one_of`).
-    found = OptOutKeywords.objects.raw(
-        f"SELECT * FROM {table} WHERE organization_id {among}",  # noqa: S608
-        [ids],
-    )
-    saved = {k.organization_id: k for k in found}
+    # Whose, in a statement written out: every batch of webhooks asks, and most organizations
+    # keep the default words (see `bulk.one_of`); the ORM reads those there are.
+    found = fetch(f"SELECT id FROM {table} WHERE organization_id {among}", [ids])  # noqa: S608
+    saved = {}
+    if found:
+        saved = {
+            k.organization_id: k
+            for k in OptOutKeywords.objects.filter(pk__in=[pk for (pk,) in found])
+        }
     for message in typed:
         keywords = saved.get(message.organization_id) or OptOutKeywords(
             organization_id=message.organization_id
