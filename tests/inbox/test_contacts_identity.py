@@ -58,6 +58,17 @@ def test_phones_normalize_to_e164_digits(raw, normalized):
     assert contacts.normalize_phone(raw) == normalized
 
 
+def test_a_brazilian_mobile_as_providers_give_it_normalizes_as_the_library_reads_it():
+    """`normalize_phone` takes 55, an area code, 9 and eight digits (the first 6-9) as they
+    are, without phonenumbers: in every area code, valid or not, that is the library's reading."""
+    for area in (area for area in range(11, 100) if area % 10):  # no area code has a 0
+        for first in "6789":
+            for rest in ("0000000", "1234567", "9999999"):
+                phone = f"55{area}9{first}{rest}"
+                assert contacts.normalize_phone(phone) == contacts.read_phone(phone, "BR")
+                assert contacts.normalize_phone(phone) == phone
+
+
 def test_brazilian_mobiles_have_a_form_with_and_without_the_ninth_digit():
     assert contacts.phone_variants("5511988887777") == ["551188887777"]
     assert contacts.phone_variants("551188887777") == ["5511988887777"]
