@@ -310,18 +310,32 @@ class Week:
     # --- the week ------------------------------------------------------------------------
 
     def openings(self) -> list[datetime]:
-        """Each conversation's first customer message, oldest first."""
-        today = self.until.astimezone(self.zone).date()
-        found = []
-        for back in range(DAYS - 1, -1, -1):
-            day = today - timedelta(days=back)
-            count = OPENED_PER_WEEKDAY[day.weekday()] + self.random.randint(-3, 3)
-            if back >= 7:
-                count = round(count * EARLIER_WEEK_SHARE)
-            for _ in range(count):
-                hour = self.random.choices(range(24), weights=HOUR_WEIGHTS)[0]
-                found.append(self.local(day, time(hour, self.random.randrange(60))))
-        return sorted(found)
+        """Each conversation's first customer message, oldest first.
+
+        The last 7 days are the organization's (Insights' "7 days": today so far and the 6
+        before); the 7 before them open EARLIER_WEEK_SHARE as many conversations as those did
+        by now. Taken day by day, a Monday morning's week (its Monday still to come) fell
+        behind a previous week that had its whole Monday."""
+        today = (self.until + QUIET_BEFORE_NOW).astimezone(self.zone).date()
+        recent = [opening for back in range(6, -1, -1) for opening in self.day(today, back)]
+        so_far = sum(1 for at in recent if at < self.until)
+        earlier_days = [today - timedelta(days=back) for back in range(DAYS - 1, 6, -1)]
+        weights = [OPENED_PER_WEEKDAY[day.weekday()] for day in earlier_days]
+        total = round(so_far * EARLIER_WEEK_SHARE)
+        earlier = []
+        for day, weight in zip(earlier_days, weights, strict=True):
+            count = round(total * weight / sum(weights))
+            earlier += [self.at_random_hour(day) for _ in range(count)]
+        return sorted(earlier + recent)
+
+    def day(self, today: date, back: int) -> list[datetime]:
+        day = today - timedelta(days=back)
+        count = OPENED_PER_WEEKDAY[day.weekday()] + self.random.randint(-3, 3)
+        return [self.at_random_hour(day) for _ in range(count)]
+
+    def at_random_hour(self, day: date) -> datetime:
+        hour = self.random.choices(range(24), weights=HOUR_WEIGHTS)[0]
+        return self.local(day, time(hour, self.random.randrange(60)))
 
     def outage(self) -> tuple[datetime, datetime]:
         """The latest weekday before today, from OUTAGE_START for OUTAGE_LENGTH."""
@@ -865,6 +879,28 @@ def load_followups(
             updated_at=due + timedelta(seconds=2),
         )
         for intent, due in sent
+    )
+    # What the provider said of each (kept for the last days, as the replies'): without
+    # them, a follow-up sent yesterday with nothing heard since made the number's card warn
+    # that its messages were not arriving (numbers.webhooks.SILENT).
+    ProviderEvent.objects.bulk_create(
+        ProviderEvent(
+            organization=org,
+            number=number,
+            kind=StatusUpdate.__name__,
+            dedupe_key=f"demo-history:StatusUpdate:HISTFU{intent.pk:06d}:{status}",
+            provider_message_id=f"HISTFU{intent.pk:06d}",
+            event=event_record(StatusUpdate(f"HISTFU{intent.pk:06d}", status)),
+            payload={"demo": "history"},
+            received_at=at,
+            processed_at=at,
+        )
+        for intent, due in sent
+        if due >= now - timedelta(days=WEBHOOK_DAYS)
+        for status, at in (
+            ("sent", due + timedelta(seconds=3)),
+            ("delivered", due + timedelta(seconds=9)),
+        )
     )
     OperationalEvent.objects.bulk_create(
         OperationalEvent(

@@ -15,8 +15,11 @@ def test_insights_on_a_desk_and_a_phone(conversa_server, browser):
     desk.get_by_role("link", name="Insights").click()
     expect(desk.get_by_role("heading", name="Insights", level=1)).to_be_visible()
     expect(desk.locator(".kpi")).to_have_count(10)
+    # A cell with conversations behind it is a link (the keyboard stops on it), an empty one
+    # takes the focus itself: which comes first depends on the hour the demo was loaded.
     cell = desk.locator(".heat tbody td").first
-    cell.focus()
+    focusable = cell.locator("a") if cell.locator("a").count() else cell
+    focusable.focus()
     expect(cell.locator("span")).to_have_css("opacity", "1")
     desk.screenshot(path=str(SHOTS / "insights-1440-light.png"), full_page=True)
 

@@ -2,7 +2,7 @@
 first run, its rows keep the invariants the services keep, it is the same for the same moment,
 and loading the demo again changes nothing."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +17,7 @@ from conversa.inbox import deadlines
 from conversa.inbox.models import Contact, Conversation, Message, Queue, Survey
 from conversa.insights import figures, periods
 from conversa.numbers import webhooks
+from conversa.providers.models import ProviderEvent
 
 LIVE = {"Mariana Costa", "João Pereira", "Carla Mendes"}
 NEWSLETTER_REPLIES = {"Beatriz Almeida", "Fernanda Rocha", "Camila Barbosa"}
@@ -196,6 +197,28 @@ def test_the_history_is_the_same_for_the_same_moment(loaded):
     ]
 
 
+@pytest.mark.parametrize(
+    "moment",
+    [(2026, 12, 7, 0, 30), (2026, 12, 7, 9, 15), (2026, 12, 9, 15, 0), (2026, 12, 12, 23, 50)],
+    ids=["monday-just-after-midnight", "monday-morning", "wednesday", "saturday-night"],
+)
+def test_the_last_7_days_are_busier_than_the_7_before_at_any_hour(loaded, moment):
+    """Insights' "7 days" are today so far and the 6 before: loaded on a Monday morning, the
+    week had its Monday still to come while the week before had its whole Monday."""
+    org, history, _ = loaded
+    number, queue = history.first().number, Queue.objects.get(organization=org)
+    zone = ZoneInfo(org.time_zone)
+    now = datetime(*moment, tzinfo=zone)
+    today = now.date()
+    opened = [
+        c.created_at.astimezone(zone).date()
+        for c in demo_history.plan(org, number, queue, now=now).conversations
+    ]
+    last = sum(1 for day in opened if (today - day).days < 7)
+    before = sum(1 for day in opened if 7 <= (today - day).days < 14)
+    assert 0 < before < last
+
+
 def test_loading_the_demo_again_changes_nothing(loaded):
     org, history, _ = loaded
     counted = (Conversation, Message, MessageIntent, GateDecision, ExecutionJob, OperationalEvent)
@@ -210,3 +233,23 @@ def test_the_number_looks_healthy_after_the_week(loaded):
     org, history, _ = loaded
     number = history.first().number
     assert webhooks.webhook_problems([number], timezone.now()) == {number.pk: ""}
+
+
+def test_every_send_of_the_last_days_heard_back_whatever_the_day(loaded):
+    """The card's warning reads the latest send against the latest webhook: every send of the
+    days whose webhooks are kept has one after it (a follow-up sent on a Sunday, with no
+    webhook since, made the card warn on Monday mornings)."""
+    org, _, before = loaded
+    sent = ExecutionJob.objects.filter(
+        organization=org,
+        status=ExecutionJob.Status.SENT,
+        updated_at__gte=before - timedelta(days=demo_history.WEBHOOK_DAYS - 1),
+        updated_at__lt=before,
+    )
+    assert sent.filter(provider_message_id__startswith="HISTFU").exists()
+    for job in sent:
+        assert ProviderEvent.objects.filter(
+            number=job.number,
+            provider_message_id=job.provider_message_id,
+            received_at__gte=job.updated_at,
+        ).exists(), job.provider_message_id
