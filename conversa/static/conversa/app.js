@@ -21,10 +21,13 @@
     if (pending[id]) return;
     pending[id] = setTimeout(function () {
       delete pending[id];
-      if (out[id]) { again[id] = true; return; }
-      var el = document.getElementById(id);
-      if (el) htmx.trigger(el, "refresh");
+      fire(id);
     }, 150);
+  }
+  function fire(id) {
+    if (out[id]) { again[id] = true; return; }
+    var el = document.getElementById(id);
+    if (el) htmx.trigger(el, "refresh");
   }
   // A part redrawn whole, by its refresh or by an action's answer (a number's Pause, say), can
   // have two requests out at once. htmx drops an answer whose element another answer already
@@ -55,8 +58,7 @@
     if (slow[id] || !document.getElementById(id)) return;
     slow[id] = setTimeout(function () {
       delete slow[id];
-      var el = document.getElementById(id);
-      if (el) htmx.trigger(el, "refresh");
+      fire(id);
     }, 2000);
   }
   function currentConversation() {
