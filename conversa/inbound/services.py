@@ -84,10 +84,10 @@ def apply_events(batch: list[tuple[Number, ParsedEvent]]) -> list[bool]:
     if not batch:
         return []
     try:
-        with transaction.atomic(), publisher.batch():
+        with publisher.batch(), transaction.atomic():
             return apply_in_bulk(batch)
     except IntegrityError:
-        with transaction.atomic(), publisher.batch():
+        with publisher.batch(), transaction.atomic():
             return [apply_event(number, item) for number, item in batch]
 
 

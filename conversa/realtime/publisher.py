@@ -29,16 +29,25 @@ subscribers: list = []
 # event: a webhook's batch publishes several events of one organization, and nothing in it
 # changes what they read (an organization's webhook endpoints).
 _batch: ContextVar[dict | None] = ContextVar("publisher_batch", default=None)
+# The sends of a batch's committed events, made together when the batch ends.
+_held: ContextVar[list | None] = ContextVar("publisher_held", default=None)
 
 
 @contextmanager
 def batch() -> Iterator[None]:
-    """A batch of changes: inside it, `remembered` reads each key once."""
-    token = _batch.set({})
+    """A batch of changes: inside it, `remembered` reads each key once, and the events its
+    transaction commits go to the sockets together as it ends (enter it outside the
+    transaction). A webhook batch's writer thread sends several events, and each send is a
+    hop to the event loop and back (measured at 3% of the webhook front door's CPU)."""
+    token, held = _batch.set({}), _held.set([])
     try:
         yield
     finally:
+        sends = _held.get()
+        _held.reset(held)
         _batch.reset(token)
+        if sends:
+            _deliver(sends)
 
 
 def remembered(key: tuple, read: Callable[[], Any]) -> Any:
@@ -87,11 +96,24 @@ def _send(org_id: int, payload: dict) -> None:
 
 
 def _send_to(group: str, payload: dict) -> None:
+    held = _held.get()
+    if held is None:
+        _deliver([(group, payload)])
+    else:
+        held.append((group, payload))
+
+
+def _deliver(sends: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, {"type": "conversa.event", "event": payload})
+        async_to_sync(_group_send)(layer, sends)
     except Exception:
         # A realtime hiccup must never undo or fail the committed change: pages also re-fetch.
-        log.exception("realtime publish failed for %s", payload["type"])
+        log.exception("realtime publish failed for %s", [payload["type"] for _, payload in sends])
+
+
+async def _group_send(layer, sends: list[tuple[str, dict]]) -> None:
+    for group, payload in sends:
+        await layer.group_send(group, {"type": "conversa.event", "event": payload})
