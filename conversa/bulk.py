@@ -1,10 +1,13 @@
 """Bulk writes the ORM does not express well."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
 from django.db import connection, models
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Field
 from django.db.models.expressions import RawSQL
 
@@ -190,7 +193,7 @@ def insert_rows(
     back = ", ".join(quote(meta.get_field(name).column) for name in returning)
     # Only quoted names from the model's meta are formatted in; the rows are the parameter.
     sql = f"INSERT INTO {table} ({target}) {source}{conflict} RETURNING {back}"  # noqa: S608
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -265,6 +268,38 @@ def fetch(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+@contextmanager
+def prepared_cursor() -> Iterator:
+    """A cursor for the inserts every webhook batch runs, whose text stays the same whatever
+    the rows (`insert_rows`). On PostgreSQL it binds its parameters on the
+    server, and a statement run before on the connection is prepared there (the pool keeps
+    connections, and with them their prepared statements): PostgreSQL parses and plans it
+    once, and psycopg no longer quotes every value into the text. Django's own cursors quote
+    on the client, which never prepares.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        raw = ServerBindingCursor(connection.connection)
+    wrapper = ShownDebugCursor if connection.queries_logged else CursorWrapper
+    with wrapper(raw, connection) as cursor:
+        yield cursor
+
+
+class ShownDebugCursor(CursorDebugWrapper):
+    """What tests and DEBUG capture of a prepared cursor's statement: its text with the values
+    in, as Django's own cursors show theirs (a prepared statement keeps no text to show)."""
+
+    def execute(self, sql, params=None):
+        with self.debug_sql(self.db.ops.compose_sql(sql, params)):
+            return CursorWrapper.execute(self, sql, params)
 
 
 def drop_single_column_index(connection, table: str, column: str) -> None:

@@ -133,6 +133,9 @@ else:
     DATABASES["default"]["OPTIONS"] = {
         "pool": {"min_size": 1, "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "16"))},
         "options": "-c max_parallel_workers_per_gather=0 -c jit=off",
+        # Only bulk.prepared_cursor's statements can be prepared (Django's cursors bind on
+        # the client): from their second run on a connection.
+        "prepare_threshold": 1,
     }
     # The ingest bench's run without the Insights upkeep (insights/triggers.py), to measure
     # what it costs; nothing else turns it off.

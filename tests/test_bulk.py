@@ -3,6 +3,9 @@ writes."""
 
 from datetime import UTC, datetime
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
 from conversa.bulk import insert_instances, insert_new
 from conversa.inbox.models import Message
 from conversa.providers.models import ProviderEvent
@@ -77,3 +80,21 @@ def test_new_rows_read_back_as_bulk_create_writes_them_and_held_ones_are_skipped
 
     assert stored(inserted) == stored(by_orm)
     assert ProviderEvent.objects.filter(dedupe_key__startswith="rows-").count() == 3
+
+
+def test_an_insert_run_again_on_a_connection_is_prepared_and_shown_with_its_values(org):
+    """PostgreSQL parses and plans the batch's inserts once per connection (`prepared_cursor`);
+    what tests capture still reads as the statement with its values in."""
+    conversation = org.conversation()
+    with CaptureQueriesContext(connection) as captured:
+        insert_instances([unsaved(conversation, "first")])
+        insert_instances([unsaved(conversation, "second")])
+    assert '"provider_message_id":"second"' in captured.captured_queries[-1]["sql"]
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['INSERT INTO "inbox_message"%'],
+        )
+        assert cursor.fetchone() == (1,)
