@@ -272,12 +272,13 @@ def fetch(sql: str, params: list) -> list[tuple]:
 
 @contextmanager
 def prepared_cursor() -> Iterator:
-    """A cursor for the inserts every webhook batch runs, whose text stays the same whatever
-    the rows (`insert_rows`). On PostgreSQL it binds its parameters on the
-    server, and a statement run before on the connection is prepared there (the pool keeps
-    connections, and with them their prepared statements): PostgreSQL parses and plans it
-    once, and psycopg no longer quotes every value into the text. Django's own cursors quote
-    on the client, which never prepares.
+    """A cursor for the inserts every webhook batch runs (`insert_rows`: the same text
+    whatever the rows). On PostgreSQL it binds its parameters on the server, and a statement
+    run before on the connection is prepared there, so PostgreSQL parses and plans it once
+    per connection (the pool keeps connections, and with them their prepared statements),
+    and psycopg no longer quotes the rows' JSON into the text. Django's own cursors bind on
+    the client, which never prepares. Only inserts: a lookup's plan depends on how many rows
+    its table had when it was prepared, an insert's does not.
     """
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
@@ -286,6 +287,7 @@ def prepared_cursor() -> Iterator:
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     connection.ensure_connection()
+    connection.validate_thread_sharing()
     with connection.wrap_database_errors:
         raw = ServerBindingCursor(connection.connection)
     wrapper = ShownDebugCursor if connection.queries_logged else CursorWrapper

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import phonenumbers
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Model
@@ -45,6 +46,7 @@ from conversa.campaigns.models import (
 from conversa.engine import wakeup
 from conversa.errors import Forbidden, Refused
 from conversa.inbox import contacts as identity
+from conversa.inbox import phones
 from conversa.inbox.models import Contact, ContactIdentity, Tag
 
 log = logging.getLogger(__name__)
@@ -173,7 +175,7 @@ def upload(
     if kind == ContactImport.Kind.XLSX and not data.startswith(b"PK"):
         raise Refused(_("This is not a spreadsheet Conversa can read (XLSX)."), field="file")
     region = (region or "BR").upper()
-    if region not in identity.phonenumbers.SUPPORTED_REGIONS:
+    if region not in phonenumbers.SUPPORTED_REGIONS:
         raise Refused(_("Unknown country code."), field="region")
     rows = read_rows(data, kind)
     headers = next(rows, (0, []))[1]
@@ -278,7 +280,7 @@ def check(imp: ContactImport, number: int, cells: list[str]) -> Row:
         row.problem = BAD_ENCODING
         return row
     row.raw_phone, row.name = cell("phone"), cell("name")[: identity.NAME_LENGTH]
-    row.phone = identity.normalize_phone(row.raw_phone, imp.region) if row.raw_phone else ""
+    row.phone = phones.normalize_phone(row.raw_phone, imp.region) if row.raw_phone else ""
     if not row.phone:
         row.problem = BAD_PHONE if row.raw_phone else NO_PHONE
         return row
@@ -321,7 +323,7 @@ def parse_date(text: str) -> datetime | None:
 
 def person(phone: str) -> str:
     """One key per person: a Brazilian mobile's two forms are one."""
-    return min([phone, *identity.phone_variants(phone)])
+    return min([phone, *phones.phone_variants(phone)])
 
 
 def file_bytes(imp: ContactImport) -> bytes:
@@ -537,16 +539,16 @@ def contacts_of(org: Organization, good: dict[str, list[Row]]) -> dict[str, Know
     The numbers are normalized once, by `check`, and no model instance is built per row:
     at a hundred thousand rows that is most of what `contacts_for_batch` costs here."""
     forms = {
-        key: [rows[0].phone, *identity.phone_variants(rows[0].phone)] for key, rows in good.items()
+        key: [rows[0].phone, *phones.phone_variants(rows[0].phone)] for key, rows in good.items()
     }
-    values = [value for phones in forms.values() for value in phones]
+    values = [value for forms_of in forms.values() for value in forms_of]
     owner = holders(org.pk, values)
     recorded = set(owner)
     owner |= holders(org.pk, [value for value in values if value not in recorded], by_phone=True)
     found: dict[str, Known] = {}
     missing, alone = [], []
-    for key, phones in forms.items():
-        owners = {owner[p].pk: owner[p] for p in phones if p in owner}
+    for key, forms_of in forms.items():
+        owners = {owner[p].pk: owner[p] for p in forms_of if p in owner}
         if len(owners) == 1:
             found[key] = next(iter(owners.values()))
         else:

@@ -16,7 +16,7 @@ from conversa.engine import outbox
 from conversa.engine.api import IntentDetail, intent_detail
 from conversa.engine.models import MessageIntent
 from conversa.errors import Refused
-from conversa.inbox import contacts, uploads
+from conversa.inbox import phones, uploads
 from conversa.inbox import services as inbox
 from conversa.numbers.models import Number
 
@@ -27,8 +27,8 @@ PHONE = r"^\+?[0-9]{8,15}$"
 
 def normalized_phone(value: str) -> str:
     """A phone number as the digits of its E.164 form ("+55 (11) 98888-7777" → 5511988887777)
-    (`contacts.normalize_phone`, the one reading of a number); ValueError when it is none."""
-    phone = contacts.normalize_phone(value)
+    (`phones.normalize_phone`, the one reading of a number); ValueError when it is none."""
+    phone = phones.normalize_phone(value)
     if not phone:
         raise ValueError("not a possible phone number with its country code")
     return phone

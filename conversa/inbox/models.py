@@ -106,7 +106,7 @@ class Contact(OrgOwned):
     @property
     def identifiers(self) -> list["ContactIdentity"]:
         """The identifiers the contact was seen with, phones first, as pages list them. A
-        Brazilian mobile is recorded in both forms (inbox.contacts.phone_variants); a person
+        Brazilian mobile is recorded in both forms (inbox.phones.phone_variants); a person
         knows it by one, so the form without the ninth digit is left out when the other is
         there."""
         identities = list(self.identities.all())

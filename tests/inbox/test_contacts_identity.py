@@ -8,7 +8,7 @@ from psycopg.errors import DeadlockDetected
 
 from conversa.accounts.models import OperationalEvent
 from conversa.inbound import consequences
-from conversa.inbox import contacts, services, thread
+from conversa.inbox import contacts, phones, services, thread
 from conversa.inbox.models import Contact, ContactIdentity, Conversation, Message
 from conversa.providers.base import InboundMessage
 from conversa.sandbox import simulator
@@ -55,7 +55,7 @@ def arrives(org, *, phone="", lid="", user_id="", text="Oi", name="Cliente", num
     ],
 )
 def test_phones_normalize_to_e164_digits(raw, normalized):
-    assert contacts.normalize_phone(raw) == normalized
+    assert phones.normalize_phone(raw) == normalized
 
 
 def test_a_brazilian_mobile_as_providers_give_it_normalizes_as_the_library_reads_it():
@@ -65,16 +65,16 @@ def test_a_brazilian_mobile_as_providers_give_it_normalizes_as_the_library_reads
         for first in "6789":
             for rest in ("0000000", "1234567", "9999999"):
                 phone = f"55{area}9{first}{rest}"
-                assert contacts.normalize_phone(phone) == contacts.read_phone(phone, "BR")
-                assert contacts.normalize_phone(phone) == phone
+                assert phones.normalize_phone(phone) == phones.read_phone(phone, "BR")
+                assert phones.normalize_phone(phone) == phone
 
 
 def test_brazilian_mobiles_have_a_form_with_and_without_the_ninth_digit():
-    assert contacts.phone_variants("5511988887777") == ["551188887777"]
-    assert contacts.phone_variants("551188887777") == ["5511988887777"]
-    assert contacts.phone_variants("551132223333") == []  # landlines have one form
-    assert contacts.phone_variants("12025550123") == []
-    assert contacts.phone_variants("") == []
+    assert phones.phone_variants("5511988887777") == ["551188887777"]
+    assert phones.phone_variants("551188887777") == ["5511988887777"]
+    assert phones.phone_variants("551132223333") == []  # landlines have one form
+    assert phones.phone_variants("12025550123") == []
+    assert phones.phone_variants("") == []
 
 
 def test_a_number_the_library_does_not_know_still_gets_its_message_stored(org):
