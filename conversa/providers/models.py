@@ -49,7 +49,7 @@ class ProviderEvent(OrgOwned):
     dedupe_key = models.CharField(max_length=200)
     provider_message_id = models.CharField(max_length=128, blank=True)
     # Our job reference, when the provider echoes it: how an uncertain send is reconciled.
-    reference = models.CharField(max_length=64, blank=True, db_index=True)
+    reference = models.CharField(max_length=64, blank=True)
     # The provider-neutral event (base.py) and the raw payload it came from.
     event = models.JSONField(encoder=DjangoJSONEncoder)
     payload = models.JSONField()
@@ -75,6 +75,14 @@ class ProviderEvent(OrgOwned):
                 fields=["organization", "received_at"],
                 condition=models.Q(kind="Unparsed", processed_at__isnull=True),
                 name="provider_event_unparsed",
+            ),
+            # An uncertain send's echo (`engine.reconcile_uncertain`): only the events that carry
+            # a reference, so an inbound webhook (nearly every event, with none) is written to
+            # no index for it.
+            models.Index(
+                fields=["reference"],
+                condition=~models.Q(reference=""),
+                name="provider_event_reference",
             ),
             # Insights' number health: a period's connection changes, not every stored webhook.
             models.Index(
