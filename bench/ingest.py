@@ -21,9 +21,9 @@ a ratio to the database's own commit rate (`pgbench -N`) measured in the same ru
 """
 
 import base64
-import http.client
 import json
 import secrets
+import socket
 import statistics
 import threading
 import time
@@ -239,33 +239,37 @@ def signed_requests(number: Number, messages: int) -> list[tuple[bytes, dict]]:
 
 
 def send_all(port: int, path: str, requests: list, senders: int) -> tuple[list[float], int, int]:
-    """POST every request from `senders` threads, each on its own keep-alive connection (the
-    stdlib client: the lightest, so the machine's cores go to the server). Returns each
-    request's latency in seconds, how many did not answer 200, and of those how many were
-    throttled (429)."""
+    """POST every request from `senders` threads, each on its own keep-alive connection.
+    Returns each request's latency in seconds, how many did not answer 200, and of those how
+    many were throttled (429).
+
+    Each request's bytes (request line, headers and body) are encoded before the clock starts,
+    and an answer is read only as far as its status and Content-Length: the senders share the
+    server's cores, and the stdlib client's header handling and parsing cost them 0.24 ms of
+    CPU a message, which a provider's servers spend on their own machines."""
+    encoded = [encode_post(port, path, raw, headers) for raw, headers in requests]
     latencies: list[float] = []
     failed = throttled = 0
     lock = threading.Lock()
-    next_index = iter(range(len(requests)))
+    next_index = iter(range(len(encoded)))
 
     def sender() -> None:
         nonlocal failed, throttled
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         mine, bad, slowed = [], 0, 0
-        while True:
-            with lock:
-                n = next(next_index, None)
-            if n is None:
-                break
-            raw, headers = requests[n]
-            started = time.perf_counter()
-            conn.request("POST", path, body=raw, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            mine.append(time.perf_counter() - started)
-            bad += response.status != 200
-            slowed += response.status == 429
-        conn.close()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            reader = sock.makefile("rb")
+            while True:
+                with lock:
+                    n = next(next_index, None)
+                if n is None:
+                    break
+                started = time.perf_counter()
+                sock.sendall(encoded[n])
+                status = read_answer(reader)
+                mine.append(time.perf_counter() - started)
+                bad += status != 200
+                slowed += status == 429
         with lock:
             latencies.extend(mine)
             failed += bad
@@ -277,6 +281,27 @@ def send_all(port: int, path: str, requests: list, senders: int) -> tuple[list[f
     for thread in threads:
         thread.join()
     return latencies, failed, throttled
+
+
+def encode_post(port: int, path: str, body: bytes, headers: dict) -> bytes:
+    """One HTTP/1.1 POST as it goes on the wire, on a keep-alive connection."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def read_answer(reader) -> int:
+    """The status of the next answer on the connection, its body read to the end."""
+    status_line = reader.readline()
+    if not status_line:
+        raise ConnectionError("the server closed the connection")
+    status, length = int(status_line.split()[1]), 0
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    reader.read(length)
+    return status
 
 
 def process_tree(pid: int) -> list[int]:
