@@ -320,6 +320,18 @@ def drop_single_column_index(connection, table: str, column: str) -> None:
             cursor.execute(f'DROP INDEX IF EXISTS "{name}"')
 
 
+def drop_column_indexes(schema_editor, table: str, column: str, *, keep: str = "") -> None:
+    """Drop every plain index on `table`.`column` alone but `keep`, on either database, found by
+    its column (their names are Django's hashes; on PostgreSQL a text column has a second one,
+    for LIKE). For a field become `db_index=False` in the state only: no table is rebuilt."""
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    for name, about in constraints.items():
+        if about["index"] and not about["unique"] and about["columns"] == [column] and name != keep:
+            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
+
+
 def drop_foreign_key(connection, table: str, column: str) -> None:
     """Drop the foreign-key constraint on `table`.`column`, on PostgreSQL, for a field become
     `db_constraint=False` (accounts.models.COPIED); its index stays. SQLite keeps it: altering

@@ -227,13 +227,26 @@ class Conversation(OrgOwned):
         HIGH = 2, _("High")
         URGENT = 3, _("Urgent")
 
+    # Its lists' indexes lead with it (Meta): an index of its own would only be written.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     number = models.ForeignKey(Number, on_delete=models.CASCADE, related_name="conversations")
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="conversations")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    # Indexed where set (Meta): a new customer's conversation, written with neither, is in
+    # neither index.
     queue = models.ForeignKey(
-        Queue, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+        Queue,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+        db_index=False,
     )
-    assignee = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    assignee = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
     assigned_at = models.DateTimeField(null=True, blank=True)
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
     # SNOOZED until this time, or (empty) until the customer's next message (which wakes it
@@ -307,6 +320,14 @@ class Conversation(OrgOwned):
                 & ~Q(status="resolved"),
                 name="conversation_waiting",
             ),
+            models.Index(
+                fields=["queue"], condition=Q(queue__isnull=False), name="conversation_queue"
+            ),
+            models.Index(
+                fields=["assignee"],
+                condition=Q(assignee__isnull=False),
+                name="conversation_assignee",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -376,7 +397,10 @@ class Message(OrgOwned):
     status = models.CharField(max_length=16, choices=Status.choices)
     # The WhatsApp message id (Evolution key.id, Cloud API wamid); empty until sent.
     provider_message_id = models.CharField(max_length=128, blank=True)
-    sender = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL)
+    # Indexed where set (Meta): a customer's message, with none, is not in the index.
+    sender = models.ForeignKey(
+        Member, null=True, blank=True, on_delete=models.SET_NULL, db_index=False
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -409,6 +433,11 @@ class Message(OrgOwned):
                 fields=["number", "provider_message_id"],
                 condition=~Q(provider_message_id=""),
                 name="message_unique_provider_id",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["sender"], condition=Q(sender__isnull=False), name="message_sender"
             )
         ]
 

@@ -4,19 +4,13 @@
 
 from django.db import migrations, models
 
-TABLE = "providers_providerevent"
+from conversa.bulk import drop_column_indexes
+
 KEPT = "provider_event_reference"
 
 
 def drop(apps, schema_editor):
-    """The reference's own indexes, found by their column (their names are Django's hashes)."""
-    connection = schema_editor.connection
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, TABLE)
-    for name, about in constraints.items():
-        if about["index"] and not about["unique"] and about["columns"] == ["reference"]:
-            if name != KEPT:
-                schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
+    drop_column_indexes(schema_editor, "providers_providerevent", "reference", keep=KEPT)
 
 
 class Migration(migrations.Migration):
