@@ -323,7 +323,9 @@ def drop_single_column_index(connection, table: str, column: str) -> None:
 def drop_column_indexes(schema_editor, table: str, column: str, *, keep: str = "") -> None:
     """Drop every plain index on `table`.`column` alone but `keep`, on either database, found by
     its column (their names are Django's hashes; on PostgreSQL a text column has a second one,
-    for LIKE). For a field become `db_index=False` in the state only: no table is rebuilt."""
+    for LIKE). For a field become `db_index=False` in the state only: no table is rebuilt.
+    `drop_single_column_index` stays as the earlier migrations ran it (PostgreSQL only, plain
+    btrees): a fresh install must build the schema they built."""
     connection = schema_editor.connection
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)

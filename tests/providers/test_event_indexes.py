@@ -6,14 +6,11 @@ import pytest
 from django.db import connection
 
 from conversa.providers.models import ProviderEvent
+from tests.inbox.test_index_writes import indexes_of
 
 
 def test_the_reference_has_one_index_and_only_for_events_that_carry_one(db):
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, "providers_providerevent")
-    on_reference = {
-        name for name, about in constraints.items() if about["columns"] == ["reference"]
-    }
+    on_reference = indexes_of("providers_providerevent", "reference")
     assert on_reference == {"provider_event_reference"}
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
