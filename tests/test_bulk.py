@@ -1,13 +1,13 @@
 """`conversa.bulk.insert_instances` and `insert_new`: what they write is what bulk_create
-writes."""
+writes; `built`: what it reads is what a queryset reads."""
 
 from datetime import UTC, datetime
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from conversa.bulk import insert_instances, insert_new
-from conversa.inbox.models import Message
+from conversa.bulk import built, columns_of, fetch, insert_instances, insert_new
+from conversa.inbox.models import Contact, Message
 from conversa.providers.models import ProviderEvent
 
 
@@ -98,3 +98,26 @@ def test_an_insert_run_again_on_a_connection_is_prepared_and_shown_with_its_valu
             ['INSERT INTO "inbox_message"%'],
         )
         assert cursor.fetchone() == (1,)
+
+
+def test_an_instance_built_from_a_written_out_statement_is_the_one_a_queryset_reads(org):
+    held = Contact.objects.create(
+        organization=org.org,
+        phone="5511987654321",
+        name="Zé <b>",
+        custom_fields={"plano": "ouro", "itens": [1, None, {"a": True}]},
+        erased_at=datetime(2026, 3, 8, 5, 30, 15, 123456, tzinfo=UTC),
+    )
+    table = connection.ops.quote_name(Contact._meta.db_table)
+    [row] = fetch(
+        f"SELECT {columns_of(Contact, 'c')}, 'extra' FROM {table} AS c WHERE c.id = %s",  # noqa: S608
+        [held.pk],
+    )
+    contact = built(Contact, row)
+    read = Contact.objects.get(pk=held.pk)
+    assert row[-1] == "extra"
+    assert not contact._state.adding and contact._state.db == "default"
+    for field in Contact._meta.concrete_fields:
+        assert getattr(contact, field.attname) == getattr(read, field.attname), field.name
+    assert contact.custom_fields == {"plano": "ouro", "itens": [1, None, {"a": True}]}
+    assert contact.erased_at == datetime(2026, 3, 8, 5, 30, 15, 123456, tzinfo=UTC)

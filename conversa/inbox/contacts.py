@@ -17,7 +17,15 @@ from psycopg.errors import DeadlockDetected
 
 from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.accounts.services import event as timeline_entry
-from conversa.bulk import insert_instances, insert_new, insert_rows, one_of
+from conversa.bulk import (
+    built,
+    columns_of,
+    fetch,
+    insert_instances,
+    insert_new,
+    insert_rows,
+    one_of,
+)
 from conversa.inbox import merge
 from conversa.inbox.models import Contact, ContactIdentity, Conversation
 from conversa.inbox.phones import phone_key, phone_variants
@@ -396,21 +404,23 @@ def phone_owners(wanted: set[tuple[int, str]]) -> dict[tuple[int, str], Contact]
     contacts, identities = quote(Contact._meta.db_table), quote(ContactIdentity._meta.db_table)
     values, value_param = one_of(sorted({value for _, value in wanted}))
     orgs, org_param = one_of(sorted({org_id for org_id, _ in wanted}))
-    found = Contact.objects.raw(
-        f"SELECT c.*, i.value AS held_as FROM {identities} AS i"  # noqa: S608
+    picked = columns_of(Contact, "c")
+    rows = fetch(
+        f"SELECT {picked}, i.value FROM {identities} AS i"  # noqa: S608
         f" JOIN {contacts} AS c ON c.id = i.contact_id"
         f" WHERE i.value {values} AND i.organization_id {orgs} AND i.kind = %s"
-        f" UNION ALL SELECT c.*, NULL AS held_as FROM {contacts} AS c"
+        f" UNION ALL SELECT {picked}, NULL FROM {contacts} AS c"
         f" WHERE c.phone {values} AND c.organization_id + 0 {orgs} AND NOT (c.phone = '')",
         [value_param, org_param, PHONE, value_param, org_param],
     )
     by_phone = []
     owner: dict[tuple[int, str], Contact] = {}
-    for contact in found:
-        if contact.held_as is None:
+    for row in rows:
+        contact, held_as = built(Contact, row), row[-1]
+        if held_as is None:
             by_phone.append(contact)
-        elif (contact.organization_id, contact.held_as) in wanted:
-            owner[(contact.organization_id, contact.held_as)] = contact
+        elif (contact.organization_id, held_as) in wanted:
+            owner[(contact.organization_id, held_as)] = contact
     for contact in by_phone:
         key = (contact.organization_id, contact.phone)
         if key in wanted:

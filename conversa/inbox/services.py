@@ -335,11 +335,10 @@ def hold_sends(sent: list[tuple[int, str]]) -> bool:
             for number_id, pid in sent
         }
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY k) s",
-            [keys],
-        )
+    fetch(
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY k) s",
+        [keys],
+    )
     return True
 
 
