@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
-from django.db import connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Field
@@ -71,11 +71,11 @@ def insert_new(objs: list[models.Model], unique: list[str]) -> list[models.Model
             model, rows_of(objs), unique=unique, returning=(model._meta.pk.attname, *keys)
         )
     }
-    new = []
+    new, alias = [], current().alias
     for obj in objs:
         pk = inserted.get(tuple(getattr(obj, key) for key in keys))
         if pk is not None:
-            adopt_key(obj, pk)
+            adopt_key(obj, pk, alias)
             new.append(obj)
     return new
 
@@ -107,11 +107,12 @@ def insert_rows(
     if not rows:
         return []
     meta = model._meta
-    quote = connection.ops.quote_name
+    db = current()
+    quote = db.ops.quote_name
     names = list(rows[0])
     fields = [meta.get_field(name) for name in names]
     columns = [field.column for field in fields]
-    postgres = connection.vendor == "postgresql"
+    postgres = db.vendor == "postgresql"
     # json_populate_recordset matches the JSON's keys to column names.
     if postgres and columns != names:
         pairs = list(zip(columns, names, strict=True))
@@ -127,9 +128,7 @@ def insert_rows(
             text = texts.get(value)
             if text is None:
                 text = texts[value] = (
-                    value.isoformat()
-                    if postgres
-                    else connection.ops.adapt_datetimefield_value(value)
+                    value.isoformat() if postgres else db.ops.adapt_datetimefield_value(value)
                 )
             return text
         raise TypeError(f"{type(value).__name__} is not a column value")
@@ -210,8 +209,9 @@ def insert_instances(objs: list[M]) -> list[M]:
     booleans, datetimes, and JSON objects or lists)."""
     if not objs:
         return objs
+    alias = current().alias
     for obj, (pk,) in zip(objs, insert_rows(type(objs[0]), rows_of(objs)), strict=True):
-        adopt_key(obj, pk)
+        adopt_key(obj, pk, alias)
     return objs
 
 
@@ -233,11 +233,11 @@ def rows_of(objs: list[M]) -> list[dict]:
     ]
 
 
-def adopt_key(obj: models.Model, pk: int) -> None:
+def adopt_key(obj: models.Model, pk: int, alias: str = DEFAULT_DB_ALIAS) -> None:
     """`obj` as saved with primary key `pk`: a later save() updates its row."""
     obj.pk = pk
     obj._state.adding = False
-    obj._state.db = connection.alias
+    obj._state.db = alias
 
 
 def among(ids) -> RawSQL:
@@ -288,12 +288,13 @@ def built(model: type[M], row) -> M:
 
     For the statements every webhook batch runs: a raw queryset works out its columns' order
     again each time, at more than the statement's cost for a handful of rows."""
-    names, converters = conversions(model, connection.alias)
+    db = current()
+    names, converters = conversions(model, db.alias)
     values = list(row[: len(names)])
     for index, field_converters in converters:
         for converter, column in field_converters:
-            values[index] = converter(values[index], column, connection)
-    return model.from_db(connection.alias, names, values)
+            values[index] = converter(values[index], column, db)
+    return model.from_db(db.alias, names, values)
 
 
 @functools.lru_cache(maxsize=64)
@@ -322,18 +323,26 @@ def prepared_cursor():
     return server_cursor(prepared=True)
 
 
+def current():
+    """This thread's database connection itself. Each attribute read through Django's
+    `connection` proxy looks the connection up again in a thread-local: a function that
+    reads it a few times per row looks it up once here instead."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 @contextmanager
 def server_cursor(*, prepared: bool) -> Iterator:
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
+    db = current()
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
             yield cursor
         return
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    with connection.wrap_database_errors:
-        raw = (ServerBindingCursor if prepared else UnpreparedCursor)(connection.connection)
-    wrapper = ShownDebugCursor if connection.queries_logged else CursorWrapper
-    with wrapper(raw, connection) as cursor:
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    with db.wrap_database_errors:
+        raw = (ServerBindingCursor if prepared else UnpreparedCursor)(db.connection)
+    wrapper = ShownDebugCursor if db.queries_logged else CursorWrapper
+    with wrapper(raw, db) as cursor:
         yield cursor
 
 
