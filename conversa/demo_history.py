@@ -691,7 +691,7 @@ def save(rows: Rows, org: Organization, number: Number) -> None:
         events.append((intent, verb, None, "worker", done, data))
     GateDecision.objects.bulk_create(decisions)
     ExecutionJob.objects.bulk_create(jobs)
-    ProviderEvent.objects.bulk_create(webhooks(rows, org, number))
+    heard(number, ProviderEvent.objects.bulk_create(webhooks(rows, org, number)))
     OperationalEvent.objects.bulk_create(
         OperationalEvent(
             organization=org,
@@ -707,6 +707,15 @@ def save(rows: Rows, org: Organization, number: Number) -> None:
             rows.events + events, key=lambda event: event[4]
         )
     )
+
+
+def heard(number: Number, stored: list[ProviderEvent]) -> None:
+    """The number's last webhook as if these had come through the inbound path (which keeps
+    it: numbers.webhooks.heard_from)."""
+    latest = max((event.received_at for event in stored), default=None)
+    if latest and (number.last_webhook_at is None or latest > number.last_webhook_at):
+        Number.objects.filter(pk=number.pk).update(last_webhook_at=latest)
+        number.last_webhook_at = latest
 
 
 def webhooks(rows: Rows, org: Organization, number: Number) -> list[ProviderEvent]:
@@ -883,7 +892,7 @@ def load_followups(
     # What the provider said of each (kept for the last days, as the replies'): without
     # them, a follow-up sent yesterday with nothing heard since made the number's card warn
     # that its messages were not arriving (numbers.webhooks.SILENT).
-    ProviderEvent.objects.bulk_create(
+    stored = ProviderEvent.objects.bulk_create(
         ProviderEvent(
             organization=org,
             number=number,
@@ -902,6 +911,7 @@ def load_followups(
             ("delivered", due + timedelta(seconds=9)),
         )
     )
+    heard(number, stored)
     OperationalEvent.objects.bulk_create(
         OperationalEvent(
             organization=org,

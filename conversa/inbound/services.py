@@ -13,6 +13,7 @@ from conversa.inbound.unparsed import MAX_REASON, unparsed_events, unparsed_item
 from conversa.inbox import media, message_changes
 from conversa.inbox import services as inbox
 from conversa.numbers import services as numbers
+from conversa.numbers import webhooks as webhook_health
 from conversa.numbers.models import Number
 from conversa.providers.base import (
     ConnectionUpdate,
@@ -85,10 +86,13 @@ def apply_events(batch: list[tuple[Number, ParsedEvent]]) -> list[bool]:
         return []
     try:
         with publisher.batch(), transaction.atomic():
-            return apply_in_bulk(batch)
+            stored = apply_in_bulk(batch)
     except IntegrityError:
         with publisher.batch(), transaction.atomic():
-            return [apply_event(number, item) for number, item in batch]
+            stored = [apply_event(number, item) for number, item in batch]
+    # After the commit: what a card reads is never ahead of the webhooks stored.
+    webhook_health.heard_from([number for number, _ in batch], timezone.now())
+    return stored
 
 
 def apply_in_bulk(batch: list[tuple[Number, ParsedEvent]]) -> list[bool]:

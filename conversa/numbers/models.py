@@ -106,6 +106,9 @@ class Number(OrgOwned):
     breaker_failures = models.PositiveIntegerField(default=0)
     breaker_open_until = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # When a webhook last arrived for it, to within webhooks.HEARD_RESOLUTION
+    # (`services.webhooks_arrived`): what the cards' silence warning reads.
+    last_webhook_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
