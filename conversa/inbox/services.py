@@ -578,11 +578,15 @@ def store_messages(
                 for number, event in usual
             ]
         )
-        Attachment.objects.bulk_create(
+        attachments = [
             attachment
             for message, (_, event) in zip(messages, usual, strict=True)
             if (attachment := media.attachment_for(message, event.content)) is not None
-        )
+        ]
+        # Only when there are: even an empty bulk_create builds a queryset, and most batches
+        # are text.
+        if attachments:
+            Attachment.objects.bulk_create(attachments)
         # Survey answers leave their conversations resolved; every other message opens its own.
         answers = surveys.take_answers(messages, now)
         rest = [m for m in messages if m.pk not in answers]
