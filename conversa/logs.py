@@ -55,9 +55,9 @@ def redact(_logger, _method, event_dict: dict) -> dict:
     """The safety net: sensitive keys masked, and phone-like numbers in strings."""
     for key, value in event_dict.items():
         verdict = key_verdict(key)
-        if verdict is MASKED:
+        if verdict == MASKED:
             event_dict[key] = REDACTED
-        elif verdict is SEARCHED and isinstance(value, str):
+        elif verdict == SEARCHED and isinstance(value, str):
             event_dict[key] = PHONE_LIKE.sub(REDACTED, value)
     return event_dict
 
@@ -142,7 +142,7 @@ def logging_config(level: str, json: bool | None = None) -> dict:
 
 # What `logging` would look up for every record and no line of ours shows (the calling frame,
 # the thread's and process's names): the Python logging HOWTO's "Optimization" switches. The
-# caller's frame alone was an eighth of each request's line.
+# caller's frame alone was a seventh of each request's line.
 logging._srcfile = None
 logging.logThreads = False
 logging.logProcesses = False
