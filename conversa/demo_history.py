@@ -37,6 +37,7 @@ from conversa.inbox.models import (
     Tag,
 )
 from conversa.numbers.models import Number
+from conversa.numbers.webhooks import heard_from
 from conversa.providers.base import InboundMessage, StatusUpdate
 from conversa.providers.models import ProviderEvent
 
@@ -710,12 +711,9 @@ def save(rows: Rows, org: Organization, number: Number) -> None:
 
 
 def heard(number: Number, stored: list[ProviderEvent]) -> None:
-    """The number's last webhook as if these had come through the inbound path (which keeps
-    it: numbers.webhooks.heard_from)."""
-    latest = max((event.received_at for event in stored), default=None)
-    if latest and (number.last_webhook_at is None or latest > number.last_webhook_at):
-        Number.objects.filter(pk=number.pk).update(last_webhook_at=latest)
-        number.last_webhook_at = latest
+    """The number's last webhook as if these had come through the inbound path."""
+    if stored:
+        heard_from([number], max(event.received_at for event in stored))
 
 
 def webhooks(rows: Rows, org: Organization, number: Number) -> list[ProviderEvent]:
