@@ -65,7 +65,8 @@ def read(
 ) -> dict[tuple, int]:
     """The counts of the hour rows in [start, end) summed by the columns `by` (of metric,
     hour, number_id, queue_id, agent_id, or the row's local day, ISO weekday and hour of the
-    day: "day", "weekday", "local_hour"), narrowed to the metrics and dimensions given.
+    day: "day", "weekday", "local_hour"), narrowed to the dimensions given and to the metrics
+    named in `metrics` or starting with a `metric_prefix` (either, when both are given).
 
     One statement: the daily rows of the period's whole local days, the hourly rows of the
     hours before and after them (a range each: together, the planner would scan the table),
@@ -74,20 +75,21 @@ def read(
     cost more than the database's work on it."""
     vendor = triggers.vendor_of(connection)
     shared, shared_params = ["organization_id = %s"], [org.pk]
+    named = []  # the metrics named, or starting with a prefix: either
     if metrics:
         metrics = list(metrics)
         if vendor == "postgresql":  # one array parameter, still an index condition
-            shared.append("metric = ANY(%s)")
+            named.append("metric = ANY(%s)")
             shared_params.append(metrics)
         else:
-            shared.append(f"metric IN ({', '.join(['%s'] * len(metrics))})")
+            named.append(f"metric IN ({', '.join(['%s'] * len(metrics))})")
             shared_params.extend(metrics)
     if metric_prefix:
         prefixes = (metric_prefix,) if isinstance(metric_prefix, str) else metric_prefix
-        shared.append(
-            "(" + " OR ".join(f"substr(metric, 1, {len(p)}) = %s" for p in prefixes) + ")"
-        )
+        named.extend(f"substr(metric, 1, {len(p)}) = %s" for p in prefixes)
         shared_params.extend(prefixes)
+    if named:
+        shared.append(named[0] if len(named) == 1 else f"({' OR '.join(named)})")
     for column, value in (("number_id", number_id), ("queue_id", queue_id), ("agent_id", agent_id)):
         if value is not None:
             shared.append(f"{column} = %s")

@@ -157,7 +157,15 @@ class DailyCount(Counts):
                 fields=["organization_id", "queue_id", "agent_id", "metric", "date"],
                 include=["number_id", "count"],
                 name="insights_daily_metric",
-            )
+            ),
+            # The per-queue figures (every queue, all agents together: agent -1) in one
+            # range; in the index above they lie between every agent's rows, and a month's
+            # per-queue read at 100k conversations scanned the whole table (9 ms against 2).
+            models.Index(
+                fields=["organization_id", "agent_id", "queue_id", "metric", "date"],
+                include=["number_id", "count"],
+                name="insights_daily_queue",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

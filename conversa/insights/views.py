@@ -279,6 +279,7 @@ def insights(request):
         )
         row["held_link"] = intents_link(period, filters, verdict="held", number=row["number_id"])
         row["chart"] = charts.health_bars(row["health"])
+        row["chart"]["marks"] = charts.health_marks(row["chart"])
     heat = charts.heat_rows(data["heatmap"])
     for weekday, row in enumerate(heat, start=1):
         for cell in row["hours"]:
@@ -302,7 +303,9 @@ def insights(request):
         "gate": gate_rows(period, filters, data["gate"]),
         "followups": followup_rows(period, filters, data["followups"]),
         "bars": bars,
+        "bar_marks": charts.bar_marks(bars),
         "heat": heat,
+        "heat_body": charts.heat_body(heat),
         "queue_bars": charts.queue_bars(data["queues"]),
         "backlog_link": inbox_link(member, filters, status="active"),
         "csat_link": ratings_link(member, filters, period),

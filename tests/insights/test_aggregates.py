@@ -415,6 +415,29 @@ def test_the_conversations_handled_equal_the_live_count_under_every_filter(day):
     assert not Handled.objects.filter(organization_id=day.org.pk).exists()
 
 
+def test_the_agents_table_read_in_one_statement_is_the_one_read_alone(day):
+    """The page reads the per-agent durations and handled counts together (`agent_counts`):
+    the same table as `per_agent` reading each alone, under the filters that read them."""
+    for filters in (figures.NONE, figures.Filters(agent=day.b), figures.Filters(number=day.number)):
+        together = figures.all_figures(day.org, START, END, filters)["agents"]
+        alone = more_figures.with_agent_extras(
+            day.org, START, END, filters, figures.per_agent(day.org, START, END, filters)
+        )
+        assert together == alone
+    everyone = figures.all_figures(day.org, START, END, figures.NONE)["agents"]
+    assert any(row["handled"] for row in everyone)
+    assert any(row["first_response_median"] for row in everyone)
+
+
+def test_a_read_of_named_metrics_and_a_prefix_counts_either(day):
+    def read(**which):
+        return aggregates.counts(day.org, START, END, by=("metric",), **which)
+
+    named, prefixed = read(metrics=["in", "out"]), read(metric_prefix="gate:")
+    assert named and prefixed
+    assert read(metrics=["in", "out"], metric_prefix="gate:") == named | prefixed
+
+
 def test_a_tag_is_a_dimension_its_counts_follow_the_tag(day):
     """c4 (open, tagged) counts under its tag; tagging c1 (resolved) adds it there, taking
     the tag off c4 takes it away, and a transfer carries the tag's counts to the new agent."""
