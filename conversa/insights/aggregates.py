@@ -12,6 +12,8 @@ tables afresh (after a bulk load, or as a repair).
 from collections import defaultdict
 from collections.abc import Iterable
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -51,6 +53,53 @@ def counts(org: Organization, start: datetime, end: datetime, **narrow) -> dict[
     return read(org, local_hour(org, start), local_hour(org, end), **narrow)
 
 
+@dataclass(frozen=True)
+class Wider:
+    """A read `together` makes once for every narrower one it answers: the metrics named and
+    the prefixes of the ones it counts, in [start, end) (local hours, as `read` takes them)
+    grouped by `by` (metric among them) under one number, queue and agent (None: all)."""
+
+    start: datetime
+    end: datetime
+    by: tuple[str, ...]
+    metrics: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+    number_id: int | None = None
+    queue_id: int | None = None
+    agent_id: int | None = None
+
+    def answers(self, asked: "Wider") -> bool:
+        """Whether `asked`'s counts are among this read's (it names some metrics: else it
+        asks for every one)."""
+        return (
+            (self.start, self.end, self.by) == (asked.start, asked.end, asked.by)
+            and (self.number_id, self.queue_id, self.agent_id)
+            == (asked.number_id, asked.queue_id, asked.agent_id)
+            and bool(asked.metrics or asked.prefixes)
+            and all(m in self.metrics or m.startswith(self.prefixes) for m in asked.metrics)
+            and all(p.startswith(self.prefixes) for p in asked.prefixes)
+        )
+
+
+# The organization whose figures are read `together`, and its wider reads with what each read.
+_together: ContextVar[tuple[int, dict[Wider, dict | None]] | None] = ContextVar(
+    "together", default=None
+)
+
+
+@contextmanager
+def together(org: Organization, wider: Iterable[Wider]):
+    """Within the block, a `read` of `org` that one of `wider` answers (the same period,
+    grouping and dimensions; metrics it names or counts under a prefix) is filtered out of
+    that one's rows, read once at its first use: a page asks some twenty questions of a few
+    row ranges, and each statement costs its planning and its pass over the range again."""
+    token = _together.set((org.pk, dict.fromkeys(wider)))
+    try:
+        yield
+    finally:
+        _together.reset(token)
+
+
 def read(
     org: Organization,
     start: datetime,
@@ -72,20 +121,43 @@ def read(
     hours before and after them (a range each: together, the planner would scan the table),
     and the deltas not folded yet, each grouped, their sums added here. Written as SQL, not
     with the ORM: a page reads some thirty of these, and building each union of querysets
-    cost more than the database's work on it."""
+    cost more than the database's work on it. Inside `together`, from a wider read."""
+    metrics = list(metrics)
+    prefixes = (metric_prefix,) if isinstance(metric_prefix, str) else tuple(metric_prefix)
+    prefixes = tuple(p for p in prefixes if p)
+    asked = Wider(start, end, by, frozenset(metrics), prefixes, number_id, queue_id, agent_id)
+    planned = _together.get()
+    if planned is not None and planned[0] == org.pk and "metric" in by:
+        reads = planned[1]
+        for wide in reads:
+            if wide.answers(asked):
+                if reads[wide] is None:
+                    reads[wide] = statement(org, wide)
+                at = by.index("metric")
+                return {
+                    key: n
+                    for key, n in reads[wide].items()
+                    if key[at] in asked.metrics or key[at].startswith(prefixes)
+                }
+    return statement(org, asked)
+
+
+def statement(org: Organization, asked: Wider) -> dict[tuple, int]:
+    """`read`'s one statement."""
+    start, end, by, prefixes = asked.start, asked.end, asked.by, asked.prefixes
+    number_id, queue_id, agent_id = asked.number_id, asked.queue_id, asked.agent_id
+    metrics = sorted(asked.metrics)
     vendor = triggers.vendor_of(connection)
     shared, shared_params = ["organization_id = %s"], [org.pk]
     named = []  # the metrics named, or starting with a prefix: either
     if metrics:
-        metrics = list(metrics)
         if vendor == "postgresql":  # one array parameter, still an index condition
             named.append("metric = ANY(%s)")
             shared_params.append(metrics)
         else:
             named.append(f"metric IN ({', '.join(['%s'] * len(metrics))})")
             shared_params.extend(metrics)
-    if metric_prefix:
-        prefixes = (metric_prefix,) if isinstance(metric_prefix, str) else metric_prefix
+    if prefixes:
         named.extend(f"substr(metric, 1, {len(p)}) = %s" for p in prefixes)
         shared_params.extend(prefixes)
     if named:

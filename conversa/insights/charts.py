@@ -6,14 +6,25 @@ Numbers are written as Python writes them, a decimal point in every language (co
 and counts, as the template's `localize off` did). No drawing library."""
 
 import math
+from datetime import date
+from functools import lru_cache
 
 from django.utils.formats import date_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 WIDTH, HEIGHT = 720, 180
+
+
+@lru_cache(maxsize=1024)
+def day_label(day: date, language: str | None) -> str:
+    """A day as the reader's language writes it short, once per day and language: both
+    charts name every day of the period."""
+    return date_format(day, "SHORT_DATE_FORMAT")
+
+
 WEEKDAYS = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
 
 
@@ -25,7 +36,7 @@ def day_bars(per_day: list[dict]) -> dict:
     days = []
     for n, day in enumerate(per_day):
         x = n * slot
-        label = date_format(day["day"], "SHORT_DATE_FORMAT")
+        label = day_label(day["day"], get_language())
         days.append(
             {
                 "label": label,
@@ -100,7 +111,7 @@ def health_bars(health: list[dict]) -> dict:
         band = "good" if day["score"] >= 80 else "fair" if day["score"] >= 50 else "poor"
         bars.append(
             {
-                "label": date_format(day["day"], "SHORT_DATE_FORMAT"),
+                "label": day_label(day["day"], get_language()),
                 "score": day["score"],
                 "band": band,
                 "x": round(n * slot + slot * 0.1, 2),

@@ -228,19 +228,15 @@ def response_times(org, start, end, filters: Filters, found: dict | None = None)
     }
 
 
-BUCKET_NAMES = frozenset(DURATION_BUCKETS)
 GROUPINGS = (None, "agent_id", "queue_id")
 
 
-def duration_summaries(
-    org, start, end, filters: Filters, groupings=GROUPINGS, read: dict | None = None
-) -> dict:
+def duration_summaries(org, start, end, filters: Filters, groupings=GROUPINGS) -> dict:
     """By kind (`DURATION_KINDS`), `summary` of the durations ending in the period, all
     together (`[None][None]`), per agent (`["agent_id"]`) and per queue (`["queue_id"]`), None
     for no agent or queue (only the `groupings` asked for): interpolated in the buckets of the
     hourly counts (`bucket_summary`), the durations not settled yet (a few, just changed) added
-    in their buckets. A query per grouping for both kinds (unless `read` has its counts
-    already: `agent_counts`'s), and one for the unsettled."""
+    in their buckets. A query per grouping for both kinds, and one for the unsettled."""
     dims = {
         "number_id": filters.number and filters.number.pk,
         "queue_id": filters.queue and filters.queue.pk,
@@ -256,14 +252,10 @@ def duration_summaries(
 
     for by in groupings:
         columns = (by,) if by else ()
-        found = (read or {}).get(by)
-        if found is None:
-            found = aggregates.counts(
-                org, start, end, by=(*columns, "metric"), metrics=DURATION_BUCKETS, **dims
-            )
+        found = aggregates.counts(
+            org, start, end, by=(*columns, "metric"), metrics=DURATION_BUCKETS, **dims
+        )
         for (*key, metric), n in found.items():
-            if metric not in BUCKET_NAMES:  # another figure's, read in the same statement
-                continue
             short, name = metric.split(":", 1)
             b = int(name.lstrip("s"))
             key_ = key[0] if key else None
@@ -518,6 +510,8 @@ def per_number(org, start, end, filters: Filters) -> list[dict]:
 
 
 STATUS_METRICS = ("sent", "delivered", "read", "failed")
+STATUS_SET = frozenset(STATUS_METRICS)
+DAY_NUMBER = ("day", "number_id", "metric")  # a number's health: its sends and decisions a day
 
 
 def status_counts(org, start, end, filters: Filters) -> list[dict]:
@@ -571,36 +565,16 @@ def handled_by_day(filters: Filters) -> bool:
     return not (filters.number or filters.queue or filters.tag)
 
 
-def agent_counts(org, start, end, filters: Filters) -> dict[tuple, int]:
-    """The per-agent counts of `duration_summaries` and `handled_counts` in one statement:
-    both lie in the same index range (every agent's rows summed over the queues), read once
-    instead of twice; at 100k conversations a month of it is the page's longest read."""
-    return counted(
-        org,
-        start,
-        end,
-        filters,
-        by=("agent_id", "metric"),
-        metrics=DURATION_BUCKETS,
-        metric_prefix=rows_.HANDLED if handled_by_day(filters) else "",
-    )
-
-
-def handled_counts(org, start, end, filters: Filters, found: dict | None = None) -> dict[int, int]:
+def handled_counts(org, start, end, filters: Filters) -> dict[int, int]:
     """Per member, the conversations they replied in during the period: the handled counts
-    by local day (`rows.HANDLED`) whose day before is not in the period (of `found` when
-    they are read already: `agent_counts`); under a number, queue or tag filter, the
-    distinct conversations of their rows (`handled_rows`)."""
+    by local day (`rows.HANDLED`) whose day before is not in the period; under a number,
+    queue or tag filter, the distinct conversations of their rows (`handled_rows`)."""
     if handled_by_day(filters):
-        if found is None:
-            found = counted(
-                org, start, end, filters, by=("agent_id", "metric"), metric_prefix=rows_.HANDLED
-            )
         first = start.astimezone(ZoneInfo(org.time_zone)).date().isoformat()
         handled: dict[int, int] = {}
-        for (agent, metric), n in found.items():
-            if not metric.startswith(rows_.HANDLED):  # another figure's, read with them
-                continue
+        for (agent, metric), n in counted(
+            org, start, end, filters, by=("agent_id", "metric"), metric_prefix=rows_.HANDLED
+        ).items():
             if metric[len(rows_.HANDLED) :] < first:  # "" (never before) too
                 handled[agent] = handled.get(agent, 0) + n
         return handled
@@ -613,14 +587,10 @@ def handled_counts(org, start, end, filters: Filters, found: dict | None = None)
         return dict(cursor.fetchall())
 
 
-def per_agent(
-    org, start, end, filters: Filters, found: dict | None = None, counts: dict | None = None
-) -> list[dict]:
+def per_agent(org, start, end, filters: Filters, found: dict | None = None) -> list[dict]:
     """Each member's conversations handled in the period (ones they replied in), median first
-    response and resolution of the conversations assigned to them (of `found`, the duration
-    summaries, and `counts`, `agent_counts`'s, when they are read already), and open ones
-    now."""
-    handled = handled_counts(org, start, end, filters, counts)
+    response and resolution of the conversations assigned to them, and open ones now."""
+    handled = handled_counts(org, start, end, filters)
     open_now = {
         agent_id: n
         for (agent_id, _), n in counted_now(
@@ -672,31 +642,31 @@ def all_figures(org, start, end, filters: Filters) -> dict:
     csat = csat_summary(
         org, start, end, number=filters.number, queue=filters.queue, agent=filters.agent
     )
-    # The stored durations' summaries, read once for the times, the agents and the queues.
-    found = by_agent = None
-    if filters.tag is None:
-        by_agent = agent_counts(org, start, end, filters)
-        found = duration_summaries(org, start, end, filters, read={"agent_id": by_agent})
-    return {
-        "conversations": conversation_counts(org, start, end, filters),
-        "messages": message_counts(org, start, end, filters),
-        "times": response_times(org, start, end, filters, found),
-        "sla": more.sla_attainment(org, start, end, filters),
-        "backlog": backlog(org, filters),
-        "gate": gate_decisions(org, start, end, filters),
-        "followups": more.followups(org, start, end, filters),
-        "per_day": messages_per_day(org, start, end, filters),
-        "heatmap": heatmap(org, start, end, filters),
-        "numbers": more.with_number_extras(
-            org, start, end, filters, per_number(org, start, end, filters)
-        ),
-        "agents": more.with_agent_extras(
-            org, start, end, filters, per_agent(org, start, end, filters, found, by_agent)
-        ),
-        "queues": more.per_queue(org, start, end, filters, found),
-        "tags": more.per_tag(org, start, end, filters),
-        "csat": asdict(csat),
-    }
+    with aggregates.together(org, wider_reads(org, start, end, filters)):
+        # The stored durations' summaries, read once for the times, the agents and the queues.
+        found = None
+        if filters.tag is None:
+            found = duration_summaries(org, start, end, filters)
+        return {
+            "conversations": conversation_counts(org, start, end, filters),
+            "messages": message_counts(org, start, end, filters),
+            "times": response_times(org, start, end, filters, found),
+            "sla": more.sla_attainment(org, start, end, filters),
+            "backlog": backlog(org, filters),
+            "gate": gate_decisions(org, start, end, filters),
+            "followups": more.followups(org, start, end, filters),
+            "per_day": messages_per_day(org, start, end, filters),
+            "heatmap": heatmap(org, start, end, filters),
+            "numbers": more.with_number_extras(
+                org, start, end, filters, per_number(org, start, end, filters)
+            ),
+            "agents": more.with_agent_extras(
+                org, start, end, filters, per_agent(org, start, end, filters, found)
+            ),
+            "queues": more.per_queue(org, start, end, filters, found),
+            "tags": more.per_tag(org, start, end, filters),
+            "csat": asdict(csat),
+        }
 
 
 def headline(org, start, end, filters: Filters) -> dict:
@@ -704,14 +674,47 @@ def headline(org, start, end, filters: Filters) -> dict:
     previous period's; the current one's come from `all_figures` through `headline_of`)."""
     from conversa.insights import more_figures as more  # it builds on this module
 
-    return headline_of(
-        {
-            "conversations": conversation_counts(org, start, end, filters),
-            "messages": message_counts(org, start, end, filters),
-            "times": response_times(org, start, end, filters),
-            "sla": more.sla_attainment(org, start, end, filters),
-        }
-    )
+    with aggregates.together(org, wider_reads(org, start, end, filters, headline=True)):
+        return headline_of(
+            {
+                "conversations": conversation_counts(org, start, end, filters),
+                "messages": message_counts(org, start, end, filters),
+                "times": response_times(org, start, end, filters),
+                "sla": more.sla_attainment(org, start, end, filters),
+            }
+        )
+
+
+def wider_reads(org, start, end, filters: Filters, headline=False) -> list[aggregates.Wider]:
+    """The reads of the counts `all_figures` (or `headline`) answers its figures from
+    (`aggregates.together`): one per grouping of the period's rows under the filters, and
+    one of now's. A figure that asks for something else (another grouping, other
+    dimensions: the number's health under a filter, the live tables under a tag) reads
+    it on its own, as it would anyway."""
+    from conversa.insights import more_figures as more  # it builds on this module
+
+    period = (aggregates.local_hour(org, start), aggregates.local_hour(org, end))
+    dims = {
+        "number_id": filters.number and filters.number.pk,
+        "queue_id": filters.queue and filters.queue.pk,
+        "agent_id": filters.agent and filters.agent.pk,
+    }
+    durations = frozenset(DURATION_BUCKETS)
+    cards = durations | {*CONVERSATION_METRICS, "in", "out", *more.SLA_METRICS.values()}
+    if headline:
+        return [aggregates.Wider(*period, ("metric",), cards, **dims)]
+    now = (aggregates.NOW, aggregates.NOW + timedelta(hours=1))
+    handled = (rows_.HANDLED,) if handled_by_day(filters) else ()
+    queues = durations | {*more.QUEUE_METRICS.values(), "open"}
+    health = {"number_id": dims["number_id"]}
+    return [
+        aggregates.Wider(*period, ("metric",), cards, ("gate:", "tag:"), **dims),
+        aggregates.Wider(*period, ("agent_id", "metric"), durations, handled, **dims),
+        aggregates.Wider(*period, ("queue_id", "metric"), frozenset(queues), **dims),
+        aggregates.Wider(*period, ("number_id", "metric"), STATUS_SET, ("gate:",), **dims),
+        aggregates.Wider(*period, DAY_NUMBER, frozenset({"sent", "failed"}), ("gate:",), **health),
+        aggregates.Wider(*now, ("metric",), frozenset({"open"}), ("tag:",), **dims),
+    ]
 
 
 def headline_of(figures: dict) -> dict:

@@ -5,13 +5,15 @@ that list (the inbox, Outgoing messages) with the same filters and the period's 
 admins and supervisors choose any filter; an agent sees their own figures only."""
 
 from datetime import date
+from functools import lru_cache
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.http import Http404
 from django.shortcuts import render
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.translation import gettext as _
 
 from conversa.accounts.models import Member
@@ -74,7 +76,15 @@ def filter_params(member, filters: figures.Filters) -> dict:
 
 
 def address(name: str, params: dict) -> str:
-    return f"{reverse(name)}?{urlencode({k: v for k, v in params.items() if v})}"
+    query = urlencode({k: v for k, v in params.items() if v})
+    return f"{path_of(name, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)}?{query}"
+
+
+@lru_cache(maxsize=64)
+def path_of(name: str, prefix: str, urlconf: str) -> str:
+    """`reverse(name)` once per script prefix and URLconf: the page names the same few lists
+    some three hundred times, and each reverse walks the resolver again."""
+    return reverse(name)
 
 
 def inbox_link(viewer: Member, filters: figures.Filters, **extra) -> str:
@@ -281,11 +291,10 @@ def insights(request):
         row["chart"] = charts.health_bars(row["health"])
         row["chart"]["marks"] = charts.health_marks(row["chart"])
     heat = charts.heat_rows(data["heatmap"])
+    customers = messages_link(period, filters, direction="in")
     for weekday, row in enumerate(heat, start=1):
         for cell in row["hours"]:
-            cell["link"] = cell["count"] and messages_link(
-                period, filters, direction="in", weekday=weekday, hour=cell["hour"]
-            )
+            cell["link"] = cell["count"] and f"{customers}&weekday={weekday}&hour={cell['hour']}"
     bars = charts.day_bars(data["per_day"])
     for shown, day in zip(bars["days"], data["per_day"], strict=True):
         one_day = periods.local_period(org, day["day"], day["day"])

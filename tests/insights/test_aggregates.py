@@ -415,18 +415,40 @@ def test_the_conversations_handled_equal_the_live_count_under_every_filter(day):
     assert not Handled.objects.filter(organization_id=day.org.pk).exists()
 
 
-def test_the_agents_table_read_in_one_statement_is_the_one_read_alone(day):
-    """The page reads the per-agent durations and handled counts together (`agent_counts`):
-    the same table as `per_agent` reading each alone, under the filters that read them."""
-    for filters in (figures.NONE, figures.Filters(agent=day.b), figures.Filters(number=day.number)):
-        together = figures.all_figures(day.org, START, END, filters)["agents"]
-        alone = more_figures.with_agent_extras(
-            day.org, START, END, filters, figures.per_agent(day.org, START, END, filters)
-        )
-        assert together == alone
-    everyone = figures.all_figures(day.org, START, END, figures.NONE)["agents"]
-    assert any(row["handled"] for row in everyone)
-    assert any(row["first_response_median"] for row in everyone)
+def test_the_figures_read_together_are_the_ones_read_one_by_one(day, monkeypatch):
+    """The page and the API read a few wider statements and answer each figure out of them
+    (`aggregates.together`): the same figures, under every filter, as each figure reading
+    its own; and one statement per wider read, not one per figure."""
+    queue = Queue.objects.filter(organization=day.org).first()
+    every = [
+        figures.NONE,
+        figures.Filters(number=day.number),
+        figures.Filters(queue=queue),
+        figures.Filters(agent=day.b),
+        figures.Filters(tag=day.tag),
+        figures.Filters(number=day.number, agent=day.a),
+    ]
+    statements = []
+    alone = aggregates.statement
+    monkeypatch.setattr(
+        aggregates, "statement", lambda *args: statements.append(args[1]) or alone(*args)
+    )
+    together = {}
+    for filters in every:
+        statements.clear()
+        together[filters] = figures.all_figures(day.org, START, END, filters)
+        if filters == figures.NONE:
+            assert len(statements) == len(figures.wider_reads(day.org, START, END, filters)) + 4
+            assert together[filters]["agents"][0]["handled"]
+            assert together[filters]["times"]["first_response"]["count"]
+        together[filters, "headline"] = figures.headline(day.org, START, END, filters)
+    monkeypatch.setattr(figures, "wider_reads", lambda *args, **kwargs: [])
+    for filters in every:
+        statements.clear()
+        assert figures.all_figures(day.org, START, END, filters) == together[filters]
+        assert figures.headline(day.org, START, END, filters) == together[filters, "headline"]
+        if filters == figures.NONE:
+            assert len(statements) > 20
 
 
 def test_a_read_of_named_metrics_and_a_prefix_counts_either(day):
