@@ -66,6 +66,9 @@ TEAM_HOURS = {
 # Who answers, and how often.
 AGENT_SHARE = {"ana@demo.local": 45, "bruno@demo.local": 40, "admin@demo.local": 15}
 REOPENED = 3
+# The reopened and transferred ones opened at least this long before the quiet hour: a chat,
+# its reopening and the weekend between them are over by then.
+SETTLED = timedelta(days=3)
 TRANSFERRED = 4
 FAILED_SHARE = 0.03
 # The survey after each resolution: how many answer, within how long, and what they say.
@@ -365,8 +368,15 @@ def plan(org: Organization, number: Number, queue: Queue, *, now: datetime) -> R
     week = Week(org, now, members)
     openings = week.openings()
     # Which ones come back after their resolution, and which change hands: among those
-    # opened while the team works.
-    busy = [n for n, at in enumerate(openings) if week.working(at)]
+    # opened while the team works, in the last 7 days (the reopenings in Insights' "7 days")
+    # and long enough ago to be over by `week.until` (a later one is left out, and with it
+    # its reopening or transfer).
+    first_day = week.local(now.astimezone(week.zone).date() - timedelta(days=6), time(0))
+    busy = [
+        n
+        for n, at in enumerate(openings)
+        if week.working(at) and first_day <= at < week.until - SETTLED
+    ]
     reopened = set(week.random.sample(busy, REOPENED))
     transferred = set(week.random.sample([n for n in busy if n not in reopened], TRANSFERRED))
     outage = week.outage()
@@ -456,12 +466,14 @@ def plan_conversation(
         said.append((A, text, at, agent))
         if outage[0] <= at < outage[1]:
             # Held by the Gate until the number was back: the chat goes on after it left.
-            at = outage[1] + timedelta(seconds=30)
+            at = goes_on(at, outage)
         elif rng.random() < FAILED_SHARE:
-            # It failed; the operator sees it and sends it again a minute or two later.
+            # It failed; the operator sees it and sends it again a minute or two later (held
+            # in turn if the number has gone down meanwhile).
             said[-1] = (A, text, at, agent, SEND_ERROR)
             at += timedelta(seconds=rng.uniform(40, 150))
             said.append((A, text, at, agent))
+            at = goes_on(at, outage)
         previous = A
         if transfers and not transfer_done:
             # The first operator hands it to a colleague, who carries on.
@@ -484,7 +496,7 @@ def plan_conversation(
         said.append((C, COMING_BACK[pick], back, None))
         answer = week.answer_after(back)
         said.append((A, ANSWER_AGAIN[pick], answer, agent))
-        thanks = answer + week.minutes(6)
+        thanks = goes_on(answer, outage) + week.minutes(6)
         said.append((C, THANKS, thanks, None))
         resolved = week.next_opening(thanks + week.minutes(5, cap=30))
         events.append(
@@ -494,7 +506,7 @@ def plan_conversation(
         conversation.opened_at = back
     if resolved >= week.until:
         return
-    survey = ask(week, conversation, agent, resolved, said)
+    survey = ask(week, conversation, agent, resolved, said, outage)
     if survey.rating:
         events.append(("conversation.rated", None, survey.answered_at, {
             "rating": survey.rating, "comment": survey.comment, "agent": agent.pk,
@@ -530,11 +542,24 @@ def plan_conversation(
         week.rows.events.append((conversation, verb, actor, label, when, data))
 
 
-def ask(week: Week, conversation: Conversation, agent: Member, resolved: datetime, said: list):
+def goes_on(sent: datetime, outage: tuple[datetime, datetime]) -> datetime:
+    """When a chat goes on after a message the business wrote at `sent`: at once, or once the
+    number is back (`add_message` holds what is written while it is down until then)."""
+    return outage[1] + timedelta(seconds=30) if outage[0] <= sent < outage[1] else sent
+
+
+def ask(
+    week: Week,
+    conversation: Conversation,
+    agent: Member,
+    resolved: datetime,
+    said: list,
+    outage: tuple[datetime, datetime],
+):
     """The survey of the conversation's last resolution, as `surveys.services.ask` makes it:
-    its question (Q) leaves on the resolution; most customers answer within hours, before
-    `week.until`, with a rating and now and then a comment (C). The conversation stays
-    resolved."""
+    its question (Q) leaves on the resolution (or once the number is back); most customers
+    answer within hours of it, before `week.until`, with a rating and now and then a comment
+    (C). The conversation stays resolved."""
     rng = week.random
     survey = Survey(
         organization=week.org,
@@ -546,7 +571,7 @@ def ask(week: Week, conversation: Conversation, agent: Member, resolved: datetim
         expires_at=resolved + SURVEY_OPEN,
     )
     said.append((Q, SURVEY_QUESTION, resolved, None))
-    answered = resolved + week.minutes(20, spread=1.2, cap=12 * 60)
+    answered = goes_on(resolved, outage) + week.minutes(20, spread=1.2, cap=12 * 60)
     if rng.random() < ANSWERED_SHARE and answered < week.until:
         rating = rng.choices(list(RATING_WEIGHTS), weights=RATING_WEIGHTS.values())[0]
         comment = rng.choice(COMMENTS[rating]) if rng.random() < COMMENTED_SHARE else ""

@@ -18,6 +18,7 @@ from conversa.inbox.models import Contact, Conversation, Message, Queue, Survey
 from conversa.insights import figures, periods
 from conversa.numbers import webhooks
 from conversa.providers.models import ProviderEvent
+from tests.conftest import examples
 
 LIVE = {"Mariana Costa", "João Pereira", "Carla Mendes"}
 NEWSLETTER_REPLIES = {"Beatriz Almeida", "Fernanda Rocha", "Camila Barbosa"}
@@ -217,6 +218,39 @@ def test_the_last_7_days_are_busier_than_the_7_before_at_any_hour(loaded, moment
     last = sum(1 for day in opened if (today - day).days < 7)
     before = sum(1 for day in opened if 7 <= (today - day).days < 14)
     assert 0 < before < last
+
+
+def test_every_moment_of_a_fortnight_plans_a_week_that_keeps_the_invariants(loaded):
+    """The history is drawn from the day's seed and cut at `now`: whatever the day and the
+    hour, its counted events are all there (none of the reopened or transferred ones ends
+    after the quiet hour), one reopening falls in the last 7 days, customers wrote at night,
+    and a reply held while the number was down left before anything after it was said."""
+    org, history, _ = loaded
+    number, queue = history.first().number, Queue.objects.get(organization=org)
+    zone = ZoneInfo(org.time_zone)
+    count = examples(56, in_full_on="sqlite")
+    step = timedelta(days=14) / count + timedelta(minutes=7)  # every day, at every hour
+    for k in range(count):
+        now = datetime(2026, 12, 7, 0, 5, tzinfo=zone) + k * step
+        rows = demo_history.plan(org, number, queue, now=now)
+        verbs = [verb for _, verb, *_ in rows.events]
+        assert verbs.count("conversation.reopened") == demo_history.REOPENED, now
+        assert verbs.count("conversation.transferred") == demo_history.TRANSFERRED, now
+        first_day = now.date() - timedelta(days=6)
+        assert any(
+            verb == "conversation.reopened" and at.astimezone(zone).date() >= first_day
+            for _, verb, _, _, at, _ in rows.events
+        ), now
+        week = [m for m in rows.messages if m.created_at.astimezone(zone).date() >= first_day]
+        assert any(m.direction == "in" and m.created_at.astimezone(zone).hour < 6 for m in week)
+        for message, decisions, _ in rows.sends:
+            if decisions[0][0] == "defer":
+                assert not [
+                    m
+                    for m in rows.messages
+                    if m.conversation is message.conversation
+                    and message.created_at < m.created_at < message.sent_at
+                ], (now, message.body)
 
 
 def test_loading_the_demo_again_changes_nothing(loaded):
