@@ -9,7 +9,7 @@ their counts costs the ingest path, and how long the database takes to back up a
    Then `aggregates.rebuild` counts them (timed: `rebuild_seconds`).
 2. The owner, signed in (Django's test client, in this process: the view and the queries, not
    the network), asks R times for the page and R times for the API, for the last 30 days;
-   p50/p95 of each in ms.
+   p50/p95 of each in ms, and the machine's speed just before (`machine_probe_ms`).
 3. Ingest (PostgreSQL), beside the seeded organization: `bench ingest`'s text run (a
    `conversa serve --no-worker` receiving signed webhooks over HTTP, `--processes` web
    processes as there), once with the Insights upkeep and once without it, the rate of
@@ -37,6 +37,7 @@ from django.test import Client
 from django.utils import timezone
 
 from bench import ingest
+from bench.cluster import machine_probe_ms
 from bench.dispatch import peak_rss_mb
 from conversa import backups
 from conversa.accounts.models import Member, Organization
@@ -292,6 +293,7 @@ def run(
                     cursor.execute(f"VACUUM ANALYZE {table}")
         client = Client(HTTP_HOST="localhost")
         client.force_login(owner.user)
+        probe = machine_probe_ms()
         page = times_ms(client, "/insights/?period=30d", requests)
         api = times_ms(client, "/api/insights?period=30d", requests)
         figures = {
@@ -309,6 +311,8 @@ def run(
             "page_p95_ms": percentile(page, 0.95),
             "api_p50_ms": round(statistics.median(api), 1),
             "api_p95_ms": percentile(api, 0.95),
+            # The machine's speed just before (bench.cluster): the same page's p95 moves with it.
+            "machine_probe_ms": probe,
         }
         if backup:  # while the seeded organization is in it
             figures |= backup_and_restore()
