@@ -130,19 +130,28 @@ def health_bars(health: list[dict]) -> dict:
     }
 
 
+def named_mark(name: str, *rects: tuple) -> str:
+    """An SVG group that keyboards reach, named (`name`, escaped already) on hover and focus,
+    of the rectangles (class, x, y, width, height)."""
+    shapes = "".join(
+        f'<rect class="{cls}" x="{x}" y="{y}" width="{width}" height="{height}"/>'
+        for cls, x, y, width, height in rects
+    )
+    return f'<g tabindex="0" aria-label="{name}"><title>{name}</title>{shapes}</g>'
+
+
 def bar_marks(bars: dict) -> SafeString:
     """The SVG groups of `day_bars`: each day's two bars, named on hover and focus."""
     inbound, outbound = escape(gettext("in")), escape(gettext("out"))
     width = bars["bar"]
-    marks = []
-    for d in bars["days"]:
-        name = f"{escape(d['label'])}: {d['inbound']} {inbound}, {d['outbound']} {outbound}"
-        marks.append(
-            f'<g tabindex="0" aria-label="{name}"><title>{name}</title>'
-            f'<rect class="bar-in" x="{d["x_in"]}" y="{d["y_in"]}" width="{width}"'
-            f' height="{d["h_in"]}"/><rect class="bar-out" x="{d["x_out"]}" y="{d["y_out"]}"'
-            f' width="{width}" height="{d["h_out"]}"/></g>'
+    marks = [
+        named_mark(
+            f"{escape(d['label'])}: {d['inbound']} {inbound}, {d['outbound']} {outbound}",
+            ("bar-in", d["x_in"], d["y_in"], width, d["h_in"]),
+            ("bar-out", d["x_out"], d["y_out"], width, d["h_out"]),
         )
+        for d in bars["days"]
+    ]
     return mark_safe("".join(marks))  # noqa: S308 (every text and link above is escaped)
 
 
@@ -172,12 +181,11 @@ def heat_body(heat: list[dict]) -> SafeString:
 
 def health_marks(chart: dict) -> SafeString:
     """The SVG groups of `health_bars`: a bar a day, its score named on hover and focus."""
-    marks = []
-    for b in chart["bars"]:
-        name = f"{escape(b['label'])}: {b['score']}"
-        marks.append(
-            f'<g tabindex="0" aria-label="{name}"><title>{name}</title>'
-            f'<rect class="health-{b["band"]}" x="{b["x"]}" y="{b["y"]}" width="{b["width"]}"'
-            f' height="{b["height"]}"/></g>'
+    marks = [
+        named_mark(
+            f"{escape(b['label'])}: {b['score']}",
+            (f"health-{b['band']}", b["x"], b["y"], b["width"], b["height"]),
         )
+        for b in chart["bars"]
+    ]
     return mark_safe("".join(marks))  # noqa: S308 (every text above is escaped)
