@@ -54,10 +54,11 @@ def counts(org: Organization, start: datetime, end: datetime, **narrow) -> dict[
 
 
 @dataclass(frozen=True)
-class Wider:
-    """A read `together` makes once for every narrower one it answers: the metrics named and
-    the prefixes of the ones it counts, in [start, end) (local hours, as `read` takes them)
-    grouped by `by` (metric among them) under one number, queue and agent (None: all)."""
+class Reading:
+    """One `read`'s question: the counts of the metrics named and of the ones under the
+    prefixes, in [start, end) (local hours, as `read` takes them), grouped by `by`, under one
+    number, queue and agent (None: all). `together` makes a wider one once for every
+    narrower one it answers."""
 
     start: datetime
     end: datetime
@@ -68,7 +69,7 @@ class Wider:
     queue_id: int | None = None
     agent_id: int | None = None
 
-    def answers(self, asked: "Wider") -> bool:
+    def answers(self, asked: "Reading") -> bool:
         """Whether `asked`'s counts are among this read's (it names some metrics: else it
         asks for every one)."""
         return (
@@ -82,13 +83,13 @@ class Wider:
 
 
 # The organization whose figures are read `together`, and its wider reads with what each read.
-_together: ContextVar[tuple[int, dict[Wider, dict | None]] | None] = ContextVar(
+_together: ContextVar[tuple[int, dict[Reading, dict | None]] | None] = ContextVar(
     "together", default=None
 )
 
 
 @contextmanager
-def together(org: Organization, wider: Iterable[Wider]):
+def together(org: Organization, wider: Iterable[Reading]):
     """Within the block, a `read` of `org` that one of `wider` answers (the same period,
     grouping and dimensions; metrics it names or counts under a prefix) is filtered out of
     that one's rows, read once at its first use: a page asks some twenty questions of a few
@@ -125,7 +126,7 @@ def read(
     metrics = list(metrics)
     prefixes = (metric_prefix,) if isinstance(metric_prefix, str) else tuple(metric_prefix)
     prefixes = tuple(p for p in prefixes if p)
-    asked = Wider(start, end, by, frozenset(metrics), prefixes, number_id, queue_id, agent_id)
+    asked = Reading(start, end, by, frozenset(metrics), prefixes, number_id, queue_id, agent_id)
     planned = _together.get()
     if planned is not None and planned[0] == org.pk and "metric" in by:
         reads = planned[1]
@@ -142,7 +143,7 @@ def read(
     return statement(org, asked)
 
 
-def statement(org: Organization, asked: Wider) -> dict[tuple, int]:
+def statement(org: Organization, asked: Reading) -> dict[tuple, int]:
     """`read`'s one statement."""
     start, end, by, prefixes = asked.start, asked.end, asked.by, asked.prefixes
     number_id, queue_id, agent_id = asked.number_id, asked.queue_id, asked.agent_id

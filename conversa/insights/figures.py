@@ -18,7 +18,8 @@ own counts (opened, resolved, the SLA's, open now) are kept under each of their 
 figures under a tag filter read the live tables. Open conversations are a count of now
 (`counted_now`). The conversations each agent handled are counted by local day
 (`rows.HANDLED`); with a number, queue or tag filter, from their replies' rows
-(`models.Handled`).
+(`models.Handled`). The page and the API ask their twenty-odd questions of the counts within
+`aggregates.together`: a statement per grouping (`wider_reads`), each figure filtered out of it.
 """
 
 import bisect
@@ -685,7 +686,9 @@ def headline(org, start, end, filters: Filters) -> dict:
         )
 
 
-def wider_reads(org, start, end, filters: Filters, headline=False) -> list[aggregates.Wider]:
+def wider_reads(
+    org, start, end, filters: Filters, *, headline: bool = False
+) -> list[aggregates.Reading]:
     """The reads of the counts `all_figures` (or `headline`) answers its figures from
     (`aggregates.together`): one per grouping of the period's rows under the filters, and
     one of now's. A figure that asks for something else (another grouping, other
@@ -702,18 +705,20 @@ def wider_reads(org, start, end, filters: Filters, headline=False) -> list[aggre
     durations = frozenset(DURATION_BUCKETS)
     cards = durations | {*CONVERSATION_METRICS, "in", "out", *more.SLA_METRICS.values()}
     if headline:
-        return [aggregates.Wider(*period, ("metric",), cards, **dims)]
+        return [aggregates.Reading(*period, ("metric",), cards, **dims)]
     now = (aggregates.NOW, aggregates.NOW + timedelta(hours=1))
     handled = (rows_.HANDLED,) if handled_by_day(filters) else ()
     queues = durations | {*more.QUEUE_METRICS.values(), "open"}
     health = {"number_id": dims["number_id"]}
     return [
-        aggregates.Wider(*period, ("metric",), cards, ("gate:", "tag:"), **dims),
-        aggregates.Wider(*period, ("agent_id", "metric"), durations, handled, **dims),
-        aggregates.Wider(*period, ("queue_id", "metric"), frozenset(queues), **dims),
-        aggregates.Wider(*period, ("number_id", "metric"), STATUS_SET, ("gate:",), **dims),
-        aggregates.Wider(*period, DAY_NUMBER, frozenset({"sent", "failed"}), ("gate:",), **health),
-        aggregates.Wider(*now, ("metric",), frozenset({"open"}), ("tag:",), **dims),
+        aggregates.Reading(*period, ("metric",), cards, ("gate:", "tag:"), **dims),
+        aggregates.Reading(*period, ("agent_id", "metric"), durations, handled, **dims),
+        aggregates.Reading(*period, ("queue_id", "metric"), frozenset(queues), **dims),
+        aggregates.Reading(*period, ("number_id", "metric"), STATUS_SET, ("gate:",), **dims),
+        aggregates.Reading(
+            *period, DAY_NUMBER, frozenset({"sent", "failed"}), ("gate:",), **health
+        ),
+        aggregates.Reading(*now, ("metric",), frozenset({"open"}), ("tag:",), **dims),
     ]
 
 
