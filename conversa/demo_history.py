@@ -53,6 +53,8 @@ QUIET_BEFORE_NOW = timedelta(hours=1)
 OPENED_PER_WEEKDAY = (33, 30, 29, 30, 27, 13, 7)
 # Days before today on which one more customer writes between 00:00 and 06:00 (local).
 NIGHT_DAYS_BACK = (2, 4)
+# The day before today on which a customer gives a score no one gave in the last 7 days.
+RATED_DAYS_BACK = 3
 # How customers' first messages spread over the local hours (0–23).
 HOUR_WEIGHTS = (
     0.3, 0.15, 0.1, 0.05, 0.05, 0.1, 0.3, 0.8, 2.0, 5.0, 6.0, 6.0,
@@ -400,6 +402,22 @@ def plan(org: Organization, number: Number, queue: Queue, *, now: datetime) -> R
         plan_conversation(
             week, number, queue, tags, at, reopens=False, transfers=False, outage=outage
         )
+    # Every score from 1 to 5 among the last 7 days' answers, whatever the draw (a 1 is rare:
+    # about one week in a hundred had none). Planned last too.
+    rated = {s.rating for s in week.rows.surveys if s.rating and s.answered_at >= first_day}
+    for rating in sorted(set(RATING_WEIGHTS) - rated):
+        at = week.local(today - timedelta(days=RATED_DAYS_BACK), time(10, rating))
+        plan_conversation(
+            week,
+            number,
+            queue,
+            tags,
+            at,
+            reopens=False,
+            transfers=False,
+            outage=outage,
+            rating=rating,
+        )
     return week.rows
 
 
@@ -413,8 +431,10 @@ def plan_conversation(
     reopens: bool,
     transfers: bool,
     outage: tuple[datetime, datetime],
+    rating: int | None = None,
 ) -> None:
-    """One conversation's rows, or none when it would not be over before `week.until`."""
+    """One conversation's rows, or none when it would not be over before `week.until`; its
+    survey answered with `rating`, when it is given."""
     rng = week.random
     tag_name, turns = rng.choice(TOPICS)
     # Stop after an agent's turn, sometimes early: not every chat goes the whole way.
@@ -506,7 +526,7 @@ def plan_conversation(
         conversation.opened_at = back
     if resolved >= week.until:
         return
-    survey = ask(week, conversation, agent, resolved, said, outage)
+    survey = ask(week, conversation, agent, resolved, said, outage, rating)
     if survey.rating:
         events.append(("conversation.rated", None, survey.answered_at, {
             "rating": survey.rating, "comment": survey.comment, "agent": agent.pk,
@@ -555,11 +575,12 @@ def ask(
     resolved: datetime,
     said: list,
     outage: tuple[datetime, datetime],
+    rating: int | None = None,
 ):
     """The survey of the conversation's last resolution, as `surveys.services.ask` makes it:
     its question (Q) leaves on the resolution (or once the number is back); most customers
-    answer within hours of it, before `week.until`, with a rating and now and then a comment
-    (C). The conversation stays resolved."""
+    answer within hours of it, before `week.until`, with a rating (`rating`, when it is
+    given: then always) and now and then a comment (C). The conversation stays resolved."""
     rng = week.random
     survey = Survey(
         organization=week.org,
@@ -572,8 +593,8 @@ def ask(
     )
     said.append((Q, SURVEY_QUESTION, resolved, None))
     answered = goes_on(resolved, outage) + week.minutes(20, spread=1.2, cap=12 * 60)
-    if rng.random() < ANSWERED_SHARE and answered < week.until:
-        rating = rng.choices(list(RATING_WEIGHTS), weights=RATING_WEIGHTS.values())[0]
+    if (rng.random() < ANSWERED_SHARE or rating) and answered < week.until:
+        rating = rating or rng.choices(list(RATING_WEIGHTS), weights=RATING_WEIGHTS.values())[0]
         comment = rng.choice(COMMENTS[rating]) if rng.random() < COMMENTED_SHARE else ""
         survey.rating, survey.comment, survey.answered_at = rating, comment, answered
         said.append((C, f"{rating} {comment}".strip(), answered, None))

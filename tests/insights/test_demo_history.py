@@ -223,15 +223,17 @@ def test_the_last_7_days_are_busier_than_the_7_before_at_any_hour(loaded, moment
 def test_every_moment_of_a_fortnight_plans_a_week_that_keeps_the_invariants(loaded):
     """The history is drawn from the day's seed and cut at `now`: whatever the day and the
     hour, its counted events are all there (none of the reopened or transferred ones ends
-    after the quiet hour), one reopening falls in the last 7 days, customers wrote at night,
-    and a reply held while the number was down left before anything after it was said."""
+    after the quiet hour), one reopening falls in the last 7 days, customers wrote at night
+    and gave every score, and a reply held while the number was down left before anything
+    after it was said."""
     org, history, _ = loaded
     number, queue = history.first().number, Queue.objects.get(organization=org)
     zone = ZoneInfo(org.time_zone)
     count = examples(56, in_full_on="sqlite")
     step = timedelta(days=14) / count + timedelta(minutes=7)  # every day, at every hour
-    for k in range(count):
-        now = datetime(2026, 12, 7, 0, 5, tzinfo=zone) + k * step
+    moments = [datetime(2026, 12, 7, 0, 5, tzinfo=zone) + k * step for k in range(count)]
+    # And one whose draw gave no 1 in the last 7 days (before the week made sure of it).
+    for now in [*moments, datetime(2026, 12, 19, 14, 9, tzinfo=zone)]:
         rows = demo_history.plan(org, number, queue, now=now)
         verbs = [verb for _, verb, *_ in rows.events]
         assert verbs.count("conversation.reopened") == demo_history.REOPENED, now
@@ -241,6 +243,9 @@ def test_every_moment_of_a_fortnight_plans_a_week_that_keeps_the_invariants(load
             verb == "conversation.reopened" and at.astimezone(zone).date() >= first_day
             for _, verb, _, _, at, _ in rows.events
         ), now
+        answers = [s for s in rows.surveys if s.rating]
+        scores = {s.rating for s in answers if s.answered_at.astimezone(zone).date() >= first_day}
+        assert scores == {1, 2, 3, 4, 5}, now
         week = [m for m in rows.messages if m.created_at.astimezone(zone).date() >= first_day]
         assert any(m.direction == "in" and m.created_at.astimezone(zone).hour < 6 for m in week)
         for message, decisions, _ in rows.sends:
