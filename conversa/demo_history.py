@@ -399,25 +399,13 @@ def plan(org: Organization, number: Number, queue: Queue, *, now: datetime) -> R
     today = now.astimezone(week.zone).date()
     for back in NIGHT_DAYS_BACK:
         at = week.local(today - timedelta(days=back), time(week.random.randrange(6), 0))
-        plan_conversation(
-            week, number, queue, tags, at, reopens=False, transfers=False, outage=outage
-        )
+        plan_conversation(week, number, queue, tags, at, outage=outage)
     # Every score from 1 to 5 among the last 7 days' answers, whatever the draw (a 1 is rare:
     # about one week in a hundred had none). Planned last too.
     rated = {s.rating for s in week.rows.surveys if s.rating and s.answered_at >= first_day}
     for rating in sorted(set(RATING_WEIGHTS) - rated):
         at = week.local(today - timedelta(days=RATED_DAYS_BACK), time(10, rating))
-        plan_conversation(
-            week,
-            number,
-            queue,
-            tags,
-            at,
-            reopens=False,
-            transfers=False,
-            outage=outage,
-            rating=rating,
-        )
+        plan_conversation(week, number, queue, tags, at, outage=outage, rating=rating)
     return week.rows
 
 
@@ -428,9 +416,9 @@ def plan_conversation(
     tags: dict[str, Tag],
     opened: datetime,
     *,
-    reopens: bool,
-    transfers: bool,
     outage: tuple[datetime, datetime],
+    reopens: bool = False,
+    transfers: bool = False,
     rating: int | None = None,
 ) -> None:
     """One conversation's rows, or none when it would not be over before `week.until`; its
