@@ -373,7 +373,8 @@ def plan(org: Organization, number: Number, queue: Queue, *, now: datetime) -> R
     # opened while the team works, in the last 7 days (the reopenings in Insights' "7 days")
     # and long enough ago to be over by `week.until` (a later one is left out, and with it
     # its reopening or transfer).
-    first_day = week.local(now.astimezone(week.zone).date() - timedelta(days=6), time(0))
+    today = now.astimezone(week.zone).date()
+    first_day = week.local(today - timedelta(days=6), time(0))
     busy = [
         n
         for n, at in enumerate(openings)
@@ -396,7 +397,6 @@ def plan(org: Organization, number: Number, queue: Queue, *, now: datetime) -> R
     # A few customers at night whatever the draw: the hours' weights alone left some weeks
     # without one (about one day in ten), and the heatmap without its night. Planned last,
     # so that the rest of the week is drawn as before.
-    today = now.astimezone(week.zone).date()
     for back in NIGHT_DAYS_BACK:
         at = week.local(today - timedelta(days=back), time(week.random.randrange(6), 0))
         plan_conversation(week, number, queue, tags, at, outage=outage)

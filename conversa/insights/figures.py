@@ -19,7 +19,7 @@ figures under a tag filter read the live tables. Open conversations are a count 
 (`counted_now`). The conversations each agent handled are counted by local day
 (`rows.HANDLED`); with a number, queue or tag filter, from their replies' rows
 (`models.Handled`). The page and the API ask their twenty-odd questions of the counts within
-`aggregates.together`: a statement per grouping (`wider_reads`), each figure filtered out of it.
+`reading.together`: a statement per grouping (`wider_reads`), each figure filtered out of it.
 """
 
 import bisect
@@ -38,7 +38,7 @@ from conversa.accounts.models import Member, OperationalEvent, Organization
 from conversa.engine.models import GateDecision
 from conversa.inbox.models import Conversation, Message, Queue, Tag
 from conversa.inbox.surveys import csat_summary
-from conversa.insights import aggregates
+from conversa.insights import aggregates, reading
 from conversa.insights import rows as rows_
 from conversa.insights.models import Handled
 from conversa.numbers.models import Number
@@ -79,7 +79,7 @@ def conversations(org: Organization, filters: Filters) -> QuerySet:
 
 def counted(org, start, end, filters: Filters, **narrow) -> dict[tuple, int]:
     """The aggregates of the period under the filters (none of them a tag)."""
-    return aggregates.counts(
+    return reading.counts(
         org,
         start,
         end,
@@ -91,8 +91,8 @@ def counted(org, start, end, filters: Filters, **narrow) -> dict[tuple, int]:
 
 
 def counted_now(org, filters: Filters, **narrow) -> dict[tuple, int]:
-    """The counts of now (`aggregates.now_counts`: open conversations) under the filters."""
-    return aggregates.now_counts(
+    """The counts of now (`reading.now_counts`: open conversations) under the filters."""
+    return reading.now_counts(
         org,
         number_id=filters.number and filters.number.pk,
         queue_id=filters.queue and filters.queue.pk,
@@ -253,7 +253,7 @@ def duration_summaries(org, start, end, filters: Filters, groupings=GROUPINGS) -
 
     for by in groupings:
         columns = (by,) if by else ()
-        found = aggregates.counts(
+        found = reading.counts(
             org, start, end, by=(*columns, "metric"), metrics=DURATION_BUCKETS, **dims
         )
         for (*key, metric), n in found.items():
@@ -548,8 +548,8 @@ def handled_rows(org, start, end, filters: Filters) -> QuerySet:
     queue and tags."""
     rows = Handled.objects.filter(
         organization_id=org.pk,
-        hour__gte=aggregates.local_hour(org, start),
-        hour__lt=aggregates.local_hour(org, end),
+        hour__gte=reading.local_hour(org, start),
+        hour__lt=reading.local_hour(org, end),
     )
     if filters.number is not None:
         rows = rows.filter(number_id=filters.number.pk)
@@ -643,7 +643,7 @@ def all_figures(org, start, end, filters: Filters) -> dict:
     csat = csat_summary(
         org, start, end, number=filters.number, queue=filters.queue, agent=filters.agent
     )
-    with aggregates.together(org, wider_reads(org, start, end, filters)):
+    with reading.together(org, wider_reads(org, start, end, filters)):
         # The stored durations' summaries, read once for the times, the agents and the queues.
         found = None
         if filters.tag is None:
@@ -675,7 +675,7 @@ def headline(org, start, end, filters: Filters) -> dict:
     previous period's; the current one's come from `all_figures` through `headline_of`)."""
     from conversa.insights import more_figures as more  # it builds on this module
 
-    with aggregates.together(org, wider_reads(org, start, end, filters, headline=True)):
+    with reading.together(org, wider_reads(org, start, end, filters, headline=True)):
         return headline_of(
             {
                 "conversations": conversation_counts(org, start, end, filters),
@@ -688,15 +688,15 @@ def headline(org, start, end, filters: Filters) -> dict:
 
 def wider_reads(
     org, start, end, filters: Filters, *, headline: bool = False
-) -> list[aggregates.Reading]:
+) -> list[reading.Reading]:
     """The reads of the counts `all_figures` (or `headline`) answers its figures from
-    (`aggregates.together`): one per grouping of the period's rows under the filters, and
+    (`reading.together`): one per grouping of the period's rows under the filters, and
     one of now's. A figure that asks for something else (another grouping, other
     dimensions: the number's health under a filter, the live tables under a tag) reads
     it on its own, as it would anyway."""
     from conversa.insights import more_figures as more  # it builds on this module
 
-    period = (aggregates.local_hour(org, start), aggregates.local_hour(org, end))
+    period = (reading.local_hour(org, start), reading.local_hour(org, end))
     dims = {
         "number_id": filters.number and filters.number.pk,
         "queue_id": filters.queue and filters.queue.pk,
@@ -705,20 +705,18 @@ def wider_reads(
     durations = frozenset(DURATION_BUCKETS)
     cards = durations | {*CONVERSATION_METRICS, "in", "out", *more.SLA_METRICS.values()}
     if headline:
-        return [aggregates.Reading(*period, ("metric",), cards, **dims)]
-    now = (aggregates.NOW, aggregates.NOW + timedelta(hours=1))
+        return [reading.Reading(*period, ("metric",), cards, **dims)]
+    now = (reading.NOW, reading.NOW + timedelta(hours=1))
     handled = (rows_.HANDLED,) if handled_by_day(filters) else ()
     queues = durations | {*more.QUEUE_METRICS.values(), "open"}
     health = {"number_id": dims["number_id"]}
     return [
-        aggregates.Reading(*period, ("metric",), cards, ("gate:", "tag:"), **dims),
-        aggregates.Reading(*period, ("agent_id", "metric"), durations, handled, **dims),
-        aggregates.Reading(*period, ("queue_id", "metric"), frozenset(queues), **dims),
-        aggregates.Reading(*period, ("number_id", "metric"), STATUS_SET, ("gate:",), **dims),
-        aggregates.Reading(
-            *period, DAY_NUMBER, frozenset({"sent", "failed"}), ("gate:",), **health
-        ),
-        aggregates.Reading(*now, ("metric",), frozenset({"open"}), ("tag:",), **dims),
+        reading.Reading(*period, ("metric",), cards, ("gate:", "tag:"), **dims),
+        reading.Reading(*period, ("agent_id", "metric"), durations, handled, **dims),
+        reading.Reading(*period, ("queue_id", "metric"), frozenset(queues), **dims),
+        reading.Reading(*period, ("number_id", "metric"), STATUS_SET, ("gate:",), **dims),
+        reading.Reading(*period, DAY_NUMBER, frozenset({"sent", "failed"}), ("gate:",), **health),
+        reading.Reading(*now, ("metric",), frozenset({"open"}), ("tag:",), **dims),
     ]
 
 

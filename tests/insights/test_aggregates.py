@@ -18,7 +18,7 @@ from conversa.accounts.models import Member
 from conversa.engine.models import GateDecision, MessageIntent
 from conversa.inbox import ownership, services, states
 from conversa.inbox.models import Conversation, Message, Queue, Tag
-from conversa.insights import aggregates, figures, more_figures
+from conversa.insights import aggregates, figures, more_figures, reading
 from conversa.insights.models import DailyCount, Delta, Duration, Handled, HourlyCount
 from tests.insights.test_figures import END, START
 
@@ -31,7 +31,7 @@ def snapshot(org) -> dict:
     """Every count under every queue and agent (the durations' seconds counted first, as the
     workers do), and every duration (its seconds aside)."""
     settled()
-    counts = aggregates.counts(org, *EVER, by=KEY)
+    counts = reading.counts(org, *EVER, by=KEY)
     kept = Duration.objects.filter(organization_id=org.pk).values_list(
         "conversation_id", "kind", "started_at", "ended_at", "number_id", "queue_id", "agent_id"
     )
@@ -63,7 +63,7 @@ def handled_kept(org, filters=figures.NONE) -> dict:
 def sums_agree(org) -> None:
     """The sums over every queue or agent (read when a figure is not narrowed to one) equal the
     rows they sum."""
-    rows = aggregates.counts(org, *EVER, by=KEY)
+    rows = reading.counts(org, *EVER, by=KEY)
     for queue_id, agent_id in [
         (None, None),
         *{(None, k[4]) for k in rows},
@@ -74,7 +74,7 @@ def sums_agree(org) -> None:
             if queue_id in (None, queue) and agent_id in (None, agent):
                 key = (hour, metric, number)
                 expected[key] = expected.get(key, 0) + n
-        summed = aggregates.counts(
+        summed = reading.counts(
             org, *EVER, by=("hour", "metric", "number_id"), queue_id=queue_id, agent_id=agent_id
         )
         assert summed == {k: n for k, n in expected.items() if n}
@@ -85,9 +85,9 @@ def days_agree(org) -> None:
     under each queue and agent and over all of them."""
     for columns in (KEY[1:], ("metric", "number_id")):
         expected: dict = defaultdict(int)
-        for (hour, *key), n in aggregates.counts(org, *EVER, by=("hour", *columns)).items():
+        for (hour, *key), n in reading.counts(org, *EVER, by=("hour", *columns)).items():
             expected[(hour.date(), *key)] += n
-        by_day = aggregates.counts(org, *EVER, by=("day", *columns))
+        by_day = reading.counts(org, *EVER, by=("day", *columns))
         assert by_day == {key: n for key, n in expected.items() if n}
 
 
@@ -339,11 +339,11 @@ def test_durations_are_settled_and_follow_a_change_of_business_hours(day):
 
 
 def test_rebuild_of_a_range_keeps_the_other_hours(day):
-    whole = aggregates.counts(day.org, *EVER, by=KEY)
+    whole = reading.counts(day.org, *EVER, by=KEY)
     aggregates.fold_all()
     HourlyCount.objects.filter(organization_id=day.org.pk).update(count=99)
     aggregates.rebuild(day.org, START, END)
-    after = aggregates.counts(day.org, *EVER, by=KEY)
+    after = reading.counts(day.org, *EVER, by=KEY)
     outside = {key: n for key, n in after.items() if not START <= key[0] < END}
     assert outside and all(n == 99 for n in outside.values())
     inside = {key: n for key, n in after.items() if START <= key[0] < END}
@@ -354,7 +354,7 @@ def test_rebuild_of_a_range_keeps_the_other_hours(day):
     expected: dict = defaultdict(int)
     for (hour, *key), n in inside.items():
         expected[(hour.date(), *key)] += n
-    assert aggregates.counts(day.org, START, END, by=("day", *KEY[1:])) == expected
+    assert reading.counts(day.org, START, END, by=("day", *KEY[1:])) == expected
     days = DailyCount.objects.filter(organization_id=day.org.pk).values_list("date", "count")
     assert {n for date, n in days if date != START.date()} == {99}
 
@@ -417,7 +417,7 @@ def test_the_conversations_handled_equal_the_live_count_under_every_filter(day):
 
 def test_the_figures_read_together_are_the_ones_read_one_by_one(day, monkeypatch):
     """The page and the API read a few wider statements and answer each figure out of them
-    (`aggregates.together`): the same figures, under every filter, as each figure reading
+    (`reading.together`): the same figures, under every filter, as each figure reading
     its own; and one statement per wider read, not one per figure."""
     queue = Queue.objects.filter(organization=day.org).first()
     every = [
@@ -429,9 +429,9 @@ def test_the_figures_read_together_are_the_ones_read_one_by_one(day, monkeypatch
         figures.Filters(number=day.number, agent=day.a),
     ]
     statements = []
-    alone = aggregates.statement
+    alone = reading.statement
     monkeypatch.setattr(
-        aggregates, "statement", lambda *args: statements.append(args[1]) or alone(*args)
+        reading, "statement", lambda *args: statements.append(args[1]) or alone(*args)
     )
     together = {}
     for filters in every:
@@ -453,7 +453,7 @@ def test_the_figures_read_together_are_the_ones_read_one_by_one(day, monkeypatch
 
 def test_a_read_of_named_metrics_and_a_prefix_counts_either(day):
     def read(**which):
-        return aggregates.counts(day.org, START, END, by=("metric",), **which)
+        return reading.counts(day.org, START, END, by=("metric",), **which)
 
     named, prefixed = read(metrics=["in", "out"]), read(metric_prefix="gate:")
     assert named and prefixed
