@@ -2,6 +2,7 @@
 what to do, and a number whose webhooks go to an old address says its messages are not
 arriving until a person presses "Re-register webhook" (a real POST with its CSRF token)."""
 
+import re
 import subprocess
 import sys
 
@@ -52,7 +53,8 @@ def test_cards_tell_the_truth_on_a_phone(broken, browser, scheme):
     expect(banned).to_contain_text("Contact WhatsApp support")
     demo = page.locator(".number-card", has_text="Vendas")
     expect(demo.locator(".webhook-problem")).to_contain_text("Messages are not arriving")
-    expect(demo).not_to_contain_text("100/100")
+    # Capped while its webhooks go astray, whatever its sends say.
+    expect(demo.locator(".health")).to_have_text("40/100")
     expect(banned.locator(".health")).to_have_text("0/100")
     no_horizontal_overflow(page)
     page.screenshot(path=str(ARTIFACTS / f"numbers-375-{scheme}.png"), full_page=True)
@@ -61,7 +63,11 @@ def test_cards_tell_the_truth_on_a_phone(broken, browser, scheme):
         expect(
             page.locator(".number-card", has_text="Vendas").locator(".webhook-problem")
         ).to_have_count(0)
-        expect(page.locator(".number-card", has_text="Vendas")).to_contain_text("100/100")
+        # Back to what its sends say: the demo week's last day may hold a failed send, so
+        # not always 100, but no longer held at the webhook ceiling of 40.
+        expect(page.locator(".number-card", has_text="Vendas").locator(".health")).to_have_text(
+            re.compile(r"^(4[1-9]|[5-9]\d|100)/100$")
+        )
 
 
 def test_after_re_registering_the_customer_reaches_the_inbox(broken, browser):
