@@ -43,7 +43,7 @@ from conversa import backups
 from conversa.accounts.models import Member, Organization
 from conversa.inbox.models import Contact, Conversation, Message, Queue, Tag
 from conversa.insights import aggregates
-from conversa.insights.models import DailyCount, Duration, Handled, HourlyCount
+from conversa.insights.models import DailyCount, Duration, Handled, HourlyCount, WeeklyCount
 from conversa.numbers.models import Number
 
 BATCH = 5000
@@ -168,7 +168,16 @@ def drop(org: Organization) -> None:
             "(SELECT id FROM inbox_conversation WHERE organization_id = %s)",
             [org.pk],
         )
-        for model in (Message, Conversation, Contact, HourlyCount, DailyCount, Duration, Handled):
+        for model in (
+            Message,
+            Conversation,
+            Contact,
+            HourlyCount,
+            DailyCount,
+            WeeklyCount,
+            Duration,
+            Handled,
+        ):
             cursor.execute(
                 f"DELETE FROM {model._meta.db_table} WHERE organization_id = %s", [org.pk]
             )  # noqa: S608
@@ -286,6 +295,7 @@ def run(
                     "inbox_message",
                     "insights_hourlycount",
                     "insights_dailycount",
+                    "insights_weeklycount",
                     "insights_delta",
                     "insights_duration",
                     "insights_handled",

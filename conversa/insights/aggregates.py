@@ -2,11 +2,11 @@
 
 The database appends a delta for every change that moves a count, in the change's own
 transaction (triggers.py): ingest never updates a shared counter row, so webhooks for one
-organization do not queue behind each other. The workers fold the deltas into hourly rows
-and daily ones (`fold`, every few seconds); a figure reads the daily rows of the period's
-whole days, the hourly rows of the hours around them and the deltas not yet folded
-(`reading.counts`), so it is exact whatever the fold's lag. `rebuild` counts an organization's live
-tables afresh (after a bulk load, or as a repair).
+organization do not queue behind each other. The workers fold the deltas into hourly, daily
+and weekly rows (`fold`, every few seconds); a figure reads the weekly rows of the period's
+whole weeks, the daily rows of the days around them, the hourly rows of the hours around
+those and the deltas not yet folded (`reading.counts`), so it is exact whatever the fold's lag.
+`rebuild` counts an organization's live tables afresh (after a bulk load, or as a repair).
 """
 
 from contextlib import contextmanager
@@ -19,8 +19,14 @@ from django.utils import timezone
 from conversa import business_hours as sla
 from conversa.accounts.models import Organization
 from conversa.insights import rows, triggers
-from conversa.insights.models import DailyCount, Delta, Duration, Handled, HourlyCount
-from conversa.insights.reading import ALL, midnight_after, midnight_before
+from conversa.insights.models import DailyCount, Delta, Duration, Handled, HourlyCount, WeeklyCount
+from conversa.insights.reading import (
+    ALL,
+    midnight_after,
+    midnight_before,
+    monday_after,
+    monday_before,
+)
 
 KEY = "organization_id, hour, metric, number_id, queue_id, agent_id"
 FOLD_BATCH = 5000
@@ -43,30 +49,32 @@ def fold(batch: int = FOLD_BATCH) -> int:
             return 0
         marks = ", ".join(["%s"] * len(ids))
         with connection.cursor() as cursor:
-            for daily in (False, True):
+            for into in SPANS:
                 for queue, agent in ROLLUPS:
                     cursor.execute(
-                        upsert(
-                            queue, agent, "insights_delta", "value", f"d.id IN ({marks})", daily
-                        ),
+                        upsert(queue, agent, "insights_delta", "value", f"d.id IN ({marks})", into),
                         ids,
                     )
             cursor.execute(f"DELETE FROM insights_delta WHERE id IN ({marks})", ids)  # noqa: S608 (constant SQL; values are parameters)
     return len(ids)
 
 
-def upsert(queue, agent, table: str, column: str, where: str, daily: bool = False) -> str:
+# The rows the fold keeps: (table, its time column, that column of a local hour `d.hour`).
+SPANS = {
+    "hourly": ("insights_hourlycount", "hour", lambda vendor, hour: hour),
+    "daily": ("insights_dailycount", "date", rows.local_date),
+    "weekly": ("insights_weeklycount", "week", rows.local_week),
+}
+
+
+def upsert(queue, agent, table: str, column: str, where: str, into: str = "hourly") -> str:
     """Add the rows of `table` (with an hour) matching `where` to the hourly rows, or to the
-    daily ones, under their own queue and agent or the sums' (ALL). Keys go in one order in
-    every folder: two upserting the same rows wait for each other instead of deadlocking. Rows
-    of a deleted organization are dropped."""
+    daily or weekly ones (`SPANS`), under their own queue and agent or the sums' (ALL). Keys go
+    in one order in every folder: two upserting the same rows wait for each other instead of
+    deadlocking. Rows of a deleted organization are dropped."""
     q, a = (f"d.{x}" if isinstance(x, str) else str(x) for x in (queue, agent))
-    target, when = ("insights_hourlycount", "hour"), "d.hour"
-    if daily:
-        target, when = (
-            ("insights_dailycount", "date"),
-            rows.local_date(triggers.vendor_of(connection), "d.hour"),
-        )
+    name, time_column, of_hour = SPANS[into]
+    target, when = (name, time_column), of_hour(triggers.vendor_of(connection), "d.hour")
     # Grouped and ordered by the columns only: a constant there would name a column by number.
     key = ", ".join(
         ["d.organization_id", when, "d.metric", "d.number_id"]
@@ -222,10 +230,10 @@ def rebuild(
     counts_only: bool = False,
 ) -> int:
     """Count the organization's hours in [start, end) (all of them when not given) afresh from
-    the live tables, replacing their hourly rows (and the daily rows of their days) and
-    pending deltas, and its durations and
-    conversations handled (not with `counts_only`: a migration adding counts keeps the
-    durations' settled seconds). Returns the rows written.
+    the live tables, replacing their hourly rows (and the daily and weekly rows of their days
+    and weeks) and pending deltas, and its durations and conversations handled (not with
+    `counts_only`: a migration adding counts keeps the durations' settled seconds). Returns
+    the rows written.
 
     Meant for a quiet organization (after a bulk load, or to repair): a change committed while
     it runs may be counted twice or not at all; rebuild again to settle it."""
@@ -281,29 +289,34 @@ def rebuild(
 
 
 def rebuild_days(cursor, org: Organization, start: datetime | None, end: datetime | None) -> None:
-    """The daily rows of the local days the hours [start, end) touch, summed afresh from their
-    hourly rows (sums over every queue and agent included)."""
-    days = Q(organization_id=org.pk)
-    bounds, params = "", []
-    if start is not None:
-        first = midnight_before(start)
-        days &= Q(date__gte=first.date())
-        bounds += " AND d.hour >= %s"
-        params.append(first)
-    if end is not None:
-        last = midnight_after(end)
-        days &= Q(date__lt=last.date())
-        bounds += " AND d.hour < %s"
-        params.append(last)
-    DailyCount.objects.filter(days).delete()
-    cursor.execute(
-        upsert(
-            "queue_id",
-            "agent_id",
-            "insights_hourlycount",
-            "count",
-            f"d.organization_id = {int(org.pk)}{bounds}",
-            daily=True,
-        ),
-        params,
-    )
+    """The daily and weekly rows of the local days and weeks the hours [start, end) touch,
+    summed afresh from their hourly rows (sums over every queue and agent included)."""
+    for model, into, before, after in (
+        (DailyCount, "daily", midnight_before, midnight_after),
+        (WeeklyCount, "weekly", monday_before, monday_after),
+    ):
+        time_column = SPANS[into][1]
+        spans = Q(organization_id=org.pk)
+        bounds, params = "", []
+        if start is not None:
+            first = before(start)
+            spans &= Q(**{f"{time_column}__gte": first.date()})
+            bounds += " AND d.hour >= %s"
+            params.append(first)
+        if end is not None:
+            last = after(end)
+            spans &= Q(**{f"{time_column}__lt": last.date()})
+            bounds += " AND d.hour < %s"
+            params.append(last)
+        model.objects.filter(spans).delete()
+        cursor.execute(
+            upsert(
+                "queue_id",
+                "agent_id",
+                "insights_hourlycount",
+                "count",
+                f"d.organization_id = {int(org.pk)}{bounds}",
+                into,
+            ),
+            params,
+        )

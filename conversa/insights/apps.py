@@ -5,10 +5,10 @@ from django.db.models.signals import post_save, pre_delete, pre_save
 
 def forget_organization(sender, instance, **kwargs):
     # The counts carry plain ids, not foreign keys (models.py): no cascade reaches them.
-    from conversa.insights.models import DailyCount, Delta, HourlyCount
+    from conversa.insights.models import DailyCount, Delta, HourlyCount, WeeklyCount
 
-    HourlyCount.objects.filter(organization_id=instance.pk).delete()
-    DailyCount.objects.filter(organization_id=instance.pk).delete()
+    for counts in (HourlyCount, DailyCount, WeeklyCount):
+        counts.objects.filter(organization_id=instance.pk).delete()
     Delta.objects.filter(organization_id=instance.pk).delete()
 
 

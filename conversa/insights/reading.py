@@ -1,7 +1,8 @@
-"""The Insights counts read: a period's counts (`counts`, `read`) out of the daily rows of its
-whole local days, the hourly rows of the hours around them and the deltas not folded yet, so
-a figure is exact whatever the fold's lag; the counts of now (`now_counts`); and a page's
-questions answered from a few wider reads (`together`). `aggregates` keeps the rows.
+"""The Insights counts read: a period's counts (`counts`, `read`) out of the weekly rows of its
+whole local weeks, the daily rows of the whole days around them, the hourly rows of the hours
+around those and the deltas not folded yet, so a figure is exact whatever the fold's lag; the
+counts of now (`now_counts`); and a page's questions answered from a few wider reads
+(`together`). `aggregates` keeps the rows.
 """
 
 from collections import defaultdict
@@ -24,6 +25,8 @@ NOW = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Groupings a daily row cannot give: a period grouped by them reads the hourly rows alone.
 HOURLY_ONLY = {"hour", "local_hour"}
+# Nor a weekly row: grouped by them, the whole weeks read their days' rows.
+DAILY_ONLY = HOURLY_ONLY | {"day", "weekday"}
 
 
 def local_hour(org: Organization, moment: datetime) -> datetime:
@@ -68,8 +71,9 @@ class Reading:
         )
 
 
-# The organization whose figures are read `together`, and its wider reads with what each read.
-_together: ContextVar[tuple[int, dict[Reading, dict | None]] | None] = ContextVar(
+# The organization whose figures are read `together`, and its wider reads with what each read
+# (by metric: a figure asks for a few of some hundred metrics, not for a pass over every row).
+_together: ContextVar[tuple[int, dict[Reading, dict[str, dict] | None]] | None] = ContextVar(
     "together", default=None
 )
 
@@ -104,11 +108,12 @@ def read(
     day: "day", "weekday", "local_hour"), narrowed to the dimensions given and to the metrics
     named in `metrics` or starting with a `metric_prefix` (either, when both are given).
 
-    One statement: the daily rows of the period's whole local days, the hourly rows of the
-    hours before and after them (a range each: together, the planner would scan the table),
-    and the deltas not folded yet, each grouped, their sums added here. Written as SQL, not
-    with the ORM: a page reads some thirty of these, and building each union of querysets
-    cost more than the database's work on it. Inside `together`, from a wider read."""
+    One statement: the weekly rows of the period's whole local weeks, the daily rows of the
+    whole days before and after them, the hourly rows of the hours before and after those (a
+    range each: together, the planner would scan the table), and the deltas not folded yet,
+    each grouped, their sums added here. Written as SQL, not with the ORM: a page reads some
+    thirty of these, and building each union of querysets cost more than the database's work
+    on it. Inside `together`, from a wider read."""
     metrics = list(metrics)
     prefixes = (metric_prefix,) if isinstance(metric_prefix, str) else tuple(metric_prefix)
     prefixes = tuple(p for p in prefixes if p)
@@ -119,14 +124,21 @@ def read(
         for wide in reads:
             if wide.answers(asked):
                 if reads[wide] is None:
-                    reads[wide] = statement(org, wide)
-                at = by.index("metric")
-                return {
-                    key: n
-                    for key, n in reads[wide].items()
-                    if key[at] in asked.metrics or key[at].startswith(prefixes)
-                }
+                    reads[wide] = by_metric(statement(org, wide), by.index("metric"))
+                found: dict[tuple, int] = {}
+                for metric, rows_of in reads[wide].items():
+                    if metric in asked.metrics or metric.startswith(prefixes):
+                        found |= rows_of
+                return found
     return statement(org, asked)
+
+
+def by_metric(found: dict[tuple, int], at: int) -> dict[str, dict[tuple, int]]:
+    """A read's counts by their metric (the key's `at`-th column)."""
+    grouped: dict[str, dict[tuple, int]] = defaultdict(dict)
+    for key, n in found.items():
+        grouped[key[at]][key] = n
+    return grouped
 
 
 def statement(org: Organization, asked: Reading) -> dict[tuple, int]:
@@ -163,8 +175,16 @@ def statement(org: Organization, asked: Reading) -> dict[tuple, int]:
             folded.append(f"{column} = %s")
             folded_params.append(ALL if value is None else value)
     moment = connection.ops.adapt_datetimefield_value
-    hours = [(start, end)]
+    hours, days, weeks = [(start, end)], [], []
     first_day, last_day = whole_days(start, end)
+    if first_day < last_day and not HOURLY_ONLY & set(by):
+        hours, days = [(start, first_day), (last_day, end)], [(first_day, last_day)]
+        first_week, last_week = whole_weeks(first_day, last_day)
+        if first_week < last_week and not DAILY_ONLY & set(by):
+            days, weeks = (
+                [(first_day, first_week), (last_week, last_day)],
+                [(first_week, last_week)],
+            )
     selects, params = [], []
 
     def source(table: str, value: str, where: list[str], where_params: list, daily=False):
@@ -176,15 +196,20 @@ def statement(org: Organization, asked: Reading) -> dict[tuple, int]:
         )
         params.extend(where_params)
 
-    if first_day < last_day and not HOURLY_ONLY & set(by):
-        hours = [(start, first_day), (last_day, end)]
-        source(
-            "insights_dailycount",
-            "count",
-            [*folded, "date >= %s", "date < %s"],
-            [*folded_params, first_day.date().isoformat(), last_day.date().isoformat()],
-            daily=True,
-        )
+    # A range each, as the hours: together, the planner would scan the table.
+    for table, column, spans in (
+        ("insights_weeklycount", "week", weeks),
+        ("insights_dailycount", "date", days),
+    ):
+        for begin, until in spans:
+            if begin < until:
+                source(
+                    table,
+                    "count",
+                    [*folded, f"{column} >= %s", f"{column} < %s"],
+                    [*folded_params, begin.date().isoformat(), until.date().isoformat()],
+                    daily=True,
+                )
     for begin, until in hours:
         if begin < until:
             source(
@@ -203,8 +228,13 @@ def statement(org: Organization, asked: Reading) -> dict[tuple, int]:
     parse = [PARSE.get((vendor, name)) for name in by]
     with connection.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(selects), params)
-        for *key, n in cursor.fetchall():
+        found = cursor.fetchall()
+    if any(parse):
+        for *key, n in found:
             total[tuple(f(v) if f else v for f, v in zip(parse, key, strict=True))] += int(n)
+    else:  # the common case, without a call per value: a wide read returns thousands of rows
+        for row in found:
+            total[row[:-1]] += int(row[-1])
     return {key: n for key, n in total.items() if n}
 
 
@@ -254,6 +284,23 @@ def whole_days(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     """The first and last local midnights of the hours [start, end): the whole days between
     them (none when the first is not before the last)."""
     return midnight_after(start), midnight_before(end)
+
+
+def monday_before(hour: datetime) -> datetime:
+    """The local midnight an hour row's week (Monday to Sunday) starts at."""
+    return midnight_before(hour) - timedelta(days=hour.weekday())
+
+
+def monday_after(hour: datetime) -> datetime:
+    """The first local Monday midnight at or after an hour row (itself on one)."""
+    monday = monday_before(hour)
+    return monday if monday == hour else monday + timedelta(days=7)
+
+
+def whole_weeks(first_day: datetime, last_day: datetime) -> tuple[datetime, datetime]:
+    """The first and last local Monday midnights of the days [first_day, last_day): the whole
+    weeks between them (none when the first is not before the last)."""
+    return monday_after(first_day), monday_before(last_day)
 
 
 def now_counts(org: Organization, **narrow) -> dict[tuple, int]:

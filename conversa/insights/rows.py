@@ -83,6 +83,13 @@ def local_date(vendor: str, column: str) -> str:
     return f"date({column})"
 
 
+def local_week(vendor: str, column: str) -> str:
+    """A local hour's week as the date of its Monday (the weekly counts' `week`)."""
+    if vendor == "postgresql":
+        return f"CAST(date_trunc('week', {column} AT TIME ZONE 'UTC') AS date)"
+    return f"date({column}, 'weekday 0', '-6 days')"  # the Sunday ending its week, less six days
+
+
 def day_text(vendor: str, column: str) -> str:
     """A local hour's day as YYYY-MM-DD (the handled counts' metric names)."""
     if vendor == "postgresql":

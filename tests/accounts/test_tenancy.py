@@ -12,7 +12,14 @@ from conversa.crm.models import Lead, Pipeline, Stage
 from conversa.inbox import services
 from conversa.inbox.models import Note, Tag
 from conversa.insights import aggregates
-from conversa.insights.models import DailyCount, Delta, Duration, Handled, HourlyCount
+from conversa.insights.models import (
+    DailyCount,
+    Delta,
+    Duration,
+    Handled,
+    HourlyCount,
+    WeeklyCount,
+)
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="row-level security is PostgreSQL's"
@@ -65,7 +72,9 @@ def test_every_organization_table_has_a_forced_policy(db):
     tables = tenancy.tenant_tables()
     owned = {m._meta.db_table for m in apps.get_models() if issubclass(m, OrgOwned)}
     # The Insights aggregates name their organization by a plain id, not a key.
-    aggregates_ = {m._meta.db_table for m in (Delta, HourlyCount, DailyCount, Duration, Handled)}
+    aggregates_ = {
+        m._meta.db_table for m in (Delta, HourlyCount, DailyCount, WeeklyCount, Duration, Handled)
+    }
     assert owned | aggregates_ | {"accounts_organization"} == {table for table, _ in tables}
     with connection.cursor() as cursor:
         cursor.execute(
@@ -140,7 +149,7 @@ def test_a_members_request_works_for_its_organization_only(org, other_org, how):
     assert tenancy.narrowed_to() is None
 
 
-AGGREGATES = (Delta, HourlyCount, DailyCount, Duration, Handled)
+AGGREGATES = (Delta, HourlyCount, DailyCount, WeeklyCount, Duration, Handled)
 
 
 def aggregate_rows(org_id: int) -> dict[str, int]:

@@ -19,7 +19,14 @@ from conversa.engine.models import GateDecision, MessageIntent
 from conversa.inbox import ownership, services, states
 from conversa.inbox.models import Conversation, Message, Queue, Tag
 from conversa.insights import aggregates, figures, more_figures, reading
-from conversa.insights.models import DailyCount, Delta, Duration, Handled, HourlyCount
+from conversa.insights.models import (
+    DailyCount,
+    Delta,
+    Duration,
+    Handled,
+    HourlyCount,
+    WeeklyCount,
+)
 from tests.insights.test_figures import END, START
 
 # From 1970: the counts of now (open conversations) are kept at its first hour.
@@ -81,14 +88,27 @@ def sums_agree(org) -> None:
 
 
 def days_agree(org) -> None:
-    """The daily rows (read for a period's whole days) equal the sums of their hours' rows,
-    under each queue and agent and over all of them."""
+    """The daily and weekly rows (read for a period's whole days and weeks) equal the sums of
+    their hours' rows, under each queue and agent and over all of them."""
     for columns in (KEY[1:], ("metric", "number_id")):
         expected: dict = defaultdict(int)
+        whole: dict = defaultdict(int)
         for (hour, *key), n in reading.counts(org, *EVER, by=("hour", *columns)).items():
             expected[(hour.date(), *key)] += n
+            whole[tuple(key)] += n
         by_day = reading.counts(org, *EVER, by=("day", *columns))
         assert by_day == {key: n for key, n in expected.items() if n}
+        # Not grouped by day: the weekly rows of every whole week.
+        assert reading.counts(org, *EVER, by=columns) == {k: n for k, n in whole.items() if n}
+    if Delta.objects.filter(organization_id=org.pk).exists():
+        return  # the rows themselves once every delta is in them
+    weekly: dict = defaultdict(int)
+    for (hour, *key), n in reading.counts(org, *EVER, by=KEY).items():
+        weekly[(hour.date() - timedelta(days=hour.weekday()), *key)] += n
+    kept = WeeklyCount.objects.filter(organization_id=org.pk, queue_id__gte=0, agent_id__gte=0)
+    assert {
+        (week, *key): n for week, *key, n in kept.values_list("week", *KEY[1:], "count") if n
+    } == {key: n for key, n in weekly.items() if n}
 
 
 def conversation_figures(org) -> dict:
@@ -357,6 +377,42 @@ def test_rebuild_of_a_range_keeps_the_other_hours(day):
     assert reading.counts(day.org, START, END, by=("day", *KEY[1:])) == expected
     days = DailyCount.objects.filter(organization_id=day.org.pk).values_list("date", "count")
     assert {n for date, n in days if date != START.date()} == {99}
+    # And its week's, from its hours (the range in hour rows' terms, local hours, this time:
+    # START, 00:00 -03:00 as an instant, is the hour row 03:00).
+    WeeklyCount.objects.filter(organization_id=day.org.pk).update(count=99)
+    monday = reading.monday_before(reading.local_hour(day.org, START))
+    aggregates.rebuild(day.org, monday, reading.local_hour(day.org, END))
+    week: dict = defaultdict(int)
+    sunday_night = monday + timedelta(days=7)
+    for (_, *key), n in reading.read(day.org, monday, sunday_night, by=("hour", *KEY[1:])).items():
+        week[tuple(key)] += n
+    assert reading.read(day.org, monday, sunday_night, by=KEY[1:]) == week
+    weeks = WeeklyCount.objects.filter(organization_id=day.org.pk).values_list("week", "count")
+    assert {n for start, n in weeks if start != monday.date()} == {99}
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (timedelta(days=20, hours=-5), timedelta(days=19, hours=3)),  # weeks, days and hours
+        (timedelta(days=9), timedelta(days=2, hours=1)),  # a week, days and an hour
+        (timedelta(hours=30), timedelta(hours=2)),  # days and hours, no whole week
+    ],
+)
+def test_a_period_read_from_weeks_days_and_hours_equals_its_hours(day, before, after):
+    aggregates.fold_all()
+    start, end = START - before, END + after
+    hourly: dict = defaultdict(int)
+    for (_, *key), n in reading.counts(day.org, start, end, by=KEY).items():
+        hourly[tuple(key)] += n
+    assert hourly
+    for columns in (KEY[1:], ("metric", "agent_id"), ("metric", "queue_id"), ("metric",)):
+        expected: dict = defaultdict(int)
+        for key, n in hourly.items():
+            if (queue := key[2]) >= 0 and (agent := key[3]) >= 0:
+                named = dict(zip(KEY[1:], key, strict=True), queue_id=queue, agent_id=agent)
+                expected[tuple(named[c] for c in columns)] += n
+        assert reading.counts(day.org, start, end, by=columns) == dict(expected)
 
 
 def test_lag_is_the_age_of_the_oldest_pending_delta(day):
