@@ -49,7 +49,7 @@ def fold(batch: int = FOLD_BATCH) -> int:
             return 0
         marks = ", ".join(["%s"] * len(ids))
         with connection.cursor() as cursor:
-            for into in SPANS:
+            for into in rows.SPANS:
                 for queue, agent in ROLLUPS:
                     cursor.execute(
                         upsert(queue, agent, "insights_delta", "value", f"d.id IN ({marks})", into),
@@ -59,21 +59,13 @@ def fold(batch: int = FOLD_BATCH) -> int:
     return len(ids)
 
 
-# The rows the fold keeps: (table, its time column, that column of a local hour `d.hour`).
-SPANS = {
-    "hourly": ("insights_hourlycount", "hour", lambda vendor, hour: hour),
-    "daily": ("insights_dailycount", "date", rows.local_date),
-    "weekly": ("insights_weeklycount", "week", rows.local_week),
-}
-
-
 def upsert(queue, agent, table: str, column: str, where: str, into: str = "hourly") -> str:
     """Add the rows of `table` (with an hour) matching `where` to the hourly rows, or to the
-    daily or weekly ones (`SPANS`), under their own queue and agent or the sums' (ALL). Keys go
+    daily or weekly ones (`rows.SPANS`), under their own queue and agent or the sums' (ALL). Keys go
     in one order in every folder: two upserting the same rows wait for each other instead of
     deadlocking. Rows of a deleted organization are dropped."""
     q, a = (f"d.{x}" if isinstance(x, str) else str(x) for x in (queue, agent))
-    name, time_column, of_hour = SPANS[into]
+    name, time_column, of_hour = rows.SPANS[into]
     target, when = (name, time_column), of_hour(triggers.vendor_of(connection), "d.hour")
     # Grouped and ordered by the columns only: a constant there would name a column by number.
     key = ", ".join(
@@ -295,7 +287,7 @@ def rebuild_days(cursor, org: Organization, start: datetime | None, end: datetim
         (DailyCount, "daily", midnight_before, midnight_after),
         (WeeklyCount, "weekly", monday_before, monday_after),
     ):
-        time_column = SPANS[into][1]
+        time_column = rows.SPANS[into][1]
         spans = Q(organization_id=org.pk)
         bounds, params = "", []
         if start is not None:

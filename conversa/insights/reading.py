@@ -197,10 +197,7 @@ def statement(org: Organization, asked: Reading) -> dict[tuple, int]:
         params.extend(where_params)
 
     # A range each, as the hours: together, the planner would scan the table.
-    for table, column, spans in (
-        ("insights_weeklycount", "week", weeks),
-        ("insights_dailycount", "date", days),
-    ):
+    for (table, column, _), spans in ((rows.SPANS["weekly"], weeks), (rows.SPANS["daily"], days)):
         for begin, until in spans:
             if begin < until:
                 source(

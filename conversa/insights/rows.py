@@ -90,6 +90,15 @@ def local_week(vendor: str, column: str) -> str:
     return f"date({column}, 'weekday 0', '-6 days')"  # the Sunday ending its week, less six days
 
 
+# The rows the fold keeps and a period is read from: (table, its time column, that column's
+# SQL for a local hour `column`).
+SPANS = {
+    "hourly": ("insights_hourlycount", "hour", lambda vendor, column: column),
+    "daily": ("insights_dailycount", "date", local_date),
+    "weekly": ("insights_weeklycount", "week", local_week),
+}
+
+
 def day_text(vendor: str, column: str) -> str:
     """A local hour's day as YYYY-MM-DD (the handled counts' metric names)."""
     if vendor == "postgresql":
