@@ -406,6 +406,13 @@ def plan(org: Organization, number: Number, queue: Queue, *, now: datetime) -> R
     for rating in sorted(set(RATING_WEIGHTS) - rated):
         at = week.local(today - timedelta(days=RATED_DAYS_BACK), time(10, rating))
         plan_conversation(week, number, queue, tags, at, outage=outage, rating=rating)
+    # A reply held while the number was down, whatever the draw (a draw cut at another
+    # minute left the outage without one): customers writing as it starts. Planned last too.
+    for minutes in range(0, OUTAGE_LENGTH.seconds // 60, 5):
+        if any(d[0] == "defer" for _, decisions, _ in week.rows.sends for d in decisions):
+            break
+        at = outage[0] + timedelta(minutes=minutes)
+        plan_conversation(week, number, queue, tags, at, outage=outage)
     return week.rows
 
 

@@ -224,16 +224,18 @@ def test_every_moment_of_a_fortnight_plans_a_week_that_keeps_the_invariants(load
     """The history is drawn from the day's seed and cut at `now`: whatever the day and the
     hour, its counted events are all there (none of the reopened or transferred ones ends
     after the quiet hour), one reopening falls in the last 7 days, customers wrote at night
-    and gave every score, and a reply held while the number was down left before anything
-    after it was said."""
+    and gave every score, and a reply was held while the number was down and left before
+    anything after it was said."""
     org, history, _ = loaded
     number, queue = history.first().number, Queue.objects.get(organization=org)
     zone = ZoneInfo(org.time_zone)
     count = examples(36, in_full_on="sqlite")
     step = timedelta(days=14) / count + timedelta(minutes=7)  # every day, at every hour
     moments = [datetime(2026, 12, 7, 0, 5, tzinfo=zone) + k * step for k in range(count)]
-    # And one whose draw gave no 1 in the last 7 days (before the week made sure of it).
-    for now in [*moments, datetime(2026, 12, 19, 14, 9, tzinfo=zone)]:
+    # And one whose draw gave no 1 in the last 7 days, one whose gave no held reply (before
+    # the week made sure of them).
+    extra = [datetime(2026, 12, 19, 14, 9, tzinfo=zone), datetime(2026, 12, 7, 12, 42, tzinfo=zone)]
+    for now in [*moments, *extra]:
         rows = demo_history.plan(org, number, queue, now=now)
         verbs = [verb for _, verb, *_ in rows.events]
         assert verbs.count("conversation.reopened") == demo_history.REOPENED, now
@@ -248,14 +250,15 @@ def test_every_moment_of_a_fortnight_plans_a_week_that_keeps_the_invariants(load
         assert scores == {1, 2, 3, 4, 5}, now
         week = [m for m in rows.messages if m.created_at.astimezone(zone).date() >= first_day]
         assert any(m.direction == "in" and m.created_at.astimezone(zone).hour < 6 for m in week)
-        for message, decisions, _ in rows.sends:
-            if decisions[0][0] == "defer":
-                assert not [
-                    m
-                    for m in rows.messages
-                    if m.conversation is message.conversation
-                    and message.created_at < m.created_at < message.sent_at
-                ], (now, message.body)
+        held = [message for message, decisions, _ in rows.sends if decisions[0][0] == "defer"]
+        assert held, now
+        for message in held:
+            assert not [
+                m
+                for m in rows.messages
+                if m.conversation is message.conversation
+                and message.created_at < m.created_at < message.sent_at
+            ], (now, message.body)
 
 
 def test_loading_the_demo_again_changes_nothing(loaded):
