@@ -47,6 +47,7 @@ def act(live: str, on: Number, action: str, **body) -> httpx.Response:
         f"{live}/sandbox/evolution/{action}/{on.provider_name}",
         headers={"apikey": on.provider_token},
         json=body,
+        timeout=30,  # a loaded machine's live server, not a quiet one's
     )
 
 
@@ -167,6 +168,7 @@ def test_create_sends_the_webhook_with_its_secret_and_the_events_we_follow(live,
     found = httpx.get(
         f"{live}/sandbox/evolution/webhook/find/{number.provider_name}",
         headers={"apikey": number.provider_token},
+        timeout=30,
     ).json()
 
     assert found["url"] == webhook_url(live, number)

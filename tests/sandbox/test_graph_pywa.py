@@ -28,6 +28,9 @@ from conversa.sandbox.models import SandboxMedia, SandboxMessage
 from tests.sandbox import pywa_graph
 from tests.sandbox.pywa_graph import CUSTOMER, JPEG, OGG, WA_ID, customer_writes, parsed
 
+# Raw calls to the live server: a loaded machine's answer time, not httpx's 5 s default.
+http = httpx.Client(timeout=30)
+
 # The shared fixtures, as this module's.
 receiver, sandbox, wa = pywa_graph.receiver, pywa_graph.sandbox, pywa_graph.wa
 
@@ -275,7 +278,7 @@ def test_meta_error_objects_for_invalid_sends(wa, sandbox, live_server):
         ({"to": CUSTOMER, "type": "text", "text": {"body": "x"}}, 400, 100),
     ]
     for body, status, code in cases:
-        answer = httpx.post(url, json=body, headers=headers)
+        answer = http.post(url, json=body, headers=headers)
         assert answer.status_code == status, body
         error = answer.json()["error"]
         assert error["code"] == code, body
@@ -284,11 +287,11 @@ def test_meta_error_objects_for_invalid_sends(wa, sandbox, live_server):
         assert error["error_data"]["details"]
         assert error["fbtrace_id"] and "error_subcode" in error
 
-    bad = httpx.post(url, json=cases[0][0], headers={"Authorization": "Bearer nope"})
+    bad = http.post(url, json=cases[0][0], headers={"Authorization": "Bearer nope"})
     assert (bad.status_code, bad.json()["error"]["code"]) == (401, 190)
-    wrong_version = httpx.post(url.replace("v25.0", "latest"), json=base, headers=headers)
+    wrong_version = http.post(url.replace("v25.0", "latest"), json=base, headers=headers)
     assert wrong_version.json()["error"]["code"] == 2500
-    assert httpx.get(
+    assert http.get(
         url.replace("/messages", "").replace("v25.0", "v21.0"), headers=headers
     ).is_success
 
@@ -300,11 +303,11 @@ def test_media_upload_lookup_download_and_delete(wa, sandbox, live_server):
     assert (info.mime_type, info.file_size) == ("image/jpeg", len(JPEG))
     assert wa.get_media_bytes(info.url) == JPEG
 
-    assert httpx.get(info.url).status_code == 401
+    assert http.get(info.url).status_code == 401
     other = simulator.create_cloud_number("999", "5511900000000", "", "x")
-    foreign = httpx.get(info.url, headers={"Authorization": f"Bearer {other.token}"})
+    foreign = http.get(info.url, headers={"Authorization": f"Bearer {other.token}"})
     assert foreign.status_code == 400
-    tampered = httpx.get(
+    tampered = http.get(
         info.url.replace("hash=", "hash=0"), headers={"Authorization": f"Bearer {sandbox.token}"}
     )
     assert tampered.status_code == 404

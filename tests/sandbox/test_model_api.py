@@ -157,6 +157,7 @@ def test_a_malformed_request_is_a_400_in_openais_shape(base_url, key, body, word
         f"{base_url}/chat/completions",
         content=json.dumps(body),
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        timeout=10,
     )
     assert response.status_code == 400
     error = response.json()["error"]
@@ -180,7 +181,7 @@ def test_a_malformed_request_is_a_400_in_openais_shape(base_url, key, body, word
 )
 def test_a_script_out_of_bounds_is_refused(base_url, key, body):
     response = httpx.post(
-        f"{base_url}/faults", json=body, headers={"Authorization": f"Bearer {key}"}
+        f"{base_url}/faults", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=10
     )
     assert response.status_code == 400
     assert response.json()["error"]["message"]
