@@ -25,3 +25,10 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "conversa.settings"
 from conversa.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["tests.hashers.CheapArgon2PasswordHasher", *PASSWORD_HASHERS[1:]]  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":  # noqa: F405
+    # A connection left inside a transaction by a stuck thread (a live server's request waiting
+    # on something outside the database) would keep its locks, and every later test's flush
+    # would wait on them until CI's limit: the server ends such a session after two minutes,
+    # far longer than any test leaves a transaction idle.
+    DATABASES["default"]["OPTIONS"]["options"] += " -c idle_in_transaction_session_timeout=120s"  # noqa: F405
