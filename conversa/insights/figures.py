@@ -201,13 +201,24 @@ def resolutions(org, start, end, filters: Filters) -> list[tuple[int | None, flo
 
 
 DURATION_KINDS = ("first_response", "resolution")
-# Every bucket's count and sum of both kinds, named (an index finds names, not prefixes).
-DURATION_BUCKETS = [
-    f"{short}:{sum_}{b}"
-    for short in rows_.DURATION_METRICS.values()
+# The kinds each grouping's summaries are read for: all together and per agent both; per
+# queue the first responses only (the queue table shows no resolution time).
+GROUPINGS = {None: DURATION_KINDS, "agent_id": DURATION_KINDS, "queue_id": ("first_response",)}
+
+
+# Every bucket's count and sum of both kinds, named (an index finds names, not prefixes), with
+# its kind, bucket and whether it sums seconds (else it counts durations).
+BUCKET_OF_METRIC = {
+    f"{rows_.DURATION_METRICS[kind]}:{sum_}{b}": (kind, b, bool(sum_))
+    for kind in DURATION_KINDS
     for b in range(len(rows_.DURATION_BOUNDS))
     for sum_ in ("", "s")
-]
+}
+DURATION_BUCKETS = list(BUCKET_OF_METRIC)
+GROUPING_BUCKETS = {
+    by: [metric for metric, (kind, _, _) in BUCKET_OF_METRIC.items() if kind in kinds]
+    for by, kinds in GROUPINGS.items()
+}
 
 
 def response_times(org, start, end, filters: Filters, found: dict | None = None) -> dict:
@@ -229,47 +240,40 @@ def response_times(org, start, end, filters: Filters, found: dict | None = None)
     }
 
 
-GROUPINGS = (None, "agent_id", "queue_id")
-
-
-def duration_summaries(org, start, end, filters: Filters, groupings=GROUPINGS) -> dict:
+def duration_summaries(org, start, end, filters: Filters, groupings=tuple(GROUPINGS)) -> dict:
     """By kind (`DURATION_KINDS`), `summary` of the durations ending in the period, all
-    together (`[None][None]`), per agent (`["agent_id"]`) and per queue (`["queue_id"]`), None
-    for no agent or queue (only the `groupings` asked for): interpolated in the buckets of the
-    hourly counts (`bucket_summary`), the durations not settled yet (a few, just changed) added
-    in their buckets. A query per grouping for both kinds, and one for the unsettled."""
+    together (`[None][None]`), per agent (`["agent_id"]`) and per queue (`["queue_id"]`, first
+    responses only: `GROUPINGS`), None for no agent or queue (only the `groupings` asked for):
+    interpolated in the buckets of the hourly counts (`bucket_summary`), the durations not
+    settled yet (a few, just changed) added in their buckets. A query per grouping for its
+    kinds, and one for the unsettled."""
     dims = {
         "number_id": filters.number and filters.number.pk,
         "queue_id": filters.queue and filters.queue.pk,
         "agent_id": filters.agent and filters.agent.pk,
     }
-    shorts = {short: kind for kind, short in rows_.DURATION_METRICS.items()}
-    grouped: dict = {kind: {by: {} for by in groupings} for kind in DURATION_KINDS}
-
-    def add(kind, by, key, b, n, seconds):
-        sums = grouped[kind][by].setdefault(key, {}).setdefault(b, [0, 0])
-        sums[0] += n
-        sums[1] += seconds
-
+    # [kind][by][key][bucket]: [how many, their seconds summed]
+    grouped: dict = {kind: {} for kind in DURATION_KINDS}
+    for by in groupings:
+        for kind in GROUPINGS[by]:
+            grouped[kind][by] = {}
     for by in groupings:
         columns = (by,) if by else ()
         found = reading.counts(
-            org, start, end, by=(*columns, "metric"), metrics=DURATION_BUCKETS, **dims
+            org, start, end, by=(*columns, "metric"), metrics=GROUPING_BUCKETS[by], **dims
         )
         for (*key, metric), n in found.items():
-            short, name = metric.split(":", 1)
-            b = int(name.lstrip("s"))
-            key_ = key[0] if key else None
-            if name.startswith("s"):
-                add(shorts[short], by, key_, b, 0, n)
-            else:
-                add(shorts[short], by, key_, b, n, 0)
+            kind, b, seconds = BUCKET_OF_METRIC[metric]
+            sums = grouped[kind][by].setdefault(key[0] if key else None, {}).setdefault(b, [0, 0])
+            sums[seconds] += n
     for kind, agent, queue, seconds in aggregates.durations(
         org, None, start, end, columns=("kind", "agent_id", "queue_id"), unsettled=True, **dims
     ):
         for by, key in ((None, None), ("agent_id", agent), ("queue_id", queue)):
-            if by in groupings:
-                add(kind, by, key, bucket_of(seconds), 1, round(seconds))
+            if by in grouped[kind]:
+                sums = grouped[kind][by].setdefault(key, {}).setdefault(bucket_of(seconds), [0, 0])
+                sums[0] += 1
+                sums[1] += round(seconds)
     summaries = {
         kind: {
             by: {key or None: bucket_summary(buckets) for key, buckets in groups.items()}
@@ -708,7 +712,7 @@ def wider_reads(
         return [reading.Reading(*period, ("metric",), cards, **dims)]
     now = (reading.NOW, reading.NOW + timedelta(hours=1))
     handled = (rows_.HANDLED,) if handled_by_day(filters) else ()
-    queues = durations | {*more.QUEUE_METRICS.values(), "open"}
+    queues = {*GROUPING_BUCKETS["queue_id"], *more.QUEUE_METRICS.values(), "open"}
     health = {"number_id": dims["number_id"]}
     return [
         reading.Reading(*period, ("metric",), cards, ("gate:", "tag:"), **dims),
