@@ -187,11 +187,15 @@ def statement(org: Organization, asked: Reading) -> dict[tuple, int]:
             )
     selects, params = [], []
 
+    # PostgreSQL sums a bigint column as a numeric, which the driver reads as a Decimal, some
+    # thousands of them a page: a bigint again, read as an int.
+    total_of = "CAST(SUM({}) AS bigint)" if vendor == "postgresql" else "SUM({})"
+
     def source(table: str, value: str, where: list[str], where_params: list, daily=False):
         columns = [grouping(vendor, name, daily) for name in by]
         group = f" GROUP BY {', '.join(str(n + 1) for n in range(len(by)))}" if by else ""
         selects.append(
-            f"SELECT {', '.join([*columns, f'SUM({value})'])} FROM {table} "  # noqa: S608 (constant SQL; values are parameters)
+            f"SELECT {', '.join([*columns, total_of.format(value)])} FROM {table} "  # noqa: S608 (constant SQL; values are parameters)
             f"WHERE {' AND '.join(where)}{group}"
         )
         params.extend(where_params)
@@ -228,10 +232,10 @@ def statement(org: Organization, asked: Reading) -> dict[tuple, int]:
         found = cursor.fetchall()
     if any(parse):
         for *key, n in found:
-            total[tuple(f(v) if f else v for f, v in zip(parse, key, strict=True))] += int(n)
+            total[tuple(f(v) if f else v for f, v in zip(parse, key, strict=True))] += n
     else:  # the common case, without a call per value: a wide read returns thousands of rows
         for row in found:
-            total[row[:-1]] += int(row[-1])
+            total[row[:-1]] += row[-1]
     return {key: n for key, n in total.items() if n}
 
 
