@@ -225,7 +225,8 @@ def rebuild(
     the live tables, replacing their hourly rows (and the daily and weekly rows of their days
     and weeks) and pending deltas, and its durations and conversations handled (not with
     `counts_only`: a migration adding counts keeps the durations' settled seconds). Returns
-    the rows written.
+    the rows written. The bounds are hour rows, as `reading.read` takes them (local
+    wall-clock hours written as UTC: `reading.local_hour` of a moment), not moments.
 
     Meant for a quiet organization (after a bulk load, or to repair): a change committed while
     it runs may be counted twice or not at all; rebuild again to settle it."""
