@@ -207,9 +207,9 @@ GROUPINGS = {None: DURATION_KINDS, "agent_id": DURATION_KINDS, "queue_id": ("fir
 
 
 # Every bucket's count and sum of both kinds, named (an index finds names, not prefixes), with
-# its kind, bucket and whether it sums seconds (else it counts durations).
+# its kind, bucket and place in a bucket's [how many, their seconds summed].
 BUCKET_OF_METRIC = {
-    f"{rows_.DURATION_METRICS[kind]}:{sum_}{b}": (kind, b, bool(sum_))
+    f"{rows_.DURATION_METRICS[kind]}:{sum_}{b}": (kind, b, 1 if sum_ else 0)
     for kind in DURATION_KINDS
     for b in range(len(rows_.DURATION_BOUNDS))
     for sum_ in ("", "s")
@@ -263,9 +263,9 @@ def duration_summaries(org, start, end, filters: Filters, groupings=tuple(GROUPI
             org, start, end, by=(*columns, "metric"), metrics=GROUPING_BUCKETS[by], **dims
         )
         for (*key, metric), n in found.items():
-            kind, b, seconds = BUCKET_OF_METRIC[metric]
+            kind, b, place = BUCKET_OF_METRIC[metric]
             sums = grouped[kind][by].setdefault(key[0] if key else None, {}).setdefault(b, [0, 0])
-            sums[seconds] += n
+            sums[place] += n
     for kind, agent, queue, seconds in aggregates.durations(
         org, None, start, end, columns=("kind", "agent_id", "queue_id"), unsettled=True, **dims
     ):
