@@ -140,12 +140,21 @@ def test_canned_reply_with_slash_then_resolve_with_e(server, browser):
     page.keyboard.press("r")
     box = page.locator("#reply-body")
     expect(box).to_be_focused()
-    box.press_sequentially("/pra")
+    # The picker looks up as the operator types; the answer for "/p" is held back until after
+    # the pick, as a slow network would: landing late, it must not reopen the picker.
+    held = []
+    page.route(lambda url: url.endswith("/canned?q=p"), lambda route: held.append(route))
+    with page.expect_request(lambda request: request.url.endswith("/canned?q=p")):
+        box.press_sequentially("/p")
+    box.press_sequentially("ra")
     option = page.locator("#canned [role=option]").first
     expect(option).to_contain_text("/prazo")
     expect(option).to_contain_text("Mariana, o prazo de entrega")
     box.press("Enter")  # picks the reply; a second Enter sends it
     expect(box).to_have_value(re.compile(r"^Mariana, o prazo de entrega"))
+    expect(page.locator("#canned")).to_be_hidden()
+    with page.expect_request_finished(lambda request: request.url.endswith("/canned?q=p")):
+        held[0].continue_()
     expect(page.locator("#canned")).to_be_hidden()
     box.press("Enter")
     expect(page.locator(".message.out", has_text="Mariana, o prazo de entrega")).to_be_visible()

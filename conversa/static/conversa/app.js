@@ -373,10 +373,15 @@
   // server renders each with the contact's variables filled in.
   var canned = (function () {
     var timer = null;
+    // Each lookup's number: an answer that lands after a later keystroke, a pick or Escape is
+    // stale and dropped, else it reopened the picker and the next Enter picked instead of sent.
+    var asked = 0;
     var state = { open: false, index: 0, start: -1 };
     function panel() { return document.getElementById("canned"); }
     function options() { var p = panel(); return p ? Array.prototype.slice.call(p.querySelectorAll("[role=option]")) : []; }
     function close() {
+      clearTimeout(timer);
+      asked++;
       var p = panel();
       if (p) { p.hidden = true; p.innerHTML = ""; }
       state.open = false;
@@ -393,14 +398,19 @@
       var q = url ? query(box) : null;
       if (q === null) { close(); return; }
       clearTimeout(timer);
+      var lookup = ++asked;
       timer = setTimeout(function () {
-        htmx.ajax("GET", url + "?q=" + encodeURIComponent(q), { target: "#canned", swap: "innerHTML" }).then(function () {
+        fetch(url + "?q=" + encodeURIComponent(q), { headers: { "HX-Request": "true" } }).then(function (response) {
+          return response.ok ? response.text() : "";
+        }).then(function (html) {
           var p = panel();
+          if (lookup !== asked || !p) return;
+          p.innerHTML = html;
           state.index = 0;
           state.open = options().length > 0 || !!p.querySelector(".canned-empty");
           p.hidden = !state.open;
           highlight();
-        });
+        }).catch(function () { if (lookup === asked) close(); });
       }, 80);
     }
     function highlight() {
