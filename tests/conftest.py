@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import translation
 
+from conversa.accounts import last_used
 from conversa.accounts.models import Member, Organization
 from conversa.accounts.services import create_api_token
 from conversa.inbound import consequences as inbound
@@ -155,6 +156,14 @@ def default_language():
     language active in the thread, which changed the words later tests read."""
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def token_uses_written():
+    """A test's queued writes of its API tokens' last use end with it: one left running wrote
+    (and logged) into a later test, after its output was closed."""
+    yield
+    last_used.settle()
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ happen at once is skipped (the next request a minute later tries again) and logg
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -49,8 +51,7 @@ def touch(token: ApiToken) -> Future | None:
 def write(token_id: int, now: datetime) -> bool:
     """Set the time, unless another process did within the minute; never raises."""
     try:
-        with transaction.atomic():
-            wait_briefly_for_locks()
+        with waiting_briefly_for_locks():
             stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - RESOLUTION)
             return bool(ApiToken.objects.filter(stale, pk=token_id).update(last_used_at=now))
     except Exception as exc:
@@ -61,13 +62,20 @@ def write(token_id: int, now: datetime) -> bool:
         connection.close()
 
 
-def wait_briefly_for_locks() -> None:
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
+@contextmanager
+def waiting_briefly_for_locks() -> Iterator[None]:
+    """A transaction that waits at most LOCK_WAIT_MS for a lock. SQLite's is set before it
+    begins: its transactions take the write lock as they begin (IMMEDIATE, settings.py), and
+    set inside, the connection's own 20 s wait held this thread at the BEGIN."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA busy_timeout = {LOCK_WAIT_MS}")
-        elif connection.vendor == "postgresql":
-            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
-            cursor.execute("SET LOCAL statement_timeout = '2s'")
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
+                cursor.execute("SET LOCAL statement_timeout = '2s'")
+        yield
 
 
 def settle() -> None:
