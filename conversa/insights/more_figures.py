@@ -14,6 +14,7 @@ from conversa.accounts.models import Member, Organization
 from conversa.crm.models import FollowUp
 from conversa.engine.models import GateDecision, MessageIntent
 from conversa.inbox.models import Conversation, Queue, Survey, Tag
+from conversa.insights.durations import median, stored_summaries
 from conversa.insights.figures import (
     NONE,
     Filters,
@@ -21,9 +22,7 @@ from conversa.insights.figures import (
     counted,
     counted_now,
     local_days,
-    median,
     share,
-    stored_summaries,
 )
 from conversa.numbers.models import Number
 from conversa.numbers.services import sending_score

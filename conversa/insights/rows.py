@@ -296,7 +296,7 @@ def live(vendor: str, where: dict[str, str]) -> list[str]:
 # The first response and resolution times in buckets of business seconds (the lower bound of
 # each; the last has none): `<kind>:<bucket>` counts a bucket's durations and `<kind>:s<bucket>`
 # sums their seconds, so a percentile is interpolated in its bucket around the bucket's mean
-# (figures.bucket_summary), exact when the bucket holds one duration.
+# (durations.bucket_summary), exact when the bucket holds one duration.
 DURATION_BOUNDS = (
     0, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800, 14400, 21600, 28800,
     43200, 57600, 86400, 129600, 172800, 259200, 345600, 432000, 604800, 864000, 1209600,

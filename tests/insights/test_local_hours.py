@@ -10,7 +10,8 @@ import pytest
 
 from conversa.inbox.models import Contact, Conversation, Message
 from conversa.insights import aggregates, figures, periods
-from conversa.insights.figures import Filters, bucket_summary
+from conversa.insights.durations import bucket_summary
+from conversa.insights.figures import Filters
 
 IN, OUT = Message.Direction.INBOUND, Message.Direction.OUTBOUND
 D = date(2026, 6, 3)  # a Wednesday
