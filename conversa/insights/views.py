@@ -339,16 +339,25 @@ def insights(request):
             "rated": address("settings-assistant-activity", {"rating": "good"}),
         },
         "max_days": periods.MAX_DAYS,
-        "numbers": scoped(org, Number).only("pk", "name").order_by("name"),
-        "queues": scoped(org, Queue).order_by("name") if member.supervises else [],
-        "agents": scoped(org, Member).filter(is_active=True).order_by("display_name")
+        "numbers": choices(scoped(org, Number), "name", filters.number),
+        "queues": choices(scoped(org, Queue), "name", filters.queue) if member.supervises else [],
+        "agents": choices(scoped(org, Member).filter(is_active=True), "display_name", filters.agent)
         if member.supervises
         else [],
-        "tags": scoped(org, Tag).order_by("name"),
+        "tags": choices(scoped(org, Tag), "name", filters.tag),
         "export_fields": export_fields(period, filters),
         "export_kinds": [(k, label) for k, label in Export.Kind.choices if k != Export.Kind.AUDIT],
     }
     return render(request, "insights/insights.html", context)
+
+
+def choices(rows, name: str, chosen) -> list[tuple[int, str, bool]]:
+    """A filter's list: each row's key and `name`, in order of it, and whether it is the one
+    `chosen`. Read as values, not models: the page lists every number, queue, member and tag."""
+    chosen_pk = chosen and chosen.pk
+    return [
+        (pk, label, pk == chosen_pk) for pk, label in rows.order_by(name).values_list("pk", name)
+    ]
 
 
 def export_fields(period: periods.Period, filters: figures.Filters) -> list[tuple[str, object]]:
