@@ -279,6 +279,24 @@ def test_page_shows_a_form_error_for_a_bad_period(day, client):
     assert "period" in page.context["errors"]
 
 
+def test_the_filters_in_use_are_the_ones_chosen_in_their_lists(day, client):
+    other = Tag.objects.create(organization=day.org, name="Atacado")
+    client.force_login(Member.objects.get(organization=day.org, role="owner").user)
+    page = client.get(f"/insights/?number={day.number.pk}&agent={day.b.pk}&tag={day.tag.pk}")
+    html = page.content.decode()
+    chosen = {
+        name: re.findall(r'<option value="(\d*)" selected>', select)
+        for name, select in re.findall(r'<select name="(\w+)">(.*?)</select>', html)
+    }
+    assert chosen["number"] == [str(day.number.pk)]
+    assert chosen["agent"] == [str(day.b.pk)]
+    assert chosen["tag"] == [str(day.tag.pk)]
+    assert chosen["queue"] == []  # "All queues", the list's first option, shown as is
+    assert f'<option value="{other.pk}">Atacado</option>' in html
+    # Named as people see them, in order: the members by name, the tags by name.
+    assert html.index(">Atacado<") < html.index(">VIP<")
+
+
 def test_tenant_isolation(day, other_org, client):
     client.force_login(other_org.owner.user)
     answer = client.get("/api/insights?start=2026-06-01&end=2026-06-01").json()
