@@ -80,12 +80,29 @@ def claimable(now: datetime):
     retry, or itself runnable, so parallel workers and retries never reorder a conversation.
     An earlier job deferred to later (quiet hours, say) does not hold the conversation up.
     """
-    earlier = ExecutionJob.objects.filter(
-        number=OuterRef("number"), contact=OuterRef("contact"), id__lt=OuterRef("id")
-    ).filter(Q(status__in=IN_FLIGHT) | Q(status=S.PENDING, run_after__lte=now))
     return ExecutionJob.objects.filter(
         status__in=[S.PENDING, S.RETRY_WAIT], run_after__lte=now
-    ).filter(~Exists(earlier))
+    ).filter(~Exists(ahead(now)))
+
+
+def ahead(now: datetime):
+    """The jobs ahead of the outer job in its conversation (same number and contact, earlier)
+    that hold it back at `now`: in flight, waiting to retry, or runnable."""
+    return ExecutionJob.objects.filter(
+        number=OuterRef("number"), contact=OuterRef("contact"), id__lt=OuterRef("id")
+    ).filter(Q(status__in=IN_FLIGHT) | Q(status=S.PENDING, run_after__lte=now))
+
+
+def overtaking(claimed: list[ExecutionJob], now: datetime) -> set[int]:
+    """Of the claimed jobs, those a job ahead of them holds back at `now`. A claim was first
+    in line when it was made; an earlier job deferred until a moment since passed (a number's
+    circuit breaker, its cooldown) is runnable again, and goes first."""
+    if not claimed:
+        return set()
+    held_back = ExecutionJob.objects.filter(pk__in=[job.pk for job in claimed]).filter(
+        Exists(ahead(now))
+    )
+    return set(held_back.values_list("pk", flat=True))
 
 
 def claim_batch(worker_id: str, limit: int) -> list[int]:

@@ -540,7 +540,15 @@ def execute_jobs(job_ids: list[int], worker_id: str, pool: Executor | None = Non
 
 
 def decide_before_send(claimed: list[ExecutionJob], now) -> list[ExecutionJob]:
-    """Gate the claimed jobs; those allowed move to SENDING with a fresh lease."""
+    """Gate the claimed jobs; those allowed move to SENDING with a fresh lease. A claim that
+    an earlier job of its conversation now goes ahead of is given back first, unasked, its
+    time to run unchanged: the conversation's order holds at the send, not only at the claim."""
+    behind = jobs.overtaking(claimed, now)
+    if behind:
+        jobs.transition_many(
+            [job for job in claimed if job.pk in behind], S.PENDING, worker_id="", lease_until=None
+        )
+        claimed = [job for job in claimed if job.pk not in behind]
     decisions = ask_gate([(job.intent, job.number_id) for job in claimed], now)
     allowed = []
     for job, decision in zip(claimed, decisions, strict=True):

@@ -100,6 +100,25 @@ def test_only_the_claimer_executes(org):
     assert services.execute_job(intent.job.id, "w2") == S.CLAIMED
 
 
+def test_a_claim_overtaken_by_an_earlier_reply_gives_way_at_the_send(org):
+    """The first reply was deferred (the number's circuit breaker open, say) until a moment
+    that passes between the second's claim and its send: the first goes first."""
+    conversation = org.conversation()
+    first, _ = services.reply(conversation, "primeira", acting_member=org.owner)
+    second, _ = services.reply(conversation, "segunda", acting_member=org.owner)
+    soon = timezone.now() + timedelta(minutes=5)
+    ExecutionJob.objects.filter(intent=first).update(run_after=soon)
+    assert jobs.claim_batch("w1", 10) == [second.job.id]  # the deferred one holds nothing up
+    ExecutionJob.objects.filter(intent=first).update(run_after=timezone.now())  # its time came
+
+    decided = GateDecision.objects.filter(intent=second).count()
+    assert services.execute_job(second.job.id, "w1") == S.PENDING
+    second.job.refresh_from_db()
+    assert (second.job.worker_id, second.job.attempts) == ("", 0)
+    assert GateDecision.objects.filter(intent=second).count() == decided  # given back, unasked
+    assert jobs.claim_batch("w1", 10) == [first.job.id]  # the first, and it alone
+
+
 def test_reaper_releases_expired_claims_and_marks_expired_sends_uncertain(org):
     first, _ = services.reply(org.conversation("5511900000001"), "a", acting_member=org.owner)
     second, _ = services.reply(org.conversation("5511900000002"), "b", acting_member=org.owner)
